@@ -1,1 +1,17 @@
-//! placeholder
+//! The types the rehome server and agent share: ids, directory objects, runbooks and batches with
+//! their validation, the plan of steps a runbook becomes on a device, schedule rules as pure
+//! functions of time, statuses, and the agent protocol with its signed and encrypted envelope.
+
+pub mod batch;
+pub mod clock;
+pub mod directory;
+pub mod envelope;
+mod error;
+pub mod ids;
+pub mod plan;
+pub mod protocol;
+pub mod runbook;
+pub mod schedule;
+pub mod status;
+
+pub use error::{Error, FieldError, Result, Validator};
