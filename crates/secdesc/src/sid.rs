@@ -1,28 +1,44 @@
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
+use crate::guid::Guid;
 use crate::{Error, Result};
 
 /// The most sub-authorities a SID may carry (MS-DTYP 2.4.2).
 pub const MAX_SUB_AUTHORITIES: usize = 15;
 
 /// A security identifier: revision 1, a 48-bit identifier authority and up to 15 sub-authorities.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// Stored inline (no heap allocation), so that cloning and translating descriptors stays cheap.
+#[derive(Clone)]
 pub struct Sid {
     authority: u64,
-    sub_authorities: Vec<u32>,
+    len: u8,
+    // Unused slots stay zero so that the derived-free comparisons below only need the used part.
+    subs: [u32; MAX_SUB_AUTHORITIES],
 }
 
 impl Sid {
     /// Builds a SID from its authority and sub-authorities.
     pub fn new(authority: u64, sub_authorities: &[u32]) -> Result<Sid> {
         if authority >= 1 << 48 {
-            return Err(invalid(String::new(), "identifier authority exceeds 48 bits"));
+            return Err(invalid(
+                String::new(),
+                "identifier authority exceeds 48 bits",
+            ));
         }
         if sub_authorities.len() > MAX_SUB_AUTHORITIES {
             return Err(invalid(String::new(), "more than 15 sub-authorities"));
         }
-        Ok(Sid { authority, sub_authorities: sub_authorities.to_vec() })
+        let mut subs = [0; MAX_SUB_AUTHORITIES];
+        subs[..sub_authorities.len()].copy_from_slice(sub_authorities);
+        Ok(Sid {
+            authority,
+            len: sub_authorities.len() as u8,
+            subs,
+        })
     }
 
     /// The 48-bit identifier authority (5 for NT AUTHORITY, 12 for Entra ID).
@@ -32,12 +48,140 @@ impl Sid {
 
     /// The sub-authorities, domain part first and relative identifier last.
     pub fn sub_authorities(&self) -> &[u32] {
-        &self.sub_authorities
+        &self.subs[..self.len as usize]
     }
 
     /// The relative identifier: the last sub-authority, if any.
     pub fn rid(&self) -> Option<u32> {
-        self.sub_authorities.last().copied()
+        self.sub_authorities().last().copied()
+    }
+
+    /// This SID with `rid` appended, e.g. a domain SID plus 512 for Domain Admins.
+    pub fn with_rid(&self, rid: u32) -> Result<Sid> {
+        if self.len as usize == MAX_SUB_AUTHORITIES {
+            return Err(invalid(self.to_string(), "more than 15 sub-authorities"));
+        }
+        let mut sid = self.clone();
+        sid.subs[sid.len as usize] = rid;
+        sid.len += 1;
+        Ok(sid)
+    }
+
+    /// The SID without its last sub-authority (the domain of a domain account).
+    pub fn parent(&self) -> Option<Sid> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut sid = self.clone();
+        sid.len -= 1;
+        sid.subs[sid.len as usize] = 0;
+        Some(sid)
+    }
+
+    /// Whether this SID is `domain` followed by exactly one more sub-authority.
+    pub fn is_in_domain(&self, domain: &Sid) -> bool {
+        self.authority == domain.authority
+            && self.len == domain.len + 1
+            && self.sub_authorities()[..domain.len as usize] == *domain.sub_authorities()
+    }
+
+    /// The length of the binary form: 8 bytes of header plus 4 per sub-authority.
+    pub fn binary_len(&self) -> usize {
+        8 + 4 * self.len as usize
+    }
+
+    /// Reads a binary SID from the start of `bytes`, returning it and the bytes it used.
+    pub fn from_bytes_prefix(bytes: &[u8]) -> Result<(Sid, usize)> {
+        if bytes.len() < 8 {
+            return Err(invalid(
+                String::new(),
+                "a binary SID needs at least 8 bytes",
+            ));
+        }
+        if bytes[0] != 1 {
+            return Err(invalid(String::new(), "a binary SID has revision 1"));
+        }
+        let count = bytes[1] as usize;
+        if count > MAX_SUB_AUTHORITIES {
+            return Err(invalid(String::new(), "more than 15 sub-authorities"));
+        }
+        let len = 8 + 4 * count;
+        if bytes.len() < len {
+            return Err(invalid(String::new(), "the binary SID is cut short"));
+        }
+        let mut authority = 0u64;
+        for b in &bytes[2..8] {
+            authority = authority << 8 | u64::from(*b);
+        }
+        let mut subs = [0; MAX_SUB_AUTHORITIES];
+        for (i, sub) in subs.iter_mut().enumerate().take(count) {
+            let at = 8 + 4 * i;
+            *sub = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+        }
+        Ok((
+            Sid {
+                authority,
+                len: count as u8,
+                subs,
+            },
+            len,
+        ))
+    }
+
+    /// Reads a binary SID that fills `bytes` exactly.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Sid> {
+        let (sid, used) = Sid::from_bytes_prefix(bytes)?;
+        if used != bytes.len() {
+            return Err(invalid(
+                sid.to_string(),
+                "trailing bytes after the binary SID",
+            ));
+        }
+        Ok(sid)
+    }
+
+    /// Appends the binary form to `out`.
+    pub fn write_bytes(&self, out: &mut Vec<u8>) {
+        out.push(1);
+        out.push(self.len);
+        out.extend_from_slice(&self.authority.to_be_bytes()[2..]);
+        for sub in self.sub_authorities() {
+            out.extend_from_slice(&sub.to_le_bytes());
+        }
+    }
+
+    /// The binary form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.binary_len());
+        self.write_bytes(&mut out);
+        out
+    }
+
+    /// The SID Entra ID gives an object: `S-1-12-1-` and the object id's four little-endian
+    /// 32-bit words.
+    pub fn from_entra_object_id(id: &Guid) -> Sid {
+        let b = id.to_bytes_le();
+        let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let mut subs = [0; MAX_SUB_AUTHORITIES];
+        subs[..5].copy_from_slice(&[1, word(0), word(4), word(8), word(12)]);
+        Sid {
+            authority: 12,
+            len: 5,
+            subs,
+        }
+    }
+
+    /// The Entra object id of an `S-1-12-1-a-b-c-d` SID; `None` for any other SID.
+    pub fn entra_object_id(&self) -> Option<Guid> {
+        let s = self.sub_authorities();
+        if self.authority != 12 || s.len() != 5 || s[0] != 1 {
+            return None;
+        }
+        let mut b = [0u8; 16];
+        for (i, word) in s[1..].iter().enumerate() {
+            b[4 * i..4 * i + 4].copy_from_slice(&word.to_le_bytes());
+        }
+        Some(Guid::from_bytes_le(b))
     }
 }
 
@@ -45,35 +189,113 @@ fn invalid(input: String, reason: &'static str) -> Error {
     Error::InvalidSid { input, reason }
 }
 
+impl PartialEq for Sid {
+    fn eq(&self, other: &Sid) -> bool {
+        self.authority == other.authority && self.sub_authorities() == other.sub_authorities()
+    }
+}
+
+impl Eq for Sid {}
+
+impl Hash for Sid {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.authority << 8 | u64::from(self.len));
+        for sub in self.sub_authorities() {
+            state.write_u32(*sub);
+        }
+    }
+}
+
+impl PartialOrd for Sid {
+    fn partial_cmp(&self, other: &Sid) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Sid {
+    fn cmp(&self, other: &Sid) -> Ordering {
+        self.authority
+            .cmp(&other.authority)
+            .then_with(|| self.sub_authorities().cmp(other.sub_authorities()))
+    }
+}
+
 impl FromStr for Sid {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Sid> {
-        let rest = s
-            .strip_prefix("S-1-")
-            .or_else(|| s.strip_prefix("s-1-"))
-            .ok_or_else(|| invalid(s.to_string(), "a SID starts with S-1-"))?;
-        let mut parts = rest.split('-');
-        let authority_text = parts.next().unwrap_or("");
-        let authority = if let Some(hex) = authority_text
-            .strip_prefix("0x")
-            .or_else(|| authority_text.strip_prefix("0X"))
-        {
-            u64::from_str_radix(hex, 16)
-        } else {
-            authority_text.parse::<u64>()
+        match parse_sid_prefix(s.as_bytes()) {
+            Ok((sid, used)) if used == s.len() => Ok(sid),
+            Ok(_) => Err(invalid(
+                s.to_string(),
+                "unexpected characters after the SID",
+            )),
+            Err(reason) => Err(invalid(s.to_string(), reason)),
         }
-        .map_err(|_| invalid(s.to_string(), "the identifier authority is not a number"))?;
-        let mut subs = Vec::new();
-        for part in parts {
-            let value = part
-                .parse::<u32>()
-                .map_err(|_| invalid(s.to_string(), "a sub-authority is not a 32-bit number"))?;
-            subs.push(value);
+    }
+}
+
+/// Reads an `S-1-…` SID from the start of `text` and returns it with the number of bytes used.
+///
+/// Stops at the first byte that cannot continue the SID, so that SDDL such as `O:S-1-5-32-544G:…`
+/// can be read without knowing where the SID ends.
+pub(crate) fn parse_sid_prefix(text: &[u8]) -> std::result::Result<(Sid, usize), &'static str> {
+    if text.len() < 4 || !(text[0] == b'S' || text[0] == b's') || &text[1..4] != b"-1-" {
+        return Err("a SID starts with S-1-");
+    }
+    let mut at = 4;
+    let authority = if text[at..].starts_with(b"0x") || text[at..].starts_with(b"0X") {
+        at += 2;
+        // At most 12 hex digits: SDDL may follow with a letter such as D that is also a hex digit.
+        let start = at;
+        while at < text.len() && at - start < 12 && text[at].is_ascii_hexdigit() {
+            at += 1;
         }
-        Sid::new(authority, &subs).map_err(|e| match e {
-            Error::InvalidSid { reason, .. } => invalid(s.to_string(), reason),
-        })
+        let digits = std::str::from_utf8(&text[start..at]).unwrap_or("");
+        u64::from_str_radix(digits, 16).map_err(|_| "the identifier authority is not a number")?
+    } else {
+        read_decimal(text, &mut at).ok_or("the identifier authority is not a number")?
+    };
+    if authority >= 1 << 48 {
+        return Err("identifier authority exceeds 48 bits");
+    }
+    let mut subs = [0; MAX_SUB_AUTHORITIES];
+    let mut len = 0;
+    while at + 1 < text.len() && text[at] == b'-' && text[at + 1].is_ascii_digit() {
+        at += 1;
+        let value = read_decimal(text, &mut at).ok_or("a sub-authority is not a number")?;
+        if value > u64::from(u32::MAX) {
+            return Err("a sub-authority is not a 32-bit number");
+        }
+        if len == MAX_SUB_AUTHORITIES {
+            return Err("more than 15 sub-authorities");
+        }
+        subs[len] = value as u32;
+        len += 1;
+    }
+    Ok((
+        Sid {
+            authority,
+            len: len as u8,
+            subs,
+        },
+        at,
+    ))
+}
+
+fn read_decimal(text: &[u8], at: &mut usize) -> Option<u64> {
+    let start = *at;
+    let mut value: u64 = 0;
+    while *at < text.len() && text[*at].is_ascii_digit() {
+        value = value
+            .checked_mul(10)?
+            .checked_add(u64::from(text[*at] - b'0'))?;
+        *at += 1;
+    }
+    if *at == start {
+        None
+    } else {
+        Some(value)
     }
 }
 
@@ -84,7 +306,7 @@ impl fmt::Display for Sid {
         } else {
             write!(f, "S-1-{}", self.authority)?;
         }
-        for sub in &self.sub_authorities {
+        for sub in self.sub_authorities() {
             write!(f, "-{}", sub)?;
         }
         Ok(())
@@ -99,14 +321,19 @@ impl fmt::Debug for Sid {
 
 #[cfg(feature = "serde")]
 impl serde::Serialize for Sid {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
         serializer.collect_str(self)
     }
 }
 
 #[cfg(feature = "serde")]
 impl<'de> serde::Deserialize<'de> for Sid {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Sid, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Sid, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
     }
@@ -118,16 +345,65 @@ mod tests {
 
     #[test]
     fn parses_and_formats_a_domain_user_sid() {
-        let sid: Sid = "S-1-5-21-1004336348-1177238915-682003330-512".parse().unwrap();
+        let sid: Sid = "S-1-5-21-1004336348-1177238915-682003330-512"
+            .parse()
+            .unwrap();
         assert_eq!(sid.authority(), 5);
         assert_eq!(sid.rid(), Some(512));
-        assert_eq!(sid.to_string(), "S-1-5-21-1004336348-1177238915-682003330-512");
+        assert_eq!(
+            sid.to_string(),
+            "S-1-5-21-1004336348-1177238915-682003330-512"
+        );
     }
 
     #[test]
     fn refuses_garbage() {
         assert!("S-1-5-x".parse::<Sid>().is_err());
         assert!("1-5-32".parse::<Sid>().is_err());
-        assert!("S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15-16".parse::<Sid>().is_err());
+        assert!("S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15-16"
+            .parse::<Sid>()
+            .is_err());
+        assert!("S-1-5-4294967296".parse::<Sid>().is_err());
+        assert!("S-1-281474976710656".parse::<Sid>().is_err());
+    }
+
+    #[test]
+    fn large_authorities_are_written_in_hex_and_read_back() {
+        let sid = Sid::new(0x1234_5678_9abc, &[7]).unwrap();
+        assert_eq!(sid.to_string(), "S-1-0x123456789ABC-7");
+        assert_eq!(sid.to_string().parse::<Sid>().unwrap(), sid);
+    }
+
+    #[test]
+    fn binary_form_round_trips() {
+        let sid: Sid = "S-1-5-32-544".parse().unwrap();
+        let bytes = sid.to_bytes();
+        assert_eq!(bytes, [1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 2, 0, 0]);
+        assert_eq!(Sid::from_bytes(&bytes).unwrap(), sid);
+        assert!(Sid::from_bytes(&bytes[..15]).is_err());
+    }
+
+    #[test]
+    fn entra_object_ids_map_to_sids_and_back() {
+        let id: Guid = "73d664e4-0886-4a73-b745-c694da45ddb4".parse().unwrap();
+        let sid = Sid::from_entra_object_id(&id);
+        assert_eq!(
+            sid.to_string(),
+            "S-1-12-1-1943430372-1249052806-2496021943-3034400218"
+        );
+        assert_eq!(sid.entra_object_id(), Some(id));
+        assert_eq!(
+            "S-1-5-32-544".parse::<Sid>().unwrap().entra_object_id(),
+            None
+        );
+    }
+
+    #[test]
+    fn ordering_and_equality_ignore_unused_slots() {
+        let a: Sid = "S-1-5-21".parse().unwrap();
+        let b: Sid = "S-1-5-21-0".parse().unwrap();
+        assert!(a < b);
+        assert_eq!(b.parent().unwrap(), a);
+        assert!(b.is_in_domain(&a));
     }
 }
