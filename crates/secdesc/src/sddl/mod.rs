@@ -2,7 +2,7 @@
 //! Windows uses for ACE types, ACE flags and access rights.
 
 pub(crate) mod parse;
-mod write;
+pub(crate) mod write;
 
 pub(crate) use parse::parse;
 pub(crate) use write::write;

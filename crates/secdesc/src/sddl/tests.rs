@@ -30,7 +30,7 @@ fn canonical_windows_strings_come_back_unchanged() {
         "S:(ML;;NW;;;HI)",
         "S:(ML;CIOI;NRNWNX;;;LW)",
         "D:(OA;CIIO;RP;4c164200-20c0-11d0-a768-00aa006e0529;4828cc14-1437-45bc-9b07-ad6f015e5f28;RU)",
-        "D:(A;;0x0;;;WD)",
+        "D:(A;;;;;WD)",
         "D:(A;0x20;FA;;;WD)",
     ] {
         let expected = s.replace("CIOI", "OICI").replace("NRNWNX", "NWNRNX");
@@ -41,6 +41,7 @@ fn canonical_windows_strings_come_back_unchanged() {
 #[test]
 fn masks_and_flags_are_normalised_the_way_windows_writes_them() {
     assert_eq!(round_trip("D:(A;;2032127;;;WD)"), "D:(A;;FA;;;WD)");
+    assert_eq!(round_trip("D:(A;;0x0;;;WD)"), "D:(A;;;;;WD)");
     assert_eq!(round_trip("D:(A;;0x001F01FF;;;WD)"), "D:(A;;FA;;;WD)");
     assert_eq!(round_trip("D:(A;;010;;;WD)"), "D:(A;;SW;;;WD)"); // octal, as wcstoul reads it
     assert_eq!(round_trip("D:(A;;GRGX;;;WD)"), "D:(A;;GXGR;;;WD)");

@@ -109,7 +109,7 @@ fn write_ace(out: &mut String, ace: &Ace, domains: &Domains, strict: bool) -> Re
         let extra = if ace.ace_type.is_callback() {
             crate::conditional::write_sddl(&ace.data, domains)
         } else if ace.ace_type == AceType::SystemResourceAttribute {
-            crate::claims::write_sddl(&ace.data)
+            crate::claims::write_sddl(&ace.data, domains)
         } else {
             None
         };
@@ -166,8 +166,9 @@ pub(crate) fn write_rights(out: &mut String, mask: u32, label: bool) {
         out.push_str(code);
         return;
     }
+    // An empty mask is an empty field, as in Windows' resource attribute ACEs and Samba's output.
     let covered = RIGHT_BITS.iter().fold(0, |acc, (_, b)| acc | b);
-    if mask & !covered != 0 || mask == 0 {
+    if mask & !covered != 0 {
         let _ = write!(out, "0x{:x}", mask);
         return;
     }
