@@ -1,1 +1,14 @@
-//! placeholder
+//! The rehome control plane: the admin JSON API under `/api/v1/`, the web console at `/`, the agent
+//! API under `/agent/`, all on one port, over a store on SQLite or PostgreSQL.
+
+pub mod agent_api;
+pub mod api;
+mod app;
+pub mod auth;
+pub mod console;
+pub mod directory;
+mod error;
+pub mod store;
+
+pub use app::{router, App, Settings};
+pub use error::{Error, Result};

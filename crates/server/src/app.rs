@@ -1,0 +1,48 @@
+use std::sync::Arc;
+
+use axum::Router;
+use model::clock::Clock;
+
+use crate::store::Store;
+
+/// Settings fixed at start-up.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Whether the console is served over TLS (session cookies are then `Secure`).
+    pub tls: bool,
+    /// Identifies this replica in lease rows.
+    pub replica: String,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings { tls: false, replica: format!("replica-{}", uuid::Uuid::new_v4()) }
+    }
+}
+
+/// Everything a handler needs: the store, the clock and the settings. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    /// The database.
+    pub store: Store,
+    /// The clock; tests inject a manual one.
+    pub clock: Arc<dyn Clock>,
+    /// Start-up settings.
+    pub settings: Arc<Settings>,
+}
+
+impl App {
+    /// An app over `store` with `clock`.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> App {
+        App { store, clock, settings: Arc::new(settings) }
+    }
+}
+
+/// The whole HTTP surface: console, admin API and agent API.
+pub fn router(app: App) -> Router {
+    Router::new()
+        .merge(crate::console::router())
+        .nest("/api/v1", crate::api::router())
+        .nest("/agent", crate::agent_api::router())
+        .with_state(app)
+}

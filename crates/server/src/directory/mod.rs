@@ -1,0 +1,3 @@
+//! Directories: the DirectorySource trait, its implementations, import and matching.
+
+

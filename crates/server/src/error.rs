@@ -1,0 +1,86 @@
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use model::FieldError;
+use serde::Serialize;
+
+/// Everything a request can fail with. The one place errors become HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input; names the fields. Nothing was changed.
+    #[error("invalid input: {0:?}")]
+    Invalid(Vec<FieldError>),
+    /// Not logged in, or the token or session is not valid.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Logged in, but no role allows this.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// No such thing.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request conflicts with the current state (e.g. a name already taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed.
+    #[error("store: {0}")]
+    Store(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Anything else that is our fault.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<model::Error> for Error {
+    fn from(e: model::Error) -> Error {
+        match e {
+            model::Error::Invalid(fields) => Error::Invalid(fields),
+            other => Error::Invalid(vec![FieldError::new("body", other.to_string())]),
+        }
+    }
+}
+
+impl Error {
+    /// A single-field validation error.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Invalid(vec![FieldError::new(field, message)])
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    fields: Vec<FieldError>,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            Error::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Error::Store(_) | Error::Migrate(_) | Error::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        let (message, fields) = match self {
+            Error::Invalid(fields) => ("some fields are invalid".to_string(), fields),
+            // Store errors can quote SQL and values: log them, answer in general terms.
+            e @ (Error::Store(_) | Error::Migrate(_) | Error::Internal(_)) => {
+                tracing::error!(error = %e, "request failed");
+                ("the server could not complete the request; see its log".to_string(), Vec::new())
+            }
+            other => (other.to_string(), Vec::new()),
+        };
+        (status, Json(ErrorBody { code, message, fields })).into_response()
+    }
+}
