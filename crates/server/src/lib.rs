@@ -8,6 +8,7 @@ pub mod auth;
 pub mod console;
 pub mod directory;
 mod error;
+pub mod jobs;
 pub mod store;
 
 pub use app::{router, App, Settings};

@@ -1,0 +1,10 @@
+//! The server's integration tests, in one test binary. Each runs on the backend chosen by
+//! `REHOME_TEST_DATABASE` (SQLite when unset; a `postgres://…` URL for PostgreSQL).
+
+mod agent_api;
+mod api;
+mod auth;
+mod console;
+mod directory;
+mod jobs;
+mod support;
