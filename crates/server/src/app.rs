@@ -42,6 +42,7 @@ impl App {
 pub fn router(app: App) -> Router {
     Router::new()
         .merge(crate::console::router())
+        .merge(crate::auth::router())
         .nest("/api/v1", crate::api::router())
         .nest("/agent", crate::agent_api::router())
         .with_state(app)

@@ -13,6 +13,12 @@ pub enum Error {
     /// Not logged in, or the token or session is not valid.
     #[error("authentication required")]
     Unauthenticated,
+    /// A login was refused. Deliberately does not say whether the name or the password was wrong.
+    #[error("wrong user name or password, or the account is locked for a few minutes after repeated failures")]
+    BadCredentials,
+    /// The user must change their password before doing anything else.
+    #[error("change your password first (POST /api/v1/auth/password, or the console's password page)")]
+    PasswordChangeRequired,
     /// Logged in, but no role allows this.
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
@@ -65,6 +71,8 @@ impl IntoResponse for Error {
         let (status, code) = match &self {
             Error::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Error::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            Error::PasswordChangeRequired => (StatusCode::FORBIDDEN, "password_change_required"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

@@ -1,9 +1,21 @@
 //! Who is calling: console users with session cookies (and CSRF tokens), API clients with bearer
 //! tokens, and the roles that decide what each may do.
+//!
+//! Handlers take [`Caller`] as an extractor: it authenticates the request (bearer token or session
+//! cookie), refuses a cookie-authenticated unsafe request without the session's CSRF token in
+//! `X-CSRF-Token`, and refuses a user who must first change their password. Console form handlers
+//! take [`CsrfPending`] instead and check the form's `csrf` field.
 
+pub mod accounts;
+pub mod password;
 mod roles;
+mod routes;
+pub mod session;
 
+pub use accounts::{bootstrap_admin, create_user, issue_api_token, reset_password};
 pub use roles::{Access, Area, Role};
+pub use routes::router;
+pub use session::{Authenticated, CsrfPending};
 
 use model::ids::UserId;
 

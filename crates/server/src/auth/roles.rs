@@ -60,7 +60,9 @@ impl Role {
             (Role::SyncOperator, Area::Sync) | (Role::AgentOperator, Area::Agent) => {
                 access <= Access::Operate
             }
-            (Role::SyncViewer, Area::Sync) | (Role::AgentViewer, Area::Agent) => access == Access::Read,
+            (Role::SyncViewer, Area::Sync) | (Role::AgentViewer, Area::Agent) => {
+                access == Access::Read
+            }
             _ => false,
         }
     }

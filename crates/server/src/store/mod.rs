@@ -77,3 +77,4 @@ impl Store {
 }
 
 pub mod testing;
+pub mod users;

@@ -1,0 +1,186 @@
+//! The rules for users: first-start bootstrap, creation, login with lockout, password changes and
+//! resets. Handlers and the `rehome` binary call these; SQL stays in `store::users`.
+
+use chrono::Duration;
+use model::ids::UserId;
+
+use super::password;
+use super::session::{start_session, NewSession, SessionKind};
+use super::Role;
+use crate::store::users::{self, UserRow};
+use crate::{App, Error, Result};
+
+/// The name of the user created on first start.
+pub const BOOTSTRAP_ADMIN: &str = "admin";
+/// Consecutive failed logins after which an account is locked for [`lockout`].
+pub const LOCKOUT_AFTER: i64 = 5;
+/// How long an account stays locked after too many failed logins.
+pub fn lockout() -> Duration {
+    Duration::minutes(5)
+}
+
+/// Checks a login name: 1–64 letters, digits, `.`, `-`, `_` or `@`.
+pub fn check_name(name: &str) -> Result<()> {
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'));
+    if name.is_empty() || name.len() > 64 || !ok_chars {
+        return Err(Error::field(
+            "name",
+            "use 1 to 64 letters, digits, '.', '-', '_' or '@'",
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a user with `roles` and returns its id. `must_change` makes their first act a password
+/// change, as for any password an administrator chose for them.
+pub async fn create_user(
+    app: &App,
+    name: &str,
+    password: &str,
+    roles: &[Role],
+    must_change: bool,
+) -> Result<UserId> {
+    check_name(name)?;
+    password::check_policy("password", name, password, None)?;
+    insert(app, name, password, roles, must_change).await
+}
+
+async fn insert(
+    app: &App,
+    name: &str,
+    password: &str,
+    roles: &[Role],
+    must_change: bool,
+) -> Result<UserId> {
+    let now = app.clock.now().timestamp_millis();
+    let id = UserId::new();
+    users::insert_user(
+        &app.store,
+        &UserRow {
+            id,
+            name: name.to_string(),
+            password_hash: password::hash(password).await?,
+            must_change_password: must_change,
+            failed_logins: 0,
+            locked_until: 0,
+            created_at: now,
+            updated_at: now,
+            roles: roles.to_vec(),
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Issues an API token for `user` (e.g. for the demo or a script), valid 30 days.
+pub async fn issue_api_token(app: &App, user: UserId) -> Result<String> {
+    Ok(start_session(app, user, SessionKind::Api).await?.token)
+}
+
+/// On first start (no users at all), creates `admin` with the TenantAdmin role and a random
+/// password, which it returns for the caller to show once; the password must be changed at first
+/// login. `None` when users already exist.
+pub async fn bootstrap_admin(app: &App) -> Result<Option<String>> {
+    if users::count_users(&app.store).await? > 0 {
+        return Ok(None);
+    }
+    let password = password::generate();
+    match insert(app, BOOTSTRAP_ADMIN, &password, &[Role::TenantAdmin], true).await {
+        Ok(_) => {
+            tracing::info!(user = BOOTSTRAP_ADMIN, "created the first administrator");
+            Ok(Some(password))
+        }
+        // Another replica bootstrapped at the same moment: its password is the one printed.
+        Err(Error::Conflict(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Gives `user_name` a new random password (returned once), which must be changed at the next
+/// login, ends all their sessions and lifts any lockout. For `rehome admin reset-password`.
+pub async fn reset_password(app: &App, user_name: &str) -> Result<String> {
+    let user = users::find_user_by_name(&app.store, user_name)
+        .await?
+        .ok_or(Error::NotFound("user"))?;
+    let password = password::generate();
+    set_password(app, user.id, &password, true).await?;
+    users::delete_user_sessions(&app.store, user.id, None).await?;
+    tracing::info!(user = %user.name, "password reset");
+    Ok(password)
+}
+
+async fn set_password(app: &App, user: UserId, password: &str, must_change: bool) -> Result<()> {
+    let hash = password::hash(password).await?;
+    users::set_password(
+        &app.store,
+        user,
+        &hash,
+        must_change,
+        app.clock.now().timestamp_millis(),
+    )
+    .await
+}
+
+/// Checks `name` and `password` and opens a session of `kind`. Every refusal is the same
+/// [`Error::BadCredentials`], whether the name, the password or a lockout was the reason.
+pub async fn login(
+    app: &App,
+    name: &str,
+    password: &str,
+    kind: SessionKind,
+) -> Result<(UserRow, NewSession)> {
+    let Some(user) = users::find_user_by_name(&app.store, name).await? else {
+        // Spend the same time as for a wrong password, so timing does not reveal names.
+        password::verify(password, password::dummy_hash().await).await;
+        tracing::warn!(user = %name, "login refused: unknown user");
+        return Err(Error::BadCredentials);
+    };
+    let now = app.clock.now().timestamp_millis();
+    if user.locked_until > now {
+        tracing::warn!(user = %user.name, "login refused: account locked");
+        return Err(Error::BadCredentials);
+    }
+    if !password::verify(password, &user.password_hash).await {
+        let failed = user.failed_logins + 1;
+        let locked_until = if failed >= LOCKOUT_AFTER {
+            now + lockout().num_milliseconds()
+        } else {
+            0
+        };
+        // A lockout restarts the count, so the next window again allows LOCKOUT_AFTER tries.
+        let failed = if locked_until > 0 { 0 } else { failed };
+        users::set_login_failures(&app.store, user.id, failed, locked_until).await?;
+        tracing::warn!(user = %user.name, locked = locked_until > 0, "login refused: wrong password");
+        return Err(Error::BadCredentials);
+    }
+    if user.failed_logins != 0 || user.locked_until != 0 {
+        users::set_login_failures(&app.store, user.id, 0, 0).await?;
+    }
+    let session = start_session(app, user.id, kind).await?;
+    tracing::info!(user = %user.name, "logged in");
+    Ok((user, session))
+}
+
+/// Changes the password of `user` after checking the current one and the policy; clears the
+/// must-change flag and ends their other sessions (`keep` is the one making the change).
+pub async fn change_password(
+    app: &App,
+    user: UserId,
+    current: &str,
+    new: &str,
+    keep: &str,
+) -> Result<()> {
+    let row = users::find_user(&app.store, user)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    if !password::verify(current, &row.password_hash).await {
+        return Err(Error::field("current", "is not your current password"));
+    }
+    password::check_policy("new", &row.name, new, Some(current))?;
+    set_password(app, user, new, false).await?;
+    users::delete_user_sessions(&app.store, user, Some(keep)).await?;
+    tracing::info!(user = %row.name, "password changed");
+    Ok(())
+}

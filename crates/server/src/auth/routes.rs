@@ -1,0 +1,263 @@
+//! `/api/v1/auth/…` (login, logout, whoami, password) and `/api/v1/users` (TenantAdmin only).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, TimeZone, Utc};
+use model::ids::UserId;
+use serde::{Deserialize, Serialize};
+
+use super::accounts;
+use super::session::{Authenticated, SessionKind};
+use super::{password, Access, Area, Caller, Role};
+use crate::store::users::{self, UserRow};
+use crate::{App, Error, Result};
+
+/// The routes of this module, with their full paths.
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/whoami", get(whoami))
+        .route("/api/v1/auth/password", post(change_password))
+        .route("/api/v1/users", get(list_users).post(create_user))
+        .route(
+            "/api/v1/users/{id}",
+            get(get_user).put(update_user).delete(delete_user),
+        )
+}
+
+/// A user as the API shows it: never a password or hash.
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    id: UserId,
+    name: String,
+    roles: Vec<Role>,
+    must_change_password: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn instant(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+impl From<UserRow> for UserView {
+    fn from(u: UserRow) -> UserView {
+        UserView {
+            id: u.id,
+            name: u.name,
+            roles: u.roles,
+            must_change_password: u.must_change_password,
+            created_at: instant(u.created_at),
+            updated_at: instant(u.updated_at),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    name: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct LoginAnswer {
+    token: String,
+    expires_at: DateTime<Utc>,
+    user: UserView,
+}
+
+async fn login(State(app): State<App>, Json(body): Json<LoginBody>) -> Result<Json<LoginAnswer>> {
+    let (user, session) =
+        accounts::login(&app, &body.name, &body.password, SessionKind::Api).await?;
+    Ok(Json(LoginAnswer {
+        token: session.token,
+        expires_at: instant(session.expires_at),
+        user: user.into(),
+    }))
+}
+
+async fn logout(State(app): State<App>, session: Authenticated) -> Result<StatusCode> {
+    session.end(&app).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+struct WhoAmI {
+    #[serde(flatten)]
+    user: UserView,
+    /// For console pages' scripts: the value to send as `X-CSRF-Token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
+}
+
+async fn whoami(State(app): State<App>, session: Authenticated) -> Result<Json<WhoAmI>> {
+    let user = users::find_user(&app.store, session.caller().user)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    let csrf_token = session
+        .is_console()
+        .then(|| session.csrf_token().to_string());
+    Ok(Json(WhoAmI {
+        user: user.into(),
+        csrf_token,
+    }))
+}
+
+#[derive(Deserialize)]
+struct PasswordBody {
+    current: String,
+    new: String,
+}
+
+async fn change_password(
+    State(app): State<App>,
+    session: Authenticated,
+    Json(body): Json<PasswordBody>,
+) -> Result<StatusCode> {
+    accounts::change_password(
+        &app,
+        session.caller().user,
+        &body.current,
+        &body.new,
+        session.token_hash(),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn parse_id(id: &str) -> Result<UserId> {
+    id.parse().map_err(|_| Error::NotFound("user"))
+}
+
+async fn list_users(State(app): State<App>, caller: Caller) -> Result<Json<Vec<UserView>>> {
+    caller.require(Area::Tenant, Access::Read)?;
+    Ok(Json(
+        users::list_users(&app.store)
+            .await?
+            .into_iter()
+            .map(UserView::from)
+            .collect(),
+    ))
+}
+
+async fn get_user(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>> {
+    caller.require(Area::Tenant, Access::Read)?;
+    let user = users::find_user(&app.store, parse_id(&id)?)
+        .await?
+        .ok_or(Error::NotFound("user"))?;
+    Ok(Json(user.into()))
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    name: String,
+    /// The first password; the user must change it at first login.
+    password: String,
+    roles: Vec<Role>,
+}
+
+async fn create_user(
+    State(app): State<App>,
+    caller: Caller,
+    Json(body): Json<CreateBody>,
+) -> Result<(StatusCode, Json<UserView>)> {
+    caller.require(Area::Tenant, Access::Edit)?;
+    let id = accounts::create_user(&app, &body.name, &body.password, &body.roles, true).await?;
+    tracing::info!(by = %caller.name, user = %body.name, "user created");
+    let user = users::find_user(&app.store, id)
+        .await?
+        .ok_or(Error::NotFound("user"))?;
+    Ok((StatusCode::CREATED, Json(user.into())))
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    /// The new set of roles, when given.
+    roles: Option<Vec<Role>>,
+    /// A new password set by the admin, when given: the user must change it, and their sessions end.
+    password: Option<String>,
+}
+
+async fn update_user(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateBody>,
+) -> Result<Json<UserView>> {
+    caller.require(Area::Tenant, Access::Edit)?;
+    let user = users::find_user(&app.store, parse_id(&id)?)
+        .await?
+        .ok_or(Error::NotFound("user"))?;
+    if let Some(new) = &body.password {
+        password::check_policy("password", &user.name, new, None)?;
+    }
+    let now = app.clock.now().timestamp_millis();
+    if let Some(roles) = &body.roles {
+        if user.roles.contains(&Role::TenantAdmin) && !roles.contains(&Role::TenantAdmin) {
+            keep_one_tenant_admin(&app).await?;
+        }
+        users::set_roles(&app.store, user.id, roles, now).await?;
+    }
+    if let Some(new) = &body.password {
+        let hash = password::hash(new).await?;
+        users::set_password(&app.store, user.id, &hash, true, now).await?;
+        users::delete_user_sessions(&app.store, user.id, None).await?;
+    }
+    tracing::info!(by = %caller.name, user = %user.name, "user updated");
+    let user = users::find_user(&app.store, user.id)
+        .await?
+        .ok_or(Error::NotFound("user"))?;
+    Ok(Json(user.into()))
+}
+
+async fn keep_one_tenant_admin(app: &App) -> Result<()> {
+    if users::count_with_role(&app.store, Role::TenantAdmin).await? <= 1 {
+        return Err(Error::Conflict(
+            "this is the last TenantAdmin; give the role to another user first".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+async fn delete_user(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    caller.require(Area::Tenant, Access::Edit)?;
+    let id = parse_id(&id)?;
+    if id == caller.user {
+        return Err(Error::Conflict(
+            "you cannot delete yourself; ask another TenantAdmin".to_string(),
+        ));
+    }
+    let user = users::find_user(&app.store, id)
+        .await?
+        .ok_or(Error::NotFound("user"))?;
+    if user.roles.contains(&Role::TenantAdmin) {
+        keep_one_tenant_admin(&app).await?;
+    }
+    users::delete_user(&app.store, id).await?;
+    tracing::info!(by = %caller.name, user = %user.name, "user deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accounts::check_name;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("alice.smith@corp").is_ok());
+        assert!(check_name("").is_err());
+        assert!(check_name("<script>").is_err());
+        assert!(check_name(&"a".repeat(65)).is_err());
+    }
+}

@@ -1,0 +1,372 @@
+//! Users, their roles and their sessions (`0002_auth.sql`). Plain rows in and out; the rules
+//! (hashing, expiry, lockout) live in `crate::auth`.
+
+use std::collections::HashMap;
+
+use model::ids::UserId;
+use sqlx::Row;
+
+use super::Store;
+use crate::auth::Role;
+use crate::{Error, Result};
+
+/// A user as stored, with the password hash; never serialized.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    /// The user's id.
+    pub id: UserId,
+    /// Login name as typed at creation.
+    pub name: String,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+    /// Whether the next thing they must do is change their password.
+    pub must_change_password: bool,
+    /// Consecutive failed logins.
+    pub failed_logins: i64,
+    /// No login before this instant (ms); 0 when not locked.
+    pub locked_until: i64,
+    /// Creation instant (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+    /// Roles, in [`Role::ALL`] order.
+    pub roles: Vec<Role>,
+}
+
+/// A console session or API token as stored (only the hash of the token).
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    /// SHA-256 of the token, hex.
+    pub token_hash: String,
+    /// Whose it is.
+    pub user_id: UserId,
+    /// `console` or `api`.
+    pub kind: String,
+    /// The CSRF value of a console session; empty for API tokens.
+    pub csrf_token: String,
+    /// Creation instant (ms).
+    pub created_at: i64,
+    /// Last use (ms).
+    pub last_used_at: i64,
+    /// Not valid at or after this instant (ms).
+    pub expires_at: i64,
+}
+
+const USER_COLUMNS: &str =
+    "id, name, password_hash, must_change_password, failed_logins, locked_until, created_at, updated_at";
+
+fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRow> {
+    let id: String = row.try_get("id")?;
+    Ok(UserRow {
+        id: id
+            .parse()
+            .map_err(|_| Error::Internal(format!("bad user id in store: {id}")))?,
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
+        failed_logins: row.try_get("failed_logins")?,
+        locked_until: row.try_get("locked_until")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        roles: Vec::new(),
+    })
+}
+
+fn sort_roles(mut roles: Vec<Role>) -> Vec<Role> {
+    roles.sort_by_key(|r| Role::ALL.iter().position(|x| x == r));
+    roles.dedup();
+    roles
+}
+
+/// Maps a unique-key violation to a conflict the caller can act on.
+fn conflict_on_duplicate(e: sqlx::Error, what: &str) -> Error {
+    match &e {
+        sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
+            Error::Conflict(format!("{what} already exists; choose another name"))
+        }
+        _ => Error::Store(e),
+    }
+}
+
+/// Inserts a user with roles. A taken name (case-insensitive) is a conflict.
+pub async fn insert_user(store: &Store, user: &UserRow) -> Result<()> {
+    let mut tx = store.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO users (id, name, password_hash, must_change_password, failed_logins, locked_until, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(user.id.to_string())
+    .bind(&user.name)
+    .bind(&user.password_hash)
+    .bind(i64::from(user.must_change_password))
+    .bind(user.failed_logins)
+    .bind(user.locked_until)
+    .bind(user.created_at)
+    .bind(user.updated_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| conflict_on_duplicate(e, "a user with this name"))?;
+    for role in sort_roles(user.roles.clone()) {
+        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+            .bind(user.id.to_string())
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn roles_of(store: &Store, id: UserId) -> Result<Vec<Role>> {
+    let rows = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1")
+        .bind(id.to_string())
+        .fetch_all(store.pool())
+        .await?;
+    let mut roles = Vec::new();
+    for row in rows {
+        let name: String = row.try_get("role")?;
+        // A role this build does not know (written by a newer one) grants nothing.
+        roles.extend(Role::parse(&name));
+    }
+    Ok(sort_roles(roles))
+}
+
+/// The user called `name`, compared case-insensitively.
+pub async fn find_user_by_name(store: &Store, name: &str) -> Result<Option<UserRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE lower(name) = lower($1)"
+    ))
+    .bind(name)
+    .fetch_optional(store.pool())
+    .await?;
+    match row {
+        Some(row) => {
+            let mut user = user_from_row(&row)?;
+            user.roles = roles_of(store, user.id).await?;
+            Ok(Some(user))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The user with `id`.
+pub async fn find_user(store: &Store, id: UserId) -> Result<Option<UserRow>> {
+    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(store.pool())
+        .await?;
+    match row {
+        Some(row) => {
+            let mut user = user_from_row(&row)?;
+            user.roles = roles_of(store, user.id).await?;
+            Ok(Some(user))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Every user, by name.
+pub async fn list_users(store: &Store) -> Result<Vec<UserRow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users ORDER BY lower(name)"
+    ))
+    .fetch_all(store.pool())
+    .await?;
+    let mut roles: HashMap<String, Vec<Role>> = HashMap::new();
+    for row in sqlx::query("SELECT user_id, role FROM user_roles")
+        .fetch_all(store.pool())
+        .await?
+    {
+        let user: String = row.try_get("user_id")?;
+        let role: String = row.try_get("role")?;
+        roles.entry(user).or_default().extend(Role::parse(&role));
+    }
+    rows.iter()
+        .map(|row| {
+            let mut user = user_from_row(row)?;
+            user.roles = sort_roles(roles.remove(&user.id.to_string()).unwrap_or_default());
+            Ok(user)
+        })
+        .collect()
+}
+
+/// How many users hold `role`.
+pub async fn count_with_role(store: &Store, role: Role) -> Result<i64> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE role = $1")
+        .bind(role.as_str())
+        .fetch_one(store.pool())
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// How many users there are.
+pub async fn count_users(store: &Store) -> Result<i64> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(store.pool())
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// Replaces the roles of `id`.
+pub async fn set_roles(store: &Store, id: UserId, roles: &[Role], now: i64) -> Result<()> {
+    let mut tx = store.pool().begin().await?;
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    for role in sort_roles(roles.to_vec()) {
+        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+            .bind(id.to_string())
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password hash, the must-change flag, and clears any lockout.
+pub async fn set_password(
+    store: &Store,
+    id: UserId,
+    hash: &str,
+    must_change: bool,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $1, must_change_password = $2, failed_logins = 0, locked_until = 0, updated_at = $3 WHERE id = $4",
+    )
+    .bind(hash)
+    .bind(i64::from(must_change))
+    .bind(now)
+    .bind(id.to_string())
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Records the failed-login counter and lockout of `id`.
+pub async fn set_login_failures(
+    store: &Store,
+    id: UserId,
+    failed_logins: i64,
+    locked_until: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3")
+        .bind(failed_logins)
+        .bind(locked_until)
+        .bind(id.to_string())
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// Deletes `id` and its sessions; false when there was no such user.
+pub async fn delete_user(store: &Store, id: UserId) -> Result<bool> {
+    let mut tx = store.pool().begin().await?;
+    // Explicit rather than relying on ON DELETE CASCADE, which SQLite only honours per connection.
+    for table in ["user_sessions", "user_roles"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    let done = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Stores a new session.
+pub async fn insert_session(store: &Store, session: &SessionRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO user_sessions (token_hash, user_id, kind, csrf_token, created_at, last_used_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&session.token_hash)
+    .bind(session.user_id.to_string())
+    .bind(&session.kind)
+    .bind(&session.csrf_token)
+    .bind(session.created_at)
+    .bind(session.last_used_at)
+    .bind(session.expires_at)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// The session whose token hashes to `token_hash`, expired or not.
+pub async fn find_session(store: &Store, token_hash: &str) -> Result<Option<SessionRow>> {
+    let row = sqlx::query(
+        "SELECT token_hash, user_id, kind, csrf_token, created_at, last_used_at, expires_at FROM user_sessions WHERE token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(store.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let user_id: String = row.try_get("user_id")?;
+    Ok(Some(SessionRow {
+        token_hash: row.try_get("token_hash")?,
+        user_id: user_id
+            .parse()
+            .map_err(|_| Error::Internal(format!("bad user id in session: {user_id}")))?,
+        kind: row.try_get("kind")?,
+        csrf_token: row.try_get("csrf_token")?,
+        created_at: row.try_get("created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        expires_at: row.try_get("expires_at")?,
+    }))
+}
+
+/// Moves a session's last use and expiry forward.
+pub async fn touch_session(
+    store: &Store,
+    token_hash: &str,
+    last_used_at: i64,
+    expires_at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE user_sessions SET last_used_at = $1, expires_at = $2 WHERE token_hash = $3",
+    )
+    .bind(last_used_at)
+    .bind(expires_at)
+    .bind(token_hash)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Deletes one session.
+pub async fn delete_session(store: &Store, token_hash: &str) -> Result<()> {
+    sqlx::query("DELETE FROM user_sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// Deletes every session of `user`, except `keep` when given.
+pub async fn delete_user_sessions(store: &Store, user: UserId, keep: Option<&str>) -> Result<()> {
+    sqlx::query("DELETE FROM user_sessions WHERE user_id = $1 AND token_hash <> $2")
+        .bind(user.to_string())
+        .bind(keep.unwrap_or(""))
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// Deletes sessions that expired before `now`; returns how many.
+pub async fn delete_expired_sessions(store: &Store, now: i64) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM user_sessions WHERE expires_at <= $1")
+        .bind(now)
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected())
+}
