@@ -1,0 +1,354 @@
+//! The agent's side of the protocol under `/agent/`: registration authenticated with the PSK, then
+//! every request sealed to the server's identity and signed with the agent's own key, every
+//! response opened with the server's keys and bound to its request by the nonce.
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use model::clock::Clock;
+use model::envelope::{new_nonce, AgentCertificate, Envelope, EnvelopeHeader, KeyPair, PskSigned};
+use model::ids::AgentId;
+use model::protocol::{
+    kinds, Ack, AgentEvent, CheckInRequest, CheckInResponse, EventsAck, EventsUpload,
+    ProfilesUpload, Refused, RegisterRequest, RegisterResponse, ServerIdentity, TranslateRequest,
+    TranslateResponse, UserProfile,
+};
+use secdesc::Sid;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::{fsutil, Error, Result};
+
+/// Largest response body the agent reads.
+const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Moves request bodies to the server and back.
+pub trait Transport: Send {
+    /// POSTs the JSON `body` to `path` (e.g. `/agent/check-in`) and returns the HTTP status and
+    /// body. [`Error::Unreachable`] when no answer came back.
+    fn post(&self, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>)>;
+}
+
+impl<T: Transport + Sync + ?Sized> Transport for Arc<T> {
+    fn post(&self, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
+        (**self).post(path, body)
+    }
+}
+
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn post(&self, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
+        (**self).post(path, body)
+    }
+}
+
+/// HTTP to the server's base URL, e.g. `http://rehome.contoso.com:5000`. Plain HTTP is fine: the
+/// envelope already makes the traffic confidential and tamper-proof.
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl HttpTransport {
+    /// A transport to `base_url`.
+    pub fn new(base_url: &str) -> HttpTransport {
+        HttpTransport {
+            base: base_url.trim_end_matches('/').to_string(),
+            agent: ureq::AgentBuilder::new()
+                .timeout_connect(Duration::from_secs(15))
+                .timeout(Duration::from_secs(120))
+                .build(),
+        }
+    }
+}
+
+fn read_body(response: ureq::Response) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    response
+        .into_reader()
+        .take(MAX_RESPONSE_BYTES)
+        .read_to_end(&mut body)
+        .map_err(|e| Error::Unreachable(format!("reading the answer: {}", e)))?;
+    Ok(body)
+}
+
+impl Transport for HttpTransport {
+    fn post(&self, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
+        let url = format!("{}{}", self.base, path);
+        match self
+            .agent
+            .post(&url)
+            .set("Content-Type", "application/json")
+            .send_bytes(body)
+        {
+            Ok(response) => {
+                let status = response.status();
+                Ok((status, read_body(response)?))
+            }
+            Err(ureq::Error::Status(status, response)) => Ok((status, read_body(response)?)),
+            Err(ureq::Error::Transport(e)) => Err(Error::Unreachable(e.to_string())),
+        }
+    }
+}
+
+/// The agent's identity, issued at registration and kept so a restart does not register again.
+#[derive(Clone)]
+pub struct Identity {
+    /// The agent's id.
+    pub agent: AgentId,
+    keys: KeyPair,
+    /// Its certificate, signed by the server.
+    pub certificate: AgentCertificate,
+    /// The server identity it encrypts to and checks answers against.
+    pub server: ServerIdentity,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("agent", &self.agent)
+            .field("server", &self.server.certificate)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredIdentity {
+    agent: AgentId,
+    /// The key pair's 64 secret bytes, hex. The file is readable by its owner only.
+    secret: String,
+    certificate: AgentCertificate,
+    server: ServerIdentity,
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{:02x}", b)).collect()
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect()
+}
+
+impl Identity {
+    /// Reads the identity saved at `path`, `None` when the agent never registered.
+    pub fn load(path: &Path) -> Result<Option<Identity>> {
+        let bytes = match fsutil::read_optional(path)? {
+            Some(bytes) => bytes,
+            None => return Ok(None),
+        };
+        let corrupt = |reason: String| Error::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let stored: StoredIdentity =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        let secret =
+            from_hex(&stored.secret).ok_or_else(|| corrupt("the key is not hex".into()))?;
+        let keys = KeyPair::from_secret_bytes(&secret).map_err(|e| corrupt(e.to_string()))?;
+        if keys.public() != stored.certificate.keys {
+            return Err(corrupt("the key does not match the certificate".into()));
+        }
+        Ok(Some(Identity {
+            agent: stored.agent,
+            keys,
+            certificate: stored.certificate,
+            server: stored.server,
+        }))
+    }
+
+    /// Saves the identity at `path`, readable by its owner only.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let stored = StoredIdentity {
+            agent: self.agent,
+            secret: to_hex(&self.keys.to_secret_bytes()),
+            certificate: self.certificate.clone(),
+            server: self.server.clone(),
+        };
+        let bytes = serde_json::to_vec_pretty(&stored).map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        fsutil::write_atomic(path, &bytes, true)
+    }
+}
+
+/// The protocol over a [`Transport`].
+pub struct Client<T> {
+    transport: T,
+    clock: Arc<dyn Clock>,
+    identity: Option<Identity>,
+}
+
+/// The path of a route under `/agent/`.
+pub fn route(kind: &str) -> String {
+    format!("/agent/{}", kind)
+}
+
+fn refusal(status: u16, body: &[u8]) -> Error {
+    match serde_json::from_slice::<Refused>(body) {
+        Ok(refused) => Error::Refused {
+            code: refused.code,
+            message: refused.message,
+        },
+        Err(_) => Error::Http { status },
+    }
+}
+
+fn bad(what: &str) -> impl FnOnce(model::Error) -> Error + '_ {
+    move |e| Error::Protocol(format!("{}: {}", what, e))
+}
+
+impl<T: Transport> Client<T> {
+    /// A client with `identity` if the agent registered before.
+    pub fn new(transport: T, clock: Arc<dyn Clock>, identity: Option<Identity>) -> Client<T> {
+        Client {
+            transport,
+            clock,
+            identity,
+        }
+    }
+
+    /// The identity, once registered.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_ref()
+    }
+
+    /// Registers with `psk`: makes a key pair, sends its public half in `request` (whose `keys`
+    /// are replaced), checks the answer's PSK MAC, that the certificate is for those keys and is
+    /// signed by the returned server identity, and keeps the identity.
+    pub fn register(&mut self, psk: &str, mut request: RegisterRequest) -> Result<&Identity> {
+        let keys = KeyPair::generate();
+        request.keys = keys.public();
+        let now = self.clock.now();
+        let signed = PskSigned::sign(psk, kinds::REGISTER, &request, now, new_nonce())?;
+        let body = serde_json::to_vec(&signed).map_err(|e| Error::Protocol(e.to_string()))?;
+        let (status, answer) = self.transport.post(&route(kinds::REGISTER), &body)?;
+        if status != 200 {
+            return Err(refusal(status, &answer));
+        }
+        let signed: PskSigned = serde_json::from_slice(&answer)
+            .map_err(|e| Error::Protocol(format!("registration answer: {}", e)))?;
+        let response: RegisterResponse = signed
+            .open(psk, kinds::REGISTER_RESPONSE, self.clock.now())
+            .map_err(bad("registration answer"))?;
+        let cert = &response.certificate;
+        if cert.keys != keys.public() || cert.agent != response.agent {
+            return Err(Error::Protocol(
+                "the certificate is not for this agent's keys".into(),
+            ));
+        }
+        if cert.issuer != response.server.certificate {
+            return Err(Error::Protocol(
+                "the certificate was not issued by the returned server identity".into(),
+            ));
+        }
+        cert.verify(&response.server.keys, self.clock.now())
+            .map_err(bad("certificate"))?;
+        self.identity = Some(Identity {
+            agent: response.agent,
+            keys,
+            certificate: response.certificate,
+            server: response.server,
+        });
+        self.identity.as_ref().ok_or(Error::NotRegistered)
+    }
+
+    /// Sends `body` sealed as `kind` and opens the answer of kind `<kind>-response`.
+    fn call<B: Serialize, R: DeserializeOwned>(&self, kind: &str, body: &B) -> Result<R> {
+        let id = self.identity.as_ref().ok_or(Error::NotRegistered)?;
+        let nonce = new_nonce();
+        let header = EnvelopeHeader {
+            agent: id.agent,
+            certificate: id.server.certificate,
+            kind: kind.to_string(),
+            timestamp: self.clock.now().timestamp(),
+            nonce: nonce.clone(),
+        };
+        let envelope = Envelope::seal(header, body, &id.keys, &id.server.keys)?;
+        let bytes = serde_json::to_vec(&envelope).map_err(|e| Error::Protocol(e.to_string()))?;
+        let (status, answer) = self.transport.post(&route(kind), &bytes)?;
+        if status != 200 {
+            return Err(refusal(status, &answer));
+        }
+        let envelope: Envelope = serde_json::from_slice(&answer)
+            .map_err(|e| Error::Protocol(format!("{} answer: {}", kind, e)))?;
+        let h = &envelope.header;
+        if h.nonce != nonce || h.agent != id.agent || h.certificate != id.server.certificate {
+            return Err(Error::Protocol(format!(
+                "the {} answer is not for this request",
+                kind
+            )));
+        }
+        envelope
+            .open(
+                &kinds::response(kind),
+                &id.server.keys,
+                &id.keys,
+                self.clock.now(),
+            )
+            .map_err(bad("answer"))
+    }
+
+    /// A regular or final check-in.
+    pub fn check_in(&self, request: &CheckInRequest) -> Result<CheckInResponse> {
+        self.call(kinds::CHECK_IN, request)
+    }
+
+    /// The translations of the SIDs found on the device that have one.
+    pub fn translate(&self, sids: Vec<Sid>) -> Result<TranslateResponse> {
+        self.call(kinds::TRANSLATE, &TranslateRequest { sids })
+    }
+
+    /// Uploads a batch of spooled events.
+    pub fn upload_events(&self, events: &[AgentEvent]) -> Result<EventsAck> {
+        self.call(
+            kinds::EVENTS,
+            &EventsUpload {
+                events: events.to_vec(),
+            },
+        )
+    }
+
+    /// Uploads the profiles harvested from the device.
+    pub fn upload_profiles(&self, profiles: Vec<UserProfile>) -> Result<Ack> {
+        self.call(kinds::PROFILES, &ProfilesUpload { profiles })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips_and_refuses_junk() {
+        let bytes = [0u8, 1, 0xab, 0xff];
+        assert_eq!(from_hex(&to_hex(&bytes)), Some(bytes.to_vec()));
+        assert_eq!(from_hex("abc"), None);
+        assert_eq!(from_hex("zz"), None);
+    }
+
+    #[test]
+    fn a_refusal_body_surfaces_its_code() {
+        let body = br#"{"code":"not_imported","message":"import the computer first"}"#;
+        match refusal(403, body) {
+            Error::Refused { code, .. } => assert_eq!(code, "not_imported"),
+            other => panic!("unexpected {:?}", other),
+        }
+        assert!(matches!(
+            refusal(502, b"<html>"),
+            Error::Http { status: 502 }
+        ));
+    }
+}

@@ -1,0 +1,453 @@
+//! The agent core: register if needed, check in on the schedule of [`model::schedule`], decide
+//! what an assignment means on the device's clock, run the runbook's phases through the journal,
+//! and upload events and profiles. Time and waiting are injected ([`Clock`], [`Sleeper`]) so tests
+//! run a whole migration, backoffs included, instantly.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use model::clock::{Clock, SystemClock};
+use model::envelope::{Key32, PublicKeys};
+use model::ids::RunbookId;
+use model::protocol::{
+    CheckInRequest, CheckInResponse, DeviceAssignment, RegisterRequest, AGENT_VERSION,
+};
+use model::schedule::{decide, CheckInState, Decision, Window};
+use model::status::AgentStatus;
+use serde::{Deserialize, Serialize};
+
+use crate::client::{Client, HttpTransport, Identity, Transport};
+use crate::journal::Journal;
+use crate::sim::SimWorkstation;
+use crate::spool::Spool;
+use crate::workstation::Workstation;
+use crate::{fsutil, Error, Result};
+
+mod engine;
+
+/// How an agent is set up.
+#[derive(Clone)]
+pub struct AgentConfig {
+    /// The server's base URL, e.g. `http://127.0.0.1:5000`.
+    pub server_url: String,
+    /// The pre-shared key, used only for the first registration.
+    pub psk: String,
+    /// The simulated workstation's folder.
+    pub sim_dir: PathBuf,
+    /// Where the agent keeps its identity, journal and spool.
+    pub state_dir: PathBuf,
+    /// Return once the assigned runbook Completed or failed and every event is uploaded, instead
+    /// of running as a service forever (the demo runs a fleet of agents as threads this way).
+    pub exit_when_idle: bool,
+}
+
+impl AgentConfig {
+    /// A configuration keeping the agent's state in `<sim_dir>/.rehome-agent`, running forever.
+    pub fn new(server_url: &str, psk: &str, sim_dir: impl Into<PathBuf>) -> AgentConfig {
+        let sim_dir = sim_dir.into();
+        AgentConfig {
+            server_url: server_url.to_string(),
+            psk: psk.to_string(),
+            state_dir: sim_dir.join(".rehome-agent"),
+            sim_dir,
+            exit_when_idle: false,
+        }
+    }
+}
+
+impl fmt::Debug for AgentConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The PSK is a secret: never printed.
+        f.debug_struct("AgentConfig")
+            .field("server_url", &self.server_url)
+            .field("psk", &"<hidden>")
+            .field("sim_dir", &self.sim_dir)
+            .field("state_dir", &self.state_dir)
+            .field("exit_when_idle", &self.exit_when_idle)
+            .finish()
+    }
+}
+
+/// Waits between check-ins.
+pub trait Sleeper: Send {
+    /// Waits `duration`; false when the agent is asked to stop.
+    fn sleep(&mut self, duration: Duration) -> bool;
+}
+
+/// Waits on the real clock; optionally stoppable.
+#[derive(Debug, Default)]
+pub struct ThreadSleeper {
+    stop: Option<Receiver<()>>,
+}
+
+impl ThreadSleeper {
+    /// A sleeper and the sender that stops it (a service stop request).
+    pub fn with_stop() -> (ThreadSleeper, Sender<()>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        (ThreadSleeper { stop: Some(rx) }, tx)
+    }
+}
+
+impl Sleeper for ThreadSleeper {
+    fn sleep(&mut self, duration: Duration) -> bool {
+        let wait = duration.to_std().unwrap_or_default();
+        match &self.stop {
+            Some(stop) => match stop.recv_timeout(wait) {
+                Err(RecvTimeoutError::Timeout) => true,
+                Ok(()) => false,
+                Err(RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(wait);
+                    true
+                }
+            },
+            None => {
+                std::thread::sleep(wait);
+                true
+            }
+        }
+    }
+}
+
+/// Why [`Agent::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// With `exit_when_idle`: the assigned runbook ended with `status` (Completed or Error) and
+    /// every event was uploaded.
+    Idle {
+        /// The runbook.
+        runbook: RunbookId,
+        /// Completed or Error.
+        status: AgentStatus,
+    },
+    /// The sleeper asked the agent to stop.
+    Stopped,
+}
+
+const IDENTITY: &str = "identity.json";
+const JOURNAL: &str = "journal.log";
+const CHECK_IN_STATE: &str = "check-in.json";
+
+/// What the agent remembers of its check-in schedule across restarts.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SavedSchedule {
+    state: CheckInState,
+}
+
+/// An agent on one workstation.
+pub struct Agent<W, T> {
+    config: AgentConfig,
+    workstation: W,
+    client: Client<T>,
+    clock: Arc<dyn Clock>,
+    sleeper: Box<dyn Sleeper>,
+    journal: Journal,
+    spool: Spool,
+    schedule: CheckInState,
+    assignment: Option<DeviceAssignment>,
+    countdown_started: Option<DateTime<Utc>>,
+    profiles_due: bool,
+    finished: Option<(RunbookId, AgentStatus)>,
+}
+
+/// Runs an agent on the simulated workstation of `config` against the real server, on the real
+/// clock, until it is idle (with `exit_when_idle`) or forever.
+pub fn run(config: &AgentConfig) -> Result<Exit> {
+    let workstation = SimWorkstation::open(&config.sim_dir)?;
+    let transport = HttpTransport::new(&config.server_url);
+    Agent::new(
+        config.clone(),
+        workstation,
+        transport,
+        Arc::new(SystemClock),
+        Box::new(ThreadSleeper::default()),
+    )?
+    .run()
+}
+
+impl<W: Workstation, T: Transport> Agent<W, T> {
+    /// An agent that keeps its state in `config.state_dir`, reading what an earlier run left there.
+    pub fn new(
+        config: AgentConfig,
+        workstation: W,
+        transport: T,
+        clock: Arc<dyn Clock>,
+        sleeper: Box<dyn Sleeper>,
+    ) -> Result<Agent<W, T>> {
+        fsutil::create_dir(&config.state_dir)?;
+        let identity = Identity::load(&config.state_dir.join(IDENTITY))?;
+        let journal = Journal::open(&config.state_dir.join(JOURNAL))?;
+        let spool = Spool::open(&config.state_dir)?;
+        let schedule_path = config.state_dir.join(CHECK_IN_STATE);
+        let schedule = match fsutil::read_optional(&schedule_path)? {
+            Some(bytes) => {
+                serde_json::from_slice::<SavedSchedule>(&bytes)
+                    .map_err(|e| Error::Corrupt {
+                        path: schedule_path,
+                        reason: e.to_string(),
+                    })?
+                    .state
+            }
+            None => CheckInState::default(),
+        };
+        Ok(Agent {
+            client: Client::new(transport, clock.clone(), identity),
+            config,
+            workstation,
+            clock,
+            sleeper,
+            journal,
+            spool,
+            schedule,
+            assignment: None,
+            countdown_started: None,
+            profiles_due: false,
+            finished: None,
+        })
+    }
+
+    /// The workstation it drives.
+    pub fn workstation(&self) -> &W {
+        &self.workstation
+    }
+
+    /// Its journal.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Its event spool.
+    pub fn spool(&self) -> &Spool {
+        &self.spool
+    }
+
+    /// The agent's service loop; see [`Exit`] for when it returns. A refused registration returns
+    /// [`Error::Refused`] with the server's code.
+    pub fn run(&mut self) -> Result<Exit> {
+        if !self.ensure_registered()? {
+            return Ok(Exit::Stopped);
+        }
+        // A runbook interrupted by a crash or reboot resumes at once: it was already decided.
+        if let Some((runbook, run)) = self.journal.unfinished() {
+            let (name, steps) = (run.name.clone(), run.steps.clone());
+            match self.execute(runbook, &name, steps, true)? {
+                Some(status) => self.finish(runbook, status),
+                None => return Ok(Exit::Stopped),
+            }
+        }
+        // At every service start the agent checks in at once.
+        let mut next_check_in = self.clock.now();
+        loop {
+            let now = self.clock.now();
+            if now >= next_check_in {
+                match self.check_in(false) {
+                    Ok(response) => self.take(response),
+                    Err(_) => self.schedule.failed(),
+                }
+                self.save_schedule()?;
+                next_check_in = self.schedule.next(now);
+                let _ = self.flush();
+            }
+            let mut wake = next_check_in;
+            if let Some(assignment) = self.assignment.clone() {
+                match self.decide(&assignment, now)? {
+                    Decision::Start => {
+                        // One final check-in right before starting: the newest assignment wins.
+                        let newest = match self.check_in(true) {
+                            Ok(response) => {
+                                self.take(response);
+                                next_check_in = self.schedule.next(now);
+                                self.assignment.clone()
+                            }
+                            Err(_) => {
+                                // Not started without the server: it must translate the SIDs.
+                                self.schedule.failed();
+                                next_check_in = self.schedule.next(now);
+                                None
+                            }
+                        };
+                        self.save_schedule()?;
+                        match newest {
+                            Some(newest) if newest.runbook.id == assignment.runbook.id => {
+                                match self.start(&newest)? {
+                                    Some(status) => self.finish(newest.runbook.id, status),
+                                    None => return Ok(Exit::Stopped),
+                                }
+                                // The server may have the next runbook (e.g. one that needed
+                                // this one first): ask at once.
+                                next_check_in = self.clock.now();
+                            }
+                            // Another assignment replaced it: decide again about that one.
+                            Some(_) => continue,
+                            None => {}
+                        }
+                    }
+                    Decision::Wait { until } => wake = wake.min(until),
+                    // The offer and the countdown are shown by the tray; until then the agent
+                    // only needs to wake when something changes.
+                    Decision::Offer { enforced_at } => wake = wake.min(enforced_at),
+                    Decision::Countdown {
+                        starts_at,
+                        next_reminder,
+                    } => {
+                        self.countdown_started.get_or_insert(now);
+                        wake = wake.min(next_reminder.unwrap_or(starts_at));
+                    }
+                }
+            }
+            if self.config.exit_when_idle {
+                if let Some((runbook, status)) = self.finished {
+                    match self.flush() {
+                        Ok(()) => return Ok(Exit::Idle { runbook, status }),
+                        Err(_) => {
+                            self.schedule.failed();
+                            wake = wake.min(self.schedule.next(self.clock.now()));
+                        }
+                    }
+                }
+            }
+            let now = self.clock.now();
+            if wake > now && !self.sleeper.sleep(wake - now) {
+                return Ok(Exit::Stopped);
+            }
+        }
+    }
+
+    /// Registers unless an identity was saved; retries while the server is unreachable. False
+    /// when asked to stop while waiting.
+    fn ensure_registered(&mut self) -> Result<bool> {
+        while self.client.identity().is_none() {
+            let facts = self.workstation.facts()?;
+            let request = RegisterRequest {
+                computer_name: facts.computer_name,
+                serial: facts.serial,
+                os_edition: facts.os_edition,
+                os_version: facts.os_version,
+                agent_version: AGENT_VERSION.to_string(),
+                join_state: facts.join_state,
+                // Replaced by the keys the client makes for this registration.
+                keys: PublicKeys {
+                    sign: Key32([0; 32]),
+                    encrypt: Key32([0; 32]),
+                },
+            };
+            match self.client.register(&self.config.psk, request) {
+                Ok(identity) => {
+                    identity.save(&self.config.state_dir.join(IDENTITY))?;
+                    self.schedule = CheckInState::default();
+                    self.save_schedule()?;
+                    self.profiles_due = true;
+                }
+                Err(Error::Unreachable(_)) => {
+                    self.schedule.failed();
+                    if !self.sleeper.sleep(self.schedule.delay()) {
+                        return Ok(false);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    fn save_schedule(&self) -> Result<()> {
+        let bytes = serde_json::to_vec(&SavedSchedule {
+            state: self.schedule,
+        })
+        .map_err(|e| Error::Corrupt {
+            path: self.config.state_dir.join(CHECK_IN_STATE),
+            reason: e.to_string(),
+        })?;
+        fsutil::write_atomic(&self.config.state_dir.join(CHECK_IN_STATE), &bytes, false)
+    }
+
+    fn check_in(&mut self, final_check: bool) -> Result<CheckInResponse> {
+        let facts = self.workstation.facts()?;
+        self.client.check_in(&CheckInRequest {
+            final_check,
+            agent_version: AGENT_VERSION.to_string(),
+            join_state: facts.join_state,
+            logged_on_user: facts.logged_on_user,
+            running: None,
+            completed: self.journal.completed(),
+        })
+    }
+
+    /// Takes the assignment of a successful check-in.
+    fn take(&mut self, response: CheckInResponse) {
+        // A runbook that Completed here never runs again; one that failed waits for an operator
+        // (the device is left recoverable, and a blind retry could repeat what broke it).
+        let assignment = response
+            .assignment
+            .filter(|a| self.journal.status(&a.runbook.id).is_none());
+        self.schedule.succeeded(assignment.is_some());
+        let same = match (&assignment, &self.assignment) {
+            (Some(a), Some(b)) => a.runbook.id == b.runbook.id,
+            _ => false,
+        };
+        if !same {
+            self.countdown_started = None;
+        }
+        self.assignment = assignment;
+    }
+
+    fn decide(&self, assignment: &DeviceAssignment, now: DateTime<Utc>) -> Result<Decision> {
+        let facts = self.workstation.facts()?;
+        let window = Window {
+            available_from: assignment
+                .available_from
+                .map(|t| t.instant(facts.utc_offset)),
+            enforced_after: assignment.enforced_after.instant(facts.utc_offset),
+        };
+        Ok(decide(
+            &window,
+            now,
+            facts.logged_on_user.is_some(),
+            self.countdown_started,
+        ))
+    }
+
+    fn finish(&mut self, runbook: RunbookId, status: AgentStatus) {
+        self.finished = Some((runbook, status));
+        self.assignment = None;
+        self.countdown_started = None;
+        // Profiles changed owners: the server's view of them is refreshed.
+        self.profiles_due = true;
+        let _ = self.flush();
+    }
+
+    /// Uploads spooled events in batches until none is left, and profiles when due.
+    fn flush(&mut self) -> Result<()> {
+        while !self.spool.is_empty() {
+            let ack = self.client.upload_events(self.spool.batch())?;
+            let before = self.spool.pending().len();
+            self.spool.acknowledge(ack.through)?;
+            if self.spool.pending().len() == before {
+                return Err(Error::Protocol(
+                    "the server acknowledged none of the uploaded events".into(),
+                ));
+            }
+        }
+        if self.profiles_due {
+            let profiles = self.workstation.harvest_profiles()?;
+            self.client.upload_profiles(profiles)?;
+            self.profiles_due = false;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_psk_is_never_printed() {
+        let config = AgentConfig::new("http://server", "very-secret-psk", "/tmp/pc");
+        let printed = format!("{:?}", config);
+        assert!(!printed.contains("very-secret-psk"));
+        assert_eq!(config.state_dir, PathBuf::from("/tmp/pc/.rehome-agent"));
+    }
+}

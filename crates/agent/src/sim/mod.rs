@@ -1,0 +1,566 @@
+//! A simulated Windows workstation: a folder whose `workstation.json` holds what a real device
+//! keeps in its registry, SAM and NTFS descriptors. Every operation changes the state in memory,
+//! then writes it atomically before returning, so a crash leaves the device before or after the
+//! operation, never half way: the same guarantee the journal relies on for a real device.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use chrono::FixedOffset;
+use model::plan::{JoinState, PermissionArea};
+use model::protocol::UserProfile;
+use secdesc::translate::{translate, SidMap, TranslateMode, TranslateOptions};
+use secdesc::{SecurityDescriptor, Sid};
+
+use crate::fsutil;
+use crate::workstation::{Effect, Facts, Workstation};
+use crate::{Error, Result};
+
+mod state;
+
+pub use state::{Backups, BitLocker, LegalNotice, ProfileEntry, SimSpec, SimState, SimUser};
+use state::{DOMAIN_ADMINS, DOMAIN_USERS};
+
+/// The file a simulated workstation lives in, inside its folder.
+pub const STATE_FILE: &str = "workstation.json";
+
+/// Faults to inject, for tests of what happens when the agent dies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimFaults {
+    /// Stop the thread (panic) right after the operation of this step id (e.g.
+    /// `permissions/file-system`) has changed the device and saved it, before the agent can
+    /// record the step done: what a power cut at that instant does.
+    pub crash_after_step: Option<String>,
+}
+
+/// A simulated Windows workstation stored in a folder.
+#[derive(Debug)]
+pub struct SimWorkstation {
+    dir: PathBuf,
+    state: SimState,
+    faults: SimFaults,
+}
+
+impl SimWorkstation {
+    /// Creates the workstation `spec` describes in `dir` (created if needed), replacing any there.
+    pub fn create(dir: &Path, spec: &SimSpec) -> Result<SimWorkstation> {
+        fsutil::create_dir(dir)?;
+        let sim = SimWorkstation {
+            dir: dir.to_path_buf(),
+            state: state::build(spec),
+            faults: SimFaults::default(),
+        };
+        sim.save()?;
+        Ok(sim)
+    }
+
+    /// Opens the workstation stored in `dir`.
+    pub fn open(dir: &Path) -> Result<SimWorkstation> {
+        Ok(SimWorkstation {
+            dir: dir.to_path_buf(),
+            state: SimWorkstation::load(dir)?,
+            faults: SimFaults::default(),
+        })
+    }
+
+    /// Reads the state stored in `dir`, e.g. to check what a run did.
+    pub fn load(dir: &Path) -> Result<SimState> {
+        let path = dir.join(STATE_FILE);
+        let bytes = fsutil::read_optional(&path)?.ok_or_else(|| Error::Corrupt {
+            path: path.clone(),
+            reason: "no simulated workstation here; create one first".to_string(),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path,
+            reason: e.to_string(),
+        })
+    }
+
+    /// The folder it lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The current state.
+    pub fn state(&self) -> &SimState {
+        &self.state
+    }
+
+    /// Injects faults into this instance only (they are not saved).
+    pub fn set_faults(&mut self, faults: SimFaults) {
+        self.faults = faults;
+    }
+
+    /// Sets who is logged on at the console, and saves.
+    pub fn set_logged_on_user(&mut self, user: Option<String>) -> Result<()> {
+        self.state.logged_on_user = user;
+        self.save()
+    }
+
+    fn save(&self) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(&self.state).map_err(|e| Error::Corrupt {
+            path: self.dir.join(STATE_FILE),
+            reason: e.to_string(),
+        })?;
+        fsutil::write_atomic(&self.dir.join(STATE_FILE), &bytes, false)
+    }
+
+    /// Saves the state after the operation of `step`, counts it when it changed something, and
+    /// fires an injected crash.
+    fn commit(&mut self, step: &str, effect: Effect) -> Result<Effect> {
+        if effect.changes > 0 {
+            *self.state.actions.entry(step.to_string()).or_insert(0) += 1;
+        }
+        self.save()?;
+        if self.faults.crash_after_step.as_deref() == Some(step) {
+            panic!("simulated crash after {}", step);
+        }
+        Ok(effect)
+    }
+
+    fn translate_profiles(&mut self, map: &SidMap, options: &TranslateOptions) -> Result<Effect> {
+        let moves: Vec<(Sid, Sid)> = self
+            .state
+            .profile_list
+            .keys()
+            .filter_map(|sid| {
+                map.get(sid)
+                    .filter(|t| *t != sid)
+                    .map(|t| (sid.clone(), t.clone()))
+            })
+            .collect();
+        let mut changes = 0;
+        for (source, target) in &moves {
+            if self.state.profile_list.contains_key(target) {
+                return Err(Error::Device(format!(
+                    "{} already has a profile on this device; move it aside before {}'s profile can become theirs",
+                    target, source
+                )));
+            }
+            // A profile has exactly one owner, so it moves to the target SID in both modes; in Add
+            // mode the source keeps access to the folder through its kept ACEs.
+            if let Some(entry) = self.state.profile_list.remove(source) {
+                changes += 1 + translate_file(
+                    &mut self.state.files,
+                    &entry.profile_image_path,
+                    map,
+                    options,
+                )?;
+                self.state.profile_list.insert(target.clone(), entry);
+            }
+        }
+        Ok(if changes == 0 {
+            Effect::unchanged("no profile to move")
+        } else {
+            Effect::changed(
+                changes,
+                format!("moved {} profile(s) to their target SID", moves.len()),
+            )
+        })
+    }
+
+    fn translate_files(&mut self, map: &SidMap, options: &TranslateOptions) -> Result<Effect> {
+        let paths: Vec<String> = self.state.files.keys().cloned().collect();
+        let mut changes = 0;
+        let mut files = 0;
+        for path in paths {
+            let n = translate_file(&mut self.state.files, &path, map, options)?;
+            if n > 0 {
+                files += 1;
+                changes += n;
+            }
+        }
+        Ok(if changes == 0 {
+            Effect::unchanged("no file descriptor names a translated SID")
+        } else {
+            Effect::changed(
+                changes,
+                format!("{} change(s) in {} file descriptor(s)", changes, files),
+            )
+        })
+    }
+
+    fn translate_groups(&mut self, map: &SidMap, mode: TranslateMode) -> Result<Effect> {
+        let mut changes = 0;
+        for members in self.state.local_groups.values_mut() {
+            let mut out: Vec<Sid> = Vec::with_capacity(members.len());
+            for member in members.iter() {
+                match (map.get(member).filter(|t| *t != member), mode) {
+                    (Some(target), TranslateMode::Replace) => {
+                        changes += 1;
+                        push_unique(&mut out, target.clone());
+                    }
+                    (Some(target), TranslateMode::Add) => {
+                        push_unique(&mut out, member.clone());
+                        if !members.contains(target) {
+                            changes += 1;
+                        }
+                        push_unique(&mut out, target.clone());
+                    }
+                    (None, _) => push_unique(&mut out, member.clone()),
+                }
+            }
+            *members = out;
+        }
+        Ok(if changes == 0 {
+            Effect::unchanged("no local group member to translate")
+        } else {
+            Effect::changed(
+                changes,
+                format!("translated {} local group member(s)", changes),
+            )
+        })
+    }
+}
+
+fn push_unique(members: &mut Vec<Sid>, sid: Sid) {
+    if !members.contains(&sid) {
+        members.push(sid);
+    }
+}
+
+/// Translates the descriptor of `path` (if there is one) and returns how many changes it made.
+fn translate_file(
+    files: &mut BTreeMap<String, String>,
+    path: &str,
+    map: &SidMap,
+    options: &TranslateOptions,
+) -> Result<usize> {
+    let sddl = match files.get_mut(path) {
+        Some(sddl) => sddl,
+        None => return Ok(0),
+    };
+    let mut sd = SecurityDescriptor::from_sddl(sddl, None).map_err(|e| {
+        Error::Device(format!(
+            "the security descriptor of {} cannot be read: {}",
+            path, e
+        ))
+    })?;
+    let changes = translate(&mut sd, map, options)?;
+    if !changes.is_empty() {
+        *sddl = sd.to_sddl(None);
+    }
+    Ok(changes.len())
+}
+
+fn descriptor_sids(path: &str, sddl: &str, out: &mut BTreeSet<Sid>) -> Result<()> {
+    let sd = SecurityDescriptor::from_sddl(sddl, None).map_err(|e| {
+        Error::Device(format!(
+            "the security descriptor of {} cannot be read: {}",
+            path, e
+        ))
+    })?;
+    out.extend(sd.sids().cloned());
+    Ok(())
+}
+
+impl Workstation for SimWorkstation {
+    fn facts(&self) -> Result<Facts> {
+        let s = &self.state;
+        let utc_offset = FixedOffset::east_opt(s.utc_offset_minutes * 60).ok_or_else(|| {
+            Error::Device(format!(
+                "clock offset {} minutes is out of range",
+                s.utc_offset_minutes
+            ))
+        })?;
+        Ok(Facts {
+            computer_name: s.computer_name.clone(),
+            serial: s.serial.clone(),
+            os_edition: s.os_edition,
+            os_version: s.os_version.clone(),
+            join_state: s.join_state.clone(),
+            logged_on_user: s.logged_on_user.clone(),
+            utc_offset,
+        })
+    }
+
+    fn leave_active_directory(&mut self) -> Result<Effect> {
+        let effect = match self.state.join_state.clone() {
+            JoinState::ActiveDirectory { domain } => {
+                self.state.join_state = JoinState::Workgroup;
+                // Leaving takes the domain's Domain Admins and Domain Users out of the local
+                // groups the join put them in: the local group backup exists to put them back.
+                let machine = self.state.machine_sid.clone();
+                for members in self.state.local_groups.values_mut() {
+                    members.retain(|m| {
+                        m.is_in_domain(&machine)
+                            || !matches!(m.rid(), Some(DOMAIN_ADMINS) | Some(DOMAIN_USERS))
+                            || m.authority() != 5
+                    });
+                }
+                Effect::changed(1, format!("left the domain {}", domain))
+            }
+            _ => Effect::unchanged("not joined to an Active Directory domain"),
+        };
+        self.commit("device-state/leave-ad", effect)
+    }
+
+    fn leave_entra(&mut self) -> Result<Effect> {
+        let effect = match self.state.join_state.clone() {
+            JoinState::Entra { tenant } => {
+                self.state.join_state = JoinState::Workgroup;
+                Effect::changed(1, format!("left the Entra tenant {}", tenant))
+            }
+            _ => Effect::unchanged("not joined to an Entra tenant"),
+        };
+        self.commit("device-state/leave-entra", effect)
+    }
+
+    fn join_active_directory(&mut self, domain: &str) -> Result<Effect> {
+        let effect = match self.state.join_state.clone() {
+            JoinState::ActiveDirectory { domain: current }
+                if current.eq_ignore_ascii_case(domain) =>
+            {
+                Effect::unchanged(format!("already joined to {}", domain))
+            }
+            JoinState::Entra { tenant } => {
+                return Err(Error::Device(format!(
+                    "the device is joined to the Entra tenant {}; leave it before joining {}",
+                    tenant, domain
+                )))
+            }
+            JoinState::ActiveDirectory { domain: current } => {
+                // NETSETUP_DOMAIN_JOIN_IF_JOINED: the device moves without passing a workgroup.
+                self.state.join_state = JoinState::ActiveDirectory {
+                    domain: domain.to_string(),
+                };
+                Effect::changed(1, format!("moved from {} to {}", current, domain))
+            }
+            JoinState::Workgroup => {
+                self.state.join_state = JoinState::ActiveDirectory {
+                    domain: domain.to_string(),
+                };
+                Effect::changed(1, format!("joined {}", domain))
+            }
+        };
+        self.commit("device-state/join-ad", effect)
+    }
+
+    fn join_entra(&mut self, tenant: &str) -> Result<Effect> {
+        let effect = match self.state.join_state.clone() {
+            JoinState::Entra { tenant: current } if current.eq_ignore_ascii_case(tenant) => {
+                Effect::unchanged(format!("already joined to {}", tenant))
+            }
+            JoinState::Entra { tenant: current } => {
+                return Err(Error::Device(format!(
+                    "the device is joined to the Entra tenant {}; leave it before joining {}",
+                    current, tenant
+                )))
+            }
+            JoinState::ActiveDirectory { domain } => {
+                return Err(Error::Device(format!(
+                    "the device is joined to the domain {}; leave it before joining the Entra tenant {}",
+                    domain, tenant
+                )))
+            }
+            JoinState::Workgroup => {
+                self.state.join_state = JoinState::Entra {
+                    tenant: tenant.to_string(),
+                };
+                Effect::changed(1, format!("joined the Entra tenant {}", tenant))
+            }
+        };
+        self.commit("device-state/join-entra", effect)
+    }
+
+    fn list_sids(&self) -> Result<BTreeSet<Sid>> {
+        let s = &self.state;
+        let mut sids: BTreeSet<Sid> = s.profile_list.keys().cloned().collect();
+        for (path, sddl) in &s.files {
+            descriptor_sids(path, sddl, &mut sids)?;
+        }
+        sids.extend(s.local_groups.values().flatten().cloned());
+        if let Some(groups) = &s.backups.local_groups {
+            sids.extend(groups.values().flatten().cloned());
+        }
+        sids.extend(s.appx.keys().cloned());
+        if let Some(appx) = &s.backups.appx {
+            sids.extend(appx.keys().cloned());
+        }
+        Ok(sids)
+    }
+
+    fn update_permissions(
+        &mut self,
+        area: PermissionArea,
+        map: &SidMap,
+        options: &TranslateOptions,
+    ) -> Result<Effect> {
+        let (step, effect) = match area {
+            PermissionArea::WindowsProfiles => (
+                "permissions/windows-profiles",
+                self.translate_profiles(map, options)?,
+            ),
+            PermissionArea::FileSystem => (
+                "permissions/file-system",
+                self.translate_files(map, options)?,
+            ),
+            PermissionArea::LocalGroups => (
+                "permissions/local-groups",
+                self.translate_groups(map, options.mode)?,
+            ),
+        };
+        self.commit(step, effect)
+    }
+
+    fn harvest_profiles(&self) -> Result<Vec<UserProfile>> {
+        Ok(self
+            .state
+            .profile_list
+            .iter()
+            .map(|(sid, entry)| UserProfile {
+                sid: sid.clone(),
+                path: entry.profile_image_path.clone(),
+                last_used: entry.last_used,
+            })
+            .collect())
+    }
+
+    fn suspend_bitlocker(&mut self) -> Result<Effect> {
+        let b = &mut self.state.bitlocker;
+        let effect = if !b.encrypted {
+            Effect::unchanged("the OS volume is not encrypted")
+        } else if b.protectors_suspended {
+            Effect::unchanged("BitLocker protectors are already suspended")
+        } else {
+            b.protectors_suspended = true;
+            Effect::changed(1, "suspended BitLocker protectors")
+        };
+        self.commit("startup/suspend-bitlocker", effect)
+    }
+
+    fn resume_bitlocker(&mut self) -> Result<Effect> {
+        let b = &mut self.state.bitlocker;
+        let effect = if b.encrypted && b.protectors_suspended {
+            b.protectors_suspended = false;
+            Effect::changed(1, "resumed BitLocker protectors")
+        } else {
+            Effect::unchanged("BitLocker protectors are not suspended")
+        };
+        self.commit("completion/resume-bitlocker", effect)
+    }
+
+    fn backup_legal_notice(&mut self) -> Result<Effect> {
+        let s = &mut self.state;
+        // An existing copy is the original: a re-run must not replace it with the migration notice.
+        let effect = if s.backups.legal_notice.is_some() {
+            Effect::unchanged("the legal notice is already kept")
+        } else {
+            s.backups.legal_notice = Some(s.legal_notice.clone());
+            s.legal_notice = LegalNotice {
+                caption: "Migration in progress".to_string(),
+                text: "This computer is moving to a new directory. Please wait before signing in."
+                    .to_string(),
+            };
+            Effect::changed(1, "kept the legal notice and showed the migration notice")
+        };
+        self.commit("startup/backup-legal-notice", effect)
+    }
+
+    fn restore_legal_notice(&mut self) -> Result<Effect> {
+        let s = &mut self.state;
+        let effect = match s.backups.legal_notice.take() {
+            Some(notice) => {
+                s.legal_notice = notice;
+                Effect::changed(1, "restored the legal notice")
+            }
+            None => Effect::unchanged("no kept legal notice to restore"),
+        };
+        self.commit("completion/restore-legal-notice", effect)
+    }
+
+    fn backup_local_groups(&mut self) -> Result<Effect> {
+        let s = &mut self.state;
+        let effect = if s.backups.local_groups.is_some() {
+            Effect::unchanged("local group members are already kept")
+        } else {
+            s.backups.local_groups = Some(s.local_groups.clone());
+            Effect::changed(
+                1,
+                format!(
+                    "kept the members of {} local group(s)",
+                    s.local_groups.len()
+                ),
+            )
+        };
+        self.commit("startup/backup-local-groups", effect)
+    }
+
+    fn restore_local_groups(&mut self, map: &SidMap) -> Result<Effect> {
+        let s = &mut self.state;
+        let mut changes = 0;
+        if let Some(kept) = s.backups.local_groups.take() {
+            for (group, members) in kept {
+                let current = s.local_groups.entry(group).or_default();
+                for member in members {
+                    let wanted = map.get(&member).cloned().unwrap_or(member);
+                    if !current.contains(&wanted) {
+                        current.push(wanted);
+                        changes += 1;
+                    }
+                }
+            }
+        }
+        let effect = if changes == 0 {
+            Effect::unchanged("no local group member was missing")
+        } else {
+            Effect::changed(
+                changes,
+                format!("put back {} local group member(s)", changes),
+            )
+        };
+        self.commit("completion/restore-local-groups", effect)
+    }
+
+    fn backup_appx(&mut self) -> Result<Effect> {
+        let s = &mut self.state;
+        let effect = if s.backups.appx.is_some() {
+            Effect::unchanged("AppX packages are already kept")
+        } else {
+            s.backups.appx = Some(s.appx.clone());
+            Effect::changed(
+                1,
+                format!("kept the AppX packages of {} user(s)", s.appx.len()),
+            )
+        };
+        self.commit("startup/backup-appx", effect)
+    }
+
+    fn restore_appx(&mut self, map: &SidMap) -> Result<Effect> {
+        let s = &mut self.state;
+        let mut changes = 0;
+        if let Some(kept) = s.backups.appx.take() {
+            for (sid, packages) in kept {
+                let owner = map.get(&sid).cloned().unwrap_or(sid);
+                let registered = s.appx.entry(owner).or_default();
+                for package in packages {
+                    if !registered.contains(&package) {
+                        registered.push(package);
+                        changes += 1;
+                    }
+                }
+            }
+        }
+        let effect = if changes == 0 {
+            Effect::unchanged("every kept AppX package is registered")
+        } else {
+            Effect::changed(changes, format!("registered {} AppX package(s)", changes))
+        };
+        self.commit("completion/restore-appx", effect)
+    }
+
+    fn reset_windows_hello(&mut self) -> Result<Effect> {
+        let s = &mut self.state;
+        let effect = if s.hello_containers.is_empty() {
+            Effect::unchanged("no Windows Hello container")
+        } else {
+            let n = s.hello_containers.len();
+            s.hello_containers.clear();
+            Effect::changed(n, format!("removed {} Windows Hello container(s)", n))
+        };
+        self.commit("device-state/reset-windows-hello", effect)
+    }
+}
+
+#[cfg(test)]
+mod tests;

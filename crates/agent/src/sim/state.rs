@@ -1,0 +1,288 @@
+//! The simulated workstation's state, laid out like the Windows places it models so that a
+//! Windows implementation maps one to one, and the builder that creates one.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use model::plan::{JoinState, OsEdition};
+use secdesc::Sid;
+use serde::{Deserialize, Serialize};
+
+/// Everything a simulated workstation is, stored as one JSON file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimState {
+    /// NetBIOS computer name (`HKLM\SYSTEM\CurrentControlSet\Control\ComputerName`).
+    pub computer_name: String,
+    /// BIOS serial number (`Win32_BIOS.SerialNumber`).
+    pub serial: String,
+    /// Workstation or server (`ProductType`).
+    pub os_edition: OsEdition,
+    /// e.g. `Windows 11 Enterprise 23H2`.
+    pub os_version: String,
+    /// Minutes the device's wall clock is ahead of UTC (its time zone).
+    pub utc_offset_minutes: i32,
+    /// The user logged on at the console (`WTSGetActiveConsoleSessionId`), if any.
+    pub logged_on_user: Option<String>,
+    /// `NetGetJoinInformation` / `NetGetAadJoinInformation`.
+    pub join_state: JoinState,
+    /// The machine's own domain SID: local accounts are this SID plus a RID.
+    pub machine_sid: Sid,
+    /// `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList`, keyed by the owner's SID.
+    pub profile_list: BTreeMap<Sid, ProfileEntry>,
+    /// NTFS security descriptors in SDDL, keyed by Windows path.
+    pub files: BTreeMap<String, String>,
+    /// SAM local groups (`NetLocalGroupGetMembers`): name → member SIDs.
+    pub local_groups: BTreeMap<String, Vec<Sid>>,
+    /// The OS volume's BitLocker state (`Win32_EncryptableVolume`).
+    pub bitlocker: BitLocker,
+    /// `HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System` legalnotice values.
+    pub legal_notice: LegalNotice,
+    /// AppX packages registered per user SID (the StateRepository).
+    pub appx: BTreeMap<Sid, Vec<String>>,
+    /// Users with a Windows Hello container (`…\ServiceProfiles\LocalService\…\Ngc`).
+    pub hello_containers: BTreeSet<Sid>,
+    /// What Startup kept for Completion to put back (the agent's work key).
+    pub backups: Backups,
+    /// How many times each operation changed something, keyed like the plan's step ids
+    /// (`device-state/join-ad`): a re-run that finds nothing to do does not count.
+    pub actions: BTreeMap<String, u32>,
+}
+
+/// One ProfileList entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileEntry {
+    /// `ProfileImagePath`, e.g. `C:\Users\alice`.
+    pub profile_image_path: String,
+    /// `State` bitmask (0x800 = temporary profile).
+    pub state: u32,
+    /// When the profile was last loaded.
+    pub last_used: Option<DateTime<Utc>>,
+}
+
+/// BitLocker on the OS volume.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BitLocker {
+    /// The volume is encrypted.
+    pub encrypted: bool,
+    /// Key protectors are suspended (`DisableKeyProtectors`).
+    pub protectors_suspended: bool,
+}
+
+/// `legalnoticecaption` and `legalnoticetext`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegalNotice {
+    /// The caption.
+    pub caption: String,
+    /// The text.
+    pub text: String,
+}
+
+/// Copies kept by the Startup backups.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backups {
+    /// The legal notice before the migration.
+    pub legal_notice: Option<LegalNotice>,
+    /// Local group members before the device left its domain.
+    pub local_groups: Option<BTreeMap<String, Vec<Sid>>>,
+    /// AppX packages per user before the migration.
+    pub appx: Option<BTreeMap<Sid, Vec<String>>>,
+}
+
+/// A user of a simulated workstation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimUser {
+    /// The user's SID in the source directory.
+    pub sid: Sid,
+    /// The user name, which names the profile folder.
+    pub name: String,
+}
+
+/// What to build a simulated workstation from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimSpec {
+    /// NetBIOS computer name.
+    pub computer_name: String,
+    /// BIOS serial number.
+    pub serial: String,
+    /// Workstation or server.
+    pub os_edition: OsEdition,
+    /// e.g. `Windows 11 Enterprise 23H2`.
+    pub os_version: String,
+    /// What it is joined to.
+    pub join_state: JoinState,
+    /// Users with a profile on it.
+    pub users: Vec<SimUser>,
+    /// Directory groups in the local Administrators group (e.g. the domain's Domain Admins).
+    pub admin_groups: Vec<Sid>,
+    /// The user logged on at the console, if any.
+    pub logged_on_user: Option<String>,
+    /// Minutes the wall clock is ahead of UTC.
+    pub utc_offset_minutes: i32,
+    /// Whether the OS volume is BitLocker-encrypted.
+    pub bitlocker: bool,
+}
+
+impl SimSpec {
+    /// A Windows 11 workstation joined to the AD `domain`, with a profile per user, BitLocker on,
+    /// nobody logged on, and the domain's Domain Admins (the users' domain SID plus 512) in the
+    /// local Administrators group.
+    pub fn active_directory(
+        computer_name: &str,
+        serial: &str,
+        domain: &str,
+        users: Vec<SimUser>,
+    ) -> SimSpec {
+        let admin_groups = users
+            .first()
+            .and_then(|u| u.sid.parent())
+            .and_then(|domain_sid| domain_sid.with_rid(DOMAIN_ADMINS).ok())
+            .into_iter()
+            .collect();
+        SimSpec {
+            computer_name: computer_name.to_string(),
+            serial: serial.to_string(),
+            os_edition: OsEdition::Workstation,
+            os_version: "Windows 11 Enterprise 23H2".to_string(),
+            join_state: JoinState::ActiveDirectory {
+                domain: domain.to_string(),
+            },
+            users,
+            admin_groups,
+            logged_on_user: None,
+            utc_offset_minutes: 0,
+            bitlocker: true,
+        }
+    }
+}
+
+/// RID of a domain's Domain Admins group.
+pub(crate) const DOMAIN_ADMINS: u32 = 512;
+/// RID of a domain's Domain Users group.
+pub(crate) const DOMAIN_USERS: u32 = 513;
+
+// The well-known local groups every Windows has; names are localised on real devices, which is why
+// a Windows implementation resolves them from S-1-5-32-x rather than by name.
+pub(crate) const ADMINISTRATORS: &str = "Administrators";
+pub(crate) const USERS: &str = "Users";
+pub(crate) const REMOTE_DESKTOP_USERS: &str = "Remote Desktop Users";
+
+/// A machine SID derived from the serial, so the same spec always builds the same device.
+fn machine_sid(serial: &str) -> Sid {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in serial.bytes() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let parts = [
+        (hash >> 33) as u32 | 0x1000_0000,
+        (hash >> 1) as u32 & 0x7fff_ffff,
+        (hash.rotate_left(17) as u32) & 0x7fff_ffff,
+    ];
+    // 21 plus three 32-bit values is a valid SID by construction.
+    Sid::new(5, &[21, parts[0], parts[1], parts[2]]).unwrap_or_else(|_| unreachable!())
+}
+
+/// The state `spec` describes.
+pub(crate) fn build(spec: &SimSpec) -> SimState {
+    let machine = machine_sid(&spec.serial);
+    let mut profile_list = BTreeMap::new();
+    let mut files = BTreeMap::new();
+    let mut appx = BTreeMap::new();
+    let mut hello = BTreeSet::new();
+    let mut admins: Vec<Sid> = machine.with_rid(500).into_iter().collect();
+    admins.extend(spec.admin_groups.iter().cloned());
+    let mut users_group = Vec::new();
+    let mut rdp = Vec::new();
+    let mut shared = String::from("O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)");
+
+    for user in &spec.users {
+        let sid = &user.sid;
+        let home = format!("C:\\Users\\{}", user.name);
+        profile_list.insert(
+            sid.clone(),
+            ProfileEntry {
+                profile_image_path: home.clone(),
+                state: 0,
+                last_used: None,
+            },
+        );
+        // The profile root: protected, explicit ACEs for SYSTEM, Administrators and the user (what
+        // the User Profile Service needs, or it falls back to a TEMP profile).
+        files.insert(
+            home.clone(),
+            format!(
+                "O:{s}G:{s}D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;{s})",
+                s = sid
+            ),
+        );
+        files.insert(
+            format!("{}\\NTUSER.DAT", home),
+            format!(
+                "O:{s}G:{s}D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FA;;;{s})",
+                s = sid
+            ),
+        );
+        // Inherited ACEs only: translation leaves them to be recomputed from the parent.
+        files.insert(
+            format!("{}\\Documents\\Notes.txt", home),
+            format!(
+                "O:{s}G:{s}D:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;FA;;;{s})",
+                s = sid
+            ),
+        );
+        // One explicit grant beside the inherited ones.
+        files.insert(
+            format!("{}\\Documents\\Budget.xlsx", home),
+            format!(
+                "O:{s}G:{s}D:AI(A;;0x1301bf;;;{s})(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;FA;;;{s})",
+                s = sid
+            ),
+        );
+        shared.push_str(&format!("(A;OICI;0x1301bf;;;{})", sid));
+        appx.insert(
+            sid.clone(),
+            vec![
+                "Microsoft.WindowsCalculator_8wekyb3d8bbwe".to_string(),
+                "Microsoft.WindowsNotepad_8wekyb3d8bbwe".to_string(),
+            ],
+        );
+        hello.insert(sid.clone());
+        if let Some(domain_users) = sid.parent().and_then(|d| d.with_rid(DOMAIN_USERS).ok()) {
+            if !users_group.contains(&domain_users) {
+                users_group.push(domain_users);
+            }
+        }
+        rdp.push(sid.clone());
+    }
+    files.insert("C:\\Data\\Projects".to_string(), shared);
+
+    let mut local_groups = BTreeMap::new();
+    local_groups.insert(ADMINISTRATORS.to_string(), admins);
+    local_groups.insert(USERS.to_string(), users_group);
+    local_groups.insert(REMOTE_DESKTOP_USERS.to_string(), rdp);
+
+    SimState {
+        computer_name: spec.computer_name.clone(),
+        serial: spec.serial.clone(),
+        os_edition: spec.os_edition,
+        os_version: spec.os_version.clone(),
+        utc_offset_minutes: spec.utc_offset_minutes,
+        logged_on_user: spec.logged_on_user.clone(),
+        join_state: spec.join_state.clone(),
+        machine_sid: machine,
+        profile_list,
+        files,
+        local_groups,
+        bitlocker: BitLocker {
+            encrypted: spec.bitlocker,
+            protectors_suspended: false,
+        },
+        legal_notice: LegalNotice {
+            caption: "Authorised use only".to_string(),
+            text: "This computer belongs to the organisation.".to_string(),
+        },
+        appx,
+        hello_containers: hello,
+        backups: Backups::default(),
+        actions: BTreeMap::new(),
+    }
+}

@@ -1,0 +1,234 @@
+use super::*;
+use secdesc::translate::TranslateMode;
+
+fn sid(s: &str) -> Sid {
+    s.parse().expect("sid")
+}
+
+const ALICE: &str = "S-1-5-21-1000-2000-3000-1101";
+const BOB: &str = "S-1-5-21-1000-2000-3000-1102";
+const ALICE_NEW: &str = "S-1-5-21-7000-8000-9000-2101";
+const DOMAIN_ADMINS_OLD: &str = "S-1-5-21-1000-2000-3000-512";
+const DOMAIN_ADMINS_NEW: &str = "S-1-5-21-7000-8000-9000-512";
+
+fn scratch() -> PathBuf {
+    std::env::temp_dir().join(format!("rehome-sim-{}", uuid::Uuid::new_v4()))
+}
+
+fn spec() -> SimSpec {
+    SimSpec::active_directory(
+        "PC-001",
+        "SN-001",
+        "old.contoso.test",
+        vec![
+            SimUser {
+                sid: sid(ALICE),
+                name: "alice".into(),
+            },
+            SimUser {
+                sid: sid(BOB),
+                name: "bob".into(),
+            },
+        ],
+    )
+}
+
+fn map() -> SidMap {
+    [
+        (sid(ALICE), sid(ALICE_NEW)),
+        (sid(DOMAIN_ADMINS_OLD), sid(DOMAIN_ADMINS_NEW)),
+    ]
+    .into_iter()
+    .collect()
+}
+
+fn replace() -> TranslateOptions {
+    TranslateOptions {
+        mode: TranslateMode::Replace,
+        owner_and_group: true,
+    }
+}
+
+#[test]
+fn create_builds_a_domain_workstation_and_open_reads_it_back() {
+    let dir = scratch();
+    let sim = SimWorkstation::create(&dir, &spec()).expect("create");
+    let s = sim.state();
+    assert_eq!(s.profile_list.len(), 2);
+    assert_eq!(
+        s.profile_list[&sid(ALICE)].profile_image_path,
+        "C:\\Users\\alice"
+    );
+    assert!(s.local_groups["Administrators"].contains(&sid(DOMAIN_ADMINS_OLD)));
+    assert!(s
+        .files
+        .contains_key("C:\\Users\\alice\\Documents\\Budget.xlsx"));
+    let facts = sim.facts().expect("facts");
+    assert_eq!(
+        facts.join_state,
+        JoinState::ActiveDirectory {
+            domain: "old.contoso.test".into()
+        }
+    );
+    assert_eq!(SimWorkstation::open(&dir).expect("open").state(), s);
+    let sids = sim.list_sids().expect("sids");
+    assert!(sids.contains(&sid(ALICE)) && sids.contains(&sid(BOB)));
+    assert!(sids.contains(&sid(DOMAIN_ADMINS_OLD)));
+}
+
+#[test]
+fn joins_and_leaves_are_idempotent_and_refuse_what_windows_refuses() {
+    let mut sim = SimWorkstation::create(&scratch(), &spec()).expect("create");
+    assert_eq!(sim.leave_active_directory().expect("leave").changes, 1);
+    assert_eq!(sim.leave_active_directory().expect("leave").changes, 0);
+    // Leaving took Domain Admins out of Administrators; the local Administrator stays.
+    assert!(!sim.state().local_groups["Administrators"].contains(&sid(DOMAIN_ADMINS_OLD)));
+    assert_eq!(sim.state().local_groups["Administrators"].len(), 1);
+    assert_eq!(sim.join_entra("new.contoso.test").expect("join").changes, 1);
+    assert_eq!(sim.join_entra("new.contoso.test").expect("join").changes, 0);
+    assert!(matches!(
+        sim.join_active_directory("new.contoso.test"),
+        Err(Error::Device(_))
+    ));
+    assert!(matches!(
+        sim.join_entra("other.test"),
+        Err(Error::Device(_))
+    ));
+    assert_eq!(sim.state().actions["device-state/join-entra"], 1);
+    assert_eq!(sim.state().actions["device-state/leave-ad"], 1);
+}
+
+#[test]
+fn translation_moves_profiles_rewrites_explicit_aces_and_leaves_inherited_ones() {
+    let dir = scratch();
+    let mut sim = SimWorkstation::create(&dir, &spec()).expect("create");
+    let m = map();
+    let profiles = sim
+        .update_permissions(PermissionArea::WindowsProfiles, &m, &replace())
+        .expect("profiles");
+    assert!(profiles.changes > 0);
+    let files = sim
+        .update_permissions(PermissionArea::FileSystem, &m, &replace())
+        .expect("files");
+    assert!(files.changes > 0);
+    // Running again changes nothing.
+    for area in [PermissionArea::WindowsProfiles, PermissionArea::FileSystem] {
+        assert_eq!(
+            sim.update_permissions(area, &m, &replace())
+                .expect("again")
+                .changes,
+            0
+        );
+    }
+    let s = SimWorkstation::load(&dir).expect("load");
+    assert!(s.profile_list.contains_key(&sid(ALICE_NEW)));
+    assert!(!s.profile_list.contains_key(&sid(ALICE)));
+    assert!(
+        s.profile_list.contains_key(&sid(BOB)),
+        "bob has no translation"
+    );
+    let notes =
+        SecurityDescriptor::from_sddl(&s.files["C:\\Users\\alice\\Documents\\Notes.txt"], None)
+            .expect("sddl");
+    assert_eq!(notes.owner.as_ref(), Some(&sid(ALICE_NEW)));
+    let dacl = notes.dacl.expect("dacl");
+    assert!(dacl.aces.iter().all(|a| a.is_inherited()));
+    assert!(
+        dacl.aces.iter().any(|a| a.sid == sid(ALICE)),
+        "inherited ACE untouched"
+    );
+    let budget =
+        SecurityDescriptor::from_sddl(&s.files["C:\\Users\\alice\\Documents\\Budget.xlsx"], None)
+            .expect("sddl");
+    let explicit: Vec<&Sid> = budget
+        .dacl
+        .as_ref()
+        .expect("dacl")
+        .aces
+        .iter()
+        .filter(|a| !a.is_inherited())
+        .map(|a| &a.sid)
+        .collect();
+    assert_eq!(explicit, vec![&sid(ALICE_NEW)]);
+    assert_eq!(s.actions["permissions/windows-profiles"], 1);
+    assert_eq!(s.actions["permissions/file-system"], 1);
+}
+
+#[test]
+fn add_mode_keeps_the_source_beside_the_target() {
+    let mut sim = SimWorkstation::create(&scratch(), &spec()).expect("create");
+    let add = TranslateOptions {
+        mode: TranslateMode::Add,
+        owner_and_group: true,
+    };
+    sim.update_permissions(PermissionArea::LocalGroups, &map(), &add)
+        .expect("groups");
+    sim.update_permissions(PermissionArea::FileSystem, &map(), &add)
+        .expect("files");
+    let rdp = &sim.state().local_groups["Remote Desktop Users"];
+    assert!(rdp.contains(&sid(ALICE)) && rdp.contains(&sid(ALICE_NEW)));
+    let shared = SecurityDescriptor::from_sddl(&sim.state().files["C:\\Data\\Projects"], None)
+        .expect("sddl");
+    let sids: Vec<&Sid> = shared
+        .dacl
+        .as_ref()
+        .expect("dacl")
+        .aces
+        .iter()
+        .map(|a| &a.sid)
+        .collect();
+    assert!(sids.contains(&&sid(ALICE)) && sids.contains(&&sid(ALICE_NEW)));
+    assert_eq!(
+        sim.update_permissions(PermissionArea::LocalGroups, &map(), &add)
+            .expect("again")
+            .changes,
+        0
+    );
+}
+
+#[test]
+fn backups_keep_the_original_and_restores_put_it_back_translated() {
+    let mut sim = SimWorkstation::create(&scratch(), &spec()).expect("create");
+    let original = sim.state().legal_notice.clone();
+    assert_eq!(sim.backup_legal_notice().expect("backup").changes, 1);
+    // A re-run must not keep the migration notice as "the original".
+    assert_eq!(sim.backup_legal_notice().expect("backup").changes, 0);
+    assert_ne!(sim.state().legal_notice, original);
+    assert_eq!(sim.restore_legal_notice().expect("restore").changes, 1);
+    assert_eq!(sim.state().legal_notice, original);
+    assert_eq!(sim.restore_legal_notice().expect("restore").changes, 0);
+
+    sim.backup_local_groups().expect("backup");
+    sim.backup_appx().expect("backup");
+    sim.leave_active_directory().expect("leave");
+    assert!(sim.restore_local_groups(&map()).expect("restore").changes > 0);
+    assert!(sim.state().local_groups["Administrators"].contains(&sid(DOMAIN_ADMINS_NEW)));
+    assert_eq!(
+        sim.restore_local_groups(&map()).expect("restore").changes,
+        0
+    );
+    assert_eq!(sim.restore_appx(&map()).expect("restore").changes, 2);
+    assert_eq!(sim.state().appx[&sid(ALICE_NEW)].len(), 2);
+
+    assert_eq!(sim.suspend_bitlocker().expect("suspend").changes, 1);
+    assert_eq!(sim.suspend_bitlocker().expect("suspend").changes, 0);
+    assert_eq!(sim.resume_bitlocker().expect("resume").changes, 1);
+    assert_eq!(sim.reset_windows_hello().expect("hello").changes, 2);
+    assert_eq!(sim.reset_windows_hello().expect("hello").changes, 0);
+}
+
+#[test]
+fn the_crash_fault_stops_after_the_change_is_saved() {
+    let dir = scratch();
+    let mut sim = SimWorkstation::create(&dir, &spec()).expect("create");
+    sim.set_faults(SimFaults {
+        crash_after_step: Some("device-state/leave-ad".into()),
+    });
+    let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = sim.leave_active_directory();
+    }));
+    assert!(crashed.is_err());
+    let s = SimWorkstation::load(&dir).expect("load");
+    assert_eq!(s.join_state, JoinState::Workgroup);
+    assert_eq!(s.actions["device-state/leave-ad"], 1);
+}

@@ -1,0 +1,118 @@
+//! What the phase engine needs from a device. Two implementations sit behind it: [`crate::sim`]
+//! (a file-backed workstation for tests, the demo and the fleet simulator) and, on Windows, the
+//! real one. Every operation is idempotent: doing it again after it succeeded changes nothing and
+//! succeeds, which is what lets the journal re-run a step a crash interrupted.
+
+use std::collections::BTreeSet;
+
+use chrono::FixedOffset;
+use model::plan::{DeviceFacts, JoinState, OsEdition, PermissionArea};
+use model::protocol::UserProfile;
+use secdesc::translate::{SidMap, TranslateOptions};
+use secdesc::Sid;
+
+use crate::Result;
+
+/// What the agent reports about the device and decides with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// NetBIOS computer name.
+    pub computer_name: String,
+    /// BIOS serial number.
+    pub serial: String,
+    /// Workstation or server.
+    pub os_edition: OsEdition,
+    /// e.g. `Windows 11 Enterprise 23H2`.
+    pub os_version: String,
+    /// What the device is joined to now.
+    pub join_state: JoinState,
+    /// The user logged on at the console, if any.
+    pub logged_on_user: Option<String>,
+    /// The device wall clock's offset from UTC, which Local schedule times are read in.
+    pub utc_offset: FixedOffset,
+}
+
+impl Facts {
+    /// The part of the facts the plan is built from.
+    pub fn device(&self) -> DeviceFacts {
+        DeviceFacts {
+            os_edition: self.os_edition,
+            join_state: self.join_state.clone(),
+        }
+    }
+}
+
+/// What an operation did, for the step's event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effect {
+    /// How many things changed; 0 when there was nothing left to do (an idempotent re-run).
+    pub changes: usize,
+    /// What was done, in words.
+    pub summary: String,
+}
+
+impl Effect {
+    /// An operation that changed `changes` things.
+    pub fn changed(changes: usize, summary: impl Into<String>) -> Effect {
+        Effect {
+            changes,
+            summary: summary.into(),
+        }
+    }
+
+    /// An operation that found nothing to do.
+    pub fn unchanged(summary: impl Into<String>) -> Effect {
+        Effect {
+            changes: 0,
+            summary: summary.into(),
+        }
+    }
+}
+
+/// A Windows device as the agent drives it. Every mutating operation is idempotent.
+pub trait Workstation {
+    /// Name, serial, edition, join state, logged-on user and clock offset.
+    fn facts(&self) -> Result<Facts>;
+
+    /// Leaves the Active Directory domain (`NetUnjoinDomain`); a no-op when not AD-joined.
+    fn leave_active_directory(&mut self) -> Result<Effect>;
+    /// Leaves the Entra tenant (`dsregcmd /leave`); a no-op when not Entra-joined.
+    fn leave_entra(&mut self) -> Result<Effect>;
+    /// Joins `domain` (`NetJoinDomain`, switching domains when AD-joined elsewhere); a no-op when
+    /// already joined to it.
+    fn join_active_directory(&mut self, domain: &str) -> Result<Effect>;
+    /// Joins the Entra tenant `tenant` (bulk enrolment package); a no-op when already joined to it.
+    fn join_entra(&mut self, tenant: &str) -> Result<Effect>;
+
+    /// Every SID found on the device: profile owners, trustees of file descriptors, local group
+    /// members, and members kept by the local group backup.
+    fn list_sids(&self) -> Result<BTreeSet<Sid>>;
+    /// Translates the SIDs of `map` in one area.
+    fn update_permissions(
+        &mut self,
+        area: PermissionArea,
+        map: &SidMap,
+        options: &TranslateOptions,
+    ) -> Result<Effect>;
+    /// The user profiles on the device (ProfileList).
+    fn harvest_profiles(&self) -> Result<Vec<UserProfile>>;
+
+    /// Suspends BitLocker protectors so the reboots of a join do not ask for a recovery key.
+    fn suspend_bitlocker(&mut self) -> Result<Effect>;
+    /// Resumes BitLocker protectors.
+    fn resume_bitlocker(&mut self) -> Result<Effect>;
+    /// Keeps the legal notice (never overwriting an earlier copy) and shows a migration notice.
+    fn backup_legal_notice(&mut self) -> Result<Effect>;
+    /// Puts the kept legal notice back.
+    fn restore_legal_notice(&mut self) -> Result<Effect>;
+    /// Keeps the members of every local group (never overwriting an earlier copy).
+    fn backup_local_groups(&mut self) -> Result<Effect>;
+    /// Puts back kept members that are missing, translated through `map` where it has them.
+    fn restore_local_groups(&mut self, map: &SidMap) -> Result<Effect>;
+    /// Keeps the AppX packages registered for each user (never overwriting an earlier copy).
+    fn backup_appx(&mut self) -> Result<Effect>;
+    /// Registers the kept packages for each user's translated SID.
+    fn restore_appx(&mut self, map: &SidMap) -> Result<Effect>;
+    /// Removes the Windows Hello containers tied to the old identities.
+    fn reset_windows_hello(&mut self) -> Result<Effect>;
+}
