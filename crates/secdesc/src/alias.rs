@@ -184,7 +184,15 @@ pub fn alias_of(sid: &Sid, domains: &Domains) -> Option<&'static Alias> {
     if !matches!(sid.authority(), 1 | 3 | 5 | 15 | 16 | 18) {
         return None;
     }
-    ALIASES.iter().find(|a| a.matches(sid, domains))
+    // Domain SIDs (5-21-…) can only be domain-relative aliases, and the rest only fixed ones.
+    let in_domain = sid.sub_authorities().first() == Some(&21);
+    if in_domain && domains.domain.is_none() && domains.root_domain.is_none() {
+        return None;
+    }
+    ALIASES
+        .iter()
+        .filter(|a| matches!(a.kind, AliasKind::Fixed(..)) != in_domain)
+        .find(|a| a.matches(sid, domains))
 }
 
 /// A readable name for well-known SIDs without an alias (and for aliased ones), for explanations.

@@ -299,6 +299,38 @@ fn read_decimal(text: &[u8], at: &mut usize) -> Option<u64> {
     }
 }
 
+/// Appends `value` in decimal; the formatting machinery costs more than the whole SDDL writer.
+pub(crate) fn push_decimal(out: &mut String, mut value: u64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or(""));
+}
+
+impl Sid {
+    /// Appends the `S-1-…` form to `out` without the formatting machinery.
+    pub(crate) fn push_str_to(&self, out: &mut String) {
+        if self.authority >= 1 << 32 {
+            out.push_str(&self.to_string());
+            return;
+        }
+        out.push_str("S-1-");
+        push_decimal(out, self.authority);
+        for sub in self.sub_authorities() {
+            out.push('-');
+            push_decimal(out, u64::from(*sub));
+        }
+    }
+}
+
 impl fmt::Display for Sid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.authority >= 1 << 32 {

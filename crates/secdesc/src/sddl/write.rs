@@ -51,9 +51,7 @@ pub(crate) fn write(sd: &SecurityDescriptor, domains: &Domains, strict: bool) ->
 pub(crate) fn write_sid(out: &mut String, sid: &Sid, domains: &Domains) {
     match alias_of(sid, domains) {
         Some(alias) => out.push_str(alias.code),
-        None => {
-            let _ = write!(out, "{}", sid);
-        }
+        None => sid.push_str_to(out),
     }
 }
 
@@ -169,12 +167,26 @@ pub(crate) fn write_rights(out: &mut String, mask: u32, label: bool) {
     // An empty mask is an empty field, as in Windows' resource attribute ACEs and Samba's output.
     let covered = RIGHT_BITS.iter().fold(0, |acc, (_, b)| acc | b);
     if mask & !covered != 0 {
-        let _ = write!(out, "0x{:x}", mask);
+        push_hex(out, mask);
         return;
     }
     for (code, bit) in RIGHT_BITS {
         if mask & bit != 0 {
             out.push_str(code);
+        }
+    }
+}
+
+/// Appends `0x` and `value` in lower-case hex, as Windows writes masks.
+fn push_hex(out: &mut String, value: u32) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.push_str("0x");
+    let mut started = false;
+    for shift in (0..8).rev() {
+        let digit = (value >> (shift * 4)) & 15;
+        if digit != 0 || started || shift == 0 {
+            started = true;
+            out.push(DIGITS[digit as usize] as char);
         }
     }
 }
