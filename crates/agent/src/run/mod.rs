@@ -379,6 +379,18 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
     fn take(&mut self, response: CheckInResponse) {
         // A runbook that Completed here never runs again; one that failed waits for an operator
         // (the device is left recoverable, and a blind retry could repeat what broke it).
+        if let Some(a) = &response.assignment {
+            // Ended before this start (e.g. the agent restarted after completing it): it counts
+            // as finished for `exit_when_idle`.
+            match self.journal.status(&a.runbook.id) {
+                Some(status @ (AgentStatus::Completed | AgentStatus::Error))
+                    if self.finished.is_none() =>
+                {
+                    self.finished = Some((a.runbook.id, status));
+                }
+                _ => {}
+            }
+        }
         let assignment = response
             .assignment
             .filter(|a| self.journal.status(&a.runbook.id).is_none());

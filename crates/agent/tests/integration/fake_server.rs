@@ -1,0 +1,277 @@
+//! An in-process server that speaks the agent protocol with the real envelopes and keeps its
+//! state honestly: PSK registration of imported computers, certificates, replay checks,
+//! assignments, translations only for the SIDs asked, events stored once per sequence number.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use agent::client::Transport;
+use agent::{Error, Result};
+use chrono::{DateTime, Duration, Utc};
+use model::clock::{Clock, ManualClock};
+use model::envelope::{new_nonce, AgentCertificate, Envelope, EnvelopeHeader, KeyPair, PskSigned};
+use model::ids::{AgentId, CertificateId};
+use model::protocol::{
+    kinds, Ack, AgentEvent, CheckInRequest, CheckInResponse, DeviceAssignment, EventsAck,
+    EventsUpload, ProfilesUpload, Refused, RegisterRequest, RegisterResponse, ServerIdentity,
+    SidTranslation, TranslateRequest, TranslateResponse, UserProfile,
+};
+use secdesc::Sid;
+use serde::Serialize;
+
+/// How a route misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The request never arrives.
+    Unreachable,
+    /// The request is handled, then the answer is lost.
+    LoseAnswer,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub imported: BTreeSet<String>,
+    pub agents: BTreeMap<AgentId, AgentCertificate>,
+    pub registrations: u32,
+    nonces: BTreeSet<String>,
+    pub assignment: Option<DeviceAssignment>,
+    pub translations: Vec<SidTranslation>,
+    pub events: BTreeMap<u64, AgentEvent>,
+    pub duplicate_events: u32,
+    pub profiles: Vec<UserProfile>,
+    pub check_ins: Vec<(DateTime<Utc>, CheckInRequest)>,
+    pub translate_requests: Vec<Vec<Sid>>,
+    /// Route kind → fault and how many more times it happens (`u32::MAX`: until cleared).
+    pub faults: BTreeMap<String, (Fault, u32)>,
+}
+
+pub struct FakeServer {
+    psk: String,
+    keys: KeyPair,
+    certificate: CertificateId,
+    pub clock: ManualClock,
+    state: Mutex<State>,
+}
+
+fn refused(status: u16, code: &str, message: &str) -> Result<(u16, Vec<u8>)> {
+    let body = serde_json::to_vec(&Refused {
+        code: code.to_string(),
+        message: message.to_string(),
+    })
+    .expect("json");
+    Ok((status, body))
+}
+
+impl FakeServer {
+    pub fn new(psk: &str, clock: ManualClock) -> Arc<FakeServer> {
+        Arc::new(FakeServer {
+            psk: psk.to_string(),
+            keys: KeyPair::generate(),
+            certificate: CertificateId::new(),
+            clock,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn import(&self, computer: &str) {
+        self.state().imported.insert(computer.to_string());
+    }
+
+    pub fn fail(&self, kind: &str, fault: Fault, times: u32) {
+        self.state().faults.insert(kind.to_string(), (fault, times));
+    }
+
+    pub fn heal(&self, kind: &str) {
+        self.state().faults.remove(kind);
+    }
+
+    fn fault(&self, kind: &str) -> Option<Fault> {
+        let mut state = self.state();
+        let (fault, left) = *state.faults.get(kind)?;
+        if left == 0 {
+            state.faults.remove(kind);
+            return None;
+        }
+        if left != u32::MAX {
+            state.faults.insert(kind.to_string(), (fault, left - 1));
+        }
+        Some(fault)
+    }
+
+    fn identity(&self) -> ServerIdentity {
+        ServerIdentity {
+            certificate: self.certificate,
+            keys: self.keys.public(),
+            not_after: self.clock.now() + Duration::days(365),
+        }
+    }
+
+    fn register(&self, body: &[u8]) -> Result<(u16, Vec<u8>)> {
+        let now = self.clock.now();
+        let signed: PskSigned = match serde_json::from_slice(body) {
+            Ok(s) => s,
+            Err(_) => return refused(400, "malformed", "not a PSK-signed body"),
+        };
+        if !signed.mac_matches(&self.psk) {
+            return refused(403, "bad_psk", "the pre-shared key does not match");
+        }
+        let request: RegisterRequest = match signed.open(&self.psk, kinds::REGISTER, now) {
+            Ok(r) => r,
+            Err(e) => return refused(400, "bad_request", &e.to_string()),
+        };
+        let mut state = self.state();
+        if !state.nonces.insert(signed.nonce.clone()) {
+            return refused(403, "replay", "this request was seen before");
+        }
+        if !state.imported.contains(&request.computer_name) {
+            return refused(403, "not_imported", "import the computer first");
+        }
+        if state
+            .agents
+            .values()
+            .any(|c| c.computer_name == request.computer_name)
+        {
+            return refused(403, "already_registered", "the computer has an agent");
+        }
+        let agent = AgentId::new();
+        let certificate = AgentCertificate::issue(
+            agent,
+            &request.computer_name,
+            request.keys,
+            self.certificate,
+            &self.keys,
+            now,
+            Duration::days(365),
+        );
+        state.agents.insert(agent, certificate.clone());
+        state.registrations += 1;
+        let response = RegisterResponse {
+            agent,
+            certificate,
+            server: self.identity(),
+        };
+        let signed = PskSigned::sign(
+            &self.psk,
+            kinds::REGISTER_RESPONSE,
+            &response,
+            now,
+            new_nonce(),
+        )
+        .expect("sign");
+        Ok((200, serde_json::to_vec(&signed).expect("json")))
+    }
+
+    fn sealed(&self, kind: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
+        let now = self.clock.now();
+        let envelope: Envelope = match serde_json::from_slice(body) {
+            Ok(e) => e,
+            Err(_) => return refused(400, "malformed", "not an envelope"),
+        };
+        let cert = match self.state().agents.get(&envelope.header.agent) {
+            Some(cert) => cert.clone(),
+            None => return refused(403, "unknown_agent", "register first"),
+        };
+        if envelope.header.certificate != self.certificate {
+            return refused(403, "unknown_certificate", "not this server's certificate");
+        }
+        if !self.state().nonces.insert(envelope.header.nonce.clone()) {
+            return refused(403, "replay", "this request was seen before");
+        }
+        let answer = match kind {
+            kinds::CHECK_IN => {
+                let request: CheckInRequest = open(&envelope, kind, &cert, &self.keys, now)?;
+                let mut state = self.state();
+                state.check_ins.push((now, request));
+                seal_body(&CheckInResponse {
+                    assignment: state.assignment.clone(),
+                    server_time: now,
+                })
+            }
+            kinds::TRANSLATE => {
+                let request: TranslateRequest = open(&envelope, kind, &cert, &self.keys, now)?;
+                let mut state = self.state();
+                let translations = state
+                    .translations
+                    .iter()
+                    .filter(|t| request.sids.contains(&t.source))
+                    .cloned()
+                    .collect();
+                state.translate_requests.push(request.sids);
+                seal_body(&TranslateResponse { translations })
+            }
+            kinds::EVENTS => {
+                let upload: EventsUpload = open(&envelope, kind, &cert, &self.keys, now)?;
+                let mut state = self.state();
+                let mut stored = 0;
+                for event in upload.events {
+                    match state.events.entry(event.seq) {
+                        std::collections::btree_map::Entry::Occupied(_) => {
+                            state.duplicate_events += 1
+                        }
+                        std::collections::btree_map::Entry::Vacant(slot) => {
+                            stored += 1;
+                            slot.insert(event);
+                        }
+                    }
+                }
+                let through = state.events.keys().next_back().copied().unwrap_or(0);
+                seal_body(&EventsAck { through, stored })
+            }
+            kinds::PROFILES => {
+                let upload: ProfilesUpload = open(&envelope, kind, &cert, &self.keys, now)?;
+                let accepted = upload.profiles.len() as u64;
+                self.state().profiles = upload.profiles;
+                seal_body(&Ack { accepted })
+            }
+            _ => return refused(404, "unknown_route", kind),
+        };
+        let header = EnvelopeHeader {
+            agent: envelope.header.agent,
+            certificate: self.certificate,
+            kind: kinds::response(kind),
+            timestamp: now.timestamp(),
+            nonce: envelope.header.nonce.clone(),
+        };
+        let sealed = Envelope::seal(header, &answer, &self.keys, &cert.keys).expect("seal");
+        Ok((200, serde_json::to_vec(&sealed).expect("json")))
+    }
+}
+
+fn open<T: serde::de::DeserializeOwned>(
+    envelope: &Envelope,
+    kind: &str,
+    cert: &AgentCertificate,
+    keys: &KeyPair,
+    now: DateTime<Utc>,
+) -> Result<T> {
+    envelope
+        .open(kind, &cert.keys, keys, now)
+        .map_err(|e| Error::Protocol(format!("the fake server refused the envelope: {}", e)))
+}
+
+fn seal_body<T: Serialize>(body: &T) -> serde_json::Value {
+    serde_json::to_value(body).expect("json")
+}
+
+impl Transport for FakeServer {
+    fn post(&self, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
+        let kind = path.strip_prefix("/agent/").unwrap_or(path).to_string();
+        let fault = self.fault(&kind);
+        if fault == Some(Fault::Unreachable) {
+            return Err(Error::Unreachable("connection refused".into()));
+        }
+        let answer = if kind == kinds::REGISTER {
+            self.register(body)
+        } else {
+            self.sealed(&kind, body)
+        };
+        if fault == Some(Fault::LoseAnswer) {
+            return Err(Error::Unreachable("connection reset".into()));
+        }
+        answer
+    }
+}

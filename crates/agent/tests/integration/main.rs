@@ -1,0 +1,11 @@
+//! The agent against an in-process server that speaks the real protocol, on simulated
+//! workstations, with a manual clock: whole migrations, crashes, lost uploads and backoffs run
+//! in milliseconds.
+
+mod fake_server;
+mod migration;
+mod registration;
+mod resume;
+mod spool;
+mod support;
+mod timing;

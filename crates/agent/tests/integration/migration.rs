@@ -1,0 +1,187 @@
+use agent::{Exit, SimWorkstation, Workstation};
+use chrono::Duration;
+use model::plan::JoinState;
+use model::status::{AgentStatus, EventLevel};
+use secdesc::SecurityDescriptor;
+
+use crate::support::*;
+
+#[test]
+fn an_ad_to_ad_migration_completes_and_re_permissions_the_device() {
+    let world = World::new();
+    let runbook = world.assign(Duration::minutes(-5));
+    let mut agent = world.agent(100);
+    let exit = agent.run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook,
+            status: AgentStatus::Completed
+        }
+    );
+
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    assert_eq!(
+        s.join_state,
+        JoinState::ActiveDirectory {
+            domain: TARGET_DOMAIN.into()
+        }
+    );
+    // Profiles belong to the target SIDs, at the same folders.
+    assert_eq!(
+        s.profile_list[&sid(ALICE_NEW)].profile_image_path,
+        "C:\\Users\\alice"
+    );
+    assert_eq!(
+        s.profile_list[&sid(BOB_NEW)].profile_image_path,
+        "C:\\Users\\bob"
+    );
+    assert!(!s.profile_list.contains_key(&sid(ALICE)));
+    // Explicit ACEs and owners translated; inherited ACEs left to be recomputed from the parent.
+    for (path, sddl) in &s.files {
+        let sd = SecurityDescriptor::from_sddl(sddl, None).expect("sddl");
+        for ace in &sd.dacl.as_ref().expect("dacl").aces {
+            if !ace.is_inherited() {
+                assert_ne!(ace.sid, sid(ALICE), "{} still grants the source SID", path);
+                assert_ne!(ace.sid, sid(BOB), "{} still grants the source SID", path);
+            }
+        }
+        assert_ne!(sd.owner.as_ref(), Some(&sid(ALICE)), "{} owner", path);
+    }
+    let notes =
+        SecurityDescriptor::from_sddl(&s.files["C:\\Users\\alice\\Documents\\Notes.txt"], None)
+            .expect("sddl");
+    assert!(notes
+        .dacl
+        .as_ref()
+        .expect("dacl")
+        .aces
+        .iter()
+        .any(|a| a.is_inherited() && a.sid == sid(ALICE)));
+    let home = SecurityDescriptor::from_sddl(&s.files["C:\\Users\\alice"], None).expect("sddl");
+    assert!(home
+        .dacl
+        .expect("dacl")
+        .aces
+        .iter()
+        .any(|a| a.sid == sid(ALICE_NEW)));
+    // Local groups: users translated, the target's Domain Admins back in Administrators.
+    assert!(s.local_groups["Remote Desktop Users"].contains(&sid(ALICE_NEW)));
+    assert!(s.local_groups["Administrators"].contains(&sid(DOMAIN_ADMINS_NEW)));
+    // Default processing reverted.
+    assert!(!s.bitlocker.protectors_suspended);
+    assert_eq!(s.legal_notice.caption, "Authorised use only");
+    assert!(s.hello_containers.is_empty());
+    assert_eq!(s.appx[&sid(ALICE_NEW)].len(), 2);
+    for step in AD_TO_AD_STEPS {
+        assert_eq!(s.actions.get(step), Some(&1), "{}", step);
+    }
+
+    let server = world.server.state();
+    // The final check-in came right before the start.
+    assert!(server.check_ins.iter().any(|(_, c)| c.final_check));
+    // Only directory SIDs found on the device were sent; well-known ones stay home.
+    let asked = &server.translate_requests[0];
+    assert!(asked.contains(&sid(ALICE)) && asked.contains(&sid(DOMAIN_ADMINS)));
+    assert!(!asked.contains(&sid("S-1-5-18")));
+    // Every event arrived once, in order: In Progress first, Completed last.
+    let events: Vec<_> = server.events.values().collect();
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    assert_eq!(events[0].status, Some(AgentStatus::InProgress));
+    assert_eq!(
+        events.last().expect("events").status,
+        Some(AgentStatus::Completed)
+    );
+    assert!(events.iter().all(|e| e.level == EventLevel::Info));
+    assert_eq!(
+        events.iter().filter(|e| e.step.is_some()).count(),
+        AD_TO_AD_STEPS.len()
+    );
+    // Profiles were harvested again after the run, with their new owners.
+    assert!(server.profiles.iter().any(|p| p.sid == sid(ALICE_NEW)));
+    assert!(agent.spool().is_empty());
+}
+
+#[test]
+fn a_completed_runbook_never_runs_again() {
+    let world = World::new();
+    let runbook = world.assign(Duration::minutes(-5));
+    world.agent(100).run().expect("first run");
+    let before = SimWorkstation::load(&world.dir).expect("load");
+    let events = world.server.state().events.len();
+
+    // The server keeps assigning it; a restarted agent reports it done and does nothing.
+    let exit = world.agent(100).run().expect("second run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook,
+            status: AgentStatus::Completed
+        }
+    );
+    assert_eq!(SimWorkstation::load(&world.dir).expect("load"), before);
+    assert_eq!(world.server.state().events.len(), events);
+    let last = world
+        .server
+        .state()
+        .check_ins
+        .last()
+        .cloned()
+        .expect("check-in");
+    assert_eq!(last.1.completed, vec![runbook]);
+}
+
+#[test]
+fn a_failed_step_stops_the_run_with_an_error_event() {
+    let world = World::new();
+    // An Entra-joined device cannot join an AD domain: the join step fails.
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.leave_active_directory().expect("leave");
+    sim.join_entra("contoso.onmicrosoft.com").expect("join");
+    let runbook = world.assign(Duration::minutes(-5));
+    let exit = world.agent_with(sim, 100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook,
+            status: AgentStatus::Error
+        }
+    );
+    let server = world.server.state();
+    let last = server.events.values().last().expect("events");
+    assert_eq!(last.status, Some(AgentStatus::Error));
+    assert_eq!(last.level, EventLevel::Error);
+    assert_eq!(last.step.as_deref(), Some("device-state/join-ad"));
+    assert!(last.message.contains("Entra"), "{}", last.message);
+    // Nothing after the failed step ran.
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    assert!(!s.actions.contains_key("permissions/windows-profiles"));
+}
+
+#[test]
+fn a_future_enforcement_waits_then_starts_and_a_logged_on_user_gets_the_countdown() {
+    let world = World::new();
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.set_logged_on_user(Some("OLD\\alice".into()))
+        .expect("logon");
+    let start = world.clock_now();
+    let runbook = world.assign(Duration::minutes(90));
+    let exit = world.agent_with(sim, 100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook,
+            status: AgentStatus::Completed
+        }
+    );
+    let server = world.server.state();
+    let (started_at, _) = server
+        .check_ins
+        .iter()
+        .find(|(_, c)| c.final_check)
+        .cloned()
+        .expect("final check-in");
+    // Enforced after 90 minutes, then the 60-minute countdown for the logged-on user.
+    assert_eq!(started_at - start, Duration::minutes(150));
+}

@@ -1,0 +1,87 @@
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use agent::journal::{Journal, Record};
+use agent::{Exit, SimFaults, SimWorkstation};
+use chrono::Duration;
+use model::status::AgentStatus;
+
+use crate::support::*;
+
+fn count(records: &[Record], started: bool) -> BTreeMap<String, u32> {
+    let mut counts = BTreeMap::new();
+    for record in records {
+        match (record, started) {
+            (Record::StepStarted { step, .. }, true) | (Record::StepDone { step, .. }, false) => {
+                *counts.entry(step.clone()).or_insert(0) += 1
+            }
+            _ => {}
+        }
+    }
+    counts
+}
+
+#[test]
+fn an_agent_killed_mid_phase_resumes_and_completes_without_repeating_a_step() {
+    let world = World::new();
+    let runbook = world.assign(Duration::minutes(-5));
+
+    // The device dies right after the file system was re-permissioned, before the journal could
+    // record the step done.
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.set_faults(SimFaults {
+        crash_after_step: Some("permissions/file-system".into()),
+    });
+    let mut first = world.agent_with(sim, 100);
+    let crashed = catch_unwind(AssertUnwindSafe(|| first.run()));
+    assert!(crashed.is_err(), "the fault stops the agent");
+    drop(first);
+
+    let journal = Journal::open(&world.config().state_dir.join("journal.log")).expect("journal");
+    let (unfinished, run) = journal.unfinished().expect("a run to resume");
+    assert_eq!(unfinished, runbook);
+    assert_eq!(run.current.as_deref(), Some("permissions/file-system"));
+    assert!(!journal.is_done(&runbook, "permissions/file-system"));
+
+    // A new agent on the same folders, as after a reboot.
+    let exit = world.agent(100).run().expect("resumed run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook,
+            status: AgentStatus::Completed
+        }
+    );
+
+    // Each step's action happened once on the device …
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    for step in AD_TO_AD_STEPS {
+        assert_eq!(s.actions.get(step), Some(&1), "{}", step);
+    }
+    // … each step was recorded done once, and only the interrupted one was started twice.
+    let journal = Journal::open(&world.config().state_dir.join("journal.log")).expect("journal");
+    let done = count(journal.records(), false);
+    let started = count(journal.records(), true);
+    for step in AD_TO_AD_STEPS {
+        assert_eq!(done.get(step), Some(&1), "{} done", step);
+        let expected = if step == "permissions/file-system" {
+            2
+        } else {
+            1
+        };
+        assert_eq!(started.get(step), Some(&expected), "{} started", step);
+    }
+    assert!(journal.is_completed(&runbook));
+
+    // The server saw the resumption and the completion, each event once.
+    let server = world.server.state();
+    assert_eq!(server.duplicate_events, 0);
+    assert!(server
+        .events
+        .values()
+        .any(|e| e.message.contains("resumed")));
+    assert_eq!(
+        server.events.values().last().expect("events").status,
+        Some(AgentStatus::Completed)
+    );
+}

@@ -1,0 +1,210 @@
+//! What the tests share: a fleet of one, a runbook, a sleeper that moves the manual clock.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use agent::{Agent, AgentConfig, SimSpec, SimUser, SimWorkstation, Sleeper};
+use chrono::{Duration, TimeZone, Utc};
+use model::batch::{ScheduleTimezone, ScheduledTime};
+use model::clock::{Clock, ManualClock};
+use model::directory::ObjectKind;
+use model::ids::{BatchId, DirectoryId, RunbookId};
+use model::plan::TargetFacts;
+use model::protocol::{DeviceAssignment, SidTranslation};
+use model::runbook::{
+    DeviceStateSettings, DomainJoin, PermissionMode, PermissionSettings, RemoveFrom, Runbook,
+};
+use secdesc::Sid;
+
+use crate::fake_server::FakeServer;
+
+pub const PSK: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+pub const COMPUTER: &str = "PC-001";
+pub const SOURCE_DOMAIN: &str = "old.contoso.test";
+pub const TARGET_DOMAIN: &str = "new.contoso.test";
+pub const ALICE: &str = "S-1-5-21-1000-2000-3000-1101";
+pub const BOB: &str = "S-1-5-21-1000-2000-3000-1102";
+pub const ALICE_NEW: &str = "S-1-5-21-7000-8000-9000-2101";
+pub const BOB_NEW: &str = "S-1-5-21-7000-8000-9000-2102";
+pub const DOMAIN_ADMINS: &str = "S-1-5-21-1000-2000-3000-512";
+pub const DOMAIN_ADMINS_NEW: &str = "S-1-5-21-7000-8000-9000-512";
+
+pub fn sid(s: &str) -> Sid {
+    s.parse().expect("sid")
+}
+
+/// Sleeps by moving the manual clock, and stops the agent after `limit` sleeps.
+pub struct ClockSleeper {
+    pub clock: ManualClock,
+    pub slept: Arc<Mutex<Vec<Duration>>>,
+    pub limit: usize,
+}
+
+impl Sleeper for ClockSleeper {
+    fn sleep(&mut self, duration: Duration) -> bool {
+        let mut slept = self.slept.lock().unwrap_or_else(|e| e.into_inner());
+        if slept.len() >= self.limit {
+            return false;
+        }
+        slept.push(duration);
+        self.clock.advance(duration);
+        true
+    }
+}
+
+/// One device, its server and a clock they share.
+pub struct World {
+    pub dir: PathBuf,
+    pub clock: ManualClock,
+    pub server: Arc<FakeServer>,
+    pub slept: Arc<Mutex<Vec<Duration>>>,
+}
+
+impl World {
+    /// A workstation joined to the source domain, imported on a server with the translations
+    /// of both users and Domain Admins.
+    pub fn new() -> World {
+        let dir = std::env::temp_dir().join(format!("rehome-agent-it-{}", uuid::Uuid::new_v4()));
+        let spec = SimSpec::active_directory(
+            COMPUTER,
+            "SN-0001",
+            SOURCE_DOMAIN,
+            vec![
+                SimUser {
+                    sid: sid(ALICE),
+                    name: "alice".into(),
+                },
+                SimUser {
+                    sid: sid(BOB),
+                    name: "bob".into(),
+                },
+            ],
+        );
+        SimWorkstation::create(&dir, &spec).expect("create workstation");
+        let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
+        let server = FakeServer::new(PSK, clock.clone());
+        server.import(COMPUTER);
+        {
+            let mut state = server.state();
+            for (kind, source, target, name) in [
+                (ObjectKind::User, ALICE, ALICE_NEW, "alice"),
+                (ObjectKind::User, BOB, BOB_NEW, "bob"),
+                (
+                    ObjectKind::Group,
+                    DOMAIN_ADMINS,
+                    DOMAIN_ADMINS_NEW,
+                    "Domain Admins",
+                ),
+            ] {
+                state.translations.push(SidTranslation {
+                    kind,
+                    source: sid(source),
+                    target: sid(target),
+                    target_name: name.to_string(),
+                    target_upn: None,
+                });
+            }
+        }
+        World {
+            dir,
+            clock,
+            server,
+            slept: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    pub fn config(&self) -> AgentConfig {
+        let mut config = AgentConfig::new("http://unused", PSK, &self.dir);
+        config.exit_when_idle = true;
+        config
+    }
+
+    /// An agent on this world's workstation, stopping after `limit` sleeps.
+    pub fn agent_with(
+        &self,
+        sim: SimWorkstation,
+        limit: usize,
+    ) -> Agent<SimWorkstation, Arc<FakeServer>> {
+        Agent::new(
+            self.config(),
+            sim,
+            self.server.clone(),
+            Arc::new(self.clock.clone()),
+            Box::new(ClockSleeper {
+                clock: self.clock.clone(),
+                slept: self.slept.clone(),
+                limit,
+            }),
+        )
+        .expect("agent")
+    }
+
+    pub fn agent(&self, limit: usize) -> Agent<SimWorkstation, Arc<FakeServer>> {
+        self.agent_with(SimWorkstation::open(&self.dir).expect("open"), limit)
+    }
+
+    pub fn clock_now(&self) -> chrono::DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn slept_minutes(&self) -> Vec<i64> {
+        self.slept
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|d| d.num_minutes())
+            .collect()
+    }
+
+    /// Assigns an AD→AD runbook (add and remove) enforced `enforced_in` from now.
+    pub fn assign(&self, enforced_in: Duration) -> RunbookId {
+        let runbook = Runbook {
+            id: RunbookId::new(),
+            name: "AD to AD".into(),
+            source_directories: vec![DirectoryId::new()],
+            target_directory: DirectoryId::new(),
+            allow_on_server_os: false,
+            startup: Default::default(),
+            device_state: DeviceStateSettings {
+                remove_from: RemoveFrom::ActiveDirectory,
+                domain_join: DomainJoin::ActiveDirectory,
+            },
+            permissions: PermissionSettings {
+                mode: PermissionMode::AddAndRemove,
+            },
+            completion: Default::default(),
+        };
+        let id = runbook.id;
+        self.server.state().assignment = Some(DeviceAssignment {
+            batch: BatchId::new(),
+            runbook,
+            target: TargetFacts {
+                domain: TARGET_DOMAIN.into(),
+            },
+            available_from: None,
+            enforced_after: ScheduledTime {
+                at: (self.clock.now() + enforced_in).naive_utc(),
+                timezone: ScheduleTimezone::Utc,
+            },
+        });
+        id
+    }
+}
+
+/// The step ids of the AD→AD runbook's plan, in order.
+pub const AD_TO_AD_STEPS: [&str; 14] = [
+    "startup/suspend-bitlocker",
+    "startup/backup-legal-notice",
+    "startup/backup-local-groups",
+    "startup/backup-appx",
+    "device-state/leave-ad",
+    "device-state/join-ad",
+    "device-state/reset-windows-hello",
+    "permissions/windows-profiles",
+    "permissions/file-system",
+    "permissions/local-groups",
+    "completion/restore-legal-notice",
+    "completion/restore-local-groups",
+    "completion/restore-appx",
+    "completion/resume-bitlocker",
+];
