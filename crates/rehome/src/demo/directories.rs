@@ -1,0 +1,142 @@
+//! The demo's source and target directories: users, groups and computers of two AD domains,
+//! generated from a seed so every run migrates the same fleet.
+
+use model::directory::{DirectoryObject, ObjectKind};
+use model::ids::ObjectGuid;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use secdesc::Sid;
+use serde::Serialize;
+
+/// One generated domain, in the directory file format the server imports.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainFile {
+    /// DNS domain.
+    pub domain: String,
+    /// The domain SID.
+    pub domain_sid: Sid,
+    /// Users, groups and computers.
+    pub objects: Vec<DirectoryObject>,
+}
+
+impl DomainFile {
+    /// The users, in generation order.
+    pub fn users(&self) -> impl Iterator<Item = &DirectoryObject> {
+        self.objects.iter().filter(|o| o.kind == ObjectKind::User)
+    }
+
+    /// The groups, in generation order.
+    pub fn groups(&self) -> impl Iterator<Item = &DirectoryObject> {
+        self.objects.iter().filter(|o| o.kind == ObjectKind::Group)
+    }
+
+    /// The computers, in generation order.
+    pub fn computers(&self) -> impl Iterator<Item = &DirectoryObject> {
+        self.objects.iter().filter(|o| o.kind == ObjectKind::Computer)
+    }
+}
+
+const FIRST: [&str; 16] = [
+    "Ada", "Ben", "Chloe", "Dev", "Elif", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Luca",
+    "Maya", "Nils", "Omar", "Priya",
+];
+const LAST: [&str; 16] = [
+    "Okafor", "Lindqvist", "Moreau", "Tanaka", "Schmidt", "Novak", "Costa", "Haddad", "Kowalski",
+    "Fischer", "Rossi", "Nguyen", "Silva", "Berg", "Khan", "Murphy",
+];
+/// Groups present in both domains; the demo matches them by name.
+pub const GROUPS: [&str; 5] = ["Finance", "Engineering", "Sales", "Helpdesk", "Workstation Admins"];
+
+fn domain_sid(rng: &mut StdRng) -> Sid {
+    let subs = [21, rng.gen_range(1_000_000_000..2_000_000_000), rng.gen(), rng.gen()];
+    Sid::new(5, &subs).unwrap_or_else(|_| unreachable!("four sub-authorities are valid"))
+}
+
+fn sid(domain: &Sid, rid: u32) -> Sid {
+    let mut subs = domain.sub_authorities().to_vec();
+    subs.push(rid);
+    Sid::new(domain.authority(), &subs).unwrap_or_else(|_| unreachable!("a domain SID has room for a RID"))
+}
+
+fn guid(rng: &mut StdRng) -> ObjectGuid {
+    ObjectGuid(uuid::Builder::from_random_bytes(rng.gen()).into_uuid())
+}
+
+/// Generates a domain with `users` users, the shared groups and `computers` workstations.
+/// The same `users` count gives the same sAMAccountNames in every domain, so they match.
+pub fn generate(domain: &str, seed: u64, users: usize, computers: usize) -> DomainFile {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let domain_sid = domain_sid(&mut rng);
+    let mut objects = Vec::with_capacity(users + GROUPS.len() + computers);
+    let mut rid = 1100;
+    let mut next_rid = || {
+        rid += 1;
+        rid
+    };
+    for i in 0..users {
+        let first = FIRST[i % FIRST.len()];
+        let last = LAST[(i / FIRST.len()) % LAST.len()];
+        let sam = format!("{}.{}{}", first.to_lowercase(), last.to_lowercase(), i / 256);
+        objects.push(DirectoryObject {
+            guid: guid(&mut rng),
+            kind: ObjectKind::User,
+            name: format!("{} {}", first, last),
+            sid: Some(sid(&domain_sid, next_rid())),
+            upn: Some(format!("{}@{}", sam, domain)),
+            sam_account_name: Some(sam.clone()),
+            mail: Some(format!("{}@{}", sam, domain)),
+            employee_id: Some(format!("E{:06}", i + 1)),
+            operating_system: None,
+        });
+    }
+    for name in GROUPS {
+        objects.push(DirectoryObject {
+            guid: guid(&mut rng),
+            kind: ObjectKind::Group,
+            name: name.to_string(),
+            sid: Some(sid(&domain_sid, next_rid())),
+            upn: None,
+            sam_account_name: Some(name.to_string()),
+            mail: None,
+            employee_id: None,
+            operating_system: None,
+        });
+    }
+    for i in 0..computers {
+        let name = format!("WS-{:04}", i + 1);
+        objects.push(DirectoryObject {
+            guid: guid(&mut rng),
+            kind: ObjectKind::Computer,
+            name: name.clone(),
+            sid: Some(sid(&domain_sid, next_rid())),
+            upn: None,
+            sam_account_name: Some(format!("{}$", name)),
+            mail: None,
+            employee_id: None,
+            operating_system: Some("Windows 11 Enterprise".to_string()),
+        });
+    }
+    DomainFile { domain: domain.to_string(), domain_sid, objects }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_domain_and_names_line_up_across_domains() {
+        let a = generate("contoso.test", 1, 300, 20);
+        let b = generate("contoso.test", 1, 300, 20);
+        let target = generate("fabrikam.test", 2, 300, 0);
+        assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+        assert_eq!(a.users().count(), 300);
+        assert_eq!(a.computers().count(), 20);
+        assert_eq!(target.computers().count(), 0);
+        let names: std::collections::HashSet<_> = a.users().map(|u| u.sam_account_name.clone()).collect();
+        assert_eq!(names.len(), 300, "sAMAccountNames are unique");
+        for (s, t) in a.users().zip(target.users()) {
+            assert_eq!(s.sam_account_name, t.sam_account_name);
+            assert_ne!(s.sid, t.sid);
+        }
+    }
+}
