@@ -9,6 +9,25 @@ pub(crate) use write::write;
 
 use crate::ace::{flags, AceType};
 
+/// A one- or two-letter code as a number: comparing these is much cheaper than comparing slices,
+/// and parsing is mostly table look-ups.
+pub(crate) fn code_key(code: &[u8]) -> u32 {
+    match code {
+        [a] => u32::from(*a),
+        [a, b] => u32::from(*a) << 8 | u32::from(*b),
+        _ => u32::MAX,
+    }
+}
+
+/// Looks `code` up in a table of letter codes.
+pub(crate) fn lookup<T: Copy>(table: &[(&str, T)], code: &[u8]) -> Option<T> {
+    let key = code_key(code);
+    table
+        .iter()
+        .find(|(c, _)| code_key(c.as_bytes()) == key)
+        .map(|(_, v)| *v)
+}
+
 /// ACE type letters. Types without letters are written as `0x0C` and read back the same way.
 pub(crate) const ACE_TYPES: &[(&str, AceType)] = &[
     ("A", AceType::AccessAllowed),

@@ -1,6 +1,6 @@
 //! SDDL to descriptor.
 
-use super::{ACE_FLAGS, ACE_TYPES, LABEL_BITS, RIGHT_BITS, RIGHT_SETS};
+use super::{lookup, ACE_FLAGS, ACE_TYPES, LABEL_BITS, RIGHT_BITS, RIGHT_SETS};
 use crate::ace::{Ace, AceType};
 use crate::acl::Acl;
 use crate::alias::{self, Domains};
@@ -168,6 +168,9 @@ impl<'a> Parser<'a> {
             }
         }
         let mut acl = Acl::new(crate::acl::ACL_REVISION);
+        // One allocation instead of a growth series: at most one ACE per '(' left.
+        let opening = self.s[self.at..].iter().filter(|c| **c == b'(').count();
+        acl.aces.reserve_exact(opening.min(64));
         while self.peek() == Some(b'(') {
             acl.aces.push(self.ace()?);
         }
@@ -199,10 +202,7 @@ impl<'a> Parser<'a> {
     fn ace(&mut self) -> Result<Ace> {
         self.expect(b'(')?;
         let (start, text) = self.field();
-        let ace_type = ACE_TYPES
-            .iter()
-            .find(|(code, _)| code.as_bytes() == text)
-            .map(|(_, t)| *t)
+        let ace_type = lookup(ACE_TYPES, text)
             .or_else(|| {
                 parse_number(text)
                     .and_then(|n| u8::try_from(n).ok())
@@ -290,12 +290,9 @@ fn rights(text: &[u8]) -> Option<u32> {
     let mut mask = 0u32;
     for code in text.chunks(2) {
         // Windows accepts NR/NW/NX in any ACE, not only in a mandatory label.
-        mask |= RIGHT_SETS
-            .iter()
-            .chain(RIGHT_BITS.iter())
-            .chain(LABEL_BITS.iter())
-            .find(|(c, _)| c.as_bytes() == code)?
-            .1;
+        mask |= lookup(RIGHT_SETS, code)
+            .or_else(|| lookup(RIGHT_BITS, code))
+            .or_else(|| lookup(LABEL_BITS, code))?;
     }
     Some(mask)
 }
@@ -309,7 +306,7 @@ fn letters<T: Copy>(
 ) -> Option<T> {
     let mut acc = zero;
     for code in text.chunks(2) {
-        let value = table.iter().find(|(c, _)| c.as_bytes() == code)?.1;
+        let value = lookup(table, code)?;
         acc = add(acc, value);
     }
     Some(acc)
