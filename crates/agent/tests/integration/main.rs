@@ -3,6 +3,7 @@
 //! in milliseconds.
 
 mod fake_server;
+mod http;
 mod migration;
 mod registration;
 mod resume;
