@@ -54,7 +54,7 @@ fn main() -> io::Result<()> {
         }
         let result = match line.strip_prefix("hex:") {
             Some(hex) => hex_decode(hex).and_then(|bytes| SecurityDescriptor::from_bytes(&bytes)),
-            None => SecurityDescriptor::from_sddl_with(&line, &domains),
+            None => SecurityDescriptor::from_sddl_with(line, &domains),
         }
         .and_then(|sd| Ok((sd.try_to_bytes()?, sd.try_to_sddl(&domains)?)));
         match result {
