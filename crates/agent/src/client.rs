@@ -232,7 +232,8 @@ impl<T: Transport> Client<T> {
         let keys = KeyPair::generate();
         request.keys = keys.public();
         let now = self.clock.now();
-        let signed = PskSigned::sign(psk, kinds::REGISTER, &request, now, new_nonce())?;
+        let nonce = new_nonce();
+        let signed = PskSigned::sign(psk, kinds::REGISTER, &request, now, nonce.clone())?;
         let body = serde_json::to_vec(&signed).map_err(|e| Error::Protocol(e.to_string()))?;
         let (status, answer) = self.transport.post(&route(kinds::REGISTER), &body)?;
         if status != 200 {
@@ -240,6 +241,12 @@ impl<T: Transport> Client<T> {
         }
         let signed: PskSigned = serde_json::from_slice(&answer)
             .map_err(|e| Error::Protocol(format!("registration answer: {}", e)))?;
+        // The answer repeats the request's nonce, so an old answer cannot be replayed to us.
+        if signed.nonce != nonce {
+            return Err(Error::Protocol(
+                "the registration answer is not for this request".into(),
+            ));
+        }
         let response: RegisterResponse = signed
             .open(psk, kinds::REGISTER_RESPONSE, self.clock.now())
             .map_err(bad("registration answer"))?;

@@ -9,7 +9,7 @@ use agent::client::Transport;
 use agent::{Error, Result};
 use chrono::{DateTime, Duration, Utc};
 use model::clock::{Clock, ManualClock};
-use model::envelope::{new_nonce, AgentCertificate, Envelope, EnvelopeHeader, KeyPair, PskSigned};
+use model::envelope::{AgentCertificate, Envelope, EnvelopeHeader, KeyPair, PskSigned};
 use model::ids::{AgentId, CertificateId};
 use model::protocol::{
     kinds, Ack, AgentEvent, CheckInRequest, CheckInResponse, DeviceAssignment, EventsAck,
@@ -159,7 +159,8 @@ impl FakeServer {
             kinds::REGISTER_RESPONSE,
             &response,
             now,
-            new_nonce(),
+            // The answer repeats the request's nonce, as the real server does.
+            signed.nonce.clone(),
         )
         .expect("sign");
         Ok((200, serde_json::to_vec(&signed).expect("json")))
