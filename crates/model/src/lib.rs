@@ -4,12 +4,14 @@
 
 pub mod batch;
 pub mod clock;
+pub mod computer_list;
 pub mod directory;
 pub mod envelope;
 mod error;
 pub mod ids;
 pub mod plan;
 pub mod protocol;
+pub mod rename;
 pub mod runbook;
 pub mod schedule;
 pub mod status;
