@@ -1,6 +1,6 @@
 //! Batches: which computers get which runbooks, from when.
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{BatchId, DirectoryId, ObjectGuid, RunbookId};
@@ -35,6 +35,45 @@ impl ScheduledTime {
                     self.at - chrono::Duration::seconds(i64::from(device_offset.local_minus_utc()));
                 Utc.from_utc_datetime(&utc)
             }
+        }
+    }
+}
+
+impl ScheduledTime {
+    /// The instant this time falls on for a device in time zone `zone`, with its daylight-saving
+    /// rules: a Local time skipped by a spring-forward change means the first instant after the
+    /// gap; one that happens twice at a fall-back change means the first of the two.
+    pub fn instant_in<Z: TimeZone>(&self, zone: &Z) -> DateTime<Utc> {
+        match self.timezone {
+            ScheduleTimezone::Utc => Utc.from_utc_datetime(&self.at),
+            ScheduleTimezone::Local => local_to_utc(zone, self.at),
+        }
+    }
+}
+
+/// Reads wall-clock time `at` in `zone`, resolving daylight-saving gaps forward and folds to the
+/// earlier instant.
+pub fn local_to_utc<Z: TimeZone>(zone: &Z, at: NaiveDateTime) -> DateTime<Utc> {
+    match zone.from_local_datetime(&at) {
+        LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(first, second) => {
+            first.with_timezone(&Utc).min(second.with_timezone(&Utc))
+        }
+        LocalResult::None => {
+            // Inside a gap: walk forward to the first wall-clock minute that exists. Gaps are at
+            // most a few hours anywhere in the tz database.
+            let mut probe = at;
+            for _ in 0..(24 * 60) {
+                probe += chrono::Duration::minutes(1);
+                let start = probe
+                    .date()
+                    .and_hms_opt(probe.hour(), probe.minute(), 0)
+                    .unwrap_or(probe);
+                if let Some(t) = zone.from_local_datetime(&start).earliest() {
+                    return t.with_timezone(&Utc);
+                }
+            }
+            Utc.from_utc_datetime(&at)
         }
     }
 }
@@ -151,3 +190,6 @@ impl Batch {
         v.finish()
     }
 }
+
+#[cfg(test)]
+mod tests;
