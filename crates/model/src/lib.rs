@@ -12,6 +12,7 @@ pub mod ids;
 pub mod plan;
 pub mod protocol;
 pub mod rename;
+pub mod rules;
 pub mod runbook;
 pub mod schedule;
 pub mod status;
