@@ -8,6 +8,7 @@ pub mod computer_list;
 pub mod directory;
 pub mod envelope;
 mod error;
+pub mod html;
 pub mod ids;
 pub mod plan;
 pub mod protocol;
