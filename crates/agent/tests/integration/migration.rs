@@ -1,6 +1,7 @@
 use agent::{Exit, SimWorkstation, Workstation};
 use chrono::Duration;
 use model::plan::JoinState;
+use model::runbook::{DomainJoin, PermissionMode};
 use model::status::{AgentStatus, EventLevel};
 use secdesc::SecurityDescriptor;
 
@@ -184,4 +185,65 @@ fn a_future_enforcement_waits_then_starts_and_a_logged_on_user_gets_the_countdow
         .expect("final check-in");
     // Enforced after 90 minutes, then the 60-minute countdown for the logged-on user.
     assert_eq!(started_at - start, Duration::minutes(150));
+}
+
+#[test]
+fn an_ad_to_entra_migration_in_add_only_mode_keeps_the_source_beside_the_target() {
+    let world = World::new();
+    let alice_entra = "S-1-12-1-1943430372-1249052806-2496021943-3034400218";
+    let admins_entra = "S-1-12-1-1111111111-2222222222-3333333333-444444444";
+    {
+        let mut server = world.server.state();
+        for t in server.translations.iter_mut() {
+            if t.source == sid(ALICE) {
+                t.target = sid(alice_entra);
+            } else if t.source == sid(DOMAIN_ADMINS) {
+                t.target = sid(admins_entra);
+            }
+        }
+        server.translations.retain(|t| t.source != sid(BOB));
+    }
+    let runbook = world.assign_with(
+        DomainJoin::Entra,
+        PermissionMode::AddOnly,
+        "contoso.onmicrosoft.com",
+        Duration::minutes(-1),
+    );
+    let exit = world.agent(100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook,
+            status: AgentStatus::Completed
+        }
+    );
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    assert_eq!(
+        s.join_state,
+        JoinState::Entra {
+            tenant: "contoso.onmicrosoft.com".into()
+        }
+    );
+    assert!(s.profile_list.contains_key(&sid(alice_entra)));
+    // Bob has no translation: his profile and grants stay as they were.
+    assert!(s.profile_list.contains_key(&sid(BOB)));
+    let budget =
+        SecurityDescriptor::from_sddl(&s.files["C:\\Users\\alice\\Documents\\Budget.xlsx"], None)
+            .expect("sddl");
+    let explicit: Vec<String> = budget
+        .dacl
+        .as_ref()
+        .expect("dacl")
+        .aces
+        .iter()
+        .filter(|a| !a.is_inherited())
+        .map(|a| a.sid.to_string())
+        .collect();
+    assert_eq!(explicit, vec![ALICE.to_string(), alice_entra.to_string()]);
+    let rdp = &s.local_groups["Remote Desktop Users"];
+    assert!(
+        rdp.contains(&sid(ALICE)) && rdp.contains(&sid(alice_entra)) && rdp.contains(&sid(BOB))
+    );
+    assert!(s.local_groups["Administrators"].contains(&sid(admins_entra)));
+    assert_eq!(s.actions.get("device-state/join-entra"), Some(&1));
 }

@@ -158,20 +158,35 @@ impl World {
 
     /// Assigns an AD→AD runbook (add and remove) enforced `enforced_in` from now.
     pub fn assign(&self, enforced_in: Duration) -> RunbookId {
+        self.assign_with(
+            DomainJoin::ActiveDirectory,
+            PermissionMode::AddAndRemove,
+            TARGET_DOMAIN,
+            enforced_in,
+        )
+    }
+
+    /// Assigns a runbook that leaves AD, joins `join` at `target` and updates permissions in
+    /// `mode`, enforced `enforced_in` from now.
+    pub fn assign_with(
+        &self,
+        join: DomainJoin,
+        mode: PermissionMode,
+        target: &str,
+        enforced_in: Duration,
+    ) -> RunbookId {
         let runbook = Runbook {
             id: RunbookId::new(),
-            name: "AD to AD".into(),
+            name: "Move to the target".into(),
             source_directories: vec![DirectoryId::new()],
             target_directory: DirectoryId::new(),
             allow_on_server_os: false,
             startup: Default::default(),
             device_state: DeviceStateSettings {
                 remove_from: RemoveFrom::ActiveDirectory,
-                domain_join: DomainJoin::ActiveDirectory,
+                domain_join: join,
             },
-            permissions: PermissionSettings {
-                mode: PermissionMode::AddAndRemove,
-            },
+            permissions: PermissionSettings { mode },
             completion: Default::default(),
         };
         let id = runbook.id;
@@ -179,7 +194,7 @@ impl World {
             batch: BatchId::new(),
             runbook,
             target: TargetFacts {
-                domain: TARGET_DOMAIN.into(),
+                domain: target.into(),
             },
             available_from: None,
             enforced_after: ScheduledTime {
