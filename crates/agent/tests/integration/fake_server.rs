@@ -36,7 +36,8 @@ pub struct State {
     nonces: BTreeSet<String>,
     pub assignment: Option<DeviceAssignment>,
     pub translations: Vec<SidTranslation>,
-    pub events: BTreeMap<u64, AgentEvent>,
+    /// Stored events, keyed by agent and sequence number.
+    pub events: BTreeMap<(AgentId, u64), AgentEvent>,
     pub duplicate_events: u32,
     pub profiles: Vec<UserProfile>,
     pub check_ins: Vec<(DateTime<Utc>, CheckInRequest)>,
@@ -208,8 +209,9 @@ impl FakeServer {
                 let upload: EventsUpload = open(&envelope, kind, &cert, &self.keys, now)?;
                 let mut state = self.state();
                 let mut stored = 0;
+                let agent = envelope.header.agent;
                 for event in upload.events {
-                    match state.events.entry(event.seq) {
+                    match state.events.entry((agent, event.seq)) {
                         std::collections::btree_map::Entry::Occupied(_) => {
                             state.duplicate_events += 1
                         }
@@ -219,7 +221,11 @@ impl FakeServer {
                         }
                     }
                 }
-                let through = state.events.keys().next_back().copied().unwrap_or(0);
+                let through = state
+                    .events
+                    .range((agent, 0)..=(agent, u64::MAX))
+                    .next_back()
+                    .map_or(0, |((_, seq), _)| *seq);
                 seal_body(&EventsAck { through, stored })
             }
             kinds::PROFILES => {

@@ -3,6 +3,7 @@
 //! in milliseconds.
 
 mod fake_server;
+mod fleet;
 mod http;
 mod migration;
 mod registration;

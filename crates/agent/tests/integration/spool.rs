@@ -26,7 +26,7 @@ fn an_upload_whose_answer_was_lost_is_retried_and_stored_once() {
         server.duplicate_events > 0,
         "the retry re-sent stored events"
     );
-    let seqs: Vec<u64> = server.events.keys().copied().collect();
+    let seqs: Vec<u64> = server.events.keys().map(|(_, seq)| *seq).collect();
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
 }
 
