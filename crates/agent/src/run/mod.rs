@@ -283,6 +283,8 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                             Some(_) => continue,
                             None => {}
                         }
+                        // The final check-in or the run moved the next check-in.
+                        wake = next_check_in;
                     }
                     Decision::Wait { until } => wake = wake.min(until),
                     // The offer and the countdown are shown by the tray; until then the agent

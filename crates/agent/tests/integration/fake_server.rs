@@ -42,6 +42,10 @@ pub struct State {
     pub profiles: Vec<UserProfile>,
     pub check_ins: Vec<(DateTime<Utc>, CheckInRequest)>,
     pub translate_requests: Vec<Vec<Sid>>,
+    /// Final check-ins to lose before answering one.
+    pub lose_final_check_ins: u32,
+    /// An assignment that replaces the current one when a final check-in arrives.
+    pub replace_on_final_check_in: Option<DeviceAssignment>,
     /// Route kind → fault and how many more times it happens (`u32::MAX`: until cleared).
     pub faults: BTreeMap<String, (Fault, u32)>,
 }
@@ -187,6 +191,15 @@ impl FakeServer {
             kinds::CHECK_IN => {
                 let request: CheckInRequest = open(&envelope, kind, &cert, &self.keys, now)?;
                 let mut state = self.state();
+                if request.final_check {
+                    if state.lose_final_check_ins > 0 {
+                        state.lose_final_check_ins -= 1;
+                        return Err(Error::Unreachable("connection reset".into()));
+                    }
+                    if let Some(newer) = state.replace_on_final_check_in.take() {
+                        state.assignment = Some(newer);
+                    }
+                }
                 state.check_ins.push((now, request));
                 seal_body(&CheckInResponse {
                     assignment: state.assignment.clone(),

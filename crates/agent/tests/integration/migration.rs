@@ -247,3 +247,61 @@ fn an_ad_to_entra_migration_in_add_only_mode_keeps_the_source_beside_the_target(
     assert!(s.local_groups["Administrators"].contains(&sid(admins_entra)));
     assert_eq!(s.actions.get("device-state/join-entra"), Some(&1));
 }
+
+#[test]
+fn the_final_check_in_must_succeed_before_the_start() {
+    let world = World::new();
+    let runbook = world.assign(Duration::minutes(-5));
+    world.server.state().lose_final_check_ins = 2;
+    let exit = world.agent(100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook,
+            status: AgentStatus::Completed
+        }
+    );
+    // Retried a minute later each time: the regular check-in before each retry succeeds, so the
+    // unreachable backoff starts again from its first step.
+    assert_eq!(world.slept_minutes(), vec![1, 1]);
+    let finals = world
+        .server
+        .state()
+        .check_ins
+        .iter()
+        .filter(|(_, c)| c.final_check)
+        .count();
+    assert_eq!(
+        finals, 1,
+        "only the answered final check-in reached the server"
+    );
+}
+
+#[test]
+fn the_newest_assignment_wins_at_the_final_check_in() {
+    let world = World::new();
+    let first = world.assign(Duration::minutes(-5));
+    let newer = world.assign(Duration::minutes(-1));
+    let replacement = world.server.state().assignment.clone();
+    // The server hands out `first` until the final check-in, which answers with `newer`.
+    {
+        let mut server = world.server.state();
+        server.replace_on_final_check_in = replacement;
+        let mut original = server.assignment.clone().expect("assignment");
+        original.runbook.id = first;
+        server.assignment = Some(original);
+    }
+    let mut agent = world.agent(100);
+    let exit = agent.run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: newer,
+            status: AgentStatus::Completed
+        }
+    );
+    assert!(
+        agent.journal().run(&first).is_none(),
+        "the replaced runbook never started"
+    );
+}
