@@ -225,6 +225,11 @@ impl<T: Transport> Client<T> {
         self.identity.as_ref()
     }
 
+    /// Drops the identity, e.g. after the server said it no longer knows this agent.
+    pub fn forget_identity(&mut self) {
+        self.identity = None;
+    }
+
     /// Registers with `psk`: makes a key pair, sends its public half in `request` (whose `keys`
     /// are replaced), checks the answer's PSK MAC, that the certificate is for those keys and is
     /// signed by the returned server identity, and keeps the identity.

@@ -26,6 +26,15 @@ pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// Removes `path` if it exists.
+pub(crate) fn remove_optional(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("removing", path)(e)),
+    }
+}
+
 /// Replaces `path` with `bytes`: written to a temporary file beside it, fsynced, renamed over the
 /// old file, then the directory fsynced so the rename itself survives a power cut.
 /// `private` makes the file readable by its owner only (it holds a secret key).

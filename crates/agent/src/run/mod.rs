@@ -127,6 +127,8 @@ pub enum Exit {
 }
 
 const IDENTITY: &str = "identity.json";
+/// The refusal code of a server that does not know the agent's id.
+const UNKNOWN_AGENT: &str = "unknown_agent";
 const JOURNAL: &str = "journal.log";
 const CHECK_IN_STATE: &str = "check-in.json";
 
@@ -244,6 +246,16 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             if now >= next_check_in {
                 match self.check_in(false) {
                     Ok(response) => self.take(response),
+                    // The server lost or deleted this agent: register again with the PSK (the
+                    // journal stays, so nothing that ran here runs again).
+                    Err(Error::Refused { code, .. }) if code == UNKNOWN_AGENT => {
+                        self.client.forget_identity();
+                        fsutil::remove_optional(&self.config.state_dir.join(IDENTITY))?;
+                        if !self.ensure_registered()? {
+                            return Ok(Exit::Stopped);
+                        }
+                        continue;
+                    }
                     Err(_) => self.schedule.failed(),
                 }
                 self.save_schedule()?;

@@ -68,3 +68,20 @@ fn the_identity_is_kept_so_a_restart_does_not_register_again() {
     );
     assert_eq!(refusal_code(&other), "already_registered");
 }
+
+#[test]
+fn an_agent_the_server_forgot_registers_again() {
+    let world = World::new();
+    world.agent(1).run().expect("first");
+    world.server.state().agents.clear();
+    let runbook = world.assign(chrono::Duration::minutes(-5));
+    let exit = world.agent(100).run().expect("second");
+    assert_eq!(
+        exit,
+        agent::Exit::Idle {
+            runbook,
+            status: model::status::AgentStatus::Completed
+        }
+    );
+    assert_eq!(world.server.state().registrations, 2);
+}
