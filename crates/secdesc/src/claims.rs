@@ -87,6 +87,11 @@ fn quoted(p: &mut Parser<'_>) -> Result<String> {
         .iter()
         .position(|c| *c == b'"')
         .ok_or_else(|| p.error("unterminated string"))?;
+    // Claim names and strings are NUL-terminated in the binary form: a NUL cannot be carried.
+    if let Some(nul) = p.s[start..start + end].iter().position(|c| *c == 0) {
+        p.at = start + nul;
+        return Err(p.error("a claim name or string cannot contain NUL"));
+    }
     p.at = start + end + 1;
     Ok(String::from_utf8_lossy(&p.s[start..start + end]).into_owned())
 }
@@ -275,6 +280,7 @@ mod tests {
             "S:(RA;;;;;WD;(\"P\",TS,0x0))",
             "S:(RA;;;;;WD;(\"P,TS,0x0,\"a\"))",
             "S:(RA;;;;;WD;(\"P\",TX,0x0,#abc))",
+            "S:(RA;;;;;WD;(\"P\0x\",TS,0x0,\"a\"))",
         ] {
             assert!(SecurityDescriptor::from_sddl(bad, None).is_err(), "{}", bad);
         }
