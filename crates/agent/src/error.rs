@@ -51,6 +51,9 @@ pub enum Error {
     /// A security descriptor or SID could not be read or translated.
     #[error(transparent)]
     SecurityDescriptor(#[from] secdesc::Error),
+    /// The agent's configuration cannot work; the message says what to change.
+    #[error("{0}")]
+    Config(String),
     /// The device refused an operation, e.g. joining AD while joined to Entra.
     #[error("{0}")]
     Device(String),

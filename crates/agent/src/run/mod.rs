@@ -157,6 +157,13 @@ pub struct Agent<W, T> {
 /// Runs an agent on the simulated workstation of `config` against the real server, on the real
 /// clock, until it is idle (with `exit_when_idle`) or forever.
 pub fn run(config: &AgentConfig) -> Result<Exit> {
+    // Without this check an https URL would look like a server that is never reachable.
+    if !config.server_url.starts_with("http://") {
+        return Err(Error::Config(format!(
+            "server URL {:?}: this agent speaks http:// only; give it the server's http:// address (e.g. port 5000): its messages are signed and encrypted end to end",
+            config.server_url
+        )));
+    }
     let workstation = SimWorkstation::open(&config.sim_dir)?;
     let transport = HttpTransport::new(&config.server_url);
     Agent::new(
@@ -468,6 +475,15 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_https_url_is_refused_with_advice_instead_of_retried_forever() {
+        let config = AgentConfig::new("https://server", "psk", "/nonexistent/pc");
+        match run(&config) {
+            Err(Error::Config(message)) => assert!(message.contains("http://")),
+            other => panic!("unexpected {:?}", other),
+        }
+    }
 
     #[test]
     fn the_psk_is_never_printed() {
