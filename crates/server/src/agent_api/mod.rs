@@ -1,10 +1,265 @@
-//! placeholder, filled in next.
+//! The agent API under `/agent/`: registration authenticated with a PSK, then every other route
+//! inside a signed and encrypted [`Envelope`]. Every refusal is recorded as a failed communication
+//! and answered with a [`Refused`] body; an agent can only ever read and change its own rows,
+//! because every handler is keyed by the authenticated envelope header, never by ids in the body.
 
-use axum::Router;
+pub mod assignment;
+mod register;
+mod routes;
 
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::Duration;
+use model::envelope::{Envelope, EnvelopeHeader, MAX_CLOCK_SKEW_SECONDS};
+use model::protocol::{kinds, Refused};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::store::agents::Agent;
+use crate::store::communications::FailedCommunication;
 use crate::App;
 
-/// Routes of this part.
+/// Routes of the agent API, named by the protocol's kinds.
 pub fn router() -> Router<App> {
     Router::new()
+        .route(&format!("/{}", kinds::REGISTER), post(register::register))
+        .route(&format!("/{}", kinds::CHECK_IN), post(routes::check_in))
+        .route(&format!("/{}", kinds::TRANSLATE), post(routes::translate))
+        .route(&format!("/{}", kinds::EVENTS), post(routes::events))
+        .route(&format!("/{}", kinds::PROFILES), post(routes::profiles))
+}
+
+/// How long a seen nonce is remembered: past it, the message's timestamp is stale anyway.
+pub fn nonce_memory() -> Duration {
+    Duration::seconds(2 * MAX_CLOCK_SKEW_SECONDS + 60)
+}
+
+/// The address a request came from, when the listener recorded it (`ConnectInfo`).
+#[derive(Debug, Clone, Default)]
+pub struct RemoteAddr(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RemoteAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<RemoteAddr, Self::Rejection> {
+        Ok(RemoteAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+/// A refused agent request: recorded, then answered with a stable code.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    computer: Option<String>,
+}
+
+impl Refusal {
+    /// 403 with `code`.
+    pub(crate) fn forbidden(code: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status: StatusCode::FORBIDDEN,
+            code,
+            message: message.into(),
+            computer: None,
+        }
+    }
+
+    /// 400 `malformed`.
+    pub(crate) fn malformed(message: impl Into<String>) -> Refusal {
+        Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "malformed",
+            message: message.into(),
+            computer: None,
+        }
+    }
+
+    /// Names the computer in the failed-communication record.
+    pub(crate) fn computer(mut self, name: Option<String>) -> Refusal {
+        self.computer = name;
+        self
+    }
+}
+
+/// Why an agent request did not succeed: refused (the agent's doing) or failed (ours).
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Refused(Refusal),
+    Error(crate::Error),
+}
+
+impl From<crate::Error> for Failure {
+    fn from(e: crate::Error) -> Failure {
+        Failure::Error(e)
+    }
+}
+
+impl From<Refusal> for Failure {
+    fn from(r: Refusal) -> Failure {
+        Failure::Refused(r)
+    }
+}
+
+/// Records `failure` when it is a refusal and turns it into the response.
+pub(crate) async fn answer_failure(app: &App, remote: &RemoteAddr, failure: Failure) -> Response {
+    match failure {
+        Failure::Error(e) => e.into_response(),
+        Failure::Refused(r) => {
+            tracing::warn!(code = r.code, computer = ?r.computer, remote = ?remote.0, "agent request refused: {}", r.message);
+            let record = FailedCommunication {
+                at: app.clock.now(),
+                computer_name: r.computer.clone(),
+                remote_address: remote.0.clone(),
+                code: r.code.to_string(),
+                message: r.message.clone(),
+            };
+            if let Err(e) = app.store.insert_failed_communication(&record).await {
+                tracing::error!(error = %e, "could not record a failed communication");
+            }
+            (
+                r.status,
+                Json(Refused {
+                    code: r.code.to_string(),
+                    message: r.message,
+                }),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Opens the envelope in `body` for route `kind`, runs `handle` with the authenticated agent and
+/// the request body, and seals its answer back to that agent.
+pub(crate) async fn serve_envelope<Req, Resp, F, Fut>(
+    app: &App,
+    remote: &RemoteAddr,
+    body: &Bytes,
+    kind: &str,
+    handle: F,
+) -> Response
+where
+    Req: DeserializeOwned,
+    Resp: Serialize,
+    F: FnOnce(Agent, Req) -> Fut,
+    Fut: Future<Output = Result<Resp, Failure>>,
+{
+    match open_and_handle(app, body, kind, handle).await {
+        Ok(envelope) => Json(envelope).into_response(),
+        Err(failure) => answer_failure(app, remote, failure).await,
+    }
+}
+
+async fn open_and_handle<Req, Resp, F, Fut>(
+    app: &App,
+    body: &Bytes,
+    kind: &str,
+    handle: F,
+) -> Result<Envelope, Failure>
+where
+    Req: DeserializeOwned,
+    Resp: Serialize,
+    F: FnOnce(Agent, Req) -> Fut,
+    Fut: Future<Output = Result<Resp, Failure>>,
+{
+    let envelope: Envelope = serde_json::from_slice(body)
+        .map_err(|e| Refusal::malformed(format!("the body is not an envelope: {}", e)))?;
+    let header = &envelope.header;
+    let agent = app.store.agent(header.agent).await?.ok_or_else(|| {
+        Refusal::forbidden(
+            "unknown_agent",
+            "no agent is registered with this id; register again with the PSK",
+        )
+    })?;
+    let name = Some(agent.computer_name.clone());
+    if header.kind != kind {
+        return Err(
+            Refusal::forbidden("wrong_kind", "the message was made for another route")
+                .computer(name)
+                .into(),
+        );
+    }
+    // Any of the server's certificates, not only the newest: rotating it must not strand agents.
+    let certificate = app
+        .store
+        .certificate_secret(header.certificate)
+        .await?
+        .ok_or_else(|| {
+            Refusal::forbidden(
+                "unknown_certificate",
+                "the server has no agent certificate with this id",
+            )
+            .computer(name.clone())
+        })?;
+    let now = app.clock.now();
+    if (now.timestamp() - header.timestamp).abs() > MAX_CLOCK_SKEW_SECONDS {
+        return Err(Refusal::forbidden(
+            "stale",
+            "the message's time is too far from the server's clock; check the device's clock",
+        )
+        .computer(name)
+        .into());
+    }
+    let request: Req = envelope
+        .open(kind, &agent.keys, &certificate.keys, now)
+        .map_err(|e| match e {
+            model::Error::Malformed(m) => {
+                Refusal::malformed(format!("the body does not fit the route: {}", m))
+            }
+            other => Refusal::forbidden(
+                "bad_envelope",
+                format!("the message was refused: {}", other),
+            ),
+        })
+        .map_err(|r| r.computer(name.clone()))?;
+    // Only after the signature checks out, so strangers cannot fill the nonce table.
+    if !app
+        .store
+        .remember_nonce(
+            &format!("agent:{}", agent.id),
+            &header.nonce,
+            now,
+            nonce_memory(),
+        )
+        .await?
+    {
+        return Err(
+            Refusal::forbidden("replay", "this message was already received")
+                .computer(name)
+                .into(),
+        );
+    }
+    let agent_keys = agent.keys;
+    let agent_id = agent.id;
+    let response = handle(agent, request).await?;
+    let response_header = EnvelopeHeader {
+        agent: agent_id,
+        certificate: certificate.info.id,
+        kind: kinds::response(kind),
+        timestamp: now.timestamp(),
+        nonce: header.nonce.clone(),
+    };
+    Envelope::seal(response_header, &response, &certificate.keys, &agent_keys).map_err(|e| {
+        Failure::Error(crate::Error::Internal(format!(
+            "cannot seal a response: {}",
+            e
+        )))
+    })
 }

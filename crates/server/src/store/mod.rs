@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::str::FromStr;
 
+use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
@@ -76,5 +77,90 @@ impl Store {
     }
 }
 
+pub mod agents;
+pub mod certificates;
+pub mod communications;
+pub mod config;
+pub mod directories;
+pub mod events;
+pub mod leases;
 pub mod testing;
-pub mod users;
+pub mod translations;
+
+/// Milliseconds since the Unix epoch, as stored.
+pub fn to_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// The instant of a stored millisecond count.
+pub fn from_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// The stable text of a unit enum through its serde name (e.g. `Phase::DeviceState` →
+/// `DeviceState`), so stored values and JSON agree.
+pub fn enum_text<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Parses [`enum_text`]; a stored value that no longer parses is reported, not guessed.
+pub fn parse_enum<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .map_err(|_| crate::Error::Internal(format!("stored {} {:?} is not understood", column, text)))
+}
+
+/// Parses a stored id or other `FromStr` value.
+pub fn parse_text<T: std::str::FromStr>(column: &str, text: &str) -> Result<T> {
+    text.parse()
+        .map_err(|_| crate::Error::Internal(format!("stored {} {:?} is not understood", column, text)))
+}
+
+/// Parses a stored JSON document.
+pub fn parse_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text)
+        .map_err(|e| crate::Error::Internal(format!("stored {} is not understood: {}", column, e)))
+}
+
+/// JSON text of a value for a TEXT column.
+pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| crate::Error::Internal(format!("cannot encode: {}", e)))
+}
+
+/// `$first, $first+1, …` for `count` parameters, for IN lists and multi-row inserts.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${}", i)).collect::<Vec<_>>().join(", ")
+}
+
+/// `($1, …, $cols), ($cols+1, …)` for `rows` rows of `cols` parameters.
+pub fn row_placeholders(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(r * cols + 1, cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+pub const ROWS_PER_STATEMENT: usize = 500;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_number_rows_consecutively() {
+        assert_eq!(placeholders(3, 2), "$3, $4");
+        assert_eq!(row_placeholders(2, 2), "($1, $2), ($3, $4)");
+    }
+
+    #[test]
+    fn enums_store_as_their_serde_names() {
+        assert_eq!(enum_text(&model::status::Phase::DeviceState), "DeviceState");
+        let phase: model::status::Phase = parse_enum("phase", "DeviceState").expect("parses");
+        assert_eq!(phase, model::status::Phase::DeviceState);
+        assert!(parse_enum::<model::status::Phase>("phase", "Nope").is_err());
+    }
+}

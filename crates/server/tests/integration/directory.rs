@@ -1,1 +1,341 @@
-//! Tests, filled in next.
+//! Directories: full import from a JSON document, matching into the translation table, and the
+//! store underneath on the backend under test.
+
+use model::directory::{Directory, DirectoryKind, DirectoryObject, MatchAttribute, ObjectKind};
+use model::ids::{DirectoryId, ObjectGuid};
+use server::directory::file::{DirectoryDocument, FileSource};
+use server::Error;
+
+use crate::support::TestApp;
+
+/// A user, group or computer for a test document.
+pub fn object(kind: ObjectKind, name: &str, sam: &str, sid: Option<&str>) -> DirectoryObject {
+    DirectoryObject {
+        guid: ObjectGuid::new(),
+        kind,
+        name: name.to_string(),
+        sid: sid.map(|s| s.parse().expect("test SID")),
+        upn: Some(format!("{}@example.test", sam)),
+        sam_account_name: Some(sam.to_string()),
+        mail: None,
+        employee_id: None,
+        operating_system: (kind == ObjectKind::Computer)
+            .then(|| "Windows 11 Enterprise".to_string()),
+    }
+}
+
+/// Creates a directory named `name` for `domain`.
+pub async fn directory(t: &TestApp, name: &str, domain: &str, kind: DirectoryKind) -> DirectoryId {
+    let d = Directory {
+        id: DirectoryId::new(),
+        name: name.to_string(),
+        kind,
+        domain: domain.to_string(),
+        domain_id: None,
+    };
+    server::directory::create(&t.app, d)
+        .await
+        .expect("create directory")
+        .id
+}
+
+/// Imports `objects` as the whole of `directory`.
+pub async fn import(
+    t: &TestApp,
+    directory: DirectoryId,
+    domain: &str,
+    objects: Vec<DirectoryObject>,
+) -> server::directory::ImportSummary {
+    let doc = DirectoryDocument {
+        domain: domain.to_string(),
+        domain_sid: Some("S-1-5-21-1-2-3".into()),
+        objects,
+    };
+    server::directory::import(&t.app, directory, &FileSource::from_document(doc))
+        .await
+        .expect("import")
+}
+
+#[tokio::test]
+async fn dollar_placeholders_work_on_this_backend() {
+    let t = TestApp::new().await;
+    // $2 before $1 and $1 twice: SQLite must bind by number, not by position.
+    let (a, b): (String, i64) = sqlx::query_as("SELECT $2 || $1 || $2, $3")
+        .bind("x")
+        .bind("y")
+        .bind(7_i64)
+        .fetch_one(t.app.store.pool())
+        .await
+        .expect("query with $N placeholders");
+    assert_eq!((a.as_str(), b), ("yxy", 7));
+}
+
+#[tokio::test]
+async fn full_import_counts_added_changed_deleted_and_records_the_run() {
+    let t = TestApp::new().await;
+    let dir = directory(
+        &t,
+        "CONTOSO",
+        "contoso.test",
+        DirectoryKind::ActiveDirectory,
+    )
+    .await;
+    let alice = object(
+        ObjectKind::User,
+        "Alice",
+        "alice",
+        Some("S-1-5-21-1-2-3-1001"),
+    );
+    let bob = object(ObjectKind::User, "Bob", "bob", Some("S-1-5-21-1-2-3-1002"));
+    let pc = object(
+        ObjectKind::Computer,
+        "PC1",
+        "PC1$",
+        Some("S-1-5-21-1-2-3-2001"),
+    );
+    let first = import(
+        &t,
+        dir,
+        "contoso.test",
+        vec![alice.clone(), bob.clone(), pc.clone()],
+    )
+    .await;
+    assert_eq!(
+        (first.total, first.added, first.changed, first.deleted),
+        (3, 3, 0, 0)
+    );
+    assert_eq!((first.users, first.computers), (2, 1));
+
+    let mut alice2 = alice.clone();
+    alice2.mail = Some("alice@contoso.test".into());
+    let carol = object(
+        ObjectKind::Group,
+        "Carol's group",
+        "carols",
+        Some("S-1-5-21-1-2-3-1003"),
+    );
+    let second = import(
+        &t,
+        dir,
+        "CONTOSO.test",
+        vec![alice2.clone(), pc.clone(), carol],
+    )
+    .await;
+    assert_eq!(
+        (second.total, second.added, second.changed, second.deleted),
+        (3, 1, 1, 1)
+    );
+
+    let stored = t
+        .app
+        .store
+        .object(dir, alice.guid)
+        .await
+        .expect("read")
+        .expect("alice is there");
+    assert_eq!(stored, alice2);
+    assert!(t
+        .app
+        .store
+        .object(dir, bob.guid)
+        .await
+        .expect("read")
+        .is_none());
+    let runs = t.app.store.import_runs(dir).await.expect("runs");
+    assert_eq!(runs.len(), 2);
+    assert_eq!(
+        t.app
+            .store
+            .directory(dir)
+            .await
+            .expect("read")
+            .expect("dir")
+            .domain_id
+            .as_deref(),
+        Some("S-1-5-21-1-2-3")
+    );
+    let found = t.app.store.computers_named("pc1").await.expect("lookup");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].1.guid, pc.guid);
+}
+
+#[tokio::test]
+async fn a_document_of_another_domain_or_with_duplicate_guids_changes_nothing() {
+    let t = TestApp::new().await;
+    let dir = directory(
+        &t,
+        "CONTOSO",
+        "contoso.test",
+        DirectoryKind::ActiveDirectory,
+    )
+    .await;
+    let alice = object(
+        ObjectKind::User,
+        "Alice",
+        "alice",
+        Some("S-1-5-21-1-2-3-1001"),
+    );
+    let doc = DirectoryDocument {
+        domain: "fabrikam.test".into(),
+        domain_sid: None,
+        objects: vec![alice.clone()],
+    };
+    let err = server::directory::import(&t.app, dir, &FileSource::from_document(doc))
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&err, Error::Invalid(f) if f[0].field == "domain"),
+        "{err:?}"
+    );
+    let doc = DirectoryDocument {
+        domain: "contoso.test".into(),
+        domain_sid: None,
+        objects: vec![alice.clone(), alice],
+    };
+    let err = server::directory::import(&t.app, dir, &FileSource::from_document(doc))
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&err, Error::Invalid(f) if f[0].field == "objects[1].guid"),
+        "{err:?}"
+    );
+    assert!(t
+        .app
+        .store
+        .objects(dir, None)
+        .await
+        .expect("read")
+        .is_empty());
+    assert!(t.app.store.import_runs(dir).await.expect("runs").is_empty());
+}
+
+#[tokio::test]
+async fn import_reads_a_json_file() {
+    let t = TestApp::new().await;
+    let dir = directory(
+        &t,
+        "CONTOSO",
+        "contoso.test",
+        DirectoryKind::ActiveDirectory,
+    )
+    .await;
+    let tmp = server::store::testing::TestDir::new();
+    let path = tmp.path().join("contoso.json");
+    let doc = serde_json::json!({"domain": "contoso.test", "domain_sid": "S-1-5-21-1-2-3", "objects": [
+        {"guid": ObjectGuid::new(), "kind": "User", "name": "Alice", "sid": "S-1-5-21-1-2-3-1001",
+         "upn": "alice@contoso.test", "sam_account_name": "alice", "employee_id": "E1"},
+        {"guid": ObjectGuid::new(), "kind": "Computer", "name": "PC1", "operating_system": "Windows 11 Pro"}
+    ]});
+    std::fs::write(&path, doc.to_string()).expect("write document");
+    let summary = server::directory::import_file(&t.app, dir, &path)
+        .await
+        .expect("import");
+    assert_eq!((summary.users, summary.computers), (1, 1));
+    let err = server::directory::import_file(&t.app, dir, &tmp.path().join("missing.json"))
+        .await
+        .expect_err("no file");
+    assert!(
+        matches!(&err, Error::Invalid(f) if f[0].field == "path"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn matching_fills_the_translation_table_and_reports_the_rest() {
+    let t = TestApp::new().await;
+    let src = directory(
+        &t,
+        "CONTOSO",
+        "contoso.test",
+        DirectoryKind::ActiveDirectory,
+    )
+    .await;
+    let dst = directory(
+        &t,
+        "FABRIKAM",
+        "fabrikam.test",
+        DirectoryKind::ActiveDirectory,
+    )
+    .await;
+    import(
+        &t,
+        src,
+        "contoso.test",
+        vec![
+            object(
+                ObjectKind::User,
+                "Alice",
+                "alice",
+                Some("S-1-5-21-1-2-3-1001"),
+            ),
+            object(ObjectKind::User, "Bob", "bob", Some("S-1-5-21-1-2-3-1002")),
+            object(
+                ObjectKind::Group,
+                "Staff",
+                "staff",
+                Some("S-1-5-21-1-2-3-1003"),
+            ),
+        ],
+    )
+    .await;
+    import(
+        &t,
+        dst,
+        "fabrikam.test",
+        vec![
+            object(
+                ObjectKind::User,
+                "Alice F",
+                "ALICE",
+                Some("S-1-5-21-7-8-9-5001"),
+            ),
+            object(
+                ObjectKind::Group,
+                "Staff F",
+                "staff",
+                Some("S-1-5-21-7-8-9-5003"),
+            ),
+        ],
+    )
+    .await;
+    let summary = server::directory::match_users(&t.app, src, dst, MatchAttribute::SamAccountName)
+        .await
+        .expect("match");
+    assert_eq!(
+        (summary.matched, summary.unmatched, summary.ambiguous),
+        (2, 1, 0)
+    );
+    assert_eq!(summary.unmatched_names, vec!["Bob".to_string()]);
+    let table = t.app.store.translations(None).await.expect("table");
+    assert_eq!(table.len(), 2);
+    let found = t
+        .app
+        .store
+        .translations(Some("ALICE f"))
+        .await
+        .expect("search");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].target.sid.to_string(), "S-1-5-21-7-8-9-5001");
+    // Matching again replaces, never duplicates.
+    server::directory::match_users(&t.app, src, dst, MatchAttribute::SamAccountName)
+        .await
+        .expect("match again");
+    assert_eq!(
+        t.app.store.translations(None).await.expect("table").len(),
+        2
+    );
+    let only = t
+        .app
+        .store
+        .translations_for_sids(
+            dst,
+            &[
+                "S-1-5-21-1-2-3-1003".parse().expect("sid"),
+                "S-1-5-21-1-2-3-9999".parse().expect("sid"),
+            ],
+        )
+        .await
+        .expect("by sid");
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0].target.name, "Staff F");
+}

@@ -1,0 +1,298 @@
+//! The enveloped agent routes: check-in, translate, events, profiles. Each works on the
+//! authenticated agent's own rows only.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+use model::ids::RunbookId;
+use model::plan::TargetFacts;
+use model::protocol::{
+    kinds, Ack, CheckInRequest, CheckInResponse, DeviceAssignment, EventsAck, EventsUpload,
+    ProfilesUpload, SidTranslation, TranslateRequest, TranslateResponse,
+};
+use model::status::{AgentStatus, EventLevel};
+
+use super::assignment::{self, Applicable};
+use super::{serve_envelope, Failure, Refusal, RemoteAddr};
+use crate::store::agents::{Agent, RunUpdate};
+use crate::{App, Result};
+
+/// Most events one upload may carry; the agent sends more in several uploads.
+pub const MAX_EVENTS_PER_UPLOAD: usize = 10_000;
+/// Most SIDs one translate request may ask for.
+pub const MAX_SIDS_PER_REQUEST: usize = 50_000;
+/// Most profiles one device may report.
+pub const MAX_PROFILES: usize = 10_000;
+
+/// `POST /agent/check-in`.
+pub(super) async fn check_in(State(app): State<App>, remote: RemoteAddr, body: Bytes) -> Response {
+    serve_envelope(
+        &app,
+        &remote,
+        &body,
+        kinds::CHECK_IN,
+        |agent, req: CheckInRequest| {
+            let app = app.clone();
+            async move { Ok(check_in_for(&app, &agent, &req).await?) }
+        },
+    )
+    .await
+}
+
+/// The configuration an assignment is chosen from.
+struct Config {
+    batches: Vec<model::batch::Batch>,
+    runbooks: HashMap<RunbookId, model::runbook::Runbook>,
+}
+
+async fn config(app: &App) -> Result<Config> {
+    Ok(Config {
+        batches: app.store.batches().await?,
+        runbooks: app
+            .store
+            .runbooks()
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect(),
+    })
+}
+
+/// Runbooks Completed on the device, as it says and as its events said.
+async fn completed(app: &App, agent: &Agent, reported: &[RunbookId]) -> Result<HashSet<RunbookId>> {
+    let mut done: HashSet<RunbookId> = reported.iter().copied().collect();
+    for run in app.store.runs_of_agent(agent.id).await? {
+        if run.status == AgentStatus::Completed {
+            done.insert(run.runbook);
+        }
+    }
+    Ok(done)
+}
+
+async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<CheckInResponse> {
+    let now = app.clock.now();
+    app.store
+        .touch_agent(agent.id, &req.agent_version, &req.join_state, now)
+        .await?;
+    let config = config(app).await?;
+    let done = completed(app, agent, &req.completed).await?;
+    let next = assignment::next(
+        agent.directory,
+        &agent.computer_guid,
+        &config.batches,
+        &config.runbooks,
+        &done,
+    );
+    let Some(Applicable {
+        batch,
+        assignment: a,
+        runbook,
+    }) = next
+    else {
+        return Ok(CheckInResponse {
+            assignment: None,
+            server_time: now,
+        });
+    };
+    let target = app
+        .store
+        .directory(batch.target_directory)
+        .await?
+        .ok_or(crate::Error::NotFound("target directory"))?;
+    let status = assignment::waiting_status(a, now);
+    if !app
+        .store
+        .create_run(agent.id, runbook.id, batch.id, status, now)
+        .await?
+    {
+        app.store
+            .refresh_waiting_run(agent.id, runbook.id, batch.id, status, now)
+            .await?;
+    }
+    if req.final_check {
+        app.store
+            .record_final_check(agent.id, runbook.id, now)
+            .await?;
+    }
+    Ok(CheckInResponse {
+        assignment: Some(DeviceAssignment {
+            batch: batch.id,
+            runbook: runbook.clone(),
+            target: TargetFacts {
+                domain: target.domain,
+            },
+            available_from: a.available(),
+            enforced_after: a.enforced(),
+        }),
+        server_time: now,
+    })
+}
+
+/// `POST /agent/translate`: translations of the SIDs asked for, into the target of the device's
+/// current assignment, and nothing else of the table.
+pub(super) async fn translate(State(app): State<App>, remote: RemoteAddr, body: Bytes) -> Response {
+    serve_envelope(
+        &app,
+        &remote,
+        &body,
+        kinds::TRANSLATE,
+        |agent, req: TranslateRequest| {
+            let app = app.clone();
+            async move {
+                if req.sids.len() > MAX_SIDS_PER_REQUEST {
+                    return Err(Refusal::malformed(format!(
+                        "at most {} SIDs per request",
+                        MAX_SIDS_PER_REQUEST
+                    ))
+                    .computer(Some(agent.computer_name.clone()))
+                    .into());
+                }
+                Ok(translate_for(&app, &agent, &req).await?)
+            }
+        },
+    )
+    .await
+}
+
+async fn translate_for(
+    app: &App,
+    agent: &Agent,
+    req: &TranslateRequest,
+) -> Result<TranslateResponse> {
+    app.store
+        .touch_agent_contact(agent.id, app.clock.now())
+        .await?;
+    let config = config(app).await?;
+    let done = completed(app, agent, &[]).await?;
+    // Without an assignment there is no target to translate to.
+    let Some(current) = assignment::next(
+        agent.directory,
+        &agent.computer_guid,
+        &config.batches,
+        &config.runbooks,
+        &done,
+    ) else {
+        return Ok(TranslateResponse {
+            translations: Vec::new(),
+        });
+    };
+    let mut sids = req.sids.clone();
+    sids.sort_by_key(|s| s.to_string());
+    sids.dedup();
+    let entries = app
+        .store
+        .translations_for_sids(current.batch.target_directory, &sids)
+        .await?;
+    Ok(TranslateResponse {
+        translations: entries
+            .into_iter()
+            .map(|e| SidTranslation {
+                kind: e.kind,
+                source: e.source.sid,
+                target: e.target.sid,
+                target_name: e.target.name,
+                target_upn: e.target.upn,
+            })
+            .collect(),
+    })
+}
+
+/// `POST /agent/events`: stores each (agent, seq) once and moves the agent's runs along.
+pub(super) async fn events(State(app): State<App>, remote: RemoteAddr, body: Bytes) -> Response {
+    serve_envelope(
+        &app,
+        &remote,
+        &body,
+        kinds::EVENTS,
+        |agent, req: EventsUpload| {
+            let app = app.clone();
+            async move {
+                let name = Some(agent.computer_name.clone());
+                if req.events.len() > MAX_EVENTS_PER_UPLOAD {
+                    let message = format!("at most {} events per upload", MAX_EVENTS_PER_UPLOAD);
+                    return Err(Failure::from(Refusal::malformed(message).computer(name)));
+                }
+                if req.events.iter().any(|e| i64::try_from(e.seq).is_err()) {
+                    return Err(Refusal::malformed("an event sequence number is too large")
+                        .computer(name)
+                        .into());
+                }
+                Ok(events_for(&app, &agent, &req).await?)
+            }
+        },
+    )
+    .await
+}
+
+/// Folds the events of one upload into one change per runbook, in sequence order.
+pub fn fold_runs(upload: &EventsUpload) -> BTreeMap<RunbookId, RunUpdate> {
+    let mut events: Vec<_> = upload.events.iter().collect();
+    events.sort_by_key(|e| e.seq);
+    let mut updates: BTreeMap<RunbookId, RunUpdate> = BTreeMap::new();
+    for e in events {
+        let Some(runbook) = e.runbook else { continue };
+        let carries = e.status.is_some()
+            || e.phase.is_some()
+            || e.step.is_some()
+            || e.level == EventLevel::Error;
+        if !carries {
+            continue;
+        }
+        let u = updates.entry(runbook).or_default();
+        u.status = e.status.or(u.status);
+        u.phase = e.phase.or(u.phase);
+        if e.step.is_some() {
+            u.step = e.step.clone();
+        }
+        if e.level == EventLevel::Error {
+            u.last_error = Some(e.message.clone());
+        }
+        u.seq = i64::try_from(e.seq).unwrap_or(i64::MAX);
+    }
+    updates
+}
+
+async fn events_for(app: &App, agent: &Agent, req: &EventsUpload) -> Result<EventsAck> {
+    let now = app.clock.now();
+    let stored = app.store.insert_events(agent.id, &req.events, now).await?;
+    for (runbook, update) in fold_runs(req) {
+        app.store
+            .apply_run_update(agent.id, runbook, &update, now)
+            .await?;
+    }
+    app.store.touch_agent_contact(agent.id, now).await?;
+    let through = app.store.last_event_seq(agent.id).await?;
+    Ok(EventsAck { through, stored })
+}
+
+/// `POST /agent/profiles`: replaces the device's harvested profiles.
+pub(super) async fn profiles(State(app): State<App>, remote: RemoteAddr, body: Bytes) -> Response {
+    serve_envelope(
+        &app,
+        &remote,
+        &body,
+        kinds::PROFILES,
+        |agent, req: ProfilesUpload| {
+            let app = app.clone();
+            async move {
+                if req.profiles.len() > MAX_PROFILES {
+                    let message = format!("at most {} profiles", MAX_PROFILES);
+                    return Err(Failure::from(
+                        Refusal::malformed(message).computer(Some(agent.computer_name.clone())),
+                    ));
+                }
+                let now = app.clock.now();
+                app.store
+                    .replace_profiles(agent.id, &req.profiles, now)
+                    .await?;
+                app.store.touch_agent_contact(agent.id, now).await?;
+                Ok(Ack {
+                    accepted: req.profiles.len() as u64,
+                })
+            }
+        },
+    )
+    .await
+}

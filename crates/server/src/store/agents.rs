@@ -1,0 +1,429 @@
+//! Registered agents, where each stands with each runbook, and the profiles they harvested.
+
+use chrono::{DateTime, Utc};
+use model::envelope::{AgentCertificate, PublicKeys};
+use model::ids::{AgentId, BatchId, DirectoryId, ObjectGuid, RunbookId};
+use model::plan::{JoinState, OsEdition};
+use model::protocol::UserProfile;
+use model::status::{AgentStatus, Phase};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::certificates::{key_text, public_keys};
+use super::ROWS_PER_STATEMENT;
+use super::{
+    enum_text, from_ms, parse_enum, parse_json, parse_text, row_placeholders, to_json, to_ms, Store,
+};
+use crate::{Error, Result};
+
+/// A registered agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Agent {
+    /// Its id.
+    pub id: AgentId,
+    /// The directory its computer was imported from.
+    pub directory: DirectoryId,
+    /// The computer object's GUID there.
+    pub computer_guid: ObjectGuid,
+    /// The computer name it registered with.
+    pub computer_name: String,
+    /// BIOS serial number.
+    pub serial: String,
+    /// Workstation or server.
+    pub os_edition: OsEdition,
+    /// Windows version.
+    pub os_version: String,
+    /// Agent version at the last contact.
+    pub agent_version: String,
+    /// Join state at the last contact.
+    pub join_state: JoinState,
+    /// The certificate issued to it.
+    pub certificate: AgentCertificate,
+    /// Its public keys.
+    pub keys: PublicKeys,
+    /// When it registered.
+    pub registered_at: DateTime<Utc>,
+    /// When it last checked in or uploaded.
+    pub last_contact: DateTime<Utc>,
+}
+
+/// Where an agent stands with one runbook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentRun {
+    /// The agent.
+    pub agent: AgentId,
+    /// The runbook.
+    pub runbook: RunbookId,
+    /// The batch that assigned it, when known.
+    pub batch: Option<BatchId>,
+    /// Its status.
+    pub status: AgentStatus,
+    /// The phase it is in or stopped in.
+    pub phase: Option<Phase>,
+    /// The step id.
+    pub step: Option<String>,
+    /// When anything of this row last changed.
+    pub last_update: DateTime<Utc>,
+    /// The last error the agent reported.
+    pub last_error: Option<String>,
+    /// When the agent made its final check-in for it.
+    pub final_check_at: Option<DateTime<Utc>>,
+}
+
+/// A change to an agent's run, folded from events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunUpdate {
+    /// New status.
+    pub status: Option<AgentStatus>,
+    /// New phase.
+    pub phase: Option<Phase>,
+    /// New step.
+    pub step: Option<String>,
+    /// New last error.
+    pub last_error: Option<String>,
+    /// The newest event folded in.
+    pub seq: i64,
+}
+
+const AGENT_COLUMNS: &str = "id, directory, computer_guid, computer_name, serial, os_edition, os_version, \
+                             agent_version, join_state, certificate, sign_key, encrypt_key, registered_at, last_contact";
+const RUN_COLUMNS: &str =
+    "agent, runbook, batch, status, phase, step, last_update, last_error, final_check_at";
+
+fn agent_from_row(row: &AnyRow) -> Result<Agent> {
+    Ok(Agent {
+        id: parse_text("agent id", &row.try_get::<String, _>("id")?)?,
+        directory: parse_text("agent directory", &row.try_get::<String, _>("directory")?)?,
+        computer_guid: parse_text("computer guid", &row.try_get::<String, _>("computer_guid")?)?,
+        computer_name: row.try_get("computer_name")?,
+        serial: row.try_get("serial")?,
+        os_edition: parse_enum("os edition", &row.try_get::<String, _>("os_edition")?)?,
+        os_version: row.try_get("os_version")?,
+        agent_version: row.try_get("agent_version")?,
+        join_state: parse_json("join state", &row.try_get::<String, _>("join_state")?)?,
+        certificate: parse_json(
+            "agent certificate",
+            &row.try_get::<String, _>("certificate")?,
+        )?,
+        keys: public_keys(
+            &row.try_get::<String, _>("sign_key")?,
+            &row.try_get::<String, _>("encrypt_key")?,
+        )?,
+        registered_at: from_ms(row.try_get("registered_at")?),
+        last_contact: from_ms(row.try_get("last_contact")?),
+    })
+}
+
+fn run_from_row(row: &AnyRow) -> Result<AgentRun> {
+    let batch: Option<String> = row.try_get("batch")?;
+    let phase: Option<String> = row.try_get("phase")?;
+    let final_check: Option<i64> = row.try_get("final_check_at")?;
+    Ok(AgentRun {
+        agent: parse_text("agent id", &row.try_get::<String, _>("agent")?)?,
+        runbook: parse_text("runbook id", &row.try_get::<String, _>("runbook")?)?,
+        batch: batch
+            .as_deref()
+            .map(|b| parse_text("batch id", b))
+            .transpose()?,
+        status: parse_text("status", &row.try_get::<String, _>("status")?)?,
+        phase: phase
+            .as_deref()
+            .map(|p| parse_enum("phase", p))
+            .transpose()?,
+        step: row.try_get("step")?,
+        last_update: from_ms(row.try_get("last_update")?),
+        last_error: row.try_get("last_error")?,
+        final_check_at: final_check.map(from_ms),
+    })
+}
+
+/// True when `e` is a unique-key violation, on either backend.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            // SQLite: 2067 (UNIQUE) / 1555 (PRIMARY KEY); PostgreSQL: 23505.
+            matches!(
+                db.code().as_deref(),
+                Some("2067") | Some("1555") | Some("23505")
+            ) || db.message().contains("UNIQUE constraint failed")
+                || db.message().contains("duplicate key")
+        }
+        _ => false,
+    }
+}
+
+impl Store {
+    /// Adds an agent. A second agent for the same computer is a conflict.
+    pub async fn insert_agent(&self, agent: &Agent) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO agents ({}) VALUES {}",
+            AGENT_COLUMNS,
+            row_placeholders(1, 14)
+        );
+        let done = sqlx::query(&sql)
+            .bind(agent.id.to_string())
+            .bind(agent.directory.to_string())
+            .bind(agent.computer_guid.to_string())
+            .bind(&agent.computer_name)
+            .bind(&agent.serial)
+            .bind(enum_text(&agent.os_edition))
+            .bind(&agent.os_version)
+            .bind(&agent.agent_version)
+            .bind(to_json(&agent.join_state)?)
+            .bind(to_json(&agent.certificate)?)
+            .bind(key_text(&agent.keys.sign))
+            .bind(key_text(&agent.keys.encrypt))
+            .bind(to_ms(agent.registered_at))
+            .bind(to_ms(agent.last_contact))
+            .execute(self.pool())
+            .await;
+        match done {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(Error::Conflict(
+                "this computer already has an agent".to_string(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One agent.
+    pub async fn agent(&self, id: AgentId) -> Result<Option<Agent>> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM agents WHERE id = $1",
+            AGENT_COLUMNS
+        ))
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(agent_from_row).transpose()
+    }
+
+    /// The agent of a computer, if one registered.
+    pub async fn agent_for_computer(
+        &self,
+        directory: DirectoryId,
+        computer: ObjectGuid,
+    ) -> Result<Option<Agent>> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM agents WHERE directory = $1 AND computer_guid = $2",
+            AGENT_COLUMNS
+        ))
+        .bind(directory.to_string())
+        .bind(computer.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(agent_from_row).transpose()
+    }
+
+    /// Every agent, by computer name.
+    pub async fn agents(&self) -> Result<Vec<Agent>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM agents ORDER BY computer_name, id",
+            AGENT_COLUMNS
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(agent_from_row).collect()
+    }
+
+    /// Records a check-in: last contact, version and join state.
+    pub async fn touch_agent(
+        &self,
+        id: AgentId,
+        version: &str,
+        join_state: &JoinState,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE agents SET last_contact = $1, agent_version = $2, join_state = $3 WHERE id = $4")
+            .bind(to_ms(now))
+            .bind(version)
+            .bind(to_json(join_state)?)
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Records contact without other changes (uploads).
+    pub async fn touch_agent_contact(&self, id: AgentId, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE agents SET last_contact = $1 WHERE id = $2")
+            .bind(to_ms(now))
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Every run of `agent`, by last update, newest first.
+    pub async fn runs_of_agent(&self, agent: AgentId) -> Result<Vec<AgentRun>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM agent_runs WHERE agent = $1 ORDER BY last_update DESC, runbook",
+            RUN_COLUMNS
+        ))
+        .bind(agent.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    /// Every run of every agent.
+    pub async fn all_runs(&self) -> Result<Vec<AgentRun>> {
+        let rows = sqlx::query(&format!("SELECT {} FROM agent_runs", RUN_COLUMNS))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    /// Creates the run of `agent` for `runbook` with `status` unless it exists; true when created.
+    pub async fn create_run(
+        &self,
+        agent: AgentId,
+        runbook: RunbookId,
+        batch: BatchId,
+        status: AgentStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO agent_runs (agent, runbook, batch, status, last_update, last_seq) VALUES ($1, $2, $3, $4, $5, 0) \
+             ON CONFLICT (agent, runbook) DO NOTHING",
+        )
+        .bind(agent.to_string())
+        .bind(runbook.to_string())
+        .bind(batch.to_string())
+        .bind(status.as_str())
+        .bind(to_ms(now))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Moves a run that has not started between Not Available and Not Started as time passes, and
+    /// records which batch assigns it now.
+    pub async fn refresh_waiting_run(
+        &self,
+        agent: AgentId,
+        runbook: RunbookId,
+        batch: BatchId,
+        status: AgentStatus,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE agent_runs SET status = $1, batch = $2, last_update = $3 WHERE agent = $4 AND runbook = $5 \
+             AND status IN ('NotAvailable', 'NotStarted') AND (status <> $1 OR batch IS NULL OR batch <> $2)",
+        )
+        .bind(status.as_str())
+        .bind(batch.to_string())
+        .bind(to_ms(now))
+        .bind(agent.to_string())
+        .bind(runbook.to_string())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records the final check-in for a run.
+    pub async fn record_final_check(
+        &self,
+        agent: AgentId,
+        runbook: RunbookId,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE agent_runs SET final_check_at = $1, last_update = $1 WHERE agent = $2 AND runbook = $3")
+            .bind(to_ms(now))
+            .bind(agent.to_string())
+            .bind(runbook.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Applies a change folded from events, unless newer events were already applied; creates the
+    /// run when events arrive for a runbook the server did not see assigned yet.
+    pub async fn apply_run_update(
+        &self,
+        agent: AgentId,
+        runbook: RunbookId,
+        update: &RunUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let initial = update.status.unwrap_or(AgentStatus::NotStarted);
+        sqlx::query(
+            "INSERT INTO agent_runs (agent, runbook, batch, status, last_update, last_seq) VALUES ($1, $2, NULL, $3, $4, 0) \
+             ON CONFLICT (agent, runbook) DO NOTHING",
+        )
+        .bind(agent.to_string())
+        .bind(runbook.to_string())
+        .bind(initial.as_str())
+        .bind(to_ms(now))
+        .execute(self.pool())
+        .await?;
+        sqlx::query(
+            "UPDATE agent_runs SET status = COALESCE($1, status), phase = COALESCE($2, phase), step = COALESCE($3, step), \
+             last_error = COALESCE($4, last_error), last_update = $5, last_seq = $6 \
+             WHERE agent = $7 AND runbook = $8 AND last_seq < $6",
+        )
+        .bind(update.status.map(|s| s.as_str().to_string()))
+        .bind(update.phase.map(|p| enum_text(&p)))
+        .bind(update.step.clone())
+        .bind(update.last_error.clone())
+        .bind(to_ms(now))
+        .bind(update.seq)
+        .bind(agent.to_string())
+        .bind(runbook.to_string())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces the profiles harvested from `agent`.
+    pub async fn replace_profiles(
+        &self,
+        agent: AgentId,
+        profiles: &[UserProfile],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM harvested_profiles WHERE agent = $1")
+            .bind(agent.to_string())
+            .execute(&mut *tx)
+            .await?;
+        for chunk in profiles.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO harvested_profiles (agent, sid, path, last_used, harvested_at) VALUES {} \
+                 ON CONFLICT (agent, sid) DO NOTHING",
+                row_placeholders(chunk.len(), 5)
+            );
+            let mut query = sqlx::query(&sql);
+            for p in chunk {
+                query = query
+                    .bind(agent.to_string())
+                    .bind(p.sid.to_string())
+                    .bind(p.path.clone())
+                    .bind(p.last_used.map(to_ms))
+                    .bind(to_ms(now));
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The profiles harvested from `agent`, by path.
+    pub async fn profiles(&self, agent: AgentId) -> Result<Vec<UserProfile>> {
+        let rows = sqlx::query("SELECT sid, path, last_used FROM harvested_profiles WHERE agent = $1 ORDER BY path, sid")
+            .bind(agent.to_string())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let last_used: Option<i64> = row.try_get("last_used")?;
+                Ok(UserProfile {
+                    sid: parse_text("profile sid", &row.try_get::<String, _>("sid")?)?,
+                    path: row.try_get("path")?,
+                    last_used: last_used.map(from_ms),
+                })
+            })
+            .collect()
+    }
+}
