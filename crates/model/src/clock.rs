@@ -34,7 +34,7 @@ impl ManualClock {
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
         let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *now = *now + by;
+        *now += by;
     }
 
     /// Sets the clock to `to`.

@@ -118,24 +118,21 @@ pub fn sanitize(input: &str) -> String {
     let mut i = 0;
     while i < input.len() {
         let rest = &input[i..];
-        let next = rest.find(|c| c == '<' || c == '&').unwrap_or(rest.len());
+        let next = rest.find(['<', '&']).unwrap_or(rest.len());
         escape_into(&mut out, &rest[..next]);
         i += next;
         if i >= input.len() {
             break;
         }
         let rest = &input[i..];
-        if rest.starts_with('&') {
+        if let Some(after) = rest.strip_prefix('&') {
             // Keep well-formed character references; escape anything else.
-            let entity_len = rest[1..]
-                .find(';')
-                .filter(|n| *n > 0 && *n <= 10)
-                .filter(|n| {
-                    let body = &rest[1..1 + n];
-                    body.chars().all(|c| c.is_ascii_alphanumeric() || c == '#')
-                        && (!body.starts_with('#')
-                            || body[1..].chars().all(|c| c.is_ascii_hexdigit() || c == 'x'))
-                });
+            let entity_len = after.find(';').filter(|n| *n > 0 && *n <= 10).filter(|n| {
+                let body = &after[..*n];
+                body.chars().all(|c| c.is_ascii_alphanumeric() || c == '#')
+                    && (!body.starts_with('#')
+                        || body[1..].chars().all(|c| c.is_ascii_hexdigit() || c == 'x'))
+            });
             match entity_len {
                 Some(n) => {
                     out.push_str(&rest[..n + 2]);

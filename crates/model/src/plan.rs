@@ -214,32 +214,32 @@ pub fn plan(
         }
     }
 
-    if completion {
-        if startup {
+    // Completion reverts what Startup's default processing changed; without Startup there is
+    // nothing to revert.
+    if completion && startup {
+        add(
+            Phase::Completion,
+            "restore-legal-notice",
+            Action::RestoreLegalNotice,
+        );
+        if leaves && joins {
             add(
                 Phase::Completion,
-                "restore-legal-notice",
-                Action::RestoreLegalNotice,
+                "restore-local-groups",
+                Action::RestoreLocalGroups,
             );
-            if leaves && joins {
-                add(
-                    Phase::Completion,
-                    "restore-local-groups",
-                    Action::RestoreLocalGroups,
-                );
-            }
-            if joins {
-                add(
-                    Phase::Completion,
-                    "restore-appx",
-                    Action::RestoreAppxPackages,
-                );
-                add(
-                    Phase::Completion,
-                    "resume-bitlocker",
-                    Action::ResumeBitLocker,
-                );
-            }
+        }
+        if joins {
+            add(
+                Phase::Completion,
+                "restore-appx",
+                Action::RestoreAppxPackages,
+            );
+            add(
+                Phase::Completion,
+                "resume-bitlocker",
+                Action::ResumeBitLocker,
+            );
         }
     }
     Ok(steps)

@@ -1,9 +1,15 @@
-//! `rehome`: the one binary. Subcommands are added as their parts land.
+//! `rehome`: the one binary. `serve` runs the control plane, `agent` the device agent, `demo` a
+//! whole migration of a simulated fleet, `admin` recovery tasks and `secdesc` descriptor tools.
 
+mod demo;
 mod secdesc_cmd;
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 /// Moves Windows workstations from one directory to another in place.
@@ -16,6 +22,17 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the control plane: console at /, admin API at /api/v1/, agent API at /agent/.
+    Serve(ServeArgs),
+    /// Run the agent for one device (a simulated workstation folder for now).
+    Agent(AgentArgs),
+    /// Migrate a simulated fleet end to end on a fresh server, showing progress.
+    Demo(demo::DemoArgs),
+    /// Administration tasks run on the server machine.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Security descriptor tools: SDDL and binary, translation, explanations.
     Secdesc {
         #[command(subcommand)]
@@ -23,16 +40,187 @@ enum Command {
     },
 }
 
+/// Where the store is.
+#[derive(Debug, clap::Args)]
+struct StoreArgs {
+    /// Data directory: the SQLite database lives here unless --database is given.
+    #[arg(long, default_value = "./rehome-data", env = "REHOME_DATA_DIR")]
+    data_dir: PathBuf,
+    /// A postgres://… URL to use PostgreSQL instead of SQLite.
+    #[arg(long, env = "REHOME_DATABASE")]
+    database: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, default_value = "0.0.0.0:5000", env = "REHOME_LISTEN")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// PEM certificate chain: serve HTTPS instead of HTTP (needs --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct AgentArgs {
+    /// The server's base URL, e.g. http://rehome.example.com:5000.
+    #[arg(long)]
+    server: String,
+    /// The pre-shared key from the console (used only to register).
+    #[arg(long, env = "REHOME_PSK", hide_env_values = true)]
+    psk: String,
+    /// The simulated workstation folder.
+    #[arg(long)]
+    sim: PathBuf,
+    /// Where the agent keeps its identity, journal and event spool (default: inside --sim).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Exit once the assigned runbook has finished and every event is uploaded.
+    #[arg(long)]
+    exit_when_idle: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Give a console user a new random password that must be changed at next login.
+    ResetPassword {
+        /// The user.
+        #[arg(long, default_value = "admin")]
+        user: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Secdesc { command } => secdesc_cmd::run(command),
-    };
-    match result {
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {:#}", e);
             ExitCode::FAILURE
         }
     }
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => {
+            init_logging("info");
+            runtime()?.block_on(serve(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Agent(args) => {
+            init_logging("info");
+            run_agent(args)
+        }
+        Command::Demo(args) => {
+            init_logging("warn");
+            demo::run(args)
+        }
+        Command::Admin {
+            command: AdminCommand::ResetPassword { user, store },
+        } => {
+            init_logging("warn");
+            runtime()?.block_on(reset_password(&user, store))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Secdesc { command } => secdesc_cmd::run(command),
+    }
+}
+
+fn serve_config(
+    listen: SocketAddr,
+    store: StoreArgs,
+    tls: Option<(PathBuf, PathBuf)>,
+) -> server::serve::ServeConfig {
+    server::serve::ServeConfig {
+        listen,
+        data_dir: store.data_dir,
+        database: store.database,
+        tls: tls.map(|(cert_pem, key_pem)| server::serve::TlsFiles { cert_pem, key_pem }),
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let tls = args.tls_cert.zip(args.tls_key);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let config = serve_config(args.listen, args.store, tls);
+    let running = server::serve::start(config, Arc::new(model::clock::SystemClock))
+        .await
+        .context("start the server")?;
+    if let Some(password) = &running.initial_admin_password {
+        println!(
+            "First start: the console user 'admin' has the password {}",
+            password
+        );
+        println!("It is shown only this once and must be changed at first login.");
+    }
+    println!(
+        "rehome is listening on {}://{}",
+        scheme,
+        running.local_addr()
+    );
+    tokio::signal::ctrl_c().await.context("wait for Ctrl-C")?;
+    running.shutdown().await.context("stop the server")?;
+    Ok(())
+}
+
+async fn reset_password(user: &str, args: StoreArgs) -> Result<()> {
+    let store = match &args.database {
+        Some(url) => server::store::Store::connect(url).await,
+        None => server::store::Store::open_sqlite(&args.data_dir).await,
+    }
+    .context("open the store")?;
+    let app = server::App::new(
+        store,
+        Arc::new(model::clock::SystemClock),
+        server::Settings::default(),
+    );
+    let password = server::auth::reset_password(&app, user)
+        .await
+        .context("reset the password")?;
+    println!(
+        "The console user '{}' now has the password {}",
+        user, password
+    );
+    println!("It must be changed at next login.");
+    Ok(())
+}
+
+fn run_agent(args: AgentArgs) -> Result<ExitCode> {
+    let mut config = agent::AgentConfig::new(&args.server, &args.psk, &args.sim);
+    if let Some(state_dir) = args.state_dir {
+        config.state_dir = state_dir;
+    }
+    config.exit_when_idle = args.exit_when_idle;
+    let exit = agent::run(&config).context("run the agent")?;
+    if let agent::Exit::Idle { status, .. } = exit {
+        println!("agent: the runbook ended {}", status);
+        if status != model::status::AgentStatus::Completed {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -32,30 +32,58 @@ impl DomainFile {
 
     /// The computers, in generation order.
     pub fn computers(&self) -> impl Iterator<Item = &DirectoryObject> {
-        self.objects.iter().filter(|o| o.kind == ObjectKind::Computer)
+        self.objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Computer)
     }
 }
 
 const FIRST: [&str; 16] = [
-    "Ada", "Ben", "Chloe", "Dev", "Elif", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Luca",
-    "Maya", "Nils", "Omar", "Priya",
+    "Ada", "Ben", "Chloe", "Dev", "Elif", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi",
+    "Luca", "Maya", "Nils", "Omar", "Priya",
 ];
 const LAST: [&str; 16] = [
-    "Okafor", "Lindqvist", "Moreau", "Tanaka", "Schmidt", "Novak", "Costa", "Haddad", "Kowalski",
-    "Fischer", "Rossi", "Nguyen", "Silva", "Berg", "Khan", "Murphy",
+    "Okafor",
+    "Lindqvist",
+    "Moreau",
+    "Tanaka",
+    "Schmidt",
+    "Novak",
+    "Costa",
+    "Haddad",
+    "Kowalski",
+    "Fischer",
+    "Rossi",
+    "Nguyen",
+    "Silva",
+    "Berg",
+    "Khan",
+    "Murphy",
 ];
 /// Groups present in both domains; the demo matches them by name.
-pub const GROUPS: [&str; 5] = ["Finance", "Engineering", "Sales", "Helpdesk", "Workstation Admins"];
+pub const GROUPS: [&str; 5] = [
+    "Finance",
+    "Engineering",
+    "Sales",
+    "Helpdesk",
+    "Workstation Admins",
+];
 
 fn domain_sid(rng: &mut StdRng) -> Sid {
-    let subs = [21, rng.gen_range(1_000_000_000..2_000_000_000), rng.gen(), rng.gen()];
+    let subs = [
+        21,
+        rng.gen_range(1_000_000_000..2_000_000_000),
+        rng.gen(),
+        rng.gen(),
+    ];
     Sid::new(5, &subs).unwrap_or_else(|_| unreachable!("four sub-authorities are valid"))
 }
 
 fn sid(domain: &Sid, rid: u32) -> Sid {
     let mut subs = domain.sub_authorities().to_vec();
     subs.push(rid);
-    Sid::new(domain.authority(), &subs).unwrap_or_else(|_| unreachable!("a domain SID has room for a RID"))
+    Sid::new(domain.authority(), &subs)
+        .unwrap_or_else(|_| unreachable!("a domain SID has room for a RID"))
 }
 
 fn guid(rng: &mut StdRng) -> ObjectGuid {
@@ -76,7 +104,12 @@ pub fn generate(domain: &str, seed: u64, users: usize, computers: usize) -> Doma
     for i in 0..users {
         let first = FIRST[i % FIRST.len()];
         let last = LAST[(i / FIRST.len()) % LAST.len()];
-        let sam = format!("{}.{}{}", first.to_lowercase(), last.to_lowercase(), i / 256);
+        let sam = format!(
+            "{}.{}{}",
+            first.to_lowercase(),
+            last.to_lowercase(),
+            i / 256
+        );
         objects.push(DirectoryObject {
             guid: guid(&mut rng),
             kind: ObjectKind::User,
@@ -116,7 +149,11 @@ pub fn generate(domain: &str, seed: u64, users: usize, computers: usize) -> Doma
             operating_system: Some("Windows 11 Enterprise".to_string()),
         });
     }
-    DomainFile { domain: domain.to_string(), domain_sid, objects }
+    DomainFile {
+        domain: domain.to_string(),
+        domain_sid,
+        objects,
+    }
 }
 
 #[cfg(test)]
@@ -128,11 +165,15 @@ mod tests {
         let a = generate("contoso.test", 1, 300, 20);
         let b = generate("contoso.test", 1, 300, 20);
         let target = generate("fabrikam.test", 2, 300, 0);
-        assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&b).unwrap()
+        );
         assert_eq!(a.users().count(), 300);
         assert_eq!(a.computers().count(), 20);
         assert_eq!(target.computers().count(), 0);
-        let names: std::collections::HashSet<_> = a.users().map(|u| u.sam_account_name.clone()).collect();
+        let names: std::collections::HashSet<_> =
+            a.users().map(|u| u.sam_account_name.clone()).collect();
         assert_eq!(names.len(), 300, "sAMAccountNames are unique");
         for (s, t) in a.users().zip(target.users()) {
             assert_eq!(s.sam_account_name, t.sam_account_name);

@@ -1,0 +1,169 @@
+//! The demo's simulated workstations: one folder each, joined to the source domain with a few of
+//! its users' profiles, and an agent thread per workstation.
+
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use agent::sim::{SimSpec, SimUser, SimWorkstation};
+use anyhow::{Context, Result};
+use model::plan::JoinState;
+
+use super::setup::World;
+
+/// A workstation of the demo fleet.
+pub struct Machine {
+    /// Its folder.
+    pub dir: PathBuf,
+    /// Its computer name.
+    pub name: String,
+    /// The source SIDs of its users, with their sAMAccountNames.
+    pub users: Vec<(secdesc::Sid, String)>,
+}
+
+/// Creates `count` workstations, the i-th named like the i-th source computer, each with one to
+/// three profiles of source users.
+pub fn create(root: &Path, world: &World, count: usize) -> Result<Vec<Machine>> {
+    let users: Vec<_> = world.source.users().collect();
+    let mut machines = Vec::with_capacity(count);
+    for (i, computer) in world.source.computers().take(count).enumerate() {
+        let dir = root.join(&computer.name);
+        let per_machine = 1 + i % 3;
+        let sim_users: Vec<SimUser> = (0..per_machine)
+            .map(|k| users[(i * 3 + k) % users.len()])
+            .filter_map(|u| {
+                let sid = u.sid.clone()?;
+                let name = u.sam_account_name.clone().unwrap_or_else(|| u.name.clone());
+                Some(SimUser { sid, name })
+            })
+            .collect();
+        let mut spec = SimSpec::active_directory(
+            &computer.name,
+            &format!("SN{:08}", i + 1),
+            &world.source_domain,
+            sim_users.clone(),
+        );
+        // A directory group in the local Administrators group, so local groups have something
+        // to translate.
+        spec.admin_groups
+            .extend(world.source.groups().filter_map(|g| g.sid.clone()).take(1));
+        SimWorkstation::create(&dir, &spec)
+            .with_context(|| format!("create workstation {}", computer.name))?;
+        machines.push(Machine {
+            dir,
+            name: computer.name.clone(),
+            users: sim_users.into_iter().map(|u| (u.sid, u.name)).collect(),
+        });
+    }
+    Ok(machines)
+}
+
+/// Starts one agent thread per workstation; each returns when its runbook has finished.
+pub fn start_agents(
+    url: &str,
+    psk: &str,
+    machines: &[Machine],
+) -> Vec<JoinHandle<Result<(), String>>> {
+    machines
+        .iter()
+        .map(|m| {
+            let mut config = agent::AgentConfig::new(url, psk, &m.dir);
+            config.exit_when_idle = true;
+            let name = m.name.clone();
+            std::thread::Builder::new()
+                .name(format!("agent-{}", name))
+                .stack_size(512 * 1024)
+                .spawn(move || {
+                    agent::run(&config)
+                        .map(|_| ())
+                        .map_err(|e| format!("{}: {}", name, e))
+                })
+                .unwrap_or_else(|e| {
+                    let message = format!("cannot start a thread: {}", e);
+                    std::thread::spawn(move || Err(message))
+                })
+        })
+        .collect()
+}
+
+/// Waits for every agent thread and returns their errors.
+pub fn join(handles: Vec<JoinHandle<Result<(), String>>>) -> Vec<String> {
+    handles
+        .into_iter()
+        .filter_map(|h| match h.join() {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e),
+            Err(_) => Some("an agent thread panicked".to_string()),
+        })
+        .collect()
+}
+
+/// What checking the workstations after the run found.
+pub struct Verification {
+    /// One line per workstation that is not fully migrated.
+    pub problems: Vec<String>,
+}
+
+/// Checks every workstation: joined to the target, and no source SID of a translated user left in
+/// its profile list or file descriptors.
+pub fn verify(machines: &[Machine], world: &World) -> Verification {
+    let mut problems = Vec::new();
+    for m in machines {
+        let state = match SimWorkstation::load(&m.dir) {
+            Ok(state) => state,
+            Err(e) => {
+                problems.push(format!("{}: cannot read its state: {}", m.name, e));
+                continue;
+            }
+        };
+        let joined = matches!(&state.join_state, JoinState::ActiveDirectory { domain } if domain.eq_ignore_ascii_case(&world.target_domain));
+        if !joined {
+            problems.push(format!(
+                "{}: joined to {:?}, not {}",
+                m.name, state.join_state, world.target_domain
+            ));
+        }
+        for (source, sam) in &m.users {
+            if state.profile_list.contains_key(source) {
+                problems.push(format!(
+                    "{}: the profile of {} still belongs to the source SID",
+                    m.name, sam
+                ));
+            }
+            let target = world
+                .target
+                .users()
+                .find(|u| u.sam_account_name.as_deref() == Some(sam.as_str()))
+                .and_then(|u| u.sid.as_ref());
+            if !target.map_or(false, |t| state.profile_list.contains_key(t)) {
+                problems.push(format!(
+                    "{}: no profile belongs to the target account of {}",
+                    m.name, sam
+                ));
+            }
+            for (path, sddl) in &state.files {
+                match secdesc::SecurityDescriptor::from_sddl(sddl, None) {
+                    Ok(sd) => {
+                        // Inherited entries are left for inheritance to restore: only explicit
+                        // ones must have moved to the target.
+                        let explicit_source = sd
+                            .dacl
+                            .iter()
+                            .flat_map(|acl| acl.aces.iter())
+                            .any(|ace| !ace.is_inherited() && &ace.sid == source);
+                        if explicit_source {
+                            problems.push(format!(
+                                "{}: {} still grants the source SID {}",
+                                m.name, path, source
+                            ));
+                        }
+                    }
+                    Err(e) => problems.push(format!(
+                        "{}: {} has an unreadable descriptor: {}",
+                        m.name, path, e
+                    )),
+                }
+            }
+        }
+    }
+    Verification { problems }
+}

@@ -1,0 +1,164 @@
+//! `rehome demo`: a whole migration on one machine. A server on SQLite in a fresh data directory,
+//! a source and a target directory seeded and matched, a PSK, an agent certificate, a runbook and
+//! a batch enforced now, then a fleet of simulated workstations whose agents run the migration
+//! while the terminal shows progress.
+
+mod directories;
+mod fleet;
+mod setup;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use model::status::AgentStatus;
+
+/// Options of `rehome demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// How many simulated workstations (agents) to migrate.
+    #[arg(long, default_value_t = 50)]
+    pub agents: usize,
+    /// Users per directory.
+    #[arg(long, default_value_t = 200)]
+    pub users: usize,
+    /// Computers in the source directory (at least --agents).
+    #[arg(long, default_value_t = 50)]
+    pub computers: usize,
+    /// Data directory for the server and the simulated workstations (default: a new temporary one).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+    /// Leave the server running afterwards and print the console URL and admin password.
+    #[arg(long)]
+    pub keep_running: bool,
+}
+
+/// Runs the demo; exits 0 only when every workstation completed.
+pub fn run(args: DemoArgs) -> Result<ExitCode> {
+    if args.agents == 0 {
+        bail!("--agents must be at least 1");
+    }
+    if args.computers < args.agents {
+        bail!(
+            "--computers ({}) must be at least --agents ({})",
+            args.computers,
+            args.agents
+        );
+    }
+    if args.users == 0 {
+        bail!("--users must be at least 1");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    runtime.block_on(demo(args))
+}
+
+async fn demo(args: DemoArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let data_dir = match &args.data_dir {
+        Some(dir) => {
+            if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+                bail!(
+                    "--data-dir {} is not empty; the demo needs a fresh one",
+                    dir.display()
+                );
+            }
+            dir.clone()
+        }
+        None => std::env::temp_dir().join(format!("rehome-demo-{}", uuid::Uuid::new_v4().simple())),
+    };
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("create {}", data_dir.display()))?;
+    println!("demo: data in {}", data_dir.display());
+
+    let config = server::serve::ServeConfig {
+        listen: args.listen,
+        data_dir: data_dir.join("server"),
+        database: None,
+        tls: None,
+    };
+    let running = server::serve::start(config, Arc::new(model::clock::SystemClock))
+        .await
+        .context("start the server")?;
+    let url = format!("http://{}", running.local_addr());
+    println!("demo: server listening on {}", url);
+
+    let world = setup::seed(running.app(), &data_dir, &args).await?;
+    println!(
+        "demo: {} and {} imported and matched ({} users translated); runbook {:?} enforced now",
+        world.source_domain, world.target_domain, world.matched, world.runbook_name
+    );
+
+    let machines = fleet::create(&data_dir.join("fleet"), &world, args.agents)?;
+    let handles = fleet::start_agents(&url, &world.psk, &machines);
+
+    let bar = ProgressBar::new(args.agents as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let deadline = started + Duration::from_secs(args.timeout);
+    let counts = loop {
+        let counts = setup::status_counts(running.app()).await?;
+        let finished = counts.get(AgentStatus::Completed) + counts.get(AgentStatus::Error);
+        bar.set_position(counts.get(AgentStatus::Completed));
+        bar.set_message(counts.summary());
+        let agents_done = handles.iter().all(|h| h.is_finished());
+        if (finished as usize >= args.agents && agents_done) || Instant::now() > deadline {
+            break counts;
+        }
+        if agents_done && (finished as usize) < args.agents {
+            // Every agent returned but the server does not count them all as finished: look once
+            // more, then report what it has.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            break setup::status_counts(running.app()).await?;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    bar.finish_and_clear();
+
+    let agent_errors = fleet::join(handles);
+    for e in &agent_errors {
+        eprintln!("demo: agent error: {}", e);
+    }
+    let checked = fleet::verify(&machines, &world);
+    for problem in &checked.problems {
+        eprintln!("demo: {}", problem);
+    }
+    let completed = counts.get(AgentStatus::Completed) as usize;
+    let errors =
+        counts.get(AgentStatus::Error) as usize + agent_errors.len() + checked.problems.len();
+    let seconds = started.elapsed().as_secs_f64();
+
+    if args.keep_running {
+        match &running.initial_admin_password {
+            Some(password) => println!(
+                "demo: console at {}/ (user admin, password {})",
+                url, password
+            ),
+            None => println!("demo: console at {}/", url),
+        }
+        println!("demo: press Ctrl-C to stop");
+        tokio::signal::ctrl_c().await.context("wait for Ctrl-C")?;
+    }
+    running.shutdown().await.context("stop the server")?;
+    println!(
+        "demo: {}/{} completed, {} errors, {:.1} s",
+        completed, args.agents, errors, seconds
+    );
+    if completed == args.agents && errors == 0 {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::FAILURE)
+    }
+}

@@ -1,0 +1,188 @@
+//! Seeds the demo server the way an engineer would in the console: two directories imported and
+//! matched, a PSK, an agent certificate, a runbook and a batch enforced now.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use chrono::{Duration, Utc};
+use model::batch::{Assignment, Batch, ComputerSelection, ScheduleTimezone, SelectionMode};
+use model::directory::{Directory, DirectoryKind, MatchAttribute};
+use model::ids::{BatchId, CertificateId, DirectoryId, PskId, RunbookId};
+use model::runbook::{
+    CompletionSettings, DeviceStateSettings, DomainJoin, PermissionMode, PermissionSettings,
+    RemoveFrom, Runbook, StartupSettings,
+};
+use model::status::AgentStatus;
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use server::App;
+
+use super::directories::{self, DomainFile};
+use super::DemoArgs;
+
+/// What the demo set up, for the fleet and the final check.
+pub struct World {
+    /// The source domain as generated.
+    pub source: DomainFile,
+    /// The target domain as generated.
+    pub target: DomainFile,
+    /// The source DNS domain.
+    pub source_domain: String,
+    /// The target DNS domain.
+    pub target_domain: String,
+    /// Users and groups in the translation table.
+    pub matched: u64,
+    /// The runbook's name.
+    pub runbook_name: String,
+    /// The PSK agents register with.
+    pub psk: String,
+}
+
+async fn add_directory(
+    app: &App,
+    data_dir: &Path,
+    name: &str,
+    file: &DomainFile,
+) -> Result<DirectoryId> {
+    let directory = server::directory::create(
+        app,
+        Directory {
+            id: DirectoryId::new(),
+            name: name.to_string(),
+            kind: DirectoryKind::ActiveDirectory,
+            domain: file.domain.clone(),
+            domain_id: None,
+        },
+    )
+    .await
+    .with_context(|| format!("add directory {}", name))?;
+    let path = data_dir.join(format!("{}.json", name.to_lowercase()));
+    std::fs::write(&path, serde_json::to_vec(file)?)
+        .with_context(|| format!("write {}", path.display()))?;
+    server::directory::import_file(app, directory.id, &path)
+        .await
+        .with_context(|| format!("import {}", name))?;
+    Ok(directory.id)
+}
+
+/// Sets everything up and returns what the fleet needs.
+pub async fn seed(app: &App, data_dir: &Path, args: &DemoArgs) -> Result<World> {
+    let source = directories::generate("contoso.test", 1, args.users, args.computers);
+    let target = directories::generate("fabrikam.test", 2, args.users, 0);
+    let source_id = add_directory(app, data_dir, "CONTOSO", &source).await?;
+    let target_id = add_directory(app, data_dir, "FABRIKAM", &target).await?;
+    let matched =
+        server::directory::match_users(app, source_id, target_id, MatchAttribute::SamAccountName)
+            .await
+            .context("match the directories")?;
+
+    let now = app.clock.now();
+    let psk: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(64)
+        .map(char::from)
+        .collect();
+    app.store
+        .insert_psk(PskId::new(), &psk, now)
+        .await
+        .context("create a PSK")?;
+    let keys = model::envelope::KeyPair::generate();
+    app.store
+        .insert_certificate(
+            CertificateId::new(),
+            "Demo agent certificate",
+            &keys,
+            now,
+            now + Duration::days(365),
+        )
+        .await
+        .context("create an agent certificate")?;
+
+    let runbook = Runbook {
+        id: RunbookId::new(),
+        name: "CONTOSO to FABRIKAM".to_string(),
+        source_directories: vec![source_id],
+        target_directory: target_id,
+        allow_on_server_os: false,
+        startup: StartupSettings::default(),
+        device_state: DeviceStateSettings {
+            remove_from: RemoveFrom::ActiveDirectory,
+            domain_join: DomainJoin::ActiveDirectory,
+        },
+        permissions: PermissionSettings {
+            mode: PermissionMode::AddAndRemove,
+        },
+        completion: CompletionSettings::default(),
+    };
+    runbook.validate()?;
+    app.store
+        .insert_runbook(&runbook, now)
+        .await
+        .context("create the runbook")?;
+
+    let batch = Batch {
+        id: BatchId::new(),
+        name: "Demo wave 1".to_string(),
+        source_directory: source_id,
+        target_directory: target_id,
+        assignments: vec![Assignment {
+            runbook: runbook.id,
+            available_from: None,
+            enforced_after: (Utc::now() - Duration::minutes(1)).naive_utc(),
+            timezone: ScheduleTimezone::Utc,
+        }],
+        computers: ComputerSelection {
+            mode: SelectionMode::AllExcept,
+            computers: Vec::new(),
+        },
+    };
+    batch.validate()?;
+    app.store
+        .insert_batch(&batch, now)
+        .await
+        .context("create the batch")?;
+
+    Ok(World {
+        source_domain: source.domain.clone(),
+        target_domain: target.domain.clone(),
+        source,
+        target,
+        matched: matched.matched,
+        runbook_name: runbook.name,
+        psk,
+    })
+}
+
+/// Runs per status, as the dashboard counts them.
+pub struct Counts(Vec<(AgentStatus, u64)>);
+
+impl Counts {
+    /// How many runs are in `status`.
+    pub fn get(&self, status: AgentStatus) -> u64 {
+        self.0
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// `Completed 12 · In Progress 30 …`, leaving out zeros.
+    pub fn summary(&self) -> String {
+        self.0
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| format!("{} {}", s.label(), n))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+}
+
+/// The current counts.
+pub async fn status_counts(app: &App) -> Result<Counts> {
+    let runs = app.store.all_runs().await?;
+    Ok(Counts(
+        AgentStatus::ALL
+            .iter()
+            .map(|s| (*s, runs.iter().filter(|r| r.status == *s).count() as u64))
+            .collect(),
+    ))
+}
