@@ -1,10 +1,145 @@
-//! placeholder, filled in next.
+//! The web console: server-rendered pages (maud escapes every value, and names and messages come
+//! from devices), a stylesheet and a small script embedded in the binary. Every page works for
+//! every role that may read the migration agent area; nothing here edits configuration.
 
+mod data;
+mod login;
+mod pages;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
 use axum::Router;
+use maud::{html, Markup, DOCTYPE};
 
-use crate::App;
+use crate::auth::{Access, Area, Authenticated, Caller};
+use crate::{App, Error};
 
-/// Routes of this part.
+const CSS: &str = include_str!("assets/console.css");
+const JS: &str = include_str!("assets/console.js");
+
+/// Routes of the console.
 pub fn router() -> Router<App> {
     Router::new()
+        .route("/", get(pages::dashboard))
+        .route("/agents", get(pages::agents))
+        .route("/agents/{id}", get(pages::agent))
+        .route("/agents/{id}/logs", get(pages::logs))
+        .route("/communications", get(pages::failed_communications))
+        .route("/login", get(login::login_page).post(login::login))
+        .route(
+            "/password",
+            get(login::password_page).post(login::change_password),
+        )
+        .route("/logout", axum::routing::post(login::logout))
+        .route(
+            "/assets/console.css",
+            get(|| async { asset("text/css; charset=utf-8", CSS) }),
+        )
+        .route(
+            "/assets/console.js",
+            get(|| async { asset("text/javascript; charset=utf-8", JS) }),
+        )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (CONTENT_TYPE, content_type),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A signed-in console user who may see pages: not signed in redirects to the login page, a
+/// pending password change to the password page.
+pub struct Viewer {
+    caller: Caller,
+    csrf_token: String,
+}
+
+impl FromRequestParts<App> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Viewer, Response> {
+        match Authenticated::from_request_parts(parts, app).await {
+            Ok(session) if session.must_change_password() => {
+                Err(Redirect::to("/password").into_response())
+            }
+            Ok(session) => Ok(Viewer {
+                csrf_token: session.csrf_token().to_string(),
+                caller: session.caller().clone(),
+            }),
+            Err(Error::Unauthenticated) => Err(Redirect::to("/login").into_response()),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+impl Viewer {
+    /// The page when the viewer may read the agent area; a refusal page otherwise.
+    fn agent_page(&self, title: &str, body: Markup) -> Response {
+        if self.caller.require(Area::Agent, Access::Read).is_err() {
+            let refusal = html! {
+                h1 { (title) }
+                p.notice { "None of your roles includes the migration agent area. Ask a tenant administrator for the Agent Viewer role." }
+            };
+            return (StatusCode::FORBIDDEN, self.layout(title, refusal)).into_response();
+        }
+        self.layout(title, body).into_response()
+    }
+
+    /// The common frame: navigation, who is signed in, and a logout form carrying the CSRF token.
+    fn layout(&self, title: &str, body: Markup) -> Markup {
+        let roles: Vec<&str> = self.caller.roles.iter().map(|r| r.as_str()).collect();
+        page(
+            title,
+            html! {
+                header {
+                    span.brand { "rehome" }
+                    nav {
+                        a href="/" { "Dashboard" }
+                        a href="/agents" { "Agents" }
+                        a href="/communications" { "Failed communications" }
+                    }
+                    div.who {
+                        span title=(roles.join(", ")) { (self.caller.name) }
+                        a href="/password" { "Change password" }
+                        form method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(self.csrf_token);
+                            button.link type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main { (body) }
+            },
+        )
+    }
+}
+
+/// A whole HTML document.
+fn page(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · rehome" }
+                link rel="stylesheet" href="/assets/console.css";
+                script src="/assets/console.js" defer {}
+            }
+            body { (body) }
+        }
+    }
+}
+
+/// An instant as the console shows it.
+fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }

@@ -86,6 +86,7 @@ pub mod events;
 pub mod leases;
 pub mod testing;
 pub mod translations;
+pub mod users;
 
 /// Milliseconds since the Unix epoch, as stored.
 pub fn to_ms(t: DateTime<Utc>) -> i64 {

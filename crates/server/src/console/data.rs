@@ -1,0 +1,223 @@
+//! What the console pages show, read through the store's report functions and reduced to plain
+//! rows, so a change in the store's types touches only this file.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use model::ids::{AgentId, RunbookId};
+use model::plan::JoinState;
+use model::status::{AgentStatus, Phase};
+
+use crate::{App, Result};
+
+/// Dashboard numbers: runs per status, and registered agents.
+pub struct StatusCounts {
+    /// Every status, in dashboard order, with how many (agent, runbook) runs are in it.
+    pub by_status: Vec<(AgentStatus, u64)>,
+    /// Registered agents.
+    pub agents: u64,
+}
+
+/// One line of the agents list.
+pub struct AgentLine {
+    /// The agent.
+    pub id: AgentId,
+    /// Computer name as the device reported it.
+    pub computer_name: String,
+    /// Current join state, in words.
+    pub join_state: String,
+    /// Agent version.
+    pub agent_version: String,
+    /// Last time the agent reached the server.
+    pub last_contact: DateTime<Utc>,
+    /// The statuses of its runs, in runbook-name order.
+    pub statuses: Vec<AgentStatus>,
+}
+
+/// One agent's header facts.
+pub struct AgentFacts {
+    /// Computer name.
+    pub computer_name: String,
+    /// Serial number.
+    pub serial: String,
+    /// Operating system version.
+    pub os: String,
+    /// Current join state, in words.
+    pub join_state: String,
+    /// Agent version.
+    pub agent_version: String,
+    /// First registration.
+    pub registered_at: DateTime<Utc>,
+    /// Last contact.
+    pub last_contact: DateTime<Utc>,
+}
+
+/// One runbook's progress on one agent.
+pub struct RunLine {
+    /// Runbook name (its id when it no longer exists).
+    pub runbook: String,
+    /// Status.
+    pub status: AgentStatus,
+    /// Current phase.
+    pub phase: Option<Phase>,
+    /// Current step.
+    pub step: Option<String>,
+    /// Last update.
+    pub last_update: DateTime<Utc>,
+    /// Last error reported.
+    pub last_error: Option<String>,
+}
+
+/// One log line of an agent.
+pub struct LogLine {
+    /// The agent's sequence number.
+    pub seq: u64,
+    /// When it happened, by the device's clock.
+    pub at: DateTime<Utc>,
+    /// Info, Warning or Error.
+    pub level: String,
+    /// Phase it concerns.
+    pub phase: Option<Phase>,
+    /// What happened.
+    pub message: String,
+}
+
+/// One refused or failed agent contact.
+pub struct FailedLine {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The name the device gave, if any.
+    pub computer_name: Option<String>,
+    /// Where it came from.
+    pub remote_address: Option<String>,
+    /// Stable reason code.
+    pub code: String,
+    /// The reason in words.
+    pub message: String,
+}
+
+fn join_state_text(state: &JoinState) -> String {
+    match state {
+        JoinState::Workgroup => "Workgroup".to_string(),
+        JoinState::ActiveDirectory { domain } => format!("Active Directory: {domain}"),
+        JoinState::Entra { tenant } => format!("Entra: {tenant}"),
+    }
+}
+
+async fn runbook_names(app: &App) -> Result<HashMap<RunbookId, String>> {
+    Ok(app
+        .store
+        .runbooks()
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect())
+}
+
+fn runbook_name(names: &HashMap<RunbookId, String>, id: RunbookId) -> String {
+    names.get(&id).cloned().unwrap_or_else(|| id.to_string())
+}
+
+/// Runs per status and registered agents.
+pub async fn status_counts(app: &App) -> Result<StatusCounts> {
+    let runs = app.store.all_runs().await?;
+    let by_status = AgentStatus::ALL
+        .iter()
+        .map(|s| (*s, runs.iter().filter(|r| r.status == *s).count() as u64))
+        .collect();
+    Ok(StatusCounts {
+        by_status,
+        agents: app.store.agents().await?.len() as u64,
+    })
+}
+
+/// Every agent with the statuses of its runs, by computer name.
+pub async fn agents(app: &App) -> Result<Vec<AgentLine>> {
+    let mut statuses: HashMap<AgentId, Vec<AgentStatus>> = HashMap::new();
+    for run in app.store.all_runs().await? {
+        statuses.entry(run.agent).or_default().push(run.status);
+    }
+    let mut lines: Vec<AgentLine> = app
+        .store
+        .agents()
+        .await?
+        .into_iter()
+        .map(|a| AgentLine {
+            statuses: statuses.remove(&a.id).unwrap_or_default(),
+            id: a.id,
+            join_state: join_state_text(&a.join_state),
+            computer_name: a.computer_name,
+            agent_version: a.agent_version,
+            last_contact: a.last_contact,
+        })
+        .collect();
+    lines.sort_by_key(|l| l.computer_name.to_lowercase());
+    Ok(lines)
+}
+
+/// One agent's facts and runs; `None` when there is no such agent.
+pub async fn agent(app: &App, id: AgentId) -> Result<Option<(AgentFacts, Vec<RunLine>)>> {
+    let Some(a) = app.store.agent(id).await? else {
+        return Ok(None);
+    };
+    let names = runbook_names(app).await?;
+    let mut runs: Vec<RunLine> = app
+        .store
+        .runs_of_agent(id)
+        .await?
+        .into_iter()
+        .map(|r| RunLine {
+            runbook: runbook_name(&names, r.runbook),
+            status: r.status,
+            phase: r.phase,
+            step: r.step,
+            last_update: r.last_update,
+            last_error: r.last_error,
+        })
+        .collect();
+    runs.sort_by(|a, b| a.runbook.cmp(&b.runbook));
+    let facts = AgentFacts {
+        computer_name: a.computer_name,
+        serial: a.serial,
+        os: a.os_version,
+        join_state: join_state_text(&a.join_state),
+        agent_version: a.agent_version,
+        registered_at: a.registered_at,
+        last_contact: a.last_contact,
+    };
+    Ok(Some((facts, runs)))
+}
+
+/// Up to `limit` log lines of `id` older than `before` (newest first).
+pub async fn logs(app: &App, id: AgentId, before: Option<u64>, limit: u32) -> Result<Vec<LogLine>> {
+    Ok(app
+        .store
+        .events(id, before, limit)
+        .await?
+        .into_iter()
+        .map(|e| LogLine {
+            seq: e.seq,
+            at: e.at,
+            level: e.level.as_str().to_string(),
+            phase: e.phase,
+            message: e.message,
+        })
+        .collect())
+}
+
+/// The newest `limit` failed communications.
+pub async fn failed_communications(app: &App, limit: u32) -> Result<Vec<FailedLine>> {
+    Ok(app
+        .store
+        .failed_communications(limit)
+        .await?
+        .into_iter()
+        .map(|f| FailedLine {
+            at: f.at,
+            computer_name: f.computer_name,
+            remote_address: f.remote_address,
+            code: f.code,
+            message: f.message,
+        })
+        .collect())
+}

@@ -1,0 +1,195 @@
+//! The read-only pages: dashboard, agents, agent details, agent logs, failed communications.
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use model::ids::AgentId;
+use serde::Deserialize;
+
+use super::{data, when, Viewer};
+use crate::{App, Error, Result};
+
+/// Log lines per page.
+const LOG_PAGE: u32 = 200;
+/// Failed communications shown.
+const FAILED_SHOWN: u32 = 500;
+
+/// `GET /`: runs per status and registered agents.
+pub async fn dashboard(State(app): State<App>, viewer: Viewer) -> Result<Response> {
+    let counts = data::status_counts(&app).await?;
+    let body = html! {
+        h1 { "Dashboard" }
+        div.counts {
+            div.count { div.n { (counts.agents) } div.muted { "Registered agents" } }
+            @for (status, n) in &counts.by_status {
+                div.count {
+                    div.n class=(format!("status-{}", status.as_str())) { (n) }
+                    div.muted { (status.label()) }
+                }
+            }
+        }
+        p.muted { "Counts are per device and runbook." }
+    };
+    Ok(viewer.agent_page("Dashboard", body))
+}
+
+/// `GET /agents`: every registered agent.
+pub async fn agents(State(app): State<App>, viewer: Viewer) -> Result<Response> {
+    let agents = data::agents(&app).await?;
+    let body = html! {
+        h1 { "Agents" }
+        @if agents.is_empty() {
+            p.muted { "No agent has registered yet." }
+        } @else {
+            table {
+                thead { tr { th { "Computer" } th { "Join state" } th { "Runbooks" } th { "Agent version" } th { "Last contact" } } }
+                tbody {
+                    @for a in &agents {
+                        tr {
+                            td { a href=(format!("/agents/{}", a.id)) { (a.computer_name) } }
+                            td { (a.join_state) }
+                            td {
+                                @if a.statuses.is_empty() { span.muted { "none assigned" } }
+                                @for (i, s) in a.statuses.iter().enumerate() {
+                                    @if i > 0 { ", " }
+                                    span class=(format!("status-{}", s.as_str())) { (s.label()) }
+                                }
+                            }
+                            td { (a.agent_version) }
+                            td { (when(a.last_contact)) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(viewer.agent_page("Agents", body))
+}
+
+fn agent_id(id: &str) -> Result<AgentId> {
+    id.parse().map_err(|_| Error::NotFound("agent"))
+}
+
+/// `GET /agents/{id}`: the agent's facts and the progress of each runbook.
+pub async fn agent(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let id = agent_id(&id)?;
+    let Some((facts, runs)) = data::agent(&app, id).await? else {
+        return Ok(Error::NotFound("agent").into_response());
+    };
+    let body = html! {
+        h1 { "Agent " (facts.computer_name) }
+        dl.facts {
+            dt { "Computer" } dd { (facts.computer_name) }
+            dt { "Serial number" } dd { (facts.serial) }
+            dt { "Operating system" } dd { (facts.os) }
+            dt { "Join state" } dd { (facts.join_state) }
+            dt { "Agent version" } dd { (facts.agent_version) }
+            dt { "Registered" } dd { (when(facts.registered_at)) }
+            dt { "Last contact" } dd { (when(facts.last_contact)) }
+        }
+        p { a href=(format!("/agents/{id}/logs")) { "Logs" } }
+        h2 { "Runbooks" }
+        @if runs.is_empty() {
+            p.muted { "No runbook is assigned to this device." }
+        } @else {
+            table {
+                thead { tr { th { "Runbook" } th { "Status" } th { "Phase" } th { "Step" } th { "Last update" } th { "Last error" } } }
+                tbody {
+                    @for r in &runs {
+                        tr {
+                            td { (r.runbook) }
+                            td class=(format!("status-{}", r.status.as_str())) { (r.status.label()) }
+                            td { @if let Some(p) = r.phase { (p) } }
+                            td { @if let Some(s) = &r.step { (s) } }
+                            td { (when(r.last_update)) }
+                            td { @if let Some(e) = &r.last_error { (e) } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(viewer.agent_page(&format!("Agent {}", facts.computer_name), body))
+}
+
+/// Which page of the log.
+#[derive(Deserialize)]
+pub struct LogQuery {
+    /// Show lines older than this sequence number.
+    before: Option<u64>,
+}
+
+/// `GET /agents/{id}/logs`: the agent's events, newest first, a page at a time.
+pub async fn logs(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> Result<Response> {
+    let id = agent_id(&id)?;
+    let Some((facts, _)) = data::agent(&app, id).await? else {
+        return Ok(Error::NotFound("agent").into_response());
+    };
+    let lines = data::logs(&app, id, query.before, LOG_PAGE).await?;
+    let older = (lines.len() == LOG_PAGE as usize)
+        .then(|| lines.last().map(|l| l.seq))
+        .flatten();
+    let body = html! {
+        h1 { "Logs of " (facts.computer_name) }
+        p { a href=(format!("/agents/{id}")) { "Back to the agent" } }
+        @if lines.is_empty() {
+            p.muted { "No events." }
+        } @else {
+            table {
+                thead { tr { th { "#" } th { "Time (device)" } th { "Level" } th { "Phase" } th { "Message" } } }
+                tbody {
+                    @for l in &lines {
+                        tr {
+                            td.muted { (l.seq) }
+                            td { (when(l.at)) }
+                            td class=(format!("level-{}", l.level)) { (l.level) }
+                            td { @if let Some(p) = l.phase { (p) } }
+                            td { (l.message) }
+                        }
+                    }
+                }
+            }
+            @if let Some(seq) = older {
+                p { a href=(format!("/agents/{id}/logs?before={seq}")) { "Older events" } }
+            }
+        }
+    };
+    Ok(viewer.agent_page(&format!("Logs of {}", facts.computer_name), body))
+}
+
+/// `GET /communications`: agents that reached the server but were refused.
+pub async fn failed_communications(State(app): State<App>, viewer: Viewer) -> Result<Response> {
+    let lines = data::failed_communications(&app, FAILED_SHOWN).await?;
+    let body = html! {
+        h1 { "Failed communications" }
+        p.muted { "Agents that reached the server but could not register or were refused, newest first." }
+        @if lines.is_empty() {
+            p.muted { "None." }
+        } @else {
+            table {
+                thead { tr { th { "Time" } th { "Computer" } th { "Address" } th { "Reason" } th { "Details" } } }
+                tbody {
+                    @for f in &lines {
+                        tr {
+                            td { (when(f.at)) }
+                            td { @if let Some(n) = &f.computer_name { (n) } }
+                            td { @if let Some(a) = &f.remote_address { (a) } }
+                            td { code { (f.code) } }
+                            td { (f.message) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(viewer.agent_page("Failed communications", body))
+}

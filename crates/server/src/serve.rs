@@ -1,0 +1,168 @@
+//! Running the server: open the store, create the first administrator, start the background jobs,
+//! and serve the router over plain HTTP or TLS (rustls on ring) until told to stop.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_server::tls_rustls::RustlsConfig;
+use axum_server::Handle;
+use model::clock::Clock;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::store::Store;
+use crate::{App, Error, Result, Settings};
+
+/// How long in-flight requests may take to finish once shutdown starts.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// PEM files of the server's TLS certificate chain and private key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert_pem: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_pem: PathBuf,
+}
+
+/// What `rehome serve` needs to start.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on; port 0 picks a free port (see [`RunningServer::local_addr`]).
+    pub listen: SocketAddr,
+    /// Where the SQLite database lives when `database` is not given.
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://…`; SQLite under `data_dir` when `None`.
+    pub database: Option<String>,
+    /// Serve HTTPS with these files; plain HTTP when `None`.
+    pub tls: Option<TlsFiles>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> ServeConfig {
+        ServeConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 5000)),
+            data_dir: PathBuf::from("./rehome-data"),
+            database: None,
+            tls: None,
+        }
+    }
+}
+
+/// A server that is accepting connections.
+pub struct RunningServer {
+    /// The first administrator's password, present only on the start that created it: show it
+    /// once, it is not stored anywhere in clear.
+    pub initial_admin_password: Option<String>,
+    local_addr: SocketAddr,
+    app: App,
+    handle: Handle,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    jobs: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The app state, e.g. to create demo users and tokens.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to 10 s), and stops the jobs.
+    pub async fn shutdown(self) -> Result<()> {
+        self.handle.graceful_shutdown(Some(DRAIN));
+        let served = self.server.await;
+        self.jobs.abort();
+        match served {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Error::Internal(format!(
+                "server stopped with an error: {e}"
+            ))),
+            Err(e) => Err(Error::Internal(format!("server task failed: {e}"))),
+        }
+    }
+}
+
+/// Loads the certificate chain and key, and builds a rustls configuration on the ring provider.
+fn tls_config(files: &TlsFiles) -> Result<rustls::ServerConfig> {
+    let certs = CertificateDer::pem_file_iter(&files.cert_pem)
+        .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| Error::field("tls.cert_pem", format!("{}: {e}", files.cert_pem.display())))?;
+    if certs.is_empty() {
+        return Err(Error::field(
+            "tls.cert_pem",
+            format!("{} holds no CERTIFICATE block", files.cert_pem.display()),
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key_pem)
+        .map_err(|e| Error::field("tls.key_pem", format!("{}: {e}", files.key_pem.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Internal(format!("TLS protocol versions: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            Error::field(
+                "tls",
+                format!("certificate and key do not fit together: {e}"),
+            )
+        })?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Opens the store, bootstraps the first administrator, starts the jobs and begins serving.
+pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<RunningServer> {
+    // Read the TLS files first: a typo in a path should fail before anything else happens.
+    let tls = config.tls.as_ref().map(tls_config).transpose()?;
+    let store = match &config.database {
+        Some(url) => Store::connect(url).await?,
+        None => Store::open_sqlite(&config.data_dir).await?,
+    };
+    let settings = Settings {
+        tls: tls.is_some(),
+        ..Settings::default()
+    };
+    let app = App::new(store, clock, settings);
+    let initial_admin_password = crate::auth::bootstrap_admin(&app).await?;
+
+    let listener = std::net::TcpListener::bind(config.listen)
+        .map_err(|e| Error::Internal(format!("cannot listen on {}: {e}", config.listen)))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::Internal(format!("listener: {e}")))?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|e| Error::Internal(format!("listener address: {e}")))?;
+
+    let service = crate::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = Handle::new();
+    let server = match tls {
+        Some(tls) => {
+            let acceptor = RustlsConfig::from_config(Arc::new(tls));
+            let server = axum_server::from_tcp_rustls(listener, acceptor).handle(handle.clone());
+            tokio::spawn(server.serve(service))
+        }
+        None => {
+            let server = axum_server::from_tcp(listener).handle(handle.clone());
+            tokio::spawn(server.serve(service))
+        }
+    };
+    let jobs = crate::jobs::spawn(app.clone());
+    tracing::info!(address = %local_addr, tls = app.settings.tls, "serving");
+    Ok(RunningServer {
+        initial_admin_password,
+        local_addr,
+        app,
+        handle,
+        server,
+        jobs,
+    })
+}
