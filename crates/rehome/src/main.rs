@@ -1,7 +1,6 @@
 //! `rehome`: the one binary. `serve` runs the control plane, `agent` the device agent, `demo` a
 //! whole migration of a simulated fleet, `admin` recovery tasks and `secdesc` descriptor tools.
 
-mod demo;
 mod secdesc_cmd;
 
 use std::net::SocketAddr;
@@ -11,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use rehome::demo;
 
 /// Moves Windows workstations from one directory to another in place.
 #[derive(Debug, Parser)]

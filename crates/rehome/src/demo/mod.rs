@@ -3,9 +3,9 @@
 //! a batch enforced now, then a fleet of simulated workstations whose agents run the migration
 //! while the terminal shows progress.
 
-mod directories;
-mod fleet;
-mod setup;
+pub mod directories;
+pub mod fleet;
+pub mod setup;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
