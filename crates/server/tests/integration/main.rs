@@ -7,4 +7,5 @@ mod auth;
 mod console;
 mod directory;
 mod jobs;
+mod ldap;
 mod support;
