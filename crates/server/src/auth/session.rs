@@ -104,6 +104,12 @@ pub async fn start_session(app: &App, user: UserId, kind: SessionKind) -> Result
     })
 }
 
+/// Deletes sessions and tokens that have expired; for the background jobs. Expired ones are
+/// refused anyway, so this only keeps the table small.
+pub async fn sweep_expired(app: &App) -> Result<u64> {
+    users::delete_expired_sessions(&app.store, app.clock.now().timestamp_millis()).await
+}
+
 /// The `Set-Cookie` value that stores `token` in the browser.
 pub fn session_cookie(app: &App, token: &str) -> String {
     let secure = if app.settings.tls { "; Secure" } else { "" };
