@@ -1,10 +1,106 @@
-//! placeholder, filled in next.
+//! The admin JSON API under `/api/v1/`: directories, import, matching and the translation table;
+//! PSKs and agent certificates; runbooks and batches; reports. Every route names the area and
+//! access it needs through [`crate::auth::Caller::require`]; the pub functions beside the handlers
+//! are the same operations for the `rehome` binary.
 
+pub mod config;
+pub mod directories;
+pub mod reports;
+pub mod secrets;
+
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use axum::Router;
+use serde::de::DeserializeOwned;
 
-use crate::App;
+use crate::{App, Error};
 
-/// Routes of this part.
+/// Largest directory document `POST /directories/{id}/import` accepts.
+pub const IMPORT_BODY_LIMIT: usize = 512 * 1024 * 1024;
+
+/// Routes of the admin API, relative to `/api/v1`.
 pub fn router() -> Router<App> {
     Router::new()
+        .route(
+            "/directories",
+            get(directories::list).post(directories::create_route),
+        )
+        .route("/directories/{id}", get(directories::get_one))
+        // Whole directories arrive in one document: far beyond the 2 MB default.
+        .route(
+            "/directories/{id}/import",
+            post(directories::import_route).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
+        .route("/directories/{id}/imports", get(directories::imports))
+        .route("/match", post(directories::match_route))
+        .route("/translations", get(directories::translations))
+        .route("/translations.csv", get(directories::translations_csv))
+        .route(
+            "/psks",
+            get(secrets::list_psks).post(secrets::create_psk_route),
+        )
+        .route("/psks/{id}", axum::routing::delete(secrets::delete_psk))
+        .route(
+            "/agent-certificates",
+            get(secrets::list_certificates).post(secrets::create_certificate_route),
+        )
+        .route(
+            "/runbooks",
+            get(config::list_runbooks).post(config::create_runbook_route),
+        )
+        .route(
+            "/runbooks/{id}",
+            get(config::get_runbook)
+                .put(config::update_runbook_route)
+                .delete(config::delete_runbook),
+        )
+        .route(
+            "/batches",
+            get(config::list_batches).post(config::create_batch_route),
+        )
+        .route(
+            "/batches/{id}",
+            get(config::get_batch)
+                .put(config::update_batch_route)
+                .delete(config::delete_batch),
+        )
+        .route("/agents", get(reports::agents))
+        .route("/agents/{id}", get(reports::agent_details))
+        .route("/agents/{id}/events", get(reports::agent_events))
+        .route(
+            "/failed-communications",
+            get(reports::failed_communications),
+        )
+        .route("/progress", get(reports::progress_route))
+}
+
+/// Every route of this API that changes something, as (method, path under `/api/v1` with `{id}`
+/// for an id). The RBAC test walks this list, so a new mutating route belongs here.
+pub const MUTATING_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/directories"),
+    ("POST", "/directories/{id}/import"),
+    ("POST", "/match"),
+    ("POST", "/psks"),
+    ("DELETE", "/psks/{id}"),
+    ("POST", "/agent-certificates"),
+    ("POST", "/runbooks"),
+    ("PUT", "/runbooks/{id}"),
+    ("DELETE", "/runbooks/{id}"),
+    ("POST", "/batches"),
+    ("PUT", "/batches/{id}"),
+    ("DELETE", "/batches/{id}"),
+];
+
+/// Reads a JSON request body; errors name `body`, like every other input error. Handlers call it
+/// after `caller.require`, so a caller without the role learns nothing about what a body needs.
+pub fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, Error> {
+    serde_json::from_slice(body)
+        .map_err(|e| Error::field("body", format!("not the expected JSON: {}", e)))
+}
+
+/// Parses an id from a path segment, naming it on failure.
+pub fn parse_id<T: std::str::FromStr>(field: &str, text: &str) -> Result<T, Error> {
+    text.parse()
+        .map_err(|_| Error::field(field, "not a valid id"))
 }

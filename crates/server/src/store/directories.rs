@@ -122,14 +122,16 @@ impl Store {
         kind: Option<ObjectKind>,
     ) -> Result<Vec<DirectoryObject>> {
         let rows = match kind {
-            Some(kind) => sqlx::query(&format!(
+            Some(kind) => {
+                sqlx::query(&format!(
                 "SELECT {} FROM directory_objects WHERE directory = $1 AND kind = $2 ORDER BY guid",
                 OBJECT_COLUMNS
             ))
-            .bind(directory.to_string())
-            .bind(kind.as_str())
-            .fetch_all(self.pool())
-            .await?,
+                .bind(directory.to_string())
+                .bind(kind.as_str())
+                .fetch_all(self.pool())
+                .await?
+            }
             None => {
                 sqlx::query(&format!(
                     "SELECT {} FROM directory_objects WHERE directory = $1 ORDER BY guid",

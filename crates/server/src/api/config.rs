@@ -1,0 +1,303 @@
+//! `/api/v1/runbooks` and `/api/v1/batches`: the migration configuration, checked as a whole
+//! before anything is stored.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use model::batch::Batch;
+use model::ids::{BatchId, RunbookId};
+use model::runbook::Runbook;
+use model::{FieldError, Validator};
+use serde::de::DeserializeOwned;
+
+use axum::body::Bytes;
+
+use super::{json_body, parse_id};
+use crate::auth::{Access, Area, Caller};
+use crate::{App, Error, Result};
+
+/// Reads a body that is a model type minus its id, with `id` put in.
+fn with_id<T: DeserializeOwned>(mut body: serde_json::Value, id: uuid::Uuid) -> Result<T> {
+    let object = body
+        .as_object_mut()
+        .ok_or_else(|| Error::field("body", "a JSON object is expected"))?;
+    object.insert("id".to_string(), serde_json::Value::String(id.to_string()));
+    serde_json::from_value(body).map_err(|e| Error::field("body", e.to_string()))
+}
+
+fn invalid(v: Validator) -> Result<()> {
+    v.finish().map_err(Error::from)
+}
+
+async fn check_runbook(app: &App, runbook: &Runbook) -> Result<()> {
+    runbook.validate()?;
+    let mut v = Validator::default();
+    for (i, d) in runbook.source_directories.iter().enumerate() {
+        v.check(
+            app.store.directory(*d).await?.is_some(),
+            format!("source_directories[{}]", i),
+            "no such directory",
+        );
+    }
+    v.check(
+        app.store
+            .directory(runbook.target_directory)
+            .await?
+            .is_some(),
+        "target_directory",
+        "no such directory",
+    );
+    invalid(v)
+}
+
+/// Adds a runbook after checking it; its name must be unique (ignoring case).
+pub async fn create_runbook(app: &App, runbook: Runbook) -> Result<Runbook> {
+    check_runbook(app, &runbook).await?;
+    let runbook = Runbook {
+        name: runbook.name.trim().to_string(),
+        ..runbook
+    };
+    app.store.insert_runbook(&runbook, app.clock.now()).await?;
+    Ok(runbook)
+}
+
+/// Replaces a runbook after checking it, and checks the batches using it still fit it.
+pub async fn update_runbook(app: &App, runbook: Runbook) -> Result<Runbook> {
+    check_runbook(app, &runbook).await?;
+    for batch in app.store.batches().await? {
+        if !batch.assignments.iter().any(|a| a.runbook == runbook.id) {
+            continue;
+        }
+        if let Some(problem) = misfit(&batch, &runbook) {
+            return Err(Error::field(
+                "source_directories",
+                format!("batch {:?} uses this runbook and {}", batch.name, problem),
+            ));
+        }
+    }
+    let runbook = Runbook {
+        name: runbook.name.trim().to_string(),
+        ..runbook
+    };
+    if !app.store.update_runbook(&runbook, app.clock.now()).await? {
+        return Err(Error::NotFound("runbook"));
+    }
+    Ok(runbook)
+}
+
+/// Why `runbook` cannot serve `batch`, if it cannot.
+fn misfit(batch: &Batch, runbook: &Runbook) -> Option<&'static str> {
+    if !runbook.source_directories.contains(&batch.source_directory) {
+        Some("the runbook's source directories do not include the batch's source directory")
+    } else if runbook.target_directory != batch.target_directory {
+        Some("the runbook's target directory is not the batch's target directory")
+    } else {
+        None
+    }
+}
+
+async fn check_batch(app: &App, batch: &Batch) -> Result<()> {
+    batch.validate()?;
+    let mut errors: Vec<FieldError> = Vec::new();
+    if app.store.directory(batch.source_directory).await?.is_none() {
+        errors.push(FieldError::new("source_directory", "no such directory"));
+    }
+    if app.store.directory(batch.target_directory).await?.is_none() {
+        errors.push(FieldError::new("target_directory", "no such directory"));
+    }
+    for (i, a) in batch.assignments.iter().enumerate() {
+        let field = format!("assignments[{}].runbook", i);
+        match app.store.runbook(a.runbook).await? {
+            None => errors.push(FieldError::new(field, "no such runbook")),
+            Some(runbook) => {
+                if let Some(problem) = misfit(batch, &runbook) {
+                    errors.push(FieldError::new(field, problem));
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(errors))
+    }
+}
+
+/// Adds a batch after checking it and its runbooks.
+pub async fn create_batch(app: &App, batch: Batch) -> Result<Batch> {
+    check_batch(app, &batch).await?;
+    let batch = Batch {
+        name: batch.name.trim().to_string(),
+        ..batch
+    };
+    app.store.insert_batch(&batch, app.clock.now()).await?;
+    Ok(batch)
+}
+
+/// Replaces a batch after checking it.
+pub async fn update_batch(app: &App, batch: Batch) -> Result<Batch> {
+    check_batch(app, &batch).await?;
+    let batch = Batch {
+        name: batch.name.trim().to_string(),
+        ..batch
+    };
+    if !app.store.update_batch(&batch, app.clock.now()).await? {
+        return Err(Error::NotFound("batch"));
+    }
+    Ok(batch)
+}
+
+/// Scheduling changes (times, timezones, computers) only need Operate; anything else about a
+/// batch (name, directories, which runbooks) is configuration and needs Edit.
+pub fn batch_change_access(old: &Batch, new: &Batch) -> Access {
+    let runbooks = |b: &Batch| b.assignments.iter().map(|a| a.runbook).collect::<Vec<_>>();
+    if old.name.trim() == new.name.trim()
+        && old.source_directory == new.source_directory
+        && old.target_directory == new.target_directory
+        && runbooks(old) == runbooks(new)
+    {
+        Access::Operate
+    } else {
+        Access::Edit
+    }
+}
+
+/// `GET /runbooks`.
+pub async fn list_runbooks(caller: Caller, State(app): State<App>) -> Result<Json<Vec<Runbook>>> {
+    caller.require(Area::Agent, Access::Read)?;
+    Ok(Json(app.store.runbooks().await?))
+}
+
+/// `POST /runbooks` with a runbook without `id`.
+pub async fn create_runbook_route(
+    caller: Caller,
+    State(app): State<App>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Runbook>)> {
+    caller.require(Area::Agent, Access::Edit)?;
+    let body: serde_json::Value = json_body(&body)?;
+    let runbook: Runbook = with_id(body, RunbookId::new().0)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(create_runbook(&app, runbook).await?),
+    ))
+}
+
+/// `GET /runbooks/{id}`.
+pub async fn get_runbook(
+    caller: Caller,
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Json<Runbook>> {
+    caller.require(Area::Agent, Access::Read)?;
+    Ok(Json(
+        app.store
+            .runbook(parse_id("id", &id)?)
+            .await?
+            .ok_or(Error::NotFound("runbook"))?,
+    ))
+}
+
+/// `PUT /runbooks/{id}` with the whole runbook (its `id` is the path's).
+pub async fn update_runbook_route(
+    caller: Caller,
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Runbook>> {
+    caller.require(Area::Agent, Access::Edit)?;
+    let body: serde_json::Value = json_body(&body)?;
+    let id: RunbookId = parse_id("id", &id)?;
+    Ok(Json(update_runbook(&app, with_id(body, id.0)?).await?))
+}
+
+/// `DELETE /runbooks/{id}`; refused while a batch assigns it.
+pub async fn delete_runbook(
+    caller: Caller,
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    caller.require(Area::Agent, Access::Edit)?;
+    let id: RunbookId = parse_id("id", &id)?;
+    if let Some(batch) = app
+        .store
+        .batches()
+        .await?
+        .into_iter()
+        .find(|b| b.assignments.iter().any(|a| a.runbook == id))
+    {
+        return Err(Error::Conflict(format!(
+            "batch {:?} assigns this runbook; remove it there first",
+            batch.name
+        )));
+    }
+    if app.store.delete_runbook(id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::NotFound("runbook"))
+    }
+}
+
+/// `GET /batches`, in batch order.
+pub async fn list_batches(caller: Caller, State(app): State<App>) -> Result<Json<Vec<Batch>>> {
+    caller.require(Area::Agent, Access::Read)?;
+    Ok(Json(app.store.batches().await?))
+}
+
+/// `POST /batches` with a batch without `id`.
+pub async fn create_batch_route(
+    caller: Caller,
+    State(app): State<App>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Batch>)> {
+    caller.require(Area::Agent, Access::Edit)?;
+    let body: serde_json::Value = json_body(&body)?;
+    let batch: Batch = with_id(body, BatchId::new().0)?;
+    Ok((StatusCode::CREATED, Json(create_batch(&app, batch).await?)))
+}
+
+/// `GET /batches/{id}`.
+pub async fn get_batch(
+    caller: Caller,
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Json<Batch>> {
+    caller.require(Area::Agent, Access::Read)?;
+    Ok(Json(
+        app.store
+            .batch(parse_id("id", &id)?)
+            .await?
+            .ok_or(Error::NotFound("batch"))?,
+    ))
+}
+
+/// `PUT /batches/{id}` with the whole batch; Operate suffices for scheduling changes.
+pub async fn update_batch_route(
+    caller: Caller,
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Batch>> {
+    // The least any change needs, checked before reading anything.
+    caller.require(Area::Agent, Access::Operate)?;
+    let body: serde_json::Value = json_body(&body)?;
+    let id: BatchId = parse_id("id", &id)?;
+    let new: Batch = with_id(body, id.0)?;
+    let old = app.store.batch(id).await?.ok_or(Error::NotFound("batch"))?;
+    caller.require(Area::Agent, batch_change_access(&old, &new))?;
+    Ok(Json(update_batch(&app, new).await?))
+}
+
+/// `DELETE /batches/{id}`.
+pub async fn delete_batch(
+    caller: Caller,
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    caller.require(Area::Agent, Access::Edit)?;
+    if app.store.delete_batch(parse_id("id", &id)?).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::NotFound("batch"))
+    }
+}
