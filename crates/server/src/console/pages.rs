@@ -4,6 +4,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use model::ids::AgentId;
+use model::status::AgentStatus;
 use serde::Deserialize;
 
 use super::{data, when, Viewer};
@@ -14,7 +15,7 @@ const LOG_PAGE: u32 = 200;
 /// Failed communications shown.
 const FAILED_SHOWN: u32 = 500;
 
-/// `GET /`: runs per status and registered agents.
+/// `GET /`: counts per status, overall and per batch, and registered agents.
 pub async fn dashboard(State(app): State<App>, viewer: Viewer) -> Result<Response> {
     let counts = data::status_counts(&app).await?;
     let body = html! {
@@ -28,7 +29,18 @@ pub async fn dashboard(State(app): State<App>, viewer: Viewer) -> Result<Respons
                 }
             }
         }
-        p.muted { "Counts are per device and runbook." }
+        p.muted { "Counts are per computer and runbook of every batch." }
+        @if !counts.batches.is_empty() {
+            h2 { "Batches" }
+            table {
+                thead { tr { th { "Batch" } @for s in AgentStatus::ALL { th { (s.label()) } } } }
+                tbody {
+                    @for (name, numbers) in &counts.batches {
+                        tr { td { (name) } @for n in numbers { td { (n) } } }
+                    }
+                }
+            }
+        }
     };
     Ok(viewer.agent_page("Dashboard", body))
 }

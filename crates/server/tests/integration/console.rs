@@ -4,6 +4,7 @@
 use axum::body::Body;
 use axum::http::{header, Method, Request};
 use chrono::Duration;
+use model::batch::Batch;
 use model::clock::Clock;
 use model::envelope::{AgentCertificate, KeyPair};
 use model::ids::{AgentId, BatchId, CertificateId, DirectoryId, ObjectGuid, RunbookId};
@@ -224,8 +225,8 @@ async fn the_cookie_is_secure_under_tls() {
         .contains("; Secure"));
 }
 
-/// A registered agent with a hostile name, a run with a hostile error, a hostile log line and a
-/// hostile failed communication.
+/// A registered agent with a hostile name, a run with a hostile error, a hostile log line, a
+/// batch with a hostile name and a hostile failed communication.
 async fn seed_device_data(app: &TestApp) -> AgentId {
     let store = &app.app.store;
     let now = app.clock.now();
@@ -296,6 +297,15 @@ async fn seed_device_data(app: &TestApp) -> AgentId {
         code: "not_imported".to_string(),
         message: format!("computer {EVIL} was not imported"),
     };
+    let batch = Batch {
+        id: BatchId::new(),
+        name: EVIL.to_string(),
+        source_directory: DirectoryId::new(),
+        target_directory: DirectoryId::new(),
+        assignments: Vec::new(),
+        computers: Default::default(),
+    };
+    store.insert_batch(&batch, now).await.expect("batch");
     store
         .insert_failed_communication(&failed)
         .await
@@ -336,12 +346,10 @@ async fn every_page_renders_for_a_viewer_and_escapes_device_text() {
             !html.contains("<script>alert"),
             "{path} did not escape: {html}"
         );
-        if path != "/" {
-            assert!(
-                html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
-                "{path}: {html}"
-            );
-        }
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{path}: {html}"
+        );
     }
     let dashboard = page(&app, "/", &cookie).await.text();
     assert!(dashboard.contains("Registered agents") && dashboard.contains("In Progress"));
