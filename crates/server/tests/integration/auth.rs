@@ -563,10 +563,27 @@ async fn the_sweep_removes_only_expired_sessions() {
     let app = TestApp::new().await;
     let console = console_session(&app, &[Role::AgentViewer]).await;
     let token = app.token_with_roles(&[Role::AgentViewer]).await;
-    assert_eq!(server::auth::session::sweep_expired(&app.app).await.expect("sweep"), 0);
+    assert_eq!(
+        server::auth::session::sweep_expired(&app.app)
+            .await
+            .expect("sweep"),
+        0
+    );
     app.clock.advance(Duration::hours(9));
-    assert_eq!(server::auth::session::sweep_expired(&app.app).await.expect("sweep"), 1);
+    assert_eq!(
+        server::auth::session::sweep_expired(&app.app)
+            .await
+            .expect("sweep"),
+        1
+    );
     assert_eq!(app.get("/api/v1/auth/whoami", &token).await.status, 200);
-    let cookie = with_cookie(&app, Method::GET, "/api/v1/auth/whoami", &console.token, None, None);
+    let cookie = with_cookie(
+        &app,
+        Method::GET,
+        "/api/v1/auth/whoami",
+        &console.token,
+        None,
+        None,
+    );
     assert_eq!(cookie.await.status, 401);
 }
