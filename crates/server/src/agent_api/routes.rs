@@ -296,3 +296,58 @@ pub(super) async fn profiles(State(app): State<App>, remote: RemoteAddr, body: B
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use model::protocol::AgentEvent;
+    use model::status::Phase;
+
+    fn event(
+        seq: u64,
+        runbook: RunbookId,
+        status: Option<AgentStatus>,
+        level: EventLevel,
+    ) -> AgentEvent {
+        AgentEvent {
+            seq,
+            at: Utc::now(),
+            level,
+            runbook: Some(runbook),
+            phase: Some(Phase::Startup),
+            step: Some(format!("s{seq}")),
+            status,
+            message: format!("m{seq}"),
+        }
+    }
+
+    #[test]
+    fn events_fold_in_sequence_order_per_runbook() {
+        let (a, b) = (RunbookId::new(), RunbookId::new());
+        let upload = EventsUpload {
+            events: vec![
+                event(3, a, None, EventLevel::Error),
+                event(1, a, Some(AgentStatus::InProgress), EventLevel::Info),
+                event(2, b, Some(AgentStatus::Completed), EventLevel::Info),
+                AgentEvent {
+                    runbook: None,
+                    ..event(4, a, Some(AgentStatus::Error), EventLevel::Info)
+                },
+            ],
+        };
+        let folded = fold_runs(&upload);
+        let ua = &folded[&a];
+        assert_eq!(
+            (
+                ua.status,
+                ua.step.as_deref(),
+                ua.last_error.as_deref(),
+                ua.seq
+            ),
+            (Some(AgentStatus::InProgress), Some("s3"), Some("m3"), 3)
+        );
+        assert_eq!(folded[&b].status, Some(AgentStatus::Completed));
+        assert_eq!(folded.len(), 2, "an event without a runbook changes no run");
+    }
+}
