@@ -143,16 +143,14 @@ pub async fn login(
         return Err(Error::BadCredentials);
     }
     if !password::verify(password, &user.password_hash).await {
-        let failed = user.failed_logins + 1;
-        let locked_until = if failed >= LOCKOUT_AFTER {
-            now + lockout().num_milliseconds()
-        } else {
-            0
-        };
-        // A lockout restarts the count, so the next window again allows LOCKOUT_AFTER tries.
-        let failed = if locked_until > 0 { 0 } else { failed };
-        users::set_login_failures(&app.store, user.id, failed, locked_until).await?;
-        tracing::warn!(user = %user.name, locked = locked_until > 0, "login refused: wrong password");
+        let failed = users::add_login_failure(&app.store, user.id).await?;
+        let locked = failed >= LOCKOUT_AFTER;
+        if locked {
+            // A lockout restarts the count, so the next window again allows LOCKOUT_AFTER tries.
+            let until = now + lockout().num_milliseconds();
+            users::set_login_failures(&app.store, user.id, 0, until).await?;
+        }
+        tracing::warn!(user = %user.name, locked, "login refused: wrong password");
         return Err(Error::BadCredentials);
     }
     if user.failed_logins != 0 || user.locked_until != 0 {

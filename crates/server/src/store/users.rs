@@ -250,6 +250,18 @@ pub async fn set_password(
     Ok(())
 }
 
+/// Counts one more failed login for `id` in one statement, so parallel guesses cannot slip past
+/// the lockout; returns the new count.
+pub async fn add_login_failure(store: &Store, id: UserId) -> Result<i64> {
+    let row = sqlx::query(
+        "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
+    )
+    .bind(id.to_string())
+    .fetch_one(store.pool())
+    .await?;
+    Ok(row.try_get("failed_logins")?)
+}
+
 /// Records the failed-login counter and lockout of `id`.
 pub async fn set_login_failures(
     store: &Store,

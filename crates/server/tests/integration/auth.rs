@@ -587,3 +587,13 @@ async fn the_sweep_removes_only_expired_sessions() {
     );
     assert_eq!(cookie.await.status, 401);
 }
+
+#[tokio::test]
+async fn parallel_guesses_still_lock_the_account() {
+    let app = TestApp::new().await;
+    let (name, password) = app.user_with_roles(&[Role::AgentViewer]).await;
+    let guess = || login(&app, &name, "not-the-password");
+    let (a, b, c, d, e, f) = tokio::join!(guess(), guess(), guess(), guess(), guess(), guess());
+    assert!([a, b, c, d, e, f].iter().all(|r| r.status == 401));
+    assert_eq!(login(&app, &name, &password).await.status, 401);
+}
