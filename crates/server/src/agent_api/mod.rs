@@ -11,7 +11,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -29,13 +29,34 @@ use crate::App;
 
 /// Routes of the agent API, named by the protocol's kinds.
 pub fn router() -> Router<App> {
+    let upload = || DefaultBodyLimit::max(MAX_UPLOAD_BYTES);
     Router::new()
-        .route(&format!("/{}", kinds::REGISTER), post(register::register))
-        .route(&format!("/{}", kinds::CHECK_IN), post(routes::check_in))
-        .route(&format!("/{}", kinds::TRANSLATE), post(routes::translate))
-        .route(&format!("/{}", kinds::EVENTS), post(routes::events))
-        .route(&format!("/{}", kinds::PROFILES), post(routes::profiles))
+        .route(
+            &format!("/{}", kinds::REGISTER),
+            post(register::register).layer(DefaultBodyLimit::max(MAX_REGISTER_BYTES)),
+        )
+        .route(
+            &format!("/{}", kinds::CHECK_IN),
+            post(routes::check_in).layer(upload()),
+        )
+        .route(
+            &format!("/{}", kinds::TRANSLATE),
+            post(routes::translate).layer(upload()),
+        )
+        .route(
+            &format!("/{}", kinds::EVENTS),
+            post(routes::events).layer(upload()),
+        )
+        .route(
+            &format!("/{}", kinds::PROFILES),
+            post(routes::profiles).layer(upload()),
+        )
 }
+
+/// Largest registration body: it is read before the sender is known, so it stays small.
+pub const MAX_REGISTER_BYTES: usize = 64 * 1024;
+/// Largest enveloped body: a full spool of events or every SID of a file server, base64-encoded.
+pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
 
 /// How long a seen nonce is remembered: past it, the message's timestamp is stale anyway.
 pub fn nonce_memory() -> Duration {

@@ -214,7 +214,12 @@ impl Store {
         let Some(row) = query.fetch_optional(self.pool()).await? else {
             return Ok(None);
         };
-        let latest = self.certificates().await?.first().map(|c| c.id.to_string());
+        let latest: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM agent_certificates {} LIMIT 1",
+            NEWEST_FIRST
+        ))
+        .fetch_optional(self.pool())
+        .await?;
         let info = certificate_from_row(&row, latest.as_deref())?;
         let secret = B64
             .decode(row.try_get::<String, _>("secret")?.as_bytes())

@@ -406,3 +406,27 @@ async fn agents_keep_working_after_the_certificate_is_rotated() {
     );
     assert!(pc2.check_in(&t, false, vec![]).await.assignment.is_some());
 }
+
+#[tokio::test]
+async fn a_device_without_an_assignment_gets_no_translations_and_oversized_bodies_are_refused() {
+    let t = TestApp::new().await;
+    let w = world(&t).await;
+    let mut pc3 = TestAgent::new("PC3");
+    pc3.register(&t, &w.psk).await.expect("registered");
+    assert!(
+        pc3.check_in(&t, false, vec![]).await.assignment.is_none(),
+        "PC3 is in no batch"
+    );
+    let asked = TranslateRequest {
+        sids: vec!["S-1-5-21-1-2-3-1001".parse().expect("sid")],
+    };
+    let got: TranslateResponse = pc3
+        .call(&t, kinds::TRANSLATE, &asked)
+        .await
+        .expect("translate");
+    assert!(got.translations.is_empty(), "no target to translate to");
+
+    let huge = serde_json::json!({ "padding": "x".repeat(server::agent_api::MAX_REGISTER_BYTES) });
+    let response = t.post_json("/agent/register", "", huge).await;
+    assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
