@@ -33,7 +33,11 @@ impl Store {
     /// Opens (creating if needed) `rehome.db` in `data_dir` and brings its schema up to date.
     pub async fn open_sqlite(data_dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
-            crate::Error::Internal(format!("cannot create data directory {}: {}", data_dir.display(), e))
+            crate::Error::Internal(format!(
+                "cannot create data directory {}: {}",
+                data_dir.display(),
+                e
+            ))
         })?;
         let url = format!("sqlite://{}?mode=rwc", data_dir.join("rehome.db").display());
         Store::connect(&url).await
@@ -47,7 +51,10 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(crate::Error::field("database", "use a sqlite:// or postgres:// URL"));
+            return Err(crate::Error::field(
+                "database",
+                "use a sqlite:// or postgres:// URL",
+            ));
         };
         let options = AnyConnectOptions::from_str(url)?;
         let pool_options = match backend {
@@ -95,7 +102,9 @@ pub fn to_ms(t: DateTime<Utc>) -> i64 {
 
 /// The instant of a stored millisecond count.
 pub fn from_ms(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
 /// The stable text of a unit enum through its serde name (e.g. `Phase::DeviceState` →
@@ -110,14 +119,16 @@ pub fn enum_text<T: serde::Serialize>(value: &T) -> String {
 
 /// Parses [`enum_text`]; a stored value that no longer parses is reported, not guessed.
 pub fn parse_enum<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T> {
-    serde_json::from_value(serde_json::Value::String(text.to_string()))
-        .map_err(|_| crate::Error::Internal(format!("stored {} {:?} is not understood", column, text)))
+    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| {
+        crate::Error::Internal(format!("stored {} {:?} is not understood", column, text))
+    })
 }
 
 /// Parses a stored id or other `FromStr` value.
 pub fn parse_text<T: std::str::FromStr>(column: &str, text: &str) -> Result<T> {
-    text.parse()
-        .map_err(|_| crate::Error::Internal(format!("stored {} {:?} is not understood", column, text)))
+    text.parse().map_err(|_| {
+        crate::Error::Internal(format!("stored {} {:?} is not understood", column, text))
+    })
 }
 
 /// Parses a stored JSON document.
@@ -128,12 +139,16 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> R
 
 /// JSON text of a value for a TEXT column.
 pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| crate::Error::Internal(format!("cannot encode: {}", e)))
+    serde_json::to_string(value)
+        .map_err(|e| crate::Error::Internal(format!("cannot encode: {}", e)))
 }
 
 /// `$first, $first+1, …` for `count` parameters, for IN lists and multi-row inserts.
 pub fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count).map(|i| format!("${}", i)).collect::<Vec<_>>().join(", ")
+    (first..first + count)
+        .map(|i| format!("${}", i))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `($1, …, $cols), ($cols+1, …)` for `rows` rows of `cols` parameters.

@@ -20,7 +20,9 @@ pub async fn fresh_store() -> (Store, TestDir) {
     match std::env::var("REHOME_TEST_DATABASE") {
         Ok(url) if url.starts_with("postgres") => {
             let name = format!("rehome_test_{}", uuid::Uuid::new_v4().simple());
-            let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect to the test PostgreSQL");
+            let mut admin = sqlx::PgConnection::connect(&url)
+                .await
+                .expect("connect to the test PostgreSQL");
             admin
                 .execute(format!("CREATE DATABASE {}", name).as_str())
                 .await
@@ -29,12 +31,19 @@ pub async fn fresh_store() -> (Store, TestDir) {
                 Some((base, query)) => (base.to_string(), format!("?{}", query)),
                 None => (url.clone(), String::new()),
             };
-            let base = base.rsplit_once('/').map(|(head, _)| head.to_string()).unwrap_or(base);
-            let store = Store::connect(&format!("{}/{}{}", base, name, query)).await.expect("open test store");
+            let base = base
+                .rsplit_once('/')
+                .map(|(head, _)| head.to_string())
+                .unwrap_or(base);
+            let store = Store::connect(&format!("{}/{}{}", base, name, query))
+                .await
+                .expect("open test store");
             (store, dir)
         }
         _ => {
-            let store = Store::open_sqlite(dir.path()).await.expect("open test store");
+            let store = Store::open_sqlite(dir.path())
+                .await
+                .expect("open test store");
             (store, dir)
         }
     }
@@ -46,7 +55,8 @@ pub struct TestDir(std::path::PathBuf);
 impl TestDir {
     /// A new empty directory under the system's temporary directory.
     pub fn new() -> TestDir {
-        let path = std::env::temp_dir().join(format!("rehome-test-{}", uuid::Uuid::new_v4().simple()));
+        let path =
+            std::env::temp_dir().join(format!("rehome-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&path).expect("create a temporary directory");
         TestDir(path)
     }
