@@ -2,6 +2,7 @@
 //! and matching source users and groups to target ones into the translation table.
 
 pub mod file;
+pub mod graph;
 pub mod ldap;
 pub mod matching;
 

@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod console;
 mod directory;
+mod graph;
 mod jobs;
 mod ldap;
 mod support;
