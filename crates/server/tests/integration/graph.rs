@@ -431,3 +431,41 @@ async fn a_delta_from_the_start_returns_everything_across_pages() {
     let after = source.changes_since(&cursor).await.expect("changes");
     assert!(after.objects.is_empty() && after.deleted.is_empty());
 }
+
+#[tokio::test]
+async fn a_missing_permission_names_the_request_and_the_permissions_to_grant() {
+    let graph = tenant().await;
+    graph.deny(GraphKind::Devices);
+    let (source, _) = source(&graph, 999);
+    let err = source.read_full().await.expect_err("refused");
+    let text = err.to_string();
+    assert!(text.contains("/v1.0/devices/delta"), "{text}");
+    assert!(text.contains("403 Authorization_RequestDenied"), "{text}");
+    assert!(text.contains("Device.Read.All"), "{text}");
+}
+
+#[tokio::test]
+async fn a_next_link_to_another_host_is_not_sent_the_token() {
+    let graph = tenant().await;
+    add_users(&graph, 5);
+    graph.link_base("http://graph.attacker.invalid");
+    let (source, _) = source(&graph, 2);
+    let err = source.read_full().await.expect_err("refused");
+    let text = err.to_string();
+    assert!(text.contains("graph.attacker.invalid"), "{text}");
+    assert!(text.contains("refusing to send the token"), "{text}");
+}
+
+#[tokio::test]
+async fn an_unknown_delta_link_asks_for_a_full_import() {
+    let graph = tenant().await;
+    let (source, _) = source(&graph, 999);
+    let snapshot = source.read_full().await.expect("read");
+    let mut cursor = snapshot.cursor.clone();
+    let base = cursor.users.split("$deltatoken=").next().expect("link");
+    cursor.users = format!("{base}$deltatoken=forgotten");
+    let err = source.changes_since(&cursor).await.expect_err("gone");
+    let text = err.to_string();
+    assert!(text.contains("410 syncStateNotFound"), "{text}");
+    assert!(text.contains("run a full import"), "{text}");
+}

@@ -9,7 +9,7 @@
 //! as `@removed`); `$deltatoken=latest`; 429 and 503 with Retry-After; 401
 //! `InvalidAuthenticationToken` for an expired token.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -81,6 +81,7 @@ enum Continuation {
 struct Fake {
     tenant: FakeTenant,
     base: String,
+    denied: HashSet<GraphKind>,
     objects: HashMap<GraphKind, BTreeMap<String, Map<String, Value>>>,
     changes: Vec<Change>,
     seq: u64,
@@ -103,6 +104,7 @@ impl FakeGraph {
         let state = Arc::new(Mutex::new(Fake {
             tenant,
             base: format!("http://{}", addr),
+            denied: HashSet::new(),
             objects: GraphKind::ALL
                 .iter()
                 .map(|k| (*k, BTreeMap::new()))
@@ -213,6 +215,16 @@ impl FakeGraph {
     /// Every token issued so far stops being valid, as if its lifetime had run out.
     pub fn expire_tokens(&self) {
         self.lock().tokens.clear();
+    }
+
+    /// Reading `kind` is refused with 403, as when the application lacks the permission.
+    pub fn deny(&self, kind: GraphKind) {
+        self.lock().denied.insert(kind);
+    }
+
+    /// Later `@odata.nextLink`s and delta links start with `base` instead of this server's URL.
+    pub fn link_base(&self, base: &str) {
+        self.lock().base = base.trim_end_matches('/').to_string();
     }
 
     /// Every token issued so far stops being valid after the next `requests` Graph requests.

@@ -200,6 +200,13 @@ pub(super) async fn collection(
     if let Some(refused) = fake.admit(&headers, format!("/{}?{}", name, sorted(&query))) {
         return refused;
     }
+    if fake.denied.contains(&kind) {
+        return graph_error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        );
+    }
     let continuation = match query.get("$skiptoken") {
         Some(token) => match fake.pages.remove(token) {
             Some(c @ Continuation::List { kind: of, .. }) if of == kind => c,
@@ -298,6 +305,13 @@ pub(super) async fn delta(
     };
     if let Some(refused) = fake.admit(&headers, format!("/{}/delta?{}", name, sorted(&query))) {
         return refused;
+    }
+    if fake.denied.contains(&kind) {
+        return graph_error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        );
     }
     let top = headers
         .get("prefer")
