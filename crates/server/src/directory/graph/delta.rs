@@ -72,15 +72,21 @@ impl GraphSource {
         self.url(&format!("{}/delta?$select={}", kind.path(), kind.select()))
     }
 
-    /// Delta links that start now, without reading anything (`$deltatoken=latest`).
-    pub(super) async fn latest_cursor(&self) -> Result<GraphCursor> {
+    /// Delta links that start now, without reading anything (`$deltatoken=latest`). A kind whose
+    /// link cannot be had keeps an empty one: its next delta read starts from the beginning,
+    /// which is slower but still right, so it is no reason to fail the full read.
+    pub(super) async fn latest_cursor(&self) -> GraphCursor {
         let mut cursor = GraphCursor::start();
         for kind in GraphKind::ALL {
             let url = format!("{}&$deltatoken=latest", self.delta_url(kind));
-            let link = self.read_pages(url, None, |_| {}).await?;
-            cursor.set(kind, self.require_delta_link(kind, link)?);
+            let link = self.read_pages(url, None, |_| {}).await;
+            match link.and_then(|link| self.require_delta_link(kind, link)) {
+                Ok(link) => cursor.set(kind, link),
+                Err(e) => tracing::warn!(collection = kind.path(), error = %e,
+                    "no delta link; the next incremental read of it starts from the beginning"),
+            }
         }
-        Ok(cursor)
+        cursor
     }
 
     fn require_delta_link(&self, kind: GraphKind, link: Option<String>) -> Result<String> {

@@ -328,7 +328,7 @@ impl GraphSource {
     /// Reads every user, group and device, with the delta cursor to continue from.
     pub async fn read_full(&self) -> Result<GraphSnapshot> {
         let (tenant_id, domain) = self.organization().await?;
-        let cursor = self.latest_cursor().await?;
+        let cursor = self.latest_cursor().await;
         let mut objects = Vec::new();
         for kind in GraphKind::ALL {
             objects.extend(self.read_collection(kind).await?);
