@@ -134,7 +134,7 @@ pub fn verify(machines: &[Machine], world: &World) -> Verification {
                 .users()
                 .find(|u| u.sam_account_name.as_deref() == Some(sam.as_str()))
                 .and_then(|u| u.sid.as_ref());
-            if !target.map_or(false, |t| state.profile_list.contains_key(t)) {
+            if !target.is_some_and(|t| state.profile_list.contains_key(t)) {
                 problems.push(format!(
                     "{}: no profile belongs to the target account of {}",
                     m.name, sam

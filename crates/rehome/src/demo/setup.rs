@@ -7,14 +7,12 @@ use anyhow::{Context, Result};
 use chrono::{Duration, Utc};
 use model::batch::{Assignment, Batch, ComputerSelection, ScheduleTimezone, SelectionMode};
 use model::directory::{Directory, DirectoryKind, MatchAttribute};
-use model::ids::{BatchId, CertificateId, DirectoryId, PskId, RunbookId};
+use model::ids::{BatchId, DirectoryId, RunbookId};
 use model::runbook::{
     CompletionSettings, DeviceStateSettings, DomainJoin, PermissionMode, PermissionSettings,
     RemoveFrom, Runbook, StartupSettings,
 };
 use model::status::AgentStatus;
-use rand::distributions::Alphanumeric;
-use rand::Rng;
 use server::App;
 
 use super::directories::{self, DomainFile};
@@ -76,25 +74,11 @@ pub async fn seed(app: &App, data_dir: &Path, args: &DemoArgs) -> Result<World> 
             .await
             .context("match the directories")?;
 
-    let now = app.clock.now();
-    let psk: String = rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(64)
-        .map(char::from)
-        .collect();
-    app.store
-        .insert_psk(PskId::new(), &psk, now)
+    let psk = server::api::secrets::create_psk(app)
         .await
-        .context("create a PSK")?;
-    let keys = model::envelope::KeyPair::generate();
-    app.store
-        .insert_certificate(
-            CertificateId::new(),
-            "Demo agent certificate",
-            &keys,
-            now,
-            now + Duration::days(365),
-        )
+        .context("create a PSK")?
+        .key;
+    server::api::secrets::create_certificate(app, server::api::secrets::NewCertificate::default())
         .await
         .context("create an agent certificate")?;
 
@@ -114,9 +98,7 @@ pub async fn seed(app: &App, data_dir: &Path, args: &DemoArgs) -> Result<World> 
         },
         completion: CompletionSettings::default(),
     };
-    runbook.validate()?;
-    app.store
-        .insert_runbook(&runbook, now)
+    let runbook = server::api::config::create_runbook(app, runbook)
         .await
         .context("create the runbook")?;
 
@@ -136,9 +118,7 @@ pub async fn seed(app: &App, data_dir: &Path, args: &DemoArgs) -> Result<World> 
             computers: Vec::new(),
         },
     };
-    batch.validate()?;
-    app.store
-        .insert_batch(&batch, now)
+    server::api::config::create_batch(app, batch)
         .await
         .context("create the batch")?;
 
@@ -153,22 +133,20 @@ pub async fn seed(app: &App, data_dir: &Path, args: &DemoArgs) -> Result<World> 
     })
 }
 
-/// Runs per status, as the dashboard counts them.
-pub struct Counts(Vec<(AgentStatus, u64)>);
+/// The dashboard's counts over every batch: computers without an agent count as No Agent.
+pub struct Counts(server::api::reports::StatusCounts);
 
 impl Counts {
-    /// How many runs are in `status`.
+    /// How many are in `status`.
     pub fn get(&self, status: AgentStatus) -> u64 {
-        self.0
-            .iter()
-            .find(|(s, _)| *s == status)
-            .map_or(0, |(_, n)| *n)
+        self.0.get(status)
     }
 
     /// `Completed 12 · In Progress 30 …`, leaving out zeros.
     pub fn summary(&self) -> String {
-        self.0
+        AgentStatus::ALL
             .iter()
+            .map(|s| (*s, self.get(*s)))
             .filter(|(_, n)| *n > 0)
             .map(|(s, n)| format!("{} {}", s.label(), n))
             .collect::<Vec<_>>()
@@ -178,11 +156,5 @@ impl Counts {
 
 /// The current counts.
 pub async fn status_counts(app: &App) -> Result<Counts> {
-    let runs = app.store.all_runs().await?;
-    Ok(Counts(
-        AgentStatus::ALL
-            .iter()
-            .map(|s| (*s, runs.iter().filter(|r| r.status == *s).count() as u64))
-            .collect(),
-    ))
+    Ok(Counts(server::api::reports::progress(app).await?.overall))
 }
