@@ -182,3 +182,33 @@ pub async fn change_password(
     tracing::info!(user = %row.name, "password changed");
     Ok(())
 }
+
+/// Refuses to take the TenantAdmin role from the last user who has it.
+pub(crate) async fn keep_one_tenant_admin(app: &App) -> Result<()> {
+    if users::count_with_role(&app.store, Role::TenantAdmin).await? <= 1 {
+        return Err(Error::Conflict(
+            "this is the last TenantAdmin; give the role to another user first".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Deletes `id` for `by` (who must be allowed to edit users): never oneself, never the last
+/// tenant administrator.
+pub async fn delete_user(app: &App, by: &super::Caller, id: UserId) -> Result<()> {
+    by.require(super::Area::Tenant, super::Access::Edit)?;
+    if id == by.user {
+        return Err(Error::Conflict(
+            "you cannot delete yourself; ask another TenantAdmin".to_string(),
+        ));
+    }
+    let user = users::find_user(&app.store, id)
+        .await?
+        .ok_or(Error::NotFound("user"))?;
+    if user.roles.contains(&Role::TenantAdmin) {
+        keep_one_tenant_admin(app).await?;
+    }
+    users::delete_user(&app.store, id).await?;
+    tracing::info!(by = %by.name, user = %user.name, "user deleted");
+    Ok(())
+}

@@ -201,7 +201,7 @@ async fn update_user(
     let now = app.clock.now().timestamp_millis();
     if let Some(roles) = &body.roles {
         if user.roles.contains(&Role::TenantAdmin) && !roles.contains(&Role::TenantAdmin) {
-            keep_one_tenant_admin(&app).await?;
+            accounts::keep_one_tenant_admin(&app).await?;
         }
         users::set_roles(&app.store, user.id, roles, now).await?;
     }
@@ -217,35 +217,13 @@ async fn update_user(
     Ok(Json(user.into()))
 }
 
-async fn keep_one_tenant_admin(app: &App) -> Result<()> {
-    if users::count_with_role(&app.store, Role::TenantAdmin).await? <= 1 {
-        return Err(Error::Conflict(
-            "this is the last TenantAdmin; give the role to another user first".to_string(),
-        ));
-    }
-    Ok(())
-}
-
 async fn delete_user(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     caller.require(Area::Tenant, Access::Edit)?;
-    let id = parse_id(&id)?;
-    if id == caller.user {
-        return Err(Error::Conflict(
-            "you cannot delete yourself; ask another TenantAdmin".to_string(),
-        ));
-    }
-    let user = users::find_user(&app.store, id)
-        .await?
-        .ok_or(Error::NotFound("user"))?;
-    if user.roles.contains(&Role::TenantAdmin) {
-        keep_one_tenant_admin(&app).await?;
-    }
-    users::delete_user(&app.store, id).await?;
-    tracing::info!(by = %caller.name, user = %user.name, "user deleted");
+    accounts::delete_user(&app, &caller, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

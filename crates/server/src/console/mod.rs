@@ -5,6 +5,7 @@
 mod data;
 mod login;
 mod pages;
+mod users;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -35,6 +36,8 @@ pub fn router() -> Router<App> {
             get(login::password_page).post(login::change_password),
         )
         .route("/logout", axum::routing::post(login::logout))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}/delete", axum::routing::post(users::delete))
         .route(
             "/assets/console.css",
             get(|| async { asset("text/css; charset=utf-8", CSS) }),
@@ -85,13 +88,21 @@ impl Viewer {
     /// The page when the viewer may read the agent area; a refusal page otherwise.
     fn agent_page(&self, title: &str, body: Markup) -> Response {
         if self.caller.require(Area::Agent, Access::Read).is_err() {
-            let refusal = html! {
-                h1 { (title) }
-                p.notice { "None of your roles includes the migration agent area. Ask a tenant administrator for the Agent Viewer role." }
-            };
-            return (StatusCode::FORBIDDEN, self.layout(title, refusal)).into_response();
+            return self.refusal(
+                title,
+                "None of your roles includes the migration agent area. Ask a tenant administrator for the Agent Viewer role.",
+            );
         }
         self.layout(title, body).into_response()
+    }
+
+    /// A 403 page that says why and what to ask for.
+    fn refusal(&self, title: &str, why: &str) -> Response {
+        let body = html! {
+            h1 { (title) }
+            p.notice { (why) }
+        };
+        (StatusCode::FORBIDDEN, self.layout(title, body)).into_response()
     }
 
     /// The common frame: navigation, who is signed in, and a logout form carrying the CSRF token.
@@ -106,6 +117,9 @@ impl Viewer {
                         a href="/" { "Dashboard" }
                         a href="/agents" { "Agents" }
                         a href="/communications" { "Failed communications" }
+                        @if self.caller.require(Area::Tenant, Access::Read).is_ok() {
+                            a href="/users" { "Users" }
+                        }
                     }
                     div.who {
                         span title=(roles.join(", ")) { (self.caller.name) }

@@ -494,3 +494,84 @@ async fn serves_over_tls_with_secure_cookies_and_shuts_down() {
     assert_eq!(page.status(), 200);
     again.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn tenant_admins_add_and_delete_users_in_the_console_and_others_are_refused() {
+    let app = TestApp::new().await;
+    let viewer = console_cookie(&app, &[Role::AgentViewer, Role::SyncViewer]).await;
+    let refused = page(&app, "/users", &viewer).await;
+    assert_eq!(refused.status, 403);
+    assert!(!page(&app, "/", &viewer)
+        .await
+        .text()
+        .contains("href=\"/users\""));
+    let viewer_csrf = csrf_of(&page(&app, "/", &viewer).await.text());
+    let add = [
+        ("name", "sneaky"),
+        ("password", "a-long-password"),
+        ("role", "TenantAdmin"),
+    ];
+    let mut with_csrf = add.to_vec();
+    with_csrf.push(("csrf", &viewer_csrf));
+    assert_eq!(
+        form(&app, "/users", Some(&viewer), &with_csrf).await.status,
+        403
+    );
+
+    let admin = console_cookie(&app, &[Role::TenantAdmin]).await;
+    let list = page(&app, "/users", &admin).await;
+    assert_eq!(list.status, 200);
+    let csrf = csrf_of(&list.text());
+    assert_eq!(
+        form(&app, "/users", Some(&admin), &add).await.status,
+        403,
+        "no CSRF token"
+    );
+    let ops = [
+        ("csrf", csrf.as_str()),
+        ("name", "ops.one"),
+        ("password", "a-long-password"),
+        ("role", "AgentOperator"),
+        ("role", "SyncViewer"),
+    ];
+    let r = form(&app, "/users", Some(&admin), &ops).await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let html = page(&app, "/users", &admin).await.text();
+    assert!(
+        html.contains("ops.one") && html.contains("SyncViewer, AgentOperator"),
+        "{html}"
+    );
+    let again = form(&app, "/users", Some(&admin), &ops).await;
+    assert_eq!(again.status, 409);
+    let weak = [
+        ("csrf", csrf.as_str()),
+        ("name", "weak"),
+        ("password", "short"),
+    ];
+    let r = form(&app, "/users", Some(&admin), &weak).await;
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("password: use at least 12 characters"));
+
+    let user = find_user_by_name(&app.app.store, "ops.one")
+        .await
+        .expect("read")
+        .expect("user");
+    assert!(user.must_change_password);
+    let delete = format!("/users/{}/delete", user.id);
+    assert_eq!(
+        form(&app, &delete, Some(&viewer), &[("csrf", &viewer_csrf)])
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        form(&app, &delete, Some(&admin), &[("csrf", &csrf)])
+            .await
+            .status,
+        303
+    );
+    assert!(find_user_by_name(&app.app.store, "ops.one")
+        .await
+        .expect("read")
+        .is_none());
+}
