@@ -72,9 +72,9 @@ fn dcs() -> Option<(Dc, Dc, Counts)> {
     Some((dc("SOURCE"), dc("TARGET"), counts))
 }
 
-fn config(dc: &Dc, base_dns: &[String]) -> LdapConfig {
+fn config(dc: &Dc, base_dns: &[&str]) -> LdapConfig {
     let mut c = LdapConfig::new(&dc.url, &dc.bind_dn, &dc.password);
-    c.base_dns = base_dns.to_vec();
+    c.base_dns = base_dns.iter().map(|b| b.to_string()).collect();
     c
 }
 
@@ -110,7 +110,7 @@ async fn full_import_of_both_domains_stores_the_populated_objects_and_matches_th
             .await
             .expect("create directory")
             .id;
-        let src = source(config(dc, &[dc.ou.clone()]));
+        let src = source(config(dc, &[&dc.ou]));
         let summary = server::directory::import(&t.app, id, &src)
             .await
             .expect("import over LDAP");
@@ -206,7 +206,7 @@ async fn guids_sids_and_members_decode_as_samba_shows_them() {
     let Some((contoso, _, counts)) = dcs() else {
         return;
     };
-    let snapshot = source(config(&contoso, &[contoso.ou.clone()]))
+    let snapshot = source(config(&contoso, &[&contoso.ou]))
         .read_full()
         .await
         .expect("read");
@@ -274,11 +274,57 @@ async fn guids_sids_and_members_decode_as_samba_shows_them() {
 }
 
 #[tokio::test]
+async fn sid_history_decodes_as_samba_shows_it() {
+    let Some((_, fabrikam, counts)) = dcs() else {
+        return;
+    };
+    if counts.users == 0 {
+        return;
+    }
+    let out = Command::new("ldbsearch")
+        .args([
+            "-H",
+            &fabrikam.url,
+            "--simple-bind-dn",
+            &fabrikam.bind_dn,
+            "--password",
+            &fabrikam.password,
+        ])
+        .args([
+            "-b",
+            &fabrikam.ou,
+            "(sAMAccountName=user00000)",
+            "sIDHistory",
+        ])
+        .output()
+        .expect("run ldbsearch");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let samba: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("sIDHistory: "))
+        .collect();
+    assert_eq!(
+        samba,
+        ["S-1-5-21-1000-2000-3000-10000"],
+        "as the script wrote it: {text}"
+    );
+    let mut config = config(&fabrikam, &[&fabrikam.ou]);
+    config.filter = Some("(sAMAccountName=user00000)".into());
+    let read = source(config).read_full().await.expect("read");
+    let history: Vec<String> = read
+        .objects
+        .iter()
+        .flat_map(|o| o.sid_history.iter().map(|s| s.to_string()))
+        .collect();
+    assert_eq!(history, samba);
+}
+
+#[tokio::test]
 async fn small_pages_read_every_object_once() {
     let Some((contoso, _, counts)) = dcs() else {
         return;
     };
-    let base = vec![contoso.ou.clone()];
+    let base = [contoso.ou.as_str()];
     let whole = source(config(&contoso, &base))
         .read_full()
         .await
@@ -308,7 +354,7 @@ async fn scope_by_ous_and_a_filter() {
         return;
     };
     let ou = |name: &str| format!("OU={name},OU=Users,{}", contoso.ou);
-    let sales = source(config(&contoso, &[ou("Sales")]))
+    let sales = source(config(&contoso, &[&ou("Sales")]))
         .read_full()
         .await
         .expect("read Sales");
@@ -319,15 +365,15 @@ async fn scope_by_ous_and_a_filter() {
     let both = source(config(
         &contoso,
         &[
-            ou("Sales"),
-            ou("Finance"),
-            contoso.ou.replace("OU=Rehome", "OU=Users,OU=Rehome"),
+            &ou("Sales"),
+            &ou("Finance"),
+            &contoso.ou.replace("OU=Rehome", "OU=Users,OU=Rehome"),
         ],
     ));
     let both = both.read_full().await.expect("read");
     assert_eq!(both.objects.len(), counts.users);
 
-    let mut finance = config(&contoso, &[contoso.ou.clone()]);
+    let mut finance = config(&contoso, &[&contoso.ou]);
     finance.filter = Some("(department=Finance)".into());
     let finance = source(finance)
         .read_full()
@@ -343,7 +389,7 @@ async fn scope_by_ous_and_a_filter() {
     assert!(err.contains("filter"), "{err}");
     let missing = source(config(
         &contoso,
-        &[format!("OU=Nowhere,{}", contoso.base_dn)],
+        &[&format!("OU=Nowhere,{}", contoso.base_dn)],
     ))
     .read_full()
     .await;
@@ -361,8 +407,8 @@ async fn tls_binds_work_and_a_wrong_password_is_named_but_not_shown() {
     let Some((contoso, fabrikam, counts)) = dcs() else {
         return;
     };
-    let contacts = |dc: &Dc| vec![format!("OU=Contacts,{}", dc.ou)];
-    let mut ldaps = config(&contoso, &contacts(&contoso));
+    let contacts = |dc: &Dc| format!("OU=Contacts,{}", dc.ou);
+    let mut ldaps = config(&contoso, &[&contacts(&contoso)]);
     ldaps.url = contoso.ldaps_url.clone();
     ldaps.accept_invalid_certs = true;
     let read = source(ldaps.clone())
@@ -377,7 +423,7 @@ async fn tls_binds_work_and_a_wrong_password_is_named_but_not_shown() {
         .expect_err("a self-signed certificate is refused by default");
     assert!(err.to_string().contains(&contoso.ldaps_url), "{err}");
 
-    let mut starttls = config(&fabrikam, &contacts(&fabrikam));
+    let mut starttls = config(&fabrikam, &[&contacts(&fabrikam)]);
     starttls.starttls = true;
     starttls.accept_invalid_certs = true;
     let read = source(starttls).read_full().await.expect("StartTLS");
@@ -508,7 +554,7 @@ async fn remove_ou(ldap: &mut ldap3::Ldap, ou: &str) {
 async fn usn_cursor_returns_only_what_changed_and_the_deleted_guid() {
     let Some((contoso, _, _)) = dcs() else { return };
     let (mut ldap, ou, tag) = scratch_ou(&contoso, "Usn").await;
-    let src = source(config(&contoso, &[ou.clone()]));
+    let src = source(config(&contoso, &[&ou]));
     let first = src.read_full().await.expect("full read");
     assert_eq!(
         names(&first.objects),
@@ -561,7 +607,7 @@ async fn dirsync_cookie_returns_only_what_changed_and_the_deleted_guid() {
         return;
     };
     let (mut ldap, ou, tag) = scratch_ou(&fabrikam, "Dirsync").await;
-    let src = source(config(&fabrikam, &[ou.clone()]));
+    let src = source(config(&fabrikam, &[&ou]));
     let first = src
         .changes_since(&LdapCursor::dirsync_start())
         .await
