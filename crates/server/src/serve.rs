@@ -131,7 +131,6 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<Running
         ..Settings::default()
     };
     let app = App::new(store, clock, settings);
-    let initial_admin_password = crate::auth::bootstrap_admin(&app).await?;
 
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|e| Error::Internal(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -142,6 +141,9 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<Running
         .local_addr()
         .map_err(|e| Error::Internal(format!("listener address: {e}")))?;
 
+    // After the bind, which is what usually fails: a password created and then lost to a start
+    // that failed would leave nobody able to log in.
+    let initial_admin_password = crate::auth::bootstrap_admin(&app).await?;
     let service = crate::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
     let server = match tls {

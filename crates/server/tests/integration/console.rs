@@ -575,3 +575,24 @@ async fn tenant_admins_add_and_delete_users_in_the_console_and_others_are_refuse
         .expect("read")
         .is_none());
 }
+
+#[tokio::test]
+async fn a_start_that_cannot_listen_keeps_the_first_admin_password_for_the_next() {
+    use server::serve::{start, ServeConfig};
+    let dir = server::store::testing::TestDir::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let clock = std::sync::Arc::new(model::clock::SystemClock);
+    let config = ServeConfig {
+        listen: taken.local_addr().expect("address"),
+        data_dir: dir.path().to_path_buf(),
+        ..ServeConfig::default()
+    };
+    assert!(start(config.clone(), clock.clone()).await.is_err());
+    let free = ServeConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        ..config
+    };
+    let running = start(free, clock).await.expect("start");
+    assert!(running.initial_admin_password.is_some());
+    running.shutdown().await.expect("shutdown");
+}
