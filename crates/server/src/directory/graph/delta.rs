@@ -152,8 +152,11 @@ impl GraphSource {
                 );
                 found
             };
+            // Keep the last copy of an object sent twice in a round: it is the newer one.
             let mut seen = BTreeSet::new();
+            objects.reverse();
             objects.retain(|o| seen.insert(o.guid));
+            objects.reverse();
             changes.objects.extend(objects);
             changes.deleted.extend(removed);
         }
