@@ -54,7 +54,7 @@ impl SessionKind {
 }
 
 /// A session just issued: the only time the token exists outside the client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewSession {
     /// The bearer token or cookie value.
     pub token: String,
@@ -62,6 +62,25 @@ pub struct NewSession {
     pub csrf_token: String,
     /// When it expires unless used (console) or at all (API), ms since the epoch.
     pub expires_at: i64,
+}
+
+// Debug output may reach a log: it shows who and when, never a token, hash or CSRF value.
+impl std::fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSession")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Identified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identified")
+            .field("caller", &self.caller)
+            .field("must_change_password", &self.must_change_password)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
 }
 
 fn random_token() -> String {
@@ -123,7 +142,7 @@ pub fn clear_cookie(app: &App) -> String {
 }
 
 /// A request whose token or cookie is valid, before the CSRF check; see [`CsrfPending`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Identified {
     caller: Caller,
     must_change_password: bool,

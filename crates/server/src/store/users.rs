@@ -10,8 +10,9 @@ use super::Store;
 use crate::auth::Role;
 use crate::{Error, Result};
 
-/// A user as stored, with the password hash; never serialized.
-#[derive(Debug, Clone)]
+/// A user as stored, with the password hash; never serialized, and its Debug output leaves the
+/// hash out.
+#[derive(Clone)]
 pub struct UserRow {
     /// The user's id.
     pub id: UserId,
@@ -31,6 +32,19 @@ pub struct UserRow {
     pub updated_at: i64,
     /// Roles, in [`Role::ALL`] order.
     pub roles: Vec<Role>,
+}
+
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("roles", &self.roles)
+            .field("must_change_password", &self.must_change_password)
+            .field("failed_logins", &self.failed_logins)
+            .field("locked_until", &self.locked_until)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A console session or API token as stored (only the hash of the token).

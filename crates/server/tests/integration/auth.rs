@@ -597,3 +597,24 @@ async fn parallel_guesses_still_lock_the_account() {
     assert!([a, b, c, d, e, f].iter().all(|r| r.status == 401));
     assert_eq!(login(&app, &name, &password).await.status, 401);
 }
+
+#[tokio::test]
+async fn debug_output_of_sessions_and_users_holds_no_secret() {
+    let app = TestApp::new().await;
+    let session = console_session(&app, &[Role::AgentViewer]).await;
+    let debug = format!("{session:?}");
+    assert!(
+        !debug.contains(&session.token) && !debug.contains(&session.csrf_token),
+        "{debug}"
+    );
+    let (name, _) = app.user_with_roles(&[Role::AgentViewer]).await;
+    let user = find_user_by_name(&app.app.store, &name)
+        .await
+        .expect("read")
+        .expect("user");
+    let debug = format!("{user:?}");
+    assert!(
+        debug.contains(&name) && !debug.contains(&user.password_hash),
+        "{debug}"
+    );
+}
