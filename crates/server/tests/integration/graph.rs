@@ -528,3 +528,16 @@ async fn a_later_delta_round_is_paged_and_names_each_object_once() {
         "{requests:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_wrong_tenant_names_the_tenant_field() {
+    let graph = tenant().await;
+    let mut config = graph.config();
+    config.tenant_id = "00000000-0000-4000-8000-00000000beef".to_string();
+    let (source, _) = source_with(config, 999);
+    let err = source.read_full().await.expect_err("refused");
+    let text = format!("{err:?}");
+    assert!(text.contains("tenant_id"), "{text}");
+    assert!(text.contains("AADSTS90002"), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+}

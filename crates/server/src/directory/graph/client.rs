@@ -80,7 +80,7 @@ impl GraphSource {
             ("grant_type", "client_credentials"),
             ("client_id", c.client_id.as_str()),
             ("client_secret", c.client_secret.as_str()),
-            ("scope", "https://graph.microsoft.com/.default"),
+            ("scope", c.scope.as_str()),
         ];
         let (status, body) = self
             .send_with_retries(&what, "authority_url", || self.http.post(&url).form(&form))

@@ -29,6 +29,8 @@ use crate::{Error, Result};
 pub const DEFAULT_AUTHORITY_URL: &str = "https://login.microsoftonline.com";
 /// Graph v1.0 in the public cloud.
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
+/// The application permissions granted on Graph in the public cloud.
+pub const DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
 
 /// How to reach and read one Entra ID tenant.
 #[derive(Clone)]
@@ -43,6 +45,8 @@ pub struct GraphConfig {
     pub authority_url: String,
     /// Graph's base URL including the version, e.g. `https://graph.microsoft.com/v1.0`.
     pub graph_url: String,
+    /// The token scope: Graph's resource with `/.default` (national clouds have their own).
+    pub scope: String,
     /// Objects per page (`$top`; Graph allows 1 to 999).
     pub page_size: u32,
     /// How long one HTTP request may take.
@@ -59,6 +63,7 @@ impl std::fmt::Debug for GraphConfig {
             .field("client_secret", &"<hidden>")
             .field("authority_url", &self.authority_url)
             .field("graph_url", &self.graph_url)
+            .field("scope", &self.scope)
             .field("page_size", &self.page_size)
             .field("timeout", &self.timeout)
             .field("max_retries", &self.max_retries)
@@ -79,6 +84,7 @@ impl GraphConfig {
             client_secret: client_secret.into(),
             authority_url: DEFAULT_AUTHORITY_URL.to_string(),
             graph_url: DEFAULT_GRAPH_URL.to_string(),
+            scope: DEFAULT_SCOPE.to_string(),
             page_size: 999,
             timeout: Duration::from_secs(60),
             max_retries: 5,

@@ -69,7 +69,7 @@ pub(super) async fn token(
         let message = format!("AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", t.client_id);
         return token_error(StatusCode::UNAUTHORIZED, "invalid_client", &message);
     }
-    if field("scope") != "https://graph.microsoft.com/.default" {
+    if field("scope") != super::super::DEFAULT_SCOPE {
         return token_error(StatusCode::BAD_REQUEST, "invalid_scope",
             "AADSTS1002012: The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.");
     }
