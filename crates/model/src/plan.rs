@@ -3,7 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::runbook::{DomainJoin, PermissionMode, Runbook};
+use uuid::Uuid;
+
+use crate::rules::{parse_tenant_ids, parse_unc_paths};
+use crate::runbook::{
+    AppMode, Area, CommandPackageRef, DomainJoin, LockScreenImage, PermissionMode, RemoveFrom,
+    Runbook, Switch,
+};
 use crate::status::Phase;
 
 /// Windows edition family, which decides whether a runbook may run at all.
@@ -54,6 +60,8 @@ pub enum PermissionArea {
 }
 
 /// One thing a step does. Each is idempotent, so a step interrupted by a crash can run again.
+/// Fields added after a variant was first shipped are `serde(default)`, so journals and
+/// messages written before them still read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action")]
 pub enum Action {
@@ -65,20 +73,82 @@ pub enum Action {
     BackupLocalGroups,
     /// Keep the list of AppX packages provisioned for each user.
     BackupAppxPackages,
+    /// Show the User Experience tab's legal notice at sign-in until Completion.
+    SetLegalNotice,
+    /// Replace the lock-screen image until Completion.
+    SetLockScreenImage { image: LockScreenImage },
+    /// Deny interactive logon to migrating users until Completion.
+    PreventLogin,
+    /// Create the fallback local administrator (its password travels with the secrets).
+    CreateFallbackAdmin { username: String },
+    /// Run a command package as SYSTEM.
+    RunCommandPackage { package: CommandPackageRef },
+    /// Ask each user for target credentials and cache them.
+    CacheCredentials,
     /// Leave the Active Directory domain.
     LeaveActiveDirectory,
     /// Leave the Entra tenant.
     LeaveEntra,
+    /// Rename the computer from a template.
+    RenameComputer { template: String },
     /// Join the target Active Directory domain.
-    JoinActiveDirectory { domain: String },
+    JoinActiveDirectory {
+        domain: String,
+        /// Offline, reusing an account, into which OU, as whom.
+        #[serde(default)]
+        options: AdJoinOptions,
+    },
     /// Join the target Entra tenant.
     JoinEntra { tenant: String },
+    /// Point hybrid join at another tenant (client-side SCP).
+    SetHybridJoinTenant {
+        tenant_name: String,
+        tenant_id: String,
+    },
+    /// Prompt Intune enrolment until it succeeds.
+    EnrollIntune,
     /// Remove Windows Hello containers tied to the old identity.
     ResetWindowsHello,
-    /// Translate source SIDs to target SIDs in one area.
+    /// Translate source SIDs to target SIDs in one area the agent has always handled.
     UpdatePermissions {
         area: PermissionArea,
         mode: PermissionMode,
+        /// Path patterns left alone.
+        #[serde(default)]
+        ignore: Vec<String>,
+    },
+    /// Translate source SIDs to target SIDs in one of the other areas.
+    UpdateAreaPermissions {
+        area: Area,
+        mode: PermissionMode,
+        ignore: Vec<String>,
+    },
+    /// Translate permissions on shares of other hosts (the account's password travels with the
+    /// secrets).
+    UpdateRemoteFileShares {
+        username: String,
+        paths: Vec<String>,
+        mode: PermissionMode,
+        ignore: Vec<String>,
+    },
+    /// Fresh-start Outlook; ZeroConfigExchange as given.
+    ResetOutlook { zero_config_exchange: Switch },
+    /// Reset Office activation, Teams and OneNote.
+    ResetM365Apps,
+    /// Reset Edge's work profile.
+    ResetEdge,
+    /// Make OneDrive files of the source tenants cloud-only, unlink them, and move what is left
+    /// into the target folder.
+    OneDriveCloudOnly {
+        source_tenants: Vec<Uuid>,
+        target_folder_name: String,
+    },
+    /// OneDrive SilentAccountConfig.
+    SetOneDriveSilentConfig { value: Switch },
+    /// Reset Azure Information Protection to the target's hosts.
+    ResetInformationProtection {
+        source_hosts: Vec<String>,
+        target_host: String,
     },
     /// Put the legal notice back.
     RestoreLegalNotice,
@@ -88,6 +158,29 @@ pub enum Action {
     RestoreAppxPackages,
     /// Resume BitLocker protectors.
     ResumeBitLocker,
+    /// Put the previous lock-screen image back.
+    RestoreLockScreenImage,
+    /// Allow migrating users to log on again.
+    AllowLogin,
+    /// Delete the fallback administrator, now or after `delay_days`.
+    RemoveFallbackAdmin { username: String, delay_days: i64 },
+    /// LAN settings' "Automatically detect settings".
+    SetProxyAutoDetect { value: Switch },
+    /// Remove the agent; always the last step.
+    UninstallAgent,
+}
+
+/// How an Active Directory join is done, carried in its step.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdJoinOptions {
+    /// Join offline from a blob the server prepares.
+    pub offline: bool,
+    /// Take over an existing computer account of the same name.
+    pub reuse_existing_account: bool,
+    /// OU DN; blank for the domain default.
+    pub computer_ou: String,
+    /// Account for an online join (its password travels with the secrets).
+    pub username: String,
 }
 
 /// One journaled step of a plan.
@@ -109,6 +202,14 @@ pub enum Refusal {
 }
 
 /// Builds the ordered steps `runbook` runs on a device with `device` facts, joining `target`.
+///
+/// Default processing follows DESIGN.md exactly: BitLocker suspended at Startup when a join is
+/// chosen; the legal notice backed up at Startup always; local group members backed up when both
+/// a leave and a join are chosen; AppX packages backed up and Windows Hello reset when a join is
+/// chosen. Do Not Run Startup skips the Startup tab's own steps (BitLocker, legal notice and the
+/// tab's settings); the local group and AppX backups belong to Device State's processing, so they
+/// still run, under their historical `startup/` ids, before Device State. Completion reverts what
+/// was done, and only when it runs.
 pub fn plan(
     runbook: &Runbook,
     device: &DeviceFacts,
@@ -119,13 +220,21 @@ pub fn plan(
     }
     let state = &runbook.device_state;
     let joins = state.domain_join != DomainJoin::None;
+    let leaves = state.remove_from != RemoveFrom::None;
     let leaves_ad = state.remove_from.leaves_ad()
         && matches!(device.join_state, JoinState::ActiveDirectory { .. });
     let leaves_entra =
         state.remove_from.leaves_entra() && matches!(device.join_state, JoinState::Entra { .. });
-    let leaves = state.remove_from != crate::runbook::RemoveFrom::None;
     let startup = !runbook.startup.do_not_run;
     let completion = !runbook.completion.do_not_run;
+    let tab = &runbook.startup;
+    let backs_up_groups = leaves && joins;
+    let fallback = if startup {
+        tab.admin_fallback.as_ref()
+    } else {
+        None
+    };
+    let lock_screen = startup && tab.lock_screen_image != LockScreenImage::None;
 
     let mut steps = Vec::new();
     let mut add = |phase: Phase, name: &str, action: Action| {
@@ -143,46 +252,106 @@ pub fn plan(
         });
     };
 
+    if startup && joins {
+        add(
+            Phase::Startup,
+            "suspend-bitlocker",
+            Action::SuspendBitLocker,
+        );
+    }
     if startup {
-        if joins {
-            add(
-                Phase::Startup,
-                "suspend-bitlocker",
-                Action::SuspendBitLocker,
-            );
-        }
         add(
             Phase::Startup,
             "backup-legal-notice",
             Action::BackupLegalNotice,
         );
-        if leaves && joins {
+    }
+    if backs_up_groups {
+        add(
+            Phase::Startup,
+            "backup-local-groups",
+            Action::BackupLocalGroups,
+        );
+    }
+    if joins {
+        add(Phase::Startup, "backup-appx", Action::BackupAppxPackages);
+    }
+    if startup {
+        if tab.set_legal_notice {
+            add(Phase::Startup, "set-legal-notice", Action::SetLegalNotice);
+        }
+        if lock_screen {
             add(
                 Phase::Startup,
-                "backup-local-groups",
-                Action::BackupLocalGroups,
+                "set-lock-screen",
+                Action::SetLockScreenImage {
+                    image: tab.lock_screen_image.clone(),
+                },
             );
         }
-        if joins {
-            add(Phase::Startup, "backup-appx", Action::BackupAppxPackages);
+        if tab.prevent_login {
+            add(Phase::Startup, "prevent-login", Action::PreventLogin);
+        }
+        if let Some(admin) = fallback {
+            add(
+                Phase::Startup,
+                "create-fallback-admin",
+                Action::CreateFallbackAdmin {
+                    username: admin.username.trim().to_string(),
+                },
+            );
+        }
+        if let Some(package) = &tab.command_package {
+            add(
+                Phase::Startup,
+                "command-package",
+                Action::RunCommandPackage {
+                    package: package.clone(),
+                },
+            );
         }
     }
 
+    if state.cache_user_credentials {
+        add(
+            Phase::DeviceState,
+            "cache-credentials",
+            Action::CacheCredentials,
+        );
+    }
     if leaves_ad {
         add(Phase::DeviceState, "leave-ad", Action::LeaveActiveDirectory);
     }
     if leaves_entra {
         add(Phase::DeviceState, "leave-entra", Action::LeaveEntra);
     }
+    if let Some(rename) = &state.rename {
+        add(
+            Phase::DeviceState,
+            "rename",
+            Action::RenameComputer {
+                template: rename.template.clone(),
+            },
+        );
+    }
     match state.domain_join {
         DomainJoin::None => {}
-        DomainJoin::ActiveDirectory => add(
-            Phase::DeviceState,
-            "join-ad",
-            Action::JoinActiveDirectory {
-                domain: target.domain.clone(),
-            },
-        ),
+        DomainJoin::ActiveDirectory => {
+            let ad = &state.active_directory;
+            add(
+                Phase::DeviceState,
+                "join-ad",
+                Action::JoinActiveDirectory {
+                    domain: target.domain.clone(),
+                    options: AdJoinOptions {
+                        offline: ad.offline_domain_join,
+                        reuse_existing_account: ad.reuse_existing_computer_account,
+                        computer_ou: ad.computer_ou.trim().to_string(),
+                        username: ad.username.trim().to_string(),
+                    },
+                },
+            )
+        }
         DomainJoin::Entra => add(
             Phase::DeviceState,
             "join-entra",
@@ -190,6 +359,19 @@ pub fn plan(
                 tenant: target.domain.clone(),
             },
         ),
+    }
+    if let Some(hybrid) = &state.hybrid_join {
+        add(
+            Phase::DeviceState,
+            "hybrid-join-tenant",
+            Action::SetHybridJoinTenant {
+                tenant_name: hybrid.tenant_name.trim().to_string(),
+                tenant_id: hybrid.tenant_id.trim().to_ascii_lowercase(),
+            },
+        );
+    }
+    if state.enroll_intune && state.domain_join == DomainJoin::Entra {
+        add(Phase::DeviceState, "enroll-intune", Action::EnrollIntune);
     }
     if joins {
         add(
@@ -199,30 +381,120 @@ pub fn plan(
         );
     }
 
-    let mode = runbook.permissions.mode;
+    let permissions = &runbook.permissions;
+    let mode = permissions.mode;
     if mode != PermissionMode::DontUpdate {
-        for (name, area) in [
-            ("windows-profiles", PermissionArea::WindowsProfiles),
-            ("file-system", PermissionArea::FileSystem),
-            ("local-groups", PermissionArea::LocalGroups),
-        ] {
+        let ignore: Vec<String> = permissions
+            .ignore
+            .iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        for area in Area::ALL {
+            if !permissions.areas.contains(&area) {
+                continue;
+            }
+            let action = match area {
+                Area::WindowsProfiles => Some(PermissionArea::WindowsProfiles),
+                Area::FileSystem => Some(PermissionArea::FileSystem),
+                Area::LocalGroups => Some(PermissionArea::LocalGroups),
+                _ => None,
+            }
+            .map_or_else(
+                || Action::UpdateAreaPermissions {
+                    area,
+                    mode,
+                    ignore: ignore.clone(),
+                },
+                |area| Action::UpdatePermissions {
+                    area,
+                    mode,
+                    ignore: ignore.clone(),
+                },
+            );
+            add(Phase::Permissions, area.slug(), action);
+        }
+        if let Some(remote) = &permissions.remote_file_shares {
             add(
                 Phase::Permissions,
-                name,
-                Action::UpdatePermissions { area, mode },
+                "remote-file-shares",
+                Action::UpdateRemoteFileShares {
+                    username: remote.username.trim().to_string(),
+                    paths: parse_unc_paths("", &remote.paths).unwrap_or_default(),
+                    mode,
+                    ignore: ignore.clone(),
+                },
             );
         }
     }
 
-    // Completion reverts what Startup's default processing changed; without Startup there is
-    // nothing to revert.
-    if completion && startup {
-        add(
-            Phase::Completion,
-            "restore-legal-notice",
-            Action::RestoreLegalNotice,
-        );
-        if leaves && joins {
+    let apps = &runbook.apps;
+    if apps.mode == AppMode::Reconfigure {
+        if apps.outlook {
+            add(
+                Phase::Apps,
+                "outlook",
+                Action::ResetOutlook {
+                    zero_config_exchange: apps.outlook_zero_config_exchange,
+                },
+            );
+        }
+        if apps.other_m365_apps {
+            add(Phase::Apps, "m365-apps", Action::ResetM365Apps);
+        }
+        if apps.edge {
+            add(Phase::Apps, "edge", Action::ResetEdge);
+        }
+        let onedrive = &apps.onedrive;
+        if onedrive.cloud_only {
+            add(
+                Phase::Apps,
+                "onedrive-cloud-only",
+                Action::OneDriveCloudOnly {
+                    source_tenants: parse_tenant_ids("", &onedrive.source_tenants)
+                        .unwrap_or_default(),
+                    target_folder_name: onedrive.target_folder_name.clone(),
+                },
+            );
+        }
+        if onedrive.silent_account_config != Switch::LeaveAlone {
+            add(
+                Phase::Apps,
+                "onedrive-silent-config",
+                Action::SetOneDriveSilentConfig {
+                    value: onedrive.silent_account_config,
+                },
+            );
+        }
+        if let Some(aip) = &apps.information_protection {
+            add(
+                Phase::Apps,
+                "information-protection",
+                Action::ResetInformationProtection {
+                    source_hosts: aip
+                        .source_hosts
+                        .lines()
+                        .map(str::trim)
+                        .filter(|h| !h.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    target_host: aip.target_host.trim().to_string(),
+                },
+            );
+        }
+    }
+
+    // Completion reverts what was done before it, and only what was done.
+    if completion {
+        let end = &runbook.completion;
+        if startup {
+            add(
+                Phase::Completion,
+                "restore-legal-notice",
+                Action::RestoreLegalNotice,
+            );
+        }
+        if backs_up_groups {
             add(
                 Phase::Completion,
                 "restore-local-groups",
@@ -235,11 +507,54 @@ pub fn plan(
                 "restore-appx",
                 Action::RestoreAppxPackages,
             );
+        }
+        if startup && joins {
             add(
                 Phase::Completion,
                 "resume-bitlocker",
                 Action::ResumeBitLocker,
             );
+        }
+        if lock_screen {
+            add(
+                Phase::Completion,
+                "restore-lock-screen",
+                Action::RestoreLockScreenImage,
+            );
+        }
+        if startup && tab.prevent_login {
+            add(Phase::Completion, "allow-login", Action::AllowLogin);
+        }
+        if let Some(admin) = fallback {
+            add(
+                Phase::Completion,
+                "remove-fallback-admin",
+                Action::RemoveFallbackAdmin {
+                    username: admin.username.trim().to_string(),
+                    delay_days: admin.delay_deletion_days,
+                },
+            );
+        }
+        if end.proxy_autodetect != Switch::LeaveAlone {
+            add(
+                Phase::Completion,
+                "proxy-autodetect",
+                Action::SetProxyAutoDetect {
+                    value: end.proxy_autodetect,
+                },
+            );
+        }
+        if let Some(package) = &end.command_package {
+            add(
+                Phase::Completion,
+                "command-package",
+                Action::RunCommandPackage {
+                    package: package.clone(),
+                },
+            );
+        }
+        if end.uninstall_agent {
+            add(Phase::Completion, "uninstall-agent", Action::UninstallAgent);
         }
     }
     Ok(steps)

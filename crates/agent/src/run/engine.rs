@@ -218,12 +218,12 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             Action::BackupAppxPackages => self.workstation.backup_appx(),
             Action::LeaveActiveDirectory => self.workstation.leave_active_directory(),
             Action::LeaveEntra => self.workstation.leave_entra(),
-            Action::JoinActiveDirectory { domain } => {
+            Action::JoinActiveDirectory { domain, .. } => {
                 self.workstation.join_active_directory(domain)
             }
             Action::JoinEntra { tenant } => self.workstation.join_entra(tenant),
             Action::ResetWindowsHello => self.workstation.reset_windows_hello(),
-            Action::UpdatePermissions { area, mode } => {
+            Action::UpdatePermissions { area, mode, .. } => {
                 let mode = match mode {
                     PermissionMode::DontUpdate => {
                         return Ok(Effect::unchanged("permissions are left as they are"))
@@ -250,6 +250,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 self.workstation.restore_appx(map)
             }
             Action::ResumeBitLocker => self.workstation.resume_bitlocker(),
+            _ => Ok(Effect::unchanged("not carried out by this agent yet")),
         }
     }
 }

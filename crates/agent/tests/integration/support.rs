@@ -185,9 +185,16 @@ impl World {
             device_state: DeviceStateSettings {
                 remove_from: RemoveFrom::ActiveDirectory,
                 domain_join: join,
+                ..Default::default()
             },
-            permissions: PermissionSettings { mode },
+            permissions: PermissionSettings {
+                mode,
+                ..Default::default()
+            },
             completion: Default::default(),
+            prerequisites: Vec::new(),
+            user_experience: Default::default(),
+            apps: Default::default(),
         };
         let id = runbook.id;
         self.server.state().assignment = Some(DeviceAssignment {

@@ -9,8 +9,8 @@ use model::batch::{Assignment, Batch, ComputerSelection, ScheduleTimezone, Selec
 use model::directory::{Directory, DirectoryKind, MatchAttribute};
 use model::ids::{BatchId, DirectoryId, RunbookId};
 use model::runbook::{
-    CompletionSettings, DeviceStateSettings, DomainJoin, PermissionMode, PermissionSettings,
-    RemoveFrom, Runbook, StartupSettings,
+    ActiveDirectoryJoin, CompletionSettings, DeviceStateSettings, DomainJoin, PermissionMode,
+    PermissionSettings, RemoveFrom, Runbook, StartupSettings,
 };
 use model::status::AgentStatus;
 use server::App;
@@ -92,11 +92,21 @@ pub async fn seed(app: &App, data_dir: &Path, args: &DemoArgs) -> Result<World> 
         device_state: DeviceStateSettings {
             remove_from: RemoveFrom::ActiveDirectory,
             domain_join: DomainJoin::ActiveDirectory,
+            // An online join names the account that creates the computer objects.
+            active_directory: ActiveDirectoryJoin {
+                username: "FABRIKAM\\rehome-join".to_string(),
+                ..Default::default()
+            },
+            ..Default::default()
         },
         permissions: PermissionSettings {
             mode: PermissionMode::AddAndRemove,
+            ..Default::default()
         },
         completion: CompletionSettings::default(),
+        prerequisites: Vec::new(),
+        user_experience: Default::default(),
+        apps: Default::default(),
     };
     let runbook = server::api::config::create_runbook(app, runbook)
         .await
