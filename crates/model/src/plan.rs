@@ -48,7 +48,8 @@ pub struct TargetFacts {
     pub domain: String,
 }
 
-/// The areas whose permissions are translated.
+/// The permission areas the agent's `Workstation` translates itself; a runbook's other areas
+/// ([`Area`]) become [`Action::UpdateAreaPermissions`] steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PermissionArea {
     /// Profile list entries and profile folders.

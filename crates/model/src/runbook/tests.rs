@@ -219,20 +219,20 @@ const RULES: &[Rule] = &[
                 .dialogs
                 .migration_in_progress
                 .labels
-                .push(("ok_button".into(), "OK".into()))
+                .insert("ok_button".into(), "OK".into());
         },
-        "user_experience.cultures[0].dialogs.migration_in_progress.labels[0]",
+        "user_experience.cultures[0].dialogs.migration_in_progress.labels.ok_button",
     ),
     (
-        "label given twice",
+        "markup in a label",
         |r| {
             r.user_experience.cultures[0]
                 .dialogs
-                .migration_complete
+                .migration_starting
                 .labels
-                .push(("ok_button".into(), "Fine".into()))
+                .insert("yes_button".into(), "<i>Yes</i>".into());
         },
-        "user_experience.cultures[0].dialogs.migration_complete.labels[1]",
+        "user_experience.cultures[0].dialogs.migration_starting.labels.yes_button",
     ),
     (
         "placeholder in the legal notice",
@@ -612,10 +612,12 @@ fn every_dialog_has_texts_for_its_labels() {
         let keys: Vec<&str> = dialogs
             .get(dialog)
             .labels
-            .iter()
-            .map(|(k, _)| k.as_str())
+            .keys()
+            .map(|k| k.as_str())
             .collect();
-        assert_eq!(keys, labels_of(dialog).to_vec(), "{:?}", dialog);
+        let mut want = labels_of(dialog).to_vec();
+        want.sort_unstable();
+        assert_eq!(keys, want, "{:?}", dialog);
     }
 }
 
@@ -653,5 +655,19 @@ fn prerequisite_cycles_and_unknown_prerequisites_are_found() {
     assert_eq!(
         fields(check_prerequisites(&[a, b])),
         vec!["runbooks[0].prerequisites[0]".to_string()]
+    );
+}
+
+#[test]
+fn a_dialog_left_out_keeps_the_default_wording() {
+    let culture: Culture = serde_json::from_value(serde_json::json!({
+        "code": "de-DE",
+        "dialogs": {"migration_complete": {"title": "Fertig", "message": "Alles erledigt."}}
+    }))
+    .unwrap();
+    assert_eq!(culture.dialogs.migration_complete.title, "Fertig");
+    assert_eq!(
+        culture.dialogs.cache_credentials,
+        Dialogs::default().cache_credentials
     );
 }

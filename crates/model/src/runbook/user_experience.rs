@@ -1,5 +1,6 @@
 //! User Experience tab: what the signed-in user reads, per culture, and the QR code under it.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -50,7 +51,7 @@ pub struct DialogText {
     pub message: SafeHtml,
     /// Button and other labels, plain text, keyed as [`labels_of`] lists for the dialog.
     #[serde(default)]
-    pub labels: Vec<(String, String)>,
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The labels each dialog has besides its title and message.
@@ -99,8 +100,9 @@ pub fn dialog_key(dialog: Dialog) -> &'static str {
     }
 }
 
-/// Every dialog's texts in one culture.
+/// Every dialog's texts in one culture; a dialog left out of the JSON keeps rehome's wording.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Dialogs {
     /// Asks for target credentials ahead of an offline domain join.
     pub cache_credentials: DialogText,
@@ -341,9 +343,13 @@ impl UserExperienceSettings {
                     ),
                 );
                 let known = labels_of(dialog);
-                for (j, (key, label)) in texts.labels.iter().enumerate() {
-                    let label_field = format!("{}.labels[{}]", field, j);
-                    if !known.contains(&key.as_str()) {
+                for (key, label) in &texts.labels {
+                    let label_field = format!("{}.labels.{}", field, key);
+                    if known.contains(&key.as_str()) {
+                        check_plain(v, label_field, label);
+                    } else if known.is_empty() {
+                        v.fail(label_field, format!("{} has no labels", dialog_key(dialog)));
+                    } else {
                         v.fail(
                             label_field,
                             format!(
@@ -353,10 +359,6 @@ impl UserExperienceSettings {
                                 known.join(", ")
                             ),
                         );
-                    } else if texts.labels[..j].iter().any(|(k, _)| k == key) {
-                        v.fail(label_field, format!("{} is given twice", key));
-                    } else {
-                        check_plain(v, label_field, label);
                     }
                 }
             }
