@@ -154,6 +154,11 @@ impl DeviceStateSettings {
             );
         }
         v.check(
+            !(self.cache_user_credentials && self.domain_join == DomainJoin::Entra),
+            "device_state.cache_user_credentials",
+            "cached credentials serve an offline Active Directory join; an Entra join does not use them",
+        );
+        v.check(
             !self.enroll_intune || self.domain_join == DomainJoin::Entra,
             "device_state.enroll_intune",
             "Intune enrolment follows an Entra join: set Domain Join to Entra",

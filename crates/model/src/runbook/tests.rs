@@ -308,6 +308,14 @@ const RULES: &[Rule] = &[
         "device_state.hybrid_join",
     ),
     (
+        "cached credentials before an Entra join",
+        |r| {
+            r.device_state.domain_join = DomainJoin::Entra;
+            r.device_state.cache_user_credentials = true;
+        },
+        "device_state.cache_user_credentials",
+    ),
+    (
         "Intune without an Entra join",
         |r| r.device_state.enroll_intune = true,
         "device_state.enroll_intune",
