@@ -421,7 +421,11 @@ async fn tls_binds_work_and_a_wrong_password_is_named_but_not_shown() {
         .read_full()
         .await
         .expect_err("a self-signed certificate is refused by default");
-    assert!(err.to_string().contains(&contoso.ldaps_url), "{err}");
+    let err = err.to_string();
+    assert!(
+        err.contains(&contoso.ldaps_url) && err.contains("accept invalid certificates"),
+        "{err}"
+    );
 
     let mut starttls = config(&fabrikam, &[&contacts(&fabrikam)]);
     starttls.starttls = true;

@@ -216,7 +216,7 @@ impl LdapSource {
             .set_no_tls_verify(c.accept_invalid_certs);
         let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &c.url)
             .await
-            .map_err(|e| Error::field("url", format!("cannot connect to {}: {}", c.url, e)))?;
+            .map_err(|e| Error::field("url", connect_failure(&c.url, &e.to_string())))?;
         let url = c.url.clone();
         tokio::spawn(async move {
             if let Err(e) = conn.drive().await {
@@ -425,6 +425,16 @@ impl DirectorySource for LdapSource {
     fn read(&self) -> BoxFuture<'_, Result<Snapshot>> {
         Box::pin(async move { Ok(self.read_full().await?.to_snapshot()) })
     }
+}
+
+/// Why a connection failed, with what to do about it.
+fn connect_failure(url: &str, detail: &str) -> String {
+    let advice = if detail.contains("certificate") {
+        "trust the DC's certificate, or accept invalid certificates for a self-signed one"
+    } else {
+        "check the URL and that the DC is reachable from the server"
+    };
+    format!("cannot connect to {}: {}; {}", url, detail, advice)
 }
 
 /// `rc=49 (invalidCredentials): 80090308: LdapErr: …` without the noise.
