@@ -511,3 +511,41 @@ fn search_error(config: &LdapConfig, base: &str, detail: String) -> Error {
         format!("searching {:?} at {} failed: {}", base, config.url, detail),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(config: &LdapConfig) -> Vec<String> {
+        match config.validate() {
+            Err(Error::Invalid(errors)) => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected field errors, got {:?}", other),
+        }
+    }
+
+    #[test]
+    fn configurations_are_checked_field_by_field() {
+        let good = LdapConfig::new("ldaps://dc1.contoso.com", "CN=svc,DC=contoso,DC=com", "pw");
+        assert!(good.validate().is_ok());
+        let mut c = good.clone();
+        c.password = String::new(); // would bind anonymously
+        c.url = "http://dc1".into();
+        c.page_size = 0;
+        assert_eq!(fields(&c), ["url", "password", "page_size"]);
+        let mut c = good.clone();
+        c.starttls = true; // on ldaps:// already
+        c.filter = Some("(mail=*".into());
+        assert_eq!(fields(&c), ["starttls", "filter"]);
+        assert!(!format!("{:?}", good).contains("pw\""));
+    }
+
+    #[test]
+    fn filters_combine_classes_extra_and_the_users() {
+        let mut c = LdapConfig::new("ldap://dc", "CN=a", "pw");
+        c.filter = Some("department=Sales".into());
+        assert_eq!(
+            c.object_filter("(uSNChanged>=5)"),
+            "(&(|(objectClass=user)(objectClass=group)(objectClass=contact))(uSNChanged>=5)(department=Sales))"
+        );
+    }
+}
