@@ -16,7 +16,10 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { tls: false, replica: format!("replica-{}", uuid::Uuid::new_v4()) }
+        Settings {
+            tls: false,
+            replica: format!("replica-{}", uuid::Uuid::new_v4()),
+        }
     }
 }
 
@@ -34,7 +37,11 @@ pub struct App {
 impl App {
     /// An app over `store` with `clock`.
     pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> App {
-        App { store, clock, settings: Arc::new(settings) }
+        App {
+            store,
+            clock,
+            settings: Arc::new(settings),
+        }
     }
 }
 

@@ -17,7 +17,9 @@ pub enum Error {
     #[error("wrong user name or password, or the account is locked for a few minutes after repeated failures")]
     BadCredentials,
     /// The user must change their password before doing anything else.
-    #[error("change your password first (POST /api/v1/auth/password, or the console's password page)")]
+    #[error(
+        "change your password first (POST /api/v1/auth/password, or the console's password page)"
+    )]
     PasswordChangeRequired,
     /// Logged in, but no role allows this.
     #[error("forbidden: {0}")]
@@ -85,10 +87,21 @@ impl IntoResponse for Error {
             // Store errors can quote SQL and values: log them, answer in general terms.
             e @ (Error::Store(_) | Error::Migrate(_) | Error::Internal(_)) => {
                 tracing::error!(error = %e, "request failed");
-                ("the server could not complete the request; see its log".to_string(), Vec::new())
+                (
+                    "the server could not complete the request; see its log".to_string(),
+                    Vec::new(),
+                )
             }
             other => (other.to_string(), Vec::new()),
         };
-        (status, Json(ErrorBody { code, message, fields })).into_response()
+        (
+            status,
+            Json(ErrorBody {
+                code,
+                message,
+                fields,
+            }),
+        )
+            .into_response()
     }
 }
