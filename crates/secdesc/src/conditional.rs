@@ -185,6 +185,15 @@ fn attribute(p: &mut Parser<'_>, out: &mut Vec<u8>) -> Result<()> {
         return Err(p.error("expected an attribute name such as @User.Department"));
     }
     let name = String::from_utf8_lossy(&p.s[name_start..p.at]).into_owned();
+    // A local attribute spelled like an operator would be written back as that operator.
+    let is_operator = UNARY
+        .iter()
+        .chain(RELATIONAL.iter())
+        .any(|(word, _)| word.eq_ignore_ascii_case(&name));
+    if prefix.is_empty() && is_operator {
+        p.at = start;
+        return Err(p.error("an operator cannot be used as an attribute name"));
+    }
     push_text(out, token, &name);
     Ok(())
 }
@@ -330,6 +339,8 @@ impl CheckedSubUnsigned for i64 {
 struct Node {
     text: String,
     operand: bool,
+    /// The logical operator (AND or OR) at the top of this node, if that is what it is.
+    logic: Option<u8>,
 }
 
 /// The SDDL text of a binary conditional expression, with its outer parentheses, or `None` if
@@ -355,6 +366,7 @@ pub(crate) fn write_sddl(data: &[u8], domains: &Domains) -> Option<String> {
                 stack.push(Node {
                     text,
                     operand: true,
+                    logic: None,
                 });
             }
             0xf8..=0xfb => {
@@ -372,6 +384,7 @@ pub(crate) fn write_sddl(data: &[u8], domains: &Domains) -> Option<String> {
                 stack.push(Node {
                     text: format!("{}{}", prefix, name),
                     operand: true,
+                    logic: None,
                 });
             }
             NOT => {
@@ -379,15 +392,21 @@ pub(crate) fn write_sddl(data: &[u8], domains: &Domains) -> Option<String> {
                 stack.push(Node {
                     text: format!("!{}", wrap(inner)),
                     operand: false,
+                    logic: None,
                 });
             }
             AND | OR => {
                 let rhs = stack.pop()?;
                 let lhs = stack.pop()?;
                 let op = if token == AND { "&&" } else { "||" };
+                // A chain of one operator reads left to right, so its left side needs no
+                // parentheses: `a || b || c`, not `((a || b) || c)`, which keeps the text as
+                // shallow as the expression and within the reader's nesting limit.
+                let left = if lhs.logic == Some(token) { lhs.text } else { wrap(lhs) };
                 stack.push(Node {
-                    text: format!("{} {} {}", wrap(lhs), op, wrap(rhs)),
+                    text: format!("{} {} {}", left, op, wrap(rhs)),
                     operand: false,
+                    logic: Some(token),
                 });
             }
             _ => {
@@ -396,6 +415,7 @@ pub(crate) fn write_sddl(data: &[u8], domains: &Domains) -> Option<String> {
                     stack.push(Node {
                         text: format!("{} {}", word, operand.text),
                         operand: false,
+                        logic: None,
                     });
                 } else if let Some((word, _)) = RELATIONAL.iter().find(|(_, t)| *t == token) {
                     let rhs = stack.pop()?;
@@ -403,6 +423,7 @@ pub(crate) fn write_sddl(data: &[u8], domains: &Domains) -> Option<String> {
                     stack.push(Node {
                         text: format!("{} {} {}", lhs.text, word, rhs.text),
                         operand: false,
+                        logic: None,
                     });
                 } else {
                     return None;
@@ -473,7 +494,8 @@ fn read_literal(bytes: &[u8], domains: &Domains) -> Option<(String, usize)> {
                 return None;
             }
             let _ = match base {
-                1 if magnitude == 0 => write!(text, "0"),
+                // Octal zero keeps a second 0: a lone "0" reads back as decimal.
+                1 if magnitude == 0 => write!(text, "00"),
                 1 => write!(text, "0{:o}", magnitude),
                 2 => write!(text, "{}", magnitude),
                 3 => write!(text, "0x{:x}", magnitude),

@@ -64,9 +64,26 @@ fn bad_conditions_are_errors_with_offsets() {
         "D:(XA;;FA;;;WD;())",
         "D:(XA;;FA;;;WD;(@User.a == 99999999999999999999))",
         "D:(XA;;FA;;;WD;(@User.a == #abc))",
+        // Found by fuzzing: an operator word read as a local attribute wrote back unreadable.
+        "D:(XA;;FR;;;AU;((Member_of_Any== \"inance\")))",
+        "D:(XA;;FR;;;AU;(exists== 1))",
     ] {
         assert!(SecurityDescriptor::from_sddl(bad, None).is_err(), "{}", bad);
     }
     let deep = format!("D:(XA;;FA;;;WD;({}a{}))", "(".repeat(100), ")".repeat(100));
     assert!(SecurityDescriptor::from_sddl(&deep, None).is_err());
+}
+
+#[test]
+fn long_chains_of_one_operator_write_back_flat_and_read_again() {
+    // Found by fuzzing: a chain of 70 `||` was written as 70 nested parentheses, deeper than the
+    // reader accepts.
+    let terms: Vec<String> = (0..70).map(|i| format!("a{}", i)).collect();
+    let sddl = format!("D:(XA;;FA;;;WD;({}))", terms.join(" || "));
+    let written = round_trip(&sddl);
+    assert_eq!(written, sddl);
+    // Found by fuzzing: octal zero came back as decimal zero.
+    assert_eq!(round_trip("D:(XA;;FA;;;WD;(a >= 00))"), "D:(XA;;FA;;;WD;(a >= 00))");
+    let mixed = "D:(XA;;FA;;;WD;(a || b && c || d))";
+    assert_eq!(round_trip(mixed), "D:(XA;;FA;;;WD;(a || (b && c) || d))");
 }

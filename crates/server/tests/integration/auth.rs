@@ -479,6 +479,8 @@ fn capture_logs() -> LogBuffer {
         let writer = logs.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
+            // Plain text whatever the terminal: the assertions search the words.
+            .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
         tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
