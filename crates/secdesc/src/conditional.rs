@@ -402,7 +402,11 @@ pub(crate) fn write_sddl(data: &[u8], domains: &Domains) -> Option<String> {
                 // A chain of one operator reads left to right, so its left side needs no
                 // parentheses: `a || b || c`, not `((a || b) || c)`, which keeps the text as
                 // shallow as the expression and within the reader's nesting limit.
-                let left = if lhs.logic == Some(token) { lhs.text } else { wrap(lhs) };
+                let left = if lhs.logic == Some(token) {
+                    lhs.text
+                } else {
+                    wrap(lhs)
+                };
                 stack.push(Node {
                     text: format!("{} {} {}", left, op, wrap(rhs)),
                     operand: false,

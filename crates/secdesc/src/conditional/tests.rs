@@ -83,7 +83,10 @@ fn long_chains_of_one_operator_write_back_flat_and_read_again() {
     let written = round_trip(&sddl);
     assert_eq!(written, sddl);
     // Found by fuzzing: octal zero came back as decimal zero.
-    assert_eq!(round_trip("D:(XA;;FA;;;WD;(a >= 00))"), "D:(XA;;FA;;;WD;(a >= 00))");
+    assert_eq!(
+        round_trip("D:(XA;;FA;;;WD;(a >= 00))"),
+        "D:(XA;;FA;;;WD;(a >= 00))"
+    );
     let mixed = "D:(XA;;FA;;;WD;(a || b && c || d))";
     assert_eq!(round_trip(mixed), "D:(XA;;FA;;;WD;(a || (b && c) || d))");
 }
