@@ -10,7 +10,7 @@ use crate::directory::ObjectKind;
 use crate::envelope::{AgentCertificate, PublicKeys};
 use crate::ids::{AgentId, BatchId, CertificateId, RunbookId};
 use crate::plan::{JoinState, OsEdition, TargetFacts};
-use crate::runbook::Runbook;
+use crate::runbook::{Runbook, RunbookSecrets};
 use crate::status::{AgentStatus, EventLevel, Phase};
 use secdesc::Sid;
 
@@ -115,8 +115,11 @@ pub struct CheckInRequest {
 pub struct DeviceAssignment {
     /// The batch it comes from.
     pub batch: BatchId,
-    /// The runbook in full.
+    /// The runbook in full, less its passwords.
     pub runbook: Runbook,
+    /// The runbook's passwords: they travel only here, inside the encrypted envelope.
+    #[serde(default)]
+    pub secrets: RunbookSecrets,
     /// The directory the device joins.
     pub target: TargetFacts,
     /// When users may start it.

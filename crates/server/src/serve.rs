@@ -12,6 +12,7 @@ use model::clock::Clock;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::secrets::SecretBox;
 use crate::store::Store;
 use crate::{App, Error, Result, Settings};
 
@@ -32,7 +33,8 @@ pub struct TlsFiles {
 pub struct ServeConfig {
     /// Address to listen on; port 0 picks a free port (see [`RunningServer::local_addr`]).
     pub listen: SocketAddr,
-    /// Where the SQLite database lives when `database` is not given.
+    /// Where the SQLite database lives when `database` is not given, and the secret key file
+    /// (`secret.key`) when `REHOME_SECRET_KEY` is not set.
     pub data_dir: PathBuf,
     /// `postgres://…` or `sqlite://…`; SQLite under `data_dir` when `None`.
     pub database: Option<String>,
@@ -122,9 +124,11 @@ fn tls_config(files: &TlsFiles) -> Result<rustls::ServerConfig> {
 pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<RunningServer> {
     // Read the TLS files first: a typo in a path should fail before anything else happens.
     let tls = config.tls.as_ref().map(tls_config).transpose()?;
+    // The key lives outside the database: in the environment or in the data directory.
+    let secrets = SecretBox::load(&config.data_dir)?;
     let store = match &config.database {
-        Some(url) => Store::connect(url).await?,
-        None => Store::open_sqlite(&config.data_dir).await?,
+        Some(url) => Store::connect(url, secrets).await?,
+        None => Store::open_sqlite(&config.data_dir, secrets).await?,
     };
     let settings = Settings {
         tls: tls.is_some(),

@@ -200,6 +200,7 @@ impl World {
         self.server.state().assignment = Some(DeviceAssignment {
             batch: BatchId::new(),
             runbook,
+            secrets: Default::default(),
             target: TargetFacts {
                 domain: target.into(),
             },

@@ -111,6 +111,114 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// A runbook's passwords, apart from the runbook: what the store seals and what the agent's
+/// check-in assignment (itself encrypted) carries. Debug never shows them.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunbookSecrets {
+    /// The fallback local administrator's password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_fallback_password: Option<String>,
+    /// The Active Directory join account's password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_join_password: Option<String>,
+    /// The remote file shares account's password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_file_shares_password: Option<String>,
+}
+
+impl fmt::Debug for RunbookSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RunbookSecrets { <hidden> }")
+    }
+}
+
+/// Whether each of a runbook's passwords is set: all the API shows of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretsSet {
+    /// The fallback local administrator's password is set.
+    pub admin_fallback_password: bool,
+    /// The Active Directory join account's password is set.
+    pub domain_join_password: bool,
+    /// The remote file shares account's password is set.
+    pub remote_file_shares_password: bool,
+}
+
+impl RunbookSecrets {
+    /// The names under which the store keeps them, with their values.
+    pub fn entries(&self) -> [(&'static str, Option<&str>); 3] {
+        [
+            (
+                "admin_fallback_password",
+                self.admin_fallback_password.as_deref(),
+            ),
+            ("domain_join_password", self.domain_join_password.as_deref()),
+            (
+                "remote_file_shares_password",
+                self.remote_file_shares_password.as_deref(),
+            ),
+        ]
+    }
+
+    /// Sets the one stored under `name`; unknown names are ignored.
+    pub fn set(&mut self, name: &str, value: String) {
+        match name {
+            "admin_fallback_password" => self.admin_fallback_password = Some(value),
+            "domain_join_password" => self.domain_join_password = Some(value),
+            "remote_file_shares_password" => self.remote_file_shares_password = Some(value),
+            _ => {}
+        }
+    }
+
+    /// Which are set.
+    pub fn set_flags(&self) -> SecretsSet {
+        SecretsSet {
+            admin_fallback_password: self.admin_fallback_password.is_some(),
+            domain_join_password: self.domain_join_password.is_some(),
+            remote_file_shares_password: self.remote_file_shares_password.is_some(),
+        }
+    }
+}
+
+impl Runbook {
+    /// The passwords given in this runbook, for the store. A section that is off has none.
+    pub fn secrets(&self) -> RunbookSecrets {
+        let given = |s: &Secret| s.expose().map(str::to_string);
+        RunbookSecrets {
+            admin_fallback_password: self
+                .startup
+                .admin_fallback
+                .as_ref()
+                .and_then(|a| given(&a.password)),
+            domain_join_password: given(&self.device_state.active_directory.password),
+            remote_file_shares_password: self
+                .permissions
+                .remote_file_shares
+                .as_ref()
+                .and_then(|r| given(&r.password)),
+        }
+    }
+
+    /// Fills each password not given here from `stored` (blank means "keep the stored one"),
+    /// where its section is still on.
+    pub fn keep_secrets(&mut self, stored: &RunbookSecrets) {
+        fn keep(secret: &mut Secret, stored: &Option<String>) {
+            if let (false, Some(value)) = (secret.is_set(), stored) {
+                *secret = Secret::new(value.clone());
+            }
+        }
+        if let Some(admin) = self.startup.admin_fallback.as_mut() {
+            keep(&mut admin.password, &stored.admin_fallback_password);
+        }
+        keep(
+            &mut self.device_state.active_directory.password,
+            &stored.domain_join_password,
+        );
+        if let Some(shares) = self.permissions.remote_file_shares.as_mut() {
+            keep(&mut shares.password, &stored.remote_file_shares_password);
+        }
+    }
+}
+
 /// A command package (a zip with `cmdline.cmd` at its root) stored once and referenced by hash;
 /// the zip itself is checked where it is uploaded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -120,6 +120,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
         assignment: Some(DeviceAssignment {
             batch: batch.id,
             runbook: runbook.clone(),
+            secrets: app.store.runbook_secrets(runbook.id).await?,
             target: TargetFacts {
                 domain: target.domain,
             },

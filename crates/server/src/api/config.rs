@@ -6,9 +6,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use model::batch::Batch;
 use model::ids::{BatchId, RunbookId};
-use model::runbook::Runbook;
+use model::runbook::{Runbook, SecretsSet};
 use model::{FieldError, Validator};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use axum::body::Bytes;
 
@@ -62,7 +63,9 @@ pub async fn create_runbook(app: &App, runbook: Runbook) -> Result<Runbook> {
 }
 
 /// Replaces a runbook after checking it, and checks the batches using it still fit it.
-pub async fn update_runbook(app: &App, runbook: Runbook) -> Result<Runbook> {
+/// A password left blank keeps the stored one.
+pub async fn update_runbook(app: &App, mut runbook: Runbook) -> Result<Runbook> {
+    runbook.keep_secrets(&app.store.runbook_secrets(runbook.id).await?);
     check_runbook(app, &runbook).await?;
     for batch in app.store.batches().await? {
         if !batch.assignments.iter().any(|a| a.runbook == runbook.id) {
@@ -162,10 +165,35 @@ pub fn batch_change_access(old: &Batch, new: &Batch) -> Access {
     }
 }
 
+/// A runbook as the API shows it: its passwords are write-only, so only whether each is set.
+#[derive(Debug, Serialize)]
+pub struct RunbookView {
+    /// The runbook (its JSON never holds a password).
+    #[serde(flatten)]
+    pub runbook: Runbook,
+    /// Which passwords are stored.
+    pub secrets_set: SecretsSet,
+}
+
+async fn view(app: &App, runbook: Runbook) -> Result<RunbookView> {
+    let secrets_set = app.store.runbook_secrets_set(runbook.id).await?;
+    Ok(RunbookView {
+        runbook,
+        secrets_set,
+    })
+}
+
 /// `GET /runbooks`.
-pub async fn list_runbooks(caller: Caller, State(app): State<App>) -> Result<Json<Vec<Runbook>>> {
+pub async fn list_runbooks(
+    caller: Caller,
+    State(app): State<App>,
+) -> Result<Json<Vec<RunbookView>>> {
     caller.require(Area::Agent, Access::Read)?;
-    Ok(Json(app.store.runbooks().await?))
+    let mut views = Vec::new();
+    for runbook in app.store.runbooks().await? {
+        views.push(view(&app, runbook).await?);
+    }
+    Ok(Json(views))
 }
 
 /// `POST /runbooks` with a runbook without `id`.
@@ -173,14 +201,12 @@ pub async fn create_runbook_route(
     caller: Caller,
     State(app): State<App>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Runbook>)> {
+) -> Result<(StatusCode, Json<RunbookView>)> {
     caller.require(Area::Agent, Access::Edit)?;
     let body: serde_json::Value = json_body(&body)?;
     let runbook: Runbook = with_id(body, RunbookId::new().0)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(create_runbook(&app, runbook).await?),
-    ))
+    let runbook = create_runbook(&app, runbook).await?;
+    Ok((StatusCode::CREATED, Json(view(&app, runbook).await?)))
 }
 
 /// `GET /runbooks/{id}`.
@@ -188,14 +214,14 @@ pub async fn get_runbook(
     caller: Caller,
     State(app): State<App>,
     Path(id): Path<String>,
-) -> Result<Json<Runbook>> {
+) -> Result<Json<RunbookView>> {
     caller.require(Area::Agent, Access::Read)?;
-    Ok(Json(
-        app.store
-            .runbook(parse_id("id", &id)?)
-            .await?
-            .ok_or(Error::NotFound("runbook"))?,
-    ))
+    let runbook = app
+        .store
+        .runbook(parse_id("id", &id)?)
+        .await?
+        .ok_or(Error::NotFound("runbook"))?;
+    Ok(Json(view(&app, runbook).await?))
 }
 
 /// `PUT /runbooks/{id}` with the whole runbook (its `id` is the path's).
@@ -204,11 +230,12 @@ pub async fn update_runbook_route(
     State(app): State<App>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Runbook>> {
+) -> Result<Json<RunbookView>> {
     caller.require(Area::Agent, Access::Edit)?;
     let body: serde_json::Value = json_body(&body)?;
     let id: RunbookId = parse_id("id", &id)?;
-    Ok(Json(update_runbook(&app, with_id(body, id.0)?).await?))
+    let runbook = update_runbook(&app, with_id(body, id.0)?).await?;
+    Ok(Json(view(&app, runbook).await?))
 }
 
 /// `DELETE /runbooks/{id}`; refused while a batch assigns it.

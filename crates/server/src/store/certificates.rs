@@ -1,5 +1,6 @@
 //! Pre-shared keys and the server's agent certificates: the secrets of agent registration and
-//! agent traffic. Their secret parts are read only by the agent API, never listed.
+//! agent traffic. Their secret parts are sealed by the secret box, read only by the agent API, and
+//! never listed.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -10,6 +11,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::sealing::{certificate_aad, psk_aad};
 use super::{from_ms, parse_text, to_ms, Store};
 use crate::{Error, Result};
 
@@ -96,7 +98,7 @@ impl Store {
     pub async fn insert_psk(&self, id: PskId, secret: &str, now: DateTime<Utc>) -> Result<()> {
         sqlx::query("INSERT INTO psks (id, secret, created_at) VALUES ($1, $2, $3)")
             .bind(id.to_string())
-            .bind(secret)
+            .bind(self.secrets().seal_str(&psk_aad(&id.to_string()), secret)?)
             .bind(to_ms(now))
             .execute(self.pool())
             .await?;
@@ -127,10 +129,11 @@ impl Store {
             .await?;
         rows.iter()
             .map(|row| {
-                Ok((
-                    parse_text("psk id", &row.try_get::<String, _>("id")?)?,
-                    row.try_get("secret")?,
-                ))
+                let id: String = row.try_get("id")?;
+                let secret = self
+                    .secrets()
+                    .open_str(&psk_aad(&id), &row.try_get::<String, _>("secret")?)?;
+                Ok((parse_text("psk id", &id)?, secret))
             })
             .collect()
     }
@@ -164,7 +167,10 @@ impl Store {
         .bind(to_ms(not_after))
         .bind(key_text(&public.sign))
         .bind(key_text(&public.encrypt))
-        .bind(B64.encode(keys.to_secret_bytes()))
+        .bind(self.secrets().seal_str(
+            &certificate_aad(&id.to_string()),
+            &B64.encode(keys.to_secret_bytes()),
+        )?)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -221,8 +227,12 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         let info = certificate_from_row(&row, latest.as_deref())?;
+        let secret = self.secrets().open_str(
+            &certificate_aad(&info.id.to_string()),
+            &row.try_get::<String, _>("secret")?,
+        )?;
         let secret = B64
-            .decode(row.try_get::<String, _>("secret")?.as_bytes())
+            .decode(secret.as_bytes())
             .map_err(|_| Error::Internal("a stored certificate key is not base64".to_string()))?;
         let keys = KeyPair::from_secret_bytes(&secret).map_err(|_| {
             Error::Internal("a stored certificate key is not a key pair".to_string())

@@ -1,12 +1,14 @@
-//! Runbooks and batches, each stored as the JSON of its model type.
+//! Runbooks and batches, each stored as the JSON of its model type; a runbook's passwords, which
+//! its JSON never holds, are sealed in `runbook_secrets`.
 
 use chrono::{DateTime, Utc};
 use model::batch::Batch;
 use model::ids::{BatchId, RunbookId};
-use model::runbook::Runbook;
+use model::runbook::{Runbook, RunbookSecrets, SecretsSet};
 use sqlx::Row;
 
 use super::agents::is_unique_violation;
+use super::sealing::runbook_aad;
 use super::{parse_json, to_json, to_ms, Store};
 use crate::{Error, Result};
 
@@ -28,10 +30,76 @@ impl Store {
         .execute(self.pool())
         .await;
         match done {
-            Ok(_) => Ok(()),
+            Ok(_) => self.store_runbook_secrets(runbook).await,
             Err(e) if is_unique_violation(&e) => Err(name_taken(&runbook.name)),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Seals the passwords `runbook` gives, replacing the stored ones; a password not given is
+    /// kept, unless its section is off (then it is forgotten).
+    async fn store_runbook_secrets(&self, runbook: &Runbook) -> Result<()> {
+        let id = runbook.id.to_string();
+        let sections_on = [
+            runbook.startup.admin_fallback.is_some(),
+            true,
+            runbook.permissions.remote_file_shares.is_some(),
+        ];
+        for ((name, value), on) in runbook.secrets().entries().into_iter().zip(sections_on) {
+            if value.is_some() || !on {
+                sqlx::query("DELETE FROM runbook_secrets WHERE runbook = $1 AND name = $2")
+                    .bind(&id)
+                    .bind(name)
+                    .execute(self.pool())
+                    .await?;
+            }
+            if let Some(value) = value {
+                sqlx::query(
+                    "INSERT INTO runbook_secrets (runbook, name, secret) VALUES ($1, $2, $3)",
+                )
+                .bind(&id)
+                .bind(name)
+                .bind(self.secrets().seal_str(&runbook_aad(&id, name), value)?)
+                .execute(self.pool())
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Which of a runbook's passwords are stored, without opening them.
+    pub async fn runbook_secrets_set(&self, id: RunbookId) -> Result<SecretsSet> {
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM runbook_secrets WHERE runbook = $1")
+                .bind(id.to_string())
+                .fetch_all(self.pool())
+                .await?;
+        let has = |n: &str| names.iter().any(|m| m == n);
+        Ok(SecretsSet {
+            admin_fallback_password: has("admin_fallback_password"),
+            domain_join_password: has("domain_join_password"),
+            remote_file_shares_password: has("remote_file_shares_password"),
+        })
+    }
+
+    /// A runbook's stored passwords, opened: only for the agent's check-in assignment and for
+    /// keeping them across an edit, never for an API answer.
+    pub async fn runbook_secrets(&self, id: RunbookId) -> Result<RunbookSecrets> {
+        let id = id.to_string();
+        let rows = sqlx::query("SELECT name, secret FROM runbook_secrets WHERE runbook = $1")
+            .bind(&id)
+            .fetch_all(self.pool())
+            .await?;
+        let mut secrets = RunbookSecrets::default();
+        for row in rows {
+            let name: String = row.try_get("name")?;
+            let value = self.secrets().open_str(
+                &runbook_aad(&id, &name),
+                &row.try_get::<String, _>("secret")?,
+            )?;
+            secrets.set(&name, value);
+        }
+        Ok(secrets)
     }
 
     /// Replaces a runbook; false when there is none with its id.
@@ -45,7 +113,11 @@ impl Store {
             .execute(self.pool())
             .await;
         match done {
-            Ok(done) => Ok(done.rows_affected() > 0),
+            Ok(done) if done.rows_affected() > 0 => {
+                self.store_runbook_secrets(runbook).await?;
+                Ok(true)
+            }
+            Ok(_) => Ok(false),
             Err(e) if is_unique_violation(&e) => Err(name_taken(&runbook.name)),
             Err(e) => Err(e.into()),
         }
@@ -72,8 +144,12 @@ impl Store {
             .collect()
     }
 
-    /// Deletes a runbook; false when there was none.
+    /// Deletes a runbook and its passwords; false when there was none.
     pub async fn delete_runbook(&self, id: RunbookId) -> Result<bool> {
+        sqlx::query("DELETE FROM runbook_secrets WHERE runbook = $1")
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
         let done = sqlx::query("DELETE FROM runbooks WHERE id = $1")
             .bind(id.to_string())
             .execute(self.pool())

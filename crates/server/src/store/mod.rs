@@ -9,6 +9,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+use crate::secrets::SecretBox;
 use crate::Result;
 
 /// Which database is behind the store.
@@ -20,18 +21,20 @@ pub enum Backend {
     Postgres,
 }
 
-/// The database handle, cheap to clone.
+/// The database handle with the secret box that seals its secrets, cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    secrets: SecretBox,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl Store {
-    /// Opens (creating if needed) `rehome.db` in `data_dir` and brings its schema up to date.
-    pub async fn open_sqlite(data_dir: &Path) -> Result<Store> {
+    /// Opens (creating if needed) `rehome.db` in `data_dir` and brings its schema up to date;
+    /// `secrets` seals and opens its secrets (see [`Store::connect`]).
+    pub async fn open_sqlite(data_dir: &Path, secrets: SecretBox) -> Result<Store> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             crate::Error::Internal(format!(
                 "cannot create data directory {}: {}",
@@ -40,11 +43,13 @@ impl Store {
             ))
         })?;
         let url = format!("sqlite://{}?mode=rwc", data_dir.join("rehome.db").display());
-        Store::connect(&url).await
+        Store::connect(&url, secrets).await
     }
 
-    /// Connects to `url` (`sqlite://…` or `postgres://…`) and brings the schema up to date.
-    pub async fn connect(url: &str) -> Result<Store> {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`), brings the schema up to date, refuses
+    /// a `secrets` key that cannot open the secrets already stored, and seals any secret an older
+    /// version stored in clear.
+    pub async fn connect(url: &str, secrets: SecretBox) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -70,7 +75,19 @@ impl Store {
         };
         let pool = pool_options.connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Store { pool, backend })
+        let store = Store {
+            pool,
+            backend,
+            secrets,
+        };
+        store.check_secret_key().await?;
+        store.seal_clear_secrets().await?;
+        Ok(store)
+    }
+
+    /// The secret box.
+    pub fn secrets(&self) -> &SecretBox {
+        &self.secrets
     }
 
     /// The connection pool.
@@ -91,6 +108,7 @@ pub mod config;
 pub mod directories;
 pub mod events;
 pub mod leases;
+pub mod sealing;
 pub mod testing;
 pub mod translations;
 pub mod users;

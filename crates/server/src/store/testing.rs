@@ -5,6 +5,7 @@
 use sqlx::{Connection, Executor};
 
 use super::Store;
+use crate::secrets::SecretBox;
 
 /// The backend the tests run on, for messages.
 pub fn backend_name() -> String {
@@ -14,8 +15,19 @@ pub fn backend_name() -> String {
     }
 }
 
-/// A new, empty, migrated store, and a guard that keeps its SQLite directory alive.
+/// A new, empty, migrated store with a random secret key, and a guard that keeps its SQLite
+/// directory alive.
 pub async fn fresh_store() -> (Store, TestDir) {
+    let (url, dir) = fresh_database().await;
+    let store = Store::connect(&url, SecretBox::random())
+        .await
+        .expect("open test store");
+    (store, dir)
+}
+
+/// The URL of a new, empty database (not yet migrated) on the test backend, for tests that open
+/// it themselves (e.g. with chosen secret keys), and the guard of its SQLite directory.
+pub async fn fresh_database() -> (String, TestDir) {
     let dir = TestDir::new();
     match std::env::var("REHOME_TEST_DATABASE") {
         Ok(url) if url.starts_with("postgres") => {
@@ -35,16 +47,14 @@ pub async fn fresh_store() -> (Store, TestDir) {
                 .rsplit_once('/')
                 .map(|(head, _)| head.to_string())
                 .unwrap_or(base);
-            let store = Store::connect(&format!("{}/{}{}", base, name, query))
-                .await
-                .expect("open test store");
-            (store, dir)
+            (format!("{}/{}{}", base, name, query), dir)
         }
         _ => {
-            let store = Store::open_sqlite(dir.path())
-                .await
-                .expect("open test store");
-            (store, dir)
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("rehome.db").display()
+            );
+            (url, dir)
         }
     }
 }

@@ -457,7 +457,14 @@ async fn reset_password_issues_a_new_one_that_must_be_changed() {
 /// Collects the log output of the whole test binary. Global rather than per-thread: tracing's
 /// callsite cache loses events of a thread-local subscriber while other tests run in parallel.
 #[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    /// Everything logged so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
 
 impl std::io::Write for LogBuffer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -472,7 +479,7 @@ impl std::io::Write for LogBuffer {
     }
 }
 
-fn capture_logs() -> LogBuffer {
+pub fn capture_logs() -> LogBuffer {
     static LOGS: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
     LOGS.get_or_init(|| {
         let logs = LogBuffer::default();

@@ -9,4 +9,5 @@ mod directory;
 mod graph;
 mod jobs;
 mod ldap;
+mod secrets;
 mod support;

@@ -1,0 +1,107 @@
+//! Start-up care of the sealed columns: refuse a secret key that cannot open what is stored (a
+//! wrong key must never re-seal or lose data), and seal the clear values older versions stored.
+
+use sqlx::Row;
+
+use super::Store;
+use crate::secrets::is_sealed;
+use crate::{Error, Result};
+
+/// The sealed columns: table, key columns that name the row, and the purpose in the associated
+/// data. A value is sealed for `<purpose>:<key>[:<key>…]`.
+const SEALED: &[(&str, &[&str], &str)] = &[
+    ("psks", &["id"], "psk"),
+    ("agent_certificates", &["id"], "agent-certificate"),
+    ("runbook_secrets", &["runbook", "name"], "runbook"),
+];
+
+/// The associated data of a PSK's value.
+pub fn psk_aad(id: &str) -> String {
+    format!("psk:{}", id)
+}
+
+/// The associated data of an agent certificate's secret keys.
+pub fn certificate_aad(id: &str) -> String {
+    format!("agent-certificate:{}", id)
+}
+
+/// The associated data of one of a runbook's passwords.
+pub fn runbook_aad(runbook: &str, name: &str) -> String {
+    format!("runbook:{}:{}", runbook, name)
+}
+
+fn aad(purpose: &str, keys: &[String]) -> String {
+    format!("{}:{}", purpose, keys.join(":"))
+}
+
+impl Store {
+    /// Fails when a sealed value does not open with this key, naming what to do.
+    pub(super) async fn check_secret_key(&self) -> Result<()> {
+        for (table, keys, purpose) in SEALED {
+            let sql = format!("SELECT {}, secret FROM {}", keys.join(", "), table);
+            for row in sqlx::query(&sql).fetch_all(self.pool()).await? {
+                let secret: String = row.try_get("secret")?;
+                if !is_sealed(&secret) {
+                    continue;
+                }
+                let names = keys
+                    .iter()
+                    .map(|k| row.try_get::<String, _>(*k))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                if self.secrets().open(&aad(purpose, &names), &secret).is_err() {
+                    return Err(Error::Internal(format!(
+                        "the secret key cannot open the secrets already in this database ({}): \
+                         start the server with the key that sealed them (REHOME_SECRET_KEY, or \
+                         the file secret.key in the data directory; every replica needs the same \
+                         key). Nothing was changed.",
+                        table
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Seals, in place, every secret still stored in clear. Each update only applies if the row
+    /// still holds the clear value, so replicas starting together do not seal twice.
+    pub(super) async fn seal_clear_secrets(&self) -> Result<()> {
+        let mut sealed = 0;
+        for (table, keys, purpose) in SEALED {
+            let sql = format!("SELECT {}, secret FROM {}", keys.join(", "), table);
+            for row in sqlx::query(&sql).fetch_all(self.pool()).await? {
+                let secret: String = row.try_get("secret")?;
+                if is_sealed(&secret) {
+                    continue;
+                }
+                let names = keys
+                    .iter()
+                    .map(|k| row.try_get::<String, _>(*k))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                let value = self.secrets().seal_str(&aad(purpose, &names), &secret)?;
+                let filter = keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| format!("{} = ${}", k, i + 3))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                let update = format!(
+                    "UPDATE {} SET secret = $1 WHERE secret = $2 AND {}",
+                    table, filter
+                );
+                let mut query = sqlx::query(&update).bind(value).bind(secret);
+                for name in names {
+                    query = query.bind(name);
+                }
+                query.execute(self.pool()).await?;
+                sealed += 1;
+            }
+        }
+        if sealed > 0 {
+            tracing::info!(
+                count = sealed,
+                "sealed secrets stored in clear by an older version"
+            );
+        }
+        Ok(())
+    }
+}
