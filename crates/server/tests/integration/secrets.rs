@@ -211,3 +211,62 @@ async fn clear_rows_of_an_older_version_are_sealed_on_start_and_a_wrong_key_is_r
     assert_eq!(raw(&store, "psks", "secret").await, sealed_before);
     assert_eq!(store.psk_secrets().await.expect("open").len(), 1);
 }
+
+#[tokio::test]
+async fn serve_keeps_its_key_in_a_private_file_and_refuses_another_key() {
+    use server::serve::{start, ServeConfig};
+    if std::env::var(server::secrets::KEY_ENV).is_ok() {
+        return; // The key comes from the environment here, not from the file under test.
+    }
+    let dir = server::store::testing::TestDir::new();
+    let clock = std::sync::Arc::new(model::clock::SystemClock);
+    let config = ServeConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        data_dir: dir.path().to_path_buf(),
+        ..ServeConfig::default()
+    };
+    let running = start(config.clone(), clock.clone()).await.expect("start");
+    let psk = server::api::secrets::create_psk(running.app())
+        .await
+        .expect("psk")
+        .key;
+    running.shutdown().await.expect("shutdown");
+    let key_file = dir.path().join(server::secrets::KEY_FILE);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file)
+            .expect("key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "only the server's user reads the key");
+    }
+    let key = std::fs::read(&key_file).expect("read key");
+    // The database files (with SQLite's write-ahead log) hold neither the key nor the PSK.
+    let mut db = std::fs::read(dir.path().join("rehome.db")).expect("read db");
+    db.extend(std::fs::read(dir.path().join("rehome.db-wal")).unwrap_or_default());
+    for needle in [key.as_slice(), psk.as_bytes()] {
+        assert!(
+            !db.windows(needle.len()).any(|w| w == needle),
+            "a secret is in the database files"
+        );
+    }
+
+    // The same key file: starts again. Another one: refuses, and the database is untouched.
+    let running = start(config.clone(), clock.clone()).await.expect("restart");
+    running.shutdown().await.expect("shutdown");
+    std::fs::write(&key_file, B64.encode([7u8; 32])).expect("replace key");
+    let err = start(config.clone(), clock.clone())
+        .await
+        .err()
+        .expect("a wrong key refuses to start")
+        .to_string();
+    assert!(err.contains("secret key cannot open"), "{err}");
+    std::fs::write(&key_file, &key).expect("restore key");
+    let running = start(config, clock).await.expect("the right key starts");
+    assert_eq!(
+        running.app().store.psk_secrets().await.expect("open").len(),
+        1
+    );
+    running.shutdown().await.expect("shutdown");
+}
