@@ -679,3 +679,40 @@ fn a_dialog_left_out_keeps_the_default_wording() {
         Dialogs::default().cache_credentials
     );
 }
+
+#[test]
+fn secrets_leave_the_runbook_and_come_back_only_where_their_section_is_on() {
+    let mut rb = valid();
+    rb.startup.admin_fallback = fallback("rescue", "Correct-Horse-42-Battery", 3);
+    rb.device_state.active_directory.password = Secret::new("Join-Password-1");
+    let secrets = rb.secrets();
+    assert_eq!(
+        secrets.set_flags(),
+        SecretsSet {
+            admin_fallback_password: true,
+            domain_join_password: true,
+            remote_file_shares_password: false,
+        }
+    );
+    assert!(!format!("{:?}", secrets).contains("Join-Password-1"));
+
+    // As the API receives it on an edit: passwords blank, one section now off.
+    let mut edited = valid();
+    edited.startup.admin_fallback = fallback("rescue", "", 3);
+    edited.permissions.remote_file_shares = None;
+    let stored = RunbookSecrets {
+        remote_file_shares_password: Some("Share-Password-1".into()),
+        ..secrets.clone()
+    };
+    edited.keep_secrets(&stored);
+    assert_eq!(edited.secrets(), secrets);
+
+    // A password given on the edit wins over the stored one.
+    let mut changed = valid();
+    changed.device_state.active_directory.password = Secret::new("Join-Password-2");
+    changed.keep_secrets(&stored);
+    assert_eq!(
+        changed.secrets().domain_join_password.as_deref(),
+        Some("Join-Password-2")
+    );
+}
