@@ -143,6 +143,24 @@ async fn secrets_are_sealed_at_rest_and_never_answered_or_logged() {
         "Debug hides them"
     );
 
+    // Turning a section off forgets its password.
+    let mut off = t.get(&path, &token).await.json();
+    off["permissions"]["remote_file_shares"] = json!(null);
+    let r = t.put_json(&path, &token, off).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["secrets_set"]["remote_file_shares_password"],
+        json!(false)
+    );
+    let left = t
+        .app
+        .store
+        .runbook_secrets(w.runbook.id)
+        .await
+        .expect("read");
+    assert_eq!(left.remote_file_shares_password, None);
+    assert_eq!(left.domain_join_password.as_deref(), Some(JOIN));
+
     let logged = logs.text();
     assert!(logged.contains("PSK created"), "the test must see the log");
     for secret in secrets {
