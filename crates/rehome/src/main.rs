@@ -1,6 +1,7 @@
 //! `rehome`: the one binary. `serve` runs the control plane, `agent` the device agent, `demo` a
 //! whole migration of a simulated fleet, `admin` recovery tasks and `secdesc` descriptor tools.
 
+mod bench;
 mod secdesc_cmd;
 
 use std::net::SocketAddr;
@@ -32,6 +33,11 @@ enum Command {
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// Benchmarks on synthetic data, printing time and peak memory per stage.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
     },
     /// Security descriptor tools: SDDL and binary, translation, explanations.
     Secdesc {
@@ -144,6 +150,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             init_logging("warn");
             runtime()?.block_on(reset_password(&user, store))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command } => {
+            init_logging("warn");
+            bench::run(command)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Secdesc { command } => secdesc_cmd::run(command),

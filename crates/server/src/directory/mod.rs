@@ -90,7 +90,7 @@ pub async fn import(
         .ok_or(Error::NotFound("directory"))?;
     let snapshot = source.read().await?;
     check_snapshot(&dir, &snapshot)?;
-    let previous: HashMap<_, _> = app
+    let mut previous: HashMap<_, _> = app
         .store
         .objects(directory, None)
         .await?
@@ -107,10 +107,18 @@ pub async fn import(
         computers: 0,
         duration_ms: 0,
     };
+    let mut upserts = Vec::new();
     for object in &snapshot.objects {
-        match previous.get(&object.guid) {
-            None => summary.added += 1,
-            Some(old) if old != object => summary.changed += 1,
+        // Taking each seen object out leaves exactly the deleted ones behind.
+        match previous.remove(&object.guid) {
+            None => {
+                summary.added += 1;
+                upserts.push(object);
+            }
+            Some(old) if &old != object => {
+                summary.changed += 1;
+                upserts.push(object);
+            }
             Some(_) => {}
         }
         match object.kind {
@@ -119,7 +127,11 @@ pub async fn import(
             ObjectKind::Computer => summary.computers += 1,
         }
     }
-    summary.deleted = (previous.len() as u64 + summary.added).saturating_sub(summary.total);
+    // In GUID order the primary key index is written front to back.
+    upserts.sort_unstable_by_key(|o| o.guid);
+    let mut deleted: Vec<_> = previous.into_keys().collect();
+    deleted.sort_unstable();
+    summary.deleted = deleted.len() as u64;
     summary.duration_ms = i64::try_from(timer.elapsed().as_millis()).unwrap_or(i64::MAX);
     let run = ImportRun {
         directory,
@@ -132,10 +144,11 @@ pub async fn import(
         deleted: summary.deleted as i64,
     };
     app.store
-        .replace_objects(
+        .apply_import(
             directory,
             snapshot.domain_id.as_deref(),
-            &snapshot.objects,
+            &upserts,
+            &deleted,
             &run,
         )
         .await?;

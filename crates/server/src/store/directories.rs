@@ -7,7 +7,9 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{from_ms, parse_text, row_placeholders, to_ms, Store, ROWS_PER_STATEMENT};
+use super::{
+    from_ms, parse_text, placeholders, row_placeholders, to_ms, Store, ROWS_PER_STATEMENT,
+};
 use crate::{Error, Result};
 
 /// The record of one import of a directory.
@@ -182,24 +184,35 @@ impl Store {
             .collect()
     }
 
-    /// Replaces the objects of `directory` with `objects` and records `run`, in one transaction, so
-    /// a failed import leaves the previous one whole.
-    pub async fn replace_objects(
+    /// Applies one import to `directory` and records `run`, in one transaction, so a failed import
+    /// leaves the previous one whole: `upserts` are the new and changed objects, `deleted` the
+    /// GUIDs gone. Only what changed is written, so a small delta of a big directory is quick.
+    pub async fn apply_import(
         &self,
         directory: DirectoryId,
         domain_id: Option<&str>,
-        objects: &[DirectoryObject],
+        upserts: &[&DirectoryObject],
+        deleted: &[ObjectGuid],
         run: &ImportRun,
     ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM directory_objects WHERE directory = $1")
-            .bind(directory.to_string())
-            .execute(&mut *tx)
-            .await?;
         let dir = directory.to_string();
-        for chunk in objects.chunks(ROWS_PER_STATEMENT) {
+        for chunk in deleted.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO directory_objects (directory, {}) VALUES {}",
+                "DELETE FROM directory_objects WHERE directory = $1 AND guid IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(&sql).bind(dir.clone());
+            for guid in chunk {
+                query = query.bind(guid.to_string());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO directory_objects (directory, {}) VALUES {} ON CONFLICT (directory, guid) DO UPDATE SET \
+                 kind = excluded.kind, name = excluded.name, sid = excluded.sid, upn = excluded.upn, \
+                 sam = excluded.sam, mail = excluded.mail, employee_id = excluded.employee_id, os = excluded.os",
                 OBJECT_COLUMNS,
                 row_placeholders(chunk.len(), 10)
             );

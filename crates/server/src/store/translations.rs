@@ -1,5 +1,7 @@
 //! The translation table: source object → target object, per source and target directory.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use model::directory::{ObjectKind, TranslationEntry, TranslationSide};
 use model::ids::DirectoryId;
@@ -47,6 +49,7 @@ fn entry_from_row(row: &AnyRow) -> Result<TranslationEntry> {
 
 impl Store {
     /// Replaces every translation from `source` to `target` with `entries`, in one transaction.
+    /// Only rows that differ are written; an unchanged row keeps the instant it was matched.
     pub async fn replace_translations(
         &self,
         source: DirectoryId,
@@ -55,14 +58,47 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "DELETE FROM translations WHERE source_directory = $1 AND target_directory = $2",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM translations WHERE source_directory = $1 AND target_directory = $2",
+            COLUMNS
+        ))
         .bind(source.to_string())
         .bind(target.to_string())
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
-        for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        let mut existing = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let entry = entry_from_row(row)?;
+            existing.insert(entry.source.guid, entry);
+        }
+        drop(rows);
+        let mut changed: Vec<&TranslationEntry> = Vec::new();
+        for entry in entries {
+            match existing.remove(&entry.source.guid) {
+                Some(old) if &old == entry => {}
+                _ => changed.push(entry),
+            }
+        }
+        // What is left was matched before and is not now; changed rows are rewritten whole.
+        let gone: Vec<String> = existing
+            .into_keys()
+            .chain(changed.iter().map(|e| e.source.guid))
+            .map(|g| g.to_string())
+            .collect();
+        for chunk in gone.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "DELETE FROM translations WHERE source_directory = $1 AND target_directory = $2 AND source_guid IN ({})",
+                placeholders(3, chunk.len())
+            );
+            let mut query = sqlx::query(&sql)
+                .bind(source.to_string())
+                .bind(target.to_string());
+            for guid in chunk {
+                query = query.bind(guid.clone());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for chunk in changed.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO translations ({}, matched_at) VALUES {}",
                 COLUMNS,

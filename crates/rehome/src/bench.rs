@@ -1,0 +1,323 @@
+//! `rehome bench directory`: generates two synthetic AD domains, imports both into a fresh store,
+//! matches them, then changes a share of the source and imports and matches again, printing the
+//! time and the peak memory of every stage.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use model::directory::{Directory, DirectoryKind, DirectoryObject, MatchAttribute, ObjectKind};
+use model::ids::{DirectoryId, ObjectGuid};
+use server::directory::{BoxFuture, DirectorySource, Snapshot};
+
+use rehome::demo::directories::generate;
+
+/// What `rehome bench` measures.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Import and match two synthetic directories, then a delta.
+    Directory(DirectoryBenchArgs),
+}
+
+/// Options of `rehome bench directory`.
+#[derive(Debug, clap::Args)]
+pub struct DirectoryBenchArgs {
+    /// Users per directory.
+    #[arg(long, default_value_t = 100_000)]
+    pub users: usize,
+    /// Share of the source users renamed, added and deleted (a third each) before the second run.
+    #[arg(long, default_value_t = 1.0)]
+    pub delta_percent: f64,
+    /// A postgres://… URL (its directories are added beside any there); default: a fresh SQLite
+    /// store in a temporary directory.
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+/// Runs a benchmark.
+pub fn run(command: BenchCommand) -> Result<()> {
+    let BenchCommand::Directory(args) = command;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?
+        .block_on(directory(args))
+}
+
+/// A source handing out a snapshot it holds, once, so the benchmark never copies a directory.
+struct HeldSource(Mutex<Option<Snapshot>>);
+
+impl DirectorySource for HeldSource {
+    fn read(&self) -> BoxFuture<'_, server::Result<Snapshot>> {
+        Box::pin(async move {
+            self.0
+                .lock()
+                .map_err(|_| server::Error::Internal("snapshot lock poisoned".into()))?
+                .take()
+                .ok_or_else(|| server::Error::Internal("the snapshot was read already".into()))
+        })
+    }
+}
+
+/// The largest resident set of this process so far (VmHWM), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+struct Stages {
+    total: Duration,
+}
+
+impl Stages {
+    fn report(&mut self, stage: &str, took: Duration, detail: &str) {
+        // Generating the synthetic directories stands in for reading a real one: not counted.
+        if !stage.starts_with("generate") {
+            self.total += took;
+        }
+        let rss = peak_rss_mib().map_or("?".to_string(), |m| format!("{:.0} MiB", m));
+        println!(
+            "{:<26} {:>8.2} s   peak RSS {:>9}   {}",
+            stage,
+            took.as_secs_f64(),
+            rss,
+            detail
+        );
+    }
+}
+
+fn spinner(message: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Runs `f` under a spinner and reports its stage.
+async fn stage<T, F>(stages: &mut Stages, name: &str, f: F) -> Result<T>
+where
+    F: std::future::Future<Output = Result<(T, String)>>,
+{
+    let bar = spinner(name);
+    let started = Instant::now();
+    let (value, detail) = f.await?;
+    let took = started.elapsed();
+    bar.finish_and_clear();
+    stages.report(name, took, &detail);
+    Ok(value)
+}
+
+fn domain(name: &str, seed: u64, users: usize) -> Snapshot {
+    let file = generate(name, seed, users, users / 10);
+    Snapshot {
+        domain: file.domain,
+        domain_id: Some(file.domain_sid.to_string()),
+        objects: file.objects,
+    }
+}
+
+/// Renames, adds and deletes `percent` % of the users of `snapshot` (a third each).
+fn apply_delta(snapshot: &mut Snapshot, percent: f64, seed: u64) -> (usize, usize, usize) {
+    let users = snapshot
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::User)
+        .count();
+    let changes = ((users as f64) * percent / 100.0).round() as usize;
+    let (renames, adds) = (changes / 3, changes / 3);
+    let deletes = changes - renames - adds;
+    let template = snapshot
+        .objects
+        .iter()
+        .find(|o| o.kind == ObjectKind::User)
+        .cloned();
+    // Spread the changes over the directory: every `step`-th user.
+    let step = (users / changes.max(1)).max(1);
+    let mut renamed = 0;
+    let mut deleted = 0;
+    let mut seen = 0;
+    snapshot.objects.retain_mut(|o| {
+        if o.kind != ObjectKind::User {
+            return true;
+        }
+        seen += 1;
+        if seen % step != 0 {
+            return true;
+        }
+        if renamed < renames {
+            renamed += 1;
+            o.name = format!("{} (renamed)", o.name);
+            o.sam_account_name = o.sam_account_name.as_ref().map(|s| format!("{}.r", s));
+            true
+        } else if deleted < deletes {
+            deleted += 1;
+            false
+        } else {
+            true
+        }
+    });
+    if let Some(template) = template {
+        let domain = snapshot.domain.clone();
+        for i in 0..adds {
+            let sam = format!("new.user{}.{}", seed, i);
+            snapshot.objects.push(DirectoryObject {
+                guid: ObjectGuid::new(),
+                name: format!("New User {}", i),
+                upn: Some(format!("{}@{}", sam, domain)),
+                mail: Some(format!("{}@{}", sam, domain)),
+                sam_account_name: Some(sam),
+                employee_id: Some(format!("N{:06}", i)),
+                ..template.clone()
+            });
+        }
+    }
+    (renamed, adds, deleted)
+}
+
+async fn open(args: &DirectoryBenchArgs) -> Result<(server::store::Store, Option<PathBuf>)> {
+    match &args.database {
+        Some(url) => Ok((
+            server::store::Store::connect(url, server::secrets::SecretBox::random()).await?,
+            None,
+        )),
+        None => {
+            let dir = std::env::temp_dir().join(format!("rehome-bench-{}", uuid::Uuid::new_v4()));
+            Ok((
+                server::store::Store::open_sqlite(&dir, server::secrets::SecretBox::random())
+                    .await?,
+                Some(dir),
+            ))
+        }
+    }
+}
+
+async fn add_directory(app: &server::App, name: &str, domain: &str) -> Result<DirectoryId> {
+    let directory = server::directory::create(
+        app,
+        Directory {
+            id: DirectoryId::new(),
+            name: name.to_string(),
+            kind: DirectoryKind::ActiveDirectory,
+            domain: domain.to_string(),
+            domain_id: None,
+        },
+    )
+    .await?;
+    Ok(directory.id)
+}
+
+async fn import(
+    app: &server::App,
+    directory: DirectoryId,
+    snapshot: Snapshot,
+) -> Result<((), String)> {
+    let summary =
+        server::directory::import(app, directory, &HeldSource(Mutex::new(Some(snapshot)))).await?;
+    Ok((
+        (),
+        format!(
+            "{} objects: {} added, {} changed, {} deleted",
+            summary.total, summary.added, summary.changed, summary.deleted
+        ),
+    ))
+}
+
+async fn match_all(
+    app: &server::App,
+    source: DirectoryId,
+    target: DirectoryId,
+) -> Result<((), String)> {
+    let summary =
+        server::directory::match_users(app, source, target, MatchAttribute::SamAccountName).await?;
+    Ok((
+        (),
+        format!(
+            "{} matched, {} unmatched, {} ambiguous",
+            summary.matched, summary.unmatched, summary.ambiguous
+        ),
+    ))
+}
+
+async fn directory(args: DirectoryBenchArgs) -> Result<()> {
+    let (store, temp) = open(&args).await.context("open the store")?;
+    let app = server::App::new(
+        store,
+        Arc::new(model::clock::SystemClock),
+        server::Settings::default(),
+    );
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let (source_domain, target_domain) = (
+        format!("source-{}.test", tag),
+        format!("target-{}.test", tag),
+    );
+    let source = add_directory(&app, &format!("SOURCE-{}", tag), &source_domain).await?;
+    let target = add_directory(&app, &format!("TARGET-{}", tag), &target_domain).await?;
+    println!(
+        "{} users per directory, {} % delta, store: {}",
+        args.users,
+        args.delta_percent,
+        if args.database.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
+    let mut stages = Stages {
+        total: Duration::ZERO,
+    };
+    let users = args.users;
+    let s = stage(&mut stages, "generate source", async {
+        let s = domain(&source_domain, 1, users);
+        let n = s.objects.len();
+        Ok((s, format!("{} objects", n)))
+    })
+    .await?;
+    stage(&mut stages, "import source", import(&app, source, s)).await?;
+    let t = stage(&mut stages, "generate target", async {
+        let t = domain(&target_domain, 2, users);
+        let n = t.objects.len();
+        Ok((t, format!("{} objects", n)))
+    })
+    .await?;
+    stage(&mut stages, "import target", import(&app, target, t)).await?;
+    stage(&mut stages, "match", match_all(&app, source, target)).await?;
+    let full = stages.total;
+    println!(
+        "{:<26} {:>8.2} s   (import + match, generation excluded)",
+        "full total",
+        full.as_secs_f64()
+    );
+    let delta_percent = args.delta_percent;
+    let delta_copy = stage(&mut stages, "generate delta", async {
+        let mut s = domain(&source_domain, 1, users);
+        let (renamed, added, deleted) = apply_delta(&mut s, delta_percent, 3);
+        let detail = format!("{} renamed, {} added, {} deleted", renamed, added, deleted);
+        Ok((s, detail))
+    })
+    .await?;
+    let before = stages.total;
+    stage(
+        &mut stages,
+        "delta import source",
+        import(&app, source, delta_copy),
+    )
+    .await?;
+    stage(&mut stages, "delta match", match_all(&app, source, target)).await?;
+    println!(
+        "{:<26} {:>8.2} s",
+        "delta total",
+        (stages.total - before).as_secs_f64()
+    );
+    if let Some(dir) = temp {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok(())
+}
