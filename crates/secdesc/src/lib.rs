@@ -16,6 +16,32 @@
 //! assert_eq!(sd.to_sddl(None), "O:BAG:SYD:PAI(A;OICI;FA;;;S-1-12-1-1-2-3-4)");
 //! ```
 
+/// Serializes a type as its `Display` text and reads it back with `FromStr`, so SIDs and GUIDs
+/// travel as the strings engineers know.
+macro_rules! serde_as_text {
+    ($t:ty) => {
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        #[cfg(feature = "serde")]
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> std::result::Result<$t, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 pub mod ace;
 pub mod acl;
 pub mod alias;
