@@ -90,6 +90,8 @@ pub enum ObjectKind {
     Group,
     /// A computer (device) account.
     Computer,
+    /// A mail contact: no SID and no logon, imported so it can be reported and matched.
+    Contact,
 }
 
 impl ObjectKind {
@@ -99,6 +101,7 @@ impl ObjectKind {
             ObjectKind::User => "User",
             ObjectKind::Group => "Group",
             ObjectKind::Computer => "Computer",
+            ObjectKind::Contact => "Contact",
         }
     }
 
@@ -108,17 +111,18 @@ impl ObjectKind {
             "User" => Some(ObjectKind::User),
             "Group" => Some(ObjectKind::Group),
             "Computer" => Some(ObjectKind::Computer),
+            "Contact" => Some(ObjectKind::Contact),
             _ => None,
         }
     }
 }
 
-/// A user, group or computer as imported from a directory.
+/// A user, group, computer or contact as imported from a directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectoryObject {
     /// objectGUID (AD) or object id (Entra): the stable key.
     pub guid: ObjectGuid,
-    /// User, group or computer.
+    /// User, group, computer or contact.
     pub kind: ObjectKind,
     /// Display or common name.
     pub name: String,
@@ -140,6 +144,130 @@ pub struct DirectoryObject {
     /// operatingSystem, for computers.
     #[serde(default)]
     pub operating_system: Option<String>,
+    /// distinguishedName (AD only).
+    #[serde(default)]
+    pub dn: Option<String>,
+    /// givenName.
+    #[serde(default)]
+    pub given_name: Option<String>,
+    /// sn (AD) or surname (Entra).
+    #[serde(default)]
+    pub surname: Option<String>,
+    /// sIDHistory: the SIDs this object had in the directories it was migrated from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sid_history: Vec<Sid>,
+    /// For groups, the GUIDs of their members.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<ObjectGuid>,
+    /// For Entra devices, the device id (which differs from the object id).
+    #[serde(default)]
+    pub device_id: Option<String>,
+    /// Whether the account may sign in, when the directory says.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+impl DirectoryObject {
+    /// An object with only its key, kind and name; every attribute empty.
+    pub fn new(guid: ObjectGuid, kind: ObjectKind, name: impl Into<String>) -> DirectoryObject {
+        DirectoryObject {
+            guid,
+            kind,
+            name: name.into(),
+            sid: None,
+            upn: None,
+            sam_account_name: None,
+            mail: None,
+            employee_id: None,
+            operating_system: None,
+            dn: None,
+            given_name: None,
+            surname: None,
+            sid_history: Vec::new(),
+            members: Vec::new(),
+            device_id: None,
+            enabled: None,
+        }
+    }
+
+    /// A 64-bit digest of every field, the same in every build (FNV-1a), so an import can tell a
+    /// changed object from an unchanged one by comparing digests instead of whole objects.
+    pub fn digest(&self) -> u64 {
+        let mut h = Fnv::default();
+        h.bytes(self.guid.0.as_bytes());
+        h.text(Some(self.kind.as_str()));
+        h.text(Some(&self.name));
+        h.sid(self.sid.as_ref());
+        for text in [
+            &self.upn,
+            &self.sam_account_name,
+            &self.mail,
+            &self.employee_id,
+            &self.operating_system,
+            &self.dn,
+            &self.given_name,
+            &self.surname,
+            &self.device_id,
+        ] {
+            h.text(text.as_deref());
+        }
+        h.bytes(&(self.sid_history.len() as u64).to_le_bytes());
+        h.bytes(&(self.members.len() as u64).to_le_bytes());
+        for sid in &self.sid_history {
+            h.sid(Some(sid));
+        }
+        for member in &self.members {
+            h.bytes(member.0.as_bytes());
+        }
+        h.bytes(&[match self.enabled {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        }]);
+        h.0
+    }
+}
+
+/// FNV-1a, 64 bits: small, and stable across builds and platforms, unlike `DefaultHasher`.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn bytes(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn sid(&mut self, sid: Option<&Sid>) {
+        match sid {
+            None => self.bytes(&[0xfe]),
+            Some(sid) => {
+                self.bytes(&sid.authority().to_le_bytes());
+                for sub in sid.sub_authorities() {
+                    self.bytes(&sub.to_le_bytes());
+                }
+                self.bytes(&[0xff]);
+            }
+        }
+    }
+
+    /// A field, told apart from an absent one and from its neighbours.
+    fn text(&mut self, text: Option<&str>) {
+        match text {
+            None => self.bytes(&[0xfe]),
+            Some(t) => {
+                self.bytes(t.as_bytes());
+                self.bytes(&[0xff]);
+            }
+        }
+    }
 }
 
 /// The attributes a match profile may compare.
@@ -196,7 +324,7 @@ impl MatchAttribute {
 }
 
 /// One side of a translation table row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TranslationSide {
     /// The object's GUID in its directory.
     pub guid: ObjectGuid,
@@ -211,7 +339,7 @@ pub struct TranslationSide {
 }
 
 /// A row of the translation table: a source object and the target object it becomes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TranslationEntry {
     /// User or group.
     pub kind: ObjectKind,

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use model::directory::{Directory, DirectoryKind, DirectoryObject, MatchAttribute, ObjectKind};
 use model::ids::{DirectoryId, ObjectGuid};
-use server::directory::{BoxFuture, DirectorySource, Snapshot};
+use server::directory::{BoxFuture, Changes, DirectorySource, ImportMode, Snapshot};
 
 use rehome::demo::directories::generate;
 
@@ -30,6 +30,10 @@ pub struct DirectoryBenchArgs {
     /// Share of the source users renamed, added and deleted (a third each) before the second run.
     #[arg(long, default_value_t = 1.0)]
     pub delta_percent: f64,
+    /// Hand the second import the whole changed directory (a full read) instead of only its
+    /// changes (an incremental read, as LDAP DirSync/uSNChanged and Graph delta give).
+    #[arg(long)]
+    pub full_delta: bool,
     /// A postgres://… URL (its directories are added beside any there); default: a fresh SQLite
     /// store in a temporary directory.
     #[arg(long)]
@@ -46,17 +50,48 @@ pub fn run(command: BenchCommand) -> Result<()> {
         .block_on(directory(args))
 }
 
-/// A source handing out a snapshot it holds, once, so the benchmark never copies a directory.
-struct HeldSource(Mutex<Option<Snapshot>>);
+/// A source handing out a snapshot or a change set it holds, once, so the benchmark never copies
+/// a directory.
+enum Held {
+    Snapshot(Snapshot),
+    Changes(Changes),
+}
+
+struct HeldSource(Mutex<Option<Held>>);
+
+impl HeldSource {
+    fn take(&self) -> server::Result<Option<Held>> {
+        Ok(self
+            .0
+            .lock()
+            .map_err(|_| server::Error::Internal("snapshot lock poisoned".into()))?
+            .take())
+    }
+}
 
 impl DirectorySource for HeldSource {
     fn read(&self) -> BoxFuture<'_, server::Result<Snapshot>> {
         Box::pin(async move {
-            self.0
-                .lock()
-                .map_err(|_| server::Error::Internal("snapshot lock poisoned".into()))?
-                .take()
-                .ok_or_else(|| server::Error::Internal("the snapshot was read already".into()))
+            match self.take()? {
+                Some(Held::Snapshot(s)) => Ok(s),
+                _ => Err(server::Error::Internal(
+                    "no snapshot held for a full read".into(),
+                )),
+            }
+        })
+    }
+
+    fn read_changes<'a>(
+        &'a self,
+        _cursor: &'a str,
+    ) -> BoxFuture<'a, server::Result<Option<Changes>>> {
+        Box::pin(async move {
+            match self.take()? {
+                Some(Held::Changes(c)) => Ok(Some(c)),
+                _ => Err(server::Error::Internal(
+                    "no change set held for an incremental read".into(),
+                )),
+            }
         })
     }
 }
@@ -121,11 +156,22 @@ fn domain(name: &str, seed: u64, users: usize) -> Snapshot {
         domain: file.domain,
         domain_id: Some(file.domain_sid.to_string()),
         objects: file.objects,
+        cursor: Some("bench".to_string()),
     }
 }
 
-/// Renames, adds and deletes `percent` % of the users of `snapshot` (a third each).
-fn apply_delta(snapshot: &mut Snapshot, percent: f64, seed: u64) -> (usize, usize, usize) {
+/// Renames, adds and deletes `percent` % of the users of `snapshot` (a third each); returns the
+/// counts and the same edits as a change set.
+fn apply_delta(
+    snapshot: &mut Snapshot,
+    percent: f64,
+    seed: u64,
+) -> ((usize, usize, usize), Changes) {
+    let mut set = Changes {
+        objects: Vec::new(),
+        deleted: Vec::new(),
+        cursor: "bench-2".to_string(),
+    };
     let users = snapshot
         .objects
         .iter()
@@ -156,9 +202,11 @@ fn apply_delta(snapshot: &mut Snapshot, percent: f64, seed: u64) -> (usize, usiz
             renamed += 1;
             o.name = format!("{} (renamed)", o.name);
             o.sam_account_name = o.sam_account_name.as_ref().map(|s| format!("{}.r", s));
+            set.objects.push(o.clone());
             true
         } else if deleted < deletes {
             deleted += 1;
+            set.deleted.push(o.guid);
             false
         } else {
             true
@@ -168,7 +216,7 @@ fn apply_delta(snapshot: &mut Snapshot, percent: f64, seed: u64) -> (usize, usiz
         let domain = snapshot.domain.clone();
         for i in 0..adds {
             let sam = format!("new.user{}.{}", seed, i);
-            snapshot.objects.push(DirectoryObject {
+            let object = DirectoryObject {
                 guid: ObjectGuid::new(),
                 name: format!("New User {}", i),
                 upn: Some(format!("{}@{}", sam, domain)),
@@ -176,10 +224,12 @@ fn apply_delta(snapshot: &mut Snapshot, percent: f64, seed: u64) -> (usize, usiz
                 sam_account_name: Some(sam),
                 employee_id: Some(format!("N{:06}", i)),
                 ..template.clone()
-            });
+            };
+            set.objects.push(object.clone());
+            snapshot.objects.push(object);
         }
     }
-    (renamed, adds, deleted)
+    ((renamed, adds, deleted), set)
 }
 
 async fn open(args: &DirectoryBenchArgs) -> Result<(server::store::Store, Option<PathBuf>)> {
@@ -214,13 +264,14 @@ async fn add_directory(app: &server::App, name: &str, domain: &str) -> Result<Di
     Ok(directory.id)
 }
 
-async fn import(
-    app: &server::App,
-    directory: DirectoryId,
-    snapshot: Snapshot,
-) -> Result<((), String)> {
+async fn import(app: &server::App, directory: DirectoryId, held: Held) -> Result<((), String)> {
+    let mode = match held {
+        Held::Snapshot(_) => ImportMode::Full,
+        Held::Changes(_) => ImportMode::Incremental,
+    };
     let summary =
-        server::directory::import(app, directory, &HeldSource(Mutex::new(Some(snapshot)))).await?;
+        server::directory::import_with(app, directory, &HeldSource(Mutex::new(Some(held))), mode)
+            .await?;
     Ok((
         (),
         format!(
@@ -280,14 +331,24 @@ async fn directory(args: DirectoryBenchArgs) -> Result<()> {
         Ok((s, format!("{} objects", n)))
     })
     .await?;
-    stage(&mut stages, "import source", import(&app, source, s)).await?;
+    stage(
+        &mut stages,
+        "import source",
+        import(&app, source, Held::Snapshot(s)),
+    )
+    .await?;
     let t = stage(&mut stages, "generate target", async {
         let t = domain(&target_domain, 2, users);
         let n = t.objects.len();
         Ok((t, format!("{} objects", n)))
     })
     .await?;
-    stage(&mut stages, "import target", import(&app, target, t)).await?;
+    stage(
+        &mut stages,
+        "import target",
+        import(&app, target, Held::Snapshot(t)),
+    )
+    .await?;
     stage(&mut stages, "match", match_all(&app, source, target)).await?;
     let full = stages.total;
     println!(
@@ -296,17 +357,28 @@ async fn directory(args: DirectoryBenchArgs) -> Result<()> {
         full.as_secs_f64()
     );
     let delta_percent = args.delta_percent;
+    let full_delta = args.full_delta;
     let delta_copy = stage(&mut stages, "generate delta", async {
         let mut s = domain(&source_domain, 1, users);
-        let (renamed, added, deleted) = apply_delta(&mut s, delta_percent, 3);
+        let ((renamed, added, deleted), changes) = apply_delta(&mut s, delta_percent, 3);
         let detail = format!("{} renamed, {} added, {} deleted", renamed, added, deleted);
-        Ok((s, detail))
+        let held = if full_delta {
+            Held::Snapshot(s)
+        } else {
+            drop(s);
+            Held::Changes(changes)
+        };
+        Ok((held, detail))
     })
     .await?;
     let before = stages.total;
     stage(
         &mut stages,
-        "delta import source",
+        if full_delta {
+            "delta import (full read)"
+        } else {
+            "delta import (changes)"
+        },
         import(&app, source, delta_copy),
     )
     .await?;

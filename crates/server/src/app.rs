@@ -32,6 +32,10 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// Start-up settings.
     pub settings: Arc<Settings>,
+    /// In-memory copies of imported directories, for matching and import diffing.
+    pub views: Arc<crate::directory::view::ViewCache>,
+    /// What each source and target pair's last match run stored.
+    pub pairs: Arc<crate::directory::matching::PairCache>,
 }
 
 impl App {
@@ -41,6 +45,8 @@ impl App {
             store,
             clock,
             settings: Arc::new(settings),
+            views: Arc::default(),
+            pairs: Arc::default(),
         }
     }
 }

@@ -110,50 +110,49 @@ pub fn generate(domain: &str, seed: u64, users: usize, computers: usize) -> Doma
             last.to_lowercase(),
             i / 256
         );
-        objects.push(DirectoryObject {
-            guid: guid(&mut rng),
-            kind: ObjectKind::User,
-            name: format!("{} {}", first, last),
-            sid: Some(sid(&domain_sid, next_rid())),
-            upn: Some(format!("{}@{}", sam, domain)),
-            sam_account_name: Some(sam.clone()),
-            mail: Some(format!("{}@{}", sam, domain)),
-            employee_id: Some(format!("E{:06}", i + 1)),
-            operating_system: None,
-        });
+        let mut user = DirectoryObject::new(
+            guid(&mut rng),
+            ObjectKind::User,
+            format!("{} {}", first, last),
+        );
+        user.sid = Some(sid(&domain_sid, next_rid()));
+        user.upn = Some(format!("{}@{}", sam, domain));
+        user.mail = Some(format!("{}@{}", sam, domain));
+        user.employee_id = Some(format!("E{:06}", i + 1));
+        user.given_name = Some(first.to_string());
+        user.surname = Some(last.to_string());
+        user.dn = Some(format!("CN={} {},{}", first, last, users_container(domain)));
+        user.enabled = Some(true);
+        user.sam_account_name = Some(sam);
+        objects.push(user);
     }
     for name in GROUPS {
-        objects.push(DirectoryObject {
-            guid: guid(&mut rng),
-            kind: ObjectKind::Group,
-            name: name.to_string(),
-            sid: Some(sid(&domain_sid, next_rid())),
-            upn: None,
-            sam_account_name: Some(name.to_string()),
-            mail: None,
-            employee_id: None,
-            operating_system: None,
-        });
+        let mut group = DirectoryObject::new(guid(&mut rng), ObjectKind::Group, name);
+        group.sid = Some(sid(&domain_sid, next_rid()));
+        group.sam_account_name = Some(name.to_string());
+        group.dn = Some(format!("CN={},{}", name, users_container(domain)));
+        objects.push(group);
     }
     for i in 0..computers {
         let name = format!("WS-{:04}", i + 1);
-        objects.push(DirectoryObject {
-            guid: guid(&mut rng),
-            kind: ObjectKind::Computer,
-            name: name.clone(),
-            sid: Some(sid(&domain_sid, next_rid())),
-            upn: None,
-            sam_account_name: Some(format!("{}$", name)),
-            mail: None,
-            employee_id: None,
-            operating_system: Some("Windows 11 Enterprise".to_string()),
-        });
+        let mut computer = DirectoryObject::new(guid(&mut rng), ObjectKind::Computer, &name);
+        computer.sid = Some(sid(&domain_sid, next_rid()));
+        computer.sam_account_name = Some(format!("{}$", name));
+        computer.operating_system = Some("Windows 11 Enterprise".to_string());
+        computer.enabled = Some(true);
+        objects.push(computer);
     }
     DomainFile {
         domain: domain.to_string(),
         domain_sid,
         objects,
     }
+}
+
+/// `CN=Users,DC=contoso,DC=test` for `contoso.test`.
+fn users_container(domain: &str) -> String {
+    let dcs: Vec<String> = domain.split('.').map(|l| format!("DC={}", l)).collect();
+    format!("CN=Users,{}", dcs.join(","))
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ fn snapshot(document: DirectoryDocument) -> Snapshot {
         domain: document.domain,
         domain_id: document.domain_sid,
         objects: document.objects,
+        cursor: None,
     }
 }
 

@@ -5,20 +5,22 @@ pub mod file;
 pub mod graph;
 pub mod ldap;
 pub mod matching;
+pub mod view;
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 
 use model::directory::{Directory, DirectoryObject, ObjectKind};
-use model::ids::DirectoryId;
+use model::ids::{DirectoryId, ObjectGuid};
 use model::FieldError;
 use serde::Serialize;
 
-pub use matching::{match_objects, MatchSummary};
+pub use matching::MatchSummary;
 
-use crate::store::directories::ImportRun;
+use crate::store::directories::{CursorUpdate, ImportRun};
 use crate::{App, Error, Result};
+use view::ViewObject;
 
 /// A boxed future, so [`DirectorySource`] stays object-safe without an async-trait macro.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -30,19 +32,52 @@ pub struct Snapshot {
     pub domain: String,
     /// The domain SID (AD) or tenant id (Entra), when the source knows it.
     pub domain_id: Option<String>,
-    /// Users, groups and computers.
+    /// Users, groups, computers and contacts.
     pub objects: Vec<DirectoryObject>,
+    /// Where an incremental read can start next time, for sources that can read changes.
+    pub cursor: Option<String>,
 }
 
-/// Somewhere directory objects are read from: a JSON file now; LDAP and Microsoft Graph later.
+/// What changed in a directory since a cursor, as one incremental import reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// Objects added or changed, whole.
+    pub objects: Vec<DirectoryObject>,
+    /// GUIDs of objects deleted.
+    pub deleted: Vec<ObjectGuid>,
+    /// Where the next incremental read starts.
+    pub cursor: String,
+}
+
+/// Somewhere directory objects are read from: a JSON document, LDAP or Microsoft Graph.
 pub trait DirectorySource: Send + Sync {
     /// Reads every object.
     fn read(&self) -> BoxFuture<'_, Result<Snapshot>>;
+
+    /// Reads what changed since `cursor` (from an earlier [`Snapshot`] or [`Changes`]); `None`
+    /// when this source cannot, and a full read is needed.
+    fn read_changes<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<Option<Changes>>> {
+        let _ = cursor;
+        Box::pin(async { Ok(None) })
+    }
 }
 
-/// What a full import changed.
+/// Whether an import reads everything or only what changed since the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportMode {
+    /// Read every object; objects not seen are deleted.
+    Full,
+    /// Read the changes since the stored cursor; a full read when there is none or the source
+    /// cannot read changes.
+    Incremental,
+}
+
+/// What an import changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportSummary {
+    /// `full` or `incremental`: what was actually read.
+    pub kind: String,
     /// Objects in the directory now.
     pub total: u64,
     /// New objects.
@@ -57,6 +92,8 @@ pub struct ImportSummary {
     pub groups: u64,
     /// Computers now.
     pub computers: u64,
+    /// Contacts now.
+    pub contacts: u64,
     /// How long it took.
     pub duration_ms: i64,
 }
@@ -81,6 +118,16 @@ pub async fn import(
     directory: DirectoryId,
     source: &dyn DirectorySource,
 ) -> Result<ImportSummary> {
+    import_with(app, directory, source, ImportMode::Full).await
+}
+
+/// Imports `directory` from `source`: everything, or only the changes since the stored cursor.
+pub async fn import_with(
+    app: &App,
+    directory: DirectoryId,
+    source: &dyn DirectorySource,
+    mode: ImportMode,
+) -> Result<ImportSummary> {
     let started = app.clock.now();
     let timer = std::time::Instant::now();
     let dir = app
@@ -88,71 +135,141 @@ pub async fn import(
         .directory(directory)
         .await?
         .ok_or(Error::NotFound("directory"))?;
-    let snapshot = source.read().await?;
-    check_snapshot(&dir, &snapshot)?;
-    let mut previous: HashMap<_, _> = app
+    let cursor = match mode {
+        ImportMode::Full => None,
+        ImportMode::Incremental => app.store.directory_cursor(directory).await?,
+    };
+    let changes = match &cursor {
+        Some(cursor) => source.read_changes(cursor).await?,
+        None => None,
+    };
+    let slot = app.views.current(&app.store, directory).await?;
+    let mut view = slot.write().await;
+    let (kind, domain_id, upserts, deleted, added, next_cursor) = match changes {
+        Some(changes) => {
+            check_objects(&changes.objects, "objects")?;
+            let mut upserts = Vec::new();
+            let mut added = 0u64;
+            for object in changes.objects {
+                match view.digest(&object.guid) {
+                    None => {
+                        added += 1;
+                        upserts.push(object);
+                    }
+                    Some(d) if d != object.digest() => upserts.push(object),
+                    Some(_) => {}
+                }
+            }
+            let mut seen = HashSet::new();
+            let deleted: Vec<ObjectGuid> = changes
+                .deleted
+                .into_iter()
+                .filter(|g| view.get(g).is_some() && seen.insert(*g))
+                .collect();
+            (
+                "incremental",
+                None,
+                upserts,
+                deleted,
+                added,
+                CursorUpdate::Set(changes.cursor),
+            )
+        }
+        None => {
+            let snapshot = source.read().await?;
+            check_domain(&dir, &snapshot.domain)?;
+            check_objects(&snapshot.objects, "objects")?;
+            let mut seen = HashSet::with_capacity(snapshot.objects.len());
+            let mut upserts = Vec::new();
+            let mut added = 0u64;
+            for object in snapshot.objects {
+                seen.insert(object.guid);
+                match view.digest(&object.guid) {
+                    None => {
+                        added += 1;
+                        upserts.push(object);
+                    }
+                    Some(d) if d != object.digest() => upserts.push(object),
+                    Some(_) => {}
+                }
+            }
+            let deleted: Vec<ObjectGuid> = view
+                .guids()
+                .filter(|g| !seen.contains(g))
+                .copied()
+                .collect();
+            let cursor = snapshot
+                .cursor
+                .map(CursorUpdate::Set)
+                .unwrap_or(CursorUpdate::Clear);
+            ("full", snapshot.domain_id, upserts, deleted, added, cursor)
+        }
+    };
+    let mut upserts = upserts;
+    let mut deleted = deleted;
+    // In GUID order the primary key index is written front to back.
+    upserts.sort_unstable_by_key(|o| o.guid);
+    deleted.sort_unstable();
+    let changed = upserts.len() as u64 - added;
+    let total = view.len() as u64 + added - deleted.len() as u64;
+    let duration_ms = i64::try_from(timer.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let run = ImportRun {
+        directory,
+        kind: kind.to_string(),
+        started_at: started,
+        duration_ms,
+        total: total as i64,
+        added: added as i64,
+        changed: changed as i64,
+        deleted: deleted.len() as i64,
+    };
+    let refs: Vec<&DirectoryObject> = upserts.iter().collect();
+    let generation = app
         .store
-        .objects(directory, None)
-        .await?
-        .into_iter()
-        .map(|o| (o.guid, o))
-        .collect();
+        .apply_import(
+            directory,
+            domain_id.as_deref(),
+            &refs,
+            &deleted,
+            &run,
+            &next_cursor,
+        )
+        .await?;
+    drop(refs);
+    for guid in &deleted {
+        view.remove(guid);
+    }
+    for object in &upserts {
+        view.upsert(ViewObject::new(object));
+    }
+    drop(upserts);
+    // Another replica wrote in between: this copy is incomplete, so read it again next time.
+    view.generation = if generation == view.generation + 1 {
+        generation
+    } else {
+        -1
+    };
     let mut summary = ImportSummary {
-        total: snapshot.objects.len() as u64,
-        added: 0,
-        changed: 0,
-        deleted: 0,
+        kind: kind.to_string(),
+        total,
+        added,
+        changed,
+        deleted: deleted.len() as u64,
         users: 0,
         groups: 0,
         computers: 0,
-        duration_ms: 0,
+        contacts: 0,
+        duration_ms: i64::try_from(timer.elapsed().as_millis()).unwrap_or(i64::MAX),
     };
-    let mut upserts = Vec::new();
-    for object in &snapshot.objects {
-        // Taking each seen object out leaves exactly the deleted ones behind.
-        match previous.remove(&object.guid) {
-            None => {
-                summary.added += 1;
-                upserts.push(object);
-            }
-            Some(old) if &old != object => {
-                summary.changed += 1;
-                upserts.push(object);
-            }
-            Some(_) => {}
-        }
+    for object in view.objects() {
         match object.kind {
             ObjectKind::User => summary.users += 1,
             ObjectKind::Group => summary.groups += 1,
             ObjectKind::Computer => summary.computers += 1,
+            ObjectKind::Contact => summary.contacts += 1,
         }
     }
-    // In GUID order the primary key index is written front to back.
-    upserts.sort_unstable_by_key(|o| o.guid);
-    let mut deleted: Vec<_> = previous.into_keys().collect();
-    deleted.sort_unstable();
-    summary.deleted = deleted.len() as u64;
-    summary.duration_ms = i64::try_from(timer.elapsed().as_millis()).unwrap_or(i64::MAX);
-    let run = ImportRun {
-        directory,
-        kind: "full".to_string(),
-        started_at: started,
-        duration_ms: summary.duration_ms,
-        total: summary.total as i64,
-        added: summary.added as i64,
-        changed: summary.changed as i64,
-        deleted: summary.deleted as i64,
-    };
-    app.store
-        .apply_import(
-            directory,
-            snapshot.domain_id.as_deref(),
-            &upserts,
-            &deleted,
-            &run,
-        )
-        .await?;
-    tracing::info!(directory = %dir.name, total = summary.total, added = summary.added,
+    tracing::info!(directory = %dir.name, kind, total = summary.total, added = summary.added,
         changed = summary.changed, deleted = summary.deleted, "directory imported");
     Ok(summary)
 }
@@ -166,8 +283,9 @@ pub async fn import_file(
     import(app, directory, &file::FileSource::from_path(path)).await
 }
 
-/// Matches the users and groups of `source` to those of `target` by `attribute` (ignoring case),
-/// one to one, and replaces the translation table between the two with the result.
+/// Matches the users and groups of `source` to those of `target` by `attribute` (ignoring case,
+/// sIDHistory first), one to one, and makes the translation table between the two equal to the
+/// result, with a message on every source object left unmatched.
 pub async fn match_users(
     app: &App,
     source: DirectoryId,
@@ -188,40 +306,64 @@ pub async fn match_users(
         .directory(target)
         .await?
         .ok_or_else(|| Error::field("target", "no such directory"))?;
-    let source_objects = app.store.objects(source, None).await?;
-    let target_objects = app.store.objects(target, None).await?;
-    let (entries, summary) =
-        match_objects(source, &source_objects, target, &target_objects, attribute);
-    app.store
-        .replace_translations(source, target, &entries, app.clock.now())
-        .await?;
-    Ok(summary)
+    let attr = match attribute {
+        model::directory::MatchAttribute::SamAccountName => view::Attr::Sam,
+        model::directory::MatchAttribute::UserPrincipalName => view::Attr::Upn,
+        model::directory::MatchAttribute::Mail => view::Attr::Mail,
+        model::directory::MatchAttribute::EmployeeId => view::Attr::EmployeeId,
+        model::directory::MatchAttribute::Name => view::Attr::Name,
+    };
+    let source_slot = app.views.current(&app.store, source).await?;
+    let target_slot = app.views.current(&app.store, target).await?;
+    let source_view = source_slot.read().await;
+    let target_view = target_slot.read().await;
+    let outcomes = matching::match_by_attribute(&source_view, &target_view, attr, true);
+    matching::persist(
+        &app.store,
+        &app.pairs,
+        source,
+        target,
+        &source_view,
+        &target_view,
+        &outcomes,
+        attribute.as_str(),
+        app.clock.now(),
+    )
+    .await
 }
 
-fn check_snapshot(directory: &Directory, snapshot: &Snapshot) -> Result<()> {
-    let mut errors = Vec::new();
-    if !snapshot.domain.eq_ignore_ascii_case(&directory.domain) {
-        errors.push(FieldError::new(
-            "domain",
-            format!(
-                "the document is for {:?} but directory {:?} is {:?}; import it into the matching directory",
-                snapshot.domain, directory.name, directory.domain
-            ),
-        ));
+fn check_domain(directory: &Directory, domain: &str) -> Result<()> {
+    if domain.eq_ignore_ascii_case(&directory.domain) {
+        return Ok(());
     }
-    let mut seen = HashMap::new();
-    for (i, object) in snapshot.objects.iter().enumerate() {
+    Err(Error::field(
+        "domain",
+        format!(
+            "the source is {:?} but directory {:?} is {:?}; import it into the matching directory",
+            domain, directory.name, directory.domain
+        ),
+    ))
+}
+
+/// Refuses a read whose objects repeat a GUID or lack a name, naming each offender.
+fn check_objects(objects: &[DirectoryObject], field: &str) -> Result<()> {
+    let mut errors = Vec::new();
+    let mut seen = std::collections::HashMap::with_capacity(objects.len());
+    for (i, object) in objects.iter().enumerate() {
         if let Some(first) = seen.insert(object.guid, i) {
             errors.push(FieldError::new(
-                format!("objects[{}].guid", i),
-                format!("the same GUID as objects[{}]", first),
+                format!("{}[{}].guid", field, i),
+                format!("the same GUID as {}[{}]", field, first),
             ));
         }
         if object.name.trim().is_empty() {
             errors.push(FieldError::new(
-                format!("objects[{}].name", i),
+                format!("{}[{}].name", field, i),
                 "an object needs a name",
             ));
+        }
+        if errors.len() >= 100 {
+            break;
         }
     }
     if errors.is_empty() {

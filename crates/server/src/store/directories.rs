@@ -7,9 +7,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{
-    from_ms, parse_text, placeholders, row_placeholders, to_ms, Store, ROWS_PER_STATEMENT,
-};
+use super::{from_ms, parse_text, to_ms, Store, PARAMS_PER_BULK_STATEMENT};
 use crate::{Error, Result};
 
 /// The record of one import of a directory.
@@ -33,7 +31,34 @@ pub struct ImportRun {
     pub deleted: i64,
 }
 
-const OBJECT_COLUMNS: &str = "guid, kind, name, sid, upn, sam, mail, employee_id, os";
+const OBJECT_COLUMNS: &str =
+    "guid, kind, name, sid, upn, sam, mail, employee_id, os, dn, given_name, \
+                              surname, sid_history, members, device_id, enabled, digest";
+
+/// Columns of [`OBJECT_COLUMNS`], for multi-row inserts.
+const OBJECT_COLUMN_COUNT: usize = 17;
+
+/// Values separated by spaces, or NULL for none.
+fn join_spaced<T: std::fmt::Display>(values: &[T]) -> Option<String> {
+    if values.is_empty() {
+        return None;
+    }
+    Some(
+        values
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+fn split_spaced<T: std::str::FromStr>(column: &str, text: Option<String>) -> Result<Vec<T>> {
+    text.as_deref()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|v| parse_text(column, v))
+        .collect()
+}
 
 fn directory_from_row(row: &AnyRow) -> Result<Directory> {
     let kind: String = row.try_get("kind")?;
@@ -54,6 +79,7 @@ fn directory_from_row(row: &AnyRow) -> Result<Directory> {
 fn object_from_row(row: &AnyRow) -> Result<DirectoryObject> {
     let kind: String = row.try_get("kind")?;
     let sid: Option<String> = row.try_get("sid")?;
+    let enabled: Option<i64> = row.try_get("enabled")?;
     Ok(DirectoryObject {
         guid: parse_text("object guid", &row.try_get::<String, _>("guid")?)?,
         kind: ObjectKind::parse(&kind).ok_or_else(|| {
@@ -69,7 +95,25 @@ fn object_from_row(row: &AnyRow) -> Result<DirectoryObject> {
         mail: row.try_get("mail")?,
         employee_id: row.try_get("employee_id")?,
         operating_system: row.try_get("os")?,
+        dn: row.try_get("dn")?,
+        given_name: row.try_get("given_name")?,
+        surname: row.try_get("surname")?,
+        sid_history: split_spaced("object sid_history", row.try_get("sid_history")?)?,
+        members: split_spaced("object members", row.try_get("members")?)?,
+        device_id: row.try_get("device_id")?,
+        enabled: enabled.map(|e| e != 0),
     })
+}
+
+/// What an import does to a directory's cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CursorUpdate {
+    /// Leave it as it is.
+    Keep,
+    /// Store this one (JSON of the source's cursor type).
+    Set(String),
+    /// Forget it: the next import reads everything.
+    Clear,
 }
 
 impl Store {
@@ -184,9 +228,46 @@ impl Store {
             .collect()
     }
 
+    /// GUID and digest of every object of `directory`: enough to tell what a full import changes.
+    pub async fn object_digests(&self, directory: DirectoryId) -> Result<Vec<(ObjectGuid, u64)>> {
+        let rows = sqlx::query("SELECT guid, digest FROM directory_objects WHERE directory = $1")
+            .bind(directory.to_string())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    parse_text("object guid", &row.try_get::<String, _>("guid")?)?,
+                    row.try_get::<i64, _>("digest")? as u64,
+                ))
+            })
+            .collect()
+    }
+
+    /// The number every import of `directory` raises; 0 before the first.
+    pub async fn directory_generation(&self, directory: DirectoryId) -> Result<i64> {
+        let generation: Option<i64> =
+            sqlx::query_scalar("SELECT generation FROM directories WHERE id = $1")
+                .bind(directory.to_string())
+                .fetch_optional(self.pool())
+                .await?;
+        generation.ok_or(Error::NotFound("directory"))
+    }
+
+    /// Where the next incremental import of `directory` starts, if anywhere.
+    pub async fn directory_cursor(&self, directory: DirectoryId) -> Result<Option<String>> {
+        let cursor: Option<Option<String>> =
+            sqlx::query_scalar("SELECT cursor FROM directories WHERE id = $1")
+                .bind(directory.to_string())
+                .fetch_optional(self.pool())
+                .await?;
+        cursor.ok_or(Error::NotFound("directory"))
+    }
+
     /// Applies one import to `directory` and records `run`, in one transaction, so a failed import
     /// leaves the previous one whole: `upserts` are the new and changed objects, `deleted` the
     /// GUIDs gone. Only what changed is written, so a small delta of a big directory is quick.
+    /// Returns the directory's new generation.
     pub async fn apply_import(
         &self,
         directory: DirectoryId,
@@ -194,13 +275,25 @@ impl Store {
         upserts: &[&DirectoryObject],
         deleted: &[ObjectGuid],
         run: &ImportRun,
-    ) -> Result<()> {
+        cursor: &CursorUpdate,
+    ) -> Result<i64> {
         let mut tx = self.pool().begin().await?;
         let dir = directory.to_string();
-        for chunk in deleted.chunks(ROWS_PER_STATEMENT) {
+        for chunk in deleted.chunks(PARAMS_PER_BULK_STATEMENT - 1) {
             let sql = format!(
-                "DELETE FROM directory_objects WHERE directory = $1 AND guid IN ({})",
-                placeholders(2, chunk.len())
+                "DELETE FROM directory_objects WHERE directory = {} AND guid IN ({})",
+                self.params(1, 1),
+                self.params(2, chunk.len())
+            );
+            let mut query = sqlx::query(&sql).bind(dir.clone());
+            for guid in chunk {
+                query = query.bind(guid.to_string());
+            }
+            query.execute(&mut *tx).await?;
+            let sql = format!(
+                "DELETE FROM object_messages WHERE directory = {} AND guid IN ({})",
+                self.params(1, 1),
+                self.params(2, chunk.len())
             );
             let mut query = sqlx::query(&sql).bind(dir.clone());
             for guid in chunk {
@@ -208,13 +301,17 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
-        for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
+        let rows_per_statement = PARAMS_PER_BULK_STATEMENT / (OBJECT_COLUMN_COUNT + 1);
+        for chunk in upserts.chunks(rows_per_statement) {
             let sql = format!(
                 "INSERT INTO directory_objects (directory, {}) VALUES {} ON CONFLICT (directory, guid) DO UPDATE SET \
                  kind = excluded.kind, name = excluded.name, sid = excluded.sid, upn = excluded.upn, \
-                 sam = excluded.sam, mail = excluded.mail, employee_id = excluded.employee_id, os = excluded.os",
+                 sam = excluded.sam, mail = excluded.mail, employee_id = excluded.employee_id, os = excluded.os, \
+                 dn = excluded.dn, given_name = excluded.given_name, surname = excluded.surname, \
+                 sid_history = excluded.sid_history, members = excluded.members, device_id = excluded.device_id, \
+                 enabled = excluded.enabled, digest = excluded.digest",
                 OBJECT_COLUMNS,
-                row_placeholders(chunk.len(), 10)
+                self.row_params(chunk.len(), OBJECT_COLUMN_COUNT + 1)
             );
             let mut query = sqlx::query(&sql);
             for o in chunk {
@@ -228,16 +325,46 @@ impl Store {
                     .bind(o.sam_account_name.clone())
                     .bind(o.mail.clone())
                     .bind(o.employee_id.clone())
-                    .bind(o.operating_system.clone());
+                    .bind(o.operating_system.clone())
+                    .bind(o.dn.clone())
+                    .bind(o.given_name.clone())
+                    .bind(o.surname.clone())
+                    .bind(join_spaced(&o.sid_history))
+                    .bind(join_spaced(&o.members))
+                    .bind(o.device_id.clone())
+                    .bind(o.enabled.map(i64::from))
+                    .bind(o.digest() as i64);
             }
             query.execute(&mut *tx).await?;
         }
+        let generation: i64 = sqlx::query_scalar(
+            "UPDATE directories SET generation = generation + 1 WHERE id = $1 RETURNING generation",
+        )
+        .bind(dir.clone())
+        .fetch_one(&mut *tx)
+        .await?;
         if let Some(domain_id) = domain_id {
             sqlx::query("UPDATE directories SET domain_id = $1 WHERE id = $2")
                 .bind(domain_id)
-                .bind(directory.to_string())
+                .bind(dir.clone())
                 .execute(&mut *tx)
                 .await?;
+        }
+        match cursor {
+            CursorUpdate::Keep => {}
+            CursorUpdate::Set(text) => {
+                sqlx::query("UPDATE directories SET cursor = $1 WHERE id = $2")
+                    .bind(text.clone())
+                    .bind(dir.clone())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            CursorUpdate::Clear => {
+                sqlx::query("UPDATE directories SET cursor = NULL WHERE id = $1")
+                    .bind(dir.clone())
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         sqlx::query(
             "INSERT INTO import_runs (id, directory, kind, started_at, duration_ms, total, added, changed, deleted) \
@@ -255,7 +382,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(generation)
     }
 
     /// The imports of `directory`, newest first.

@@ -1,15 +1,16 @@
 //! The translation table: source object → target object, per source and target directory.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use model::directory::{ObjectKind, TranslationEntry, TranslationSide};
-use model::ids::DirectoryId;
+use model::ids::{DirectoryId, ObjectGuid};
 use secdesc::Sid;
+use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{parse_text, placeholders, row_placeholders, to_ms, Store, ROWS_PER_STATEMENT};
+use super::{
+    from_ms, parse_text, placeholders, to_ms, Store, PARAMS_PER_BULK_STATEMENT, ROWS_PER_STATEMENT,
+};
 use crate::{Error, Result};
 
 const COLUMNS: &str = "kind, source_directory, source_guid, source_sid, source_upn, source_name, \
@@ -47,65 +48,181 @@ fn entry_from_row(row: &AnyRow) -> Result<TranslationEntry> {
     })
 }
 
+/// One object's latest word from a stage (import, or matching into a target directory).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectMessage {
+    /// The object.
+    pub guid: ObjectGuid,
+    /// `info`, `warning` or `error`.
+    pub level: String,
+    /// What happened, in words.
+    pub message: String,
+    /// When it was said.
+    pub at: DateTime<Utc>,
+}
+
+/// Everything one match run changes for a source and target pair.
+#[derive(Debug, Default)]
+pub struct MatchWrite {
+    /// Source GUIDs whose translation row goes (before `insert_rows` are written).
+    pub delete_rows: Vec<ObjectGuid>,
+    /// New or rewritten rows, with the rule that matched.
+    pub insert_rows: Vec<(TranslationEntry, String)>,
+    /// Messages to add or replace.
+    pub upsert_messages: Vec<ObjectMessage>,
+    /// Source GUIDs whose message goes.
+    pub delete_messages: Vec<ObjectGuid>,
+}
+
+fn message_from_row(row: &AnyRow) -> Result<ObjectMessage> {
+    Ok(ObjectMessage {
+        guid: parse_text("message guid", &row.try_get::<String, _>("guid")?)?,
+        level: row.try_get("level")?,
+        message: row.try_get("message")?,
+        at: from_ms(row.try_get("at")?),
+    })
+}
+
 impl Store {
-    /// Replaces every translation from `source` to `target` with `entries`, in one transaction.
-    /// Only rows that differ are written; an unchanged row keeps the instant it was matched.
-    pub async fn replace_translations(
+    /// The number every match run of the pair raises; 0 before the first.
+    pub async fn pair_generation(&self, source: DirectoryId, target: DirectoryId) -> Result<i64> {
+        let generation: Option<i64> = sqlx::query_scalar(
+            "SELECT generation FROM match_pairs WHERE source_directory = $1 AND target_directory = $2",
+        )
+        .bind(source.to_string())
+        .bind(target.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(generation.unwrap_or(0))
+    }
+
+    /// The match profile stored for the pair (JSON), if any run or edit stored one.
+    pub async fn pair_profile(
         &self,
         source: DirectoryId,
         target: DirectoryId,
-        entries: &[TranslationEntry],
+    ) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT profile FROM match_pairs WHERE source_directory = $1 AND target_directory = $2",
+        )
+        .bind(source.to_string())
+        .bind(target.to_string())
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Stores the match profile of a pair without running it.
+    pub async fn set_pair_profile(
+        &self,
+        source: DirectoryId,
+        target: DirectoryId,
+        profile: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO match_pairs (source_directory, target_directory, profile, generation, updated_at) \
+             VALUES ($1, $2, $3, 0, $4) ON CONFLICT (source_directory, target_directory) DO UPDATE SET \
+             profile = excluded.profile, updated_at = excluded.updated_at",
+        )
+        .bind(source.to_string())
+        .bind(target.to_string())
+        .bind(profile)
+        .bind(to_ms(now))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Every translation row of a pair, with the rule that matched it.
+    pub async fn pair_translations(
+        &self,
+        source: DirectoryId,
+        target: DirectoryId,
+    ) -> Result<Vec<(TranslationEntry, String)>> {
         let rows = sqlx::query(&format!(
-            "SELECT {} FROM translations WHERE source_directory = $1 AND target_directory = $2",
+            "SELECT {}, rule FROM translations WHERE source_directory = $1 AND target_directory = $2",
             COLUMNS
         ))
         .bind(source.to_string())
         .bind(target.to_string())
-        .fetch_all(&mut *tx)
+        .fetch_all(self.pool())
         .await?;
-        let mut existing = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let entry = entry_from_row(row)?;
-            existing.insert(entry.source.guid, entry);
-        }
-        drop(rows);
-        let mut changed: Vec<&TranslationEntry> = Vec::new();
-        for entry in entries {
-            match existing.remove(&entry.source.guid) {
-                Some(old) if &old == entry => {}
-                _ => changed.push(entry),
-            }
-        }
-        // What is left was matched before and is not now; changed rows are rewritten whole.
-        let gone: Vec<String> = existing
-            .into_keys()
-            .chain(changed.iter().map(|e| e.source.guid))
-            .map(|g| g.to_string())
-            .collect();
-        for chunk in gone.chunks(ROWS_PER_STATEMENT) {
+        rows.iter()
+            .map(|row| {
+                let rule: Option<String> = row.try_get("rule")?;
+                Ok((entry_from_row(row)?, rule.unwrap_or_default()))
+            })
+            .collect()
+    }
+
+    /// The messages of `stage` on objects of `directory`.
+    pub async fn stage_messages(
+        &self,
+        directory: DirectoryId,
+        stage: &str,
+    ) -> Result<Vec<ObjectMessage>> {
+        let rows = sqlx::query(
+            "SELECT guid, level, message, at FROM object_messages WHERE directory = $1 AND stage = $2",
+        )
+        .bind(directory.to_string())
+        .bind(stage)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    /// Every message on one object, by stage.
+    pub async fn object_messages(
+        &self,
+        directory: DirectoryId,
+        guid: ObjectGuid,
+    ) -> Result<Vec<(String, ObjectMessage)>> {
+        let rows = sqlx::query(
+            "SELECT guid, stage, level, message, at FROM object_messages WHERE directory = $1 AND guid = $2 ORDER BY stage",
+        )
+        .bind(directory.to_string())
+        .bind(guid.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("stage")?, message_from_row(row)?)))
+            .collect()
+    }
+
+    /// Applies one match run of a pair in one transaction and returns the pair's new generation.
+    pub async fn write_match(
+        &self,
+        source: DirectoryId,
+        target: DirectoryId,
+        stage: &str,
+        profile: &str,
+        write: &MatchWrite,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let mut tx = self.pool().begin().await?;
+        let (src, dst) = (source.to_string(), target.to_string());
+        let per = PARAMS_PER_BULK_STATEMENT - 2;
+        for chunk in write.delete_rows.chunks(per) {
             let sql = format!(
-                "DELETE FROM translations WHERE source_directory = $1 AND target_directory = $2 AND source_guid IN ({})",
-                placeholders(3, chunk.len())
+                "DELETE FROM translations WHERE source_directory = {} AND target_directory = {} AND source_guid IN ({})",
+                self.params(1, 1),
+                self.params(2, 1),
+                self.params(3, chunk.len())
             );
-            let mut query = sqlx::query(&sql)
-                .bind(source.to_string())
-                .bind(target.to_string());
+            let mut query = sqlx::query(&sql).bind(src.clone()).bind(dst.clone());
             for guid in chunk {
-                query = query.bind(guid.clone());
+                query = query.bind(guid.to_string());
             }
             query.execute(&mut *tx).await?;
         }
-        for chunk in changed.chunks(ROWS_PER_STATEMENT) {
+        for chunk in write.insert_rows.chunks(PARAMS_PER_BULK_STATEMENT / 13) {
             let sql = format!(
-                "INSERT INTO translations ({}, matched_at) VALUES {}",
+                "INSERT INTO translations ({}, matched_at, rule) VALUES {}",
                 COLUMNS,
-                row_placeholders(chunk.len(), 12)
+                self.row_params(chunk.len(), 13)
             );
             let mut query = sqlx::query(&sql);
-            for e in chunk {
+            for (e, rule) in chunk {
                 query = query
                     .bind(e.kind.as_str())
                     .bind(e.source.directory.to_string())
@@ -118,12 +235,57 @@ impl Store {
                     .bind(e.target.sid.to_string())
                     .bind(e.target.upn.clone())
                     .bind(e.target.name.clone())
-                    .bind(to_ms(now));
+                    .bind(to_ms(now))
+                    .bind(rule.clone());
             }
             query.execute(&mut *tx).await?;
         }
+        for chunk in write.delete_messages.chunks(per) {
+            let sql = format!(
+                "DELETE FROM object_messages WHERE directory = {} AND stage = {} AND guid IN ({})",
+                self.params(1, 1),
+                self.params(2, 1),
+                self.params(3, chunk.len())
+            );
+            let mut query = sqlx::query(&sql).bind(src.clone()).bind(stage);
+            for guid in chunk {
+                query = query.bind(guid.to_string());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for chunk in write.upsert_messages.chunks(PARAMS_PER_BULK_STATEMENT / 6) {
+            let sql = format!(
+                "INSERT INTO object_messages (directory, guid, stage, at, level, message) VALUES {} \
+                 ON CONFLICT (directory, guid, stage) DO UPDATE SET at = excluded.at, level = excluded.level, \
+                 message = excluded.message",
+                self.row_params(chunk.len(), 6)
+            );
+            let mut query = sqlx::query(&sql);
+            for m in chunk {
+                query = query
+                    .bind(src.clone())
+                    .bind(m.guid.to_string())
+                    .bind(stage)
+                    .bind(to_ms(m.at))
+                    .bind(m.level.clone())
+                    .bind(m.message.clone());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        let generation: i64 = sqlx::query_scalar(
+            "INSERT INTO match_pairs (source_directory, target_directory, profile, generation, updated_at) \
+             VALUES ($1, $2, $3, 1, $4) ON CONFLICT (source_directory, target_directory) DO UPDATE SET \
+             profile = excluded.profile, generation = match_pairs.generation + 1, updated_at = excluded.updated_at \
+             RETURNING generation",
+        )
+        .bind(src)
+        .bind(dst)
+        .bind(profile)
+        .bind(to_ms(now))
+        .fetch_one(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(generation)
     }
 
     /// Translation entries, optionally only those whose names, UPNs or SIDs contain `search`

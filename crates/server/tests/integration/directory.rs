@@ -10,18 +10,13 @@ use crate::support::TestApp;
 
 /// A user, group or computer for a test document.
 pub fn object(kind: ObjectKind, name: &str, sam: &str, sid: Option<&str>) -> DirectoryObject {
-    DirectoryObject {
-        guid: ObjectGuid::new(),
-        kind,
-        name: name.to_string(),
-        sid: sid.map(|s| s.parse().expect("test SID")),
-        upn: Some(format!("{}@example.test", sam)),
-        sam_account_name: Some(sam.to_string()),
-        mail: None,
-        employee_id: None,
-        operating_system: (kind == ObjectKind::Computer)
-            .then(|| "Windows 11 Enterprise".to_string()),
-    }
+    let mut o = DirectoryObject::new(ObjectGuid::new(), kind, name);
+    o.sid = sid.map(|s| s.parse().expect("test SID"));
+    o.upn = Some(format!("{}@example.test", sam));
+    o.sam_account_name = Some(sam.to_string());
+    o.operating_system =
+        (kind == ObjectKind::Computer).then(|| "Windows 11 Enterprise".to_string());
+    o
 }
 
 /// Creates a directory named `name` for `domain`.

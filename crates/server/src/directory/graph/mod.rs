@@ -22,7 +22,7 @@ pub use client::{Sleeper, TokioSleeper};
 pub use delta::{GraphChanges, GraphCursor};
 pub use object::{entra_sid, GraphKind};
 
-use super::{BoxFuture, DirectorySource, Snapshot};
+use super::{BoxFuture, Changes, DirectorySource, Snapshot};
 use crate::{Error, Result};
 
 /// The public cloud's token authority.
@@ -174,6 +174,7 @@ impl GraphSnapshot {
             domain: self.domain.clone(),
             domain_id: Some(self.tenant_id.clone()),
             objects: self.objects.clone(),
+            cursor: serde_json::to_string(&self.cursor).ok(),
         }
     }
 }
@@ -351,5 +352,21 @@ impl GraphSource {
 impl DirectorySource for GraphSource {
     fn read(&self) -> BoxFuture<'_, Result<Snapshot>> {
         Box::pin(async move { Ok(self.read_full().await?.to_snapshot()) })
+    }
+
+    fn read_changes<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<Option<Changes>>> {
+        Box::pin(async move {
+            // A cursor this version cannot read (or another source's) means a full read.
+            let Ok(cursor) = serde_json::from_str::<GraphCursor>(cursor) else {
+                return Ok(None);
+            };
+            let changes = self.changes_since(&cursor).await?;
+            Ok(Some(Changes {
+                objects: changes.objects,
+                deleted: changes.deleted,
+                cursor: serde_json::to_string(&changes.cursor)
+                    .map_err(|e| Error::Internal(format!("cannot encode the cursor: {}", e)))?,
+            }))
+        })
     }
 }

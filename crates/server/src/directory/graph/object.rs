@@ -45,7 +45,7 @@ impl GraphKind {
         match self {
             GraphKind::Users => {
                 "id,displayName,userPrincipalName,mail,employeeId,onPremisesSecurityIdentifier,\
-                 onPremisesSamAccountName,onPremisesImmutableId,accountEnabled"
+                 onPremisesSamAccountName,onPremisesImmutableId,accountEnabled,givenName,surname"
             }
             GraphKind::Groups => {
                 "id,displayName,mail,securityEnabled,securityIdentifier,\
@@ -103,20 +103,20 @@ pub fn decode(kind: GraphKind, value: &Value) -> Option<DirectoryObject> {
     let name = text("displayName")
         .or_else(|| upn.clone())
         .unwrap_or_else(|| guid.to_string());
-    Some(DirectoryObject {
-        guid,
-        kind: kind.object_kind(),
-        name,
-        sid,
-        upn,
-        sam_account_name: text("onPremisesSamAccountName"),
-        mail: text("mail"),
-        employee_id: text("employeeId"),
-        operating_system: match kind {
-            GraphKind::Devices => text("operatingSystem"),
-            _ => None,
-        },
-    })
+    let mut object = DirectoryObject::new(guid, kind.object_kind(), name);
+    object.sid = sid;
+    object.upn = upn;
+    object.sam_account_name = text("onPremisesSamAccountName");
+    object.mail = text("mail");
+    object.employee_id = text("employeeId");
+    object.given_name = text("givenName");
+    object.surname = text("surname");
+    object.enabled = value.get("accountEnabled").and_then(Value::as_bool);
+    if kind == GraphKind::Devices {
+        object.operating_system = text("operatingSystem");
+        object.device_id = text("deviceId");
+    }
+    Some(object)
 }
 
 #[cfg(test)]

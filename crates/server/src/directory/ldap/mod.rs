@@ -168,7 +168,7 @@ pub struct LdapSnapshot {
 }
 
 impl LdapSnapshot {
-    /// The shared form an import stores (contacts left out: [`Snapshot`] cannot hold them yet).
+    /// The shared form an import stores, with the cursor as JSON.
     pub fn to_snapshot(&self) -> Snapshot {
         Snapshot {
             domain: self.domain.clone(),
@@ -176,8 +176,9 @@ impl LdapSnapshot {
             objects: self
                 .objects
                 .iter()
-                .filter_map(LdapObject::to_directory_object)
+                .map(LdapObject::to_directory_object)
                 .collect(),
+            cursor: serde_json::to_string(&self.cursor).ok(),
         }
     }
 }
@@ -424,6 +425,29 @@ impl LdapSource {
 impl DirectorySource for LdapSource {
     fn read(&self) -> BoxFuture<'_, Result<Snapshot>> {
         Box::pin(async move { Ok(self.read_full().await?.to_snapshot()) })
+    }
+
+    fn read_changes<'a>(
+        &'a self,
+        cursor: &'a str,
+    ) -> BoxFuture<'a, Result<Option<super::Changes>>> {
+        Box::pin(async move {
+            // A cursor this version cannot read (or another source's) means a full read.
+            let Ok(cursor) = serde_json::from_str::<LdapCursor>(cursor) else {
+                return Ok(None);
+            };
+            let changes = self.changes_since(&cursor).await?;
+            Ok(Some(super::Changes {
+                objects: changes
+                    .objects
+                    .iter()
+                    .map(LdapObject::to_directory_object)
+                    .collect(),
+                deleted: changes.deleted,
+                cursor: serde_json::to_string(&changes.cursor)
+                    .map_err(|e| Error::Internal(format!("cannot encode the cursor: {}", e)))?,
+            }))
+        })
     }
 }
 

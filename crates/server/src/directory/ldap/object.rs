@@ -21,6 +21,9 @@ pub const ATTRIBUTES: &[&str] = &[
     "mail",
     "employeeID",
     "displayName",
+    "givenName",
+    "sn",
+    "userAccountControl",
     "name",
     "operatingSystem",
     "member",
@@ -30,6 +33,9 @@ pub const ATTRIBUTES: &[&str] = &[
 
 /// The object classes rehome imports: users (computers are users too in AD), groups, contacts.
 pub const CLASS_FILTER: &str = "(|(objectClass=user)(objectClass=group)(objectClass=contact))";
+
+/// The userAccountControl bit of a disabled account.
+const ACCOUNTDISABLE: i64 = 0x2;
 
 /// What an LDAP object is, by its most specific object class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -82,6 +88,15 @@ pub struct LdapObject {
     pub mail: Option<String>,
     /// employeeID.
     pub employee_id: Option<String>,
+    /// givenName.
+    #[serde(default)]
+    pub given_name: Option<String>,
+    /// sn.
+    #[serde(default)]
+    pub surname: Option<String>,
+    /// From userAccountControl (users and computers): false when ACCOUNTDISABLE is set.
+    #[serde(default)]
+    pub enabled: Option<bool>,
     /// operatingSystem, for computers.
     pub operating_system: Option<String>,
     /// member, for groups.
@@ -101,25 +116,28 @@ impl LdapObject {
             .unwrap_or(&self.dn)
     }
 
-    /// The shared form stored by an import; `None` for contacts, which it cannot hold yet.
-    pub fn to_directory_object(&self) -> Option<DirectoryObject> {
+    /// The shared form stored by an import.
+    pub fn to_directory_object(&self) -> DirectoryObject {
         let kind = match self.kind {
             LdapKind::User => ObjectKind::User,
             LdapKind::Group => ObjectKind::Group,
             LdapKind::Computer => ObjectKind::Computer,
-            LdapKind::Contact => return None,
+            LdapKind::Contact => ObjectKind::Contact,
         };
-        Some(DirectoryObject {
-            guid: self.guid,
-            kind,
-            name: self.name().to_string(),
-            sid: self.sid.clone(),
-            upn: self.upn.clone(),
-            sam_account_name: self.sam_account_name.clone(),
-            mail: self.mail.clone(),
-            employee_id: self.employee_id.clone(),
-            operating_system: self.operating_system.clone(),
-        })
+        let mut object = DirectoryObject::new(self.guid, kind, self.name());
+        object.sid = self.sid.clone();
+        object.upn = self.upn.clone();
+        object.sam_account_name = self.sam_account_name.clone();
+        object.mail = self.mail.clone();
+        object.employee_id = self.employee_id.clone();
+        object.operating_system = self.operating_system.clone();
+        object.dn = Some(self.dn.clone());
+        object.given_name = self.given_name.clone();
+        object.surname = self.surname.clone();
+        object.sid_history = self.sid_history.clone();
+        object.members = self.members.iter().filter_map(|m| m.guid).collect();
+        object.enabled = self.enabled;
+        object
     }
 }
 
@@ -231,6 +249,11 @@ pub fn decode(entry: &RawEntry) -> Option<LdapObject> {
         sam_account_name: text("sAMAccountName"),
         mail: text("mail"),
         employee_id: text("employeeID"),
+        given_name: text("givenName"),
+        surname: text("sn"),
+        enabled: text("userAccountControl")
+            .and_then(|s| s.parse::<i64>().ok())
+            .map(|uac| uac & ACCOUNTDISABLE == 0),
         operating_system: text("operatingSystem"),
         members,
         usn_changed: text("uSNChanged").and_then(|s| s.parse().ok()),
