@@ -57,6 +57,10 @@ pub enum Error {
     /// The device refused an operation, e.g. joining AD while joined to Entra.
     #[error("{0}")]
     Device(String),
+    /// The user asked for something the schedule does not allow yet (Migrate Now before the
+    /// migration is available, a snooze with nothing offered); the message says when it will be.
+    #[error("{0}")]
+    NotAllowed(String),
 }
 
 /// Result with the agent's [`Error`].

@@ -87,6 +87,11 @@ fn fields(line: &str) -> Result<Vec<String>, String> {
 
 /// Reads a computer list. Every bad line is reported; on any, nothing is returned to apply.
 pub fn parse(text: &str) -> Result<Vec<ListedComputer>, Vec<BadLine>> {
+    parse_numbered(text).map(|rows| rows.into_iter().map(|(_, c)| c).collect())
+}
+
+/// [`parse`], with the 1-based line number each computer was read from.
+pub fn parse_numbered(text: &str) -> Result<Vec<(usize, ListedComputer)>, Vec<BadLine>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut columns: Option<(usize, usize)> = None;
     let mut computers = Vec::new();
@@ -137,16 +142,22 @@ pub fn parse(text: &str) -> Result<Vec<ListedComputer>, Vec<BadLine>> {
         match Uuid::parse_str(guid.trim_start_matches('{').trim_end_matches('}')) {
             Ok(uuid) => {
                 let guid = ObjectGuid(uuid);
-                if computers.iter().any(|c: &ListedComputer| c.guid == guid) {
+                if computers
+                    .iter()
+                    .any(|(_, c): &(usize, ListedComputer)| c.guid == guid)
+                {
                     bad.push(BadLine {
                         line,
                         message: format!("{} is listed twice", guid),
                     });
                 } else {
-                    computers.push(ListedComputer {
-                        name: name.to_string(),
-                        guid,
-                    });
+                    computers.push((
+                        line,
+                        ListedComputer {
+                            name: name.to_string(),
+                            guid,
+                        },
+                    ));
                 }
             }
             Err(_) => bad.push(BadLine {

@@ -4,6 +4,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::RunbookId;
+use crate::runbook::Runbook;
+
 /// Check-in delays after registration while no assignment has arrived: 1, 2, 4, 8, 16, 32 minutes.
 pub const REGISTRATION_BACKOFF_MINUTES: [i64; 6] = [1, 2, 4, 8, 16, 32];
 /// Retry delays while the server is unreachable: 1 … 64 minutes, then every 64.
@@ -132,6 +135,188 @@ pub fn decide(
         next_reminder,
     }
 }
+
+/// How long the user may put Migration Available off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Snooze {
+    /// 5 minutes.
+    FiveMinutes,
+    /// 15 minutes.
+    FifteenMinutes,
+    /// 30 minutes.
+    ThirtyMinutes,
+    /// 1 hour.
+    OneHour,
+    /// 4 hours.
+    FourHours,
+    /// 1 day.
+    OneDay,
+    /// 1 week.
+    OneWeek,
+}
+
+impl Snooze {
+    /// Every length the user may pick, shortest first.
+    pub const ALL: [Snooze; 7] = [
+        Snooze::FiveMinutes,
+        Snooze::FifteenMinutes,
+        Snooze::ThirtyMinutes,
+        Snooze::OneHour,
+        Snooze::FourHours,
+        Snooze::OneDay,
+        Snooze::OneWeek,
+    ];
+
+    /// How long it lasts.
+    pub fn duration(self) -> Duration {
+        match self {
+            Snooze::FiveMinutes => Duration::minutes(5),
+            Snooze::FifteenMinutes => Duration::minutes(15),
+            Snooze::ThirtyMinutes => Duration::minutes(30),
+            Snooze::OneHour => Duration::hours(1),
+            Snooze::FourHours => Duration::hours(4),
+            Snooze::OneDay => Duration::days(1),
+            Snooze::OneWeek => Duration::weeks(1),
+        }
+    }
+}
+
+/// What the logged-on user chose about one runbook; the agent keeps it across restarts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserChoice {
+    /// Migration Available stays hidden until this instant (Enforced After still applies).
+    #[serde(default)]
+    pub snoozed_until: Option<DateTime<Utc>>,
+    /// The user asked for Migrate Now (or Yes on the countdown) once it was allowed.
+    #[serde(default)]
+    pub migrate_now: bool,
+}
+
+/// Why a choice of the user was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChoiceRefused {
+    /// Neither Available From nor Enforced After has passed; it opens at `opens_at`.
+    NotYetAvailable {
+        /// The first instant Migrate Now is allowed.
+        opens_at: DateTime<Utc>,
+    },
+    /// Snooze only answers Migration Available: the runbook is not offered right now.
+    NotOffered,
+}
+
+impl std::fmt::Display for ChoiceRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChoiceRefused::NotYetAvailable { opens_at } => write!(
+                f,
+                "the migration is not available yet; Migrate Now works from {}",
+                opens_at
+            ),
+            ChoiceRefused::NotOffered => {
+                write!(f, "there is no available migration to snooze right now")
+            }
+        }
+    }
+}
+
+/// The first instant Migrate Now is allowed: Available From, or Enforced After without one.
+pub fn opens_at(window: &Window) -> DateTime<Utc> {
+    match window.available_from {
+        Some(from) => from.min(window.enforced_after),
+        None => window.enforced_after,
+    }
+}
+
+/// Migrate Now at `now`: allowed only once Available From or Enforced After has passed.
+pub fn migrate_now(window: &Window, now: DateTime<Utc>) -> Result<UserChoice, ChoiceRefused> {
+    let opens_at = opens_at(window);
+    if now < opens_at {
+        return Err(ChoiceRefused::NotYetAvailable { opens_at });
+    }
+    Ok(UserChoice {
+        snoozed_until: None,
+        migrate_now: true,
+    })
+}
+
+/// Snooze for `length` at `now`: allowed while Migration Available is offered (Available From
+/// passed, Enforced After not yet).
+pub fn snooze(
+    window: &Window,
+    now: DateTime<Utc>,
+    length: Snooze,
+) -> Result<UserChoice, ChoiceRefused> {
+    let offered = match window.available_from {
+        Some(from) => now >= from && now < window.enforced_after,
+        None => false,
+    };
+    if !offered {
+        return Err(ChoiceRefused::NotOffered);
+    }
+    Ok(UserChoice {
+        snoozed_until: Some(now + length.duration()),
+        migrate_now: false,
+    })
+}
+
+/// [`decide`] with the user's stored choice: Migrate Now starts at once when allowed, and a
+/// snooze hides Migration Available until it ends (never past Enforced After).
+pub fn decide_with_choice(
+    window: &Window,
+    now: DateTime<Utc>,
+    user_logged_on: bool,
+    countdown_started: Option<DateTime<Utc>>,
+    choice: &UserChoice,
+) -> Decision {
+    if choice.migrate_now && now >= opens_at(window) {
+        return Decision::Start;
+    }
+    match decide(window, now, user_logged_on, countdown_started) {
+        Decision::Offer { enforced_at } => match choice.snoozed_until {
+            Some(until) if now < until => Decision::Wait {
+                until: until.min(enforced_at),
+            },
+            _ => Decision::Offer { enforced_at },
+        },
+        other => other,
+    }
+}
+
+/// Why a runbook may not run on a device at all, whatever the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ineligible {
+    /// It Completed here already: a runbook never runs twice on a device.
+    Completed,
+    /// This prerequisite has not Completed here yet.
+    PrerequisitePending(RunbookId),
+    /// The device runs a server edition of Windows and the runbook does not allow that.
+    ServerOs,
+}
+
+/// Whether `runbook` may run on a device where `completed` runbooks Completed.
+pub fn eligibility(
+    runbook: &Runbook,
+    completed: &[RunbookId],
+    server_os: bool,
+) -> Result<(), Ineligible> {
+    if completed.contains(&runbook.id) {
+        return Err(Ineligible::Completed);
+    }
+    if let Some(pending) = runbook
+        .prerequisites
+        .iter()
+        .find(|p| !completed.contains(p))
+    {
+        return Err(Ineligible::PrerequisitePending(*pending));
+    }
+    if server_os && !runbook.allow_on_server_os {
+        return Err(Ineligible::ServerOs);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod boundary_tests;
 
 #[cfg(test)]
 mod tests {

@@ -15,7 +15,7 @@ use model::ids::RunbookId;
 use model::protocol::{
     CheckInRequest, CheckInResponse, DeviceAssignment, RegisterRequest, AGENT_VERSION,
 };
-use model::schedule::{decide, CheckInState, Decision, Window};
+use model::schedule::{decide_with_choice, CheckInState, Decision, UserChoice, Window};
 use model::status::AgentStatus;
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +26,7 @@ use crate::spool::Spool;
 use crate::workstation::Workstation;
 use crate::{fsutil, Error, Result};
 
+mod choice;
 mod engine;
 
 /// How an agent is set up.
@@ -136,6 +137,16 @@ const CHECK_IN_STATE: &str = "check-in.json";
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct SavedSchedule {
     state: CheckInState,
+    /// The logged-on user's snooze or Migrate Now, for the runbook it was given for.
+    #[serde(default)]
+    choice: Option<SavedChoice>,
+}
+
+/// A user's choice and the runbook it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct SavedChoice {
+    runbook: RunbookId,
+    choice: UserChoice,
 }
 
 /// An agent on one workstation.
@@ -150,6 +161,7 @@ pub struct Agent<W, T> {
     schedule: CheckInState,
     assignment: Option<DeviceAssignment>,
     countdown_started: Option<DateTime<Utc>>,
+    choice: Option<SavedChoice>,
     profiles_due: bool,
     finished: Option<(RunbookId, AgentStatus)>,
 }
@@ -190,16 +202,14 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         let journal = Journal::open(&config.state_dir.join(JOURNAL))?;
         let spool = Spool::open(&config.state_dir)?;
         let schedule_path = config.state_dir.join(CHECK_IN_STATE);
-        let schedule = match fsutil::read_optional(&schedule_path)? {
+        let saved = match fsutil::read_optional(&schedule_path)? {
             Some(bytes) => {
-                serde_json::from_slice::<SavedSchedule>(&bytes)
-                    .map_err(|e| Error::Corrupt {
-                        path: schedule_path,
-                        reason: e.to_string(),
-                    })?
-                    .state
+                serde_json::from_slice::<SavedSchedule>(&bytes).map_err(|e| Error::Corrupt {
+                    path: schedule_path,
+                    reason: e.to_string(),
+                })?
             }
-            None => CheckInState::default(),
+            None => SavedSchedule::default(),
         };
         Ok(Agent {
             client: Client::new(transport, clock.clone(), identity),
@@ -209,9 +219,10 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             sleeper,
             journal,
             spool,
-            schedule,
+            schedule: saved.state,
             assignment: None,
             countdown_started: None,
+            choice: saved.choice,
             profiles_due: false,
             finished: None,
         })
@@ -376,6 +387,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
     fn save_schedule(&self) -> Result<()> {
         let bytes = serde_json::to_vec(&SavedSchedule {
             state: self.schedule,
+            choice: self.choice,
         })
         .map_err(|e| Error::Corrupt {
             path: self.config.state_dir.join(CHECK_IN_STATE),
@@ -423,22 +435,40 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         if !same {
             self.countdown_started = None;
         }
+        // A choice answers one runbook: another assignment forgets it.
+        if let Some(saved) = self.choice {
+            if assignment.as_ref().map(|a| a.runbook.id) != Some(saved.runbook) {
+                self.choice = None;
+            }
+        }
         self.assignment = assignment;
     }
 
-    fn decide(&self, assignment: &DeviceAssignment, now: DateTime<Utc>) -> Result<Decision> {
+    /// The instants of `assignment` on this device's clock.
+    fn window(&self, assignment: &DeviceAssignment) -> Result<Window> {
         let facts = self.workstation.facts()?;
-        let window = Window {
+        Ok(Window {
             available_from: assignment
                 .available_from
                 .map(|t| t.instant(facts.utc_offset)),
             enforced_after: assignment.enforced_after.instant(facts.utc_offset),
-        };
-        Ok(decide(
+        })
+    }
+
+    fn decide(&self, assignment: &DeviceAssignment, now: DateTime<Utc>) -> Result<Decision> {
+        let window = self.window(assignment)?;
+        let logged_on = self.workstation.facts()?.logged_on_user.is_some();
+        let choice = self
+            .choice
+            .filter(|c| c.runbook == assignment.runbook.id)
+            .map(|c| c.choice)
+            .unwrap_or_default();
+        Ok(decide_with_choice(
             &window,
             now,
-            facts.logged_on_user.is_some(),
+            logged_on,
             self.countdown_started,
+            &choice,
         ))
     }
 
@@ -446,6 +476,11 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         self.finished = Some((runbook, status));
         self.assignment = None;
         self.countdown_started = None;
+        if self.choice.map(|c| c.runbook) == Some(runbook) {
+            self.choice = None;
+            // Forgetting it is tidiness only: a Completed runbook never starts again anyway.
+            let _ = self.save_schedule();
+        }
         // Profiles changed owners: the server's view of them is refreshed.
         self.profiles_due = true;
         let _ = self.flush();

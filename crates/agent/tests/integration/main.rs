@@ -11,3 +11,4 @@ mod resume;
 mod spool;
 mod support;
 mod timing;
+mod user_choice;

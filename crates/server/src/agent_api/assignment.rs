@@ -49,7 +49,8 @@ pub fn applicable<'a>(
         .collect()
 }
 
-/// The assignment the device runs next: the first applicable one whose runbook is not in `completed`.
+/// The assignment the device runs next: the first applicable one whose runbook is not in
+/// `completed` and whose prerequisites all are.
 pub fn next<'a>(
     directory: DirectoryId,
     guid: &ObjectGuid,
@@ -59,7 +60,13 @@ pub fn next<'a>(
 ) -> Option<Applicable<'a>> {
     applicable(directory, guid, batches, runbooks)
         .into_iter()
-        .find(|a| !completed.contains(&a.runbook.id))
+        .find(|a| {
+            !completed.contains(&a.runbook.id)
+                && a.runbook
+                    .prerequisites
+                    .iter()
+                    .all(|p| completed.contains(p))
+        })
 }
 
 /// The status of an assignment the device has not started: Not Available before its Available From
@@ -166,5 +173,46 @@ mod tests {
             waiting_status(&enforced_only, Utc.from_utc_datetime(&at(10))),
             AgentStatus::NotAvailable
         );
+    }
+
+    #[test]
+    fn a_runbook_waits_until_its_prerequisite_completed_even_if_assigned_first() {
+        let (src, dst) = (DirectoryId::new(), DirectoryId::new());
+        let pc = ObjectGuid::new();
+        let prep = runbook(src, dst, "prep");
+        let mut main = runbook(src, dst, "main");
+        main.prerequisites = vec![prep.id];
+        let assign = |r: &Runbook| Assignment {
+            runbook: r.id,
+            available_from: None,
+            enforced_after: at(12),
+            timezone: ScheduleTimezone::Utc,
+        };
+        // The dependant comes first in the batch; the prerequisite still runs first.
+        let wave = Batch {
+            id: model::ids::BatchId::new(),
+            name: "wave".into(),
+            source_directory: src,
+            target_directory: dst,
+            assignments: vec![assign(&main), assign(&prep)],
+            computers: ComputerSelection {
+                mode: SelectionMode::NoneExcept,
+                computers: vec![pc],
+            },
+        };
+        let batches = vec![wave];
+        let mut runbooks: HashMap<_, _> = [(prep.id, prep.clone()), (main.id, main.clone())]
+            .into_iter()
+            .collect();
+        let mut done = HashSet::new();
+        let pick = |runbooks: &HashMap<RunbookId, Runbook>, done: &HashSet<RunbookId>| {
+            next(src, &pc, &batches, runbooks, done).map(|a| a.runbook.id)
+        };
+        assert_eq!(pick(&runbooks, &done), Some(prep.id));
+        done.insert(prep.id);
+        assert_eq!(pick(&runbooks, &done), Some(main.id));
+        // A prerequisite assigned nowhere holds the dependant back.
+        runbooks.remove(&prep.id);
+        assert_eq!(pick(&runbooks, &HashSet::new()), None);
     }
 }

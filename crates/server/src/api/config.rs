@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use axum::body::Bytes;
 
+use super::batches::{self, BatchView};
 use super::{json_body, parse_id};
 use crate::auth::{Access, Area, Caller};
 use crate::{App, Error, Result};
@@ -150,21 +151,6 @@ pub async fn update_batch(app: &App, batch: Batch) -> Result<Batch> {
     Ok(batch)
 }
 
-/// Scheduling changes (times, timezones, computers) only need Operate; anything else about a
-/// batch (name, directories, which runbooks) is configuration and needs Edit.
-pub fn batch_change_access(old: &Batch, new: &Batch) -> Access {
-    let runbooks = |b: &Batch| b.assignments.iter().map(|a| a.runbook).collect::<Vec<_>>();
-    if old.name.trim() == new.name.trim()
-        && old.source_directory == new.source_directory
-        && old.target_directory == new.target_directory
-        && runbooks(old) == runbooks(new)
-    {
-        Access::Operate
-    } else {
-        Access::Edit
-    }
-}
-
 /// A runbook as the API shows it: its passwords are write-only, so only whether each is set.
 #[derive(Debug, Serialize)]
 pub struct RunbookView {
@@ -265,54 +251,52 @@ pub async fn delete_runbook(
     }
 }
 
-/// `GET /batches`, in batch order.
-pub async fn list_batches(caller: Caller, State(app): State<App>) -> Result<Json<Vec<Batch>>> {
+/// `GET /batches`, in batch order, each with the computers another batch takes too.
+pub async fn list_batches(caller: Caller, State(app): State<App>) -> Result<Json<Vec<BatchView>>> {
     caller.require(Area::Agent, Access::Read)?;
-    Ok(Json(app.store.batches().await?))
+    Ok(Json(batches::views(&app).await?))
 }
 
-/// `POST /batches` with a batch without `id`.
+/// `POST /batches` with a batch without `id`. Operators schedule batches, so Operate suffices.
 pub async fn create_batch_route(
     caller: Caller,
     State(app): State<App>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Batch>)> {
-    caller.require(Area::Agent, Access::Edit)?;
+) -> Result<(StatusCode, Json<BatchView>)> {
+    caller.require(Area::Agent, Access::Operate)?;
     let body: serde_json::Value = json_body(&body)?;
     let batch: Batch = with_id(body, BatchId::new().0)?;
-    Ok((StatusCode::CREATED, Json(create_batch(&app, batch).await?)))
+    let batch = create_batch(&app, batch).await?;
+    Ok((StatusCode::CREATED, Json(batches::view(&app, batch).await?)))
 }
 
-/// `GET /batches/{id}`.
+/// `GET /batches/{id}`, with the computers another batch takes too.
 pub async fn get_batch(
     caller: Caller,
     State(app): State<App>,
     Path(id): Path<String>,
-) -> Result<Json<Batch>> {
+) -> Result<Json<BatchView>> {
     caller.require(Area::Agent, Access::Read)?;
-    Ok(Json(
-        app.store
-            .batch(parse_id("id", &id)?)
-            .await?
-            .ok_or(Error::NotFound("batch"))?,
-    ))
+    let batch = app
+        .store
+        .batch(parse_id("id", &id)?)
+        .await?
+        .ok_or(Error::NotFound("batch"))?;
+    Ok(Json(batches::view(&app, batch).await?))
 }
 
-/// `PUT /batches/{id}` with the whole batch; Operate suffices for scheduling changes.
+/// `PUT /batches/{id}` with the whole batch.
 pub async fn update_batch_route(
     caller: Caller,
     State(app): State<App>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Batch>> {
-    // The least any change needs, checked before reading anything.
+) -> Result<Json<BatchView>> {
     caller.require(Area::Agent, Access::Operate)?;
     let body: serde_json::Value = json_body(&body)?;
     let id: BatchId = parse_id("id", &id)?;
-    let new: Batch = with_id(body, id.0)?;
-    let old = app.store.batch(id).await?.ok_or(Error::NotFound("batch"))?;
-    caller.require(Area::Agent, batch_change_access(&old, &new))?;
-    Ok(Json(update_batch(&app, new).await?))
+    let batch = update_batch(&app, with_id(body, id.0)?).await?;
+    Ok(Json(batches::view(&app, batch).await?))
 }
 
 /// `DELETE /batches/{id}`.
@@ -321,7 +305,7 @@ pub async fn delete_batch(
     State(app): State<App>,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    caller.require(Area::Agent, Access::Edit)?;
+    caller.require(Area::Agent, Access::Operate)?;
     if app.store.delete_batch(parse_id("id", &id)?).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

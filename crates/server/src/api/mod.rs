@@ -3,6 +3,7 @@
 //! access it needs through [`crate::auth::Caller::require`]; the pub functions beside the handlers
 //! are the same operations for the `rehome` binary.
 
+pub mod batches;
 pub mod config;
 pub mod directories;
 pub mod reports;
@@ -60,6 +61,15 @@ pub fn router() -> Router<App> {
             get(config::list_batches).post(config::create_batch_route),
         )
         .route(
+            "/batches/compatible-runbooks",
+            get(batches::compatible_runbooks),
+        )
+        .route(
+            "/batches/{id}/computers.csv",
+            get(batches::export_csv).put(batches::import_csv),
+        )
+        .route("/computers", get(batches::computers))
+        .route(
             "/batches/{id}",
             get(config::get_batch)
                 .put(config::update_batch_route)
@@ -90,6 +100,7 @@ pub const MUTATING_ROUTES: &[(&str, &str)] = &[
     ("POST", "/batches"),
     ("PUT", "/batches/{id}"),
     ("DELETE", "/batches/{id}"),
+    ("PUT", "/batches/{id}/computers.csv"),
 ];
 
 /// Reads a JSON request body; errors name `body`, like every other input error. Handlers call it

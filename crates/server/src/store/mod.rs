@@ -123,6 +123,7 @@ impl Store {
 pub mod agents;
 pub mod certificates;
 pub mod communications;
+pub mod computers;
 pub mod config;
 pub mod directories;
 pub mod events;

@@ -4,6 +4,7 @@
 mod agent_api;
 mod api;
 mod auth;
+mod batches;
 mod console;
 mod directory;
 mod graph;
