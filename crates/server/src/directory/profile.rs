@@ -10,6 +10,8 @@ mod engine;
 mod explain;
 pub mod expr;
 pub mod synthetic;
+#[cfg(test)]
+mod tests;
 
 use model::{FieldError, Validator};
 use serde::{Deserialize, Serialize};
@@ -226,7 +228,9 @@ impl ProfileInput {
         for (i, rule) in self.rules.iter().enumerate() {
             let mut parse = |side: &str, text: &str| {
                 Expr::parse(text)
-                    .map_err(|e| errors.push(FieldError::new(format!("rules[{i}].{side}"), e.to_string())))
+                    .map_err(|e| {
+                        errors.push(FieldError::new(format!("rules[{i}].{side}"), e.to_string()))
+                    })
                     .ok()
             };
             let (source, target) = (parse("source", &rule.source), parse("target", &rule.target));

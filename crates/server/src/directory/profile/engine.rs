@@ -179,7 +179,10 @@ impl<'a, T: Attributes> Matcher<'a, T> {
             [one] => Some(Proposal::Target(*one as usize, via)),
             many => Some(Proposal::Several(
                 via,
-                many.iter().take(KEPT_CANDIDATES).map(|&i| i as usize).collect(),
+                many.iter()
+                    .take(KEPT_CANDIDATES)
+                    .map(|&i| i as usize)
+                    .collect(),
                 many.len(),
             )),
         };

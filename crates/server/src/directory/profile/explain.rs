@@ -141,16 +141,17 @@ impl<T: Attributes> Matcher<'_, T> {
             }
         };
         let mut steps = Vec::with_capacity(self.profile.rules.len() + 1);
-        let sid = source.sid();
+        let sid = source.sid().filter(|_| self.profile.sid_history);
         let found = match sid {
-            Some(sid) if self.profile.sid_history => self.by_sid_history(group, sid),
-            _ => &[],
+            Some(sid) => self.by_sid_history(group, sid),
+            None => &[],
         };
         steps.push(Step {
             step: Via::SidHistory,
             source_expr: "objectSid".to_string(),
             value: sid.map(ToString::to_string),
-            no_value: sid.is_none().then(|| "the source has no SID".to_string()),
+            no_value: (self.profile.sid_history && sid.is_none())
+                .then(|| "the source has no SID".to_string()),
             target_expr: "sIDHistory".to_string(),
             ignore_case: false,
             candidates: names(self.targets, found),
@@ -162,19 +163,22 @@ impl<T: Attributes> Matcher<'_, T> {
             },
         });
         for (i, rule) in self.profile.rules.iter().enumerate() {
-            let value = key(&rule.source, source, rule.ignore_case);
             let covered = rule.applies_to.covers(group);
+            let value = key(&rule.source, source, rule.ignore_case).filter(|_| covered);
             let found = match &value {
                 Some(k) if covered => self.by_key(i, group, k),
                 _ => &[],
             };
-            let no_value = value.is_none().then(|| {
+            let no_value = (covered && value.is_none()).then(|| {
                 match rule.source.missing_attributes(source).as_slice() {
                     [] => "the expression gives an empty value".to_string(),
                     [one] => format!("attribute {} is empty", one.as_str()),
                     many => format!(
                         "attributes {} are empty",
-                        many.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
+                        many.iter()
+                            .map(|a| a.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 }
             });
@@ -203,7 +207,9 @@ impl<T: Attributes> Matcher<'_, T> {
             profile: self.profile.name.clone(),
             outcome: outcome.clone(),
             target: match outcome {
-                Outcome::Matched { target, .. } => Some(self.targets[*target].display().to_string()),
+                Outcome::Matched { target, .. } => {
+                    Some(self.targets[*target].display().to_string())
+                }
                 _ => None,
             },
             steps,
@@ -275,7 +281,11 @@ impl fmt::Display for Verdict {
 
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}) under profile {}: ", self.source, self.kind, self.profile)?;
+        write!(
+            f,
+            "{} ({}) under profile {}: ",
+            self.source, self.kind, self.profile
+        )?;
         match &self.outcome {
             Outcome::Matched { via, .. } => write!(
                 f,
@@ -298,7 +308,11 @@ impl fmt::Display for Explanation {
         }
         writeln!(f)?;
         for step in &self.steps {
-            write!(f, "  {}: {} -> {}", step.step, step.source_expr, step.target_expr)?;
+            write!(
+                f,
+                "  {}: {} -> {}",
+                step.step, step.source_expr, step.target_expr
+            )?;
             if step.ignore_case {
                 f.write_str(" (ignoring case)")?;
             }

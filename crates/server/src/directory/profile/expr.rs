@@ -285,13 +285,15 @@ impl Parser<'_> {
         self.skip_space();
         if self.peek() != Some('(') {
             self.pos = after_name;
-            return Attribute::parse(name).map(Expr::Attribute).ok_or(ParseError {
-                offset: start,
-                message: format!(
-                    "unknown attribute `{name}`; expected one of {}, or a function call",
-                    Attribute::ALL.map(Attribute::as_str).join(", ")
-                ),
-            });
+            return Attribute::parse(name)
+                .map(Expr::Attribute)
+                .ok_or(ParseError {
+                    offset: start,
+                    message: format!(
+                        "unknown attribute `{name}`; expected one of {}, or a function call",
+                        Attribute::ALL.map(Attribute::as_str).join(", ")
+                    ),
+                });
         }
         let Some(&(function, exprs, strings)) = FUNCTIONS
             .iter()
@@ -350,8 +352,9 @@ impl Parser<'_> {
             {
                 return Err(ParseError {
                     offset: at,
-                    message: "expected a domain such as \"example.com\": not empty, no `@` or spaces"
-                        .to_string(),
+                    message:
+                        "expected a domain such as \"example.com\": not empty, no `@` or spaces"
+                            .to_string(),
                 });
             }
             if function == "regex" && i == 0 {

@@ -148,7 +148,10 @@ pub fn directories(count: usize) -> (Vec<Record>, Vec<Record>, Expected) {
             }
             7 => {
                 let shared = format!("user{}", i - 1);
-                source = source.with(Attribute::UserPrincipalName, &format!("{shared}@old.example"));
+                source = source.with(
+                    Attribute::UserPrincipalName,
+                    &format!("{shared}@old.example"),
+                );
                 expected.ambiguous += 1;
             }
             8 => expected.unmatched += 1,
