@@ -1,9 +1,10 @@
 //! A plain [`Attributes`] record, and synthetic source and target directories of any size with a
-//! known answer, for tests and the matching benchmark.
+//! known answer, for tests and the matching benchmark: `directories(n)`, then
+//! `match_all(&preset("upn-localpart"), …)`, then compare `Expected::of(&outcomes)`.
 
 use secdesc::Sid;
 
-use super::{Attribute, Attributes};
+use super::{Attribute, Attributes, Outcome};
 
 /// A user or group with the attributes matching reads, held in memory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,6 +100,22 @@ pub struct Expected {
     pub unmatched: usize,
     /// Sources with no key at all.
     pub no_value: usize,
+}
+
+impl Expected {
+    /// The counts of the outcomes [`super::match_all`] gave, to compare with what was built.
+    pub fn of(outcomes: &[Outcome]) -> Expected {
+        let mut counts = Expected::default();
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Matched { .. } => counts.matched += 1,
+                Outcome::Ambiguous { .. } => counts.ambiguous += 1,
+                Outcome::Unmatched => counts.unmatched += 1,
+                Outcome::NoValue => counts.no_value += 1,
+            }
+        }
+        counts
+    }
 }
 
 /// `count` source objects and about as many targets: per 10 sources, five users whose UPN local

@@ -246,6 +246,7 @@ fn a_hundred_thousand_objects_match_as_built() {
         }
     }
     assert_eq!(counted, expected);
+    assert_eq!(synthetic::Expected::of(&outcomes), expected);
     assert_eq!(
         (
             expected.matched,
