@@ -5,6 +5,7 @@ pub mod file;
 pub mod graph;
 pub mod ldap;
 pub mod matching;
+pub mod profile;
 pub mod view;
 
 use std::collections::HashSet;
