@@ -13,7 +13,9 @@ use model::ids::{DirectoryId, ObjectGuid};
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use super::view::{View, ViewObject};
+use super::profile::Outcome as Found;
+use super::profile::{MatchProfile, Matcher, Via};
+use super::view::ViewObject;
 use crate::store::translations::{MatchWrite, ObjectMessage};
 use crate::store::Store;
 use crate::Result;
@@ -151,17 +153,17 @@ fn level_name(level: &str) -> &'static str {
     }
 }
 
-/// Writes `outcomes` (one per source object of `source_view`, in order; `None` for objects that
-/// are not matched at all) as the translation table and messages from `source` into `target`.
+/// Writes `outcomes` (one per object of `sources`, in order; matched ones index `targets`) as the
+/// translation table and messages from `source` into `target`.
 #[allow(clippy::too_many_arguments)]
 pub async fn persist(
     store: &Store,
     cache: &PairCache,
     source: DirectoryId,
     target: DirectoryId,
-    source_view: &View,
-    target_view: &View,
-    outcomes: &[Option<Outcome>],
+    sources: &[&ViewObject],
+    targets: &[&ViewObject],
+    outcomes: &[Outcome],
     profile: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<MatchSummary> {
@@ -181,11 +183,10 @@ pub async fn persist(
     let mut write = MatchWrite::default();
     let mut rows = HashMap::with_capacity(state.rows.len());
     let mut messages = HashMap::new();
-    for (object, outcome) in source_view.objects().iter().zip(outcomes) {
-        let Some(outcome) = outcome else { continue };
+    for (object, outcome) in sources.iter().zip(outcomes) {
         let wanted = match outcome {
             Outcome::Matched { target: t, rule } => {
-                let t = &target_view.objects()[*t];
+                let t = targets[*t];
                 match (side(object, source), side(t, target)) {
                     (Some(s), Some(t)) => {
                         summary.matched += 1;
@@ -267,7 +268,7 @@ pub async fn persist(
     write.delete_messages.extend(state.messages.keys().copied());
     summary.rows_changed = (write.delete_rows.len() + write.insert_rows.len()) as u64;
     let generation = store
-        .write_match(source, target, &stage(target), profile, &write, now)
+        .write_match(source, target, &stage(target), profile, write, now)
         .await?;
     *state = PairState {
         generation,
@@ -277,113 +278,77 @@ pub async fn persist(
     Ok(summary)
 }
 
-/// One rule of the interim single-attribute matching: compare `attr` ignoring case.
-pub fn match_by_attribute(
-    source: &View,
-    target: &View,
-    attr: super::view::Attr,
-    sid_history: bool,
-) -> Vec<Option<Outcome>> {
-    let key = |o: &ViewObject| -> Option<(ObjectKind, String)> {
-        let value = o.get(attr)?.trim();
-        (!value.is_empty()).then(|| (o.kind, value.to_lowercase()))
+/// Matches `sources` to `targets` (users and groups only) under `profile`: one outcome per source,
+/// with a message for every source left unpaired.
+pub fn run_profile(
+    profile: &MatchProfile,
+    sources: &[&ViewObject],
+    targets: &[&ViewObject],
+) -> Vec<Outcome> {
+    let matcher = Matcher::new(profile, targets);
+    matcher
+        .match_all(sources)
+        .into_iter()
+        .zip(sources)
+        .map(|(outcome, source)| describe(profile, source, targets, outcome))
+        .collect()
+}
+
+fn describe(
+    profile: &MatchProfile,
+    source: &ViewObject,
+    targets: &[&ViewObject],
+    outcome: Found,
+) -> Outcome {
+    let by = |via: Via| match via {
+        Via::SidHistory => "sIDHistory".to_string(),
+        Via::Rule(i) => match profile.rules.get(i) {
+            Some(rule) => format!("rules[{}] ({} = {})", i, rule.source, rule.target),
+            None => format!("rules[{}]", i),
+        },
     };
-    let mut candidates: HashMap<(ObjectKind, String), Vec<usize>> = HashMap::new();
-    let mut by_history: HashMap<&secdesc::Sid, Vec<usize>> = HashMap::new();
-    for (i, o) in target.objects().iter().enumerate() {
-        if !translatable(o.kind) {
-            continue;
-        }
-        if let Some(k) = key(o) {
-            candidates.entry(k).or_default().push(i);
-        }
-        if sid_history {
-            for sid in o.sid_history.iter() {
-                by_history.entry(sid).or_default().push(i);
+    match outcome {
+        Found::Matched { target, via } => Outcome::Matched {
+            target,
+            rule: via.to_string(),
+        },
+        Found::Unmatched => Outcome::Unmatched(format!(
+            "no target {} fits any rule of profile {:?}",
+            kind_name(source.kind),
+            profile.name
+        )),
+        Found::NoValue => Outcome::Unmatched(format!(
+            "every attribute profile {:?} compares is empty on this {}",
+            profile.name,
+            kind_name(source.kind)
+        )),
+        Found::Ambiguous {
+            via,
+            candidates,
+            candidate_count,
+            shared,
+        } => {
+            let names: Vec<&str> = candidates.iter().map(|&i| targets[i].name()).collect();
+            if shared {
+                Outcome::Ambiguous(format!(
+                    "its one candidate by {} ({}) is also another source object's; none is paired",
+                    by(via),
+                    names.join(", ")
+                ))
+            } else {
+                Outcome::Ambiguous(format!(
+                    "{} candidates by {}: {}{}",
+                    candidate_count,
+                    by(via),
+                    names.join(", "),
+                    if candidate_count > names.len() {
+                        ", …"
+                    } else {
+                        ""
+                    }
+                ))
             }
         }
-    }
-    let mut first: Vec<Option<Outcome>> = source
-        .objects()
-        .iter()
-        .map(|o| {
-            if !translatable(o.kind) {
-                return None;
-            }
-            if let Some(found) = o.sid.as_ref().and_then(|s| by_history.get(s)) {
-                return Some(match found.as_slice() {
-                    [one] => Outcome::Matched {
-                        target: *one,
-                        rule: "sIDHistory".into(),
-                    },
-                    _ => Outcome::Ambiguous(format!(
-                        "{} target objects hold its SID in sIDHistory",
-                        found.len()
-                    )),
-                });
-            }
-            let Some(k) = key(o) else {
-                return Some(Outcome::Unmatched(format!("{} is empty", attr_name(attr))));
-            };
-            Some(match candidates.get(&k).map(Vec::as_slice).unwrap_or(&[]) {
-                [] => Outcome::Unmatched(format!(
-                    "no target {} has {} {:?}",
-                    kind_name(o.kind),
-                    attr_name(attr),
-                    k.1
-                )),
-                [one] => Outcome::Matched {
-                    target: *one,
-                    rule: "rules[0]".into(),
-                },
-                several => Outcome::Ambiguous(format!(
-                    "{} target objects have {} {:?}",
-                    several.len(),
-                    attr_name(attr),
-                    k.1
-                )),
-            })
-        })
-        .collect();
-    one_to_one(&mut first, source);
-    first
-}
-
-/// Holds back every source whose target another source also got: a target is never given to two.
-pub fn one_to_one(outcomes: &mut [Option<Outcome>], source: &View) {
-    let mut taken: HashMap<usize, Vec<usize>> = HashMap::new();
-    for (i, outcome) in outcomes.iter().enumerate() {
-        if let Some(Outcome::Matched { target, .. }) = outcome {
-            taken.entry(*target).or_default().push(i);
-        }
-    }
-    for sources in taken.values().filter(|s| s.len() > 1) {
-        let names: Vec<&str> = sources
-            .iter()
-            .take(5)
-            .map(|&s| source.objects()[s].name())
-            .collect();
-        for &s in sources {
-            outcomes[s] = Some(Outcome::Ambiguous(format!(
-                "{} source objects match the same target object ({})",
-                sources.len(),
-                names.join(", ")
-            )));
-        }
-    }
-}
-
-fn attr_name(attr: super::view::Attr) -> &'static str {
-    use super::view::Attr;
-    match attr {
-        Attr::Name => "name",
-        Attr::Upn => "userPrincipalName",
-        Attr::Sam => "sAMAccountName",
-        Attr::Mail => "mail",
-        Attr::EmployeeId => "employeeID",
-        Attr::Dn => "distinguishedName",
-        Attr::GivenName => "givenName",
-        Attr::Surname => "sn",
     }
 }
 
@@ -399,83 +364,51 @@ fn kind_name(kind: ObjectKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::view::Attr;
     use model::directory::DirectoryObject;
 
-    fn user(name: &str, sam: &str, sid: &str) -> DirectoryObject {
+    fn user(name: &str, sam: &str, sid: &str) -> ViewObject {
         let mut o = DirectoryObject::new(ObjectGuid::new(), ObjectKind::User, name);
         o.sid = Some(sid.parse().expect("test SID"));
         o.sam_account_name = Some(sam.to_string());
-        o
-    }
-
-    fn view(objects: &[DirectoryObject]) -> View {
-        let mut v = View::default();
-        for o in objects {
-            v.upsert(ViewObject::new(o));
-        }
-        v
-    }
-
-    fn names(v: &View, outcomes: &[Option<Outcome>]) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = v
-            .objects()
-            .iter()
-            .zip(outcomes)
-            .filter_map(|(o, r)| {
-                let r = match r.as_ref()? {
-                    Outcome::Matched { target, rule } => format!("matched {} {}", target, rule),
-                    Outcome::Unmatched(_) => "unmatched".into(),
-                    Outcome::Ambiguous(_) => "ambiguous".into(),
-                };
-                Some((o.name().to_string(), r))
-            })
-            .collect();
-        out.sort();
-        out
+        ViewObject::new(&o)
     }
 
     #[test]
-    fn pairs_one_to_one_ignoring_case_and_reports_the_rest() {
-        let source = view(&[
+    fn every_unpaired_source_gets_a_message_naming_the_rule_and_candidates() {
+        let sources = [
             user("Alice", "alice", "S-1-5-21-1-1-1-1001"),
             user("Bob", "bob", "S-1-5-21-1-1-1-1002"),
             user("Carol", "carol", "S-1-5-21-1-1-1-1003"),
-            user("Dave", "dave", "S-1-5-21-1-1-1-1004"),
-            user("Dave Two", "DAVE", "S-1-5-21-1-1-1-1005"),
-        ]);
-        let target = view(&[
+        ];
+        let targets = [
             user("Alice T", "ALICE", "S-1-5-21-2-2-2-2001"),
             user("Carol A", "carol", "S-1-5-21-2-2-2-2003"),
             user("Carol B", "Carol", "S-1-5-21-2-2-2-2004"),
-            user("Dave T", "dave", "S-1-5-21-2-2-2-2005"),
-        ]);
-        let outcomes = match_by_attribute(&source, &target, Attr::Sam, true);
-        let got = names(&source, &outcomes);
+        ];
+        let s: Vec<&ViewObject> = sources.iter().collect();
+        let t: Vec<&ViewObject> = targets.iter().collect();
+        let outcomes = run_profile(&MatchProfile::default(), &s, &t);
         assert_eq!(
-            got[0],
-            ("Alice".to_string(), "matched 0 rules[0]".to_string())
+            outcomes[0],
+            Outcome::Matched {
+                target: 0,
+                rule: "rules[0]".into()
+            }
         );
-        assert_eq!(got[1].1, "unmatched");
-        assert_eq!(got[2].1, "ambiguous");
-        assert_eq!(got[3].1, "ambiguous");
-        assert_eq!(got[4].1, "ambiguous");
-    }
-
-    #[test]
-    fn sid_history_wins_and_computers_are_not_matched() {
-        let old = user("Eve", "eve", "S-1-5-21-1-1-1-1010");
-        let mut moved = user("Eve Moved", "eve.m", "S-1-5-21-2-2-2-2010");
-        moved.sid_history = vec!["S-1-5-21-1-1-1-1010".parse().expect("sid")];
-        let mut computer = user("PC1", "pc1", "S-1-5-21-1-1-1-4000");
-        computer.kind = ObjectKind::Computer;
-        let source = view(&[old, computer.clone()]);
-        let target = view(&[moved, computer]);
-        let outcomes = match_by_attribute(&source, &target, Attr::Sam, true);
-        let got = names(&source, &outcomes);
-        assert_eq!(
-            got,
-            vec![("Eve".to_string(), "matched 0 sIDHistory".to_string())]
-        );
+        match &outcomes[1] {
+            Outcome::Unmatched(why) => assert!(why.contains("no target user"), "{}", why),
+            other => panic!("Bob: {:?}", other),
+        }
+        match &outcomes[2] {
+            Outcome::Ambiguous(why) => {
+                assert!(why.starts_with("2 candidates by rules[0]"), "{}", why);
+                assert!(
+                    why.contains("Carol A") && why.contains("Carol B"),
+                    "{}",
+                    why
+                );
+            }
+            other => panic!("Carol: {:?}", other),
+        }
     }
 }

@@ -21,6 +21,7 @@ pub use matching::MatchSummary;
 
 use crate::store::directories::{CursorUpdate, ImportRun};
 use crate::{App, Error, Result};
+use profile::MatchProfile;
 use view::ViewObject;
 
 /// A boxed future, so [`DirectorySource`] stays object-safe without an async-trait macro.
@@ -224,23 +225,22 @@ pub async fn import_with(
         changed: changed as i64,
         deleted: deleted.len() as i64,
     };
-    let refs: Vec<&DirectoryObject> = upserts.iter().collect();
+    let (upserts, deleted) = (std::sync::Arc::new(upserts), std::sync::Arc::new(deleted));
     let generation = app
         .store
         .apply_import(
             directory,
             domain_id.as_deref(),
-            &refs,
-            &deleted,
+            upserts.clone(),
+            deleted.clone(),
             &run,
             &next_cursor,
         )
         .await?;
-    drop(refs);
-    for guid in &deleted {
+    for guid in deleted.iter() {
         view.remove(guid);
     }
-    for object in &upserts {
+    for object in upserts.iter() {
         view.upsert(ViewObject::new(object));
     }
     drop(upserts);
@@ -284,15 +284,20 @@ pub async fn import_file(
     import(app, directory, &file::FileSource::from_path(path)).await
 }
 
-/// Matches the users and groups of `source` to those of `target` by `attribute` (ignoring case,
-/// sIDHistory first), one to one, and makes the translation table between the two equal to the
-/// result, with a message on every source object left unmatched.
+/// Matches by one attribute (ignoring case, sIDHistory first): [`match_pair`] with that profile.
 pub async fn match_users(
     app: &App,
     source: DirectoryId,
     target: DirectoryId,
     attribute: model::directory::MatchAttribute,
 ) -> Result<MatchSummary> {
+    let attr = profile::Attribute::parse(attribute.as_str())
+        .ok_or_else(|| Error::field("attribute", "not an attribute a profile can compare"))?;
+    let profile = MatchProfile::by_attribute(attribute.as_str(), attr);
+    match_pair(app, source, target, Some(profile)).await
+}
+
+async fn check_pair(app: &App, source: DirectoryId, target: DirectoryId) -> Result<()> {
     if source == target {
         return Err(Error::field(
             "target",
@@ -307,30 +312,153 @@ pub async fn match_users(
         .directory(target)
         .await?
         .ok_or_else(|| Error::field("target", "no such directory"))?;
-    let attr = match attribute {
-        model::directory::MatchAttribute::SamAccountName => view::Attr::Sam,
-        model::directory::MatchAttribute::UserPrincipalName => view::Attr::Upn,
-        model::directory::MatchAttribute::Mail => view::Attr::Mail,
-        model::directory::MatchAttribute::EmployeeId => view::Attr::EmployeeId,
-        model::directory::MatchAttribute::Name => view::Attr::Name,
+    Ok(())
+}
+
+/// The profile a pair matches with: the one stored for it, else the default (sAMAccountName).
+pub async fn pair_profile(
+    app: &App,
+    source: DirectoryId,
+    target: DirectoryId,
+) -> Result<MatchProfile> {
+    match app.store.pair_profile(source, target).await? {
+        Some(text) => crate::store::parse_json("match profile", &text),
+        None => Ok(MatchProfile::default()),
+    }
+}
+
+/// Stores the profile `source` → `target` matches with from now on, without running it.
+pub async fn set_pair_profile(
+    app: &App,
+    source: DirectoryId,
+    target: DirectoryId,
+    profile: &MatchProfile,
+) -> Result<()> {
+    check_pair(app, source, target).await?;
+    profile.validate()?;
+    app.store
+        .set_pair_profile(
+            source,
+            target,
+            &crate::store::to_json(profile)?,
+            app.clock.now(),
+        )
+        .await
+}
+
+/// The users and groups of a view: the only objects matching looks at.
+pub fn translatable(view: &view::View) -> Vec<&ViewObject> {
+    view.objects()
+        .iter()
+        .filter(|o| matching::translatable(o.kind))
+        .collect()
+}
+
+/// Matches the users and groups of `source` to those of `target` under `profile` (the pair's
+/// stored one when `None`, which a given one replaces), one to one, and makes the translation
+/// table between the two equal to the result, with a message on every source object left unpaired.
+pub async fn match_pair(
+    app: &App,
+    source: DirectoryId,
+    target: DirectoryId,
+    profile: Option<MatchProfile>,
+) -> Result<MatchSummary> {
+    check_pair(app, source, target).await?;
+    let profile = match profile {
+        Some(p) => {
+            p.validate()?;
+            p
+        }
+        None => pair_profile(app, source, target).await?,
     };
     let source_slot = app.views.current(&app.store, source).await?;
     let target_slot = app.views.current(&app.store, target).await?;
     let source_view = source_slot.read().await;
     let target_view = target_slot.read().await;
-    let outcomes = matching::match_by_attribute(&source_view, &target_view, attr, true);
+    let sources = translatable(&source_view);
+    let targets = translatable(&target_view);
+    let outcomes = matching::run_profile(&profile, &sources, &targets);
     matching::persist(
         &app.store,
         &app.pairs,
         source,
         target,
-        &source_view,
-        &target_view,
+        &sources,
+        &targets,
         &outcomes,
-        attribute.as_str(),
+        &crate::store::to_json(&profile)?,
         app.clock.now(),
     )
     .await
+}
+
+/// Why the source user or group `who` (GUID, SID, UPN, sAMAccountName or name, ignoring case)
+/// matched or did not, rule by rule, under the pair's profile.
+pub async fn explain_match(
+    app: &App,
+    source: DirectoryId,
+    target: DirectoryId,
+    who: &str,
+) -> Result<profile::Explanation> {
+    check_pair(app, source, target).await?;
+    let profile = pair_profile(app, source, target).await?;
+    let source_slot = app.views.current(&app.store, source).await?;
+    let target_slot = app.views.current(&app.store, target).await?;
+    let source_view = source_slot.read().await;
+    let target_view = target_slot.read().await;
+    let sources = translatable(&source_view);
+    let targets = translatable(&target_view);
+    let found: Vec<usize> = sources
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| is_called(o, who))
+        .map(|(i, _)| i)
+        .collect();
+    let index = match found.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(Error::field(
+                "user",
+                format!("no source user or group is called {:?}", who),
+            ))
+        }
+        several => {
+            let names: Vec<String> = several
+                .iter()
+                .take(5)
+                .map(|&i| format!("{} ({})", sources[i].name(), sources[i].guid))
+                .collect();
+            return Err(Error::field(
+                "user",
+                format!(
+                    "{} source objects are called {:?}: {}; give a GUID",
+                    several.len(),
+                    who,
+                    names.join(", ")
+                ),
+            ));
+        }
+    };
+    let matcher = profile::Matcher::new(&profile, &targets);
+    let outcomes = matcher.match_all(&sources);
+    Ok(matcher.explain(&sources, &outcomes, index))
+}
+
+fn is_called(object: &ViewObject, who: &str) -> bool {
+    let who = who.trim();
+    object.guid.to_string().eq_ignore_ascii_case(who)
+        || object
+            .sid
+            .as_ref()
+            .is_some_and(|s| s.to_string().eq_ignore_ascii_case(who))
+        || [
+            view::Attr::Upn,
+            view::Attr::Sam,
+            view::Attr::Name,
+            view::Attr::Mail,
+        ]
+        .iter()
+        .any(|a| object.get(*a).is_some_and(|v| v.eq_ignore_ascii_case(who)))
 }
 
 fn check_domain(directory: &Directory, domain: &str) -> Result<()> {

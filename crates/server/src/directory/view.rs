@@ -13,6 +13,7 @@ use secdesc::Sid;
 use sqlx::Row;
 use tokio::sync::{Mutex, RwLock};
 
+use super::profile::{Attribute, Attributes};
 use crate::store::{parse_text, Store};
 use crate::{Error, Result};
 
@@ -260,6 +261,60 @@ impl View {
             ));
         }
         Ok(view)
+    }
+}
+
+impl Attributes for ViewObject {
+    fn attribute(&self, attribute: Attribute) -> Option<&str> {
+        self.get(match attribute {
+            Attribute::SamAccountName => Attr::Sam,
+            Attribute::UserPrincipalName => Attr::Upn,
+            Attribute::Mail => Attr::Mail,
+            Attribute::EmployeeId => Attr::EmployeeId,
+            // The stored name is displayName when the directory has one, else the common name.
+            Attribute::Name | Attribute::DisplayName => Attr::Name,
+            Attribute::GivenName => Attr::GivenName,
+            Attribute::Surname => Attr::Surname,
+            Attribute::Dn => Attr::Dn,
+        })
+    }
+
+    fn sid(&self) -> Option<&Sid> {
+        self.sid.as_ref()
+    }
+
+    fn sid_history(&self) -> &[Sid] {
+        &self.sid_history
+    }
+
+    fn is_group(&self) -> bool {
+        self.kind == ObjectKind::Group
+    }
+
+    fn display(&self) -> &str {
+        self.name()
+    }
+}
+
+impl Attributes for &ViewObject {
+    fn attribute(&self, attribute: Attribute) -> Option<&str> {
+        (**self).attribute(attribute)
+    }
+
+    fn sid(&self) -> Option<&Sid> {
+        (**self).sid.as_ref()
+    }
+
+    fn sid_history(&self) -> &[Sid] {
+        &self.sid_history
+    }
+
+    fn is_group(&self) -> bool {
+        (**self).is_group()
+    }
+
+    fn display(&self) -> &str {
+        self.name()
     }
 }
 

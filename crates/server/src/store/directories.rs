@@ -1,5 +1,7 @@
 //! Directories, the objects imported from them, and the record of each import.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use model::directory::{Directory, DirectoryKind, DirectoryObject, ObjectKind};
 use model::ids::{DirectoryId, ObjectGuid};
@@ -272,11 +274,28 @@ impl Store {
         &self,
         directory: DirectoryId,
         domain_id: Option<&str>,
-        upserts: &[&DirectoryObject],
-        deleted: &[ObjectGuid],
+        upserts: Arc<Vec<DirectoryObject>>,
+        deleted: Arc<Vec<ObjectGuid>>,
         run: &ImportRun,
         cursor: &CursorUpdate,
     ) -> Result<i64> {
+        if let Some(path) = self.sqlite_file() {
+            let (domain_id, run, cursor) =
+                (domain_id.map(str::to_string), run.clone(), cursor.clone());
+            return tokio::task::spawn_blocking(move || {
+                super::bulk::apply_import(
+                    &path,
+                    directory,
+                    domain_id.as_deref(),
+                    &upserts,
+                    &deleted,
+                    &run,
+                    &cursor,
+                )
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("the import writer stopped: {}", e)))?;
+        }
         let mut tx = self.pool().begin().await?;
         let dir = directory.to_string();
         for chunk in deleted.chunks(PARAMS_PER_BULK_STATEMENT - 1) {

@@ -26,6 +26,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file, which bulk writes open directly (see [`bulk`]).
+    sqlite_file: Option<std::path::PathBuf>,
     secrets: SecretBox,
 }
 
@@ -76,9 +78,19 @@ impl Store {
         };
         let pool = pool_options.connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
+        let sqlite_file = match backend {
+            Backend::Sqlite => url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .map(|rest| rest.split('?').next().unwrap_or_default())
+                .filter(|path| !path.is_empty() && !path.contains(":memory:"))
+                .map(std::path::PathBuf::from),
+            Backend::Postgres => None,
+        };
         let store = Store {
             pool,
             backend,
+            sqlite_file,
             secrets,
         };
         store.check_secret_key().await?;
@@ -101,6 +113,11 @@ impl Store {
         self.backend
     }
 
+    /// The SQLite file bulk writes go to directly, when the store is one.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        self.sqlite_file.clone()
+    }
+
     /// Placeholders for `count` parameters starting at number `first`, as [`placeholders`] on
     /// PostgreSQL; on SQLite anonymous `?` ones, which bind in constant time each (a numbered
     /// parameter is found by a linear search, so a statement's binding grows quadratically).
@@ -121,6 +138,7 @@ impl Store {
 }
 
 pub mod agents;
+pub mod bulk;
 pub mod certificates;
 pub mod communications;
 pub mod computers;

@@ -196,9 +196,17 @@ impl Store {
         target: DirectoryId,
         stage: &str,
         profile: &str,
-        write: &MatchWrite,
+        write: MatchWrite,
         now: DateTime<Utc>,
     ) -> Result<i64> {
+        if let Some(path) = self.sqlite_file() {
+            let (stage, profile) = (stage.to_string(), profile.to_string());
+            return tokio::task::spawn_blocking(move || {
+                super::bulk::write_match(&path, source, target, &stage, &profile, &write, now)
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("the match writer stopped: {}", e)))?;
+        }
         let mut tx = self.pool().begin().await?;
         let (src, dst) = (source.to_string(), target.to_string());
         let per = PARAMS_PER_BULK_STATEMENT - 2;
