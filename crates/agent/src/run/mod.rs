@@ -13,10 +13,11 @@ use model::clock::{Clock, SystemClock};
 use model::envelope::{Key32, PublicKeys};
 use model::ids::RunbookId;
 use model::protocol::{
-    CheckInRequest, CheckInResponse, DeviceAssignment, RegisterRequest, AGENT_VERSION,
+    AgentEvent, Blocked, CheckInRequest, CheckInResponse, DeviceAssignment, RegisterRequest,
+    AGENT_VERSION,
 };
 use model::schedule::{decide, CheckInState, Decision, Window};
-use model::status::AgentStatus;
+use model::status::{AgentStatus, EventLevel};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, HttpTransport, Identity, Transport};
@@ -136,6 +137,9 @@ const CHECK_IN_STATE: &str = "check-in.json";
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct SavedSchedule {
     state: CheckInState,
+    /// The hold-back reason last recorded as an event, so it is recorded once.
+    #[serde(default)]
+    blocked: Option<String>,
 }
 
 /// An agent on one workstation.
@@ -152,6 +156,7 @@ pub struct Agent<W, T> {
     countdown_started: Option<DateTime<Utc>>,
     profiles_due: bool,
     finished: Option<(RunbookId, AgentStatus)>,
+    blocked: Option<String>,
 }
 
 /// Runs an agent on the simulated workstation of `config` against the real server, on the real
@@ -190,16 +195,14 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         let journal = Journal::open(&config.state_dir.join(JOURNAL))?;
         let spool = Spool::open(&config.state_dir)?;
         let schedule_path = config.state_dir.join(CHECK_IN_STATE);
-        let schedule = match fsutil::read_optional(&schedule_path)? {
+        let saved = match fsutil::read_optional(&schedule_path)? {
             Some(bytes) => {
-                serde_json::from_slice::<SavedSchedule>(&bytes)
-                    .map_err(|e| Error::Corrupt {
-                        path: schedule_path,
-                        reason: e.to_string(),
-                    })?
-                    .state
+                serde_json::from_slice::<SavedSchedule>(&bytes).map_err(|e| Error::Corrupt {
+                    path: schedule_path,
+                    reason: e.to_string(),
+                })?
             }
-            None => CheckInState::default(),
+            None => SavedSchedule::default(),
         };
         Ok(Agent {
             client: Client::new(transport, clock.clone(), identity),
@@ -209,11 +212,12 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             sleeper,
             journal,
             spool,
-            schedule,
+            schedule: saved.state,
             assignment: None,
             countdown_started: None,
             profiles_due: false,
             finished: None,
+            blocked: saved.blocked,
         })
     }
 
@@ -252,7 +256,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             let now = self.clock.now();
             if now >= next_check_in {
                 match self.check_in(false) {
-                    Ok(response) => self.take(response),
+                    Ok(response) => self.take(response)?,
                     // The server lost or deleted this agent: register again with the PSK (the
                     // journal stays, so nothing that ran here runs again).
                     Err(Error::Refused { code, .. }) if code == UNKNOWN_AGENT => {
@@ -276,7 +280,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                         // One final check-in right before starting: the newest assignment wins.
                         let newest = match self.check_in(true) {
                             Ok(response) => {
-                                self.take(response);
+                                self.take(response)?;
                                 next_check_in = self.schedule.next(now);
                                 self.assignment.clone()
                             }
@@ -376,6 +380,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
     fn save_schedule(&self) -> Result<()> {
         let bytes = serde_json::to_vec(&SavedSchedule {
             state: self.schedule,
+            blocked: self.blocked.clone(),
         })
         .map_err(|e| Error::Corrupt {
             path: self.config.state_dir.join(CHECK_IN_STATE),
@@ -396,8 +401,10 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         })
     }
 
-    /// Takes the assignment of a successful check-in.
-    fn take(&mut self, response: CheckInResponse) {
+    /// Takes the assignment of a successful check-in, and records once why the server holds one
+    /// back.
+    fn take(&mut self, response: CheckInResponse) -> Result<()> {
+        self.record_blocked(response.blocked.as_ref())?;
         // A runbook that Completed here never runs again; one that failed waits for an operator
         // (the device is left recoverable, and a blind retry could repeat what broke it).
         if let Some(a) = &response.assignment {
@@ -424,6 +431,35 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             self.countdown_started = None;
         }
         self.assignment = assignment;
+        Ok(())
+    }
+
+    /// A warning event the first time the server gives a reason for holding back an assignment;
+    /// the same reason again is not repeated, and a check-in without one forgets it.
+    fn record_blocked(&mut self, blocked: Option<&Blocked>) -> Result<()> {
+        let blocked = match blocked {
+            Some(blocked) => blocked,
+            None => {
+                self.blocked = None;
+                return Ok(());
+            }
+        };
+        let key = format!("{}/{}/{}", blocked.runbook, blocked.code, blocked.message);
+        if self.blocked.as_deref() == Some(key.as_str()) {
+            return Ok(());
+        }
+        self.spool.append(AgentEvent {
+            seq: 0,
+            at: self.clock.now(),
+            level: EventLevel::Warning,
+            runbook: Some(blocked.runbook),
+            phase: None,
+            step: None,
+            status: None,
+            message: format!("The server holds this runbook back: {}", blocked.message),
+        })?;
+        self.blocked = Some(key);
+        Ok(())
     }
 
     fn decide(&self, assignment: &DeviceAssignment, now: DateTime<Utc>) -> Result<Decision> {
