@@ -171,6 +171,7 @@ fn serve_config(
         data_dir: store.data_dir,
         database: store.database,
         tls: tls.map(|(cert_pem, key_pem)| server::serve::TlsFiles { cert_pem, key_pem }),
+        licence_issuers: Vec::new(),
     }
 }
 

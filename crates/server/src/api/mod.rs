@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod directories;
+pub mod licences;
 pub mod reports;
 pub mod secrets;
 
@@ -73,6 +74,8 @@ pub fn router() -> Router<App> {
             get(reports::failed_communications),
         )
         .route("/progress", get(reports::progress_route))
+        .route("/licences", get(licences::list_route).post(licences::apply_route))
+        .route("/licences/{id}", axum::routing::delete(licences::delete_route))
 }
 
 /// Every route of this API that changes something, as (method, path under `/api/v1` with `{id}`
@@ -90,6 +93,8 @@ pub const MUTATING_ROUTES: &[(&str, &str)] = &[
     ("POST", "/batches"),
     ("PUT", "/batches/{id}"),
     ("DELETE", "/batches/{id}"),
+    ("POST", "/licences"),
+    ("DELETE", "/licences/{id}"),
 ];
 
 /// Reads a JSON request body; errors name `body`, like every other input error. Handlers call it

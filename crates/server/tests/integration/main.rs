@@ -9,5 +9,6 @@ mod directory;
 mod graph;
 mod jobs;
 mod ldap;
+mod licences;
 mod secrets;
 mod support;
