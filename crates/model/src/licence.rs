@@ -164,7 +164,11 @@ impl Licence {
     pub fn validate(&self) -> Result<()> {
         let mut v = Validator::default();
         let customer = self.customer.trim();
-        v.check(!customer.is_empty(), "customer", "a licence names its customer");
+        v.check(
+            !customer.is_empty(),
+            "customer",
+            "a licence names its customer",
+        );
         v.check(
             customer.chars().count() <= 200,
             "customer",
@@ -236,8 +240,20 @@ impl Licence {
         Ok(())
     }
 
+    /// Whether it names `product`, `source_domain` and `target_domain`, at any time. Domains
+    /// compare without regard to case.
+    pub fn grants(&self, product: Product, source_domain: &str, target_domain: &str) -> bool {
+        let (source, target) = (
+            normalize_domain(source_domain),
+            normalize_domain(target_domain),
+        );
+        self.products.contains(&product)
+            && self.source_domains.contains(&source)
+            && self.target_domains.contains(&target)
+    }
+
     /// Whether it grants `product` for devices moving from `source_domain` to `target_domain` at
-    /// `now`. Domains compare without regard to case.
+    /// `now`.
     pub fn covers(
         &self,
         product: Product,
@@ -245,11 +261,7 @@ impl Licence {
         target_domain: &str,
         now: DateTime<Utc>,
     ) -> bool {
-        let (source, target) = (normalize_domain(source_domain), normalize_domain(target_domain));
-        self.products.contains(&product)
-            && self.source_domains.iter().any(|d| *d == source)
-            && self.target_domains.iter().any(|d| *d == target)
-            && self.is_valid_at(now)
+        self.grants(product, source_domain, target_domain) && self.is_valid_at(now)
     }
 }
 
@@ -259,7 +271,11 @@ pub struct IssuerKey(SigningKey);
 
 impl fmt::Debug for IssuerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IssuerKey {{ public: {}, secret: <hidden> }}", self.public_text())
+        write!(
+            f,
+            "IssuerKey {{ public: {}, secret: <hidden> }}",
+            self.public_text()
+        )
     }
 }
 
@@ -311,8 +327,7 @@ pub fn parse_public_key(text: &str) -> std::result::Result<Key32, String> {
     let array: [u8; 32] = bytes
         .try_into()
         .map_err(|_| "an issuer public key is 32 bytes".to_string())?;
-    VerifyingKey::from_bytes(&array)
-        .map_err(|_| "not an Ed25519 public key".to_string())?;
+    VerifyingKey::from_bytes(&array).map_err(|_| "not an Ed25519 public key".to_string())?;
     Ok(Key32(array))
 }
 
@@ -335,11 +350,11 @@ pub fn open(text: &str, trusted: &[Key32]) -> std::result::Result<Licence, Licen
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let malformed = |why: &str| LicenceError::Malformed(why.to_string());
     let mut parts = compact.split('.');
-    let (prefix, payload, signature) = match (parts.next(), parts.next(), parts.next(), parts.next())
-    {
-        (Some(a), Some(b), Some(c), None) => (a, b, c),
-        _ => return Err(malformed("three parts separated by dots are expected")),
-    };
+    let (prefix, payload, signature) =
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(a), Some(b), Some(c), None) => (a, b, c),
+            _ => return Err(malformed("three parts separated by dots are expected")),
+        };
     if prefix != PREFIX {
         return Err(malformed("it does not start with the licence prefix"));
     }
@@ -370,7 +385,9 @@ pub fn open(text: &str, trusted: &[Key32]) -> std::result::Result<Licence, Licen
     let mut normalized = licence.clone();
     normalized.normalize();
     if normalized != licence || licence.validate().is_err() {
-        return Err(malformed("the issuer signed a licence that breaks the rules"));
+        return Err(malformed(
+            "the issuer signed a licence that breaks the rules",
+        ));
     }
     Ok(licence)
 }

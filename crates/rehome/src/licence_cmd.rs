@@ -137,9 +137,12 @@ fn write_private(path: &Path, content: &str) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("--out: cannot create {} (it must not exist yet)", path.display()))?;
+    let mut file = options.open(path).with_context(|| {
+        format!(
+            "--out: cannot create {} (it must not exist yet)",
+            path.display()
+        )
+    })?;
     file.write_all(content.as_bytes())
         .and_then(|_| file.sync_all())
         .with_context(|| format!("--out: cannot write {}", path.display()))

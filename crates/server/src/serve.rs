@@ -139,7 +139,9 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<Running
         ..Settings::default()
     };
     if settings.licence_issuers.is_empty() {
-        tracing::info!("no licence issuer is trusted: running unlicensed, licences are not enforced");
+        tracing::info!(
+            "no licence issuer is trusted: running unlicensed, licences are not enforced"
+        );
     } else {
         tracing::info!(
             issuers = settings.licence_issuers.len(),

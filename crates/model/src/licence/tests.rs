@@ -29,7 +29,12 @@ fn an_issued_licence_verifies_with_its_issuer_normalized() {
     let text = issued_text(&key);
     assert!(text.starts_with("REHOME-LICENCE-1."));
     assert!(!text.contains(' ') && !text.contains('\n'));
-    let got = verify(&text, &[IssuerKey::generate().public(), key.public()], issued()).unwrap();
+    let got = verify(
+        &text,
+        &[IssuerKey::generate().public(), key.public()],
+        issued(),
+    )
+    .unwrap();
     assert_eq!(got.customer, "Contoso Ltd");
     assert_eq!(got.products, vec![Product::Sync, Product::Migration]);
     assert_eq!(
@@ -180,8 +185,18 @@ fn a_licence_stops_counting_at_its_expiry_instant() {
         Err(LicenceError::Expired { expires_at: expiry })
     );
     let licence = open(&text, &trusted).unwrap();
-    assert!(licence.covers(Product::Migration, "contoso.local", "fabrikam.local", just_before));
-    assert!(!licence.covers(Product::Migration, "contoso.local", "fabrikam.local", expiry));
+    assert!(licence.covers(
+        Product::Migration,
+        "contoso.local",
+        "fabrikam.local",
+        just_before
+    ));
+    assert!(!licence.covers(
+        Product::Migration,
+        "contoso.local",
+        "fabrikam.local",
+        expiry
+    ));
 }
 
 #[test]
@@ -208,12 +223,22 @@ fn covers_needs_the_product_and_both_domains() {
     let full = open(&issued_text(&key), &trusted).unwrap();
     let sync = open(&issue(&key, &sync_only).unwrap(), &trusted).unwrap();
     let now = issued() + Duration::days(1);
-    assert!(full.covers(Product::Migration, "CONTOSO.local", "fabrikam.onmicrosoft.com", now));
+    assert!(full.covers(
+        Product::Migration,
+        "CONTOSO.local",
+        "fabrikam.onmicrosoft.com",
+        now
+    ));
     assert!(!sync.covers(Product::Migration, "contoso.local", "fabrikam.local", now));
     assert!(sync.covers(Product::Sync, "contoso.local", "fabrikam.local", now));
     assert!(!full.covers(Product::Migration, "fabrikam.local", "contoso.local", now));
     assert!(!full.covers(Product::Migration, "contoso.local", "other.local", now));
-    assert!(!full.covers(Product::Migration, "sub.contoso.local", "fabrikam.local", now));
+    assert!(!full.covers(
+        Product::Migration,
+        "sub.contoso.local",
+        "fabrikam.local",
+        now
+    ));
 }
 
 #[test]
@@ -238,7 +263,12 @@ fn bad_fields_are_named_and_nothing_is_issued() {
         "devices",
         "expires_at",
     ] {
-        assert!(fields.iter().any(|f| f == field), "{} in {:?}", field, fields);
+        assert!(
+            fields.iter().any(|f| f == field),
+            "{} in {:?}",
+            field,
+            fields
+        );
     }
 }
 

@@ -43,7 +43,10 @@ fn keygen_and_issue_make_a_licence_a_server_with_that_issuer_accepts() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&key_path).expect("key file").permissions().mode();
+        let mode = std::fs::metadata(&key_path)
+            .expect("key file")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let secret = std::fs::read_to_string(&key_path).expect("read key");
@@ -51,8 +54,15 @@ fn keygen_and_issue_make_a_licence_a_server_with_that_issuer_accepts() {
     assert!(!text(&made.stderr).contains(secret.trim()));
     let again = rehome(&["licence", "keygen", "--out", key_arg]);
     assert!(!again.status.success());
-    assert!(text(&again.stderr).contains("--out"), "{}", text(&again.stderr));
-    assert_eq!(std::fs::read_to_string(&key_path).expect("read key"), secret);
+    assert!(
+        text(&again.stderr).contains("--out"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&key_path).expect("read key"),
+        secret
+    );
 
     let issue = |extra: &[&str]| {
         let mut args = vec![
@@ -72,7 +82,14 @@ fn keygen_and_issue_make_a_licence_a_server_with_that_issuer_accepts() {
         args.extend_from_slice(extra);
         rehome(&args)
     };
-    let issued = issue(&["--products", "sync,migration", "--devices", "250", "--valid-days", "365"]);
+    let issued = issue(&[
+        "--products",
+        "sync,migration",
+        "--devices",
+        "250",
+        "--valid-days",
+        "365",
+    ]);
     assert!(issued.status.success(), "{}", text(&issued.stderr));
     let licence_text = text(&issued.stdout).trim().to_string();
     let got = licence::verify(&licence_text, &[issuer], Utc::now()).expect("verifies");
@@ -88,7 +105,14 @@ fn keygen_and_issue_make_a_licence_a_server_with_that_issuer_accepts() {
 
     for (extra, flag) in [
         (
-            vec!["--products", "sync,printing", "--devices", "5", "--valid-days", "30"],
+            vec![
+                "--products",
+                "sync,printing",
+                "--devices",
+                "5",
+                "--valid-days",
+                "30",
+            ],
             "--products",
         ),
         (
@@ -194,9 +218,15 @@ async fn the_device_past_the_licence_count_is_held_back_and_says_why() {
     assert!(untouched.actions.is_empty(), "{:?}", untouched.actions);
 
     // An operator reading the second agent's events through the API sees why.
-    server::auth::create_user(&h.app, "reader", "a-long-reader-password-1", &[Role::AgentViewer], false)
-        .await
-        .expect("user");
+    server::auth::create_user(
+        &h.app,
+        "reader",
+        "a-long-reader-password-1",
+        &[Role::AgentViewer],
+        false,
+    )
+    .await
+    .expect("user");
     let user = server::store::users::find_user_by_name(&h.app.store, "reader")
         .await
         .expect("read user")
@@ -250,5 +280,10 @@ async fn the_device_past_the_licence_count_is_held_back_and_says_why() {
     );
 
     let counts = setup::status_counts(&h.app).await.expect("counts");
-    assert_eq!(counts.get(AgentStatus::Completed), 1, "{}", counts.summary());
+    assert_eq!(
+        counts.get(AgentStatus::Completed),
+        1,
+        "{}",
+        counts.summary()
+    );
 }

@@ -74,8 +74,14 @@ pub fn router() -> Router<App> {
             get(reports::failed_communications),
         )
         .route("/progress", get(reports::progress_route))
-        .route("/licences", get(licences::list_route).post(licences::apply_route))
-        .route("/licences/{id}", axum::routing::delete(licences::delete_route))
+        .route(
+            "/licences",
+            get(licences::list_route).post(licences::apply_route),
+        )
+        .route(
+            "/licences/{id}",
+            axum::routing::delete(licences::delete_route),
+        )
 }
 
 /// Every route of this API that changes something, as (method, path under `/api/v1` with `{id}`

@@ -85,7 +85,11 @@ impl Store {
     }
 
     /// Whether a licence has ever counted the computer `computer` of `directory`.
-    pub async fn device_counted(&self, directory: DirectoryId, computer: ObjectGuid) -> Result<bool> {
+    pub async fn device_counted(
+        &self,
+        directory: DirectoryId,
+        computer: ObjectGuid,
+    ) -> Result<bool> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM licensed_devices WHERE directory = $1 AND computer = $2",
         )

@@ -180,7 +180,8 @@ async fn devices_within_the_count_run_and_the_next_device_is_held_back() {
         let answer = pc.check_in(&t, false, vec![]).await;
         assert!(answer.assignment.is_some() && answer.blocked.is_none());
     }
-    let used = || async { t.get("/api/v1/licences", &admin).await.json()[0]["devices_used"].as_u64() };
+    let used =
+        || async { t.get("/api/v1/licences", &admin).await.json()[0]["devices_used"].as_u64() };
     assert_eq!(used().await, Some(0));
 
     // pc1 starts first and takes the only slot; pc2's start is held back.
@@ -192,7 +193,12 @@ async fn devices_within_the_count_run_and_the_next_device_is_held_back() {
     assert!(answer.assignment.is_none());
     assert_eq!(blocked_code(&answer), Some("licence_full"));
     assert!(
-        answer.blocked.as_ref().expect("reason").message.contains("allows 1 devices"),
+        answer
+            .blocked
+            .as_ref()
+            .expect("reason")
+            .message
+            .contains("allows 1 devices"),
         "{:?}",
         answer.blocked
     );
@@ -262,7 +268,11 @@ async fn an_expired_licence_holds_new_devices_back() {
     let answer = pc2.check_in(&t, true, vec![]).await;
     assert!(answer.assignment.is_none());
     assert_eq!(blocked_code(&answer), Some("licence_expired"));
-    assert!(answer.blocked.expect("reason").message.contains("2025-01-08"));
+    assert!(answer
+        .blocked
+        .expect("reason")
+        .message
+        .contains("2025-01-08"));
     let listed = t.get("/api/v1/licences", &admin).await.json();
     assert_eq!(listed[0]["status"], "expired");
 }
