@@ -64,4 +64,6 @@ uuid_id! {
     UserId,
     /// An object's GUID in its directory (objectGUID in AD, id in Entra).
     ObjectGuid,
+    /// A licence, named by its issuer.
+    LicenceId,
 }

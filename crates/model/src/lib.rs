@@ -10,6 +10,7 @@ pub mod envelope;
 mod error;
 pub mod html;
 pub mod ids;
+pub mod licence;
 pub mod plan;
 pub mod protocol;
 pub mod rename;

@@ -135,6 +135,23 @@ pub struct CheckInResponse {
     pub assignment: Option<DeviceAssignment>,
     /// The server's clock.
     pub server_time: DateTime<Utc>,
+    /// Why the server holds back an assignment the device would otherwise get (e.g. no licence
+    /// covers it). Absent from older servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<Blocked>,
+}
+
+/// An assignment the server holds back, and why: the agent records it as a warning, once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocked {
+    /// The batch the assignment comes from.
+    pub batch: BatchId,
+    /// The runbook held back.
+    pub runbook: RunbookId,
+    /// Stable, e.g. `no_licence`, `licence_full`, `licence_expired`.
+    pub code: String,
+    /// What is wrong and what to do, for the device's events.
+    pub message: String,
 }
 
 /// SIDs found on the device; only their translations come back.

@@ -2,6 +2,7 @@
 //! whole migration of a simulated fleet, `admin` recovery tasks and `secdesc` descriptor tools.
 
 mod bench;
+mod licence_cmd;
 mod secdesc_cmd;
 
 use std::net::SocketAddr;
@@ -44,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: secdesc_cmd::SecdescCommand,
     },
+    /// Licence issuing: make an issuer key, sign licences.
+    Licence {
+        #[command(subcommand)]
+        command: licence_cmd::LicenceCommand,
+    },
 }
 
 /// Where the store is.
@@ -70,6 +76,10 @@ struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Public key of a licence issuer to trust (repeatable; the variable takes a comma-separated
+    /// list). With none, the server runs unlicensed and enforces no licence.
+    #[arg(long = "licence-issuer", env = "REHOME_LICENCE_ISSUERS", value_delimiter = ',', value_parser = model::licence::parse_public_key)]
+    licence_issuers: Vec<model::envelope::Key32>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -158,6 +168,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Secdesc { command } => secdesc_cmd::run(command),
+        Command::Licence { command } => licence_cmd::run(command),
     }
 }
 
@@ -171,13 +182,15 @@ fn serve_config(
         data_dir: store.data_dir,
         database: store.database,
         tls: tls.map(|(cert_pem, key_pem)| server::serve::TlsFiles { cert_pem, key_pem }),
+        licence_issuers: Vec::new(),
     }
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let tls = args.tls_cert.zip(args.tls_key);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let config = serve_config(args.listen, args.store, tls);
+    let mut config = serve_config(args.listen, args.store, tls);
+    config.licence_issuers = args.licence_issuers;
     let running = server::serve::start(config, Arc::new(model::clock::SystemClock))
         .await
         .context("start the server")?;

@@ -12,6 +12,8 @@ pub struct Settings {
     pub tls: bool,
     /// Identifies this replica in lease rows.
     pub replica: String,
+    /// Public keys of the licence issuers this server trusts; empty runs it unlicensed.
+    pub licence_issuers: Vec<model::envelope::Key32>,
 }
 
 impl Default for Settings {
@@ -19,6 +21,7 @@ impl Default for Settings {
         Settings {
             tls: false,
             replica: format!("replica-{}", uuid::Uuid::new_v4()),
+            licence_issuers: Vec::new(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod console;
 pub mod directory;
 mod error;
 pub mod jobs;
+pub mod licences;
 pub mod secrets;
 pub mod serve;
 pub mod store;

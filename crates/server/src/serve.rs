@@ -40,6 +40,8 @@ pub struct ServeConfig {
     pub database: Option<String>,
     /// Serve HTTPS with these files; plain HTTP when `None`.
     pub tls: Option<TlsFiles>,
+    /// Public keys of the licence issuers to trust; none runs the server unlicensed.
+    pub licence_issuers: Vec<model::envelope::Key32>,
 }
 
 impl Default for ServeConfig {
@@ -49,6 +51,7 @@ impl Default for ServeConfig {
             data_dir: PathBuf::from("./rehome-data"),
             database: None,
             tls: None,
+            licence_issuers: Vec::new(),
         }
     }
 }
@@ -132,8 +135,19 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<Running
     };
     let settings = Settings {
         tls: tls.is_some(),
+        licence_issuers: config.licence_issuers.clone(),
         ..Settings::default()
     };
+    if settings.licence_issuers.is_empty() {
+        tracing::info!(
+            "no licence issuer is trusted: running unlicensed, licences are not enforced"
+        );
+    } else {
+        tracing::info!(
+            issuers = settings.licence_issuers.len(),
+            "licences are enforced: devices need an applied migration licence to start"
+        );
+    }
     let app = App::new(store, clock, settings);
 
     let listener = std::net::TcpListener::bind(config.listen)

@@ -13,10 +13,11 @@ use model::clock::{Clock, SystemClock};
 use model::envelope::{Key32, PublicKeys};
 use model::ids::RunbookId;
 use model::protocol::{
-    CheckInRequest, CheckInResponse, DeviceAssignment, RegisterRequest, AGENT_VERSION,
+    AgentEvent, Blocked, CheckInRequest, CheckInResponse, DeviceAssignment, RegisterRequest,
+    AGENT_VERSION,
 };
 use model::schedule::{decide_with_choice, CheckInState, Decision, UserChoice, Window};
-use model::status::AgentStatus;
+use model::status::{AgentStatus, EventLevel};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, HttpTransport, Identity, Transport};
@@ -140,6 +141,9 @@ struct SavedSchedule {
     /// The logged-on user's snooze or Migrate Now, for the runbook it was given for.
     #[serde(default)]
     choice: Option<SavedChoice>,
+    /// The hold-back reason last recorded as an event, so it is recorded once.
+    #[serde(default)]
+    blocked: Option<String>,
 }
 
 /// A user's choice and the runbook it answers.
@@ -164,6 +168,7 @@ pub struct Agent<W, T> {
     choice: Option<SavedChoice>,
     profiles_due: bool,
     finished: Option<(RunbookId, AgentStatus)>,
+    blocked: Option<String>,
 }
 
 /// Runs an agent on the simulated workstation of `config` against the real server, on the real
@@ -225,6 +230,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             choice: saved.choice,
             profiles_due: false,
             finished: None,
+            blocked: saved.blocked,
         })
     }
 
@@ -263,7 +269,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             let now = self.clock.now();
             if now >= next_check_in {
                 match self.check_in(false) {
-                    Ok(response) => self.take(response),
+                    Ok(response) => self.take(response)?,
                     // The server lost or deleted this agent: register again with the PSK (the
                     // journal stays, so nothing that ran here runs again).
                     Err(Error::Refused { code, .. }) if code == UNKNOWN_AGENT => {
@@ -287,7 +293,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                         // One final check-in right before starting: the newest assignment wins.
                         let newest = match self.check_in(true) {
                             Ok(response) => {
-                                self.take(response);
+                                self.take(response)?;
                                 next_check_in = self.schedule.next(now);
                                 self.assignment.clone()
                             }
@@ -388,6 +394,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         let bytes = serde_json::to_vec(&SavedSchedule {
             state: self.schedule,
             choice: self.choice,
+            blocked: self.blocked.clone(),
         })
         .map_err(|e| Error::Corrupt {
             path: self.config.state_dir.join(CHECK_IN_STATE),
@@ -408,8 +415,10 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         })
     }
 
-    /// Takes the assignment of a successful check-in.
-    fn take(&mut self, response: CheckInResponse) {
+    /// Takes the assignment of a successful check-in, and records once why the server holds one
+    /// back.
+    fn take(&mut self, response: CheckInResponse) -> Result<()> {
+        self.record_blocked(response.blocked.as_ref())?;
         // A runbook that Completed here never runs again; one that failed waits for an operator
         // (the device is left recoverable, and a blind retry could repeat what broke it).
         if let Some(a) = &response.assignment {
@@ -442,6 +451,35 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             }
         }
         self.assignment = assignment;
+        Ok(())
+    }
+
+    /// A warning event the first time the server gives a reason for holding back an assignment;
+    /// the same reason again is not repeated, and a check-in without one forgets it.
+    fn record_blocked(&mut self, blocked: Option<&Blocked>) -> Result<()> {
+        let blocked = match blocked {
+            Some(blocked) => blocked,
+            None => {
+                self.blocked = None;
+                return Ok(());
+            }
+        };
+        let key = format!("{}/{}/{}", blocked.runbook, blocked.code, blocked.message);
+        if self.blocked.as_deref() == Some(key.as_str()) {
+            return Ok(());
+        }
+        self.spool.append(AgentEvent {
+            seq: 0,
+            at: self.clock.now(),
+            level: EventLevel::Warning,
+            runbook: Some(blocked.runbook),
+            phase: None,
+            step: None,
+            status: None,
+            message: format!("The server holds this runbook back: {}", blocked.message),
+        })?;
+        self.blocked = Some(key);
+        Ok(())
     }
 
     /// The instants of `assignment` on this device's clock.

@@ -12,7 +12,7 @@ use model::clock::{Clock, ManualClock};
 use model::envelope::{AgentCertificate, Envelope, EnvelopeHeader, KeyPair, PskSigned};
 use model::ids::{AgentId, CertificateId};
 use model::protocol::{
-    kinds, Ack, AgentEvent, CheckInRequest, CheckInResponse, DeviceAssignment, EventsAck,
+    kinds, Ack, AgentEvent, Blocked, CheckInRequest, CheckInResponse, DeviceAssignment, EventsAck,
     EventsUpload, ProfilesUpload, Refused, RegisterRequest, RegisterResponse, ServerIdentity,
     SidTranslation, TranslateRequest, TranslateResponse, UserProfile,
 };
@@ -46,6 +46,8 @@ pub struct State {
     pub lose_final_check_ins: u32,
     /// An assignment that replaces the current one when a final check-in arrives.
     pub replace_on_final_check_in: Option<DeviceAssignment>,
+    /// When set, check-ins get no assignment but this reason instead.
+    pub blocked: Option<Blocked>,
     /// Route kind → fault and how many more times it happens (`u32::MAX`: until cleared).
     pub faults: BTreeMap<String, (Fault, u32)>,
 }
@@ -201,9 +203,11 @@ impl FakeServer {
                     }
                 }
                 state.check_ins.push((now, request));
+                let blocked = state.blocked.clone();
                 seal_body(&CheckInResponse {
-                    assignment: state.assignment.clone(),
+                    assignment: state.assignment.clone().filter(|_| blocked.is_none()),
                     server_time: now,
+                    blocked,
                 })
             }
             kinds::TRANSLATE => {

@@ -81,11 +81,14 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(&data_dir).with_context(|| format!("create {}", data_dir.display()))?;
     println!("demo: data in {}", data_dir.display());
 
+    // Licences are enforced as in production, by an issuer key made for this demo only.
+    let issuer = model::licence::IssuerKey::generate();
     let config = server::serve::ServeConfig {
         listen: args.listen,
         data_dir: data_dir.join("server"),
         database: None,
         tls: None,
+        licence_issuers: vec![issuer.public()],
     };
     let running = server::serve::start(config, Arc::new(model::clock::SystemClock))
         .await
@@ -97,6 +100,12 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     println!(
         "demo: {} and {} imported and matched ({} users translated); runbook {:?} enforced now",
         world.source_domain, world.target_domain, world.matched, world.runbook_name
+    );
+
+    setup::apply_licence(running.app(), &issuer, &world, args.agents).await?;
+    println!(
+        "demo: a migration licence for {} devices applied",
+        args.agents
     );
 
     let machines = fleet::create(&data_dir.join("fleet"), &world, args.agents)?;

@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use chrono::{Duration, Utc};
 use model::batch::{Assignment, Batch, ComputerSelection, ScheduleTimezone, SelectionMode};
 use model::directory::{Directory, DirectoryKind, MatchAttribute};
-use model::ids::{BatchId, DirectoryId, RunbookId};
+use model::ids::{BatchId, DirectoryId, LicenceId, RunbookId};
+use model::licence::{self, IssuerKey, Licence, Product};
 use model::runbook::{
     ActiveDirectoryJoin, CompletionSettings, DeviceStateSettings, DomainJoin, PermissionMode,
     PermissionSettings, RemoveFrom, Runbook, StartupSettings,
@@ -141,6 +142,33 @@ pub async fn seed(app: &App, data_dir: &Path, args: &DemoArgs) -> Result<World> 
         runbook_name: runbook.name,
         psk,
     })
+}
+
+/// Applies a migration licence for `devices` devices from the source to the target domain, signed
+/// by `issuer` (which the server must trust), the way a tenant administrator pastes one.
+pub async fn apply_licence(
+    app: &App,
+    issuer: &IssuerKey,
+    world: &World,
+    devices: usize,
+) -> Result<()> {
+    let now = Utc::now();
+    let draft = Licence {
+        id: LicenceId::new(),
+        customer: "rehome demo".to_string(),
+        products: vec![Product::Sync, Product::Migration],
+        source_domains: vec![world.source_domain.clone()],
+        target_domains: vec![world.target_domain.clone()],
+        devices: u32::try_from(devices).context("too many devices for one licence")?,
+        issued_at: now,
+        expires_at: now + Duration::days(30),
+        issuer: issuer.public(),
+    };
+    let text = licence::issue(issuer, &draft).context("issue the demo licence")?;
+    server::licences::apply(app, &text)
+        .await
+        .context("apply the demo licence")?;
+    Ok(())
 }
 
 /// The dashboard's counts over every batch: computers without an agent count as No Agent.

@@ -21,8 +21,13 @@ pub struct Harness {
 impl Harness {
     /// Starts a server and seeds `users` users and `computers` computers per the demo.
     pub async fn start(users: usize, computers: usize) -> Harness {
+        Harness::start_with(Settings::default(), users, computers).await
+    }
+
+    /// As [`Harness::start`], with `settings`.
+    pub async fn start_with(settings: Settings, users: usize, computers: usize) -> Harness {
         let (store, store_dir) = fresh_store().await;
-        let app = App::new(store, Arc::new(SystemClock), Settings::default());
+        let app = App::new(store, Arc::new(SystemClock), settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port");

@@ -94,8 +94,18 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
         return Ok(CheckInResponse {
             assignment: None,
             server_time: now,
+            blocked: None,
         });
     };
+    if let Some(blocked) =
+        crate::licences::admit(app, agent, batch, runbook.id, req.final_check).await?
+    {
+        return Ok(CheckInResponse {
+            assignment: None,
+            server_time: now,
+            blocked: Some(blocked),
+        });
+    }
     let target = app
         .store
         .directory(batch.target_directory)
@@ -128,6 +138,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             enforced_after: a.enforced(),
         }),
         server_time: now,
+        blocked: None,
     })
 }
 

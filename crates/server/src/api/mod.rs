@@ -6,6 +6,7 @@
 pub mod batches;
 pub mod config;
 pub mod directories;
+pub mod licences;
 pub mod reports;
 pub mod secrets;
 
@@ -83,6 +84,14 @@ pub fn router() -> Router<App> {
             get(reports::failed_communications),
         )
         .route("/progress", get(reports::progress_route))
+        .route(
+            "/licences",
+            get(licences::list_route).post(licences::apply_route),
+        )
+        .route(
+            "/licences/{id}",
+            axum::routing::delete(licences::delete_route),
+        )
 }
 
 /// Every route of this API that changes something, as (method, path under `/api/v1` with `{id}`
@@ -101,6 +110,8 @@ pub const MUTATING_ROUTES: &[(&str, &str)] = &[
     ("PUT", "/batches/{id}"),
     ("DELETE", "/batches/{id}"),
     ("PUT", "/batches/{id}/computers.csv"),
+    ("POST", "/licences"),
+    ("DELETE", "/licences/{id}"),
 ];
 
 /// Reads a JSON request body; errors name `body`, like every other input error. Handlers call it

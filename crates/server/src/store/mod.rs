@@ -146,6 +146,7 @@ pub mod config;
 pub mod directories;
 pub mod events;
 pub mod leases;
+pub mod licences;
 pub mod sealing;
 pub mod testing;
 pub mod translations;

@@ -420,6 +420,7 @@ async fn serves_over_tls_with_secure_cookies_and_shuts_down() {
             cert_pem: cert_path,
             key_pem: key_path,
         }),
+        ..ServeConfig::default()
     };
     let server = start(
         config.clone(),

@@ -10,5 +10,6 @@ mod directory;
 mod graph;
 mod jobs;
 mod ldap;
+mod licences;
 mod secrets;
 mod support;
