@@ -64,4 +64,8 @@ uuid_id! {
     UserId,
     /// An object's GUID in its directory (objectGUID in AD, id in Entra).
     ObjectGuid,
+    /// A bulk enrollment token (BPRT) of an Entra directory.
+    BulkTokenId,
+    /// A sign-in under way that ends in a bulk enrollment token.
+    EnrollmentFlowId,
 }

@@ -12,6 +12,8 @@ pub struct Settings {
     pub tls: bool,
     /// Identifies this replica in lease rows.
     pub replica: String,
+    /// Where Entra's sign-in and bulk token services are.
+    pub entra: crate::enrollment::EntraEndpoints,
 }
 
 impl Default for Settings {
@@ -19,6 +21,7 @@ impl Default for Settings {
         Settings {
             tls: false,
             replica: format!("replica-{}", uuid::Uuid::new_v4()),
+            entra: Default::default(),
         }
     }
 }
