@@ -14,6 +14,7 @@ fn replica(store: &server::store::Store, clock: &ManualClock, name: &str) -> App
         Settings {
             tls: false,
             replica: name.to_string(),
+            ..Settings::default()
         },
     )
 }
