@@ -312,3 +312,32 @@ pub struct Refused {
     /// What happened and what to do.
     pub message: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_package_is_accepted_only_with_the_hash_asked_for() {
+        let zip = b"PK\x03\x04 not really a zip".to_vec();
+        let sha = sha256_hex(&zip);
+        let response = CommandPackageResponse::new(&sha, &zip);
+        assert_eq!(response.verified_bytes(&sha).ok(), Some(zip.clone()));
+        assert_eq!(
+            response.verified_bytes(&sha.to_ascii_uppercase()).ok(),
+            Some(zip)
+        );
+        assert!(response.verified_bytes(&sha256_hex(b"other")).is_err());
+        let tampered = CommandPackageResponse {
+            content: "!!".to_string(),
+            ..response
+        };
+        assert!(tampered.verified_bytes(&sha).is_err());
+    }
+
+    #[test]
+    fn a_bulk_token_never_shows_in_debug() {
+        let assignment_part = Some(BulkToken("secret-bprt".to_string()));
+        assert!(!format!("{:?}", assignment_part).contains("secret-bprt"));
+    }
+}

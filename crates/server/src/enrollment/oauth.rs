@@ -342,7 +342,7 @@ mod tests {
     fn pkce_challenge_is_the_rfc_7636_example() {
         // Appendix B of RFC 7636.
         assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-1mB0HZfqLAm6AEqOPaJQNxoRSaaLiI"),
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
         let verifier = random_secret(64);
