@@ -329,6 +329,51 @@ mod tests {
         }
     }
 
+    fn stored_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for (name, content) in entries {
+            w.start_file(*name, options).expect("entry");
+            w.write_all(content).expect("write");
+        }
+        w.finish().expect("zip").into_inner()
+    }
+
+    /// Overwrites the 4-byte little-endian field `offset` bytes after every `signature`.
+    fn patch(bytes: &mut [u8], signature: u32, offset: usize, value: u32) {
+        let sig = signature.to_le_bytes();
+        let starts: Vec<usize> = (0..bytes.len().saturating_sub(4))
+            .filter(|&i| bytes[i..i + 4] == sig)
+            .collect();
+        assert!(!starts.is_empty(), "signature found");
+        for i in starts {
+            bytes[i + offset..i + offset + 4].copy_from_slice(&value.to_le_bytes());
+        }
+    }
+
+    #[test]
+    fn a_zip_that_understates_its_sizes_is_refused() {
+        let good = stored_zip(&[("cmdline.cmd", &[b'x'; 100])]);
+        assert_eq!(validate(&good).map(|s| s.uncompressed).ok(), Some(100));
+        let mut lying = good;
+        // Uncompressed size: 22 bytes into a local header, 24 into a central directory entry.
+        patch(&mut lying, 0x0403_4b50, 22, 10);
+        patch(&mut lying, 0x0201_4b50, 24, 10);
+        match validate(&lying) {
+            Err(Error::Invalid(fields)) => {
+                assert_eq!(fields[0].field, "body");
+                assert!(
+                    fields[0].message.starts_with("entry \"cmdline.cmd\""),
+                    "{}",
+                    fields[0].message
+                );
+            }
+            other => panic!("refused as a lie, not {:?}", other),
+        }
+    }
+
     #[test]
     fn package_names_are_zip_file_names() {
         assert_eq!(
