@@ -12,9 +12,9 @@ use model::clock::Clock;
 use model::envelope::{new_nonce, AgentCertificate, Envelope, EnvelopeHeader, KeyPair, PskSigned};
 use model::ids::AgentId;
 use model::protocol::{
-    kinds, Ack, AgentEvent, CheckInRequest, CheckInResponse, EventsAck, EventsUpload,
-    ProfilesUpload, Refused, RegisterRequest, RegisterResponse, ServerIdentity, TranslateRequest,
-    TranslateResponse, UserProfile,
+    kinds, Ack, AgentEvent, CheckInRequest, CheckInResponse, CommandPackageRequest,
+    CommandPackageResponse, EventsAck, EventsUpload, ProfilesUpload, Refused, RegisterRequest,
+    RegisterResponse, ServerIdentity, TranslateRequest, TranslateResponse, UserProfile,
 };
 use secdesc::Sid;
 use serde::de::DeserializeOwned;
@@ -336,6 +336,18 @@ impl<T: Transport> Client<T> {
     /// Uploads the profiles harvested from the device.
     pub fn upload_profiles(&self, profiles: Vec<UserProfile>) -> Result<Ack> {
         self.call(kinds::PROFILES, &ProfilesUpload { profiles })
+    }
+
+    /// Downloads a command package of the current runbook; bytes that do not hash to `sha256`
+    /// are refused.
+    pub fn command_package(&self, sha256: &str) -> Result<Vec<u8>> {
+        let response: CommandPackageResponse = self.call(
+            kinds::COMMAND_PACKAGE,
+            &CommandPackageRequest {
+                sha256: sha256.to_string(),
+            },
+        )?;
+        Ok(response.verified_bytes(sha256)?)
     }
 }
 

@@ -66,4 +66,8 @@ uuid_id! {
     ObjectGuid,
     /// A licence, named by its issuer.
     LicenceId,
+    /// A bulk enrollment token (BPRT) of an Entra directory.
+    BulkTokenId,
+    /// A sign-in under way that ends in a bulk enrollment token.
+    EnrollmentFlowId,
 }

@@ -2,8 +2,13 @@
 //! [`PskSigned`](crate::envelope::PskSigned) body; everything after it inside an
 //! [`Envelope`](crate::envelope::Envelope) whose kind is the route's name.
 
+use std::fmt;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::batch::ScheduledTime;
 use crate::directory::ObjectKind;
@@ -31,6 +36,8 @@ pub mod kinds {
     pub const EVENTS: &str = "events";
     /// Profile harvest upload.
     pub const PROFILES: &str = "profiles";
+    /// Download of a command package by its hash.
+    pub const COMMAND_PACKAGE: &str = "command-package";
 
     /// The kind of the response to a request of kind `request`.
     pub fn response(request: &str) -> String {
@@ -122,10 +129,25 @@ pub struct DeviceAssignment {
     pub secrets: RunbookSecrets,
     /// The directory the device joins.
     pub target: TargetFacts,
+    /// The target directory's newest valid bulk enrollment token, when the runbook joins Entra.
+    /// Like the passwords, it travels only here, inside the encrypted envelope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk_token: Option<BulkToken>,
     /// When users may start it.
     pub available_from: Option<ScheduledTime>,
     /// When it starts without asking.
     pub enforced_after: ScheduledTime,
+}
+
+/// A bulk enrollment token (BPRT): joins devices to an Entra tenant. Debug never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct BulkToken(pub String);
+
+impl fmt::Debug for BulkToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BulkToken(<hidden>)")
+    }
 }
 
 /// The server's answer to a check-in.
@@ -182,6 +204,54 @@ pub struct SidTranslation {
 pub struct TranslateResponse {
     /// The translations.
     pub translations: Vec<SidTranslation>,
+}
+
+/// Asks for a command package of the device's current runbook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandPackageRequest {
+    /// Lower-case hex SHA-256 of the zip, as the runbook names it.
+    pub sha256: String,
+}
+
+/// A command package's bytes; the agent checks them against the hash it asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandPackageResponse {
+    /// The hash asked for.
+    pub sha256: String,
+    /// The zip, base64 (standard alphabet, padded).
+    pub content: String,
+}
+
+impl CommandPackageResponse {
+    /// The response carrying `bytes` as the package `sha256`.
+    pub fn new(sha256: &str, bytes: &[u8]) -> CommandPackageResponse {
+        CommandPackageResponse {
+            sha256: sha256.to_string(),
+            content: B64.encode(bytes),
+        }
+    }
+
+    /// The zip's bytes, when they are the package `expected` names; otherwise an error.
+    pub fn verified_bytes(&self, expected: &str) -> crate::Result<Vec<u8>> {
+        let bytes = B64
+            .decode(self.content.as_bytes())
+            .map_err(|_| crate::Error::Malformed("the package is not base64".to_string()))?;
+        if sha256_hex(&bytes) != expected.to_ascii_lowercase() {
+            return Err(crate::Error::Malformed(format!(
+                "the package received is not {}",
+                expected
+            )));
+        }
+        Ok(bytes)
+    }
+}
+
+/// Lower-case hex SHA-256 of `bytes`, as command packages are named.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{:02x}", b))
+        .collect()
 }
 
 /// One event the agent recorded.
@@ -258,4 +328,33 @@ pub struct Refused {
     pub code: String,
     /// What happened and what to do.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_package_is_accepted_only_with_the_hash_asked_for() {
+        let zip = b"PK\x03\x04 not really a zip".to_vec();
+        let sha = sha256_hex(&zip);
+        let response = CommandPackageResponse::new(&sha, &zip);
+        assert_eq!(response.verified_bytes(&sha).ok(), Some(zip.clone()));
+        assert_eq!(
+            response.verified_bytes(&sha.to_ascii_uppercase()).ok(),
+            Some(zip)
+        );
+        assert!(response.verified_bytes(&sha256_hex(b"other")).is_err());
+        let tampered = CommandPackageResponse {
+            content: "!!".to_string(),
+            ..response
+        };
+        assert!(tampered.verified_bytes(&sha).is_err());
+    }
+
+    #[test]
+    fn a_bulk_token_never_shows_in_debug() {
+        let assignment_part = Some(BulkToken("secret-bprt".to_string()));
+        assert!(!format!("{:?}", assignment_part).contains("secret-bprt"));
+    }
 }

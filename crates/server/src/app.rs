@@ -14,6 +14,8 @@ pub struct Settings {
     pub replica: String,
     /// Public keys of the licence issuers this server trusts; empty runs it unlicensed.
     pub licence_issuers: Vec<model::envelope::Key32>,
+    /// Where Entra's sign-in and bulk token services are.
+    pub entra: crate::enrollment::EntraEndpoints,
 }
 
 impl Default for Settings {
@@ -22,6 +24,7 @@ impl Default for Settings {
             tls: false,
             replica: format!("replica-{}", uuid::Uuid::new_v4()),
             licence_issuers: Vec::new(),
+            entra: Default::default(),
         }
     }
 }

@@ -204,6 +204,7 @@ impl World {
             target: TargetFacts {
                 domain: target.into(),
             },
+            bulk_token: None,
             available_from: None,
             enforced_after: ScheduledTime {
                 at: (self.clock.now() + enforced_in).naive_utc(),

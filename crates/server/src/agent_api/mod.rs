@@ -51,6 +51,10 @@ pub fn router() -> Router<App> {
             &format!("/{}", kinds::PROFILES),
             post(routes::profiles).layer(upload()),
         )
+        .route(
+            &format!("/{}", kinds::COMMAND_PACKAGE),
+            post(routes::command_package),
+        )
 }
 
 /// Largest registration body: it is read before the sender is known, so it stays small.

@@ -9,8 +9,9 @@ use axum::response::Response;
 use model::ids::RunbookId;
 use model::plan::TargetFacts;
 use model::protocol::{
-    kinds, Ack, CheckInRequest, CheckInResponse, DeviceAssignment, EventsAck, EventsUpload,
-    ProfilesUpload, SidTranslation, TranslateRequest, TranslateResponse,
+    kinds, Ack, CheckInRequest, CheckInResponse, CommandPackageRequest, CommandPackageResponse,
+    DeviceAssignment, EventsAck, EventsUpload, ProfilesUpload, SidTranslation, TranslateRequest,
+    TranslateResponse,
 };
 use model::status::{AgentStatus, EventLevel};
 
@@ -134,12 +135,66 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             target: TargetFacts {
                 domain: target.domain,
             },
+            bulk_token: crate::enrollment::token_for_assignment(app, runbook, target.id).await?,
             available_from: a.available(),
             enforced_after: a.enforced(),
         }),
         server_time: now,
         blocked: None,
     })
+}
+
+/// `POST /agent/command-package`: a package of the runbook the device runs next, and no other.
+pub(super) async fn command_package(
+    State(app): State<App>,
+    remote: RemoteAddr,
+    body: Bytes,
+) -> Response {
+    serve_envelope(
+        &app,
+        &remote,
+        &body,
+        kinds::COMMAND_PACKAGE,
+        |agent, req: CommandPackageRequest| {
+            let app = app.clone();
+            async move {
+                let refused = || {
+                    Refusal::forbidden(
+                        "not_assigned",
+                        "no runbook assigned to this device runs that package",
+                    )
+                    .computer(Some(agent.computer_name.clone()))
+                };
+                app.store
+                    .touch_agent_contact(agent.id, app.clock.now())
+                    .await?;
+                let config = config(&app).await?;
+                let done = completed(&app, &agent, &[]).await?;
+                let sha256 = req.sha256.to_ascii_lowercase();
+                let assigned = assignment::next(
+                    agent.directory,
+                    &agent.computer_guid,
+                    &config.batches,
+                    &config.runbooks,
+                    &done,
+                )
+                .map(|a| {
+                    crate::packages::packages_of(a.runbook)
+                        .iter()
+                        .any(|(_, p)| p.sha256 == sha256)
+                })
+                .unwrap_or(false);
+                if !assigned {
+                    return Err(refused().into());
+                }
+                let Some(bytes) = app.store.package_bytes(&sha256).await? else {
+                    return Err(refused().into());
+                };
+                Ok(CommandPackageResponse::new(&sha256, &bytes))
+            }
+        },
+    )
+    .await
 }
 
 /// `POST /agent/translate`: translations of the SIDs asked for, into the target of the device's

@@ -5,8 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use model::batch::Batch;
+use model::directory::Directory;
 use model::ids::{BatchId, RunbookId};
-use model::runbook::{Runbook, SecretsSet};
+use model::rules::PasswordPolicy;
+use model::runbook::{check_prerequisites, Runbook, RunbookContext, SecretsSet};
 use model::{FieldError, Validator};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -27,12 +29,65 @@ fn with_id<T: DeserializeOwned>(mut body: serde_json::Value, id: uuid::Uuid) -> 
     serde_json::from_value(body).map_err(|e| Error::field("body", e.to_string()))
 }
 
-fn invalid(v: Validator) -> Result<()> {
-    v.finish().map_err(Error::from)
+/// The field errors of `result`, or the error itself when it is not about fields.
+fn field_errors(result: model::Result<()>) -> Result<Vec<FieldError>> {
+    match result {
+        Ok(()) => Ok(Vec::new()),
+        Err(model::Error::Invalid(errors)) => Ok(errors),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// What the server knows that the runbook's rules need: the target's kind and bulk token,
+/// whether a prerequisite caches credentials, the password policy.
+async fn runbook_context(
+    app: &App,
+    runbook: &Runbook,
+    target: &Directory,
+    stored: &[Runbook],
+) -> Result<RunbookContext> {
+    Ok(RunbookContext {
+        target_kind: target.kind,
+        target_has_bprt: app
+            .store
+            .has_valid_bulk_token(target.id, app.clock.now())
+            .await?,
+        prerequisite_caches_credentials: stored
+            .iter()
+            .filter(|r| runbook.prerequisites.contains(&r.id))
+            .any(|r| r.device_state.cache_user_credentials),
+        password_policy: PasswordPolicy::default(),
+    })
+}
+
+/// Prerequisite errors that `runbook` causes among the stored runbooks, named on its own fields.
+fn prerequisite_errors(runbook: &Runbook, stored: &[Runbook]) -> Vec<FieldError> {
+    let mut all: Vec<Runbook> = stored
+        .iter()
+        .filter(|r| r.id != runbook.id)
+        .cloned()
+        .collect();
+    let own = format!("runbooks[{}].", all.len());
+    all.push(runbook.clone());
+    let Err(model::Error::Invalid(errors)) = check_prerequisites(&all) else {
+        return Vec::new();
+    };
+    errors
+        .into_iter()
+        .filter_map(|e| match e.field.strip_prefix(&own) {
+            Some(field) => Some(FieldError::new(field, e.message)),
+            // A circle closed on another runbook still runs through this one: the stored
+            // runbooks had none before.
+            None if e.message.contains("circle") => {
+                Some(FieldError::new("prerequisites", e.message))
+            }
+            // A stored runbook naming a deleted prerequisite is not this save's problem.
+            None => None,
+        })
+        .collect()
 }
 
 async fn check_runbook(app: &App, runbook: &Runbook) -> Result<()> {
-    runbook.validate()?;
     let mut v = Validator::default();
     for (i, d) in runbook.source_directories.iter().enumerate() {
         v.check(
@@ -41,15 +96,25 @@ async fn check_runbook(app: &App, runbook: &Runbook) -> Result<()> {
             "no such directory",
         );
     }
-    v.check(
-        app.store
-            .directory(runbook.target_directory)
-            .await?
-            .is_some(),
-        "target_directory",
-        "no such directory",
-    );
-    invalid(v)
+    let stored = app.store.runbooks().await?;
+    let mut errors = match app.store.directory(runbook.target_directory).await? {
+        Some(target) => {
+            let context = runbook_context(app, runbook, &target, &stored).await?;
+            field_errors(runbook.validate_with(&context))?
+        }
+        None => {
+            v.fail("target_directory", "no such directory");
+            field_errors(runbook.validate())?
+        }
+    };
+    errors.extend(field_errors(v.finish())?);
+    errors.extend(crate::packages::check_runbook_packages(app, runbook).await?);
+    errors.extend(prerequisite_errors(runbook, &stored));
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(errors))
+    }
 }
 
 /// Adds a runbook after checking it; its name must be unique (ignoring case).

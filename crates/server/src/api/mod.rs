@@ -6,7 +6,9 @@
 pub mod batches;
 pub mod config;
 pub mod directories;
+pub mod enrollment;
 pub mod licences;
+pub mod packages;
 pub mod reports;
 pub mod secrets;
 
@@ -92,6 +94,33 @@ pub fn router() -> Router<App> {
             "/licences/{id}",
             axum::routing::delete(licences::delete_route),
         )
+        .route("/directories/{id}/bulk-tokens", get(enrollment::list))
+        .route(
+            "/directories/{id}/bulk-tokens/flows",
+            post(enrollment::start),
+        )
+        .route(
+            "/directories/{id}/bulk-tokens/flows/{flow}/poll",
+            post(enrollment::poll),
+        )
+        .route(
+            "/directories/{id}/bulk-tokens/flows/{flow}/complete",
+            post(enrollment::complete),
+        )
+        .route(
+            "/directories/{id}/bulk-tokens/{token}",
+            axum::routing::delete(enrollment::delete),
+        )
+        .route(
+            "/command-packages",
+            get(packages::list)
+                .post(packages::upload)
+                .layer(DefaultBodyLimit::max(crate::packages::MAX_UPLOAD_BYTES)),
+        )
+        .route(
+            "/command-packages/{sha256}",
+            axum::routing::delete(packages::delete),
+        )
 }
 
 /// Every route of this API that changes something, as (method, path under `/api/v1` with `{id}`
@@ -112,6 +141,12 @@ pub const MUTATING_ROUTES: &[(&str, &str)] = &[
     ("PUT", "/batches/{id}/computers.csv"),
     ("POST", "/licences"),
     ("DELETE", "/licences/{id}"),
+    ("POST", "/directories/{id}/bulk-tokens/flows"),
+    ("POST", "/directories/{id}/bulk-tokens/flows/{id}/poll"),
+    ("POST", "/directories/{id}/bulk-tokens/flows/{id}/complete"),
+    ("DELETE", "/directories/{id}/bulk-tokens/{id}"),
+    ("POST", "/command-packages"),
+    ("DELETE", "/command-packages/{id}"),
 ];
 
 /// Reads a JSON request body; errors name `body`, like every other input error. Handlers call it

@@ -13,6 +13,8 @@ const SEALED: &[(&str, &[&str], &str)] = &[
     ("psks", &["id"], "psk"),
     ("agent_certificates", &["id"], "agent-certificate"),
     ("runbook_secrets", &["runbook", "name"], "runbook"),
+    ("bulk_tokens", &["id"], "bulk-token"),
+    ("enrollment_flows", &["id"], "enrollment-flow"),
 ];
 
 /// The associated data of a PSK's value.
@@ -28,6 +30,16 @@ pub fn certificate_aad(id: &str) -> String {
 /// The associated data of one of a runbook's passwords.
 pub fn runbook_aad(runbook: &str, name: &str) -> String {
     format!("runbook:{}:{}", runbook, name)
+}
+
+/// The associated data of a bulk enrollment token.
+pub fn bulk_token_aad(id: &str) -> String {
+    format!("bulk-token:{}", id)
+}
+
+/// The associated data of what a sign-in under way keeps secret.
+pub fn enrollment_flow_aad(id: &str) -> String {
+    format!("enrollment-flow:{}", id)
 }
 
 fn aad(purpose: &str, keys: &[String]) -> String {

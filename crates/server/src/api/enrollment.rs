@@ -1,0 +1,92 @@
+//! `/api/v1/directories/{id}/bulk-tokens`: the bulk enrollment tokens of an Entra directory,
+//! made through an administrator's sign-in. Agent area: runbooks depend on them.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use model::ids::{BulkTokenId, DirectoryId, EnrollmentFlowId};
+
+use super::{json_body, parse_id};
+use crate::auth::{Access, Area, Caller};
+use crate::enrollment::{
+    self, BulkTokenView, CompleteRequest, PollOutcome, StartRequest, StartedFlow,
+};
+use crate::{App, Result};
+
+/// `GET /directories/{id}/bulk-tokens`: newest first, never the tokens themselves.
+pub async fn list(
+    caller: Caller,
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<BulkTokenView>>> {
+    caller.require(Area::Agent, Access::Read)?;
+    let id: DirectoryId = parse_id("id", &id)?;
+    Ok(Json(enrollment::list(&app, id).await?))
+}
+
+/// `POST /directories/{id}/bulk-tokens/flows`: starts a sign-in (device code or browser).
+pub async fn start(
+    caller: Caller,
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<StartedFlow>)> {
+    caller.require(Area::Agent, Access::Edit)?;
+    let request: StartRequest = json_body(&body)?;
+    let id: DirectoryId = parse_id("id", &id)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(enrollment::start(&app, id, request).await?),
+    ))
+}
+
+/// `POST /directories/{id}/bulk-tokens/flows/{flow}/poll`: 200 while pending, 201 with the
+/// token once made.
+pub async fn poll(
+    caller: Caller,
+    State(app): State<App>,
+    Path((id, flow)): Path<(String, String)>,
+) -> Result<Response> {
+    caller.require(Area::Agent, Access::Edit)?;
+    let id: DirectoryId = parse_id("id", &id)?;
+    let flow: EnrollmentFlowId = parse_id("flow", &flow)?;
+    let outcome = enrollment::poll(&app, id, flow).await?;
+    let status = match outcome {
+        PollOutcome::Pending { .. } => StatusCode::OK,
+        PollOutcome::Created { .. } => StatusCode::CREATED,
+    };
+    Ok((status, Json(outcome)).into_response())
+}
+
+/// `POST /directories/{id}/bulk-tokens/flows/{flow}/complete` with the browser's `state` and
+/// `code`.
+pub async fn complete(
+    caller: Caller,
+    State(app): State<App>,
+    Path((id, flow)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<BulkTokenView>)> {
+    caller.require(Area::Agent, Access::Edit)?;
+    let request: CompleteRequest = json_body(&body)?;
+    let id: DirectoryId = parse_id("id", &id)?;
+    let flow: EnrollmentFlowId = parse_id("flow", &flow)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(enrollment::complete(&app, id, flow, request).await?),
+    ))
+}
+
+/// `DELETE /directories/{id}/bulk-tokens/{token}`.
+pub async fn delete(
+    caller: Caller,
+    State(app): State<App>,
+    Path((id, token)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    caller.require(Area::Agent, Access::Edit)?;
+    let id: DirectoryId = parse_id("id", &id)?;
+    let token: BulkTokenId = parse_id("token", &token)?;
+    enrollment::delete(&app, id, token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
