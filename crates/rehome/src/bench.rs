@@ -232,6 +232,65 @@ fn apply_delta(
     ((renamed, adds, deleted), set)
 }
 
+/// The same edits as [`apply_delta`], picked from the store's in-memory copy of the directory
+/// instead of a second generated copy: an incremental read hands over only what changed, so the
+/// benchmark holds no more than that either.
+async fn delta_from_view(
+    app: &server::App,
+    directory: DirectoryId,
+    percent: f64,
+    seed: u64,
+) -> Result<((usize, usize, usize), Changes)> {
+    let slot = app.views.current(&app.store, directory).await?;
+    let view = slot.read().await;
+    let users: Vec<_> = view
+        .objects()
+        .iter()
+        .filter(|o| o.kind == ObjectKind::User)
+        .collect();
+    let changes = ((users.len() as f64) * percent / 100.0).round() as usize;
+    let (renames, adds) = (changes / 3, changes / 3);
+    let deletes = changes - renames - adds;
+    let step = (users.len() / changes.max(1)).max(1);
+    let mut set = Changes {
+        objects: Vec::new(),
+        deleted: Vec::new(),
+        cursor: "bench-2".to_string(),
+    };
+    let picked: Vec<_> = users.iter().skip(step - 1).step_by(step).collect();
+    for o in picked.iter().take(renames) {
+        let mut object = o.to_object();
+        object.name = format!("{} (renamed)", object.name);
+        object.sam_account_name = object.sam_account_name.map(|s| format!("{}.r", s));
+        set.objects.push(object);
+    }
+    for o in picked.iter().skip(renames).take(deletes) {
+        set.deleted.push(o.guid);
+    }
+    if let Some(template) = users.first().map(|o| o.to_object()) {
+        let domain = template
+            .upn
+            .as_deref()
+            .and_then(|u| u.split('@').nth(1))
+            .unwrap_or("example.test")
+            .to_string();
+        for i in 0..adds {
+            let sam = format!("new.user{}.{}", seed, i);
+            set.objects.push(DirectoryObject {
+                guid: ObjectGuid::new(),
+                name: format!("New User {}", i),
+                upn: Some(format!("{}@{}", sam, domain)),
+                mail: Some(format!("{}@{}", sam, domain)),
+                sam_account_name: Some(sam),
+                employee_id: Some(format!("N{:06}", i)),
+                ..template.clone()
+            });
+        }
+    }
+    let counts = (renames.min(picked.len()), adds, set.deleted.len());
+    Ok((counts, set))
+}
+
 async fn open(args: &DirectoryBenchArgs) -> Result<(server::store::Store, Option<PathBuf>)> {
     match &args.database {
         Some(url) => Ok((
@@ -359,15 +418,15 @@ async fn directory(args: DirectoryBenchArgs) -> Result<()> {
     let delta_percent = args.delta_percent;
     let full_delta = args.full_delta;
     let delta_copy = stage(&mut stages, "generate delta", async {
-        let mut s = domain(&source_domain, 1, users);
-        let ((renamed, added, deleted), changes) = apply_delta(&mut s, delta_percent, 3);
-        let detail = format!("{} renamed, {} added, {} deleted", renamed, added, deleted);
-        let held = if full_delta {
-            Held::Snapshot(s)
+        let ((renamed, added, deleted), held) = if full_delta {
+            let mut s = domain(&source_domain, 1, users);
+            let (counts, _) = apply_delta(&mut s, delta_percent, 3);
+            (counts, Held::Snapshot(s))
         } else {
-            drop(s);
-            Held::Changes(changes)
+            let (counts, changes) = delta_from_view(&app, source, delta_percent, 3).await?;
+            (counts, Held::Changes(changes))
         };
+        let detail = format!("{} renamed, {} added, {} deleted", renamed, added, deleted);
         Ok((held, detail))
     })
     .await?;

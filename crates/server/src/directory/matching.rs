@@ -81,17 +81,48 @@ fn side(object: &ViewObject, directory: DirectoryId) -> Option<TranslationSide> 
 }
 
 /// What the store should hold for one source object after a run.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Wanted {
-    Row(TranslationEntry, String),
+enum Wanted<'a> {
+    Row {
+        source: &'a ViewObject,
+        target: &'a ViewObject,
+        rule: &'a str,
+    },
     Message(&'static str, String),
 }
 
-fn fingerprint(wanted: &Wanted) -> u64 {
-    // Only ever compared within this process, so the hasher need not be stable across builds.
+/// One side of a row as fingerprinted: GUID, SID, UPN, name.
+type SideKey<'a> = (&'a ObjectGuid, &'a secdesc::Sid, Option<&'a str>, &'a str);
+
+// Fingerprints are only ever compared within this process, so the hasher need not be stable
+// across builds. Rows are fingerprinted from borrowed parts, so an unchanged row costs no copy.
+fn row_print(kind: ObjectKind, source: SideKey<'_>, target: SideKey<'_>, rule: &str) -> u64 {
     let mut h = DefaultHasher::new();
-    wanted.hash(&mut h);
+    (0u8, kind, source, target, rule).hash(&mut h);
     h.finish()
+}
+
+fn message_print(level: &str, message: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    (1u8, level, message).hash(&mut h);
+    h.finish()
+}
+
+fn side_key(object: &ViewObject) -> Option<SideKey<'_>> {
+    Some((
+        &object.guid,
+        object.sid.as_ref()?,
+        object.get(super::view::Attr::Upn),
+        object.name(),
+    ))
+}
+
+fn entry_key(side: &TranslationSide) -> SideKey<'_> {
+    (
+        &side.guid,
+        &side.sid,
+        side.upn.as_deref(),
+        side.name.as_str(),
+    )
 }
 
 /// What the store holds for one source and target pair, as fingerprints per source object.
@@ -131,16 +162,17 @@ async fn load_pair(
         ..PairState::default()
     };
     for (entry, rule) in store.pair_translations(source, target).await? {
-        let guid = entry.source.guid;
-        state
-            .rows
-            .insert(guid, fingerprint(&Wanted::Row(entry, rule)));
+        let print = row_print(
+            entry.kind,
+            entry_key(&entry.source),
+            entry_key(&entry.target),
+            &rule,
+        );
+        state.rows.insert(entry.source.guid, print);
     }
     for m in store.stage_messages(source, &stage(target)).await? {
-        let level = level_name(&m.level);
-        state
-            .messages
-            .insert(m.guid, fingerprint(&Wanted::Message(level, m.message)));
+        let print = message_print(level_name(&m.level), &m.message);
+        state.messages.insert(m.guid, print);
     }
     Ok(state)
 }
@@ -153,32 +185,24 @@ fn level_name(level: &str) -> &'static str {
     }
 }
 
-/// Writes `outcomes` (one per object of `sources`, in order; matched ones index `targets`) as the
-/// translation table and messages from `source` into `target`.
+/// What one run changes, worked out against what the store holds, without writing anything.
+struct Plan {
+    write: MatchWrite,
+    summary: MatchSummary,
+    rows: HashMap<ObjectGuid, u64>,
+    messages: HashMap<ObjectGuid, u64>,
+}
+
 #[allow(clippy::too_many_arguments)]
-pub async fn persist(
-    store: &Store,
-    cache: &PairCache,
+fn plan(
+    state: &PairState,
     source: DirectoryId,
     target: DirectoryId,
     sources: &[&ViewObject],
     targets: &[&ViewObject],
     outcomes: &[Outcome],
-    profile: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<MatchSummary> {
-    let slot = cache
-        .pairs
-        .lock()
-        .await
-        .entry((source, target))
-        .or_default()
-        .clone();
-    let mut state = slot.lock().await;
-    let generation = store.pair_generation(source, target).await?;
-    if state.generation != generation || generation == 0 {
-        *state = load_pair(store, source, target, generation).await?;
-    }
+) -> Plan {
     let mut summary = MatchSummary::default();
     let mut write = MatchWrite::default();
     let mut rows = HashMap::with_capacity(state.rows.len());
@@ -187,17 +211,14 @@ pub async fn persist(
         let wanted = match outcome {
             Outcome::Matched { target: t, rule } => {
                 let t = targets[*t];
-                match (side(object, source), side(t, target)) {
-                    (Some(s), Some(t)) => {
+                match (object.sid.as_ref(), t.sid.as_ref()) {
+                    (Some(_), Some(_)) => {
                         summary.matched += 1;
-                        Wanted::Row(
-                            TranslationEntry {
-                                kind: object.kind,
-                                source: s,
-                                target: t,
-                            },
-                            rule.clone(),
-                        )
+                        Wanted::Row {
+                            source: object,
+                            target: t,
+                            rule,
+                        }
                     }
                     // Without both SIDs there is nothing to translate on a device.
                     (None, _) => {
@@ -233,25 +254,42 @@ pub async fn persist(
                 Wanted::Message("error", why.clone())
             }
         };
-        let print = fingerprint(&wanted);
         match wanted {
-            Wanted::Row(entry, rule) => {
-                let guid = entry.source.guid;
-                if state.rows.remove(&guid) != Some(print) {
-                    write.delete_rows.push(guid);
-                    write.insert_rows.push((entry, rule));
+            Wanted::Row {
+                source: s,
+                target: t,
+                rule,
+            } => {
+                let (Some(sk), Some(tk)) = (side_key(s), side_key(t)) else {
+                    continue;
+                };
+                let print = row_print(s.kind, sk, tk, rule);
+                let guid = s.guid;
+                if state.rows.get(&guid) != Some(&print) {
+                    if let (Some(source), Some(target)) = (side(s, source), side(t, target)) {
+                        write.delete_rows.push(guid);
+                        write.insert_rows.push((
+                            TranslationEntry {
+                                kind: s.kind,
+                                source,
+                                target,
+                            },
+                            rule.to_string(),
+                        ));
+                    }
                 }
-                if state.messages.remove(&guid).is_some() {
+                if state.messages.contains_key(&guid) {
                     write.delete_messages.push(guid);
                 }
                 rows.insert(guid, print);
             }
             Wanted::Message(level, message) => {
+                let print = message_print(level, &message);
                 let guid = object.guid;
-                if state.rows.remove(&guid).is_some() {
+                if state.rows.contains_key(&guid) {
                     write.delete_rows.push(guid);
                 }
-                if state.messages.remove(&guid) != Some(print) {
+                if state.messages.get(&guid) != Some(&print) {
                     write.upsert_messages.push(ObjectMessage {
                         guid,
                         level: level.to_string(),
@@ -263,10 +301,127 @@ pub async fn persist(
             }
         }
     }
-    // Whatever is left belongs to objects gone from the source, or no longer matched at all.
-    write.delete_rows.extend(state.rows.keys().copied());
-    write.delete_messages.extend(state.messages.keys().copied());
+    // What the store holds for objects gone from the source, or no longer matched at all.
+    let gone = |g: &&ObjectGuid| !rows.contains_key(*g) && !messages.contains_key(*g);
+    write
+        .delete_rows
+        .extend(state.rows.keys().filter(gone).copied());
+    write
+        .delete_messages
+        .extend(state.messages.keys().filter(gone).copied());
     summary.rows_changed = (write.delete_rows.len() + write.insert_rows.len()) as u64;
+    Plan {
+        write,
+        summary,
+        rows,
+        messages,
+    }
+}
+
+/// The state of a pair, read again when another run (here or on another replica) wrote since.
+async fn pair_state(
+    store: &Store,
+    cache: &PairCache,
+    source: DirectoryId,
+    target: DirectoryId,
+) -> Result<Arc<Mutex<PairState>>> {
+    let slot = cache
+        .pairs
+        .lock()
+        .await
+        .entry((source, target))
+        .or_default()
+        .clone();
+    {
+        let mut state = slot.lock().await;
+        let generation = store.pair_generation(source, target).await?;
+        if state.generation != generation || generation == 0 {
+            *state = load_pair(store, source, target, generation).await?;
+        }
+    }
+    Ok(slot)
+}
+
+/// What a run would change in the translation table, had it written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WhatIf {
+    /// What matching would find.
+    pub summary: MatchSummary,
+    /// Rows that would be added: source objects paired for the first time.
+    pub added: u64,
+    /// Rows that would be rewritten: another target, or changed names, UPNs or SIDs.
+    pub changed: u64,
+    /// Rows that would be removed.
+    pub removed: u64,
+    /// The first rows that would be added or changed, as source → target names.
+    pub examples: Vec<String>,
+}
+
+/// Works out what [`persist`] would change, without changing anything.
+#[allow(clippy::too_many_arguments)]
+pub async fn what_if(
+    store: &Store,
+    cache: &PairCache,
+    source: DirectoryId,
+    target: DirectoryId,
+    sources: &[&ViewObject],
+    targets: &[&ViewObject],
+    outcomes: &[Outcome],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<WhatIf> {
+    let slot = pair_state(store, cache, source, target).await?;
+    let state = slot.lock().await;
+    let plan = plan(&state, source, target, sources, targets, outcomes, now);
+    let mut what = WhatIf {
+        summary: plan.summary,
+        ..WhatIf::default()
+    };
+    let mut rewritten = std::collections::HashSet::new();
+    for (entry, rule) in &plan.write.insert_rows {
+        if state.rows.contains_key(&entry.source.guid) {
+            what.changed += 1;
+        } else {
+            what.added += 1;
+        }
+        rewritten.insert(entry.source.guid);
+        if what.examples.len() < REPORTED_NAMES {
+            what.examples.push(format!(
+                "{} → {} by {}",
+                entry.source.name, entry.target.name, rule
+            ));
+        }
+    }
+    what.removed = plan
+        .write
+        .delete_rows
+        .iter()
+        .filter(|g| state.rows.contains_key(g) && !rewritten.contains(g))
+        .count() as u64;
+    Ok(what)
+}
+
+/// Writes `outcomes` (one per object of `sources`, in order; matched ones index `targets`) as the
+/// translation table and messages from `source` into `target`.
+#[allow(clippy::too_many_arguments)]
+pub async fn persist(
+    store: &Store,
+    cache: &PairCache,
+    source: DirectoryId,
+    target: DirectoryId,
+    sources: &[&ViewObject],
+    targets: &[&ViewObject],
+    outcomes: &[Outcome],
+    profile: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<MatchSummary> {
+    let slot = pair_state(store, cache, source, target).await?;
+    let mut state = slot.lock().await;
+    let Plan {
+        write,
+        summary,
+        rows,
+        messages,
+    } = plan(&state, source, target, sources, targets, outcomes, now);
     let generation = store
         .write_match(source, target, &stage(target), profile, write, now)
         .await?;

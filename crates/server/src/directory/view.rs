@@ -136,6 +136,22 @@ impl ViewObject {
         self.text.get(start..self.ends[i] as usize)
     }
 
+    /// The object with what the view keeps of it: key, kind, SIDs and the text attributes.
+    pub fn to_object(&self) -> DirectoryObject {
+        let text = |a: Attr| self.get(a).map(str::to_string);
+        let mut o = DirectoryObject::new(self.guid, self.kind, self.name());
+        o.sid = self.sid.clone();
+        o.sid_history = self.sid_history.to_vec();
+        o.upn = text(Attr::Upn);
+        o.sam_account_name = text(Attr::Sam);
+        o.mail = text(Attr::Mail);
+        o.employee_id = text(Attr::EmployeeId);
+        o.dn = text(Attr::Dn);
+        o.given_name = text(Attr::GivenName);
+        o.surname = text(Attr::Surname);
+        o
+    }
+
     /// The display or common name.
     pub fn name(&self) -> &str {
         self.get(Attr::Name).unwrap_or_default()

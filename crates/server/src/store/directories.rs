@@ -213,10 +213,9 @@ impl Store {
     /// Imported computers named `name` (ignoring case), in every directory.
     pub async fn computers_named(&self, name: &str) -> Result<Vec<(DirectoryId, DirectoryObject)>> {
         let rows = sqlx::query(&format!(
-            "SELECT directory, {} FROM directory_objects WHERE kind = $1 AND LOWER(name) = LOWER($2) ORDER BY directory",
+            "SELECT directory, {} FROM directory_objects WHERE kind = 'Computer' AND LOWER(name) = LOWER($1) ORDER BY directory",
             OBJECT_COLUMNS
         ))
-        .bind(ObjectKind::Computer.as_str())
         .bind(name)
         .fetch_all(self.pool())
         .await?;
