@@ -11,6 +11,7 @@ pub mod licences;
 pub mod packages;
 pub mod reports;
 pub mod secrets;
+pub mod sync;
 
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
@@ -38,6 +39,15 @@ pub fn router() -> Router<App> {
         )
         .route("/directories/{id}/imports", get(directories::imports))
         .route("/match", post(directories::match_route))
+        .route(
+            "/match/profile",
+            get(sync::get_profile).put(sync::put_profile),
+        )
+        .route("/match/run", post(sync::run))
+        .route("/match/what-if", post(sync::what_if))
+        .route("/match/explain", get(sync::explain))
+        .route("/objects", get(sync::search))
+        .route("/objects/{directory}/{guid}", get(sync::report))
         .route("/translations", get(directories::translations))
         .route("/translations.csv", get(directories::translations_csv))
         .route(
@@ -129,6 +139,8 @@ pub const MUTATING_ROUTES: &[(&str, &str)] = &[
     ("POST", "/directories"),
     ("POST", "/directories/{id}/import"),
     ("POST", "/match"),
+    ("PUT", "/match/profile"),
+    ("POST", "/match/run"),
     ("POST", "/psks"),
     ("DELETE", "/psks/{id}"),
     ("POST", "/agent-certificates"),

@@ -6,6 +6,7 @@ pub mod graph;
 pub mod ldap;
 pub mod matching;
 pub mod profile;
+pub mod report;
 pub mod view;
 
 use std::collections::HashSet;
@@ -387,6 +388,42 @@ pub async fn match_pair(
         &targets,
         &outcomes,
         &crate::store::to_json(&profile)?,
+        app.clock.now(),
+    )
+    .await
+}
+
+/// What matching `source` → `target` under `profile` (the stored one when `None`) would change in
+/// the translation table, without changing it: try a profile before running it.
+pub async fn what_if(
+    app: &App,
+    source: DirectoryId,
+    target: DirectoryId,
+    profile: Option<MatchProfile>,
+) -> Result<matching::WhatIf> {
+    check_pair(app, source, target).await?;
+    let profile = match profile {
+        Some(p) => {
+            p.validate()?;
+            p
+        }
+        None => pair_profile(app, source, target).await?,
+    };
+    let source_slot = app.views.current(&app.store, source).await?;
+    let target_slot = app.views.current(&app.store, target).await?;
+    let source_view = source_slot.read().await;
+    let target_view = target_slot.read().await;
+    let sources = translatable(&source_view);
+    let targets = translatable(&target_view);
+    let outcomes = matching::run_profile(&profile, &sources, &targets);
+    matching::what_if(
+        &app.store,
+        &app.pairs,
+        source,
+        target,
+        &sources,
+        &targets,
+        &outcomes,
         app.clock.now(),
     )
     .await

@@ -428,3 +428,123 @@ impl Store {
             .collect()
     }
 }
+
+/// An object found by a Single Object Report search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectHit {
+    /// Its directory.
+    pub directory: DirectoryId,
+    /// Its GUID there.
+    pub guid: ObjectGuid,
+    /// User, group, computer or contact.
+    pub kind: ObjectKind,
+    /// Its name.
+    pub name: String,
+    /// Its UPN.
+    pub upn: Option<String>,
+    /// Its sAMAccountName.
+    pub sam_account_name: Option<String>,
+}
+
+/// A device where a user's profile was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProfileSeen {
+    /// The device's agent.
+    pub agent: model::ids::AgentId,
+    /// The computer's name.
+    pub computer_name: String,
+    /// The computer's directory and GUID.
+    pub computer_directory: DirectoryId,
+    /// The computer's GUID.
+    pub computer_guid: ObjectGuid,
+    /// The profile folder.
+    pub path: String,
+    /// When it was last used, if known.
+    pub last_used: Option<DateTime<Utc>>,
+}
+
+/// `*` as any run of characters, everything else literal, for `LIKE … ESCAPE '\'`.
+pub fn like_pattern(search: &str) -> String {
+    let mut out = String::with_capacity(search.len());
+    for c in search.trim().to_lowercase().chars() {
+        match c {
+            '*' => out.push('%'),
+            '%' | '_' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Store {
+    /// Objects whose name, UPN, sAMAccountName or mail matches `search` (ignoring case; `*`
+    /// stands for any characters), optionally in one directory, by name.
+    pub async fn search_objects(
+        &self,
+        search: &str,
+        directory: Option<DirectoryId>,
+        limit: i64,
+    ) -> Result<Vec<ObjectHit>> {
+        let pattern = like_pattern(search);
+        let rows = sqlx::query(
+            "SELECT directory, guid, kind, name, upn, sam FROM directory_objects \
+             WHERE ($1 = '' OR directory = $1) AND (LOWER(name) LIKE $2 ESCAPE '\\' \
+             OR LOWER(COALESCE(upn, '')) LIKE $2 ESCAPE '\\' OR LOWER(COALESCE(sam, '')) LIKE $2 ESCAPE '\\' \
+             OR LOWER(COALESCE(mail, '')) LIKE $2 ESCAPE '\\') ORDER BY name, guid LIMIT $3",
+        )
+        .bind(directory.map(|d| d.to_string()).unwrap_or_default())
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                Ok(ObjectHit {
+                    directory: parse_text("directory id", &row.try_get::<String, _>("directory")?)?,
+                    guid: parse_text("object guid", &row.try_get::<String, _>("guid")?)?,
+                    kind: ObjectKind::parse(&kind).ok_or_else(|| {
+                        Error::Internal(format!("stored object kind {:?} is not understood", kind))
+                    })?,
+                    name: row.try_get("name")?,
+                    upn: row.try_get("upn")?,
+                    sam_account_name: row.try_get("sam")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The devices where a profile of `sid` was harvested.
+    pub async fn profiles_of(&self, sid: &secdesc::Sid) -> Result<Vec<ProfileSeen>> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.computer_name, a.directory, a.computer_guid, p.path, p.last_used \
+             FROM harvested_profiles p JOIN agents a ON a.id = p.agent WHERE p.sid = $1 \
+             ORDER BY a.computer_name, p.path",
+        )
+        .bind(sid.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let last_used: Option<i64> = row.try_get("last_used")?;
+                Ok(ProfileSeen {
+                    agent: parse_text("agent id", &row.try_get::<String, _>("id")?)?,
+                    computer_name: row.try_get("computer_name")?,
+                    computer_directory: parse_text(
+                        "directory id",
+                        &row.try_get::<String, _>("directory")?,
+                    )?,
+                    computer_guid: parse_text(
+                        "computer guid",
+                        &row.try_get::<String, _>("computer_guid")?,
+                    )?,
+                    path: row.try_get("path")?,
+                    last_used: last_used.map(from_ms),
+                })
+            })
+            .collect()
+    }
+}

@@ -356,3 +356,28 @@ impl Store {
         Ok(out)
     }
 }
+
+impl Store {
+    /// The rows where the object is the source or the target.
+    pub async fn translations_of(
+        &self,
+        directory: DirectoryId,
+        guid: ObjectGuid,
+    ) -> Result<Vec<(TranslationEntry, String)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {}, rule FROM translations WHERE (source_directory = $1 AND source_guid = $2) \
+             OR (target_directory = $1 AND target_guid = $2) ORDER BY source_name",
+            COLUMNS
+        ))
+        .bind(directory.to_string())
+        .bind(guid.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let rule: Option<String> = row.try_get("rule")?;
+                Ok((entry_from_row(row)?, rule.unwrap_or_default()))
+            })
+            .collect()
+    }
+}

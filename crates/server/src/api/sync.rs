@@ -1,0 +1,201 @@
+//! `/api/v1/match/…` and `/api/v1/objects/…`: match profiles, running and trying them, why a user
+//! did not match, and the Single Object Report.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use model::ids::{DirectoryId, ObjectGuid};
+use serde::{Deserialize, Serialize};
+
+use super::{json_body, parse_id};
+use crate::auth::{Access, Area, Caller};
+use crate::directory::matching::WhatIf;
+use crate::directory::profile::{preset, Explanation, MatchProfile};
+use crate::directory::report::ObjectReport;
+use crate::directory::MatchSummary;
+use crate::store::directories::ObjectHit;
+use crate::{App, Error, Result};
+
+/// A source and target directory, as query parameters.
+#[derive(Debug, Deserialize)]
+pub struct Pair {
+    /// Source directory.
+    pub source: DirectoryId,
+    /// Target directory.
+    pub target: DirectoryId,
+}
+
+/// The body of `PUT /match/profile`, `POST /match/run` and `POST /match/what-if`.
+#[derive(Debug, Deserialize)]
+pub struct ProfileRequest {
+    /// Source directory.
+    pub source: DirectoryId,
+    /// Target directory.
+    pub target: DirectoryId,
+    /// The profile; absent means the pair's stored one.
+    #[serde(default)]
+    pub profile: Option<serde_json::Value>,
+    /// Or a preset's name (`sAMAccountName`, `upn`, `mail`, `employeeID`, `upn-localpart`).
+    #[serde(default)]
+    pub preset: Option<String>,
+}
+
+fn chosen(request: &ProfileRequest) -> Result<Option<MatchProfile>> {
+    match (&request.profile, &request.preset) {
+        (Some(_), Some(_)) => Err(Error::field(
+            "preset",
+            "give a profile or a preset, not both",
+        )),
+        (Some(value), None) => {
+            let input: crate::directory::profile::ProfileInput =
+                serde_json::from_value(value.clone())
+                    .map_err(|e| Error::field("profile", e.to_string()))?;
+            Ok(Some(input.into_profile().map_err(|e| {
+                match e {
+                    Error::Invalid(fields) => Error::Invalid(
+                        fields
+                            .into_iter()
+                            .map(|f| {
+                                model::FieldError::new(format!("profile.{}", f.field), f.message)
+                            })
+                            .collect(),
+                    ),
+                    other => other,
+                }
+            })?))
+        }
+        (None, Some(name)) => preset(name).map(Some).ok_or_else(|| {
+            Error::field(
+                "preset",
+                "one of sAMAccountName, upn, mail, employeeID, upn-localpart",
+            )
+        }),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `GET /match/profile?source&target`: the profile the pair matches with.
+pub async fn get_profile(
+    caller: Caller,
+    State(app): State<App>,
+    Query(pair): Query<Pair>,
+) -> Result<Json<MatchProfile>> {
+    caller.require(Area::Sync, Access::Read)?;
+    Ok(Json(
+        crate::directory::pair_profile(&app, pair.source, pair.target).await?,
+    ))
+}
+
+/// `PUT /match/profile`: stores the pair's profile without running it.
+pub async fn put_profile(
+    caller: Caller,
+    State(app): State<App>,
+    body: Bytes,
+) -> Result<Json<MatchProfile>> {
+    caller.require(Area::Sync, Access::Edit)?;
+    let request: ProfileRequest = json_body(&body)?;
+    let profile =
+        chosen(&request)?.ok_or_else(|| Error::field("profile", "give a profile or a preset"))?;
+    crate::directory::set_pair_profile(&app, request.source, request.target, &profile).await?;
+    Ok(Json(profile))
+}
+
+/// `POST /match/run`: matches the pair (with the given profile, which is then stored).
+pub async fn run(
+    caller: Caller,
+    State(app): State<App>,
+    body: Bytes,
+) -> Result<Json<MatchSummary>> {
+    caller.require(Area::Sync, Access::Operate)?;
+    let request: ProfileRequest = json_body(&body)?;
+    let profile = chosen(&request)?;
+    if profile.is_some() {
+        // Choosing the profile is an edit; running the stored one is not.
+        caller.require(Area::Sync, Access::Edit)?;
+    }
+    Ok(Json(
+        crate::directory::match_pair(&app, request.source, request.target, profile).await?,
+    ))
+}
+
+/// `POST /match/what-if`: what a run would change, changing nothing.
+pub async fn what_if(caller: Caller, State(app): State<App>, body: Bytes) -> Result<Json<WhatIf>> {
+    caller.require(Area::Sync, Access::Read)?;
+    let request: ProfileRequest = json_body(&body)?;
+    let profile = chosen(&request)?;
+    Ok(Json(
+        crate::directory::what_if(&app, request.source, request.target, profile).await?,
+    ))
+}
+
+/// The query of `GET /match/explain`.
+#[derive(Debug, Deserialize)]
+pub struct ExplainQuery {
+    /// Source directory.
+    pub source: DirectoryId,
+    /// Target directory.
+    pub target: DirectoryId,
+    /// The source user or group: GUID, SID, UPN, sAMAccountName, mail or name.
+    pub user: String,
+}
+
+/// Why not matched, as text and steps.
+#[derive(Debug, Serialize)]
+pub struct ExplainResponse {
+    /// The explanation as readable lines.
+    pub text: String,
+    /// The same, step by step.
+    #[serde(flatten)]
+    pub explanation: Explanation,
+}
+
+/// `GET /match/explain?source&target&user`: why that source object matched or did not.
+pub async fn explain(
+    caller: Caller,
+    State(app): State<App>,
+    Query(query): Query<ExplainQuery>,
+) -> Result<Json<ExplainResponse>> {
+    caller.require(Area::Sync, Access::Read)?;
+    let explanation =
+        crate::directory::explain_match(&app, query.source, query.target, &query.user).await?;
+    Ok(Json(ExplainResponse {
+        text: explanation.to_string(),
+        explanation,
+    }))
+}
+
+/// The query of `GET /objects`.
+#[derive(Debug, Deserialize)]
+pub struct ObjectSearch {
+    /// Name, UPN, sAMAccountName or mail; `*` stands for any characters.
+    pub search: String,
+    /// Only this directory.
+    #[serde(default)]
+    pub directory: Option<DirectoryId>,
+}
+
+/// `GET /objects?search=ada*`: find objects for the Single Object Report.
+pub async fn search(
+    caller: Caller,
+    State(app): State<App>,
+    Query(query): Query<ObjectSearch>,
+) -> Result<Json<Vec<ObjectHit>>> {
+    caller.require(Area::Sync, Access::Read)?;
+    Ok(Json(
+        crate::directory::report::search(&app, &query.search, query.directory).await?,
+    ))
+}
+
+/// `GET /objects/{directory}/{guid}`: the Single Object Report.
+pub async fn report(
+    caller: Caller,
+    State(app): State<App>,
+    Path((directory, guid)): Path<(String, String)>,
+) -> Result<Json<ObjectReport>> {
+    caller.require(Area::Sync, Access::Read)?;
+    let directory: DirectoryId = parse_id("directory", &directory)?;
+    let guid: ObjectGuid = parse_id("guid", &guid)?;
+    Ok(Json(
+        crate::directory::report::object_report(&app, directory, guid).await?,
+    ))
+}
