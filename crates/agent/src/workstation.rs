@@ -28,8 +28,12 @@ pub struct Facts {
     pub join_state: JoinState,
     /// The user logged on at the console, if any.
     pub logged_on_user: Option<String>,
-    /// The device wall clock's offset from UTC, which Local schedule times are read in.
+    /// The device wall clock's offset from UTC, which Local schedule times are read in when the
+    /// time zone is not known.
     pub utc_offset: FixedOffset,
+    /// The device's time zone as an IANA name (`Europe/Berlin`), when it maps to one: Local
+    /// schedule times are then read with its daylight-saving rules.
+    pub time_zone: Option<String>,
 }
 
 impl Facts {

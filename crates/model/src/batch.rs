@@ -40,6 +40,20 @@ impl ScheduledTime {
 }
 
 impl ScheduledTime {
+    /// The instant this time falls on for a device whose time zone is `time_zone` (an IANA name
+    /// such as `Europe/Berlin`), honouring its daylight-saving changes; for a device whose zone
+    /// is unknown, or not a name the time zone database knows, the wall clock's current offset.
+    pub fn instant_for(
+        &self,
+        time_zone: Option<&str>,
+        device_offset: FixedOffset,
+    ) -> DateTime<Utc> {
+        match time_zone.and_then(|name| name.parse::<chrono_tz::Tz>().ok()) {
+            Some(zone) => self.instant_in(&zone),
+            None => self.instant(device_offset),
+        }
+    }
+
     /// The instant this time falls on for a device in time zone `zone`, with its daylight-saving
     /// rules: a Local time skipped by a spring-forward change means the first instant after the
     /// gap; one that happens twice at a fall-back change means the first of the two.

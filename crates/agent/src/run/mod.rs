@@ -488,8 +488,10 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         Ok(Window {
             available_from: assignment
                 .available_from
-                .map(|t| t.instant(facts.utc_offset)),
-            enforced_after: assignment.enforced_after.instant(facts.utc_offset),
+                .map(|t| t.instant_for(facts.time_zone.as_deref(), facts.utc_offset)),
+            enforced_after: assignment
+                .enforced_after
+                .instant_for(facts.time_zone.as_deref(), facts.utc_offset),
         })
     }
 

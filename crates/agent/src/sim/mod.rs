@@ -271,6 +271,7 @@ impl Workstation for SimWorkstation {
             join_state: s.join_state.clone(),
             logged_on_user: s.logged_on_user.clone(),
             utc_offset,
+            time_zone: s.time_zone.clone(),
         })
     }
 

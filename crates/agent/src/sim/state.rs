@@ -21,6 +21,9 @@ pub struct SimState {
     pub os_version: String,
     /// Minutes the device's wall clock is ahead of UTC (its time zone).
     pub utc_offset_minutes: i32,
+    /// Its time zone's IANA name, if set.
+    #[serde(default)]
+    pub time_zone: Option<String>,
     /// The user logged on at the console (`WTSGetActiveConsoleSessionId`), if any.
     pub logged_on_user: Option<String>,
     /// `NetGetJoinInformation` / `NetGetAadJoinInformation`.
@@ -118,6 +121,8 @@ pub struct SimSpec {
     pub logged_on_user: Option<String>,
     /// Minutes the wall clock is ahead of UTC.
     pub utc_offset_minutes: i32,
+    /// The time zone's IANA name, if the device reports one.
+    pub time_zone: Option<String>,
     /// Whether the OS volume is BitLocker-encrypted.
     pub bitlocker: bool,
 }
@@ -150,6 +155,7 @@ impl SimSpec {
             admin_groups,
             logged_on_user: None,
             utc_offset_minutes: 0,
+            time_zone: None,
             bitlocker: true,
         }
     }
@@ -266,6 +272,7 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         os_edition: spec.os_edition,
         os_version: spec.os_version.clone(),
         utc_offset_minutes: spec.utc_offset_minutes,
+        time_zone: spec.time_zone.clone(),
         logged_on_user: spec.logged_on_user.clone(),
         join_state: spec.join_state.clone(),
         machine_sid: machine,

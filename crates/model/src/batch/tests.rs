@@ -1,4 +1,5 @@
 use super::*;
+use chrono::FixedOffset;
 use chrono::NaiveDate;
 use chrono_tz::America::New_York;
 use chrono_tz::Europe::Berlin;
@@ -76,6 +77,23 @@ fn a_time_that_happens_twice_at_fall_back_means_the_first() {
     assert_eq!(
         local(wall(2026, 10, 25, 3, 0)).instant_in(&Berlin),
         utc(2026, 10, 25, 2, 0)
+    );
+}
+
+#[test]
+fn a_device_naming_its_zone_gets_daylight_saving_and_one_that_does_not_gets_its_offset() {
+    // Winter offset +1 h; the time falls after the spring-forward change, in summer time (+2 h).
+    let winter = FixedOffset::east_opt(3600).expect("offset");
+    let t = local(wall(2026, 3, 30, 9, 0));
+    assert_eq!(
+        t.instant_for(Some("Europe/Berlin"), winter),
+        utc(2026, 3, 30, 7, 0)
+    );
+    assert_eq!(t.instant_for(None, winter), utc(2026, 3, 30, 8, 0));
+    // A name the database does not know falls back to the offset rather than guessing.
+    assert_eq!(
+        t.instant_for(Some("W. Europe Standard Time"), winter),
+        utc(2026, 3, 30, 8, 0)
     );
 }
 

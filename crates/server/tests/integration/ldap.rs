@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::process::Command;
 
 use ldap3::{LdapConnAsync, Mod, Scope, SearchEntry};
-use model::directory::{Directory, DirectoryKind, MatchAttribute};
+use model::directory::{Directory, DirectoryKind, MatchAttribute, ObjectKind};
 use model::ids::{DirectoryId, ObjectGuid};
 use server::directory::ldap::{LdapConfig, LdapCursor, LdapKind, LdapObject, LdapSource};
 
@@ -123,12 +123,22 @@ async fn full_import_of_both_domains_stores_the_populated_objects_and_matches_th
             ),
             "{name}"
         );
+        assert_eq!(summary.contacts, counts.contacts as u64, "{name}");
         assert_eq!(summary.added, summary.total);
         let stored = t.app.store.objects(id, None).await.expect("stored objects");
         assert_eq!(
             stored.len(),
-            counts.users + counts.groups + counts.computers
+            counts.users + counts.groups + counts.computers + counts.contacts
         );
+        // Every object keeps its DN, and accounts say whether they may sign in.
+        assert!(stored.iter().all(|o| o
+            .dn
+            .as_deref()
+            .is_some_and(|dn| dn.to_lowercase().ends_with(&dc.base_dn.to_lowercase()))));
+        assert!(stored
+            .iter()
+            .filter(|o| o.kind == ObjectKind::User)
+            .all(|o| o.enabled.is_some()));
         let dir = t
             .app
             .store
@@ -142,7 +152,6 @@ async fn full_import_of_both_domains_stores_the_populated_objects_and_matches_th
             .iter()
             .filter_map(|o| o.sid.as_ref())
             .all(|s| s.to_string().starts_with(&domain_sid)));
-        // Contacts are read, though the shared snapshot cannot hold them yet.
         let full = src.read_full().await.expect("read");
         assert_eq!(by_kind(&full.objects, LdapKind::Contact), counts.contacts);
         ids.push(id);
