@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
@@ -162,6 +162,20 @@ pub mod schemas {
         PackageView,
         "A command package: its SHA-256, name, size and when it was uploaded."
     );
+    /// A file sent as the raw request body.
+    pub struct Binary;
+
+    impl PartialSchema for Binary {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+                .into()
+        }
+    }
+
+    impl ToSchema for Binary {}
+
     opaque_schema!(
         StartRequest,
         "`display_name`, `days_valid` (1 to 180), `flow` (`device_code` or `authorization_code`) and `redirect_uri`."
@@ -189,9 +203,6 @@ impl Modify for Guarded {
             ),
         );
         for (path, item) in doc.paths.paths.iter_mut() {
-            if OPEN.contains(&path.as_str()) {
-                continue;
-            }
             for operation in [
                 &mut item.get,
                 &mut item.put,
@@ -202,7 +213,16 @@ impl Modify for Guarded {
             .into_iter()
             .flatten()
             {
-                guard(operation);
+                // Handlers in different modules share names (`list`, `delete`): prefix the tag.
+                if let (Some(tag), Some(id)) = (
+                    operation.tags.as_ref().and_then(|t| t.first()),
+                    operation.operation_id.as_mut(),
+                ) {
+                    *id = format!("{}_{}", tag, id);
+                }
+                if !OPEN.contains(&path.as_str()) {
+                    guard(operation);
+                }
             }
         }
     }
@@ -225,8 +245,11 @@ fn guard(operation: &mut Operation) {
         .entry("401".to_string())
         .or_insert_with(|| error("Not signed in, or the token or session is not valid.").into());
     responses.entry("403".to_string()).or_insert_with(|| {
-        error("None of the caller's roles allows this, or the password must be changed first.")
-            .into()
+        error(
+            "Signed in but not allowed: no role of the caller grants this, the password must be \
+             changed first, or a console request lacks its CSRF token.",
+        )
+        .into()
     });
     operation.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new::<
         &str,

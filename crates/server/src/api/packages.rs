@@ -28,7 +28,7 @@ pub struct UploadQuery {
     tag = "packages",
     description = crate::api::openapi::access::AGENT_EDIT,
     params(UploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/zip", description = "The package as a zip file."),
+    request_body(content = crate::api::openapi::schemas::Binary, content_type = "application/zip", description = "The package as a zip file."),
     responses(
         (status = 201, description = "The package was stored.", body = crate::api::openapi::schemas::PackageView),
         (status = 200, description = "The same package was already stored.", body = crate::api::openapi::schemas::PackageView),

@@ -138,6 +138,18 @@ async fn operations_carry_their_tag_access_and_error_answers() {
     assert_eq!(login["password"]["writeOnly"], true);
     let create_user = &doc["components"]["schemas"]["CreateBody"]["properties"];
     assert_eq!(create_user["password"]["writeOnly"], true);
+    // Operation ids are unique, as OpenAPI requires.
+    let mut ids = BTreeSet::new();
+    for (method, path) in operations(&doc) {
+        let id = doc["paths"][&path][method.to_lowercase()]["operationId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            ids.insert(id.clone()),
+            "{method} {path}: operationId {id:?} used twice"
+        );
+    }
     // Login is the one operation open to anyone.
     assert!(doc["paths"]["/auth/login"]["post"]["responses"]
         .get("403")
