@@ -1,7 +1,8 @@
 //! The OpenAPI 3 document of the admin API, generated from the handlers.
 //!
 //! How to document a route: put `#[utoipa::path(method, path = "/…", tag = "…", description =
-//! "Access: …", params(…), request_body = …, responses(…))]` on its handler, with the path as
+//! access::…, params(…), request_body = …, responses(…))]` on its handler (see any handler in
+//! `api/`), with the path as
 //! the router writes it under `/api/v1`; name the handler in [`ApiDoc`]'s `paths(…)`; add a GET
 //! route to [`super::READ_ROUTES`] (a changing one already goes to `MUTATING_ROUTES`). Bodies
 //! that are server types derive `utoipa::ToSchema`; `model` types stay free of utoipa and are
