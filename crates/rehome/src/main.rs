@@ -50,6 +50,8 @@ enum Command {
         #[command(subcommand)]
         command: licence_cmd::LicenceCommand,
     },
+    /// Print the OpenAPI 3 document of the admin API (also at GET /api/v1/openapi.json).
+    Openapi,
 }
 
 /// Where the store is.
@@ -169,6 +171,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Secdesc { command } => secdesc_cmd::run(command),
         Command::Licence { command } => licence_cmd::run(command),
+        Command::Openapi => {
+            println!("{}", server::api::openapi::json());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -60,11 +60,17 @@ impl Error {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// `invalid`, `unauthenticated`, `bad_credentials`, `password_change_required`,
+    /// `forbidden`, `not_found`, `conflict` or `internal`.
     code: &'a str,
+    /// What went wrong, for a person.
     message: String,
+    /// With `invalid`: each field that is wrong and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<crate::api::openapi::schemas::FieldError>)]
     fields: Vec<FieldError>,
 }
 

@@ -255,6 +255,17 @@ fn query_id(query: &HashMap<String, String>, field: &str) -> Result<DirectoryId>
 
 /// `GET /batches/compatible-runbooks?source=ID&target=ID`: the runbooks a batch from `source` to
 /// `target` may assign.
+#[utoipa::path(
+    get,
+    path = "/batches/compatible-runbooks",
+    tag = "batches",
+    description = crate::api::openapi::access::AGENT_READ,
+    params(("source" = String, Query, description = "The source directory's id."), ("target" = String, Query, description = "The target directory's id.")),
+    responses(
+        (status = 200, description = "Runbooks that migrate from the source to the target directory.", body = [crate::api::openapi::schemas::Runbook]),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn compatible_runbooks(
     caller: Caller,
     State(app): State<App>,
@@ -275,6 +286,18 @@ pub async fn compatible_runbooks(
 
 /// `GET /computers?directory=ID&search=PREFIX&limit=N`: imported computers of a directory whose
 /// name starts with `search` (ignoring case), `limit` at most (20 unless given, up to 100).
+#[utoipa::path(
+    get,
+    path = "/computers",
+    tag = "batches",
+    description = crate::api::openapi::access::AGENT_READ,
+    params(("directory" = String, Query, description = "The directory's id.")),
+    responses(
+        (status = 200, description = "The computers of the directory.", body = [crate::api::openapi::schemas::ComputerEntry]),
+        (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn computers(
     caller: Caller,
     State(app): State<App>,
@@ -315,6 +338,19 @@ async fn stored_batch(app: &App, id: &str) -> Result<Batch> {
 /// `PUT /batches/{id}/computers.csv` with a CSV body (`name`, `objectGuid`): replaces the batch's
 /// listed computers. A bad line, or a computer not imported into the batch's source directory, is
 /// an error naming its line, and nothing changes.
+#[utoipa::path(
+    put,
+    path = "/batches/{id}/computers.csv",
+    tag = "batches",
+    description = crate::api::openapi::access::AGENT_OPERATE,
+    params(("id" = String, Path, description = "The batch's id.")),
+    request_body(content = String, content_type = "text/csv", description = "One computer a line, by name or object GUID."),
+    responses(
+        (status = 200, description = "The batch with the listed computers.", body = crate::api::openapi::schemas::BatchView),
+        (status = 404, description = "No such batch.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn import_csv(
     caller: Caller,
     State(app): State<App>,
@@ -361,6 +397,18 @@ pub async fn import_csv(
 }
 
 /// `GET /batches/{id}/computers.csv`: the listed computers as a CSV that the import reads back.
+#[utoipa::path(
+    get,
+    path = "/batches/{id}/computers.csv",
+    tag = "batches",
+    description = crate::api::openapi::access::AGENT_READ,
+    params(("id" = String, Path, description = "The batch's id.")),
+    responses(
+        (status = 200, description = "The batch's computers as CSV.", body = String, content_type = "text/csv"),
+        (status = 404, description = "No such batch.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn export_csv(
     caller: Caller,
     State(app): State<App>,

@@ -235,6 +235,15 @@ async fn view(app: &App, runbook: Runbook) -> Result<RunbookView> {
 }
 
 /// `GET /runbooks`.
+#[utoipa::path(
+    get,
+    path = "/runbooks",
+    tag = "runbooks",
+    description = crate::api::openapi::access::AGENT_READ,
+    responses(
+        (status = 200, description = "Every runbook; passwords are never shown.", body = [crate::api::openapi::schemas::RunbookView])
+    )
+)]
 pub async fn list_runbooks(
     caller: Caller,
     State(app): State<App>,
@@ -248,6 +257,18 @@ pub async fn list_runbooks(
 }
 
 /// `POST /runbooks` with a runbook without `id`.
+#[utoipa::path(
+    post,
+    path = "/runbooks",
+    tag = "runbooks",
+    description = crate::api::openapi::access::AGENT_EDIT,
+    request_body = crate::api::openapi::schemas::Runbook,
+    responses(
+        (status = 201, description = "The new runbook.", body = crate::api::openapi::schemas::RunbookView),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody),
+        (status = 409, description = "A runbook with this name already exists.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn create_runbook_route(
     caller: Caller,
     State(app): State<App>,
@@ -261,6 +282,18 @@ pub async fn create_runbook_route(
 }
 
 /// `GET /runbooks/{id}`.
+#[utoipa::path(
+    get,
+    path = "/runbooks/{id}",
+    tag = "runbooks",
+    description = crate::api::openapi::access::AGENT_READ,
+    params(("id" = String, Path, description = "The runbook's id.")),
+    responses(
+        (status = 200, description = "The runbook.", body = crate::api::openapi::schemas::RunbookView),
+        (status = 404, description = "No such runbook.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn get_runbook(
     caller: Caller,
     State(app): State<App>,
@@ -276,6 +309,20 @@ pub async fn get_runbook(
 }
 
 /// `PUT /runbooks/{id}` with the whole runbook (its `id` is the path's).
+#[utoipa::path(
+    put,
+    path = "/runbooks/{id}",
+    tag = "runbooks",
+    description = crate::api::openapi::access::AGENT_EDIT,
+    params(("id" = String, Path, description = "The runbook's id.")),
+    request_body = crate::api::openapi::schemas::Runbook,
+    responses(
+        (status = 200, description = "The runbook as changed; passwords left out keep their values.", body = crate::api::openapi::schemas::RunbookView),
+        (status = 404, description = "No such runbook.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody),
+        (status = 409, description = "A runbook with this name already exists.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn update_runbook_route(
     caller: Caller,
     State(app): State<App>,
@@ -290,6 +337,19 @@ pub async fn update_runbook_route(
 }
 
 /// `DELETE /runbooks/{id}`; refused while a batch assigns it.
+#[utoipa::path(
+    delete,
+    path = "/runbooks/{id}",
+    tag = "runbooks",
+    description = crate::api::openapi::access::AGENT_EDIT,
+    params(("id" = String, Path, description = "The runbook's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such runbook.", body = crate::error::ErrorBody),
+        (status = 409, description = "A batch still uses the runbook.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn delete_runbook(
     caller: Caller,
     State(app): State<App>,
@@ -317,12 +377,32 @@ pub async fn delete_runbook(
 }
 
 /// `GET /batches`, in batch order, each with the computers another batch takes too.
+#[utoipa::path(
+    get,
+    path = "/batches",
+    tag = "batches",
+    description = crate::api::openapi::access::AGENT_READ,
+    responses(
+        (status = 200, description = "Every batch.", body = [crate::api::openapi::schemas::BatchView])
+    )
+)]
 pub async fn list_batches(caller: Caller, State(app): State<App>) -> Result<Json<Vec<BatchView>>> {
     caller.require(Area::Agent, Access::Read)?;
     Ok(Json(batches::views(&app).await?))
 }
 
 /// `POST /batches` with a batch without `id`. Operators schedule batches, so Operate suffices.
+#[utoipa::path(
+    post,
+    path = "/batches",
+    tag = "batches",
+    description = crate::api::openapi::access::AGENT_OPERATE,
+    request_body = crate::api::openapi::schemas::Batch,
+    responses(
+        (status = 201, description = "The new batch.", body = crate::api::openapi::schemas::BatchView),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn create_batch_route(
     caller: Caller,
     State(app): State<App>,
@@ -336,6 +416,18 @@ pub async fn create_batch_route(
 }
 
 /// `GET /batches/{id}`, with the computers another batch takes too.
+#[utoipa::path(
+    get,
+    path = "/batches/{id}",
+    tag = "batches",
+    description = crate::api::openapi::access::AGENT_READ,
+    params(("id" = String, Path, description = "The batch's id.")),
+    responses(
+        (status = 200, description = "The batch.", body = crate::api::openapi::schemas::BatchView),
+        (status = 404, description = "No such batch.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn get_batch(
     caller: Caller,
     State(app): State<App>,
@@ -351,6 +443,19 @@ pub async fn get_batch(
 }
 
 /// `PUT /batches/{id}` with the whole batch.
+#[utoipa::path(
+    put,
+    path = "/batches/{id}",
+    tag = "batches",
+    description = crate::api::openapi::access::AGENT_OPERATE,
+    params(("id" = String, Path, description = "The batch's id.")),
+    request_body = crate::api::openapi::schemas::Batch,
+    responses(
+        (status = 200, description = "The batch as changed.", body = crate::api::openapi::schemas::BatchView),
+        (status = 404, description = "No such batch.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn update_batch_route(
     caller: Caller,
     State(app): State<App>,
@@ -365,6 +470,18 @@ pub async fn update_batch_route(
 }
 
 /// `DELETE /batches/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/batches/{id}",
+    tag = "batches",
+    description = crate::api::openapi::access::AGENT_OPERATE,
+    params(("id" = String, Path, description = "The batch's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such batch.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn delete_batch(
     caller: Caller,
     State(app): State<App>,

@@ -18,23 +18,45 @@ use crate::store::directories::ImportRun;
 use crate::{App, Error, Result};
 
 /// The body of `POST /directories`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewDirectory {
     /// Name.
     pub name: String,
     /// AD or Entra.
+    #[schema(value_type = String, example = "ActiveDirectory")]
     pub kind: DirectoryKind,
     /// DNS domain.
     pub domain: String,
 }
 
 /// `GET /directories`.
+#[utoipa::path(
+    get,
+    path = "/directories",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_READ,
+    responses(
+        (status = 200, description = "Every directory.", body = [crate::api::openapi::schemas::Directory])
+    )
+)]
 pub async fn list(caller: Caller, State(app): State<App>) -> Result<Json<Vec<Directory>>> {
     caller.require(Area::Sync, Access::Read)?;
     Ok(Json(app.store.directories().await?))
 }
 
 /// `POST /directories`.
+#[utoipa::path(
+    post,
+    path = "/directories",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_EDIT,
+    request_body = NewDirectory,
+    responses(
+        (status = 201, description = "The new directory.", body = crate::api::openapi::schemas::Directory),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody),
+        (status = 409, description = "A directory with this name already exists.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn create_route(
     caller: Caller,
     State(app): State<App>,
@@ -63,6 +85,18 @@ async fn directory(app: &App, id: &str) -> Result<Directory> {
 }
 
 /// `GET /directories/{id}`.
+#[utoipa::path(
+    get,
+    path = "/directories/{id}",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_READ,
+    params(("id" = String, Path, description = "The directory's id.")),
+    responses(
+        (status = 200, description = "The directory.", body = crate::api::openapi::schemas::Directory),
+        (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn get_one(
     caller: Caller,
     State(app): State<App>,
@@ -73,6 +107,20 @@ pub async fn get_one(
 }
 
 /// `POST /directories/{id}/import` with the directory document as the body: a full import.
+#[utoipa::path(
+    post,
+    path = "/directories/{id}/import",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_OPERATE,
+    params(("id" = String, Path, description = "The directory's id.")),
+    request_body = crate::api::openapi::schemas::DirectoryDocument,
+    responses(
+        (status = 200, description = "What the import changed.", body = crate::api::openapi::schemas::ImportSummary),
+        (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody),
+        (status = 409, description = "Another import of this directory is running.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn import_route(
     caller: Caller,
     State(app): State<App>,
@@ -88,6 +136,18 @@ pub async fn import_route(
 }
 
 /// `GET /directories/{id}/imports`: the import runs, newest first.
+#[utoipa::path(
+    get,
+    path = "/directories/{id}/imports",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_READ,
+    params(("id" = String, Path, description = "The directory's id.")),
+    responses(
+        (status = 200, description = "Past imports, newest first.", body = [crate::api::openapi::schemas::ImportRun]),
+        (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn imports(
     caller: Caller,
     State(app): State<App>,
@@ -99,17 +159,31 @@ pub async fn imports(
 }
 
 /// The body of `POST /match`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct MatchRequest {
     /// Source directory.
+    #[schema(value_type = uuid::Uuid)]
     pub source: DirectoryId,
     /// Target directory.
+    #[schema(value_type = uuid::Uuid)]
     pub target: DirectoryId,
     /// The attribute compared, e.g. `sAMAccountName` or `mail`.
     pub attribute: String,
 }
 
 /// `POST /match`: matches users and groups one to one by one attribute.
+#[utoipa::path(
+    post,
+    path = "/match",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_OPERATE,
+    request_body = MatchRequest,
+    responses(
+        (status = 200, description = "What matching found.", body = crate::api::openapi::schemas::MatchSummary),
+        (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn match_route(
     caller: Caller,
     State(app): State<App>,
@@ -129,13 +203,24 @@ pub async fn match_route(
 }
 
 /// The query of the translation table routes.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Search {
     /// Only rows whose names, UPNs or SIDs contain this, ignoring case.
     pub search: Option<String>,
 }
 
 /// `GET /translations?search=`.
+#[utoipa::path(
+    get,
+    path = "/translations",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_READ,
+    params(Search),
+    responses(
+        (status = 200, description = "The translation table.", body = [crate::api::openapi::schemas::TranslationEntry])
+    )
+)]
 pub async fn translations(
     caller: Caller,
     State(app): State<App>,
@@ -194,6 +279,16 @@ pub fn translations_to_csv(entries: &[TranslationEntry]) -> Result<String> {
 }
 
 /// `GET /translations.csv?search=`: the same rows as a download.
+#[utoipa::path(
+    get,
+    path = "/translations.csv",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_READ,
+    params(Search),
+    responses(
+        (status = 200, description = "The translation table as CSV.", body = String, content_type = "text/csv")
+    )
+)]
 pub async fn translations_csv(
     caller: Caller,
     State(app): State<App>,

@@ -16,6 +16,18 @@ use crate::enrollment::{
 use crate::{App, Result};
 
 /// `GET /directories/{id}/bulk-tokens`: newest first, never the tokens themselves.
+#[utoipa::path(
+    get,
+    path = "/directories/{id}/bulk-tokens",
+    tag = "enrollment",
+    description = crate::api::openapi::access::AGENT_READ,
+    params(("id" = String, Path, description = "The directory's id.")),
+    responses(
+        (status = 200, description = "The directory's bulk enrollment tokens, newest first.", body = [crate::api::openapi::schemas::BulkTokenView]),
+        (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn list(
     caller: Caller,
     State(app): State<App>,
@@ -27,6 +39,19 @@ pub async fn list(
 }
 
 /// `POST /directories/{id}/bulk-tokens/flows`: starts a sign-in (device code or browser).
+#[utoipa::path(
+    post,
+    path = "/directories/{id}/bulk-tokens/flows",
+    tag = "enrollment",
+    description = crate::api::openapi::access::AGENT_EDIT,
+    params(("id" = String, Path, description = "The directory's id.")),
+    request_body = crate::api::openapi::schemas::StartRequest,
+    responses(
+        (status = 201, description = "The sign-in to finish.", body = crate::api::openapi::schemas::StartedFlow),
+        (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn start(
     caller: Caller,
     State(app): State<App>,
@@ -44,6 +69,19 @@ pub async fn start(
 
 /// `POST /directories/{id}/bulk-tokens/flows/{flow}/poll`: 200 while pending, 201 with the
 /// token once made.
+#[utoipa::path(
+    post,
+    path = "/directories/{id}/bulk-tokens/flows/{flow}/poll",
+    tag = "enrollment",
+    description = crate::api::openapi::access::AGENT_EDIT,
+    params(("id" = String, Path, description = "The directory's id."), ("flow" = String, Path, description = "The sign-in's id.")),
+    responses(
+        (status = 200, description = "Nobody has signed in yet.", body = crate::api::openapi::schemas::PollOutcome),
+        (status = 201, description = "The token was made.", body = crate::api::openapi::schemas::PollOutcome),
+        (status = 404, description = "No such sign-in.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn poll(
     caller: Caller,
     State(app): State<App>,
@@ -62,6 +100,19 @@ pub async fn poll(
 
 /// `POST /directories/{id}/bulk-tokens/flows/{flow}/complete` with the browser's `state` and
 /// `code`.
+#[utoipa::path(
+    post,
+    path = "/directories/{id}/bulk-tokens/flows/{flow}/complete",
+    tag = "enrollment",
+    description = crate::api::openapi::access::AGENT_EDIT,
+    params(("id" = String, Path, description = "The directory's id."), ("flow" = String, Path, description = "The sign-in's id.")),
+    request_body = crate::enrollment::CompleteRequest,
+    responses(
+        (status = 201, description = "The token was made.", body = crate::api::openapi::schemas::BulkTokenView),
+        (status = 404, description = "No such sign-in.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn complete(
     caller: Caller,
     State(app): State<App>,
@@ -79,6 +130,18 @@ pub async fn complete(
 }
 
 /// `DELETE /directories/{id}/bulk-tokens/{token}`.
+#[utoipa::path(
+    delete,
+    path = "/directories/{id}/bulk-tokens/{token}",
+    tag = "enrollment",
+    description = crate::api::openapi::access::AGENT_EDIT,
+    params(("id" = String, Path, description = "The directory's id."), ("token" = String, Path, description = "The bulk enrollment token's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such bulk enrollment token.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn delete(
     caller: Caller,
     State(app): State<App>,

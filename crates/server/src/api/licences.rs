@@ -13,13 +13,22 @@ use crate::licences::{self, LicenceView};
 use crate::{App, Error, Result};
 
 /// The body of `POST /licences`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ApplyLicence {
     /// The licence text as issued, `REHOME-LICENCE-1.…`.
     pub licence: String,
 }
 
 /// `GET /licences`.
+#[utoipa::path(
+    get,
+    path = "/licences",
+    tag = "licences",
+    description = "Access: Agent read or Sync read (any viewer, operator or admin role).",
+    responses(
+        (status = 200, description = "The applied licences.", body = [crate::api::openapi::schemas::LicenceView])
+    )
+)]
 pub async fn list_route(caller: Caller, State(app): State<App>) -> Result<Json<Vec<LicenceView>>> {
     caller
         .require(Area::Agent, Access::Read)
@@ -28,6 +37,17 @@ pub async fn list_route(caller: Caller, State(app): State<App>) -> Result<Json<V
 }
 
 /// `POST /licences`.
+#[utoipa::path(
+    post,
+    path = "/licences",
+    tag = "licences",
+    description = crate::api::openapi::access::TENANT_EDIT,
+    request_body = ApplyLicence,
+    responses(
+        (status = 201, description = "The licence, checked and applied.", body = crate::api::openapi::schemas::LicenceView),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn apply_route(
     caller: Caller,
     State(app): State<App>,
@@ -42,6 +62,18 @@ pub async fn apply_route(
 }
 
 /// `DELETE /licences/{id}`: devices it counted stay counted.
+#[utoipa::path(
+    delete,
+    path = "/licences/{id}",
+    tag = "licences",
+    description = crate::api::openapi::access::TENANT_EDIT,
+    params(("id" = String, Path, description = "The licence's id.")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 404, description = "No such licence.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn delete_route(
     caller: Caller,
     State(app): State<App>,

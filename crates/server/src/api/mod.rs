@@ -8,6 +8,7 @@ pub mod config;
 pub mod directories;
 pub mod enrollment;
 pub mod licences;
+pub mod openapi;
 pub mod packages;
 pub mod reports;
 pub mod secrets;
@@ -131,6 +132,7 @@ pub fn router() -> Router<App> {
             "/command-packages/{sha256}",
             axum::routing::delete(packages::delete),
         )
+        .route("/openapi.json", get(openapi::document))
 }
 
 /// Every route of this API that changes something, as (method, path under `/api/v1` with `{id}`
@@ -159,6 +161,34 @@ pub const MUTATING_ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/directories/{id}/bulk-tokens/{id}"),
     ("POST", "/command-packages"),
     ("DELETE", "/command-packages/{id}"),
+];
+
+/// Every GET route of this API, as in [`MUTATING_ROUTES`]. The OpenAPI test checks the document
+/// against both lists, so a new route belongs in one of them and in [`openapi::ApiDoc`].
+pub const READ_ROUTES: &[&str] = &[
+    "/directories",
+    "/directories/{id}",
+    "/directories/{id}/imports",
+    "/translations",
+    "/translations.csv",
+    "/psks",
+    "/agent-certificates",
+    "/runbooks",
+    "/runbooks/{id}",
+    "/batches",
+    "/batches/compatible-runbooks",
+    "/batches/{id}/computers.csv",
+    "/computers",
+    "/batches/{id}",
+    "/agents",
+    "/agents/{id}",
+    "/agents/{id}/events",
+    "/failed-communications",
+    "/progress",
+    "/licences",
+    "/directories/{id}/bulk-tokens",
+    "/command-packages",
+    "/openapi.json",
 ];
 
 /// Reads a JSON request body; errors name `body`, like every other input error. Handlers call it

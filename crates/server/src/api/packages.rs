@@ -12,7 +12,8 @@ use crate::packages::{self, PackageView};
 use crate::{App, Error, Result};
 
 /// The query of `POST /command-packages`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// The file name, e.g. `printers.zip`.
     #[serde(default)]
@@ -21,6 +22,19 @@ pub struct UploadQuery {
 
 /// `POST /command-packages?name=…` with the zip as the body: 201 when new, 200 when the same
 /// bytes were stored already.
+#[utoipa::path(
+    post,
+    path = "/command-packages",
+    tag = "packages",
+    description = crate::api::openapi::access::AGENT_EDIT,
+    params(UploadQuery),
+    request_body(content = crate::api::openapi::schemas::Binary, content_type = "application/zip", description = "The package as a zip file."),
+    responses(
+        (status = 201, description = "The package was stored.", body = crate::api::openapi::schemas::PackageView),
+        (status = 200, description = "The same package was already stored.", body = crate::api::openapi::schemas::PackageView),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn upload(
     caller: Caller,
     State(app): State<App>,
@@ -41,12 +55,34 @@ pub async fn upload(
 }
 
 /// `GET /command-packages`.
+#[utoipa::path(
+    get,
+    path = "/command-packages",
+    tag = "packages",
+    description = crate::api::openapi::access::AGENT_READ,
+    responses(
+        (status = 200, description = "The stored command packages.", body = [crate::api::openapi::schemas::PackageView])
+    )
+)]
 pub async fn list(caller: Caller, State(app): State<App>) -> Result<Json<Vec<PackageView>>> {
     caller.require(Area::Agent, Access::Read)?;
     Ok(Json(packages::list(&app).await?))
 }
 
 /// `DELETE /command-packages/{sha256}`; refused while a runbook uses it.
+#[utoipa::path(
+    delete,
+    path = "/command-packages/{sha256}",
+    tag = "packages",
+    description = crate::api::openapi::access::AGENT_EDIT,
+    params(("sha256" = String, Path, description = "The package's SHA-256 in hex.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such command package.", body = crate::error::ErrorBody),
+        (status = 409, description = "A runbook still uses the package.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn delete(
     caller: Caller,
     State(app): State<App>,

@@ -21,13 +21,15 @@ use crate::store::communications::FailedCommunication;
 use crate::{App, Error, Result};
 
 /// An agent as the agents report lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AgentSummary {
     /// Its id.
+    #[schema(value_type = uuid::Uuid)]
     pub id: AgentId,
     /// Computer name.
     pub name: String,
     /// The directory its computer is in.
+    #[schema(value_type = uuid::Uuid)]
     pub directory: DirectoryId,
     /// That directory's name.
     pub directory_name: String,
@@ -36,8 +38,10 @@ pub struct AgentSummary {
     /// Windows version.
     pub os: String,
     /// Workstation or server.
+    #[schema(value_type = String)]
     pub os_edition: OsEdition,
     /// What it is joined to.
+    #[schema(value_type = Object)]
     pub join_state: JoinState,
     /// When it registered.
     pub registered_at: DateTime<Utc>,
@@ -71,6 +75,15 @@ async fn summaries(app: &App, agents: Vec<Agent>) -> Result<Vec<AgentSummary>> {
 }
 
 /// `GET /agents`.
+#[utoipa::path(
+    get,
+    path = "/agents",
+    tag = "agents",
+    description = crate::api::openapi::access::AGENT_READ,
+    responses(
+        (status = 200, description = "Every registered agent.", body = [AgentSummary])
+    )
+)]
 pub async fn agents(caller: Caller, State(app): State<App>) -> Result<Json<Vec<AgentSummary>>> {
     caller.require(Area::Agent, Access::Read)?;
     let agents = app.store.agents().await?;
@@ -78,19 +91,23 @@ pub async fn agents(caller: Caller, State(app): State<App>) -> Result<Json<Vec<A
 }
 
 /// One run as agent details show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunView {
     /// The runbook.
+    #[schema(value_type = uuid::Uuid)]
     pub runbook: RunbookId,
     /// Its name, empty when it was deleted.
     pub runbook_name: String,
     /// The batch that assigned it.
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub batch: Option<BatchId>,
     /// Phase.
+    #[schema(value_type = Option<String>)]
     pub phase: Option<Phase>,
     /// Step id.
     pub step: Option<String>,
     /// Status.
+    #[schema(value_type = String)]
     pub status: AgentStatus,
     /// Last change.
     pub last_update: DateTime<Utc>,
@@ -99,13 +116,14 @@ pub struct RunView {
 }
 
 /// An agent's details.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AgentDetails {
     /// The agent.
     pub agent: AgentSummary,
     /// Its runs, newest change first.
     pub runs: Vec<RunView>,
     /// The profiles it harvested.
+    #[schema(value_type = Vec<crate::api::openapi::schemas::UserProfile>)]
     pub profiles: Vec<UserProfile>,
 }
 
@@ -145,6 +163,18 @@ pub async fn agent_details_of(app: &App, id: AgentId) -> Result<AgentDetails> {
 }
 
 /// `GET /agents/{id}`.
+#[utoipa::path(
+    get,
+    path = "/agents/{id}",
+    tag = "agents",
+    description = crate::api::openapi::access::AGENT_READ,
+    params(("id" = String, Path, description = "The agent's id.")),
+    responses(
+        (status = 200, description = "The agent, its runs and user profiles.", body = AgentDetails),
+        (status = 404, description = "No such agent.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn agent_details(
     caller: Caller,
     State(app): State<App>,
@@ -155,7 +185,8 @@ pub async fn agent_details(
 }
 
 /// The paging query of the log routes.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Only entries older than this sequence number (the `next_before` of the previous page).
     pub before: Option<u64>,
@@ -172,9 +203,10 @@ fn limit(page: &Page) -> Result<u32> {
 }
 
 /// A page of an agent's log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventPage {
     /// Events, newest first.
+    #[schema(value_type = Vec<crate::api::openapi::schemas::AgentEvent>)]
     pub events: Vec<AgentEvent>,
     /// Pass as `before` for the next page; absent on the last.
     pub next_before: Option<u64>,
@@ -183,6 +215,18 @@ pub struct EventPage {
 }
 
 /// `GET /agents/{id}/events?before=&limit=`.
+#[utoipa::path(
+    get,
+    path = "/agents/{id}/events",
+    tag = "agents",
+    description = crate::api::openapi::access::AGENT_READ,
+    params(("id" = String, Path, description = "The agent's id."), Page),
+    responses(
+        (status = 200, description = "A page of the agent's log, newest first.", body = EventPage),
+        (status = 404, description = "No such agent.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn agent_events(
     caller: Caller,
     State(app): State<App>,
@@ -205,6 +249,17 @@ pub async fn agent_events(
 }
 
 /// `GET /failed-communications?limit=`: newest first.
+#[utoipa::path(
+    get,
+    path = "/failed-communications",
+    tag = "reports",
+    description = crate::api::openapi::access::AGENT_READ,
+    params(Page),
+    responses(
+        (status = 200, description = "Refused agent requests, newest first.", body = [crate::api::openapi::schemas::FailedCommunication]),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn failed_communications(
     caller: Caller,
     State(app): State<App>,
@@ -215,7 +270,7 @@ pub async fn failed_communications(
 }
 
 /// How many (computer, runbook) pairs are in each status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StatusCounts {
     /// Error.
     pub error: u64,
@@ -263,9 +318,10 @@ impl StatusCounts {
 }
 
 /// One batch's counts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BatchProgress {
     /// The batch.
+    #[schema(value_type = uuid::Uuid)]
     pub batch: BatchId,
     /// Its name.
     pub name: String,
@@ -274,7 +330,7 @@ pub struct BatchProgress {
 }
 
 /// Progress counts per batch and overall.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Progress {
     /// Every batch together.
     pub overall: StatusCounts,
@@ -347,6 +403,15 @@ pub async fn progress(app: &App) -> Result<Progress> {
 }
 
 /// `GET /progress`.
+#[utoipa::path(
+    get,
+    path = "/progress",
+    tag = "reports",
+    description = crate::api::openapi::access::AGENT_READ,
+    responses(
+        (status = 200, description = "Migration status counts, overall and per batch.", body = Progress)
+    )
+)]
 pub async fn progress_route(caller: Caller, State(app): State<App>) -> Result<Json<Progress>> {
     caller.require(Area::Agent, Access::Read)?;
     Ok(Json(progress(&app).await?))

@@ -23,9 +23,10 @@ pub const DEFAULT_CERTIFICATE_MONTHS: u32 = 12;
 pub const MAX_CERTIFICATE_MONTHS: u32 = 120;
 
 /// A PSK just made: the only answer that ever holds its value.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct NewPsk {
     /// Its id.
+    #[schema(value_type = uuid::Uuid)]
     pub id: PskId,
     /// The 64 characters to give the agent installer. Shown once.
     pub key: String,
@@ -54,7 +55,7 @@ pub async fn create_psk(app: &App) -> Result<NewPsk> {
 }
 
 /// The body of `POST /agent-certificates`; both fields optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct NewCertificate {
     /// Defaults to `Agent Certificate <date>`.
     #[serde(default)]
@@ -99,12 +100,30 @@ pub async fn create_certificate(app: &App, request: NewCertificate) -> Result<Ce
 }
 
 /// `GET /psks`: ids and dates, never values; the newest is `latest`.
+#[utoipa::path(
+    get,
+    path = "/psks",
+    tag = "secrets",
+    description = crate::api::openapi::access::AGENT_READ,
+    responses(
+        (status = 200, description = "The PSKs, never their keys.", body = [crate::api::openapi::schemas::PskInfo])
+    )
+)]
 pub async fn list_psks(caller: Caller, State(app): State<App>) -> Result<Json<Vec<PskInfo>>> {
     caller.require(Area::Agent, Access::Read)?;
     Ok(Json(app.store.psks().await?))
 }
 
 /// `POST /psks`.
+#[utoipa::path(
+    post,
+    path = "/psks",
+    tag = "secrets",
+    description = crate::api::openapi::access::AGENT_EDIT,
+    responses(
+        (status = 201, description = "The new PSK with its key, shown this once.", body = NewPsk)
+    )
+)]
 pub async fn create_psk_route(
     caller: Caller,
     State(app): State<App>,
@@ -114,6 +133,18 @@ pub async fn create_psk_route(
 }
 
 /// `DELETE /psks/{id}`: installers holding it can no longer register.
+#[utoipa::path(
+    delete,
+    path = "/psks/{id}",
+    tag = "secrets",
+    description = crate::api::openapi::access::AGENT_EDIT,
+    params(("id" = String, Path, description = "The PSK's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such PSK.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn delete_psk(
     caller: Caller,
     State(app): State<App>,
@@ -128,6 +159,15 @@ pub async fn delete_psk(
 }
 
 /// `GET /agent-certificates`: public parts and expiry; the newest is `latest`.
+#[utoipa::path(
+    get,
+    path = "/agent-certificates",
+    tag = "secrets",
+    description = crate::api::openapi::access::AGENT_READ,
+    responses(
+        (status = 200, description = "The agent certificates.", body = [crate::api::openapi::schemas::CertificateInfo])
+    )
+)]
 pub async fn list_certificates(
     caller: Caller,
     State(app): State<App>,
@@ -137,6 +177,17 @@ pub async fn list_certificates(
 }
 
 /// `POST /agent-certificates`.
+#[utoipa::path(
+    post,
+    path = "/agent-certificates",
+    tag = "secrets",
+    description = crate::api::openapi::access::AGENT_EDIT,
+    request_body = NewCertificate,
+    responses(
+        (status = 201, description = "The new certificate.", body = crate::api::openapi::schemas::CertificateInfo),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn create_certificate_route(
     caller: Caller,
     State(app): State<App>,

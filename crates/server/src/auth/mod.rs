@@ -9,7 +9,7 @@
 pub mod accounts;
 pub mod password;
 mod roles;
-mod routes;
+pub(crate) mod routes;
 pub mod session;
 
 pub use accounts::{bootstrap_admin, create_user, issue_api_token, reset_password};

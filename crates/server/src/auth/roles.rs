@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A role a console user holds. Users may hold several.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Role {
     /// Everything, including users and roles.
     TenantAdmin,

@@ -29,8 +29,9 @@ pub fn router() -> Router<App> {
 }
 
 /// A user as the API shows it: never a password or hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
+    #[schema(value_type = uuid::Uuid)]
     id: UserId,
     name: String,
     roles: Vec<Role>,
@@ -56,19 +57,31 @@ impl From<UserRow> for UserView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct LoginBody {
     name: String,
+    #[schema(write_only)]
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LoginAnswer {
     token: String,
     expires_at: DateTime<Utc>,
     user: UserView,
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    description = "Access: anyone; answers 401 `bad_credentials` for a wrong name or password.",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in: send the token as `Authorization: Bearer`.", body = LoginAnswer),
+        (status = 401, description = "Wrong name or password, or the account is locked for a while.", body = crate::error::ErrorBody)
+    )
+)]
 async fn login(State(app): State<App>, Json(body): Json<LoginBody>) -> Result<Json<LoginAnswer>> {
     let (user, session) =
         accounts::login(&app, &body.name, &body.password, SessionKind::Api).await?;
@@ -79,12 +92,21 @@ async fn login(State(app): State<App>, Json(body): Json<LoginBody>) -> Result<Js
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    description = "Access: any signed-in user.",
+    responses(
+        (status = 204, description = "The session ended.")
+    )
+)]
 async fn logout(State(app): State<App>, session: Authenticated) -> Result<StatusCode> {
     session.end(&app).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct WhoAmI {
     #[serde(flatten)]
     user: UserView,
@@ -93,6 +115,15 @@ struct WhoAmI {
     csrf_token: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/whoami",
+    tag = "auth",
+    description = "Access: any signed-in user, also one who must change their password.",
+    responses(
+        (status = 200, description = "The caller.", body = WhoAmI)
+    )
+)]
 async fn whoami(State(app): State<App>, session: Authenticated) -> Result<Json<WhoAmI>> {
     let user = users::find_user(&app.store, session.caller().user)
         .await?
@@ -106,12 +137,25 @@ async fn whoami(State(app): State<App>, session: Authenticated) -> Result<Json<W
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct PasswordBody {
+    #[schema(write_only)]
     current: String,
+    #[schema(write_only)]
     new: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/password",
+    tag = "auth",
+    description = "Access: any signed-in user, for their own password.",
+    request_body = PasswordBody,
+    responses(
+        (status = 204, description = "Changed; the caller's other sessions end."),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 async fn change_password(
     State(app): State<App>,
     session: Authenticated,
@@ -132,6 +176,15 @@ fn parse_id(id: &str) -> Result<UserId> {
     id.parse().map_err(|_| Error::NotFound("user"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    description = crate::api::openapi::access::TENANT_READ,
+    responses(
+        (status = 200, description = "Every console user.", body = [UserView])
+    )
+)]
 async fn list_users(State(app): State<App>, caller: Caller) -> Result<Json<Vec<UserView>>> {
     caller.require(Area::Tenant, Access::Read)?;
     Ok(Json(
@@ -143,6 +196,17 @@ async fn list_users(State(app): State<App>, caller: Caller) -> Result<Json<Vec<U
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/users/{id}",
+    tag = "users",
+    description = crate::api::openapi::access::TENANT_READ,
+    params(("id" = String, Path, description = "The user's id.")),
+    responses(
+        (status = 200, description = "The user.", body = UserView),
+        (status = 404, description = "No such user.", body = crate::error::ErrorBody)
+    )
+)]
 async fn get_user(
     State(app): State<App>,
     caller: Caller,
@@ -155,14 +219,27 @@ async fn get_user(
     Ok(Json(user.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct CreateBody {
     name: String,
     /// The first password; the user must change it at first login.
+    #[schema(write_only)]
     password: String,
     roles: Vec<Role>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    description = crate::api::openapi::access::TENANT_EDIT,
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The new user; they must change the password at first login.", body = UserView),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody),
+        (status = 409, description = "A user with this name already exists.", body = crate::error::ErrorBody)
+    )
+)]
 async fn create_user(
     State(app): State<App>,
     caller: Caller,
@@ -177,14 +254,29 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct UpdateBody {
     /// The new set of roles, when given.
     roles: Option<Vec<Role>>,
     /// A new password set by the admin, when given: the user must change it, and their sessions end.
+    #[schema(write_only)]
     password: Option<String>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/users/{id}",
+    tag = "users",
+    description = crate::api::openapi::access::TENANT_EDIT,
+    params(("id" = String, Path, description = "The user's id.")),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The user as changed.", body = UserView),
+        (status = 404, description = "No such user.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody),
+        (status = 409, description = "The last TenantAdmin cannot lose the role.", body = crate::error::ErrorBody)
+    )
+)]
 async fn update_user(
     State(app): State<App>,
     caller: Caller,
@@ -217,6 +309,18 @@ async fn update_user(
     Ok(Json(user.into()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/users/{id}",
+    tag = "users",
+    description = crate::api::openapi::access::TENANT_EDIT,
+    params(("id" = String, Path, description = "The user's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such user.", body = crate::error::ErrorBody),
+        (status = 409, description = "The last TenantAdmin, or the caller themselves, cannot be deleted.", body = crate::error::ErrorBody)
+    )
+)]
 async fn delete_user(
     State(app): State<App>,
     caller: Caller,

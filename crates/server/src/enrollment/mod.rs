@@ -125,11 +125,12 @@ pub enum PollOutcome {
 }
 
 /// The body of `POST /directories/{id}/bulk-tokens/flows/{flow}/complete`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct CompleteRequest {
     /// The `state` the browser came back with.
     pub state: String,
     /// The `code` the browser came back with.
+    #[schema(write_only)]
     pub code: String,
 }
 

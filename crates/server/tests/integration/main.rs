@@ -12,6 +12,7 @@ mod graph;
 mod jobs;
 mod ldap;
 mod licences;
+mod openapi;
 mod packages;
 mod secrets;
 mod support;

@@ -1,0 +1,157 @@
+//! The OpenAPI document against the router: every route documented, every documented path routed.
+
+use std::collections::BTreeSet;
+
+use axum::http::StatusCode;
+use server::auth::Role;
+
+use crate::support::TestApp;
+
+/// `/a/{flow}/b` → `/a/{id}/b`: the route lists write every path parameter as `{id}`.
+fn normalised(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if segment.starts_with('{') && segment.ends_with('}') {
+                "{id}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// (METHOD, path as documented) for every operation of the document.
+fn operations(doc: &serde_json::Value) -> BTreeSet<(String, String)> {
+    let paths = doc["paths"].as_object().expect("paths is an object");
+    let mut out = BTreeSet::new();
+    for (path, item) in paths {
+        for method in ["get", "put", "post", "delete", "patch"] {
+            if item.get(method).is_some() {
+                out.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    out
+}
+
+async fn served_document(t: &TestApp) -> serde_json::Value {
+    let token = t.token_with_roles(&[Role::AgentViewer]).await;
+    let response = t.get("/api/v1/openapi.json", &token).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    response.json()
+}
+
+#[tokio::test]
+async fn the_document_is_openapi_3_and_needs_a_signed_in_user() {
+    let t = TestApp::new().await;
+    let response = t.get("/api/v1/openapi.json", "").await;
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+
+    let doc = served_document(&t).await;
+    let version = doc["openapi"].as_str().expect("openapi version");
+    assert!(version.starts_with("3."), "{version}");
+    // The same document `rehome openapi` prints.
+    let printed: serde_json::Value =
+        serde_json::from_str(&server::api::openapi::json()).expect("printed document is JSON");
+    assert_eq!(printed, doc);
+}
+
+#[tokio::test]
+async fn every_route_of_the_router_is_documented_with_its_method() {
+    let t = TestApp::new().await;
+    let doc = served_document(&t).await;
+    let documented: BTreeSet<(String, String)> = operations(&doc)
+        .into_iter()
+        .map(|(method, path)| (method, normalised(&path)))
+        .collect();
+    let routes = server::api::MUTATING_ROUTES
+        .iter()
+        .map(|(method, path)| (method.to_string(), path.to_string()))
+        .chain(
+            server::api::READ_ROUTES
+                .iter()
+                .map(|path| ("GET".to_string(), path.to_string())),
+        );
+    let missing: Vec<_> = routes.filter(|r| !documented.contains(r)).collect();
+    assert!(
+        missing.is_empty(),
+        "routes missing from the document: {missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_routed() {
+    let t = TestApp::new().await;
+    let doc = served_document(&t).await;
+    let admin = t.token_with_roles(&[Role::TenantAdmin]).await;
+    let ops = operations(&doc);
+    assert!(ops.len() > 40, "only {} operations", ops.len());
+    for (method, path) in ops {
+        let url = format!(
+            "/api/v1{}",
+            normalised(&path).replace("{id}", &uuid::Uuid::new_v4().to_string())
+        );
+        // Logging out ends the session: use one of its own.
+        let token = if path == "/auth/logout" {
+            t.token_with_roles(&[Role::TenantAdmin]).await
+        } else {
+            admin.clone()
+        };
+        let body = serde_json::json!({});
+        let response = match method.as_str() {
+            "GET" => t.get(&url, &token).await,
+            "POST" => t.post_json(&url, &token, body).await,
+            "PUT" => t.put_json(&url, &token, body).await,
+            "DELETE" => t.delete(&url, &token).await,
+            other => panic!("add {other} to this test"),
+        };
+        let what = format!("{method} {url}: {} {}", response.status, response.text());
+        assert_ne!(response.status, StatusCode::METHOD_NOT_ALLOWED, "{what}");
+        if response.status == StatusCode::NOT_FOUND {
+            // A handler's "no such thing" carries the error body; the router's fallback does not.
+            assert_eq!(response.json()["code"], "not_found", "{what}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn operations_carry_their_tag_access_and_error_answers() {
+    let t = TestApp::new().await;
+    let doc = served_document(&t).await;
+    let delete_runbook = &doc["paths"]["/runbooks/{id}"]["delete"];
+    assert_eq!(delete_runbook["tags"][0], "runbooks");
+    let description = delete_runbook["description"].as_str().unwrap_or_default();
+    assert!(description.contains("AgentAdmin"), "{description}");
+    for status in ["204", "401", "403", "404", "409"] {
+        assert!(
+            delete_runbook["responses"].get(status).is_some(),
+            "DELETE /runbooks/{{id}} lacks {status}"
+        );
+    }
+    let error = &doc["components"]["schemas"]["ErrorBody"]["properties"];
+    for field in ["code", "message", "fields"] {
+        assert!(error.get(field).is_some(), "ErrorBody lacks {field}");
+    }
+    // Passwords go in, never come out.
+    let login = &doc["components"]["schemas"]["LoginBody"]["properties"];
+    assert_eq!(login["password"]["writeOnly"], true);
+    let create_user = &doc["components"]["schemas"]["CreateBody"]["properties"];
+    assert_eq!(create_user["password"]["writeOnly"], true);
+    // Operation ids are unique, as OpenAPI requires.
+    let mut ids = BTreeSet::new();
+    for (method, path) in operations(&doc) {
+        let id = doc["paths"][&path][method.to_lowercase()]["operationId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            ids.insert(id.clone()),
+            "{method} {path}: operationId {id:?} used twice"
+        );
+    }
+    // Login is the one operation open to anyone.
+    assert!(doc["paths"]["/auth/login"]["post"]["responses"]
+        .get("403")
+        .is_none());
+}
