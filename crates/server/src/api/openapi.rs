@@ -106,6 +106,30 @@ pub mod schemas {
         "Counts of what matching paired, left alone or found ambiguous."
     );
     opaque_schema!(
+        MatchProfile,
+        "A match profile: name, sid_history (true: a target holding the source SID matches first) and ordered rules, each {applies_to: users|groups|both, source, target, ignore_case} with expressions such as lower(localpart(userPrincipalName))."
+    );
+    opaque_schema!(
+        ProfileRequest,
+        "source and target directory ids, and either profile (a match profile) or preset (sAMAccountName, upn, mail, employeeID, upn-localpart); neither means the pair's stored profile."
+    );
+    opaque_schema!(
+        WhatIf,
+        "What a match run would do: its summary and how many translation rows it would add, change and remove, with examples."
+    );
+    opaque_schema!(
+        Explanation,
+        "Why one source object matched or not: text (readable lines), outcome, target, and steps (sIDHistory then each rule, with values, candidates and verdict)."
+    );
+    opaque_schema!(
+        ObjectHit,
+        "An object found by search: directory, guid, kind, name, upn, sam_account_name."
+    );
+    opaque_schema!(
+        ObjectReport,
+        "The Single Object Report: directory, object (every attribute), messages, translations, profiles, batches and target_object."
+    );
+    opaque_schema!(
         TranslationEntry,
         "A row of the translation table: a source object and the target it maps to."
     );
@@ -286,6 +310,13 @@ fn guard(operation: &mut Operation) {
         super::directories::import_route,
         super::directories::imports,
         super::directories::match_route,
+        super::sync::get_profile,
+        super::sync::put_profile,
+        super::sync::run,
+        super::sync::what_if,
+        super::sync::explain,
+        super::sync::search,
+        super::sync::report,
         super::directories::translations,
         super::directories::translations_csv,
         super::secrets::list_psks,

@@ -75,6 +75,17 @@ fn chosen(request: &ProfileRequest) -> Result<Option<MatchProfile>> {
 }
 
 /// `GET /match/profile?source&target`: the profile the pair matches with.
+#[utoipa::path(
+    get,
+    path = "/match/profile",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_READ,
+    params(("source" = String, Query, description = "Source directory id."), ("target" = String, Query, description = "Target directory id.")),
+    responses(
+        (status = 200, description = "The pair's profile (sAMAccountName by default).", body = crate::api::openapi::schemas::MatchProfile),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn get_profile(
     caller: Caller,
     State(app): State<App>,
@@ -87,6 +98,17 @@ pub async fn get_profile(
 }
 
 /// `PUT /match/profile`: stores the pair's profile without running it.
+#[utoipa::path(
+    put,
+    path = "/match/profile",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_EDIT,
+    request_body = crate::api::openapi::schemas::ProfileRequest,
+    responses(
+        (status = 200, description = "The stored profile.", body = crate::api::openapi::schemas::MatchProfile),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn put_profile(
     caller: Caller,
     State(app): State<App>,
@@ -101,6 +123,17 @@ pub async fn put_profile(
 }
 
 /// `POST /match/run`: matches the pair (with the given profile, which is then stored).
+#[utoipa::path(
+    post,
+    path = "/match/run",
+    tag = "sync",
+    description = "Access: Sync operate to run the stored profile; Sync edit to give one.",
+    request_body = crate::api::openapi::schemas::ProfileRequest,
+    responses(
+        (status = 200, description = "What matching found.", body = crate::api::openapi::schemas::MatchSummary),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn run(
     caller: Caller,
     State(app): State<App>,
@@ -119,6 +152,17 @@ pub async fn run(
 }
 
 /// `POST /match/what-if`: what a run would change, changing nothing.
+#[utoipa::path(
+    post,
+    path = "/match/what-if",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_READ,
+    request_body = crate::api::openapi::schemas::ProfileRequest,
+    responses(
+        (status = 200, description = "What a run would change; nothing is changed.", body = crate::api::openapi::schemas::WhatIf),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn what_if(caller: Caller, State(app): State<App>, body: Bytes) -> Result<Json<WhatIf>> {
     caller.require(Area::Sync, Access::Read)?;
     let request: ProfileRequest = json_body(&body)?;
@@ -150,6 +194,17 @@ pub struct ExplainResponse {
 }
 
 /// `GET /match/explain?source&target&user`: why that source object matched or did not.
+#[utoipa::path(
+    get,
+    path = "/match/explain",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_READ,
+    params(("source" = String, Query, description = "Source directory id."), ("target" = String, Query, description = "Target directory id."), ("user" = String, Query, description = "GUID, SID, UPN, sAMAccountName, mail or name of the source object.")),
+    responses(
+        (status = 200, description = "Why it matched or not, rule by rule.", body = crate::api::openapi::schemas::Explanation),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn explain(
     caller: Caller,
     State(app): State<App>,
@@ -175,6 +230,17 @@ pub struct ObjectSearch {
 }
 
 /// `GET /objects?search=ada*`: find objects for the Single Object Report.
+#[utoipa::path(
+    get,
+    path = "/objects",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_READ,
+    params(("search" = String, Query, description = "Name, UPN, sAMAccountName or mail; * matches any characters."), ("directory" = Option<String>, Query, description = "Only this directory.")),
+    responses(
+        (status = 200, description = "At most 200 objects, by name.", body = [crate::api::openapi::schemas::ObjectHit]),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn search(
     caller: Caller,
     State(app): State<App>,
@@ -187,6 +253,18 @@ pub async fn search(
 }
 
 /// `GET /objects/{directory}/{guid}`: the Single Object Report.
+#[utoipa::path(
+    get,
+    path = "/objects/{directory}/{guid}",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_READ,
+    params(("directory" = String, Path, description = "The directory's id."), ("guid" = String, Path, description = "The object's GUID.")),
+    responses(
+        (status = 200, description = "The Single Object Report.", body = crate::api::openapi::schemas::ObjectReport),
+        (status = 404, description = "No such directory or object.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn report(
     caller: Caller,
     State(app): State<App>,
