@@ -133,11 +133,14 @@ struct PairState {
     messages: HashMap<ObjectGuid, u64>,
 }
 
+/// One pair's state, locked while a run of that pair works on it.
+type PairSlot = Arc<Mutex<PairState>>;
+
 /// The state of every pair this replica has matched, so a run writes only what changed without
 /// reading the whole table back.
 #[derive(Default)]
 pub struct PairCache {
-    pairs: Mutex<HashMap<(DirectoryId, DirectoryId), Arc<Mutex<PairState>>>>,
+    pairs: Mutex<HashMap<(DirectoryId, DirectoryId), PairSlot>>,
 }
 
 impl std::fmt::Debug for PairCache {
@@ -324,7 +327,7 @@ async fn pair_state(
     cache: &PairCache,
     source: DirectoryId,
     target: DirectoryId,
-) -> Result<Arc<Mutex<PairState>>> {
+) -> Result<PairSlot> {
     let slot = cache
         .pairs
         .lock()

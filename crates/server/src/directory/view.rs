@@ -318,7 +318,7 @@ impl Attributes for &ViewObject {
     }
 
     fn sid(&self) -> Option<&Sid> {
-        (**self).sid.as_ref()
+        self.sid.as_ref()
     }
 
     fn sid_history(&self) -> &[Sid] {
