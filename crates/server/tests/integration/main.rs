@@ -15,3 +15,4 @@ mod licences;
 mod packages;
 mod secrets;
 mod support;
+mod sync;
