@@ -2,6 +2,7 @@
 //! whole migration of a simulated fleet, `admin` recovery tasks and `secdesc` descriptor tools.
 
 mod bench;
+mod directory_cmd;
 mod licence_cmd;
 mod secdesc_cmd;
 
@@ -49,6 +50,16 @@ enum Command {
     Licence {
         #[command(subcommand)]
         command: licence_cmd::LicenceCommand,
+    },
+    /// Directories on the store: add with a connection, import, list.
+    Directory {
+        #[command(subcommand)]
+        command: directory_cmd::DirectoryCommand,
+    },
+    /// Matching a source directory to a target one, and why a user matched or not.
+    Match {
+        #[command(subcommand)]
+        command: directory_cmd::MatchCommand,
     },
 }
 
@@ -169,6 +180,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Secdesc { command } => secdesc_cmd::run(command),
         Command::Licence { command } => licence_cmd::run(command),
+        Command::Directory { command } => {
+            init_logging("warn");
+            directory_cmd::run_directory(command)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Match { command } => {
+            init_logging("warn");
+            directory_cmd::run_match(command)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
