@@ -321,7 +321,11 @@ fn kind_word(kind: DirectoryKind) -> &'static str {
 }
 
 async fn find(app: &App, name: &str) -> Result<Directory> {
-    let all = app.store.directories().await.context("read the directories")?;
+    let all = app
+        .store
+        .directories()
+        .await
+        .context("read the directories")?;
     all.iter()
         .find(|d| d.name.eq_ignore_ascii_case(name.trim()))
         .cloned()
@@ -352,7 +356,9 @@ fn spinner(message: String) -> ProgressBar {
 
 async fn import(app: &App, name: &str, full: bool) -> Result<()> {
     let dir = find(app, name).await?;
-    let source = connection::source_for(app, dir.id).await.map_err(readable)?;
+    let source = connection::source_for(app, dir.id)
+        .await
+        .map_err(readable)?;
     let mode = if full {
         ImportMode::Full
     } else {
@@ -381,7 +387,11 @@ async fn import(app: &App, name: &str, full: bool) -> Result<()> {
 }
 
 async fn list(app: &App) -> Result<()> {
-    let all = app.store.directories().await.context("read the directories")?;
+    let all = app
+        .store
+        .directories()
+        .await
+        .context("read the directories")?;
     if all.is_empty() {
         println!("No directories yet; add one with rehome directory add.");
         return Ok(());
@@ -391,7 +401,11 @@ async fn list(app: &App) -> Result<()> {
         "NAME", "KIND", "DOMAIN", "OBJECTS"
     );
     for d in all {
-        let runs = app.store.import_runs(d.id).await.context("read the imports")?;
+        let runs = app
+            .store
+            .import_runs(d.id)
+            .await
+            .context("read the imports")?;
         let (objects, last) = match runs.first() {
             Some(r) => (
                 r.total.to_string(),
@@ -424,7 +438,11 @@ async fn match_run(
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("--profile: cannot read {}", path.display()))?;
             let profile: MatchProfile = serde_json::from_str(&text).map_err(|e| {
-                anyhow!("--profile: {} is not a match profile: {}", path.display(), e)
+                anyhow!(
+                    "--profile: {} is not a match profile: {}",
+                    path.display(),
+                    e
+                )
             })?;
             Some(profile)
         }

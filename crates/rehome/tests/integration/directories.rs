@@ -45,16 +45,48 @@ fn directories_are_added_imported_listed_matched_and_explained_from_the_command_
         write(&dir, "fabrikam.json", &target),
     );
 
-    let out = rehome(&data, &["directory", "add", "--name", "CONTOSO", "--kind", "ad",
-        "--domain", "contoso.test", "--file", &src]);
+    let out = rehome(
+        &data,
+        &[
+            "directory",
+            "add",
+            "--name",
+            "CONTOSO",
+            "--kind",
+            "ad",
+            "--domain",
+            "contoso.test",
+            "--file",
+            &src,
+        ],
+    );
     assert!(ok(&out).contains("Added CONTOSO"));
-    ok(&rehome(&data, &["directory", "add", "--name", "FABRIKAM", "--kind", "entra",
-        "--domain", "fabrikam.test", "--file", &dst]));
+    ok(&rehome(
+        &data,
+        &[
+            "directory",
+            "add",
+            "--name",
+            "FABRIKAM",
+            "--kind",
+            "entra",
+            "--domain",
+            "fabrikam.test",
+            "--file",
+            &dst,
+        ],
+    ));
 
     let listed = ok(&rehome(&data, &["directory", "list"]));
-    assert!(listed.contains("CONTOSO") && listed.contains("never"), "{listed}");
+    assert!(
+        listed.contains("CONTOSO") && listed.contains("never"),
+        "{listed}"
+    );
 
-    let imported = ok(&rehome(&data, &["directory", "import", "CONTOSO", "--full"]));
+    let imported = ok(&rehome(
+        &data,
+        &["directory", "import", "CONTOSO", "--full"],
+    ));
     assert!(
         imported.contains(&format!("{} objects", source.objects.len())),
         "{imported}"
@@ -65,12 +97,24 @@ fn directories_are_added_imported_listed_matched_and_explained_from_the_command_
         .lines()
         .find(|l| l.starts_with("CONTOSO"))
         .expect("a CONTOSO line");
-    assert!(line.contains("ad") && line.contains("contoso.test"), "{line}");
+    assert!(
+        line.contains("ad") && line.contains("contoso.test"),
+        "{line}"
+    );
     assert!(line.contains(&source.objects.len().to_string()), "{line}");
     assert!(!line.contains("never"), "{line}");
 
-    let matched = ok(&rehome(&data, &["match", "run", "CONTOSO", "FABRIKAM",
-        "--attribute", "sAMAccountName"]));
+    let matched = ok(&rehome(
+        &data,
+        &[
+            "match",
+            "run",
+            "CONTOSO",
+            "FABRIKAM",
+            "--attribute",
+            "sAMAccountName",
+        ],
+    ));
     assert!(matched.contains("Matched CONTOSO to FABRIKAM"), "{matched}");
 
     let sams: Vec<String> = target
@@ -79,18 +123,38 @@ fn directories_are_added_imported_listed_matched_and_explained_from_the_command_
         .collect();
     let paired = source
         .users()
-        .find(|u| u.sam_account_name.as_ref().is_some_and(|s| sams.contains(s)))
+        .find(|u| {
+            u.sam_account_name
+                .as_ref()
+                .is_some_and(|s| sams.contains(s))
+        })
         .expect("a user in both");
     let alone = source
         .users()
-        .find(|u| u.sam_account_name.as_ref().is_some_and(|s| !sams.contains(s)))
+        .find(|u| {
+            u.sam_account_name
+                .as_ref()
+                .is_some_and(|s| !sams.contains(s))
+        })
         .expect("a user only in the source");
     let who = paired.sam_account_name.clone().expect("sam");
-    let text = ok(&rehome(&data, &["match", "explain", "CONTOSO", "FABRIKAM", &who]));
-    assert!(text.contains(&paired.name) && text.contains("matched to"), "{text}");
+    let text = ok(&rehome(
+        &data,
+        &["match", "explain", "CONTOSO", "FABRIKAM", &who],
+    ));
+    assert!(
+        text.contains(&paired.name) && text.contains("matched to"),
+        "{text}"
+    );
     let who = alone.sam_account_name.clone().expect("sam");
-    let text = ok(&rehome(&data, &["match", "explain", "CONTOSO", "FABRIKAM", &who]));
-    assert!(text.contains(&alone.name) && text.contains("not matched"), "{text}");
+    let text = ok(&rehome(
+        &data,
+        &["match", "explain", "CONTOSO", "FABRIKAM", &who],
+    ));
+    assert!(
+        text.contains(&alone.name) && text.contains("not matched"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -102,21 +166,75 @@ fn bad_options_name_the_flag_and_secrets_come_only_from_the_environment() {
         assert!(!out.status.success(), "{:?} should fail", args);
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    let e = fails(&["directory", "add", "--name", "X", "--kind", "novell", "--domain", "x.test",
-        "--file", "/nonexistent.json"]);
+    let e = fails(&[
+        "directory",
+        "add",
+        "--name",
+        "X",
+        "--kind",
+        "novell",
+        "--domain",
+        "x.test",
+        "--file",
+        "/nonexistent.json",
+    ]);
     assert!(e.contains("--kind"), "{e}");
-    let e = fails(&["directory", "add", "--name", "X", "--kind", "ad", "--domain", "x.test",
-        "--ldap-url", "ldaps://dc1.x.test", "--bind-dn", "CN=svc", "--password-env",
-        "REHOME_TEST_UNSET_PASSWORD_VAR"]);
+    let e = fails(&[
+        "directory",
+        "add",
+        "--name",
+        "X",
+        "--kind",
+        "ad",
+        "--domain",
+        "x.test",
+        "--ldap-url",
+        "ldaps://dc1.x.test",
+        "--bind-dn",
+        "CN=svc",
+        "--password-env",
+        "REHOME_TEST_UNSET_PASSWORD_VAR",
+    ]);
     assert!(e.contains("--password-env"), "{e}");
-    let e = fails(&["directory", "add", "--name", "X", "--kind", "ad", "--domain", "x.test",
-        "--tenant", "x.test", "--client-id", "app", "--secret-env", "HOME"]);
+    let e = fails(&[
+        "directory",
+        "add",
+        "--name",
+        "X",
+        "--kind",
+        "ad",
+        "--domain",
+        "x.test",
+        "--tenant",
+        "x.test",
+        "--client-id",
+        "app",
+        "--secret-env",
+        "HOME",
+    ]);
     assert!(e.contains("--tenant"), "{e}");
-    let e = fails(&["directory", "add", "--name", "X", "--kind", "ad", "--domain", "x.test",
-        "--ldap-url", "http://dc1", "--bind-dn", "CN=svc", "--password-env", "HOME"]);
+    let e = fails(&[
+        "directory",
+        "add",
+        "--name",
+        "X",
+        "--kind",
+        "ad",
+        "--domain",
+        "x.test",
+        "--ldap-url",
+        "http://dc1",
+        "--bind-dn",
+        "CN=svc",
+        "--password-env",
+        "HOME",
+    ]);
     assert!(e.contains("--ldap-url"), "{e}");
     let e = fails(&["match", "run", "A", "B"]);
     assert!(e.contains("no directory is called"), "{e}");
     let listed = ok(&rehome(&data, &["directory", "list"]));
-    assert!(listed.contains("No directories"), "nothing was added: {listed}");
+    assert!(
+        listed.contains("No directories"),
+        "nothing was added: {listed}"
+    );
 }

@@ -216,7 +216,10 @@ impl Connection {
             (Connection::Graph(c), DirectoryKind::EntraId) => c.validate(),
             (Connection::File { path }, _) => {
                 if path.as_os_str().is_empty() {
-                    return Err(Error::field("path", "the path of a directory document is needed"));
+                    return Err(Error::field(
+                        "path",
+                        "the path of a directory document is needed",
+                    ));
                 }
                 Ok(())
             }
@@ -242,7 +245,11 @@ impl Connection {
 }
 
 /// Stores how `directory` is read, after checking it. Nothing is stored when it is refused.
-pub async fn set_connection(app: &App, directory: DirectoryId, connection: Connection) -> Result<()> {
+pub async fn set_connection(
+    app: &App,
+    directory: DirectoryId,
+    connection: Connection,
+) -> Result<()> {
     let dir = app
         .store
         .directory(directory)

@@ -46,7 +46,9 @@ pub async fn set(app: &App, enabled: bool, interval_minutes: i64) -> Result<Sync
             ),
         )]));
     }
-    app.store.set_sync_schedule(enabled, interval_minutes).await?;
+    app.store
+        .set_sync_schedule(enabled, interval_minutes)
+        .await?;
     app.store.sync_schedule().await
 }
 
@@ -214,6 +216,9 @@ mod tests {
         assert!(due(&s, at(9, 0, 0)), "never ran: due at once");
         s.enabled = false;
         assert!(!due(&s, at(12, 0, 0)), "off: never due");
-        assert!(!due(&SyncSchedule::default(), at(9, 0, 0)), "off by default");
+        assert!(
+            !due(&SyncSchedule::default(), at(9, 0, 0)),
+            "off by default"
+        );
     }
 }

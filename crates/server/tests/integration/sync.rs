@@ -106,7 +106,11 @@ fn document(domain: &str, sid: &str, users: &[&str]) -> DirectoryDocument {
     }
 }
 
-fn write(t: &server::store::testing::TestDir, name: &str, doc: &DirectoryDocument) -> std::path::PathBuf {
+fn write(
+    t: &server::store::testing::TestDir,
+    name: &str,
+    doc: &DirectoryDocument,
+) -> std::path::PathBuf {
     let path = t.path().join(name);
     std::fs::write(&path, serde_json::to_vec(doc).expect("json")).expect("write");
     path
@@ -129,8 +133,16 @@ async fn the_schedule_runs_a_cycle_only_when_on_and_due_and_on_one_replica_at_a_
     let files = server::store::testing::TestDir::new();
     let src = directory(&t, "SRC", "src.test", DirectoryKind::ActiveDirectory).await;
     let dst = directory(&t, "DST", "dst.test", DirectoryKind::EntraId).await;
-    let src_file = write(&files, "src.json", &document("src.test", "S-1-5-21-1-2-3", &["ann", "bob", "cid"]));
-    let dst_file = write(&files, "dst.json", &document("dst.test", "S-1-5-21-4-5-6", &["ann", "bob"]));
+    let src_file = write(
+        &files,
+        "src.json",
+        &document("src.test", "S-1-5-21-1-2-3", &["ann", "bob", "cid"]),
+    );
+    let dst_file = write(
+        &files,
+        "dst.json",
+        &document("dst.test", "S-1-5-21-4-5-6", &["ann", "bob"]),
+    );
     connection::set_connection(&t.app, src, Connection::File { path: src_file })
         .await
         .expect("src connection");
@@ -184,11 +196,19 @@ async fn the_schedule_runs_a_cycle_only_when_on_and_due_and_on_one_replica_at_a_
     assert!(t
         .app
         .store
-        .acquire_lease(schedule::LEASE, "a", t.app.clock.now(), schedule::lease_ttl())
+        .acquire_lease(
+            schedule::LEASE,
+            "a",
+            t.app.clock.now(),
+            schedule::lease_ttl()
+        )
         .await
         .expect("lease"));
     assert_eq!(schedule::run_due(&b).await.expect("run"), Outcome::Busy);
-    assert!(matches!(schedule::run_due(&a).await.expect("run"), Outcome::Ran(_)));
+    assert!(matches!(
+        schedule::run_due(&a).await.expect("run"),
+        Outcome::Ran(_)
+    ));
     assert_eq!(t.app.store.import_runs(src).await.expect("runs").len(), 2);
 
     // A directory that fails is recorded and the cycle goes on.
