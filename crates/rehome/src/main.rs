@@ -2,6 +2,7 @@
 //! whole migration of a simulated fleet, `admin` recovery tasks and `secdesc` descriptor tools.
 
 mod bench;
+mod directory_cmd;
 mod licence_cmd;
 mod secdesc_cmd;
 
@@ -52,6 +53,16 @@ enum Command {
     },
     /// Print the OpenAPI 3 document of the admin API (also at GET /api/v1/openapi.json).
     Openapi,
+    /// Directories on the store: add with a connection, import, list.
+    Directory {
+        #[command(subcommand)]
+        command: directory_cmd::DirectoryCommand,
+    },
+    /// Matching a source directory to a target one, and why a user matched or not.
+    Match {
+        #[command(subcommand)]
+        command: directory_cmd::MatchCommand,
+    },
 }
 
 /// Where the store is.
@@ -173,6 +184,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Licence { command } => licence_cmd::run(command),
         Command::Openapi => {
             println!("{}", server::api::openapi::json());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Directory { command } => {
+            init_logging("warn");
+            directory_cmd::run_directory(command)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Match { command } => {
+            init_logging("warn");
+            directory_cmd::run_match(command)?;
             Ok(ExitCode::SUCCESS)
         }
     }

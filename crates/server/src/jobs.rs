@@ -61,9 +61,17 @@ pub async fn release(app: &App) -> Result<()> {
     app.store.release_lease(LEASE, &app.settings.replica).await
 }
 
-/// Starts the background jobs of this replica: a round every [`ROUND_SECONDS`].
+/// Starts the background jobs of this replica: a round every [`ROUND_SECONDS`], and the directory
+/// sync schedule's checks. Aborting the handle stops both.
 pub fn spawn(app: App) -> tokio::task::JoinHandle<()> {
+    let sync = crate::directory::schedule::run_forever(app.clone());
     tokio::spawn(async move {
+        tokio::join!(rounds(app), sync);
+    })
+}
+
+async fn rounds(app: App) {
+    {
         let mut ticks = tokio::time::interval(std::time::Duration::from_secs(ROUND_SECONDS));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -81,5 +89,5 @@ pub fn spawn(app: App) -> tokio::task::JoinHandle<()> {
                 Err(e) => tracing::warn!(error = %e, "background jobs round failed"),
             }
         }
-    })
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod batches;
 pub mod config;
+pub mod connections;
 pub mod directories;
 pub mod enrollment;
 pub mod licences;
@@ -39,6 +40,16 @@ pub fn router() -> Router<App> {
             post(directories::import_route).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
         )
         .route("/directories/{id}/imports", get(directories::imports))
+        .route(
+            "/directories/{id}/connection",
+            get(connections::get_connection).put(connections::put_connection),
+        )
+        .route("/directories/{id}/sync", post(connections::sync_directory))
+        .route(
+            "/sync/schedule",
+            get(connections::get_schedule).put(connections::put_schedule),
+        )
+        .route("/sync/run", post(connections::run))
         .route("/match", post(directories::match_route))
         .route(
             "/match/profile",
@@ -159,6 +170,10 @@ pub const MUTATING_ROUTES: &[(&str, &str)] = &[
     ("POST", "/directories/{id}/bulk-tokens/flows/{id}/poll"),
     ("POST", "/directories/{id}/bulk-tokens/flows/{id}/complete"),
     ("DELETE", "/directories/{id}/bulk-tokens/{id}"),
+    ("PUT", "/directories/{id}/connection"),
+    ("POST", "/directories/{id}/sync"),
+    ("PUT", "/sync/schedule"),
+    ("POST", "/sync/run"),
     ("POST", "/command-packages"),
     ("DELETE", "/command-packages/{id}"),
 ];

@@ -1,12 +1,14 @@
 //! Directories: the [`DirectorySource`] trait with its implementations, full import into the store,
 //! and matching source users and groups to target ones into the translation table.
 
+pub mod connection;
 pub mod file;
 pub mod graph;
 pub mod ldap;
 pub mod matching;
 pub mod profile;
 pub mod report;
+pub mod schedule;
 pub mod view;
 
 use std::collections::HashSet;

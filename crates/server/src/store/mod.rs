@@ -150,6 +150,7 @@ pub mod leases;
 pub mod licences;
 pub mod packages;
 pub mod sealing;
+pub mod sync;
 pub mod testing;
 pub mod translations;
 pub mod users;

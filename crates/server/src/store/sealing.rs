@@ -7,14 +7,20 @@ use super::Store;
 use crate::secrets::is_sealed;
 use crate::{Error, Result};
 
-/// The sealed columns: table, key columns that name the row, and the purpose in the associated
-/// data. A value is sealed for `<purpose>:<key>[:<key>…]`.
-const SEALED: &[(&str, &[&str], &str)] = &[
-    ("psks", &["id"], "psk"),
-    ("agent_certificates", &["id"], "agent-certificate"),
-    ("runbook_secrets", &["runbook", "name"], "runbook"),
-    ("bulk_tokens", &["id"], "bulk-token"),
-    ("enrollment_flows", &["id"], "enrollment-flow"),
+/// The sealed columns: table, key columns that name the row, the purpose in the associated
+/// data, and the column (NULL means no secret). A value is sealed for `<purpose>:<key>[:<key>…]`.
+const SEALED: &[(&str, &[&str], &str, &str)] = &[
+    ("psks", &["id"], "psk", "secret"),
+    ("agent_certificates", &["id"], "agent-certificate", "secret"),
+    ("runbook_secrets", &["runbook", "name"], "runbook", "secret"),
+    ("bulk_tokens", &["id"], "bulk-token", "secret"),
+    ("enrollment_flows", &["id"], "enrollment-flow", "secret"),
+    (
+        "directories",
+        &["id"],
+        "directory-connection",
+        "connection_secret",
+    ),
 ];
 
 /// The associated data of a PSK's value.
@@ -37,6 +43,11 @@ pub fn bulk_token_aad(id: &str) -> String {
     format!("bulk-token:{}", id)
 }
 
+/// The associated data of a directory's bind password or client secret.
+pub fn connection_aad(directory: &str) -> String {
+    format!("directory-connection:{}", directory)
+}
+
 /// The associated data of what a sign-in under way keeps secret.
 pub fn enrollment_flow_aad(id: &str) -> String {
     format!("enrollment-flow:{}", id)
@@ -49,8 +60,14 @@ fn aad(purpose: &str, keys: &[String]) -> String {
 impl Store {
     /// Fails when a sealed value does not open with this key, naming what to do.
     pub(super) async fn check_secret_key(&self) -> Result<()> {
-        for (table, keys, purpose) in SEALED {
-            let sql = format!("SELECT {}, secret FROM {}", keys.join(", "), table);
+        for (table, keys, purpose, column) in SEALED {
+            let sql = format!(
+                "SELECT {}, {} AS secret FROM {} WHERE {} IS NOT NULL",
+                keys.join(", "),
+                column,
+                table,
+                column
+            );
             for row in sqlx::query(&sql).fetch_all(self.pool()).await? {
                 let secret: String = row.try_get("secret")?;
                 if !is_sealed(&secret) {
@@ -78,8 +95,14 @@ impl Store {
     /// still holds the clear value, so replicas starting together do not seal twice.
     pub(super) async fn seal_clear_secrets(&self) -> Result<()> {
         let mut sealed = 0;
-        for (table, keys, purpose) in SEALED {
-            let sql = format!("SELECT {}, secret FROM {}", keys.join(", "), table);
+        for (table, keys, purpose, column) in SEALED {
+            let sql = format!(
+                "SELECT {}, {} AS secret FROM {} WHERE {} IS NOT NULL",
+                keys.join(", "),
+                column,
+                table,
+                column
+            );
             for row in sqlx::query(&sql).fetch_all(self.pool()).await? {
                 let secret: String = row.try_get("secret")?;
                 if is_sealed(&secret) {
@@ -97,8 +120,8 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join(" AND ");
                 let update = format!(
-                    "UPDATE {} SET secret = $1 WHERE secret = $2 AND {}",
-                    table, filter
+                    "UPDATE {} SET {} = $1 WHERE {} = $2 AND {}",
+                    table, column, column, filter
                 );
                 let mut query = sqlx::query(&update).bind(value).bind(secret);
                 for name in names {

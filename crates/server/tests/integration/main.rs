@@ -5,6 +5,7 @@ mod agent_api;
 mod api;
 mod auth;
 mod batches;
+mod connections;
 mod console;
 mod directory;
 mod enrollment;

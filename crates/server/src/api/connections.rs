@@ -1,0 +1,145 @@
+//! `/api/v1/directories/{id}/connection` and `/sync`, and `/api/v1/sync/schedule` and `/sync/run`:
+//! how directories are read, and the import and match cycle. Secrets go in, never out.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::Json;
+use model::ids::DirectoryId;
+use serde::Deserialize;
+
+use super::{json_body, parse_id};
+use crate::auth::{Access, Area, Caller};
+use crate::directory::connection::{self, Connection, ConnectionInfo, ConnectionSettings};
+use crate::directory::schedule::{self, Outcome};
+use crate::directory::{ImportMode, ImportSummary};
+use crate::store::sync::SyncSchedule;
+use crate::{App, Error, Result};
+
+/// The body of `PUT /directories/{id}/connection`: the settings (with `kind`), and the secret,
+/// which may be left out to keep the one stored.
+#[derive(Debug, Deserialize)]
+pub struct ConnectionBody {
+    /// `kind` (`ldap`, `graph` or `file`) and its settings.
+    #[serde(flatten)]
+    pub settings: ConnectionSettings,
+    /// The LDAP bind password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// The Graph client secret.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+}
+
+async fn directory_id(app: &App, id: &str) -> Result<DirectoryId> {
+    let id = parse_id("id", id)?;
+    app.store
+        .directory(id)
+        .await?
+        .ok_or(Error::NotFound("directory"))?;
+    Ok(id)
+}
+
+/// `GET /directories/{id}/connection`: the settings and whether a secret is stored.
+pub async fn get_connection(
+    caller: Caller,
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionInfo>> {
+    caller.require(Area::Sync, Access::Read)?;
+    let id = directory_id(&app, &id).await?;
+    connection::connection(&app, id)
+        .await?
+        .map(Json)
+        .ok_or(Error::NotFound("connection"))
+}
+
+/// `PUT /directories/{id}/connection`.
+pub async fn put_connection(
+    caller: Caller,
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ConnectionInfo>> {
+    caller.require(Area::Sync, Access::Edit)?;
+    let id = directory_id(&app, &id).await?;
+    let body: ConnectionBody = json_body(&body)?;
+    let given = match &body.settings {
+        ConnectionSettings::Ldap { .. } => body.password,
+        ConnectionSettings::Graph { .. } => body.client_secret,
+        ConnectionSettings::File { .. } => None,
+    };
+    // Left out: keep the stored secret, if the connection is of the same kind.
+    let secret = match given {
+        Some(s) => Some(s),
+        None => match connection::stored(&app, id).await? {
+            Some(old) if same_kind(&old.split().0, &body.settings) => old.split().1,
+            _ => None,
+        },
+    };
+    connection::set_connection(&app, id, Connection::join(body.settings, secret)).await?;
+    connection::connection(&app, id)
+        .await?
+        .map(Json)
+        .ok_or(Error::NotFound("connection"))
+}
+
+fn same_kind(a: &ConnectionSettings, b: &ConnectionSettings) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+/// The body of `POST /directories/{id}/sync`.
+#[derive(Debug, Deserialize)]
+pub struct SyncBody {
+    /// `full` or `incremental`.
+    pub mode: ImportMode,
+}
+
+/// `POST /directories/{id}/sync`: imports the directory through its connection now.
+pub async fn sync_directory(
+    caller: Caller,
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ImportSummary>> {
+    caller.require(Area::Sync, Access::Operate)?;
+    let id = directory_id(&app, &id).await?;
+    let body: SyncBody = json_body(&body)?;
+    let source = connection::source_for(&app, id).await?;
+    Ok(Json(
+        crate::directory::import_with(&app, id, source.as_ref(), body.mode).await?,
+    ))
+}
+
+/// The body of `PUT /sync/schedule`.
+#[derive(Debug, Deserialize)]
+pub struct ScheduleBody {
+    /// On or off.
+    pub enabled: bool,
+    /// Minutes between cycles, 5 to 10,080.
+    pub interval_minutes: i64,
+}
+
+/// `GET /sync/schedule`.
+pub async fn get_schedule(caller: Caller, State(app): State<App>) -> Result<Json<SyncSchedule>> {
+    caller.require(Area::Sync, Access::Read)?;
+    Ok(Json(app.store.sync_schedule().await?))
+}
+
+/// `PUT /sync/schedule`.
+pub async fn put_schedule(
+    caller: Caller,
+    State(app): State<App>,
+    body: Bytes,
+) -> Result<Json<SyncSchedule>> {
+    caller.require(Area::Sync, Access::Edit)?;
+    let body: ScheduleBody = json_body(&body)?;
+    Ok(Json(
+        schedule::set(&app, body.enabled, body.interval_minutes).await?,
+    ))
+}
+
+/// `POST /sync/run`: one cycle now.
+pub async fn run(caller: Caller, State(app): State<App>) -> Result<Json<Outcome>> {
+    caller.require(Area::Sync, Access::Operate)?;
+    Ok(Json(schedule::run_now(&app).await?))
+}
