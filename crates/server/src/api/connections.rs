@@ -40,6 +40,17 @@ async fn directory_id(app: &App, id: &str) -> Result<DirectoryId> {
 }
 
 /// `GET /directories/{id}/connection`: the settings and whether a secret is stored.
+#[utoipa::path(
+    get,
+    path = "/directories/{id}/connection",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_READ,
+    params(("id" = String, Path, description = "The directory's id.")),
+    responses(
+        (status = 200, description = "How the directory is read, without its secret.", body = crate::api::openapi::schemas::ConnectionInfo),
+        (status = 404, description = "No such directory.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn get_connection(
     caller: Caller,
     State(app): State<App>,
@@ -54,6 +65,19 @@ pub async fn get_connection(
 }
 
 /// `PUT /directories/{id}/connection`.
+#[utoipa::path(
+    put,
+    path = "/directories/{id}/connection",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_EDIT,
+    params(("id" = String, Path, description = "The directory's id.")),
+    request_body = crate::api::openapi::schemas::ConnectionRequest,
+    responses(
+        (status = 200, description = "The stored connection, without its secret.", body = crate::api::openapi::schemas::ConnectionInfo),
+        (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn put_connection(
     caller: Caller,
     State(app): State<App>,
@@ -95,6 +119,19 @@ pub struct SyncBody {
 }
 
 /// `POST /directories/{id}/sync`: imports the directory through its connection now.
+#[utoipa::path(
+    post,
+    path = "/directories/{id}/sync",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_OPERATE,
+    params(("id" = String, Path, description = "The directory's id.")),
+    request_body = crate::api::openapi::schemas::SyncRequest,
+    responses(
+        (status = 200, description = "What the import changed.", body = crate::api::openapi::schemas::ImportSummary),
+        (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn sync_directory(
     caller: Caller,
     State(app): State<App>,
@@ -120,12 +157,32 @@ pub struct ScheduleBody {
 }
 
 /// `GET /sync/schedule`.
+#[utoipa::path(
+    get,
+    path = "/sync/schedule",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_READ,
+    responses(
+        (status = 200, description = "The import and match schedule.", body = crate::api::openapi::schemas::SyncSchedule)
+    )
+)]
 pub async fn get_schedule(caller: Caller, State(app): State<App>) -> Result<Json<SyncSchedule>> {
     caller.require(Area::Sync, Access::Read)?;
     Ok(Json(app.store.sync_schedule().await?))
 }
 
 /// `PUT /sync/schedule`.
+#[utoipa::path(
+    put,
+    path = "/sync/schedule",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_EDIT,
+    request_body = crate::api::openapi::schemas::SyncSchedule,
+    responses(
+        (status = 200, description = "The stored schedule.", body = crate::api::openapi::schemas::SyncSchedule),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn put_schedule(
     caller: Caller,
     State(app): State<App>,
@@ -139,7 +196,16 @@ pub async fn put_schedule(
 }
 
 /// `POST /sync/run`: one cycle now.
-pub async fn run(caller: Caller, State(app): State<App>) -> Result<Json<Outcome>> {
+#[utoipa::path(
+    post,
+    path = "/sync/run",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_OPERATE,
+    responses(
+        (status = 200, description = "What the cycle did, or `busy` when another replica is running one.", body = crate::api::openapi::schemas::SyncOutcome)
+    )
+)]
+pub async fn run_cycle(caller: Caller, State(app): State<App>) -> Result<Json<Outcome>> {
     caller.require(Area::Sync, Access::Operate)?;
     Ok(Json(schedule::run_now(&app).await?))
 }

@@ -49,7 +49,7 @@ pub fn router() -> Router<App> {
             "/sync/schedule",
             get(connections::get_schedule).put(connections::put_schedule),
         )
-        .route("/sync/run", post(connections::run))
+        .route("/sync/run", post(connections::run_cycle))
         .route("/match", post(directories::match_route))
         .route(
             "/match/profile",
@@ -181,6 +181,8 @@ pub const MUTATING_ROUTES: &[(&str, &str)] = &[
 /// Every GET route of this API, as in [`MUTATING_ROUTES`]. The OpenAPI test checks the document
 /// against both lists, so a new route belongs in one of them and in [`openapi::ApiDoc`].
 pub const READ_ROUTES: &[&str] = &[
+    "/directories/{id}/connection",
+    "/sync/schedule",
     "/match/profile",
     "/match/explain",
     "/objects",

@@ -106,6 +106,26 @@ pub mod schemas {
         "Counts of what matching paired, left alone or found ambiguous."
     );
     opaque_schema!(
+        ConnectionRequest,
+        "How a directory is read: {kind: ldap|graph|file, …settings}, with the bind password or client secret as a write-only `secret` (left out, the stored one is kept)."
+    );
+    opaque_schema!(
+        ConnectionInfo,
+        "A directory's connection without its secret, and has_secret."
+    );
+    opaque_schema!(
+        SyncRequest,
+        "{mode: full|incremental}: read everything, or the changes since the stored cursor."
+    );
+    opaque_schema!(
+        SyncSchedule,
+        "The import and match cycle: enabled (off by default), interval_minutes (5 to 10080), last_started, last_finished, last_error."
+    );
+    opaque_schema!(
+        SyncOutcome,
+        "What one import and match cycle did, directory by directory and pair by pair."
+    );
+    opaque_schema!(
         MatchProfile,
         "A match profile: name, sid_history (true: a target holding the source SID matches first) and ordered rules, each {applies_to: users|groups|both, source, target, ignore_case} with expressions such as lower(localpart(userPrincipalName))."
     );
@@ -310,6 +330,12 @@ fn guard(operation: &mut Operation) {
         super::directories::import_route,
         super::directories::imports,
         super::directories::match_route,
+        super::connections::get_connection,
+        super::connections::put_connection,
+        super::connections::sync_directory,
+        super::connections::get_schedule,
+        super::connections::put_schedule,
+        super::connections::run_cycle,
         super::sync::get_profile,
         super::sync::put_profile,
         super::sync::run,
