@@ -357,6 +357,36 @@ pub fn translatable(view: &view::View) -> Vec<&ViewObject> {
         .collect()
 }
 
+/// The profile a run of the pair uses, after checking the pair: `given`, checked, else the
+/// pair's stored one.
+async fn profile_for(
+    app: &App,
+    source: DirectoryId,
+    target: DirectoryId,
+    given: Option<MatchProfile>,
+) -> Result<MatchProfile> {
+    check_pair(app, source, target).await?;
+    match given {
+        Some(profile) => {
+            profile.validate()?;
+            Ok(profile)
+        }
+        None => pair_profile(app, source, target).await,
+    }
+}
+
+/// The current views of the pair's two directories.
+async fn pair_slots(
+    app: &App,
+    source: DirectoryId,
+    target: DirectoryId,
+) -> Result<(view::ViewSlot, view::ViewSlot)> {
+    Ok((
+        app.views.current(&app.store, source).await?,
+        app.views.current(&app.store, target).await?,
+    ))
+}
+
 /// Matches the users and groups of `source` to those of `target` under `profile` (the pair's
 /// stored one when `None`, which a given one replaces), one to one, and makes the translation
 /// table between the two equal to the result, with a message on every source object left unpaired.
@@ -366,16 +396,8 @@ pub async fn match_pair(
     target: DirectoryId,
     profile: Option<MatchProfile>,
 ) -> Result<MatchSummary> {
-    check_pair(app, source, target).await?;
-    let profile = match profile {
-        Some(p) => {
-            p.validate()?;
-            p
-        }
-        None => pair_profile(app, source, target).await?,
-    };
-    let source_slot = app.views.current(&app.store, source).await?;
-    let target_slot = app.views.current(&app.store, target).await?;
+    let profile = profile_for(app, source, target, profile).await?;
+    let (source_slot, target_slot) = pair_slots(app, source, target).await?;
     let source_view = source_slot.read().await;
     let target_view = target_slot.read().await;
     let sources = translatable(&source_view);
@@ -403,16 +425,8 @@ pub async fn what_if(
     target: DirectoryId,
     profile: Option<MatchProfile>,
 ) -> Result<matching::WhatIf> {
-    check_pair(app, source, target).await?;
-    let profile = match profile {
-        Some(p) => {
-            p.validate()?;
-            p
-        }
-        None => pair_profile(app, source, target).await?,
-    };
-    let source_slot = app.views.current(&app.store, source).await?;
-    let target_slot = app.views.current(&app.store, target).await?;
+    let profile = profile_for(app, source, target, profile).await?;
+    let (source_slot, target_slot) = pair_slots(app, source, target).await?;
     let source_view = source_slot.read().await;
     let target_view = target_slot.read().await;
     let sources = translatable(&source_view);
@@ -439,10 +453,8 @@ pub async fn explain_match(
     target: DirectoryId,
     who: &str,
 ) -> Result<profile::Explanation> {
-    check_pair(app, source, target).await?;
-    let profile = pair_profile(app, source, target).await?;
-    let source_slot = app.views.current(&app.store, source).await?;
-    let target_slot = app.views.current(&app.store, target).await?;
+    let profile = profile_for(app, source, target, None).await?;
+    let (source_slot, target_slot) = pair_slots(app, source, target).await?;
     let source_view = source_slot.read().await;
     let target_view = target_slot.read().await;
     let sources = translatable(&source_view);

@@ -334,11 +334,14 @@ impl Attributes for &ViewObject {
     }
 }
 
+/// One directory's view, locked for reading by matching and for writing by an import.
+pub type ViewSlot = Arc<RwLock<View>>;
+
 /// The views of every directory this replica has used, each behind its own lock, so an import of
 /// one directory never waits for matching in another.
 #[derive(Default)]
 pub struct ViewCache {
-    views: Mutex<HashMap<DirectoryId, Arc<RwLock<View>>>>,
+    views: Mutex<HashMap<DirectoryId, ViewSlot>>,
 }
 
 impl std::fmt::Debug for ViewCache {
@@ -349,11 +352,7 @@ impl std::fmt::Debug for ViewCache {
 
 impl ViewCache {
     /// The view of `directory`, read again from the store first when it is missing or stale.
-    pub async fn current(
-        &self,
-        store: &Store,
-        directory: DirectoryId,
-    ) -> Result<Arc<RwLock<View>>> {
+    pub async fn current(&self, store: &Store, directory: DirectoryId) -> Result<ViewSlot> {
         let slot = self
             .views
             .lock()
