@@ -118,7 +118,16 @@ fn unary_expr(p: &mut Parser<'_>, out: &mut Vec<u8>, depth: usize) -> Result<()>
     skip_space(p);
     if p.peek() == Some(b'!') && p.s.get(p.at + 1) != Some(&b'=') {
         p.at += 1;
-        unary_expr(p, out, depth + 1)?;
+        skip_space(p);
+        // `!(…)` is one level, as the writer puts it, so what it writes always reads back.
+        if p.peek() == Some(b'(') {
+            p.at += 1;
+            or_expr(p, out, depth + 1)?;
+            skip_space(p);
+            p.expect(b')')?;
+        } else {
+            unary_expr(p, out, depth + 1)?;
+        }
         out.push(NOT);
         return Ok(());
     }

@@ -82,3 +82,16 @@ fn mutated_binaries_never_panic_and_write_back_unchanged_when_accepted() {
         accepted
     );
 }
+
+/// Fifty nested negations read, are written as `!(…)` fifty deep, and read back: the reader
+/// counts `!(` as one level, as the writer means it (found by fuzzing).
+#[test]
+fn deeply_negated_conditions_written_back_read_back() {
+    let domain: secdesc::Sid = "S-1-5-21-1-2-3".parse().expect("sid");
+    let text = format!("S:(XU;SA;FA;;;SA;({}Member_of_Any 0x10))", "!".repeat(50));
+    let sd = secdesc::SecurityDescriptor::from_sddl(&text, Some(&domain)).expect("reads");
+    let written = sd.to_sddl(Some(&domain));
+    let again = secdesc::SecurityDescriptor::from_sddl(&written, Some(&domain))
+        .expect("written SDDL reads back");
+    assert_eq!(again, sd, "{}", written);
+}
