@@ -74,6 +74,12 @@ pub struct MatchWrite {
     pub delete_messages: Vec<ObjectGuid>,
 }
 
+/// A row read with its `rule` column: the entry and the rule that matched it.
+fn entry_with_rule(row: &AnyRow) -> Result<(TranslationEntry, String)> {
+    let rule: Option<String> = row.try_get("rule")?;
+    Ok((entry_from_row(row)?, rule.unwrap_or_default()))
+}
+
 fn message_from_row(row: &AnyRow) -> Result<ObjectMessage> {
     Ok(ObjectMessage {
         guid: parse_text("message guid", &row.try_get::<String, _>("guid")?)?,
@@ -147,12 +153,7 @@ impl Store {
         .bind(target.to_string())
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                let rule: Option<String> = row.try_get("rule")?;
-                Ok((entry_from_row(row)?, rule.unwrap_or_default()))
-            })
-            .collect()
+        rows.iter().map(entry_with_rule).collect()
     }
 
     /// The messages of `stage` on objects of `directory`.
@@ -373,11 +374,6 @@ impl Store {
         .bind(guid.to_string())
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                let rule: Option<String> = row.try_get("rule")?;
-                Ok((entry_from_row(row)?, rule.unwrap_or_default()))
-            })
-            .collect()
+        rows.iter().map(entry_with_rule).collect()
     }
 }
