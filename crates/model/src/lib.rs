@@ -2,6 +2,7 @@
 //! their validation, the plan of steps a runbook becomes on a device, schedule rules as pure
 //! functions of time, statuses, and the agent protocol with its signed and encrypted envelope.
 
+pub mod assignment;
 pub mod batch;
 pub mod clock;
 pub mod computer_list;

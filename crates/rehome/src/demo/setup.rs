@@ -75,13 +75,16 @@ pub async fn seed(app: &App, data_dir: &Path, args: &DemoArgs) -> Result<World> 
             .await
             .context("match the directories")?;
 
-    let psk = server::api::secrets::create_psk(app)
+    let psk = server::migration::keys::create_psk(app)
         .await
         .context("create a PSK")?
         .key;
-    server::api::secrets::create_certificate(app, server::api::secrets::NewCertificate::default())
-        .await
-        .context("create an agent certificate")?;
+    server::migration::keys::create_certificate(
+        app,
+        server::migration::keys::NewCertificate::default(),
+    )
+    .await
+    .context("create an agent certificate")?;
 
     let runbook = Runbook {
         id: RunbookId::new(),
@@ -109,7 +112,7 @@ pub async fn seed(app: &App, data_dir: &Path, args: &DemoArgs) -> Result<World> 
         user_experience: Default::default(),
         apps: Default::default(),
     };
-    let runbook = server::api::config::create_runbook(app, runbook)
+    let runbook = server::migration::runbooks::create(app, runbook)
         .await
         .context("create the runbook")?;
 
@@ -129,7 +132,7 @@ pub async fn seed(app: &App, data_dir: &Path, args: &DemoArgs) -> Result<World> 
             computers: Vec::new(),
         },
     };
-    server::api::config::create_batch(app, batch)
+    server::migration::batches::create(app, batch)
         .await
         .context("create the batch")?;
 
@@ -172,7 +175,7 @@ pub async fn apply_licence(
 }
 
 /// The dashboard's counts over every batch: computers without an agent count as No Agent.
-pub struct Counts(server::api::reports::StatusCounts);
+pub struct Counts(server::migration::progress::StatusCounts);
 
 impl Counts {
     /// How many are in `status`.
@@ -194,5 +197,7 @@ impl Counts {
 
 /// The current counts.
 pub async fn status_counts(app: &App) -> Result<Counts> {
-    Ok(Counts(server::api::reports::progress(app).await?.overall))
+    Ok(Counts(
+        server::migration::progress::progress(app).await?.overall,
+    ))
 }

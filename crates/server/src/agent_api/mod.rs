@@ -3,7 +3,6 @@
 //! and answered with a [`Refused`] body; an agent can only ever read and change its own rows,
 //! because every handler is keyed by the authenticated envelope header, never by ids in the body.
 
-pub mod assignment;
 mod register;
 mod routes;
 

@@ -15,10 +15,10 @@ use model::protocol::{
 };
 use model::status::{AgentStatus, EventLevel};
 
-use super::assignment::{self, Applicable};
 use super::{serve_envelope, Failure, Refusal, RemoteAddr};
 use crate::store::agents::{Agent, RunUpdate};
 use crate::{App, Result};
+use model::assignment::{self, Applicable};
 
 /// Most events one upload may carry; the agent sends more in several uploads.
 pub const MAX_EVENTS_PER_UPLOAD: usize = 10_000;

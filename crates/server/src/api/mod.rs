@@ -4,15 +4,15 @@
 //! are the same operations for the `rehome` binary.
 
 pub mod batches;
-pub mod config;
 pub mod connections;
 pub mod directories;
 pub mod enrollment;
+pub mod keys;
 pub mod licences;
 pub mod openapi;
 pub mod packages;
 pub mod reports;
-pub mod secrets;
+pub mod runbooks;
 pub mod sync;
 
 use axum::body::Bytes;
@@ -62,28 +62,25 @@ pub fn router() -> Router<App> {
         .route("/objects/{directory}/{guid}", get(sync::report))
         .route("/translations", get(directories::translations))
         .route("/translations.csv", get(directories::translations_csv))
-        .route(
-            "/psks",
-            get(secrets::list_psks).post(secrets::create_psk_route),
-        )
-        .route("/psks/{id}", axum::routing::delete(secrets::delete_psk))
+        .route("/psks", get(keys::list_psks).post(keys::create_psk_route))
+        .route("/psks/{id}", axum::routing::delete(keys::delete_psk))
         .route(
             "/agent-certificates",
-            get(secrets::list_certificates).post(secrets::create_certificate_route),
+            get(keys::list_certificates).post(keys::create_certificate_route),
         )
         .route(
             "/runbooks",
-            get(config::list_runbooks).post(config::create_runbook_route),
+            get(runbooks::list_runbooks).post(runbooks::create_runbook_route),
         )
         .route(
             "/runbooks/{id}",
-            get(config::get_runbook)
-                .put(config::update_runbook_route)
-                .delete(config::delete_runbook),
+            get(runbooks::get_runbook)
+                .put(runbooks::update_runbook_route)
+                .delete(runbooks::delete_runbook),
         )
         .route(
             "/batches",
-            get(config::list_batches).post(config::create_batch_route),
+            get(batches::list_batches).post(batches::create_batch_route),
         )
         .route(
             "/batches/compatible-runbooks",
@@ -96,9 +93,9 @@ pub fn router() -> Router<App> {
         .route("/computers", get(batches::computers))
         .route(
             "/batches/{id}",
-            get(config::get_batch)
-                .put(config::update_batch_route)
-                .delete(config::delete_batch),
+            get(batches::get_batch)
+                .put(batches::update_batch_route)
+                .delete(batches::delete_batch),
         )
         .route("/agents", get(reports::agents))
         .route("/agents/{id}", get(reports::agent_details))
@@ -223,4 +220,16 @@ pub fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, Error> {
 pub fn parse_id<T: std::str::FromStr>(field: &str, text: &str) -> Result<T, Error> {
     text.parse()
         .map_err(|_| Error::field(field, "not a valid id"))
+}
+
+/// Reads a body that is a model type minus its id, with `id` put in.
+pub fn with_id<T: DeserializeOwned>(
+    mut body: serde_json::Value,
+    id: uuid::Uuid,
+) -> Result<T, Error> {
+    let object = body
+        .as_object_mut()
+        .ok_or_else(|| Error::field("body", "a JSON object is expected"))?;
+    object.insert("id".to_string(), serde_json::Value::String(id.to_string()));
+    serde_json::from_value(body).map_err(|e| Error::field("body", e.to_string()))
 }

@@ -123,7 +123,7 @@ fn runbook_name(names: &HashMap<RunbookId, String>, id: RunbookId) -> String {
 
 /// The progress report: counts per status overall and per batch, as the API's report gives them.
 pub async fn status_counts(app: &App) -> Result<StatusCounts> {
-    let progress = crate::api::reports::progress(app).await?;
+    let progress = crate::migration::progress::progress(app).await?;
     let by_status = AgentStatus::ALL
         .iter()
         .map(|s| (*s, progress.overall.get(*s)))

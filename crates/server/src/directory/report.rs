@@ -87,7 +87,7 @@ pub async fn search(
 }
 
 fn takes(batch: &Batch, directory: DirectoryId, guid: &ObjectGuid) -> bool {
-    crate::agent_api::assignment::batch_takes(batch, directory, guid)
+    model::assignment::batch_takes(batch, directory, guid)
 }
 
 /// The report on object `guid` of `directory`.

@@ -50,7 +50,7 @@ async fn a_registered_agent_gets_its_assignment_translations_and_reports_progres
         ),
         (w.runbook.id, w.batch.id, "fabrikam.test")
     );
-    let progress = server::api::reports::progress(&t.app)
+    let progress = server::migration::progress::progress(&t.app)
         .await
         .expect("progress");
     assert_eq!(
@@ -60,7 +60,7 @@ async fn a_registered_agent_gets_its_assignment_translations_and_reports_progres
 
     t.clock.advance(Duration::hours(4));
     pc1.check_in(&t, true, vec![]).await;
-    let details = server::api::reports::agent_details_of(&t.app, pc1.id())
+    let details = server::migration::agents::details(&t.app, pc1.id())
         .await
         .expect("details");
     assert_eq!(details.runs[0].status, AgentStatus::NotStarted);
@@ -111,7 +111,7 @@ async fn a_registered_agent_gets_its_assignment_translations_and_reports_progres
         .expect("events again");
     assert_eq!((ack.through, ack.stored), (2, 0));
     assert_eq!(t.app.store.event_count(pc1.id()).await.expect("count"), 2);
-    let details = server::api::reports::agent_details_of(&t.app, pc1.id())
+    let details = server::migration::agents::details(&t.app, pc1.id())
         .await
         .expect("details");
     let run = &details.runs[0];
@@ -153,7 +153,7 @@ async fn a_registered_agent_gets_its_assignment_translations_and_reports_progres
         .call(&t, kinds::EVENTS, &upload)
         .await
         .expect("late retry");
-    let progress = server::api::reports::progress(&t.app)
+    let progress = server::migration::progress::progress(&t.app)
         .await
         .expect("progress");
     assert_eq!(
@@ -278,7 +278,7 @@ async fn no_certificate_or_no_psk_is_refused_with_a_clear_code() {
         (status, refused.code.as_str()),
         (StatusCode::FORBIDDEN, "no_psk")
     );
-    let psk = server::api::secrets::create_psk(&t.app)
+    let psk = server::migration::keys::create_psk(&t.app)
         .await
         .expect("psk")
         .key;
@@ -322,7 +322,7 @@ async fn an_agent_cannot_read_or_change_another_agents_rows() {
         .await
         .expect("a's own events");
     assert_eq!(t.app.store.event_count(b.id()).await.expect("count"), 0);
-    assert!(server::api::reports::agent_details_of(&t.app, b.id())
+    assert!(server::migration::agents::details(&t.app, b.id())
         .await
         .expect("b")
         .runs
@@ -389,7 +389,7 @@ async fn agents_keep_working_after_the_certificate_is_rotated() {
         .server
         .certificate;
     t.clock.advance(Duration::seconds(1));
-    server::api::secrets::create_certificate(&t.app, Default::default())
+    server::migration::keys::create_certificate(&t.app, Default::default())
         .await
         .expect("rotate");
     assert!(pc1.check_in(&t, false, vec![]).await.assignment.is_some());

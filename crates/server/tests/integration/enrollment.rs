@@ -184,11 +184,11 @@ async fn device_code_sign_in_makes_a_sealed_token_that_devices_receive() {
         .await;
     assert_eq!(runbook.status, StatusCode::CREATED, "{}", runbook.text());
     let runbook_id = runbook.json()["id"].clone();
-    let psk = server::api::secrets::create_psk(&t.app)
+    let psk = server::migration::keys::create_psk(&t.app)
         .await
         .expect("psk")
         .key;
-    server::api::secrets::create_certificate(&t.app, Default::default())
+    server::migration::keys::create_certificate(&t.app, Default::default())
         .await
         .expect("certificate");
     let batch = Batch {
@@ -207,7 +207,7 @@ async fn device_code_sign_in_makes_a_sealed_token_that_devices_receive() {
             computers: vec![s.pc1],
         },
     };
-    server::api::config::create_batch(&t.app, batch)
+    server::migration::batches::create(&t.app, batch)
         .await
         .expect("batch");
     let mut pc1 = TestAgent::new("PC1");

@@ -233,18 +233,18 @@ pub async fn world(t: &TestApp) -> World {
     server::directory::match_users(&t.app, src, dst, MatchAttribute::SamAccountName)
         .await
         .expect("match");
-    let psk = server::api::secrets::create_psk(&t.app)
+    let psk = server::migration::keys::create_psk(&t.app)
         .await
         .expect("psk")
         .key;
-    server::api::secrets::create_certificate(&t.app, Default::default())
+    server::migration::keys::create_certificate(&t.app, Default::default())
         .await
         .expect("certificate");
     let runbook: Runbook = serde_json::from_value(serde_json::json!({
         "id": RunbookId::new(), "name": "Move to Fabrikam", "source_directories": [src], "target_directory": dst
     }))
     .expect("runbook");
-    let runbook = server::api::config::create_runbook(&t.app, runbook)
+    let runbook = server::migration::runbooks::create(&t.app, runbook)
         .await
         .expect("create runbook");
     let day = NaiveDate::from_ymd_opt(2025, 1, 6).expect("date");
@@ -264,7 +264,7 @@ pub async fn world(t: &TestApp) -> World {
             computers: vec![pcs[0].guid, pcs[1].guid],
         },
     };
-    let batch = server::api::config::create_batch(&t.app, batch)
+    let batch = server::migration::batches::create(&t.app, batch)
         .await
         .expect("create batch");
     World {

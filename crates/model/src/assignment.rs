@@ -4,11 +4,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::batch::{Assignment, Batch};
+use crate::ids::{DirectoryId, ObjectGuid, RunbookId};
+use crate::runbook::Runbook;
+use crate::status::AgentStatus;
 use chrono::{DateTime, FixedOffset, Utc};
-use model::batch::{Assignment, Batch};
-use model::ids::{DirectoryId, ObjectGuid, RunbookId};
-use model::runbook::Runbook;
-use model::status::AgentStatus;
 
 /// One batch assignment that applies to a computer.
 #[derive(Debug, Clone, Copy)]
@@ -88,8 +88,8 @@ pub fn waiting_status(assignment: &Assignment, now: DateTime<Utc>) -> AgentStatu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::batch::{ComputerSelection, ScheduleTimezone, SelectionMode};
     use chrono::{NaiveDate, TimeZone};
-    use model::batch::{ComputerSelection, ScheduleTimezone, SelectionMode};
 
     fn at(h: u32) -> chrono::NaiveDateTime {
         NaiveDate::from_ymd_opt(2025, 3, 1)
@@ -116,7 +116,7 @@ mod tests {
             timezone: ScheduleTimezone::Utc,
         };
         let excluded = Batch {
-            id: model::ids::BatchId::new(),
+            id: crate::ids::BatchId::new(),
             name: "excluded".into(),
             source_directory: src,
             target_directory: dst,
@@ -127,7 +127,7 @@ mod tests {
             },
         };
         let wave = Batch {
-            id: model::ids::BatchId::new(),
+            id: crate::ids::BatchId::new(),
             name: "wave".into(),
             source_directory: src,
             target_directory: dst,
@@ -190,7 +190,7 @@ mod tests {
         };
         // The dependant comes first in the batch; the prerequisite still runs first.
         let wave = Batch {
-            id: model::ids::BatchId::new(),
+            id: crate::ids::BatchId::new(),
             name: "wave".into(),
             source_directory: src,
             target_directory: dst,

@@ -1,0 +1,201 @@
+//! The agents report: every registered agent, one agent's runs and harvested profiles, its log a
+//! page at a time, and the agent requests that were refused.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use model::ids::{AgentId, BatchId, DirectoryId, RunbookId};
+use model::plan::{JoinState, OsEdition};
+use model::protocol::{AgentEvent, UserProfile};
+use model::status::{AgentStatus, Phase};
+use serde::Serialize;
+
+use crate::store::agents::{Agent, AgentRun};
+use crate::store::communications::FailedCommunication;
+use crate::{App, Error, Result};
+
+/// A log page holds this many entries unless asked for another size.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// A log page holds at most this many entries.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// An agent as the agents report lists it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AgentSummary {
+    /// Its id.
+    #[schema(value_type = uuid::Uuid)]
+    pub id: AgentId,
+    /// Computer name.
+    pub name: String,
+    /// The directory its computer is in.
+    #[schema(value_type = uuid::Uuid)]
+    pub directory: DirectoryId,
+    /// That directory's name.
+    pub directory_name: String,
+    /// Agent version.
+    pub version: String,
+    /// Windows version.
+    pub os: String,
+    /// Workstation or server.
+    #[schema(value_type = String)]
+    pub os_edition: OsEdition,
+    /// What it is joined to.
+    #[schema(value_type = Object)]
+    pub join_state: JoinState,
+    /// When it registered.
+    pub registered_at: DateTime<Utc>,
+    /// When it was last heard from.
+    pub last_contact: DateTime<Utc>,
+}
+
+async fn summaries(app: &App, agents: Vec<Agent>) -> Result<Vec<AgentSummary>> {
+    let names: HashMap<DirectoryId, String> = app
+        .store
+        .directories()
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d.name))
+        .collect();
+    Ok(agents
+        .into_iter()
+        .map(|a| AgentSummary {
+            id: a.id,
+            name: a.computer_name,
+            directory_name: names.get(&a.directory).cloned().unwrap_or_default(),
+            directory: a.directory,
+            version: a.agent_version,
+            os: a.os_version,
+            os_edition: a.os_edition,
+            join_state: a.join_state,
+            registered_at: a.registered_at,
+            last_contact: a.last_contact,
+        })
+        .collect())
+}
+
+/// Every registered agent.
+pub async fn list(app: &App) -> Result<Vec<AgentSummary>> {
+    let agents = app.store.agents().await?;
+    summaries(app, agents).await
+}
+
+/// One run as agent details show it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RunView {
+    /// The runbook.
+    #[schema(value_type = uuid::Uuid)]
+    pub runbook: RunbookId,
+    /// Its name, empty when it was deleted.
+    pub runbook_name: String,
+    /// The batch that assigned it.
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub batch: Option<BatchId>,
+    /// Phase.
+    #[schema(value_type = Option<String>)]
+    pub phase: Option<Phase>,
+    /// Step id.
+    pub step: Option<String>,
+    /// Status.
+    #[schema(value_type = String)]
+    pub status: AgentStatus,
+    /// Last change.
+    pub last_update: DateTime<Utc>,
+    /// Last error reported.
+    pub last_error: Option<String>,
+}
+
+/// An agent's details.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AgentDetails {
+    /// The agent.
+    pub agent: AgentSummary,
+    /// Its runs, newest change first.
+    pub runs: Vec<RunView>,
+    /// The profiles it harvested.
+    #[schema(value_type = Vec<crate::api::openapi::schemas::UserProfile>)]
+    pub profiles: Vec<UserProfile>,
+}
+
+/// An agent's details: its runs with runbook names, and its profiles.
+pub async fn details(app: &App, id: AgentId) -> Result<AgentDetails> {
+    let agent = app.store.agent(id).await?.ok_or(Error::NotFound("agent"))?;
+    let names: HashMap<RunbookId, String> = app
+        .store
+        .runbooks()
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect();
+    let runs = app
+        .store
+        .runs_of_agent(id)
+        .await?
+        .into_iter()
+        .map(|r: AgentRun| RunView {
+            runbook_name: names.get(&r.runbook).cloned().unwrap_or_default(),
+            runbook: r.runbook,
+            batch: r.batch,
+            phase: r.phase,
+            step: r.step,
+            status: r.status,
+            last_update: r.last_update,
+            last_error: r.last_error,
+        })
+        .collect();
+    let profiles = app.store.profiles(id).await?;
+    let agent = summaries(app, vec![agent]).await?.remove(0);
+    Ok(AgentDetails {
+        agent,
+        runs,
+        profiles,
+    })
+}
+
+/// The page size asked for, or the default; outside 1 to 1000 it is an error naming `limit`.
+pub fn page_size(limit: Option<u32>) -> Result<u32> {
+    match limit {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
+        Some(_) => Err(Error::field("limit", "between 1 and 1000")),
+    }
+}
+
+/// A page of an agent's log.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EventPage {
+    /// Events, newest first.
+    #[schema(value_type = Vec<crate::api::openapi::schemas::AgentEvent>)]
+    pub events: Vec<AgentEvent>,
+    /// Pass as `before` for the next page; absent on the last.
+    pub next_before: Option<u64>,
+    /// Events stored for this agent in all.
+    pub total: u64,
+}
+
+/// A page of the log of agent `id`, newest first: entries older than `before`, `limit` at most.
+pub async fn events(
+    app: &App,
+    id: AgentId,
+    before: Option<u64>,
+    limit: Option<u32>,
+) -> Result<EventPage> {
+    app.store.agent(id).await?.ok_or(Error::NotFound("agent"))?;
+    let limit = page_size(limit)?;
+    let events = app.store.events(id, before, limit).await?;
+    let next_before = (events.len() == limit as usize)
+        .then(|| events.last().map(|e| e.seq))
+        .flatten();
+    Ok(EventPage {
+        events,
+        next_before,
+        total: app.store.event_count(id).await?,
+    })
+}
+
+/// Refused agent requests, newest first, `limit` at most.
+pub async fn failed_communications(
+    app: &App,
+    limit: Option<u32>,
+) -> Result<Vec<FailedCommunication>> {
+    app.store.failed_communications(page_size(limit)?).await
+}
