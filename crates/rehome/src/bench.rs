@@ -241,7 +241,7 @@ async fn delta_from_view(
     percent: f64,
     seed: u64,
 ) -> Result<((usize, usize, usize), Changes)> {
-    let slot = app.views.current(&app.store, directory).await?;
+    let slot = app.caches.current(&app.store, directory).await?;
     let view = slot.read().await;
     let users: Vec<_> = view
         .objects()

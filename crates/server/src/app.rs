@@ -39,7 +39,7 @@ pub struct App {
     /// Start-up settings.
     pub settings: Arc<Settings>,
     /// In-memory copies of imported directories, for matching and import diffing.
-    pub views: Arc<crate::directory::view::ViewCache>,
+    pub caches: Arc<crate::directory::cache::ObjectCaches>,
     /// What each source and target pair's last match run stored.
     pub pairs: Arc<crate::directory::matching::PairCache>,
 }
@@ -51,7 +51,7 @@ impl App {
             store,
             clock,
             settings: Arc::new(settings),
-            views: Arc::default(),
+            caches: Arc::default(),
             pairs: Arc::default(),
         }
     }

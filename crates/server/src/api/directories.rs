@@ -1,10 +1,11 @@
-//! `/api/v1/directories`, `/match` and `/translations`: the Sync area.
+//! `/api/v1/directories` and `/translations`: directories, their imports, and the translation
+//! table.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use model::directory::{Directory, DirectoryKind, MatchAttribute, TranslationEntry};
+use model::directory::{Directory, DirectoryKind, TranslationEntry};
 use model::ids::DirectoryId;
 use serde::Deserialize;
 
@@ -13,7 +14,7 @@ use axum::body::Bytes;
 use super::{json_body, parse_id};
 use crate::auth::{Access, Area, Caller};
 use crate::directory::file::{DirectoryDocument, FileSource};
-use crate::directory::{ImportSummary, MatchSummary};
+use crate::directory::ImportSummary;
 use crate::store::directories::ImportRun;
 use crate::{App, Error, Result};
 
@@ -156,50 +157,6 @@ pub async fn imports(
     caller.require(Area::Sync, Access::Read)?;
     let dir = directory(&app, &id).await?;
     Ok(Json(app.store.import_runs(dir.id).await?))
-}
-
-/// The body of `POST /match`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct MatchRequest {
-    /// Source directory.
-    #[schema(value_type = uuid::Uuid)]
-    pub source: DirectoryId,
-    /// Target directory.
-    #[schema(value_type = uuid::Uuid)]
-    pub target: DirectoryId,
-    /// The attribute compared, e.g. `sAMAccountName` or `mail`.
-    pub attribute: String,
-}
-
-/// `POST /match`: matches users and groups one to one by one attribute.
-#[utoipa::path(
-    post,
-    path = "/match",
-    tag = "sync",
-    description = crate::api::openapi::access::SYNC_OPERATE,
-    request_body = MatchRequest,
-    responses(
-        (status = 200, description = "What matching found.", body = crate::api::openapi::schemas::MatchSummary),
-        (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
-        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
-    )
-)]
-pub async fn match_route(
-    caller: Caller,
-    State(app): State<App>,
-    body: Bytes,
-) -> Result<Json<MatchSummary>> {
-    caller.require(Area::Sync, Access::Operate)?;
-    let body: MatchRequest = json_body(&body)?;
-    let attribute = MatchAttribute::parse(&body.attribute).ok_or_else(|| {
-        Error::field(
-            "attribute",
-            "one of sAMAccountName, userPrincipalName, mail, employeeID, name",
-        )
-    })?;
-    Ok(Json(
-        crate::directory::match_users(&app, body.source, body.target, attribute).await?,
-    ))
 }
 
 /// The query of the translation table routes.

@@ -6,14 +6,16 @@
 pub mod batches;
 pub mod connections;
 pub mod directories;
+pub mod directory_sync;
 pub mod enrollment;
 pub mod keys;
 pub mod licences;
+pub mod matching;
+pub mod objects;
 pub mod openapi;
 pub mod packages;
 pub mod reports;
 pub mod runbooks;
-pub mod sync;
 
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
@@ -44,22 +46,25 @@ pub fn router() -> Router<App> {
             "/directories/{id}/connection",
             get(connections::get_connection).put(connections::put_connection),
         )
-        .route("/directories/{id}/sync", post(connections::sync_directory))
+        .route(
+            "/directories/{id}/sync",
+            post(directory_sync::sync_directory),
+        )
         .route(
             "/sync/schedule",
-            get(connections::get_schedule).put(connections::put_schedule),
+            get(directory_sync::get_schedule).put(directory_sync::put_schedule),
         )
-        .route("/sync/run", post(connections::run_cycle))
-        .route("/match", post(directories::match_route))
+        .route("/sync/run", post(directory_sync::run_cycle))
+        .route("/match", post(matching::match_route))
         .route(
             "/match/profile",
-            get(sync::get_profile).put(sync::put_profile),
+            get(matching::get_profile).put(matching::put_profile),
         )
-        .route("/match/run", post(sync::run))
-        .route("/match/what-if", post(sync::what_if))
-        .route("/match/explain", get(sync::explain))
-        .route("/objects", get(sync::search))
-        .route("/objects/{directory}/{guid}", get(sync::report))
+        .route("/match/run", post(matching::run))
+        .route("/match/what-if", post(matching::what_if))
+        .route("/match/explain", get(matching::explain))
+        .route("/objects", get(objects::search))
+        .route("/objects/{directory}/{guid}", get(objects::report))
         .route("/translations", get(directories::translations))
         .route("/translations.csv", get(directories::translations_csv))
         .route("/psks", get(keys::list_psks).post(keys::create_psk_route))

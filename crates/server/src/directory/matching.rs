@@ -13,9 +13,9 @@ use model::ids::{DirectoryId, ObjectGuid};
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use super::profile::Outcome as Found;
+use super::cache::CachedObject;
+use super::profile::Finding;
 use super::profile::{MatchProfile, Matcher, Via};
-use super::view::ViewObject;
 use crate::store::translations::{MatchWrite, ObjectMessage};
 use crate::store::Store;
 use crate::Result;
@@ -50,11 +50,11 @@ impl MatchSummary {
 
 /// What became of one source object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Paired with the target object at this index of the target view, by `rule`
+pub enum Pairing {
+    /// Paired with the target object at this index of the target cache, by `rule`
     /// (`sIDHistory` or `rules[N]`).
     Matched {
-        /// Index into the target view's objects.
+        /// Index into the target cache's objects.
         target: usize,
         /// Which rule paired them.
         rule: String,
@@ -70,11 +70,11 @@ pub fn translatable(kind: ObjectKind) -> bool {
     matches!(kind, ObjectKind::User | ObjectKind::Group)
 }
 
-fn side(object: &ViewObject, directory: DirectoryId) -> Option<TranslationSide> {
+fn side(object: &CachedObject, directory: DirectoryId) -> Option<TranslationSide> {
     Some(TranslationSide {
         guid: object.guid,
         sid: object.sid.clone()?,
-        upn: object.get(super::view::Attr::Upn).map(str::to_string),
+        upn: object.get(super::cache::Attr::Upn).map(str::to_string),
         name: object.name().to_string(),
         directory,
     })
@@ -83,8 +83,8 @@ fn side(object: &ViewObject, directory: DirectoryId) -> Option<TranslationSide> 
 /// What the store should hold for one source object after a run.
 enum Wanted<'a> {
     Row {
-        source: &'a ViewObject,
-        target: &'a ViewObject,
+        source: &'a CachedObject,
+        target: &'a CachedObject,
         rule: &'a str,
     },
     Message(&'static str, String),
@@ -107,11 +107,11 @@ fn message_print(level: &str, message: &str) -> u64 {
     h.finish()
 }
 
-fn side_key(object: &ViewObject) -> Option<SideKey<'_>> {
+fn side_key(object: &CachedObject) -> Option<SideKey<'_>> {
     Some((
         &object.guid,
         object.sid.as_ref()?,
-        object.get(super::view::Attr::Upn),
+        object.get(super::cache::Attr::Upn),
         object.name(),
     ))
 }
@@ -201,9 +201,9 @@ fn plan(
     state: &PairState,
     source: DirectoryId,
     target: DirectoryId,
-    sources: &[&ViewObject],
-    targets: &[&ViewObject],
-    outcomes: &[Outcome],
+    sources: &[&CachedObject],
+    targets: &[&CachedObject],
+    outcomes: &[Pairing],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Plan {
     let mut summary = MatchSummary::default();
@@ -212,7 +212,7 @@ fn plan(
     let mut messages = HashMap::new();
     for (object, outcome) in sources.iter().zip(outcomes) {
         let wanted = match outcome {
-            Outcome::Matched { target: t, rule } => {
+            Pairing::Matched { target: t, rule } => {
                 let t = targets[*t];
                 match (object.sid.as_ref(), t.sid.as_ref()) {
                     (Some(_), Some(_)) => {
@@ -246,12 +246,12 @@ fn plan(
                     }
                 }
             }
-            Outcome::Unmatched(why) => {
+            Pairing::Unmatched(why) => {
                 summary.unmatched += 1;
                 MatchSummary::note(&mut summary.unmatched_names, object.name());
                 Wanted::Message("warning", why.clone())
             }
-            Outcome::Ambiguous(why) => {
+            Pairing::Ambiguous(why) => {
                 summary.ambiguous += 1;
                 MatchSummary::note(&mut summary.ambiguous_names, object.name());
                 Wanted::Message("error", why.clone())
@@ -367,9 +367,9 @@ pub async fn what_if(
     cache: &PairCache,
     source: DirectoryId,
     target: DirectoryId,
-    sources: &[&ViewObject],
-    targets: &[&ViewObject],
-    outcomes: &[Outcome],
+    sources: &[&CachedObject],
+    targets: &[&CachedObject],
+    outcomes: &[Pairing],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<WhatIf> {
     let slot = pair_state(store, cache, source, target).await?;
@@ -411,9 +411,9 @@ pub async fn persist(
     cache: &PairCache,
     source: DirectoryId,
     target: DirectoryId,
-    sources: &[&ViewObject],
-    targets: &[&ViewObject],
-    outcomes: &[Outcome],
+    sources: &[&CachedObject],
+    targets: &[&CachedObject],
+    outcomes: &[Pairing],
     profile: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<MatchSummary> {
@@ -440,9 +440,9 @@ pub async fn persist(
 /// with a message for every source left unpaired.
 pub fn run_profile(
     profile: &MatchProfile,
-    sources: &[&ViewObject],
-    targets: &[&ViewObject],
-) -> Vec<Outcome> {
+    sources: &[&CachedObject],
+    targets: &[&CachedObject],
+) -> Vec<Pairing> {
     let matcher = Matcher::new(profile, targets);
     matcher
         .match_all(sources)
@@ -454,10 +454,10 @@ pub fn run_profile(
 
 fn describe(
     profile: &MatchProfile,
-    source: &ViewObject,
-    targets: &[&ViewObject],
-    outcome: Found,
-) -> Outcome {
+    source: &CachedObject,
+    targets: &[&CachedObject],
+    outcome: Finding,
+) -> Pairing {
     let by = |via: Via| match via {
         Via::SidHistory => "sIDHistory".to_string(),
         Via::Rule(i) => match profile.rules.get(i) {
@@ -466,21 +466,21 @@ fn describe(
         },
     };
     match outcome {
-        Found::Matched { target, via } => Outcome::Matched {
+        Finding::Matched { target, via } => Pairing::Matched {
             target,
             rule: via.to_string(),
         },
-        Found::Unmatched => Outcome::Unmatched(format!(
+        Finding::Unmatched => Pairing::Unmatched(format!(
             "no target {} fits any rule of profile {:?}",
             kind_name(source.kind),
             profile.name
         )),
-        Found::NoValue => Outcome::Unmatched(format!(
+        Finding::NoValue => Pairing::Unmatched(format!(
             "every attribute profile {:?} compares is empty on this {}",
             profile.name,
             kind_name(source.kind)
         )),
-        Found::Ambiguous {
+        Finding::Ambiguous {
             via,
             candidates,
             candidate_count,
@@ -488,13 +488,13 @@ fn describe(
         } => {
             let names: Vec<&str> = candidates.iter().map(|&i| targets[i].name()).collect();
             if shared {
-                Outcome::Ambiguous(format!(
+                Pairing::Ambiguous(format!(
                     "its one candidate by {} ({}) is also another source object's; none is paired",
                     by(via),
                     names.join(", ")
                 ))
             } else {
-                Outcome::Ambiguous(format!(
+                Pairing::Ambiguous(format!(
                     "{} candidates by {}: {}{}",
                     candidate_count,
                     by(via),
@@ -524,11 +524,11 @@ mod tests {
     use super::*;
     use model::directory::DirectoryObject;
 
-    fn user(name: &str, sam: &str, sid: &str) -> ViewObject {
+    fn user(name: &str, sam: &str, sid: &str) -> CachedObject {
         let mut o = DirectoryObject::new(ObjectGuid::new(), ObjectKind::User, name);
         o.sid = Some(sid.parse().expect("test SID"));
         o.sam_account_name = Some(sam.to_string());
-        ViewObject::new(&o)
+        CachedObject::new(&o)
     }
 
     #[test]
@@ -543,22 +543,22 @@ mod tests {
             user("Carol A", "carol", "S-1-5-21-2-2-2-2003"),
             user("Carol B", "Carol", "S-1-5-21-2-2-2-2004"),
         ];
-        let s: Vec<&ViewObject> = sources.iter().collect();
-        let t: Vec<&ViewObject> = targets.iter().collect();
+        let s: Vec<&CachedObject> = sources.iter().collect();
+        let t: Vec<&CachedObject> = targets.iter().collect();
         let outcomes = run_profile(&MatchProfile::default(), &s, &t);
         assert_eq!(
             outcomes[0],
-            Outcome::Matched {
+            Pairing::Matched {
                 target: 0,
                 rule: "rules[0]".into()
             }
         );
         match &outcomes[1] {
-            Outcome::Unmatched(why) => assert!(why.contains("no target user"), "{}", why),
+            Pairing::Unmatched(why) => assert!(why.contains("no target user"), "{}", why),
             other => panic!("Bob: {:?}", other),
         }
         match &outcomes[2] {
-            Outcome::Ambiguous(why) => {
+            Pairing::Ambiguous(why) => {
                 assert!(why.starts_with("2 candidates by rules[0]"), "{}", why);
                 assert!(
                     why.contains("Carol A") && why.contains("Carol B"),

@@ -1,6 +1,7 @@
 //! Directories: the [`DirectorySource`] trait with its implementations, full import into the store,
 //! and matching source users and groups to target ones into the translation table.
 
+pub mod cache;
 pub mod connection;
 pub mod file;
 pub mod graph;
@@ -9,7 +10,6 @@ pub mod matching;
 pub mod profile;
 pub mod report;
 pub mod schedule;
-pub mod view;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -24,8 +24,8 @@ pub use matching::MatchSummary;
 
 use crate::store::directories::{CursorUpdate, ImportRun};
 use crate::{App, Error, Result};
+use cache::CachedObject;
 use profile::MatchProfile;
-use view::ViewObject;
 
 /// A boxed future, so [`DirectorySource`] stays object-safe without an async-trait macro.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -148,7 +148,7 @@ pub async fn import_with(
         Some(cursor) => source.read_changes(cursor).await?,
         None => None,
     };
-    let slot = app.views.current(&app.store, directory).await?;
+    let slot = app.caches.current(&app.store, directory).await?;
     let mut view = slot.write().await;
     let (kind, domain_id, upserts, deleted, added, next_cursor) = match changes {
         Some(changes) => {
@@ -244,7 +244,7 @@ pub async fn import_with(
         view.remove(guid);
     }
     for object in upserts.iter() {
-        view.upsert(ViewObject::new(object));
+        view.upsert(CachedObject::new(object));
     }
     drop(upserts);
     // Another replica wrote in between: this copy is incomplete, so read it again next time.
@@ -349,8 +349,8 @@ pub async fn set_pair_profile(
         .await
 }
 
-/// The users and groups of a view: the only objects matching looks at.
-pub fn translatable(view: &view::View) -> Vec<&ViewObject> {
+/// The users and groups of a cache: the only objects matching looks at.
+pub fn translatable(view: &cache::ObjectCache) -> Vec<&CachedObject> {
     view.objects()
         .iter()
         .filter(|o| matching::translatable(o.kind))
@@ -375,15 +375,15 @@ async fn profile_for(
     }
 }
 
-/// The current views of the pair's two directories.
+/// The current caches of the pair's two directories.
 async fn pair_slots(
     app: &App,
     source: DirectoryId,
     target: DirectoryId,
-) -> Result<(view::ViewSlot, view::ViewSlot)> {
+) -> Result<(cache::CacheSlot, cache::CacheSlot)> {
     Ok((
-        app.views.current(&app.store, source).await?,
-        app.views.current(&app.store, target).await?,
+        app.caches.current(&app.store, source).await?,
+        app.caches.current(&app.store, target).await?,
     ))
 }
 
@@ -495,7 +495,7 @@ pub async fn explain_match(
     Ok(matcher.explain(&sources, &outcomes, index))
 }
 
-fn is_called(object: &ViewObject, who: &str) -> bool {
+fn is_called(object: &CachedObject, who: &str) -> bool {
     let who = who.trim();
     object.guid.to_string().eq_ignore_ascii_case(who)
         || object
@@ -503,10 +503,10 @@ fn is_called(object: &ViewObject, who: &str) -> bool {
             .as_ref()
             .is_some_and(|s| s.to_string().eq_ignore_ascii_case(who))
         || [
-            view::Attr::Upn,
-            view::Attr::Sam,
-            view::Attr::Name,
-            view::Attr::Mail,
+            cache::Attr::Upn,
+            cache::Attr::Sam,
+            cache::Attr::Name,
+            cache::Attr::Mail,
         ]
         .iter()
         .any(|a| object.get(*a).is_some_and(|v| v.eq_ignore_ascii_case(who)))

@@ -16,7 +16,7 @@ mod tests;
 use model::{FieldError, Validator};
 use serde::{Deserialize, Serialize};
 
-pub use engine::{match_all, Matcher, Outcome, Via};
+pub use engine::{match_all, Finding, Matcher, Via};
 pub use explain::{explain, Explanation, Step, Verdict};
 pub use expr::{Expr, ParseError};
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use model::FieldError;
 
 use super::ImportMode;
-use crate::store::sync::SyncSchedule;
+use crate::store::schedule::SyncSchedule;
 use crate::{App, Error, Result};
 
 /// The lease a cycle runs under, apart from the other jobs' so a long import does not hold them up.
@@ -66,7 +66,7 @@ pub struct Cycle {
 /// What [`run_due`] or [`run_now`] did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum CycleOutcome {
     /// A cycle ran.
     Ran(Cycle),
     /// No cycle was due.
@@ -76,29 +76,29 @@ pub enum Outcome {
 }
 
 /// Runs a cycle if one is due and this replica gets the lease. The server's loop calls this.
-pub async fn run_due(app: &App) -> Result<Outcome> {
+pub async fn run_due(app: &App) -> Result<CycleOutcome> {
     run(app, false).await
 }
 
 /// Runs a cycle now, whether or not the schedule is on, unless one is running elsewhere.
-pub async fn run_now(app: &App) -> Result<Outcome> {
+pub async fn run_now(app: &App) -> Result<CycleOutcome> {
     run(app, true).await
 }
 
-async fn run(app: &App, force: bool) -> Result<Outcome> {
+async fn run(app: &App, force: bool) -> Result<CycleOutcome> {
     let replica = &app.settings.replica;
     if !app
         .store
         .acquire_lease(LEASE, replica, app.clock.now(), lease_ttl())
         .await?
     {
-        return Ok(Outcome::Busy);
+        return Ok(CycleOutcome::Busy);
     }
     // Read under the lease, so a cycle another replica just finished is seen.
     let result = async {
         let schedule = app.store.sync_schedule().await?;
         if !force && !due(&schedule, app.clock.now()) {
-            return Ok(Outcome::NotDue);
+            return Ok(CycleOutcome::NotDue);
         }
         app.store.sync_cycle_started(app.clock.now()).await?;
         let cycle = cycle(app).await;
@@ -106,7 +106,7 @@ async fn run(app: &App, force: bool) -> Result<Outcome> {
         app.store
             .sync_cycle_finished(app.clock.now(), error.as_deref())
             .await?;
-        Ok(Outcome::Ran(cycle))
+        Ok(CycleOutcome::Ran(cycle))
     }
     .await;
     app.store.release_lease(LEASE, replica).await?;
@@ -176,7 +176,7 @@ pub async fn run_forever(app: App) {
     loop {
         ticks.tick().await;
         match run_due(&app).await {
-            Ok(Outcome::Ran(c)) => tracing::info!(
+            Ok(CycleOutcome::Ran(c)) => tracing::info!(
                 imported = c.imported.len(),
                 matched = c.matched.len(),
                 errors = c.errors.len(),

@@ -9,7 +9,7 @@ use serde_json::json;
 use server::auth::Role;
 use server::directory::connection::{self, Connection};
 use server::directory::file::DirectoryDocument;
-use server::directory::schedule::{self, Outcome};
+use server::directory::schedule::{self, CycleOutcome};
 use server::{App, Settings};
 use sqlx::Row;
 
@@ -156,7 +156,10 @@ async fn the_schedule_runs_a_cycle_only_when_on_and_due_and_on_one_replica_at_a_
 
     // Off by default: nothing runs, however long we wait.
     t.clock.advance(Duration::days(30));
-    assert_eq!(schedule::run_due(&a).await.expect("run"), Outcome::NotDue);
+    assert_eq!(
+        schedule::run_due(&a).await.expect("run"),
+        CycleOutcome::NotDue
+    );
     assert!(t.app.store.import_runs(src).await.expect("runs").is_empty());
 
     let admin = t.token_with_roles(&[Role::SyncAdmin]).await;
@@ -170,13 +173,13 @@ async fn the_schedule_runs_a_cycle_only_when_on_and_due_and_on_one_replica_at_a_
 
     // Both replicas try at once: exactly one cycle runs.
     let (ra, rb) = tokio::join!(schedule::run_due(&a), schedule::run_due(&b));
-    let ran: Vec<Outcome> = [ra.expect("a"), rb.expect("b")]
+    let ran: Vec<CycleOutcome> = [ra.expect("a"), rb.expect("b")]
         .into_iter()
-        .filter(|o| matches!(o, Outcome::Ran(_)))
+        .filter(|o| matches!(o, CycleOutcome::Ran(_)))
         .collect();
     assert_eq!(ran.len(), 1, "one cycle, not two");
     match &ran[0] {
-        Outcome::Ran(c) => {
+        CycleOutcome::Ran(c) => {
             assert_eq!(c.imported, ["DST", "SRC"]);
             assert_eq!(c.matched, ["SRC → DST"]);
             assert!(c.errors.is_empty(), "{:?}", c.errors);
@@ -189,8 +192,14 @@ async fn the_schedule_runs_a_cycle_only_when_on_and_due_and_on_one_replica_at_a_
 
     // Not again before the interval, on either replica.
     t.clock.advance(Duration::minutes(59));
-    assert_eq!(schedule::run_due(&b).await.expect("run"), Outcome::NotDue);
-    assert_eq!(schedule::run_due(&a).await.expect("run"), Outcome::NotDue);
+    assert_eq!(
+        schedule::run_due(&b).await.expect("run"),
+        CycleOutcome::NotDue
+    );
+    assert_eq!(
+        schedule::run_due(&a).await.expect("run"),
+        CycleOutcome::NotDue
+    );
     // While a replica holds the lease, the other does not run.
     t.clock.advance(Duration::minutes(1));
     assert!(t
@@ -204,10 +213,13 @@ async fn the_schedule_runs_a_cycle_only_when_on_and_due_and_on_one_replica_at_a_
         )
         .await
         .expect("lease"));
-    assert_eq!(schedule::run_due(&b).await.expect("run"), Outcome::Busy);
+    assert_eq!(
+        schedule::run_due(&b).await.expect("run"),
+        CycleOutcome::Busy
+    );
     assert!(matches!(
         schedule::run_due(&a).await.expect("run"),
-        Outcome::Ran(_)
+        CycleOutcome::Ran(_)
     ));
     assert_eq!(t.app.store.import_runs(src).await.expect("runs").len(), 2);
 

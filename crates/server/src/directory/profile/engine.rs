@@ -35,7 +35,7 @@ impl std::fmt::Display for Via {
 /// What became of one source object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum Finding {
     /// Paired with the target at this index.
     Matched {
         /// Index into the targets.
@@ -214,7 +214,7 @@ impl<'a, T: Attributes> Matcher<'a, T> {
     }
 
     /// One outcome per source, in order; no target is given to two sources.
-    pub fn match_all<S: Attributes>(&self, sources: &[S]) -> Vec<Outcome> {
+    pub fn match_all<S: Attributes>(&self, sources: &[S]) -> Vec<Finding> {
         let proposals: Vec<Proposal> = sources.iter().map(|s| self.propose(s)).collect();
         let mut claims = vec![0u8; self.targets.len()];
         for p in &proposals {
@@ -226,22 +226,22 @@ impl<'a, T: Attributes> Matcher<'a, T> {
             .into_iter()
             .map(|p| match p {
                 Proposal::Target(target, via) if claims[target] == 1 => {
-                    Outcome::Matched { target, via }
+                    Finding::Matched { target, via }
                 }
-                Proposal::Target(target, via) => Outcome::Ambiguous {
+                Proposal::Target(target, via) => Finding::Ambiguous {
                     via,
                     candidates: vec![target],
                     candidate_count: 1,
                     shared: true,
                 },
-                Proposal::Several(via, candidates, candidate_count) => Outcome::Ambiguous {
+                Proposal::Several(via, candidates, candidate_count) => Finding::Ambiguous {
                     via,
                     candidates,
                     candidate_count,
                     shared: false,
                 },
-                Proposal::Nothing { had_key: true } => Outcome::Unmatched,
-                Proposal::Nothing { had_key: false } => Outcome::NoValue,
+                Proposal::Nothing { had_key: true } => Finding::Unmatched,
+                Proposal::Nothing { had_key: false } => Finding::NoValue,
             })
             .collect()
     }
@@ -253,6 +253,6 @@ pub fn match_all<S: Attributes, T: Attributes>(
     profile: &MatchProfile,
     sources: &[S],
     targets: &[T],
-) -> Vec<Outcome> {
+) -> Vec<Finding> {
     Matcher::new(profile, targets).match_all(sources)
 }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::engine::{key, Matcher, Outcome, Via, KEPT_CANDIDATES};
+use super::engine::{key, Finding, Matcher, Via, KEPT_CANDIDATES};
 use super::{Attributes, MatchProfile};
 
 /// How many other claimants of a target an explanation names.
@@ -75,7 +75,7 @@ pub struct Explanation {
     /// The profile's name.
     pub profile: String,
     /// The outcome, as [`super::match_all`] gives it.
-    pub outcome: Outcome,
+    pub outcome: Finding,
     /// The display name of the target it matched.
     pub target: Option<String>,
     /// sIDHistory, then every rule in order.
@@ -114,25 +114,25 @@ impl<T: Attributes> Matcher<'_, T> {
     pub fn explain<S: Attributes>(
         &self,
         sources: &[S],
-        outcomes: &[Outcome],
+        outcomes: &[Finding],
         index: usize,
     ) -> Explanation {
         let source = &sources[index];
         let outcome = &outcomes[index];
         let group = source.is_group();
         let decided = match outcome {
-            Outcome::Matched { via, .. } | Outcome::Ambiguous { via, .. } => Some(*via),
-            Outcome::Unmatched | Outcome::NoValue => None,
+            Finding::Matched { via, .. } | Finding::Ambiguous { via, .. } => Some(*via),
+            Finding::Unmatched | Finding::NoValue => None,
         };
         let verdict_at = |step: Via, found: usize| -> Verdict {
             match decided {
                 Some(d) if step == d => match outcome {
-                    Outcome::Ambiguous {
+                    Finding::Ambiguous {
                         shared: true,
                         candidates,
                         ..
                     } => self.claimants(sources, outcomes, index, candidates[0]),
-                    Outcome::Ambiguous { .. } => Verdict::SeveralCandidates,
+                    Finding::Ambiguous { .. } => Verdict::SeveralCandidates,
                     _ => Verdict::Matched,
                 },
                 Some(d) if order(step) > order(d) => Verdict::Skipped { decided_by: d },
@@ -207,7 +207,7 @@ impl<T: Attributes> Matcher<'_, T> {
             profile: self.profile.name.clone(),
             outcome: outcome.clone(),
             target: match outcome {
-                Outcome::Matched { target, .. } => {
+                Finding::Matched { target, .. } => {
                     Some(self.targets[*target].display().to_string())
                 }
                 _ => None,
@@ -220,7 +220,7 @@ impl<T: Attributes> Matcher<'_, T> {
     fn claimants<S: Attributes>(
         &self,
         sources: &[S],
-        outcomes: &[Outcome],
+        outcomes: &[Finding],
         index: usize,
         target: usize,
     ) -> Verdict {
@@ -229,7 +229,7 @@ impl<T: Attributes> Matcher<'_, T> {
             .enumerate()
             .filter(|&(j, o)| {
                 j != index
-                    && matches!(o, Outcome::Ambiguous { shared: true, candidates, .. }
+                    && matches!(o, Finding::Ambiguous { shared: true, candidates, .. }
                         if candidates.first() == Some(&target))
             })
             .map(|(j, _)| j)
@@ -287,20 +287,20 @@ impl fmt::Display for Explanation {
             self.source, self.kind, self.profile
         )?;
         match &self.outcome {
-            Outcome::Matched { via, .. } => write!(
+            Finding::Matched { via, .. } => write!(
                 f,
                 "matched to {} by {via}",
                 self.target.as_deref().unwrap_or("?")
             )?,
-            Outcome::Unmatched => f.write_str("not matched: no target fits")?,
-            Outcome::NoValue => f.write_str("not matched: no rule has a value for it")?,
-            Outcome::Ambiguous {
+            Finding::Unmatched => f.write_str("not matched: no target fits")?,
+            Finding::NoValue => f.write_str("not matched: no rule has a value for it")?,
+            Finding::Ambiguous {
                 via, shared: true, ..
             } => write!(
                 f,
                 "not matched: its one candidate under {via} is claimed by another source too"
             )?,
-            Outcome::Ambiguous {
+            Finding::Ambiguous {
                 via,
                 candidate_count,
                 ..

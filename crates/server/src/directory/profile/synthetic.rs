@@ -4,7 +4,7 @@
 
 use secdesc::Sid;
 
-use super::{Attribute, Attributes, Outcome};
+use super::{Attribute, Attributes, Finding};
 
 /// A user or group with the attributes matching reads, held in memory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -104,14 +104,14 @@ pub struct Expected {
 
 impl Expected {
     /// The counts of the outcomes [`super::match_all`] gave, to compare with what was built.
-    pub fn of(outcomes: &[Outcome]) -> Expected {
+    pub fn of(outcomes: &[Finding]) -> Expected {
         let mut counts = Expected::default();
         for outcome in outcomes {
             match outcome {
-                Outcome::Matched { .. } => counts.matched += 1,
-                Outcome::Ambiguous { .. } => counts.ambiguous += 1,
-                Outcome::Unmatched => counts.unmatched += 1,
-                Outcome::NoValue => counts.no_value += 1,
+                Finding::Matched { .. } => counts.matched += 1,
+                Finding::Ambiguous { .. } => counts.ambiguous += 1,
+                Finding::Unmatched => counts.unmatched += 1,
+                Finding::NoValue => counts.no_value += 1,
             }
         }
         counts

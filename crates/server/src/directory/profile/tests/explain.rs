@@ -155,7 +155,7 @@ fn unmatched_and_no_value_say_why() {
     ];
     let targets = vec![Record::user("T").with(Mail, "t@example.com")];
     let e = explain(&p, &sources, 0, &targets);
-    assert_eq!(e.outcome, Outcome::NoValue);
+    assert_eq!(e.outcome, Finding::NoValue);
     assert_eq!(verdicts(&e), vec![Verdict::NoValue, Verdict::NoValue]);
     assert_eq!(
         e.steps[0].no_value.as_deref(),
@@ -173,7 +173,7 @@ fn unmatched_and_no_value_say_why() {
         ..p
     };
     let e = explain(&p, &sources, 1, &targets);
-    assert_eq!(e.outcome, Outcome::Unmatched);
+    assert_eq!(e.outcome, Finding::Unmatched);
     assert_eq!(verdicts(&e), vec![Verdict::Off, Verdict::NoCandidate]);
     let text = e.to_string();
     assert!(text.contains("verdict: off in this profile\n"), "{text}");

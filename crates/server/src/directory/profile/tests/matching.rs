@@ -1,12 +1,12 @@
 use super::*;
 use crate::directory::profile::synthetic::directories;
 
-fn matched(target: usize, via: Via) -> Outcome {
-    Outcome::Matched { target, via }
+fn matched(target: usize, via: Via) -> Finding {
+    Finding::Matched { target, via }
 }
 
-fn several(via: Via, candidates: Vec<usize>) -> Outcome {
-    Outcome::Ambiguous {
+fn several(via: Via, candidates: Vec<usize>) -> Finding {
+    Finding::Ambiguous {
         via,
         candidate_count: candidates.len(),
         candidates,
@@ -14,8 +14,8 @@ fn several(via: Via, candidates: Vec<usize>) -> Outcome {
     }
 }
 
-fn shared(via: Via, target: usize) -> Outcome {
-    Outcome::Ambiguous {
+fn shared(via: Via, target: usize) -> Finding {
+    Finding::Ambiguous {
         via,
         candidates: vec![target],
         candidate_count: 1,
@@ -136,7 +136,7 @@ fn sid_history_comes_first_and_is_one_to_one_too() {
         match_all(&without, &sources, &targets),
         vec![
             matched(1, Via::Rule(0)),
-            Outcome::Unmatched,
+            Finding::Unmatched,
             matched(4, Via::Rule(0)),
         ]
     );
@@ -158,7 +158,7 @@ fn users_and_groups_never_match_each_other() {
         .with_history(sid(1, 1))];
     assert_eq!(
         match_all(&p, &sources, &targets),
-        vec![Outcome::Unmatched, matched(0, Via::Rule(0))]
+        vec![Finding::Unmatched, matched(0, Via::Rule(0))]
     );
     // A rule for users only leaves groups to sIDHistory.
     let users_only = profile(
@@ -167,7 +167,7 @@ fn users_and_groups_never_match_each_other() {
     );
     assert_eq!(
         match_all(&users_only, &sources[1..], &targets),
-        vec![Outcome::Unmatched]
+        vec![Finding::Unmatched]
     );
 }
 
@@ -189,7 +189,7 @@ fn case_is_ignored_unless_the_rule_says_otherwise() {
     );
     assert_eq!(
         match_all(&exact, &sources, &targets),
-        vec![Outcome::Unmatched]
+        vec![Finding::Unmatched]
     );
     let exact_targets = vec![user("Ann T", 2, 1, "Ann"), user("ann", 2, 2, "ann")];
     assert_eq!(
@@ -207,7 +207,7 @@ fn no_value_is_told_apart_from_no_target() {
     ];
     assert_eq!(
         match_all(&p, &sources, &[user("T", 2, 1, "t")]),
-        vec![Outcome::NoValue, Outcome::Unmatched]
+        vec![Finding::NoValue, Finding::Unmatched]
     );
 }
 
@@ -217,7 +217,7 @@ fn targets_without_a_key_are_never_candidates() {
     let p = profile(vec![rule("domain(sAMAccountName)", "domain(mail)")], false);
     let sources = vec![user("Ann", 1, 1, "ann")];
     let targets = vec![user("T", 2, 1, "t")];
-    assert_eq!(match_all(&p, &sources, &targets), vec![Outcome::NoValue]);
+    assert_eq!(match_all(&p, &sources, &targets), vec![Finding::NoValue]);
 }
 
 #[test]
@@ -229,7 +229,7 @@ fn a_hundred_thousand_objects_match_as_built() {
     let mut counted = synthetic::Expected::default();
     for (source, outcome) in sources.iter().zip(&outcomes) {
         match outcome {
-            Outcome::Matched { target, .. } => {
+            Finding::Matched { target, .. } => {
                 counted.matched += 1;
                 let target = &targets[*target];
                 assert_eq!(target.group, source.group);
@@ -240,9 +240,9 @@ fn a_hundred_thousand_objects_match_as_built() {
                     target.display
                 );
             }
-            Outcome::Ambiguous { .. } => counted.ambiguous += 1,
-            Outcome::Unmatched => counted.unmatched += 1,
-            Outcome::NoValue => counted.no_value += 1,
+            Finding::Ambiguous { .. } => counted.ambiguous += 1,
+            Finding::Unmatched => counted.unmatched += 1,
+            Finding::NoValue => counted.no_value += 1,
         }
     }
     assert_eq!(counted, expected);

@@ -1,19 +1,18 @@
-//! `/api/v1/match/…` and `/api/v1/objects/…`: match profiles, running and trying them, why a user
-//! did not match, and the Single Object Report.
+//! `/api/v1/match` and `/api/v1/match/…`: matching by one attribute, match profiles, running and
+//! trying them, and why a user did not match.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
-use model::ids::{DirectoryId, ObjectGuid};
+use model::directory::MatchAttribute;
+use model::ids::DirectoryId;
 use serde::{Deserialize, Serialize};
 
-use super::{json_body, parse_id};
+use super::json_body;
 use crate::auth::{Access, Area, Caller};
 use crate::directory::matching::WhatIf;
 use crate::directory::profile::{preset, Explanation, MatchProfile};
-use crate::directory::report::ObjectReport;
 use crate::directory::MatchSummary;
-use crate::store::directories::ObjectHit;
 use crate::{App, Error, Result};
 
 /// A source and target directory, as query parameters.
@@ -219,61 +218,46 @@ pub async fn explain(
     }))
 }
 
-/// The query of `GET /objects`.
-#[derive(Debug, Deserialize)]
-pub struct ObjectSearch {
-    /// Name, UPN, sAMAccountName or mail; `*` stands for any characters.
-    pub search: String,
-    /// Only this directory.
-    #[serde(default)]
-    pub directory: Option<DirectoryId>,
+/// The body of `POST /match`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct MatchRequest {
+    /// Source directory.
+    #[schema(value_type = uuid::Uuid)]
+    pub source: DirectoryId,
+    /// Target directory.
+    #[schema(value_type = uuid::Uuid)]
+    pub target: DirectoryId,
+    /// The attribute compared, e.g. `sAMAccountName` or `mail`.
+    pub attribute: String,
 }
 
-/// `GET /objects?search=ada*`: find objects for the Single Object Report.
+/// `POST /match`: matches users and groups one to one by one attribute.
 #[utoipa::path(
-    get,
-    path = "/objects",
+    post,
+    path = "/match",
     tag = "sync",
-    description = crate::api::openapi::access::SYNC_READ,
-    params(("search" = String, Query, description = "Name, UPN, sAMAccountName or mail; * matches any characters."), ("directory" = Option<String>, Query, description = "Only this directory.")),
+    description = crate::api::openapi::access::SYNC_OPERATE,
+    request_body = MatchRequest,
     responses(
-        (status = 200, description = "At most 200 objects, by name.", body = [crate::api::openapi::schemas::ObjectHit]),
+        (status = 200, description = "What matching found.", body = crate::api::openapi::schemas::MatchSummary),
+        (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
         (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
     )
 )]
-pub async fn search(
+pub async fn match_route(
     caller: Caller,
     State(app): State<App>,
-    Query(query): Query<ObjectSearch>,
-) -> Result<Json<Vec<ObjectHit>>> {
-    caller.require(Area::Sync, Access::Read)?;
+    body: Bytes,
+) -> Result<Json<MatchSummary>> {
+    caller.require(Area::Sync, Access::Operate)?;
+    let body: MatchRequest = json_body(&body)?;
+    let attribute = MatchAttribute::parse(&body.attribute).ok_or_else(|| {
+        Error::field(
+            "attribute",
+            "one of sAMAccountName, userPrincipalName, mail, employeeID, name",
+        )
+    })?;
     Ok(Json(
-        crate::directory::report::search(&app, &query.search, query.directory).await?,
-    ))
-}
-
-/// `GET /objects/{directory}/{guid}`: the Single Object Report.
-#[utoipa::path(
-    get,
-    path = "/objects/{directory}/{guid}",
-    tag = "sync",
-    description = crate::api::openapi::access::SYNC_READ,
-    params(("directory" = String, Path, description = "The directory's id."), ("guid" = String, Path, description = "The object's GUID.")),
-    responses(
-        (status = 200, description = "The Single Object Report.", body = crate::api::openapi::schemas::ObjectReport),
-        (status = 404, description = "No such directory or object.", body = crate::error::ErrorBody),
-        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
-    )
-)]
-pub async fn report(
-    caller: Caller,
-    State(app): State<App>,
-    Path((directory, guid)): Path<(String, String)>,
-) -> Result<Json<ObjectReport>> {
-    caller.require(Area::Sync, Access::Read)?;
-    let directory: DirectoryId = parse_id("directory", &directory)?;
-    let guid: ObjectGuid = parse_id("guid", &guid)?;
-    Ok(Json(
-        crate::directory::report::object_report(&app, directory, guid).await?,
+        crate::directory::match_users(&app, body.source, body.target, attribute).await?,
     ))
 }

@@ -17,7 +17,7 @@ use super::profile::{Attribute, Attributes};
 use crate::store::{parse_text, Store};
 use crate::{Error, Result};
 
-/// The text attributes a view keeps, in storage order.
+/// The text attributes a cache keeps, in storage order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Attr {
     /// Display or common name.
@@ -65,9 +65,9 @@ impl Attr {
     }
 }
 
-/// One object of a view: its key, kind, SIDs and text attributes in one allocation.
+/// One object of a cache: its key, kind, SIDs and text attributes in one allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ViewObject {
+pub struct CachedObject {
     /// objectGUID or object id.
     pub guid: ObjectGuid,
     /// User, group, computer or contact.
@@ -83,10 +83,10 @@ pub struct ViewObject {
     present: u8,
 }
 
-impl ViewObject {
+impl CachedObject {
     /// The packed form of `object`.
-    pub fn new(object: &DirectoryObject) -> ViewObject {
-        ViewObject::from_parts(
+    pub fn new(object: &DirectoryObject) -> CachedObject {
+        CachedObject::from_parts(
             object.guid,
             object.kind,
             object.sid.clone(),
@@ -103,7 +103,7 @@ impl ViewObject {
         sid_history: Vec<Sid>,
         digest: u64,
         values: [Option<&str>; 8],
-    ) -> ViewObject {
+    ) -> CachedObject {
         let mut text = String::with_capacity(values.iter().flatten().map(|v| v.len()).sum());
         let mut ends = [0u32; 8];
         let mut present = 0u8;
@@ -114,7 +114,7 @@ impl ViewObject {
             }
             ends[i] = text.len() as u32;
         }
-        ViewObject {
+        CachedObject {
             guid,
             kind,
             sid,
@@ -136,7 +136,7 @@ impl ViewObject {
         self.text.get(start..self.ends[i] as usize)
     }
 
-    /// The object with what the view keeps of it: key, kind, SIDs and the text attributes.
+    /// The object with what the cache keeps of it: key, kind, SIDs and the text attributes.
     pub fn to_object(&self) -> DirectoryObject {
         let text = |a: Attr| self.get(a).map(str::to_string);
         let mut o = DirectoryObject::new(self.guid, self.kind, self.name());
@@ -160,21 +160,21 @@ impl ViewObject {
 
 /// The objects of one directory at one generation.
 #[derive(Debug, Default)]
-pub struct View {
+pub struct ObjectCache {
     /// The store's generation this copy equals.
     pub generation: i64,
-    objects: Vec<ViewObject>,
+    objects: Vec<CachedObject>,
     index: HashMap<ObjectGuid, u32>,
 }
 
-impl View {
+impl ObjectCache {
     /// Every object, in no particular order.
-    pub fn objects(&self) -> &[ViewObject] {
+    pub fn objects(&self) -> &[CachedObject] {
         &self.objects
     }
 
     /// The object with `guid`.
-    pub fn get(&self, guid: &ObjectGuid) -> Option<&ViewObject> {
+    pub fn get(&self, guid: &ObjectGuid) -> Option<&CachedObject> {
         self.index.get(guid).map(|&i| &self.objects[i as usize])
     }
 
@@ -183,18 +183,18 @@ impl View {
         self.get(guid).map(|o| o.digest)
     }
 
-    /// Objects in the view.
+    /// Objects in the cache.
     pub fn len(&self) -> usize {
         self.objects.len()
     }
 
-    /// Whether the view holds no object.
+    /// Whether the cache holds no object.
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
     }
 
     /// Adds `object`, or replaces the object with its GUID.
-    pub fn upsert(&mut self, object: ViewObject) {
+    pub fn upsert(&mut self, object: CachedObject) {
         match self.index.get(&object.guid) {
             Some(&i) => self.objects[i as usize] = object,
             None => {
@@ -215,17 +215,17 @@ impl View {
         }
     }
 
-    /// Every GUID in the view, for finding what a full import no longer sees.
+    /// Every GUID in the cache, for finding what a full import no longer sees.
     pub fn guids(&self) -> impl Iterator<Item = &ObjectGuid> {
         self.index.keys()
     }
 
-    /// Reads the view of `directory` from the store.
-    pub async fn load(store: &Store, directory: DirectoryId) -> Result<View> {
+    /// Reads the cache of `directory` from the store.
+    pub async fn load(store: &Store, directory: DirectoryId) -> Result<ObjectCache> {
         let generation = store.directory_generation(directory).await?;
-        let mut view = View {
+        let mut cache = ObjectCache {
             generation,
-            ..View::default()
+            ..ObjectCache::default()
         };
         let mut rows = sqlx::query(
             "SELECT guid, kind, name, sid, upn, sam, mail, employee_id, dn, given_name, surname, \
@@ -251,7 +251,7 @@ impl View {
                 text("given_name")?,
                 text("surname")?,
             ];
-            view.upsert(ViewObject::from_parts(
+            cache.upsert(CachedObject::from_parts(
                 parse_text("object guid", &row.try_get::<String, _>("guid")?)?,
                 kind,
                 sid.as_deref()
@@ -276,11 +276,11 @@ impl View {
                 ],
             ));
         }
-        Ok(view)
+        Ok(cache)
     }
 }
 
-impl Attributes for ViewObject {
+impl Attributes for CachedObject {
     fn attribute(&self, attribute: Attribute) -> Option<&str> {
         self.get(match attribute {
             Attribute::SamAccountName => Attr::Sam,
@@ -312,7 +312,7 @@ impl Attributes for ViewObject {
     }
 }
 
-impl Attributes for &ViewObject {
+impl Attributes for &CachedObject {
     fn attribute(&self, attribute: Attribute) -> Option<&str> {
         (**self).attribute(attribute)
     }
@@ -334,52 +334,52 @@ impl Attributes for &ViewObject {
     }
 }
 
-/// One directory's view, locked for reading by matching and for writing by an import.
-pub type ViewSlot = Arc<RwLock<View>>;
+/// One directory's cache, locked for reading by matching and for writing by an import.
+pub type CacheSlot = Arc<RwLock<ObjectCache>>;
 
-/// The views of every directory this replica has used, each behind its own lock, so an import of
+/// The caches of every directory this replica has used, each behind its own lock, so an import of
 /// one directory never waits for matching in another.
 #[derive(Default)]
-pub struct ViewCache {
-    views: Mutex<HashMap<DirectoryId, ViewSlot>>,
+pub struct ObjectCaches {
+    caches: Mutex<HashMap<DirectoryId, CacheSlot>>,
 }
 
-impl std::fmt::Debug for ViewCache {
+impl std::fmt::Debug for ObjectCaches {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ViewCache")
+        f.write_str("ObjectCaches")
     }
 }
 
-impl ViewCache {
-    /// The view of `directory`, read again from the store first when it is missing or stale.
-    pub async fn current(&self, store: &Store, directory: DirectoryId) -> Result<ViewSlot> {
+impl ObjectCaches {
+    /// The cache of `directory`, read again from the store first when it is missing or stale.
+    pub async fn current(&self, store: &Store, directory: DirectoryId) -> Result<CacheSlot> {
         let slot = self
-            .views
+            .caches
             .lock()
             .await
             .entry(directory)
             .or_insert_with(|| {
-                Arc::new(RwLock::new(View {
+                Arc::new(RwLock::new(ObjectCache {
                     generation: -1,
-                    ..View::default()
+                    ..ObjectCache::default()
                 }))
             })
             .clone();
         let generation = store.directory_generation(directory).await?;
         let stale = slot.read().await.generation != generation;
         if stale {
-            let mut view = slot.write().await;
+            let mut cache = slot.write().await;
             // Another task may have refreshed it while this one waited for the lock.
-            if view.generation != generation {
-                *view = View::load(store, directory).await?;
+            if cache.generation != generation {
+                *cache = ObjectCache::load(store, directory).await?;
             }
         }
         Ok(slot)
     }
 
-    /// Forgets the view of `directory` (deleted, or written by something that did not update it).
+    /// Forgets the cache of `directory` (deleted, or written by something that did not update it).
     pub async fn forget(&self, directory: DirectoryId) {
-        self.views.lock().await.remove(&directory);
+        self.caches.lock().await.remove(&directory);
     }
 }
 
@@ -393,7 +393,7 @@ mod tests {
         o.upn = Some("ada@contoso.com".into());
         o.mail = Some(String::new());
         o.surname = Some("Lovelace".into());
-        let v = ViewObject::new(&o);
+        let v = CachedObject::new(&o);
         assert_eq!(v.name(), "Ada Lovelace");
         assert_eq!(v.get(Attr::Upn), Some("ada@contoso.com"));
         assert_eq!(v.get(Attr::Sam), None);
@@ -405,12 +405,12 @@ mod tests {
 
     #[test]
     fn removing_keeps_every_other_object_findable() {
-        let mut view = View::default();
+        let mut view = ObjectCache::default();
         let objects: Vec<DirectoryObject> = (0..5)
             .map(|i| DirectoryObject::new(ObjectGuid::new(), ObjectKind::User, format!("u{}", i)))
             .collect();
         for o in &objects {
-            view.upsert(ViewObject::new(o));
+            view.upsert(CachedObject::new(o));
         }
         view.remove(&objects[1].guid);
         view.remove(&objects[4].guid);
