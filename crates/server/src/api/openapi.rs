@@ -1,17 +1,16 @@
 //! The OpenAPI 3 document of the admin API, generated from the handlers.
 //!
-//! How to document a route: put `#[utoipa::path(method, path = "/…", tag = "…", description =
+//! How to add a route: put `#[utoipa::path(method, path = "/…", tag = "…", description =
 //! access::…, params(…), request_body = …, responses(…))]` on its handler (see any handler in
-//! `api/`), with the path as
-//! the router writes it under `/api/v1`; name the handler in [`ApiDoc`]'s `paths(…)`; add a GET
-//! route to [`super::READ_ROUTES`] (a changing one already goes to `MUTATING_ROUTES`). Bodies
-//! that are server types derive `utoipa::ToSchema`; `model` types stay free of utoipa and are
-//! named here with [`opaque_schema!`]. 401 and 403 are added to every signed-in operation by
-//! [`Guarded`]; write the 404, 409 and 422 (field errors, as [`ErrorBody`]) a handler can answer.
-//! The integration test `openapi` checks every route is documented and every documented path is
-//! routed.
+//! `api/`), with the path as it reads under `/api/v1`, and name the handler in a `routes!` of
+//! [`super::routes`]: that one table makes the router, this document and the route lists the RBAC
+//! and OpenAPI tests walk. Request and answer bodies derive `utoipa::ToSchema`; a body of a `model`
+//! type (`model` stays free of utoipa) is named by its schema in [`schemas`]. 401 and 403 are added
+//! to every signed-in operation by [`Guarded`]; write the 404, 409 and 422 (field errors, as
+//! [`ErrorBody`]) a handler can answer.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -20,6 +19,7 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::Caller;
 use crate::error::ErrorBody;
@@ -303,7 +303,8 @@ fn guard(operation: &mut Operation) {
     >("bearer", [])]);
 }
 
-/// The document: every admin API operation.
+/// The head of the document and the sign-in and user operations, which [`crate::auth`] routes
+/// itself; [`super::routes`] adds every other operation.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -311,10 +312,8 @@ fn guard(operation: &mut Operation) {
         description = "The JSON API under /api/v1 that the console and scripts use. Input errors answer 422 with the fields named."
     ),
     servers((url = "/api/v1")),
-    modifiers(&Guarded),
     components(schemas(ErrorBody)),
     paths(
-        document,
         crate::auth::routes::login,
         crate::auth::routes::logout,
         crate::auth::routes::whoami,
@@ -324,71 +323,29 @@ fn guard(operation: &mut Operation) {
         crate::auth::routes::get_user,
         crate::auth::routes::update_user,
         crate::auth::routes::delete_user,
-        super::directories::list,
-        super::directories::create_route,
-        super::directories::get_one,
-        super::directories::import_route,
-        super::directories::imports,
-        super::matching::match_route,
-        super::connections::get_connection,
-        super::connections::put_connection,
-        super::directory_sync::sync_directory,
-        super::directory_sync::get_schedule,
-        super::directory_sync::put_schedule,
-        super::directory_sync::run_cycle,
-        super::matching::get_profile,
-        super::matching::put_profile,
-        super::matching::run,
-        super::matching::what_if,
-        super::matching::explain,
-        super::objects::search,
-        super::objects::report,
-        super::directories::translations,
-        super::directories::translations_csv,
-        super::keys::list_psks,
-        super::keys::create_psk_route,
-        super::keys::delete_psk,
-        super::keys::list_certificates,
-        super::keys::create_certificate_route,
-        super::runbooks::list_runbooks,
-        super::runbooks::create_runbook_route,
-        super::runbooks::get_runbook,
-        super::runbooks::update_runbook_route,
-        super::runbooks::delete_runbook,
-        super::batches::list_batches,
-        super::batches::create_batch_route,
-        super::batches::get_batch,
-        super::batches::update_batch_route,
-        super::batches::delete_batch,
-        super::batches::compatible_runbooks,
-        super::batches::computers,
-        super::batches::export_csv,
-        super::batches::import_csv,
-        super::reports::agents,
-        super::reports::agent_details,
-        super::reports::agent_events,
-        super::reports::failed_communications,
-        super::reports::progress_route,
-        super::licences::list_route,
-        super::licences::apply_route,
-        super::licences::delete_route,
-        super::enrollment::list,
-        super::enrollment::start,
-        super::enrollment::poll,
-        super::enrollment::complete,
-        super::enrollment::delete,
-        super::packages::list,
-        super::packages::upload,
-        super::packages::delete,
     )
 )]
 pub struct ApiDoc;
 
-/// The document as pretty JSON, for `rehome openapi`.
+/// The whole document: [`ApiDoc`] with the operations of [`super::routes`], each signed-in one
+/// with its 401 and 403 answers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = OpenApiRouter::<crate::App>::with_openapi(ApiDoc::openapi())
+        .merge(super::routes())
+        .split_for_parts();
+    Guarded.modify(&mut doc);
+    doc
+}
+
+/// The document as pretty JSON, for `GET /openapi.json` and `rehome openapi`; built once.
 pub fn json() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|e| format!("{{\"error\": \"{}\"}}", e))
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| {
+        openapi()
+            .to_pretty_json()
+            .unwrap_or_else(|e| format!("{{\"error\": \"{}\"}}", e))
+    })
+    .clone()
 }
 
 /// `GET /openapi.json`: this document.
