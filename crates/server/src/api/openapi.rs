@@ -9,7 +9,6 @@
 //! to every signed-in operation by [`Guarded`]; write the 404, 409 and 422 (field errors, as
 //! [`ErrorBody`]) a handler can answer.
 
-use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use axum::http::header;
@@ -48,165 +47,13 @@ pub mod access {
     pub const TENANT_EDIT: &str = "Access: Tenant edit (TenantAdmin).";
 }
 
-/// A named schema for a body whose type lives in `model` (which does not depend on utoipa): an
-/// object, described in words.
-macro_rules! opaque_schema {
-    ($name:ident, $description:literal) => {
-        #[doc = $description]
-        pub struct $name;
-
-        impl PartialSchema for $name {
-            fn schema() -> RefOr<Schema> {
-                ObjectBuilder::new()
-                    .schema_type(SchemaType::Type(Type::Object))
-                    .description(Some($description))
-                    .into()
-            }
-        }
-
-        impl ToSchema for $name {
-            fn name() -> Cow<'static, str> {
-                Cow::Borrowed(stringify!($name))
-            }
-        }
-    };
-}
-
 /// Schemas for bodies the server does not define itself.
 pub mod schemas {
     use super::*;
 
-    /// A field of the input that is wrong, as `model::FieldError` serialises it.
-    #[derive(ToSchema)]
-    pub struct FieldError {
-        /// Dotted path of the field, e.g. `assignments[0].enforced_after`.
-        pub field: String,
-        /// What is wrong and what would be right.
-        pub message: String,
-    }
+    // Written by build.rs from the definitions of these types in `model` and the server.
+    include!(concat!(env!("OUT_DIR"), "/schemas.rs"));
 
-    opaque_schema!(
-        Directory,
-        "A directory: id, name, kind (ActiveDirectory or EntraId), domain and its settings."
-    );
-    opaque_schema!(
-        DirectoryDocument,
-        "A whole directory as a JSON document of users, groups and computers, replacing the last import."
-    );
-    opaque_schema!(
-        ImportSummary,
-        "Counts of what an import added, changed and removed."
-    );
-    opaque_schema!(
-        ImportRun,
-        "One past import of a directory, with its counts and outcome."
-    );
-    opaque_schema!(
-        MatchSummary,
-        "Counts of what matching paired, left alone or found ambiguous."
-    );
-    opaque_schema!(
-        ConnectionRequest,
-        "How a directory is read: {kind: ldap|graph|file, …settings}, with the bind password or client secret as a write-only `secret` (left out, the stored one is kept)."
-    );
-    opaque_schema!(
-        ConnectionInfo,
-        "A directory's connection without its secret, and has_secret."
-    );
-    opaque_schema!(
-        SyncRequest,
-        "{mode: full|incremental}: read everything, or the changes since the stored cursor."
-    );
-    opaque_schema!(
-        SyncSchedule,
-        "The import and match cycle: enabled (off by default), interval_minutes (5 to 10080), last_started, last_finished, last_error."
-    );
-    opaque_schema!(
-        SyncOutcome,
-        "What one import and match cycle did, directory by directory and pair by pair."
-    );
-    opaque_schema!(
-        MatchProfile,
-        "A match profile: name, sid_history (true: a target holding the source SID matches first) and ordered rules, each {applies_to: users|groups|both, source, target, ignore_case} with expressions such as lower(localpart(userPrincipalName))."
-    );
-    opaque_schema!(
-        ProfileRequest,
-        "source and target directory ids, and either profile (a match profile) or preset (sAMAccountName, upn, mail, employeeID, upn-localpart); neither means the pair's stored profile."
-    );
-    opaque_schema!(
-        WhatIf,
-        "What a match run would do: its summary and how many translation rows it would add, change and remove, with examples."
-    );
-    opaque_schema!(
-        Explanation,
-        "Why one source object matched or not: text (readable lines), outcome, target, and steps (sIDHistory then each rule, with values, candidates and verdict)."
-    );
-    opaque_schema!(
-        ObjectHit,
-        "An object found by search: directory, guid, kind, name, upn, sam_account_name."
-    );
-    opaque_schema!(
-        ObjectReport,
-        "The Single Object Report: directory, object (every attribute), messages, translations, profiles, batches and target_object."
-    );
-    opaque_schema!(
-        TranslationEntry,
-        "A row of the translation table: a source object and the target it maps to."
-    );
-    opaque_schema!(
-        PskInfo,
-        "A pre-shared key as listed: its id and dates, never the key."
-    );
-    opaque_schema!(
-        CertificateInfo,
-        "An agent certificate: id, name, subject, validity and the PEM of the certificate."
-    );
-    opaque_schema!(
-        Runbook,
-        "A runbook: its steps, settings and assignments; passwords in it are write-only."
-    );
-    opaque_schema!(
-        RunbookView,
-        "A runbook as stored, with `secrets_set` telling which write-only passwords are set."
-    );
-    opaque_schema!(
-        Batch,
-        "A batch: name, runbook, schedule and the computers it selects."
-    );
-    opaque_schema!(
-        BatchView,
-        "A batch with the computers it shares with other batches (`overlaps`) and `warnings`."
-    );
-    opaque_schema!(
-        ComputerEntry,
-        "A computer of a directory, with the batch it is in, if any."
-    );
-    opaque_schema!(AgentEvent, "One entry of an agent's log.");
-    opaque_schema!(UserProfile, "A user profile found on an agent's computer.");
-    opaque_schema!(
-        FailedCommunication,
-        "A request from an agent the server refused, with why."
-    );
-    opaque_schema!(
-        LicenceView,
-        "A licence: its holder, limits and validity; never the signature."
-    );
-    opaque_schema!(
-        StartedFlow,
-        "A started sign-in: the flow id, its kind, expiry, and the device code or browser URL."
-    );
-    opaque_schema!(
-        PollOutcome,
-        "Either `pending` with `poll_after`, or `created` with the token as listed."
-    );
-    opaque_schema!(
-        BulkTokenView,
-        "A bulk enrollment token as listed: never the token itself."
-    );
-    opaque_schema!(
-        PackageView,
-        "A command package: its SHA-256, name, size and when it was uploaded."
-    );
     /// A file sent as the raw request body.
     pub struct Binary;
 
@@ -220,11 +67,6 @@ pub mod schemas {
     }
 
     impl ToSchema for Binary {}
-
-    opaque_schema!(
-        StartRequest,
-        "`display_name`, `days_valid` (1 to 180), `flow` (`device_code` or `authorization_code`) and `redirect_uri`."
-    );
 }
 
 /// Adds the answers every signed-in operation can give, and the bearer scheme.

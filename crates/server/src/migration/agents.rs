@@ -37,10 +37,10 @@ pub struct AgentSummary {
     /// Windows version.
     pub os: String,
     /// Workstation or server.
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::api::openapi::schemas::OsEdition)]
     pub os_edition: OsEdition,
     /// What it is joined to.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::api::openapi::schemas::JoinState)]
     pub join_state: JoinState,
     /// When it registered.
     pub registered_at: DateTime<Utc>,
@@ -91,12 +91,12 @@ pub struct RunView {
     #[schema(value_type = Option<uuid::Uuid>)]
     pub batch: Option<BatchId>,
     /// Phase.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::api::openapi::schemas::Phase>)]
     pub phase: Option<Phase>,
     /// Step id.
     pub step: Option<String>,
     /// Status.
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::api::openapi::schemas::AgentStatus)]
     pub status: AgentStatus,
     /// Last change.
     pub last_update: DateTime<Utc>,

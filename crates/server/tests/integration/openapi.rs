@@ -195,3 +195,98 @@ async fn operations_carry_their_tag_access_and_error_answers() {
         .get("403")
         .is_none());
 }
+
+/// Where `schema` (resolved through `$ref`) or a schema inside it is an object with nothing said
+/// about its members: what a generated client can only read as an untyped map.
+fn bare_objects(
+    doc: &serde_json::Value,
+    schema: &serde_json::Value,
+    at: &str,
+    out: &mut Vec<String>,
+) {
+    if let Some(name) = schema["$ref"].as_str() {
+        let name = name.trim_start_matches("#/components/schemas/");
+        if doc["components"]["schemas"].get(name).is_none() {
+            out.push(format!("{at}: no schema {name}"));
+        }
+        // Components are walked on their own.
+        return;
+    }
+    let typed_object = schema["type"] == "object"
+        || schema["type"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t == "object"));
+    let described = [
+        "properties",
+        "additionalProperties",
+        "allOf",
+        "oneOf",
+        "anyOf",
+    ]
+    .iter()
+    .any(|k| schema.get(*k).is_some());
+    if typed_object && !described {
+        out.push(at.to_string());
+    }
+    if schema.as_object().is_some_and(|o| o.is_empty()) {
+        out.push(format!("{at}: any value"));
+    }
+    if let Some(properties) = schema["properties"].as_object() {
+        for (name, p) in properties {
+            bare_objects(doc, p, &format!("{at}.{name}"), out);
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(inner) = schema.get(key).filter(|v| v.is_object()) {
+            bare_objects(doc, inner, &format!("{at}[{key}]"), out);
+        }
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        for (i, inner) in schema[key].as_array().into_iter().flatten().enumerate() {
+            bare_objects(doc, inner, &format!("{at}.{key}[{i}]"), out);
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_request_and_answer_body_has_a_full_schema() {
+    let t = TestApp::new().await;
+    let doc = served_document(&t).await;
+    let mut bare = Vec::new();
+    let mut bodies = 0;
+    for (method, path) in operations(&doc) {
+        let operation = &doc["paths"][&path][method.to_lowercase()];
+        let mut contents = vec![(
+            format!("{method} {path} request"),
+            &operation["requestBody"]["content"],
+        )];
+        for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+            contents.push((format!("{method} {path} {status}"), &response["content"]));
+        }
+        for (at, content) in contents {
+            for (media, body) in content.as_object().into_iter().flatten() {
+                if media == "application/json" {
+                    bodies += 1;
+                    bare_objects(&doc, &body["schema"], &at, &mut bare);
+                }
+            }
+        }
+    }
+    for (name, schema) in doc["components"]["schemas"].as_object().expect("schemas") {
+        bare_objects(&doc, schema, name, &mut bare);
+    }
+    assert!(bodies > 60, "only {bodies} JSON bodies");
+    assert!(bare.is_empty(), "bodies without a full schema: {bare:#?}");
+    // The model's types are described field by field, with their documentation.
+    let runbook = &doc["components"]["schemas"]["Runbook"]["properties"];
+    for field in [
+        "name",
+        "source_directories",
+        "target_directory",
+        "device_state",
+    ] {
+        assert!(runbook.get(field).is_some(), "Runbook lacks {field}");
+    }
+    let batch = &doc["components"]["schemas"]["Batch"]["properties"];
+    assert!(batch["assignments"]["items"]["$ref"].is_string(), "{batch}");
+}
