@@ -9,6 +9,7 @@
 mod engine;
 mod explain;
 pub mod expr;
+#[cfg(any(test, feature = "testing"))]
 pub mod synthetic;
 #[cfg(test)]
 mod tests;

@@ -152,6 +152,7 @@ pub mod licences;
 pub mod packages;
 pub mod schedule;
 pub mod sealing;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod translations;
 pub mod users;

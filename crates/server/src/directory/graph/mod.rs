@@ -8,6 +8,7 @@
 mod client;
 mod delta;
 mod object;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 use std::sync::Arc;
