@@ -238,3 +238,27 @@ fn bad_options_name_the_flag_and_secrets_come_only_from_the_environment() {
         "nothing was added: {listed}"
     );
 }
+
+#[test]
+fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    let dir = TestDir::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_rehome"))
+        .args(["directory", "list", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env_remove("REHOME_DATABASE")
+        .env_remove("REHOME_DATA_DIR")
+        .env_remove("NO_COLOR")
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("run rehome");
+    ok(&out);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("DEBUG") || log.contains("INFO"),
+        "no log lines: {log}"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a piped log: {log:?}"
+    );
+}
