@@ -24,7 +24,7 @@ const ROOTS: &[(&str, &str, &str)] = &[
     (
         "ImportSummary",
         "ImportSummary",
-        "server/src/directory/mod.rs",
+        "server/src/directory/import.rs",
     ),
     ("ImportRun", "ImportRun", "server/src/store/directories.rs"),
     (

@@ -334,3 +334,102 @@ async fn matching_fills_the_translation_table_and_reports_the_rest() {
     assert_eq!(only.len(), 1);
     assert_eq!(only[0].target.name, "Staff F");
 }
+
+/// A source whose full read tells the test it started, then waits until the test lets it go: a
+/// slow LDAP or Graph read, without a clock.
+struct GatedSource {
+    document: DirectoryDocument,
+    started: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    release: std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+}
+
+impl server::directory::DirectorySource for GatedSource {
+    fn read(
+        &self,
+    ) -> server::directory::BoxFuture<'_, server::Result<server::directory::Snapshot>> {
+        Box::pin(async move {
+            let started = self.started.lock().expect("gate").take();
+            if let Some(started) = started {
+                let _ = started.send(());
+            }
+            let release = self.release.lock().expect("gate").take();
+            if let Some(release) = release {
+                let _ = release.await;
+            }
+            FileSource::from_document(self.document.clone())
+                .read()
+                .await
+        })
+    }
+}
+
+#[tokio::test]
+async fn matching_runs_while_a_slow_directory_is_being_read() {
+    let t = TestApp::new().await;
+    let src = directory(
+        &t,
+        "CONTOSO",
+        "contoso.test",
+        DirectoryKind::ActiveDirectory,
+    )
+    .await;
+    let dst = directory(
+        &t,
+        "FABRIKAM",
+        "fabrikam.test",
+        DirectoryKind::ActiveDirectory,
+    )
+    .await;
+    let alice = object(
+        ObjectKind::User,
+        "Alice",
+        "alice",
+        Some("S-1-5-21-1-2-3-1001"),
+    );
+    import(&t, src, "contoso.test", vec![alice.clone()]).await;
+    import(
+        &t,
+        dst,
+        "fabrikam.test",
+        vec![object(
+            ObjectKind::User,
+            "Alice",
+            "alice",
+            Some("S-1-5-21-4-5-6-1001"),
+        )],
+    )
+    .await;
+
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel();
+    let source = GatedSource {
+        document: DirectoryDocument {
+            domain: "contoso.test".into(),
+            domain_sid: Some("S-1-5-21-1-2-3".into()),
+            objects: vec![
+                alice,
+                object(ObjectKind::User, "Bob", "bob", Some("S-1-5-21-1-2-3-1002")),
+            ],
+        },
+        started: std::sync::Mutex::new(Some(started_tx)),
+        release: std::sync::Mutex::new(Some(release_rx)),
+    };
+    let app = t.app.clone();
+    let reimport = tokio::spawn(async move { server::directory::import(&app, src, &source).await });
+    started_rx.await.expect("the import started reading");
+
+    // The source is still being read: matching the same directory must not wait for it. The
+    // bound only turns a hang into a failure.
+    let matched = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        server::directory::match_users(&t.app, src, dst, MatchAttribute::SamAccountName),
+    )
+    .await
+    .expect("matching waited for the directory read")
+    .expect("match");
+    assert_eq!(matched.matched, 1);
+
+    release_tx.send(()).expect("release the read");
+    let summary = reimport.await.expect("import task").expect("import");
+    assert_eq!((summary.added, summary.total), (1, 2));
+}
