@@ -30,6 +30,17 @@ pub enum Error {
     /// The request conflicts with the current state (e.g. a name already taken).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A system the server calls (LDAP, Microsoft Graph, Entra) failed or refused: not the
+    /// caller's invalid input. Names the system and the setting to check.
+    #[error("{system}: {message} (check {field})")]
+    Upstream {
+        /// [`Upstream::LDAP`], [`Upstream::GRAPH`] or [`Upstream::ENTRA`].
+        system: &'static str,
+        /// The setting that decides what was asked of it, e.g. `url` or `client_secret`.
+        field: String,
+        /// What it answered, or why it could not be reached.
+        message: String,
+    },
     /// The database failed.
     #[error("store: {0}")]
     Store(#[from] sqlx::Error),
@@ -53,7 +64,32 @@ impl From<model::Error> for Error {
     }
 }
 
+/// The systems an [`Error::Upstream`] names.
+pub struct Upstream;
+
+impl Upstream {
+    /// An Active Directory domain controller.
+    pub const LDAP: &'static str = "LDAP";
+    /// Microsoft Graph.
+    pub const GRAPH: &'static str = "Microsoft Graph";
+    /// Entra's sign-in and device registration services.
+    pub const ENTRA: &'static str = "Entra";
+}
+
 impl Error {
+    /// A failure of `system`, about the setting `field`.
+    pub fn upstream(
+        system: &'static str,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Error {
+        Error::Upstream {
+            system,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
     /// A single-field validation error.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Error {
         Error::Invalid(vec![FieldError::new(field, message)])
@@ -64,11 +100,11 @@ impl Error {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     /// `invalid`, `unauthenticated`, `bad_credentials`, `password_change_required`,
-    /// `forbidden`, `not_found`, `conflict` or `internal`.
+    /// `forbidden`, `not_found`, `conflict`, `upstream` or `internal`.
     code: &'a str,
     /// What went wrong, for a person.
     message: String,
-    /// With `invalid`: each field that is wrong and why.
+    /// With `invalid`: each field that is wrong and why; with `upstream`: the setting to check.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<crate::api::openapi::schemas::FieldError>)]
     fields: Vec<FieldError>,
@@ -84,12 +120,21 @@ impl IntoResponse for Error {
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Error::Upstream { .. } => (StatusCode::BAD_GATEWAY, "upstream"),
             Error::Store(_) | Error::Migrate(_) | Error::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
         let (message, fields) = match self {
             Error::Invalid(fields) => ("some fields are invalid".to_string(), fields),
+            Error::Upstream {
+                system,
+                field,
+                message,
+            } => (
+                format!("{} failed: {}", system, message),
+                vec![FieldError::new(field, message)],
+            ),
             // Store errors can quote SQL and values: log them, answer in general terms.
             e @ (Error::Store(_) | Error::Migrate(_) | Error::Internal(_)) => {
                 tracing::error!(error = %e, "request failed");

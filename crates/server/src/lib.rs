@@ -18,4 +18,4 @@ pub mod serve;
 pub mod store;
 
 pub use app::{router, App, Settings};
-pub use error::{Error, Result};
+pub use error::{Error, Result, Upstream};

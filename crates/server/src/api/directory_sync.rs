@@ -33,7 +33,8 @@ pub struct SyncBody {
     responses(
         (status = 200, description = "What the import changed.", body = crate::api::openapi::schemas::ImportSummary),
         (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
-        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody),
+        (status = 502, description = "The directory (LDAP or Microsoft Graph) failed or refused; the message names it and `fields` the setting to check.", body = crate::error::ErrorBody)
     )
 )]
 pub async fn sync_directory(

@@ -49,7 +49,8 @@ pub async fn list(
     responses(
         (status = 201, description = "The sign-in to finish.", body = crate::api::openapi::schemas::StartedFlow),
         (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
-        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody),
+        (status = 502, description = "Entra failed or refused; the message names it and `fields` the setting to check.", body = crate::error::ErrorBody)
     )
 )]
 pub async fn start(
@@ -79,7 +80,8 @@ pub async fn start(
         (status = 200, description = "Nobody has signed in yet.", body = crate::api::openapi::schemas::PollOutcome),
         (status = 201, description = "The token was made.", body = crate::api::openapi::schemas::PollOutcome),
         (status = 404, description = "No such sign-in.", body = crate::error::ErrorBody),
-        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody),
+        (status = 502, description = "Entra failed or refused; the message names it and `fields` the setting to check.", body = crate::error::ErrorBody)
     )
 )]
 pub async fn poll(
@@ -110,7 +112,8 @@ pub async fn poll(
     responses(
         (status = 201, description = "The token was made.", body = crate::api::openapi::schemas::BulkTokenView),
         (status = 404, description = "No such sign-in.", body = crate::error::ErrorBody),
-        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody),
+        (status = 502, description = "Entra failed or refused; the message names it and `fields` the setting to check.", body = crate::error::ErrorBody)
     )
 )]
 pub async fn complete(

@@ -15,7 +15,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::EntraEndpoints;
-use crate::{Error, Result};
+use crate::{Error, Result, Upstream};
 
 /// What Entra answered to the start of a device-code sign-in.
 #[derive(Debug, Clone, Deserialize)]
@@ -76,12 +76,16 @@ fn refused(what: &str, error: Option<&str>, description: Option<&str>) -> Error 
         // Entra's descriptions end with trace ids over several lines: the first line is enough.
         message.push_str(&format!(": {}", d.lines().next().unwrap_or_default()));
     }
-    Error::field("flow", message)
+    Error::upstream(Upstream::ENTRA, "flow", message)
 }
 
 fn unreachable(what: &str, e: reqwest::Error) -> Error {
     // reqwest's message holds the URL, which holds no secret here (they travel in bodies).
-    Error::field("flow", format!("{} failed: {}", what, e.without_url()))
+    Error::upstream(
+        Upstream::ENTRA,
+        "flow",
+        format!("{} failed: {}", what, e.without_url()),
+    )
 }
 
 /// A client for the Entra endpoints.
@@ -137,7 +141,8 @@ impl EntraClient {
             ));
         }
         serde_json::from_value(body).map_err(|e| {
-            Error::field(
+            Error::upstream(
+                Upstream::ENTRA,
                 "flow",
                 format!("Entra's answer to {} is not understood: {}", what, e),
             )
@@ -267,7 +272,13 @@ impl EntraClient {
         check_state(what, &answer)?;
         let flow_token = answer["flowToken"]
             .as_str()
-            .ok_or_else(|| Error::field("flow", format!("{} got no flow token back", what)))?
+            .ok_or_else(|| {
+                Error::upstream(
+                    Upstream::ENTRA,
+                    "flow",
+                    format!("{} got no flow token back", what),
+                )
+            })?
             .to_string();
         for _ in 0..self.endpoints.bulk_token_polls.max(1) {
             let answer: Value = self
@@ -292,7 +303,8 @@ impl EntraClient {
             // Still being made: the service answers within seconds.
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        Err(Error::field(
+        Err(Error::upstream(
+            Upstream::ENTRA,
             "flow",
             "the device registration service did not hand out the token in time: try again",
         ))

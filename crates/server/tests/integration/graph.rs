@@ -541,3 +541,41 @@ async fn a_wrong_tenant_names_the_tenant_field() {
     assert!(text.contains("AADSTS90002"), "{text}");
     assert!(!text.contains(SECRET), "{text}");
 }
+
+#[tokio::test]
+async fn a_graph_refusal_answers_bad_gateway_naming_graph_and_the_setting_to_check() {
+    let graph = tenant().await;
+    let t = TestApp::new().await;
+    let dir =
+        crate::directory::directory(&t, "FABRIKAM", "fabrikam.test", DirectoryKind::EntraId).await;
+    let admin = t.token_with_roles(&[server::auth::Role::SyncAdmin]).await;
+    let c = graph.config();
+    let wrong = "Wr0ng~Secret.for-the-gateway-test";
+    let put = t
+        .put_json(
+            &format!("/api/v1/directories/{dir}/connection"),
+            &admin,
+            json!({"kind": "graph", "tenant_id": c.tenant_id, "client_id": c.client_id,
+                "authority_url": c.authority_url, "graph_url": c.graph_url, "scope": c.scope,
+                "client_secret": wrong}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text());
+
+    let r = t
+        .post_json(
+            &format!("/api/v1/directories/{dir}/sync"),
+            &admin,
+            json!({"mode": "full"}),
+        )
+        .await;
+    // Graph refused the server: not the caller's invalid input.
+    assert_eq!(r.status, 502, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["code"], "upstream");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("Microsoft Graph failed"), "{message}");
+    assert!(message.contains("invalid_client"), "{message}");
+    assert_eq!(body["fields"][0]["field"], "client_secret");
+    assert!(!r.text().contains(wrong), "{}", r.text());
+}

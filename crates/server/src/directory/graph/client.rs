@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::GraphSource;
 use crate::directory::BoxFuture;
-use crate::{Error, Result};
+use crate::{Error, Result, Upstream};
 
 /// Waits; injected so tests of throttling do not actually wait.
 pub trait Sleeper: Send + Sync {
@@ -283,7 +283,7 @@ impl GraphSource {
         } else {
             message.replace(secret.as_str(), "<hidden>")
         };
-        Error::field(field, message)
+        Error::upstream(Upstream::GRAPH, field, message)
     }
 }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::object::{self, GraphKind};
 use super::GraphSource;
-use crate::{Error, Result};
+use crate::{Error, Result, Upstream};
 
 /// Where a delta read starts: one delta link per collection. Stored between imports (it
 /// serializes to JSON); an empty link means "from the beginning" (every object).
@@ -91,7 +91,8 @@ impl GraphSource {
 
     fn require_delta_link(&self, kind: GraphKind, link: Option<String>) -> Result<String> {
         link.ok_or_else(|| {
-            Error::field(
+            Error::upstream(
+                Upstream::GRAPH,
                 "graph_url",
                 format!(
                     "GET {} ended without an @odata.deltaLink",

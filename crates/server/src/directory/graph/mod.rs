@@ -24,7 +24,7 @@ pub use delta::{GraphChanges, GraphCursor};
 pub use object::{entra_sid, GraphKind};
 
 use super::{BoxFuture, Changes, DirectorySource, Snapshot};
-use crate::{Error, Result};
+use crate::{Error, Result, Upstream};
 
 /// The public cloud's token authority.
 pub const DEFAULT_AUTHORITY_URL: &str = "https://login.microsoftonline.com";
@@ -249,7 +249,11 @@ impl GraphSource {
             .and_then(Value::as_array)
             .and_then(|v| v.first())
             .ok_or_else(|| {
-                Error::field("graph_url", format!("GET {} returned no organization", url))
+                Error::upstream(
+                    Upstream::GRAPH,
+                    "graph_url",
+                    format!("GET {} returned no organization", url),
+                )
             })?;
         let tenant_id = org
             .get("id")
@@ -269,7 +273,8 @@ impl GraphSource {
             .or_else(|| domains.iter().find(|d| flag(d, "isInitial")))
             .and_then(name)
             .ok_or_else(|| {
-                Error::field(
+                Error::upstream(
+                    Upstream::GRAPH,
                     "tenant_id",
                     "the tenant lists no default domain in verifiedDomains",
                 )
@@ -290,7 +295,8 @@ impl GraphSource {
         let mut seen = std::collections::HashSet::new();
         loop {
             if !seen.insert(next.clone()) {
-                return Err(Error::field(
+                return Err(Error::upstream(
+                    Upstream::GRAPH,
                     "graph_url",
                     format!(
                         "GET {} linked back to a page already read",

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::object::{self, guid_from_bytes, guid_to_bytes, is_within, RawEntry};
 use super::{controls, search, LdapObject, LdapSource};
-use crate::{Error, Result};
+use crate::{Error, Result, Upstream};
 
 /// Where an incremental read starts. Stored between imports (it serializes to JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,7 +182,7 @@ impl LdapSource {
             .await?;
             deleted.extend(tombstones.iter().filter_map(|e| self.deleted_in_scope(e)));
             let response = response.ok_or_else(|| {
-                Error::field("url", format!("{} did not answer the DirSync control; the bind account needs Replicating Directory Changes", self.config.url))
+                Error::upstream(Upstream::LDAP, "url", format!("{} did not answer the DirSync control; the bind account needs Replicating Directory Changes", self.config.url))
             })?;
             cookie = response.cookie;
             if !response.more {

@@ -21,7 +21,7 @@ pub use object::{LdapKind, LdapObject, Member};
 
 use self::object::RawEntry;
 use super::{BoxFuture, DirectorySource, Snapshot};
-use crate::{Error, Result};
+use crate::{Error, Result, Upstream};
 
 /// How to reach and read one Active Directory domain.
 #[derive(Clone)]
@@ -217,7 +217,13 @@ impl LdapSource {
             .set_no_tls_verify(c.accept_invalid_certs);
         let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &c.url)
             .await
-            .map_err(|e| Error::field("url", connect_failure(&c.url, &e.to_string())))?;
+            .map_err(|e| {
+                Error::upstream(
+                    Upstream::LDAP,
+                    "url",
+                    connect_failure(&c.url, &e.to_string()),
+                )
+            })?;
         let url = c.url.clone();
         tokio::spawn(async move {
             if let Err(e) = conn.drive().await {
@@ -225,7 +231,8 @@ impl LdapSource {
             }
         });
         let refused = |detail: String| {
-            Error::field(
+            Error::upstream(
+                Upstream::LDAP,
                 "bind_dn",
                 format!(
                     "the simple bind as {:?} to {} was refused ({}); check the bind DN and password",
@@ -260,7 +267,8 @@ impl LdapSource {
         )
         .await?;
         let entry = found.ok_or_else(|| {
-            Error::field(
+            Error::upstream(
+                Upstream::LDAP,
                 "url",
                 format!(
                     "{} sent no root DSE; is it a domain controller?",
@@ -269,7 +277,8 @@ impl LdapSource {
             )
         })?;
         let naming_context = entry.text("defaultNamingContext").ok_or_else(|| {
-            Error::field(
+            Error::upstream(
+                Upstream::LDAP,
                 "url",
                 format!(
                     "{} names no default naming context; is it an AD domain controller?",
@@ -530,7 +539,8 @@ fn search_error(config: &LdapConfig, base: &str, detail: String) -> Error {
     } else {
         "url"
     };
-    Error::field(
+    Error::upstream(
+        Upstream::LDAP,
         field,
         format!("searching {:?} at {} failed: {}", base, config.url, detail),
     )
