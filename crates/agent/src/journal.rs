@@ -277,6 +277,14 @@ mod tests {
     use model::plan::Action;
     use model::status::Phase;
 
+    /// A fixed instant: the journal keeps what it is given.
+    fn instant() -> DateTime<Utc> {
+        use chrono::TimeZone;
+        Utc.with_ymd_and_hms(2025, 1, 6, 9, 0, 0)
+            .single()
+            .expect("valid instant")
+    }
+
     fn scratch() -> PathBuf {
         let dir = std::env::temp_dir().join(format!("rehome-journal-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("scratch dir");
@@ -302,7 +310,7 @@ mod tests {
     fn a_reopened_journal_resumes_at_the_step_in_progress() {
         let path = scratch();
         let rb = RunbookId::new();
-        let now = Utc::now();
+        let now = instant();
         {
             let mut j = Journal::open(&path).expect("open");
             j.runbook_started(rb, "AD to AD", &steps(), now)
@@ -328,7 +336,7 @@ mod tests {
     fn a_completed_runbook_is_remembered_and_not_unfinished() {
         let path = scratch();
         let rb = RunbookId::new();
-        let now = Utc::now();
+        let now = instant();
         {
             let mut j = Journal::open(&path).expect("open");
             j.runbook_started(rb, "AD to AD", &steps(), now)
@@ -345,7 +353,7 @@ mod tests {
     fn a_failed_step_leaves_the_runbook_in_error() {
         let path = scratch();
         let rb = RunbookId::new();
-        let now = Utc::now();
+        let now = instant();
         let mut j = Journal::open(&path).expect("open");
         j.runbook_started(rb, "AD to AD", &steps(), now)
             .expect("record");

@@ -135,8 +135,16 @@ impl Spool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
+    use chrono::{DateTime, Utc};
     use model::status::EventLevel;
+
+    /// A fixed instant: the spool keeps what it is given.
+    fn instant() -> DateTime<Utc> {
+        use chrono::TimeZone;
+        Utc.with_ymd_and_hms(2025, 1, 6, 9, 0, 0)
+            .single()
+            .expect("valid instant")
+    }
 
     fn scratch() -> PathBuf {
         let dir = std::env::temp_dir().join(format!("rehome-spool-{}", uuid::Uuid::new_v4()));
@@ -147,7 +155,7 @@ mod tests {
     fn event(message: &str) -> AgentEvent {
         AgentEvent {
             seq: 0,
-            at: Utc::now(),
+            at: instant(),
             level: EventLevel::Info,
             runbook: None,
             phase: None,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use chrono::{Duration, SubsecRound, Utc};
+use chrono::{Duration, SubsecRound};
 use clap::Subcommand;
 use model::ids::LicenceId;
 use model::licence::{self, IssuerKey, Licence, Product};
@@ -91,7 +91,8 @@ pub fn run(command: LicenceCommand) -> Result<ExitCode> {
                 .with_context(|| format!("--issuer-key: cannot read {}", issuer_key.display()))?;
             let key = IssuerKey::from_secret_text(&text)
                 .map_err(|e| anyhow::anyhow!("--issuer-key {}: {}", issuer_key.display(), e))?;
-            let issued_at = Utc::now().trunc_subsecs(3);
+            // The command line is the edge where the wall clock is read.
+            let issued_at = model::clock::Clock::now(&model::clock::SystemClock).trunc_subsecs(3);
             let draft = Licence {
                 id: LicenceId::new(),
                 customer,

@@ -36,6 +36,8 @@ pub struct App {
     pub store: Store,
     /// The clock; tests inject a manual one.
     pub clock: Arc<dyn Clock>,
+    /// How retries wait; tests inject one that records the waits.
+    pub sleeper: Arc<dyn crate::sleeper::Sleeper>,
     /// Start-up settings.
     pub settings: Arc<Settings>,
     /// In-memory copies of imported directories, for matching and import diffing.
@@ -50,6 +52,7 @@ impl App {
         App {
             store,
             clock,
+            sleeper: Arc::new(crate::sleeper::TokioSleeper),
             settings: Arc::new(settings),
             caches: Arc::default(),
             pairs: Arc::default(),

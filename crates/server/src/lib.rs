@@ -15,6 +15,7 @@ pub mod migration;
 pub mod packages;
 pub mod secrets;
 pub mod serve;
+pub mod sleeper;
 pub mod store;
 
 pub use app::{router, App, Settings};

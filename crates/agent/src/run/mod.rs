@@ -94,6 +94,8 @@ impl ThreadSleeper {
 }
 
 impl Sleeper for ThreadSleeper {
+    // The one real sleeper of the agent: everything else waits through a `Sleeper`.
+    #[allow(clippy::disallowed_methods)]
     fn sleep(&mut self, duration: Duration) -> bool {
         let wait = duration.to_std().unwrap_or_default();
         match &self.stop {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use model::batch::{Assignment, Batch, ComputerSelection, ScheduleTimezone, SelectionMode};
 use model::directory::{Directory, DirectoryKind, MatchAttribute};
 use model::ids::{BatchId, DirectoryId, LicenceId, RunbookId};
@@ -124,7 +124,7 @@ pub async fn seed(app: &App, data_dir: &Path, args: &DemoArgs) -> Result<World> 
         assignments: vec![Assignment {
             runbook: runbook.id,
             available_from: None,
-            enforced_after: (Utc::now() - Duration::minutes(1)).naive_utc(),
+            enforced_after: (app.clock.now() - Duration::minutes(1)).naive_utc(),
             timezone: ScheduleTimezone::Utc,
         }],
         computers: ComputerSelection {
@@ -155,7 +155,7 @@ pub async fn apply_licence(
     world: &World,
     devices: usize,
 ) -> Result<()> {
-    let now = Utc::now();
+    let now = app.clock.now();
     let draft = Licence {
         id: LicenceId::new(),
         customer: "rehome demo".to_string(),

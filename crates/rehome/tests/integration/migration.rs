@@ -112,7 +112,7 @@ async fn a_retried_event_upload_stores_each_event_once() {
         );
         let event = |seq: u64| AgentEvent {
             seq,
-            at: chrono::Utc::now(),
+            at: model::clock::Clock::now(&SystemClock),
             level: EventLevel::Info,
             runbook: None,
             phase: None,

@@ -367,7 +367,7 @@ pub(super) async fn profiles(State(app): State<App>, remote: RemoteAddr, body: B
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
+    use chrono::{TimeZone, Utc};
     use model::protocol::AgentEvent;
     use model::status::Phase;
 
@@ -379,7 +379,10 @@ mod tests {
     ) -> AgentEvent {
         AgentEvent {
             seq,
-            at: Utc::now(),
+            at: Utc
+                .with_ymd_and_hms(2025, 1, 6, 9, 0, 0)
+                .single()
+                .expect("valid instant"),
             level,
             runbook: Some(runbook),
             phase: Some(Phase::Startup),

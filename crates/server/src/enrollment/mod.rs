@@ -254,7 +254,7 @@ fn tenant(directory: &Directory) -> &str {
 }
 
 fn client(app: &App) -> Result<EntraClient> {
-    EntraClient::new(app.settings.entra.clone())
+    Ok(EntraClient::new(app.settings.entra.clone())?.with_sleeper(app.sleeper.clone()))
 }
 
 /// Starts a sign-in that will end in a token for the Entra directory `id`.

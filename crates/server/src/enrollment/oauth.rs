@@ -3,6 +3,7 @@
 //! bulk-token request that service answers in two steps (begin, then poll). Access tokens and
 //! bulk tokens are passed through, never logged, never part of an error.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,6 +16,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::EntraEndpoints;
+use crate::sleeper::{Sleeper, TokioSleeper};
 use crate::{Error, Result, Upstream};
 
 /// What Entra answered to the start of a device-code sign-in.
@@ -93,6 +95,7 @@ fn unreachable(what: &str, e: reqwest::Error) -> Error {
 pub struct EntraClient {
     endpoints: EntraEndpoints,
     http: reqwest::Client,
+    sleeper: Arc<dyn Sleeper>,
 }
 
 impl EntraClient {
@@ -102,7 +105,17 @@ impl EntraClient {
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| Error::Internal(format!("cannot build an HTTP client: {}", e)))?;
-        Ok(EntraClient { endpoints, http })
+        Ok(EntraClient {
+            endpoints,
+            http,
+            sleeper: Arc::new(TokioSleeper),
+        })
+    }
+
+    /// The same client waiting between polls through `sleeper`.
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> EntraClient {
+        self.sleeper = sleeper;
+        self
     }
 
     fn tenant_url(&self, tenant: &str, path: &str) -> String {
@@ -301,7 +314,7 @@ impl EntraClient {
                 return Err(refused(what, result["error"].as_str(), Some(description)));
             }
             // Still being made: the service answers within seconds.
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            self.sleeper.sleep(Duration::from_secs(1)).await;
         }
         Err(Error::upstream(
             Upstream::ENTRA,

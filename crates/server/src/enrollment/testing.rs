@@ -52,6 +52,8 @@ struct Fake {
     access_tokens: HashSet<String>,
     flows: HashMap<String, (String, String)>,
     issued: Vec<IssuedToken>,
+    /// Polls of the bulk token service still to answer "being made".
+    pending_polls: u32,
     counter: u64,
 }
 
@@ -147,6 +149,11 @@ impl FakeEntra {
     /// The newest device code expires.
     pub fn expire_device(&self) {
         self.set_last_device(Device::Expired);
+    }
+
+    /// The bulk token service answers "still being made" to the next `polls` polls.
+    pub fn delay_bulk_tokens(&self, polls: u32) {
+        lock(&self.state).pending_polls = polls;
     }
 
     /// The next poll of the newest device code is told to slow down.
@@ -314,6 +321,13 @@ async fn poll(
         return StatusCode::UNAUTHORIZED.into_response();
     }
     let flow = query.get("flowToken").cloned().unwrap_or_default();
+    if !s.flows.contains_key(&flow) {
+        return failed("unknown flow token");
+    }
+    if s.pending_polls > 0 {
+        s.pending_polls -= 1;
+        return Json(json!({"state": "Pending", "resultData": "{}"})).into_response();
+    }
     let Some((name, exp)) = s.flows.remove(&flow) else {
         return failed("unknown flow token");
     };

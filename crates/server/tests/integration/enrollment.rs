@@ -452,3 +452,75 @@ async fn prerequisites_that_go_round_in_a_circle_are_refused() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(field_of(&r), "prerequisites[0]");
 }
+
+/// Records the waits asked for instead of waiting.
+#[derive(Clone, Default)]
+struct RecordingSleeper(std::sync::Arc<std::sync::Mutex<Vec<std::time::Duration>>>);
+
+impl server::sleeper::Sleeper for RecordingSleeper {
+    fn sleep(&self, duration: std::time::Duration) -> server::directory::BoxFuture<'_, ()> {
+        self.0.lock().expect("sleeper lock").push(duration);
+        Box::pin(async {})
+    }
+}
+
+/// Starts a device-code sign-in for `s.dst` through the domain functions of `app`, approved at
+/// once, and polls it after its interval.
+async fn poll_approved(
+    s: &Setup,
+    app: &server::App,
+) -> server::Result<server::enrollment::PollOutcome> {
+    let request =
+        serde_json::from_value(json!({"display_name": "Wave 1 devices", "days_valid": 30}))
+            .expect("start request");
+    let started = server::enrollment::start(app, s.dst, request)
+        .await
+        .expect("start");
+    s.fake.approve_device();
+    s.t.clock.advance(Duration::seconds(5));
+    server::enrollment::poll(app, s.dst, started.flow).await
+}
+
+#[tokio::test]
+async fn a_bulk_token_still_being_made_is_polled_again_after_a_second() {
+    let s = setup().await;
+    let sleeper = RecordingSleeper::default();
+    let mut app = s.t.app.clone();
+    app.sleeper = std::sync::Arc::new(sleeper.clone());
+    s.fake.delay_bulk_tokens(2);
+    let made = poll_approved(&s, &app).await.expect("poll");
+    assert!(
+        matches!(made, server::enrollment::PollOutcome::Created { .. }),
+        "{made:?}"
+    );
+    assert_eq!(s.fake.issued().len(), 1);
+    let waits = sleeper.0.lock().expect("sleeper lock").clone();
+    assert_eq!(waits, vec![std::time::Duration::from_secs(1); 2]);
+}
+
+#[tokio::test]
+async fn a_bulk_token_that_never_comes_is_an_entra_failure_after_the_last_poll() {
+    let s = setup().await;
+    let sleeper = RecordingSleeper::default();
+    let mut app = s.t.app.clone();
+    app.sleeper = std::sync::Arc::new(sleeper.clone());
+    // The fake's endpoints allow three polls.
+    s.fake.delay_bulk_tokens(10);
+    let err = poll_approved(&s, &app).await.expect_err("gives up");
+    match err {
+        server::Error::Upstream {
+            system,
+            field,
+            message,
+        } => {
+            assert_eq!((system, field.as_str()), (server::Upstream::ENTRA, "flow"));
+            assert!(
+                message.contains("did not hand out the token in time"),
+                "{message}"
+            );
+        }
+        other => panic!("not an Entra failure: {other:?}"),
+    }
+    assert!(s.fake.issued().is_empty());
+    assert_eq!(sleeper.0.lock().expect("sleeper lock").len(), 3);
+}

@@ -10,24 +10,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::GraphSource;
-use crate::directory::BoxFuture;
 use crate::{Error, Result, Upstream};
-
-/// Waits; injected so tests of throttling do not actually wait.
-pub trait Sleeper: Send + Sync {
-    /// Returns after `duration`.
-    fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()>;
-}
-
-/// The real sleeper: tokio's timer.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TokioSleeper;
-
-impl Sleeper for TokioSleeper {
-    fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()> {
-        Box::pin(tokio::time::sleep(duration))
-    }
-}
 
 /// An access token and when to stop using it.
 pub(super) struct Token {

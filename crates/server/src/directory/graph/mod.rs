@@ -19,7 +19,7 @@ use model::directory::{is_dns_name, DirectoryObject};
 use model::FieldError;
 use serde_json::Value;
 
-pub use client::{Sleeper, TokioSleeper};
+pub use crate::sleeper::{Sleeper, TokioSleeper};
 pub use delta::{GraphChanges, GraphCursor};
 pub use object::{entra_sid, GraphKind};
 
