@@ -163,13 +163,9 @@ pub fn run_match(command: MatchCommand) -> Result<()> {
 }
 
 async fn open(args: &StoreArgs) -> Result<App> {
-    let secrets =
-        server::secrets::SecretBox::load(&args.data_dir).context("load the secret key")?;
-    let store = match &args.database {
-        Some(url) => server::store::Store::connect(url, secrets).await,
-        None => server::store::Store::open_sqlite(&args.data_dir, secrets).await,
-    }
-    .context("open the store")?;
+    let store = server::store::Store::open(args.database.as_deref(), &args.data_dir)
+        .await
+        .context("open the store")?;
     Ok(App::new(
         store,
         Arc::new(model::clock::SystemClock),

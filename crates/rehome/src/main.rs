@@ -243,13 +243,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 async fn reset_password(user: &str, args: StoreArgs) -> Result<()> {
-    let secrets =
-        server::secrets::SecretBox::load(&args.data_dir).context("load the secret key")?;
-    let store = match &args.database {
-        Some(url) => server::store::Store::connect(url, secrets).await,
-        None => server::store::Store::open_sqlite(&args.data_dir, secrets).await,
-    }
-    .context("open the store")?;
+    let store = server::store::Store::open(args.database.as_deref(), &args.data_dir)
+        .await
+        .context("open the store")?;
     let app = server::App::new(
         store,
         Arc::new(model::clock::SystemClock),

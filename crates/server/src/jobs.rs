@@ -1,6 +1,8 @@
-//! Singleton background work (expiry sweeps now, the directory schedule later), run by exactly one
-//! replica at a time: each round it takes or renews a lease row on the injected clock, works only
-//! while it holds it, and another replica takes over once a dead holder's lease expires.
+//! Singleton background work (the expiry sweeps of nonces, failed communications and sessions),
+//! run by exactly one replica at a time: each round it takes or renews a lease row on the injected
+//! clock, works only while it holds it, and another replica takes over once a dead holder's lease
+//! expires.
+//! The directory schedule runs the same way under a lease of its own ([`crate::directory::schedule`]).
 
 use chrono::Duration;
 

@@ -12,7 +12,6 @@ use model::clock::Clock;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::secrets::SecretBox;
 use crate::store::Store;
 use crate::{App, Error, Result, Settings};
 
@@ -127,12 +126,7 @@ fn tls_config(files: &TlsFiles) -> Result<rustls::ServerConfig> {
 pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<RunningServer> {
     // Read the TLS files first: a typo in a path should fail before anything else happens.
     let tls = config.tls.as_ref().map(tls_config).transpose()?;
-    // The key lives outside the database: in the environment or in the data directory.
-    let secrets = SecretBox::load(&config.data_dir)?;
-    let store = match &config.database {
-        Some(url) => Store::connect(url, secrets).await?,
-        None => Store::open_sqlite(&config.data_dir, secrets).await?,
-    };
+    let store = Store::open(config.database.as_deref(), &config.data_dir).await?;
     let settings = Settings {
         tls: tls.is_some(),
         licence_issuers: config.licence_issuers.clone(),

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::cache::CachedObject;
 use super::file;
 use super::source::{Changes, DirectorySource, Snapshot};
-use crate::store::directories::{CursorUpdate, ImportRun};
+use crate::store::directories::{CursorUpdate, ImportKind, ImportRun};
 use crate::{App, Error, Result};
 
 /// Whether an import reads everything or only what changed since the last one.
@@ -28,8 +28,8 @@ pub enum ImportMode {
 /// What an import changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportSummary {
-    /// `full` or `incremental`: what was actually read.
-    pub kind: String,
+    /// What was actually read.
+    pub kind: ImportKind,
     /// Objects in the directory now.
     pub total: u64,
     /// New objects.
@@ -124,7 +124,7 @@ pub async fn import_with(
                 .filter(|g| view.get(g).is_some() && seen.insert(*g))
                 .collect();
             (
-                "incremental",
+                ImportKind::Incremental,
                 None,
                 upserts,
                 deleted,
@@ -157,7 +157,14 @@ pub async fn import_with(
                 .cursor
                 .map(CursorUpdate::Set)
                 .unwrap_or(CursorUpdate::Clear);
-            ("full", snapshot.domain_id, upserts, deleted, added, cursor)
+            (
+                ImportKind::Full,
+                snapshot.domain_id,
+                upserts,
+                deleted,
+                added,
+                cursor,
+            )
         }
     };
     let mut upserts = upserts;
@@ -170,7 +177,7 @@ pub async fn import_with(
     let duration_ms = i64::try_from(timer.elapsed().as_millis()).unwrap_or(i64::MAX);
     let run = ImportRun {
         directory,
-        kind: kind.to_string(),
+        kind,
         started_at: started,
         duration_ms,
         total: total as i64,
@@ -204,7 +211,7 @@ pub async fn import_with(
         -1
     };
     let mut summary = ImportSummary {
-        kind: kind.to_string(),
+        kind,
         total,
         added,
         changed,
@@ -223,7 +230,7 @@ pub async fn import_with(
             ObjectKind::Contact => summary.contacts += 1,
         }
     }
-    tracing::info!(directory = %dir.name, kind, total = summary.total, added = summary.added,
+    tracing::info!(directory = %dir.name, kind = kind.as_str(), total = summary.total, added = summary.added,
         changed = summary.changed, deleted = summary.deleted, "directory imported");
     Ok(summary)
 }

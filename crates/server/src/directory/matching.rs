@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 use super::cache::CachedObject;
 use super::profile::Finding;
 use super::profile::{MatchProfile, Matcher, Via};
-use crate::store::translations::{MatchWrite, ObjectMessage};
+use crate::store::translations::{MatchWrite, MessageLevel, ObjectMessage};
 use crate::store::Store;
 use crate::Result;
 
@@ -87,7 +87,7 @@ enum Wanted<'a> {
         target: &'a CachedObject,
         rule: &'a str,
     },
-    Message(&'static str, String),
+    Message(MessageLevel, String),
 }
 
 /// One side of a row as fingerprinted: GUID, SID, UPN, name.
@@ -101,7 +101,7 @@ fn row_print(kind: ObjectKind, source: SideKey<'_>, target: SideKey<'_>, rule: &
     h.finish()
 }
 
-fn message_print(level: &str, message: &str) -> u64 {
+fn message_print(level: MessageLevel, message: &str) -> u64 {
     let mut h = DefaultHasher::new();
     (1u8, level, message).hash(&mut h);
     h.finish()
@@ -174,18 +174,10 @@ async fn load_pair(
         state.rows.insert(entry.source.guid, print);
     }
     for m in store.stage_messages(source, &stage(target)).await? {
-        let print = message_print(level_name(&m.level), &m.message);
+        let print = message_print(m.level, &m.message);
         state.messages.insert(m.guid, print);
     }
     Ok(state)
-}
-
-fn level_name(level: &str) -> &'static str {
-    match level {
-        "error" => "error",
-        "info" => "info",
-        _ => "warning",
-    }
 }
 
 /// What one run changes, worked out against what the store holds, without writing anything.
@@ -228,7 +220,7 @@ fn plan(
                         summary.unmatched += 1;
                         MatchSummary::note(&mut summary.unmatched_names, object.name());
                         Wanted::Message(
-                            "warning",
+                            MessageLevel::Warning,
                             "has no SID, so there is nothing to translate on a device".into(),
                         )
                     }
@@ -236,7 +228,7 @@ fn plan(
                         summary.unmatched += 1;
                         MatchSummary::note(&mut summary.unmatched_names, object.name());
                         Wanted::Message(
-                            "warning",
+                            MessageLevel::Warning,
                             format!(
                                 "matches {:?} by {}, which has no SID to translate to",
                                 t.name(),
@@ -249,12 +241,12 @@ fn plan(
             Pairing::Unmatched(why) => {
                 summary.unmatched += 1;
                 MatchSummary::note(&mut summary.unmatched_names, object.name());
-                Wanted::Message("warning", why.clone())
+                Wanted::Message(MessageLevel::Warning, why.clone())
             }
             Pairing::Ambiguous(why) => {
                 summary.ambiguous += 1;
                 MatchSummary::note(&mut summary.ambiguous_names, object.name());
-                Wanted::Message("error", why.clone())
+                Wanted::Message(MessageLevel::Error, why.clone())
             }
         };
         match wanted {
@@ -295,7 +287,7 @@ fn plan(
                 if state.messages.get(&guid) != Some(&print) {
                     write.upsert_messages.push(ObjectMessage {
                         guid,
-                        level: level.to_string(),
+                        level,
                         message,
                         at: now,
                     });

@@ -16,6 +16,7 @@ mod source;
 
 use model::directory::Directory;
 
+pub use crate::store::directories::ImportKind;
 pub use import::{import, import_file, import_with, ImportMode, ImportSummary};
 pub use matching::MatchSummary;
 pub use pairs::{

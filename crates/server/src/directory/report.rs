@@ -19,8 +19,8 @@ pub const MAX_HITS: i64 = 200;
 pub struct ReportMessage {
     /// `import`, or `match:<target directory id>`.
     pub stage: String,
-    /// `info`, `warning` or `error`.
-    pub level: String,
+    /// How much it matters.
+    pub level: crate::store::translations::MessageLevel,
     /// What was said.
     pub message: String,
     /// When.

@@ -145,7 +145,7 @@ pub fn apply_import(
         params![
             uuid::Uuid::new_v4().to_string(),
             run.directory.to_string(),
-            run.kind,
+            run.kind.as_str(),
             to_ms(run.started_at),
             run.duration_ms,
             run.total,
@@ -235,7 +235,7 @@ pub fn write_match(
                     m.guid.to_string(),
                     stage,
                     to_ms(m.at),
-                    m.level,
+                    m.level.as_str(),
                     m.message
                 ])
                 .map_err(failed)?;

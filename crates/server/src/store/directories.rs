@@ -12,13 +12,48 @@ use sqlx::Row;
 use super::{from_ms, parse_text, to_ms, Store, PARAMS_PER_BULK_STATEMENT};
 use crate::{Error, Result};
 
+/// What an import read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportKind {
+    /// Every object; objects not seen were deleted.
+    Full,
+    /// The changes since the stored cursor.
+    Incremental,
+}
+
+impl ImportKind {
+    /// The stable name, as stored and as the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportKind::Full => "full",
+            ImportKind::Incremental => "incremental",
+        }
+    }
+
+    /// The kind named `text`.
+    pub fn parse(text: &str) -> Option<ImportKind> {
+        match text {
+            "full" => Some(ImportKind::Full),
+            "incremental" => Some(ImportKind::Incremental),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ImportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The record of one import of a directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportRun {
     /// The directory imported.
     pub directory: DirectoryId,
-    /// `full` (every object read) or, later, `delta`.
-    pub kind: String,
+    /// What the import read.
+    pub kind: ImportKind,
     /// When it started.
     pub started_at: DateTime<Utc>,
     /// How long it took, in milliseconds.
@@ -390,7 +425,7 @@ impl Store {
         )
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(run.directory.to_string())
-        .bind(&run.kind)
+        .bind(run.kind.as_str())
         .bind(to_ms(run.started_at))
         .bind(run.duration_ms)
         .bind(run.total)
@@ -416,7 +451,15 @@ impl Store {
             .map(|row| {
                 Ok(ImportRun {
                     directory: parse_text("directory id", &row.try_get::<String, _>("directory")?)?,
-                    kind: row.try_get("kind")?,
+                    kind: {
+                        let kind: String = row.try_get("kind")?;
+                        ImportKind::parse(&kind).ok_or_else(|| {
+                            Error::Internal(format!(
+                                "stored import kind {:?} is not understood",
+                                kind
+                            ))
+                        })?
+                    },
                     started_at: from_ms(row.try_get("started_at")?),
                     duration_ms: row.try_get("duration_ms")?,
                     total: row.try_get("total")?,

@@ -48,6 +48,18 @@ impl Store {
         Store::connect(&url, secrets).await
     }
 
+    /// The store of a server or a command: the PostgreSQL or SQLite `database` URL when given,
+    /// else `rehome.db` in `data_dir`; its secrets sealed with the key in `REHOME_SECRET_KEY` or
+    /// in `data_dir` (see [`SecretBox::load`]).
+    pub async fn open(database: Option<&str>, data_dir: &Path) -> Result<Store> {
+        // The key lives outside the database: in the environment or in the data directory.
+        let secrets = SecretBox::load(data_dir)?;
+        match database {
+            Some(url) => Store::connect(url, secrets).await,
+            None => Store::open_sqlite(data_dir, secrets).await,
+        }
+    }
+
     /// Connects to `url` (`sqlite://…` or `postgres://…`), brings the schema up to date, refuses
     /// a `secrets` key that cannot open the secrets already stored, and seals any secret an older
     /// version stored in clear.

@@ -48,13 +48,52 @@ fn entry_from_row(row: &AnyRow) -> Result<TranslationEntry> {
     })
 }
 
+/// How much a message about an object matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageLevel {
+    /// For the record.
+    Info,
+    /// Something an engineer should look at: the object is not translated.
+    Warning,
+    /// Matching could not decide: the object is held back.
+    Error,
+}
+
+impl MessageLevel {
+    /// The stable name, as stored and as the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageLevel::Info => "info",
+            MessageLevel::Warning => "warning",
+            MessageLevel::Error => "error",
+        }
+    }
+
+    /// The level named `text`.
+    pub fn parse(text: &str) -> Option<MessageLevel> {
+        match text {
+            "info" => Some(MessageLevel::Info),
+            "warning" => Some(MessageLevel::Warning),
+            "error" => Some(MessageLevel::Error),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for MessageLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One object's latest word from a stage (import, or matching into a target directory).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ObjectMessage {
     /// The object.
     pub guid: ObjectGuid,
-    /// `info`, `warning` or `error`.
-    pub level: String,
+    /// How much it matters.
+    pub level: MessageLevel,
     /// What happened, in words.
     pub message: String,
     /// When it was said.
@@ -83,7 +122,15 @@ fn entry_with_rule(row: &AnyRow) -> Result<(TranslationEntry, String)> {
 fn message_from_row(row: &AnyRow) -> Result<ObjectMessage> {
     Ok(ObjectMessage {
         guid: parse_text("message guid", &row.try_get::<String, _>("guid")?)?,
-        level: row.try_get("level")?,
+        level: {
+            let level: String = row.try_get("level")?;
+            MessageLevel::parse(&level).ok_or_else(|| {
+                Error::Internal(format!(
+                    "stored message level {:?} is not understood",
+                    level
+                ))
+            })?
+        },
         message: row.try_get("message")?,
         at: from_ms(row.try_get("at")?),
     })
@@ -276,7 +323,7 @@ impl Store {
                     .bind(m.guid.to_string())
                     .bind(stage)
                     .bind(to_ms(m.at))
-                    .bind(m.level.clone())
+                    .bind(m.level.as_str())
                     .bind(m.message.clone());
             }
             query.execute(&mut *tx).await?;

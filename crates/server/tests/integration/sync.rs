@@ -9,6 +9,7 @@ use model::ids::{DirectoryId, ObjectGuid};
 use serde_json::json;
 use server::auth::Role;
 use server::directory::{BoxFuture, Changes, DirectorySource, ImportMode, Snapshot};
+use server::store::directories::ImportKind;
 
 use crate::directory::{directory, object};
 use crate::support::TestApp;
@@ -126,13 +127,13 @@ async fn incremental_imports_continue_from_the_stored_cursor_and_apply_only_the_
     assert_eq!(source.asked.lock().expect("lock").as_slice(), ["usn:100"]);
     assert_eq!(
         (
-            second.kind.as_str(),
+            second.kind,
             second.added,
             second.changed,
             second.deleted,
             second.total
         ),
-        ("incremental", 1, 1, 1, 2)
+        (ImportKind::Incremental, 1, 1, 1, 2)
     );
     let stored = t.app.store.objects(dir, None).await.expect("objects");
     let names: Vec<&str> = stored.iter().map(|o| o.name.as_str()).collect();
@@ -151,7 +152,7 @@ async fn incremental_imports_continue_from_the_stored_cursor_and_apply_only_the_
     assert_eq!(runs.len(), 2);
     assert!(runs
         .iter()
-        .any(|r| r.kind == "incremental" && r.deleted == 1));
+        .any(|r| r.kind == ImportKind::Incremental && r.deleted == 1));
 }
 
 #[tokio::test]
