@@ -163,26 +163,50 @@ mod tests {
         assert_eq!(name, "LT-5CG1234-123");
     }
 
+    /// The one field error of `result`, as (field, message).
+    fn refusal<T: std::fmt::Debug>(result: Result<T>) -> (String, String) {
+        match result {
+            Err(Error::Invalid(errors)) if errors.len() == 1 => {
+                (errors[0].field.clone(), errors[0].message.clone())
+            }
+            other => panic!("expected one field error, got {:?}", other),
+        }
+    }
+
     #[test]
     fn refuses_names_too_long_or_malformed_templates() {
-        assert!(expand("LAPTOP-%SERIAL%", "ABCDEFGHIJ", || 0).is_err());
-        assert!(expand("LAPTOP-%SERIAL%", "ABCDEFGH", || 0).is_ok());
-        assert!(check_template("PC-%RAND:13%").is_err());
-        assert!(check_template("PC-%RAND:12%").is_ok());
-        assert!(check_template("PC-%NAME%").is_err());
-        assert!(check_template("PC-%RAND:0%").is_err());
-        assert!(check_template("PC_%RAND:4%").is_err());
-        assert!(
-            check_template("%RAND:5%").is_err(),
-            "digits only is not a valid name"
+        let field = "device_state.rename.template";
+        // (template, what the message says)
+        let refused = [
+            ("PC-%RAND:13%", "longer than 15 characters"),
+            ("PC-%NAME%", "%NAME% is not a placeholder"),
+            ("PC-%RAND:0%", "from 1 to 15"),
+            ("PC_%RAND:4%", "'_' may not be in a computer name"),
+            ("%RAND:5%", "cannot be only digits"),
+            ("ABCDEFGHIJKLMNO%SERIAL%", "no room for the serial"),
+            ("PC-%SERIAL", "a % is not closed"),
+        ];
+        for (template, why) in refused {
+            let (f, message) = refusal(check_template(template));
+            assert_eq!(f, field, "{}", template);
+            assert!(message.contains(why), "{}: {}", template, message);
+        }
+        for template in ["PC-%RAND:12%", "%SERIAL%"] {
+            assert!(check_template(template).is_ok(), "{}", template);
+        }
+        let (f, message) = refusal(expand("LAPTOP-%SERIAL%", "ABCDEFGHIJ", || 0));
+        assert_eq!(f, field);
+        assert!(message.contains("longer than 15 characters"), "{}", message);
+        assert_eq!(
+            expand("LAPTOP-%SERIAL%", "ABCDEFGH", || 0).expect("fits"),
+            "LAPTOP-ABCDEFGH"
         );
-        assert!(check_template("%SERIAL%").is_ok());
-        assert!(check_template("ABCDEFGHIJKLMNO%SERIAL%").is_err());
     }
 
     #[test]
     fn errors_name_the_field() {
-        let e = check_template("PC-%X%").unwrap_err();
-        assert!(e.to_string().contains("device_state.rename.template"));
+        let (field, message) = refusal(check_template("PC-%X%"));
+        assert_eq!(field, "device_state.rename.template");
+        assert!(message.contains("%X% is not a placeholder"), "{}", message);
     }
 }

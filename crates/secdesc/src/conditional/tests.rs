@@ -1,4 +1,4 @@
-use crate::{SecurityDescriptor, Sid};
+use crate::{Error, SecurityDescriptor, Sid};
 
 fn round_trip(sddl: &str) -> String {
     let sd =
@@ -57,21 +57,65 @@ fn binary_form_matches_ms_dtyp() {
 
 #[test]
 fn bad_conditions_are_errors_with_offsets() {
-    for bad in [
-        "D:(XA;;FA;;;WD;(@User.a ==))",
-        "D:(XA;;FA;;;WD;(@User.a == \"x))",
-        "D:(XA;;FA;;;WD;(Member_of {SID(ZZ)}))",
-        "D:(XA;;FA;;;WD;())",
-        "D:(XA;;FA;;;WD;(@User.a == 99999999999999999999))",
-        "D:(XA;;FA;;;WD;(@User.a == #abc))",
+    // (input, byte offset where reading stopped, what the reason says)
+    let cases: [(&str, usize, &str); 8] = [
+        // The closing parenthesis where a literal should be.
+        ("D:(XA;;FA;;;WD;(@User.a ==))", 26, "expected a literal"),
+        // The opening quote of the string that never ends.
+        (
+            "D:(XA;;FA;;;WD;(@User.a == \"x))",
+            27,
+            "unterminated string",
+        ),
+        // The alias itself.
+        (
+            "D:(XA;;FA;;;WD;(Member_of {SID(ZZ)}))",
+            31,
+            "unknown SID alias \"ZZ\"",
+        ),
+        // An empty condition: the closing parenthesis.
+        ("D:(XA;;FA;;;WD;())", 16, "expected an attribute name"),
+        // Just past the number that does not fit.
+        (
+            "D:(XA;;FA;;;WD;(@User.a == 99999999999999999999))",
+            47,
+            "invalid number",
+        ),
+        // Just past the odd hex digits.
+        (
+            "D:(XA;;FA;;;WD;(@User.a == #abc))",
+            31,
+            "even number of hex digits",
+        ),
         // Found by fuzzing: an operator word read as a local attribute wrote back unreadable.
-        "D:(XA;;FR;;;AU;((Member_of_Any== \"inance\")))",
-        "D:(XA;;FR;;;AU;(exists== 1))",
-    ] {
-        assert!(SecurityDescriptor::from_sddl(bad, None).is_err(), "{}", bad);
+        (
+            "D:(XA;;FR;;;AU;((Member_of_Any== \"inance\")))",
+            17,
+            "an operator cannot be used",
+        ),
+        (
+            "D:(XA;;FR;;;AU;(exists== 1))",
+            16,
+            "an operator cannot be used",
+        ),
+    ];
+    for (bad, at, why) in cases {
+        match SecurityDescriptor::from_sddl(bad, None) {
+            Err(Error::Sddl { offset, reason }) => {
+                assert_eq!(offset, at, "{}: {}", bad, reason);
+                assert!(reason.contains(why), "{}: {}", bad, reason);
+            }
+            other => panic!("{}: expected an SDDL error, got {:?}", bad, other),
+        }
     }
     let deep = format!("D:(XA;;FA;;;WD;({}a{}))", "(".repeat(100), ")".repeat(100));
-    assert!(SecurityDescriptor::from_sddl(&deep, None).is_err());
+    match SecurityDescriptor::from_sddl(&deep, None) {
+        Err(Error::Sddl { offset, reason }) => {
+            // Refused inside the run of parentheses, before the attribute is reached.
+            assert!((16..116).contains(&offset), "{}: {}", offset, reason);
+        }
+        other => panic!("expected an SDDL error, got {:?}", other),
+    }
 }
 
 #[test]
