@@ -1,5 +1,6 @@
 //! Directories, the objects imported from them, and the record of each import.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +10,12 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{from_ms, parse_text, to_ms, Store, PARAMS_PER_BULK_STATEMENT};
+use rusqlite::{params, TransactionBehavior};
+
+use super::{
+    bulk, from_ms, parse_text, placeholders, row_placeholders, to_ms, Store,
+    PARAMS_PER_BULK_STATEMENT,
+};
 use crate::{Error, Result};
 
 /// What an import read.
@@ -74,6 +80,44 @@ const OBJECT_COLUMNS: &str =
 
 /// Columns of [`OBJECT_COLUMNS`], for multi-row inserts.
 const OBJECT_COLUMN_COUNT: usize = 17;
+
+// The statements of an import, written once for both paths: `$n` parameters, each used once and
+// in order, bind by position in rusqlite and by number in sqlx.
+
+/// Deletes `count` objects' rows of `table` in a directory ($1) by GUID ($2, …).
+fn delete_by_guid_sql(table: &str, count: usize) -> String {
+    format!(
+        "DELETE FROM {} WHERE directory = $1 AND guid IN ({})",
+        table,
+        placeholders(2, count)
+    )
+}
+
+/// Inserts or replaces `rows` objects: `directory` then every column of [`OBJECT_COLUMNS`].
+fn upsert_objects_sql(rows: usize) -> String {
+    let updates: Vec<String> = OBJECT_COLUMNS
+        .split(',')
+        .map(str::trim)
+        .filter(|c| *c != "guid")
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO directory_objects (directory, {}) VALUES {} \
+         ON CONFLICT (directory, guid) DO UPDATE SET {}",
+        OBJECT_COLUMNS,
+        row_placeholders(rows, OBJECT_COLUMN_COUNT + 1),
+        updates.join(", ")
+    )
+}
+
+const BUMP_GENERATION: &str =
+    "UPDATE directories SET generation = generation + 1 WHERE id = $1 RETURNING generation";
+const SET_DOMAIN_ID: &str = "UPDATE directories SET domain_id = $1 WHERE id = $2";
+const SET_CURSOR: &str = "UPDATE directories SET cursor = $1 WHERE id = $2";
+const CLEAR_CURSOR: &str = "UPDATE directories SET cursor = NULL WHERE id = $1";
+const INSERT_IMPORT_RUN: &str = "INSERT INTO import_runs \
+     (id, directory, kind, started_at, duration_ms, total, added, changed, deleted) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// Values separated by spaces, or NULL for none.
 fn join_spaced<T: std::fmt::Display>(values: &[T]) -> Option<String> {
@@ -317,7 +361,7 @@ impl Store {
             let (domain_id, run, cursor) =
                 (domain_id.map(str::to_string), run.clone(), cursor.clone());
             return tokio::task::spawn_blocking(move || {
-                super::bulk::apply_import(
+                apply_import_sqlite(
                     &path,
                     directory,
                     domain_id.as_deref(),
@@ -333,21 +377,13 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let dir = directory.to_string();
         for chunk in deleted.chunks(PARAMS_PER_BULK_STATEMENT - 1) {
-            let sql = format!(
-                "DELETE FROM directory_objects WHERE directory = {} AND guid IN ({})",
-                self.params(1, 1),
-                self.params(2, chunk.len())
-            );
+            let sql = delete_by_guid_sql("directory_objects", chunk.len());
             let mut query = sqlx::query(&sql).bind(dir.clone());
             for guid in chunk {
                 query = query.bind(guid.to_string());
             }
             query.execute(&mut *tx).await?;
-            let sql = format!(
-                "DELETE FROM object_messages WHERE directory = {} AND guid IN ({})",
-                self.params(1, 1),
-                self.params(2, chunk.len())
-            );
+            let sql = delete_by_guid_sql("object_messages", chunk.len());
             let mut query = sqlx::query(&sql).bind(dir.clone());
             for guid in chunk {
                 query = query.bind(guid.to_string());
@@ -356,16 +392,7 @@ impl Store {
         }
         let rows_per_statement = PARAMS_PER_BULK_STATEMENT / (OBJECT_COLUMN_COUNT + 1);
         for chunk in upserts.chunks(rows_per_statement) {
-            let sql = format!(
-                "INSERT INTO directory_objects (directory, {}) VALUES {} ON CONFLICT (directory, guid) DO UPDATE SET \
-                 kind = excluded.kind, name = excluded.name, sid = excluded.sid, upn = excluded.upn, \
-                 sam = excluded.sam, mail = excluded.mail, employee_id = excluded.employee_id, os = excluded.os, \
-                 dn = excluded.dn, given_name = excluded.given_name, surname = excluded.surname, \
-                 sid_history = excluded.sid_history, members = excluded.members, device_id = excluded.device_id, \
-                 enabled = excluded.enabled, digest = excluded.digest",
-                OBJECT_COLUMNS,
-                self.row_params(chunk.len(), OBJECT_COLUMN_COUNT + 1)
-            );
+            let sql = upsert_objects_sql(chunk.len());
             let mut query = sqlx::query(&sql);
             for o in chunk {
                 query = query
@@ -390,14 +417,12 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
-        let generation: i64 = sqlx::query_scalar(
-            "UPDATE directories SET generation = generation + 1 WHERE id = $1 RETURNING generation",
-        )
-        .bind(dir.clone())
-        .fetch_one(&mut *tx)
-        .await?;
+        let generation: i64 = sqlx::query_scalar(BUMP_GENERATION)
+            .bind(dir.clone())
+            .fetch_one(&mut *tx)
+            .await?;
         if let Some(domain_id) = domain_id {
-            sqlx::query("UPDATE directories SET domain_id = $1 WHERE id = $2")
+            sqlx::query(SET_DOMAIN_ID)
                 .bind(domain_id)
                 .bind(dir.clone())
                 .execute(&mut *tx)
@@ -406,34 +431,31 @@ impl Store {
         match cursor {
             CursorUpdate::Keep => {}
             CursorUpdate::Set(text) => {
-                sqlx::query("UPDATE directories SET cursor = $1 WHERE id = $2")
+                sqlx::query(SET_CURSOR)
                     .bind(text.clone())
                     .bind(dir.clone())
                     .execute(&mut *tx)
                     .await?;
             }
             CursorUpdate::Clear => {
-                sqlx::query("UPDATE directories SET cursor = NULL WHERE id = $1")
+                sqlx::query(CLEAR_CURSOR)
                     .bind(dir.clone())
                     .execute(&mut *tx)
                     .await?;
             }
         }
-        sqlx::query(
-            "INSERT INTO import_runs (id, directory, kind, started_at, duration_ms, total, added, changed, deleted) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(run.directory.to_string())
-        .bind(run.kind.as_str())
-        .bind(to_ms(run.started_at))
-        .bind(run.duration_ms)
-        .bind(run.total)
-        .bind(run.added)
-        .bind(run.changed)
-        .bind(run.deleted)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(INSERT_IMPORT_RUN)
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(run.directory.to_string())
+            .bind(run.kind.as_str())
+            .bind(to_ms(run.started_at))
+            .bind(run.duration_ms)
+            .bind(run.total)
+            .bind(run.added)
+            .bind(run.changed)
+            .bind(run.deleted)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(generation)
     }
@@ -590,4 +612,99 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// [`Store::apply_import`] on the SQLite file at `path`, through rusqlite: one prepared
+/// statement per table binds each value once (see [`super::bulk`]).
+fn apply_import_sqlite(
+    path: &Path,
+    directory: DirectoryId,
+    domain_id: Option<&str>,
+    upserts: &[DirectoryObject],
+    deleted: &[ObjectGuid],
+    run: &ImportRun,
+    cursor: &CursorUpdate,
+) -> Result<i64> {
+    let mut conn = bulk::open(path)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(bulk::failed)?;
+    let dir = directory.to_string();
+    {
+        let mut delete_object = tx
+            .prepare(&delete_by_guid_sql("directory_objects", 1))
+            .map_err(bulk::failed)?;
+        let mut delete_messages = tx
+            .prepare(&delete_by_guid_sql("object_messages", 1))
+            .map_err(bulk::failed)?;
+        for guid in deleted {
+            let guid = guid.to_string();
+            delete_object
+                .execute(params![dir, guid])
+                .map_err(bulk::failed)?;
+            delete_messages
+                .execute(params![dir, guid])
+                .map_err(bulk::failed)?;
+        }
+        let mut upsert = tx.prepare(&upsert_objects_sql(1)).map_err(bulk::failed)?;
+        for o in upserts {
+            upsert
+                .execute(params![
+                    dir,
+                    o.guid.to_string(),
+                    o.kind.as_str(),
+                    o.name,
+                    o.sid.as_ref().map(|s| s.to_string()),
+                    o.upn,
+                    o.sam_account_name,
+                    o.mail,
+                    o.employee_id,
+                    o.operating_system,
+                    o.dn,
+                    o.given_name,
+                    o.surname,
+                    join_spaced(&o.sid_history),
+                    join_spaced(&o.members),
+                    o.device_id,
+                    o.enabled.map(i64::from),
+                    o.digest() as i64,
+                ])
+                .map_err(bulk::failed)?;
+        }
+    }
+    let generation: i64 = tx
+        .query_row(BUMP_GENERATION, params![dir], |row| row.get(0))
+        .map_err(bulk::failed)?;
+    if let Some(domain_id) = domain_id {
+        tx.execute(SET_DOMAIN_ID, params![domain_id, dir])
+            .map_err(bulk::failed)?;
+    }
+    match cursor {
+        CursorUpdate::Keep => {}
+        CursorUpdate::Set(text) => {
+            tx.execute(SET_CURSOR, params![text, dir])
+                .map_err(bulk::failed)?;
+        }
+        CursorUpdate::Clear => {
+            tx.execute(CLEAR_CURSOR, params![dir])
+                .map_err(bulk::failed)?;
+        }
+    }
+    tx.execute(
+        INSERT_IMPORT_RUN,
+        params![
+            uuid::Uuid::new_v4().to_string(),
+            run.directory.to_string(),
+            run.kind.as_str(),
+            to_ms(run.started_at),
+            run.duration_ms,
+            run.total,
+            run.added,
+            run.changed,
+            run.deleted
+        ],
+    )
+    .map_err(bulk::failed)?;
+    tx.commit().map_err(bulk::failed)?;
+    Ok(generation)
 }

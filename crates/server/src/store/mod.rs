@@ -129,24 +129,6 @@ impl Store {
     pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
         self.sqlite_file.clone()
     }
-
-    /// Placeholders for `count` parameters starting at number `first`, as [`placeholders`] on
-    /// PostgreSQL; on SQLite anonymous `?` ones, which bind in constant time each (a numbered
-    /// parameter is found by a linear search, so a statement's binding grows quadratically).
-    pub fn params(&self, first: usize, count: usize) -> String {
-        match self.backend {
-            Backend::Postgres => placeholders(first, count),
-            Backend::Sqlite => vec!["?"; count].join(", "),
-        }
-    }
-
-    /// [`row_placeholders`] in this backend's style (see [`Store::params`]).
-    pub fn row_params(&self, rows: usize, cols: usize) -> String {
-        (0..rows)
-            .map(|r| format!("({})", self.params(r * cols + 1, cols)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }
 
 pub mod agents;
@@ -238,8 +220,8 @@ pub fn row_placeholders(rows: usize, cols: usize) -> String {
 /// quadratically to bind (500 rows took 3.5× as long as 64 per imported object).
 pub const ROWS_PER_STATEMENT: usize = 64;
 
-/// Parameters per bulk statement written with [`Store::params`]: within SQLite's limit of 32,766
-/// and PostgreSQL's of 65,535.
+/// Parameters per bulk statement of the generic path: within PostgreSQL's limit of 65,535 (and
+/// SQLite's of 32,766).
 pub const PARAMS_PER_BULK_STATEMENT: usize = 4000;
 
 #[cfg(test)]

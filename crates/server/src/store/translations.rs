@@ -8,13 +8,63 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use std::path::Path;
+
+use rusqlite::{params, TransactionBehavior};
+
 use super::{
-    from_ms, parse_text, placeholders, to_ms, Store, PARAMS_PER_BULK_STATEMENT, ROWS_PER_STATEMENT,
+    bulk, from_ms, parse_text, placeholders, row_placeholders, to_ms, Store,
+    PARAMS_PER_BULK_STATEMENT, ROWS_PER_STATEMENT,
 };
 use crate::{Error, Result};
 
 const COLUMNS: &str = "kind, source_directory, source_guid, source_sid, source_upn, source_name, \
                        target_directory, target_guid, target_sid, target_upn, target_name";
+
+// The statements of a match run, written once for both paths: `$n` parameters, each used once
+// and in order, bind by position in rusqlite and by number in sqlx.
+
+/// Deletes `count` rows of a pair (source $1, target $2) by source GUID ($3, …).
+fn delete_translations_sql(count: usize) -> String {
+    format!(
+        "DELETE FROM translations WHERE source_directory = $1 AND target_directory = $2 \
+         AND source_guid IN ({})",
+        placeholders(3, count)
+    )
+}
+
+/// Inserts `rows` translation rows: [`COLUMNS`], `matched_at` and `rule`.
+fn insert_translations_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO translations ({}, matched_at, rule) VALUES {}",
+        COLUMNS,
+        row_placeholders(rows, 13)
+    )
+}
+
+/// Deletes `count` messages of a stage (directory $1, stage $2) by GUID ($3, …).
+fn delete_messages_sql(count: usize) -> String {
+    format!(
+        "DELETE FROM object_messages WHERE directory = $1 AND stage = $2 AND guid IN ({})",
+        placeholders(3, count)
+    )
+}
+
+/// Inserts or replaces `rows` messages.
+fn upsert_messages_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO object_messages (directory, guid, stage, at, level, message) VALUES {} \
+         ON CONFLICT (directory, guid, stage) DO UPDATE SET at = excluded.at, \
+         level = excluded.level, message = excluded.message",
+        row_placeholders(rows, 6)
+    )
+}
+
+const UPSERT_MATCH_PAIR: &str = "INSERT INTO match_pairs \
+     (source_directory, target_directory, profile, generation, updated_at) \
+     VALUES ($1, $2, $3, 1, $4) ON CONFLICT (source_directory, target_directory) DO UPDATE SET \
+     profile = excluded.profile, generation = match_pairs.generation + 1, \
+     updated_at = excluded.updated_at RETURNING generation";
 
 fn entry_from_row(row: &AnyRow) -> Result<TranslationEntry> {
     let kind: String = row.try_get("kind")?;
@@ -250,7 +300,7 @@ impl Store {
         if let Some(path) = self.sqlite_file() {
             let (stage, profile) = (stage.to_string(), profile.to_string());
             return tokio::task::spawn_blocking(move || {
-                super::bulk::write_match(&path, source, target, &stage, &profile, &write, now)
+                write_match_sqlite(&path, source, target, &stage, &profile, &write, now)
             })
             .await
             .map_err(|e| Error::Internal(format!("the match writer stopped: {}", e)))?;
@@ -259,12 +309,7 @@ impl Store {
         let (src, dst) = (source.to_string(), target.to_string());
         let per = PARAMS_PER_BULK_STATEMENT - 2;
         for chunk in write.delete_rows.chunks(per) {
-            let sql = format!(
-                "DELETE FROM translations WHERE source_directory = {} AND target_directory = {} AND source_guid IN ({})",
-                self.params(1, 1),
-                self.params(2, 1),
-                self.params(3, chunk.len())
-            );
+            let sql = delete_translations_sql(chunk.len());
             let mut query = sqlx::query(&sql).bind(src.clone()).bind(dst.clone());
             for guid in chunk {
                 query = query.bind(guid.to_string());
@@ -272,11 +317,7 @@ impl Store {
             query.execute(&mut *tx).await?;
         }
         for chunk in write.insert_rows.chunks(PARAMS_PER_BULK_STATEMENT / 13) {
-            let sql = format!(
-                "INSERT INTO translations ({}, matched_at, rule) VALUES {}",
-                COLUMNS,
-                self.row_params(chunk.len(), 13)
-            );
+            let sql = insert_translations_sql(chunk.len());
             let mut query = sqlx::query(&sql);
             for (e, rule) in chunk {
                 query = query
@@ -297,12 +338,7 @@ impl Store {
             query.execute(&mut *tx).await?;
         }
         for chunk in write.delete_messages.chunks(per) {
-            let sql = format!(
-                "DELETE FROM object_messages WHERE directory = {} AND stage = {} AND guid IN ({})",
-                self.params(1, 1),
-                self.params(2, 1),
-                self.params(3, chunk.len())
-            );
+            let sql = delete_messages_sql(chunk.len());
             let mut query = sqlx::query(&sql).bind(src.clone()).bind(stage);
             for guid in chunk {
                 query = query.bind(guid.to_string());
@@ -310,12 +346,7 @@ impl Store {
             query.execute(&mut *tx).await?;
         }
         for chunk in write.upsert_messages.chunks(PARAMS_PER_BULK_STATEMENT / 6) {
-            let sql = format!(
-                "INSERT INTO object_messages (directory, guid, stage, at, level, message) VALUES {} \
-                 ON CONFLICT (directory, guid, stage) DO UPDATE SET at = excluded.at, level = excluded.level, \
-                 message = excluded.message",
-                self.row_params(chunk.len(), 6)
-            );
+            let sql = upsert_messages_sql(chunk.len());
             let mut query = sqlx::query(&sql);
             for m in chunk {
                 query = query
@@ -328,18 +359,13 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
-        let generation: i64 = sqlx::query_scalar(
-            "INSERT INTO match_pairs (source_directory, target_directory, profile, generation, updated_at) \
-             VALUES ($1, $2, $3, 1, $4) ON CONFLICT (source_directory, target_directory) DO UPDATE SET \
-             profile = excluded.profile, generation = match_pairs.generation + 1, updated_at = excluded.updated_at \
-             RETURNING generation",
-        )
-        .bind(src)
-        .bind(dst)
-        .bind(profile)
-        .bind(to_ms(now))
-        .fetch_one(&mut *tx)
-        .await?;
+        let generation: i64 = sqlx::query_scalar(UPSERT_MATCH_PAIR)
+            .bind(src)
+            .bind(dst)
+            .bind(profile)
+            .bind(to_ms(now))
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(generation)
     }
@@ -423,4 +449,81 @@ impl Store {
         .await?;
         rows.iter().map(entry_with_rule).collect()
     }
+}
+
+/// [`Store::write_match`] on the SQLite file at `path`, through rusqlite (see [`super::bulk`]).
+fn write_match_sqlite(
+    path: &Path,
+    source: DirectoryId,
+    target: DirectoryId,
+    stage: &str,
+    profile: &str,
+    write: &MatchWrite,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<i64> {
+    let mut conn = bulk::open(path)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(bulk::failed)?;
+    let (src, dst) = (source.to_string(), target.to_string());
+    {
+        let mut delete_row = tx
+            .prepare(&delete_translations_sql(1))
+            .map_err(bulk::failed)?;
+        for guid in &write.delete_rows {
+            delete_row
+                .execute(params![src, dst, guid.to_string()])
+                .map_err(bulk::failed)?;
+        }
+        let mut insert_row = tx
+            .prepare(&insert_translations_sql(1))
+            .map_err(bulk::failed)?;
+        for (e, rule) in &write.insert_rows {
+            insert_row
+                .execute(params![
+                    e.kind.as_str(),
+                    src,
+                    e.source.guid.to_string(),
+                    e.source.sid.to_string(),
+                    e.source.upn,
+                    e.source.name,
+                    dst,
+                    e.target.guid.to_string(),
+                    e.target.sid.to_string(),
+                    e.target.upn,
+                    e.target.name,
+                    to_ms(now),
+                    rule,
+                ])
+                .map_err(bulk::failed)?;
+        }
+        let mut delete_message = tx.prepare(&delete_messages_sql(1)).map_err(bulk::failed)?;
+        for guid in &write.delete_messages {
+            delete_message
+                .execute(params![src, stage, guid.to_string()])
+                .map_err(bulk::failed)?;
+        }
+        let mut upsert_message = tx.prepare(&upsert_messages_sql(1)).map_err(bulk::failed)?;
+        for m in &write.upsert_messages {
+            upsert_message
+                .execute(params![
+                    src,
+                    m.guid.to_string(),
+                    stage,
+                    to_ms(m.at),
+                    m.level.as_str(),
+                    m.message
+                ])
+                .map_err(bulk::failed)?;
+        }
+    }
+    let generation: i64 = tx
+        .query_row(
+            UPSERT_MATCH_PAIR,
+            params![src, dst, profile, to_ms(now)],
+            |row| row.get(0),
+        )
+        .map_err(bulk::failed)?;
+    tx.commit().map_err(bulk::failed)?;
+    Ok(generation)
 }
