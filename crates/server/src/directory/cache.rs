@@ -6,16 +6,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures_util::TryStreamExt;
 use model::directory::{DirectoryObject, ObjectKind};
 use model::ids::{DirectoryId, ObjectGuid};
 use secdesc::Sid;
-use sqlx::Row;
 use tokio::sync::{Mutex, RwLock};
 
 use super::profile::{Attribute, Attributes};
-use crate::store::{parse_text, Store};
-use crate::{Error, Result};
+use crate::store::Store;
+use crate::Result;
 
 /// The text attributes a cache keeps, in storage order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -227,55 +225,28 @@ impl ObjectCache {
             generation,
             ..ObjectCache::default()
         };
-        let mut rows = sqlx::query(
-            "SELECT guid, kind, name, sid, upn, sam, mail, employee_id, dn, given_name, surname, \
-             sid_history, digest FROM directory_objects WHERE directory = $1",
-        )
-        .bind(directory.to_string())
-        .fetch(store.pool());
-        while let Some(row) = rows.try_next().await? {
-            let kind: String = row.try_get("kind")?;
-            let kind = ObjectKind::parse(&kind).ok_or_else(|| {
-                Error::Internal(format!("stored object kind {:?} is not understood", kind))
-            })?;
-            let sid: Option<String> = row.try_get("sid")?;
-            let history: Option<String> = row.try_get("sid_history")?;
-            let text = |name: &str| -> Result<Option<String>> { Ok(row.try_get(name)?) };
-            let values = [
-                Some(row.try_get::<String, _>("name")?),
-                text("upn")?,
-                text("sam")?,
-                text("mail")?,
-                text("employee_id")?,
-                text("dn")?,
-                text("given_name")?,
-                text("surname")?,
-            ];
-            cache.upsert(CachedObject::from_parts(
-                parse_text("object guid", &row.try_get::<String, _>("guid")?)?,
-                kind,
-                sid.as_deref()
-                    .map(|s| parse_text("object sid", s))
-                    .transpose()?,
-                history
-                    .as_deref()
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .map(|s| parse_text("object sid_history", s))
-                    .collect::<Result<Vec<Sid>>>()?,
-                row.try_get::<i64, _>("digest")? as u64,
-                [
-                    values[0].as_deref(),
-                    values[1].as_deref(),
-                    values[2].as_deref(),
-                    values[3].as_deref(),
-                    values[4].as_deref(),
-                    values[5].as_deref(),
-                    values[6].as_deref(),
-                    values[7].as_deref(),
-                ],
-            ));
-        }
+        store
+            .for_each_cached_object(directory, |row| {
+                let values = &row.values;
+                cache.upsert(CachedObject::from_parts(
+                    row.guid,
+                    row.kind,
+                    row.sid,
+                    row.sid_history,
+                    row.digest,
+                    [
+                        values[0].as_deref(),
+                        values[1].as_deref(),
+                        values[2].as_deref(),
+                        values[3].as_deref(),
+                        values[4].as_deref(),
+                        values[5].as_deref(),
+                        values[6].as_deref(),
+                        values[7].as_deref(),
+                    ],
+                ));
+            })
+            .await?;
         Ok(cache)
     }
 }

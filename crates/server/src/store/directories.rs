@@ -4,8 +4,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use model::directory::{Directory, DirectoryKind, DirectoryObject, ObjectKind};
 use model::ids::{DirectoryId, ObjectGuid};
+use secdesc::Sid;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -186,6 +188,23 @@ fn object_from_row(row: &AnyRow) -> Result<DirectoryObject> {
     })
 }
 
+/// One stored object as the in-memory cache of a directory reads it.
+#[derive(Debug)]
+pub struct CachedRow {
+    /// Its GUID.
+    pub guid: ObjectGuid,
+    /// User, group, computer or contact.
+    pub kind: ObjectKind,
+    /// Its SID.
+    pub sid: Option<Sid>,
+    /// Its sIDHistory.
+    pub sid_history: Vec<Sid>,
+    /// The digest of all its attributes.
+    pub digest: u64,
+    /// name, upn, sam, mail, employee_id, dn, given_name and surname, in that order.
+    pub values: [Option<String>; 8],
+}
+
 /// What an import does to a directory's cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CursorUpdate {
@@ -342,6 +361,56 @@ impl Store {
                 .fetch_optional(self.pool())
                 .await?;
         cursor.ok_or(Error::NotFound("directory"))
+    }
+
+    /// Hands each stored object of `directory` to `each`, one row at a time, so the cache of a
+    /// million objects is built without holding them all twice.
+    pub async fn for_each_cached_object(
+        &self,
+        directory: DirectoryId,
+        mut each: impl FnMut(CachedRow),
+    ) -> Result<()> {
+        let mut rows = sqlx::query(
+            "SELECT guid, kind, name, sid, upn, sam, mail, employee_id, dn, given_name, surname, \
+             sid_history, digest FROM directory_objects WHERE directory = $1",
+        )
+        .bind(directory.to_string())
+        .fetch(self.pool());
+        while let Some(row) = rows.try_next().await? {
+            let kind: String = row.try_get("kind")?;
+            let kind = ObjectKind::parse(&kind).ok_or_else(|| {
+                Error::Internal(format!("stored object kind {:?} is not understood", kind))
+            })?;
+            let sid: Option<String> = row.try_get("sid")?;
+            let history: Option<String> = row.try_get("sid_history")?;
+            let text = |name: &str| -> Result<Option<String>> { Ok(row.try_get(name)?) };
+            each(CachedRow {
+                guid: parse_text("object guid", &row.try_get::<String, _>("guid")?)?,
+                kind,
+                sid: sid
+                    .as_deref()
+                    .map(|s| parse_text("object sid", s))
+                    .transpose()?,
+                sid_history: history
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(|s| parse_text("object sid_history", s))
+                    .collect::<Result<Vec<Sid>>>()?,
+                digest: row.try_get::<i64, _>("digest")? as u64,
+                values: [
+                    Some(row.try_get::<String, _>("name")?),
+                    text("upn")?,
+                    text("sam")?,
+                    text("mail")?,
+                    text("employee_id")?,
+                    text("dn")?,
+                    text("given_name")?,
+                    text("surname")?,
+                ],
+            });
+        }
+        Ok(())
     }
 
     /// Applies one import to `directory` and records `run`, in one transaction, so a failed import
