@@ -26,7 +26,7 @@ const ROOTS: &[(&str, &str, &str)] = &[
         "ImportSummary",
         "server/src/directory/import.rs",
     ),
-    ("ImportRun", "ImportRun", "server/src/store/directories.rs"),
+    ("ImportRun", "ImportRun", "server/src/store/imports.rs"),
     (
         "MatchSummary",
         "MatchSummary",

@@ -141,6 +141,7 @@ pub mod connections;
 pub mod directories;
 pub mod enrollment;
 pub mod events;
+pub mod imports;
 pub mod leases;
 pub mod licences;
 pub mod packages;
