@@ -14,60 +14,17 @@ use std::sync::OnceLock;
 use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, ResponseBuilder};
-use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::Result;
 
-/// Access phrases for the `description` of operations, one per area and level.
-pub mod access {
-    /// Reads the directory side.
-    pub const SYNC_READ: &str =
-        "Access: Sync read (SyncViewer, SyncOperator, SyncAdmin, TenantAdmin).";
-    /// Runs imports and matching.
-    pub const SYNC_OPERATE: &str = "Access: Sync operate (SyncOperator, SyncAdmin, TenantAdmin).";
-    /// Edits directories.
-    pub const SYNC_EDIT: &str = "Access: Sync edit (SyncAdmin, TenantAdmin).";
-    /// Reads the migration side.
-    pub const AGENT_READ: &str =
-        "Access: Agent read (AgentViewer, AgentOperator, AgentAdmin, TenantAdmin).";
-    /// Schedules batches.
-    pub const AGENT_OPERATE: &str =
-        "Access: Agent operate (AgentOperator, AgentAdmin, TenantAdmin).";
-    /// Edits runbooks, PSKs, certificates, packages and tokens.
-    pub const AGENT_EDIT: &str = "Access: Agent edit (AgentAdmin, TenantAdmin).";
-    /// Users and licences.
-    pub const TENANT_READ: &str = "Access: Tenant read (TenantAdmin).";
-    /// Users and licences.
-    pub const TENANT_EDIT: &str = "Access: Tenant edit (TenantAdmin).";
-}
-
-/// Schemas for bodies the server does not define itself.
-pub mod schemas {
-    use super::*;
-
-    // Written by build.rs from the definitions of these types in `model` and the server.
-    include!(concat!(env!("OUT_DIR"), "/schemas.rs"));
-
-    /// A file sent as the raw request body.
-    pub struct Binary;
-
-    impl PartialSchema for Binary {
-        fn schema() -> RefOr<Schema> {
-            ObjectBuilder::new()
-                .schema_type(SchemaType::Type(Type::String))
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
-                .into()
-        }
-    }
-
-    impl ToSchema for Binary {}
-}
+pub mod access;
+pub mod schemas;
 
 /// Adds the answers every signed-in operation can give, and the bearer scheme.
 pub struct Guarded;
