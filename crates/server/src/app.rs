@@ -42,6 +42,8 @@ pub struct App {
     pub views: Arc<crate::directory::view::ViewCache>,
     /// What each source and target pair's last match run stored.
     pub pairs: Arc<crate::directory::matching::PairCache>,
+    /// Password hashing, throttles per client address, agent uploads.
+    pub limits: Arc<crate::limits::Limits>,
 }
 
 impl App {
@@ -53,6 +55,7 @@ impl App {
             settings: Arc::new(settings),
             views: Arc::default(),
             pairs: Arc::default(),
+            limits: Arc::default(),
         }
     }
 }

@@ -30,6 +30,12 @@ pub enum Error {
     /// The request conflicts with the current state (e.g. a name already taken).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The server is at capacity for this kind of work; the client should retry in a moment.
+    #[error("the server is busy: {0}; try again in a moment")]
+    Busy(&'static str),
+    /// The caller's address sent too many requests of this kind; it should wait.
+    #[error("too many requests: {0}")]
+    Throttled(String),
     /// The database failed.
     #[error("store: {0}")]
     Store(#[from] sqlx::Error),
@@ -64,7 +70,7 @@ impl Error {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     /// `invalid`, `unauthenticated`, `bad_credentials`, `password_change_required`,
-    /// `forbidden`, `not_found`, `conflict` or `internal`.
+    /// `forbidden`, `not_found`, `conflict`, `busy`, `throttled` or `internal`.
     code: &'a str,
     /// What went wrong, for a person.
     message: String,
@@ -84,10 +90,13 @@ impl IntoResponse for Error {
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Error::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            Error::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
             Error::Store(_) | Error::Migrate(_) | Error::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
+        let retry = matches!(self, Error::Busy(_) | Error::Throttled(_));
         let (message, fields) = match self {
             Error::Invalid(fields) => ("some fields are invalid".to_string(), fields),
             // Store errors can quote SQL and values: log them, answer in general terms.
@@ -100,7 +109,7 @@ impl IntoResponse for Error {
             }
             other => (other.to_string(), Vec::new()),
         };
-        (
+        let mut response = (
             status,
             Json(ErrorBody {
                 code,
@@ -108,6 +117,13 @@ impl IntoResponse for Error {
                 fields,
             }),
         )
-            .into_response()
+            .into_response();
+        if retry {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }

@@ -11,6 +11,7 @@ pub mod enrollment;
 mod error;
 pub mod jobs;
 pub mod licences;
+pub mod limits;
 pub mod packages;
 pub mod secrets;
 pub mod serve;

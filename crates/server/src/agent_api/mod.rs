@@ -6,6 +6,7 @@
 pub mod assignment;
 mod register;
 mod routes;
+pub mod uploads;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,7 +30,7 @@ use crate::App;
 
 /// Routes of the agent API, named by the protocol's kinds.
 pub fn router() -> Router<App> {
-    let upload = || DefaultBodyLimit::max(MAX_UPLOAD_BYTES);
+    // The enveloped routes read their bodies through `uploads::AgentBody`, which sets the limits.
     Router::new()
         .route(
             &format!("/{}", kinds::REGISTER),
@@ -37,19 +38,19 @@ pub fn router() -> Router<App> {
         )
         .route(
             &format!("/{}", kinds::CHECK_IN),
-            post(routes::check_in).layer(upload()),
+            post(routes::check_in),
         )
         .route(
             &format!("/{}", kinds::TRANSLATE),
-            post(routes::translate).layer(upload()),
+            post(routes::translate),
         )
         .route(
             &format!("/{}", kinds::EVENTS),
-            post(routes::events).layer(upload()),
+            post(routes::events),
         )
         .route(
             &format!("/{}", kinds::PROFILES),
-            post(routes::profiles).layer(upload()),
+            post(routes::profiles),
         )
         .route(
             &format!("/{}", kinds::COMMAND_PACKAGE),
@@ -59,7 +60,8 @@ pub fn router() -> Router<App> {
 
 /// Largest registration body: it is read before the sender is known, so it stays small.
 pub const MAX_REGISTER_BYTES: usize = 64 * 1024;
-/// Largest enveloped body: a full spool of events or every SID of a file server, base64-encoded.
+/// Largest enveloped body: a full spool of events or every SID of a file server, base64-encoded;
+/// read only for a registered agent, a few at once (see [`uploads`]).
 pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
 
 /// How long a seen nonce is remembered: past it, the message's timestamp is stale anyway.

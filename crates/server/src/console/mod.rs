@@ -4,6 +4,7 @@
 
 mod data;
 mod login;
+mod origin;
 mod pages;
 mod users;
 

@@ -264,16 +264,45 @@ pub async fn set_password(
     Ok(())
 }
 
-/// Counts one more failed login for `id` in one statement, so parallel guesses cannot slip past
-/// the lockout; returns the new count.
-pub async fn add_login_failure(store: &Store, id: UserId) -> Result<i64> {
+/// Takes one sign-in attempt for `id` at `now`, counted before the password is checked, in one
+/// statement: it succeeds only while the account is not locked and fewer than `limit` attempts
+/// are counted, so parallel guesses cannot get more than `limit` passwords checked. With
+/// `bypass_lock` (an address the user signed in from before) the attempt is counted whatever
+/// the lock. Returns the new count, or `None` when the attempt is refused.
+pub async fn take_login_attempt(
+    store: &Store,
+    id: UserId,
+    now: i64,
+    limit: i64,
+    bypass_lock: bool,
+) -> Result<Option<i64>> {
     let row = sqlx::query(
-        "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
+        "UPDATE users SET failed_logins = failed_logins + 1 \
+         WHERE id = $1 AND ($2 = 1 OR (locked_until <= $3 AND failed_logins < $4)) \
+         RETURNING failed_logins",
     )
     .bind(id.to_string())
-    .fetch_one(store.pool())
+    .bind(i64::from(bypass_lock))
+    .bind(now)
+    .bind(limit)
+    .fetch_optional(store.pool())
     .await?;
-    Ok(row.try_get("failed_logins")?)
+    row.map(|r| r.try_get("failed_logins").map_err(Error::from))
+        .transpose()
+}
+
+/// Locks `id` until `until` and restarts its count, if `limit` attempts were counted; true when
+/// this call locked it.
+pub async fn lock_after_failures(store: &Store, id: UserId, limit: i64, until: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET failed_logins = 0, locked_until = $1 WHERE id = $2 AND failed_logins >= $3",
+    )
+    .bind(until)
+    .bind(id.to_string())
+    .bind(limit)
+    .execute(store.pool())
+    .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 /// Records the failed-login counter and lockout of `id`.
@@ -292,11 +321,43 @@ pub async fn set_login_failures(
     Ok(())
 }
 
+/// Remembers that `id` signed in with the right password from `address` at `now`.
+pub async fn remember_login_address(store: &Store, id: UserId, address: &str, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO user_login_addresses (user_id, address, last_success) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id, address) DO UPDATE SET last_success = excluded.last_success",
+    )
+    .bind(id.to_string())
+    .bind(address)
+    .bind(now)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Whether `id` signed in with the right password from `address` at or after `since`.
+pub async fn is_known_login_address(
+    store: &Store,
+    id: UserId,
+    address: &str,
+    since: i64,
+) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM user_login_addresses WHERE user_id = $1 AND address = $2 AND last_success >= $3",
+    )
+    .bind(id.to_string())
+    .bind(address)
+    .bind(since)
+    .fetch_one(store.pool())
+    .await?;
+    Ok(row.try_get::<i64, _>("n")? > 0)
+}
+
 /// Deletes `id` and its sessions; false when there was no such user.
 pub async fn delete_user(store: &Store, id: UserId) -> Result<bool> {
     let mut tx = store.pool().begin().await?;
     // Explicit rather than relying on ON DELETE CASCADE, which SQLite only honours per connection.
-    for table in ["user_sessions", "user_roles"] {
+    for table in ["user_sessions", "user_roles", "user_login_addresses"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
             .bind(id.to_string())
             .execute(&mut *tx)
