@@ -1,0 +1,5 @@
+//! What an outside probe of the server found, kept fixed: sign-in under load and attack, login
+//! CSRF, log injection, the password policy, agent bodies, and the other hardening. One module
+//! per area under `security/`.
+
+mod login;
