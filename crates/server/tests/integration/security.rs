@@ -3,3 +3,4 @@
 //! per area under `security/`.
 
 mod login;
+mod agent_bodies;
