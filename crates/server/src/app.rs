@@ -16,6 +16,9 @@ pub struct Settings {
     pub licence_issuers: Vec<model::envelope::Key32>,
     /// Where Entra's sign-in and bulk token services are.
     pub entra: crate::enrollment::EntraEndpoints,
+    /// The folder Sync admins may name directory documents in (`file` connections); without
+    /// it only TenantAdmins may.
+    pub directory_documents: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -25,6 +28,7 @@ impl Default for Settings {
             replica: format!("replica-{}", uuid::Uuid::new_v4()),
             licence_issuers: Vec::new(),
             entra: Default::default(),
+            directory_documents: None,
         }
     }
 }

@@ -12,6 +12,7 @@ mod error;
 pub mod jobs;
 pub mod licences;
 pub mod limits;
+pub mod listener;
 pub mod packages;
 pub mod secrets;
 pub mod serve;

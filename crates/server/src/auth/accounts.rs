@@ -252,13 +252,31 @@ pub async fn change_password(
     Ok(())
 }
 
-/// Refuses to take the TenantAdmin role from the last user who has it.
-pub(crate) async fn keep_one_tenant_admin(app: &App) -> Result<()> {
-    if users::count_with_role(&app.store, Role::TenantAdmin).await? <= 1 {
-        return Err(Error::Conflict(
-            "this is the last TenantAdmin; give the role to another user first".to_string(),
-        ));
+fn last_tenant_admin() -> Error {
+    Error::Conflict("this is the last TenantAdmin; give the role to another user first".to_string())
+}
+
+/// Gives `user` the `roles`, refusing to take TenantAdmin from the last user who has it (checked
+/// and changed in one transaction).
+pub async fn set_roles(app: &App, user: UserId, roles: &[Role]) -> Result<()> {
+    let now = app.clock.now().timestamp_millis();
+    match users::change_keeping(&app.store, user, Some(roles), Role::TenantAdmin, now).await? {
+        users::Kept::Changed => Ok(()),
+        users::Kept::LastHolder => Err(last_tenant_admin()),
+        users::Kept::Missing => Err(Error::NotFound("user")),
     }
+}
+
+/// Adds the TenantAdmin role to `user_name`. For `rehome admin grant`, the way back when no
+/// TenantAdmin is left who could give it.
+pub async fn grant_tenant_admin(app: &App, user_name: &str) -> Result<()> {
+    let user = users::find_user_by_name(&app.store, user_name)
+        .await?
+        .ok_or(Error::NotFound("user"))?;
+    let mut roles = user.roles.clone();
+    roles.push(Role::TenantAdmin);
+    set_roles(app, user.id, &roles).await?;
+    tracing::info!(user = ?user.name, "TenantAdmin role granted on the server's command line");
     Ok(())
 }
 
@@ -274,10 +292,12 @@ pub async fn delete_user(app: &App, by: &super::Caller, id: UserId) -> Result<()
     let user = users::find_user(&app.store, id)
         .await?
         .ok_or(Error::NotFound("user"))?;
-    if user.roles.contains(&Role::TenantAdmin) {
-        keep_one_tenant_admin(app).await?;
+    let now = app.clock.now().timestamp_millis();
+    match users::change_keeping(&app.store, id, None, Role::TenantAdmin, now).await? {
+        users::Kept::Changed => {}
+        users::Kept::LastHolder => return Err(last_tenant_admin()),
+        users::Kept::Missing => return Err(Error::NotFound("user")),
     }
-    users::delete_user(&app.store, id).await?;
     tracing::info!(by = %by.name, user = %user.name, "user deleted");
     Ok(())
 }

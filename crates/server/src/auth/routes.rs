@@ -299,10 +299,7 @@ async fn update_user(
     }
     let now = app.clock.now().timestamp_millis();
     if let Some(roles) = &body.roles {
-        if user.roles.contains(&Role::TenantAdmin) && !roles.contains(&Role::TenantAdmin) {
-            accounts::keep_one_tenant_admin(&app).await?;
-        }
-        users::set_roles(&app.store, user.id, roles, now).await?;
+        accounts::set_roles(&app, user.id, roles).await?;
     }
     if let Some(new) = &body.password {
         let hash = app.limits.passwords.hash(new).await?;

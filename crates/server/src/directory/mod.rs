@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub mod file;
+pub mod guard;
 pub mod graph;
 pub mod ldap;
 pub mod matching;

@@ -244,6 +244,108 @@ pub async fn set_roles(store: &Store, id: UserId, roles: &[Role], now: i64) -> R
     Ok(())
 }
 
+/// What a role change or deletion guarded by [`change_keeping`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// Done.
+    Changed,
+    /// Refused: it would have left no user with the kept role.
+    LastHolder,
+    /// There is no such user.
+    Missing,
+}
+
+/// Replaces the roles of `id` with `roles`, or deletes the user when `roles` is `None`, unless
+/// that would leave nobody holding `keep`. The check and the change are one transaction that
+/// first takes the lock every such change takes, so two admins demoting themselves at the same
+/// moment cannot both succeed.
+pub async fn change_keeping(
+    store: &Store,
+    id: UserId,
+    roles: Option<&[Role]>,
+    keep: Role,
+    now: i64,
+) -> Result<Kept> {
+    let mut tx = store.pool().begin().await?;
+    match store.backend() {
+        super::Backend::Postgres => {
+            sqlx::query("SELECT pg_advisory_xact_lock(7201517)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        // A write as the first statement takes SQLite's one write lock, with a fresh snapshot.
+        super::Backend::Sqlite => {
+            sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    let held: Vec<String> = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1")
+        .bind(id.to_string())
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("role"))
+        .collect::<std::result::Result<_, _>>()?;
+    let exists = sqlx::query("SELECT id FROM users WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+    if !exists {
+        return Ok(Kept::Missing);
+    }
+    let loses = held.iter().any(|r| r == keep.as_str())
+        && !roles.is_some_and(|roles| roles.contains(&keep));
+    if loses {
+        let others: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE role = $1 AND user_id <> $2")
+                .bind(keep.as_str())
+                .bind(id.to_string())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+        if others == 0 {
+            return Ok(Kept::LastHolder);
+        }
+    }
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    match roles {
+        Some(roles) => {
+            for role in sort_roles(roles.to_vec()) {
+                sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+                    .bind(id.to_string())
+                    .bind(role.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        None => {
+            for table in ["user_sessions", "user_login_addresses"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Kept::Changed)
+}
+
 /// Sets a new password hash, the must-change flag, and clears any lockout.
 pub async fn set_password(
     store: &Store,

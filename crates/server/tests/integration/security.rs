@@ -4,3 +4,5 @@
 
 mod login;
 mod agent_bodies;
+mod connections;
+mod tenant_admins;
