@@ -6,3 +6,4 @@ mod login;
 mod agent_bodies;
 mod connections;
 mod tenant_admins;
+mod slow_clients;
