@@ -89,6 +89,13 @@ impl<S: Send + Sync> FromRequestParts<S> for RemoteAddr {
     }
 }
 
+impl RemoteAddr {
+    /// The address, parsed.
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.0.as_deref().and_then(|a| a.parse().ok())
+    }
+}
+
 /// A refused agent request: recorded, then answered with a stable code.
 #[derive(Debug)]
 pub(crate) struct Refusal {
@@ -151,6 +158,11 @@ pub(crate) async fn answer_failure(app: &App, remote: &RemoteAddr, failure: Fail
         Failure::Error(e) => e.into_response(),
         Failure::Refused(r) => {
             tracing::warn!(code = r.code, computer = ?r.computer, remote = ?remote.0, "agent request refused: {}", r.message);
+            if let Some(address) = remote.ip() {
+                app.limits
+                    .refused_registrations
+                    .hit(address, app.clock.now());
+            }
             let record = FailedCommunication {
                 at: app.clock.now(),
                 computer_name: r.computer.clone(),

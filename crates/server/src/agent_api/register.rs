@@ -17,6 +17,17 @@ use crate::{App, Error};
 
 /// `POST /agent/register`.
 pub(super) async fn register(State(app): State<App>, remote: RemoteAddr, body: Bytes) -> Response {
+    // An address whose registrations keep being refused is turned away unread and unrecorded.
+    if let Some(address) = remote.ip() {
+        let limits = &app.limits.refused_registrations;
+        if limits.is_blocked(address, app.clock.now()) {
+            return Error::Throttled(
+                "too many refused registrations from this address; the agent will retry later"
+                    .to_string(),
+            )
+            .into_response();
+        }
+    }
     match handle(&app, &body).await {
         Ok(signed) => Json(signed).into_response(),
         Err(failure) => answer_failure(&app, &remote, failure).await,

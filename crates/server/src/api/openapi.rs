@@ -185,7 +185,7 @@ pub mod schemas {
     opaque_schema!(UserProfile, "A user profile found on an agent's computer.");
     opaque_schema!(
         FailedCommunication,
-        "A request from an agent the server refused, with why."
+        "Requests from one address the server refused for one reason: at (the latest), first_at, repeats, computer_name (the latest claimed), remote_address, code, message."
     );
     opaque_schema!(
         LicenceView,

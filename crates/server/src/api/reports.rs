@@ -17,7 +17,7 @@ use super::parse_id;
 use crate::agent_api::assignment;
 use crate::auth::{Access, Area, Caller};
 use crate::store::agents::{Agent, AgentRun};
-use crate::store::communications::FailedCommunication;
+use crate::store::communications::FailedSource;
 use crate::{App, Error, Result};
 
 /// An agent as the agents report lists it.
@@ -256,7 +256,7 @@ pub async fn agent_events(
     description = crate::api::openapi::access::AGENT_READ,
     params(Page),
     responses(
-        (status = 200, description = "Refused agent requests, newest first.", body = [crate::api::openapi::schemas::FailedCommunication]),
+        (status = 200, description = "Refused agent requests, newest first; repeats from one address for one reason are one entry with `first_at` and `repeats`.", body = [crate::api::openapi::schemas::FailedCommunication]),
         (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
     )
 )]
@@ -264,9 +264,9 @@ pub async fn failed_communications(
     caller: Caller,
     State(app): State<App>,
     Query(page): Query<Page>,
-) -> Result<Json<Vec<FailedCommunication>>> {
+) -> Result<Json<Vec<FailedSource>>> {
     caller.require(Area::Agent, Access::Read)?;
-    Ok(Json(app.store.failed_communications(limit(&page)?).await?))
+    Ok(Json(app.store.failed_sources(limit(&page)?).await?))
 }
 
 /// How many (computer, runbook) pairs are in each status.

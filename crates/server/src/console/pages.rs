@@ -188,11 +188,13 @@ pub async fn failed_communications(State(app): State<App>, viewer: Viewer) -> Re
             p.muted { "None." }
         } @else {
             table {
-                thead { tr { th { "Time" } th { "Computer" } th { "Address" } th { "Reason" } th { "Details" } } }
+                thead { tr { th { "Last" } th { "Times" } th { "First" } th { "Computer" } th { "Address" } th { "Reason" } th { "Details" } } }
                 tbody {
                     @for f in &lines {
                         tr {
                             td { (when(f.at)) }
+                            td { (f.repeats) }
+                            td { (when(f.first_at)) }
                             td { @if let Some(n) = &f.computer_name { (n) } }
                             td { @if let Some(a) = &f.remote_address { (a) } }
                             td { code { (f.code) } }

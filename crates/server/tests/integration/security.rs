@@ -7,3 +7,4 @@ mod agent_bodies;
 mod connections;
 mod tenant_admins;
 mod slow_clients;
+mod failed_communications;
