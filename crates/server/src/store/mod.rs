@@ -37,14 +37,18 @@ impl Store {
     /// Opens (creating if needed) `rehome.db` in `data_dir` and brings its schema up to date;
     /// `secrets` seals and opens its secrets (see [`Store::connect`]).
     pub async fn open_sqlite(data_dir: &Path, secrets: SecretBox) -> Result<Store> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
+        private::private_dir(data_dir).map_err(|e| {
             crate::Error::Internal(format!(
                 "cannot create data directory {}: {}",
                 data_dir.display(),
                 e
             ))
         })?;
-        let url = format!("sqlite://{}?mode=rwc", data_dir.join("rehome.db").display());
+        let file = data_dir.join("rehome.db");
+        private::private_database(&file).map_err(|e| {
+            crate::Error::Internal(format!("cannot create {}: {}", file.display(), e))
+        })?;
+        let url = format!("sqlite://{}?mode=rwc", file.display());
         Store::connect(&url, secrets).await
     }
 
@@ -149,6 +153,7 @@ pub mod events;
 pub mod leases;
 pub mod licences;
 pub mod packages;
+mod private;
 pub mod sealing;
 pub mod sync;
 pub mod testing;

@@ -8,3 +8,4 @@ mod connections;
 mod tenant_admins;
 mod slow_clients;
 mod failed_communications;
+mod data_files;
