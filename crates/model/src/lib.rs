@@ -11,6 +11,7 @@ mod error;
 pub mod html;
 pub mod ids;
 pub mod licence;
+pub mod package_entry;
 pub mod plan;
 pub mod protocol;
 pub mod rename;
