@@ -66,10 +66,14 @@ impl App {
 
 /// The whole HTTP surface: console, admin API and agent API.
 pub fn router(app: App) -> Router {
+    let tls = app.settings.tls;
     Router::new()
         .merge(crate::console::router())
         .merge(crate::auth::router())
         .nest("/api/v1", crate::api::router())
         .nest("/agent", crate::agent_api::router())
         .with_state(app)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            crate::console::headers::add(tls, request, next)
+        }))
 }

@@ -3,6 +3,7 @@
 //! every role that may read the migration agent area; nothing here edits configuration.
 
 mod data;
+pub mod headers;
 mod login;
 mod origin;
 mod pages;

@@ -9,3 +9,4 @@ mod tenant_admins;
 mod slow_clients;
 mod failed_communications;
 mod data_files;
+mod headers;
