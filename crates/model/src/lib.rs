@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod clock;
 pub mod computer_list;
+pub mod csv_guard;
 pub mod directory;
 pub mod envelope;
 mod error;
