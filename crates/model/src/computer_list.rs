@@ -214,7 +214,11 @@ mod tests {
         };
         let text = write(&[evil.clone()]);
         assert!(text.contains("\"'=HYPERLINK("), "{}", text);
-        assert!(!text.contains(",\"=") && !text.contains("\n\"="), "{}", text);
+        assert!(
+            !text.contains(",\"=") && !text.contains("\n\"="),
+            "{}",
+            text
+        );
         assert_eq!(parse(&text).unwrap(), vec![evil]);
     }
 

@@ -27,14 +27,19 @@ pub fn entry_problem(name: &str) -> Option<&'static str> {
     if name.contains(':') {
         return Some("names a drive or a stream (a colon in the path)");
     }
-    if name.chars().any(|c| matches!(c, '<' | '>' | '"' | '|' | '?' | '*')) {
+    if name
+        .chars()
+        .any(|c| matches!(c, '<' | '>' | '"' | '|' | '?' | '*'))
+    {
         return Some("has a character Windows does not allow in names (< > \" | ? *)");
     }
     let trimmed = name.strip_suffix('/').unwrap_or(name);
     for part in trimmed.split(|c| c == '/' || c == '\\') {
         let windows = part.trim_end_matches(|c| c == '.' || c == ' ');
         if part == ".." || (windows.is_empty() && part.contains("..")) || windows == ".." {
-            return Some("climbs out of the folder with `..` (Windows drops trailing dots and spaces)");
+            return Some(
+                "climbs out of the folder with `..` (Windows drops trailing dots and spaces)",
+            );
         }
         if windows.is_empty() {
             return Some("has an empty part, or one made only of dots and spaces");

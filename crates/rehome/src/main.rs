@@ -101,8 +101,15 @@ struct ServeArgs {
     #[arg(long, default_value_t = 1024, env = "REHOME_MAX_CONNECTIONS")]
     max_connections: usize,
     /// Open connections at most from one client address (IPv6: one /64).
-    #[arg(long, default_value_t = 128, env = "REHOME_MAX_CONNECTIONS_PER_ADDRESS")]
+    #[arg(
+        long,
+        default_value_t = 128,
+        env = "REHOME_MAX_CONNECTIONS_PER_ADDRESS"
+    )]
     max_connections_per_address: usize,
+    /// Days the audit trail keeps an entry.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500), env = "REHOME_AUDIT_RETENTION_DAYS")]
+    audit_retention_days: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -210,6 +217,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 server::auth::accounts::unlock(&app, &user)
                     .await
                     .context("unlock the user")?;
+                record_command(&app, &format!("unlock {user}")).await;
                 println!("The console user '{}' may sign in again.", user);
                 anyhow::Ok(())
             })?;
@@ -224,6 +232,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 server::auth::accounts::grant_tenant_admin(&app, &user)
                     .await
                     .context("grant the TenantAdmin role")?;
+                record_command(&app, &format!("grant TenantAdmin to {user}")).await;
                 println!("The console user '{}' is a TenantAdmin.", user);
                 anyhow::Ok(())
             })?;
@@ -275,6 +284,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.directory_documents = args.directory_documents;
     config.connections.max_connections = args.max_connections;
     config.connections.max_per_address = args.max_connections_per_address;
+    config.audit_retention_days = args.audit_retention_days;
     let running = server::serve::start(config, Arc::new(model::clock::SystemClock))
         .await
         .context("start the server")?;
@@ -311,11 +321,18 @@ async fn admin_app(args: StoreArgs) -> Result<server::App> {
     ))
 }
 
+/// Records an `admin` task in the audit trail, as the command line on this machine.
+async fn record_command(app: &server::App, action: &str) {
+    let entry = server::audit::entry(app, "command line", None, &format!("rehome admin {action}"));
+    server::audit::record(app, entry).await;
+}
+
 async fn reset_password(user: &str, args: StoreArgs) -> Result<()> {
     let app = admin_app(args).await?;
     let password = server::auth::reset_password(&app, user)
         .await
         .context("reset the password")?;
+    record_command(&app, &format!("reset-password {user}")).await;
     println!(
         "The console user '{}' now has the password {}",
         user, password

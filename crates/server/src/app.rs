@@ -19,6 +19,8 @@ pub struct Settings {
     /// The folder Sync admins may name directory documents in (`file` connections); without
     /// it only TenantAdmins may.
     pub directory_documents: Option<std::path::PathBuf>,
+    /// Days the audit trail keeps an entry.
+    pub audit_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -29,6 +31,7 @@ impl Default for Settings {
             licence_issuers: Vec::new(),
             entra: Default::default(),
             directory_documents: None,
+            audit_retention_days: 365,
         }
     }
 }
@@ -67,13 +70,14 @@ impl App {
 /// The whole HTTP surface: console, admin API and agent API.
 pub fn router(app: App) -> Router {
     let tls = app.settings.tls;
-    Router::new()
+    let routes = Router::new()
         .merge(crate::console::router())
         .merge(crate::auth::router())
+        .merge(crate::audit::router())
         .nest("/api/v1", crate::api::router())
         .nest("/agent", crate::agent_api::router())
-        .with_state(app)
-        .layer(axum::middleware::from_fn(move |request, next| {
-            crate::console::headers::add(tls, request, next)
-        }))
+        .with_state(app.clone());
+    crate::audit::layer(app, routes).layer(axum::middleware::from_fn(move |request, next| {
+        crate::console::headers::add(tls, request, next)
+    }))
 }

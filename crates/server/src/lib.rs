@@ -4,6 +4,7 @@
 pub mod agent_api;
 pub mod api;
 mod app;
+pub mod audit;
 pub mod auth;
 pub mod console;
 pub mod directory;

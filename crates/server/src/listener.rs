@@ -124,7 +124,8 @@ where
 {
     type Stream = A::Stream;
     type Service = A::Service;
-    type Future = Pin<Box<dyn std::future::Future<Output = io::Result<(A::Stream, A::Service)>> + Send>>;
+    type Future =
+        Pin<Box<dyn std::future::Future<Output = io::Result<(A::Stream, A::Service)>> + Send>>;
 
     fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
         let address = stream.peer_addr().ok().map(|a| a.ip());
@@ -209,7 +210,10 @@ pub async fn request_deadline(timeout: Duration, request: Request, next: Next) -
     match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
-            tracing::warn!(seconds = timeout.as_secs(), "request took too long; stopped");
+            tracing::warn!(
+                seconds = timeout.as_secs(),
+                "request took too long; stopped"
+            );
             crate::Error::Busy("the request took longer than the server allows").into_response()
         }
     }

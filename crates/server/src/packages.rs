@@ -316,12 +316,22 @@ mod tests {
 
     #[test]
     fn zips_with_names_windows_misreads_are_refused_on_upload() {
-        for bad in [".. /evil.cmd", "a/.. /.. /evil.cmd", "...", "CON", "tools/nul.txt"] {
+        for bad in [
+            ".. /evil.cmd",
+            "a/.. /.. /evil.cmd",
+            "...",
+            "CON",
+            "tools/nul.txt",
+        ] {
             let zip = stored_zip(&[("cmdline.cmd", b"echo hi"), (bad, b"x")]);
             let e = validate(&zip).expect_err(bad).to_string();
             assert!(e.contains("body"), "{bad}: {e}");
         }
-        assert!(validate(&stored_zip(&[("cmdline.cmd", b"echo hi"), ("tools/a.txt", b"x")])).is_ok());
+        assert!(validate(&stored_zip(&[
+            ("cmdline.cmd", b"echo hi"),
+            ("tools/a.txt", b"x")
+        ]))
+        .is_ok());
     }
 
     fn stored_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {

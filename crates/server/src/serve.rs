@@ -48,6 +48,8 @@ pub struct ServeConfig {
     pub connections: ConnectionLimits,
     /// The folder Sync admins may name directory documents in (see [`Settings`]).
     pub directory_documents: Option<PathBuf>,
+    /// Days the audit trail keeps an entry.
+    pub audit_retention_days: u32,
 }
 
 impl Default for ServeConfig {
@@ -60,6 +62,7 @@ impl Default for ServeConfig {
             licence_issuers: Vec::new(),
             connections: ConnectionLimits::default(),
             directory_documents: None,
+            audit_retention_days: 365,
         }
     }
 }
@@ -145,6 +148,7 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<Running
         tls: tls.is_some(),
         licence_issuers: config.licence_issuers.clone(),
         directory_documents: config.directory_documents.clone(),
+        audit_retention_days: config.audit_retention_days,
         ..Settings::default()
     };
     if settings.licence_issuers.is_empty() {
@@ -182,8 +186,8 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<Running
     let capped = CappedAcceptor::new(DefaultAcceptor, limits.clone());
     let server = match tls {
         Some(tls) => {
-            let acceptor = RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(tls)))
-                .acceptor(capped);
+            let acceptor =
+                RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(tls))).acceptor(capped);
             let mut server = axum_server::from_tcp(listener)
                 .acceptor(acceptor)
                 .handle(handle.clone());

@@ -36,22 +36,10 @@ pub fn router() -> Router<App> {
             &format!("/{}", kinds::REGISTER),
             post(register::register).layer(DefaultBodyLimit::max(MAX_REGISTER_BYTES)),
         )
-        .route(
-            &format!("/{}", kinds::CHECK_IN),
-            post(routes::check_in),
-        )
-        .route(
-            &format!("/{}", kinds::TRANSLATE),
-            post(routes::translate),
-        )
-        .route(
-            &format!("/{}", kinds::EVENTS),
-            post(routes::events),
-        )
-        .route(
-            &format!("/{}", kinds::PROFILES),
-            post(routes::profiles),
-        )
+        .route(&format!("/{}", kinds::CHECK_IN), post(routes::check_in))
+        .route(&format!("/{}", kinds::TRANSLATE), post(routes::translate))
+        .route(&format!("/{}", kinds::EVENTS), post(routes::events))
+        .route(&format!("/{}", kinds::PROFILES), post(routes::profiles))
         .route(
             &format!("/{}", kinds::COMMAND_PACKAGE),
             post(routes::command_package),

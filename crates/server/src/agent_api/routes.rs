@@ -28,7 +28,11 @@ pub const MAX_SIDS_PER_REQUEST: usize = 50_000;
 pub const MAX_PROFILES: usize = 10_000;
 
 /// `POST /agent/check-in`.
-pub(super) async fn check_in(State(app): State<App>, remote: RemoteAddr, AgentBody(body): AgentBody) -> Response {
+pub(super) async fn check_in(
+    State(app): State<App>,
+    remote: RemoteAddr,
+    AgentBody(body): AgentBody,
+) -> Response {
     serve_envelope(
         &app,
         &remote,
@@ -199,7 +203,11 @@ pub(super) async fn command_package(
 
 /// `POST /agent/translate`: translations of the SIDs asked for, into the target of the device's
 /// current assignment, and nothing else of the table.
-pub(super) async fn translate(State(app): State<App>, remote: RemoteAddr, AgentBody(body): AgentBody) -> Response {
+pub(super) async fn translate(
+    State(app): State<App>,
+    remote: RemoteAddr,
+    AgentBody(body): AgentBody,
+) -> Response {
     serve_envelope(
         &app,
         &remote,
@@ -267,7 +275,11 @@ async fn translate_for(
 }
 
 /// `POST /agent/events`: stores each (agent, seq) once and moves the agent's runs along.
-pub(super) async fn events(State(app): State<App>, remote: RemoteAddr, AgentBody(body): AgentBody) -> Response {
+pub(super) async fn events(
+    State(app): State<App>,
+    remote: RemoteAddr,
+    AgentBody(body): AgentBody,
+) -> Response {
     serve_envelope(
         &app,
         &remote,
@@ -335,7 +347,11 @@ async fn events_for(app: &App, agent: &Agent, req: &EventsUpload) -> Result<Even
 }
 
 /// `POST /agent/profiles`: replaces the device's harvested profiles.
-pub(super) async fn profiles(State(app): State<App>, remote: RemoteAddr, AgentBody(body): AgentBody) -> Response {
+pub(super) async fn profiles(
+    State(app): State<App>,
+    remote: RemoteAddr,
+    AgentBody(body): AgentBody,
+) -> Response {
     serve_envelope(
         &app,
         &remote,

@@ -380,6 +380,8 @@ fn guard(operation: &mut Operation) {
         super::packages::list,
         super::packages::upload,
         super::packages::delete,
+        crate::audit::routes::list,
+        crate::audit::routes::csv,
     )
 )]
 pub struct ApiDoc;

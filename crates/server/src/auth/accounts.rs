@@ -6,9 +6,9 @@ use std::net::IpAddr;
 use chrono::Duration;
 use model::ids::UserId;
 
-use super::{password, throttle};
 use super::session::{start_session, NewSession, SessionKind};
 use super::Role;
+use super::{password, throttle};
 use crate::store::users::{self, UserRow};
 use crate::{App, Error, Result};
 
@@ -157,33 +157,21 @@ pub async fn login(
     let now_at = app.clock.now();
     let now = now_at.timestamp_millis();
     let limits = &app.limits;
+    let fingerprint = || format!("unknown name {}", name_fingerprint(name));
     if let Some(address) = from {
         if limits.sign_in_failures.is_blocked(address, now_at) {
             tracing::warn!(address = %address, "login refused: too many failed sign-ins from this address");
+            audit_sign_in(app, &fingerprint(), from, "sign-in throttled", 429).await;
             return Err(Error::Throttled(
                 "too many failed sign-ins from your address; wait 15 minutes".to_string(),
             ));
         }
     }
     let permit = limits.passwords.admit()?;
-    let refuse = |reason: &'static str, user: Option<&str>| {
-        if let Some(address) = from {
-            limits.sign_in_failures.hit(address, now_at);
-        }
-        match user {
-            Some(user) => tracing::warn!(user = ?user, address = ?from, "login refused: {reason}"),
-            None => tracing::warn!(
-                name = %name_fingerprint(name),
-                address = ?from,
-                "login refused: {reason} (the name is logged as a fingerprint)"
-            ),
-        }
-        Error::BadCredentials
-    };
     let Some(user) = users::find_user_by_name(&app.store, name).await? else {
         // The same work as for a wrong password, so timing does not reveal names.
         permit.verify(password, password::DUMMY_HASH).await?;
-        return Err(refuse("unknown user", None));
+        return Err(refuse(app, None, name, from, "unknown user").await);
     };
     let address = from.map(|a| throttle::key(a).to_string());
     let known = match &address {
@@ -198,14 +186,15 @@ pub async fn login(
     else {
         // Locked: the same work and answer as a wrong password, without checking this one.
         permit.verify(password, password::DUMMY_HASH).await?;
-        return Err(refuse("account locked", Some(&user.name)));
+        return Err(refuse(app, Some(&user.name), name, from, "account locked").await);
     };
     if !permit.verify(password, &user.password_hash).await? {
         let until = now + lockout().num_milliseconds();
         if users::lock_after_failures(&app.store, user.id, LOCKOUT_AFTER, until).await? {
             tracing::warn!(user = ?user.name, "account locked for {} minutes after {LOCKOUT_AFTER} failed sign-ins", lockout().num_minutes());
+            audit_sign_in(app, &user.name, from, "account locked", 401).await;
         }
-        return Err(refuse("wrong password", Some(&user.name)));
+        return Err(refuse(app, Some(&user.name), name, from, "wrong password").await);
     }
     users::set_login_failures(&app.store, user.id, 0, 0).await?;
     // The address's own count of failures is left as it is: signing in to one's own account
@@ -215,7 +204,49 @@ pub async fn login(
     }
     let session = start_session(app, user.id, kind).await?;
     tracing::info!(user = ?user.name, address = ?from, "logged in");
+    audit_sign_in(app, &user.name, from, "sign-in", 200).await;
     Ok((user, session))
+}
+
+/// Counts a refused sign-in against the address, logs and records it (a name that is no account
+/// only as a fingerprint), and gives the one answer every refusal gets.
+async fn refuse(
+    app: &App,
+    user: Option<&str>,
+    typed: &str,
+    from: Option<IpAddr>,
+    reason: &'static str,
+) -> Error {
+    if let Some(address) = from {
+        app.limits.sign_in_failures.hit(address, app.clock.now());
+    }
+    let actor = match user {
+        Some(user) => {
+            tracing::warn!(user = ?user, address = ?from, "login refused: {reason}");
+            user.to_string()
+        }
+        None => {
+            let fingerprint = name_fingerprint(typed);
+            tracing::warn!(
+                name = %fingerprint,
+                address = ?from,
+                "login refused: {reason} (the name is logged as a fingerprint)"
+            );
+            format!("unknown name {fingerprint}")
+        }
+    };
+    let mut entry =
+        crate::audit::entry(app, &actor, from.map(|a| a.to_string()), "sign-in refused");
+    entry.status = 401;
+    entry.after = Some(serde_json::json!({ "reason": reason }));
+    crate::audit::record(app, entry).await;
+    Error::BadCredentials
+}
+
+async fn audit_sign_in(app: &App, actor: &str, from: Option<IpAddr>, action: &str, status: i64) {
+    let mut entry = crate::audit::entry(app, actor, from.map(|a| a.to_string()), action);
+    entry.status = status;
+    crate::audit::record(app, entry).await;
 }
 
 /// Lifts the lockout of `user_name` and restarts its count of failed sign-ins. For

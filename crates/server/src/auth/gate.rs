@@ -151,7 +151,10 @@ mod tests {
         let b = gate.admit().expect("a queue place");
         assert!(matches!(gate.admit(), Err(Error::Busy(_))));
         let phc = a.hash("correct horse battery").await.expect("hash");
-        assert!(b.verify("correct horse battery", &phc).await.expect("check"));
+        assert!(b
+            .verify("correct horse battery", &phc)
+            .await
+            .expect("check"));
         assert_eq!(gate.computations(), 2);
         let c = gate.admit().expect("free again");
         assert!(!c.verify("wrong", &phc).await.expect("check"));

@@ -137,7 +137,10 @@ fn is_repetitive(lower: &str) -> bool {
     if repeats_unit {
         return true;
     }
-    let steps = chars.windows(2).filter(|w| is_small_step(w[0], w[1])).count();
+    let steps = chars
+        .windows(2)
+        .filter(|w| is_small_step(w[0], w[1]))
+        .count();
     steps * 4 >= (n - 1) * 3
 }
 
@@ -153,10 +156,10 @@ fn is_common(lower: &str) -> bool {
     let core = lower.trim_matches(|c: char| !c.is_alphabetic());
     let compact: String = lower.chars().filter(|c| c.is_alphanumeric()).collect();
     COMMON
-            .lines()
-            .map(str::trim)
-            .filter(|w| !w.is_empty() && !w.starts_with('#'))
-            .any(|w| w == lower || w == core || w == compact)
+        .lines()
+        .map(str::trim)
+        .filter(|w| !w.is_empty() && !w.starts_with('#'))
+        .any(|w| w == lower || w == core || w == compact)
 }
 
 #[cfg(test)]
@@ -248,7 +251,10 @@ mod tests {
             "Tulip-Granite-Oboe-7",
             "secret-user-pass-1",
         ] {
-            assert!(check_policy("new", "alice.smith", fine, None).is_ok(), "{fine}");
+            assert!(
+                check_policy("new", "alice.smith", fine, None).is_ok(),
+                "{fine}"
+            );
         }
     }
 }

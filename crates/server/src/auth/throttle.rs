@@ -119,7 +119,10 @@ mod tests {
 
     #[test]
     fn counts_per_address_and_window() {
-        let t0 = Utc.with_ymd_and_hms(2025, 1, 6, 9, 0, 0).single().expect("t0");
+        let t0 = Utc
+            .with_ymd_and_hms(2025, 1, 6, 9, 0, 0)
+            .single()
+            .expect("t0");
         let throttle = AddressThrottle::new(3, Duration::minutes(15));
         let a: IpAddr = "192.0.2.7".parse().expect("ip");
         let b: IpAddr = "192.0.2.8".parse().expect("ip");
@@ -137,7 +140,10 @@ mod tests {
 
     #[test]
     fn ipv6_counts_by_its_64_and_mapped_ipv4_as_ipv4() {
-        let t0 = Utc.with_ymd_and_hms(2025, 1, 6, 9, 0, 0).single().expect("t0");
+        let t0 = Utc
+            .with_ymd_and_hms(2025, 1, 6, 9, 0, 0)
+            .single()
+            .expect("t0");
         let throttle = AddressThrottle::new(1, Duration::minutes(15));
         assert!(throttle.hit("2001:db8:1:2::1".parse().expect("ip"), t0));
         assert!(!throttle.hit("2001:db8:1:2:ffff::9".parse().expect("ip"), t0));

@@ -43,13 +43,31 @@ mod tests {
     #[test]
     fn only_the_consoles_own_origin_passes() {
         let host = ("host", "rehome.corp:5000");
-        assert!(is_same_origin(&headers(&[host, ("origin", "http://rehome.corp:5000")])));
-        assert!(is_same_origin(&headers(&[host, ("referer", "https://rehome.corp:5000/login")])));
+        assert!(is_same_origin(&headers(&[
+            host,
+            ("origin", "http://rehome.corp:5000")
+        ])));
+        assert!(is_same_origin(&headers(&[
+            host,
+            ("referer", "https://rehome.corp:5000/login")
+        ])));
         assert!(is_same_origin(&headers(&[host])));
-        assert!(!is_same_origin(&headers(&[host, ("origin", "https://evil.example")])));
+        assert!(!is_same_origin(&headers(&[
+            host,
+            ("origin", "https://evil.example")
+        ])));
         assert!(!is_same_origin(&headers(&[host, ("origin", "null")])));
-        assert!(!is_same_origin(&headers(&[host, ("origin", "http://rehome.corp:5001")])));
-        assert!(!is_same_origin(&headers(&[host, ("sec-fetch-site", "cross-site")])));
-        assert!(!is_same_origin(&headers(&[("origin", "http://rehome.corp:5000")])));
+        assert!(!is_same_origin(&headers(&[
+            host,
+            ("origin", "http://rehome.corp:5001")
+        ])));
+        assert!(!is_same_origin(&headers(&[
+            host,
+            ("sec-fetch-site", "cross-site")
+        ])));
+        assert!(!is_same_origin(&headers(&[(
+            "origin",
+            "http://rehome.corp:5000"
+        )])));
     }
 }

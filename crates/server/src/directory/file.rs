@@ -65,9 +65,8 @@ pub const MAX_DOCUMENT_BYTES: u64 = 512 * 1024 * 1024;
 /// refused before anything is read from it, so `/dev/zero` cannot fill the memory.
 async fn read_document(path: &Path) -> Result<String> {
     use tokio::io::AsyncReadExt;
-    let cannot = |e: std::io::Error| {
-        Error::field("path", format!("cannot read {}: {}", path.display(), e))
-    };
+    let cannot =
+        |e: std::io::Error| Error::field("path", format!("cannot read {}: {}", path.display(), e));
     let file = tokio::fs::File::open(path).await.map_err(cannot)?;
     let meta = file.metadata().await.map_err(cannot)?;
     if !meta.is_file() {
@@ -95,7 +94,10 @@ async fn read_document(path: &Path) -> Result<String> {
     if text.len() as u64 > MAX_DOCUMENT_BYTES {
         return Err(Error::field(
             "path",
-            format!("{} grew past the size a directory document may be", path.display()),
+            format!(
+                "{} grew past the size a directory document may be",
+                path.display()
+            ),
         ));
     }
     Ok(text)

@@ -86,11 +86,7 @@ fn normal(path: &Path) -> Option<PathBuf> {
 /// Refuses a file connection to `path` unless `tenant_admin` or it lies inside `documents`, the
 /// folder the server was started with. Decided on the names alone, so that a refusal says
 /// nothing about which files exist.
-pub fn check_document_path(
-    path: &str,
-    documents: Option<&Path>,
-    tenant_admin: bool,
-) -> Result<()> {
+pub fn check_document_path(path: &str, documents: Option<&Path>, tenant_admin: bool) -> Result<()> {
     if tenant_admin {
         return Ok(());
     }
@@ -155,7 +151,10 @@ mod tests {
             "documents/src.json",
             "/srv/rehome/documents-other/x.json",
         ] {
-            assert!(check_document_path(outside, docs, false).is_err(), "{outside}");
+            assert!(
+                check_document_path(outside, docs, false).is_err(),
+                "{outside}"
+            );
         }
         assert!(check_document_path("/srv/x.json", None, false).is_err());
         assert!(check_document_path("/srv/x.json", None, true).is_ok());

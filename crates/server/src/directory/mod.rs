@@ -3,8 +3,8 @@
 
 pub mod connection;
 pub mod file;
-pub mod guard;
 pub mod graph;
+pub mod guard;
 pub mod ldap;
 pub mod matching;
 pub mod profile;

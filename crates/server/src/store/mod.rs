@@ -142,6 +142,7 @@ impl Store {
 }
 
 pub mod agents;
+pub mod audit;
 pub mod bulk;
 pub mod certificates;
 pub mod communications;

@@ -395,7 +395,12 @@ pub async fn take_login_attempt(
 
 /// Locks `id` until `until` and restarts its count, if `limit` attempts were counted; true when
 /// this call locked it.
-pub async fn lock_after_failures(store: &Store, id: UserId, limit: i64, until: i64) -> Result<bool> {
+pub async fn lock_after_failures(
+    store: &Store,
+    id: UserId,
+    limit: i64,
+    until: i64,
+) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE users SET failed_logins = 0, locked_until = $1 WHERE id = $2 AND failed_logins >= $3",
     )
@@ -424,7 +429,12 @@ pub async fn set_login_failures(
 }
 
 /// Remembers that `id` signed in with the right password from `address` at `now`.
-pub async fn remember_login_address(store: &Store, id: UserId, address: &str, now: i64) -> Result<()> {
+pub async fn remember_login_address(
+    store: &Store,
+    id: UserId,
+    address: &str,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO user_login_addresses (user_id, address, last_success) VALUES ($1, $2, $3) \
          ON CONFLICT (user_id, address) DO UPDATE SET last_success = excluded.last_success",

@@ -2,11 +2,12 @@
 //! CSRF, log injection, the password policy, agent bodies, and the other hardening. One module
 //! per area under `security/`.
 
-mod login;
 mod agent_bodies;
+mod audit;
 mod connections;
-mod tenant_admins;
-mod slow_clients;
-mod failed_communications;
 mod data_files;
+mod failed_communications;
 mod headers;
+mod login;
+mod slow_clients;
+mod tenant_admins;

@@ -33,7 +33,12 @@ async fn large_bodies_are_read_only_for_a_registered_agent() {
         "/agent/check-in?agent=not-an-id".to_string(),
     ] {
         let r = post(&t, &path, junk()).await;
-        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {}", r.text());
+        assert_eq!(
+            r.status,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{path}: {}",
+            r.text()
+        );
         assert_eq!(r.json()["code"], "too_large");
     }
     // Named by a registered agent, the body is read and then judged as an envelope.
@@ -54,7 +59,11 @@ async fn large_bodies_are_read_only_for_a_registered_agent() {
 
     // A real large request of the agent goes through.
     let sids = (0..6_000)
-        .map(|i| format!("S-1-5-21-9-9-9-{}", 10_000 + i).parse().expect("sid"))
+        .map(|i| {
+            format!("S-1-5-21-9-9-9-{}", 10_000 + i)
+                .parse()
+                .expect("sid")
+        })
         .collect();
     let got: TranslateResponse = pc
         .call(&t, kinds::TRANSLATE, &TranslateRequest { sids })

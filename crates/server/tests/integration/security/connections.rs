@@ -29,7 +29,11 @@ async fn a_sync_admin_cannot_send_a_stored_secret_to_another_server() {
         body
     };
     let first = t
-        .put_json(&ldap, &sync_admin, set("ldaps://dc1.corp.test", false, Some(PASSWORD)))
+        .put_json(
+            &ldap,
+            &sync_admin,
+            set("ldaps://dc1.corp.test", false, Some(PASSWORD)),
+        )
         .await;
     assert_eq!(first.status, 200, "{}", first.text());
 
@@ -106,7 +110,11 @@ async fn file_connections_stay_inside_the_documents_folder() {
         )
         .await;
     assert_eq!(sync.status, 422, "{}", sync.text());
-    assert!(sync.text().contains("not a regular file"), "{}", sync.text());
+    assert!(
+        sync.text().contains("not a regular file"),
+        "{}",
+        sync.text()
+    );
     let _ = std::fs::remove_dir_all(&documents);
 }
 
@@ -118,7 +126,10 @@ async fn without_a_documents_folder_only_tenant_admins_set_file_connections() {
     let tenant_admin = t.token_with_roles(&[Role::TenantAdmin]).await;
     let path = format!("/api/v1/directories/{ad}/connection");
     let body = json!({"kind": "file", "path": "/srv/corp.json"});
-    assert_eq!(t.put_json(&path, &sync_admin, body.clone()).await.status, 403);
+    assert_eq!(
+        t.put_json(&path, &sync_admin, body.clone()).await.status,
+        403
+    );
     assert_eq!(t.put_json(&path, &tenant_admin, body).await.status, 200);
 }
 

@@ -18,7 +18,9 @@ async fn the_data_directory_is_0700_and_the_database_files_0600() {
         std::sync::Arc::new(model::clock::SystemClock),
         server::Settings::default(),
     );
-    server::auth::bootstrap_admin(&app).await.expect("bootstrap");
+    server::auth::bootstrap_admin(&app)
+        .await
+        .expect("bootstrap");
     let mode = |p: &std::path::Path| {
         std::fs::metadata(p)
             .unwrap_or_else(|e| panic!("{}: {e}", p.display()))

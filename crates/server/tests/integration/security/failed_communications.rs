@@ -32,7 +32,10 @@ async fn bad_psk_registrations_from_one_address_are_one_row_and_then_throttled()
     let sources = t.app.store.failed_sources(100).await.expect("read");
     assert_eq!(sources.len(), 1, "{sources:?}");
     assert_eq!(sources[0].repeats, i64::from(limit));
-    assert_eq!(sources[0].last.remote_address.as_deref(), Some("198.51.100.7"));
+    assert_eq!(
+        sources[0].last.remote_address.as_deref(),
+        Some("198.51.100.7")
+    );
     assert_eq!(
         sources[0].last.computer_name.as_deref(),
         Some(format!("MADE-UP-{}", limit - 1).as_str())
@@ -53,7 +56,8 @@ async fn bad_psk_registrations_from_one_address_are_one_row_and_then_throttled()
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     // The window ends.
-    t.clock.advance(server::limits::registration_window() + Duration::seconds(1));
+    t.clock
+        .advance(server::limits::registration_window() + Duration::seconds(1));
     let r = t.request_from(attacker, register_request(&body)).await;
     assert_ne!(r.status, 429);
 }
@@ -78,7 +82,10 @@ async fn the_table_keeps_at_most_its_cap() {
             .expect("insert");
     }
     let kept = t.app.store.failed_sources(1000).await.expect("read");
-    assert_eq!(kept[0].last.remote_address.as_deref(), Some(format!("10.0.{}.{}", (cap + 24) / 256, (cap + 24) % 256)).as_deref());
+    assert_eq!(
+        kept[0].last.remote_address.as_deref(),
+        Some(format!("10.0.{}.{}", (cap + 24) / 256, (cap + 24) % 256)).as_deref()
+    );
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM failed_communications")
         .fetch_one(t.app.store.pool())
         .await

@@ -35,7 +35,8 @@ async fn login(t: &TestApp, name: &str, password: &str) -> TestResponse {
 }
 
 async fn login_from(t: &TestApp, from: &str, name: &str, password: &str) -> TestResponse {
-    t.request_from(ip(from), login_request(name, password)).await
+    t.request_from(ip(from), login_request(name, password))
+        .await
 }
 
 /// A gate that queues every test request instead of answering busy.
@@ -115,7 +116,10 @@ async fn strangers_cannot_lock_out_an_account_from_the_addresses_it_signs_in_fro
     let (owner, stranger, newcomer) = ("10.1.1.1", "10.6.6.6", "10.2.2.2");
     assert_eq!(login_from(&t, owner, &name, &password).await.status, 200);
     for _ in 0..5 {
-        assert_eq!(login_from(&t, stranger, &name, "guess-guess").await.status, 401);
+        assert_eq!(
+            login_from(&t, stranger, &name, "guess-guess").await.status,
+            401
+        );
     }
     // Locked: the right password from the stranger's address, or from an address that never
     // signed in, is refused; the owner's address still signs in.
@@ -148,7 +152,10 @@ async fn an_address_that_keeps_failing_is_throttled_on_every_account() {
     assert_eq!(throttled.json()["code"], "throttled");
     assert_eq!(t.app.limits.passwords.computations(), computations);
     // Other addresses are not affected, and the window ends.
-    assert_eq!(login_from(&t, "192.0.2.1", &name, &password).await.status, 200);
+    assert_eq!(
+        login_from(&t, "192.0.2.1", &name, &password).await.status,
+        200
+    );
     t.clock.advance(server::limits::sign_in_window());
     assert_eq!(login_from(&t, attacker, &name, &password).await.status, 200);
 }
@@ -160,7 +167,10 @@ async fn every_refused_login_costs_one_password_computation() {
     let gate = &t.app.limits.passwords;
     let cost = |before: u64| gate.computations() - before;
     let before = gate.computations();
-    assert_eq!(login(&t, "nobody-by-this-name", &password).await.status, 401);
+    assert_eq!(
+        login(&t, "nobody-by-this-name", &password).await.status,
+        401
+    );
     assert_eq!(cost(before), 1, "unknown name");
     for _ in 0..5 {
         let before = gate.computations();
@@ -170,7 +180,11 @@ async fn every_refused_login_costs_one_password_computation() {
     let before = gate.computations();
     let locked = login(&t, &name, &password).await;
     assert_eq!(locked.status, 401);
-    assert_eq!(cost(before), 1, "a locked account is refused after the same work");
+    assert_eq!(
+        cost(before),
+        1,
+        "a locked account is refused after the same work"
+    );
     assert_eq!(
         locked.json(),
         login(&t, "nobody-by-this-name", "x").await.json()
@@ -191,7 +205,10 @@ async fn failed_names_are_not_logged_verbatim_and_cannot_forge_lines() {
     assert!(text.contains(&server::auth::accounts::name_fingerprint(typed_password)));
     assert!(!text.contains(typed_password), "{text}");
     assert!(!text.contains("mallory"), "{text}");
-    assert!(!text.contains("\nINFO server: logged in user=admin"), "{text}");
+    assert!(
+        !text.contains("\nINFO server: logged in user=admin"),
+        "{text}"
+    );
     // A known account's name is logged, quoted.
     assert!(text.contains(&format!("user=\"{name}\"")), "{text}");
 }

@@ -72,7 +72,9 @@ async fn a_slow_loris_burst_holds_its_share_briefly_and_others_are_answered() {
     for _ in 0..20 {
         let mut s = TcpStream::connect(addr).await.expect("connect");
         // A connection the server already closed may refuse the write; that is the point.
-        let _ = s.write_all(b"GET /login HTTP/1.1\r\nHost: rehome.test\r\n").await;
+        let _ = s
+            .write_all(b"GET /login HTTP/1.1\r\nHost: rehome.test\r\n")
+            .await;
         slow.push(s);
     }
     // Another client is answered at once.

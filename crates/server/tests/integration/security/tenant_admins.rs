@@ -59,7 +59,9 @@ async fn grant_restores_a_tenant_admin() {
         .expect("read")
         .expect("user");
     assert_eq!(user.roles, vec![Role::TenantAdmin, Role::SyncViewer]);
-    assert!(server::auth::accounts::grant_tenant_admin(&t.app, "no-such-user")
-        .await
-        .is_err());
+    assert!(
+        server::auth::accounts::grant_tenant_admin(&t.app, "no-such-user")
+            .await
+            .is_err()
+    );
 }
