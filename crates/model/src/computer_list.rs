@@ -212,7 +212,7 @@ mod tests {
             name: "=HYPERLINK(\"http://evil.example\",\"PC\")".to_string(),
             guid: ObjectGuid(Uuid::nil()),
         };
-        let text = write(&[evil.clone()]);
+        let text = write(std::slice::from_ref(&evil));
         assert!(text.contains("\"'=HYPERLINK("), "{}", text);
         assert!(
             !text.contains(",\"=") && !text.contains("\n\"="),

@@ -34,8 +34,8 @@ pub fn entry_problem(name: &str) -> Option<&'static str> {
         return Some("has a character Windows does not allow in names (< > \" | ? *)");
     }
     let trimmed = name.strip_suffix('/').unwrap_or(name);
-    for part in trimmed.split(|c| c == '/' || c == '\\') {
-        let windows = part.trim_end_matches(|c| c == '.' || c == ' ');
+    for part in trimmed.split(['/', '\\']) {
+        let windows = part.trim_end_matches(['.', ' ']);
         if part == ".." || (windows.is_empty() && part.contains("..")) || windows == ".." {
             return Some(
                 "climbs out of the folder with `..` (Windows drops trailing dots and spaces)",
