@@ -6,6 +6,7 @@
 pub mod assignment;
 mod register;
 mod routes;
+mod secrets_due;
 pub mod uploads;
 
 use std::future::Future;

@@ -131,15 +131,25 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             .record_final_check(agent.id, runbook.id, now)
             .await?;
     }
+    // Passwords and the bulk token only for the run that is about to start (see `secrets_due`).
+    let (secrets, bulk_token) = if req.final_check {
+        let stored = app.store.runbook_secrets(runbook.id).await?;
+        (
+            super::secrets_due::needed(runbook, stored),
+            crate::enrollment::token_for_assignment(app, runbook, target.id).await?,
+        )
+    } else {
+        (Default::default(), None)
+    };
     Ok(CheckInResponse {
         assignment: Some(DeviceAssignment {
             batch: batch.id,
             runbook: runbook.clone(),
-            secrets: app.store.runbook_secrets(runbook.id).await?,
+            secrets,
             target: TargetFacts {
                 domain: target.domain,
             },
-            bulk_token: crate::enrollment::token_for_assignment(app, runbook, target.id).await?,
+            bulk_token,
             available_from: a.available(),
             enforced_after: a.enforced(),
         }),
