@@ -36,3 +36,11 @@ CREATE TABLE audit_log (
     after_value TEXT
 );
 CREATE INDEX audit_log_at ON audit_log (at);
+
+-- A PSK may be limited: registrations with it are refused after expires_at, and for computers
+-- the batch does not select. NULL: no limit.
+ALTER TABLE psks ADD COLUMN expires_at BIGINT;
+ALTER TABLE psks ADD COLUMN batch TEXT;
+
+-- Where each agent registered from, shown in the console beside what is expected of it.
+ALTER TABLE agents ADD COLUMN registered_from TEXT;

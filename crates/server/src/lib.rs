@@ -15,6 +15,7 @@ pub mod licences;
 pub mod limits;
 pub mod listener;
 pub mod packages;
+pub mod registration_limits;
 pub mod secrets;
 pub mod serve;
 pub mod store;

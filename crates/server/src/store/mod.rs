@@ -155,6 +155,7 @@ pub mod leases;
 pub mod licences;
 pub mod packages;
 mod private;
+pub mod psk_limits;
 pub mod sealing;
 pub mod sync;
 pub mod testing;

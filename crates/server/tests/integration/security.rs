@@ -9,5 +9,6 @@ mod data_files;
 mod failed_communications;
 mod headers;
 mod login;
+mod registrations;
 mod slow_clients;
 mod tenant_admins;
