@@ -350,7 +350,12 @@ impl<T: Transport> Client<T> {
                 sha256: sha256.to_string(),
             },
         )?;
-        Ok(response.verified_bytes(sha256)?)
+        let bytes = response.verified_bytes(sha256)?;
+        // The server refuses such names on upload; a package that slipped past an older server
+        // is refused here too, before anything is unpacked.
+        model::package_entry::check_zip(&bytes)
+            .map_err(|why| Error::Protocol(format!("command package {}: {}", sha256, why)))?;
+        Ok(bytes)
     }
 }
 

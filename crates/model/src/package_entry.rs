@@ -52,9 +52,112 @@ pub fn entry_problem(name: &str) -> Option<&'static str> {
     None
 }
 
+fn u16_at(bytes: &[u8], at: usize) -> Option<usize> {
+    let b = bytes.get(at..at + 2)?;
+    Some(u16::from_le_bytes([b[0], b[1]]) as usize)
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    let b = bytes.get(at..at + 4)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// The entry names of a zip, read from its central directory (what an unpacker goes by), or why
+/// they cannot be read. Zip64 archives are refused: command packages are far below its sizes.
+pub fn zip_entry_names(bytes: &[u8]) -> Result<Vec<String>, &'static str> {
+    const END: u32 = 0x0605_4b50;
+    const ENTRY: u32 = 0x0201_4b50;
+    // The end record is 22 bytes, followed by a comment of at most 65,535.
+    let lowest = bytes.len().saturating_sub(22 + 65_535);
+    let end = (lowest..=bytes.len().saturating_sub(22))
+        .rev()
+        .find(|&at| u32_at(bytes, at) == Some(END))
+        .ok_or("not a zip file (no end of central directory)")?;
+    let count = u16_at(bytes, end + 10).ok_or("the zip is cut short")?;
+    let offset = u32_at(bytes, end + 16).ok_or("the zip is cut short")?;
+    if count == 0xFFFF || offset == 0xFFFF_FFFF {
+        return Err("a zip64 archive; command packages are plain zip files");
+    }
+    let mut at = offset as usize;
+    let mut names = Vec::with_capacity(count);
+    for _ in 0..count {
+        if u32_at(bytes, at) != Some(ENTRY) {
+            return Err("the zip's central directory is damaged");
+        }
+        let name_len = u16_at(bytes, at + 28).ok_or("the zip is cut short")?;
+        let extra_len = u16_at(bytes, at + 30).ok_or("the zip is cut short")?;
+        let comment_len = u16_at(bytes, at + 32).ok_or("the zip is cut short")?;
+        let name = bytes
+            .get(at + 46..at + 46 + name_len)
+            .ok_or("the zip is cut short")?;
+        names.push(String::from_utf8_lossy(name).into_owned());
+        at += 46 + name_len + extra_len + comment_len;
+    }
+    Ok(names)
+}
+
+/// Checks every entry name of the zip `bytes` with [`entry_problem`]; the error names the entry.
+pub fn check_zip(bytes: &[u8]) -> Result<(), String> {
+    for name in zip_entry_names(bytes).map_err(str::to_string)? {
+        if let Some(why) = entry_problem(&name) {
+            return Err(format!("entry {:?} {}", name, why));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::entry_problem;
+    use super::{check_zip, entry_problem, zip_entry_names};
+
+    /// A stored zip of empty entries, as small as the format allows.
+    fn zip(names: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut central = Vec::new();
+        for name in names {
+            let offset = out.len() as u32;
+            out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+            out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            out.extend_from_slice(&[0; 12]);
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(&[0, 0]);
+            out.extend_from_slice(name.as_bytes());
+            central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+            central.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            central.extend_from_slice(&[0; 12]);
+            central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            central.extend_from_slice(&[0; 12]);
+            central.extend_from_slice(&offset.to_le_bytes());
+            central.extend_from_slice(name.as_bytes());
+        }
+        let start = out.len() as u32;
+        out.extend_from_slice(&central);
+        out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&(names.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(names.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+        out.extend_from_slice(&start.to_le_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out
+    }
+
+    #[test]
+    fn an_unpacker_refuses_a_package_with_a_bad_name_again() {
+        let good = zip(&["cmdline.cmd", "tools/", "tools/a.exe"]);
+        assert_eq!(
+            zip_entry_names(&good).unwrap(),
+            vec!["cmdline.cmd", "tools/", "tools/a.exe"]
+        );
+        assert!(check_zip(&good).is_ok());
+        let bad = zip(&["cmdline.cmd", "a/.. /.. /evil.cmd"]);
+        assert!(check_zip(&bad).unwrap_err().contains("evil.cmd"));
+        assert!(check_zip(&zip(&["cmdline.cmd", "NUL.txt"])).is_err());
+        assert!(check_zip(b"not a zip").is_err());
+        let mut cut = good.clone();
+        cut.truncate(good.len() - 30);
+        assert!(check_zip(&cut).is_err());
+    }
 
     #[test]
     fn names_windows_would_misread_are_refused() {
