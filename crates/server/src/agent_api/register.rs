@@ -188,7 +188,7 @@ async fn handle(app: &App, body: &Bytes, remote: &RemoteAddr) -> Result<PskSigne
     app.store
         .set_registered_from(id, remote.0.as_deref())
         .await?;
-    tracing::info!(agent = %id, computer = %request.computer_name, address = ?remote.0, "agent registered");
+    tracing::info!(agent = %id, computer = ?request.computer_name, address = ?remote.0, "agent registered");
     let response = RegisterResponse {
         agent: id,
         certificate: issued,
