@@ -104,6 +104,24 @@ async fn parallel_wrong_guesses_lock_the_account_and_the_right_password_then_fai
     });
     let answers = futures_util::future::join_all(guesses).await;
     assert!(answers.iter().all(|s| *s == 401), "{answers:?}");
+    // The audit trail says why each was refused: only five passwords were checked at all.
+    let filter = server::store::audit::AuditFilter {
+        actor: Some(name.clone()),
+        action: Some("sign-in refused".into()),
+        limit: 1000,
+        ..Default::default()
+    };
+    let refused = t.app.store.audit(&filter).await.expect("trail");
+    assert_eq!(refused.len(), 99);
+    let checked = refused
+        .iter()
+        .filter(|e| {
+            e.after
+                .as_ref()
+                .is_some_and(|a| a["reason"] == "wrong password")
+        })
+        .count();
+    assert_eq!(checked, 5, "wrong passwords checked");
     assert_eq!(login(&t, &name, &password).await.status, 401);
     t.clock.advance(Duration::minutes(6));
     assert_eq!(login(&t, &name, &password).await.status, 200);
