@@ -181,16 +181,17 @@ pub async fn login(
         }
         None => false,
     };
-    let Some(_attempt) =
-        users::take_login_attempt(&app.store, user.id, now, LOCKOUT_AFTER, known).await?
+    let until = now + lockout().num_milliseconds();
+    let Some(attempt) =
+        users::take_login_attempt(&app.store, user.id, now, LOCKOUT_AFTER, until, known).await?
     else {
         // Locked: the same work and answer as a wrong password, without checking this one.
         permit.verify(password, password::DUMMY_HASH).await?;
         return Err(refuse(app, Some(&user.name), name, from, "account locked").await);
     };
     if !permit.verify(password, &user.password_hash).await? {
-        let until = now + lockout().num_milliseconds();
-        if users::lock_after_failures(&app.store, user.id, LOCKOUT_AFTER, until).await? {
+        // The attempt that made the count locked the account when it was taken.
+        if attempt == LOCKOUT_AFTER {
             tracing::warn!(user = ?user.name, "account locked for {} minutes after {LOCKOUT_AFTER} failed sign-ins", lockout().num_minutes());
             audit_sign_in(app, &user.name, from, "account locked", 401).await;
         }

@@ -367,49 +367,39 @@ pub async fn set_password(
 }
 
 /// Takes one sign-in attempt for `id` at `now`, counted before the password is checked, in one
-/// statement: it succeeds only while the account is not locked and fewer than `limit` attempts
-/// are counted, so parallel guesses cannot get more than `limit` passwords checked. With
-/// `bypass_lock` (an address the user signed in from before) the attempt is counted whatever
-/// the lock. Returns the new count, or `None` when the attempt is refused.
+/// statement that decides: it is granted only while the account is not locked, and the attempt
+/// that makes `limit` locks the account until `until` at once. So parallel guesses cannot get
+/// more than `limit` passwords checked per lockout period, and attempts cut short (a crash
+/// mid-check) never leave the account locked past `until`: once a lock has run out the count
+/// starts again. With `bypass_lock` (an address the user signed in from before) the attempt is
+/// granted and counted whatever the lock. Returns the new count, or `None` when refused.
 pub async fn take_login_attempt(
     store: &Store,
     id: UserId,
     now: i64,
     limit: i64,
+    until: i64,
     bypass_lock: bool,
 ) -> Result<Option<i64>> {
     let row = sqlx::query(
-        "UPDATE users SET failed_logins = failed_logins + 1 \
-         WHERE id = $1 AND ($2 = 1 OR (locked_until <= $3 AND failed_logins < $4)) \
+        "UPDATE users SET \
+           failed_logins = CASE WHEN failed_logins >= $4 AND locked_until <= $3 THEN 1 ELSE failed_logins + 1 END, \
+           locked_until = CASE \
+             WHEN (CASE WHEN failed_logins >= $4 AND locked_until <= $3 THEN 1 ELSE failed_logins + 1 END) >= $4 \
+               AND locked_until <= $3 THEN $5 \
+             ELSE locked_until END \
+         WHERE id = $1 AND ($2 = 1 OR locked_until <= $3) \
          RETURNING failed_logins",
     )
     .bind(id.to_string())
     .bind(i64::from(bypass_lock))
     .bind(now)
     .bind(limit)
+    .bind(until)
     .fetch_optional(store.pool())
     .await?;
     row.map(|r| r.try_get("failed_logins").map_err(Error::from))
         .transpose()
-}
-
-/// Locks `id` until `until` and restarts its count, if `limit` attempts were counted; true when
-/// this call locked it.
-pub async fn lock_after_failures(
-    store: &Store,
-    id: UserId,
-    limit: i64,
-    until: i64,
-) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE users SET failed_logins = 0, locked_until = $1 WHERE id = $2 AND failed_logins >= $3",
-    )
-    .bind(until)
-    .bind(id.to_string())
-    .bind(limit)
-    .execute(store.pool())
-    .await?;
-    Ok(done.rows_affected() > 0)
 }
 
 /// Records the failed-login counter and lockout of `id`.

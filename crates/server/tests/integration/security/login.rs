@@ -84,13 +84,37 @@ async fn a_hundred_parallel_attempts_take_only_five() {
         .expect("read")
         .expect("user");
     let now = t.app.clock.now().timestamp_millis();
-    let attempts = (0..100).map(|_| take_login_attempt(&t.app.store, user.id, now, 5, false));
+    let until = now + 300_000;
+    let attempts =
+        (0..100).map(|_| take_login_attempt(&t.app.store, user.id, now, 5, until, false));
     let taken = futures_util::future::join_all(attempts).await;
     let granted = taken
         .into_iter()
         .filter(|r| matches!(r, Ok(Some(_))))
         .count();
     assert_eq!(granted, 5);
+}
+
+#[tokio::test]
+async fn attempts_cut_short_leave_the_account_locked_only_for_the_lockout() {
+    let t = TestApp::new().await;
+    let (name, password) = t.user_with_roles(&[Role::AgentViewer]).await;
+    let user = find_user_by_name(&t.app.store, &name)
+        .await
+        .expect("read")
+        .expect("user");
+    // Five attempts taken and never finished, as when the server stops mid-check.
+    let now = t.app.clock.now().timestamp_millis();
+    let until = now + server::auth::accounts::lockout().num_milliseconds();
+    for _ in 0..5 {
+        take_login_attempt(&t.app.store, user.id, now, 5, until, false)
+            .await
+            .expect("take")
+            .expect("granted");
+    }
+    assert_eq!(login(&t, &name, &password).await.status, 401);
+    t.clock.advance(server::auth::accounts::lockout());
+    assert_eq!(login(&t, &name, &password).await.status, 200);
 }
 
 #[tokio::test]
