@@ -110,6 +110,11 @@ const ROOTS: &[(&str, &str, &str)] = &[
         "FailedCommunication",
         "server/src/store/communications.rs",
     ),
+    (
+        "FailedSource",
+        "FailedSource",
+        "server/src/store/communications.rs",
+    ),
     ("LicenceView", "LicenceView", "server/src/licences.rs"),
     ("StartedFlow", "StartedFlow", "server/src/enrollment/mod.rs"),
     ("PollOutcome", "PollOutcome", "server/src/enrollment/mod.rs"),

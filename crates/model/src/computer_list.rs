@@ -130,7 +130,10 @@ pub fn parse_numbered(text: &str) -> Result<Vec<(usize, ListedComputer)>, Vec<Ba
                 continue;
             }
         };
-        let name = row.get(name_at).map(|s| s.trim()).unwrap_or("");
+        let name = row
+            .get(name_at)
+            .map(|s| crate::csv_guard::unguard(s.trim()))
+            .unwrap_or("");
         let guid = row.get(guid_at).map(|s| s.trim()).unwrap_or("");
         if name.is_empty() {
             bad.push(BadLine {
@@ -183,6 +186,7 @@ pub fn parse_numbered(text: &str) -> Result<Vec<(usize, ListedComputer)>, Vec<Ba
 }
 
 fn quote(field: &str) -> String {
+    let field = crate::csv_guard::guard(field);
     format!("\"{}\"", field.replace('"', "\"\""))
 }
 
@@ -201,6 +205,22 @@ pub fn write(computers: &[ListedComputer]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_that_looks_like_a_formula_is_written_as_text_and_read_back() {
+        let evil = ListedComputer {
+            name: "=HYPERLINK(\"http://evil.example\",\"PC\")".to_string(),
+            guid: ObjectGuid(Uuid::nil()),
+        };
+        let text = write(std::slice::from_ref(&evil));
+        assert!(text.contains("\"'=HYPERLINK("), "{}", text);
+        assert!(
+            !text.contains(",\"=") && !text.contains("\n\"="),
+            "{}",
+            text
+        );
+        assert_eq!(parse(&text).unwrap(), vec![evil]);
+    }
 
     #[test]
     fn reads_what_export_csv_writes() {

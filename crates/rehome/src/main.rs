@@ -93,6 +93,23 @@ struct ServeArgs {
     /// list). With none, the server runs unlicensed and enforces no licence.
     #[arg(long = "licence-issuer", env = "REHOME_LICENCE_ISSUERS", value_delimiter = ',', value_parser = model::licence::parse_public_key)]
     licence_issuers: Vec<model::envelope::Key32>,
+    /// A folder of directory documents that Sync admins may name in `file` connections;
+    /// without it only TenantAdmins may set a file connection.
+    #[arg(long, env = "REHOME_DIRECTORY_DOCUMENTS")]
+    directory_documents: Option<PathBuf>,
+    /// Open connections at most, in all.
+    #[arg(long, default_value_t = 1024, env = "REHOME_MAX_CONNECTIONS")]
+    max_connections: usize,
+    /// Open connections at most from one client address (IPv6: one /64).
+    #[arg(
+        long,
+        default_value_t = 128,
+        env = "REHOME_MAX_CONNECTIONS_PER_ADDRESS"
+    )]
+    max_connections_per_address: usize,
+    /// Days the audit trail keeps an entry.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500), env = "REHOME_AUDIT_RETENTION_DAYS")]
+    audit_retention_days: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,6 +135,22 @@ struct AgentArgs {
 enum AdminCommand {
     /// Give a console user a new random password that must be changed at next login.
     ResetPassword {
+        /// The user.
+        #[arg(long, default_value = "admin")]
+        user: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Lift the lockout of a console user after failed sign-ins.
+    Unlock {
+        /// The user.
+        #[arg(long, default_value = "admin")]
+        user: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Give a console user the TenantAdmin role (e.g. when no TenantAdmin is left).
+    Grant {
         /// The user.
         #[arg(long, default_value = "admin")]
         user: String,
@@ -179,6 +212,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime()?.block_on(reset_password(&user, store))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Admin {
+            command: AdminCommand::Unlock { user, store },
+        } => {
+            init_logging("warn");
+            runtime()?.block_on(async {
+                let app = admin_app(store).await?;
+                server::auth::accounts::unlock(&app, &user)
+                    .await
+                    .context("unlock the user")?;
+                record_command(&app, &format!("unlock {user}")).await;
+                println!("The console user '{}' may sign in again.", user);
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin {
+            command: AdminCommand::Grant { user, store },
+        } => {
+            init_logging("warn");
+            runtime()?.block_on(async {
+                let app = admin_app(store).await?;
+                server::auth::accounts::grant_tenant_admin(&app, &user)
+                    .await
+                    .context("grant the TenantAdmin role")?;
+                record_command(&app, &format!("grant TenantAdmin to {user}")).await;
+                println!("The console user '{}' is a TenantAdmin.", user);
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench { command } => {
             init_logging("warn");
             bench::run(command)?;
@@ -213,7 +276,7 @@ fn serve_config(
         data_dir: store.data_dir,
         database: store.database,
         tls: tls.map(|(cert_pem, key_pem)| server::serve::TlsFiles { cert_pem, key_pem }),
-        licence_issuers: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -222,6 +285,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let mut config = serve_config(args.listen, args.store, tls);
     config.licence_issuers = args.licence_issuers;
+    config.directory_documents = args.directory_documents;
+    config.connections.max_connections = args.max_connections;
+    config.connections.max_per_address = args.max_connections_per_address;
+    config.audit_retention_days = args.audit_retention_days;
     let running = server::serve::start(config, Arc::new(model::clock::SystemClock))
         .await
         .context("start the server")?;
@@ -242,18 +309,30 @@ async fn serve(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-async fn reset_password(user: &str, args: StoreArgs) -> Result<()> {
+/// The app over the store, for the `admin` commands.
+async fn admin_app(args: StoreArgs) -> Result<server::App> {
     let store = server::store::Store::open(args.database.as_deref(), &args.data_dir)
         .await
         .context("open the store")?;
-    let app = server::App::new(
+    Ok(server::App::new(
         store,
         Arc::new(model::clock::SystemClock),
         server::Settings::default(),
-    );
+    ))
+}
+
+/// Records an `admin` task in the audit trail, as the command line on this machine.
+async fn record_command(app: &server::App, action: &str) {
+    let entry = server::audit::entry(app, "command line", None, &format!("rehome admin {action}"));
+    server::audit::record(app, entry).await;
+}
+
+async fn reset_password(user: &str, args: StoreArgs) -> Result<()> {
+    let app = admin_app(args).await?;
     let password = server::auth::reset_password(&app, user)
         .await
         .context("reset the password")?;
+    record_command(&app, &format!("reset-password {user}")).await;
     println!(
         "The console user '{}' now has the password {}",
         user, password

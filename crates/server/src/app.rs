@@ -16,6 +16,11 @@ pub struct Settings {
     pub licence_issuers: Vec<model::envelope::Key32>,
     /// Where Entra's sign-in and bulk token services are.
     pub entra: crate::enrollment::EntraEndpoints,
+    /// The folder Sync admins may name directory documents in (`file` connections); without
+    /// it only TenantAdmins may.
+    pub directory_documents: Option<std::path::PathBuf>,
+    /// Days the audit trail keeps an entry.
+    pub audit_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -25,6 +30,8 @@ impl Default for Settings {
             replica: format!("replica-{}", uuid::Uuid::new_v4()),
             licence_issuers: Vec::new(),
             entra: Default::default(),
+            directory_documents: None,
+            audit_retention_days: 365,
         }
     }
 }
@@ -44,6 +51,8 @@ pub struct App {
     pub caches: Arc<crate::directory::cache::ObjectCaches>,
     /// What each source and target pair's last match run stored.
     pub pairs: Arc<crate::directory::matching::PairCache>,
+    /// Password hashing, throttles per client address, agent uploads.
+    pub limits: Arc<crate::limits::Limits>,
 }
 
 impl App {
@@ -56,16 +65,21 @@ impl App {
             settings: Arc::new(settings),
             caches: Arc::default(),
             pairs: Arc::default(),
+            limits: Arc::default(),
         }
     }
 }
 
 /// The whole HTTP surface: console, admin API and agent API.
 pub fn router(app: App) -> Router {
-    Router::new()
+    let tls = app.settings.tls;
+    let routes = Router::new()
         .merge(crate::console::router())
         .merge(crate::auth::router())
         .nest("/api/v1", crate::api::router())
         .nest("/agent", crate::agent_api::router())
-        .with_state(app)
+        .with_state(app.clone());
+    crate::audit::layer(app, routes).layer(axum::middleware::from_fn(move |request, next| {
+        crate::console::headers::add(tls, request, next)
+    }))
 }

@@ -41,6 +41,12 @@ pub enum Error {
         /// What it answered, or why it could not be reached.
         message: String,
     },
+    /// The server is at capacity for this kind of work; the client should retry in a moment.
+    #[error("the server is busy: {0}; try again in a moment")]
+    Busy(&'static str),
+    /// The caller's address sent too many requests of this kind; it should wait.
+    #[error("too many requests: {0}")]
+    Throttled(String),
     /// The database failed.
     #[error("store: {0}")]
     Store(#[from] sqlx::Error),
@@ -100,7 +106,7 @@ impl Error {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     /// `invalid`, `unauthenticated`, `bad_credentials`, `password_change_required`,
-    /// `forbidden`, `not_found`, `conflict`, `upstream` or `internal`.
+    /// `forbidden`, `not_found`, `conflict`, `upstream`, `busy`, `throttled` or `internal`.
     code: &'a str,
     /// What went wrong, for a person.
     message: String,
@@ -121,10 +127,13 @@ impl IntoResponse for Error {
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Error::Upstream { .. } => (StatusCode::BAD_GATEWAY, "upstream"),
+            Error::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            Error::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
             Error::Store(_) | Error::Migrate(_) | Error::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
+        let retry = matches!(self, Error::Busy(_) | Error::Throttled(_));
         let (message, fields) = match self {
             Error::Invalid(fields) => ("some fields are invalid".to_string(), fields),
             Error::Upstream {
@@ -145,7 +154,7 @@ impl IntoResponse for Error {
             }
             other => (other.to_string(), Vec::new()),
         };
-        (
+        let mut response = (
             status,
             Json(ErrorBody {
                 code,
@@ -153,6 +162,13 @@ impl IntoResponse for Error {
                 fields,
             }),
         )
-            .into_response()
+            .into_response();
+        if retry {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }

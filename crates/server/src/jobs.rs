@@ -32,6 +32,8 @@ pub struct Round {
     pub failed_communications_swept: u64,
     /// Expired console sessions and API tokens removed.
     pub sessions_swept: u64,
+    /// Audit entries past the retention period removed.
+    pub audit_swept: u64,
 }
 
 /// One round: take or renew the lease, and run the jobs only if this replica holds it.
@@ -50,11 +52,14 @@ pub async fn round(app: &App) -> Result<Round> {
         .sweep_failed_communications(now - failed_communication_retention())
         .await?;
     let sessions_swept = crate::auth::session::sweep_expired(app).await?;
+    let retention = Duration::days(i64::from(app.settings.audit_retention_days));
+    let audit_swept = app.store.sweep_audit(now - retention).await?;
     Ok(Round {
         held: true,
         nonces_swept,
         failed_communications_swept,
         sessions_swept,
+        audit_swept,
     })
 }
 

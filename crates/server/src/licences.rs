@@ -221,7 +221,7 @@ pub async fn admit(
             full = full.or_else(|| Some(describe(c)));
             continue;
         }
-        tracing::info!(licence = %c.licence.id, agent = %agent.id, computer = %agent.computer_name, "device counted against the migration licence");
+        tracing::info!(licence = %c.licence.id, agent = %agent.id, computer = ?agent.computer_name, "device counted against the migration licence");
         return Ok(None);
     }
     let (code, message) = match (full, expired) {

@@ -40,25 +40,10 @@ fn refuse(message: impl Into<String>) -> Error {
     Error::field("body", message)
 }
 
-/// Why an entry name would leave the folder it is extracted to, if it would.
+/// Why an entry name would leave the folder it is extracted to, or be misread on Windows, if it
+/// would (see [`model::package_entry`]).
 pub fn escapes(name: &str) -> Option<&'static str> {
-    if name.is_empty() {
-        return Some("has no name");
-    }
-    if name.contains('\0') {
-        return Some("has a NUL character in its name");
-    }
-    if name.starts_with('/') || name.starts_with('\\') {
-        return Some("is an absolute path");
-    }
-    // A drive letter (`C:`), a UNC device path or an alternate data stream all need a colon.
-    if name.contains(':') {
-        return Some("names a drive or a stream (a colon in the path)");
-    }
-    if name.split(['/', '\\']).any(|part| part == "..") {
-        return Some("climbs out of the folder with `..`");
-    }
-    None
+    model::package_entry::entry_problem(name)
 }
 
 /// Checks an uploaded zip; the error names `body` and says what to fix.
@@ -327,6 +312,26 @@ mod tests {
         ] {
             assert_eq!(escapes(good), None, "{good:?} should be allowed");
         }
+    }
+
+    #[test]
+    fn zips_with_names_windows_misreads_are_refused_on_upload() {
+        for bad in [
+            ".. /evil.cmd",
+            "a/.. /.. /evil.cmd",
+            "...",
+            "CON",
+            "tools/nul.txt",
+        ] {
+            let zip = stored_zip(&[("cmdline.cmd", b"echo hi"), (bad, b"x")]);
+            let e = validate(&zip).expect_err(bad).to_string();
+            assert!(e.contains("body"), "{bad}: {e}");
+        }
+        assert!(validate(&stored_zip(&[
+            ("cmdline.cmd", b"echo hi"),
+            ("tools/a.txt", b"x")
+        ]))
+        .is_ok());
     }
 
     fn stored_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {

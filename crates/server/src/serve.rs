@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::DefaultAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use axum_server::Handle;
 use model::clock::Clock;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::listener::{CappedAcceptor, ConnectionLimits};
 use crate::store::Store;
 use crate::{App, Error, Result, Settings};
 
@@ -41,6 +43,12 @@ pub struct ServeConfig {
     pub tls: Option<TlsFiles>,
     /// Public keys of the licence issuers to trust; none runs the server unlicensed.
     pub licence_issuers: Vec<model::envelope::Key32>,
+    /// Caps on connections and deadlines for requests.
+    pub connections: ConnectionLimits,
+    /// The folder Sync admins may name directory documents in (see [`Settings`]).
+    pub directory_documents: Option<PathBuf>,
+    /// Days the audit trail keeps an entry.
+    pub audit_retention_days: u32,
 }
 
 impl Default for ServeConfig {
@@ -51,6 +59,9 @@ impl Default for ServeConfig {
             database: None,
             tls: None,
             licence_issuers: Vec::new(),
+            connections: ConnectionLimits::default(),
+            directory_documents: None,
+            audit_retention_days: 365,
         }
     }
 }
@@ -130,6 +141,8 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<Running
     let settings = Settings {
         tls: tls.is_some(),
         licence_issuers: config.licence_issuers.clone(),
+        directory_documents: config.directory_documents.clone(),
+        audit_retention_days: config.audit_retention_days,
         ..Settings::default()
     };
     if settings.licence_issuers.is_empty() {
@@ -156,16 +169,30 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<Running
     // After the bind, which is what usually fails: a password created and then lost to a start
     // that failed would leave nobody able to log in.
     let initial_admin_password = crate::auth::bootstrap_admin(&app).await?;
-    let service = crate::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let limits = config.connections.clone();
+    let deadline = limits.request_timeout;
+    let service = crate::router(app.clone())
+        .layer(axum::middleware::from_fn(move |request, next| {
+            crate::listener::request_deadline(deadline, request, next)
+        }))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
+    let capped = CappedAcceptor::new(DefaultAcceptor, limits.clone());
     let server = match tls {
         Some(tls) => {
-            let acceptor = RustlsConfig::from_config(Arc::new(tls));
-            let server = axum_server::from_tcp_rustls(listener, acceptor).handle(handle.clone());
+            let acceptor =
+                RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(tls))).acceptor(capped);
+            let mut server = axum_server::from_tcp(listener)
+                .acceptor(acceptor)
+                .handle(handle.clone());
+            crate::listener::configure(&mut server, &limits);
             tokio::spawn(server.serve(service))
         }
         None => {
-            let server = axum_server::from_tcp(listener).handle(handle.clone());
+            let mut server = axum_server::from_tcp(listener)
+                .acceptor(capped)
+                .handle(handle.clone());
+            crate::listener::configure(&mut server, &limits);
             tokio::spawn(server.serve(service))
         }
     };

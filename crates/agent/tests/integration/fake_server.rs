@@ -283,6 +283,7 @@ fn seal_body<T: Serialize>(body: &T) -> serde_json::Value {
 
 impl Transport for FakeServer {
     fn post(&self, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
+        let path = path.split('?').next().unwrap_or(path);
         let kind = path.strip_prefix("/agent/").unwrap_or(path).to_string();
         let fault = self.fault(&kind);
         if fault == Some(Fault::Unreachable) {

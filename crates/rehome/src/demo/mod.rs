@@ -89,6 +89,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
         database: None,
         tls: None,
         licence_issuers: vec![issuer.public()],
+        ..Default::default()
     };
     let running = server::serve::start(config, Arc::new(model::clock::SystemClock))
         .await

@@ -5,6 +5,8 @@
 
 mod register;
 mod routes;
+mod secrets_due;
+pub mod uploads;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,28 +30,16 @@ use crate::App;
 
 /// Routes of the agent API, named by the protocol's kinds.
 pub fn router() -> Router<App> {
-    let upload = || DefaultBodyLimit::max(MAX_UPLOAD_BYTES);
+    // The enveloped routes read their bodies through `uploads::AgentBody`, which sets the limits.
     Router::new()
         .route(
             &format!("/{}", kinds::REGISTER),
             post(register::register).layer(DefaultBodyLimit::max(MAX_REGISTER_BYTES)),
         )
-        .route(
-            &format!("/{}", kinds::CHECK_IN),
-            post(routes::check_in).layer(upload()),
-        )
-        .route(
-            &format!("/{}", kinds::TRANSLATE),
-            post(routes::translate).layer(upload()),
-        )
-        .route(
-            &format!("/{}", kinds::EVENTS),
-            post(routes::events).layer(upload()),
-        )
-        .route(
-            &format!("/{}", kinds::PROFILES),
-            post(routes::profiles).layer(upload()),
-        )
+        .route(&format!("/{}", kinds::CHECK_IN), post(routes::check_in))
+        .route(&format!("/{}", kinds::TRANSLATE), post(routes::translate))
+        .route(&format!("/{}", kinds::EVENTS), post(routes::events))
+        .route(&format!("/{}", kinds::PROFILES), post(routes::profiles))
         .route(
             &format!("/{}", kinds::COMMAND_PACKAGE),
             post(routes::command_package),
@@ -58,7 +48,8 @@ pub fn router() -> Router<App> {
 
 /// Largest registration body: it is read before the sender is known, so it stays small.
 pub const MAX_REGISTER_BYTES: usize = 64 * 1024;
-/// Largest enveloped body: a full spool of events or every SID of a file server, base64-encoded.
+/// Largest enveloped body: a full spool of events or every SID of a file server, base64-encoded;
+/// read only for a registered agent, a few at once (see [`uploads`]).
 pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
 
 /// How long a seen nonce is remembered: past it, the message's timestamp is stale anyway.
@@ -83,6 +74,13 @@ impl<S: Send + Sync> FromRequestParts<S> for RemoteAddr {
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|c| c.0.ip().to_string()),
         ))
+    }
+}
+
+impl RemoteAddr {
+    /// The address, parsed.
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.0.as_deref().and_then(|a| a.parse().ok())
     }
 }
 
@@ -148,6 +146,11 @@ pub(crate) async fn answer_failure(app: &App, remote: &RemoteAddr, failure: Fail
         Failure::Error(e) => e.into_response(),
         Failure::Refused(r) => {
             tracing::warn!(code = r.code, computer = ?r.computer, remote = ?remote.0, "agent request refused: {}", r.message);
+            if let Some(address) = remote.ip() {
+                app.limits
+                    .refused_registrations
+                    .hit(address, app.clock.now());
+            }
             let record = FailedCommunication {
                 at: app.clock.now(),
                 computer_name: r.computer.clone(),

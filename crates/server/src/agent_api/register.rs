@@ -17,7 +17,18 @@ use crate::{App, Error};
 
 /// `POST /agent/register`.
 pub(super) async fn register(State(app): State<App>, remote: RemoteAddr, body: Bytes) -> Response {
-    match handle(&app, &body).await {
+    // An address whose registrations keep being refused is turned away unread and unrecorded.
+    if let Some(address) = remote.ip() {
+        let limits = &app.limits.refused_registrations;
+        if limits.is_blocked(address, app.clock.now()) {
+            return Error::Throttled(
+                "too many refused registrations from this address; the agent will retry later"
+                    .to_string(),
+            )
+            .into_response();
+        }
+    }
+    match handle(&app, &body, &remote).await {
         Ok(signed) => Json(signed).into_response(),
         Err(failure) => answer_failure(&app, &remote, failure).await,
     }
@@ -32,7 +43,7 @@ fn claimed_name(signed: &PskSigned) -> Option<String> {
         .map(|s| s.chars().take(64).collect())
 }
 
-async fn handle(app: &App, body: &Bytes) -> Result<PskSigned, Failure> {
+async fn handle(app: &App, body: &Bytes, remote: &RemoteAddr) -> Result<PskSigned, Failure> {
     let signed: PskSigned = serde_json::from_slice(body)
         .map_err(|e| Refusal::malformed(format!("the body is not a PSK-signed message: {}", e)))?;
     let claimed = claimed_name(&signed);
@@ -122,6 +133,11 @@ async fn handle(app: &App, body: &Bytes) -> Result<PskSigned, Failure> {
             ),
         )
     })?;
+    if let Some((code, message)) =
+        crate::registration_limits::refusal(app, psk_id, directory, &computer.guid, now).await?
+    {
+        return Err(refuse(code, message));
+    }
     if app
         .store
         .agent_for_computer(directory, computer.guid)
@@ -169,7 +185,10 @@ async fn handle(app: &App, body: &Bytes) -> Result<PskSigned, Failure> {
         }
         Err(e) => return Err(e.into()),
     }
-    tracing::info!(agent = %id, computer = %request.computer_name, "agent registered");
+    app.store
+        .set_registered_from(id, remote.0.as_deref())
+        .await?;
+    tracing::info!(agent = %id, computer = ?request.computer_name, address = ?remote.0, "agent registered");
     let response = RegisterResponse {
         agent: id,
         certificate: issued,

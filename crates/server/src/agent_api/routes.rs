@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 use model::ids::RunbookId;
@@ -15,6 +14,7 @@ use model::protocol::{
 };
 use model::status::{AgentStatus, EventLevel};
 
+use super::uploads::AgentBody;
 use super::{serve_envelope, Failure, Refusal, RemoteAddr};
 use crate::store::agents::{Agent, RunUpdate};
 use crate::{App, Result};
@@ -28,7 +28,11 @@ pub const MAX_SIDS_PER_REQUEST: usize = 50_000;
 pub const MAX_PROFILES: usize = 10_000;
 
 /// `POST /agent/check-in`.
-pub(super) async fn check_in(State(app): State<App>, remote: RemoteAddr, body: Bytes) -> Response {
+pub(super) async fn check_in(
+    State(app): State<App>,
+    remote: RemoteAddr,
+    AgentBody(body): AgentBody,
+) -> Response {
     serve_envelope(
         &app,
         &remote,
@@ -127,15 +131,25 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             .record_final_check(agent.id, runbook.id, now)
             .await?;
     }
+    // Passwords and the bulk token only for the run that is about to start (see `secrets_due`).
+    let (secrets, bulk_token) = if req.final_check {
+        let stored = app.store.runbook_secrets(runbook.id).await?;
+        (
+            super::secrets_due::needed(runbook, stored),
+            crate::enrollment::token_for_assignment(app, runbook, target.id).await?,
+        )
+    } else {
+        (Default::default(), None)
+    };
     Ok(CheckInResponse {
         assignment: Some(DeviceAssignment {
             batch: batch.id,
             runbook: runbook.clone(),
-            secrets: app.store.runbook_secrets(runbook.id).await?,
+            secrets,
             target: TargetFacts {
                 domain: target.domain,
             },
-            bulk_token: crate::enrollment::token_for_assignment(app, runbook, target.id).await?,
+            bulk_token,
             available_from: a.available(),
             enforced_after: a.enforced(),
         }),
@@ -148,7 +162,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
 pub(super) async fn command_package(
     State(app): State<App>,
     remote: RemoteAddr,
-    body: Bytes,
+    AgentBody(body): AgentBody,
 ) -> Response {
     serve_envelope(
         &app,
@@ -199,7 +213,11 @@ pub(super) async fn command_package(
 
 /// `POST /agent/translate`: translations of the SIDs asked for, into the target of the device's
 /// current assignment, and nothing else of the table.
-pub(super) async fn translate(State(app): State<App>, remote: RemoteAddr, body: Bytes) -> Response {
+pub(super) async fn translate(
+    State(app): State<App>,
+    remote: RemoteAddr,
+    AgentBody(body): AgentBody,
+) -> Response {
     serve_envelope(
         &app,
         &remote,
@@ -267,7 +285,11 @@ async fn translate_for(
 }
 
 /// `POST /agent/events`: stores each (agent, seq) once and moves the agent's runs along.
-pub(super) async fn events(State(app): State<App>, remote: RemoteAddr, body: Bytes) -> Response {
+pub(super) async fn events(
+    State(app): State<App>,
+    remote: RemoteAddr,
+    AgentBody(body): AgentBody,
+) -> Response {
     serve_envelope(
         &app,
         &remote,
@@ -335,7 +357,11 @@ async fn events_for(app: &App, agent: &Agent, req: &EventsUpload) -> Result<Even
 }
 
 /// `POST /agent/profiles`: replaces the device's harvested profiles.
-pub(super) async fn profiles(State(app): State<App>, remote: RemoteAddr, body: Bytes) -> Response {
+pub(super) async fn profiles(
+    State(app): State<App>,
+    remote: RemoteAddr,
+    AgentBody(body): AgentBody,
+) -> Response {
     serve_envelope(
         &app,
         &remote,

@@ -65,13 +65,14 @@ pub async fn get_connection(
     put,
     path = "/directories/{id}/connection",
     tag = "sync",
-    description = crate::api::openapi::access::SYNC_EDIT,
+    description = "Access: Sync edit (SyncAdmin, TenantAdmin). Left out, the stored bind password or client secret is kept, but only where it was sent: a change of the LDAP URL, StartTLS or certificate checking, or of the Graph tenant, authority, Graph URL or scope, needs the secret again, unless a TenantAdmin makes it. A `file` connection is for TenantAdmins, or for Sync admins inside the folder the server was started with (`--directory-documents`).",
     params(("id" = String, Path, description = "The directory's id.")),
     request_body = crate::api::openapi::schemas::ConnectionRequest,
     responses(
         (status = 200, description = "The stored connection, without its secret.", body = crate::api::openapi::schemas::ConnectionInfo),
+        (status = 403, description = "A file connection outside the documents folder, by a Sync admin.", body = crate::error::ErrorBody),
         (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
-        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+        (status = 422, description = "Invalid input, or a kept secret sent somewhere else; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
     )
 )]
 pub async fn put_connection(
@@ -83,6 +84,11 @@ pub async fn put_connection(
     caller.require(Area::Sync, Access::Edit)?;
     let id = directory_id(&app, &id).await?;
     let body: ConnectionBody = json_body(&body)?;
+    let tenant_admin = caller.roles.contains(&crate::auth::Role::TenantAdmin);
+    if let ConnectionSettings::File { path } = &body.settings {
+        let documents = app.settings.directory_documents.as_deref();
+        crate::directory::guard::check_document_path(path, documents, tenant_admin)?;
+    }
     let given = match &body.settings {
         ConnectionSettings::Ldap { .. } => body.password,
         ConnectionSettings::Graph { .. } => body.client_secret,
@@ -92,7 +98,14 @@ pub async fn put_connection(
     let secret = match given {
         Some(s) => Some(s),
         None => match connection::stored(&app, id).await? {
-            Some(old) if same_kind(&old.split().0, &body.settings) => old.split().1,
+            Some(old) if same_kind(&old.split().0, &body.settings) => {
+                crate::directory::guard::check_kept_secret(
+                    &old.split().0,
+                    &body.settings,
+                    tenant_admin,
+                )?;
+                old.split().1
+            }
             _ => None,
         },
     };

@@ -187,15 +187,6 @@ pub async fn translations(
     Ok(Json(app.store.translations(q.search.as_deref()).await?))
 }
 
-/// A cell a spreadsheet will not run as a formula: directory names are typed by others.
-fn spreadsheet_safe(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{}", cell)
-    } else {
-        cell.to_string()
-    }
-}
-
 /// The translation table as CSV, one row per entry.
 pub fn translations_to_csv(entries: &[TranslationEntry]) -> Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -225,7 +216,7 @@ pub fn translations_to_csv(entries: &[TranslationEntry]) -> Result<String> {
                 e.target.sid.to_string(),
                 e.target.guid.to_string(),
             ]
-            .map(|cell| spreadsheet_safe(&cell)),
+            .map(|cell| model::csv_guard::guard(&cell).into_owned()),
         )
         .map_err(csv_err)?;
     }

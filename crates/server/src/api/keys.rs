@@ -30,17 +30,26 @@ pub async fn list_psks(caller: Caller, State(app): State<App>) -> Result<Json<Ve
     post,
     path = "/psks",
     tag = "secrets",
-    description = crate::api::openapi::access::AGENT_EDIT,
+    description = "Access: Agent edit (AgentAdmin, TenantAdmin). The body may limit the PSK: `expires_at` (after it, registrations with it are refused) and `batch` (only computers that batch selects register with it); empty, it has no limit.",
+    request_body = crate::store::psk_limits::PskLimits,
     responses(
-        (status = 201, description = "The new PSK with its key, shown this once.", body = NewPsk)
+        (status = 201, description = "The new PSK with its key, shown this once.", body = NewPsk),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
     )
 )]
 pub async fn create_psk_route(
     caller: Caller,
     State(app): State<App>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<NewPsk>)> {
     caller.require(Area::Agent, Access::Edit)?;
-    Ok((StatusCode::CREATED, Json(keys::create_psk(&app).await?)))
+    let limits = if body.iter().all(u8::is_ascii_whitespace) {
+        Default::default()
+    } else {
+        super::json_body(&body)?
+    };
+    let psk = crate::registration_limits::create_limited_psk(&app, limits).await?;
+    Ok((StatusCode::CREATED, Json(psk)))
 }
 
 /// `DELETE /psks/{id}`: installers holding it can no longer register.

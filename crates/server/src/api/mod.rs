@@ -103,6 +103,8 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(enrollment::delete))
         .merge(packages)
         .routes(routes!(packages::delete))
+        .routes(routes!(crate::audit::routes::list))
+        .routes(routes!(crate::audit::routes::csv))
         .routes(routes!(openapi::document))
 }
 

@@ -9,7 +9,7 @@ use super::parse_id;
 use crate::auth::{Access, Area, Caller};
 use crate::migration::agents::{self, AgentDetails, AgentSummary, EventPage};
 use crate::migration::progress::{self, Progress};
-use crate::store::communications::FailedCommunication;
+use crate::store::communications::FailedSource;
 use crate::{App, Result};
 
 /// `GET /agents`.
@@ -93,7 +93,7 @@ pub async fn agent_events(
     description = crate::api::openapi::access::AGENT_READ,
     params(Page),
     responses(
-        (status = 200, description = "Refused agent requests, newest first.", body = [crate::api::openapi::schemas::FailedCommunication]),
+        (status = 200, description = "Refused agent requests, newest first; repeats from one address for one reason are one entry with `first_at` and `repeats`.", body = [crate::api::openapi::schemas::FailedSource]),
         (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
     )
 )]
@@ -101,7 +101,7 @@ pub async fn failed_communications(
     caller: Caller,
     State(app): State<App>,
     Query(page): Query<Page>,
-) -> Result<Json<Vec<FailedCommunication>>> {
+) -> Result<Json<Vec<FailedSource>>> {
     caller.require(Area::Agent, Access::Read)?;
     Ok(Json(agents::failed_communications(&app, page.limit).await?))
 }

@@ -1,12 +1,14 @@
 //! The rules for users: first-start bootstrap, creation, login with lockout, password changes and
 //! resets. Handlers and the `rehome` binary call these; SQL stays in `store::users`.
 
+use std::net::IpAddr;
+
 use chrono::Duration;
 use model::ids::UserId;
 
-use super::password;
 use super::session::{start_session, NewSession, SessionKind};
 use super::Role;
+use super::{password, throttle};
 use crate::store::users::{self, UserRow};
 use crate::{App, Error, Result};
 
@@ -61,7 +63,7 @@ async fn insert(
         &UserRow {
             id,
             name: name.to_string(),
-            password_hash: password::hash(password).await?,
+            password_hash: app.limits.passwords.hash(password).await?,
             must_change_password: must_change,
             failed_logins: 0,
             locked_until: 0,
@@ -112,7 +114,7 @@ pub async fn reset_password(app: &App, user_name: &str) -> Result<String> {
 }
 
 async fn set_password(app: &App, user: UserId, password: &str, must_change: bool) -> Result<()> {
-    let hash = password::hash(password).await?;
+    let hash = app.limits.passwords.hash(password).await?;
     users::set_password(
         &app.store,
         user,
@@ -123,42 +125,140 @@ async fn set_password(app: &App, user: UserId, password: &str, must_change: bool
     .await
 }
 
-/// Checks `name` and `password` and opens a session of `kind`. Every refusal is the same
-/// [`Error::BadCredentials`], whether the name, the password or a lockout was the reason.
+/// How long a successful sign-in address keeps an account open to it while the account is locked.
+pub fn known_address_memory() -> Duration {
+    Duration::days(90)
+}
+
+/// A short fingerprint of a name that failed to sign in, for the log: enough to tell repeats
+/// apart, without writing what was typed (which may be a password typed in the wrong field).
+pub fn name_fingerprint(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(name.as_bytes());
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks `name` and `password` from client address `from` and opens a session of `kind`.
+///
+/// The rules, in order: an address with too many failed sign-ins is refused at once
+/// ([`Error::Throttled`]); a permit from the password gate is taken ([`Error::Busy`] when the
+/// server is checking as many passwords as it can); an attempt is counted on the account before
+/// the password is checked, so at most [`LOCKOUT_AFTER`] wrong passwords are checked per account
+/// and lockout period whatever the parallelism; a locked account stays open to addresses it
+/// signed in from before. Every other refusal is the same [`Error::BadCredentials`] after the same
+/// work (one password computation), whether the name, the password or a lockout was the reason.
 pub async fn login(
     app: &App,
     name: &str,
     password: &str,
     kind: SessionKind,
+    from: Option<IpAddr>,
 ) -> Result<(UserRow, NewSession)> {
-    let Some(user) = users::find_user_by_name(&app.store, name).await? else {
-        // Spend the same time as for a wrong password, so timing does not reveal names.
-        password::verify(password, password::dummy_hash().await).await;
-        tracing::warn!(user = %name, "login refused: unknown user");
-        return Err(Error::BadCredentials);
-    };
-    let now = app.clock.now().timestamp_millis();
-    if user.locked_until > now {
-        tracing::warn!(user = %user.name, "login refused: account locked");
-        return Err(Error::BadCredentials);
-    }
-    if !password::verify(password, &user.password_hash).await {
-        let failed = users::add_login_failure(&app.store, user.id).await?;
-        let locked = failed >= LOCKOUT_AFTER;
-        if locked {
-            // A lockout restarts the count, so the next window again allows LOCKOUT_AFTER tries.
-            let until = now + lockout().num_milliseconds();
-            users::set_login_failures(&app.store, user.id, 0, until).await?;
+    let now_at = app.clock.now();
+    let now = now_at.timestamp_millis();
+    let limits = &app.limits;
+    let fingerprint = || format!("unknown name {}", name_fingerprint(name));
+    if let Some(address) = from {
+        if limits.sign_in_failures.is_blocked(address, now_at) {
+            tracing::warn!(address = %address, "login refused: too many failed sign-ins from this address");
+            audit_sign_in(app, &fingerprint(), from, "sign-in throttled", 429).await;
+            return Err(Error::Throttled(
+                "too many failed sign-ins from your address; wait 15 minutes".to_string(),
+            ));
         }
-        tracing::warn!(user = %user.name, locked, "login refused: wrong password");
-        return Err(Error::BadCredentials);
     }
-    if user.failed_logins != 0 || user.locked_until != 0 {
-        users::set_login_failures(&app.store, user.id, 0, 0).await?;
+    let permit = limits.passwords.admit()?;
+    let Some(user) = users::find_user_by_name(&app.store, name).await? else {
+        // The same work as for a wrong password, so timing does not reveal names.
+        permit.verify(password, password::DUMMY_HASH).await?;
+        return Err(refuse(app, None, name, from, "unknown user").await);
+    };
+    let address = from.map(|a| throttle::key(a).to_string());
+    let known = match &address {
+        Some(address) => {
+            let since = now - known_address_memory().num_milliseconds();
+            users::is_known_login_address(&app.store, user.id, address, since).await?
+        }
+        None => false,
+    };
+    let until = now + lockout().num_milliseconds();
+    let Some(attempt) =
+        users::take_login_attempt(&app.store, user.id, now, LOCKOUT_AFTER, until, known).await?
+    else {
+        // Locked: the same work and answer as a wrong password, without checking this one.
+        permit.verify(password, password::DUMMY_HASH).await?;
+        return Err(refuse(app, Some(&user.name), name, from, "account locked").await);
+    };
+    if !permit.verify(password, &user.password_hash).await? {
+        // The attempt that made the count locked the account when it was taken.
+        if attempt == LOCKOUT_AFTER {
+            tracing::warn!(user = ?user.name, "account locked for {} minutes after {LOCKOUT_AFTER} failed sign-ins", lockout().num_minutes());
+            audit_sign_in(app, &user.name, from, "account locked", 401).await;
+        }
+        return Err(refuse(app, Some(&user.name), name, from, "wrong password").await);
+    }
+    users::set_login_failures(&app.store, user.id, 0, 0).await?;
+    // The address's own count of failures is left as it is: signing in to one's own account
+    // between guesses at others must not reset it.
+    if let Some(address) = &address {
+        users::remember_login_address(&app.store, user.id, address, now).await?;
     }
     let session = start_session(app, user.id, kind).await?;
-    tracing::info!(user = %user.name, "logged in");
+    tracing::info!(user = ?user.name, address = ?from, "logged in");
+    audit_sign_in(app, &user.name, from, "sign-in", 200).await;
     Ok((user, session))
+}
+
+/// Counts a refused sign-in against the address, logs and records it (a name that is no account
+/// only as a fingerprint), and gives the one answer every refusal gets.
+async fn refuse(
+    app: &App,
+    user: Option<&str>,
+    typed: &str,
+    from: Option<IpAddr>,
+    reason: &'static str,
+) -> Error {
+    if let Some(address) = from {
+        app.limits.sign_in_failures.hit(address, app.clock.now());
+    }
+    let actor = match user {
+        Some(user) => {
+            tracing::warn!(user = ?user, address = ?from, "login refused: {reason}");
+            user.to_string()
+        }
+        None => {
+            let fingerprint = name_fingerprint(typed);
+            tracing::warn!(
+                name = %fingerprint,
+                address = ?from,
+                "login refused: {reason} (the name is logged as a fingerprint)"
+            );
+            format!("unknown name {fingerprint}")
+        }
+    };
+    let mut entry =
+        crate::audit::entry(app, &actor, from.map(|a| a.to_string()), "sign-in refused");
+    entry.status = 401;
+    entry.after = Some(serde_json::json!({ "reason": reason }));
+    crate::audit::record(app, entry).await;
+    Error::BadCredentials
+}
+
+async fn audit_sign_in(app: &App, actor: &str, from: Option<IpAddr>, action: &str, status: i64) {
+    let mut entry = crate::audit::entry(app, actor, from.map(|a| a.to_string()), action);
+    entry.status = status;
+    crate::audit::record(app, entry).await;
+}
+
+/// Lifts the lockout of `user_name` and restarts its count of failed sign-ins. For
+/// `rehome admin unlock`.
+pub async fn unlock(app: &App, user_name: &str) -> Result<()> {
+    let user = users::find_user_by_name(&app.store, user_name)
+        .await?
+        .ok_or(Error::NotFound("user"))?;
+    users::set_login_failures(&app.store, user.id, 0, 0).await?;
+    tracing::info!(user = ?user.name, "account unlocked");
+    Ok(())
 }
 
 /// Changes the password of `user` after checking the current one and the policy; clears the
@@ -173,7 +273,8 @@ pub async fn change_password(
     let row = users::find_user(&app.store, user)
         .await?
         .ok_or(Error::Unauthenticated)?;
-    if !password::verify(current, &row.password_hash).await {
+    let permit = app.limits.passwords.admit()?;
+    if !permit.verify(current, &row.password_hash).await? {
         return Err(Error::field("current", "is not your current password"));
     }
     password::check_policy("new", &row.name, new, Some(current))?;
@@ -183,13 +284,31 @@ pub async fn change_password(
     Ok(())
 }
 
-/// Refuses to take the TenantAdmin role from the last user who has it.
-pub(crate) async fn keep_one_tenant_admin(app: &App) -> Result<()> {
-    if users::count_with_role(&app.store, Role::TenantAdmin).await? <= 1 {
-        return Err(Error::Conflict(
-            "this is the last TenantAdmin; give the role to another user first".to_string(),
-        ));
+fn last_tenant_admin() -> Error {
+    Error::Conflict("this is the last TenantAdmin; give the role to another user first".to_string())
+}
+
+/// Gives `user` the `roles`, refusing to take TenantAdmin from the last user who has it (checked
+/// and changed in one transaction).
+pub async fn set_roles(app: &App, user: UserId, roles: &[Role]) -> Result<()> {
+    let now = app.clock.now().timestamp_millis();
+    match users::change_keeping(&app.store, user, Some(roles), Role::TenantAdmin, now).await? {
+        users::Kept::Changed => Ok(()),
+        users::Kept::LastHolder => Err(last_tenant_admin()),
+        users::Kept::Missing => Err(Error::NotFound("user")),
     }
+}
+
+/// Adds the TenantAdmin role to `user_name`. For `rehome admin grant`, the way back when no
+/// TenantAdmin is left who could give it.
+pub async fn grant_tenant_admin(app: &App, user_name: &str) -> Result<()> {
+    let user = users::find_user_by_name(&app.store, user_name)
+        .await?
+        .ok_or(Error::NotFound("user"))?;
+    let mut roles = user.roles.clone();
+    roles.push(Role::TenantAdmin);
+    set_roles(app, user.id, &roles).await?;
+    tracing::info!(user = ?user.name, "TenantAdmin role granted on the server's command line");
     Ok(())
 }
 
@@ -205,10 +324,12 @@ pub async fn delete_user(app: &App, by: &super::Caller, id: UserId) -> Result<()
     let user = users::find_user(&app.store, id)
         .await?
         .ok_or(Error::NotFound("user"))?;
-    if user.roles.contains(&Role::TenantAdmin) {
-        keep_one_tenant_admin(app).await?;
+    let now = app.clock.now().timestamp_millis();
+    match users::change_keeping(&app.store, id, None, Role::TenantAdmin, now).await? {
+        users::Kept::Changed => {}
+        users::Kept::LastHolder => return Err(last_tenant_admin()),
+        users::Kept::Missing => return Err(Error::NotFound("user")),
     }
-    users::delete_user(&app.store, id).await?;
     tracing::info!(by = %by.name, user = %user.name, "user deleted");
     Ok(())
 }

@@ -7,10 +7,12 @@
 //! take [`CsrfPending`] instead and check the form's `csrf` field.
 
 pub mod accounts;
+pub mod gate;
 pub mod password;
 mod roles;
 pub(crate) mod routes;
 pub mod session;
+pub mod throttle;
 
 pub use accounts::{bootstrap_admin, create_user, issue_api_token, reset_password};
 pub use roles::{Access, Area, Role};

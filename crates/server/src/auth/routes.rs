@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::accounts;
 use super::session::{Authenticated, SessionKind};
+use super::throttle::ClientAddr;
 use super::{password, Access, Area, Caller, Role};
 use crate::store::users::{self, UserRow};
 use crate::{App, Error, Result};
@@ -79,12 +80,18 @@ struct LoginAnswer {
     request_body = LoginBody,
     responses(
         (status = 200, description = "Signed in: send the token as `Authorization: Bearer`.", body = LoginAnswer),
-        (status = 401, description = "Wrong name or password, or the account is locked for a while.", body = crate::error::ErrorBody)
+        (status = 401, description = "Wrong name or password, or the account is locked for a while.", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many failed sign-ins from the caller's address; wait and retry.", body = crate::error::ErrorBody),
+        (status = 503, description = "The server is checking as many passwords as it can; retry in a moment.", body = crate::error::ErrorBody)
     )
 )]
-async fn login(State(app): State<App>, Json(body): Json<LoginBody>) -> Result<Json<LoginAnswer>> {
+async fn login(
+    State(app): State<App>,
+    ClientAddr(from): ClientAddr,
+    Json(body): Json<LoginBody>,
+) -> Result<Json<LoginAnswer>> {
     let (user, session) =
-        accounts::login(&app, &body.name, &body.password, SessionKind::Api).await?;
+        accounts::login(&app, &body.name, &body.password, SessionKind::Api, from).await?;
     Ok(Json(LoginAnswer {
         token: session.token,
         expires_at: instant(session.expires_at),
@@ -292,13 +299,10 @@ async fn update_user(
     }
     let now = app.clock.now().timestamp_millis();
     if let Some(roles) = &body.roles {
-        if user.roles.contains(&Role::TenantAdmin) && !roles.contains(&Role::TenantAdmin) {
-            accounts::keep_one_tenant_admin(&app).await?;
-        }
-        users::set_roles(&app.store, user.id, roles, now).await?;
+        accounts::set_roles(&app, user.id, roles).await?;
     }
     if let Some(new) = &body.password {
-        let hash = password::hash(new).await?;
+        let hash = app.limits.passwords.hash(new).await?;
         users::set_password(&app.store, user.id, &hash, true, now).await?;
         users::delete_user_sessions(&app.store, user.id, None).await?;
     }

@@ -200,6 +200,9 @@ async fn identify(parts: &Parts, app: &App) -> Result<Option<Identified>> {
         };
         users::touch_session(&app.store, &hash, now, expires_at).await?;
     }
+    if let Some(actor) = parts.extensions.get::<crate::audit::Actor>() {
+        actor.set(&user.name);
+    }
     Ok(Some(Identified {
         caller: Caller {
             user: user.id,

@@ -97,6 +97,10 @@ pub struct FailedLine {
     pub code: String,
     /// The reason in words.
     pub message: String,
+    /// The first of the repeats from this address for this reason.
+    pub first_at: DateTime<Utc>,
+    /// How many times.
+    pub repeats: i64,
 }
 
 fn join_state_text(state: &JoinState) -> String {
@@ -223,15 +227,17 @@ pub async fn logs(app: &App, id: AgentId, before: Option<u64>, limit: u32) -> Re
 pub async fn failed_communications(app: &App, limit: u32) -> Result<Vec<FailedLine>> {
     Ok(app
         .store
-        .failed_communications(limit)
+        .failed_sources(limit)
         .await?
         .into_iter()
-        .map(|f| FailedLine {
-            at: f.at,
-            computer_name: f.computer_name,
-            remote_address: f.remote_address,
-            code: f.code,
-            message: f.message,
+        .map(|s| FailedLine {
+            at: s.last.at,
+            computer_name: s.last.computer_name,
+            remote_address: s.last.remote_address,
+            code: s.last.code,
+            message: s.last.message,
+            first_at: s.first_at,
+            repeats: s.repeats,
         })
         .collect())
 }

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
@@ -12,6 +12,7 @@ use super::page;
 use crate::auth::accounts;
 use crate::auth::password::MIN_LENGTH;
 use crate::auth::session::{clear_cookie, session_cookie, SessionKind};
+use crate::auth::throttle::ClientAddr;
 use crate::auth::{Authenticated, CsrfPending};
 use crate::{App, Error, Result};
 
@@ -49,9 +50,20 @@ pub struct LoginForm {
     password: String,
 }
 
-/// `POST /login`: opens a console session and sets its cookie.
-pub async fn login(State(app): State<App>, Form(form): Form<LoginForm>) -> Result<Response> {
-    match accounts::login(&app, &form.name, &form.password, SessionKind::Console).await {
+/// `POST /login`: opens a console session and sets its cookie; refused when another site's page
+/// sent the form (login CSRF).
+pub async fn login(
+    State(app): State<App>,
+    ClientAddr(from): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response> {
+    if !super::origin::is_same_origin(&headers) {
+        return Err(Error::Forbidden(
+            "the login form was sent from another site's page",
+        ));
+    }
+    match accounts::login(&app, &form.name, &form.password, SessionKind::Console, from).await {
         Ok((user, session)) => {
             let next = if user.must_change_password {
                 "/password"

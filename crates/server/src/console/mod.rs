@@ -2,8 +2,11 @@
 //! from devices), a stylesheet and a small script embedded in the binary. Every page works for
 //! every role that may read the migration agent area; nothing here edits configuration.
 
+mod audit;
 mod data;
+pub mod headers;
 mod login;
+mod origin;
 mod pages;
 mod users;
 
@@ -30,6 +33,7 @@ pub fn router() -> Router<App> {
         .route("/agents/{id}", get(pages::agent))
         .route("/agents/{id}/logs", get(pages::logs))
         .route("/communications", get(pages::failed_communications))
+        .route("/audit", get(audit::page))
         .route("/login", get(login::login_page).post(login::login))
         .route(
             "/password",
@@ -119,6 +123,7 @@ impl Viewer {
                         a href="/communications" { "Failed communications" }
                         @if self.caller.require(Area::Tenant, Access::Read).is_ok() {
                             a href="/users" { "Users" }
+                            a href="/audit" { "Audit trail" }
                         }
                     }
                     div.who {

@@ -92,8 +92,20 @@ pub async fn agent(
     let Some((facts, runs)) = data::agent(&app, id).await? else {
         return Ok(Error::NotFound("agent").into_response());
     };
+    let registered_from = app.store.registered_from(id).await?;
+    let unexpected = crate::registration_limits::unexpected_address(
+        &app,
+        registered_from.as_deref(),
+        facts.registered_at,
+    )
+    .await?;
     let body = html! {
         h1 { "Agent " (facts.computer_name) }
+        @if unexpected {
+            p.error role="alert" {
+                "This agent registered from an address whose agent requests had been refused before (see Failed communications). Check that the device is the computer it claims to be."
+            }
+        }
         dl.facts {
             dt { "Computer" } dd { (facts.computer_name) }
             dt { "Serial number" } dd { (facts.serial) }
@@ -101,6 +113,7 @@ pub async fn agent(
             dt { "Join state" } dd { (facts.join_state) }
             dt { "Agent version" } dd { (facts.agent_version) }
             dt { "Registered" } dd { (when(facts.registered_at)) }
+            dt { "Registered from" } dd { @if let Some(a) = &registered_from { (a) } @else { "unknown" } }
             dt { "Last contact" } dd { (when(facts.last_contact)) }
         }
         p { a href=(format!("/agents/{id}/logs")) { "Logs" } }
@@ -188,11 +201,13 @@ pub async fn failed_communications(State(app): State<App>, viewer: Viewer) -> Re
             p.muted { "None." }
         } @else {
             table {
-                thead { tr { th { "Time" } th { "Computer" } th { "Address" } th { "Reason" } th { "Details" } } }
+                thead { tr { th { "Last" } th { "Times" } th { "First" } th { "Computer" } th { "Address" } th { "Reason" } th { "Details" } } }
                 tbody {
                     @for f in &lines {
                         tr {
                             td { (when(f.at)) }
+                            td { (f.repeats) }
+                            td { (when(f.first_at)) }
                             td { @if let Some(n) = &f.computer_name { (n) } }
                             td { @if let Some(a) = &f.remote_address { (a) } }
                             td { code { (f.code) } }

@@ -58,15 +58,58 @@ fn snapshot(document: DirectoryDocument) -> Snapshot {
     }
 }
 
+/// Largest directory document read: a million objects fit well within it.
+pub const MAX_DOCUMENT_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Reads a regular file of at most [`MAX_DOCUMENT_BYTES`]; a device, a pipe or a folder is
+/// refused before anything is read from it, so `/dev/zero` cannot fill the memory.
+async fn read_document(path: &Path) -> Result<String> {
+    use tokio::io::AsyncReadExt;
+    let cannot =
+        |e: std::io::Error| Error::field("path", format!("cannot read {}: {}", path.display(), e));
+    let file = tokio::fs::File::open(path).await.map_err(cannot)?;
+    let meta = file.metadata().await.map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(Error::field(
+            "path",
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    if meta.len() > MAX_DOCUMENT_BYTES {
+        return Err(Error::field(
+            "path",
+            format!(
+                "{} is larger than the {} MiB a directory document may be",
+                path.display(),
+                MAX_DOCUMENT_BYTES >> 20
+            ),
+        ));
+    }
+    let mut text = String::new();
+    // The size may grow after the check: read no more than the cap either way.
+    file.take(MAX_DOCUMENT_BYTES + 1)
+        .read_to_string(&mut text)
+        .await
+        .map_err(cannot)?;
+    if text.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(Error::field(
+            "path",
+            format!(
+                "{} grew past the size a directory document may be",
+                path.display()
+            ),
+        ));
+    }
+    Ok(text)
+}
+
 impl DirectorySource for FileSource {
     fn read(&self) -> BoxFuture<'_, Result<Snapshot>> {
         Box::pin(async move {
             match self {
                 FileSource::Document(document) => Ok(snapshot(document.clone())),
                 FileSource::Path(path) => {
-                    let text = tokio::fs::read_to_string(path).await.map_err(|e| {
-                        Error::field("path", format!("cannot read {}: {}", path.display(), e))
-                    })?;
+                    let text = read_document(path).await?;
                     let document: DirectoryDocument = serde_json::from_str(&text).map_err(|e| {
                         Error::field(
                             "path",

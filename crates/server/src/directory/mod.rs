@@ -5,6 +5,7 @@ pub mod cache;
 pub mod connection;
 pub mod file;
 pub mod graph;
+pub mod guard;
 mod import;
 pub mod ldap;
 pub mod matching;

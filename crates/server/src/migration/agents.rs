@@ -11,7 +11,7 @@ use model::status::{AgentStatus, Phase};
 use serde::Serialize;
 
 use crate::store::agents::{Agent, AgentRun};
-use crate::store::communications::FailedCommunication;
+use crate::store::communications::FailedSource;
 use crate::{App, Error, Result};
 
 /// A log page holds this many entries unless asked for another size.
@@ -196,6 +196,6 @@ pub async fn events(
 pub async fn failed_communications(
     app: &App,
     limit: Option<u32>,
-) -> Result<Vec<FailedCommunication>> {
-    app.store.failed_communications(page_size(limit)?).await
+) -> Result<Vec<FailedSource>> {
+    app.store.failed_sources(page_size(limit)?).await
 }

@@ -24,6 +24,9 @@ pub struct PskInfo {
     pub created_at: DateTime<Utc>,
     /// True for the newest, the one to give new installers.
     pub latest: bool,
+    /// What it is limited to.
+    #[serde(flatten)]
+    pub limits: super::psk_limits::PskLimits,
 }
 
 /// An agent certificate as listed: never its secret keys.
@@ -110,16 +113,17 @@ impl Store {
         let rows = sqlx::query(&format!("SELECT id, created_at FROM psks {}", NEWEST_FIRST))
             .fetch_all(self.pool())
             .await?;
-        rows.iter()
-            .enumerate()
-            .map(|(i, row)| {
-                Ok(PskInfo {
-                    id: parse_text("psk id", &row.try_get::<String, _>("id")?)?,
-                    created_at: from_ms(row.try_get("created_at")?),
-                    latest: i == 0,
-                })
-            })
-            .collect()
+        let mut out = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            let id = parse_text("psk id", &row.try_get::<String, _>("id")?)?;
+            out.push(PskInfo {
+                id,
+                created_at: from_ms(row.try_get("created_at")?),
+                latest: i == 0,
+                limits: self.psk_limits(id).await?,
+            });
+        }
+        Ok(out)
     }
 
     /// Every PSK with its value, for checking a registration's MAC.

@@ -37,14 +37,18 @@ impl Store {
     /// Opens (creating if needed) `rehome.db` in `data_dir` and brings its schema up to date;
     /// `secrets` seals and opens its secrets (see [`Store::connect`]).
     pub async fn open_sqlite(data_dir: &Path, secrets: SecretBox) -> Result<Store> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
+        private::private_dir(data_dir).map_err(|e| {
             crate::Error::Internal(format!(
                 "cannot create data directory {}: {}",
                 data_dir.display(),
                 e
             ))
         })?;
-        let url = format!("sqlite://{}?mode=rwc", data_dir.join("rehome.db").display());
+        let file = data_dir.join("rehome.db");
+        private::private_database(&file).map_err(|e| {
+            crate::Error::Internal(format!("cannot create {}: {}", file.display(), e))
+        })?;
+        let url = format!("sqlite://{}?mode=rwc", file.display());
         Store::connect(&url, secrets).await
     }
 
@@ -132,6 +136,7 @@ impl Store {
 }
 
 pub mod agents;
+pub mod audit;
 pub mod bulk;
 pub mod certificates;
 pub mod communications;
@@ -146,6 +151,8 @@ pub mod leases;
 pub mod licences;
 pub mod packages;
 pub mod schedule;
+mod private;
+pub mod psk_limits;
 pub mod sealing;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

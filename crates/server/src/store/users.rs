@@ -244,6 +244,108 @@ pub async fn set_roles(store: &Store, id: UserId, roles: &[Role], now: i64) -> R
     Ok(())
 }
 
+/// What a role change or deletion guarded by [`change_keeping`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// Done.
+    Changed,
+    /// Refused: it would have left no user with the kept role.
+    LastHolder,
+    /// There is no such user.
+    Missing,
+}
+
+/// Replaces the roles of `id` with `roles`, or deletes the user when `roles` is `None`, unless
+/// that would leave nobody holding `keep`. The check and the change are one transaction that
+/// first takes the lock every such change takes, so two admins demoting themselves at the same
+/// moment cannot both succeed.
+pub async fn change_keeping(
+    store: &Store,
+    id: UserId,
+    roles: Option<&[Role]>,
+    keep: Role,
+    now: i64,
+) -> Result<Kept> {
+    let mut tx = store.pool().begin().await?;
+    match store.backend() {
+        super::Backend::Postgres => {
+            sqlx::query("SELECT pg_advisory_xact_lock(7201517)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        // A write as the first statement takes SQLite's one write lock, with a fresh snapshot.
+        super::Backend::Sqlite => {
+            sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    let held: Vec<String> = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1")
+        .bind(id.to_string())
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("role"))
+        .collect::<std::result::Result<_, _>>()?;
+    let exists = sqlx::query("SELECT id FROM users WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+    if !exists {
+        return Ok(Kept::Missing);
+    }
+    let loses = held.iter().any(|r| r == keep.as_str())
+        && !roles.is_some_and(|roles| roles.contains(&keep));
+    if loses {
+        let others: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE role = $1 AND user_id <> $2")
+                .bind(keep.as_str())
+                .bind(id.to_string())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+        if others == 0 {
+            return Ok(Kept::LastHolder);
+        }
+    }
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    match roles {
+        Some(roles) => {
+            for role in sort_roles(roles.to_vec()) {
+                sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+                    .bind(id.to_string())
+                    .bind(role.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        None => {
+            for table in ["user_sessions", "user_login_addresses"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Kept::Changed)
+}
+
 /// Sets a new password hash, the must-change flag, and clears any lockout.
 pub async fn set_password(
     store: &Store,
@@ -264,16 +366,40 @@ pub async fn set_password(
     Ok(())
 }
 
-/// Counts one more failed login for `id` in one statement, so parallel guesses cannot slip past
-/// the lockout; returns the new count.
-pub async fn add_login_failure(store: &Store, id: UserId) -> Result<i64> {
+/// Takes one sign-in attempt for `id` at `now`, counted before the password is checked, in one
+/// statement that decides: it is granted only while the account is not locked, and the attempt
+/// that makes `limit` locks the account until `until` at once. So parallel guesses cannot get
+/// more than `limit` passwords checked per lockout period, and attempts cut short (a crash
+/// mid-check) never leave the account locked past `until`: once a lock has run out the count
+/// starts again. With `bypass_lock` (an address the user signed in from before) the attempt is
+/// granted and counted whatever the lock. Returns the new count, or `None` when refused.
+pub async fn take_login_attempt(
+    store: &Store,
+    id: UserId,
+    now: i64,
+    limit: i64,
+    until: i64,
+    bypass_lock: bool,
+) -> Result<Option<i64>> {
     let row = sqlx::query(
-        "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
+        "UPDATE users SET \
+           failed_logins = CASE WHEN failed_logins >= $4 AND locked_until <= $3 THEN 1 ELSE failed_logins + 1 END, \
+           locked_until = CASE \
+             WHEN (CASE WHEN failed_logins >= $4 AND locked_until <= $3 THEN 1 ELSE failed_logins + 1 END) >= $4 \
+               AND locked_until <= $3 THEN $5 \
+             ELSE locked_until END \
+         WHERE id = $1 AND ($2 = 1 OR locked_until <= $3) \
+         RETURNING failed_logins",
     )
     .bind(id.to_string())
-    .fetch_one(store.pool())
+    .bind(i64::from(bypass_lock))
+    .bind(now)
+    .bind(limit)
+    .bind(until)
+    .fetch_optional(store.pool())
     .await?;
-    Ok(row.try_get("failed_logins")?)
+    row.map(|r| r.try_get("failed_logins").map_err(Error::from))
+        .transpose()
 }
 
 /// Records the failed-login counter and lockout of `id`.
@@ -292,11 +418,48 @@ pub async fn set_login_failures(
     Ok(())
 }
 
+/// Remembers that `id` signed in with the right password from `address` at `now`.
+pub async fn remember_login_address(
+    store: &Store,
+    id: UserId,
+    address: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO user_login_addresses (user_id, address, last_success) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id, address) DO UPDATE SET last_success = excluded.last_success",
+    )
+    .bind(id.to_string())
+    .bind(address)
+    .bind(now)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Whether `id` signed in with the right password from `address` at or after `since`.
+pub async fn is_known_login_address(
+    store: &Store,
+    id: UserId,
+    address: &str,
+    since: i64,
+) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM user_login_addresses WHERE user_id = $1 AND address = $2 AND last_success >= $3",
+    )
+    .bind(id.to_string())
+    .bind(address)
+    .bind(since)
+    .fetch_one(store.pool())
+    .await?;
+    Ok(row.try_get::<i64, _>("n")? > 0)
+}
+
 /// Deletes `id` and its sessions; false when there was no such user.
 pub async fn delete_user(store: &Store, id: UserId) -> Result<bool> {
     let mut tx = store.pool().begin().await?;
     // Explicit rather than relying on ON DELETE CASCADE, which SQLite only honours per connection.
-    for table in ["user_sessions", "user_roles"] {
+    for table in ["user_sessions", "user_roles", "user_login_addresses"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
             .bind(id.to_string())
             .execute(&mut *tx)

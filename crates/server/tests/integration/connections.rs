@@ -41,16 +41,16 @@ async fn a_bind_password_given_on_put_never_comes_back_in_answers_logs_or_the_ro
     assert_eq!(got.json()["bind_dn"], "CN=svc,DC=corp,DC=test");
     assert_eq!(got.json()["base_dns"][0], "OU=Staff,DC=corp,DC=test");
 
-    // Edited without the password: the stored one is kept.
-    let edit = json!({"kind": "ldap", "url": "ldaps://dc2.corp.test",
-        "bind_dn": "CN=svc,DC=corp,DC=test"});
+    // Edited without the password, on the same server: the stored one is kept.
+    let edit = json!({"kind": "ldap", "url": "ldaps://dc1.corp.test",
+        "bind_dn": "CN=svc,DC=corp,DC=test", "base_dns": ["OU=All,DC=corp,DC=test"]});
     let edited = t.put_json(&path, &admin, edit).await;
     assert_eq!(edited.status, 200, "{}", edited.text());
     assert_eq!(edited.json()["has_secret"], true);
     match connection::stored(&t.app, ad).await.expect("read") {
         Some(Connection::Ldap(c)) => {
             assert_eq!(c.password, PASSWORD);
-            assert_eq!(c.url, "ldaps://dc2.corp.test");
+            assert_eq!(c.base_dns, vec!["OU=All,DC=corp,DC=test".to_string()]);
         }
         other => panic!("an LDAP connection, not {:?}", other),
     }

@@ -212,8 +212,17 @@ async fn device_code_sign_in_makes_a_sealed_token_that_devices_receive() {
         .expect("batch");
     let mut pc1 = TestAgent::new("PC1");
     pc1.register(t, &psk).await.expect("registered");
-    let assignment = pc1
+    let waiting = pc1
         .check_in(t, false, vec![])
+        .await
+        .assignment
+        .expect("assigned");
+    assert!(
+        waiting.bulk_token.is_none(),
+        "only the final check-in carries it"
+    );
+    let assignment = pc1
+        .check_in(t, true, vec![])
         .await
         .assignment
         .expect("assigned");
@@ -230,7 +239,7 @@ async fn device_code_sign_in_makes_a_sealed_token_that_devices_receive() {
     let second_view = device_code_token(&s, "Wave 2 devices", 90).await;
     let second = s.fake.issued()[1].token.clone();
     let assignment = pc1
-        .check_in(t, false, vec![])
+        .check_in(t, true, vec![])
         .await
         .assignment
         .expect("assigned");
@@ -294,7 +303,7 @@ async fn device_code_sign_in_makes_a_sealed_token_that_devices_receive() {
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     let assignment = pc1
-        .check_in(t, false, vec![])
+        .check_in(t, true, vec![])
         .await
         .assignment
         .expect("assigned");

@@ -16,5 +16,6 @@ mod licences;
 mod openapi;
 mod packages;
 mod secrets;
+mod security;
 mod support;
 mod sync;

@@ -64,6 +64,14 @@ impl TestApp {
         TestApp::with_settings(Settings::default()).await
     }
 
+    /// As [`TestApp::new`] with `limits` (e.g. a small password gate).
+    pub async fn with_limits(limits: server::limits::Limits) -> TestApp {
+        let mut t = TestApp::new().await;
+        t.app.limits = std::sync::Arc::new(limits);
+        t.router = server::router(t.app.clone());
+        t
+    }
+
     /// As [`TestApp::new`] with `settings` (e.g. `tls: true`).
     pub async fn with_settings(settings: Settings) -> TestApp {
         let (store, dir) = fresh_store().await;
@@ -103,6 +111,20 @@ impl TestApp {
         server::auth::issue_api_token(&self.app, user.id)
             .await
             .expect("issue token")
+    }
+
+    /// Sends any request as if it came from `from` (the listener's `ConnectInfo`).
+    pub async fn request_from(
+        &self,
+        from: std::net::IpAddr,
+        mut request: Request<Body>,
+    ) -> TestResponse {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+                from, 50_000,
+            )));
+        self.request(request).await
     }
 
     /// Sends any request.

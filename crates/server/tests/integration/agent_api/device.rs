@@ -110,7 +110,11 @@ impl TestAgent {
         t: &TestApp,
         envelope: &Envelope,
     ) -> Result<R, (StatusCode, Refused)> {
-        let path = format!("/agent/{}", envelope.header.kind);
+        // As the agent does: its id in the query, so large bodies are read.
+        let path = format!(
+            "/agent/{}?agent={}",
+            envelope.header.kind, envelope.header.agent
+        );
         let response = t
             .post_json(&path, "", serde_json::to_value(envelope).expect("json"))
             .await;

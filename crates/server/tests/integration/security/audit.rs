@@ -1,0 +1,174 @@
+//! The audit trail: changes with who, where, before and after; sign-ins; no secrets; filters,
+//! CSV, the console page, Tenant admins only, and retention.
+
+use axum::body::Body;
+use axum::http::{header, Method, Request};
+use chrono::Duration;
+use serde_json::{json, Value};
+use server::auth::Role;
+
+use crate::auth::console_session;
+use crate::support::TestApp;
+
+async fn admin(t: &TestApp) -> (String, String) {
+    let (name, password) = t.user_with_roles(&[Role::TenantAdmin]).await;
+    let r = t
+        .post_json(
+            "/api/v1/auth/login",
+            "",
+            json!({"name": name, "password": password}),
+        )
+        .await;
+    (name, r.json()["token"].as_str().expect("token").to_string())
+}
+
+fn entries(v: &Value) -> Vec<Value> {
+    v.as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn changes_are_recorded_with_who_where_before_and_after_and_never_a_secret() {
+    let t = TestApp::new().await;
+    let (name, token) = admin(&t).await;
+    let created = t
+        .request_from(
+            "203.0.113.5".parse().expect("ip"),
+            Request::builder()
+                .method(Method::POST)
+                .uri("/api/v1/users")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    json!({"name": "dora", "password": "Secret-Created-9x", "roles": ["SyncViewer"]})
+                        .to_string(),
+                ))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json()["id"].as_str().expect("id").to_string();
+    let updated = t
+        .put_json(
+            &format!("/api/v1/users/{id}"),
+            &token,
+            json!({"roles": ["SyncAdmin"], "password": "Secret-Updated-9x"}),
+        )
+        .await;
+    assert_eq!(updated.status, 200);
+
+    let trail = t.get("/api/v1/audit", &token).await;
+    assert_eq!(trail.status, 200, "{}", trail.text());
+    let all = entries(&trail.json());
+    let post = all
+        .iter()
+        .find(|e| e["action"] == "POST /api/v1/users")
+        .expect("the creation is recorded");
+    assert_eq!(post["actor"], name.as_str());
+    assert_eq!(post["address"], "203.0.113.5");
+    assert_eq!(post["status"], 201);
+    assert_eq!(post["after"]["name"], "dora");
+    let put = all
+        .iter()
+        .find(|e| e["action"] == format!("PUT /api/v1/users/{id}"))
+        .expect("the update is recorded");
+    assert_eq!(put["before"]["roles"], json!(["SyncViewer"]));
+    assert_eq!(put["after"]["roles"], json!(["SyncAdmin"]));
+    assert!(all
+        .iter()
+        .any(|e| e["action"] == "sign-in" && e["actor"] == name.as_str()));
+
+    let csv = t.get("/api/v1/audit.csv", &token).await;
+    assert_eq!(csv.status, 200);
+    assert!(csv
+        .text()
+        .starts_with("at,actor,address,action,status,before,after"));
+    for text in [trail.text(), csv.text()] {
+        for secret in ["Secret-Created-9x", "Secret-Updated-9x", token.as_str()] {
+            assert!(!text.contains(secret), "the trail holds a secret: {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn sign_ins_refusals_and_lockouts_are_recorded_and_filtered() {
+    let t = TestApp::new().await;
+    let (_, token) = admin(&t).await;
+    let (name, _) = t.user_with_roles(&[Role::AgentViewer]).await;
+    let typed = "Typed-A-Password-Here-1";
+    let login = |n: String, p: &'static str| {
+        let t = &t;
+        async move {
+            t.post_json("/api/v1/auth/login", "", json!({"name": n, "password": p}))
+                .await
+        }
+    };
+    login(typed.to_string(), "whatever-it-is").await;
+    for _ in 0..5 {
+        login(name.clone(), "guess-guess-guess").await;
+    }
+    let refused = t
+        .get("/api/v1/audit?action=sign-in%20refused", &token)
+        .await;
+    let refused = entries(&refused.json());
+    assert_eq!(refused.len(), 6, "{refused:?}");
+    assert!(refused.iter().all(|e| e["action"] == "sign-in refused"));
+    assert_eq!(
+        refused
+            .iter()
+            .filter(|e| e["actor"] == name.as_str())
+            .count(),
+        5
+    );
+    let locked = t
+        .get(&format!("/api/v1/audit?action=locked&actor={name}"), &token)
+        .await;
+    assert_eq!(entries(&locked.json()).len(), 1);
+    let everything = t.get("/api/v1/audit?limit=1000", &token).await.text();
+    assert!(!everything.contains(typed), "{everything}");
+    assert!(everything.contains(&server::auth::accounts::name_fingerprint(typed)));
+}
+
+#[tokio::test]
+async fn only_tenant_admins_read_the_trail_and_old_entries_expire() {
+    let t = TestApp::new().await;
+    let (_, token) = admin(&t).await;
+    let other = t
+        .token_with_roles(&[Role::AgentAdmin, Role::SyncAdmin])
+        .await;
+    assert_eq!(t.get("/api/v1/audit", &other).await.status, 403);
+    assert_eq!(t.get("/api/v1/audit.csv", &other).await.status, 403);
+    assert_eq!(t.get("/api/v1/audit?limit=0", &token).await.status, 422);
+
+    // The console page.
+    let session = console_session(&t, &[Role::TenantAdmin]).await;
+    let page = t
+        .request(
+            Request::builder()
+                .uri("/audit")
+                .header(header::COOKIE, format!("rehome_session={}", session.token))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("sign-in"), "{}", page.text());
+    let viewer = console_session(&t, &[Role::AgentViewer]).await;
+    let refused = t
+        .request(
+            Request::builder()
+                .uri("/audit")
+                .header(header::COOKIE, format!("rehome_session={}", viewer.token))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+
+    // Past the retention period (365 days by default) the jobs delete entries.
+    assert!(!entries(&t.get("/api/v1/audit", &token).await.json()).is_empty());
+    t.clock.advance(Duration::days(366));
+    let round = server::jobs::round(&t.app).await.expect("round");
+    assert!(round.audit_swept >= 1);
+    let token = t.token_with_roles(&[Role::TenantAdmin]).await;
+    assert!(entries(&t.get("/api/v1/audit", &token).await.json()).is_empty());
+}
