@@ -8,7 +8,7 @@ use model::ids::{DirectoryId, ObjectGuid};
 use model::FieldError;
 use serde::Serialize;
 
-use super::cache::CachedObject;
+use super::cache::{CachedObject, ObjectCache};
 use super::file;
 use super::source::{Changes, DirectorySource, Snapshot};
 use crate::store::directories::{CursorUpdate, ImportKind, ImportRun};
@@ -105,18 +105,7 @@ pub async fn import_with(
     let (kind, domain_id, upserts, deleted, added, next_cursor) = match read {
         Read::Changes(changes) => {
             check_objects(&changes.objects, "objects")?;
-            let mut upserts = Vec::new();
-            let mut added = 0u64;
-            for object in changes.objects {
-                match view.digest(&object.guid) {
-                    None => {
-                        added += 1;
-                        upserts.push(object);
-                    }
-                    Some(d) if d != object.digest() => upserts.push(object),
-                    Some(_) => {}
-                }
-            }
+            let (upserts, added) = new_or_changed(&view, changes.objects, |_| {});
             let mut seen = HashSet::new();
             let deleted: Vec<ObjectGuid> = changes
                 .deleted
@@ -135,19 +124,9 @@ pub async fn import_with(
         Read::Full(snapshot) => {
             check_objects(&snapshot.objects, "objects")?;
             let mut seen = HashSet::with_capacity(snapshot.objects.len());
-            let mut upserts = Vec::new();
-            let mut added = 0u64;
-            for object in snapshot.objects {
-                seen.insert(object.guid);
-                match view.digest(&object.guid) {
-                    None => {
-                        added += 1;
-                        upserts.push(object);
-                    }
-                    Some(d) if d != object.digest() => upserts.push(object),
-                    Some(_) => {}
-                }
-            }
+            let (upserts, added) = new_or_changed(&view, snapshot.objects, |o| {
+                seen.insert(o.guid);
+            });
             let deleted: Vec<ObjectGuid> = view
                 .guids()
                 .filter(|g| !seen.contains(g))
@@ -233,6 +212,29 @@ pub async fn import_with(
     tracing::info!(directory = %dir.name, kind = kind.as_str(), total = summary.total, added = summary.added,
         changed = summary.changed, deleted = summary.deleted, "directory imported");
     Ok(summary)
+}
+
+/// The objects that are new or differ from `cache`, and how many of them are new; `each` sees
+/// every object read.
+fn new_or_changed(
+    cache: &ObjectCache,
+    objects: Vec<DirectoryObject>,
+    mut each: impl FnMut(&DirectoryObject),
+) -> (Vec<DirectoryObject>, u64) {
+    let mut upserts = Vec::new();
+    let mut added = 0u64;
+    for object in objects {
+        each(&object);
+        match cache.digest(&object.guid) {
+            None => {
+                added += 1;
+                upserts.push(object);
+            }
+            Some(d) if d != object.digest() => upserts.push(object),
+            Some(_) => {}
+        }
+    }
+    (upserts, added)
 }
 
 /// Imports the JSON document at `path` (see [`file::FileSource`]) into `directory`.
