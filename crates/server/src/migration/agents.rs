@@ -193,9 +193,6 @@ pub async fn events(
 }
 
 /// Refused agent requests, newest first, `limit` at most.
-pub async fn failed_communications(
-    app: &App,
-    limit: Option<u32>,
-) -> Result<Vec<FailedSource>> {
+pub async fn failed_communications(app: &App, limit: Option<u32>) -> Result<Vec<FailedSource>> {
     app.store.failed_sources(page_size(limit)?).await
 }

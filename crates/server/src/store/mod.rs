@@ -150,9 +150,9 @@ pub mod imports;
 pub mod leases;
 pub mod licences;
 pub mod packages;
-pub mod schedule;
 mod private;
 pub mod psk_limits;
+pub mod schedule;
 pub mod sealing;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
