@@ -6,10 +6,10 @@
 use std::io::Cursor;
 
 use libfuzzer_sys::fuzz_target;
-use server::packages::validate;
+use command_package::check;
 
 fuzz_target!(|data: &[u8]| {
-    let summary = match validate(data) {
+    let summary = match check(data) {
         Ok(summary) => summary,
         Err(_) => return,
     };
