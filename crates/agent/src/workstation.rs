@@ -10,8 +10,25 @@ use model::plan::{DeviceFacts, JoinState, OsEdition, PermissionArea};
 use model::protocol::UserProfile;
 use secdesc::translate::{SidMap, TranslateOptions};
 use secdesc::Sid;
+use serde::{Deserialize, Serialize};
 
 use crate::Result;
+
+/// A registry value, typed as Windows types it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum RegValue {
+    /// `REG_SZ`.
+    Sz(String),
+    /// `REG_EXPAND_SZ`.
+    ExpandSz(String),
+    /// `REG_MULTI_SZ`.
+    MultiSz(Vec<String>),
+    /// `REG_DWORD`.
+    Dword(u32),
+    /// `REG_BINARY`.
+    Binary(Vec<u8>),
+}
 
 /// What the agent reports about the device and decides with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,4 +136,43 @@ pub trait Workstation {
     fn restore_appx(&mut self, map: &SidMap) -> Result<Effect>;
     /// Removes the Windows Hello containers tied to the old identities.
     fn reset_windows_hello(&mut self) -> Result<Effect>;
+
+    // Primitives. Registry keys are named from their root (`HKLM\SOFTWARE\…`, or
+    // `HKU\<SID>\…` for a user's hive, which the Windows implementation loads with
+    // `RegLoadKeyW` when the user is not logged on); key and value names compare
+    // case-insensitively, as on Windows. Each returns whether it changed anything.
+
+    /// `RegGetValueW`: the value, or `None` when the key or the value is absent.
+    fn registry_value(&self, key: &str, name: &str) -> Result<Option<RegValue>>;
+    /// `RegEnumValueW`: the names of the values of `key` (none when it is absent).
+    fn registry_value_names(&self, key: &str) -> Result<Vec<String>>;
+    /// `RegCreateKeyExW` + `RegSetValueExW`.
+    fn set_registry_value(&mut self, key: &str, name: &str, value: &RegValue) -> Result<bool>;
+    /// `RegDeleteKeyValueW`.
+    fn delete_registry_value(&mut self, key: &str, name: &str) -> Result<bool>;
+    /// `RegDeleteTreeW` then `RegDeleteKeyW`: the key and everything under it.
+    fn delete_registry_key(&mut self, key: &str) -> Result<bool>;
+    /// `LsaAddAccountRights`: grants `right` (e.g. `SeDenyInteractiveLogonRight`) to `sid`.
+    fn grant_user_right(&mut self, right: &str, sid: &Sid) -> Result<bool>;
+    /// `LsaRemoveAccountRights`.
+    fn revoke_user_right(&mut self, right: &str, sid: &Sid) -> Result<bool>;
+    /// The SIDs holding `right` (`LsaEnumerateAccountsWithUserRight`).
+    fn user_right_holders(&self, right: &str) -> Result<BTreeSet<Sid>>;
+    /// `NetUserAdd` then `NetLocalGroupAddMembers` into S-1-5-32-544; sets the password when the
+    /// account exists already.
+    fn create_local_administrator(&mut self, name: &str, password: &str) -> Result<bool>;
+    /// `NetUserDel`.
+    fn delete_local_user(&mut self, name: &str) -> Result<bool>;
+    /// Whether the local account `name` exists (`NetUserGetInfo`).
+    fn local_user_exists(&self, name: &str) -> Result<bool>;
+    /// `SetComputerNameExW(ComputerNamePhysicalDnsHostname)`; takes effect at the next reboot on a
+    /// real device.
+    fn rename_computer(&mut self, name: &str) -> Result<bool>;
+    /// Writes `legalnoticecaption` and `legalnoticetext`.
+    fn write_legal_notice(&mut self, caption: &str, text: &str) -> Result<bool>;
+    /// Deletes a folder and everything in it (`SHFileOperationW` / `RemoveDirectoryW`); returns
+    /// how many files and folders went.
+    fn remove_tree(&mut self, path: &str) -> Result<usize>;
+    /// A step finished with `changes`: a point where the workstation may make its state durable.
+    fn checkpoint(&mut self, step: &str, changes: usize) -> Result<()>;
 }

@@ -6,13 +6,13 @@ use std::collections::BTreeSet;
 use model::ids::RunbookId;
 use model::plan::{plan, Action, Refusal, Step};
 use model::protocol::{AgentEvent, DeviceAssignment};
-use model::runbook::PermissionMode;
+use model::runbook::{PermissionMode, RunbookSecrets};
 use model::schedule::CheckInState;
 use model::status::{AgentStatus, EventLevel, Phase};
 use secdesc::translate::{SidMap, TranslateMode, TranslateOptions};
 use secdesc::Sid;
 
-use super::Agent;
+use super::{actions, Agent};
 use crate::client::{Client, Transport};
 use crate::workstation::{Effect, Workstation};
 use crate::{Error, Result};
@@ -78,6 +78,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
     /// Plans `assignment` on this device and runs it. `None` when asked to stop half way.
     pub(super) fn start(&mut self, assignment: &DeviceAssignment) -> Result<Option<AgentStatus>> {
         let runbook = &assignment.runbook;
+        self.secrets = Some((runbook.id, assignment.secrets.clone()));
         let facts = self.workstation.facts()?;
         match plan(runbook, &facts.device(), &assignment.target) {
             Ok(steps) => {
@@ -152,7 +153,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 .step_started(runbook, &step.id, self.clock.now())?;
             let mut failures = CheckInState::default();
             let outcome = loop {
-                match self.perform(step, &mut map) {
+                match self.perform(runbook, step, &mut map) {
                     // The server is needed for translations: wait for it with the unreachable
                     // backoff rather than fail the migration. Safe because the step is idempotent.
                     Err(Error::Unreachable(_)) => {
@@ -164,6 +165,11 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     other => break other,
                 }
             };
+            // The workstation makes the step's change durable before the journal calls it done.
+            let outcome = outcome.and_then(|effect| {
+                self.workstation.checkpoint(&step.id, effect.changes)?;
+                Ok(effect)
+            });
             match outcome {
                 Ok(effect) => {
                     self.note(Note {
@@ -171,13 +177,13 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                         runbook,
                         step: Some(step),
                         status: None,
-                        message: effect.summary,
+                        message: format!("{}: {}", step.action.name(), effect.summary),
                     })?;
                     self.journal
                         .step_done(runbook, &step.id, self.clock.now())?;
                 }
                 Err(e) => {
-                    let message = format!("{} failed: {}", step.id, e);
+                    let message = format!("{} ({}) failed: {}", step.id, step.action.name(), e);
                     self.note(Note {
                         level: EventLevel::Error,
                         runbook,
@@ -210,19 +216,89 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         map.as_ref().ok_or(Error::NotRegistered)
     }
 
-    fn perform(&mut self, step: &Step, map: &mut Option<SidMap>) -> Result<Effect> {
-        match &step.action {
-            Action::SuspendBitLocker => self.workstation.suspend_bitlocker(),
-            Action::BackupLegalNotice => self.workstation.backup_legal_notice(),
-            Action::BackupLocalGroups => self.workstation.backup_local_groups(),
-            Action::BackupAppxPackages => self.workstation.backup_appx(),
-            Action::LeaveActiveDirectory => self.workstation.leave_active_directory(),
-            Action::LeaveEntra => self.workstation.leave_entra(),
-            Action::JoinActiveDirectory { domain, .. } => {
-                self.workstation.join_active_directory(domain)
+    /// The runbook's secrets: those of the assignment it started with, or after a restart (they
+    /// are never written to disk) those the server sends again for the same runbook.
+    fn secrets(&mut self, runbook: RunbookId) -> Result<RunbookSecrets> {
+        if let Some((id, secrets)) = &self.secrets {
+            if *id == runbook {
+                return Ok(secrets.clone());
             }
-            Action::JoinEntra { tenant } => self.workstation.join_entra(tenant),
-            Action::ResetWindowsHello => self.workstation.reset_windows_hello(),
+        }
+        let response = self.check_in(false)?;
+        match response.assignment {
+            Some(a) if a.runbook.id == runbook => {
+                self.secrets = Some((runbook, a.secrets.clone()));
+                Ok(a.secrets)
+            }
+            _ => Err(Error::Device(
+                "the server no longer assigns this runbook, so its passwords cannot be fetched again; retry the runbook from the console"
+                    .to_string(),
+            )),
+        }
+    }
+
+    fn perform(
+        &mut self,
+        runbook: RunbookId,
+        step: &Step,
+        map: &mut Option<SidMap>,
+    ) -> Result<Effect> {
+        let unsupported = |reason: &str| -> Result<Effect> {
+            Err(Error::Unsupported {
+                action: step.action.name().to_string(),
+                reason: reason.to_string(),
+            })
+        };
+        let ws = &mut self.workstation;
+        // Every action is named: one this agent cannot carry out fails its step, loudly.
+        match &step.action {
+            Action::SuspendBitLocker => ws.suspend_bitlocker(),
+            Action::BackupLegalNotice => ws.backup_legal_notice(),
+            Action::BackupLocalGroups => ws.backup_local_groups(),
+            Action::BackupAppxPackages => ws.backup_appx(),
+            Action::SetLegalNotice { caption, text } => {
+                actions::set_legal_notice(ws, caption, text)
+            }
+            Action::SetLockScreenImage { image } => actions::set_lock_screen(ws, image),
+            Action::PreventLogin => {
+                let map = self.sid_map(map)?;
+                actions::prevent_login(&mut self.workstation, map)
+            }
+            Action::CreateFallbackAdmin { username } => {
+                let secrets = self.secrets(runbook)?;
+                actions::create_fallback_admin(
+                    &mut self.workstation,
+                    username,
+                    secrets.admin_fallback_password.as_deref(),
+                )
+            }
+            Action::RunCommandPackage { .. } => unsupported(
+                "running command packages (download by hash, safe unpacking, cmdline.cmd with a timeout) is not implemented yet",
+            ),
+            Action::CacheCredentials => unsupported(
+                "caching the users' target credentials needs the sign-in dialog, which this agent does not have yet",
+            ),
+            Action::LeaveActiveDirectory => ws.leave_active_directory(),
+            Action::LeaveEntra => ws.leave_entra(),
+            Action::RenameComputer { template } => {
+                actions::rename_computer(ws, template, random_digit)
+            }
+            Action::JoinActiveDirectory { domain, options } => {
+                if options.offline {
+                    unsupported("offline domain join needs a blob the server prepares, which it does not send yet")
+                } else {
+                    ws.join_active_directory(domain)
+                }
+            }
+            Action::JoinEntra { tenant } => ws.join_entra(tenant),
+            Action::SetHybridJoinTenant {
+                tenant_name,
+                tenant_id,
+            } => actions::set_hybrid_join_tenant(ws, tenant_name, tenant_id),
+            Action::EnrollIntune => unsupported(
+                "Intune enrolment (AutoEnrollMDM, retried hourly until it succeeds) is not implemented yet",
+            ),
+            Action::ResetWindowsHello => ws.reset_windows_hello(),
             Action::UpdatePermissions { area, mode, .. } => {
                 let mode = match mode {
                     PermissionMode::DontUpdate => {
@@ -240,7 +316,31 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 let map = self.sid_map(map)?;
                 self.workstation.update_permissions(*area, map, &options)
             }
-            Action::RestoreLegalNotice => self.workstation.restore_legal_notice(),
+            Action::UpdateAreaPermissions { area, .. } => unsupported(&format!(
+                "re-permissioning {} is not implemented yet",
+                area.slug()
+            )),
+            Action::UpdateRemoteFileShares { .. } => {
+                unsupported("re-permissioning remote file shares is not implemented yet")
+            }
+            Action::ResetOutlook {
+                zero_config_exchange,
+            } => actions::reset_outlook(ws, *zero_config_exchange),
+            Action::ResetM365Apps => actions::reset_m365_apps(ws),
+            Action::ResetEdge => unsupported(
+                "finding and resetting Edge's work profile is not implemented yet",
+            ),
+            Action::OneDriveCloudOnly { .. } => unsupported(
+                "making OneDrive files cloud-only and moving the rest is not implemented yet",
+            ),
+            Action::SetOneDriveSilentConfig { value } => {
+                actions::set_onedrive_silent_config(ws, *value)
+            }
+            Action::ResetInformationProtection {
+                source_hosts,
+                target_host,
+            } => actions::reset_information_protection(ws, source_hosts, target_host),
+            Action::RestoreLegalNotice => ws.restore_legal_notice(),
             Action::RestoreLocalGroups => {
                 let map = self.sid_map(map)?;
                 self.workstation.restore_local_groups(map)
@@ -249,8 +349,31 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 let map = self.sid_map(map)?;
                 self.workstation.restore_appx(map)
             }
-            Action::ResumeBitLocker => self.workstation.resume_bitlocker(),
-            _ => Ok(Effect::unchanged("not carried out by this agent yet")),
+            Action::ResumeBitLocker => ws.resume_bitlocker(),
+            Action::RestoreLockScreenImage => actions::restore_lock_screen(ws),
+            Action::AllowLogin => actions::allow_login(ws),
+            Action::RemoveFallbackAdmin {
+                username,
+                delay_days,
+            } => {
+                let now = self.clock.now();
+                actions::remove_fallback_admin(&mut self.workstation, username, *delay_days, now)
+            }
+            Action::SetProxyAutoDetect { value } => actions::set_proxy_autodetect(ws, *value),
+            Action::UninstallAgent => unsupported(
+                "removing the agent from the device is not implemented yet",
+            ),
+        }
+    }
+}
+
+/// A random decimal digit for `%RAND:X%`, unbiased (bytes of 250 and above are drawn again).
+fn random_digit() -> u8 {
+    loop {
+        for b in uuid::Uuid::new_v4().as_bytes() {
+            if *b < 250 {
+                return b % 10;
+            }
         }
     }
 }

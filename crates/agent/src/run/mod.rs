@@ -16,6 +16,7 @@ use model::protocol::{
     AgentEvent, Blocked, CheckInRequest, CheckInResponse, DeviceAssignment, RegisterRequest,
     AGENT_VERSION,
 };
+use model::runbook::RunbookSecrets;
 use model::schedule::{decide_with_choice, CheckInState, Decision, UserChoice, Window};
 use model::status::{AgentStatus, EventLevel};
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,7 @@ use crate::spool::Spool;
 use crate::workstation::Workstation;
 use crate::{fsutil, Error, Result};
 
+pub mod actions;
 mod choice;
 mod engine;
 
@@ -169,6 +171,8 @@ pub struct Agent<W, T> {
     profiles_due: bool,
     finished: Option<(RunbookId, AgentStatus)>,
     blocked: Option<String>,
+    /// The running runbook's secrets, in memory only.
+    secrets: Option<(RunbookId, RunbookSecrets)>,
 }
 
 /// Runs an agent on the simulated workstation of `config` against the real server, on the real
@@ -231,6 +235,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             profiles_due: false,
             finished: None,
             blocked: saved.blocked,
+            secrets: None,
         })
     }
 
@@ -287,6 +292,11 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 let _ = self.flush();
             }
             let mut wake = next_check_in;
+            // A fallback administrator kept for N days goes when its day comes, also after
+            // restarts: the due date is on the device.
+            if let Some(due) = self.remove_due_accounts()? {
+                wake = wake.min(due);
+            }
             if let Some(assignment) = self.assignment.clone() {
                 match self.decide(&assignment, now)? {
                     Decision::Start => {
@@ -351,6 +361,28 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 return Ok(Exit::Stopped);
             }
         }
+    }
+
+    /// Deletes the accounts whose delayed removal is due, with an event each; returns when the
+    /// next one is due.
+    fn remove_due_accounts(&mut self) -> Result<Option<DateTime<Utc>>> {
+        let now = self.clock.now();
+        for effect in actions::remove_due_accounts(&mut self.workstation, now)? {
+            self.spool.append(AgentEvent {
+                seq: 0,
+                at: now,
+                level: EventLevel::Info,
+                runbook: None,
+                phase: Some(model::status::Phase::Completion),
+                step: None,
+                status: None,
+                message: format!("RemoveFallbackAdmin: {}", effect.summary),
+            })?;
+        }
+        Ok(actions::pending_removals(&self.workstation)?
+            .into_iter()
+            .map(|(_, due)| due)
+            .min())
     }
 
     /// Registers unless an identity was saved; retries while the server is unreachable. False

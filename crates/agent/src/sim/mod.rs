@@ -13,12 +13,14 @@ use secdesc::translate::{translate, SidMap, TranslateMode, TranslateOptions};
 use secdesc::{SecurityDescriptor, Sid};
 
 use crate::fsutil;
-use crate::workstation::{Effect, Facts, Workstation};
+use crate::workstation::{Effect, Facts, RegValue, Workstation};
 use crate::{Error, Result};
 
 mod state;
 
-pub use state::{Backups, BitLocker, LegalNotice, ProfileEntry, SimSpec, SimState, SimUser};
+pub use state::{
+    Backups, BitLocker, LegalNotice, LocalUser, ProfileEntry, SimSpec, SimState, SimUser,
+};
 use state::{DOMAIN_ADMINS, DOMAIN_USERS};
 
 /// The file a simulated workstation lives in, inside its folder.
@@ -31,6 +33,9 @@ pub struct SimFaults {
     /// `permissions/file-system`) has changed the device and saved it, before the agent can
     /// record the step done: what a power cut at that instant does.
     pub crash_after_step: Option<String>,
+    /// Operations this device refuses as a workstation without that capability would (e.g.
+    /// `rename_computer`): they fail with [`Error::Unsupported`].
+    pub lacks: Vec<String>,
 }
 
 /// A simulated Windows workstation stored in a folder.
@@ -105,17 +110,35 @@ impl SimWorkstation {
         fsutil::write_atomic(&self.dir.join(STATE_FILE), &bytes, false)
     }
 
-    /// Saves the state after the operation of `step`, counts it when it changed something, and
-    /// fires an injected crash.
-    fn commit(&mut self, step: &str, effect: Effect) -> Result<Effect> {
-        if effect.changes > 0 {
-            *self.state.actions.entry(step.to_string()).or_insert(0) += 1;
-        }
+    /// Saves the state after an operation, so a crash leaves it before or after, never half way.
+    fn commit(&mut self, _operation: &str, effect: Effect) -> Result<Effect> {
         self.save()?;
-        if self.faults.crash_after_step.as_deref() == Some(step) {
-            panic!("simulated crash after {}", step);
-        }
         Ok(effect)
+    }
+
+    /// Refuses `operation` when the faults say this device lacks it.
+    fn require(&self, operation: &str) -> Result<()> {
+        if self.faults.lacks.iter().any(|l| l == operation) {
+            return Err(Error::Unsupported {
+                action: operation.to_string(),
+                reason: "this simulated workstation was built without it".to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs `change` on the state and saves when it changed something.
+    fn mutate(
+        &mut self,
+        operation: &str,
+        change: impl FnOnce(&mut SimState) -> bool,
+    ) -> Result<bool> {
+        self.require(operation)?;
+        let changed = change(&mut self.state);
+        if changed {
+            self.save()?;
+        }
+        Ok(changed)
     }
 
     fn translate_profiles(&mut self, map: &SidMap, options: &TranslateOptions) -> Result<Effect> {
@@ -548,6 +571,207 @@ impl Workstation for SimWorkstation {
             Effect::changed(changes, format!("registered {} AppX package(s)", changes))
         };
         self.commit("completion/restore-appx", effect)
+    }
+
+    fn registry_value(&self, key: &str, name: &str) -> Result<Option<RegValue>> {
+        self.require("registry_value")?;
+        Ok(self
+            .state
+            .registry
+            .get(&key.to_lowercase())
+            .and_then(|values| values.get(&name.to_lowercase()))
+            .cloned())
+    }
+
+    fn registry_value_names(&self, key: &str) -> Result<Vec<String>> {
+        self.require("registry_value_names")?;
+        Ok(self
+            .state
+            .registry
+            .get(&key.to_lowercase())
+            .map(|values| values.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    fn set_registry_value(&mut self, key: &str, name: &str, value: &RegValue) -> Result<bool> {
+        let (key, name) = (key.to_lowercase(), name.to_lowercase());
+        self.mutate("set_registry_value", |s| {
+            let values = s.registry.entry(key).or_default();
+            if values.get(&name) == Some(value) {
+                return false;
+            }
+            values.insert(name, value.clone());
+            true
+        })
+    }
+
+    fn delete_registry_value(&mut self, key: &str, name: &str) -> Result<bool> {
+        let (key, name) = (key.to_lowercase(), name.to_lowercase());
+        self.mutate("delete_registry_value", |s| {
+            s.registry
+                .get_mut(&key)
+                .map_or(false, |values| values.remove(&name).is_some())
+        })
+    }
+
+    fn delete_registry_key(&mut self, key: &str) -> Result<bool> {
+        let key = key.to_lowercase();
+        let prefix = format!("{}\\", key);
+        self.mutate("delete_registry_key", |s| {
+            let before = s.registry.len();
+            s.registry
+                .retain(|k, _| *k != key && !k.starts_with(&prefix));
+            s.registry.len() != before
+        })
+    }
+
+    fn grant_user_right(&mut self, right: &str, sid: &Sid) -> Result<bool> {
+        self.mutate("grant_user_right", |s| {
+            s.user_rights
+                .entry(right.to_string())
+                .or_default()
+                .insert(sid.clone())
+        })
+    }
+
+    fn revoke_user_right(&mut self, right: &str, sid: &Sid) -> Result<bool> {
+        self.mutate("revoke_user_right", |s| {
+            let removed = s
+                .user_rights
+                .get_mut(right)
+                .map_or(false, |holders| holders.remove(sid));
+            if s.user_rights.get(right).map_or(false, BTreeSet::is_empty) {
+                s.user_rights.remove(right);
+            }
+            removed
+        })
+    }
+
+    fn user_right_holders(&self, right: &str) -> Result<BTreeSet<Sid>> {
+        self.require("user_right_holders")?;
+        Ok(self
+            .state
+            .user_rights
+            .get(right)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    fn create_local_administrator(&mut self, name: &str, password: &str) -> Result<bool> {
+        if password.is_empty() {
+            return Err(Error::Device(format!(
+                "the local account {} needs a password",
+                name
+            )));
+        }
+        let key = name.to_lowercase();
+        let machine = self.state.machine_sid.clone();
+        let next_rid = self
+            .state
+            .local_users
+            .values()
+            .filter_map(|u| u.sid.rid())
+            .max()
+            .map_or(1001, |rid| rid.max(1000) + 1);
+        let sid = machine.with_rid(next_rid)?;
+        self.mutate("create_local_administrator", |s| {
+            let mut changed = false;
+            let sid = match s.local_users.get(&key) {
+                Some(user) => user.sid.clone(),
+                None => {
+                    s.local_users.insert(
+                        key.clone(),
+                        LocalUser {
+                            name: name.to_string(),
+                            sid: sid.clone(),
+                            password_set: true,
+                        },
+                    );
+                    changed = true;
+                    sid
+                }
+            };
+            let admins = s
+                .local_groups
+                .entry(state::ADMINISTRATORS.to_string())
+                .or_default();
+            if !admins.contains(&sid) {
+                admins.push(sid);
+                changed = true;
+            }
+            changed
+        })
+    }
+
+    fn delete_local_user(&mut self, name: &str) -> Result<bool> {
+        let key = name.to_lowercase();
+        self.mutate("delete_local_user", |s| match s.local_users.remove(&key) {
+            Some(user) => {
+                // Windows takes a deleted account out of every group.
+                for members in s.local_groups.values_mut() {
+                    members.retain(|m| *m != user.sid);
+                }
+                true
+            }
+            None => false,
+        })
+    }
+
+    fn local_user_exists(&self, name: &str) -> Result<bool> {
+        self.require("local_user_exists")?;
+        Ok(self.state.local_users.contains_key(&name.to_lowercase()))
+    }
+
+    fn rename_computer(&mut self, name: &str) -> Result<bool> {
+        model::rename::check_name(name)
+            .map_err(|e| Error::Device(format!("cannot rename the computer: {}", e)))?;
+        self.mutate("rename_computer", |s| {
+            if s.computer_name.eq_ignore_ascii_case(name) {
+                return false;
+            }
+            s.computer_name = name.to_string();
+            true
+        })
+    }
+
+    fn write_legal_notice(&mut self, caption: &str, text: &str) -> Result<bool> {
+        self.mutate("write_legal_notice", |s| {
+            if s.legal_notice.caption == caption && s.legal_notice.text == text {
+                return false;
+            }
+            s.legal_notice = LegalNotice {
+                caption: caption.to_string(),
+                text: text.to_string(),
+            };
+            true
+        })
+    }
+
+    fn remove_tree(&mut self, path: &str) -> Result<usize> {
+        self.require("remove_tree")?;
+        let root = path.trim_end_matches('\\').to_lowercase();
+        let prefix = format!("{}\\", root);
+        let before = self.state.files.len();
+        self.state.files.retain(|p, _| {
+            let p = p.to_lowercase();
+            p != root && !p.starts_with(&prefix)
+        });
+        let removed = before - self.state.files.len();
+        if removed > 0 {
+            self.save()?;
+        }
+        Ok(removed)
+    }
+
+    fn checkpoint(&mut self, step: &str, changes: usize) -> Result<()> {
+        if changes > 0 {
+            *self.state.actions.entry(step.to_string()).or_insert(0) += 1;
+            self.save()?;
+        }
+        if self.faults.crash_after_step.as_deref() == Some(step) {
+            panic!("simulated crash after {}", step);
+        }
+        Ok(())
     }
 
     fn reset_windows_hello(&mut self) -> Result<Effect> {

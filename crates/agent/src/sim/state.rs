@@ -8,6 +8,8 @@ use model::plan::{JoinState, OsEdition};
 use secdesc::Sid;
 use serde::{Deserialize, Serialize};
 
+use crate::workstation::RegValue;
+
 /// Everything a simulated workstation is, stored as one JSON file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimState {
@@ -46,9 +48,29 @@ pub struct SimState {
     pub hello_containers: BTreeSet<Sid>,
     /// What Startup kept for Completion to put back (the agent's work key).
     pub backups: Backups,
-    /// How many times each operation changed something, keyed like the plan's step ids
+    /// How many times each step changed something, keyed by the plan's step ids
     /// (`device-state/join-ad`): a re-run that finds nothing to do does not count.
     pub actions: BTreeMap<String, u32>,
+    /// The registry: key path (lower case, `HKLM\…`) → value name (lower case) → value.
+    #[serde(default)]
+    pub registry: BTreeMap<String, BTreeMap<String, RegValue>>,
+    /// LSA user rights: right → holders.
+    #[serde(default)]
+    pub user_rights: BTreeMap<String, BTreeSet<Sid>>,
+    /// SAM local user accounts, keyed by lower-case name.
+    #[serde(default)]
+    pub local_users: BTreeMap<String, LocalUser>,
+}
+
+/// A local user account. The password itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalUser {
+    /// The account name as created.
+    pub name: String,
+    /// The machine SID plus the account's RID.
+    pub sid: Sid,
+    /// A password was set.
+    pub password_set: bool,
 }
 
 /// One ProfileList entry.
@@ -291,5 +313,8 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         hello_containers: hello,
         backups: Backups::default(),
         actions: BTreeMap::new(),
+        registry: BTreeMap::new(),
+        user_rights: BTreeMap::new(),
+        local_users: BTreeMap::new(),
     }
 }

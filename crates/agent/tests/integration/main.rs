@@ -2,6 +2,7 @@
 //! workstations, with a manual clock: whole migrations, crashes, lost uploads and backoffs run
 //! in milliseconds.
 
+mod actions;
 mod blocked;
 mod fake_server;
 mod fleet;

@@ -31,6 +31,7 @@ fn an_agent_killed_mid_phase_resumes_and_completes_without_repeating_a_step() {
     let mut sim = SimWorkstation::open(&world.dir).expect("open");
     sim.set_faults(SimFaults {
         crash_after_step: Some("permissions/file-system".into()),
+        ..Default::default()
     });
     let mut first = world.agent_with(sim, 100);
     let crashed = catch_unwind(AssertUnwindSafe(|| first.run()));

@@ -12,7 +12,10 @@ use model::ids::{BatchId, DirectoryId, RunbookId};
 use model::plan::TargetFacts;
 use model::protocol::{DeviceAssignment, SidTranslation};
 use model::runbook::{
-    DeviceStateSettings, DomainJoin, PermissionMode, PermissionSettings, RemoveFrom, Runbook,
+    AdminFallback, AppMode, AppSettings, Area, CommandPackageRef, CompletionSettings,
+    DeviceStateSettings, DomainJoin, HybridJoin, InformationProtection, LockScreenImage, OneDrive,
+    PermissionMode, PermissionSettings, RemoteFileShares, RemoveFrom, Rename, Runbook,
+    RunbookSecrets, Secret, StartupSettings, Switch,
 };
 use secdesc::Sid;
 
@@ -196,11 +199,22 @@ impl World {
             user_experience: Default::default(),
             apps: Default::default(),
         };
+        self.assign_runbook(runbook, Default::default(), target, enforced_in)
+    }
+
+    /// Assigns `runbook` with `secrets`, joining `target`, enforced `enforced_in` from now.
+    pub fn assign_runbook(
+        &self,
+        runbook: Runbook,
+        secrets: RunbookSecrets,
+        target: &str,
+        enforced_in: Duration,
+    ) -> RunbookId {
         let id = runbook.id;
         self.server.state().assignment = Some(DeviceAssignment {
             batch: BatchId::new(),
             runbook,
-            secrets: Default::default(),
+            secrets,
             target: TargetFacts {
                 domain: target.into(),
             },
@@ -232,3 +246,100 @@ pub const AD_TO_AD_STEPS: [&str; 14] = [
     "completion/restore-appx",
     "completion/resume-bitlocker",
 ];
+
+/// The fallback administrator's password in [`full_runbook`]'s secrets.
+pub const FALLBACK_PASSWORD: &str = "Fallback-Passw0rd!";
+
+/// A runbook that leaves AD and joins `join`, with every setting of every tab turned on. With
+/// `only_carried_out`, the settings this agent cannot carry out yet are left off (command packages,
+/// credential caching, Intune, the areas beyond the first three, remote shares, Edge, OneDrive's
+/// cloud-only move, uninstall), so the rest can be run to completion.
+pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, RunbookSecrets) {
+    let all = !only_carried_out;
+    let package = CommandPackageRef {
+        name: "fix.zip".into(),
+        sha256: "ab".repeat(32),
+    };
+    let runbook = Runbook {
+        id: RunbookId::new(),
+        name: "Every setting".into(),
+        source_directories: vec![DirectoryId::new()],
+        target_directory: DirectoryId::new(),
+        allow_on_server_os: false,
+        startup: StartupSettings {
+            lock_screen_image: LockScreenImage::Builtin,
+            set_legal_notice: true,
+            prevent_login: true,
+            admin_fallback: Some(AdminFallback {
+                username: "rehome-fallback".into(),
+                password: Secret::new(FALLBACK_PASSWORD),
+                delay_deletion_days: 0,
+            }),
+            command_package: if all { Some(package.clone()) } else { None },
+            ..Default::default()
+        },
+        device_state: DeviceStateSettings {
+            cache_user_credentials: all,
+            remove_from: RemoveFrom::ActiveDirectory,
+            domain_join: join,
+            rename: Some(Rename {
+                template: "PC-%RAND:4%".into(),
+            }),
+            hybrid_join: Some(HybridJoin {
+                tenant_name: "fabrikam.onmicrosoft.com".into(),
+                tenant_id: "6f1c2f2c-1b2a-4c1e-9d8a-0a1b2c3d4e5f".into(),
+            }),
+            enroll_intune: all && join == DomainJoin::Entra,
+            ..Default::default()
+        },
+        permissions: PermissionSettings {
+            mode: PermissionMode::AddAndRemove,
+            areas: if all {
+                Area::ALL.to_vec()
+            } else {
+                vec![Area::WindowsProfiles, Area::FileSystem, Area::LocalGroups]
+            },
+            remote_file_shares: if all {
+                Some(RemoteFileShares {
+                    username: "CONTOSO\\svc-shares".into(),
+                    password: Secret::new("share-pass"),
+                    paths: "\\\\nas01\\users".into(),
+                })
+            } else {
+                None
+            },
+            ..Default::default()
+        },
+        apps: AppSettings {
+            mode: AppMode::Reconfigure,
+            outlook: true,
+            outlook_zero_config_exchange: Switch::Set,
+            other_m365_apps: true,
+            edge: all,
+            onedrive: OneDrive {
+                cloud_only: all,
+                silent_account_config: Switch::Set,
+                source_tenants: "".into(),
+                target_folder_name: "OneDrive - Old".into(),
+            },
+            information_protection: Some(InformationProtection {
+                source_hosts: "old.rms.contoso.test".into(),
+                target_host: "new.rms.fabrikam.test".into(),
+            }),
+        },
+        completion: CompletionSettings {
+            proxy_autodetect: Switch::Set,
+            command_package: if all { Some(package) } else { None },
+            uninstall_agent: all,
+            ..Default::default()
+        },
+        prerequisites: Vec::new(),
+        user_experience: Default::default(),
+    };
+    let secrets = RunbookSecrets {
+        admin_fallback_password: Some(FALLBACK_PASSWORD.into()),
+        domain_join_password: Some("join-pass".into()),
+        remote_file_shares_password: Some("share-pass".into()),
+    };
+    (runbook, secrets)
+}

@@ -159,6 +159,7 @@ async fn an_agent_killed_mid_phase_resumes_and_runs_no_step_twice() {
                 let mut workstation = SimWorkstation::open(&config.sim_dir).expect("open");
                 workstation.set_faults(SimFaults {
                     crash_after_step: Some("permissions/file-system".to_string()),
+                    ..Default::default()
                 });
                 let mut agent = Agent::new(
                     config,

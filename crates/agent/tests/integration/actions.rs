@@ -1,0 +1,252 @@
+//! Every runbook action is carried out or fails its step: nothing is recorded as done that was
+//! not done.
+
+use agent::run::actions::{BUILTIN_LOCK_SCREEN, DENY_LOGON_RIGHTS, OUTLOOK_PROFILE};
+use agent::workstation::RegValue;
+use agent::{Exit, SimFaults, SimWorkstation, Workstation};
+use chrono::Duration;
+use model::runbook::DomainJoin;
+use model::status::{AgentStatus, EventLevel};
+
+use crate::support::*;
+
+const PERSONALIZATION: &str =
+    "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\PersonalizationCSP";
+
+#[test]
+fn a_runbook_with_every_setting_on_fails_at_the_first_action_this_agent_cannot_carry_out() {
+    let world = World::new();
+    let (runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, false);
+    let id = world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    let exit = world.agent(100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Error
+        }
+    );
+    let server = world.server.state();
+    let last = server.events.values().last().expect("events");
+    assert_eq!(last.level, EventLevel::Error);
+    assert_eq!(last.status, Some(AgentStatus::Error));
+    assert_eq!(last.step.as_deref(), Some("startup/command-package"));
+    assert!(
+        last.message.contains("RunCommandPackage")
+            && last.message.contains("cannot be carried out"),
+        "{}",
+        last.message
+    );
+    assert!(server
+        .events
+        .values()
+        .all(|e| e.status != Some(AgentStatus::Completed)));
+    // The device was left as far as the failed step: it never left its domain.
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    assert!(!s.actions.contains_key("startup/command-package"));
+    assert!(!s.actions.contains_key("device-state/leave-ad"));
+}
+
+#[test]
+fn a_workstation_lacking_one_capability_ends_the_run_in_error_naming_the_action() {
+    let world = World::new();
+    let (runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    let id = world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.set_faults(SimFaults {
+        lacks: vec!["rename_computer".into()],
+        ..Default::default()
+    });
+    let mut agent = world.agent_with(sim, 100);
+    let exit = agent.run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Error
+        }
+    );
+    assert!(!agent.journal().is_completed(&id));
+    assert!(!agent.journal().is_done(&id, "device-state/rename"));
+    let server = world.server.state();
+    let last = server.events.values().last().expect("events");
+    assert_eq!(last.step.as_deref(), Some("device-state/rename"));
+    assert!(last.message.contains("RenameComputer"), "{}", last.message);
+    assert!(last.message.contains("rename_computer"), "{}", last.message);
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    assert_eq!(s.computer_name, COMPUTER);
+    assert!(!s.actions.contains_key("device-state/join-ad"));
+}
+
+#[test]
+fn every_action_this_agent_carries_out_changes_the_device_and_completion_reverts_it() {
+    let world = World::new();
+    let before = SimWorkstation::load(&world.dir).expect("load");
+    let (runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    let id = world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    let mut agent = world.agent(100);
+    let exit = agent.run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Completed
+        }
+    );
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    let ws = SimWorkstation::open(&world.dir).expect("open");
+    let reg = |key: &str, name: &str| ws.registry_value(key, name).expect("registry");
+
+    // Renamed from the template, once, with the digits drawn at run time.
+    assert!(s.computer_name.starts_with("PC-") && s.computer_name.len() == 7);
+    assert_ne!(s.computer_name, before.computer_name);
+    // Hybrid join points at the target tenant.
+    let cdj = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\CDJ\\AAD";
+    assert_eq!(
+        reg(cdj, "TenantName"),
+        Some(RegValue::Sz("fabrikam.onmicrosoft.com".into()))
+    );
+    // Startup's changes were reverted at Completion: lock screen, legal notice, logon rights,
+    // the fallback administrator.
+    assert_eq!(reg(PERSONALIZATION, "LockScreenImagePath"), None);
+    assert_eq!(s.legal_notice, before.legal_notice);
+    for right in DENY_LOGON_RIGHTS {
+        assert!(ws.user_right_holders(right).expect("rights").is_empty());
+    }
+    assert!(s.local_users.is_empty());
+    assert_eq!(
+        s.local_groups["Administrators"].len(),
+        before.local_groups["Administrators"].len()
+    );
+    // Apps reconfigured for each migrated user, in their hive.
+    let hive = format!(
+        "HKU\\{}\\Software\\Microsoft\\Office\\16.0\\Outlook",
+        ALICE_NEW
+    );
+    assert_eq!(
+        reg(&hive, "DefaultProfile"),
+        Some(RegValue::Sz(OUTLOOK_PROFILE.into()))
+    );
+    assert_eq!(
+        reg(&format!("{}\\AutoDiscover", hive), "ZeroConfigExchange"),
+        Some(RegValue::Dword(1))
+    );
+    assert_eq!(
+        reg(
+            "HKLM\\SOFTWARE\\Policies\\Microsoft\\OneDrive",
+            "SilentAccountConfig"
+        ),
+        Some(RegValue::Dword(1))
+    );
+    assert_eq!(
+        reg(
+            "HKLM\\SOFTWARE\\Microsoft\\MSIPC\\ServiceLocation\\LicensingRedirection",
+            "https://old.rms.contoso.test/_wmcs/licensing"
+        ),
+        Some(RegValue::Sz(
+            "https://new.rms.fabrikam.test/_wmcs/licensing".into()
+        ))
+    );
+    let proxy = format!(
+        "HKU\\{}\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings\\Connections",
+        BOB_NEW
+    );
+    match reg(&proxy, "DefaultConnectionSettings") {
+        Some(RegValue::Binary(blob)) => assert_eq!(blob[8] & 0x08, 0x08),
+        other => panic!("DefaultConnectionSettings is {:?}", other),
+    }
+    // Each step that changed something did so once; each step has an event naming its action.
+    for (step, count) in &s.actions {
+        assert_eq!(*count, 1, "{}", step);
+    }
+    let server = world.server.state();
+    let step_events: Vec<_> = server
+        .events
+        .values()
+        .filter(|e| e.step.is_some())
+        .collect();
+    let run = agent.journal().run(&id).expect("run");
+    assert_eq!(step_events.len(), run.steps.len());
+    for (event, step) in step_events.iter().zip(&run.steps) {
+        assert_eq!(event.step.as_deref(), Some(step.id.as_str()));
+        assert!(
+            event.message.starts_with(step.action.name()),
+            "{}",
+            event.message
+        );
+    }
+    // The fallback password was used, never written to the device's state or an event.
+    let on_disk = std::fs::read_to_string(world.dir.join("workstation.json")).expect("read");
+    assert!(!on_disk.contains(FALLBACK_PASSWORD));
+    assert!(server
+        .events
+        .values()
+        .all(|e| !e.message.contains(FALLBACK_PASSWORD)));
+}
+
+#[test]
+fn the_lock_screen_and_logon_denial_are_in_place_while_the_migration_runs() {
+    let world = World::new();
+    let (mut runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    // Stop after the permissions: Completion has not reverted anything yet.
+    runbook.completion.do_not_run = true;
+    world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    world.agent(100).run().expect("run");
+    let ws = SimWorkstation::open(&world.dir).expect("open");
+    assert_eq!(
+        ws.registry_value(PERSONALIZATION, "LockScreenImagePath")
+            .expect("registry"),
+        Some(RegValue::Sz(BUILTIN_LOCK_SCREEN.into()))
+    );
+    let denied = ws
+        .user_right_holders("SeDenyInteractiveLogonRight")
+        .expect("rights");
+    assert!(denied.contains(&sid(ALICE)) && denied.contains(&sid(ALICE_NEW)));
+    assert!(denied.contains(&sid(BOB)) && denied.contains(&sid(BOB_NEW)));
+    assert!(
+        !denied.contains(&sid(DOMAIN_ADMINS)),
+        "groups are never denied"
+    );
+    assert!(ws.local_user_exists("rehome-fallback").expect("users"));
+    let s = ws.state();
+    assert_ne!(s.legal_notice.caption, "Authorised use only");
+    assert!(
+        s.legal_notice.text.contains("do not sign in"),
+        "{}",
+        s.legal_notice.text
+    );
+}
+
+#[test]
+fn a_delayed_fallback_admin_removal_survives_restarts_and_happens_on_its_day() {
+    let world = World::new();
+    let (mut runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    if let Some(admin) = runbook.startup.admin_fallback.as_mut() {
+        admin.delay_deletion_days = 3;
+    }
+    world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    world.agent(100).run().expect("run");
+    let exists = || {
+        SimWorkstation::open(&world.dir)
+            .expect("open")
+            .local_user_exists("rehome-fallback")
+            .expect("users")
+    };
+    assert!(exists(), "kept for three days after Completion");
+
+    // Two days later the service restarts: the account stays.
+    world.clock.advance(Duration::days(2));
+    world.agent(100).run().expect("restart");
+    assert!(exists());
+
+    // A restart after the due date removes it, with an event.
+    world
+        .clock
+        .advance(Duration::days(1) + Duration::minutes(1));
+    world.agent(100).run().expect("restart");
+    assert!(!exists());
+    let server = world.server.state();
+    assert!(server.events.values().any(|e| e
+        .message
+        .contains("deleted the fallback local administrator rehome-fallback")));
+}
