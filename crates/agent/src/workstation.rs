@@ -30,6 +30,27 @@ pub enum RegValue {
     Binary(Vec<u8>),
 }
 
+/// The parts of a security descriptor a write replaces (`OWNER_SECURITY_INFORMATION`,
+/// `GROUP_…`, `DACL_…`, `SACL_…`); the others stay as they are on the object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecurityParts {
+    /// The owner.
+    pub owner: bool,
+    /// The primary group.
+    pub group: bool,
+    /// The DACL, with its protected and auto-inherited flags.
+    pub dacl: bool,
+    /// The SACL, with its flags.
+    pub sacl: bool,
+}
+
+impl SecurityParts {
+    /// Whether nothing is to be written.
+    pub fn is_empty(&self) -> bool {
+        !(self.owner || self.group || self.dacl || self.sacl)
+    }
+}
+
 /// What the agent reports about the device and decides with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {
@@ -141,6 +162,24 @@ pub trait Workstation {
     // `HKU\<SID>\…` for a user's hive, which the Windows implementation loads with
     // `RegLoadKeyW` when the user is not logged on); key and value names compare
     // case-insensitively, as on Windows. Each returns whether it changed anything.
+
+    /// The securable objects of `area`, in a stable order: for the file system every file and
+    /// folder of the local fixed volumes (`FindFirstFileExW`), by full path.
+    fn securable_objects(&self, area: PermissionArea) -> Result<Vec<String>>;
+    /// The descriptor of `object` as self-relative MS-DTYP binary (`GetNamedSecurityInfoW` with
+    /// owner, group, DACL and SACL, then `MakeSelfRelativeSD`).
+    fn read_descriptor(&self, area: PermissionArea, object: &str) -> Result<Vec<u8>>;
+    /// Writes the `parts` of `descriptor` to `object` (`SetNamedSecurityInfoW` with those
+    /// `*_SECURITY_INFORMATION` flags and, for a protected DACL, `PROTECTED_DACL_…`).
+    fn write_descriptor(
+        &mut self,
+        area: PermissionArea,
+        object: &str,
+        descriptor: &[u8],
+        parts: SecurityParts,
+    ) -> Result<()>;
+    /// A system environment variable (`%SystemRoot%` …), for the Areas to Ignore.
+    fn environment_variable(&self, name: &str) -> Result<Option<String>>;
 
     /// `RegGetValueW`: the value, or `None` when the key or the value is absent.
     fn registry_value(&self, key: &str, name: &str) -> Result<Option<RegValue>>;

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use model::ids::RunbookId;
-use model::plan::{plan, Action, Refusal, Step};
+use model::plan::{plan, Action, PermissionArea, Refusal, Step};
 use model::protocol::{AgentEvent, DeviceAssignment};
 use model::runbook::{PermissionMode, RunbookSecrets};
 use model::schedule::CheckInState;
@@ -14,6 +14,7 @@ use secdesc::Sid;
 
 use super::{actions, Agent};
 use crate::client::{Client, Transport};
+use crate::permissions::{self, IgnoreList};
 use crate::workstation::{Effect, Workstation};
 use crate::{Error, Result};
 
@@ -299,7 +300,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 "Intune enrolment (AutoEnrollMDM, retried hourly until it succeeds) is not implemented yet",
             ),
             Action::ResetWindowsHello => ws.reset_windows_hello(),
-            Action::UpdatePermissions { area, mode, .. } => {
+            Action::UpdatePermissions { area, mode, ignore } => {
                 let mode = match mode {
                     PermissionMode::DontUpdate => {
                         return Ok(Effect::unchanged("permissions are left as they are"))
@@ -314,7 +315,22 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     owner_and_group: true,
                 };
                 let map = self.sid_map(map)?;
-                self.workstation.update_permissions(*area, map, &options)
+                match area {
+                    // Files go through the portable layer, which honours the Areas to Ignore.
+                    PermissionArea::FileSystem => {
+                        let ignore = IgnoreList::new(&self.workstation, ignore)?;
+                        permissions::update_area(
+                            &mut self.workstation,
+                            *area,
+                            map,
+                            &options,
+                            &ignore,
+                        )
+                    }
+                    PermissionArea::WindowsProfiles | PermissionArea::LocalGroups => {
+                        self.workstation.update_permissions(*area, map, &options)
+                    }
+                }
             }
             Action::UpdateAreaPermissions { area, .. } => unsupported(&format!(
                 "re-permissioning {} is not implemented yet",

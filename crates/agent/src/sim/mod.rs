@@ -9,19 +9,35 @@ use std::path::{Path, PathBuf};
 use chrono::FixedOffset;
 use model::plan::{JoinState, PermissionArea};
 use model::protocol::UserProfile;
+use secdesc::descriptor::control;
 use secdesc::translate::{translate, SidMap, TranslateMode, TranslateOptions};
 use secdesc::{SecurityDescriptor, Sid};
 
 use crate::fsutil;
-use crate::workstation::{Effect, Facts, RegValue, Workstation};
+use crate::permissions::{self, IgnoreList};
+use crate::workstation::{Effect, Facts, RegValue, SecurityParts, Workstation};
 use crate::{Error, Result};
+use store::DescriptorLog;
+pub use store::DESCRIPTORS_FILE;
 
 mod state;
+mod store;
 
 pub use state::{
     Backups, BitLocker, LegalNotice, LocalUser, ProfileEntry, SimSpec, SimState, SimUser,
 };
 use state::{DOMAIN_ADMINS, DOMAIN_USERS};
+
+const DACL_BITS: u16 = control::DACL_PRESENT
+    | control::DACL_DEFAULTED
+    | control::DACL_PROTECTED
+    | control::DACL_AUTO_INHERITED
+    | control::DACL_AUTO_INHERIT_REQ;
+const SACL_BITS: u16 = control::SACL_PRESENT
+    | control::SACL_DEFAULTED
+    | control::SACL_PROTECTED
+    | control::SACL_AUTO_INHERITED
+    | control::SACL_AUTO_INHERIT_REQ;
 
 /// The file a simulated workstation lives in, inside its folder.
 pub const STATE_FILE: &str = "workstation.json";
@@ -33,6 +49,9 @@ pub struct SimFaults {
     /// `permissions/file-system`) has changed the device and saved it, before the agent can
     /// record the step done: what a power cut at that instant does.
     pub crash_after_step: Option<String>,
+    /// Stop the thread (panic) right after this many descriptors were written and made durable:
+    /// a power cut in the middle of a tree.
+    pub crash_after_writes: Option<usize>,
     /// Operations this device refuses as a workstation without that capability would (e.g.
     /// `rename_computer`): they fail with [`Error::Unsupported`].
     pub lacks: Vec<String>,
@@ -44,32 +63,63 @@ pub struct SimWorkstation {
     dir: PathBuf,
     state: SimState,
     faults: SimFaults,
+    log: DescriptorLog,
+    writes: usize,
 }
 
 impl SimWorkstation {
     /// Creates the workstation `spec` describes in `dir` (created if needed), replacing any there.
     pub fn create(dir: &Path, spec: &SimSpec) -> Result<SimWorkstation> {
         fsutil::create_dir(dir)?;
-        let sim = SimWorkstation {
+        let mut sim = SimWorkstation {
             dir: dir.to_path_buf(),
             state: state::build(spec),
             faults: SimFaults::default(),
+            log: DescriptorLog::new(dir),
+            writes: 0,
         };
+        sim.log.rewrite(&sim.state.files)?;
         sim.save()?;
         Ok(sim)
     }
 
     /// Opens the workstation stored in `dir`.
     pub fn open(dir: &Path) -> Result<SimWorkstation> {
-        Ok(SimWorkstation {
+        let mut state = SimWorkstation::load_small(dir)?;
+        let mut log = DescriptorLog::new(dir);
+        state.files = log.load()?;
+        let mut sim = SimWorkstation {
             dir: dir.to_path_buf(),
-            state: SimWorkstation::load(dir)?,
+            state,
             faults: SimFaults::default(),
-        })
+            log,
+            writes: 0,
+        };
+        if !sim.state.legacy_files.is_empty() {
+            let legacy = std::mem::take(&mut sim.state.legacy_files);
+            for (path, sddl) in legacy {
+                let sd = SecurityDescriptor::from_sddl(&sddl, None)?;
+                sim.state.files.insert(path, sd.to_bytes());
+            }
+            sim.log.rewrite(&sim.state.files)?;
+            sim.save()?;
+        }
+        Ok(sim)
     }
 
     /// Reads the state stored in `dir`, e.g. to check what a run did.
     pub fn load(dir: &Path) -> Result<SimState> {
+        let mut state = SimWorkstation::load_small(dir)?;
+        state.files = DescriptorLog::read(dir)?;
+        for (path, sddl) in std::mem::take(&mut state.legacy_files) {
+            state
+                .files
+                .insert(path, SecurityDescriptor::from_sddl(&sddl, None)?.to_bytes());
+        }
+        Ok(state)
+    }
+
+    fn load_small(dir: &Path) -> Result<SimState> {
         let path = dir.join(STATE_FILE);
         let bytes = fsutil::read_optional(&path)?.ok_or_else(|| Error::Corrupt {
             path: path.clone(),
@@ -102,7 +152,8 @@ impl SimWorkstation {
         self.save()
     }
 
-    fn save(&self) -> Result<()> {
+    fn save(&mut self) -> Result<()> {
+        self.log.flush()?;
         let bytes = serde_json::to_vec_pretty(&self.state).map_err(|e| Error::Corrupt {
             path: self.dir.join(STATE_FILE),
             reason: e.to_string(),
@@ -114,6 +165,17 @@ impl SimWorkstation {
     fn commit(&mut self, _operation: &str, effect: Effect) -> Result<Effect> {
         self.save()?;
         Ok(effect)
+    }
+
+    /// Refuses an area whose descriptors the simulation does not keep.
+    fn securable_area(&self, area: PermissionArea) -> Result<()> {
+        match area {
+            PermissionArea::FileSystem => Ok(()),
+            other => Err(Error::Unsupported {
+                action: format!("reading descriptors of {:?}", other),
+                reason: "the simulated workstation keeps no descriptors for this area".to_string(),
+            }),
+        }
     }
 
     /// Refuses `operation` when the faults say this device lacks it.
@@ -165,6 +227,7 @@ impl SimWorkstation {
             if let Some(entry) = self.state.profile_list.remove(source) {
                 changes += 1 + translate_file(
                     &mut self.state.files,
+                    &mut self.log,
                     &entry.profile_image_path,
                     map,
                     options,
@@ -183,24 +246,13 @@ impl SimWorkstation {
     }
 
     fn translate_files(&mut self, map: &SidMap, options: &TranslateOptions) -> Result<Effect> {
-        let paths: Vec<String> = self.state.files.keys().cloned().collect();
-        let mut changes = 0;
-        let mut files = 0;
-        for path in paths {
-            let n = translate_file(&mut self.state.files, &path, map, options)?;
-            if n > 0 {
-                files += 1;
-                changes += n;
-            }
-        }
-        Ok(if changes == 0 {
-            Effect::unchanged("no file descriptor names a translated SID")
-        } else {
-            Effect::changed(
-                changes,
-                format!("{} change(s) in {} file descriptor(s)", changes, files),
-            )
-        })
+        permissions::update_area(
+            self,
+            PermissionArea::FileSystem,
+            map,
+            options,
+            &IgnoreList::default(),
+        )
     }
 
     fn translate_groups(&mut self, map: &SidMap, mode: TranslateMode) -> Result<Effect> {
@@ -242,18 +294,20 @@ fn push_unique(members: &mut Vec<Sid>, sid: Sid) {
     }
 }
 
-/// Translates the descriptor of `path` (if there is one) and returns how many changes it made.
+/// Translates the descriptor of `path` (if there is one), logging it when it changed; returns how
+/// many changes it made.
 fn translate_file(
-    files: &mut BTreeMap<String, String>,
+    files: &mut BTreeMap<String, Vec<u8>>,
+    log: &mut DescriptorLog,
     path: &str,
     map: &SidMap,
     options: &TranslateOptions,
 ) -> Result<usize> {
-    let sddl = match files.get_mut(path) {
-        Some(sddl) => sddl,
+    let bytes = match files.get_mut(path) {
+        Some(bytes) => bytes,
         None => return Ok(0),
     };
-    let mut sd = SecurityDescriptor::from_sddl(sddl, None).map_err(|e| {
+    let mut sd = SecurityDescriptor::from_bytes(bytes).map_err(|e| {
         Error::Device(format!(
             "the security descriptor of {} cannot be read: {}",
             path, e
@@ -261,13 +315,14 @@ fn translate_file(
     })?;
     let changes = translate(&mut sd, map, options)?;
     if !changes.is_empty() {
-        *sddl = sd.to_sddl(None);
+        *bytes = sd.to_bytes();
+        log.append(path, Some(bytes))?;
     }
     Ok(changes.len())
 }
 
-fn descriptor_sids(path: &str, sddl: &str, out: &mut BTreeSet<Sid>) -> Result<()> {
-    let sd = SecurityDescriptor::from_sddl(sddl, None).map_err(|e| {
+fn descriptor_sids(path: &str, bytes: &[u8], out: &mut BTreeSet<Sid>) -> Result<()> {
+    let sd = SecurityDescriptor::from_bytes(bytes).map_err(|e| {
         Error::Device(format!(
             "the security descriptor of {} cannot be read: {}",
             path, e
@@ -573,6 +628,78 @@ impl Workstation for SimWorkstation {
         self.commit("completion/restore-appx", effect)
     }
 
+    fn securable_objects(&self, area: PermissionArea) -> Result<Vec<String>> {
+        match area {
+            PermissionArea::FileSystem => Ok(self.state.files.keys().cloned().collect()),
+            PermissionArea::WindowsProfiles | PermissionArea::LocalGroups => {
+                Err(Error::Unsupported {
+                    action: format!("enumerating {:?}", area),
+                    reason: "the simulated workstation keeps no descriptors for this area"
+                        .to_string(),
+                })
+            }
+        }
+    }
+
+    fn read_descriptor(&self, area: PermissionArea, object: &str) -> Result<Vec<u8>> {
+        self.securable_area(area)?;
+        self.state.files.get(object).cloned().ok_or_else(|| {
+            Error::Device(format!("{} does not exist (ERROR_FILE_NOT_FOUND)", object))
+        })
+    }
+
+    fn write_descriptor(
+        &mut self,
+        area: PermissionArea,
+        object: &str,
+        descriptor: &[u8],
+        parts: SecurityParts,
+    ) -> Result<()> {
+        self.securable_area(area)?;
+        let current = self.state.files.get(object).ok_or_else(|| {
+            Error::Device(format!("{} does not exist (ERROR_FILE_NOT_FOUND)", object))
+        })?;
+        let mut sd = SecurityDescriptor::from_bytes(current)?;
+        let new = SecurityDescriptor::from_bytes(descriptor)?;
+        // SetNamedSecurityInfoW replaces the parts it is given and keeps the others.
+        if parts.owner {
+            sd.owner = new.owner;
+        }
+        if parts.group {
+            sd.group = new.group;
+        }
+        if parts.dacl {
+            sd.dacl = new.dacl;
+            sd.control = (sd.control & !DACL_BITS) | (new.control & DACL_BITS);
+        }
+        if parts.sacl {
+            sd.sacl = new.sacl;
+            sd.control = (sd.control & !SACL_BITS) | (new.control & SACL_BITS);
+        }
+        let bytes = sd.to_bytes();
+        self.log.append(object, Some(&bytes))?;
+        self.state.files.insert(object.to_string(), bytes);
+        self.writes += 1;
+        if self.faults.crash_after_writes == Some(self.writes) {
+            self.log.flush()?;
+            panic!("simulated crash after {} descriptor writes", self.writes);
+        }
+        Ok(())
+    }
+
+    fn environment_variable(&self, name: &str) -> Result<Option<String>> {
+        let value = match name.to_ascii_lowercase().as_str() {
+            "systemroot" | "windir" => "C:\\Windows",
+            "systemdrive" => "C:",
+            "programfiles" => "C:\\Program Files",
+            "programfiles(x86)" => "C:\\Program Files (x86)",
+            "programdata" | "allusersprofile" => "C:\\ProgramData",
+            "public" => "C:\\Users\\Public",
+            _ => return Ok(None),
+        };
+        Ok(Some(value.to_string()))
+    }
+
     fn registry_value(&self, key: &str, name: &str) -> Result<Option<RegValue>> {
         self.require("registry_value")?;
         Ok(self
@@ -751,23 +878,31 @@ impl Workstation for SimWorkstation {
         self.require("remove_tree")?;
         let root = path.trim_end_matches('\\').to_lowercase();
         let prefix = format!("{}\\", root);
-        let before = self.state.files.len();
-        self.state.files.retain(|p, _| {
-            let p = p.to_lowercase();
-            p != root && !p.starts_with(&prefix)
-        });
-        let removed = before - self.state.files.len();
-        if removed > 0 {
+        let gone: Vec<String> = self
+            .state
+            .files
+            .keys()
+            .filter(|p| {
+                let p = p.to_lowercase();
+                p == root || p.starts_with(&prefix)
+            })
+            .cloned()
+            .collect();
+        for path in &gone {
+            self.state.files.remove(path);
+            self.log.append(path, None)?;
+        }
+        if !gone.is_empty() {
             self.save()?;
         }
-        Ok(removed)
+        Ok(gone.len())
     }
 
     fn checkpoint(&mut self, step: &str, changes: usize) -> Result<()> {
         if changes > 0 {
             *self.state.actions.entry(step.to_string()).or_insert(0) += 1;
-            self.save()?;
         }
+        self.save()?;
         if self.faults.crash_after_step.as_deref() == Some(step) {
             panic!("simulated crash after {}", step);
         }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use model::plan::{JoinState, OsEdition};
-use secdesc::Sid;
+use secdesc::{SecurityDescriptor, Sid};
 use serde::{Deserialize, Serialize};
 
 use crate::workstation::RegValue;
@@ -34,8 +34,14 @@ pub struct SimState {
     pub machine_sid: Sid,
     /// `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList`, keyed by the owner's SID.
     pub profile_list: BTreeMap<Sid, ProfileEntry>,
-    /// NTFS security descriptors in SDDL, keyed by Windows path.
-    pub files: BTreeMap<String, String>,
+    /// NTFS security descriptors (self-relative binary), keyed by Windows path. Kept in
+    /// `descriptors.log`, not in `workstation.json`.
+    #[serde(skip)]
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// Descriptors in SDDL as devices created before the descriptor log kept them; moved into the
+    /// log when such a device is opened.
+    #[serde(default, rename = "files", skip_serializing)]
+    pub(crate) legacy_files: BTreeMap<String, String>,
     /// SAM local groups (`NetLocalGroupGetMembers`): name → member SIDs.
     pub local_groups: BTreeMap<String, Vec<Sid>>,
     /// The OS volume's BitLocker state (`Win32_EncryptableVolume`).
@@ -147,6 +153,9 @@ pub struct SimSpec {
     pub time_zone: Option<String>,
     /// Whether the OS volume is BitLocker-encrypted.
     pub bitlocker: bool,
+    /// Extra files in each profile's Documents (most inheriting, every tenth with an explicit
+    /// grant to its user): the size of tree a benchmark or a mid-tree crash test needs.
+    pub files_per_profile: usize,
 }
 
 impl SimSpec {
@@ -179,6 +188,7 @@ impl SimSpec {
             utc_offset_minutes: 0,
             time_zone: None,
             bitlocker: true,
+            files_per_profile: 0,
         }
     }
 }
@@ -265,6 +275,26 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
                 s = sid
             ),
         );
+        let inherited = format!(
+            "O:{s}G:{s}D:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;FA;;;{s})",
+            s = sid
+        );
+        let explicit = format!(
+            "O:{s}G:{s}D:AI(A;;0x1301bf;;;{s})(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;FA;;;{s})",
+            s = sid
+        );
+        for i in 0..spec.files_per_profile {
+            let sddl = if i % 10 == 9 { &explicit } else { &inherited };
+            files.insert(
+                format!(
+                    "{}\\Documents\\Projects\\{:03}\\file-{:06}.docx",
+                    home,
+                    i / 1000,
+                    i
+                ),
+                sddl.clone(),
+            );
+        }
         shared.push_str(&format!("(A;OICI;0x1301bf;;;{})", sid));
         appx.insert(
             sid.clone(),
@@ -282,6 +312,28 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         rdp.push(sid.clone());
     }
     files.insert("C:\\Data\\Projects".to_string(), shared);
+    // What Areas to Ignore leave alone by default: a system file naming the user.
+    if let Some(user) = spec.users.first() {
+        files.insert(
+            "C:\\Windows\\System32\\Tasks\\Backup".to_string(),
+            format!("O:SYG:SYD:P(A;;FA;;;SY)(A;;FR;;;{})", user.sid),
+        );
+    }
+    // Each distinct SDDL is parsed once: a large tree shares a handful of descriptors.
+    let mut binary: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let files = files
+        .into_iter()
+        .map(|(path, sddl)| {
+            let bytes = binary
+                .entry(sddl)
+                .or_insert_with_key(|sddl| match SecurityDescriptor::from_sddl(sddl, None) {
+                    Ok(sd) => sd.to_bytes(),
+                    Err(e) => unreachable!("the builder's own SDDL {} does not read: {}", sddl, e),
+                })
+                .clone();
+            (path, bytes)
+        })
+        .collect();
 
     let mut local_groups = BTreeMap::new();
     local_groups.insert(ADMINISTRATORS.to_string(), admins);
@@ -300,6 +352,7 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         machine_sid: machine,
         profile_list,
         files,
+        legacy_files: BTreeMap::new(),
         local_groups,
         bitlocker: BitLocker {
             encrypted: spec.bitlocker,

@@ -39,8 +39,13 @@ fn an_ad_to_ad_migration_completes_and_re_permissions_the_device() {
     );
     assert!(!s.profile_list.contains_key(&sid(ALICE)));
     // Explicit ACEs and owners translated; inherited ACEs left to be recomputed from the parent.
-    for (path, sddl) in &s.files {
-        let sd = SecurityDescriptor::from_sddl(sddl, None).expect("sddl");
+    for (path, bytes) in &s.files {
+        let sd = SecurityDescriptor::from_bytes(bytes).expect("descriptor");
+        if path.starts_with("C:\\Windows\\") {
+            // Under the default Areas to Ignore (%SystemRoot%\*): left as it was.
+            assert!(sd.sids().any(|s| *s == sid(ALICE)), "{} was changed", path);
+            continue;
+        }
         for ace in &sd.dacl.as_ref().expect("dacl").aces {
             if !ace.is_inherited() {
                 assert_ne!(ace.sid, sid(ALICE), "{} still grants the source SID", path);
@@ -49,9 +54,8 @@ fn an_ad_to_ad_migration_completes_and_re_permissions_the_device() {
         }
         assert_ne!(sd.owner.as_ref(), Some(&sid(ALICE)), "{} owner", path);
     }
-    let notes =
-        SecurityDescriptor::from_sddl(&s.files["C:\\Users\\alice\\Documents\\Notes.txt"], None)
-            .expect("sddl");
+    let notes = SecurityDescriptor::from_bytes(&s.files["C:\\Users\\alice\\Documents\\Notes.txt"])
+        .expect("sddl");
     assert!(notes
         .dacl
         .as_ref()
@@ -59,7 +63,7 @@ fn an_ad_to_ad_migration_completes_and_re_permissions_the_device() {
         .aces
         .iter()
         .any(|a| a.is_inherited() && a.sid == sid(ALICE)));
-    let home = SecurityDescriptor::from_sddl(&s.files["C:\\Users\\alice"], None).expect("sddl");
+    let home = SecurityDescriptor::from_bytes(&s.files["C:\\Users\\alice"]).expect("sddl");
     assert!(home
         .dacl
         .expect("dacl")
@@ -228,7 +232,7 @@ fn an_ad_to_entra_migration_in_add_only_mode_keeps_the_source_beside_the_target(
     // Bob has no translation: his profile and grants stay as they were.
     assert!(s.profile_list.contains_key(&sid(BOB)));
     let budget =
-        SecurityDescriptor::from_sddl(&s.files["C:\\Users\\alice\\Documents\\Budget.xlsx"], None)
+        SecurityDescriptor::from_bytes(&s.files["C:\\Users\\alice\\Documents\\Budget.xlsx"])
             .expect("sddl");
     let explicit: Vec<String> = budget
         .dacl

@@ -140,3 +140,48 @@ fn killed_at_every_step_boundary_a_resumed_run_ends_in_exactly_the_uninterrupted
         assert_eq!(resumed, expected, "killed after {}", step);
     }
 }
+
+/// A device whose profiles hold 1,500 files each, AD → AD with add and remove; killed after
+/// `writes` descriptor writes of the file-system step if given, then resumed.
+fn run_large_tree(writes: Option<usize>) -> agent::SimState {
+    let world = World::with_files(1_500);
+    let id = world.assign(Duration::minutes(-5));
+    if let Some(writes) = writes {
+        let mut sim = SimWorkstation::open(&world.dir).expect("open");
+        sim.set_faults(SimFaults {
+            crash_after_writes: Some(writes),
+            ..Default::default()
+        });
+        let mut first = world.agent_with(sim, 100);
+        let crashed = catch_unwind(AssertUnwindSafe(|| first.run()));
+        assert!(crashed.is_err(), "the fault stops the agent");
+        let half = SimWorkstation::load(&world.dir).expect("load");
+        assert!(
+            !half.actions.contains_key("permissions/file-system"),
+            "killed inside the step"
+        );
+    }
+    let exit = world.agent(100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Completed
+        }
+    );
+    SimWorkstation::load(&world.dir).expect("load")
+}
+
+#[test]
+fn killed_in_the_middle_of_a_large_tree_a_resumed_run_ends_in_the_uninterrupted_state() {
+    let expected = run_large_tree(None);
+    assert!(expected.files.len() > 3_000);
+    for writes in [1, 1_499, 2_999] {
+        assert_eq!(
+            run_large_tree(Some(writes)),
+            expected,
+            "killed after {} writes",
+            writes
+        );
+    }
+}

@@ -67,6 +67,11 @@ impl World {
     /// A workstation joined to the source domain, imported on a server with the translations
     /// of both users and Domain Admins.
     pub fn new() -> World {
+        World::with_files(0)
+    }
+
+    /// [`World::new`] with `files` extra files in each profile.
+    pub fn with_files(files: usize) -> World {
         let dir = std::env::temp_dir().join(format!("rehome-agent-it-{}", uuid::Uuid::new_v4()));
         let spec = SimSpec::active_directory(
             COMPUTER,
@@ -83,6 +88,10 @@ impl World {
                 },
             ],
         );
+        let spec = SimSpec {
+            files_per_profile: files,
+            ..spec
+        };
         SimWorkstation::create(&dir, &spec).expect("create workstation");
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
         let server = FakeServer::new(PSK, clock.clone());

@@ -128,6 +128,11 @@ fn legacy_areas() -> Vec<Area> {
 }
 
 fn default_ignore() -> Vec<String> {
+    default_ignore_patterns()
+}
+
+/// [`DEFAULT_IGNORE`] as the owned list a runbook holds.
+pub fn default_ignore_patterns() -> Vec<String> {
     DEFAULT_IGNORE.iter().map(|s| s.to_string()).collect()
 }
 

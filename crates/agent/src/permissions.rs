@@ -1,0 +1,270 @@
+//! Re-permissioning an area, portably: the workstation enumerates the area's securable objects
+//! and reads and writes their descriptors as MS-DTYP binary; this module decides. It skips the
+//! Areas to Ignore (environment variables expanded, wildcards matched as Windows matches them),
+//! translates with [`secdesc::translate`] (inherited ACEs are left to inheritance), and writes back
+//! only the parts of a descriptor that changed. A descriptor already translated has nothing left
+//! to change, so a run interrupted half way through a tree simply runs again.
+
+use model::plan::PermissionArea;
+use secdesc::translate::{translate, SidMap, TranslateOptions};
+use secdesc::SecurityDescriptor;
+
+use crate::workstation::{Effect, SecurityParts, Workstation};
+use crate::{Error, Result};
+
+/// Areas to Ignore, expanded and folded for matching.
+#[derive(Debug, Clone, Default)]
+pub struct IgnoreList {
+    patterns: Vec<Vec<char>>,
+}
+
+/// Folds a path as Windows compares names: case-insensitive by simple (one for one) upper-case
+/// mapping, `/` read as `\`.
+fn fold(path: &str) -> Vec<char> {
+    path.chars()
+        .map(|c| {
+            if c == '/' {
+                return '\\';
+            }
+            let mut upper = c.to_uppercase();
+            match (upper.next(), upper.next()) {
+                (Some(u), None) => u,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+/// `*` matches any run of characters (separators included, as `PathMatchSpec` does) and `?`
+/// exactly one.
+fn wildcard(pattern: &[char], text: &[char]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+impl IgnoreList {
+    /// The runbook's patterns with `%NAME%` expanded from the workstation's environment. A
+    /// variable the device does not define is an error: guessing could re-permission what the
+    /// engineer meant to leave alone.
+    pub fn new<W: Workstation>(ws: &W, patterns: &[String]) -> Result<IgnoreList> {
+        let mut out = Vec::new();
+        for pattern in patterns {
+            let mut expanded = String::new();
+            let mut rest = pattern.as_str();
+            while let Some(start) = rest.find('%') {
+                expanded.push_str(&rest[..start]);
+                let after = &rest[start + 1..];
+                let end = after.find('%').ok_or_else(|| {
+                    Error::Device(format!(
+                        "the Areas to Ignore pattern {:?} has a % that is not closed",
+                        pattern
+                    ))
+                })?;
+                let name = &after[..end];
+                let value = ws.environment_variable(name)?.ok_or_else(|| {
+                    Error::Device(format!(
+                        "the Areas to Ignore pattern {:?} names %{}%, which this device does not define",
+                        pattern, name
+                    ))
+                })?;
+                expanded.push_str(&value);
+                rest = &after[end + 1..];
+            }
+            expanded.push_str(rest);
+            out.push(fold(expanded.trim()));
+        }
+        Ok(IgnoreList { patterns: out })
+    }
+
+    /// Whether `path` is left alone.
+    pub fn ignores(&self, path: &str) -> bool {
+        if self.patterns.is_empty() {
+            return false;
+        }
+        let path = fold(path);
+        self.patterns.iter().any(|p| wildcard(p, &path))
+    }
+}
+
+/// What one pass over an area did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AreaTally {
+    /// Objects enumerated.
+    pub objects: usize,
+    /// Objects skipped by the Areas to Ignore.
+    pub ignored: usize,
+    /// Descriptors written back.
+    pub written: usize,
+    /// Owners, groups and ACEs changed.
+    pub changes: usize,
+}
+
+/// The binary forms of the map's source SIDs, to skip descriptors that name none of them without
+/// parsing them: in a self-relative descriptor every SID appears whole.
+fn needles(map: &SidMap) -> Vec<Vec<u8>> {
+    map.iter()
+        .filter(|(s, t)| s != t)
+        .map(|(s, _)| s.to_bytes())
+        .collect()
+}
+
+fn names_a_source(bytes: &[u8], needles: &[Vec<u8>]) -> bool {
+    needles.iter().any(|n| {
+        // A SID starts with revision 1 and its sub-authority count: cheap first-byte filter.
+        bytes
+            .windows(n.len())
+            .any(|w| w[0] == n[0] && w[1] == n[1] && w == n.as_slice())
+    })
+}
+
+/// Translates the descriptor of one object; returns how many changes it wrote.
+pub fn translate_object<W: Workstation>(
+    ws: &mut W,
+    area: PermissionArea,
+    object: &str,
+    map: &SidMap,
+    options: &TranslateOptions,
+) -> Result<usize> {
+    let bytes = ws.read_descriptor(area, object)?;
+    translate_read(ws, area, object, &bytes, map, options)
+}
+
+/// Translates `bytes`, the descriptor just read from `object`, and writes back what changed.
+fn translate_read<W: Workstation>(
+    ws: &mut W,
+    area: PermissionArea,
+    object: &str,
+    bytes: &[u8],
+    map: &SidMap,
+    options: &TranslateOptions,
+) -> Result<usize> {
+    let mut sd = SecurityDescriptor::from_bytes(bytes).map_err(|e| {
+        Error::Device(format!(
+            "the security descriptor of {} cannot be read: {}",
+            object, e
+        ))
+    })?;
+    let before = sd.clone();
+    let changes = translate(&mut sd, map, options)?;
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let parts = SecurityParts {
+        owner: sd.owner != before.owner,
+        group: sd.group != before.group,
+        dacl: sd.dacl != before.dacl,
+        sacl: sd.sacl != before.sacl,
+    };
+    ws.write_descriptor(area, object, &sd.to_bytes(), parts)?;
+    Ok(changes.len())
+}
+
+/// Translates every object of `area` that the Areas to Ignore leave in.
+pub fn translate_area<W: Workstation>(
+    ws: &mut W,
+    area: PermissionArea,
+    map: &SidMap,
+    options: &TranslateOptions,
+    ignore: &IgnoreList,
+) -> Result<AreaTally> {
+    let needles = needles(map);
+    let mut tally = AreaTally::default();
+    for object in ws.securable_objects(area)? {
+        tally.objects += 1;
+        if ignore.ignores(&object) {
+            tally.ignored += 1;
+            continue;
+        }
+        if needles.is_empty() {
+            continue;
+        }
+        let bytes = ws.read_descriptor(area, &object)?;
+        if !names_a_source(&bytes, &needles) {
+            continue;
+        }
+        let n = translate_read(ws, area, &object, &bytes, map, options)?;
+        if n > 0 {
+            tally.written += 1;
+            tally.changes += n;
+        }
+    }
+    Ok(tally)
+}
+
+/// [`translate_area`] as a step's effect.
+pub fn update_area<W: Workstation>(
+    ws: &mut W,
+    area: PermissionArea,
+    map: &SidMap,
+    options: &TranslateOptions,
+    ignore: &IgnoreList,
+) -> Result<Effect> {
+    let t = translate_area(ws, area, map, options, ignore)?;
+    Ok(if t.changes == 0 {
+        Effect::unchanged(format!(
+            "no descriptor names a translated SID ({} object(s) checked, {} ignored)",
+            t.objects, t.ignored
+        ))
+    } else {
+        Effect::changed(
+            t.changes,
+            format!(
+                "{} change(s) in {} descriptor(s) of {} object(s); {} ignored",
+                t.changes, t.written, t.objects, t.ignored
+            ),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(pattern: &str, path: &str) -> bool {
+        wildcard(&fold(pattern), &fold(path))
+    }
+
+    #[test]
+    fn wildcards_match_as_windows_matches_paths() {
+        assert!(matches(
+            "C:\\Windows\\*",
+            "c:\\WINDOWS\\System32\\drivers\\etc\\hosts"
+        ));
+        assert!(matches("C:/Windows/*", "C:\\Windows\\notepad.exe"));
+        assert!(!matches("C:\\Windows\\*", "C:\\Windows"));
+        assert!(!matches("C:\\Windows\\*", "C:\\WindowsApps\\x"));
+        assert!(matches(
+            "*:\\System Volume Information\\*",
+            "D:\\System Volume Information\\x"
+        ));
+        assert!(matches(
+            "C:\\Users\\*\\AppData\\Local\\Temp\\*",
+            "C:\\Users\\bob\\AppData\\Local\\Temp\\a.tmp"
+        ));
+        assert!(matches("C:\\Data\\report?.xlsx", "C:\\data\\REPORT1.xlsx"));
+        assert!(!matches(
+            "C:\\Data\\report?.xlsx",
+            "C:\\data\\report12.xlsx"
+        ));
+        assert!(matches("*", ""));
+        // Simple case mapping, one character for one, as NTFS's upcase table does.
+        assert!(matches("C:\\Ärzte\\*", "c:\\ärzte\\x"));
+        assert!(!matches("C:\\Straße\\*", "C:\\STRASSE\\x"));
+    }
+}
