@@ -19,6 +19,7 @@ pub mod permissions;
 pub mod run;
 pub mod sim;
 pub mod spool;
+pub mod verify;
 pub mod workstation;
 
 pub use error::{Error, Result};

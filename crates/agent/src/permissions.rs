@@ -6,7 +6,7 @@
 //! to change, so a run interrupted half way through a tree simply runs again.
 
 use model::plan::PermissionArea;
-use secdesc::translate::{translate, SidMap, TranslateOptions};
+use secdesc::translate::{translate, Change, Place, SidMap, TranslateOptions};
 use secdesc::SecurityDescriptor;
 
 use crate::workstation::{Effect, SecurityParts, Workstation};
@@ -160,17 +160,19 @@ fn translate_read<W: Workstation>(
             object, e
         ))
     })?;
-    let before = sd.clone();
     let changes = translate(&mut sd, map, options)?;
     if changes.is_empty() {
         return Ok(0);
     }
-    let parts = SecurityParts {
-        owner: sd.owner != before.owner,
-        group: sd.group != before.group,
-        dacl: sd.dacl != before.dacl,
-        sacl: sd.sacl != before.sacl,
-    };
+    let mut parts = SecurityParts::default();
+    for change in &changes {
+        match change.place {
+            Place::Owner => parts.owner = true,
+            Place::Group => parts.group = true,
+            Place::Dacl(_) => parts.dacl = true,
+            Place::Sacl(_) => parts.sacl = true,
+        }
+    }
     ws.write_descriptor(area, object, &sd.to_bytes(), parts)?;
     Ok(changes.len())
 }
@@ -202,6 +204,39 @@ pub fn translate_area<W: Workstation>(
         if n > 0 {
             tally.written += 1;
             tally.changes += n;
+        }
+    }
+    Ok(tally)
+}
+
+/// What [`translate_area`] would change, without writing anything: `each` sees every object
+/// that would change with its changes.
+pub fn preview_area<W: Workstation>(
+    ws: &W,
+    area: PermissionArea,
+    map: &SidMap,
+    options: &TranslateOptions,
+    ignore: &IgnoreList,
+    each: &mut dyn FnMut(&str, &[Change]),
+) -> Result<AreaTally> {
+    let needles = needles(map);
+    let mut tally = AreaTally::default();
+    for object in ws.securable_objects(area)? {
+        tally.objects += 1;
+        if ignore.ignores(&object) {
+            tally.ignored += 1;
+            continue;
+        }
+        let bytes = ws.read_descriptor(area, &object)?;
+        if !names_a_source(&bytes, &needles) {
+            continue;
+        }
+        let mut sd = SecurityDescriptor::from_bytes(&bytes)?;
+        let changes = translate(&mut sd, map, options)?;
+        if !changes.is_empty() {
+            tally.written += 1;
+            tally.changes += changes.len();
+            each(&object, &changes);
         }
     }
     Ok(tally)

@@ -1,6 +1,7 @@
 //! `rehome`: the one binary. `serve` runs the control plane, `agent` the device agent, `demo` a
 //! whole migration of a simulated fleet, `admin` recovery tasks and `secdesc` descriptor tools.
 
+mod agent_bench;
 mod bench;
 mod directory_cmd;
 mod licence_cmd;

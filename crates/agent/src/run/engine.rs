@@ -14,7 +14,9 @@ use secdesc::Sid;
 
 use super::{actions, Agent};
 use crate::client::{Client, Transport};
+use crate::journal::RecordedTranslations;
 use crate::permissions::{self, IgnoreList};
+use crate::verify;
 use crate::workstation::{Effect, Workstation};
 use crate::{Error, Result};
 
@@ -209,10 +211,39 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         Ok(Some(AgentStatus::Completed))
     }
 
-    /// The translations, fetched once per run when a step first needs them.
-    fn sid_map<'m>(&self, map: &'m mut Option<SidMap>) -> Result<&'m SidMap> {
+    /// The translations of `runbook`: those its journal recorded, or, the first time a step
+    /// needs them, fetched from the server and recorded with the profiles as they are before
+    /// any change, so a resumed run translates with the same map and `verify` can check it.
+    fn sid_map<'m>(
+        &mut self,
+        runbook: RunbookId,
+        map: &'m mut Option<SidMap>,
+    ) -> Result<&'m SidMap> {
         if map.is_none() {
-            *map = Some(fetch_sid_map(&self.workstation, &self.client)?);
+            let recorded = self
+                .journal
+                .run(&runbook)
+                .and_then(|r| r.translations.as_ref())
+                .map(|t| t.pairs.iter().cloned().collect::<SidMap>());
+            let fetched = match recorded {
+                Some(recorded) => recorded,
+                None => {
+                    let fetched = fetch_sid_map(&self.workstation, &self.client)?;
+                    let mut pairs: Vec<(Sid, Sid)> = fetched
+                        .iter()
+                        .map(|(s, t)| (s.clone(), t.clone()))
+                        .collect();
+                    pairs.sort();
+                    let profiles = verify::baseline(&self.workstation)?;
+                    self.journal.translations_recorded(
+                        runbook,
+                        RecordedTranslations { pairs, profiles },
+                        self.clock.now(),
+                    )?;
+                    fetched
+                }
+            };
+            *map = Some(fetched);
         }
         map.as_ref().ok_or(Error::NotRegistered)
     }
@@ -262,7 +293,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             }
             Action::SetLockScreenImage { image } => actions::set_lock_screen(ws, image),
             Action::PreventLogin => {
-                let map = self.sid_map(map)?;
+                let map = self.sid_map(runbook, map)?;
                 actions::prevent_login(&mut self.workstation, map)
             }
             Action::CreateFallbackAdmin { username } => {
@@ -314,7 +345,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     mode,
                     owner_and_group: true,
                 };
-                let map = self.sid_map(map)?;
+                let map = self.sid_map(runbook, map)?;
                 match area {
                     // Files go through the portable layer, which honours the Areas to Ignore.
                     PermissionArea::FileSystem => {
@@ -358,11 +389,11 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             } => actions::reset_information_protection(ws, source_hosts, target_host),
             Action::RestoreLegalNotice => ws.restore_legal_notice(),
             Action::RestoreLocalGroups => {
-                let map = self.sid_map(map)?;
+                let map = self.sid_map(runbook, map)?;
                 self.workstation.restore_local_groups(map)
             }
             Action::RestoreAppxPackages => {
-                let map = self.sid_map(map)?;
+                let map = self.sid_map(runbook, map)?;
                 self.workstation.restore_appx(map)
             }
             Action::ResumeBitLocker => ws.resume_bitlocker(),

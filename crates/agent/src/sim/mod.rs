@@ -643,9 +643,11 @@ impl Workstation for SimWorkstation {
 
     fn read_descriptor(&self, area: PermissionArea, object: &str) -> Result<Vec<u8>> {
         self.securable_area(area)?;
-        self.state.files.get(object).cloned().ok_or_else(|| {
-            Error::Device(format!("{} does not exist (ERROR_FILE_NOT_FOUND)", object))
-        })
+        self.state
+            .files
+            .get(object)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(object.to_string()))
     }
 
     fn write_descriptor(
@@ -656,9 +658,11 @@ impl Workstation for SimWorkstation {
         parts: SecurityParts,
     ) -> Result<()> {
         self.securable_area(area)?;
-        let current = self.state.files.get(object).ok_or_else(|| {
-            Error::Device(format!("{} does not exist (ERROR_FILE_NOT_FOUND)", object))
-        })?;
+        let current = self
+            .state
+            .files
+            .get(object)
+            .ok_or_else(|| Error::NotFound(object.to_string()))?;
         let mut sd = SecurityDescriptor::from_bytes(current)?;
         let new = SecurityDescriptor::from_bytes(descriptor)?;
         // SetNamedSecurityInfoW replaces the parts it is given and keeps the others.
@@ -678,7 +682,9 @@ impl Workstation for SimWorkstation {
         }
         let bytes = sd.to_bytes();
         self.log.append(object, Some(&bytes))?;
-        self.state.files.insert(object.to_string(), bytes);
+        if let Some(slot) = self.state.files.get_mut(object) {
+            *slot = bytes;
+        }
         self.writes += 1;
         if self.faults.crash_after_writes == Some(self.writes) {
             self.log.flush()?;

@@ -252,12 +252,14 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
                 s = sid
             ),
         );
+        let hive = format!(
+            "O:{s}G:{s}D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FA;;;{s})",
+            s = sid
+        );
+        files.insert(format!("{}\\NTUSER.DAT", home), hive.clone());
         files.insert(
-            format!("{}\\NTUSER.DAT", home),
-            format!(
-                "O:{s}G:{s}D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FA;;;{s})",
-                s = sid
-            ),
+            format!("{}\\AppData\\Local\\Microsoft\\Windows\\UsrClass.dat", home),
+            hive,
         );
         // Inherited ACEs only: translation leaves them to be recomputed from the parent.
         files.insert(

@@ -14,3 +14,4 @@ mod spool;
 mod support;
 mod timing;
 mod user_choice;
+mod verify;

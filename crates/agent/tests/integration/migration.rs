@@ -106,6 +106,8 @@ fn an_ad_to_ad_migration_completes_and_re_permissions_the_device() {
     // Profiles were harvested again after the run, with their new owners.
     assert!(server.profiles.iter().any(|p| p.sid == sid(ALICE_NEW)));
     assert!(agent.spool().is_empty());
+    let report = agent::verify::verify(agent.workstation(), agent.journal()).expect("verify");
+    assert!(report.holds(), "{}", report);
 }
 
 #[test]
