@@ -16,6 +16,7 @@ mod error;
 mod fsutil;
 pub mod journal;
 pub mod permissions;
+pub mod preview;
 pub mod run;
 pub mod sim;
 pub mod spool;

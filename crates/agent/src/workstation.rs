@@ -3,7 +3,7 @@
 //! real one. Every operation is idempotent: doing it again after it succeeded changes nothing and
 //! succeeds, which is what lets the journal re-run a step a crash interrupted.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::FixedOffset;
 use model::plan::{DeviceFacts, JoinState, OsEdition, PermissionArea};
@@ -136,6 +136,8 @@ pub trait Workstation {
         map: &SidMap,
         options: &TranslateOptions,
     ) -> Result<Effect>;
+    /// The members of every local group (`NetLocalGroupEnum`, `NetLocalGroupGetMembers`).
+    fn local_group_members(&self) -> Result<BTreeMap<String, Vec<Sid>>>;
     /// The user profiles on the device (ProfileList).
     fn harvest_profiles(&self) -> Result<Vec<UserProfile>>;
 

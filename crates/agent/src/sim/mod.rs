@@ -482,6 +482,10 @@ impl Workstation for SimWorkstation {
         self.commit(step, effect)
     }
 
+    fn local_group_members(&self) -> Result<BTreeMap<String, Vec<Sid>>> {
+        Ok(self.state.local_groups.clone())
+    }
+
     fn harvest_profiles(&self) -> Result<Vec<UserProfile>> {
         Ok(self
             .state

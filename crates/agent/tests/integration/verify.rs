@@ -116,3 +116,59 @@ fn a_resumed_run_translates_with_the_map_it_recorded_before_its_first_change() {
     let ws = SimWorkstation::open(&world.dir).expect("open");
     assert!(verify(&ws, &j).expect("verify").holds());
 }
+
+#[test]
+fn the_plan_preview_lists_steps_and_sid_changes_and_changes_nothing() {
+    let world = World::new();
+    world.assign(Duration::minutes(-5));
+    let assignment = world.server.state().assignment.clone().expect("assignment");
+    let map: secdesc::translate::SidMap = [
+        (sid(ALICE), sid(ALICE_NEW)),
+        (sid(DOMAIN_ADMINS), sid(DOMAIN_ADMINS_NEW)),
+    ]
+    .into_iter()
+    .collect();
+    let ws = SimWorkstation::open(&world.dir).expect("open");
+    let before = SimWorkstation::load(&world.dir).expect("load");
+    let mut lines = Vec::new();
+    let preview = agent::preview::preview(
+        &ws,
+        &assignment.runbook,
+        &assignment.target,
+        &map,
+        &mut |l| lines.push(l),
+    )
+    .expect("preview");
+    assert_eq!(preview.steps.len(), AD_TO_AD_STEPS.len());
+    assert_eq!(preview.profiles, 1, "only alice has a translation here");
+    let text = lines.join("\n");
+    assert!(text.contains("step device-state/join-ad"), "{}", text);
+    assert!(
+        text.contains(&format!(
+            "ProfileList {} -> {} (C:\\Users\\alice)",
+            ALICE, ALICE_NEW
+        )),
+        "{}",
+        text
+    );
+    assert!(
+        text.contains(&format!(
+            "C:\\Users\\alice\\Documents\\Budget.xlsx: DACL ACE 0: {} replaced by {}",
+            ALICE, ALICE_NEW
+        )),
+        "{}",
+        text
+    );
+    assert!(
+        text.contains(&format!(
+            "local group Administrators: {} replaced by {}",
+            DOMAIN_ADMINS, DOMAIN_ADMINS_NEW
+        )),
+        "{}",
+        text
+    );
+    // The system file under %SystemRoot% is left to the Areas to Ignore.
+    assert!(!text.contains("C:\\Windows\\"), "{}", text);
+    assert!(!text.contains("C:\\Users\\bob"), "{}", text);
+    assert_eq!(SimWorkstation::load(&world.dir).expect("load"), before);
+}

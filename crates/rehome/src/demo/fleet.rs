@@ -125,6 +125,19 @@ pub fn verify(machines: &[Machine], world: &World) -> Verification {
                 continue;
             }
         };
+        // The agent's own offline verification, from what its journal recorded.
+        match agent::journal::Journal::open(&m.dir.join(".rehome-agent").join("journal.log"))
+            .and_then(|journal| {
+                let ws = SimWorkstation::open(&m.dir)?;
+                agent::verify::verify(&ws, &journal)
+            }) {
+            Ok(report) => {
+                for finding in report.findings.iter().filter(|f| !f.holds) {
+                    problems.push(format!("{}: {}: {}", m.name, finding.check, finding.detail));
+                }
+            }
+            Err(e) => problems.push(format!("{}: cannot verify: {}", m.name, e)),
+        }
         let joined = matches!(&state.join_state, JoinState::ActiveDirectory { domain } if domain.eq_ignore_ascii_case(&world.target_domain));
         if !joined {
             problems.push(format!(
