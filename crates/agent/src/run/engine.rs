@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use model::ids::RunbookId;
 use model::plan::{plan, Action, PermissionArea, Refusal, Step};
 use model::protocol::{AgentEvent, DeviceAssignment};
-use model::runbook::{PermissionMode, RunbookSecrets};
+use model::runbook::{LockScreenImage, PermissionMode, RunbookSecrets};
 use model::schedule::CheckInState;
 use model::status::{AgentStatus, EventLevel, Phase};
 use secdesc::translate::{SidMap, TranslateMode, TranslateOptions};
@@ -98,6 +98,30 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     status: Some(AgentStatus::InProgress),
                     message: format!("started {} ({} steps)", runbook.name, steps.len()),
                 })?;
+                let problems = match self.preflight(assignment, &steps)? {
+                    Some(problems) => problems,
+                    None => return Ok(None),
+                };
+                if !problems.is_empty() {
+                    let message = format!(
+                        "pre-flight checks failed, nothing was changed: {}",
+                        problems.join("; ")
+                    );
+                    self.journal.step_failed(
+                        runbook.id,
+                        "preflight",
+                        &message,
+                        self.clock.now(),
+                    )?;
+                    self.note(Note {
+                        level: EventLevel::Error,
+                        runbook: runbook.id,
+                        step: None,
+                        status: Some(AgentStatus::Error),
+                        message,
+                    })?;
+                    return Ok(Some(AgentStatus::Error));
+                }
                 self.execute(runbook.id, &runbook.name, steps, false)
             }
             Err(Refusal::ServerOs) => {
@@ -214,7 +238,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
     /// The translations of `runbook`: those its journal recorded, or, the first time a step
     /// needs them, fetched from the server and recorded with the profiles as they are before
     /// any change, so a resumed run translates with the same map and `verify` can check it.
-    fn sid_map<'m>(
+    pub(super) fn sid_map<'m>(
         &mut self,
         runbook: RunbookId,
         map: &'m mut Option<SidMap>,
@@ -275,10 +299,11 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         step: &Step,
         map: &mut Option<SidMap>,
     ) -> Result<Effect> {
-        let unsupported = |reason: &str| -> Result<Effect> {
+        let refuse = || -> Result<Effect> {
             Err(Error::Unsupported {
                 action: step.action.name().to_string(),
-                reason: reason.to_string(),
+                reason: not_carried_out(&step.action)
+                    .unwrap_or_else(|| "this agent cannot carry it out".to_string()),
             })
         };
         let ws = &mut self.workstation;
@@ -304,12 +329,8 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     secrets.admin_fallback_password.as_deref(),
                 )
             }
-            Action::RunCommandPackage { .. } => unsupported(
-                "running command packages (download by hash, safe unpacking, cmdline.cmd with a timeout) is not implemented yet",
-            ),
-            Action::CacheCredentials => unsupported(
-                "caching the users' target credentials needs the sign-in dialog, which this agent does not have yet",
-            ),
+            Action::RunCommandPackage { .. } => refuse(),
+            Action::CacheCredentials => refuse(),
             Action::LeaveActiveDirectory => ws.leave_active_directory(),
             Action::LeaveEntra => ws.leave_entra(),
             Action::RenameComputer { template } => {
@@ -317,7 +338,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             }
             Action::JoinActiveDirectory { domain, options } => {
                 if options.offline {
-                    unsupported("offline domain join needs a blob the server prepares, which it does not send yet")
+                    refuse()
                 } else {
                     ws.join_active_directory(domain)
                 }
@@ -327,9 +348,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 tenant_name,
                 tenant_id,
             } => actions::set_hybrid_join_tenant(ws, tenant_name, tenant_id),
-            Action::EnrollIntune => unsupported(
-                "Intune enrolment (AutoEnrollMDM, retried hourly until it succeeds) is not implemented yet",
-            ),
+            Action::EnrollIntune => refuse(),
             Action::ResetWindowsHello => ws.reset_windows_hello(),
             Action::UpdatePermissions { area, mode, ignore } => {
                 let mode = match mode {
@@ -363,23 +382,14 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     }
                 }
             }
-            Action::UpdateAreaPermissions { area, .. } => unsupported(&format!(
-                "re-permissioning {} is not implemented yet",
-                area.slug()
-            )),
-            Action::UpdateRemoteFileShares { .. } => {
-                unsupported("re-permissioning remote file shares is not implemented yet")
-            }
+            Action::UpdateAreaPermissions { .. } => refuse(),
+            Action::UpdateRemoteFileShares { .. } => refuse(),
             Action::ResetOutlook {
                 zero_config_exchange,
             } => actions::reset_outlook(ws, *zero_config_exchange),
             Action::ResetM365Apps => actions::reset_m365_apps(ws),
-            Action::ResetEdge => unsupported(
-                "finding and resetting Edge's work profile is not implemented yet",
-            ),
-            Action::OneDriveCloudOnly { .. } => unsupported(
-                "making OneDrive files cloud-only and moving the rest is not implemented yet",
-            ),
+            Action::ResetEdge => refuse(),
+            Action::OneDriveCloudOnly { .. } => refuse(),
             Action::SetOneDriveSilentConfig { value } => {
                 actions::set_onedrive_silent_config(ws, *value)
             }
@@ -407,11 +417,74 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 actions::remove_fallback_admin(&mut self.workstation, username, *delay_days, now)
             }
             Action::SetProxyAutoDetect { value } => actions::set_proxy_autodetect(ws, *value),
-            Action::UninstallAgent => unsupported(
-                "removing the agent from the device is not implemented yet",
-            ),
+            Action::UninstallAgent => refuse(),
         }
     }
+}
+
+/// Why this agent cannot carry out `action` on any workstation yet; `None` when it can.
+pub(super) fn not_carried_out(action: &Action) -> Option<String> {
+    let reason = match action {
+        Action::RunCommandPackage { .. } => {
+            "running command packages (download by hash, safe unpacking, cmdline.cmd with a timeout) is not implemented yet"
+        }
+        Action::CacheCredentials => {
+            "caching the users' target credentials needs the sign-in dialog, which this agent does not have yet"
+        }
+        Action::JoinActiveDirectory { options, .. } if options.offline => {
+            "offline domain join needs a blob the server prepares, which it does not send yet"
+        }
+        Action::EnrollIntune => {
+            "Intune enrolment (AutoEnrollMDM, retried hourly until it succeeds) is not implemented yet"
+        }
+        Action::UpdateAreaPermissions { area, .. } => {
+            return Some(format!(
+                "re-permissioning {} is not implemented yet",
+                area.slug()
+            ))
+        }
+        Action::UpdateRemoteFileShares { .. } => {
+            "re-permissioning remote file shares is not implemented yet"
+        }
+        Action::ResetEdge => "finding and resetting Edge's work profile is not implemented yet",
+        Action::OneDriveCloudOnly { .. } => {
+            "making OneDrive files cloud-only and moving the rest is not implemented yet"
+        }
+        Action::SetLockScreenImage {
+            image: LockScreenImage::Custom { .. },
+        } => "this agent does not download uploaded lock-screen images yet; choose the built-in image",
+        Action::UninstallAgent => "removing the agent from the device is not implemented yet",
+        // Named one by one, so a new action must be placed on one side or the other.
+        Action::SuspendBitLocker
+        | Action::BackupLegalNotice
+        | Action::BackupLocalGroups
+        | Action::BackupAppxPackages
+        | Action::SetLegalNotice { .. }
+        | Action::SetLockScreenImage { .. }
+        | Action::PreventLogin
+        | Action::CreateFallbackAdmin { .. }
+        | Action::LeaveActiveDirectory
+        | Action::LeaveEntra
+        | Action::RenameComputer { .. }
+        | Action::JoinActiveDirectory { .. }
+        | Action::JoinEntra { .. }
+        | Action::SetHybridJoinTenant { .. }
+        | Action::ResetWindowsHello
+        | Action::UpdatePermissions { .. }
+        | Action::ResetOutlook { .. }
+        | Action::ResetM365Apps
+        | Action::SetOneDriveSilentConfig { .. }
+        | Action::ResetInformationProtection { .. }
+        | Action::RestoreLegalNotice
+        | Action::RestoreLocalGroups
+        | Action::RestoreAppxPackages
+        | Action::ResumeBitLocker
+        | Action::RestoreLockScreenImage
+        | Action::AllowLogin
+        | Action::RemoveFallbackAdmin { .. }
+        | Action::SetProxyAutoDetect { .. } => return None,
+    };
+    Some(reason.to_string())
 }
 
 /// A random decimal digit for `%RAND:X%`, unbiased (bytes of 250 and above are drawn again).

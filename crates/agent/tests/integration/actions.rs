@@ -14,11 +14,19 @@ const PERSONALIZATION: &str =
     "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\PersonalizationCSP";
 
 #[test]
-fn a_runbook_with_every_setting_on_fails_at_the_first_action_this_agent_cannot_carry_out() {
+fn a_runbook_with_every_setting_on_is_refused_before_any_change_naming_each_action_not_carried_out()
+{
     let world = World::new();
-    let (runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, false);
-    let id = world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
-    let exit = world.agent(100).run().expect("run");
+    let before = SimWorkstation::load(&world.dir).expect("load");
+    let (runbook, secrets) = full_runbook(DomainJoin::Entra, false);
+    let id = world.assign_runbook(
+        runbook,
+        secrets,
+        "fabrikam.onmicrosoft.com",
+        Duration::minutes(-5),
+    );
+    let mut agent = world.agent(100);
+    let exit = agent.run().expect("run");
     assert_eq!(
         exit,
         Exit::Idle {
@@ -30,21 +38,78 @@ fn a_runbook_with_every_setting_on_fails_at_the_first_action_this_agent_cannot_c
     let last = server.events.values().last().expect("events");
     assert_eq!(last.level, EventLevel::Error);
     assert_eq!(last.status, Some(AgentStatus::Error));
-    assert_eq!(last.step.as_deref(), Some("startup/command-package"));
     assert!(
-        last.message.contains("RunCommandPackage")
-            && last.message.contains("cannot be carried out"),
+        last.message.contains("nothing was changed"),
         "{}",
         last.message
     );
+    for action in [
+        "RunCommandPackage",
+        "CacheCredentials",
+        "EnrollIntune",
+        "UpdateAreaPermissions",
+        "UpdateRemoteFileShares",
+        "ResetEdge",
+        "OneDriveCloudOnly",
+        "UninstallAgent",
+    ] {
+        assert!(
+            last.message.contains(action),
+            "{} in {}",
+            action,
+            last.message
+        );
+    }
     assert!(server
         .events
         .values()
-        .all(|e| e.status != Some(AgentStatus::Completed)));
-    // The device was left as far as the failed step: it never left its domain.
-    let s = SimWorkstation::load(&world.dir).expect("load");
-    assert!(!s.actions.contains_key("startup/command-package"));
-    assert!(!s.actions.contains_key("device-state/leave-ad"));
+        .all(|e| e.status != Some(AgentStatus::Completed) && e.step.is_none()));
+    assert!(agent.journal().run(&id).expect("run").done.is_empty());
+    // Nothing on the device changed.
+    assert_eq!(SimWorkstation::load(&world.dir).expect("load"), before);
+}
+
+#[test]
+fn the_pre_flight_gates_name_each_problem_and_change_nothing() {
+    let world = World::new();
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.set_logged_on_user(Some("OLD\\alice".into()))
+        .expect("logon");
+    let before = SimWorkstation::load(&world.dir).expect("load");
+    let (runbook, mut secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    secrets.domain_join_password = None;
+    secrets.admin_fallback_password = None;
+    let id = world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    // Bob is no longer matched.
+    world
+        .server
+        .state()
+        .translations
+        .retain(|t| t.source != sid(BOB));
+    let exit = world.agent_with(sim, 200).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Error
+        }
+    );
+    let server = world.server.state();
+    let last = server.events.values().last().expect("events");
+    for expected in [
+        "OLD\\alice is signed in",
+        "join account and its password",
+        "fallback administrator rehome-fallback has no password",
+        "C:\\Users\\bob",
+    ] {
+        assert!(
+            last.message.contains(expected),
+            "{} in {}",
+            expected,
+            last.message
+        );
+    }
+    assert_eq!(SimWorkstation::load(&world.dir).expect("load"), before);
 }
 
 #[test]

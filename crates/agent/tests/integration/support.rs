@@ -10,12 +10,12 @@ use model::clock::{Clock, ManualClock};
 use model::directory::ObjectKind;
 use model::ids::{BatchId, DirectoryId, RunbookId};
 use model::plan::TargetFacts;
-use model::protocol::{DeviceAssignment, SidTranslation};
+use model::protocol::{BulkToken, DeviceAssignment, SidTranslation};
 use model::runbook::{
-    AdminFallback, AppMode, AppSettings, Area, CommandPackageRef, CompletionSettings,
-    DeviceStateSettings, DomainJoin, HybridJoin, InformationProtection, LockScreenImage, OneDrive,
-    PermissionMode, PermissionSettings, RemoteFileShares, RemoveFrom, Rename, Runbook,
-    RunbookSecrets, Secret, StartupSettings, Switch,
+    ActiveDirectoryJoin, AdminFallback, AppMode, AppSettings, Area, CommandPackageRef,
+    CompletionSettings, DeviceStateSettings, DomainJoin, HybridJoin, InformationProtection,
+    LockScreenImage, OneDrive, PermissionMode, PermissionSettings, RemoteFileShares, RemoveFrom,
+    Rename, Runbook, RunbookSecrets, Secret, StartupSettings, Switch,
 };
 use secdesc::Sid;
 
@@ -197,6 +197,7 @@ impl World {
             device_state: DeviceStateSettings {
                 remove_from: RemoveFrom::ActiveDirectory,
                 domain_join: join,
+                active_directory: join_account(),
                 ..Default::default()
             },
             permissions: PermissionSettings {
@@ -208,7 +209,11 @@ impl World {
             user_experience: Default::default(),
             apps: Default::default(),
         };
-        self.assign_runbook(runbook, Default::default(), target, enforced_in)
+        let secrets = RunbookSecrets {
+            domain_join_password: Some(JOIN_PASSWORD.into()),
+            ..Default::default()
+        };
+        self.assign_runbook(runbook, secrets, target, enforced_in)
     }
 
     /// Assigns `runbook` with `secrets`, joining `target`, enforced `enforced_in` from now.
@@ -227,7 +232,7 @@ impl World {
             target: TargetFacts {
                 domain: target.into(),
             },
-            bulk_token: None,
+            bulk_token: Some(BulkToken("eyJ0eXAiOiJKV1Qi.bulk.token".into())),
             available_from: None,
             enforced_after: ScheduledTime {
                 at: (self.clock.now() + enforced_in).naive_utc(),
@@ -255,6 +260,17 @@ pub const AD_TO_AD_STEPS: [&str; 14] = [
     "completion/restore-appx",
     "completion/resume-bitlocker",
 ];
+
+/// The AD join account's password in the runbooks' secrets.
+pub const JOIN_PASSWORD: &str = "Join-Passw0rd!";
+
+/// The account an online AD join runs as.
+pub fn join_account() -> ActiveDirectoryJoin {
+    ActiveDirectoryJoin {
+        username: "NEW\\rehome-join".into(),
+        ..Default::default()
+    }
+}
 
 /// The fallback administrator's password in [`full_runbook`]'s secrets.
 pub const FALLBACK_PASSWORD: &str = "Fallback-Passw0rd!";
@@ -291,6 +307,7 @@ pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, Runbo
             cache_user_credentials: all,
             remove_from: RemoveFrom::ActiveDirectory,
             domain_join: join,
+            active_directory: join_account(),
             rename: Some(Rename {
                 template: "PC-%RAND:4%".into(),
             }),
@@ -299,7 +316,6 @@ pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, Runbo
                 tenant_id: "6f1c2f2c-1b2a-4c1e-9d8a-0a1b2c3d4e5f".into(),
             }),
             enroll_intune: all && join == DomainJoin::Entra,
-            ..Default::default()
         },
         permissions: PermissionSettings {
             mode: PermissionMode::AddAndRemove,
@@ -347,7 +363,7 @@ pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, Runbo
     };
     let secrets = RunbookSecrets {
         admin_fallback_password: Some(FALLBACK_PASSWORD.into()),
-        domain_join_password: Some("join-pass".into()),
+        domain_join_password: Some(JOIN_PASSWORD.into()),
         remote_file_shares_password: Some("share-pass".into()),
     };
     (runbook, secrets)
