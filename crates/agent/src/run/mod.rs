@@ -16,7 +16,7 @@ use model::protocol::{
     AgentEvent, Blocked, CheckInRequest, CheckInResponse, DeviceAssignment, RegisterRequest,
     AGENT_VERSION,
 };
-use model::runbook::RunbookSecrets;
+use model::runbook::{RunbookSecrets, UserInteraction};
 use model::schedule::{decide_with_choice, CheckInState, Decision, UserChoice, Window};
 use model::status::{AgentStatus, EventLevel};
 use serde::{Deserialize, Serialize};
@@ -530,7 +530,10 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
 
     fn decide(&self, assignment: &DeviceAssignment, now: DateTime<Utc>) -> Result<Decision> {
         let window = self.window(assignment)?;
-        let logged_on = self.workstation.facts()?.logged_on_user.is_some();
+        // A Silent runbook shows nothing: no offer and no countdown, so it is decided as if
+        // nobody were signed in (prerequisite runbooks run this way).
+        let silent = assignment.runbook.startup.interaction == UserInteraction::Silent;
+        let logged_on = !silent && self.workstation.facts()?.logged_on_user.is_some();
         let choice = self
             .choice
             .filter(|c| c.runbook == assignment.runbook.id)

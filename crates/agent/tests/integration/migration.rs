@@ -194,6 +194,35 @@ fn a_future_enforcement_waits_then_starts_and_a_logged_on_user_gets_the_countdow
 }
 
 #[test]
+fn a_silent_runbook_starts_at_enforcement_without_a_countdown_for_the_signed_in_user() {
+    let world = World::new();
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.set_logged_on_user(Some("OLD\\alice".into()))
+        .expect("logon");
+    let start = world.clock_now();
+    let runbook = world.assign(Duration::minutes(90));
+    if let Some(a) = world.server.state().assignment.as_mut() {
+        a.runbook.startup.interaction = model::runbook::UserInteraction::Silent;
+    }
+    let exit = world.agent_with(sim, 100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook,
+            status: AgentStatus::Completed
+        }
+    );
+    let server = world.server.state();
+    let (started_at, _) = server
+        .check_ins
+        .iter()
+        .find(|(_, c)| c.final_check)
+        .cloned()
+        .expect("final check-in");
+    assert_eq!(started_at - start, Duration::minutes(90));
+}
+
+#[test]
 fn an_ad_to_entra_migration_in_add_only_mode_keeps_the_source_beside_the_target() {
     let world = World::new();
     let alice_entra = "S-1-12-1-1943430372-1249052806-2496021943-3034400218";
