@@ -51,6 +51,15 @@ impl SecurityParts {
     }
 }
 
+/// How a command package's script ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutcome {
+    /// Its exit code; `None` when it ran past the timeout and was stopped.
+    pub exit_code: Option<i32>,
+    /// What it wrote to standard output and standard error.
+    pub output: String,
+}
+
 /// What the agent reports about the device and decides with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {
@@ -214,6 +223,15 @@ pub trait Workstation {
     /// Deletes a folder and everything in it (`SHFileOperationW` / `RemoveDirectoryW`); returns
     /// how many files and folders went.
     fn remove_tree(&mut self, path: &str) -> Result<usize>;
+    /// Unpacks the command package `zip` (its entries already checked by
+    /// [`crate::package::check`]) into a fresh folder under the agent's data folder and runs its
+    /// `cmdline.cmd` as SYSTEM (`CreateProcessW` of `cmd.exe /c`), stopping it after `timeout`.
+    fn run_command_package(
+        &mut self,
+        sha256: &str,
+        zip: &[u8],
+        timeout: std::time::Duration,
+    ) -> Result<CommandOutcome>;
     /// A step finished with `changes`: a point where the workstation may make its state durable.
     fn checkpoint(&mut self, step: &str, changes: usize) -> Result<()>;
 }

@@ -533,3 +533,73 @@ pub fn reset_information_protection<W: Workstation>(
         "Information Protection already points at the target",
     ))
 }
+
+/// Command packages that ran to a good end, by step id: a re-run of the step after a restart does
+/// not run the script again.
+const PACKAGES_RUN: &str = "HKLM\\SOFTWARE\\rehome\\Agent\\PackagesRun";
+/// How long a package's script may run before it is stopped.
+pub const PACKAGE_TIMEOUT_MINUTES: u64 = 30;
+/// How much of a script's output an event carries.
+const OUTPUT_IN_EVENT: usize = 2_000;
+
+fn excerpt(output: &str) -> String {
+    let output = output.trim();
+    if output.is_empty() {
+        return "no output".to_string();
+    }
+    let mut end = output.len().min(OUTPUT_IN_EVENT);
+    while !output.is_char_boundary(end) {
+        end -= 1;
+    }
+    let more = if end < output.len() { " …" } else { "" };
+    format!("output: {}{}", &output[..end], more)
+}
+
+/// Checks the command package `name` (its entries, `cmdline.cmd` at the root), runs it, and
+/// reports its exit code and output. A script that fails or times out fails the step.
+pub fn run_command_package<W: Workstation>(
+    ws: &mut W,
+    step: &str,
+    name: &str,
+    sha256: &str,
+    zip: &[u8],
+) -> Result<Effect> {
+    if let Some(RegValue::Dword(code)) = ws.registry_value(PACKAGES_RUN, step)? {
+        return Ok(Effect::unchanged(format!(
+            "{} already ran here (exit code {})",
+            name, code
+        )));
+    }
+    let entries = crate::package::check(name, zip)?;
+    let timeout = std::time::Duration::from_secs(PACKAGE_TIMEOUT_MINUTES * 60);
+    let outcome = ws.run_command_package(sha256, zip, timeout)?;
+    match outcome.exit_code {
+        Some(0) => {
+            ws.set_registry_value(PACKAGES_RUN, step, &RegValue::Dword(0))?;
+            Ok(Effect::changed(
+                1,
+                format!(
+                    "ran {} of {} ({} entries): exit code 0; {}",
+                    crate::package::SCRIPT,
+                    name,
+                    entries.len(),
+                    excerpt(&outcome.output)
+                ),
+            ))
+        }
+        Some(code) => Err(Error::Device(format!(
+            "{} of {} exited with code {}; {}",
+            crate::package::SCRIPT,
+            name,
+            code,
+            excerpt(&outcome.output)
+        ))),
+        None => Err(Error::Device(format!(
+            "{} of {} did not finish within {} minutes and was stopped; {}",
+            crate::package::SCRIPT,
+            name,
+            PACKAGE_TIMEOUT_MINUTES,
+            excerpt(&outcome.output)
+        ))),
+    }
+}

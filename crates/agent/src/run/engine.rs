@@ -329,7 +329,17 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     secrets.admin_fallback_password.as_deref(),
                 )
             }
-            Action::RunCommandPackage { .. } => refuse(),
+            Action::RunCommandPackage { package } => {
+                // Fetched by its hash; bytes that do not hash to it are refused by the client.
+                let zip = self.client.command_package(&package.sha256)?;
+                actions::run_command_package(
+                    &mut self.workstation,
+                    &step.id,
+                    &package.name,
+                    &package.sha256,
+                    &zip,
+                )
+            }
             Action::CacheCredentials => refuse(),
             Action::LeaveActiveDirectory => ws.leave_active_directory(),
             Action::LeaveEntra => ws.leave_entra(),
@@ -425,9 +435,6 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
 /// Why this agent cannot carry out `action` on any workstation yet; `None` when it can.
 pub(super) fn not_carried_out(action: &Action) -> Option<String> {
     let reason = match action {
-        Action::RunCommandPackage { .. } => {
-            "running command packages (download by hash, safe unpacking, cmdline.cmd with a timeout) is not implemented yet"
-        }
         Action::CacheCredentials => {
             "caching the users' target credentials needs the sign-in dialog, which this agent does not have yet"
         }
@@ -463,6 +470,7 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
         | Action::SetLockScreenImage { .. }
         | Action::PreventLogin
         | Action::CreateFallbackAdmin { .. }
+        | Action::RunCommandPackage { .. }
         | Action::LeaveActiveDirectory
         | Action::LeaveEntra
         | Action::RenameComputer { .. }

@@ -15,7 +15,7 @@ use secdesc::{SecurityDescriptor, Sid};
 
 use crate::fsutil;
 use crate::permissions::{self, IgnoreList};
-use crate::workstation::{Effect, Facts, RegValue, SecurityParts, Workstation};
+use crate::workstation::{CommandOutcome, Effect, Facts, RegValue, SecurityParts, Workstation};
 use crate::{Error, Result};
 use store::DescriptorLog;
 pub use store::DESCRIPTORS_FILE;
@@ -144,6 +144,20 @@ impl SimWorkstation {
     /// Injects faults into this instance only (they are not saved).
     pub fn set_faults(&mut self, faults: SimFaults) {
         self.faults = faults;
+    }
+
+    /// Sets how the script of the package `sha256` ends on this device (`None`: it never
+    /// finishes), and saves.
+    pub fn set_command_outcome(
+        &mut self,
+        sha256: &str,
+        exit_code: Option<i32>,
+        output: &str,
+    ) -> Result<()> {
+        self.state
+            .command_outcomes
+            .insert(sha256.to_string(), (exit_code, output.to_string()));
+        self.save()
     }
 
     /// Sets who is logged on at the console, and saves.
@@ -906,6 +920,25 @@ impl Workstation for SimWorkstation {
             self.save()?;
         }
         Ok(gone.len())
+    }
+
+    fn run_command_package(
+        &mut self,
+        sha256: &str,
+        zip: &[u8],
+        _timeout: std::time::Duration,
+    ) -> Result<CommandOutcome> {
+        self.require("run_command_package")?;
+        let entries = crate::package::entries(sha256, zip)?.len();
+        let (exit_code, output) = self
+            .state
+            .command_outcomes
+            .get(sha256)
+            .cloned()
+            .unwrap_or((Some(0), String::new()));
+        self.state.command_runs.push((sha256.to_string(), entries));
+        self.save()?;
+        Ok(CommandOutcome { exit_code, output })
     }
 
     fn checkpoint(&mut self, step: &str, changes: usize) -> Result<()> {

@@ -66,6 +66,14 @@ pub struct SimState {
     /// SAM local user accounts, keyed by lower-case name.
     #[serde(default)]
     pub local_users: BTreeMap<String, LocalUser>,
+    /// Command packages run, in order: their SHA-256 and entry count. The simulation does not
+    /// execute scripts; it records that one ran.
+    #[serde(default)]
+    pub command_runs: Vec<(String, usize)>,
+    /// How a package's script ends here, by SHA-256 (exit code, output); exit 0 and no output
+    /// when not given, `None` for a script that never finishes.
+    #[serde(default)]
+    pub command_outcomes: BTreeMap<String, (Option<i32>, String)>,
 }
 
 /// A local user account. The password itself is never stored.
@@ -371,5 +379,7 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         registry: BTreeMap::new(),
         user_rights: BTreeMap::new(),
         local_users: BTreeMap::new(),
+        command_runs: Vec::new(),
+        command_outcomes: BTreeMap::new(),
     }
 }

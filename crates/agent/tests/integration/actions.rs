@@ -44,7 +44,6 @@ fn a_runbook_with_every_setting_on_is_refused_before_any_change_naming_each_acti
         last.message
     );
     for action in [
-        "RunCommandPackage",
         "CacheCredentials",
         "EnrollIntune",
         "UpdateAreaPermissions",
@@ -314,4 +313,107 @@ fn a_delayed_fallback_admin_removal_survives_restarts_and_happens_on_its_day() {
     assert!(server.events.values().any(|e| e
         .message
         .contains("deleted the fallback local administrator rehome-fallback")));
+}
+
+#[test]
+fn a_command_package_runs_once_with_its_exit_code_and_output_in_the_event() {
+    let world = World::new();
+    let (runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    let sha = runbook
+        .startup
+        .command_package
+        .as_ref()
+        .expect("package")
+        .sha256
+        .clone();
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.set_command_outcome(&sha, Some(0), "fixed\r\n")
+        .expect("outcome");
+    world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    world.agent_with(sim, 100).run().expect("run");
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    // Startup's and Completion's: two runs, two entries each.
+    assert_eq!(s.command_runs, vec![(sha.clone(), 2), (sha, 2)]);
+    let server = world.server.state();
+    let event = server
+        .events
+        .values()
+        .find(|e| e.step.as_deref() == Some("startup/command-package"))
+        .expect("event");
+    assert!(
+        event.message.contains("exit code 0") && event.message.contains("output: fixed"),
+        "{}",
+        event.message
+    );
+}
+
+#[test]
+fn a_failing_script_fails_its_step_with_its_code_and_output() {
+    let world = World::new();
+    let (mut runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    let failing = package(
+        &world,
+        "broken.zip",
+        &[("cmdline.cmd", "exit /b 3"), ("README.txt", "x")],
+    );
+    runbook.startup.command_package = Some(failing.clone());
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.set_command_outcome(&failing.sha256, Some(3), "Access is denied.")
+        .expect("outcome");
+    let id = world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    let exit = world.agent_with(sim, 100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Error
+        }
+    );
+    let server = world.server.state();
+    let last = server.events.values().last().expect("events");
+    assert_eq!(last.step.as_deref(), Some("startup/command-package"));
+    assert!(
+        last.message.contains("exited with code 3") && last.message.contains("Access is denied."),
+        "{}",
+        last.message
+    );
+}
+
+#[test]
+fn a_package_with_an_entry_windows_would_place_outside_its_folder_is_never_run() {
+    for (entry, why) in [
+        ("..\\evil.cmd", ". or .."),
+        ("tools/.. /evil.cmd", ". or .."),
+        ("NUL.txt", "device name"),
+        ("cmdline.cmd:hidden", "alternate data stream"),
+    ] {
+        let world = World::new();
+        let (mut runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+        runbook.startup.command_package = Some(package(
+            &world,
+            "evil.zip",
+            &[("cmdline.cmd", "echo hi"), (entry, "x")],
+        ));
+        let id = world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+        let exit = world.agent(100).run().expect("run");
+        assert_eq!(
+            exit,
+            Exit::Idle {
+                runbook: id,
+                status: AgentStatus::Error
+            }
+        );
+        let server = world.server.state();
+        let last = server.events.values().last().expect("events");
+        assert!(
+            last.message.contains("is refused") && last.message.contains(why),
+            "{}: {}",
+            entry,
+            last.message
+        );
+        assert!(SimWorkstation::load(&world.dir)
+            .expect("load")
+            .command_runs
+            .is_empty());
+    }
 }

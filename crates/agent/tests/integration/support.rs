@@ -96,6 +96,11 @@ impl World {
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
         let server = FakeServer::new(PSK, clock.clone());
         server.import(COMPUTER);
+        let fix = zip(FIX_PACKAGE);
+        server
+            .state()
+            .packages
+            .insert(model::protocol::sha256_hex(&fix), fix);
         {
             let mut state = server.state();
             for (kind, source, target, name) in [
@@ -261,6 +266,71 @@ pub const AD_TO_AD_STEPS: [&str; 14] = [
     "completion/resume-bitlocker",
 ];
 
+/// A zip of `entries` (name, content), stored without compression, as a command package.
+pub fn zip(entries: &[(&str, &str)]) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for b in bytes {
+            crc ^= u32::from(*b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let (mut out, mut central) = (Vec::new(), Vec::new());
+    for (name, content) in entries {
+        let offset = out.len() as u32;
+        let (crc, size) = (crc32(content.as_bytes()), content.len() as u32);
+        let mut common = Vec::new();
+        common.extend_from_slice(&20u16.to_le_bytes()); // version needed
+        common.extend_from_slice(&0x0800u16.to_le_bytes()); // UTF-8 names
+        common.extend_from_slice(&0u16.to_le_bytes()); // stored
+        common.extend_from_slice(&[0, 0, 0x21, 0]); // time, date
+        common.extend_from_slice(&crc.to_le_bytes());
+        common.extend_from_slice(&size.to_le_bytes());
+        common.extend_from_slice(&size.to_le_bytes());
+        common.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        common.extend_from_slice(&0u16.to_le_bytes()); // extra
+        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        out.extend_from_slice(&common);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(content.as_bytes());
+        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        central.extend_from_slice(&20u16.to_le_bytes()); // version made by
+        central.extend_from_slice(&common);
+        central.extend_from_slice(&[0; 6]); // comment, disk, internal attributes
+        central.extend_from_slice(&0u32.to_le_bytes()); // external attributes
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let (cd_offset, cd_size) = (out.len() as u32, central.len() as u32);
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&cd_size.to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+/// A command package that the world's server holds, as a runbook names it.
+pub fn package(world: &World, name: &str, entries: &[(&str, &str)]) -> CommandPackageRef {
+    let bytes = zip(entries);
+    let sha256 = model::protocol::sha256_hex(&bytes);
+    world.server.state().packages.insert(sha256.clone(), bytes);
+    CommandPackageRef {
+        name: name.into(),
+        sha256,
+    }
+}
+
 /// The AD join account's password in the runbooks' secrets.
 pub const JOIN_PASSWORD: &str = "Join-Passw0rd!";
 
@@ -272,18 +342,28 @@ pub fn join_account() -> ActiveDirectoryJoin {
     }
 }
 
+/// The command package of [`full_runbook`].
+pub const FIX_PACKAGE: &[(&str, &str)] = &[
+    (
+        "cmdline.cmd",
+        "@echo off\r\npowershell -File tools\\fix.ps1\r\n",
+    ),
+    ("tools/fix.ps1", "Write-Output fixed"),
+];
+
 /// The fallback administrator's password in [`full_runbook`]'s secrets.
 pub const FALLBACK_PASSWORD: &str = "Fallback-Passw0rd!";
 
 /// A runbook that leaves AD and joins `join`, with every setting of every tab turned on. With
-/// `only_carried_out`, the settings this agent cannot carry out yet are left off (command packages,
+/// `only_carried_out`, the settings this agent cannot carry out yet are left off (
 /// credential caching, Intune, the areas beyond the first three, remote shares, Edge, OneDrive's
 /// cloud-only move, uninstall), so the rest can be run to completion.
 pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, RunbookSecrets) {
     let all = !only_carried_out;
+    // Held by every World's server.
     let package = CommandPackageRef {
         name: "fix.zip".into(),
-        sha256: "ab".repeat(32),
+        sha256: model::protocol::sha256_hex(&zip(FIX_PACKAGE)),
     };
     let runbook = Runbook {
         id: RunbookId::new(),
@@ -300,7 +380,7 @@ pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, Runbo
                 password: Secret::new(FALLBACK_PASSWORD),
                 delay_deletion_days: 0,
             }),
-            command_package: if all { Some(package.clone()) } else { None },
+            command_package: Some(package.clone()),
             ..Default::default()
         },
         device_state: DeviceStateSettings {
@@ -354,7 +434,7 @@ pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, Runbo
         },
         completion: CompletionSettings {
             proxy_autodetect: Switch::Set,
-            command_package: if all { Some(package) } else { None },
+            command_package: Some(package),
             uninstall_agent: all,
             ..Default::default()
         },
