@@ -348,6 +348,11 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             }
             if self.config.exit_when_idle {
                 if let Some((runbook, status)) = self.finished {
+                    // A run changed the device (its join state, its name): the check-in due now
+                    // reports that before the agent leaves.
+                    if self.clock.now() >= next_check_in {
+                        continue;
+                    }
                     match self.flush() {
                         Ok(()) => return Ok(Exit::Idle { runbook, status }),
                         Err(_) => {

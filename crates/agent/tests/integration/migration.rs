@@ -85,6 +85,14 @@ fn an_ad_to_ad_migration_completes_and_re_permissions_the_device() {
     let server = world.server.state();
     // The final check-in came right before the start.
     assert!(server.check_ins.iter().any(|(_, c)| c.final_check));
+    // The server heard the new join state before the agent went idle.
+    let (_, last) = server.check_ins.last().expect("check-ins");
+    assert_eq!(
+        last.join_state,
+        JoinState::ActiveDirectory {
+            domain: TARGET_DOMAIN.into()
+        }
+    );
     // Only directory SIDs found on the device were sent; well-known ones stay home.
     let asked = &server.translate_requests[0];
     assert!(asked.contains(&sid(ALICE)) && asked.contains(&sid(DOMAIN_ADMINS)));
