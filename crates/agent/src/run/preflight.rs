@@ -7,12 +7,23 @@ use model::plan::{Action, PermissionArea, Step};
 use model::protocol::DeviceAssignment;
 use model::schedule::CheckInState;
 use secdesc::translate::SidMap;
+use secdesc::Sid;
 
 use super::engine::not_carried_out;
 use super::Agent;
 use crate::client::Transport;
 use crate::workstation::Workstation;
 use crate::{Error, Result};
+
+/// The directory a SID belongs to: its domain for AD accounts (S-1-5-21-…), the whole of Entra
+/// for Entra objects (S-1-12-1-…, whose sub-authorities are the object id, not a domain).
+fn domain_of(sid: &Sid) -> Option<Sid> {
+    if sid.authority() == 12 {
+        Sid::new(12, &[1]).ok()
+    } else {
+        sid.parent()
+    }
+}
 
 fn missing(secret: &Option<String>) -> bool {
     secret.as_deref().map_or(true, str::is_empty)
@@ -95,9 +106,9 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             };
             // A profile of a domain the translations cover, without a translation of its own,
             // would be left behind: its user would sign in to an empty profile.
-            let domains: BTreeSet<_> = map.iter().filter_map(|(s, _)| s.parent()).collect();
+            let domains: BTreeSet<_> = map.iter().filter_map(|(s, _)| domain_of(s)).collect();
             for profile in self.workstation.harvest_profiles()? {
-                let covered = profile.sid.parent().map_or(false, |d| domains.contains(&d));
+                let covered = domain_of(&profile.sid).map_or(false, |d| domains.contains(&d));
                 if covered && map.get(&profile.sid).is_none() {
                     problems.push(format!(
                         "the profile {} ({}) has no translation: match its user, or set permissions.skip_untranslated_profiles to leave it as it is",

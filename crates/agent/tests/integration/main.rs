@@ -10,6 +10,7 @@ mod http;
 mod migration;
 mod registration;
 mod resume;
+mod scenarios;
 mod spool;
 mod support;
 mod timing;

@@ -72,7 +72,6 @@ impl World {
 
     /// [`World::new`] with `files` extra files in each profile.
     pub fn with_files(files: usize) -> World {
-        let dir = std::env::temp_dir().join(format!("rehome-agent-it-{}", uuid::Uuid::new_v4()));
         let spec = SimSpec::active_directory(
             COMPUTER,
             "SN-0001",
@@ -92,18 +91,9 @@ impl World {
             files_per_profile: files,
             ..spec
         };
-        SimWorkstation::create(&dir, &spec).expect("create workstation");
-        let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
-        let server = FakeServer::new(PSK, clock.clone());
-        server.import(COMPUTER);
-        let fix = zip(FIX_PACKAGE);
-        server
-            .state()
-            .packages
-            .insert(model::protocol::sha256_hex(&fix), fix);
-        {
-            let mut state = server.state();
-            for (kind, source, target, name) in [
+        World::with_spec(
+            &spec,
+            &[
                 (ObjectKind::User, ALICE, ALICE_NEW, "alice"),
                 (ObjectKind::User, BOB, BOB_NEW, "bob"),
                 (
@@ -112,9 +102,28 @@ impl World {
                     DOMAIN_ADMINS_NEW,
                     "Domain Admins",
                 ),
-            ] {
+            ],
+        )
+    }
+
+    /// The workstation `spec` describes, imported on a server with `translations` (kind,
+    /// source, target, name).
+    pub fn with_spec(spec: &SimSpec, translations: &[(ObjectKind, &str, &str, &str)]) -> World {
+        let dir = std::env::temp_dir().join(format!("rehome-agent-it-{}", uuid::Uuid::new_v4()));
+        SimWorkstation::create(&dir, spec).expect("create workstation");
+        let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
+        let server = FakeServer::new(PSK, clock.clone());
+        server.import(&spec.computer_name);
+        let fix = zip(FIX_PACKAGE);
+        server
+            .state()
+            .packages
+            .insert(model::protocol::sha256_hex(&fix), fix);
+        {
+            let mut state = server.state();
+            for (kind, source, target, name) in translations {
                 state.translations.push(SidTranslation {
-                    kind,
+                    kind: *kind,
                     source: sid(source),
                     target: sid(target),
                     target_name: name.to_string(),
