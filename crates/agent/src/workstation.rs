@@ -60,6 +60,13 @@ pub struct CommandOutcome {
     pub output: String,
 }
 
+/// `FILE_ATTRIBUTE_PINNED`: always kept on this device.
+pub const FILE_ATTRIBUTE_PINNED: u32 = 0x0008_0000;
+/// `FILE_ATTRIBUTE_UNPINNED`: may be freed.
+pub const FILE_ATTRIBUTE_UNPINNED: u32 = 0x0010_0000;
+/// `FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS`: a cloud-only placeholder, its content in the cloud.
+pub const FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS: u32 = 0x0040_0000;
+
 /// What the agent reports about the device and decides with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {
@@ -196,6 +203,8 @@ pub trait Workstation {
     fn registry_value(&self, key: &str, name: &str) -> Result<Option<RegValue>>;
     /// `RegEnumValueW`: the names of the values of `key` (none when it is absent).
     fn registry_value_names(&self, key: &str) -> Result<Vec<String>>;
+    /// `RegEnumKeyExW`: the names of the subkeys of `key` (none when it is absent).
+    fn registry_subkeys(&self, key: &str) -> Result<Vec<String>>;
     /// `RegCreateKeyExW` + `RegSetValueExW`.
     fn set_registry_value(&mut self, key: &str, name: &str, value: &RegValue) -> Result<bool>;
     /// `RegDeleteKeyValueW`.
@@ -223,6 +232,16 @@ pub trait Workstation {
     /// Deletes a folder and everything in it (`SHFileOperationW` / `RemoveDirectoryW`); returns
     /// how many files and folders went.
     fn remove_tree(&mut self, path: &str) -> Result<usize>;
+    /// Every file under `folder`, recursively, by full path (`FindFirstFileExW`).
+    fn list_files(&self, folder: &str) -> Result<Vec<String>>;
+    /// `GetFileAttributesW`; `None` when there is no such file.
+    fn file_attributes(&self, path: &str) -> Result<Option<u32>>;
+    /// Frees the local copy of a synced file, leaving a cloud-only placeholder
+    /// (`CfDehydratePlaceholder`); false when the file cannot be (not in sync with the cloud).
+    fn dehydrate(&mut self, path: &str) -> Result<bool>;
+    /// Moves a file within its volume, creating the folders it needs; fails when `to` exists
+    /// (`MoveFileExW` without `MOVEFILE_REPLACE_EXISTING`). The file keeps its descriptor.
+    fn move_file(&mut self, from: &str, to: &str) -> Result<()>;
     /// Unpacks the command package `zip` (its entries already checked by
     /// [`crate::package::check`]) into a fresh folder under the agent's data folder and runs its
     /// `cmdline.cmd` as SYSTEM (`CreateProcessW` of `cmd.exe /c`), stopping it after `timeout`.

@@ -399,7 +399,10 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             } => actions::reset_outlook(ws, *zero_config_exchange),
             Action::ResetM365Apps => actions::reset_m365_apps(ws),
             Action::ResetEdge => refuse(),
-            Action::OneDriveCloudOnly { .. } => refuse(),
+            Action::OneDriveCloudOnly {
+                source_tenants,
+                target_folder_name,
+            } => actions::onedrive_cloud_only(ws, source_tenants, target_folder_name),
             Action::SetOneDriveSilentConfig { value } => {
                 actions::set_onedrive_silent_config(ws, *value)
             }
@@ -454,9 +457,6 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
             "re-permissioning remote file shares is not implemented yet"
         }
         Action::ResetEdge => "finding and resetting Edge's work profile is not implemented yet",
-        Action::OneDriveCloudOnly { .. } => {
-            "making OneDrive files cloud-only and moving the rest is not implemented yet"
-        }
         Action::SetLockScreenImage {
             image: LockScreenImage::Custom { .. },
         } => "this agent does not download uploaded lock-screen images yet; choose the built-in image",
@@ -481,6 +481,7 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
         | Action::UpdatePermissions { .. }
         | Action::ResetOutlook { .. }
         | Action::ResetM365Apps
+        | Action::OneDriveCloudOnly { .. }
         | Action::SetOneDriveSilentConfig { .. }
         | Action::ResetInformationProtection { .. }
         | Action::RestoreLegalNotice

@@ -15,7 +15,10 @@ use secdesc::{SecurityDescriptor, Sid};
 
 use crate::fsutil;
 use crate::permissions::{self, IgnoreList};
-use crate::workstation::{CommandOutcome, Effect, Facts, RegValue, SecurityParts, Workstation};
+use crate::workstation::{
+    CommandOutcome, Effect, Facts, RegValue, SecurityParts, Workstation, FILE_ATTRIBUTE_PINNED,
+    FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS, FILE_ATTRIBUTE_UNPINNED,
+};
 use crate::{Error, Result};
 use store::DescriptorLog;
 pub use store::DESCRIPTORS_FILE;
@@ -52,6 +55,9 @@ pub struct SimFaults {
     /// Stop the thread (panic) right after this many descriptors were written and made durable:
     /// a power cut in the middle of a tree.
     pub crash_after_writes: Option<usize>,
+    /// Stop the thread (panic) right after this many files were moved: a power cut in the middle
+    /// of the OneDrive move.
+    pub crash_after_moves: Option<usize>,
     /// Operations this device refuses as a workstation without that capability would (e.g.
     /// `rename_computer`): they fail with [`Error::Unsupported`].
     pub lacks: Vec<String>,
@@ -65,6 +71,7 @@ pub struct SimWorkstation {
     faults: SimFaults,
     log: DescriptorLog,
     writes: usize,
+    moves: usize,
 }
 
 impl SimWorkstation {
@@ -77,6 +84,7 @@ impl SimWorkstation {
             faults: SimFaults::default(),
             log: DescriptorLog::new(dir),
             writes: 0,
+            moves: 0,
         };
         sim.log.rewrite(&sim.state.files)?;
         sim.save()?;
@@ -94,6 +102,7 @@ impl SimWorkstation {
             faults: SimFaults::default(),
             log,
             writes: 0,
+            moves: 0,
         };
         if !sim.state.legacy_files.is_empty() {
             let legacy = std::mem::take(&mut sim.state.legacy_files);
@@ -179,6 +188,22 @@ impl SimWorkstation {
     fn commit(&mut self, _operation: &str, effect: Effect) -> Result<Effect> {
         self.save()?;
         Ok(effect)
+    }
+
+    /// Where the registry key `key` is kept: lower case, and a user's hive (`HKU\\<SID>\\…`)
+    /// under their profile folder, so it follows the profile when ProfileList moves it to
+    /// another SID, as NTUSER.DAT does on a real device.
+    fn reg_key(&self, key: &str) -> String {
+        let lower = key.to_lowercase();
+        if let Some(rest) = lower.strip_prefix("hku\\") {
+            let (sid, tail) = rest.split_once('\\').unwrap_or((rest, ""));
+            if let Ok(sid) = sid.parse::<Sid>() {
+                if let Some(profile) = self.state.profile_list.get(&sid) {
+                    return state::hive_key(&profile.profile_image_path, tail);
+                }
+            }
+        }
+        lower
     }
 
     /// Refuses an area whose descriptors the simulation does not keep.
@@ -729,7 +754,7 @@ impl Workstation for SimWorkstation {
         Ok(self
             .state
             .registry
-            .get(&key.to_lowercase())
+            .get(&self.reg_key(key))
             .and_then(|values| values.get(&name.to_lowercase()))
             .cloned())
     }
@@ -739,13 +764,26 @@ impl Workstation for SimWorkstation {
         Ok(self
             .state
             .registry
-            .get(&key.to_lowercase())
+            .get(&self.reg_key(key))
             .map(|values| values.keys().cloned().collect())
             .unwrap_or_default())
     }
 
+    fn registry_subkeys(&self, key: &str) -> Result<Vec<String>> {
+        self.require("registry_subkeys")?;
+        let prefix = format!("{}\\", self.reg_key(key));
+        let names: BTreeSet<String> = self
+            .state
+            .registry
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix))
+            .map(|rest| rest.split('\\').next().unwrap_or(rest).to_string())
+            .collect();
+        Ok(names.into_iter().collect())
+    }
+
     fn set_registry_value(&mut self, key: &str, name: &str, value: &RegValue) -> Result<bool> {
-        let (key, name) = (key.to_lowercase(), name.to_lowercase());
+        let (key, name) = (self.reg_key(key), name.to_lowercase());
         self.mutate("set_registry_value", |s| {
             let values = s.registry.entry(key).or_default();
             if values.get(&name) == Some(value) {
@@ -757,7 +795,7 @@ impl Workstation for SimWorkstation {
     }
 
     fn delete_registry_value(&mut self, key: &str, name: &str) -> Result<bool> {
-        let (key, name) = (key.to_lowercase(), name.to_lowercase());
+        let (key, name) = (self.reg_key(key), name.to_lowercase());
         self.mutate("delete_registry_value", |s| {
             s.registry
                 .get_mut(&key)
@@ -766,7 +804,7 @@ impl Workstation for SimWorkstation {
     }
 
     fn delete_registry_key(&mut self, key: &str) -> Result<bool> {
-        let key = key.to_lowercase();
+        let key = self.reg_key(key);
         let prefix = format!("{}\\", key);
         self.mutate("delete_registry_key", |s| {
             let before = s.registry.len();
@@ -914,12 +952,93 @@ impl Workstation for SimWorkstation {
             .collect();
         for path in &gone {
             self.state.files.remove(path);
+            self.state.file_attributes.remove(path);
+            self.state.out_of_sync.remove(path);
             self.log.append(path, None)?;
         }
         if !gone.is_empty() {
             self.save()?;
         }
         Ok(gone.len())
+    }
+
+    fn list_files(&self, folder: &str) -> Result<Vec<String>> {
+        self.require("list_files")?;
+        let prefix = format!("{}\\", folder.trim_end_matches('\\')).to_lowercase();
+        Ok(self
+            .state
+            .files
+            .keys()
+            .filter(|p| p.to_lowercase().starts_with(&prefix))
+            .cloned()
+            .collect())
+    }
+
+    fn file_attributes(&self, path: &str) -> Result<Option<u32>> {
+        self.require("file_attributes")?;
+        Ok(self
+            .state
+            .files
+            .contains_key(path)
+            .then(|| self.state.file_attributes.get(path).copied().unwrap_or(0)))
+    }
+
+    fn dehydrate(&mut self, path: &str) -> Result<bool> {
+        self.require("dehydrate")?;
+        if !self.state.files.contains_key(path) {
+            return Err(Error::NotFound(path.to_string()));
+        }
+        if self.state.out_of_sync.contains(path) {
+            return Ok(false);
+        }
+        let attributes = self
+            .state
+            .file_attributes
+            .entry(path.to_string())
+            .or_insert(0);
+        let cloud_only = (*attributes & !FILE_ATTRIBUTE_PINNED)
+            | FILE_ATTRIBUTE_UNPINNED
+            | FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS;
+        if *attributes == cloud_only {
+            return Ok(false);
+        }
+        *attributes = cloud_only;
+        self.save()?;
+        Ok(true)
+    }
+
+    fn move_file(&mut self, from: &str, to: &str) -> Result<()> {
+        self.require("move_file")?;
+        if self.state.files.contains_key(to) {
+            return Err(Error::Device(format!(
+                "cannot move {} to {}: a file is there (ERROR_ALREADY_EXISTS)",
+                from, to
+            )));
+        }
+        let descriptor = self
+            .state
+            .files
+            .remove(from)
+            .ok_or_else(|| Error::NotFound(from.to_string()))?;
+        // The new name first: a crash between the two records leaves the file in both places,
+        // never in neither.
+        self.log.append(to, Some(&descriptor))?;
+        self.log.append(from, None)?;
+        self.state.files.insert(to.to_string(), descriptor);
+        if let Some(attributes) = self.state.file_attributes.remove(from) {
+            self.state
+                .file_attributes
+                .insert(to.to_string(), attributes);
+        }
+        if self.state.out_of_sync.remove(from) {
+            self.state.out_of_sync.insert(to.to_string());
+        }
+        self.save()?;
+        self.moves += 1;
+        if self.faults.crash_after_moves == Some(self.moves) {
+            panic!("simulated crash after {} moves", self.moves);
+        }
+        Ok(())
     }
 
     fn run_command_package(

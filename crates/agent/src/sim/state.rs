@@ -8,7 +8,9 @@ use model::plan::{JoinState, OsEdition};
 use secdesc::{SecurityDescriptor, Sid};
 use serde::{Deserialize, Serialize};
 
-use crate::workstation::RegValue;
+use crate::workstation::{
+    RegValue, FILE_ATTRIBUTE_PINNED, FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS, FILE_ATTRIBUTE_UNPINNED,
+};
 
 /// Everything a simulated workstation is, stored as one JSON file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +68,12 @@ pub struct SimState {
     /// SAM local user accounts, keyed by lower-case name.
     #[serde(default)]
     pub local_users: BTreeMap<String, LocalUser>,
+    /// File attributes other than 0, by path (OneDrive's pinned, unpinned, cloud-only).
+    #[serde(default)]
+    pub file_attributes: BTreeMap<String, u32>,
+    /// Files whose changes OneDrive has not uploaded yet: they cannot be made cloud-only.
+    #[serde(default)]
+    pub out_of_sync: BTreeSet<String>,
     /// Command packages run, in order: their SHA-256 and entry count. The simulation does not
     /// execute scripts; it records that one ran.
     #[serde(default)]
@@ -161,6 +169,10 @@ pub struct SimSpec {
     pub time_zone: Option<String>,
     /// Whether the OS volume is BitLocker-encrypted.
     pub bitlocker: bool,
+    /// A OneDrive for Business account of this tenant (its id) linked for each user, with files
+    /// in every state: synced, pinned, already cloud-only, not yet uploaded; and a personal
+    /// OneDrive beside it.
+    pub onedrive_tenant: Option<String>,
     /// Extra files in each profile's Documents (most inheriting, every tenth with an explicit
     /// grant to its user): the size of tree a benchmark or a mid-tree crash test needs.
     pub files_per_profile: usize,
@@ -196,6 +208,7 @@ impl SimSpec {
             utc_offset_minutes: 0,
             time_zone: None,
             bitlocker: true,
+            onedrive_tenant: None,
             files_per_profile: 0,
         }
     }
@@ -211,6 +224,16 @@ pub(crate) const DOMAIN_USERS: u32 = 513;
 pub(crate) const ADMINISTRATORS: &str = "Administrators";
 pub(crate) const USERS: &str = "Users";
 pub(crate) const REMOTE_DESKTOP_USERS: &str = "Remote Desktop Users";
+
+/// Where the simulation keeps key `tail` of the hive of the profile at `profile_path`.
+pub(crate) fn hive_key(profile_path: &str, tail: &str) -> String {
+    let root = format!("hive\\{}", profile_path.to_lowercase());
+    if tail.is_empty() {
+        root
+    } else {
+        format!("{}\\{}", root, tail.to_lowercase())
+    }
+}
 
 /// A machine SID derived from the serial, so the same spec always builds the same device.
 fn machine_sid(serial: &str) -> Sid {
@@ -239,6 +262,9 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
     let mut users_group = Vec::new();
     let mut rdp = Vec::new();
     let mut shared = String::from("O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)");
+    let mut registry: BTreeMap<String, BTreeMap<String, RegValue>> = BTreeMap::new();
+    let mut file_attributes = BTreeMap::new();
+    let mut out_of_sync = BTreeSet::new();
 
     for user in &spec.users {
         let sid = &user.sid;
@@ -293,6 +319,46 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
             "O:{s}G:{s}D:AI(A;;0x1301bf;;;{s})(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;FA;;;{s})",
             s = sid
         );
+        if let Some(tenant) = &spec.onedrive_tenant {
+            let folder = format!("{}\\OneDrive - Contoso", home);
+            let accounts = hive_key(&home, "Software\\Microsoft\\OneDrive\\Accounts");
+            let mut business = BTreeMap::new();
+            business.insert("userfolder".to_string(), RegValue::Sz(folder.clone()));
+            business.insert(
+                "configuredtenantid".to_string(),
+                RegValue::Sz(tenant.clone()),
+            );
+            registry.insert(format!("{}\\business1", accounts), business);
+            let mut personal = BTreeMap::new();
+            personal.insert(
+                "userfolder".to_string(),
+                RegValue::Sz(format!("{}\\OneDrive", home)),
+            );
+            registry.insert(format!("{}\\personal", accounts), personal);
+            for (name, attributes, synced) in [
+                ("Documents\\Plan.docx", 0, true),
+                ("Documents\\Pinned.xlsx", FILE_ATTRIBUTE_PINNED, true),
+                (
+                    "Photos\\Old.jpg",
+                    FILE_ATTRIBUTE_UNPINNED | FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS,
+                    true,
+                ),
+                ("Drafts\\Unsent.txt", 0, false),
+            ] {
+                let path = format!("{}\\{}", folder, name);
+                files.insert(path.clone(), inherited.clone());
+                if attributes != 0 {
+                    file_attributes.insert(path.clone(), attributes);
+                }
+                if !synced {
+                    out_of_sync.insert(path);
+                }
+            }
+            files.insert(
+                format!("{}\\OneDrive\\Personal\\Diary.txt", home),
+                inherited.clone(),
+            );
+        }
         for i in 0..spec.files_per_profile {
             let sddl = if i % 10 == 9 { &explicit } else { &inherited };
             files.insert(
@@ -376,10 +442,12 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         hello_containers: hello,
         backups: Backups::default(),
         actions: BTreeMap::new(),
-        registry: BTreeMap::new(),
+        registry,
         user_rights: BTreeMap::new(),
         local_users: BTreeMap::new(),
         command_runs: Vec::new(),
         command_outcomes: BTreeMap::new(),
+        file_attributes,
+        out_of_sync,
     }
 }

@@ -49,7 +49,6 @@ fn a_runbook_with_every_setting_on_is_refused_before_any_change_naming_each_acti
         "UpdateAreaPermissions",
         "UpdateRemoteFileShares",
         "ResetEdge",
-        "OneDriveCloudOnly",
         "UninstallAgent",
     ] {
         assert!(
@@ -416,4 +415,73 @@ fn a_package_with_an_entry_windows_would_place_outside_its_folder_is_never_run()
             .command_runs
             .is_empty());
     }
+}
+
+#[test]
+fn onedrive_files_become_cloud_only_the_account_is_unlinked_and_the_rest_is_moved_not_deleted() {
+    let world = World::new();
+    let before = SimWorkstation::load(&world.dir).expect("load");
+    let (runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    world.agent(100).run().expect("run");
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    let ws = SimWorkstation::open(&world.dir).expect("open");
+    for user in ["alice", "bob"] {
+        let old = format!("C:\\Users\\{}\\OneDrive - Contoso\\", user);
+        assert!(
+            s.files.keys().all(|p| !p.starts_with(&old)),
+            "{} still has files in the source OneDrive folder",
+            user
+        );
+        // The file OneDrive had not uploaded is kept, under the target folder.
+        let kept = format!("C:\\Users\\{}\\OneDrive - Old\\Drafts\\Unsent.txt", user);
+        assert!(s.files.contains_key(&kept), "{} was lost", kept);
+        // The personal OneDrive is not touched.
+        let personal = format!("C:\\Users\\{}\\OneDrive\\Personal\\Diary.txt", user);
+        assert!(s.files.contains_key(&personal));
+    }
+    // Every file that was not in the cloud is still on the device.
+    for path in before.files.keys() {
+        if before
+            .file_attributes
+            .get(path)
+            .map_or(true, |a| a & 0x0040_0000 == 0)
+            && before.out_of_sync.contains(path)
+        {
+            let name = path.rsplit('\\').next().expect("name");
+            assert!(
+                s.files.keys().any(|p| p.ends_with(name)),
+                "{} is gone",
+                path
+            );
+        }
+    }
+    let alice = format!(
+        "HKU\\{}\\Software\\Microsoft\\OneDrive\\Accounts",
+        ALICE_NEW
+    );
+    let alice_old = format!("HKU\\{}\\Software\\Microsoft\\OneDrive\\Accounts", ALICE);
+    let subkeys = [
+        ws.registry_subkeys(&alice).expect("keys"),
+        ws.registry_subkeys(&alice_old).expect("keys"),
+    ]
+    .concat();
+    assert_eq!(
+        subkeys,
+        vec!["personal".to_string()],
+        "only the personal account is left"
+    );
+    let server = world.server.state();
+    let event = server
+        .events
+        .values()
+        .find(|e| e.step.as_deref() == Some("apps/onedrive-cloud-only"))
+        .expect("event");
+    assert!(
+        event.message.contains("4 file(s) made cloud-only")
+            && event.message.contains("2 account(s) unlinked")
+            && event.message.contains("2 file(s) moved"),
+        "{}",
+        event.message
+    );
 }

@@ -90,6 +90,15 @@ fn an_agent_killed_mid_phase_resumes_and_completes_without_repeating_a_step() {
 /// Runs the every-setting runbook on a fresh device, killed after `crash_after` if given, then
 /// resumed by a new agent; returns the device's final state.
 fn run_every_setting(crash_after: Option<&str>) -> (agent::SimState, Vec<String>) {
+    run_every_setting_with(crash_after.map(|step| SimFaults {
+        crash_after_step: Some(step.to_string()),
+        ..Default::default()
+    }))
+}
+
+/// [`run_every_setting`] with any fault.
+fn run_every_setting_with(faults: Option<SimFaults>) -> (agent::SimState, Vec<String>) {
+    let crash_after = faults.as_ref().map(|f| format!("{:?}", f));
     let world = World::new();
     let (mut runbook, secrets) = full_runbook(model::runbook::DomainJoin::ActiveDirectory, true);
     // The serial, not random digits, so two devices end with the same name.
@@ -97,15 +106,16 @@ fn run_every_setting(crash_after: Option<&str>) -> (agent::SimState, Vec<String>
         rename.template = "PC-%SERIAL%".into();
     }
     let id = world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
-    if let Some(step) = crash_after {
+    if let Some(faults) = faults {
         let mut sim = SimWorkstation::open(&world.dir).expect("open");
-        sim.set_faults(SimFaults {
-            crash_after_step: Some(step.to_string()),
-            ..Default::default()
-        });
+        sim.set_faults(faults);
         let mut first = world.agent_with(sim, 100);
         let crashed = catch_unwind(AssertUnwindSafe(|| first.run()));
-        assert!(crashed.is_err(), "{}: the fault stops the agent", step);
+        assert!(
+            crashed.is_err(),
+            "{:?}: the fault stops the agent",
+            crash_after
+        );
     }
     let mut agent = world.agent(100);
     let exit = agent.run().expect("run");
@@ -184,4 +194,14 @@ fn killed_in_the_middle_of_a_large_tree_a_resumed_run_ends_in_the_uninterrupted_
             writes
         );
     }
+}
+
+#[test]
+fn killed_in_the_middle_of_the_onedrive_move_a_resumed_run_ends_in_the_uninterrupted_state() {
+    let (expected, _) = run_every_setting(None);
+    let (resumed, _) = run_every_setting_with(Some(SimFaults {
+        crash_after_moves: Some(1),
+        ..Default::default()
+    }));
+    assert_eq!(resumed, expected);
 }

@@ -21,6 +21,8 @@ use secdesc::Sid;
 
 use crate::fake_server::FakeServer;
 
+/// The source tenant of the users' OneDrive for Business.
+pub const SOURCE_TENANT_ID: &str = "9bc4a702-2977-4d17-8f19-64d596b61cbe";
 pub const PSK: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 pub const COMPUTER: &str = "PC-001";
 pub const SOURCE_DOMAIN: &str = "old.contoso.test";
@@ -89,6 +91,7 @@ impl World {
         );
         let spec = SimSpec {
             files_per_profile: files,
+            onedrive_tenant: Some(SOURCE_TENANT_ID.into()),
             ..spec
         };
         World::with_spec(
@@ -365,8 +368,8 @@ pub const FALLBACK_PASSWORD: &str = "Fallback-Passw0rd!";
 
 /// A runbook that leaves AD and joins `join`, with every setting of every tab turned on. With
 /// `only_carried_out`, the settings this agent cannot carry out yet are left off (
-/// credential caching, Intune, the areas beyond the first three, remote shares, Edge, OneDrive's
-/// cloud-only move, uninstall), so the rest can be run to completion.
+/// credential caching, Intune, the areas beyond the first three, remote shares, Edge,
+/// uninstall), so the rest can be run to completion.
 pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, RunbookSecrets) {
     let all = !only_carried_out;
     // Held by every World's server.
@@ -431,9 +434,9 @@ pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, Runbo
             other_m365_apps: true,
             edge: all,
             onedrive: OneDrive {
-                cloud_only: all,
+                cloud_only: true,
                 silent_account_config: Switch::Set,
-                source_tenants: "".into(),
+                source_tenants: SOURCE_TENANT_ID.into(),
                 target_folder_name: "OneDrive - Old".into(),
             },
             information_protection: Some(InformationProtection {
