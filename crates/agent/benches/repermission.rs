@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use agent::permissions::{translate_area, IgnoreList};
 use agent::{SimSpec, SimUser, SimWorkstation, Workstation};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use model::plan::PermissionArea;
-use model::runbook::default_ignore_patterns;
+use model::runbook::{default_ignore_patterns, Area};
 use secdesc::translate::{translate, SidMap, TranslateMode, TranslateOptions};
 use secdesc::{SecurityDescriptor, Sid};
 
@@ -119,14 +118,8 @@ fn repermission(c: &mut Criterion) {
                 (ws, ignore)
             },
             |(mut ws, ignore)| {
-                let tally = translate_area(
-                    &mut ws,
-                    PermissionArea::FileSystem,
-                    &map,
-                    &options(),
-                    &ignore,
-                )
-                .expect("translate");
+                let tally = translate_area(&mut ws, Area::FileSystem, &map, &options(), &ignore)
+                    .expect("translate");
                 ws.checkpoint("permissions/file-system", tally.changes)
                     .expect("checkpoint");
                 tally

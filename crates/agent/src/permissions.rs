@@ -5,9 +5,9 @@
 //! only the parts of a descriptor that changed. A descriptor already translated has nothing left
 //! to change, so a run interrupted half way through a tree simply runs again.
 
-use model::plan::PermissionArea;
-use secdesc::translate::{translate, Change, Place, SidMap, TranslateOptions};
-use secdesc::SecurityDescriptor;
+use model::runbook::Area;
+use secdesc::translate::{translate, Change, Place, SidMap, TranslateMode, TranslateOptions};
+use secdesc::{SecurityDescriptor, Sid};
 
 use crate::workstation::{Effect, SecurityParts, Workstation};
 use crate::{Error, Result};
@@ -136,7 +136,7 @@ fn names_a_source(bytes: &[u8], needles: &[Vec<u8>]) -> bool {
 /// Translates the descriptor of one object; returns how many changes it wrote.
 pub fn translate_object<W: Workstation>(
     ws: &mut W,
-    area: PermissionArea,
+    area: Area,
     object: &str,
     map: &SidMap,
     options: &TranslateOptions,
@@ -148,7 +148,7 @@ pub fn translate_object<W: Workstation>(
 /// Translates `bytes`, the descriptor just read from `object`, and writes back what changed.
 fn translate_read<W: Workstation>(
     ws: &mut W,
-    area: PermissionArea,
+    area: Area,
     object: &str,
     bytes: &[u8],
     map: &SidMap,
@@ -180,7 +180,7 @@ fn translate_read<W: Workstation>(
 /// Translates every object of `area` that the Areas to Ignore leave in.
 pub fn translate_area<W: Workstation>(
     ws: &mut W,
-    area: PermissionArea,
+    area: Area,
     map: &SidMap,
     options: &TranslateOptions,
     ignore: &IgnoreList,
@@ -213,7 +213,7 @@ pub fn translate_area<W: Workstation>(
 /// that would change with its changes.
 pub fn preview_area<W: Workstation>(
     ws: &W,
-    area: PermissionArea,
+    area: Area,
     map: &SidMap,
     options: &TranslateOptions,
     ignore: &IgnoreList,
@@ -242,10 +242,57 @@ pub fn preview_area<W: Workstation>(
     Ok(tally)
 }
 
+/// Translates the holders of every user right (`LsaEnumerateAccountsWithUserRight`): the target
+/// is granted what the source held; add-and-remove also revokes the source. The grants in `keep`
+/// (right, SID) are the run's own (Prevent Login's denials) and are left to the step that
+/// undoes them.
+pub fn update_user_rights<W: Workstation>(
+    ws: &mut W,
+    map: &SidMap,
+    mode: TranslateMode,
+    keep: &[(String, Sid)],
+) -> Result<Effect> {
+    let mut changes = 0;
+    let mut rights = 0;
+    for right in ws.user_rights()? {
+        let holders = ws.user_right_holders(&right)?;
+        let mut changed = false;
+        for source in &holders {
+            if keep.iter().any(|(r, s)| *r == right && s == source) {
+                continue;
+            }
+            let target = match map.get(source).filter(|t| *t != source) {
+                Some(target) => target,
+                None => continue,
+            };
+            if ws.grant_user_right(&right, target)? {
+                changes += 1;
+                changed = true;
+            }
+            if mode == TranslateMode::Replace && ws.revoke_user_right(&right, source)? {
+                changes += 1;
+                changed = true;
+            }
+        }
+        rights += usize::from(changed);
+    }
+    Ok(if changes == 0 {
+        Effect::unchanged("no user right is held by a translated SID")
+    } else {
+        Effect::changed(
+            changes,
+            format!(
+                "{} change(s) to the holders of {} user right(s)",
+                changes, rights
+            ),
+        )
+    })
+}
+
 /// [`translate_area`] as a step's effect.
 pub fn update_area<W: Workstation>(
     ws: &mut W,
-    area: PermissionArea,
+    area: Area,
     map: &SidMap,
     options: &TranslateOptions,
     ignore: &IgnoreList,

@@ -3,7 +3,7 @@
 //! same translation as the run itself, writing nothing.
 
 use model::plan::{plan, Action, PermissionArea, Step, TargetFacts};
-use model::runbook::{PermissionMode, Runbook};
+use model::runbook::{Area, PermissionMode, Runbook};
 use secdesc::translate::{SidMap, TranslateMode, TranslateOptions};
 
 use crate::permissions::{preview_area, AreaTally, IgnoreList};
@@ -78,12 +78,18 @@ pub fn preview<W: Workstation>(
             }
             PermissionArea::FileSystem => {
                 let ignore = IgnoreList::new(ws, ignore)?;
-                let tally =
-                    preview_area(ws, area, map, &options, &ignore, &mut |object, changes| {
+                let tally = preview_area(
+                    ws,
+                    Area::FileSystem,
+                    map,
+                    &options,
+                    &ignore,
+                    &mut |object, changes| {
                         for change in changes {
                             line(format!("{}: {}", object, change));
                         }
-                    })?;
+                    },
+                )?;
                 line(format!(
                     "file system: {} change(s) in {} of {} object(s), {} ignored",
                     tally.changes, tally.written, tally.objects, tally.ignored

@@ -10,7 +10,7 @@ use std::fmt;
 
 use model::ids::RunbookId;
 use model::plan::{Action, PermissionArea};
-use model::runbook::PermissionMode;
+use model::runbook::{Area, PermissionMode};
 use secdesc::translate::{translate, SidMap, TranslateMode, TranslateOptions};
 use secdesc::{SecurityDescriptor, Sid};
 
@@ -38,7 +38,7 @@ pub fn baseline<W: Workstation>(ws: &W) -> Result<Vec<BaselineProfile>> {
     for profile in ws.harvest_profiles()? {
         let mut descriptors = Vec::new();
         for object in profile_objects(&profile.path) {
-            match ws.read_descriptor(PermissionArea::FileSystem, &object) {
+            match ws.read_descriptor(Area::FileSystem, &object) {
                 Ok(bytes) => {
                     let sd = SecurityDescriptor::from_bytes(&bytes)?;
                     descriptors.push((object, sd.to_sddl(None)));
@@ -145,11 +145,25 @@ impl Problems {
 }
 
 fn read<W: Workstation>(ws: &W, object: &str) -> Result<Option<SecurityDescriptor>> {
-    match ws.read_descriptor(PermissionArea::FileSystem, object) {
+    match ws.read_descriptor(Area::FileSystem, object) {
         Ok(bytes) => Ok(Some(SecurityDescriptor::from_bytes(&bytes)?)),
         Err(Error::NotFound(_)) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Whether `sd` names one of `sources` as owner, group or in an explicit ACE.
+fn names_source(sd: &SecurityDescriptor, sources: &BTreeSet<&Sid>) -> bool {
+    let owner_or_group = [&sd.owner, &sd.group]
+        .iter()
+        .any(|s| s.as_ref().map_or(false, |s| sources.contains(s)));
+    owner_or_group
+        || sd
+            .dacl
+            .iter()
+            .chain(sd.sacl.iter())
+            .flat_map(|acl| acl.aces.iter())
+            .any(|ace| !ace.is_inherited() && sources.contains(&ace.sid))
 }
 
 /// Verifies the device `ws` against the last run its `journal` recorded.
@@ -188,7 +202,7 @@ pub fn verify<W: Workstation>(ws: &W, journal: &Journal) -> Result<Report> {
         let ignore = IgnoreList::new(ws, &ignore)?;
         let mut problems = Problems::default();
         let mut checked = 0;
-        for object in ws.securable_objects(PermissionArea::FileSystem)? {
+        for object in ws.securable_objects(Area::FileSystem)? {
             if ignore.ignores(&object) {
                 continue;
             }
@@ -197,16 +211,7 @@ pub fn verify<W: Workstation>(ws: &W, journal: &Journal) -> Result<Report> {
                 Some(sd) => sd,
                 None => continue,
             };
-            let owner_or_group = [&sd.owner, &sd.group]
-                .iter()
-                .any(|s| s.as_ref().map_or(false, |s| sources.contains(s)));
-            let explicit = sd
-                .dacl
-                .iter()
-                .chain(sd.sacl.iter())
-                .flat_map(|acl| acl.aces.iter())
-                .any(|ace| !ace.is_inherited() && sources.contains(&ace.sid));
-            if owner_or_group || explicit {
+            if names_source(&sd, &sources) {
                 problems.add(object);
             }
         }
@@ -215,10 +220,39 @@ pub fn verify<W: Workstation>(ws: &W, journal: &Journal) -> Result<Report> {
                 problems.add(format!("ProfileList\\{}", profile.sid));
             }
         }
+        // The other areas the run re-permissioned in add-and-remove mode.
+        for step in &run.steps {
+            let area = match &step.action {
+                Action::UpdateAreaPermissions {
+                    area,
+                    mode: PermissionMode::AddAndRemove,
+                    ..
+                } => *area,
+                _ => continue,
+            };
+            if area == Area::UserRights {
+                for right in ws.user_rights()? {
+                    for holder in ws.user_right_holders(&right)? {
+                        checked += 1;
+                        if sources.contains(&holder) {
+                            problems.add(format!("{} held by {}", right, holder));
+                        }
+                    }
+                }
+                continue;
+            }
+            for object in ws.securable_objects(area)? {
+                checked += 1;
+                let sd = SecurityDescriptor::from_bytes(&ws.read_descriptor(area, &object)?)?;
+                if names_source(&sd, &sources) {
+                    problems.add(format!("{} {}", area.slug(), object));
+                }
+            }
+        }
         findings.push(problems.finding(
             "no source SID left (add and remove)",
             checked,
-            "objects outside the Areas to Ignore",
+            "objects (outside the Areas to Ignore) and grants",
         ));
     }
 

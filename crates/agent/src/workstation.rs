@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::FixedOffset;
 use model::plan::{DeviceFacts, JoinState, OsEdition, PermissionArea};
 use model::protocol::UserProfile;
+use model::runbook::Area;
 use secdesc::translate::{SidMap, TranslateOptions};
 use secdesc::Sid;
 use serde::{Deserialize, Serialize};
@@ -183,15 +184,15 @@ pub trait Workstation {
 
     /// The securable objects of `area`, in a stable order: for the file system every file and
     /// folder of the local fixed volumes (`FindFirstFileExW`), by full path.
-    fn securable_objects(&self, area: PermissionArea) -> Result<Vec<String>>;
+    fn securable_objects(&self, area: Area) -> Result<Vec<String>>;
     /// The descriptor of `object` as self-relative MS-DTYP binary (`GetNamedSecurityInfoW` with
     /// owner, group, DACL and SACL, then `MakeSelfRelativeSD`).
-    fn read_descriptor(&self, area: PermissionArea, object: &str) -> Result<Vec<u8>>;
+    fn read_descriptor(&self, area: Area, object: &str) -> Result<Vec<u8>>;
     /// Writes the `parts` of `descriptor` to `object` (`SetNamedSecurityInfoW` with those
     /// `*_SECURITY_INFORMATION` flags and, for a protected DACL, `PROTECTED_DACL_…`).
     fn write_descriptor(
         &mut self,
-        area: PermissionArea,
+        area: Area,
         object: &str,
         descriptor: &[u8],
         parts: SecurityParts,
@@ -215,6 +216,8 @@ pub trait Workstation {
     fn grant_user_right(&mut self, right: &str, sid: &Sid) -> Result<bool>;
     /// `LsaRemoveAccountRights`.
     fn revoke_user_right(&mut self, right: &str, sid: &Sid) -> Result<bool>;
+    /// The user rights and privileges held by anyone on the device.
+    fn user_rights(&self) -> Result<Vec<String>>;
     /// The SIDs holding `right` (`LsaEnumerateAccountsWithUserRight`).
     fn user_right_holders(&self, right: &str) -> Result<BTreeSet<Sid>>;
     /// `NetUserAdd` then `NetLocalGroupAddMembers` into S-1-5-32-544; sets the password when the

@@ -10,10 +10,10 @@ use std::time::Instant;
 use agent::permissions::{translate_area, IgnoreList};
 use agent::{SimSpec, SimUser, SimWorkstation, Workstation};
 use anyhow::{Context, Result};
-use model::plan::{plan, DeviceFacts, JoinState, OsEdition, PermissionArea, TargetFacts};
+use model::plan::{plan, DeviceFacts, JoinState, OsEdition, TargetFacts};
 use model::runbook::{
-    default_ignore_patterns, DeviceStateSettings, DomainJoin, PermissionMode, PermissionSettings,
-    RemoveFrom, Runbook,
+    default_ignore_patterns, Area, DeviceStateSettings, DomainJoin, PermissionMode,
+    PermissionSettings, RemoveFrom, Runbook,
 };
 use secdesc::translate::{translate, SidMap, TranslateMode, TranslateOptions};
 use secdesc::{SecurityDescriptor, Sid};
@@ -134,7 +134,7 @@ fn bench(args: &AgentBenchArgs, dir: &Path) -> Result<()> {
     // write back the changed parts, make it durable.
     let ignore = IgnoreList::new(&ws, &default_ignore_patterns())?;
     let started = Instant::now();
-    let tally = translate_area(&mut ws, PermissionArea::FileSystem, &map, &options, &ignore)?;
+    let tally = translate_area(&mut ws, Area::FileSystem, &map, &options, &ignore)?;
     ws.checkpoint("permissions/file-system", tally.changes)?;
     let took = started.elapsed();
     line(
@@ -157,7 +157,7 @@ fn bench(args: &AgentBenchArgs, dir: &Path) -> Result<()> {
 
     // A second pass finds nothing left to do: the step is idempotent.
     let started = Instant::now();
-    let again = translate_area(&mut ws, PermissionArea::FileSystem, &map, &options, &ignore)?;
+    let again = translate_area(&mut ws, Area::FileSystem, &map, &options, &ignore)?;
     line(
         "second pass (idempotent)",
         started.elapsed().as_secs_f64(),

@@ -184,6 +184,19 @@ fn read_sids(value: Option<RegValue>) -> Result<Option<Vec<Sid>>> {
     }
 }
 
+/// The user-right grants Prevent Login made and Allow Login will remove: (right, SID).
+pub fn managed_denials<W: Workstation>(ws: &W) -> Result<Vec<(String, Sid)>> {
+    let users = read_sids(ws.registry_value(WORK_KEY, DENIED_LOGON)?)?.unwrap_or_default();
+    Ok(DENY_LOGON_RIGHTS
+        .iter()
+        .flat_map(|right| {
+            users
+                .iter()
+                .map(move |sid| (right.to_string(), sid.clone()))
+        })
+        .collect())
+}
+
 /// Denies interactive and remote logon to the migrating users until Completion. The list is
 /// recorded first, so Allow Login removes exactly what this added, even after a restart.
 pub fn prevent_login<W: Workstation>(ws: &mut W, map: &SidMap) -> Result<Effect> {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use model::ids::RunbookId;
 use model::plan::{plan, Action, PermissionArea, Refusal, Step};
 use model::protocol::{AgentEvent, DeviceAssignment};
-use model::runbook::{LockScreenImage, PermissionMode, RunbookSecrets};
+use model::runbook::{Area, LockScreenImage, PermissionMode, RunbookSecrets};
 use model::schedule::CheckInState;
 use model::status::{AgentStatus, EventLevel, Phase};
 use secdesc::translate::{SidMap, TranslateMode, TranslateOptions};
@@ -381,7 +381,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                         let ignore = IgnoreList::new(&self.workstation, ignore)?;
                         permissions::update_area(
                             &mut self.workstation,
-                            *area,
+                            Area::FileSystem,
                             map,
                             &options,
                             &ignore,
@@ -392,7 +392,49 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     }
                 }
             }
-            Action::UpdateAreaPermissions { .. } => refuse(),
+            Action::UpdateAreaPermissions { area, mode, .. } => {
+                let mode = match mode {
+                    PermissionMode::DontUpdate => {
+                        return Ok(Effect::unchanged("permissions are left as they are"))
+                    }
+                    PermissionMode::AddOnly => TranslateMode::Add,
+                    PermissionMode::AddAndRemove => TranslateMode::Replace,
+                };
+                let options = TranslateOptions {
+                    mode,
+                    owner_and_group: true,
+                };
+                let map = self.sid_map(runbook, map)?;
+                match area {
+                    Area::UserRights => {
+                        let keep = actions::managed_denials(&self.workstation)?;
+                        permissions::update_user_rights(&mut self.workstation, map, mode, &keep)
+                    }
+                    // The Areas to Ignore are file paths: they apply to the file system only.
+                    Area::Registry
+                    | Area::FileShares
+                    | Area::Printers
+                    | Area::Services
+                    | Area::Sql
+                    | Area::Iis
+                    | Area::Dcom
+                    | Area::ScheduledTasks
+                    | Area::FileSystem => permissions::update_area(
+                        &mut self.workstation,
+                        *area,
+                        map,
+                        &options,
+                        &IgnoreList::default(),
+                    ),
+                    Area::WindowsProfiles | Area::LocalGroups => Err(Error::Unsupported {
+                        action: step.action.name().to_string(),
+                        reason: format!(
+                            "{} is planned as UpdatePermissions, not as one of the other areas",
+                            area.slug()
+                        ),
+                    }),
+                }
+            }
             Action::UpdateRemoteFileShares { .. } => refuse(),
             Action::ResetOutlook {
                 zero_config_exchange,
@@ -447,12 +489,6 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
         Action::EnrollIntune => {
             "Intune enrolment (AutoEnrollMDM, retried hourly until it succeeds) is not implemented yet"
         }
-        Action::UpdateAreaPermissions { area, .. } => {
-            return Some(format!(
-                "re-permissioning {} is not implemented yet",
-                area.slug()
-            ))
-        }
         Action::UpdateRemoteFileShares { .. } => {
             "re-permissioning remote file shares is not implemented yet"
         }
@@ -479,6 +515,7 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
         | Action::SetHybridJoinTenant { .. }
         | Action::ResetWindowsHello
         | Action::UpdatePermissions { .. }
+        | Action::UpdateAreaPermissions { .. }
         | Action::ResetOutlook { .. }
         | Action::ResetM365Apps
         | Action::OneDriveCloudOnly { .. }

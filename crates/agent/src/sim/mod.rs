@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use chrono::FixedOffset;
 use model::plan::{JoinState, PermissionArea};
 use model::protocol::UserProfile;
+use model::runbook::Area;
 use secdesc::descriptor::control;
 use secdesc::translate::{translate, SidMap, TranslateMode, TranslateOptions};
 use secdesc::{SecurityDescriptor, Sid};
@@ -86,7 +87,7 @@ impl SimWorkstation {
             writes: 0,
             moves: 0,
         };
-        sim.log.rewrite(&sim.state.files)?;
+        sim.log.rewrite(&sim.all_descriptors())?;
         sim.save()?;
         Ok(sim)
     }
@@ -95,7 +96,7 @@ impl SimWorkstation {
     pub fn open(dir: &Path) -> Result<SimWorkstation> {
         let mut state = SimWorkstation::load_small(dir)?;
         let mut log = DescriptorLog::new(dir);
-        state.files = log.load()?;
+        state.place_descriptors(log.load()?);
         let mut sim = SimWorkstation {
             dir: dir.to_path_buf(),
             state,
@@ -110,7 +111,7 @@ impl SimWorkstation {
                 let sd = SecurityDescriptor::from_sddl(&sddl, None)?;
                 sim.state.files.insert(path, sd.to_bytes());
             }
-            sim.log.rewrite(&sim.state.files)?;
+            sim.log.rewrite(&sim.all_descriptors())?;
             sim.save()?;
         }
         Ok(sim)
@@ -119,7 +120,7 @@ impl SimWorkstation {
     /// Reads the state stored in `dir`, e.g. to check what a run did.
     pub fn load(dir: &Path) -> Result<SimState> {
         let mut state = SimWorkstation::load_small(dir)?;
-        state.files = DescriptorLog::read(dir)?;
+        state.place_descriptors(DescriptorLog::read(dir)?);
         for (path, sddl) in std::mem::take(&mut state.legacy_files) {
             state
                 .files
@@ -206,15 +207,48 @@ impl SimWorkstation {
         lower
     }
 
-    /// Refuses an area whose descriptors the simulation does not keep.
-    fn securable_area(&self, area: PermissionArea) -> Result<()> {
+    /// The key an object of `area` has in the descriptor log: its path for the file system,
+    /// `slug|name` for the other areas (`|` is never in a Windows path).
+    fn object_key(area: Area, object: &str) -> Result<String> {
         match area {
-            PermissionArea::FileSystem => Ok(()),
-            other => Err(Error::Unsupported {
-                action: format!("reading descriptors of {:?}", other),
-                reason: "the simulated workstation keeps no descriptors for this area".to_string(),
-            }),
+            Area::FileSystem => Ok(object.to_string()),
+            Area::Registry
+            | Area::FileShares
+            | Area::Printers
+            | Area::Services
+            | Area::Sql
+            | Area::Iis
+            | Area::Dcom
+            | Area::ScheduledTasks => Ok(format!("{}|{}", area.slug(), object)),
+            Area::WindowsProfiles | Area::LocalGroups | Area::UserRights => {
+                Err(Error::Unsupported {
+                    action: format!("descriptors of {}", area.slug()),
+                    reason: "this area holds no security descriptors; it has its own operations"
+                        .to_string(),
+                })
+            }
         }
+    }
+
+    /// The descriptor held under `key` (a file path or `slug|name`).
+    fn descriptor_at(&self, key: &str) -> Option<&Vec<u8>> {
+        if key.contains('|') {
+            self.state.area_objects.get(key)
+        } else {
+            self.state.files.get(key)
+        }
+    }
+
+    /// Every descriptor, as the log holds them.
+    fn all_descriptors(&self) -> store::Descriptors {
+        let mut all = self.state.files.clone();
+        all.extend(
+            self.state
+                .area_objects
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        all
     }
 
     /// Refuses `operation` when the faults say this device lacks it.
@@ -285,13 +319,7 @@ impl SimWorkstation {
     }
 
     fn translate_files(&mut self, map: &SidMap, options: &TranslateOptions) -> Result<Effect> {
-        permissions::update_area(
-            self,
-            PermissionArea::FileSystem,
-            map,
-            options,
-            &IgnoreList::default(),
-        )
+        permissions::update_area(self, Area::FileSystem, map, options, &IgnoreList::default())
     }
 
     fn translate_groups(&mut self, map: &SidMap, mode: TranslateMode) -> Result<Effect> {
@@ -484,9 +512,10 @@ impl Workstation for SimWorkstation {
     fn list_sids(&self) -> Result<BTreeSet<Sid>> {
         let s = &self.state;
         let mut sids: BTreeSet<Sid> = s.profile_list.keys().cloned().collect();
-        for (path, sddl) in &s.files {
-            descriptor_sids(path, sddl, &mut sids)?;
+        for (path, bytes) in s.files.iter().chain(s.area_objects.iter()) {
+            descriptor_sids(path, bytes, &mut sids)?;
         }
+        sids.extend(s.user_rights.values().flatten().cloned());
         sids.extend(s.local_groups.values().flatten().cloned());
         if let Some(groups) = &s.backups.local_groups {
             sids.extend(groups.values().flatten().cloned());
@@ -671,40 +700,37 @@ impl Workstation for SimWorkstation {
         self.commit("completion/restore-appx", effect)
     }
 
-    fn securable_objects(&self, area: PermissionArea) -> Result<Vec<String>> {
-        match area {
-            PermissionArea::FileSystem => Ok(self.state.files.keys().cloned().collect()),
-            PermissionArea::WindowsProfiles | PermissionArea::LocalGroups => {
-                Err(Error::Unsupported {
-                    action: format!("enumerating {:?}", area),
-                    reason: "the simulated workstation keeps no descriptors for this area"
-                        .to_string(),
-                })
-            }
+    fn securable_objects(&self, area: Area) -> Result<Vec<String>> {
+        if area == Area::FileSystem {
+            return Ok(self.state.files.keys().cloned().collect());
         }
+        let prefix = SimWorkstation::object_key(area, "")?;
+        Ok(self
+            .state
+            .area_objects
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix))
+            .map(str::to_string)
+            .collect())
     }
 
-    fn read_descriptor(&self, area: PermissionArea, object: &str) -> Result<Vec<u8>> {
-        self.securable_area(area)?;
-        self.state
-            .files
-            .get(object)
+    fn read_descriptor(&self, area: Area, object: &str) -> Result<Vec<u8>> {
+        let key = SimWorkstation::object_key(area, object)?;
+        self.descriptor_at(&key)
             .cloned()
             .ok_or_else(|| Error::NotFound(object.to_string()))
     }
 
     fn write_descriptor(
         &mut self,
-        area: PermissionArea,
+        area: Area,
         object: &str,
         descriptor: &[u8],
         parts: SecurityParts,
     ) -> Result<()> {
-        self.securable_area(area)?;
+        let key = SimWorkstation::object_key(area, object)?;
         let current = self
-            .state
-            .files
-            .get(object)
+            .descriptor_at(&key)
             .ok_or_else(|| Error::NotFound(object.to_string()))?;
         let mut sd = SecurityDescriptor::from_bytes(current)?;
         let new = SecurityDescriptor::from_bytes(descriptor)?;
@@ -724,8 +750,13 @@ impl Workstation for SimWorkstation {
             sd.control = (sd.control & !SACL_BITS) | (new.control & SACL_BITS);
         }
         let bytes = sd.to_bytes();
-        self.log.append(object, Some(&bytes))?;
-        if let Some(slot) = self.state.files.get_mut(object) {
+        self.log.append(&key, Some(&bytes))?;
+        let slot = if key.contains('|') {
+            self.state.area_objects.get_mut(&key)
+        } else {
+            self.state.files.get_mut(&key)
+        };
+        if let Some(slot) = slot {
             *slot = bytes;
         }
         self.writes += 1;
@@ -834,6 +865,11 @@ impl Workstation for SimWorkstation {
             }
             removed
         })
+    }
+
+    fn user_rights(&self) -> Result<Vec<String>> {
+        self.require("user_rights")?;
+        Ok(self.state.user_rights.keys().cloned().collect())
     }
 
     fn user_right_holders(&self, right: &str) -> Result<BTreeSet<Sid>> {

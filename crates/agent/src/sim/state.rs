@@ -40,6 +40,10 @@ pub struct SimState {
     /// `descriptors.log`, not in `workstation.json`.
     #[serde(skip)]
     pub files: BTreeMap<String, Vec<u8>>,
+    /// The securable objects of the other areas (registry keys, services, shares, printers, DCOM,
+    /// scheduled tasks, SQL Server, IIS) by `area-slug|name`, also kept in `descriptors.log`.
+    #[serde(skip)]
+    pub area_objects: BTreeMap<String, Vec<u8>>,
     /// Descriptors in SDDL as devices created before the descriptor log kept them; moved into the
     /// log when such a device is opened.
     #[serde(default, rename = "files", skip_serializing)]
@@ -93,6 +97,19 @@ pub struct LocalUser {
     pub sid: Sid,
     /// A password was set.
     pub password_set: bool,
+}
+
+impl SimState {
+    /// Puts the descriptors read from the log where they belong.
+    pub(crate) fn place_descriptors(&mut self, all: BTreeMap<String, Vec<u8>>) {
+        for (key, descriptor) in all {
+            if key.contains('|') {
+                self.area_objects.insert(key, descriptor);
+            } else {
+                self.files.insert(key, descriptor);
+            }
+        }
+    }
 }
 
 /// One ProfileList entry.
@@ -395,9 +412,46 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
             format!("O:SYG:SYD:P(A;;FA;;;SY)(A;;FR;;;{})", user.sid),
         );
     }
+    // One object in each area that holds descriptors, granting every user something; SQL Server
+    // and IIS are not installed.
+    let grants = |sddl: &str, ace: &str| {
+        let mut out = sddl.to_string();
+        for user in &spec.users {
+            out.push_str(&ace.replace("{}", &user.sid.to_string()));
+        }
+        out
+    };
+    for (key, sddl) in [
+        (
+            "registry|HKLM\\SOFTWARE\\Contoso\\Sync",
+            grants("O:BAG:SYD:AI(A;CI;KA;;;SY)(A;CI;KA;;;BA)", "(A;CI;KR;;;{})"),
+        ),
+        (
+            "services|ContosoSync",
+            grants("O:SYG:SYD:(A;;CCLCSWRPWPDTLOCRRC;;;SY)", "(A;;RPWPDT;;;{})"),
+        ),
+        (
+            "file-shares|Projects",
+            grants("O:BAG:SYD:(A;;FA;;;BA)", "(A;;0x1301bf;;;{})"),
+        ),
+        (
+            "printers|Floor 2",
+            grants("O:BAG:SYD:(A;;LCSWSDRCWDWO;;;BA)", "(A;;SWRC;;;{})"),
+        ),
+        (
+            "dcom|MachineLaunchRestriction",
+            grants("O:BAG:BAD:(A;;CCDCLCSWRP;;;BA)", "(A;;CCDCLCSWRP;;;{})"),
+        ),
+        (
+            "scheduled-tasks|\\Contoso\\Backup",
+            grants("O:BAG:SYD:(A;;FA;;;BA)", "(A;;FRFX;;;{})"),
+        ),
+    ] {
+        files.insert(key.to_string(), sddl);
+    }
     // Each distinct SDDL is parsed once: a large tree shares a handful of descriptors.
     let mut binary: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let files = files
+    let all: BTreeMap<String, Vec<u8>> = files
         .into_iter()
         .map(|(path, sddl)| {
             let bytes = binary
@@ -416,7 +470,7 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
     local_groups.insert(USERS.to_string(), users_group);
     local_groups.insert(REMOTE_DESKTOP_USERS.to_string(), rdp);
 
-    SimState {
+    let mut state = SimState {
         computer_name: spec.computer_name.clone(),
         serial: spec.serial.clone(),
         os_edition: spec.os_edition,
@@ -427,7 +481,8 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         join_state: spec.join_state.clone(),
         machine_sid: machine,
         profile_list,
-        files,
+        files: BTreeMap::new(),
+        area_objects: BTreeMap::new(),
         legacy_files: BTreeMap::new(),
         local_groups,
         bitlocker: BitLocker {
@@ -443,11 +498,17 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         backups: Backups::default(),
         actions: BTreeMap::new(),
         registry,
-        user_rights: BTreeMap::new(),
+        user_rights: std::iter::once((
+            "SeRemoteInteractiveLogonRight".to_string(),
+            spec.users.iter().map(|u| u.sid.clone()).collect(),
+        ))
+        .collect(),
         local_users: BTreeMap::new(),
         command_runs: Vec::new(),
         command_outcomes: BTreeMap::new(),
         file_attributes,
         out_of_sync,
-    }
+    };
+    state.place_descriptors(all);
+    state
 }

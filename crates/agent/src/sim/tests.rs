@@ -255,7 +255,7 @@ fn a_large_device_appends_one_record_per_changed_descriptor_instead_of_rewriting
         .expect("sddl")
         .to_bytes();
     sim.write_descriptor(
-        PermissionArea::FileSystem,
+        model::runbook::Area::FileSystem,
         path,
         &changed,
         crate::workstation::SecurityParts {
@@ -289,7 +289,7 @@ fn a_large_device_appends_one_record_per_changed_descriptor_instead_of_rewriting
     let sd = SecurityDescriptor::from_bytes(&torn.state().files[path]).expect("sd");
     assert_eq!(sd.owner, Some(sid(ALICE)), "the torn write never happened");
     torn.write_descriptor(
-        PermissionArea::FileSystem,
+        model::runbook::Area::FileSystem,
         path,
         &changed,
         crate::workstation::SecurityParts {

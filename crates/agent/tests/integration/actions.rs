@@ -46,7 +46,6 @@ fn a_runbook_with_every_setting_on_is_refused_before_any_change_naming_each_acti
     for action in [
         "CacheCredentials",
         "EnrollIntune",
-        "UpdateAreaPermissions",
         "UpdateRemoteFileShares",
         "ResetEdge",
         "UninstallAgent",
@@ -484,4 +483,66 @@ fn onedrive_files_become_cloud_only_the_account_is_unlinked_and_the_rest_is_move
         "{}",
         event.message
     );
+}
+
+#[test]
+fn every_permission_area_is_translated_on_the_device() {
+    use model::runbook::Area;
+    use secdesc::SecurityDescriptor;
+    let world = World::new();
+    let (runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    world.agent(100).run().expect("run");
+    let ws = SimWorkstation::open(&world.dir).expect("open");
+    let mut checked = 0;
+    for area in [
+        Area::Registry,
+        Area::FileShares,
+        Area::Printers,
+        Area::Services,
+        Area::Dcom,
+        Area::ScheduledTasks,
+    ] {
+        for object in ws.securable_objects(area).expect("objects") {
+            let sd =
+                SecurityDescriptor::from_bytes(&ws.read_descriptor(area, &object).expect("read"))
+                    .expect("descriptor");
+            let sids: Vec<String> = sd.sids().map(|s| s.to_string()).collect();
+            assert!(
+                !sids.contains(&ALICE.to_string()),
+                "{}: {} {:?}",
+                area.slug(),
+                object,
+                sids
+            );
+            assert!(
+                sids.contains(&ALICE_NEW.to_string()),
+                "{}: {} {:?}",
+                area.slug(),
+                object,
+                sids
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6);
+    let holders = ws
+        .user_right_holders("SeRemoteInteractiveLogonRight")
+        .expect("holders");
+    assert!(holders.contains(&sid(ALICE_NEW)) && holders.contains(&sid(BOB_NEW)));
+    assert!(!holders.contains(&sid(ALICE)));
+    // SQL Server and IIS are not installed: their steps say there was nothing to translate.
+    let server = world.server.state();
+    for step in ["permissions/sql", "permissions/iis"] {
+        let event = server
+            .events
+            .values()
+            .find(|e| e.step.as_deref() == Some(step))
+            .expect("event");
+        assert!(
+            event.message.contains("0 object(s) checked"),
+            "{}",
+            event.message
+        );
+    }
 }

@@ -368,8 +368,8 @@ pub const FALLBACK_PASSWORD: &str = "Fallback-Passw0rd!";
 
 /// A runbook that leaves AD and joins `join`, with every setting of every tab turned on. With
 /// `only_carried_out`, the settings this agent cannot carry out yet are left off (
-/// credential caching, Intune, the areas beyond the first three, remote shares, Edge,
-/// uninstall), so the rest can be run to completion.
+/// credential caching, Intune, remote shares, Edge, uninstall), so the rest can be run to
+/// completion.
 pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, RunbookSecrets) {
     let all = !only_carried_out;
     // Held by every World's server.
@@ -411,11 +411,7 @@ pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, Runbo
         },
         permissions: PermissionSettings {
             mode: PermissionMode::AddAndRemove,
-            areas: if all {
-                Area::ALL.to_vec()
-            } else {
-                vec![Area::WindowsProfiles, Area::FileSystem, Area::LocalGroups]
-            },
+            areas: Area::ALL.to_vec(),
             remote_file_shares: if all {
                 Some(RemoteFileShares {
                     username: "CONTOSO\\svc-shares".into(),

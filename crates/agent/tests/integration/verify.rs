@@ -4,8 +4,7 @@ use agent::journal::Journal;
 use agent::verify::verify;
 use agent::{SecurityParts, SimWorkstation, Workstation};
 use chrono::Duration;
-use model::plan::PermissionArea;
-use model::runbook::{DomainJoin, PermissionMode};
+use model::runbook::{Area, DomainJoin, PermissionMode};
 use secdesc::SecurityDescriptor;
 
 use crate::support::*;
@@ -34,7 +33,7 @@ fn a_migrated_device_verifies_and_each_kind_of_damage_is_named() {
     .expect("sddl")
     .to_bytes();
     ws.write_descriptor(
-        PermissionArea::FileSystem,
+        Area::FileSystem,
         hive,
         &damaged,
         SecurityParts {
