@@ -254,6 +254,9 @@ pub trait Workstation {
         zip: &[u8],
         timeout: std::time::Duration,
     ) -> Result<CommandOutcome>;
+    /// Removes the agent from the device once this process has exited: its service
+    /// (`DeleteService`) and its folder (`MoveFileExW` with `MOVEFILE_DELAY_UNTIL_REBOOT`).
+    fn uninstall_agent(&mut self) -> Result<()>;
     /// A step finished with `changes`: a point where the workstation may make its state durable.
     fn checkpoint(&mut self, step: &str, changes: usize) -> Result<()>;
 }

@@ -371,6 +371,9 @@ fn run_agent(args: AgentArgs) -> Result<ExitCode> {
     }
     config.exit_when_idle = args.exit_when_idle;
     let exit = agent::run(&config).context("run the agent")?;
+    if exit == agent::Exit::Uninstalled {
+        println!("agent: the runbook completed and the agent removed itself");
+    }
     if let agent::Exit::Idle { status, .. } = exit {
         println!("agent: the runbook ended {}", status);
         if status != model::status::AgentStatus::Completed {

@@ -753,3 +753,22 @@ pub fn onedrive_cloud_only<W: Workstation>(
         "no OneDrive account of the source tenants is linked here",
     ))
 }
+
+/// Set by the Uninstall step: the agent removes itself once the run is over and its last events
+/// reached the server.
+const UNINSTALL: &str = "Uninstall";
+
+/// Records that the agent is to remove itself when the run is over.
+pub fn schedule_uninstall<W: Workstation>(ws: &mut W) -> Result<Effect> {
+    let changed = ws.set_registry_value(WORK_KEY, UNINSTALL, &RegValue::Dword(1))?;
+    Ok(effect(
+        usize::from(changed),
+        "the agent removes itself once its last events are uploaded".to_string(),
+        "the agent is already due to remove itself",
+    ))
+}
+
+/// Whether the agent is due to remove itself.
+pub fn uninstall_due<W: Workstation>(ws: &W) -> Result<bool> {
+    Ok(ws.registry_value(WORK_KEY, UNINSTALL)?.is_some())
+}

@@ -472,7 +472,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 actions::remove_fallback_admin(&mut self.workstation, username, *delay_days, now)
             }
             Action::SetProxyAutoDetect { value } => actions::set_proxy_autodetect(ws, *value),
-            Action::UninstallAgent => refuse(),
+            Action::UninstallAgent => actions::schedule_uninstall(ws),
         }
     }
 }
@@ -496,7 +496,6 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
         Action::SetLockScreenImage {
             image: LockScreenImage::Custom { .. },
         } => "this agent does not download uploaded lock-screen images yet; choose the built-in image",
-        Action::UninstallAgent => "removing the agent from the device is not implemented yet",
         // Named one by one, so a new action must be placed on one side or the other.
         Action::SuspendBitLocker
         | Action::BackupLegalNotice
@@ -528,7 +527,8 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
         | Action::RestoreLockScreenImage
         | Action::AllowLogin
         | Action::RemoveFallbackAdmin { .. }
-        | Action::SetProxyAutoDetect { .. } => return None,
+        | Action::SetProxyAutoDetect { .. }
+        | Action::UninstallAgent => return None,
     };
     Some(reason.to_string())
 }

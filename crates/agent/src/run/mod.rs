@@ -129,6 +129,9 @@ pub enum Exit {
     },
     /// The sleeper asked the agent to stop.
     Stopped,
+    /// A runbook's last step asked the agent to remove itself, and it did, after its last events
+    /// reached the server.
+    Uninstalled,
 }
 
 const IDENTITY: &str = "identity.json";
@@ -187,6 +190,12 @@ pub fn run(config: &AgentConfig) -> Result<Exit> {
         )));
     }
     let workstation = SimWorkstation::open(&config.sim_dir)?;
+    if !workstation.state().agent_installed {
+        return Err(Error::Config(format!(
+            "the agent was removed from {} at the end of a runbook; install it again to run it there",
+            config.sim_dir.display()
+        )));
+    }
     let transport = HttpTransport::new(&config.server_url);
     Agent::new(
         config.clone(),
@@ -297,6 +306,16 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             // restarts: the due date is on the device.
             if let Some(due) = self.remove_due_accounts()? {
                 wake = wake.min(due);
+            }
+            // Removing itself is the very last thing, once the run is over and every event of it
+            // reached the server.
+            if self.journal.unfinished().is_none() && actions::uninstall_due(&self.workstation)? {
+                if self.flush().is_ok() {
+                    self.workstation.uninstall_agent()?;
+                    return Ok(Exit::Uninstalled);
+                }
+                self.schedule.failed();
+                wake = wake.min(self.schedule.next(self.clock.now()));
             }
             if let Some(assignment) = self.assignment.clone() {
                 match self.decide(&assignment, now)? {

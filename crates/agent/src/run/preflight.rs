@@ -80,6 +80,23 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 _ => {}
             }
         }
+        let uninstalls = steps
+            .iter()
+            .any(|s| matches!(s.action, Action::UninstallAgent));
+        for step in steps {
+            if let Action::RemoveFallbackAdmin {
+                username,
+                delay_days,
+            } = &step.action
+            {
+                if uninstalls && *delay_days > 0 {
+                    problems.push(format!(
+                        "the agent cannot remove itself at Completion and still delete the fallback administrator {} {} days later: set the delay to 0 or keep the agent",
+                        username, delay_days
+                    ));
+                }
+            }
+        }
         let moves_profiles = steps.iter().any(|s| {
             matches!(
                 s.action,

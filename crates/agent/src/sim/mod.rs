@@ -1096,6 +1096,12 @@ impl Workstation for SimWorkstation {
         Ok(CommandOutcome { exit_code, output })
     }
 
+    fn uninstall_agent(&mut self) -> Result<()> {
+        self.require("uninstall_agent")?;
+        self.state.agent_installed = false;
+        self.save()
+    }
+
     fn checkpoint(&mut self, step: &str, changes: usize) -> Result<()> {
         if changes > 0 {
             *self.state.actions.entry(step.to_string()).or_insert(0) += 1;

@@ -78,6 +78,9 @@ pub struct SimState {
     /// Files whose changes OneDrive has not uploaded yet: they cannot be made cloud-only.
     #[serde(default)]
     pub out_of_sync: BTreeSet<String>,
+    /// Whether the agent is installed (it removes itself at the end of a runbook that asks).
+    #[serde(default = "installed")]
+    pub agent_installed: bool,
     /// Command packages run, in order: their SHA-256 and entry count. The simulation does not
     /// execute scripts; it records that one ran.
     #[serde(default)]
@@ -110,6 +113,10 @@ impl SimState {
             }
         }
     }
+}
+
+fn installed() -> bool {
+    true
 }
 
 /// One ProfileList entry.
@@ -504,6 +511,7 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         ))
         .collect(),
         local_users: BTreeMap::new(),
+        agent_installed: true,
         command_runs: Vec::new(),
         command_outcomes: BTreeMap::new(),
         file_attributes,

@@ -48,7 +48,6 @@ fn a_runbook_with_every_setting_on_is_refused_before_any_change_naming_each_acti
         "EnrollIntune",
         "UpdateRemoteFileShares",
         "ResetEdge",
-        "UninstallAgent",
     ] {
         assert!(
             last.message.contains(action),
@@ -545,4 +544,53 @@ fn every_permission_area_is_translated_on_the_device() {
             event.message
         );
     }
+}
+
+#[test]
+fn the_agent_removes_itself_last_after_its_final_events_reached_the_server() {
+    let world = World::new();
+    let (mut runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    runbook.completion.uninstall_agent = true;
+    world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    // Event uploads fail a few times: the agent must not leave before they got through.
+    world.server.state().faults.insert(
+        model::protocol::kinds::EVENTS.to_string(),
+        (crate::fake_server::Fault::Unreachable, 5),
+    );
+    let mut agent = world.agent(100);
+    let exit = agent.run().expect("run");
+    assert_eq!(exit, Exit::Uninstalled);
+    assert!(agent.spool().is_empty(), "every event was uploaded first");
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    assert!(!s.agent_installed);
+    let server = world.server.state();
+    let last = server.events.values().last().expect("events");
+    assert_eq!(last.status, Some(AgentStatus::Completed));
+    let step = server
+        .events
+        .values()
+        .find(|e| e.step.as_deref() == Some("completion/uninstall-agent"))
+        .expect("event");
+    assert!(step.message.contains("removes itself"), "{}", step.message);
+}
+
+#[test]
+fn uninstalling_and_a_delayed_fallback_admin_removal_are_refused_together() {
+    let world = World::new();
+    let before = SimWorkstation::load(&world.dir).expect("load");
+    let (mut runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    runbook.completion.uninstall_agent = true;
+    if let Some(admin) = runbook.startup.admin_fallback.as_mut() {
+        admin.delay_deletion_days = 7;
+    }
+    world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    world.agent(100).run().expect("run");
+    let server = world.server.state();
+    let last = server.events.values().last().expect("events");
+    assert!(
+        last.message.contains("cannot remove itself"),
+        "{}",
+        last.message
+    );
+    assert_eq!(SimWorkstation::load(&world.dir).expect("load"), before);
 }
