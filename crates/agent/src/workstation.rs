@@ -254,6 +254,10 @@ pub trait Workstation {
         zip: &[u8],
         timeout: std::time::Duration,
     ) -> Result<CommandOutcome>;
+    /// Asks Windows to enrol the device in MDM now (`deviceenroller.exe /c /AutoEnrollMDM`, with
+    /// the AutoEnrollMDM policy set): `Ok(true)` once it is enrolled, `Ok(false)` while the
+    /// enrolment service does not accept it yet (retry later).
+    fn enroll_mdm(&mut self) -> Result<bool>;
     /// Removes the agent from the device once this process has exited: its service
     /// (`DeleteService`) and its folder (`MoveFileExW` with `MOVEFILE_DELAY_UNTIL_REBOOT`).
     fn uninstall_agent(&mut self) -> Result<()>;

@@ -772,3 +772,71 @@ pub fn schedule_uninstall<W: Workstation>(ws: &mut W) -> Result<Effect> {
 pub fn uninstall_due<W: Workstation>(ws: &W) -> Result<bool> {
     Ok(ws.registry_value(WORK_KEY, UNINSTALL)?.is_some())
 }
+
+const MDM_POLICY: &str = "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\CurrentVersion\\MDM";
+/// Set while an Intune enrolment is still to succeed; the service retries it hourly.
+const MDM_PENDING: &str = "MdmEnrolmentPending";
+/// How often a pending enrolment is tried again.
+pub const MDM_RETRY_MINUTES: i64 = 60;
+
+/// Intune enrolment: the AutoEnrollMDM policy set and an enrolment asked for now. When the
+/// enrolment service does not accept it yet, the attempt's time is recorded and the agent tries
+/// again an hour after each attempt until it succeeds, across restarts.
+pub fn enroll_intune<W: Workstation>(ws: &mut W, now: DateTime<Utc>) -> Result<Effect> {
+    let mut changes =
+        usize::from(ws.set_registry_value(MDM_POLICY, "AutoEnrollMDM", &RegValue::Dword(1))?);
+    changes += usize::from(ws.set_registry_value(
+        MDM_POLICY,
+        "UseAADCredentialType",
+        &RegValue::Dword(1),
+    )?);
+    if ws.enroll_mdm()? {
+        ws.delete_registry_value(WORK_KEY, MDM_PENDING)?;
+        return Ok(Effect::changed(changes + 1, "enrolled in Intune"));
+    }
+    ws.set_registry_value(WORK_KEY, MDM_PENDING, &RegValue::Sz(now.to_rfc3339()))?;
+    Ok(Effect::changed(
+        changes + 1,
+        format!(
+            "Intune has not accepted the enrolment yet; it is tried again every {} minutes until it succeeds",
+            MDM_RETRY_MINUTES
+        ),
+    ))
+}
+
+/// When a pending Intune enrolment is next due, if one is pending.
+pub fn mdm_due<W: Workstation>(ws: &W) -> Result<Option<DateTime<Utc>>> {
+    match ws.registry_value(WORK_KEY, MDM_PENDING)? {
+        None => Ok(None),
+        Some(RegValue::Sz(at)) => {
+            let at = DateTime::parse_from_rfc3339(&at).map_err(|e| {
+                Error::Device(format!(
+                    "{}\\{} holds {:?}: {}",
+                    WORK_KEY, MDM_PENDING, at, e
+                ))
+            })?;
+            Ok(Some(
+                at.with_timezone(&Utc) + Duration::minutes(MDM_RETRY_MINUTES),
+            ))
+        }
+        Some(other) => Err(Error::Device(format!(
+            "{}\\{} holds {:?}, not a time",
+            WORK_KEY, MDM_PENDING, other
+        ))),
+    }
+}
+
+/// Tries a pending Intune enrolment again when it is due; `Some(enrolled)` when it tried.
+pub fn retry_mdm<W: Workstation>(ws: &mut W, now: DateTime<Utc>) -> Result<Option<bool>> {
+    match mdm_due(ws)? {
+        Some(due) if due <= now => {}
+        _ => return Ok(None),
+    }
+    let enrolled = ws.enroll_mdm()?;
+    if enrolled {
+        ws.delete_registry_value(WORK_KEY, MDM_PENDING)?;
+    } else {
+        ws.set_registry_value(WORK_KEY, MDM_PENDING, &RegValue::Sz(now.to_rfc3339()))?;
+    }
+    Ok(Some(enrolled))
+}

@@ -358,7 +358,10 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 tenant_name,
                 tenant_id,
             } => actions::set_hybrid_join_tenant(ws, tenant_name, tenant_id),
-            Action::EnrollIntune => refuse(),
+            Action::EnrollIntune => {
+                let now = self.clock.now();
+                actions::enroll_intune(&mut self.workstation, now)
+            }
             Action::ResetWindowsHello => ws.reset_windows_hello(),
             Action::UpdatePermissions { area, mode, ignore } => {
                 let mode = match mode {
@@ -486,9 +489,6 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
         Action::JoinActiveDirectory { options, .. } if options.offline => {
             "offline domain join needs a blob the server prepares, which it does not send yet"
         }
-        Action::EnrollIntune => {
-            "Intune enrolment (AutoEnrollMDM, retried hourly until it succeeds) is not implemented yet"
-        }
         Action::UpdateRemoteFileShares { .. } => {
             "re-permissioning remote file shares is not implemented yet"
         }
@@ -512,6 +512,7 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
         | Action::JoinActiveDirectory { .. }
         | Action::JoinEntra { .. }
         | Action::SetHybridJoinTenant { .. }
+        | Action::EnrollIntune
         | Action::ResetWindowsHello
         | Action::UpdatePermissions { .. }
         | Action::UpdateAreaPermissions { .. }

@@ -307,9 +307,32 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             if let Some(due) = self.remove_due_accounts()? {
                 wake = wake.min(due);
             }
+            // A pending Intune enrolment is tried again every hour until it succeeds.
+            if self.journal.unfinished().is_none() {
+                if actions::retry_mdm(&mut self.workstation, now)? == Some(true) {
+                    self.spool.append(AgentEvent {
+                        seq: 0,
+                        at: now,
+                        level: EventLevel::Info,
+                        runbook: None,
+                        phase: Some(model::status::Phase::DeviceState),
+                        step: None,
+                        status: None,
+                        message: "EnrollIntune: enrolled in Intune".to_string(),
+                    })?;
+                    let _ = self.flush();
+                }
+                if let Some(due) = actions::mdm_due(&self.workstation)? {
+                    wake = wake.min(due);
+                }
+            }
             // Removing itself is the very last thing, once the run is over and every event of it
             // reached the server.
-            if self.journal.unfinished().is_none() && actions::uninstall_due(&self.workstation)? {
+            // Not while an Intune enrolment is pending: nobody would try it again.
+            if self.journal.unfinished().is_none()
+                && actions::uninstall_due(&self.workstation)?
+                && actions::mdm_due(&self.workstation)?.is_none()
+            {
                 if self.flush().is_ok() {
                     self.workstation.uninstall_agent()?;
                     return Ok(Exit::Uninstalled);

@@ -170,6 +170,12 @@ impl SimWorkstation {
         self.save()
     }
 
+    /// Makes the enrolment service turn down the next `refusals` enrolment attempts, and saves.
+    pub fn refuse_mdm_enrolments(&mut self, refusals: u32) -> Result<()> {
+        self.state.mdm_refusals_left = refusals;
+        self.save()
+    }
+
     /// Sets who is logged on at the console, and saves.
     pub fn set_logged_on_user(&mut self, user: Option<String>) -> Result<()> {
         self.state.logged_on_user = user;
@@ -445,6 +451,8 @@ impl Workstation for SimWorkstation {
         let effect = match self.state.join_state.clone() {
             JoinState::Entra { tenant } => {
                 self.state.join_state = JoinState::Workgroup;
+                // Leaving Entra ends the MDM enrolment that came with it.
+                self.state.mdm_enrolled = None;
                 Effect::changed(1, format!("left the Entra tenant {}", tenant))
             }
             _ => Effect::unchanged("not joined to an Entra tenant"),
@@ -1094,6 +1102,30 @@ impl Workstation for SimWorkstation {
         self.state.command_runs.push((sha256.to_string(), entries));
         self.save()?;
         Ok(CommandOutcome { exit_code, output })
+    }
+
+    fn enroll_mdm(&mut self) -> Result<bool> {
+        self.require("enroll_mdm")?;
+        let tenant = match &self.state.join_state {
+            JoinState::Entra { tenant } => tenant.clone(),
+            other => {
+                return Err(Error::Device(format!(
+                    "MDM enrolment needs the device joined to Entra; it is {:?}",
+                    other
+                )))
+            }
+        };
+        if self.state.mdm_enrolled.as_deref() == Some(tenant.as_str()) {
+            return Ok(true);
+        }
+        if self.state.mdm_refusals_left > 0 {
+            self.state.mdm_refusals_left -= 1;
+            self.save()?;
+            return Ok(false);
+        }
+        self.state.mdm_enrolled = Some(tenant);
+        self.save()?;
+        Ok(true)
     }
 
     fn uninstall_agent(&mut self) -> Result<()> {

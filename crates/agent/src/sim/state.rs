@@ -78,6 +78,12 @@ pub struct SimState {
     /// Files whose changes OneDrive has not uploaded yet: they cannot be made cloud-only.
     #[serde(default)]
     pub out_of_sync: BTreeSet<String>,
+    /// The MDM (Intune) enrolment, by tenant, when enrolled.
+    #[serde(default)]
+    pub mdm_enrolled: Option<String>,
+    /// How many more enrolment attempts the enrolment service turns down (a test's fault).
+    #[serde(default)]
+    pub mdm_refusals_left: u32,
     /// Whether the agent is installed (it removes itself at the end of a runbook that asks).
     #[serde(default = "installed")]
     pub agent_installed: bool,
@@ -511,6 +517,8 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         ))
         .collect(),
         local_users: BTreeMap::new(),
+        mdm_enrolled: None,
+        mdm_refusals_left: 0,
         agent_installed: true,
         command_runs: Vec::new(),
         command_outcomes: BTreeMap::new(),

@@ -43,12 +43,7 @@ fn a_runbook_with_every_setting_on_is_refused_before_any_change_naming_each_acti
         "{}",
         last.message
     );
-    for action in [
-        "CacheCredentials",
-        "EnrollIntune",
-        "UpdateRemoteFileShares",
-        "ResetEdge",
-    ] {
+    for action in ["CacheCredentials", "UpdateRemoteFileShares", "ResetEdge"] {
         assert!(
             last.message.contains(action),
             "{} in {}",
@@ -593,4 +588,67 @@ fn uninstalling_and_a_delayed_fallback_admin_removal_are_refused_together() {
         last.message
     );
     assert_eq!(SimWorkstation::load(&world.dir).expect("load"), before);
+}
+
+#[test]
+fn an_intune_enrolment_turned_down_is_tried_again_hourly_until_it_succeeds() {
+    let world = World::new();
+    let (runbook, secrets) = full_runbook(DomainJoin::Entra, true);
+    world.assign_runbook(
+        runbook,
+        secrets,
+        "fabrikam.onmicrosoft.com",
+        Duration::minutes(-5),
+    );
+    // Bob and Alice translate to AD SIDs here, which is fine for the join itself.
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.refuse_mdm_enrolments(2).expect("refuse");
+    let exit = world.agent_with(sim, 100).run().expect("run");
+    assert!(matches!(
+        exit,
+        Exit::Idle {
+            status: AgentStatus::Completed,
+            ..
+        }
+    ));
+    assert_eq!(
+        SimWorkstation::load(&world.dir).expect("load").mdm_enrolled,
+        None
+    );
+    {
+        let server = world.server.state();
+        let step = server
+            .events
+            .values()
+            .find(|e| e.step.as_deref() == Some("device-state/enroll-intune"))
+            .expect("event");
+        assert!(
+            step.message.contains("every 60 minutes"),
+            "{}",
+            step.message
+        );
+    }
+    // An hour later (a restart): turned down once more.
+    world.clock.advance(Duration::minutes(60));
+    world.agent(100).run().expect("restart");
+    assert_eq!(
+        SimWorkstation::load(&world.dir).expect("load").mdm_enrolled,
+        None
+    );
+    // Another hour: enrolled, with an event.
+    world.clock.advance(Duration::minutes(60));
+    world.agent(100).run().expect("restart");
+    assert_eq!(
+        SimWorkstation::load(&world.dir)
+            .expect("load")
+            .mdm_enrolled
+            .as_deref(),
+        Some("fabrikam.onmicrosoft.com")
+    );
+    assert!(world
+        .server
+        .state()
+        .events
+        .values()
+        .any(|e| e.message == "EnrollIntune: enrolled in Intune"));
 }

@@ -368,8 +368,7 @@ pub const FALLBACK_PASSWORD: &str = "Fallback-Passw0rd!";
 
 /// A runbook that leaves AD and joins `join`, with every setting of every tab turned on. With
 /// `only_carried_out`, the settings this agent cannot carry out yet are left off (
-/// credential caching, Intune, remote shares, Edge, uninstall), so the rest can be run to
-/// completion.
+/// credential caching, remote shares, Edge, uninstall), so the rest can be run to completion.
 pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, RunbookSecrets) {
     let all = !only_carried_out;
     // Held by every World's server.
@@ -407,7 +406,7 @@ pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, Runbo
                 tenant_name: "fabrikam.onmicrosoft.com".into(),
                 tenant_id: "6f1c2f2c-1b2a-4c1e-9d8a-0a1b2c3d4e5f".into(),
             }),
-            enroll_intune: all && join == DomainJoin::Entra,
+            enroll_intune: join == DomainJoin::Entra,
         },
         permissions: PermissionSettings {
             mode: PermissionMode::AddAndRemove,
