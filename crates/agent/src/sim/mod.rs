@@ -723,8 +723,12 @@ impl Workstation for SimWorkstation {
     }
 
     fn read_descriptor(&self, area: Area, object: &str) -> Result<Vec<u8>> {
-        let key = SimWorkstation::object_key(area, object)?;
-        self.descriptor_at(&key)
+        let found = if area == Area::FileSystem {
+            self.state.files.get(object)
+        } else {
+            self.descriptor_at(&SimWorkstation::object_key(area, object)?)
+        };
+        found
             .cloned()
             .ok_or_else(|| Error::NotFound(object.to_string()))
     }
