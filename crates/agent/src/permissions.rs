@@ -177,6 +177,9 @@ fn translate_read<W: Workstation>(
     Ok(changes.len())
 }
 
+/// How often a long pass reports its progress, in objects.
+pub const PROGRESS_EVERY: usize = 50_000;
+
 /// Translates every object of `area` that the Areas to Ignore leave in.
 pub fn translate_area<W: Workstation>(
     ws: &mut W,
@@ -185,10 +188,28 @@ pub fn translate_area<W: Workstation>(
     options: &TranslateOptions,
     ignore: &IgnoreList,
 ) -> Result<AreaTally> {
+    translate_area_with_progress(ws, area, map, options, ignore, &mut |_, _| {})
+}
+
+/// [`translate_area`], handing `progress` the tally and the number of objects every
+/// [`PROGRESS_EVERY`] objects.
+pub fn translate_area_with_progress<W: Workstation>(
+    ws: &mut W,
+    area: Area,
+    map: &SidMap,
+    options: &TranslateOptions,
+    ignore: &IgnoreList,
+    progress: &mut dyn FnMut(&AreaTally, usize),
+) -> Result<AreaTally> {
     let needles = needles(map);
     let mut tally = AreaTally::default();
-    for object in ws.securable_objects(area)? {
+    let objects = ws.securable_objects(area)?;
+    let total = objects.len();
+    for object in objects {
         tally.objects += 1;
+        if tally.objects % PROGRESS_EVERY == 0 {
+            progress(&tally, total);
+        }
         if ignore.ignores(&object) {
             tally.ignored += 1;
             continue;
@@ -297,7 +318,19 @@ pub fn update_area<W: Workstation>(
     options: &TranslateOptions,
     ignore: &IgnoreList,
 ) -> Result<Effect> {
-    let t = translate_area(ws, area, map, options, ignore)?;
+    update_area_with_progress(ws, area, map, options, ignore, &mut |_, _| {})
+}
+
+/// [`update_area`] with progress, as [`translate_area_with_progress`].
+pub fn update_area_with_progress<W: Workstation>(
+    ws: &mut W,
+    area: Area,
+    map: &SidMap,
+    options: &TranslateOptions,
+    ignore: &IgnoreList,
+    progress: &mut dyn FnMut(&AreaTally, usize),
+) -> Result<Effect> {
+    let t = translate_area_with_progress(ws, area, map, options, ignore, progress)?;
     Ok(if t.changes == 0 {
         Effect::unchanged(format!(
             "no descriptor names a translated SID ({} object(s) checked, {} ignored)",

@@ -9,6 +9,7 @@ use chrono::FixedOffset;
 use model::plan::{DeviceFacts, JoinState, OsEdition, PermissionArea};
 use model::protocol::UserProfile;
 use model::runbook::Area;
+use model::status::EventLevel;
 use secdesc::translate::{SidMap, TranslateOptions};
 use secdesc::Sid;
 use serde::{Deserialize, Serialize};
@@ -258,6 +259,8 @@ pub trait Workstation {
     /// the AutoEnrollMDM policy set): `Ok(true)` once it is enrolled, `Ok(false)` while the
     /// enrolment service does not accept it yet (retry later).
     fn enroll_mdm(&mut self) -> Result<bool>;
+    /// Writes an event to the Application log under the source `rehome` (`ReportEventW`).
+    fn write_event_log(&mut self, level: EventLevel, message: &str) -> Result<()>;
     /// Removes the agent from the device once this process has exited: its service
     /// (`DeleteService`) and its folder (`MoveFileExW` with `MOVEFILE_DELAY_UNTIL_REBOOT`).
     fn uninstall_agent(&mut self) -> Result<()>;

@@ -64,6 +64,14 @@ fn fetch_sid_map<W: Workstation, T: Transport>(ws: &W, client: &Client<T>) -> Re
 
 impl<W: Workstation, T: Transport> Agent<W, T> {
     fn note(&mut self, note: Note<'_>) -> Result<()> {
+        let line = match note.step {
+            Some(step) => format!("{} [{}] {}", note.runbook, step.id, note.message),
+            None => format!("{} {}", note.runbook, note.message),
+        };
+        // The device's own Application log keeps a copy for whoever looks at the device itself;
+        // the spool is the record that reaches the server, so a log that cannot be written does
+        // not stop the run.
+        let _ = self.workstation.write_event_log(note.level, &line);
         self.spool
             .append(AgentEvent {
                 seq: 0,
@@ -382,12 +390,33 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     // Files go through the portable layer, which honours the Areas to Ignore.
                     PermissionArea::FileSystem => {
                         let ignore = IgnoreList::new(&self.workstation, ignore)?;
-                        permissions::update_area(
+                        let (spool, clock) = (&mut self.spool, &self.clock);
+                        permissions::update_area_with_progress(
                             &mut self.workstation,
                             Area::FileSystem,
                             map,
                             &options,
                             &ignore,
+                            &mut |tally, total| {
+                                // Progress of a long pass; a spool that cannot take it does not
+                                // stop the pass, the step's own event follows.
+                                let _ = spool.append(AgentEvent {
+                                    seq: 0,
+                                    at: clock.now(),
+                                    level: EventLevel::Info,
+                                    runbook: Some(runbook),
+                                    phase: Some(step.phase),
+                                    step: Some(step.id.clone()),
+                                    status: None,
+                                    message: format!(
+                                        "{}: {} of {} objects checked, {} descriptors written",
+                                        step.action.name(),
+                                        tally.objects,
+                                        total,
+                                        tally.written
+                                    ),
+                                });
+                            },
                         )
                     }
                     PermissionArea::WindowsProfiles | PermissionArea::LocalGroups => {

@@ -10,6 +10,7 @@ use chrono::FixedOffset;
 use model::plan::{JoinState, PermissionArea};
 use model::protocol::UserProfile;
 use model::runbook::Area;
+use model::status::EventLevel;
 use secdesc::descriptor::control;
 use secdesc::translate::{translate, SidMap, TranslateMode, TranslateOptions};
 use secdesc::{SecurityDescriptor, Sid};
@@ -42,6 +43,10 @@ const SACL_BITS: u16 = control::SACL_PRESENT
     | control::SACL_PROTECTED
     | control::SACL_AUTO_INHERITED
     | control::SACL_AUTO_INHERIT_REQ;
+
+/// The simulated Application event log (one event per line), beside the state: it is the
+/// device's history, not its state, so it stays out of [`SimState`].
+pub const EVENT_LOG_FILE: &str = "application-events.log";
 
 /// The file a simulated workstation lives in, inside its folder.
 pub const STATE_FILE: &str = "workstation.json";
@@ -1130,6 +1135,12 @@ impl Workstation for SimWorkstation {
         self.state.mdm_enrolled = Some(tenant);
         self.save()?;
         Ok(true)
+    }
+
+    fn write_event_log(&mut self, level: EventLevel, message: &str) -> Result<()> {
+        self.require("write_event_log")?;
+        let line = format!("{:?}\t{}", level, message.replace('\n', " "));
+        crate::fsutil::append_line(&self.dir.join(EVENT_LOG_FILE), line.as_bytes())
     }
 
     fn uninstall_agent(&mut self) -> Result<()> {

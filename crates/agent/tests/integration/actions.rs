@@ -231,6 +231,15 @@ fn every_action_this_agent_carries_out_changes_the_device_and_completion_reverts
             event.message
         );
     }
+    // Every event is in the device's own Application log too.
+    let device_log =
+        std::fs::read_to_string(world.dir.join(agent::sim::EVENT_LOG_FILE)).expect("event log");
+    assert_eq!(device_log.lines().count(), server.events.len());
+    assert!(
+        device_log.contains("[device-state/rename]"),
+        "{}",
+        device_log
+    );
     // The fallback password was used, never written to the device's state or an event.
     let on_disk = std::fs::read_to_string(world.dir.join("workstation.json")).expect("read");
     assert!(!on_disk.contains(FALLBACK_PASSWORD));
@@ -238,6 +247,7 @@ fn every_action_this_agent_carries_out_changes_the_device_and_completion_reverts
         .events
         .values()
         .all(|e| !e.message.contains(FALLBACK_PASSWORD)));
+    assert!(!device_log.contains(FALLBACK_PASSWORD));
 }
 
 #[test]

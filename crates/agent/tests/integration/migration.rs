@@ -352,3 +352,31 @@ fn the_newest_assignment_wins_at_the_final_check_in() {
         "the replaced runbook never started"
     );
 }
+
+#[test]
+fn a_large_tree_reports_its_progress_while_it_is_re_permissioned() {
+    let world = World::with_files(30_000);
+    let runbook = world.assign(Duration::minutes(-5));
+    let exit = world.agent(100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook,
+            status: AgentStatus::Completed
+        }
+    );
+    let server = world.server.state();
+    let file_system: Vec<&str> = server
+        .events
+        .values()
+        .filter(|e| e.step.as_deref() == Some("permissions/file-system"))
+        .map(|e| e.message.as_str())
+        .collect();
+    assert_eq!(file_system.len(), 2, "{:?}", file_system);
+    assert!(
+        file_system[0].contains("50000 of") && file_system[0].contains("objects checked"),
+        "{:?}",
+        file_system
+    );
+    assert!(file_system[1].contains("change(s)"), "{:?}", file_system);
+}
