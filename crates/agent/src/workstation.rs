@@ -4,6 +4,7 @@
 //! succeeds, which is what lets the journal re-run a step a crash interrupted.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use chrono::FixedOffset;
 use model::plan::{DeviceFacts, JoinState, OsEdition, PermissionArea};
@@ -68,6 +69,30 @@ pub const FILE_ATTRIBUTE_PINNED: u32 = 0x0008_0000;
 pub const FILE_ATTRIBUTE_UNPINNED: u32 = 0x0010_0000;
 /// `FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS`: a cloud-only placeholder, its content in the cloud.
 pub const FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS: u32 = 0x0040_0000;
+
+/// How an online Active Directory join is done.
+#[derive(Clone, Copy)]
+pub struct AdJoin<'a> {
+    /// The account that creates or takes over the computer object (`DOMAIN\\user`).
+    pub account: &'a str,
+    /// Its password, from the runbook's secrets.
+    pub password: &'a str,
+    /// The OU's DN; blank for the domain's default container.
+    pub ou: &'a str,
+    /// Take over an existing computer account of the same name.
+    pub reuse_existing: bool,
+}
+
+impl fmt::Debug for AdJoin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The password never reaches a log.
+        f.debug_struct("AdJoin")
+            .field("account", &self.account)
+            .field("ou", &self.ou)
+            .field("reuse_existing", &self.reuse_existing)
+            .finish()
+    }
+}
 
 /// What the agent reports about the device and decides with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,9 +163,12 @@ pub trait Workstation {
     fn leave_active_directory(&mut self) -> Result<Effect>;
     /// Leaves the Entra tenant (`dsregcmd /leave`); a no-op when not Entra-joined.
     fn leave_entra(&mut self) -> Result<Effect>;
-    /// Joins `domain` (`NetJoinDomain`, switching domains when AD-joined elsewhere); a no-op when
-    /// already joined to it.
-    fn join_active_directory(&mut self, domain: &str) -> Result<Effect>;
+    /// Joins `domain` (`NetJoinDomain` as `account` with `password`, into `ou` when not blank,
+    /// switching domains when AD-joined elsewhere); a no-op when already joined to it. A computer
+    /// account of the same name in the domain is taken over only with `reuse_existing`
+    /// (`NETSETUP_JOIN_WITH_NEW_NAME` off, `NETSETUP_DOMAIN_JOIN_IF_JOINED`); otherwise the join
+    /// fails and the device stays where it was.
+    fn join_active_directory(&mut self, domain: &str, join: &AdJoin<'_>) -> Result<Effect>;
     /// Joins the Entra tenant `tenant` (bulk enrolment package); a no-op when already joined to it.
     fn join_entra(&mut self, tenant: &str) -> Result<Effect>;
 

@@ -17,7 +17,7 @@ use crate::client::{Client, Transport};
 use crate::journal::RecordedTranslations;
 use crate::permissions::{self, IgnoreList};
 use crate::verify;
-use crate::workstation::{Effect, Workstation};
+use crate::workstation::{AdJoin, Effect, Workstation};
 use crate::{Error, Result};
 
 /// What one event says, before the spool numbers it.
@@ -358,7 +358,17 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 if options.offline {
                     refuse()
                 } else {
-                    ws.join_active_directory(domain)
+                    let secrets = self.secrets(runbook)?;
+                    let password = secrets.domain_join_password.unwrap_or_default();
+                    self.workstation.join_active_directory(
+                        domain,
+                        &AdJoin {
+                            account: &options.username,
+                            password: &password,
+                            ou: &options.computer_ou,
+                            reuse_existing: options.reuse_existing_account,
+                        },
+                    )
                 }
             }
             Action::JoinEntra { tenant } => ws.join_entra(tenant),

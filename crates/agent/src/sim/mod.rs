@@ -18,8 +18,8 @@ use secdesc::{SecurityDescriptor, Sid};
 use crate::fsutil;
 use crate::permissions::{self, IgnoreList};
 use crate::workstation::{
-    CommandOutcome, Effect, Facts, RegValue, SecurityParts, Workstation, FILE_ATTRIBUTE_PINNED,
-    FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS, FILE_ATTRIBUTE_UNPINNED,
+    AdJoin, CommandOutcome, Effect, Facts, RegValue, SecurityParts, Workstation,
+    FILE_ATTRIBUTE_PINNED, FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS, FILE_ATTRIBUTE_UNPINNED,
 };
 use crate::{Error, Result};
 use store::DescriptorLog;
@@ -178,6 +178,14 @@ impl SimWorkstation {
     /// Makes the enrolment service turn down the next `refusals` enrolment attempts, and saves.
     pub fn refuse_mdm_enrolments(&mut self, refusals: u32) -> Result<()> {
         self.state.mdm_refusals_left = refusals;
+        self.save()
+    }
+
+    /// Records that `domain` already has a computer account `name`, and saves.
+    pub fn add_domain_computer_account(&mut self, domain: &str, name: &str) -> Result<()> {
+        self.state
+            .domain_computer_accounts
+            .insert((domain.to_lowercase(), name.to_uppercase()));
         self.save()
     }
 
@@ -465,33 +473,56 @@ impl Workstation for SimWorkstation {
         self.commit("device-state/leave-entra", effect)
     }
 
-    fn join_active_directory(&mut self, domain: &str) -> Result<Effect> {
+    fn join_active_directory(&mut self, domain: &str, join: &AdJoin<'_>) -> Result<Effect> {
+        if let JoinState::ActiveDirectory { domain: current } = &self.state.join_state {
+            if current.eq_ignore_ascii_case(domain) {
+                return Ok(Effect::unchanged(format!("already joined to {}", domain)));
+            }
+        }
+        if let JoinState::Entra { tenant } = &self.state.join_state {
+            return Err(Error::Device(format!(
+                "the device is joined to the Entra tenant {}; leave it before joining {}",
+                tenant, domain
+            )));
+        }
+        if join.account.is_empty() || join.password.is_empty() {
+            return Err(Error::Device(format!(
+                "joining {} needs the join account and its password",
+                domain
+            )));
+        }
+        let name = self.state.computer_name.to_uppercase();
+        let account = (domain.to_lowercase(), name.clone());
+        if self.state.domain_computer_accounts.contains(&account) && !join.reuse_existing {
+            // NERR_UserExists from NetJoinDomain: nothing changed, the device stays where it was.
+            return Err(Error::Device(format!(
+                "{} already has a computer account {}; allow reusing it in the runbook (Device State, Reuse Existing Computer Account) or delete it, then retry. The device stays out of the domain until then",
+                domain, name
+            )));
+        }
         let effect = match self.state.join_state.clone() {
-            JoinState::ActiveDirectory { domain: current }
-                if current.eq_ignore_ascii_case(domain) =>
-            {
-                Effect::unchanged(format!("already joined to {}", domain))
-            }
-            JoinState::Entra { tenant } => {
-                return Err(Error::Device(format!(
-                    "the device is joined to the Entra tenant {}; leave it before joining {}",
-                    tenant, domain
-                )))
-            }
             JoinState::ActiveDirectory { domain: current } => {
                 // NETSETUP_DOMAIN_JOIN_IF_JOINED: the device moves without passing a workgroup.
-                self.state.join_state = JoinState::ActiveDirectory {
-                    domain: domain.to_string(),
-                };
                 Effect::changed(1, format!("moved from {} to {}", current, domain))
             }
-            JoinState::Workgroup => {
-                self.state.join_state = JoinState::ActiveDirectory {
-                    domain: domain.to_string(),
-                };
-                Effect::changed(1, format!("joined {}", domain))
-            }
+            _ => Effect::changed(
+                1,
+                format!(
+                    "joined {} as {}{}",
+                    domain,
+                    name,
+                    if join.ou.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" in {}", join.ou)
+                    }
+                ),
+            ),
         };
+        self.state.join_state = JoinState::ActiveDirectory {
+            domain: domain.to_string(),
+        };
+        self.state.domain_computer_accounts.insert(account);
         self.commit("device-state/join-ad", effect)
     }
 

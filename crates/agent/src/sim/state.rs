@@ -84,6 +84,10 @@ pub struct SimState {
     /// How many more enrolment attempts the enrolment service turns down (a test's fault).
     #[serde(default)]
     pub mdm_refusals_left: u32,
+    /// Computer accounts that already exist in the domains the device may join (domain, upper-case
+    /// name): what a domain controller would answer.
+    #[serde(default)]
+    pub domain_computer_accounts: BTreeSet<(String, String)>,
     /// Whether the agent is installed (it removes itself at the end of a runbook that asks).
     #[serde(default = "installed")]
     pub agent_installed: bool,
@@ -517,6 +521,7 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         ))
         .collect(),
         local_users: BTreeMap::new(),
+        domain_computer_accounts: BTreeSet::new(),
         mdm_enrolled: None,
         mdm_refusals_left: 0,
         agent_installed: true,

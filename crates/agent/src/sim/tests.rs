@@ -87,7 +87,15 @@ fn joins_and_leaves_are_idempotent_and_refuse_what_windows_refuses() {
     assert_eq!(sim.join_entra("new.contoso.test").expect("join").changes, 1);
     assert_eq!(sim.join_entra("new.contoso.test").expect("join").changes, 0);
     assert!(matches!(
-        sim.join_active_directory("new.contoso.test"),
+        sim.join_active_directory(
+            "new.contoso.test",
+            &crate::workstation::AdJoin {
+                account: "NEW\\\\join",
+                password: "secret",
+                ou: "",
+                reuse_existing: false,
+            }
+        ),
         Err(Error::Device(_))
     ));
     assert!(matches!(

@@ -662,3 +662,59 @@ fn an_intune_enrolment_turned_down_is_tried_again_hourly_until_it_succeeds() {
         .values()
         .any(|e| e.message == "EnrollIntune: enrolled in Intune"));
 }
+
+#[test]
+fn an_existing_computer_account_without_reuse_leaves_the_device_out_of_the_domain_with_a_clear_error(
+) {
+    for reuse in [false, true] {
+        let world = World::new();
+        let mut sim = SimWorkstation::open(&world.dir).expect("open");
+        sim.add_domain_computer_account(TARGET_DOMAIN, COMPUTER)
+            .expect("account");
+        let (mut runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+        runbook.device_state.rename = None;
+        runbook
+            .device_state
+            .active_directory
+            .reuse_existing_computer_account = reuse;
+        let id = world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+        let exit = world.agent_with(sim, 100).run().expect("run");
+        let s = SimWorkstation::load(&world.dir).expect("load");
+        if reuse {
+            assert_eq!(
+                exit,
+                Exit::Idle {
+                    runbook: id,
+                    status: AgentStatus::Completed
+                }
+            );
+            assert_eq!(
+                s.join_state,
+                model::plan::JoinState::ActiveDirectory {
+                    domain: TARGET_DOMAIN.into()
+                }
+            );
+        } else {
+            assert_eq!(
+                exit,
+                Exit::Idle {
+                    runbook: id,
+                    status: AgentStatus::Error
+                }
+            );
+            assert_eq!(s.join_state, model::plan::JoinState::Workgroup);
+            let server = world.server.state();
+            let last = server.events.values().last().expect("events");
+            assert_eq!(last.step.as_deref(), Some("device-state/join-ad"));
+            assert!(
+                last.message
+                    .contains("already has a computer account PC-001")
+                    && last.message.contains("Reuse Existing Computer Account"),
+                "{}",
+                last.message
+            );
+            // The join password is never in an event.
+            assert!(!last.message.contains(JOIN_PASSWORD));
+        }
+    }
+}
