@@ -310,7 +310,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             // A pending Intune enrolment is tried again every hour until it succeeds.
             if self.journal.unfinished().is_none() {
                 if actions::retry_mdm(&mut self.workstation, now)? == Some(true) {
-                    self.spool.append(AgentEvent {
+                    self.record(AgentEvent {
                         seq: 0,
                         at: now,
                         level: EventLevel::Info,
@@ -411,12 +411,19 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         }
     }
 
+    /// Spools `event` for the server and writes it to the device's own Application log.
+    fn record(&mut self, event: AgentEvent) -> Result<u64> {
+        // As for step events: the spool is what reaches the server, the log is a local copy.
+        let _ = self.workstation.write_event_log(event.level, &event.message);
+        self.spool.append(event)
+    }
+
     /// Deletes the accounts whose delayed removal is due, with an event each; returns when the
     /// next one is due.
     fn remove_due_accounts(&mut self) -> Result<Option<DateTime<Utc>>> {
         let now = self.clock.now();
         for effect in actions::remove_due_accounts(&mut self.workstation, now)? {
-            self.spool.append(AgentEvent {
+            self.record(AgentEvent {
                 seq: 0,
                 at: now,
                 level: EventLevel::Info,
@@ -548,7 +555,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         if self.blocked.as_deref() == Some(key.as_str()) {
             return Ok(());
         }
-        self.spool.append(AgentEvent {
+        self.record(AgentEvent {
             seq: 0,
             at: self.clock.now(),
             level: EventLevel::Warning,
