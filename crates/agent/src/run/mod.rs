@@ -414,7 +414,9 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
     /// Spools `event` for the server and writes it to the device's own Application log.
     fn record(&mut self, event: AgentEvent) -> Result<u64> {
         // As for step events: the spool is what reaches the server, the log is a local copy.
-        let _ = self.workstation.write_event_log(event.level, &event.message);
+        let _ = self
+            .workstation
+            .write_event_log(event.level, &event.message);
         self.spool.append(event)
     }
 
