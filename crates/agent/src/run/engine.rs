@@ -12,7 +12,7 @@ use model::status::{AgentStatus, EventLevel, Phase};
 use secdesc::translate::{SidMap, TranslateMode, TranslateOptions};
 use secdesc::Sid;
 
-use super::{actions, Agent};
+use super::{actions, onedrive, Agent};
 use crate::client::{Client, Transport};
 use crate::journal::RecordedTranslations;
 use crate::permissions::{self, IgnoreList};
@@ -486,7 +486,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             Action::OneDriveCloudOnly {
                 source_tenants,
                 target_folder_name,
-            } => actions::onedrive_cloud_only(ws, source_tenants, target_folder_name),
+            } => onedrive::cloud_only(ws, source_tenants, target_folder_name),
             Action::SetOneDriveSilentConfig { value } => {
                 actions::set_onedrive_silent_config(ws, *value)
             }

@@ -31,6 +31,7 @@ use crate::{fsutil, Error, Result};
 pub mod actions;
 mod choice;
 mod engine;
+mod onedrive;
 mod preflight;
 
 /// How an agent is set up.

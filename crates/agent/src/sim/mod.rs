@@ -19,14 +19,15 @@ use crate::fsutil;
 use crate::permissions::{self, IgnoreList};
 use crate::workstation::{
     AdJoin, CommandOutcome, Effect, Facts, RegValue, SecurityParts, Workstation,
-    FILE_ATTRIBUTE_PINNED, FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS, FILE_ATTRIBUTE_UNPINNED,
 };
 use crate::{Error, Result};
 use store::DescriptorLog;
 pub use store::DESCRIPTORS_FILE;
 
+mod files;
 mod state;
 mod store;
+mod system;
 
 pub use state::{
     Backups, BitLocker, LegalNotice, LocalUser, ProfileEntry, SimSpec, SimState, SimUser,
@@ -745,28 +746,11 @@ impl Workstation for SimWorkstation {
     }
 
     fn securable_objects(&self, area: Area) -> Result<Vec<String>> {
-        if area == Area::FileSystem {
-            return Ok(self.state.files.keys().cloned().collect());
-        }
-        let prefix = SimWorkstation::object_key(area, "")?;
-        Ok(self
-            .state
-            .area_objects
-            .keys()
-            .filter_map(|k| k.strip_prefix(&prefix))
-            .map(str::to_string)
-            .collect())
+        self.sim_securable_objects(area)
     }
 
     fn read_descriptor(&self, area: Area, object: &str) -> Result<Vec<u8>> {
-        let found = if area == Area::FileSystem {
-            self.state.files.get(object)
-        } else {
-            self.descriptor_at(&SimWorkstation::object_key(area, object)?)
-        };
-        found
-            .cloned()
-            .ok_or_else(|| Error::NotFound(object.to_string()))
+        self.sim_read_descriptor(area, object)
     }
 
     fn write_descriptor(
@@ -776,223 +760,63 @@ impl Workstation for SimWorkstation {
         descriptor: &[u8],
         parts: SecurityParts,
     ) -> Result<()> {
-        let key = SimWorkstation::object_key(area, object)?;
-        let current = self
-            .descriptor_at(&key)
-            .ok_or_else(|| Error::NotFound(object.to_string()))?;
-        let mut sd = SecurityDescriptor::from_bytes(current)?;
-        let new = SecurityDescriptor::from_bytes(descriptor)?;
-        // SetNamedSecurityInfoW replaces the parts it is given and keeps the others.
-        if parts.owner {
-            sd.owner = new.owner;
-        }
-        if parts.group {
-            sd.group = new.group;
-        }
-        if parts.dacl {
-            sd.dacl = new.dacl;
-            sd.control = (sd.control & !DACL_BITS) | (new.control & DACL_BITS);
-        }
-        if parts.sacl {
-            sd.sacl = new.sacl;
-            sd.control = (sd.control & !SACL_BITS) | (new.control & SACL_BITS);
-        }
-        let bytes = sd.to_bytes();
-        self.log.append(&key, Some(&bytes))?;
-        let slot = if key.contains('|') {
-            self.state.area_objects.get_mut(&key)
-        } else {
-            self.state.files.get_mut(&key)
-        };
-        if let Some(slot) = slot {
-            *slot = bytes;
-        }
-        self.writes += 1;
-        if self.faults.crash_after_writes == Some(self.writes) {
-            self.log.flush()?;
-            panic!("simulated crash after {} descriptor writes", self.writes);
-        }
-        Ok(())
+        self.sim_write_descriptor(area, object, descriptor, parts)
     }
 
     fn environment_variable(&self, name: &str) -> Result<Option<String>> {
-        let value = match name.to_ascii_lowercase().as_str() {
-            "systemroot" | "windir" => "C:\\Windows",
-            "systemdrive" => "C:",
-            "programfiles" => "C:\\Program Files",
-            "programfiles(x86)" => "C:\\Program Files (x86)",
-            "programdata" | "allusersprofile" => "C:\\ProgramData",
-            "public" => "C:\\Users\\Public",
-            _ => return Ok(None),
-        };
-        Ok(Some(value.to_string()))
+        self.sim_environment_variable(name)
     }
 
     fn registry_value(&self, key: &str, name: &str) -> Result<Option<RegValue>> {
-        self.require("registry_value")?;
-        Ok(self
-            .state
-            .registry
-            .get(&self.reg_key(key))
-            .and_then(|values| values.get(&name.to_lowercase()))
-            .cloned())
+        self.sim_registry_value(key, name)
     }
 
     fn registry_value_names(&self, key: &str) -> Result<Vec<String>> {
-        self.require("registry_value_names")?;
-        Ok(self
-            .state
-            .registry
-            .get(&self.reg_key(key))
-            .map(|values| values.keys().cloned().collect())
-            .unwrap_or_default())
+        self.sim_registry_value_names(key)
     }
 
     fn registry_subkeys(&self, key: &str) -> Result<Vec<String>> {
-        self.require("registry_subkeys")?;
-        let prefix = format!("{}\\", self.reg_key(key));
-        let names: BTreeSet<String> = self
-            .state
-            .registry
-            .keys()
-            .filter_map(|k| k.strip_prefix(&prefix))
-            .map(|rest| rest.split('\\').next().unwrap_or(rest).to_string())
-            .collect();
-        Ok(names.into_iter().collect())
+        self.sim_registry_subkeys(key)
     }
 
     fn set_registry_value(&mut self, key: &str, name: &str, value: &RegValue) -> Result<bool> {
-        let (key, name) = (self.reg_key(key), name.to_lowercase());
-        self.mutate("set_registry_value", |s| {
-            let values = s.registry.entry(key).or_default();
-            if values.get(&name) == Some(value) {
-                return false;
-            }
-            values.insert(name, value.clone());
-            true
-        })
+        self.sim_set_registry_value(key, name, value)
     }
 
     fn delete_registry_value(&mut self, key: &str, name: &str) -> Result<bool> {
-        let (key, name) = (self.reg_key(key), name.to_lowercase());
-        self.mutate("delete_registry_value", |s| {
-            s.registry
-                .get_mut(&key)
-                .map_or(false, |values| values.remove(&name).is_some())
-        })
+        self.sim_delete_registry_value(key, name)
     }
 
     fn delete_registry_key(&mut self, key: &str) -> Result<bool> {
-        let key = self.reg_key(key);
-        let prefix = format!("{}\\", key);
-        self.mutate("delete_registry_key", |s| {
-            let before = s.registry.len();
-            s.registry
-                .retain(|k, _| *k != key && !k.starts_with(&prefix));
-            s.registry.len() != before
-        })
+        self.sim_delete_registry_key(key)
     }
 
     fn grant_user_right(&mut self, right: &str, sid: &Sid) -> Result<bool> {
-        self.mutate("grant_user_right", |s| {
-            s.user_rights
-                .entry(right.to_string())
-                .or_default()
-                .insert(sid.clone())
-        })
+        self.sim_grant_user_right(right, sid)
     }
 
     fn revoke_user_right(&mut self, right: &str, sid: &Sid) -> Result<bool> {
-        self.mutate("revoke_user_right", |s| {
-            let removed = s
-                .user_rights
-                .get_mut(right)
-                .map_or(false, |holders| holders.remove(sid));
-            if s.user_rights.get(right).map_or(false, BTreeSet::is_empty) {
-                s.user_rights.remove(right);
-            }
-            removed
-        })
+        self.sim_revoke_user_right(right, sid)
     }
 
     fn user_rights(&self) -> Result<Vec<String>> {
-        self.require("user_rights")?;
-        Ok(self.state.user_rights.keys().cloned().collect())
+        self.sim_user_rights()
     }
 
     fn user_right_holders(&self, right: &str) -> Result<BTreeSet<Sid>> {
-        self.require("user_right_holders")?;
-        Ok(self
-            .state
-            .user_rights
-            .get(right)
-            .cloned()
-            .unwrap_or_default())
+        self.sim_user_right_holders(right)
     }
 
     fn create_local_administrator(&mut self, name: &str, password: &str) -> Result<bool> {
-        if password.is_empty() {
-            return Err(Error::Device(format!(
-                "the local account {} needs a password",
-                name
-            )));
-        }
-        let key = name.to_lowercase();
-        let machine = self.state.machine_sid.clone();
-        let next_rid = self
-            .state
-            .local_users
-            .values()
-            .filter_map(|u| u.sid.rid())
-            .max()
-            .map_or(1001, |rid| rid.max(1000) + 1);
-        let sid = machine.with_rid(next_rid)?;
-        self.mutate("create_local_administrator", |s| {
-            let mut changed = false;
-            let sid = match s.local_users.get(&key) {
-                Some(user) => user.sid.clone(),
-                None => {
-                    s.local_users.insert(
-                        key.clone(),
-                        LocalUser {
-                            name: name.to_string(),
-                            sid: sid.clone(),
-                            password_set: true,
-                        },
-                    );
-                    changed = true;
-                    sid
-                }
-            };
-            let admins = s
-                .local_groups
-                .entry(state::ADMINISTRATORS.to_string())
-                .or_default();
-            if !admins.contains(&sid) {
-                admins.push(sid);
-                changed = true;
-            }
-            changed
-        })
+        self.sim_create_local_administrator(name, password)
     }
 
     fn delete_local_user(&mut self, name: &str) -> Result<bool> {
-        let key = name.to_lowercase();
-        self.mutate("delete_local_user", |s| match s.local_users.remove(&key) {
-            Some(user) => {
-                // Windows takes a deleted account out of every group.
-                for members in s.local_groups.values_mut() {
-                    members.retain(|m| *m != user.sid);
-                }
-                true
-            }
-            None => false,
-        })
+        self.sim_delete_local_user(name)
     }
 
     fn local_user_exists(&self, name: &str) -> Result<bool> {
-        self.require("local_user_exists")?;
-        Ok(self.state.local_users.contains_key(&name.to_lowercase()))
+        self.sim_local_user_exists(name)
     }
 
     fn rename_computer(&mut self, name: &str) -> Result<bool> {
@@ -1021,108 +845,23 @@ impl Workstation for SimWorkstation {
     }
 
     fn remove_tree(&mut self, path: &str) -> Result<usize> {
-        self.require("remove_tree")?;
-        let root = path.trim_end_matches('\\').to_lowercase();
-        let prefix = format!("{}\\", root);
-        let gone: Vec<String> = self
-            .state
-            .files
-            .keys()
-            .filter(|p| {
-                let p = p.to_lowercase();
-                p == root || p.starts_with(&prefix)
-            })
-            .cloned()
-            .collect();
-        for path in &gone {
-            self.state.files.remove(path);
-            self.state.file_attributes.remove(path);
-            self.state.out_of_sync.remove(path);
-            self.log.append(path, None)?;
-        }
-        if !gone.is_empty() {
-            self.save()?;
-        }
-        Ok(gone.len())
+        self.sim_remove_tree(path)
     }
 
     fn list_files(&self, folder: &str) -> Result<Vec<String>> {
-        self.require("list_files")?;
-        let prefix = format!("{}\\", folder.trim_end_matches('\\')).to_lowercase();
-        Ok(self
-            .state
-            .files
-            .keys()
-            .filter(|p| p.to_lowercase().starts_with(&prefix))
-            .cloned()
-            .collect())
+        self.sim_list_files(folder)
     }
 
     fn file_attributes(&self, path: &str) -> Result<Option<u32>> {
-        self.require("file_attributes")?;
-        Ok(self
-            .state
-            .files
-            .contains_key(path)
-            .then(|| self.state.file_attributes.get(path).copied().unwrap_or(0)))
+        self.sim_file_attributes(path)
     }
 
     fn dehydrate(&mut self, path: &str) -> Result<bool> {
-        self.require("dehydrate")?;
-        if !self.state.files.contains_key(path) {
-            return Err(Error::NotFound(path.to_string()));
-        }
-        if self.state.out_of_sync.contains(path) {
-            return Ok(false);
-        }
-        let attributes = self
-            .state
-            .file_attributes
-            .entry(path.to_string())
-            .or_insert(0);
-        let cloud_only = (*attributes & !FILE_ATTRIBUTE_PINNED)
-            | FILE_ATTRIBUTE_UNPINNED
-            | FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS;
-        if *attributes == cloud_only {
-            return Ok(false);
-        }
-        *attributes = cloud_only;
-        self.save()?;
-        Ok(true)
+        self.sim_dehydrate(path)
     }
 
     fn move_file(&mut self, from: &str, to: &str) -> Result<()> {
-        self.require("move_file")?;
-        if self.state.files.contains_key(to) {
-            return Err(Error::Device(format!(
-                "cannot move {} to {}: a file is there (ERROR_ALREADY_EXISTS)",
-                from, to
-            )));
-        }
-        let descriptor = self
-            .state
-            .files
-            .remove(from)
-            .ok_or_else(|| Error::NotFound(from.to_string()))?;
-        // The new name first: a crash between the two records leaves the file in both places,
-        // never in neither.
-        self.log.append(to, Some(&descriptor))?;
-        self.log.append(from, None)?;
-        self.state.files.insert(to.to_string(), descriptor);
-        if let Some(attributes) = self.state.file_attributes.remove(from) {
-            self.state
-                .file_attributes
-                .insert(to.to_string(), attributes);
-        }
-        if self.state.out_of_sync.remove(from) {
-            self.state.out_of_sync.insert(to.to_string());
-        }
-        self.save()?;
-        self.moves += 1;
-        if self.faults.crash_after_moves == Some(self.moves) {
-            panic!("simulated crash after {} moves", self.moves);
-        }
-        Ok(())
+        self.sim_move_file(from, to)
     }
 
     fn run_command_package(
