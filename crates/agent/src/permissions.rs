@@ -310,6 +310,69 @@ pub fn update_user_rights<W: Workstation>(
     })
 }
 
+/// Translates the folders of other hosts' shares (Remote File Shares): each is connected as
+/// `account`, its folder and every file under it translated, and disconnected again.
+pub fn update_remote_shares<W: Workstation>(
+    ws: &mut W,
+    shares: &[String],
+    account: &str,
+    password: &str,
+    map: &SidMap,
+    options: &TranslateOptions,
+) -> Result<Effect> {
+    let mut tally = AreaTally::default();
+    for share in shares {
+        ws.connect_share(share, account, password)?;
+        let result = translate_share(ws, share, map, options, &mut tally);
+        // Disconnected whatever happened; the translation's own error is the one reported.
+        let _ = ws.disconnect_share(share);
+        result?;
+    }
+    Ok(if tally.changes == 0 {
+        Effect::unchanged(format!(
+            "no descriptor on {} share(s) names a translated SID ({} object(s) checked)",
+            shares.len(),
+            tally.objects
+        ))
+    } else {
+        Effect::changed(
+            tally.changes,
+            format!(
+                "{} change(s) in {} descriptor(s) of {} object(s) on {} share(s)",
+                tally.changes,
+                tally.written,
+                tally.objects,
+                shares.len()
+            ),
+        )
+    })
+}
+
+fn translate_share<W: Workstation>(
+    ws: &mut W,
+    share: &str,
+    map: &SidMap,
+    options: &TranslateOptions,
+    tally: &mut AreaTally,
+) -> Result<()> {
+    let mut objects = vec![share.trim_end_matches('\\').to_string()];
+    objects.extend(ws.list_files(share)?);
+    for object in objects {
+        let bytes = match ws.read_descriptor(Area::FileSystem, &object) {
+            Ok(bytes) => bytes,
+            Err(Error::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        tally.objects += 1;
+        let n = translate_read(ws, Area::FileSystem, &object, &bytes, map, options)?;
+        if n > 0 {
+            tally.written += 1;
+            tally.changes += n;
+        }
+    }
+    Ok(())
+}
+
 /// [`translate_area`] as a step's effect.
 pub fn update_area<W: Workstation>(
     ws: &mut W,

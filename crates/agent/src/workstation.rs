@@ -264,6 +264,11 @@ pub trait Workstation {
     /// Deletes a folder and everything in it (`SHFileOperationW` / `RemoveDirectoryW`); returns
     /// how many files and folders went.
     fn remove_tree(&mut self, path: &str) -> Result<usize>;
+    /// Connects to the share `unc` of another host as `account` (`WNetAddConnection2W`), so its
+    /// files can be listed and their descriptors read and written by UNC path.
+    fn connect_share(&mut self, unc: &str, account: &str, password: &str) -> Result<()>;
+    /// `WNetCancelConnection2W`.
+    fn disconnect_share(&mut self, unc: &str) -> Result<()>;
     /// Every file under `folder`, recursively, by full path (`FindFirstFileExW`).
     fn list_files(&self, folder: &str) -> Result<Vec<String>>;
     /// `GetFileAttributesW`; `None` when there is no such file.

@@ -477,7 +477,37 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     }),
                 }
             }
-            Action::UpdateRemoteFileShares { .. } => refuse(),
+            Action::UpdateRemoteFileShares {
+                username,
+                paths,
+                mode,
+                ..
+            } => {
+                let mode = match mode {
+                    PermissionMode::DontUpdate => {
+                        return Ok(Effect::unchanged("permissions are left as they are"))
+                    }
+                    PermissionMode::AddOnly => TranslateMode::Add,
+                    PermissionMode::AddAndRemove => TranslateMode::Replace,
+                };
+                let options = TranslateOptions {
+                    mode,
+                    owner_and_group: true,
+                };
+                let password = self
+                    .secrets(runbook)?
+                    .remote_file_shares_password
+                    .unwrap_or_default();
+                let map = self.sid_map(runbook, map)?;
+                permissions::update_remote_shares(
+                    &mut self.workstation,
+                    paths,
+                    username,
+                    &password,
+                    map,
+                    &options,
+                )
+            }
             Action::ResetOutlook {
                 zero_config_exchange,
             } => actions::reset_outlook(ws, *zero_config_exchange),
@@ -528,9 +558,6 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
         Action::JoinActiveDirectory { options, .. } if options.offline => {
             "offline domain join needs a blob the server prepares, which it does not send yet"
         }
-        Action::UpdateRemoteFileShares { .. } => {
-            "re-permissioning remote file shares is not implemented yet"
-        }
         Action::ResetEdge => "finding and resetting Edge's work profile is not implemented yet",
         Action::SetLockScreenImage {
             image: LockScreenImage::Custom { .. },
@@ -555,6 +582,7 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
         | Action::ResetWindowsHello
         | Action::UpdatePermissions { .. }
         | Action::UpdateAreaPermissions { .. }
+        | Action::UpdateRemoteFileShares { .. }
         | Action::ResetOutlook { .. }
         | Action::ResetM365Apps
         | Action::OneDriveCloudOnly { .. }

@@ -69,6 +69,15 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                         tenant
                     ));
                 }
+                Action::UpdateRemoteFileShares { username, .. }
+                    if username.is_empty()
+                        || missing(&assignment.secrets.remote_file_shares_password) =>
+                {
+                    problems.push(
+                        "Remote File Shares needs its account and password (permissions.remote_file_shares)"
+                            .to_string(),
+                    );
+                }
                 Action::CreateFallbackAdmin { username }
                     if missing(&assignment.secrets.admin_fallback_password) =>
                 {

@@ -13,9 +13,73 @@ use crate::workstation::{
 use crate::{Error, Result};
 
 impl SimWorkstation {
+    /// Refuses a UNC path whose share is not connected, as Windows answers ERROR_NOT_CONNECTED
+    /// (or access denied) without credentials for it.
+    fn reachable(&self, path: &str) -> Result<()> {
+        if !path.starts_with("\\\\") {
+            return Ok(());
+        }
+        let lower = path.to_lowercase();
+        let connected = self
+            .shares
+            .iter()
+            .any(|share| lower == *share || lower.starts_with(&format!("{}\\", share)));
+        if connected {
+            Ok(())
+        } else {
+            Err(Error::Device(format!(
+                "{} is on a share this device is not connected to",
+                path
+            )))
+        }
+    }
+
+    pub(super) fn sim_connect_share(
+        &mut self,
+        unc: &str,
+        account: &str,
+        password: &str,
+    ) -> Result<()> {
+        self.require("connect_share")?;
+        if account.is_empty() || password.is_empty() {
+            return Err(Error::Device(format!(
+                "connecting to {} needs an account and its password",
+                unc
+            )));
+        }
+        let share = unc.trim_end_matches('\\').to_lowercase();
+        let host_share: Vec<&str> = share.trim_start_matches('\\').split('\\').collect();
+        let known = self
+            .state
+            .files
+            .keys()
+            .any(|p| p.to_lowercase().starts_with(&share));
+        if host_share.len() < 2 || !known {
+            return Err(Error::Device(format!(
+                "the network path {} was not found (ERROR_BAD_NETPATH)",
+                unc
+            )));
+        }
+        self.shares.insert(share);
+        Ok(())
+    }
+
+    pub(super) fn sim_disconnect_share(&mut self, unc: &str) -> Result<()> {
+        self.shares
+            .remove(&unc.trim_end_matches('\\').to_lowercase());
+        Ok(())
+    }
+
     pub(super) fn sim_securable_objects(&self, area: Area) -> Result<Vec<String>> {
         if area == Area::FileSystem {
-            return Ok(self.state.files.keys().cloned().collect());
+            // Local volumes only: the shares of other hosts are not this device's file system.
+            return Ok(self
+                .state
+                .files
+                .keys()
+                .filter(|p| !p.starts_with("\\\\"))
+                .cloned()
+                .collect());
         }
         let prefix = SimWorkstation::object_key(area, "")?;
         Ok(self
@@ -28,6 +92,7 @@ impl SimWorkstation {
     }
 
     pub(super) fn sim_read_descriptor(&self, area: Area, object: &str) -> Result<Vec<u8>> {
+        self.reachable(object)?;
         let found = if area == Area::FileSystem {
             self.state.files.get(object)
         } else {
@@ -45,6 +110,7 @@ impl SimWorkstation {
         descriptor: &[u8],
         parts: SecurityParts,
     ) -> Result<()> {
+        self.reachable(object)?;
         let key = SimWorkstation::object_key(area, object)?;
         let current = self
             .descriptor_at(&key)
@@ -125,6 +191,7 @@ impl SimWorkstation {
 
     pub(super) fn sim_list_files(&self, folder: &str) -> Result<Vec<String>> {
         self.require("list_files")?;
+        self.reachable(folder)?;
         let prefix = format!("{}\\", folder.trim_end_matches('\\')).to_lowercase();
         Ok(self
             .state

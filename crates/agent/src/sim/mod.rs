@@ -79,6 +79,8 @@ pub struct SimWorkstation {
     log: DescriptorLog,
     writes: usize,
     moves: usize,
+    /// Shares of other hosts connected in this process (lower case).
+    shares: BTreeSet<String>,
 }
 
 impl SimWorkstation {
@@ -92,6 +94,7 @@ impl SimWorkstation {
             log: DescriptorLog::new(dir),
             writes: 0,
             moves: 0,
+            shares: BTreeSet::new(),
         };
         sim.log.rewrite(&sim.all_descriptors())?;
         sim.save()?;
@@ -110,6 +113,7 @@ impl SimWorkstation {
             log,
             writes: 0,
             moves: 0,
+            shares: BTreeSet::new(),
         };
         if !sim.state.legacy_files.is_empty() {
             let legacy = std::mem::take(&mut sim.state.legacy_files);
@@ -846,6 +850,14 @@ impl Workstation for SimWorkstation {
 
     fn remove_tree(&mut self, path: &str) -> Result<usize> {
         self.sim_remove_tree(path)
+    }
+
+    fn connect_share(&mut self, unc: &str, account: &str, password: &str) -> Result<()> {
+        self.sim_connect_share(unc, account, password)
+    }
+
+    fn disconnect_share(&mut self, unc: &str) -> Result<()> {
+        self.sim_disconnect_share(unc)
     }
 
     fn list_files(&self, folder: &str) -> Result<Vec<String>> {

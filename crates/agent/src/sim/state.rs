@@ -207,6 +207,9 @@ pub struct SimSpec {
     /// in every state: synced, pinned, already cloud-only, not yet uploaded; and a personal
     /// OneDrive beside it.
     pub onedrive_tenant: Option<String>,
+    /// Shares of other hosts (`\\\\nas01\\users`) holding a folder per user, for Remote File
+    /// Shares.
+    pub remote_shares: Vec<String>,
     /// Extra files in each profile's Documents (most inheriting, every tenth with an explicit
     /// grant to its user): the size of tree a benchmark or a mid-tree crash test needs.
     pub files_per_profile: usize,
@@ -243,6 +246,7 @@ impl SimSpec {
             time_zone: None,
             bitlocker: true,
             onedrive_tenant: None,
+            remote_shares: Vec::new(),
             files_per_profile: 0,
         }
     }
@@ -403,6 +407,16 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
                     i
                 ),
                 sddl.clone(),
+            );
+        }
+        for share in &spec.remote_shares {
+            files.insert(
+                format!("{}\\{}", share, user.name),
+                format!("O:BAG:SYD:PAI(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;{})", sid),
+            );
+            files.insert(
+                format!("{}\\{}\\Report.docx", share, user.name),
+                format!("O:{s}G:{s}D:AI(A;ID;FA;;;BA)(A;ID;0x1301bf;;;{s})", s = sid),
             );
         }
         shared.push_str(&format!("(A;OICI;0x1301bf;;;{})", sid));

@@ -43,7 +43,7 @@ fn a_runbook_with_every_setting_on_is_refused_before_any_change_naming_each_acti
         "{}",
         last.message
     );
-    for action in ["CacheCredentials", "UpdateRemoteFileShares", "ResetEdge"] {
+    for action in ["CacheCredentials", "ResetEdge"] {
         assert!(
             last.message.contains(action),
             "{} in {}",
@@ -717,4 +717,68 @@ fn an_existing_computer_account_without_reuse_leaves_the_device_out_of_the_domai
             assert!(!last.message.contains(JOIN_PASSWORD));
         }
     }
+}
+
+#[test]
+fn remote_file_shares_are_re_permissioned_through_their_own_connection_and_only_there() {
+    use model::runbook::Area;
+    use secdesc::SecurityDescriptor;
+    let world = World::new();
+    let (runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    world.agent(100).run().expect("run");
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    for path in [
+        "\\\\nas01\\users\\alice",
+        "\\\\nas01\\users\\alice\\Report.docx",
+    ] {
+        let sd = SecurityDescriptor::from_bytes(&s.files[path]).expect("descriptor");
+        let sids: Vec<String> = sd.sids().map(|s| s.to_string()).collect();
+        assert!(
+            sids.contains(&ALICE_NEW.to_string()),
+            "{}: {:?}",
+            path,
+            sids
+        );
+    }
+    // The device's own file system pass leaves other hosts alone, and without a connection the
+    // share cannot be read.
+    let ws = SimWorkstation::open(&world.dir).expect("open");
+    assert!(ws
+        .securable_objects(Area::FileSystem)
+        .expect("objects")
+        .iter()
+        .all(|p| !p.starts_with("\\\\")));
+    assert!(ws
+        .read_descriptor(Area::FileSystem, "\\\\nas01\\users\\alice")
+        .is_err());
+    let server = world.server.state();
+    let event = server
+        .events
+        .values()
+        .find(|e| e.step.as_deref() == Some("permissions/remote-file-shares"))
+        .expect("event");
+    assert!(event.message.contains("on 1 share(s)"), "{}", event.message);
+}
+
+#[test]
+fn a_share_that_is_not_there_fails_its_step_naming_it() {
+    let world = World::new();
+    let (mut runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    if let Some(remote) = runbook.permissions.remote_file_shares.as_mut() {
+        remote.paths = "\\\\nas02\\gone".into();
+    }
+    let id = world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    let exit = world.agent(100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Error
+        }
+    );
+    let server = world.server.state();
+    let last = server.events.values().last().expect("events");
+    assert_eq!(last.step.as_deref(), Some("permissions/remote-file-shares"));
+    assert!(last.message.contains("\\\\nas02\\gone"), "{}", last.message);
 }

@@ -77,22 +77,24 @@ fn active_directory_to_active_directory() {
 
 #[test]
 fn active_directory_to_entra() {
+    let mut spec = SimSpec::active_directory(
+        COMPUTER,
+        "SN-0002",
+        SOURCE_DOMAIN,
+        vec![
+            SimUser {
+                sid: sid(ALICE),
+                name: "alice".into(),
+            },
+            SimUser {
+                sid: sid(BOB),
+                name: "bob".into(),
+            },
+        ],
+    );
+    spec.remote_shares = vec![REMOTE_SHARE.into()];
     let world = World::with_spec(
-        &SimSpec::active_directory(
-            COMPUTER,
-            "SN-0002",
-            SOURCE_DOMAIN,
-            vec![
-                SimUser {
-                    sid: sid(ALICE),
-                    name: "alice".into(),
-                },
-                SimUser {
-                    sid: sid(BOB),
-                    name: "bob".into(),
-                },
-            ],
-        ),
+        &spec,
         &[
             (ObjectKind::User, ALICE, ALICE_ENTRA_NEW, "alice"),
             (ObjectKind::User, BOB, BOB_ENTRA_NEW, "bob"),
@@ -136,6 +138,7 @@ fn entra_to_entra() {
         tenant: SOURCE_TENANT.into(),
     };
     spec.admin_groups = vec![sid(ADMINS_ENTRA)];
+    spec.remote_shares = vec![REMOTE_SHARE.into()];
     let world = World::with_spec(
         &spec,
         &[

@@ -21,6 +21,8 @@ use secdesc::Sid;
 
 use crate::fake_server::FakeServer;
 
+/// A share of a NAS with a folder per user, for Remote File Shares.
+pub const REMOTE_SHARE: &str = "\\\\nas01\\users";
 /// The source tenant of the users' OneDrive for Business.
 pub const SOURCE_TENANT_ID: &str = "9bc4a702-2977-4d17-8f19-64d596b61cbe";
 pub const PSK: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -92,6 +94,7 @@ impl World {
         let spec = SimSpec {
             files_per_profile: files,
             onedrive_tenant: Some(SOURCE_TENANT_ID.into()),
+            remote_shares: vec![REMOTE_SHARE.into()],
             ..spec
         };
         World::with_spec(
@@ -368,7 +371,7 @@ pub const FALLBACK_PASSWORD: &str = "Fallback-Passw0rd!";
 
 /// A runbook that leaves AD and joins `join`, with every setting of every tab turned on. With
 /// `only_carried_out`, the settings this agent cannot carry out yet are left off (
-/// credential caching, remote shares, Edge, uninstall), so the rest can be run to completion.
+/// credential caching, Edge, uninstall), so the rest can be run to completion.
 pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, RunbookSecrets) {
     let all = !only_carried_out;
     // Held by every World's server.
@@ -411,15 +414,11 @@ pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, Runbo
         permissions: PermissionSettings {
             mode: PermissionMode::AddAndRemove,
             areas: Area::ALL.to_vec(),
-            remote_file_shares: if all {
-                Some(RemoteFileShares {
-                    username: "CONTOSO\\svc-shares".into(),
-                    password: Secret::new("share-pass"),
-                    paths: "\\\\nas01\\users".into(),
-                })
-            } else {
-                None
-            },
+            remote_file_shares: Some(RemoteFileShares {
+                username: "CONTOSO\\svc-shares".into(),
+                password: Secret::new("share-pass"),
+                paths: REMOTE_SHARE.into(),
+            }),
             ..Default::default()
         },
         apps: AppSettings {
