@@ -57,6 +57,18 @@ pub enum Error {
     /// The device refused an operation, e.g. joining AD while joined to Entra.
     #[error("{0}")]
     Device(String),
+    /// A securable object the agent asked for does not exist on the device.
+    #[error("{0} does not exist on this device")]
+    NotFound(String),
+    /// The workstation or this agent cannot carry out a runbook action: the step fails, the run
+    /// ends in Error, and nothing is recorded as done.
+    #[error("{action} cannot be carried out on this device: {reason}")]
+    Unsupported {
+        /// The action, as `model::plan::Action::name` gives it.
+        action: String,
+        /// Why, and what is missing.
+        reason: String,
+    },
     /// The user asked for something the schedule does not allow yet (Migrate Now before the
     /// migration is available, a snooze with nothing offered); the message says when it will be.
     #[error("{0}")]

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use model::ids::RunbookId;
 use model::plan::Step;
 use model::status::AgentStatus;
+use secdesc::Sid;
 use serde::{Deserialize, Serialize};
 
 use crate::{fsutil, Error, Result};
@@ -61,6 +62,19 @@ pub enum Record {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The translations a run uses, fetched once before its first change that needs them, and
+    /// what the profiles looked like then: a resumed run uses the same translations, and
+    /// `verify` checks the device against them.
+    Translations {
+        /// The runbook.
+        runbook: RunbookId,
+        /// Source SID → target SID, for the SIDs found on the device.
+        pairs: Vec<(Sid, Sid)>,
+        /// The profiles and their key descriptors before anything was translated.
+        profiles: Vec<BaselineProfile>,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Every step finished: the runbook never runs here again.
     RunbookCompleted {
         /// The runbook.
@@ -68,6 +82,27 @@ pub enum Record {
         /// When.
         at: DateTime<Utc>,
     },
+}
+
+/// A profile as it was before the run translated anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineProfile {
+    /// Its owner's SID then.
+    pub sid: Sid,
+    /// `ProfileImagePath`.
+    pub path: String,
+    /// The profile folder's, NTUSER.DAT's and UsrClass.dat's descriptors (those that exist), by
+    /// path, in SDDL.
+    pub descriptors: Vec<(String, String)>,
+}
+
+/// The translations a run recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedTranslations {
+    /// Source SID → target SID.
+    pub pairs: Vec<(Sid, Sid)>,
+    /// The profiles before the run.
+    pub profiles: Vec<BaselineProfile>,
 }
 
 /// A runbook as the journal knows it.
@@ -83,6 +118,8 @@ pub struct RunbookRun {
     pub status: AgentStatus,
     /// The step started last.
     pub current: Option<String>,
+    /// The translations it uses, once recorded.
+    pub translations: Option<RecordedTranslations>,
 }
 
 /// The journal file and what it says.
@@ -125,6 +162,7 @@ impl Journal {
                     done: BTreeSet::new(),
                     status: AgentStatus::InProgress,
                     current: None,
+                    translations: None,
                 });
                 // A runbook started again after an error keeps the steps it finished.
                 run.steps = steps.clone();
@@ -143,6 +181,19 @@ impl Journal {
             Record::StepFailed { runbook, .. } => {
                 if let Some(run) = self.runs.get_mut(runbook) {
                     run.status = AgentStatus::Error;
+                }
+            }
+            Record::Translations {
+                runbook,
+                pairs,
+                profiles,
+                ..
+            } => {
+                if let Some(run) = self.runs.get_mut(runbook) {
+                    run.translations = Some(RecordedTranslations {
+                        pairs: pairs.clone(),
+                        profiles: profiles.clone(),
+                    });
                 }
             }
             Record::RunbookCompleted { runbook, .. } => {
@@ -263,6 +314,30 @@ impl Journal {
             message: message.to_string(),
             at,
         })
+    }
+
+    /// Records the translations `runbook` uses and the profiles before it changes them.
+    pub fn translations_recorded(
+        &mut self,
+        runbook: RunbookId,
+        translations: RecordedTranslations,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.append(Record::Translations {
+            runbook,
+            pairs: translations.pairs,
+            profiles: translations.profiles,
+            at,
+        })
+    }
+
+    /// The runbook that ran last, if any.
+    pub fn last_run(&self) -> Option<(RunbookId, &RunbookRun)> {
+        let last = self.records.iter().rev().find_map(|r| match r {
+            Record::RunbookStarted { runbook, .. } => Some(*runbook),
+            _ => None,
+        })?;
+        self.runs.get(&last).map(|run| (last, run))
     }
 
     /// Records that `runbook` Completed.

@@ -15,12 +15,16 @@ pub mod client;
 mod error;
 mod fsutil;
 pub mod journal;
+pub mod package;
+pub mod permissions;
+pub mod preview;
 pub mod run;
 pub mod sim;
 pub mod spool;
+pub mod verify;
 pub mod workstation;
 
 pub use error::{Error, Result};
 pub use run::{run, Agent, AgentConfig, Exit, Sleeper, ThreadSleeper};
 pub use sim::{SimFaults, SimSpec, SimState, SimUser, SimWorkstation};
-pub use workstation::{Effect, Facts, Workstation};
+pub use workstation::{CommandOutcome, Effect, Facts, RegValue, SecurityParts, Workstation};

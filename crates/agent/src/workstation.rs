@@ -3,15 +3,96 @@
 //! real one. Every operation is idempotent: doing it again after it succeeded changes nothing and
 //! succeeds, which is what lets the journal re-run a step a crash interrupted.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use chrono::FixedOffset;
 use model::plan::{DeviceFacts, JoinState, OsEdition, PermissionArea};
 use model::protocol::UserProfile;
+use model::runbook::Area;
+use model::status::EventLevel;
 use secdesc::translate::{SidMap, TranslateOptions};
 use secdesc::Sid;
+use serde::{Deserialize, Serialize};
 
 use crate::Result;
+
+/// A registry value, typed as Windows types it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum RegValue {
+    /// `REG_SZ`.
+    Sz(String),
+    /// `REG_EXPAND_SZ`.
+    ExpandSz(String),
+    /// `REG_MULTI_SZ`.
+    MultiSz(Vec<String>),
+    /// `REG_DWORD`.
+    Dword(u32),
+    /// `REG_BINARY`.
+    Binary(Vec<u8>),
+}
+
+/// The parts of a security descriptor a write replaces (`OWNER_SECURITY_INFORMATION`,
+/// `GROUP_…`, `DACL_…`, `SACL_…`); the others stay as they are on the object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecurityParts {
+    /// The owner.
+    pub owner: bool,
+    /// The primary group.
+    pub group: bool,
+    /// The DACL, with its protected and auto-inherited flags.
+    pub dacl: bool,
+    /// The SACL, with its flags.
+    pub sacl: bool,
+}
+
+impl SecurityParts {
+    /// Whether nothing is to be written.
+    pub fn is_empty(&self) -> bool {
+        !(self.owner || self.group || self.dacl || self.sacl)
+    }
+}
+
+/// How a command package's script ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutcome {
+    /// Its exit code; `None` when it ran past the timeout and was stopped.
+    pub exit_code: Option<i32>,
+    /// What it wrote to standard output and standard error.
+    pub output: String,
+}
+
+/// `FILE_ATTRIBUTE_PINNED`: always kept on this device.
+pub const FILE_ATTRIBUTE_PINNED: u32 = 0x0008_0000;
+/// `FILE_ATTRIBUTE_UNPINNED`: may be freed.
+pub const FILE_ATTRIBUTE_UNPINNED: u32 = 0x0010_0000;
+/// `FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS`: a cloud-only placeholder, its content in the cloud.
+pub const FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS: u32 = 0x0040_0000;
+
+/// How an online Active Directory join is done.
+#[derive(Clone, Copy)]
+pub struct AdJoin<'a> {
+    /// The account that creates or takes over the computer object (`DOMAIN\\user`).
+    pub account: &'a str,
+    /// Its password, from the runbook's secrets.
+    pub password: &'a str,
+    /// The OU's DN; blank for the domain's default container.
+    pub ou: &'a str,
+    /// Take over an existing computer account of the same name.
+    pub reuse_existing: bool,
+}
+
+impl fmt::Debug for AdJoin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The password never reaches a log.
+        f.debug_struct("AdJoin")
+            .field("account", &self.account)
+            .field("ou", &self.ou)
+            .field("reuse_existing", &self.reuse_existing)
+            .finish()
+    }
+}
 
 /// What the agent reports about the device and decides with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,9 +163,12 @@ pub trait Workstation {
     fn leave_active_directory(&mut self) -> Result<Effect>;
     /// Leaves the Entra tenant (`dsregcmd /leave`); a no-op when not Entra-joined.
     fn leave_entra(&mut self) -> Result<Effect>;
-    /// Joins `domain` (`NetJoinDomain`, switching domains when AD-joined elsewhere); a no-op when
-    /// already joined to it.
-    fn join_active_directory(&mut self, domain: &str) -> Result<Effect>;
+    /// Joins `domain` (`NetJoinDomain` as `account` with `password`, into `ou` when not blank,
+    /// switching domains when AD-joined elsewhere); a no-op when already joined to it. A computer
+    /// account of the same name in the domain is taken over only with `reuse_existing`
+    /// (`NETSETUP_JOIN_WITH_NEW_NAME` off, `NETSETUP_DOMAIN_JOIN_IF_JOINED`); otherwise the join
+    /// fails and the device stays where it was.
+    fn join_active_directory(&mut self, domain: &str, join: &AdJoin<'_>) -> Result<Effect>;
     /// Joins the Entra tenant `tenant` (bulk enrolment package); a no-op when already joined to it.
     fn join_entra(&mut self, tenant: &str) -> Result<Effect>;
 
@@ -98,6 +182,8 @@ pub trait Workstation {
         map: &SidMap,
         options: &TranslateOptions,
     ) -> Result<Effect>;
+    /// The members of every local group (`NetLocalGroupEnum`, `NetLocalGroupGetMembers`).
+    fn local_group_members(&self) -> Result<BTreeMap<String, Vec<Sid>>>;
     /// The user profiles on the device (ProfileList).
     fn harvest_profiles(&self) -> Result<Vec<UserProfile>>;
 
@@ -119,4 +205,98 @@ pub trait Workstation {
     fn restore_appx(&mut self, map: &SidMap) -> Result<Effect>;
     /// Removes the Windows Hello containers tied to the old identities.
     fn reset_windows_hello(&mut self) -> Result<Effect>;
+
+    // Primitives. Registry keys are named from their root (`HKLM\SOFTWARE\…`, or
+    // `HKU\<SID>\…` for a user's hive, which the Windows implementation loads with
+    // `RegLoadKeyW` when the user is not logged on); key and value names compare
+    // case-insensitively, as on Windows. Each returns whether it changed anything.
+
+    /// The securable objects of `area`, in a stable order: for the file system every file and
+    /// folder of the local fixed volumes (`FindFirstFileExW`), by full path.
+    fn securable_objects(&self, area: Area) -> Result<Vec<String>>;
+    /// The descriptor of `object` as self-relative MS-DTYP binary (`GetNamedSecurityInfoW` with
+    /// owner, group, DACL and SACL, then `MakeSelfRelativeSD`).
+    fn read_descriptor(&self, area: Area, object: &str) -> Result<Vec<u8>>;
+    /// Writes the `parts` of `descriptor` to `object` (`SetNamedSecurityInfoW` with those
+    /// `*_SECURITY_INFORMATION` flags and, for a protected DACL, `PROTECTED_DACL_…`).
+    fn write_descriptor(
+        &mut self,
+        area: Area,
+        object: &str,
+        descriptor: &[u8],
+        parts: SecurityParts,
+    ) -> Result<()>;
+    /// A system environment variable (`%SystemRoot%` …), for the Areas to Ignore.
+    fn environment_variable(&self, name: &str) -> Result<Option<String>>;
+
+    /// `RegGetValueW`: the value, or `None` when the key or the value is absent.
+    fn registry_value(&self, key: &str, name: &str) -> Result<Option<RegValue>>;
+    /// `RegEnumValueW`: the names of the values of `key` (none when it is absent).
+    fn registry_value_names(&self, key: &str) -> Result<Vec<String>>;
+    /// `RegEnumKeyExW`: the names of the subkeys of `key` (none when it is absent).
+    fn registry_subkeys(&self, key: &str) -> Result<Vec<String>>;
+    /// `RegCreateKeyExW` + `RegSetValueExW`.
+    fn set_registry_value(&mut self, key: &str, name: &str, value: &RegValue) -> Result<bool>;
+    /// `RegDeleteKeyValueW`.
+    fn delete_registry_value(&mut self, key: &str, name: &str) -> Result<bool>;
+    /// `RegDeleteTreeW` then `RegDeleteKeyW`: the key and everything under it.
+    fn delete_registry_key(&mut self, key: &str) -> Result<bool>;
+    /// `LsaAddAccountRights`: grants `right` (e.g. `SeDenyInteractiveLogonRight`) to `sid`.
+    fn grant_user_right(&mut self, right: &str, sid: &Sid) -> Result<bool>;
+    /// `LsaRemoveAccountRights`.
+    fn revoke_user_right(&mut self, right: &str, sid: &Sid) -> Result<bool>;
+    /// The user rights and privileges held by anyone on the device.
+    fn user_rights(&self) -> Result<Vec<String>>;
+    /// The SIDs holding `right` (`LsaEnumerateAccountsWithUserRight`).
+    fn user_right_holders(&self, right: &str) -> Result<BTreeSet<Sid>>;
+    /// `NetUserAdd` then `NetLocalGroupAddMembers` into S-1-5-32-544; sets the password when the
+    /// account exists already.
+    fn create_local_administrator(&mut self, name: &str, password: &str) -> Result<bool>;
+    /// `NetUserDel`.
+    fn delete_local_user(&mut self, name: &str) -> Result<bool>;
+    /// Whether the local account `name` exists (`NetUserGetInfo`).
+    fn local_user_exists(&self, name: &str) -> Result<bool>;
+    /// `SetComputerNameExW(ComputerNamePhysicalDnsHostname)`; takes effect at the next reboot on a
+    /// real device.
+    fn rename_computer(&mut self, name: &str) -> Result<bool>;
+    /// Writes `legalnoticecaption` and `legalnoticetext`.
+    fn write_legal_notice(&mut self, caption: &str, text: &str) -> Result<bool>;
+    /// Deletes a folder and everything in it (`SHFileOperationW` / `RemoveDirectoryW`); returns
+    /// how many files and folders went.
+    fn remove_tree(&mut self, path: &str) -> Result<usize>;
+    /// Connects to the share `unc` of another host as `account` (`WNetAddConnection2W`), so its
+    /// files can be listed and their descriptors read and written by UNC path.
+    fn connect_share(&mut self, unc: &str, account: &str, password: &str) -> Result<()>;
+    /// `WNetCancelConnection2W`.
+    fn disconnect_share(&mut self, unc: &str) -> Result<()>;
+    /// Every file under `folder`, recursively, by full path (`FindFirstFileExW`).
+    fn list_files(&self, folder: &str) -> Result<Vec<String>>;
+    /// `GetFileAttributesW`; `None` when there is no such file.
+    fn file_attributes(&self, path: &str) -> Result<Option<u32>>;
+    /// Frees the local copy of a synced file, leaving a cloud-only placeholder
+    /// (`CfDehydratePlaceholder`); false when the file cannot be (not in sync with the cloud).
+    fn dehydrate(&mut self, path: &str) -> Result<bool>;
+    /// Moves a file within its volume, creating the folders it needs; fails when `to` exists
+    /// (`MoveFileExW` without `MOVEFILE_REPLACE_EXISTING`). The file keeps its descriptor.
+    fn move_file(&mut self, from: &str, to: &str) -> Result<()>;
+    /// Unpacks the command package `zip` (its entries already checked by
+    /// [`crate::package::check`]) into a fresh folder under the agent's data folder and runs its
+    /// `cmdline.cmd` as SYSTEM (`CreateProcessW` of `cmd.exe /c`), stopping it after `timeout`.
+    fn run_command_package(
+        &mut self,
+        sha256: &str,
+        zip: &[u8],
+        timeout: std::time::Duration,
+    ) -> Result<CommandOutcome>;
+    /// Asks Windows to enrol the device in MDM now (`deviceenroller.exe /c /AutoEnrollMDM`, with
+    /// the AutoEnrollMDM policy set): `Ok(true)` once it is enrolled, `Ok(false)` while the
+    /// enrolment service does not accept it yet (retry later).
+    fn enroll_mdm(&mut self) -> Result<bool>;
+    /// Writes an event to the Application log under the source `rehome` (`ReportEventW`).
+    fn write_event_log(&mut self, level: EventLevel, message: &str) -> Result<()>;
+    /// Removes the agent from the device once this process has exited: its service
+    /// (`DeleteService`) and its folder (`MoveFileExW` with `MOVEFILE_DELAY_UNTIL_REBOOT`).
+    fn uninstall_agent(&mut self) -> Result<()>;
+    /// A step finished with `changes`: a point where the workstation may make its state durable.
+    fn checkpoint(&mut self, step: &str, changes: usize) -> Result<()>;
 }

@@ -75,7 +75,14 @@ pub enum Action {
     /// Keep the list of AppX packages provisioned for each user.
     BackupAppxPackages,
     /// Show the User Experience tab's legal notice at sign-in until Completion.
-    SetLegalNotice,
+    SetLegalNotice {
+        /// `legalnoticecaption`.
+        #[serde(default)]
+        caption: String,
+        /// `legalnoticetext`: the default culture's notice as plain text.
+        #[serde(default)]
+        text: String,
+    },
     /// Replace the lock-screen image until Completion.
     SetLockScreenImage { image: LockScreenImage },
     /// Deny interactive logon to migrating users until Completion.
@@ -169,6 +176,90 @@ pub enum Action {
     SetProxyAutoDetect { value: Switch },
     /// Remove the agent; always the last step.
     UninstallAgent,
+}
+
+impl Action {
+    /// The action's name as events and errors show it, e.g. `RunCommandPackage`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::SuspendBitLocker => "SuspendBitLocker",
+            Action::BackupLegalNotice => "BackupLegalNotice",
+            Action::BackupLocalGroups => "BackupLocalGroups",
+            Action::BackupAppxPackages => "BackupAppxPackages",
+            Action::SetLegalNotice { .. } => "SetLegalNotice",
+            Action::SetLockScreenImage { .. } => "SetLockScreenImage",
+            Action::PreventLogin => "PreventLogin",
+            Action::CreateFallbackAdmin { .. } => "CreateFallbackAdmin",
+            Action::RunCommandPackage { .. } => "RunCommandPackage",
+            Action::CacheCredentials => "CacheCredentials",
+            Action::LeaveActiveDirectory => "LeaveActiveDirectory",
+            Action::LeaveEntra => "LeaveEntra",
+            Action::RenameComputer { .. } => "RenameComputer",
+            Action::JoinActiveDirectory { .. } => "JoinActiveDirectory",
+            Action::JoinEntra { .. } => "JoinEntra",
+            Action::SetHybridJoinTenant { .. } => "SetHybridJoinTenant",
+            Action::EnrollIntune => "EnrollIntune",
+            Action::ResetWindowsHello => "ResetWindowsHello",
+            Action::UpdatePermissions { .. } => "UpdatePermissions",
+            Action::UpdateAreaPermissions { .. } => "UpdateAreaPermissions",
+            Action::UpdateRemoteFileShares { .. } => "UpdateRemoteFileShares",
+            Action::ResetOutlook { .. } => "ResetOutlook",
+            Action::ResetM365Apps => "ResetM365Apps",
+            Action::ResetEdge => "ResetEdge",
+            Action::OneDriveCloudOnly { .. } => "OneDriveCloudOnly",
+            Action::SetOneDriveSilentConfig { .. } => "SetOneDriveSilentConfig",
+            Action::ResetInformationProtection { .. } => "ResetInformationProtection",
+            Action::RestoreLegalNotice => "RestoreLegalNotice",
+            Action::RestoreLocalGroups => "RestoreLocalGroups",
+            Action::RestoreAppxPackages => "RestoreAppxPackages",
+            Action::ResumeBitLocker => "ResumeBitLocker",
+            Action::RestoreLockScreenImage => "RestoreLockScreenImage",
+            Action::AllowLogin => "AllowLogin",
+            Action::RemoveFallbackAdmin { .. } => "RemoveFallbackAdmin",
+            Action::SetProxyAutoDetect { .. } => "SetProxyAutoDetect",
+            Action::UninstallAgent => "UninstallAgent",
+        }
+    }
+}
+
+/// The caption and plain text of the legal notice the User Experience tab gives, in its default
+/// culture: Windows shows `legalnoticetext` as plain text, so markup is dropped.
+fn legal_notice_of(runbook: &Runbook) -> (String, String) {
+    let ux = &runbook.user_experience;
+    let culture = ux
+        .culture(&ux.default_culture)
+        .or_else(|| ux.cultures.first());
+    match culture {
+        Some(culture) => (
+            culture.dialogs.migration_in_progress.title.clone(),
+            plain_text(culture.legal_notice.as_str()),
+        ),
+        None => (String::new(), String::new()),
+    }
+}
+
+/// `html` without its tags and with its five entities decoded, whitespace collapsed.
+fn plain_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    let decoded = out
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// How an Active Directory join is done, carried in its step.
@@ -279,7 +370,12 @@ pub fn plan(
     }
     if startup {
         if tab.set_legal_notice {
-            add(Phase::Startup, "set-legal-notice", Action::SetLegalNotice);
+            let (caption, text) = legal_notice_of(runbook);
+            add(
+                Phase::Startup,
+                "set-legal-notice",
+                Action::SetLegalNotice { caption, text },
+            );
         }
         if lock_screen {
             add(

@@ -19,6 +19,8 @@ use rehome::demo::directories::generate;
 pub enum BenchCommand {
     /// Import and match two synthetic directories, then a delta.
     Directory(DirectoryBenchArgs),
+    /// Re-permission a simulated workstation's file system (profiles × files).
+    Agent(crate::agent_bench::AgentBenchArgs),
 }
 
 /// Options of `rehome bench directory`.
@@ -42,7 +44,10 @@ pub struct DirectoryBenchArgs {
 
 /// Runs a benchmark.
 pub fn run(command: BenchCommand) -> Result<()> {
-    let BenchCommand::Directory(args) = command;
+    let args = match command {
+        BenchCommand::Directory(args) => args,
+        BenchCommand::Agent(args) => return crate::agent_bench::run(args),
+    };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -97,7 +102,7 @@ impl DirectorySource for HeldSource {
 }
 
 /// The largest resident set of this process so far (VmHWM), in MiB.
-fn peak_rss_mib() -> Option<f64> {
+pub(crate) fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

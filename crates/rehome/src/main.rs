@@ -1,11 +1,13 @@
 //! `rehome`: the one binary. `serve` runs the control plane, `agent` the device agent, `demo` a
 //! whole migration of a simulated fleet, `admin` recovery tasks and `secdesc` descriptor tools.
 
+mod agent_bench;
 mod bench;
 mod directory_cmd;
 mod licence_cmd;
 mod secdesc_cmd;
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -113,22 +115,55 @@ struct ServeArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 struct AgentArgs {
+    #[command(subcommand)]
+    command: Option<AgentCommand>,
     /// The server's base URL, e.g. http://rehome.example.com:5000.
-    #[arg(long)]
-    server: String,
+    #[arg(long, required = true)]
+    server: Option<String>,
     /// The pre-shared key from the console (used only to register).
-    #[arg(long, env = "REHOME_PSK", hide_env_values = true)]
-    psk: String,
+    #[arg(long, env = "REHOME_PSK", hide_env_values = true, required = true)]
+    psk: Option<String>,
     /// The simulated workstation folder.
-    #[arg(long)]
-    sim: PathBuf,
+    #[arg(long, required = true)]
+    sim: Option<PathBuf>,
     /// Where the agent keeps its identity, journal and event spool (default: inside --sim).
     #[arg(long)]
     state_dir: Option<PathBuf>,
     /// Exit once the assigned runbook has finished and every event is uploaded.
     #[arg(long)]
     exit_when_idle: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// List the steps a runbook would run on a device and every SID change it would make,
+    /// changing nothing.
+    Plan {
+        /// The simulated workstation folder.
+        #[arg(long)]
+        sim: PathBuf,
+        /// The runbook, as JSON (GET /api/v1/runbooks/{id}).
+        #[arg(long)]
+        runbook: PathBuf,
+        /// The DNS domain or tenant the device would join.
+        #[arg(long)]
+        target: String,
+        /// The translations, as CSV with the header source_sid,target_sid.
+        #[arg(long)]
+        translations: PathBuf,
+    },
+    /// Check a device after a run, offline, against what its journal recorded; exit status 0
+    /// only when every check holds.
+    Verify {
+        /// The simulated workstation folder.
+        #[arg(long)]
+        sim: PathBuf,
+        /// Where the agent kept its journal (default: inside --sim).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -341,13 +376,83 @@ async fn reset_password(user: &str, args: StoreArgs) -> Result<()> {
     Ok(())
 }
 
+fn agent_plan(
+    sim: &std::path::Path,
+    runbook: &std::path::Path,
+    target: &str,
+    translations: &std::path::Path,
+) -> Result<ExitCode> {
+    let workstation = agent::SimWorkstation::open(sim)
+        .with_context(|| format!("open the workstation {}", sim.display()))?;
+    let runbook: model::runbook::Runbook = serde_json::from_slice(
+        &std::fs::read(runbook).with_context(|| format!("read {}", runbook.display()))?,
+    )
+    .with_context(|| format!("{} is not a runbook", runbook.display()))?;
+    let map = secdesc::translate::SidMap::from_csv(
+        &std::fs::read_to_string(translations)
+            .with_context(|| format!("read {}", translations.display()))?,
+    )
+    .with_context(|| format!("read the translations {}", translations.display()))?;
+    let target = model::plan::TargetFacts {
+        domain: target.to_string(),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut failed = None;
+    agent::preview::preview(&workstation, &runbook, &target, &map, &mut |line| {
+        if failed.is_none() {
+            if let Err(e) = writeln!(out, "{}", line) {
+                failed = Some(e);
+            }
+        }
+    })
+    .context("plan the runbook")?;
+    if let Some(e) = failed {
+        return Err(e).context("write the plan");
+    }
+    out.flush().context("write the plan")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn agent_verify(sim: &std::path::Path, state_dir: Option<PathBuf>) -> Result<ExitCode> {
+    let workstation = agent::SimWorkstation::open(sim)
+        .with_context(|| format!("open the workstation {}", sim.display()))?;
+    let state_dir = state_dir.unwrap_or_else(|| sim.join(".rehome-agent"));
+    let journal = agent::journal::Journal::open(&state_dir.join("journal.log"))
+        .with_context(|| format!("open the journal in {}", state_dir.display()))?;
+    let report = agent::verify::verify(&workstation, &journal).context("verify the device")?;
+    print!("{}", report);
+    Ok(if report.holds() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn run_agent(args: AgentArgs) -> Result<ExitCode> {
-    let mut config = agent::AgentConfig::new(&args.server, &args.psk, &args.sim);
+    match args.command {
+        Some(AgentCommand::Plan {
+            sim,
+            runbook,
+            target,
+            translations,
+        }) => return agent_plan(&sim, &runbook, &target, &translations),
+        Some(AgentCommand::Verify { sim, state_dir }) => return agent_verify(&sim, state_dir),
+        None => {}
+    }
+    let (server, psk, sim) = match (args.server, args.psk, args.sim) {
+        (Some(server), Some(psk), Some(sim)) => (server, psk, sim),
+        _ => anyhow::bail!("rehome agent needs --server, --psk and --sim"),
+    };
+    let mut config = agent::AgentConfig::new(&server, &psk, &sim);
     if let Some(state_dir) = args.state_dir {
         config.state_dir = state_dir;
     }
     config.exit_when_idle = args.exit_when_idle;
     let exit = agent::run(&config).context("run the agent")?;
+    if exit == agent::Exit::Uninstalled {
+        println!("agent: the runbook completed and the agent removed itself");
+    }
     if let agent::Exit::Idle { status, .. } = exit {
         println!("agent: the runbook ended {}", status);
         if status != model::status::AgentStatus::Completed {

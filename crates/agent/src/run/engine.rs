@@ -4,17 +4,20 @@
 use std::collections::BTreeSet;
 
 use model::ids::RunbookId;
-use model::plan::{plan, Action, Refusal, Step};
+use model::plan::{plan, Action, PermissionArea, Refusal, Step};
 use model::protocol::{AgentEvent, DeviceAssignment};
-use model::runbook::PermissionMode;
+use model::runbook::{Area, LockScreenImage, PermissionMode, RunbookSecrets};
 use model::schedule::CheckInState;
 use model::status::{AgentStatus, EventLevel, Phase};
 use secdesc::translate::{SidMap, TranslateMode, TranslateOptions};
 use secdesc::Sid;
 
-use super::Agent;
+use super::{actions, onedrive, Agent};
 use crate::client::{Client, Transport};
-use crate::workstation::{Effect, Workstation};
+use crate::journal::RecordedTranslations;
+use crate::permissions::{self, IgnoreList};
+use crate::verify;
+use crate::workstation::{AdJoin, Effect, Workstation};
 use crate::{Error, Result};
 
 /// What one event says, before the spool numbers it.
@@ -61,6 +64,14 @@ fn fetch_sid_map<W: Workstation, T: Transport>(ws: &W, client: &Client<T>) -> Re
 
 impl<W: Workstation, T: Transport> Agent<W, T> {
     fn note(&mut self, note: Note<'_>) -> Result<()> {
+        let line = match note.step {
+            Some(step) => format!("{} [{}] {}", note.runbook, step.id, note.message),
+            None => format!("{} {}", note.runbook, note.message),
+        };
+        // The device's own Application log keeps a copy for whoever looks at the device itself;
+        // the spool is the record that reaches the server, so a log that cannot be written does
+        // not stop the run.
+        let _ = self.workstation.write_event_log(note.level, &line);
         self.spool
             .append(AgentEvent {
                 seq: 0,
@@ -78,6 +89,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
     /// Plans `assignment` on this device and runs it. `None` when asked to stop half way.
     pub(super) fn start(&mut self, assignment: &DeviceAssignment) -> Result<Option<AgentStatus>> {
         let runbook = &assignment.runbook;
+        self.secrets = Some((runbook.id, assignment.secrets.clone()));
         let facts = self.workstation.facts()?;
         match plan(runbook, &facts.device(), &assignment.target) {
             Ok(steps) => {
@@ -94,6 +106,30 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     status: Some(AgentStatus::InProgress),
                     message: format!("started {} ({} steps)", runbook.name, steps.len()),
                 })?;
+                let problems = match self.preflight(assignment, &steps)? {
+                    Some(problems) => problems,
+                    None => return Ok(None),
+                };
+                if !problems.is_empty() {
+                    let message = format!(
+                        "pre-flight checks failed, nothing was changed: {}",
+                        problems.join("; ")
+                    );
+                    self.journal.step_failed(
+                        runbook.id,
+                        "preflight",
+                        &message,
+                        self.clock.now(),
+                    )?;
+                    self.note(Note {
+                        level: EventLevel::Error,
+                        runbook: runbook.id,
+                        step: None,
+                        status: Some(AgentStatus::Error),
+                        message,
+                    })?;
+                    return Ok(Some(AgentStatus::Error));
+                }
                 self.execute(runbook.id, &runbook.name, steps, false)
             }
             Err(Refusal::ServerOs) => {
@@ -152,7 +188,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 .step_started(runbook, &step.id, self.clock.now())?;
             let mut failures = CheckInState::default();
             let outcome = loop {
-                match self.perform(step, &mut map) {
+                match self.perform(runbook, step, &mut map) {
                     // The server is needed for translations: wait for it with the unreachable
                     // backoff rather than fail the migration. Safe because the step is idempotent.
                     Err(Error::Unreachable(_)) => {
@@ -164,6 +200,11 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     other => break other,
                 }
             };
+            // The workstation makes the step's change durable before the journal calls it done.
+            let outcome = outcome.and_then(|effect| {
+                self.workstation.checkpoint(&step.id, effect.changes)?;
+                Ok(effect)
+            });
             match outcome {
                 Ok(effect) => {
                     self.note(Note {
@@ -171,13 +212,13 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                         runbook,
                         step: Some(step),
                         status: None,
-                        message: effect.summary,
+                        message: format!("{}: {}", step.action.name(), effect.summary),
                     })?;
                     self.journal
                         .step_done(runbook, &step.id, self.clock.now())?;
                 }
                 Err(e) => {
-                    let message = format!("{} failed: {}", step.id, e);
+                    let message = format!("{} ({}) failed: {}", step.id, step.action.name(), e);
                     self.note(Note {
                         level: EventLevel::Error,
                         runbook,
@@ -202,28 +243,145 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         Ok(Some(AgentStatus::Completed))
     }
 
-    /// The translations, fetched once per run when a step first needs them.
-    fn sid_map<'m>(&self, map: &'m mut Option<SidMap>) -> Result<&'m SidMap> {
+    /// The translations of `runbook`: those its journal recorded, or, the first time a step
+    /// needs them, fetched from the server and recorded with the profiles as they are before
+    /// any change, so a resumed run translates with the same map and `verify` can check it.
+    pub(super) fn sid_map<'m>(
+        &mut self,
+        runbook: RunbookId,
+        map: &'m mut Option<SidMap>,
+    ) -> Result<&'m SidMap> {
         if map.is_none() {
-            *map = Some(fetch_sid_map(&self.workstation, &self.client)?);
+            let recorded = self
+                .journal
+                .run(&runbook)
+                .and_then(|r| r.translations.as_ref())
+                .map(|t| t.pairs.iter().cloned().collect::<SidMap>());
+            let fetched = match recorded {
+                Some(recorded) => recorded,
+                None => {
+                    let fetched = fetch_sid_map(&self.workstation, &self.client)?;
+                    let mut pairs: Vec<(Sid, Sid)> = fetched
+                        .iter()
+                        .map(|(s, t)| (s.clone(), t.clone()))
+                        .collect();
+                    pairs.sort();
+                    let profiles = verify::baseline(&self.workstation)?;
+                    self.journal.translations_recorded(
+                        runbook,
+                        RecordedTranslations { pairs, profiles },
+                        self.clock.now(),
+                    )?;
+                    fetched
+                }
+            };
+            *map = Some(fetched);
         }
         map.as_ref().ok_or(Error::NotRegistered)
     }
 
-    fn perform(&mut self, step: &Step, map: &mut Option<SidMap>) -> Result<Effect> {
-        match &step.action {
-            Action::SuspendBitLocker => self.workstation.suspend_bitlocker(),
-            Action::BackupLegalNotice => self.workstation.backup_legal_notice(),
-            Action::BackupLocalGroups => self.workstation.backup_local_groups(),
-            Action::BackupAppxPackages => self.workstation.backup_appx(),
-            Action::LeaveActiveDirectory => self.workstation.leave_active_directory(),
-            Action::LeaveEntra => self.workstation.leave_entra(),
-            Action::JoinActiveDirectory { domain, .. } => {
-                self.workstation.join_active_directory(domain)
+    /// The runbook's secrets: those of the assignment it started with, or after a restart (they
+    /// are never written to disk) those the server sends again for the same runbook.
+    fn secrets(&mut self, runbook: RunbookId) -> Result<RunbookSecrets> {
+        if let Some((id, secrets)) = &self.secrets {
+            if *id == runbook {
+                return Ok(secrets.clone());
             }
-            Action::JoinEntra { tenant } => self.workstation.join_entra(tenant),
-            Action::ResetWindowsHello => self.workstation.reset_windows_hello(),
-            Action::UpdatePermissions { area, mode, .. } => {
+        }
+        let response = self.check_in(false)?;
+        match response.assignment {
+            Some(a) if a.runbook.id == runbook => {
+                self.secrets = Some((runbook, a.secrets.clone()));
+                Ok(a.secrets)
+            }
+            _ => Err(Error::Device(
+                "the server no longer assigns this runbook, so its passwords cannot be fetched again; retry the runbook from the console"
+                    .to_string(),
+            )),
+        }
+    }
+
+    fn perform(
+        &mut self,
+        runbook: RunbookId,
+        step: &Step,
+        map: &mut Option<SidMap>,
+    ) -> Result<Effect> {
+        let refuse = || -> Result<Effect> {
+            Err(Error::Unsupported {
+                action: step.action.name().to_string(),
+                reason: not_carried_out(&step.action)
+                    .unwrap_or_else(|| "this agent cannot carry it out".to_string()),
+            })
+        };
+        let ws = &mut self.workstation;
+        // Every action is named: one this agent cannot carry out fails its step, loudly.
+        match &step.action {
+            Action::SuspendBitLocker => ws.suspend_bitlocker(),
+            Action::BackupLegalNotice => ws.backup_legal_notice(),
+            Action::BackupLocalGroups => ws.backup_local_groups(),
+            Action::BackupAppxPackages => ws.backup_appx(),
+            Action::SetLegalNotice { caption, text } => {
+                actions::set_legal_notice(ws, caption, text)
+            }
+            Action::SetLockScreenImage { image } => actions::set_lock_screen(ws, image),
+            Action::PreventLogin => {
+                let map = self.sid_map(runbook, map)?;
+                actions::prevent_login(&mut self.workstation, map)
+            }
+            Action::CreateFallbackAdmin { username } => {
+                let secrets = self.secrets(runbook)?;
+                actions::create_fallback_admin(
+                    &mut self.workstation,
+                    username,
+                    secrets.admin_fallback_password.as_deref(),
+                )
+            }
+            Action::RunCommandPackage { package } => {
+                // Fetched by its hash; bytes that do not hash to it are refused by the client.
+                let zip = self.client.command_package(&package.sha256)?;
+                actions::run_command_package(
+                    &mut self.workstation,
+                    &step.id,
+                    &package.name,
+                    &package.sha256,
+                    &zip,
+                )
+            }
+            Action::CacheCredentials => refuse(),
+            Action::LeaveActiveDirectory => ws.leave_active_directory(),
+            Action::LeaveEntra => ws.leave_entra(),
+            Action::RenameComputer { template } => {
+                actions::rename_computer(ws, template, random_digit)
+            }
+            Action::JoinActiveDirectory { domain, options } => {
+                if options.offline {
+                    refuse()
+                } else {
+                    let secrets = self.secrets(runbook)?;
+                    let password = secrets.domain_join_password.unwrap_or_default();
+                    self.workstation.join_active_directory(
+                        domain,
+                        &AdJoin {
+                            account: &options.username,
+                            password: &password,
+                            ou: &options.computer_ou,
+                            reuse_existing: options.reuse_existing_account,
+                        },
+                    )
+                }
+            }
+            Action::JoinEntra { tenant } => ws.join_entra(tenant),
+            Action::SetHybridJoinTenant {
+                tenant_name,
+                tenant_id,
+            } => actions::set_hybrid_join_tenant(ws, tenant_name, tenant_id),
+            Action::EnrollIntune => {
+                let now = self.clock.now();
+                actions::enroll_intune(&mut self.workstation, now)
+            }
+            Action::ResetWindowsHello => ws.reset_windows_hello(),
+            Action::UpdatePermissions { area, mode, ignore } => {
                 let mode = match mode {
                     PermissionMode::DontUpdate => {
                         return Ok(Effect::unchanged("permissions are left as they are"))
@@ -237,20 +395,219 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     mode,
                     owner_and_group: true,
                 };
-                let map = self.sid_map(map)?;
-                self.workstation.update_permissions(*area, map, &options)
+                let map = self.sid_map(runbook, map)?;
+                match area {
+                    // Files go through the portable layer, which honours the Areas to Ignore.
+                    PermissionArea::FileSystem => {
+                        let ignore = IgnoreList::new(&self.workstation, ignore)?;
+                        let (spool, clock) = (&mut self.spool, &self.clock);
+                        permissions::update_area_with_progress(
+                            &mut self.workstation,
+                            Area::FileSystem,
+                            map,
+                            &options,
+                            &ignore,
+                            &mut |tally, total| {
+                                // Progress of a long pass; a spool that cannot take it does not
+                                // stop the pass, the step's own event follows.
+                                let _ = spool.append(AgentEvent {
+                                    seq: 0,
+                                    at: clock.now(),
+                                    level: EventLevel::Info,
+                                    runbook: Some(runbook),
+                                    phase: Some(step.phase),
+                                    step: Some(step.id.clone()),
+                                    status: None,
+                                    message: format!(
+                                        "{}: {} of {} objects checked, {} descriptors written",
+                                        step.action.name(),
+                                        tally.objects,
+                                        total,
+                                        tally.written
+                                    ),
+                                });
+                            },
+                        )
+                    }
+                    PermissionArea::WindowsProfiles | PermissionArea::LocalGroups => {
+                        self.workstation.update_permissions(*area, map, &options)
+                    }
+                }
             }
-            Action::RestoreLegalNotice => self.workstation.restore_legal_notice(),
+            Action::UpdateAreaPermissions { area, mode, .. } => {
+                let mode = match mode {
+                    PermissionMode::DontUpdate => {
+                        return Ok(Effect::unchanged("permissions are left as they are"))
+                    }
+                    PermissionMode::AddOnly => TranslateMode::Add,
+                    PermissionMode::AddAndRemove => TranslateMode::Replace,
+                };
+                let options = TranslateOptions {
+                    mode,
+                    owner_and_group: true,
+                };
+                let map = self.sid_map(runbook, map)?;
+                match area {
+                    Area::UserRights => {
+                        let keep = actions::managed_denials(&self.workstation)?;
+                        permissions::update_user_rights(&mut self.workstation, map, mode, &keep)
+                    }
+                    // The Areas to Ignore are file paths: they apply to the file system only.
+                    Area::Registry
+                    | Area::FileShares
+                    | Area::Printers
+                    | Area::Services
+                    | Area::Sql
+                    | Area::Iis
+                    | Area::Dcom
+                    | Area::ScheduledTasks
+                    | Area::FileSystem => permissions::update_area(
+                        &mut self.workstation,
+                        *area,
+                        map,
+                        &options,
+                        &IgnoreList::default(),
+                    ),
+                    Area::WindowsProfiles | Area::LocalGroups => Err(Error::Unsupported {
+                        action: step.action.name().to_string(),
+                        reason: format!(
+                            "{} is planned as UpdatePermissions, not as one of the other areas",
+                            area.slug()
+                        ),
+                    }),
+                }
+            }
+            Action::UpdateRemoteFileShares {
+                username,
+                paths,
+                mode,
+                ..
+            } => {
+                let mode = match mode {
+                    PermissionMode::DontUpdate => {
+                        return Ok(Effect::unchanged("permissions are left as they are"))
+                    }
+                    PermissionMode::AddOnly => TranslateMode::Add,
+                    PermissionMode::AddAndRemove => TranslateMode::Replace,
+                };
+                let options = TranslateOptions {
+                    mode,
+                    owner_and_group: true,
+                };
+                let password = self
+                    .secrets(runbook)?
+                    .remote_file_shares_password
+                    .unwrap_or_default();
+                let map = self.sid_map(runbook, map)?;
+                permissions::update_remote_shares(
+                    &mut self.workstation,
+                    paths,
+                    username,
+                    &password,
+                    map,
+                    &options,
+                )
+            }
+            Action::ResetOutlook {
+                zero_config_exchange,
+            } => actions::reset_outlook(ws, *zero_config_exchange),
+            Action::ResetM365Apps => actions::reset_m365_apps(ws),
+            Action::ResetEdge => refuse(),
+            Action::OneDriveCloudOnly {
+                source_tenants,
+                target_folder_name,
+            } => onedrive::cloud_only(ws, source_tenants, target_folder_name),
+            Action::SetOneDriveSilentConfig { value } => {
+                actions::set_onedrive_silent_config(ws, *value)
+            }
+            Action::ResetInformationProtection {
+                source_hosts,
+                target_host,
+            } => actions::reset_information_protection(ws, source_hosts, target_host),
+            Action::RestoreLegalNotice => ws.restore_legal_notice(),
             Action::RestoreLocalGroups => {
-                let map = self.sid_map(map)?;
+                let map = self.sid_map(runbook, map)?;
                 self.workstation.restore_local_groups(map)
             }
             Action::RestoreAppxPackages => {
-                let map = self.sid_map(map)?;
+                let map = self.sid_map(runbook, map)?;
                 self.workstation.restore_appx(map)
             }
-            Action::ResumeBitLocker => self.workstation.resume_bitlocker(),
-            _ => Ok(Effect::unchanged("not carried out by this agent yet")),
+            Action::ResumeBitLocker => ws.resume_bitlocker(),
+            Action::RestoreLockScreenImage => actions::restore_lock_screen(ws),
+            Action::AllowLogin => actions::allow_login(ws),
+            Action::RemoveFallbackAdmin {
+                username,
+                delay_days,
+            } => {
+                let now = self.clock.now();
+                actions::remove_fallback_admin(&mut self.workstation, username, *delay_days, now)
+            }
+            Action::SetProxyAutoDetect { value } => actions::set_proxy_autodetect(ws, *value),
+            Action::UninstallAgent => actions::schedule_uninstall(ws),
+        }
+    }
+}
+
+/// Why this agent cannot carry out `action` on any workstation yet; `None` when it can.
+pub(super) fn not_carried_out(action: &Action) -> Option<String> {
+    let reason = match action {
+        Action::CacheCredentials => {
+            "caching the users' target credentials needs the sign-in dialog, which this agent does not have yet"
+        }
+        Action::JoinActiveDirectory { options, .. } if options.offline => {
+            "offline domain join needs a blob the server prepares, which it does not send yet"
+        }
+        Action::ResetEdge => "finding and resetting Edge's work profile is not implemented yet",
+        Action::SetLockScreenImage {
+            image: LockScreenImage::Custom { .. },
+        } => "this agent does not download uploaded lock-screen images yet; choose the built-in image",
+        // Named one by one, so a new action must be placed on one side or the other.
+        Action::SuspendBitLocker
+        | Action::BackupLegalNotice
+        | Action::BackupLocalGroups
+        | Action::BackupAppxPackages
+        | Action::SetLegalNotice { .. }
+        | Action::SetLockScreenImage { .. }
+        | Action::PreventLogin
+        | Action::CreateFallbackAdmin { .. }
+        | Action::RunCommandPackage { .. }
+        | Action::LeaveActiveDirectory
+        | Action::LeaveEntra
+        | Action::RenameComputer { .. }
+        | Action::JoinActiveDirectory { .. }
+        | Action::JoinEntra { .. }
+        | Action::SetHybridJoinTenant { .. }
+        | Action::EnrollIntune
+        | Action::ResetWindowsHello
+        | Action::UpdatePermissions { .. }
+        | Action::UpdateAreaPermissions { .. }
+        | Action::UpdateRemoteFileShares { .. }
+        | Action::ResetOutlook { .. }
+        | Action::ResetM365Apps
+        | Action::OneDriveCloudOnly { .. }
+        | Action::SetOneDriveSilentConfig { .. }
+        | Action::ResetInformationProtection { .. }
+        | Action::RestoreLegalNotice
+        | Action::RestoreLocalGroups
+        | Action::RestoreAppxPackages
+        | Action::ResumeBitLocker
+        | Action::RestoreLockScreenImage
+        | Action::AllowLogin
+        | Action::RemoveFallbackAdmin { .. }
+        | Action::SetProxyAutoDetect { .. }
+        | Action::UninstallAgent => return None,
+    };
+    Some(reason.to_string())
+}
+
+/// A random decimal digit for `%RAND:X%`, unbiased (bytes of 250 and above are drawn again).
+fn random_digit() -> u8 {
+    loop {
+        for b in uuid::Uuid::new_v4().as_bytes() {
+            if *b < 250 {
+                return b % 10;
+            }
         }
     }
 }

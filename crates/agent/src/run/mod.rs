@@ -16,6 +16,7 @@ use model::protocol::{
     AgentEvent, Blocked, CheckInRequest, CheckInResponse, DeviceAssignment, RegisterRequest,
     AGENT_VERSION,
 };
+use model::runbook::{RunbookSecrets, UserInteraction};
 use model::schedule::{decide_with_choice, CheckInState, Decision, UserChoice, Window};
 use model::status::{AgentStatus, EventLevel};
 use serde::{Deserialize, Serialize};
@@ -27,8 +28,11 @@ use crate::spool::Spool;
 use crate::workstation::Workstation;
 use crate::{fsutil, Error, Result};
 
+pub mod actions;
 mod choice;
 mod engine;
+mod onedrive;
+mod preflight;
 
 /// How an agent is set up.
 #[derive(Clone)]
@@ -128,6 +132,9 @@ pub enum Exit {
     },
     /// The sleeper asked the agent to stop.
     Stopped,
+    /// A runbook's last step asked the agent to remove itself, and it did, after its last events
+    /// reached the server.
+    Uninstalled,
 }
 
 const IDENTITY: &str = "identity.json";
@@ -171,6 +178,8 @@ pub struct Agent<W, T> {
     profiles_due: bool,
     finished: Option<(RunbookId, AgentStatus)>,
     blocked: Option<String>,
+    /// The running runbook's secrets, in memory only.
+    secrets: Option<(RunbookId, RunbookSecrets)>,
 }
 
 /// Runs an agent on the simulated workstation of `config` against the real server, on the real
@@ -184,6 +193,12 @@ pub fn run(config: &AgentConfig) -> Result<Exit> {
         )));
     }
     let workstation = SimWorkstation::open(&config.sim_dir)?;
+    if !workstation.state().agent_installed {
+        return Err(Error::Config(format!(
+            "the agent was removed from {} at the end of a runbook; install it again to run it there",
+            config.sim_dir.display()
+        )));
+    }
     let transport = HttpTransport::new(&config.server_url);
     Agent::new(
         config.clone(),
@@ -233,6 +248,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             profiles_due: false,
             finished: None,
             blocked: saved.blocked,
+            secrets: None,
         })
     }
 
@@ -289,6 +305,44 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 let _ = self.flush();
             }
             let mut wake = next_check_in;
+            // A fallback administrator kept for N days goes when its day comes, also after
+            // restarts: the due date is on the device.
+            if let Some(due) = self.remove_due_accounts()? {
+                wake = wake.min(due);
+            }
+            // A pending Intune enrolment is tried again every hour until it succeeds.
+            if self.journal.unfinished().is_none() {
+                if actions::retry_mdm(&mut self.workstation, now)? == Some(true) {
+                    self.record(AgentEvent {
+                        seq: 0,
+                        at: now,
+                        level: EventLevel::Info,
+                        runbook: None,
+                        phase: Some(model::status::Phase::DeviceState),
+                        step: None,
+                        status: None,
+                        message: "EnrollIntune: enrolled in Intune".to_string(),
+                    })?;
+                    let _ = self.flush();
+                }
+                if let Some(due) = actions::mdm_due(&self.workstation)? {
+                    wake = wake.min(due);
+                }
+            }
+            // Removing itself is the very last thing, once the run is over and every event of it
+            // reached the server.
+            // Not while an Intune enrolment is pending: nobody would try it again.
+            if self.journal.unfinished().is_none()
+                && actions::uninstall_due(&self.workstation)?
+                && actions::mdm_due(&self.workstation)?.is_none()
+            {
+                if self.flush().is_ok() {
+                    self.workstation.uninstall_agent()?;
+                    return Ok(Exit::Uninstalled);
+                }
+                self.schedule.failed();
+                wake = wake.min(self.schedule.next(self.clock.now()));
+            }
             if let Some(assignment) = self.assignment.clone() {
                 match self.decide(&assignment, now)? {
                     Decision::Start => {
@@ -339,6 +393,11 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             }
             if self.config.exit_when_idle {
                 if let Some((runbook, status)) = self.finished {
+                    // A run changed the device (its join state, its name): the check-in due now
+                    // reports that before the agent leaves.
+                    if self.clock.now() >= next_check_in {
+                        continue;
+                    }
                     match self.flush() {
                         Ok(()) => return Ok(Exit::Idle { runbook, status }),
                         Err(_) => {
@@ -353,6 +412,37 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 return Ok(Exit::Stopped);
             }
         }
+    }
+
+    /// Spools `event` for the server and writes it to the device's own Application log.
+    fn record(&mut self, event: AgentEvent) -> Result<u64> {
+        // As for step events: the spool is what reaches the server, the log is a local copy.
+        let _ = self
+            .workstation
+            .write_event_log(event.level, &event.message);
+        self.spool.append(event)
+    }
+
+    /// Deletes the accounts whose delayed removal is due, with an event each; returns when the
+    /// next one is due.
+    fn remove_due_accounts(&mut self) -> Result<Option<DateTime<Utc>>> {
+        let now = self.clock.now();
+        for effect in actions::remove_due_accounts(&mut self.workstation, now)? {
+            self.record(AgentEvent {
+                seq: 0,
+                at: now,
+                level: EventLevel::Info,
+                runbook: None,
+                phase: Some(model::status::Phase::Completion),
+                step: None,
+                status: None,
+                message: format!("RemoveFallbackAdmin: {}", effect.summary),
+            })?;
+        }
+        Ok(actions::pending_removals(&self.workstation)?
+            .into_iter()
+            .map(|(_, due)| due)
+            .min())
     }
 
     /// Registers unless an identity was saved; retries while the server is unreachable. False
@@ -470,7 +560,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         if self.blocked.as_deref() == Some(key.as_str()) {
             return Ok(());
         }
-        self.spool.append(AgentEvent {
+        self.record(AgentEvent {
             seq: 0,
             at: self.clock.now(),
             level: EventLevel::Warning,
@@ -499,7 +589,10 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
 
     fn decide(&self, assignment: &DeviceAssignment, now: DateTime<Utc>) -> Result<Decision> {
         let window = self.window(assignment)?;
-        let logged_on = self.workstation.facts()?.logged_on_user.is_some();
+        // A Silent runbook shows nothing: no offer and no countdown, so it is decided as if
+        // nobody were signed in (prerequisite runbooks run this way).
+        let silent = assignment.runbook.startup.interaction == UserInteraction::Silent;
+        let logged_on = !silent && self.workstation.facts()?.logged_on_user.is_some();
         let choice = self
             .choice
             .filter(|c| c.runbook == assignment.runbook.id)

@@ -9,17 +9,45 @@ use std::path::{Path, PathBuf};
 use chrono::FixedOffset;
 use model::plan::{JoinState, PermissionArea};
 use model::protocol::UserProfile;
+use model::runbook::Area;
+use model::status::EventLevel;
+use secdesc::descriptor::control;
 use secdesc::translate::{translate, SidMap, TranslateMode, TranslateOptions};
 use secdesc::{SecurityDescriptor, Sid};
 
 use crate::fsutil;
-use crate::workstation::{Effect, Facts, Workstation};
+use crate::permissions::{self, IgnoreList};
+use crate::workstation::{
+    AdJoin, CommandOutcome, Effect, Facts, RegValue, SecurityParts, Workstation,
+};
 use crate::{Error, Result};
+use store::DescriptorLog;
+pub use store::DESCRIPTORS_FILE;
 
+mod files;
 mod state;
+mod store;
+mod system;
 
-pub use state::{Backups, BitLocker, LegalNotice, ProfileEntry, SimSpec, SimState, SimUser};
+pub use state::{
+    Backups, BitLocker, LegalNotice, LocalUser, ProfileEntry, SimSpec, SimState, SimUser,
+};
 use state::{DOMAIN_ADMINS, DOMAIN_USERS};
+
+const DACL_BITS: u16 = control::DACL_PRESENT
+    | control::DACL_DEFAULTED
+    | control::DACL_PROTECTED
+    | control::DACL_AUTO_INHERITED
+    | control::DACL_AUTO_INHERIT_REQ;
+const SACL_BITS: u16 = control::SACL_PRESENT
+    | control::SACL_DEFAULTED
+    | control::SACL_PROTECTED
+    | control::SACL_AUTO_INHERITED
+    | control::SACL_AUTO_INHERIT_REQ;
+
+/// The simulated Application event log (one event per line), beside the state: it is the
+/// device's history, not its state, so it stays out of [`SimState`].
+pub const EVENT_LOG_FILE: &str = "application-events.log";
 
 /// The file a simulated workstation lives in, inside its folder.
 pub const STATE_FILE: &str = "workstation.json";
@@ -31,6 +59,15 @@ pub struct SimFaults {
     /// `permissions/file-system`) has changed the device and saved it, before the agent can
     /// record the step done: what a power cut at that instant does.
     pub crash_after_step: Option<String>,
+    /// Stop the thread (panic) right after this many descriptors were written and made durable:
+    /// a power cut in the middle of a tree.
+    pub crash_after_writes: Option<usize>,
+    /// Stop the thread (panic) right after this many files were moved: a power cut in the middle
+    /// of the OneDrive move.
+    pub crash_after_moves: Option<usize>,
+    /// Operations this device refuses as a workstation without that capability would (e.g.
+    /// `rename_computer`): they fail with [`Error::Unsupported`].
+    pub lacks: Vec<String>,
 }
 
 /// A simulated Windows workstation stored in a folder.
@@ -39,32 +76,70 @@ pub struct SimWorkstation {
     dir: PathBuf,
     state: SimState,
     faults: SimFaults,
+    log: DescriptorLog,
+    writes: usize,
+    moves: usize,
+    /// Shares of other hosts connected in this process (lower case).
+    shares: BTreeSet<String>,
 }
 
 impl SimWorkstation {
     /// Creates the workstation `spec` describes in `dir` (created if needed), replacing any there.
     pub fn create(dir: &Path, spec: &SimSpec) -> Result<SimWorkstation> {
         fsutil::create_dir(dir)?;
-        let sim = SimWorkstation {
+        let mut sim = SimWorkstation {
             dir: dir.to_path_buf(),
             state: state::build(spec),
             faults: SimFaults::default(),
+            log: DescriptorLog::new(dir),
+            writes: 0,
+            moves: 0,
+            shares: BTreeSet::new(),
         };
+        sim.log.rewrite(&sim.all_descriptors())?;
         sim.save()?;
         Ok(sim)
     }
 
     /// Opens the workstation stored in `dir`.
     pub fn open(dir: &Path) -> Result<SimWorkstation> {
-        Ok(SimWorkstation {
+        let mut state = SimWorkstation::load_small(dir)?;
+        let mut log = DescriptorLog::new(dir);
+        state.place_descriptors(log.load()?);
+        let mut sim = SimWorkstation {
             dir: dir.to_path_buf(),
-            state: SimWorkstation::load(dir)?,
+            state,
             faults: SimFaults::default(),
-        })
+            log,
+            writes: 0,
+            moves: 0,
+            shares: BTreeSet::new(),
+        };
+        if !sim.state.legacy_files.is_empty() {
+            let legacy = std::mem::take(&mut sim.state.legacy_files);
+            for (path, sddl) in legacy {
+                let sd = SecurityDescriptor::from_sddl(&sddl, None)?;
+                sim.state.files.insert(path, sd.to_bytes());
+            }
+            sim.log.rewrite(&sim.all_descriptors())?;
+            sim.save()?;
+        }
+        Ok(sim)
     }
 
     /// Reads the state stored in `dir`, e.g. to check what a run did.
     pub fn load(dir: &Path) -> Result<SimState> {
+        let mut state = SimWorkstation::load_small(dir)?;
+        state.place_descriptors(DescriptorLog::read(dir)?);
+        for (path, sddl) in std::mem::take(&mut state.legacy_files) {
+            state
+                .files
+                .insert(path, SecurityDescriptor::from_sddl(&sddl, None)?.to_bytes());
+        }
+        Ok(state)
+    }
+
+    fn load_small(dir: &Path) -> Result<SimState> {
         let path = dir.join(STATE_FILE);
         let bytes = fsutil::read_optional(&path)?.ok_or_else(|| Error::Corrupt {
             path: path.clone(),
@@ -91,13 +166,42 @@ impl SimWorkstation {
         self.faults = faults;
     }
 
+    /// Sets how the script of the package `sha256` ends on this device (`None`: it never
+    /// finishes), and saves.
+    pub fn set_command_outcome(
+        &mut self,
+        sha256: &str,
+        exit_code: Option<i32>,
+        output: &str,
+    ) -> Result<()> {
+        self.state
+            .command_outcomes
+            .insert(sha256.to_string(), (exit_code, output.to_string()));
+        self.save()
+    }
+
+    /// Makes the enrolment service turn down the next `refusals` enrolment attempts, and saves.
+    pub fn refuse_mdm_enrolments(&mut self, refusals: u32) -> Result<()> {
+        self.state.mdm_refusals_left = refusals;
+        self.save()
+    }
+
+    /// Records that `domain` already has a computer account `name`, and saves.
+    pub fn add_domain_computer_account(&mut self, domain: &str, name: &str) -> Result<()> {
+        self.state
+            .domain_computer_accounts
+            .insert((domain.to_lowercase(), name.to_uppercase()));
+        self.save()
+    }
+
     /// Sets who is logged on at the console, and saves.
     pub fn set_logged_on_user(&mut self, user: Option<String>) -> Result<()> {
         self.state.logged_on_user = user;
         self.save()
     }
 
-    fn save(&self) -> Result<()> {
+    fn save(&mut self) -> Result<()> {
+        self.log.flush()?;
         let bytes = serde_json::to_vec_pretty(&self.state).map_err(|e| Error::Corrupt {
             path: self.dir.join(STATE_FILE),
             reason: e.to_string(),
@@ -105,17 +209,95 @@ impl SimWorkstation {
         fsutil::write_atomic(&self.dir.join(STATE_FILE), &bytes, false)
     }
 
-    /// Saves the state after the operation of `step`, counts it when it changed something, and
-    /// fires an injected crash.
-    fn commit(&mut self, step: &str, effect: Effect) -> Result<Effect> {
-        if effect.changes > 0 {
-            *self.state.actions.entry(step.to_string()).or_insert(0) += 1;
-        }
+    /// Saves the state after an operation, so a crash leaves it before or after, never half way.
+    fn commit(&mut self, _operation: &str, effect: Effect) -> Result<Effect> {
         self.save()?;
-        if self.faults.crash_after_step.as_deref() == Some(step) {
-            panic!("simulated crash after {}", step);
-        }
         Ok(effect)
+    }
+
+    /// Where the registry key `key` is kept: lower case, and a user's hive (`HKU\\<SID>\\…`)
+    /// under their profile folder, so it follows the profile when ProfileList moves it to
+    /// another SID, as NTUSER.DAT does on a real device.
+    fn reg_key(&self, key: &str) -> String {
+        let lower = key.to_lowercase();
+        if let Some(rest) = lower.strip_prefix("hku\\") {
+            let (sid, tail) = rest.split_once('\\').unwrap_or((rest, ""));
+            if let Ok(sid) = sid.parse::<Sid>() {
+                if let Some(profile) = self.state.profile_list.get(&sid) {
+                    return state::hive_key(&profile.profile_image_path, tail);
+                }
+            }
+        }
+        lower
+    }
+
+    /// The key an object of `area` has in the descriptor log: its path for the file system,
+    /// `slug|name` for the other areas (`|` is never in a Windows path).
+    fn object_key(area: Area, object: &str) -> Result<String> {
+        match area {
+            Area::FileSystem => Ok(object.to_string()),
+            Area::Registry
+            | Area::FileShares
+            | Area::Printers
+            | Area::Services
+            | Area::Sql
+            | Area::Iis
+            | Area::Dcom
+            | Area::ScheduledTasks => Ok(format!("{}|{}", area.slug(), object)),
+            Area::WindowsProfiles | Area::LocalGroups | Area::UserRights => {
+                Err(Error::Unsupported {
+                    action: format!("descriptors of {}", area.slug()),
+                    reason: "this area holds no security descriptors; it has its own operations"
+                        .to_string(),
+                })
+            }
+        }
+    }
+
+    /// The descriptor held under `key` (a file path or `slug|name`).
+    fn descriptor_at(&self, key: &str) -> Option<&Vec<u8>> {
+        if key.contains('|') {
+            self.state.area_objects.get(key)
+        } else {
+            self.state.files.get(key)
+        }
+    }
+
+    /// Every descriptor, as the log holds them.
+    fn all_descriptors(&self) -> store::Descriptors {
+        let mut all = self.state.files.clone();
+        all.extend(
+            self.state
+                .area_objects
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        all
+    }
+
+    /// Refuses `operation` when the faults say this device lacks it.
+    fn require(&self, operation: &str) -> Result<()> {
+        if self.faults.lacks.iter().any(|l| l == operation) {
+            return Err(Error::Unsupported {
+                action: operation.to_string(),
+                reason: "this simulated workstation was built without it".to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs `change` on the state and saves when it changed something.
+    fn mutate(
+        &mut self,
+        operation: &str,
+        change: impl FnOnce(&mut SimState) -> bool,
+    ) -> Result<bool> {
+        self.require(operation)?;
+        let changed = change(&mut self.state);
+        if changed {
+            self.save()?;
+        }
+        Ok(changed)
     }
 
     fn translate_profiles(&mut self, map: &SidMap, options: &TranslateOptions) -> Result<Effect> {
@@ -142,6 +324,7 @@ impl SimWorkstation {
             if let Some(entry) = self.state.profile_list.remove(source) {
                 changes += 1 + translate_file(
                     &mut self.state.files,
+                    &mut self.log,
                     &entry.profile_image_path,
                     map,
                     options,
@@ -160,24 +343,7 @@ impl SimWorkstation {
     }
 
     fn translate_files(&mut self, map: &SidMap, options: &TranslateOptions) -> Result<Effect> {
-        let paths: Vec<String> = self.state.files.keys().cloned().collect();
-        let mut changes = 0;
-        let mut files = 0;
-        for path in paths {
-            let n = translate_file(&mut self.state.files, &path, map, options)?;
-            if n > 0 {
-                files += 1;
-                changes += n;
-            }
-        }
-        Ok(if changes == 0 {
-            Effect::unchanged("no file descriptor names a translated SID")
-        } else {
-            Effect::changed(
-                changes,
-                format!("{} change(s) in {} file descriptor(s)", changes, files),
-            )
-        })
+        permissions::update_area(self, Area::FileSystem, map, options, &IgnoreList::default())
     }
 
     fn translate_groups(&mut self, map: &SidMap, mode: TranslateMode) -> Result<Effect> {
@@ -219,18 +385,20 @@ fn push_unique(members: &mut Vec<Sid>, sid: Sid) {
     }
 }
 
-/// Translates the descriptor of `path` (if there is one) and returns how many changes it made.
+/// Translates the descriptor of `path` (if there is one), logging it when it changed; returns how
+/// many changes it made.
 fn translate_file(
-    files: &mut BTreeMap<String, String>,
+    files: &mut BTreeMap<String, Vec<u8>>,
+    log: &mut DescriptorLog,
     path: &str,
     map: &SidMap,
     options: &TranslateOptions,
 ) -> Result<usize> {
-    let sddl = match files.get_mut(path) {
-        Some(sddl) => sddl,
+    let bytes = match files.get_mut(path) {
+        Some(bytes) => bytes,
         None => return Ok(0),
     };
-    let mut sd = SecurityDescriptor::from_sddl(sddl, None).map_err(|e| {
+    let mut sd = SecurityDescriptor::from_bytes(bytes).map_err(|e| {
         Error::Device(format!(
             "the security descriptor of {} cannot be read: {}",
             path, e
@@ -238,13 +406,14 @@ fn translate_file(
     })?;
     let changes = translate(&mut sd, map, options)?;
     if !changes.is_empty() {
-        *sddl = sd.to_sddl(None);
+        *bytes = sd.to_bytes();
+        log.append(path, Some(bytes))?;
     }
     Ok(changes.len())
 }
 
-fn descriptor_sids(path: &str, sddl: &str, out: &mut BTreeSet<Sid>) -> Result<()> {
-    let sd = SecurityDescriptor::from_sddl(sddl, None).map_err(|e| {
+fn descriptor_sids(path: &str, bytes: &[u8], out: &mut BTreeSet<Sid>) -> Result<()> {
+    let sd = SecurityDescriptor::from_bytes(bytes).map_err(|e| {
         Error::Device(format!(
             "the security descriptor of {} cannot be read: {}",
             path, e
@@ -300,6 +469,8 @@ impl Workstation for SimWorkstation {
         let effect = match self.state.join_state.clone() {
             JoinState::Entra { tenant } => {
                 self.state.join_state = JoinState::Workgroup;
+                // Leaving Entra ends the MDM enrolment that came with it.
+                self.state.mdm_enrolled = None;
                 Effect::changed(1, format!("left the Entra tenant {}", tenant))
             }
             _ => Effect::unchanged("not joined to an Entra tenant"),
@@ -307,33 +478,56 @@ impl Workstation for SimWorkstation {
         self.commit("device-state/leave-entra", effect)
     }
 
-    fn join_active_directory(&mut self, domain: &str) -> Result<Effect> {
+    fn join_active_directory(&mut self, domain: &str, join: &AdJoin<'_>) -> Result<Effect> {
+        if let JoinState::ActiveDirectory { domain: current } = &self.state.join_state {
+            if current.eq_ignore_ascii_case(domain) {
+                return Ok(Effect::unchanged(format!("already joined to {}", domain)));
+            }
+        }
+        if let JoinState::Entra { tenant } = &self.state.join_state {
+            return Err(Error::Device(format!(
+                "the device is joined to the Entra tenant {}; leave it before joining {}",
+                tenant, domain
+            )));
+        }
+        if join.account.is_empty() || join.password.is_empty() {
+            return Err(Error::Device(format!(
+                "joining {} needs the join account and its password",
+                domain
+            )));
+        }
+        let name = self.state.computer_name.to_uppercase();
+        let account = (domain.to_lowercase(), name.clone());
+        if self.state.domain_computer_accounts.contains(&account) && !join.reuse_existing {
+            // NERR_UserExists from NetJoinDomain: nothing changed, the device stays where it was.
+            return Err(Error::Device(format!(
+                "{} already has a computer account {}; allow reusing it in the runbook (Device State, Reuse Existing Computer Account) or delete it, then retry. The device stays out of the domain until then",
+                domain, name
+            )));
+        }
         let effect = match self.state.join_state.clone() {
-            JoinState::ActiveDirectory { domain: current }
-                if current.eq_ignore_ascii_case(domain) =>
-            {
-                Effect::unchanged(format!("already joined to {}", domain))
-            }
-            JoinState::Entra { tenant } => {
-                return Err(Error::Device(format!(
-                    "the device is joined to the Entra tenant {}; leave it before joining {}",
-                    tenant, domain
-                )))
-            }
             JoinState::ActiveDirectory { domain: current } => {
                 // NETSETUP_DOMAIN_JOIN_IF_JOINED: the device moves without passing a workgroup.
-                self.state.join_state = JoinState::ActiveDirectory {
-                    domain: domain.to_string(),
-                };
                 Effect::changed(1, format!("moved from {} to {}", current, domain))
             }
-            JoinState::Workgroup => {
-                self.state.join_state = JoinState::ActiveDirectory {
-                    domain: domain.to_string(),
-                };
-                Effect::changed(1, format!("joined {}", domain))
-            }
+            _ => Effect::changed(
+                1,
+                format!(
+                    "joined {} as {}{}",
+                    domain,
+                    name,
+                    if join.ou.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" in {}", join.ou)
+                    }
+                ),
+            ),
         };
+        self.state.join_state = JoinState::ActiveDirectory {
+            domain: domain.to_string(),
+        };
+        self.state.domain_computer_accounts.insert(account);
         self.commit("device-state/join-ad", effect)
     }
 
@@ -367,9 +561,10 @@ impl Workstation for SimWorkstation {
     fn list_sids(&self) -> Result<BTreeSet<Sid>> {
         let s = &self.state;
         let mut sids: BTreeSet<Sid> = s.profile_list.keys().cloned().collect();
-        for (path, sddl) in &s.files {
-            descriptor_sids(path, sddl, &mut sids)?;
+        for (path, bytes) in s.files.iter().chain(s.area_objects.iter()) {
+            descriptor_sids(path, bytes, &mut sids)?;
         }
+        sids.extend(s.user_rights.values().flatten().cloned());
         sids.extend(s.local_groups.values().flatten().cloned());
         if let Some(groups) = &s.backups.local_groups {
             sids.extend(groups.values().flatten().cloned());
@@ -402,6 +597,10 @@ impl Workstation for SimWorkstation {
             ),
         };
         self.commit(step, effect)
+    }
+
+    fn local_group_members(&self) -> Result<BTreeMap<String, Vec<Sid>>> {
+        Ok(self.state.local_groups.clone())
     }
 
     fn harvest_profiles(&self) -> Result<Vec<UserProfile>> {
@@ -548,6 +747,199 @@ impl Workstation for SimWorkstation {
             Effect::changed(changes, format!("registered {} AppX package(s)", changes))
         };
         self.commit("completion/restore-appx", effect)
+    }
+
+    fn securable_objects(&self, area: Area) -> Result<Vec<String>> {
+        self.sim_securable_objects(area)
+    }
+
+    fn read_descriptor(&self, area: Area, object: &str) -> Result<Vec<u8>> {
+        self.sim_read_descriptor(area, object)
+    }
+
+    fn write_descriptor(
+        &mut self,
+        area: Area,
+        object: &str,
+        descriptor: &[u8],
+        parts: SecurityParts,
+    ) -> Result<()> {
+        self.sim_write_descriptor(area, object, descriptor, parts)
+    }
+
+    fn environment_variable(&self, name: &str) -> Result<Option<String>> {
+        self.sim_environment_variable(name)
+    }
+
+    fn registry_value(&self, key: &str, name: &str) -> Result<Option<RegValue>> {
+        self.sim_registry_value(key, name)
+    }
+
+    fn registry_value_names(&self, key: &str) -> Result<Vec<String>> {
+        self.sim_registry_value_names(key)
+    }
+
+    fn registry_subkeys(&self, key: &str) -> Result<Vec<String>> {
+        self.sim_registry_subkeys(key)
+    }
+
+    fn set_registry_value(&mut self, key: &str, name: &str, value: &RegValue) -> Result<bool> {
+        self.sim_set_registry_value(key, name, value)
+    }
+
+    fn delete_registry_value(&mut self, key: &str, name: &str) -> Result<bool> {
+        self.sim_delete_registry_value(key, name)
+    }
+
+    fn delete_registry_key(&mut self, key: &str) -> Result<bool> {
+        self.sim_delete_registry_key(key)
+    }
+
+    fn grant_user_right(&mut self, right: &str, sid: &Sid) -> Result<bool> {
+        self.sim_grant_user_right(right, sid)
+    }
+
+    fn revoke_user_right(&mut self, right: &str, sid: &Sid) -> Result<bool> {
+        self.sim_revoke_user_right(right, sid)
+    }
+
+    fn user_rights(&self) -> Result<Vec<String>> {
+        self.sim_user_rights()
+    }
+
+    fn user_right_holders(&self, right: &str) -> Result<BTreeSet<Sid>> {
+        self.sim_user_right_holders(right)
+    }
+
+    fn create_local_administrator(&mut self, name: &str, password: &str) -> Result<bool> {
+        self.sim_create_local_administrator(name, password)
+    }
+
+    fn delete_local_user(&mut self, name: &str) -> Result<bool> {
+        self.sim_delete_local_user(name)
+    }
+
+    fn local_user_exists(&self, name: &str) -> Result<bool> {
+        self.sim_local_user_exists(name)
+    }
+
+    fn rename_computer(&mut self, name: &str) -> Result<bool> {
+        model::rename::check_name(name)
+            .map_err(|e| Error::Device(format!("cannot rename the computer: {}", e)))?;
+        self.mutate("rename_computer", |s| {
+            if s.computer_name.eq_ignore_ascii_case(name) {
+                return false;
+            }
+            s.computer_name = name.to_string();
+            true
+        })
+    }
+
+    fn write_legal_notice(&mut self, caption: &str, text: &str) -> Result<bool> {
+        self.mutate("write_legal_notice", |s| {
+            if s.legal_notice.caption == caption && s.legal_notice.text == text {
+                return false;
+            }
+            s.legal_notice = LegalNotice {
+                caption: caption.to_string(),
+                text: text.to_string(),
+            };
+            true
+        })
+    }
+
+    fn remove_tree(&mut self, path: &str) -> Result<usize> {
+        self.sim_remove_tree(path)
+    }
+
+    fn connect_share(&mut self, unc: &str, account: &str, password: &str) -> Result<()> {
+        self.sim_connect_share(unc, account, password)
+    }
+
+    fn disconnect_share(&mut self, unc: &str) -> Result<()> {
+        self.sim_disconnect_share(unc)
+    }
+
+    fn list_files(&self, folder: &str) -> Result<Vec<String>> {
+        self.sim_list_files(folder)
+    }
+
+    fn file_attributes(&self, path: &str) -> Result<Option<u32>> {
+        self.sim_file_attributes(path)
+    }
+
+    fn dehydrate(&mut self, path: &str) -> Result<bool> {
+        self.sim_dehydrate(path)
+    }
+
+    fn move_file(&mut self, from: &str, to: &str) -> Result<()> {
+        self.sim_move_file(from, to)
+    }
+
+    fn run_command_package(
+        &mut self,
+        sha256: &str,
+        zip: &[u8],
+        _timeout: std::time::Duration,
+    ) -> Result<CommandOutcome> {
+        self.require("run_command_package")?;
+        let entries = crate::package::entries(sha256, zip)?.len();
+        let (exit_code, output) = self
+            .state
+            .command_outcomes
+            .get(sha256)
+            .cloned()
+            .unwrap_or((Some(0), String::new()));
+        self.state.command_runs.push((sha256.to_string(), entries));
+        self.save()?;
+        Ok(CommandOutcome { exit_code, output })
+    }
+
+    fn enroll_mdm(&mut self) -> Result<bool> {
+        self.require("enroll_mdm")?;
+        let tenant = match &self.state.join_state {
+            JoinState::Entra { tenant } => tenant.clone(),
+            other => {
+                return Err(Error::Device(format!(
+                    "MDM enrolment needs the device joined to Entra; it is {:?}",
+                    other
+                )))
+            }
+        };
+        if self.state.mdm_enrolled.as_deref() == Some(tenant.as_str()) {
+            return Ok(true);
+        }
+        if self.state.mdm_refusals_left > 0 {
+            self.state.mdm_refusals_left -= 1;
+            self.save()?;
+            return Ok(false);
+        }
+        self.state.mdm_enrolled = Some(tenant);
+        self.save()?;
+        Ok(true)
+    }
+
+    fn write_event_log(&mut self, level: EventLevel, message: &str) -> Result<()> {
+        self.require("write_event_log")?;
+        let line = format!("{:?}\t{}", level, message.replace('\n', " "));
+        crate::fsutil::append_line(&self.dir.join(EVENT_LOG_FILE), line.as_bytes())
+    }
+
+    fn uninstall_agent(&mut self) -> Result<()> {
+        self.require("uninstall_agent")?;
+        self.state.agent_installed = false;
+        self.save()
+    }
+
+    fn checkpoint(&mut self, step: &str, changes: usize) -> Result<()> {
+        if changes > 0 {
+            *self.state.actions.entry(step.to_string()).or_insert(0) += 1;
+        }
+        self.save()?;
+        if self.faults.crash_after_step.as_deref() == Some(step) {
+            panic!("simulated crash after {}", step);
+        }
+        Ok(())
     }
 
     fn reset_windows_hello(&mut self) -> Result<Effect> {

@@ -5,8 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use model::plan::{JoinState, OsEdition};
-use secdesc::Sid;
+use secdesc::{SecurityDescriptor, Sid};
 use serde::{Deserialize, Serialize};
+
+use crate::workstation::{
+    RegValue, FILE_ATTRIBUTE_PINNED, FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS, FILE_ATTRIBUTE_UNPINNED,
+};
 
 /// Everything a simulated workstation is, stored as one JSON file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,8 +36,18 @@ pub struct SimState {
     pub machine_sid: Sid,
     /// `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList`, keyed by the owner's SID.
     pub profile_list: BTreeMap<Sid, ProfileEntry>,
-    /// NTFS security descriptors in SDDL, keyed by Windows path.
-    pub files: BTreeMap<String, String>,
+    /// NTFS security descriptors (self-relative binary), keyed by Windows path. Kept in
+    /// `descriptors.log`, not in `workstation.json`.
+    #[serde(skip)]
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// The securable objects of the other areas (registry keys, services, shares, printers, DCOM,
+    /// scheduled tasks, SQL Server, IIS) by `area-slug|name`, also kept in `descriptors.log`.
+    #[serde(skip)]
+    pub area_objects: BTreeMap<String, Vec<u8>>,
+    /// Descriptors in SDDL as devices created before the descriptor log kept them; moved into the
+    /// log when such a device is opened.
+    #[serde(default, rename = "files", skip_serializing)]
+    pub(crate) legacy_files: BTreeMap<String, String>,
     /// SAM local groups (`NetLocalGroupGetMembers`): name → member SIDs.
     pub local_groups: BTreeMap<String, Vec<Sid>>,
     /// The OS volume's BitLocker state (`Win32_EncryptableVolume`).
@@ -46,9 +60,73 @@ pub struct SimState {
     pub hello_containers: BTreeSet<Sid>,
     /// What Startup kept for Completion to put back (the agent's work key).
     pub backups: Backups,
-    /// How many times each operation changed something, keyed like the plan's step ids
+    /// How many times each step changed something, keyed by the plan's step ids
     /// (`device-state/join-ad`): a re-run that finds nothing to do does not count.
     pub actions: BTreeMap<String, u32>,
+    /// The registry: key path (lower case, `HKLM\…`) → value name (lower case) → value.
+    #[serde(default)]
+    pub registry: BTreeMap<String, BTreeMap<String, RegValue>>,
+    /// LSA user rights: right → holders.
+    #[serde(default)]
+    pub user_rights: BTreeMap<String, BTreeSet<Sid>>,
+    /// SAM local user accounts, keyed by lower-case name.
+    #[serde(default)]
+    pub local_users: BTreeMap<String, LocalUser>,
+    /// File attributes other than 0, by path (OneDrive's pinned, unpinned, cloud-only).
+    #[serde(default)]
+    pub file_attributes: BTreeMap<String, u32>,
+    /// Files whose changes OneDrive has not uploaded yet: they cannot be made cloud-only.
+    #[serde(default)]
+    pub out_of_sync: BTreeSet<String>,
+    /// The MDM (Intune) enrolment, by tenant, when enrolled.
+    #[serde(default)]
+    pub mdm_enrolled: Option<String>,
+    /// How many more enrolment attempts the enrolment service turns down (a test's fault).
+    #[serde(default)]
+    pub mdm_refusals_left: u32,
+    /// Computer accounts that already exist in the domains the device may join (domain, upper-case
+    /// name): what a domain controller would answer.
+    #[serde(default)]
+    pub domain_computer_accounts: BTreeSet<(String, String)>,
+    /// Whether the agent is installed (it removes itself at the end of a runbook that asks).
+    #[serde(default = "installed")]
+    pub agent_installed: bool,
+    /// Command packages run, in order: their SHA-256 and entry count. The simulation does not
+    /// execute scripts; it records that one ran.
+    #[serde(default)]
+    pub command_runs: Vec<(String, usize)>,
+    /// How a package's script ends here, by SHA-256 (exit code, output); exit 0 and no output
+    /// when not given, `None` for a script that never finishes.
+    #[serde(default)]
+    pub command_outcomes: BTreeMap<String, (Option<i32>, String)>,
+}
+
+/// A local user account. The password itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalUser {
+    /// The account name as created.
+    pub name: String,
+    /// The machine SID plus the account's RID.
+    pub sid: Sid,
+    /// A password was set.
+    pub password_set: bool,
+}
+
+impl SimState {
+    /// Puts the descriptors read from the log where they belong.
+    pub(crate) fn place_descriptors(&mut self, all: BTreeMap<String, Vec<u8>>) {
+        for (key, descriptor) in all {
+            if key.contains('|') {
+                self.area_objects.insert(key, descriptor);
+            } else {
+                self.files.insert(key, descriptor);
+            }
+        }
+    }
+}
+
+fn installed() -> bool {
+    true
 }
 
 /// One ProfileList entry.
@@ -125,6 +203,16 @@ pub struct SimSpec {
     pub time_zone: Option<String>,
     /// Whether the OS volume is BitLocker-encrypted.
     pub bitlocker: bool,
+    /// A OneDrive for Business account of this tenant (its id) linked for each user, with files
+    /// in every state: synced, pinned, already cloud-only, not yet uploaded; and a personal
+    /// OneDrive beside it.
+    pub onedrive_tenant: Option<String>,
+    /// Shares of other hosts (`\\\\nas01\\users`) holding a folder per user, for Remote File
+    /// Shares.
+    pub remote_shares: Vec<String>,
+    /// Extra files in each profile's Documents (most inheriting, every tenth with an explicit
+    /// grant to its user): the size of tree a benchmark or a mid-tree crash test needs.
+    pub files_per_profile: usize,
 }
 
 impl SimSpec {
@@ -157,6 +245,9 @@ impl SimSpec {
             utc_offset_minutes: 0,
             time_zone: None,
             bitlocker: true,
+            onedrive_tenant: None,
+            remote_shares: Vec::new(),
+            files_per_profile: 0,
         }
     }
 }
@@ -171,6 +262,16 @@ pub(crate) const DOMAIN_USERS: u32 = 513;
 pub(crate) const ADMINISTRATORS: &str = "Administrators";
 pub(crate) const USERS: &str = "Users";
 pub(crate) const REMOTE_DESKTOP_USERS: &str = "Remote Desktop Users";
+
+/// Where the simulation keeps key `tail` of the hive of the profile at `profile_path`.
+pub(crate) fn hive_key(profile_path: &str, tail: &str) -> String {
+    let root = format!("hive\\{}", profile_path.to_lowercase());
+    if tail.is_empty() {
+        root
+    } else {
+        format!("{}\\{}", root, tail.to_lowercase())
+    }
+}
 
 /// A machine SID derived from the serial, so the same spec always builds the same device.
 fn machine_sid(serial: &str) -> Sid {
@@ -199,6 +300,9 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
     let mut users_group = Vec::new();
     let mut rdp = Vec::new();
     let mut shared = String::from("O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)");
+    let mut registry: BTreeMap<String, BTreeMap<String, RegValue>> = BTreeMap::new();
+    let mut file_attributes = BTreeMap::new();
+    let mut out_of_sync = BTreeSet::new();
 
     for user in &spec.users {
         let sid = &user.sid;
@@ -220,12 +324,14 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
                 s = sid
             ),
         );
+        let hive = format!(
+            "O:{s}G:{s}D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FA;;;{s})",
+            s = sid
+        );
+        files.insert(format!("{}\\NTUSER.DAT", home), hive.clone());
         files.insert(
-            format!("{}\\NTUSER.DAT", home),
-            format!(
-                "O:{s}G:{s}D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FA;;;{s})",
-                s = sid
-            ),
+            format!("{}\\AppData\\Local\\Microsoft\\Windows\\UsrClass.dat", home),
+            hive,
         );
         // Inherited ACEs only: translation leaves them to be recomputed from the parent.
         files.insert(
@@ -243,6 +349,76 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
                 s = sid
             ),
         );
+        let inherited = format!(
+            "O:{s}G:{s}D:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;FA;;;{s})",
+            s = sid
+        );
+        let explicit = format!(
+            "O:{s}G:{s}D:AI(A;;0x1301bf;;;{s})(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;FA;;;{s})",
+            s = sid
+        );
+        if let Some(tenant) = &spec.onedrive_tenant {
+            let folder = format!("{}\\OneDrive - Contoso", home);
+            let accounts = hive_key(&home, "Software\\Microsoft\\OneDrive\\Accounts");
+            let mut business = BTreeMap::new();
+            business.insert("userfolder".to_string(), RegValue::Sz(folder.clone()));
+            business.insert(
+                "configuredtenantid".to_string(),
+                RegValue::Sz(tenant.clone()),
+            );
+            registry.insert(format!("{}\\business1", accounts), business);
+            let mut personal = BTreeMap::new();
+            personal.insert(
+                "userfolder".to_string(),
+                RegValue::Sz(format!("{}\\OneDrive", home)),
+            );
+            registry.insert(format!("{}\\personal", accounts), personal);
+            for (name, attributes, synced) in [
+                ("Documents\\Plan.docx", 0, true),
+                ("Documents\\Pinned.xlsx", FILE_ATTRIBUTE_PINNED, true),
+                (
+                    "Photos\\Old.jpg",
+                    FILE_ATTRIBUTE_UNPINNED | FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS,
+                    true,
+                ),
+                ("Drafts\\Unsent.txt", 0, false),
+            ] {
+                let path = format!("{}\\{}", folder, name);
+                files.insert(path.clone(), inherited.clone());
+                if attributes != 0 {
+                    file_attributes.insert(path.clone(), attributes);
+                }
+                if !synced {
+                    out_of_sync.insert(path);
+                }
+            }
+            files.insert(
+                format!("{}\\OneDrive\\Personal\\Diary.txt", home),
+                inherited.clone(),
+            );
+        }
+        for i in 0..spec.files_per_profile {
+            let sddl = if i % 10 == 9 { &explicit } else { &inherited };
+            files.insert(
+                format!(
+                    "{}\\Documents\\Projects\\{:03}\\file-{:06}.docx",
+                    home,
+                    i / 1000,
+                    i
+                ),
+                sddl.clone(),
+            );
+        }
+        for share in &spec.remote_shares {
+            files.insert(
+                format!("{}\\{}", share, user.name),
+                format!("O:BAG:SYD:PAI(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;{})", sid),
+            );
+            files.insert(
+                format!("{}\\{}\\Report.docx", share, user.name),
+                format!("O:{s}G:{s}D:AI(A;ID;FA;;;BA)(A;ID;0x1301bf;;;{s})", s = sid),
+            );
+        }
         shared.push_str(&format!("(A;OICI;0x1301bf;;;{})", sid));
         appx.insert(
             sid.clone(),
@@ -260,13 +436,72 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         rdp.push(sid.clone());
     }
     files.insert("C:\\Data\\Projects".to_string(), shared);
+    // What Areas to Ignore leave alone by default: a system file naming the user.
+    if let Some(user) = spec.users.first() {
+        files.insert(
+            "C:\\Windows\\System32\\Tasks\\Backup".to_string(),
+            format!("O:SYG:SYD:P(A;;FA;;;SY)(A;;FR;;;{})", user.sid),
+        );
+    }
+    // One object in each area that holds descriptors, granting every user something; SQL Server
+    // and IIS are not installed.
+    let grants = |sddl: &str, ace: &str| {
+        let mut out = sddl.to_string();
+        for user in &spec.users {
+            out.push_str(&ace.replace("{}", &user.sid.to_string()));
+        }
+        out
+    };
+    for (key, sddl) in [
+        (
+            "registry|HKLM\\SOFTWARE\\Contoso\\Sync",
+            grants("O:BAG:SYD:AI(A;CI;KA;;;SY)(A;CI;KA;;;BA)", "(A;CI;KR;;;{})"),
+        ),
+        (
+            "services|ContosoSync",
+            grants("O:SYG:SYD:(A;;CCLCSWRPWPDTLOCRRC;;;SY)", "(A;;RPWPDT;;;{})"),
+        ),
+        (
+            "file-shares|Projects",
+            grants("O:BAG:SYD:(A;;FA;;;BA)", "(A;;0x1301bf;;;{})"),
+        ),
+        (
+            "printers|Floor 2",
+            grants("O:BAG:SYD:(A;;LCSWSDRCWDWO;;;BA)", "(A;;SWRC;;;{})"),
+        ),
+        (
+            "dcom|MachineLaunchRestriction",
+            grants("O:BAG:BAD:(A;;CCDCLCSWRP;;;BA)", "(A;;CCDCLCSWRP;;;{})"),
+        ),
+        (
+            "scheduled-tasks|\\Contoso\\Backup",
+            grants("O:BAG:SYD:(A;;FA;;;BA)", "(A;;FRFX;;;{})"),
+        ),
+    ] {
+        files.insert(key.to_string(), sddl);
+    }
+    // Each distinct SDDL is parsed once: a large tree shares a handful of descriptors.
+    let mut binary: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let all: BTreeMap<String, Vec<u8>> = files
+        .into_iter()
+        .map(|(path, sddl)| {
+            let bytes = binary
+                .entry(sddl)
+                .or_insert_with_key(|sddl| match SecurityDescriptor::from_sddl(sddl, None) {
+                    Ok(sd) => sd.to_bytes(),
+                    Err(e) => unreachable!("the builder's own SDDL {} does not read: {}", sddl, e),
+                })
+                .clone();
+            (path, bytes)
+        })
+        .collect();
 
     let mut local_groups = BTreeMap::new();
     local_groups.insert(ADMINISTRATORS.to_string(), admins);
     local_groups.insert(USERS.to_string(), users_group);
     local_groups.insert(REMOTE_DESKTOP_USERS.to_string(), rdp);
 
-    SimState {
+    let mut state = SimState {
         computer_name: spec.computer_name.clone(),
         serial: spec.serial.clone(),
         os_edition: spec.os_edition,
@@ -277,7 +512,9 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         join_state: spec.join_state.clone(),
         machine_sid: machine,
         profile_list,
-        files,
+        files: BTreeMap::new(),
+        area_objects: BTreeMap::new(),
+        legacy_files: BTreeMap::new(),
         local_groups,
         bitlocker: BitLocker {
             encrypted: spec.bitlocker,
@@ -291,5 +528,22 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         hello_containers: hello,
         backups: Backups::default(),
         actions: BTreeMap::new(),
-    }
+        registry,
+        user_rights: std::iter::once((
+            "SeRemoteInteractiveLogonRight".to_string(),
+            spec.users.iter().map(|u| u.sid.clone()).collect(),
+        ))
+        .collect(),
+        local_users: BTreeMap::new(),
+        domain_computer_accounts: BTreeSet::new(),
+        mdm_enrolled: None,
+        mdm_refusals_left: 0,
+        agent_installed: true,
+        command_runs: Vec::new(),
+        command_outcomes: BTreeMap::new(),
+        file_attributes,
+        out_of_sync,
+    };
+    state.place_descriptors(all);
+    state
 }

@@ -87,15 +87,21 @@ fn joins_and_leaves_are_idempotent_and_refuse_what_windows_refuses() {
     assert_eq!(sim.join_entra("new.contoso.test").expect("join").changes, 1);
     assert_eq!(sim.join_entra("new.contoso.test").expect("join").changes, 0);
     assert!(matches!(
-        sim.join_active_directory("new.contoso.test"),
+        sim.join_active_directory(
+            "new.contoso.test",
+            &crate::workstation::AdJoin {
+                account: "NEW\\\\join",
+                password: "secret",
+                ou: "",
+                reuse_existing: false,
+            }
+        ),
         Err(Error::Device(_))
     ));
     assert!(matches!(
         sim.join_entra("other.test"),
         Err(Error::Device(_))
     ));
-    assert_eq!(sim.state().actions["device-state/join-entra"], 1);
-    assert_eq!(sim.state().actions["device-state/leave-ad"], 1);
 }
 
 #[test]
@@ -127,9 +133,8 @@ fn translation_moves_profiles_rewrites_explicit_aces_and_leaves_inherited_ones()
         s.profile_list.contains_key(&sid(BOB)),
         "bob has no translation"
     );
-    let notes =
-        SecurityDescriptor::from_sddl(&s.files["C:\\Users\\alice\\Documents\\Notes.txt"], None)
-            .expect("sddl");
+    let notes = SecurityDescriptor::from_bytes(&s.files["C:\\Users\\alice\\Documents\\Notes.txt"])
+        .expect("sddl");
     assert_eq!(notes.owner.as_ref(), Some(&sid(ALICE_NEW)));
     let dacl = notes.dacl.expect("dacl");
     assert!(dacl.aces.iter().all(|a| a.is_inherited()));
@@ -138,7 +143,7 @@ fn translation_moves_profiles_rewrites_explicit_aces_and_leaves_inherited_ones()
         "inherited ACE untouched"
     );
     let budget =
-        SecurityDescriptor::from_sddl(&s.files["C:\\Users\\alice\\Documents\\Budget.xlsx"], None)
+        SecurityDescriptor::from_bytes(&s.files["C:\\Users\\alice\\Documents\\Budget.xlsx"])
             .expect("sddl");
     let explicit: Vec<&Sid> = budget
         .dacl
@@ -150,8 +155,6 @@ fn translation_moves_profiles_rewrites_explicit_aces_and_leaves_inherited_ones()
         .map(|a| &a.sid)
         .collect();
     assert_eq!(explicit, vec![&sid(ALICE_NEW)]);
-    assert_eq!(s.actions["permissions/windows-profiles"], 1);
-    assert_eq!(s.actions["permissions/file-system"], 1);
 }
 
 #[test]
@@ -167,8 +170,8 @@ fn add_mode_keeps_the_source_beside_the_target() {
         .expect("files");
     let rdp = &sim.state().local_groups["Remote Desktop Users"];
     assert!(rdp.contains(&sid(ALICE)) && rdp.contains(&sid(ALICE_NEW)));
-    let shared = SecurityDescriptor::from_sddl(&sim.state().files["C:\\Data\\Projects"], None)
-        .expect("sddl");
+    let shared =
+        SecurityDescriptor::from_bytes(&sim.state().files["C:\\Data\\Projects"]).expect("sddl");
     let sids: Vec<&Sid> = shared
         .dacl
         .as_ref()
@@ -223,12 +226,103 @@ fn the_crash_fault_stops_after_the_change_is_saved() {
     let mut sim = SimWorkstation::create(&dir, &spec()).expect("create");
     sim.set_faults(SimFaults {
         crash_after_step: Some("device-state/leave-ad".into()),
+        ..Default::default()
     });
     let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let _ = sim.leave_active_directory();
+        let changes = sim.leave_active_directory().expect("leave").changes;
+        let _ = sim.checkpoint("device-state/leave-ad", changes);
     }));
     assert!(crashed.is_err());
     let s = SimWorkstation::load(&dir).expect("load");
     assert_eq!(s.join_state, JoinState::Workgroup);
     assert_eq!(s.actions["device-state/leave-ad"], 1);
+}
+
+#[test]
+fn a_large_device_appends_one_record_per_changed_descriptor_instead_of_rewriting_itself() {
+    let dir = scratch();
+    let spec = SimSpec {
+        files_per_profile: 5_000,
+        ..spec()
+    };
+    let mut sim = SimWorkstation::create(&dir, &spec).expect("create");
+    let json = std::fs::metadata(dir.join(STATE_FILE)).expect("json").len();
+    assert!(
+        json < 16 * 1024,
+        "workstation.json holds no descriptors: {} bytes",
+        json
+    );
+    let log = || {
+        std::fs::metadata(dir.join(DESCRIPTORS_FILE))
+            .expect("log")
+            .len()
+    };
+    let before = log();
+    let path = "C:\\Users\\alice\\Documents\\Budget.xlsx";
+    let changed = SecurityDescriptor::from_sddl("O:BAG:SYD:(A;;FA;;;SY)", None)
+        .expect("sddl")
+        .to_bytes();
+    sim.write_descriptor(
+        model::runbook::Area::FileSystem,
+        path,
+        &changed,
+        crate::workstation::SecurityParts {
+            owner: true,
+            ..Default::default()
+        },
+    )
+    .expect("write");
+    sim.checkpoint("test", 1).expect("checkpoint");
+    let grown = log() - before;
+    assert!(grown < 512, "one record appended, {} bytes", grown);
+    // Only the owner was written: the DACL is the file's own still.
+    let reopened = SimWorkstation::open(&dir).expect("open");
+    let sd = SecurityDescriptor::from_bytes(&reopened.state().files[path]).expect("sd");
+    assert_eq!(sd.owner, Some(sid("S-1-5-32-544")));
+    assert!(sd
+        .dacl
+        .expect("dacl")
+        .aces
+        .iter()
+        .any(|a| a.sid == sid(ALICE)));
+
+    // A record torn by a crash is dropped at the next open, and appends go on after it.
+    let full = log();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join(DESCRIPTORS_FILE))
+        .expect("open log");
+    file.set_len(full - 3).expect("truncate");
+    let mut torn = SimWorkstation::open(&dir).expect("open torn");
+    let sd = SecurityDescriptor::from_bytes(&torn.state().files[path]).expect("sd");
+    assert_eq!(sd.owner, Some(sid(ALICE)), "the torn write never happened");
+    torn.write_descriptor(
+        model::runbook::Area::FileSystem,
+        path,
+        &changed,
+        crate::workstation::SecurityParts {
+            owner: true,
+            ..Default::default()
+        },
+    )
+    .expect("write");
+    torn.checkpoint("test", 1).expect("checkpoint");
+    assert_eq!(
+        SimWorkstation::load(&dir).expect("load").files,
+        torn.state().files
+    );
+}
+
+#[test]
+fn areas_to_ignore_expand_the_devices_variables_and_refuse_unknown_ones() {
+    let sim = SimWorkstation::create(&scratch(), &spec()).expect("create");
+    let patterns: Vec<String> = model::runbook::default_ignore_patterns();
+    let ignore = crate::permissions::IgnoreList::new(&sim, &patterns).expect("ignore");
+    assert!(ignore.ignores("c:\\windows\\System32\\Tasks\\Backup"));
+    assert!(ignore.ignores("C:/Program Files (x86)/App/app.exe"));
+    assert!(!ignore.ignores("C:\\Users\\alice\\Documents\\Budget.xlsx"));
+    match crate::permissions::IgnoreList::new(&sim, &["%NOSUCHVAR%\\*".to_string()]) {
+        Err(Error::Device(message)) => assert!(message.contains("NOSUCHVAR"), "{}", message),
+        other => panic!("{:?}", other),
+    }
 }

@@ -12,9 +12,10 @@ use model::clock::{Clock, ManualClock};
 use model::envelope::{AgentCertificate, Envelope, EnvelopeHeader, KeyPair, PskSigned};
 use model::ids::{AgentId, CertificateId};
 use model::protocol::{
-    kinds, Ack, AgentEvent, Blocked, CheckInRequest, CheckInResponse, DeviceAssignment, EventsAck,
-    EventsUpload, ProfilesUpload, Refused, RegisterRequest, RegisterResponse, ServerIdentity,
-    SidTranslation, TranslateRequest, TranslateResponse, UserProfile,
+    kinds, Ack, AgentEvent, Blocked, CheckInRequest, CheckInResponse, CommandPackageRequest,
+    CommandPackageResponse, DeviceAssignment, EventsAck, EventsUpload, ProfilesUpload, Refused,
+    RegisterRequest, RegisterResponse, ServerIdentity, SidTranslation, TranslateRequest,
+    TranslateResponse, UserProfile,
 };
 use secdesc::Sid;
 use serde::Serialize;
@@ -50,6 +51,8 @@ pub struct State {
     pub blocked: Option<Blocked>,
     /// Route kind → fault and how many more times it happens (`u32::MAX`: until cleared).
     pub faults: BTreeMap<String, (Fault, u32)>,
+    /// Command packages by SHA-256.
+    pub packages: BTreeMap<String, Vec<u8>>,
 }
 
 pub struct FakeServer {
@@ -250,6 +253,14 @@ impl FakeServer {
                 let accepted = upload.profiles.len() as u64;
                 self.state().profiles = upload.profiles;
                 seal_body(&Ack { accepted })
+            }
+            kinds::COMMAND_PACKAGE => {
+                let request: CommandPackageRequest = open(&envelope, kind, &cert, &self.keys, now)?;
+                let bytes = match self.state().packages.get(&request.sha256) {
+                    Some(bytes) => bytes.clone(),
+                    None => return refused(404, "unknown_package", &request.sha256),
+                };
+                seal_body(&CommandPackageResponse::new(&request.sha256, &bytes))
             }
             _ => return refused(404, "unknown_route", kind),
         };

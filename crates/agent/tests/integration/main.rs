@@ -2,6 +2,7 @@
 //! workstations, with a manual clock: whole migrations, crashes, lost uploads and backoffs run
 //! in milliseconds.
 
+mod actions;
 mod blocked;
 mod fake_server;
 mod fleet;
@@ -9,7 +10,9 @@ mod http;
 mod migration;
 mod registration;
 mod resume;
+mod scenarios;
 mod spool;
 mod support;
 mod timing;
 mod user_choice;
+mod verify;

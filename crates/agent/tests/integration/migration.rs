@@ -39,8 +39,17 @@ fn an_ad_to_ad_migration_completes_and_re_permissions_the_device() {
     );
     assert!(!s.profile_list.contains_key(&sid(ALICE)));
     // Explicit ACEs and owners translated; inherited ACEs left to be recomputed from the parent.
-    for (path, sddl) in &s.files {
-        let sd = SecurityDescriptor::from_sddl(sddl, None).expect("sddl");
+    for (path, bytes) in &s.files {
+        let sd = SecurityDescriptor::from_bytes(bytes).expect("descriptor");
+        if path.starts_with("\\\\") {
+            // Another host's share: only Remote File Shares, not asked for here, touches it.
+            continue;
+        }
+        if path.starts_with("C:\\Windows\\") {
+            // Under the default Areas to Ignore (%SystemRoot%\*): left as it was.
+            assert!(sd.sids().any(|s| *s == sid(ALICE)), "{} was changed", path);
+            continue;
+        }
         for ace in &sd.dacl.as_ref().expect("dacl").aces {
             if !ace.is_inherited() {
                 assert_ne!(ace.sid, sid(ALICE), "{} still grants the source SID", path);
@@ -49,9 +58,8 @@ fn an_ad_to_ad_migration_completes_and_re_permissions_the_device() {
         }
         assert_ne!(sd.owner.as_ref(), Some(&sid(ALICE)), "{} owner", path);
     }
-    let notes =
-        SecurityDescriptor::from_sddl(&s.files["C:\\Users\\alice\\Documents\\Notes.txt"], None)
-            .expect("sddl");
+    let notes = SecurityDescriptor::from_bytes(&s.files["C:\\Users\\alice\\Documents\\Notes.txt"])
+        .expect("sddl");
     assert!(notes
         .dacl
         .as_ref()
@@ -59,7 +67,7 @@ fn an_ad_to_ad_migration_completes_and_re_permissions_the_device() {
         .aces
         .iter()
         .any(|a| a.is_inherited() && a.sid == sid(ALICE)));
-    let home = SecurityDescriptor::from_sddl(&s.files["C:\\Users\\alice"], None).expect("sddl");
+    let home = SecurityDescriptor::from_bytes(&s.files["C:\\Users\\alice"]).expect("sddl");
     assert!(home
         .dacl
         .expect("dacl")
@@ -81,6 +89,14 @@ fn an_ad_to_ad_migration_completes_and_re_permissions_the_device() {
     let server = world.server.state();
     // The final check-in came right before the start.
     assert!(server.check_ins.iter().any(|(_, c)| c.final_check));
+    // The server heard the new join state before the agent went idle.
+    let (_, last) = server.check_ins.last().expect("check-ins");
+    assert_eq!(
+        last.join_state,
+        JoinState::ActiveDirectory {
+            domain: TARGET_DOMAIN.into()
+        }
+    );
     // Only directory SIDs found on the device were sent; well-known ones stay home.
     let asked = &server.translate_requests[0];
     assert!(asked.contains(&sid(ALICE)) && asked.contains(&sid(DOMAIN_ADMINS)));
@@ -102,6 +118,8 @@ fn an_ad_to_ad_migration_completes_and_re_permissions_the_device() {
     // Profiles were harvested again after the run, with their new owners.
     assert!(server.profiles.iter().any(|p| p.sid == sid(ALICE_NEW)));
     assert!(agent.spool().is_empty());
+    let report = agent::verify::verify(agent.workstation(), agent.journal()).expect("verify");
+    assert!(report.holds(), "{}", report);
 }
 
 #[test]
@@ -188,6 +206,35 @@ fn a_future_enforcement_waits_then_starts_and_a_logged_on_user_gets_the_countdow
 }
 
 #[test]
+fn a_silent_runbook_starts_at_enforcement_without_a_countdown_for_the_signed_in_user() {
+    let world = World::new();
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.set_logged_on_user(Some("OLD\\alice".into()))
+        .expect("logon");
+    let start = world.clock_now();
+    let runbook = world.assign(Duration::minutes(90));
+    if let Some(a) = world.server.state().assignment.as_mut() {
+        a.runbook.startup.interaction = model::runbook::UserInteraction::Silent;
+    }
+    let exit = world.agent_with(sim, 100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook,
+            status: AgentStatus::Completed
+        }
+    );
+    let server = world.server.state();
+    let (started_at, _) = server
+        .check_ins
+        .iter()
+        .find(|(_, c)| c.final_check)
+        .cloned()
+        .expect("final check-in");
+    assert_eq!(started_at - start, Duration::minutes(90));
+}
+
+#[test]
 fn an_ad_to_entra_migration_in_add_only_mode_keeps_the_source_beside_the_target() {
     let world = World::new();
     let alice_entra = "S-1-12-1-1943430372-1249052806-2496021943-3034400218";
@@ -209,6 +256,10 @@ fn an_ad_to_entra_migration_in_add_only_mode_keeps_the_source_beside_the_target(
         "contoso.onmicrosoft.com",
         Duration::minutes(-1),
     );
+    // Bob has no translation: the runbook says his profile may be left as it is.
+    if let Some(a) = world.server.state().assignment.as_mut() {
+        a.runbook.permissions.skip_untranslated_profiles = true;
+    }
     let exit = world.agent(100).run().expect("run");
     assert_eq!(
         exit,
@@ -228,7 +279,7 @@ fn an_ad_to_entra_migration_in_add_only_mode_keeps_the_source_beside_the_target(
     // Bob has no translation: his profile and grants stay as they were.
     assert!(s.profile_list.contains_key(&sid(BOB)));
     let budget =
-        SecurityDescriptor::from_sddl(&s.files["C:\\Users\\alice\\Documents\\Budget.xlsx"], None)
+        SecurityDescriptor::from_bytes(&s.files["C:\\Users\\alice\\Documents\\Budget.xlsx"])
             .expect("sddl");
     let explicit: Vec<String> = budget
         .dacl
@@ -304,4 +355,32 @@ fn the_newest_assignment_wins_at_the_final_check_in() {
         agent.journal().run(&first).is_none(),
         "the replaced runbook never started"
     );
+}
+
+#[test]
+fn a_large_tree_reports_its_progress_while_it_is_re_permissioned() {
+    let world = World::with_files(30_000);
+    let runbook = world.assign(Duration::minutes(-5));
+    let exit = world.agent(100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook,
+            status: AgentStatus::Completed
+        }
+    );
+    let server = world.server.state();
+    let file_system: Vec<&str> = server
+        .events
+        .values()
+        .filter(|e| e.step.as_deref() == Some("permissions/file-system"))
+        .map(|e| e.message.as_str())
+        .collect();
+    assert_eq!(file_system.len(), 2, "{:?}", file_system);
+    assert!(
+        file_system[0].contains("50000 of") && file_system[0].contains("objects checked"),
+        "{:?}",
+        file_system
+    );
+    assert!(file_system[1].contains("change(s)"), "{:?}", file_system);
 }

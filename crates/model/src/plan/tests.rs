@@ -560,3 +560,34 @@ fn intune_and_hybrid_join_steps() {
         }
     );
 }
+
+#[test]
+fn the_legal_notice_step_carries_the_default_cultures_notice_as_plain_text() {
+    let mut runbook = runbook(
+        RemoveFrom::ActiveDirectory,
+        DomainJoin::ActiveDirectory,
+        PermissionMode::AddAndRemove,
+    );
+    runbook.startup.set_legal_notice = true;
+    let culture = runbook
+        .user_experience
+        .cultures
+        .first_mut()
+        .expect("default culture");
+    culture.legal_notice = SafeHtml::new("<p>Please <b>wait</b> &amp; see</p>");
+    let target = TargetFacts {
+        domain: "new.contoso.test".into(),
+    };
+    let steps = plan(&runbook, &joined("old.contoso.test"), &target).expect("plan");
+    let step = steps
+        .iter()
+        .find(|s| s.id == "startup/set-legal-notice")
+        .expect("step");
+    match &step.action {
+        Action::SetLegalNotice { text, .. } => assert_eq!(text, "Please wait & see"),
+        other => panic!("{:?}", other),
+    }
+    // A journal written before the notice travelled in the step still reads.
+    let old: Action = serde_json::from_str(r#"{"action":"SetLegalNotice"}"#).expect("old");
+    assert_eq!(old.name(), "SetLegalNotice");
+}

@@ -22,7 +22,10 @@ pub use completion::CompletionSettings;
 pub use device_state::{
     ActiveDirectoryJoin, DeviceStateSettings, DomainJoin, HybridJoin, RemoveFrom, Rename,
 };
-pub use permissions::{Area, PermissionMode, PermissionSettings, RemoteFileShares, DEFAULT_IGNORE};
+pub use permissions::{
+    default_ignore_patterns, Area, PermissionMode, PermissionSettings, RemoteFileShares,
+    DEFAULT_IGNORE,
+};
 pub use startup::{AdminFallback, LockScreenImage, StartupSettings, UserInteraction};
 pub use user_experience::{
     dialog_key, labels_of, placeholders_of, Culture, DialogText, Dialogs, SafeHtml,

@@ -121,6 +121,10 @@ pub struct PermissionSettings {
     /// Optional remote file shares.
     #[serde(default)]
     pub remote_file_shares: Option<RemoteFileShares>,
+    /// Leave the profiles of users without a translation as they are, instead of refusing to
+    /// start (a profile left behind is one its user no longer reaches).
+    #[serde(default)]
+    pub skip_untranslated_profiles: bool,
 }
 
 fn legacy_areas() -> Vec<Area> {
@@ -128,6 +132,11 @@ fn legacy_areas() -> Vec<Area> {
 }
 
 fn default_ignore() -> Vec<String> {
+    default_ignore_patterns()
+}
+
+/// [`DEFAULT_IGNORE`] as the owned list a runbook holds.
+pub fn default_ignore_patterns() -> Vec<String> {
     DEFAULT_IGNORE.iter().map(|s| s.to_string()).collect()
 }
 
@@ -138,6 +147,7 @@ impl Default for PermissionSettings {
             areas: legacy_areas(),
             ignore: default_ignore(),
             remote_file_shares: None,
+            skip_untranslated_profiles: false,
         }
     }
 }

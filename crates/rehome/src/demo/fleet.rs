@@ -115,6 +115,29 @@ pub fn verify(machines: &[Machine], world: &World) -> Verification {
                 continue;
             }
         };
+        // The demo's runbook keeps the default Areas to Ignore: what they cover keeps its grants.
+        let ignore = match SimWorkstation::open(&m.dir).and_then(|ws| {
+            agent::permissions::IgnoreList::new(&ws, &model::runbook::default_ignore_patterns())
+        }) {
+            Ok(ignore) => ignore,
+            Err(e) => {
+                problems.push(format!("{}: cannot read its environment: {}", m.name, e));
+                continue;
+            }
+        };
+        // The agent's own offline verification, from what its journal recorded.
+        match agent::journal::Journal::open(&m.dir.join(".rehome-agent").join("journal.log"))
+            .and_then(|journal| {
+                let ws = SimWorkstation::open(&m.dir)?;
+                agent::verify::verify(&ws, &journal)
+            }) {
+            Ok(report) => {
+                for finding in report.findings.iter().filter(|f| !f.holds) {
+                    problems.push(format!("{}: {}: {}", m.name, finding.check, finding.detail));
+                }
+            }
+            Err(e) => problems.push(format!("{}: cannot verify: {}", m.name, e)),
+        }
         let joined = matches!(&state.join_state, JoinState::ActiveDirectory { domain } if domain.eq_ignore_ascii_case(&world.target_domain));
         if !joined {
             problems.push(format!(
@@ -140,8 +163,11 @@ pub fn verify(machines: &[Machine], world: &World) -> Verification {
                     m.name, sam
                 ));
             }
-            for (path, sddl) in &state.files {
-                match secdesc::SecurityDescriptor::from_sddl(sddl, None) {
+            for (path, bytes) in &state.files {
+                if ignore.ignores(path) {
+                    continue;
+                }
+                match secdesc::SecurityDescriptor::from_bytes(bytes) {
                     Ok(sd) => {
                         // Inherited entries are left for inheritance to restore: only explicit
                         // ones must have moved to the target.

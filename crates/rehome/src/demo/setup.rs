@@ -11,7 +11,7 @@ use model::ids::{BatchId, DirectoryId, LicenceId, RunbookId};
 use model::licence::{self, IssuerKey, Licence, Product};
 use model::runbook::{
     ActiveDirectoryJoin, CompletionSettings, DeviceStateSettings, DomainJoin, PermissionMode,
-    PermissionSettings, RemoveFrom, Runbook, StartupSettings,
+    PermissionSettings, RemoveFrom, Runbook, Secret, StartupSettings,
 };
 use model::status::AgentStatus;
 use server::App;
@@ -99,6 +99,7 @@ pub async fn seed(app: &App, data_dir: &Path, args: &DemoArgs) -> Result<World> 
             // An online join names the account that creates the computer objects.
             active_directory: ActiveDirectoryJoin {
                 username: "FABRIKAM\\rehome-join".to_string(),
+                password: Secret::new("demo-join-password"),
                 ..Default::default()
             },
             ..Default::default()

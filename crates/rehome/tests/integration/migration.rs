@@ -79,6 +79,22 @@ async fn three_workstations_reach_completed_with_profiles_and_files_translated()
             "{:?}",
             profiles
         );
+        // The server's view of the device is where it is now, as of its last contact.
+        assert_eq!(
+            a.join_state,
+            model::plan::JoinState::ActiveDirectory {
+                domain: h.world.target_domain.clone()
+            },
+            "{}",
+            a.computer_name
+        );
+        assert!(
+            a.last_contact >= a.registered_at,
+            "{}: last contact {} before registration {}",
+            a.computer_name,
+            a.last_contact,
+            a.registered_at
+        );
     }
 }
 
@@ -159,6 +175,7 @@ async fn an_agent_killed_mid_phase_resumes_and_runs_no_step_twice() {
                 let mut workstation = SimWorkstation::open(&config.sim_dir).expect("open");
                 workstation.set_faults(SimFaults {
                     crash_after_step: Some("permissions/file-system".to_string()),
+                    ..Default::default()
                 });
                 let mut agent = Agent::new(
                     config,

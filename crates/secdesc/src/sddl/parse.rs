@@ -18,7 +18,13 @@ pub(crate) fn parse(text: &str, domains: &Domains) -> Result<SecurityDescriptor>
     };
     let mut sd = SecurityDescriptor::new();
     let mut seen = [false; 4];
-    while p.at < p.s.len() {
+    loop {
+        // Windows skips white space between the parts (and Active Directory's schema defaults
+        // carry some); the writer never puts any back.
+        p.skip_space();
+        if p.at >= p.s.len() {
+            break;
+        }
         let start = p.at;
         let tag = p.s[p.at];
         if p.s.get(p.at + 1) != Some(&b':') {
@@ -73,6 +79,16 @@ impl<'a> Parser<'a> {
         Error::Sddl {
             offset,
             reason: reason.into(),
+        }
+    }
+
+    /// Skips the white space Windows tolerates between parts and before an ACE.
+    fn skip_space(&mut self) {
+        while matches!(
+            self.peek(),
+            Some(b' ') | Some(b'\t') | Some(b'\r') | Some(b'\n')
+        ) {
+            self.at += 1;
         }
     }
 
@@ -150,6 +166,7 @@ impl<'a> Parser<'a> {
         let mut bits = present;
         let mut null = false;
         loop {
+            self.skip_space();
             let rest = &self.s[self.at..];
             if rest.starts_with(b"NO_ACCESS_CONTROL") {
                 null = true;
@@ -171,7 +188,11 @@ impl<'a> Parser<'a> {
         // One allocation instead of a growth series: at most one ACE per '(' left.
         let opening = self.s[self.at..].iter().filter(|c| **c == b'(').count();
         acl.aces.reserve_exact(opening.min(64));
-        while self.peek() == Some(b'(') {
+        loop {
+            self.skip_space();
+            if self.peek() != Some(b'(') {
+                break;
+            }
             acl.aces.push(self.ace()?);
         }
         if let Some(c) = self.peek() {

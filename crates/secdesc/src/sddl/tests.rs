@@ -125,3 +125,29 @@ fn object_aces_use_the_ds_acl_revision() {
     let sd = SecurityDescriptor::from_sddl("D:(A;;FA;;;WD)", None).unwrap();
     assert_eq!(sd.dacl.unwrap().revision, 2);
 }
+
+#[test]
+fn white_space_between_parts_and_before_aces_is_read_as_windows_does_and_written_back_canonically()
+{
+    for (loose, canonical) in [
+        // An Active Directory schema default: a space after D:.
+        (
+            "D: (A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;SY)(A;;RPLCLORC;;;AU)",
+            "D:(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;SY)(A;;LCRPLORC;;;AU)",
+        ),
+        (
+            " O:BA G:SY\tD:PAI (A;;FA;;;SY) (A;;FA;;;BA)\r\n S: (AU;SAFA;FA;;;WD) ",
+            "O:BAG:SYD:PAI(A;;FA;;;SY)(A;;FA;;;BA)S:(AU;SAFA;FA;;;WD)",
+        ),
+        ("D: P AI", "D:PAI"),
+        ("  ", ""),
+    ] {
+        assert_eq!(round_trip(loose), canonical, "{:?}", loose);
+    }
+    // White space inside an ACE is still refused, with the offset of the fault.
+    match SecurityDescriptor::from_sddl("D:(A; ;FA;;;SY)", None) {
+        Err(Error::Sddl { offset, .. }) => assert!(offset >= 3, "{}", offset),
+        other => panic!("{:?}", other),
+    }
+    assert!(SecurityDescriptor::from_sddl("D:(A;;FA;;;SY) X", None).is_err());
+}

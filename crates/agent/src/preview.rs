@@ -1,0 +1,121 @@
+//! What a runbook would do on a device, before anything runs: the exact steps of its plan and
+//! every SID change its permission steps would make, read through the same primitives and the
+//! same translation as the run itself, writing nothing.
+
+use model::plan::{plan, Action, PermissionArea, Step, TargetFacts};
+use model::runbook::{Area, PermissionMode, Runbook};
+use secdesc::translate::{SidMap, TranslateMode, TranslateOptions};
+
+use crate::permissions::{preview_area, AreaTally, IgnoreList};
+use crate::workstation::Workstation;
+use crate::{Error, Result};
+
+/// What [`preview`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Profiles whose ProfileList entry would move to a target SID.
+    pub profiles: usize,
+    /// The file-system pass, when the plan has one.
+    pub files: Option<AreaTally>,
+}
+
+/// Plans `runbook` on `ws` joining `target`, and hands `line` each step and each change the
+/// translations of `map` would make, in the order the run would make them.
+pub fn preview<W: Workstation>(
+    ws: &W,
+    runbook: &Runbook,
+    target: &TargetFacts,
+    map: &SidMap,
+    line: &mut dyn FnMut(String),
+) -> Result<Preview> {
+    let facts = ws.facts()?;
+    let steps = plan(runbook, &facts.device(), target).map_err(|refusal| {
+        Error::Config(format!(
+            "{} would not run on this device: {:?}",
+            runbook.name, refusal
+        ))
+    })?;
+    for step in &steps {
+        line(format!(
+            "step {:<36} {:<12} {}",
+            step.id,
+            format!("{:?}", step.phase),
+            step.action.name()
+        ));
+    }
+    let mut out = Preview {
+        steps: steps.clone(),
+        profiles: 0,
+        files: None,
+    };
+    for step in &steps {
+        let (area, mode, ignore) = match &step.action {
+            Action::UpdatePermissions { area, mode, ignore } => (*area, *mode, ignore),
+            _ => continue,
+        };
+        let mode = match mode {
+            PermissionMode::DontUpdate => continue,
+            PermissionMode::AddOnly => TranslateMode::Add,
+            PermissionMode::AddAndRemove => TranslateMode::Replace,
+        };
+        let options = TranslateOptions {
+            mode,
+            owner_and_group: true,
+        };
+        match area {
+            PermissionArea::WindowsProfiles => {
+                for profile in ws.harvest_profiles()? {
+                    if let Some(target) = map.get(&profile.sid).filter(|t| **t != profile.sid) {
+                        out.profiles += 1;
+                        line(format!(
+                            "ProfileList {} -> {} ({})",
+                            profile.sid, target, profile.path
+                        ));
+                    }
+                }
+            }
+            PermissionArea::FileSystem => {
+                let ignore = IgnoreList::new(ws, ignore)?;
+                let tally = preview_area(
+                    ws,
+                    Area::FileSystem,
+                    map,
+                    &options,
+                    &ignore,
+                    &mut |object, changes| {
+                        for change in changes {
+                            line(format!("{}: {}", object, change));
+                        }
+                    },
+                )?;
+                line(format!(
+                    "file system: {} change(s) in {} of {} object(s), {} ignored",
+                    tally.changes, tally.written, tally.objects, tally.ignored
+                ));
+                out.files = Some(tally);
+            }
+            PermissionArea::LocalGroups => {
+                for (group, members) in ws.local_group_members()? {
+                    for member in members {
+                        if let Some(target) = map.get(&member).filter(|t| **t != member) {
+                            line(format!(
+                                "local group {}: {} {} {}",
+                                group,
+                                member,
+                                if mode == TranslateMode::Add {
+                                    "kept,"
+                                } else {
+                                    "replaced by"
+                                },
+                                target
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
