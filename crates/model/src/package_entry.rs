@@ -5,11 +5,19 @@
 //! Windows drops trailing dots and spaces from each path component (`.. ` is `..`), treats `CON`,
 //! `NUL`, `COM1` … as devices whatever the extension, and reads `\` as a separator.
 
-/// Device names Windows reserves in every folder, with or without an extension.
-const RESERVED: [&str; 22] = [
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
-];
+/// Device names Windows reserves in every folder, with or without an extension; `COM` and `LPT`
+/// followed by one digit (superscripts ¹ ² ³ included) are [`is_port`].
+const RESERVED: [&str; 6] = ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"];
+
+/// `COM1`…`COM9`, `LPT1`…`LPT9` and their superscript forms, which Windows reserves too.
+fn is_port(base: &str) -> bool {
+    let mut chars = base.chars();
+    let prefix: String = chars.by_ref().take(3).collect();
+    let rest: Vec<char> = chars.collect();
+    (prefix.eq_ignore_ascii_case("COM") || prefix.eq_ignore_ascii_case("LPT"))
+        && rest.len() == 1
+        && (rest[0].is_ascii_digit() || matches!(rest[0], '¹' | '²' | '³'))
+}
 
 /// Why `name` cannot be extracted safely on Windows, if it cannot. A trailing `/` (a folder
 /// entry) is allowed.
@@ -44,8 +52,11 @@ pub fn entry_problem(name: &str) -> Option<&'static str> {
         if windows.is_empty() {
             return Some("has an empty part, or one made only of dots and spaces");
         }
+        if windows.len() != part.len() {
+            return Some("ends a part with a dot or a space, which Windows would strip");
+        }
         let base = windows.split('.').next().unwrap_or(windows).trim_end();
-        if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(base)) {
+        if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(base)) || is_port(base) {
             return Some("uses a device name Windows reserves (CON, NUL, COM1 …)");
         }
     }
@@ -84,31 +95,38 @@ pub fn zip_entry_names(bytes: &[u8]) -> Result<Vec<String>, &'static str> {
         if u32_at(bytes, at) != Some(ENTRY) {
             return Err("the zip's central directory is damaged");
         }
+        let flags = u16_at(bytes, at + 8).ok_or("the zip is cut short")?;
         let name_len = u16_at(bytes, at + 28).ok_or("the zip is cut short")?;
         let extra_len = u16_at(bytes, at + 30).ok_or("the zip is cut short")?;
         let comment_len = u16_at(bytes, at + 32).ok_or("the zip is cut short")?;
         let name = bytes
             .get(at + 46..at + 46 + name_len)
             .ok_or("the zip is cut short")?;
-        names.push(String::from_utf8_lossy(name).into_owned());
+        // Bit 11 marks UTF-8 names; without it a name is in the OEM code page, which agrees with
+        // UTF-8 only on ASCII: anything else would be unpacked under another name.
+        if flags & 0x0800 == 0 && !name.is_ascii() {
+            return Err("an entry name outside ASCII without the UTF-8 flag: re-create the zip with UTF-8 names");
+        }
+        let name = std::str::from_utf8(name).map_err(|_| "an entry name is not valid UTF-8")?;
+        names.push(name.to_string());
         at += 46 + name_len + extra_len + comment_len;
     }
     Ok(names)
 }
 
-/// Checks every entry name of the zip `bytes` with [`entry_problem`]; the error names the entry.
-pub fn check_zip(bytes: &[u8]) -> Result<(), String> {
-    for name in zip_entry_names(bytes).map_err(str::to_string)? {
-        if let Some(why) = entry_problem(&name) {
-            return Err(format!("entry {:?} {}", name, why));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{check_zip, entry_problem, zip_entry_names};
+    use super::{entry_problem, zip_entry_names};
+
+    /// The first entry of `bytes` that cannot be unpacked safely, as an unpacker reports it.
+    fn check_zip(bytes: &[u8]) -> Result<(), String> {
+        for name in zip_entry_names(bytes).map_err(str::to_string)? {
+            if let Some(why) = entry_problem(&name) {
+                return Err(format!("entry {:?} {}", name, why));
+            }
+        }
+        Ok(())
+    }
 
     /// A stored zip of empty entries, as small as the format allows.
     fn zip(names: &[&str]) -> Vec<u8> {
@@ -185,6 +203,16 @@ mod tests {
             "a//b",
             "what?.cmd",
             "tab\there",
+            "./x",
+            "a/b./c",
+            "a/b /c",
+            "aux .txt",
+            "con.d/x",
+            "COM¹",
+            "lpt9",
+            "CONIN$",
+            "a|b",
+            "a*b",
         ] {
             assert!(entry_problem(bad).is_some(), "{:?} should be refused", bad);
         }
@@ -203,6 +231,9 @@ mod tests {
             "COM10.txt",
             "lpt.txt",
             "nul-device-notes.md",
+            "tools\\sub\\a.txt",
+            ".config/x",
+            "console/x",
         ] {
             assert_eq!(entry_problem(good), None, "{:?} should be allowed", good);
         }
