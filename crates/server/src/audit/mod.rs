@@ -1,5 +1,5 @@
 //! The audit trail: who changed what, when, from where, with the state before and after. Every
-//! unsafe request to the admin API and the console is recorded by [`layer`], with the state
+//! unsafe request to the admin API and the console by a signed-in user is recorded by [`layer`], with the state
 //! before and after read through the API for both; sign-ins, refused
 //! sign-ins and lockouts by `auth::accounts`; the command line's `admin` tasks by the binary
 //! through [`record`]. Values pass through [`redact`] first, so no password, secret, PSK or token
@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
@@ -22,6 +22,7 @@ use chrono::Duration;
 use serde_json::Value;
 use tower::ServiceExt;
 
+use crate::auth::CsrfPending;
 use crate::store::audit::AuditEntry;
 use crate::App;
 
@@ -275,6 +276,19 @@ async fn record_change(app: App, reader: Router, request: Request, next: Next) -
     if !is_recorded(&method, &path) {
         return next.run(request).await;
     }
+    // A request without a valid session changes nothing (the handler refuses it): its body is
+    // not read here and it leaves no entry, so strangers can neither hold memory through this
+    // layer nor fill the trail.
+    let actor = Actor::default();
+    let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(actor.clone());
+    let identified = CsrfPending::from_request_parts(&mut parts, &app)
+        .await
+        .is_ok();
+    let request = Request::from_parts(parts, body);
+    if !identified {
+        return next.run(request).await;
+    }
     let address = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -304,7 +318,7 @@ async fn record_change(app: App, reader: Router, request: Request, next: Next) -
         None => None,
     };
     // Small bodies are read here and handed on whole; others are described by their size.
-    let (mut request, sent) = match length {
+    let (request, sent) = match length {
         Some(n) if n <= MAX_RECORDED_BODY => {
             let (parts, body) = request.into_parts();
             match axum::body::to_bytes(body, MAX_RECORDED_BODY).await {
@@ -324,8 +338,6 @@ async fn record_change(app: App, reader: Router, request: Request, next: Next) -
         ),
         None => (request, None),
     };
-    let actor = Actor::default();
-    request.extensions_mut().insert(actor.clone());
     let response = next.run(request).await;
     let status = response.status();
     // The console answers a change it made with a redirect to the page that shows it.

@@ -291,3 +291,40 @@ async fn console_changes_are_recorded_with_the_state_before_and_after() {
         assert!(!text.contains(secret), "the trail holds a secret: {text}");
     }
 }
+
+#[tokio::test]
+async fn requests_without_a_session_leave_no_entry_and_refused_users_do() {
+    let t = TestApp::new().await;
+    let (_, token) = admin(&t).await;
+    let filler = "x".repeat(200 * 1024);
+    for bearer in ["", "not-a-session-token"] {
+        for _ in 0..10 {
+            let r = t
+                .post_json(
+                    "/api/v1/users",
+                    bearer,
+                    json!({"name": "mallory", "password": filler, "roles": []}),
+                )
+                .await;
+            assert_eq!(r.status, 401);
+        }
+    }
+    let viewer = t.token_with_roles(&[Role::AgentViewer]).await;
+    let refused = t
+        .post_json(
+            "/api/v1/users",
+            &viewer,
+            json!({"name": "mallory", "password": "Refused-Secret-3z", "roles": []}),
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+
+    let trail = t
+        .get("/api/v1/audit?action=POST%20/api/v1/users", &token)
+        .await;
+    let all = entries(&trail.json());
+    assert_eq!(all.len(), 1, "only the signed-in user's attempt: {all:?}");
+    assert_eq!(all[0]["status"], 403);
+    assert_ne!(all[0]["actor"], "anonymous");
+    assert_eq!(all[0]["after"]["name"], "mallory");
+}
