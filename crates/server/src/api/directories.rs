@@ -126,9 +126,10 @@ pub async fn import_route(
     caller: Caller,
     State(app): State<App>,
     Path(id): Path<String>,
-    document: Bytes,
+    request: axum::extract::Request,
 ) -> Result<Json<ImportSummary>> {
     caller.require(Area::Sync, Access::Operate)?;
+    let document = super::body_after_check(request, super::IMPORT_BODY_LIMIT).await?;
     let document: DirectoryDocument = json_body(&document)?;
     let dir = directory(&app, &id).await?;
     Ok(Json(

@@ -1,7 +1,6 @@
 //! `/api/v1/command-packages`: zips a runbook runs at Startup or Completion, uploaded raw and
 //! stored once by hash. Agent area.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -39,9 +38,10 @@ pub async fn upload(
     caller: Caller,
     State(app): State<App>,
     Query(query): Query<UploadQuery>,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Result<(StatusCode, Json<PackageView>)> {
     caller.require(Area::Agent, Access::Edit)?;
+    let body = super::body_after_check(request, packages::MAX_UPLOAD_BYTES).await?;
     let name = query
         .name
         .ok_or_else(|| Error::field("name", "give the file name: ?name=package.zip"))?;
