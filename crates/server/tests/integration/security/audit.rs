@@ -303,7 +303,7 @@ async fn requests_without_a_session_leave_no_entry_and_refused_users_do() {
                 .post_json(
                     "/api/v1/users",
                     bearer,
-                    json!({"name": "mallory", "password": filler, "roles": []}),
+                    json!({"name": "trudy", "password": filler, "roles": []}),
                 )
                 .await;
             assert_eq!(r.status, 401);
@@ -314,7 +314,7 @@ async fn requests_without_a_session_leave_no_entry_and_refused_users_do() {
         .post_json(
             "/api/v1/users",
             &viewer,
-            json!({"name": "mallory", "password": "Refused-Secret-3z", "roles": []}),
+            json!({"name": "trudy", "password": "Refused-Secret-3z", "roles": []}),
         )
         .await;
     assert_eq!(refused.status, 403);
@@ -326,5 +326,5 @@ async fn requests_without_a_session_leave_no_entry_and_refused_users_do() {
     assert_eq!(all.len(), 1, "only the signed-in user's attempt: {all:?}");
     assert_eq!(all[0]["status"], 403);
     assert_ne!(all[0]["actor"], "anonymous");
-    assert_eq!(all[0]["after"]["name"], "mallory");
+    assert_eq!(all[0]["after"]["name"], "trudy");
 }

@@ -143,7 +143,7 @@ fn tempdir() -> std::path::PathBuf {
 async fn a_directory_name_cannot_forge_a_log_line() {
     let logs = crate::auth::capture_logs();
     let t = TestApp::new().await;
-    let forged = "CORP\nINFO server: user created by=admin user=mallory-forged";
+    let forged = "CORP\nINFO server: user created by=admin user=eve-forged";
     let ad = directory(&t, forged, "corp.test", DirectoryKind::ActiveDirectory).await;
     let sync_admin = t.token_with_roles(&[Role::SyncAdmin]).await;
     let body = json!({"kind": "ldap", "url": "ldaps://dc.corp.test", "bind_dn": "CN=svc,DC=corp,DC=test",
@@ -161,7 +161,7 @@ async fn a_directory_name_cannot_forge_a_log_line() {
     assert!(
         !text
             .lines()
-            .any(|l| l.starts_with("INFO server: user created by=admin user=mallory-forged")),
+            .any(|l| l.starts_with("INFO server: user created by=admin user=eve-forged")),
         "{text}"
     );
     assert!(!text.contains(PASSWORD));
