@@ -51,7 +51,8 @@ impl Actor {
     }
 }
 
-/// Whether a field named `key` holds a secret.
+/// Whether a field named `key` holds a secret. `code` and `state` are the authorization code
+/// and state an Entra sign-in comes back with (`…/bulk-tokens/flows/{flow}/complete`).
 fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     [
@@ -59,6 +60,7 @@ fn is_secret_key(key: &str) -> bool {
     ]
     .iter()
     .any(|s| key.contains(s))
+        || matches!(key.as_str(), "code" | "state")
 }
 
 /// `value` with every field that may hold a secret replaced by `"(hidden)"`.
@@ -386,6 +388,16 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\"must_change_password\":true"), "{text}");
+    }
+
+    #[test]
+    fn an_entra_sign_in_code_and_state_are_hidden() {
+        let sent = serde_json::json!({"state": "st-9f2", "code": "0.AXoA-auth-code"});
+        let text = redact(sent).to_string();
+        assert!(
+            !text.contains("st-9f2") && !text.contains("auth-code"),
+            "{text}"
+        );
     }
 
     #[test]
