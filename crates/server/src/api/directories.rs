@@ -119,7 +119,8 @@ pub async fn get_one(
         (status = 200, description = "What the import changed.", body = crate::api::openapi::schemas::ImportSummary),
         (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
         (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody),
-        (status = 409, description = "Another import of this directory is running.", body = crate::error::ErrorBody)
+        (status = 409, description = "Another import of this directory is running.", body = crate::error::ErrorBody),
+        (status = 413, description = "The document is larger than 512 MiB; read only after the role is checked.", body = crate::error::ErrorBody)
     )
 )]
 pub async fn import_route(

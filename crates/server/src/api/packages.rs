@@ -31,7 +31,8 @@ pub struct UploadQuery {
     responses(
         (status = 201, description = "The package was stored.", body = crate::api::openapi::schemas::PackageView),
         (status = 200, description = "The same package was already stored.", body = crate::api::openapi::schemas::PackageView),
-        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody),
+        (status = 413, description = "The package is larger than 100 MiB; read only after the role is checked.", body = crate::error::ErrorBody)
     )
 )]
 pub async fn upload(
