@@ -133,6 +133,19 @@ async fn a_prerequisite_scheduled_after_its_dependant_is_saved_with_a_warning() 
         .await;
     let id = created_id(&created);
     let warnings = created.json()["warnings"].clone();
+    // The audit trail shows the new runbook and batch as their GETs do, ids included.
+    let tenant = t.token_with_roles(&[Role::TenantAdmin]).await;
+    let trail = t.get("/api/v1/audit?action=POST", &tenant).await.json();
+    let after = |action: &str| {
+        trail
+            .as_array()
+            .expect("entries")
+            .iter()
+            .find(|e| e["action"] == action && e["status"] == 201)
+            .map(|e| e["after"]["id"].clone())
+    };
+    assert_eq!(after("POST /api/v1/runbooks"), Some(json!(main)));
+    assert_eq!(after("POST /api/v1/batches"), Some(json!(id)));
     assert_eq!(warnings[0]["field"], "assignments[1].enforced_after");
     let message = warnings[0]["message"].as_str().expect("message");
     assert!(
