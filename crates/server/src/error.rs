@@ -41,6 +41,9 @@ pub enum Error {
         /// What it answered, or why it could not be reached.
         message: String,
     },
+    /// The body is larger than the route reads; says the limit.
+    #[error("the body is larger than {0} MiB, the most this route reads")]
+    TooLarge(usize),
     /// The server is at capacity for this kind of work; the client should retry in a moment.
     #[error("the server is busy: {0}; try again in a moment")]
     Busy(&'static str),
@@ -106,7 +109,8 @@ impl Error {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     /// `invalid`, `unauthenticated`, `bad_credentials`, `password_change_required`,
-    /// `forbidden`, `not_found`, `conflict`, `upstream`, `busy`, `throttled` or `internal`.
+    /// `forbidden`, `not_found`, `conflict`, `upstream`, `too_large`, `busy`, `throttled` or
+    /// `internal`.
     code: &'a str,
     /// What went wrong, for a person.
     message: String,
@@ -127,6 +131,7 @@ impl IntoResponse for Error {
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Error::Upstream { .. } => (StatusCode::BAD_GATEWAY, "upstream"),
+            Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Error::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             Error::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
             Error::Store(_) | Error::Migrate(_) | Error::Internal(_) => {

@@ -48,12 +48,14 @@ pub async fn create_batch_route(
     caller: Caller,
     State(app): State<App>,
     body: Bytes,
-) -> Result<(StatusCode, Json<BatchView>)> {
+) -> Result<axum::response::Response> {
     caller.require(Area::Agent, Access::Operate)?;
     let body: serde_json::Value = json_body(&body)?;
     let batch: Batch = with_id(body, BatchId::new().0)?;
     let batch = batches::create(&app, batch).await?;
-    Ok((StatusCode::CREATED, Json(batches::view(&app, batch).await?)))
+    let path = format!("/api/v1/batches/{}", batch.id);
+    let answer = (StatusCode::CREATED, Json(batches::view(&app, batch).await?));
+    Ok(crate::audit::created(answer.into_response(), path))
 }
 
 /// `GET /batches/{id}`, with the computers another batch takes too.

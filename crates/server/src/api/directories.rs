@@ -119,16 +119,18 @@ pub async fn get_one(
         (status = 200, description = "What the import changed.", body = crate::api::openapi::schemas::ImportSummary),
         (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
         (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody),
-        (status = 409, description = "Another import of this directory is running.", body = crate::error::ErrorBody)
+        (status = 409, description = "Another import of this directory is running.", body = crate::error::ErrorBody),
+        (status = 413, description = "The document is larger than 512 MiB; read only after the role is checked.", body = crate::error::ErrorBody)
     )
 )]
 pub async fn import_route(
     caller: Caller,
     State(app): State<App>,
     Path(id): Path<String>,
-    document: Bytes,
+    request: axum::extract::Request,
 ) -> Result<Json<ImportSummary>> {
     caller.require(Area::Sync, Access::Operate)?;
+    let document = super::body_after_check(request, super::IMPORT_BODY_LIMIT).await?;
     let document: DirectoryDocument = json_body(&document)?;
     let dir = directory(&app, &id).await?;
     Ok(Json(

@@ -158,6 +158,26 @@ pub fn mutating_routes() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Reads the body of `request`, up to `limit` bytes. A route that accepts a large body takes the
+/// request whole and calls this after `caller.require`, so that only a caller allowed to send
+/// such a body makes the server hold it (an extracted `Bytes` is read before the handler runs).
+pub async fn body_after_check(
+    request: axum::extract::Request,
+    limit: usize,
+) -> Result<Bytes, Error> {
+    use futures_util::StreamExt;
+    let mut stream = request.into_body().into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| Error::field("body", "the body could not be read whole"))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(Error::TooLarge(limit / (1024 * 1024)));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(bytes))
+}
+
 /// Reads a JSON request body; errors name `body`, like every other input error. Handlers call it
 /// after `caller.require`, so a caller without the role learns nothing about what a body needs.
 pub fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, Error> {

@@ -1,7 +1,6 @@
 //! `/api/v1/command-packages`: zips a runbook runs at Startup or Completion, uploaded raw and
 //! stored once by hash. Agent area.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -32,16 +31,18 @@ pub struct UploadQuery {
     responses(
         (status = 201, description = "The package was stored.", body = crate::api::openapi::schemas::PackageView),
         (status = 200, description = "The same package was already stored.", body = crate::api::openapi::schemas::PackageView),
-        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody),
+        (status = 413, description = "The package is larger than 100 MiB; read only after the role is checked.", body = crate::error::ErrorBody)
     )
 )]
 pub async fn upload(
     caller: Caller,
     State(app): State<App>,
     Query(query): Query<UploadQuery>,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Result<(StatusCode, Json<PackageView>)> {
     caller.require(Area::Agent, Access::Edit)?;
+    let body = super::body_after_check(request, packages::MAX_UPLOAD_BYTES).await?;
     let name = query
         .name
         .ok_or_else(|| Error::field("name", "give the file name: ?name=package.zip"))?;

@@ -3,6 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::Json;
 use model::ids::RunbookId;
 use model::runbook::Runbook;
@@ -47,15 +48,17 @@ pub async fn create_runbook_route(
     caller: Caller,
     State(app): State<App>,
     body: Bytes,
-) -> Result<(StatusCode, Json<RunbookView>)> {
+) -> Result<axum::response::Response> {
     caller.require(Area::Agent, Access::Edit)?;
     let body: serde_json::Value = json_body(&body)?;
     let runbook: Runbook = with_id(body, RunbookId::new().0)?;
     let runbook = runbooks::create(&app, runbook).await?;
-    Ok((
+    let path = format!("/api/v1/runbooks/{}", runbook.id);
+    let answer = (
         StatusCode::CREATED,
         Json(runbooks::view(&app, runbook).await?),
-    ))
+    );
+    Ok(crate::audit::created(answer.into_response(), path))
 }
 
 /// `GET /runbooks/{id}`.

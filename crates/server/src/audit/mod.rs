@@ -1,5 +1,6 @@
 //! The audit trail: who changed what, when, from where, with the state before and after. Every
-//! unsafe request to the admin API and the console is recorded by [`layer`]; sign-ins, refused
+//! unsafe request to the admin API and the console by a signed-in user is recorded by [`layer`], with the state
+//! before and after read through the API for both; sign-ins, refused
 //! sign-ins and lockouts by `auth::accounts`; the command line's `admin` tasks by the binary
 //! through [`record`]. Values pass through [`redact`] first, so no password, secret, PSK or token
 //! is ever written. Tenant admins read the trail in the console, the API and as CSV; the jobs
@@ -11,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
@@ -21,6 +22,7 @@ use chrono::Duration;
 use serde_json::Value;
 use tower::ServiceExt;
 
+use crate::auth::CsrfPending;
 use crate::store::audit::AuditEntry;
 use crate::App;
 
@@ -49,7 +51,8 @@ impl Actor {
     }
 }
 
-/// Whether a field named `key` holds a secret.
+/// Whether a field named `key` holds a secret. `code` and `state` are the authorization code
+/// and state an Entra sign-in comes back with (`…/bulk-tokens/flows/{flow}/complete`).
 fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     [
@@ -57,6 +60,7 @@ fn is_secret_key(key: &str) -> bool {
     ]
     .iter()
     .any(|s| key.contains(s))
+        || matches!(key.as_str(), "code" | "state")
 }
 
 /// `value` with every field that may hold a secret replaced by `"(hidden)"`.
@@ -192,29 +196,71 @@ fn credentials(request: &Request) -> HeaderMap {
     out
 }
 
-/// The JSON a GET of `path` answers with `credentials`, if it answers 200.
-async fn current_state(inner: &Router, path: &str, credentials: &HeaderMap) -> Option<Value> {
+/// What a GET of a resource answered.
+enum Read {
+    /// 200, with this JSON.
+    Found(Value),
+    /// 404: the resource does not exist (any more).
+    Gone,
+    /// Anything else: no GET, no right to read, not JSON.
+    Unreadable,
+}
+
+/// What a GET of `path` answers with `credentials`.
+async fn current_state(inner: &Router, path: &str, credentials: &HeaderMap) -> Read {
     let mut get = Request::builder().method(Method::GET).uri(path);
     for (name, value) in credentials {
         get = get.header(name, value);
     }
-    let response = inner
-        .clone()
-        .oneshot(get.body(Body::empty()).ok()?)
-        .await
-        .ok()?;
-    if response.status() != StatusCode::OK {
-        return None;
+    let Ok(request) = get.body(Body::empty()) else {
+        return Read::Unreadable;
+    };
+    let response = match inner.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    match response.status() {
+        StatusCode::OK => {}
+        StatusCode::NOT_FOUND => return Read::Gone,
+        _ => return Read::Unreadable,
     }
-    let bytes = axum::body::to_bytes(response.into_body(), MAX_RECORDED_VALUE * 4)
-        .await
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
+    let Ok(bytes) = axum::body::to_bytes(response.into_body(), MAX_RECORDED_VALUE * 4).await else {
+        return Read::Unreadable;
+    };
+    serde_json::from_slice(&bytes).map_or(Read::Unreadable, Read::Found)
 }
 
+/// Set on an answer by a handler that created something: the API path that reads it, so the
+/// trail records the new state as the API shows it rather than what was sent.
+#[derive(Debug, Clone)]
+pub struct Created(pub String);
+
+/// `response` marked as having created what a GET of `path` reads.
+pub fn created(mut response: Response, path: String) -> Response {
+    response.extensions_mut().insert(Created(path));
+    response
+}
+
+/// The API path whose state a recorded request changes, read before and after it: an API
+/// resource is its own path (creations name theirs through [`Created`]), a password change is
+/// the caller as `whoami` shows them, and a console form names the resource it changes.
+fn subject(method: &Method, path: &str) -> Option<String> {
+    if path == "/api/v1/auth/password" {
+        return Some(WHOAMI.to_string());
+    }
+    if path.starts_with("/api/v1/") {
+        return (*method != Method::POST).then(|| path.to_string());
+    }
+    crate::console::form_subject(path)
+}
+
+/// The caller, as the API shows them.
+pub(crate) const WHOAMI: &str = "/api/v1/auth/whoami";
+
 /// Wraps `inner` (the whole router, state applied) so that every recorded request leaves an
-/// entry: who, from where, the method and path, the answer's status, and for an API resource its
-/// state before and after (read with the caller's own rights), else what was sent.
+/// entry: who, from where, the method and path, the answer's status, and the state before and
+/// after of the resource it changes (read through the API with the caller's own rights, so the
+/// API and the console are recorded alike), else what was sent.
 pub fn layer(app: App, inner: Router) -> Router {
     let reader = inner.clone();
     inner.layer(axum::middleware::from_fn(
@@ -230,6 +276,19 @@ async fn record_change(app: App, reader: Router, request: Request, next: Next) -
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     if !is_recorded(&method, &path) {
+        return next.run(request).await;
+    }
+    // A request without a valid session changes nothing (the handler refuses it): its body is
+    // not read here and it leaves no entry, so strangers can neither hold memory through this
+    // layer nor fill the trail.
+    let actor = Actor::default();
+    let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(actor.clone());
+    let identified = CsrfPending::from_request_parts(&mut parts, &app)
+        .await
+        .is_ok();
+    let request = Request::from_parts(parts, body);
+    if !identified {
         return next.run(request).await;
     }
     let address = request
@@ -251,15 +310,17 @@ async fn record_change(app: App, reader: Router, request: Request, next: Next) -
             let hint = axum::body::HttpBody::size_hint(request.body()).exact()?;
             usize::try_from(hint).ok()
         });
-    let is_resource = path.starts_with("/api/v1/") && method != Method::POST;
+    let subject = subject(&method, &path);
     let credentials = credentials(&request);
-    let before = if is_resource {
-        current_state(&reader, &path, &credentials).await
-    } else {
-        None
+    let before = match &subject {
+        Some(subject) => match current_state(&reader, subject, &credentials).await {
+            Read::Found(state) => Some(state),
+            Read::Gone | Read::Unreadable => None,
+        },
+        None => None,
     };
     // Small bodies are read here and handed on whole; others are described by their size.
-    let (mut request, sent) = match length {
+    let (request, sent) = match length {
         Some(n) if n <= MAX_RECORDED_BODY => {
             let (parts, body) = request.into_parts();
             match axum::body::to_bytes(body, MAX_RECORDED_BODY).await {
@@ -279,14 +340,22 @@ async fn record_change(app: App, reader: Router, request: Request, next: Next) -
         ),
         None => (request, None),
     };
-    let actor = Actor::default();
-    request.extensions_mut().insert(actor.clone());
     let response = next.run(request).await;
     let status = response.status();
-    let after = if is_resource && method != Method::DELETE && status.is_success() {
-        current_state(&reader, &path, &credentials).await.or(sent)
-    } else {
-        sent
+    // The console answers a change it made with a redirect to the page that shows it.
+    let changed = status.is_success() || status.is_redirection();
+    let target = response
+        .extensions()
+        .get::<Created>()
+        .map(|c| c.0.clone())
+        .or(subject);
+    let after = match target {
+        Some(target) if changed => match current_state(&reader, &target, &credentials).await {
+            Read::Found(state) => Some(state),
+            Read::Gone => None,
+            Read::Unreadable => sent,
+        },
+        _ => sent,
     };
     let mut e = entry(
         &app,
@@ -319,6 +388,16 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\"must_change_password\":true"), "{text}");
+    }
+
+    #[test]
+    fn an_entra_sign_in_code_and_state_are_hidden() {
+        let sent = serde_json::json!({"state": "st-9f2", "code": "0.AXoA-auth-code"});
+        let text = redact(sent).to_string();
+        assert!(
+            !text.contains("st-9f2") && !text.contains("auth-code"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -274,9 +274,32 @@ pub async fn change_password(
         .await?
         .ok_or(Error::Unauthenticated)?;
     let permit = app.limits.passwords.admit()?;
+    // Counted like a sign-in, so a stolen session cannot guess the password it lacks.
+    let now = app.clock.now().timestamp_millis();
+    let until = now + lockout().num_milliseconds();
+    let wrong = || {
+        Error::field(
+            "current",
+            format!(
+                "is not your current password (after {LOCKOUT_AFTER} wrong ones, wait {} minutes)",
+                lockout().num_minutes()
+            ),
+        )
+    };
+    let Some(attempt) =
+        users::take_login_attempt(&app.store, user, now, LOCKOUT_AFTER, until, false).await?
+    else {
+        permit.verify(current, password::DUMMY_HASH).await?;
+        return Err(wrong());
+    };
     if !permit.verify(current, &row.password_hash).await? {
-        return Err(Error::field("current", "is not your current password"));
+        if attempt == LOCKOUT_AFTER {
+            tracing::warn!(user = ?row.name, "account locked for {} minutes after {LOCKOUT_AFTER} wrong current passwords", lockout().num_minutes());
+            audit_sign_in(app, &row.name, None, "account locked", 401).await;
+        }
+        return Err(wrong());
     }
+    users::set_login_failures(&app.store, user, 0, 0).await?;
     password::check_policy("new", &row.name, new, Some(current))?;
     set_password(app, user, new, false).await?;
     users::delete_user_sessions(&app.store, user, Some(keep)).await?;

@@ -2,6 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, TimeZone, Utc};
@@ -251,14 +252,15 @@ async fn create_user(
     State(app): State<App>,
     caller: Caller,
     Json(body): Json<CreateBody>,
-) -> Result<(StatusCode, Json<UserView>)> {
+) -> Result<axum::response::Response> {
     caller.require(Area::Tenant, Access::Edit)?;
     let id = accounts::create_user(&app, &body.name, &body.password, &body.roles, true).await?;
     tracing::info!(by = %caller.name, user = %body.name, "user created");
     let user = users::find_user(&app.store, id)
         .await?
         .ok_or(Error::NotFound("user"))?;
-    Ok((StatusCode::CREATED, Json(user.into())))
+    let answer = (StatusCode::CREATED, Json(UserView::from(user))).into_response();
+    Ok(crate::audit::created(answer, format!("/api/v1/users/{id}")))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

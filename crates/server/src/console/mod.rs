@@ -1,6 +1,8 @@
 //! The web console: server-rendered pages (maud escapes every value, and names and messages come
 //! from devices), a stylesheet and a small script embedded in the binary. Every page works for
-//! every role that may read the migration agent area; nothing here edits configuration.
+//! every role that may read the migration agent area. The forms that change something (users,
+//! one's own password) are recorded in the audit trail with the state before and after, read
+//! through the API: [`form_subject`] names what each form changes.
 
 mod audit;
 mod data;
@@ -50,6 +52,20 @@ pub fn router() -> Router<App> {
             "/assets/console.js",
             get(|| async { asset("text/javascript; charset=utf-8", JS) }),
         )
+}
+
+/// The API path of what a console form changes, read before and after it for the audit trail:
+/// every form that changes something is listed here.
+pub(crate) fn form_subject(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["users", id, "delete"] => id
+            .parse::<model::ids::UserId>()
+            .ok()
+            .map(|id| format!("/api/v1/users/{id}")),
+        ["password"] => Some(crate::audit::WHOAMI.to_string()),
+        _ => None,
+    }
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

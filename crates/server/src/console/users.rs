@@ -108,9 +108,12 @@ pub async fn create(
     let name = field("name").unwrap_or_default();
     let password = field("password").unwrap_or_default();
     match accounts::create_user(&app, name, password, &roles, true).await {
-        Ok(_) => {
+        Ok(id) => {
             tracing::info!(by = %viewer.caller.name, user = %name, "user created");
-            Ok(Redirect::to("/users").into_response())
+            Ok(crate::audit::created(
+                Redirect::to("/users").into_response(),
+                format!("/api/v1/users/{id}"),
+            ))
         }
         Err(Error::Invalid(errors)) => {
             let errors: Vec<String> = errors

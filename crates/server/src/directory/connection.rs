@@ -264,7 +264,7 @@ pub async fn set_connection(
             secret.as_deref(),
         )
         .await?;
-    tracing::info!(directory = %dir.name, kind = kind_name(&settings), "directory connection set");
+    tracing::info!(directory = ?dir.name, kind = kind_name(&settings), "directory connection set");
     Ok(())
 }
 

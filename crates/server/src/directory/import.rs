@@ -209,7 +209,7 @@ pub async fn import_with(
             ObjectKind::Contact => summary.contacts += 1,
         }
     }
-    tracing::info!(directory = %dir.name, kind = kind.as_str(), total = summary.total, added = summary.added,
+    tracing::info!(directory = ?dir.name, kind = kind.as_str(), total = summary.total, added = summary.added,
         changed = summary.changed, deleted = summary.deleted, "directory imported");
     Ok(summary)
 }

@@ -133,6 +133,25 @@ async fn a_prerequisite_scheduled_after_its_dependant_is_saved_with_a_warning() 
         .await;
     let id = created_id(&created);
     let warnings = created.json()["warnings"].clone();
+    // The audit trail shows the new runbooks and batch as their GETs do, ids included (entries
+    // of one instant come in no set order).
+    let tenant = t.token_with_roles(&[Role::TenantAdmin]).await;
+    let trail = t.get("/api/v1/audit?action=POST", &tenant).await.json();
+    let created_ids = |action: &str| {
+        let mut ids: Vec<String> = trail
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter(|e| e["action"] == action && e["status"] == 201)
+            .map(|e| e["after"]["id"].as_str().unwrap_or_default().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut runbooks = vec![prep.clone(), main.clone()];
+    runbooks.sort();
+    assert_eq!(created_ids("POST /api/v1/runbooks"), runbooks);
+    assert_eq!(created_ids("POST /api/v1/batches"), vec![id.clone()]);
     assert_eq!(warnings[0]["field"], "assignments[1].enforced_after");
     let message = warnings[0]["message"].as_str().expect("message");
     assert!(

@@ -346,13 +346,25 @@ async fn browser_sign_in_checks_state_and_pkce() {
     assert_eq!(forged.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(field_of(&forged), "state");
 
-    let made = complete(state.clone(), code).await;
+    let made = complete(state.clone(), code.clone()).await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
     assert_eq!(made.json()["days_left"], 180);
     assert_eq!(s.fake.issued()[0].exp, "07/05/2025");
 
     // Device-code polling does not apply to a browser sign-in, which is over anyway.
     assert_eq!(poll(&s, &flow).await.status, StatusCode::NOT_FOUND);
+
+    // The audit trail records both completions without the code or the state.
+    let admin = t.token_with_roles(&[Role::TenantAdmin]).await;
+    let trail = t.get("/api/v1/audit?action=complete", &admin).await.text();
+    let csv = t
+        .get("/api/v1/audit.csv?action=complete", &admin)
+        .await
+        .text();
+    assert!(trail.contains("/complete"), "{trail}");
+    for text in [trail, csv] {
+        assert!(!text.contains(&code) && !text.contains(&state), "{text}");
+    }
 }
 
 #[tokio::test]

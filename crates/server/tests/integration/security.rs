@@ -2,6 +2,7 @@
 //! CSRF, log injection, the password policy, agent bodies, and the other hardening. One module
 //! per area under `security/`.
 
+mod admin_bodies;
 mod agent_bodies;
 mod audit;
 mod connections;

@@ -172,3 +172,159 @@ async fn only_tenant_admins_read_the_trail_and_old_entries_expire() {
     let token = t.token_with_roles(&[Role::TenantAdmin]).await;
     assert!(entries(&t.get("/api/v1/audit", &token).await.json()).is_empty());
 }
+
+/// Posts `fields` as the console's forms do, with the session cookie.
+async fn console_form(
+    t: &TestApp,
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+) -> crate::support::TestResponse {
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace('@', "%40")))
+        .collect::<Vec<_>>()
+        .join("&");
+    t.request(
+        Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::COOKIE, format!("rehome_session={cookie}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn console_changes_are_recorded_with_the_state_before_and_after() {
+    let t = TestApp::new().await;
+    let (_, token) = admin(&t).await;
+    let console = console_session(&t, &[Role::TenantAdmin]).await;
+    let first = "Console-First-7q-Zx";
+    let added = console_form(
+        &t,
+        "/users",
+        &console.token,
+        &[
+            ("csrf", &console.csrf_token),
+            ("name", "erin"),
+            ("password", first),
+            ("role", "SyncViewer"),
+        ],
+    )
+    .await;
+    assert_eq!(added.status, 303, "{}", added.text());
+
+    // Erin signs in to the console and chooses her own password.
+    let erin = server::store::users::find_user_by_name(&t.app.store, "erin")
+        .await
+        .expect("read")
+        .expect("erin exists");
+    let session = server::auth::session::start_session(
+        &t.app,
+        erin.id,
+        server::auth::session::SessionKind::Console,
+    )
+    .await
+    .expect("session");
+    let chosen = "Console-Chosen-4k-Wy";
+    let changed = console_form(
+        &t,
+        "/password",
+        &session.token,
+        &[
+            ("csrf", &session.csrf_token),
+            ("current", first),
+            ("new", chosen),
+            ("confirm", chosen),
+        ],
+    )
+    .await;
+    assert_eq!(changed.status, 303, "{}", changed.text());
+
+    let deleted = console_form(
+        &t,
+        &format!("/users/{}/delete", erin.id),
+        &console.token,
+        &[("csrf", &console.csrf_token)],
+    )
+    .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.text());
+
+    let trail = t.get("/api/v1/audit", &token).await;
+    let all = entries(&trail.json());
+    let find = |action: &str| {
+        all.iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("{action} is recorded: {all:?}"))
+            .clone()
+    };
+    // The creation shows the user as the API does, not the form that was sent.
+    let creation = find("POST /users");
+    assert_eq!(creation["before"], Value::Null);
+    assert_eq!(creation["after"]["id"], erin.id.to_string());
+    assert_eq!(creation["after"]["name"], "erin");
+    assert_eq!(creation["after"]["roles"], json!(["SyncViewer"]));
+    assert_eq!(creation["after"]["must_change_password"], true);
+    // The password change shows the pending change before and none after.
+    let change = find("POST /password");
+    assert_eq!(change["actor"], "erin");
+    assert_eq!(change["before"]["must_change_password"], true);
+    assert_eq!(change["after"]["must_change_password"], false);
+    // The deletion shows who was deleted.
+    let deletion = find(&format!("POST /users/{}/delete", erin.id));
+    assert_eq!(deletion["before"]["name"], "erin");
+    assert_eq!(deletion["before"]["roles"], json!(["SyncViewer"]));
+    assert_eq!(deletion["after"], Value::Null);
+
+    let text = trail.text() + &t.get("/api/v1/audit.csv", &token).await.text();
+    for secret in [
+        first,
+        chosen,
+        console.token.as_str(),
+        console.csrf_token.as_str(),
+        session.token.as_str(),
+        session.csrf_token.as_str(),
+    ] {
+        assert!(!text.contains(secret), "the trail holds a secret: {text}");
+    }
+}
+
+#[tokio::test]
+async fn requests_without_a_session_leave_no_entry_and_refused_users_do() {
+    let t = TestApp::new().await;
+    let (_, token) = admin(&t).await;
+    let filler = "x".repeat(200 * 1024);
+    for bearer in ["", "not-a-session-token"] {
+        for _ in 0..10 {
+            let r = t
+                .post_json(
+                    "/api/v1/users",
+                    bearer,
+                    json!({"name": "trudy", "password": filler, "roles": []}),
+                )
+                .await;
+            assert_eq!(r.status, 401);
+        }
+    }
+    let viewer = t.token_with_roles(&[Role::AgentViewer]).await;
+    let refused = t
+        .post_json(
+            "/api/v1/users",
+            &viewer,
+            json!({"name": "trudy", "password": "Refused-Secret-3z", "roles": []}),
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+
+    let trail = t
+        .get("/api/v1/audit?action=POST%20/api/v1/users", &token)
+        .await;
+    let all = entries(&trail.json());
+    assert_eq!(all.len(), 1, "only the signed-in user's attempt: {all:?}");
+    assert_eq!(all[0]["status"], 403);
+    assert_ne!(all[0]["actor"], "anonymous");
+    assert_eq!(all[0]["after"]["name"], "trudy");
+}

@@ -138,3 +138,31 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("create");
     dir
 }
+
+#[tokio::test]
+async fn a_directory_name_cannot_forge_a_log_line() {
+    let logs = crate::auth::capture_logs();
+    let t = TestApp::new().await;
+    let forged = "CORP\nINFO server: user created by=admin user=eve-forged";
+    let ad = directory(&t, forged, "corp.test", DirectoryKind::ActiveDirectory).await;
+    let sync_admin = t.token_with_roles(&[Role::SyncAdmin]).await;
+    let body = json!({"kind": "ldap", "url": "ldaps://dc.corp.test", "bind_dn": "CN=svc,DC=corp,DC=test",
+        "password": PASSWORD});
+    let r = t
+        .put_json(
+            &format!("/api/v1/directories/{ad}/connection"),
+            &sync_admin,
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = logs.text();
+    assert!(text.contains("directory connection set"), "{text}");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("INFO server: user created by=admin user=eve-forged")),
+        "{text}"
+    );
+    assert!(!text.contains(PASSWORD));
+}

@@ -309,3 +309,36 @@ async fn another_sites_page_cannot_sign_a_browser_in() {
     assert_eq!(own.status, 303);
     assert!(own.header("set-cookie").is_some());
 }
+
+#[tokio::test]
+async fn a_session_cannot_guess_its_password_through_the_password_change() {
+    let t = TestApp::new().await;
+    let (name, password) = t.user_with_roles(&[Role::AgentViewer]).await;
+    let user = find_user_by_name(&t.app.store, &name)
+        .await
+        .expect("read")
+        .expect("user");
+    let token = server::auth::issue_api_token(&t.app, user.id)
+        .await
+        .expect("token");
+    let change = |current: String| {
+        let t = &t;
+        let token = token.clone();
+        async move {
+            t.post_json(
+                "/api/v1/auth/password",
+                &token,
+                json!({"current": current, "new": "Brand-New-Phrase-8r"}),
+            )
+            .await
+            .status
+        }
+    };
+    for guess in 0..5 {
+        assert_eq!(change(format!("guess-number-{guess}")).await, 422);
+    }
+    // The right one is no longer checked until the lock runs out.
+    assert_eq!(change(password.clone()).await, 422);
+    t.clock.advance(Duration::minutes(6));
+    assert_eq!(change(password).await, 204);
+}
