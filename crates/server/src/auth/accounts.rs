@@ -303,6 +303,34 @@ pub async fn set_roles(app: &App, user: UserId, roles: &[Role]) -> Result<()> {
     }
 }
 
+/// Changes `id` for `by`: gives it `roles` (never taking TenantAdmin from the last holder) and a
+/// `password` set by an admin, which the user must change and which ends their sessions. Returns
+/// the user as changed.
+pub async fn update_user(
+    app: &App,
+    by: &super::Caller,
+    id: UserId,
+    roles: Option<&[Role]>,
+    password: Option<&str>,
+) -> Result<UserRow> {
+    let user = app.store.user(id).await?.ok_or(Error::NotFound("user"))?;
+    if let Some(new) = password {
+        password::check_policy("password", &user.name, new, None)?;
+    }
+    if let Some(roles) = roles {
+        set_roles(app, user.id, roles).await?;
+    }
+    if let Some(new) = password {
+        set_password(app, user.id, new, true).await?;
+        app.store.delete_user_sessions(user.id, None).await?;
+    }
+    tracing::info!(by = %by.name, user = %user.name, "user updated");
+    app.store
+        .user(user.id)
+        .await?
+        .ok_or(Error::NotFound("user"))
+}
+
 /// Adds the TenantAdmin role to `user_name`. For `rehome admin grant`, the way back when no
 /// TenantAdmin is left who could give it.
 pub async fn grant_tenant_admin(app: &App, user_name: &str) -> Result<()> {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::accounts;
 use super::session::{Authenticated, SessionKind};
 use super::throttle::ClientAddr;
-use super::{password, Access, Area, Caller, Role};
+use super::{Access, Area, Caller, Role};
 use crate::store::users::UserRow;
 use crate::{App, Error, Result};
 
@@ -290,29 +290,14 @@ async fn update_user(
     Json(body): Json<UpdateBody>,
 ) -> Result<Json<UserView>> {
     caller.require(Area::Tenant, Access::Edit)?;
-    let user = app
-        .store
-        .user(parse_id(&id)?)
-        .await?
-        .ok_or(Error::NotFound("user"))?;
-    if let Some(new) = &body.password {
-        password::check_policy("password", &user.name, new, None)?;
-    }
-    let now = app.clock.now();
-    if let Some(roles) = &body.roles {
-        accounts::set_roles(&app, user.id, roles).await?;
-    }
-    if let Some(new) = &body.password {
-        let hash = app.limits.passwords.hash(new).await?;
-        app.store.set_password(user.id, &hash, true, now).await?;
-        app.store.delete_user_sessions(user.id, None).await?;
-    }
-    tracing::info!(by = %caller.name, user = %user.name, "user updated");
-    let user = app
-        .store
-        .user(user.id)
-        .await?
-        .ok_or(Error::NotFound("user"))?;
+    let user = accounts::update_user(
+        &app,
+        &caller,
+        parse_id(&id)?,
+        body.roles.as_deref(),
+        body.password.as_deref(),
+    )
+    .await?;
     Ok(Json(user.into()))
 }
 
