@@ -17,6 +17,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::Caller;
+pub use crate::store::users::SessionKind;
 use crate::store::users::SessionRow;
 use crate::{App, Error, Result};
 
@@ -35,34 +36,6 @@ pub fn api_token_lifetime() -> Duration {
 /// Last-use times are written at most this often, so every request is not a write.
 fn touch_every() -> Duration {
     Duration::minutes(1)
-}
-
-/// What a session was issued for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionKind {
-    /// A browser session, by cookie, with a CSRF token and an idle expiry.
-    Console,
-    /// An API client, by `Authorization: Bearer`, with a fixed expiry.
-    Api,
-}
-
-impl SessionKind {
-    /// The stable name, as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionKind::Console => "console",
-            SessionKind::Api => "api",
-        }
-    }
-
-    /// The kind named `text`.
-    pub fn parse(text: &str) -> Option<SessionKind> {
-        match text {
-            "console" => Some(SessionKind::Console),
-            "api" => Some(SessionKind::Api),
-            _ => None,
-        }
-    }
 }
 
 /// A session just issued: the only time the token exists outside the client.

@@ -8,7 +8,6 @@ use model::ids::UserId;
 use sqlx::Row;
 
 use super::{from_ms, parse_text, to_ms, Store};
-use crate::auth::session::SessionKind;
 use crate::auth::Role;
 use crate::{Error, Result};
 
@@ -46,6 +45,34 @@ impl std::fmt::Debug for UserRow {
             .field("failed_logins", &self.failed_logins)
             .field("locked_until", &self.locked_until)
             .finish_non_exhaustive()
+    }
+}
+
+/// What a session was issued for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A browser session, by cookie, with a CSRF token and an idle expiry.
+    Console,
+    /// An API client, by `Authorization: Bearer`, with a fixed expiry.
+    Api,
+}
+
+impl SessionKind {
+    /// The stable name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Console => "console",
+            SessionKind::Api => "api",
+        }
+    }
+
+    /// The kind named `text`.
+    pub fn parse(text: &str) -> Option<SessionKind> {
+        match text {
+            "console" => Some(SessionKind::Console),
+            "api" => Some(SessionKind::Api),
+            _ => None,
+        }
     }
 }
 
