@@ -187,6 +187,14 @@ impl Store {
         Ok(sort_roles(roles))
     }
 
+    /// The user of `row`, if any, with its roles.
+    async fn with_roles(&self, row: Option<sqlx::any::AnyRow>) -> Result<Option<UserRow>> {
+        let Some(row) = row else { return Ok(None) };
+        let mut user = user_from_row(&row)?;
+        user.roles = self.roles_of(user.id).await?;
+        Ok(Some(user))
+    }
+
     /// The user called `name`, compared case-insensitively.
     pub async fn user_by_name(&self, name: &str) -> Result<Option<UserRow>> {
         let row = sqlx::query(&format!(
@@ -195,14 +203,7 @@ impl Store {
         .bind(name)
         .fetch_optional(self.pool())
         .await?;
-        match row {
-            Some(row) => {
-                let mut user = user_from_row(&row)?;
-                user.roles = self.roles_of(user.id).await?;
-                Ok(Some(user))
-            }
-            None => Ok(None),
-        }
+        self.with_roles(row).await
     }
 
     /// The user with `id`.
@@ -211,14 +212,7 @@ impl Store {
             .bind(id.to_string())
             .fetch_optional(self.pool())
             .await?;
-        match row {
-            Some(row) => {
-                let mut user = user_from_row(&row)?;
-                user.roles = self.roles_of(user.id).await?;
-                Ok(Some(user))
-            }
-            None => Ok(None),
-        }
+        self.with_roles(row).await
     }
 
     /// Every user, by name.
@@ -543,5 +537,20 @@ impl Store {
             .execute(self.pool())
             .await?;
         Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SessionKind;
+
+    #[test]
+    fn session_kinds_keep_their_stored_names() {
+        for kind in [SessionKind::Console, SessionKind::Api] {
+            assert_eq!(SessionKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(SessionKind::Console.as_str(), "console");
+        assert_eq!(SessionKind::Api.as_str(), "api");
+        assert_eq!(SessionKind::parse("Console"), None);
     }
 }
