@@ -16,7 +16,6 @@ pub mod limits;
 pub mod listener;
 pub mod migration;
 pub mod packages;
-pub mod registration_limits;
 pub mod secrets;
 pub mod serve;
 pub mod sleeper;

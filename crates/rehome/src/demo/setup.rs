@@ -75,7 +75,7 @@ pub async fn seed(app: &App, data_dir: &Path, args: &DemoArgs) -> Result<World> 
             .await
             .context("match the directories")?;
 
-    let psk = server::migration::keys::create_psk(app)
+    let psk = server::migration::keys::create_psk(app, Default::default())
         .await
         .context("create a PSK")?
         .key;

@@ -236,7 +236,10 @@ async fn the_device_past_the_licence_count_is_held_back_and_says_why() {
     )
     .await
     .expect("user");
-    let user = server::store::users::find_user_by_name(&h.app.store, "reader")
+    let user = h
+        .app
+        .store
+        .user_by_name("reader")
         .await
         .expect("read user")
         .expect("user");

@@ -134,7 +134,8 @@ async fn handle(app: &App, body: &Bytes, remote: &RemoteAddr) -> Result<PskSigne
         )
     })?;
     if let Some((code, message)) =
-        crate::registration_limits::refusal(app, psk_id, directory, &computer.guid, now).await?
+        crate::migration::keys::registration_refusal(app, psk_id, directory, &computer.guid, now)
+            .await?
     {
         return Err(refuse(code, message));
     }

@@ -135,7 +135,7 @@ impl FromRequest<App> for AgentBody {
         let limits = app.limits.clone();
         let mut large: Option<LargeBody<'_>> = None;
         if declared.is_some_and(|n| n > MAX_REGISTER_BYTES as u64) {
-            large = Some(admit_large(app, &limits, parts.uri.query()).await?);
+            large = Some(admit_large(app, &limits.uploads, parts.uri.query()).await?);
         }
         let mut stream = Body::into_data_stream(body);
         let mut bytes = Vec::new();
@@ -148,7 +148,7 @@ impl FromRequest<App> for AgentBody {
                 )
             })?;
             if bytes.len() + chunk.len() > MAX_REGISTER_BYTES && large.is_none() {
-                large = Some(admit_large(app, &limits, parts.uri.query()).await?);
+                large = Some(admit_large(app, &limits.uploads, parts.uri.query()).await?);
             }
             if bytes.len() + chunk.len() > MAX_UPLOAD_BYTES {
                 return Err(too_large());
@@ -161,7 +161,7 @@ impl FromRequest<App> for AgentBody {
 
 async fn admit_large<'a>(
     app: &App,
-    limits: &'a crate::limits::Limits,
+    uploads: &'a UploadGate,
     query: Option<&str>,
 ) -> Result<LargeBody<'a>, Response> {
     let Some(agent) = named_agent(app, query).await else {
@@ -171,7 +171,7 @@ async fn admit_large<'a>(
             "a body this large is read only for a registered agent named in the query (?agent=<id>)",
         ));
     };
-    limits.uploads.admit(agent).ok_or_else(|| {
+    uploads.admit(agent).ok_or_else(|| {
         refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",

@@ -1,11 +1,9 @@
-//! `/api/v1/directories` and `/translations`: directories, their imports, and the translation
-//! table.
+//! `/api/v1/directories`: directories and their imports.
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
-use model::directory::{Directory, DirectoryKind, TranslationEntry};
+use model::directory::{Directory, DirectoryKind};
 use model::ids::DirectoryId;
 use serde::Deserialize;
 
@@ -159,101 +157,4 @@ pub async fn imports(
     caller.require(Area::Sync, Access::Read)?;
     let dir = directory(&app, &id).await?;
     Ok(Json(app.store.import_runs(dir.id).await?))
-}
-
-/// The query of the translation table routes.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Search {
-    /// Only rows whose names, UPNs or SIDs contain this, ignoring case.
-    pub search: Option<String>,
-}
-
-/// `GET /translations?search=`.
-#[utoipa::path(
-    get,
-    path = "/translations",
-    tag = "sync",
-    description = crate::api::openapi::access::SYNC_READ,
-    params(Search),
-    responses(
-        (status = 200, description = "The translation table.", body = [crate::api::openapi::schemas::TranslationEntry])
-    )
-)]
-pub async fn translations(
-    caller: Caller,
-    State(app): State<App>,
-    Query(q): Query<Search>,
-) -> Result<Json<Vec<TranslationEntry>>> {
-    caller.require(Area::Sync, Access::Read)?;
-    Ok(Json(app.store.translations(q.search.as_deref()).await?))
-}
-
-/// The translation table as CSV, one row per entry.
-pub fn translations_to_csv(entries: &[TranslationEntry]) -> Result<String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| Error::Internal(format!("cannot write CSV: {}", e));
-    w.write_record([
-        "kind",
-        "source_name",
-        "source_upn",
-        "source_sid",
-        "source_guid",
-        "target_name",
-        "target_upn",
-        "target_sid",
-        "target_guid",
-    ])
-    .map_err(csv_err)?;
-    for e in entries {
-        w.write_record(
-            [
-                e.kind.as_str().to_string(),
-                e.source.name.clone(),
-                e.source.upn.clone().unwrap_or_default(),
-                e.source.sid.to_string(),
-                e.source.guid.to_string(),
-                e.target.name.clone(),
-                e.target.upn.clone().unwrap_or_default(),
-                e.target.sid.to_string(),
-                e.target.guid.to_string(),
-            ]
-            .map(|cell| model::csv_guard::guard(&cell).into_owned()),
-        )
-        .map_err(csv_err)?;
-    }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| Error::Internal(format!("cannot write CSV: {}", e)))?;
-    String::from_utf8(bytes).map_err(|e| Error::Internal(format!("CSV is not UTF-8: {}", e)))
-}
-
-/// `GET /translations.csv?search=`: the same rows as a download.
-#[utoipa::path(
-    get,
-    path = "/translations.csv",
-    tag = "sync",
-    description = crate::api::openapi::access::SYNC_READ,
-    params(Search),
-    responses(
-        (status = 200, description = "The translation table as CSV.", body = String, content_type = "text/csv")
-    )
-)]
-pub async fn translations_csv(
-    caller: Caller,
-    State(app): State<App>,
-    Query(q): Query<Search>,
-) -> Result<impl IntoResponse> {
-    caller.require(Area::Sync, Access::Read)?;
-    let body = translations_to_csv(&app.store.translations(q.search.as_deref()).await?)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"translation-table.csv\"",
-            ),
-        ],
-        body,
-    ))
 }

@@ -48,7 +48,7 @@ pub async fn create_psk_route(
     } else {
         super::json_body(&body)?
     };
-    let psk = crate::registration_limits::create_limited_psk(&app, limits).await?;
+    let psk = keys::create_psk(&app, limits).await?;
     Ok((StatusCode::CREATED, Json(psk)))
 }
 

@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod packages;
 pub mod reports;
 pub mod runbooks;
+pub mod translations;
 
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
@@ -63,8 +64,8 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(matching::explain))
         .routes(routes!(objects::search))
         .routes(routes!(objects::report))
-        .routes(routes!(directories::translations))
-        .routes(routes!(directories::translations_csv))
+        .routes(routes!(translations::translations))
+        .routes(routes!(translations::translations_csv))
         .routes(routes!(keys::list_psks, keys::create_psk_route))
         .routes(routes!(keys::delete_psk))
         .routes(routes!(

@@ -9,7 +9,7 @@ use model::ids::UserId;
 use super::session::{start_session, NewSession, SessionKind};
 use super::Role;
 use super::{password, throttle};
-use crate::store::users::{self, UserRow};
+use crate::store::users::{Kept, UserRow};
 use crate::{App, Error, Result};
 
 /// The name of the user created on first start.
@@ -56,23 +56,21 @@ async fn insert(
     roles: &[Role],
     must_change: bool,
 ) -> Result<UserId> {
-    let now = app.clock.now().timestamp_millis();
+    let now = app.clock.now();
     let id = UserId::new();
-    users::insert_user(
-        &app.store,
-        &UserRow {
+    app.store
+        .insert_user(&UserRow {
             id,
             name: name.to_string(),
             password_hash: app.limits.passwords.hash(password).await?,
             must_change_password: must_change,
             failed_logins: 0,
-            locked_until: 0,
+            locked_until: None,
             created_at: now,
             updated_at: now,
             roles: roles.to_vec(),
-        },
-    )
-    .await?;
+        })
+        .await?;
     Ok(id)
 }
 
@@ -85,7 +83,7 @@ pub async fn issue_api_token(app: &App, user: UserId) -> Result<String> {
 /// password, which it returns for the caller to show once; the password must be changed at first
 /// login. `None` when users already exist.
 pub async fn bootstrap_admin(app: &App) -> Result<Option<String>> {
-    if users::count_users(&app.store).await? > 0 {
+    if app.store.count_users().await? > 0 {
         return Ok(None);
     }
     let password = password::generate();
@@ -103,26 +101,23 @@ pub async fn bootstrap_admin(app: &App) -> Result<Option<String>> {
 /// Gives `user_name` a new random password (returned once), which must be changed at the next
 /// login, ends all their sessions and lifts any lockout. For `rehome admin reset-password`.
 pub async fn reset_password(app: &App, user_name: &str) -> Result<String> {
-    let user = users::find_user_by_name(&app.store, user_name)
+    let user = app
+        .store
+        .user_by_name(user_name)
         .await?
         .ok_or(Error::NotFound("user"))?;
     let password = password::generate();
     set_password(app, user.id, &password, true).await?;
-    users::delete_user_sessions(&app.store, user.id, None).await?;
+    app.store.delete_user_sessions(user.id, None).await?;
     tracing::info!(user = %user.name, "password reset");
     Ok(password)
 }
 
 async fn set_password(app: &App, user: UserId, password: &str, must_change: bool) -> Result<()> {
     let hash = app.limits.passwords.hash(password).await?;
-    users::set_password(
-        &app.store,
-        user,
-        &hash,
-        must_change,
-        app.clock.now().timestamp_millis(),
-    )
-    .await
+    app.store
+        .set_password(user, &hash, must_change, app.clock.now())
+        .await
 }
 
 /// How long a successful sign-in address keeps an account open to it while the account is locked.
@@ -154,12 +149,11 @@ pub async fn login(
     kind: SessionKind,
     from: Option<IpAddr>,
 ) -> Result<(UserRow, NewSession)> {
-    let now_at = app.clock.now();
-    let now = now_at.timestamp_millis();
+    let now = app.clock.now();
     let limits = &app.limits;
     let fingerprint = || format!("unknown name {}", name_fingerprint(name));
     if let Some(address) = from {
-        if limits.sign_in_failures.is_blocked(address, now_at) {
+        if limits.sign_in_failures.is_blocked(address, now) {
             tracing::warn!(address = %address, "login refused: too many failed sign-ins from this address");
             audit_sign_in(app, &fingerprint(), from, "sign-in throttled", 429).await;
             return Err(Error::Throttled(
@@ -168,7 +162,7 @@ pub async fn login(
         }
     }
     let permit = limits.passwords.admit()?;
-    let Some(user) = users::find_user_by_name(&app.store, name).await? else {
+    let Some(user) = app.store.user_by_name(name).await? else {
         // The same work as for a wrong password, so timing does not reveal names.
         permit.verify(password, password::DUMMY_HASH).await?;
         return Err(refuse(app, None, name, from, "unknown user").await);
@@ -176,14 +170,18 @@ pub async fn login(
     let address = from.map(|a| throttle::key(a).to_string());
     let known = match &address {
         Some(address) => {
-            let since = now - known_address_memory().num_milliseconds();
-            users::is_known_login_address(&app.store, user.id, address, since).await?
+            let since = now - known_address_memory();
+            app.store
+                .is_known_login_address(user.id, address, since)
+                .await?
         }
         None => false,
     };
-    let until = now + lockout().num_milliseconds();
-    let Some(attempt) =
-        users::take_login_attempt(&app.store, user.id, now, LOCKOUT_AFTER, until, known).await?
+    let until = now + lockout();
+    let Some(attempt) = app
+        .store
+        .take_login_attempt(user.id, now, LOCKOUT_AFTER, until, known)
+        .await?
     else {
         // Locked: the same work and answer as a wrong password, without checking this one.
         permit.verify(password, password::DUMMY_HASH).await?;
@@ -197,11 +195,13 @@ pub async fn login(
         }
         return Err(refuse(app, Some(&user.name), name, from, "wrong password").await);
     }
-    users::set_login_failures(&app.store, user.id, 0, 0).await?;
+    app.store.clear_login_failures(user.id).await?;
     // The address's own count of failures is left as it is: signing in to one's own account
     // between guesses at others must not reset it.
     if let Some(address) = &address {
-        users::remember_login_address(&app.store, user.id, address, now).await?;
+        app.store
+            .remember_login_address(user.id, address, now)
+            .await?;
     }
     let session = start_session(app, user.id, kind).await?;
     tracing::info!(user = ?user.name, address = ?from, "logged in");
@@ -253,10 +253,12 @@ async fn audit_sign_in(app: &App, actor: &str, from: Option<IpAddr>, action: &st
 /// Lifts the lockout of `user_name` and restarts its count of failed sign-ins. For
 /// `rehome admin unlock`.
 pub async fn unlock(app: &App, user_name: &str) -> Result<()> {
-    let user = users::find_user_by_name(&app.store, user_name)
+    let user = app
+        .store
+        .user_by_name(user_name)
         .await?
         .ok_or(Error::NotFound("user"))?;
-    users::set_login_failures(&app.store, user.id, 0, 0).await?;
+    app.store.clear_login_failures(user.id).await?;
     tracing::info!(user = ?user.name, "account unlocked");
     Ok(())
 }
@@ -270,13 +272,11 @@ pub async fn change_password(
     new: &str,
     keep: &str,
 ) -> Result<()> {
-    let row = users::find_user(&app.store, user)
-        .await?
-        .ok_or(Error::Unauthenticated)?;
+    let row = app.store.user(user).await?.ok_or(Error::Unauthenticated)?;
     let permit = app.limits.passwords.admit()?;
     // Counted like a sign-in, so a stolen session cannot guess the password it lacks.
-    let now = app.clock.now().timestamp_millis();
-    let until = now + lockout().num_milliseconds();
+    let now = app.clock.now();
+    let until = now + lockout();
     let wrong = || {
         Error::field(
             "current",
@@ -286,8 +286,10 @@ pub async fn change_password(
             ),
         )
     };
-    let Some(attempt) =
-        users::take_login_attempt(&app.store, user, now, LOCKOUT_AFTER, until, false).await?
+    let Some(attempt) = app
+        .store
+        .take_login_attempt(user, now, LOCKOUT_AFTER, until, false)
+        .await?
     else {
         permit.verify(current, password::DUMMY_HASH).await?;
         return Err(wrong());
@@ -299,10 +301,10 @@ pub async fn change_password(
         }
         return Err(wrong());
     }
-    users::set_login_failures(&app.store, user, 0, 0).await?;
+    app.store.clear_login_failures(user).await?;
     password::check_policy("new", &row.name, new, Some(current))?;
     set_password(app, user, new, false).await?;
-    users::delete_user_sessions(&app.store, user, Some(keep)).await?;
+    app.store.delete_user_sessions(user, Some(keep)).await?;
     tracing::info!(user = %row.name, "password changed");
     Ok(())
 }
@@ -314,18 +316,52 @@ fn last_tenant_admin() -> Error {
 /// Gives `user` the `roles`, refusing to take TenantAdmin from the last user who has it (checked
 /// and changed in one transaction).
 pub async fn set_roles(app: &App, user: UserId, roles: &[Role]) -> Result<()> {
-    let now = app.clock.now().timestamp_millis();
-    match users::change_keeping(&app.store, user, Some(roles), Role::TenantAdmin, now).await? {
-        users::Kept::Changed => Ok(()),
-        users::Kept::LastHolder => Err(last_tenant_admin()),
-        users::Kept::Missing => Err(Error::NotFound("user")),
+    let now = app.clock.now();
+    match app
+        .store
+        .change_keeping(user, Some(roles), Role::TenantAdmin, now)
+        .await?
+    {
+        Kept::Changed => Ok(()),
+        Kept::LastHolder => Err(last_tenant_admin()),
+        Kept::Missing => Err(Error::NotFound("user")),
     }
+}
+
+/// Changes `id` for `by`: gives it `roles` (never taking TenantAdmin from the last holder) and a
+/// `password` set by an admin, which the user must change and which ends their sessions. Returns
+/// the user as changed.
+pub async fn update_user(
+    app: &App,
+    by: &super::Caller,
+    id: UserId,
+    roles: Option<&[Role]>,
+    password: Option<&str>,
+) -> Result<UserRow> {
+    let user = app.store.user(id).await?.ok_or(Error::NotFound("user"))?;
+    if let Some(new) = password {
+        password::check_policy("password", &user.name, new, None)?;
+    }
+    if let Some(roles) = roles {
+        set_roles(app, user.id, roles).await?;
+    }
+    if let Some(new) = password {
+        set_password(app, user.id, new, true).await?;
+        app.store.delete_user_sessions(user.id, None).await?;
+    }
+    tracing::info!(by = %by.name, user = %user.name, "user updated");
+    app.store
+        .user(user.id)
+        .await?
+        .ok_or(Error::NotFound("user"))
 }
 
 /// Adds the TenantAdmin role to `user_name`. For `rehome admin grant`, the way back when no
 /// TenantAdmin is left who could give it.
 pub async fn grant_tenant_admin(app: &App, user_name: &str) -> Result<()> {
-    let user = users::find_user_by_name(&app.store, user_name)
+    let user = app
+        .store
+        .user_by_name(user_name)
         .await?
         .ok_or(Error::NotFound("user"))?;
     let mut roles = user.roles.clone();
@@ -344,14 +380,16 @@ pub async fn delete_user(app: &App, by: &super::Caller, id: UserId) -> Result<()
             "you cannot delete yourself; ask another TenantAdmin".to_string(),
         ));
     }
-    let user = users::find_user(&app.store, id)
+    let user = app.store.user(id).await?.ok_or(Error::NotFound("user"))?;
+    let now = app.clock.now();
+    match app
+        .store
+        .change_keeping(id, None, Role::TenantAdmin, now)
         .await?
-        .ok_or(Error::NotFound("user"))?;
-    let now = app.clock.now().timestamp_millis();
-    match users::change_keeping(&app.store, id, None, Role::TenantAdmin, now).await? {
-        users::Kept::Changed => {}
-        users::Kept::LastHolder => return Err(last_tenant_admin()),
-        users::Kept::Missing => return Err(Error::NotFound("user")),
+    {
+        Kept::Changed => {}
+        Kept::LastHolder => return Err(last_tenant_admin()),
+        Kept::Missing => return Err(Error::NotFound("user")),
     }
     tracing::info!(by = %by.name, user = %user.name, "user deleted");
     Ok(())

@@ -5,15 +5,15 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use model::ids::UserId;
 use serde::{Deserialize, Serialize};
 
 use super::accounts;
 use super::session::{Authenticated, SessionKind};
 use super::throttle::ClientAddr;
-use super::{password, Access, Area, Caller, Role};
-use crate::store::users::{self, UserRow};
+use super::{Access, Area, Caller, Role};
+use crate::store::users::UserRow;
 use crate::{App, Error, Result};
 
 /// The routes of this module, with their full paths.
@@ -42,10 +42,6 @@ pub struct UserView {
     updated_at: DateTime<Utc>,
 }
 
-fn instant(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
-
 impl From<UserRow> for UserView {
     fn from(u: UserRow) -> UserView {
         UserView {
@@ -53,8 +49,8 @@ impl From<UserRow> for UserView {
             name: u.name,
             roles: u.roles,
             must_change_password: u.must_change_password,
-            created_at: instant(u.created_at),
-            updated_at: instant(u.updated_at),
+            created_at: u.created_at,
+            updated_at: u.updated_at,
         }
     }
 }
@@ -95,7 +91,7 @@ async fn login(
         accounts::login(&app, &body.name, &body.password, SessionKind::Api, from).await?;
     Ok(Json(LoginAnswer {
         token: session.token,
-        expires_at: instant(session.expires_at),
+        expires_at: session.expires_at,
         user: user.into(),
     }))
 }
@@ -133,7 +129,9 @@ struct WhoAmI {
     )
 )]
 async fn whoami(State(app): State<App>, session: Authenticated) -> Result<Json<WhoAmI>> {
-    let user = users::find_user(&app.store, session.caller().user)
+    let user = app
+        .store
+        .user(session.caller().user)
         .await?
         .ok_or(Error::Unauthenticated)?;
     let csrf_token = session
@@ -196,7 +194,8 @@ fn parse_id(id: &str) -> Result<UserId> {
 async fn list_users(State(app): State<App>, caller: Caller) -> Result<Json<Vec<UserView>>> {
     caller.require(Area::Tenant, Access::Read)?;
     Ok(Json(
-        users::list_users(&app.store)
+        app.store
+            .users()
             .await?
             .into_iter()
             .map(UserView::from)
@@ -221,7 +220,9 @@ async fn get_user(
     Path(id): Path<String>,
 ) -> Result<Json<UserView>> {
     caller.require(Area::Tenant, Access::Read)?;
-    let user = users::find_user(&app.store, parse_id(&id)?)
+    let user = app
+        .store
+        .user(parse_id(&id)?)
         .await?
         .ok_or(Error::NotFound("user"))?;
     Ok(Json(user.into()))
@@ -256,9 +257,7 @@ async fn create_user(
     caller.require(Area::Tenant, Access::Edit)?;
     let id = accounts::create_user(&app, &body.name, &body.password, &body.roles, true).await?;
     tracing::info!(by = %caller.name, user = %body.name, "user created");
-    let user = users::find_user(&app.store, id)
-        .await?
-        .ok_or(Error::NotFound("user"))?;
+    let user = app.store.user(id).await?.ok_or(Error::NotFound("user"))?;
     let answer = (StatusCode::CREATED, Json(UserView::from(user))).into_response();
     Ok(crate::audit::created(answer, format!("/api/v1/users/{id}")))
 }
@@ -293,25 +292,14 @@ async fn update_user(
     Json(body): Json<UpdateBody>,
 ) -> Result<Json<UserView>> {
     caller.require(Area::Tenant, Access::Edit)?;
-    let user = users::find_user(&app.store, parse_id(&id)?)
-        .await?
-        .ok_or(Error::NotFound("user"))?;
-    if let Some(new) = &body.password {
-        password::check_policy("password", &user.name, new, None)?;
-    }
-    let now = app.clock.now().timestamp_millis();
-    if let Some(roles) = &body.roles {
-        accounts::set_roles(&app, user.id, roles).await?;
-    }
-    if let Some(new) = &body.password {
-        let hash = app.limits.passwords.hash(new).await?;
-        users::set_password(&app.store, user.id, &hash, true, now).await?;
-        users::delete_user_sessions(&app.store, user.id, None).await?;
-    }
-    tracing::info!(by = %caller.name, user = %user.name, "user updated");
-    let user = users::find_user(&app.store, user.id)
-        .await?
-        .ok_or(Error::NotFound("user"))?;
+    let user = accounts::update_user(
+        &app,
+        &caller,
+        parse_id(&id)?,
+        body.roles.as_deref(),
+        body.password.as_deref(),
+    )
+    .await?;
     Ok(Json(user.into()))
 }
 

@@ -10,14 +10,15 @@ use axum::http::request::Parts;
 use axum::http::Method;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use model::ids::UserId;
 use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::Caller;
-use crate::store::users::{self, SessionRow};
+pub use crate::store::users::SessionKind;
+use crate::store::users::SessionRow;
 use crate::{App, Error, Result};
 
 /// Name of the console's session cookie.
@@ -33,24 +34,8 @@ pub fn api_token_lifetime() -> Duration {
     Duration::days(30)
 }
 /// Last-use times are written at most this often, so every request is not a write.
-const TOUCH_EVERY_MS: i64 = 60_000;
-
-/// What a session was issued for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionKind {
-    /// A browser session, by cookie, with a CSRF token and an idle expiry.
-    Console,
-    /// An API client, by `Authorization: Bearer`, with a fixed expiry.
-    Api,
-}
-
-impl SessionKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            SessionKind::Console => "console",
-            SessionKind::Api => "api",
-        }
-    }
+fn touch_every() -> Duration {
+    Duration::minutes(1)
 }
 
 /// A session just issued: the only time the token exists outside the client.
@@ -60,8 +45,8 @@ pub struct NewSession {
     pub token: String,
     /// The CSRF token (console sessions; empty for API tokens).
     pub csrf_token: String,
-    /// When it expires unless used (console) or at all (API), ms since the epoch.
-    pub expires_at: i64,
+    /// When it expires unless used (console) or at all (API).
+    pub expires_at: DateTime<Utc>,
 }
 
 // Debug output may reach a log: it shows who and when, never a token, hash or CSRF value.
@@ -97,25 +82,23 @@ pub(crate) fn token_hash(token: &str) -> String {
 
 /// Issues a session of `kind` for `user`.
 pub async fn start_session(app: &App, user: UserId, kind: SessionKind) -> Result<NewSession> {
-    let now = app.clock.now().timestamp_millis();
+    let now = app.clock.now();
     let token = random_token();
     let (csrf_token, expires_at) = match kind {
-        SessionKind::Console => (random_token(), now + console_idle().num_milliseconds()),
-        SessionKind::Api => (String::new(), now + api_token_lifetime().num_milliseconds()),
+        SessionKind::Console => (random_token(), now + console_idle()),
+        SessionKind::Api => (String::new(), now + api_token_lifetime()),
     };
-    users::insert_session(
-        &app.store,
-        &SessionRow {
+    app.store
+        .insert_session(&SessionRow {
             token_hash: token_hash(&token),
             user_id: user,
-            kind: kind.as_str().to_string(),
+            kind,
             csrf_token: csrf_token.clone(),
             created_at: now,
             last_used_at: now,
             expires_at,
-        },
-    )
-    .await?;
+        })
+        .await?;
     Ok(NewSession {
         token,
         csrf_token,
@@ -126,7 +109,7 @@ pub async fn start_session(app: &App, user: UserId, kind: SessionKind) -> Result
 /// Deletes sessions and tokens that have expired; for the background jobs. Expired ones are
 /// refused anyway, so this only keeps the table small.
 pub async fn sweep_expired(app: &App) -> Result<u64> {
-    users::delete_expired_sessions(&app.store, app.clock.now().timestamp_millis()).await
+    app.store.delete_expired_sessions(app.clock.now()).await
 }
 
 /// The `Set-Cookie` value that stores `token` in the browser.
@@ -178,27 +161,27 @@ async fn identify(parts: &Parts, app: &App) -> Result<Option<Identified>> {
         return Ok(None);
     };
     let hash = token_hash(token);
-    let Some(session) = users::find_session(&app.store, &hash).await? else {
+    let Some(session) = app.store.session(&hash).await? else {
         return Ok(None);
     };
     // A console cookie is not a bearer token, nor the other way round.
-    if session.kind != kind.as_str() {
+    if session.kind != kind {
         return Ok(None);
     }
-    let now = app.clock.now().timestamp_millis();
+    let now = app.clock.now();
     if now >= session.expires_at {
-        users::delete_session(&app.store, &hash).await?;
+        app.store.delete_session(&hash).await?;
         return Ok(None);
     }
-    let Some(user) = users::find_user(&app.store, session.user_id).await? else {
+    let Some(user) = app.store.user(session.user_id).await? else {
         return Ok(None);
     };
-    if now - session.last_used_at >= TOUCH_EVERY_MS {
+    if now - session.last_used_at >= touch_every() {
         let expires_at = match kind {
-            SessionKind::Console => now + console_idle().num_milliseconds(),
+            SessionKind::Console => now + console_idle(),
             SessionKind::Api => session.expires_at,
         };
-        users::touch_session(&app.store, &hash, now, expires_at).await?;
+        app.store.touch_session(&hash, now, expires_at).await?;
     }
     if let Some(actor) = parts.extensions.get::<crate::audit::Actor>() {
         actor.set(&user.name);
@@ -302,7 +285,7 @@ impl Authenticated {
 
     /// Ends this session.
     pub async fn end(&self, app: &App) -> Result<()> {
-        users::delete_session(&app.store, &self.0.token_hash).await
+        app.store.delete_session(&self.0.token_hash).await
     }
 
     /// The stored hash of this session's token, to keep it when revoking the others.

@@ -92,16 +92,11 @@ pub async fn agent(
     let Some((facts, runs)) = data::agent(&app, id).await? else {
         return Ok(Error::NotFound("agent").into_response());
     };
-    let registered_from = app.store.registered_from(id).await?;
-    let unexpected = crate::registration_limits::unexpected_address(
-        &app,
-        registered_from.as_deref(),
-        facts.registered_at,
-    )
-    .await?;
+    let registered =
+        crate::migration::agents::registration_address(&app, id, facts.registered_at).await?;
     let body = html! {
         h1 { "Agent " (facts.computer_name) }
-        @if unexpected {
+        @if registered.refused_before {
             p.error role="alert" {
                 "This agent registered from an address whose agent requests had been refused before (see Failed communications). Check that the device is the computer it claims to be."
             }
@@ -113,7 +108,7 @@ pub async fn agent(
             dt { "Join state" } dd { (facts.join_state) }
             dt { "Agent version" } dd { (facts.agent_version) }
             dt { "Registered" } dd { (when(facts.registered_at)) }
-            dt { "Registered from" } dd { @if let Some(a) = &registered_from { (a) } @else { "unknown" } }
+            dt { "Registered from" } dd { @if let Some(a) = &registered.address { (a) } @else { "unknown" } }
             dt { "Last contact" } dd { (when(facts.last_contact)) }
         }
         p { a href=(format!("/agents/{id}/logs")) { "Logs" } }

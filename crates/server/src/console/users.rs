@@ -12,12 +12,11 @@ use model::ids::UserId;
 use super::{when, Viewer};
 use crate::auth::password::MIN_LENGTH;
 use crate::auth::{accounts, Access, Area, CsrfPending, Role};
-use crate::store::users as store;
 use crate::{App, Error, Result};
 
 /// The page, with `errors` from a refused change above the form.
 async fn render(app: &App, viewer: &Viewer, errors: &[String]) -> Result<Markup> {
-    let users = store::list_users(&app.store).await?;
+    let users = app.store.users().await?;
     Ok(html! {
         h1 { "Users" }
         table {
@@ -30,7 +29,7 @@ async fn render(app: &App, viewer: &Viewer, errors: &[String]) -> Result<Markup>
                             @if u.must_change_password { " " span.muted { "(must change password)" } }
                         }
                         td { (u.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")) }
-                        td { (when(crate::store::from_ms(u.created_at))) }
+                        td { (when(u.created_at)) }
                         td {
                             @if u.id != viewer.caller.user {
                                 form method="post" action=(format!("/users/{}/delete", u.id))

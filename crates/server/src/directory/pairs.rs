@@ -2,8 +2,9 @@
 //! table, what a run would change, and why one object matched or did not.
 
 use model::ids::DirectoryId;
+use tokio::sync::OwnedRwLockReadGuard;
 
-use super::cache::{self, CachedObject};
+use super::cache::{self, CachedObject, ObjectCache};
 use super::matching::{self, MatchSummary};
 use super::profile::{self, MatchProfile};
 use crate::{App, Error, Result};
@@ -78,34 +79,58 @@ pub fn translatable(view: &cache::ObjectCache) -> Vec<&CachedObject> {
         .collect()
 }
 
-/// The profile a run of the pair uses, after checking the pair: `given`, checked, else the
-/// pair's stored one.
-async fn profile_for(
-    app: &App,
-    source: DirectoryId,
-    target: DirectoryId,
-    given: Option<MatchProfile>,
-) -> Result<MatchProfile> {
-    check_pair(app, source, target).await?;
-    match given {
-        Some(profile) => {
-            profile.validate()?;
-            Ok(profile)
+/// A checked pair ready to match: the profile a run uses and both directories' current caches,
+/// held for reading until it is dropped.
+struct OpenPair {
+    profile: MatchProfile,
+    source: OwnedRwLockReadGuard<ObjectCache>,
+    target: OwnedRwLockReadGuard<ObjectCache>,
+}
+
+impl OpenPair {
+    /// Checks the pair, takes `given` (checked) or else the pair's stored profile, and reads the
+    /// current caches of both directories, the source's first.
+    async fn open(
+        app: &App,
+        source: DirectoryId,
+        target: DirectoryId,
+        given: Option<MatchProfile>,
+    ) -> Result<OpenPair> {
+        check_pair(app, source, target).await?;
+        let profile = match given {
+            Some(profile) => {
+                profile.validate()?;
+                profile
+            }
+            None => pair_profile(app, source, target).await?,
+        };
+        let source_slot = app.caches.current(&app.store, source).await?;
+        let target_slot = app.caches.current(&app.store, target).await?;
+        Ok(OpenPair {
+            profile,
+            source: source_slot.read_owned().await,
+            target: target_slot.read_owned().await,
+        })
+    }
+
+    /// The users and groups of both sides, and how the profile pairs them.
+    fn run(&self) -> PairRun<'_> {
+        let sources = translatable(&self.source);
+        let targets = translatable(&self.target);
+        let outcomes = matching::run_profile(&self.profile, &sources, &targets);
+        PairRun {
+            sources,
+            targets,
+            outcomes,
         }
-        None => pair_profile(app, source, target).await,
     }
 }
 
-/// The current caches of the pair's two directories.
-async fn pair_slots(
-    app: &App,
-    source: DirectoryId,
-    target: DirectoryId,
-) -> Result<(cache::CacheSlot, cache::CacheSlot)> {
-    Ok((
-        app.caches.current(&app.store, source).await?,
-        app.caches.current(&app.store, target).await?,
-    ))
+/// One run of a pair's profile over its users and groups.
+struct PairRun<'a> {
+    sources: Vec<&'a CachedObject>,
+    targets: Vec<&'a CachedObject>,
+    outcomes: Vec<matching::Pairing>,
 }
 
 /// Matches the users and groups of `source` to those of `target` under `profile` (the pair's
@@ -117,22 +142,17 @@ pub async fn match_pair(
     target: DirectoryId,
     profile: Option<MatchProfile>,
 ) -> Result<MatchSummary> {
-    let profile = profile_for(app, source, target, profile).await?;
-    let (source_slot, target_slot) = pair_slots(app, source, target).await?;
-    let source_view = source_slot.read().await;
-    let target_view = target_slot.read().await;
-    let sources = translatable(&source_view);
-    let targets = translatable(&target_view);
-    let outcomes = matching::run_profile(&profile, &sources, &targets);
+    let pair = OpenPair::open(app, source, target, profile).await?;
+    let run = pair.run();
     matching::persist(
         &app.store,
         &app.pairs,
         source,
         target,
-        &sources,
-        &targets,
-        &outcomes,
-        &crate::store::to_json(&profile)?,
+        &run.sources,
+        &run.targets,
+        &run.outcomes,
+        &crate::store::to_json(&pair.profile)?,
         app.clock.now(),
     )
     .await
@@ -146,21 +166,16 @@ pub async fn what_if(
     target: DirectoryId,
     profile: Option<MatchProfile>,
 ) -> Result<matching::WhatIf> {
-    let profile = profile_for(app, source, target, profile).await?;
-    let (source_slot, target_slot) = pair_slots(app, source, target).await?;
-    let source_view = source_slot.read().await;
-    let target_view = target_slot.read().await;
-    let sources = translatable(&source_view);
-    let targets = translatable(&target_view);
-    let outcomes = matching::run_profile(&profile, &sources, &targets);
+    let pair = OpenPair::open(app, source, target, profile).await?;
+    let run = pair.run();
     matching::what_if(
         &app.store,
         &app.pairs,
         source,
         target,
-        &sources,
-        &targets,
-        &outcomes,
+        &run.sources,
+        &run.targets,
+        &run.outcomes,
         app.clock.now(),
     )
     .await
@@ -174,12 +189,9 @@ pub async fn explain_match(
     target: DirectoryId,
     who: &str,
 ) -> Result<profile::Explanation> {
-    let profile = profile_for(app, source, target, None).await?;
-    let (source_slot, target_slot) = pair_slots(app, source, target).await?;
-    let source_view = source_slot.read().await;
-    let target_view = target_slot.read().await;
-    let sources = translatable(&source_view);
-    let targets = translatable(&target_view);
+    let pair = OpenPair::open(app, source, target, None).await?;
+    let sources = translatable(&pair.source);
+    let targets = translatable(&pair.target);
     let found: Vec<usize> = sources
         .iter()
         .enumerate()
@@ -211,7 +223,7 @@ pub async fn explain_match(
             ));
         }
     };
-    let matcher = profile::Matcher::new(&profile, &targets);
+    let matcher = profile::Matcher::new(&pair.profile, &targets);
     let outcomes = matcher.match_all(&sources);
     Ok(matcher.explain(&sources, &outcomes, index))
 }

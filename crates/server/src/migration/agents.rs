@@ -196,3 +196,30 @@ pub async fn events(
 pub async fn failed_communications(app: &App, limit: Option<u32>) -> Result<Vec<FailedSource>> {
     app.store.failed_sources(page_size(limit)?).await
 }
+
+/// Where an agent registered from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationAddress {
+    /// The address, when it was known.
+    pub address: Option<String>,
+    /// Whether agent requests from that address had been refused before the agent registered: a
+    /// sign of someone trying PSKs or computer names.
+    pub refused_before: bool,
+}
+
+/// Where `agent`, registered at `registered_at`, registered from.
+pub async fn registration_address(
+    app: &App,
+    agent: AgentId,
+    registered_at: DateTime<Utc>,
+) -> Result<RegistrationAddress> {
+    let address = app.store.registered_from(agent).await?;
+    let refused_before = match &address {
+        Some(address) => app.store.was_refused_before(address, registered_at).await?,
+        None => false,
+    };
+    Ok(RegistrationAddress {
+        address,
+        refused_before,
+    })
+}

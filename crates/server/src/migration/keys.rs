@@ -1,13 +1,15 @@
 //! PSKs and agent certificates: the keys of agent registration and agent traffic. A PSK's value
-//! is shown once, in the answer that creates it; certificate key pairs never leave the store.
+//! is shown once, in the answer that creates it; certificate key pairs never leave the store. A
+//! PSK may expire and may register only the computers of one batch, so it is less of a master key.
 
 use chrono::{DateTime, Months, Utc};
 use model::envelope::KeyPair;
-use model::ids::{CertificateId, PskId};
+use model::ids::{CertificateId, DirectoryId, ObjectGuid, PskId};
 use rand::distributions::{Alphanumeric, DistString};
 use serde::{Deserialize, Serialize};
 
 use crate::store::certificates::{CertificateInfo, PskInfo};
+use crate::store::psk_limits::PskLimits;
 use crate::{App, Error, Result};
 
 /// Characters in a PSK.
@@ -35,18 +37,61 @@ impl std::fmt::Debug for NewPsk {
     }
 }
 
-/// Makes a new PSK of 64 random letters and digits; it becomes the latest.
-pub async fn create_psk(app: &App) -> Result<NewPsk> {
+/// Makes a new PSK of 64 random letters and digits under `limits`, after checking them (an expiry
+/// in the future, a batch that exists); it becomes the latest.
+pub async fn create_psk(app: &App, limits: PskLimits) -> Result<NewPsk> {
+    let now = app.clock.now();
+    if limits.expires_at.is_some_and(|at| at <= now) {
+        return Err(Error::field("expires_at", "must be in the future"));
+    }
+    if let Some(batch) = limits.batch {
+        if app.store.batch(batch).await?.is_none() {
+            return Err(Error::field("batch", "no batch has this id"));
+        }
+    }
     let key = Alphanumeric.sample_string(&mut rand::rngs::OsRng, PSK_LENGTH);
     let id = PskId::new();
-    let now = app.clock.now();
     app.store.insert_psk(id, &key, now).await?;
+    if limits != PskLimits::default() {
+        app.store.set_psk_limits(id, &limits).await?;
+    }
     tracing::info!(psk = %id, "PSK created");
     Ok(NewPsk {
         id,
         key,
         created_at: now,
     })
+}
+
+/// Why `psk` may not register the computer `guid` of `directory` at `now`, if it may not: the
+/// refusal code and the message for the failed communication.
+pub async fn registration_refusal(
+    app: &App,
+    psk: PskId,
+    directory: DirectoryId,
+    guid: &ObjectGuid,
+    now: DateTime<Utc>,
+) -> Result<Option<(&'static str, String)>> {
+    let limits = app.store.psk_limits(psk).await?;
+    if limits.expires_at.is_some_and(|at| at <= now) {
+        return Ok(Some((
+            "psk_expired",
+            "the PSK has expired; reinstall the agent with a current PSK".to_string(),
+        )));
+    }
+    if let Some(batch) = limits.batch {
+        let selected = match app.store.batch(batch).await? {
+            Some(b) => b.source_directory == directory && b.computers.includes(guid),
+            None => false,
+        };
+        if !selected {
+            return Ok(Some((
+                "psk_wrong_batch",
+                "this PSK registers only the computers of its batch".to_string(),
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// The body of `POST /agent-certificates`; both fields optional.

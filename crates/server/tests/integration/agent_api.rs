@@ -278,7 +278,7 @@ async fn no_certificate_or_no_psk_is_refused_with_a_clear_code() {
         (status, refused.code.as_str()),
         (StatusCode::FORBIDDEN, "no_psk")
     );
-    let psk = server::migration::keys::create_psk(&t.app)
+    let psk = server::migration::keys::create_psk(&t.app, Default::default())
         .await
         .expect("psk")
         .key;

@@ -8,7 +8,6 @@ use chrono::Duration;
 use serde_json::{json, Value};
 use server::auth::session::{start_session, NewSession, SessionKind};
 use server::auth::{bootstrap_admin, reset_password, Role};
-use server::store::users::find_user_by_name;
 
 use crate::support::{TestApp, TestResponse};
 
@@ -30,7 +29,10 @@ async fn login_token(app: &TestApp, name: &str, password: &str) -> String {
 /// A console session for a new user with `roles`, as the console's login form makes it.
 pub async fn console_session(app: &TestApp, roles: &[Role]) -> NewSession {
     let (name, _) = app.user_with_roles(roles).await;
-    let user = find_user_by_name(&app.app.store, &name)
+    let user = app
+        .app
+        .store
+        .user_by_name(&name)
         .await
         .expect("read")
         .expect("user");
@@ -617,7 +619,10 @@ async fn debug_output_of_sessions_and_users_holds_no_secret() {
         "{debug}"
     );
     let (name, _) = app.user_with_roles(&[Role::AgentViewer]).await;
-    let user = find_user_by_name(&app.app.store, &name)
+    let user = app
+        .app
+        .store
+        .user_by_name(&name)
         .await
         .expect("read")
         .expect("user");

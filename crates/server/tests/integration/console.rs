@@ -15,7 +15,6 @@ use server::auth::session::{start_session, SessionKind};
 use server::auth::{bootstrap_admin, Role};
 use server::store::agents::{Agent, RunUpdate};
 use server::store::communications::FailedCommunication;
-use server::store::users::find_user_by_name;
 use server::Settings;
 
 use crate::support::{TestApp, TestResponse};
@@ -315,7 +314,10 @@ async fn seed_device_data(app: &TestApp) -> AgentId {
 
 async fn console_cookie(app: &TestApp, roles: &[Role]) -> String {
     let (name, _) = app.user_with_roles(roles).await;
-    let user = find_user_by_name(&app.app.store, &name)
+    let user = app
+        .app
+        .store
+        .user_by_name(&name)
         .await
         .expect("read")
         .expect("user");
@@ -553,7 +555,10 @@ async fn tenant_admins_add_and_delete_users_in_the_console_and_others_are_refuse
     assert_eq!(r.status, 422);
     assert!(r.text().contains("password: use at least 12 characters"));
 
-    let user = find_user_by_name(&app.app.store, "ops.one")
+    let user = app
+        .app
+        .store
+        .user_by_name("ops.one")
         .await
         .expect("read")
         .expect("user");
@@ -571,7 +576,10 @@ async fn tenant_admins_add_and_delete_users_in_the_console_and_others_are_refuse
             .status,
         303
     );
-    assert!(find_user_by_name(&app.app.store, "ops.one")
+    assert!(app
+        .app
+        .store
+        .user_by_name("ops.one")
         .await
         .expect("read")
         .is_none());

@@ -184,7 +184,7 @@ async fn device_code_sign_in_makes_a_sealed_token_that_devices_receive() {
         .await;
     assert_eq!(runbook.status, StatusCode::CREATED, "{}", runbook.text());
     let runbook_id = runbook.json()["id"].clone();
-    let psk = server::migration::keys::create_psk(&t.app)
+    let psk = server::migration::keys::create_psk(&t.app, Default::default())
         .await
         .expect("psk")
         .key;

@@ -252,7 +252,7 @@ async fn serve_keeps_its_key_in_a_private_file_and_refuses_another_key() {
         ..ServeConfig::default()
     };
     let running = start(config.clone(), clock.clone()).await.expect("start");
-    let psk = server::migration::keys::create_psk(running.app())
+    let psk = server::migration::keys::create_psk(running.app(), Default::default())
         .await
         .expect("psk")
         .key;

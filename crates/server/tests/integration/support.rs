@@ -104,7 +104,10 @@ impl TestApp {
     /// Creates a user with `roles` and returns a bearer token for them.
     pub async fn token_with_roles(&self, roles: &[Role]) -> String {
         let (name, _) = self.user_with_roles(roles).await;
-        let user = server::store::users::find_user_by_name(&self.app.store, &name)
+        let user = self
+            .app
+            .store
+            .user_by_name(&name)
             .await
             .expect("read test user")
             .expect("test user exists");

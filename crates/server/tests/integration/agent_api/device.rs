@@ -237,7 +237,7 @@ pub async fn world(t: &TestApp) -> World {
     server::directory::match_users(&t.app, src, dst, MatchAttribute::SamAccountName)
         .await
         .expect("match");
-    let psk = server::migration::keys::create_psk(&t.app)
+    let psk = server::migration::keys::create_psk(&t.app, Default::default())
         .await
         .expect("psk")
         .key;

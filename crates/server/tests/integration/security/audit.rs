@@ -218,7 +218,10 @@ async fn console_changes_are_recorded_with_the_state_before_and_after() {
     assert_eq!(added.status, 303, "{}", added.text());
 
     // Erin signs in to the console and chooses her own password.
-    let erin = server::store::users::find_user_by_name(&t.app.store, "erin")
+    let erin = t
+        .app
+        .store
+        .user_by_name("erin")
         .await
         .expect("read")
         .expect("erin exists");

@@ -10,7 +10,6 @@ use serde_json::json;
 use server::auth::gate::PasswordGate;
 use server::auth::Role;
 use server::limits::Limits;
-use server::store::users::{find_user_by_name, take_login_attempt};
 
 use crate::auth::capture_logs;
 use crate::support::{TestApp, TestResponse};
@@ -66,7 +65,10 @@ async fn excess_password_checks_are_answered_busy_while_other_requests_are_serve
     assert_eq!(t.get("/api/v1/auth/whoami", &token).await.status, 200);
     assert_eq!(t.get("/api/v1/users", &token).await.status, 403);
     // A busy answer counted nothing against the account.
-    let user = find_user_by_name(&t.app.store, &name)
+    let user = t
+        .app
+        .store
+        .user_by_name(&name)
         .await
         .expect("read")
         .expect("user");
@@ -79,14 +81,20 @@ async fn excess_password_checks_are_answered_busy_while_other_requests_are_serve
 async fn a_hundred_parallel_attempts_take_only_five() {
     let t = TestApp::new().await;
     let (name, _) = t.user_with_roles(&[Role::AgentViewer]).await;
-    let user = find_user_by_name(&t.app.store, &name)
+    let user = t
+        .app
+        .store
+        .user_by_name(&name)
         .await
         .expect("read")
         .expect("user");
-    let now = t.app.clock.now().timestamp_millis();
-    let until = now + 300_000;
-    let attempts =
-        (0..100).map(|_| take_login_attempt(&t.app.store, user.id, now, 5, until, false));
+    let now = t.app.clock.now();
+    let until = now + chrono::Duration::minutes(5);
+    let attempts = (0..100).map(|_| {
+        t.app
+            .store
+            .take_login_attempt(user.id, now, 5, until, false)
+    });
     let taken = futures_util::future::join_all(attempts).await;
     let granted = taken
         .into_iter()
@@ -99,15 +107,20 @@ async fn a_hundred_parallel_attempts_take_only_five() {
 async fn attempts_cut_short_leave_the_account_locked_only_for_the_lockout() {
     let t = TestApp::new().await;
     let (name, password) = t.user_with_roles(&[Role::AgentViewer]).await;
-    let user = find_user_by_name(&t.app.store, &name)
+    let user = t
+        .app
+        .store
+        .user_by_name(&name)
         .await
         .expect("read")
         .expect("user");
     // Five attempts taken and never finished, as when the server stops mid-check.
-    let now = t.app.clock.now().timestamp_millis();
-    let until = now + server::auth::accounts::lockout().num_milliseconds();
+    let now = t.app.clock.now();
+    let until = now + server::auth::accounts::lockout();
     for _ in 0..5 {
-        take_login_attempt(&t.app.store, user.id, now, 5, until, false)
+        t.app
+            .store
+            .take_login_attempt(user.id, now, 5, until, false)
             .await
             .expect("take")
             .expect("granted");
@@ -314,7 +327,10 @@ async fn another_sites_page_cannot_sign_a_browser_in() {
 async fn a_session_cannot_guess_its_password_through_the_password_change() {
     let t = TestApp::new().await;
     let (name, password) = t.user_with_roles(&[Role::AgentViewer]).await;
-    let user = find_user_by_name(&t.app.store, &name)
+    let user = t
+        .app
+        .store
+        .user_by_name(&name)
         .await
         .expect("read")
         .expect("user");

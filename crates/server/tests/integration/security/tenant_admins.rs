@@ -2,13 +2,15 @@
 
 use serde_json::json;
 use server::auth::Role;
-use server::store::users::find_user_by_name;
 
 use crate::support::TestApp;
 
 async fn admin(t: &TestApp) -> (String, String) {
     let (name, _) = t.user_with_roles(&[Role::TenantAdmin]).await;
-    let user = find_user_by_name(&t.app.store, &name)
+    let user = t
+        .app
+        .store
+        .user_by_name(&name)
         .await
         .expect("read")
         .expect("user");
@@ -40,7 +42,10 @@ async fn two_admins_demoting_themselves_at_once_leave_one() {
         let mut answers = [ra.as_u16(), rb.as_u16()];
         answers.sort_unstable();
         assert_eq!(answers, [200, 409]);
-        let left = server::store::users::count_with_role(&t.app.store, Role::TenantAdmin)
+        let left = t
+            .app
+            .store
+            .count_with_role(Role::TenantAdmin)
             .await
             .expect("count");
         assert_eq!(left, 1);
@@ -54,7 +59,10 @@ async fn grant_restores_a_tenant_admin() {
     server::auth::accounts::grant_tenant_admin(&t.app, &name)
         .await
         .expect("grant");
-    let user = find_user_by_name(&t.app.store, &name)
+    let user = t
+        .app
+        .store
+        .user_by_name(&name)
         .await
         .expect("read")
         .expect("user");
