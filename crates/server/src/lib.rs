@@ -7,6 +7,7 @@ mod app;
 pub mod audit;
 pub mod auth;
 pub mod console;
+pub mod csv_export;
 pub mod directory;
 pub mod enrollment;
 mod error;

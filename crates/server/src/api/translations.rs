@@ -9,7 +9,7 @@ use model::directory::TranslationEntry;
 use serde::Deserialize;
 
 use crate::auth::{Access, Area, Caller};
-use crate::{App, Error, Result};
+use crate::{App, Result};
 
 /// The query of the translation table routes.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -41,22 +41,19 @@ pub async fn translations(
 
 /// The translation table as CSV, one row per entry.
 pub fn translations_to_csv(entries: &[TranslationEntry]) -> Result<String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| Error::Internal(format!("cannot write CSV: {}", e));
-    w.write_record([
-        "kind",
-        "source_name",
-        "source_upn",
-        "source_sid",
-        "source_guid",
-        "target_name",
-        "target_upn",
-        "target_sid",
-        "target_guid",
-    ])
-    .map_err(csv_err)?;
-    for e in entries {
-        w.write_record(
+    crate::csv_export::write(
+        [
+            "kind",
+            "source_name",
+            "source_upn",
+            "source_sid",
+            "source_guid",
+            "target_name",
+            "target_upn",
+            "target_sid",
+            "target_guid",
+        ],
+        entries.iter().map(|e| {
             [
                 e.kind.as_str().to_string(),
                 e.source.name.clone(),
@@ -68,14 +65,8 @@ pub fn translations_to_csv(entries: &[TranslationEntry]) -> Result<String> {
                 e.target.sid.to_string(),
                 e.target.guid.to_string(),
             ]
-            .map(|cell| model::csv_guard::guard(&cell).into_owned()),
-        )
-        .map_err(csv_err)?;
-    }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| Error::Internal(format!("cannot write CSV: {}", e)))?;
-    String::from_utf8(bytes).map_err(|e| Error::Internal(format!("CSV is not UTF-8: {}", e)))
+        }),
+    )
 }
 
 /// `GET /translations.csv?search=`: the same rows as a download.

@@ -67,31 +67,24 @@ pub async fn list(
 
 /// The entries as CSV, every cell through the CSV guard.
 pub fn to_csv(entries: &[AuditEntry]) -> Result<String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| Error::Internal(format!("cannot write CSV: {}", e));
-    w.write_record([
-        "at", "actor", "address", "action", "status", "before", "after",
-    ])
-    .map_err(csv_err)?;
     let text =
         |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
-    for e in entries {
-        let row = [
-            e.at.to_rfc3339(),
-            e.actor.clone(),
-            e.address.clone().unwrap_or_default(),
-            e.action.clone(),
-            e.status.to_string(),
-            text(&e.before),
-            text(&e.after),
-        ];
-        w.write_record(row.iter().map(|c| model::csv_guard::guard(c).into_owned()))
-            .map_err(csv_err)?;
-    }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| Error::Internal(format!("cannot write CSV: {}", e)))?;
-    String::from_utf8(bytes).map_err(|e| Error::Internal(format!("CSV is not UTF-8: {}", e)))
+    crate::csv_export::write(
+        [
+            "at", "actor", "address", "action", "status", "before", "after",
+        ],
+        entries.iter().map(|e| {
+            [
+                e.at.to_rfc3339(),
+                e.actor.clone(),
+                e.address.clone().unwrap_or_default(),
+                e.action.clone(),
+                e.status.to_string(),
+                text(&e.before),
+                text(&e.after),
+            ]
+        }),
+    )
 }
 
 #[utoipa::path(
