@@ -41,6 +41,21 @@ fn is_directory_sid(sid: &Sid) -> bool {
     }
 }
 
+/// How descriptors are translated in `mode`; `None` when permissions are left as they are.
+/// Owners move to the target too: a single SID cannot be "added beside", and the migrated user
+/// should own their files. Add mode keeps the source's ACEs.
+fn translate_options(mode: PermissionMode) -> Option<TranslateOptions> {
+    let mode = match mode {
+        PermissionMode::DontUpdate => return None,
+        PermissionMode::AddOnly => TranslateMode::Add,
+        PermissionMode::AddAndRemove => TranslateMode::Replace,
+    };
+    Some(TranslateOptions {
+        mode,
+        owner_and_group: true,
+    })
+}
+
 /// Asks the server for the translations of the SIDs found on the device.
 fn fetch_sid_map<W: Workstation, T: Transport>(ws: &W, client: &Client<T>) -> Result<SidMap> {
     let asked: BTreeSet<Sid> = ws
@@ -382,18 +397,9 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             }
             Action::ResetWindowsHello => ws.reset_windows_hello(),
             Action::UpdatePermissions { area, mode, ignore } => {
-                let mode = match mode {
-                    PermissionMode::DontUpdate => {
-                        return Ok(Effect::unchanged("permissions are left as they are"))
-                    }
-                    PermissionMode::AddOnly => TranslateMode::Add,
-                    PermissionMode::AddAndRemove => TranslateMode::Replace,
-                };
-                // Owners move to the target too: a single SID cannot be "added beside", and the
-                // migrated user should own their files. Add mode keeps the source's ACEs.
-                let options = TranslateOptions {
-                    mode,
-                    owner_and_group: true,
+                let options = match translate_options(*mode) {
+                    Some(options) => options,
+                    None => return Ok(Effect::unchanged("permissions are left as they are")),
                 };
                 let map = self.sid_map(runbook, map)?;
                 match area {
@@ -435,17 +441,11 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 }
             }
             Action::UpdateAreaPermissions { area, mode, .. } => {
-                let mode = match mode {
-                    PermissionMode::DontUpdate => {
-                        return Ok(Effect::unchanged("permissions are left as they are"))
-                    }
-                    PermissionMode::AddOnly => TranslateMode::Add,
-                    PermissionMode::AddAndRemove => TranslateMode::Replace,
+                let options = match translate_options(*mode) {
+                    Some(options) => options,
+                    None => return Ok(Effect::unchanged("permissions are left as they are")),
                 };
-                let options = TranslateOptions {
-                    mode,
-                    owner_and_group: true,
-                };
+                let mode = options.mode;
                 let map = self.sid_map(runbook, map)?;
                 match area {
                     Area::UserRights => {
