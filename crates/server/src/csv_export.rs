@@ -1,6 +1,9 @@
 //! The CSV files the server writes (the translation table, the audit trail): one writer, so every
 //! cell goes through [`model::csv_guard`] and a spreadsheet never reads one as a formula.
 
+use axum::http::header;
+use axum::response::IntoResponse;
+
 use crate::{Error, Result};
 
 /// A CSV document of `header` and `rows`, every cell guarded.
@@ -22,4 +25,18 @@ pub fn write<const N: usize>(
         .into_inner()
         .map_err(|e| Error::Internal(format!("cannot write CSV: {}", e)))?;
     String::from_utf8(bytes).map_err(|e| Error::Internal(format!("CSV is not UTF-8: {}", e)))
+}
+
+/// `body` as a CSV download saved as `file_name`.
+pub fn download(file_name: &str, body: String) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", file_name),
+            ),
+        ],
+        body,
+    )
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use model::batch::Batch;
@@ -248,14 +248,5 @@ pub async fn export_csv(
 ) -> Result<impl IntoResponse> {
     caller.require(Area::Agent, Access::Read)?;
     let csv = batches::export_computer_list(&app, parse_id("id", &id)?).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"computers.csv\"",
-            ),
-        ],
-        csv,
-    ))
+    Ok(crate::csv_export::download("computers.csv", csv))
 }

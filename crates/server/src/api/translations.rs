@@ -2,7 +2,6 @@
 //! download.
 
 use axum::extract::{Query, State};
-use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use model::directory::TranslationEntry;
@@ -87,14 +86,5 @@ pub async fn translations_csv(
 ) -> Result<impl IntoResponse> {
     caller.require(Area::Sync, Access::Read)?;
     let body = translations_to_csv(&app.store.translations(q.search.as_deref()).await?)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"translation-table.csv\"",
-            ),
-        ],
-        body,
-    ))
+    Ok(crate::csv_export::download("translation-table.csv", body))
 }

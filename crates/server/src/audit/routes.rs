@@ -2,7 +2,6 @@
 //! admins.
 
 use axum::extract::{Query, State};
-use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -104,14 +103,5 @@ pub async fn csv(
 ) -> Result<impl IntoResponse> {
     caller.require(Area::Tenant, Access::Read)?;
     let entries = app.store.audit(&q.filter()?).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"audit.csv\"",
-            ),
-        ],
-        to_csv(&entries)?,
-    ))
+    Ok(crate::csv_export::download("audit.csv", to_csv(&entries)?))
 }
