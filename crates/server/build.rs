@@ -134,6 +134,11 @@ const ROOTS: &[(&str, &str, &str)] = &[
     ("Phase", "Phase", "model/src/status.rs"),
     ("AgentStatus", "AgentStatus", "model/src/status.rs"),
     ("FieldError", "FieldError", "model/src/error.rs"),
+    (
+        "DevicePlan",
+        "DevicePlan",
+        "server/src/migration/device_plan.rs",
+    ),
 ];
 
 /// Types serde writes as text whose `Serialize` is not found by reading the sources (only

@@ -75,6 +75,16 @@ pub enum Record {
         /// When.
         at: DateTime<Utc>,
     },
+    /// An operator asked the server to retry a runbook that ended in Error, and this device took
+    /// it up: the run goes on from the steps it recorded done.
+    RunbookRetried {
+        /// The runbook.
+        runbook: RunbookId,
+        /// The server's retry count it answers.
+        retry: u32,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Every step finished: the runbook never runs here again.
     RunbookCompleted {
         /// The runbook.
@@ -120,6 +130,8 @@ pub struct RunbookRun {
     pub current: Option<String>,
     /// The translations it uses, once recorded.
     pub translations: Option<RecordedTranslations>,
+    /// The server's retry count this device honoured last (0 before any retry).
+    pub retry: u32,
 }
 
 /// The journal file and what it says.
@@ -163,6 +175,7 @@ impl Journal {
                     status: AgentStatus::InProgress,
                     current: None,
                     translations: None,
+                    retry: 0,
                 });
                 // A runbook started again after an error keeps the steps it finished.
                 run.steps = steps.clone();
@@ -194,6 +207,12 @@ impl Journal {
                         pairs: pairs.clone(),
                         profiles: profiles.clone(),
                     });
+                }
+            }
+            Record::RunbookRetried { runbook, retry, .. } => {
+                if let Some(run) = self.runs.get_mut(runbook) {
+                    run.retry = run.retry.max(*retry);
+                    run.status = AgentStatus::InProgress;
                 }
             }
             Record::RunbookCompleted { runbook, .. } => {
@@ -340,6 +359,25 @@ impl Journal {
         self.runs.get(&last).map(|run| (last, run))
     }
 
+    /// Whether the server's `retry` count asks `runbook` to run again here: it ended in Error and
+    /// the count is higher than the retry honoured last.
+    pub fn retry_wanted(&self, runbook: &RunbookId, retry: u32) -> bool {
+        self.runs
+            .get(runbook)
+            .map_or(false, |r| r.status == AgentStatus::Error && retry > r.retry)
+    }
+
+    /// Records that `runbook`, which ended in Error, runs again for the server's `retry` count,
+    /// keeping the steps it recorded done.
+    pub fn runbook_retried(
+        &mut self,
+        runbook: RunbookId,
+        retry: u32,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.append(Record::RunbookRetried { runbook, retry, at })
+    }
+
     /// Records that `runbook` Completed.
     pub fn runbook_completed(&mut self, runbook: RunbookId, at: DateTime<Utc>) -> Result<()> {
         self.append(Record::RunbookCompleted { runbook, at })
@@ -439,6 +477,38 @@ mod tests {
         let j = Journal::open(&path).expect("reopen");
         assert_eq!(j.status(&rb), Some(AgentStatus::Error));
         assert!(j.unfinished().is_none());
+    }
+
+    #[test]
+    fn a_retry_is_taken_once_per_count_and_keeps_the_steps_done() {
+        let path = scratch();
+        let rb = RunbookId::new();
+        let now = instant();
+        {
+            let mut j = Journal::open(&path).expect("open");
+            assert!(
+                !j.retry_wanted(&rb, 1),
+                "a runbook never started is no retry"
+            );
+            j.runbook_started(rb, "AD to AD", &steps(), now)
+                .expect("record");
+            j.step_done(rb, "startup/backup-legal-notice", now)
+                .expect("record");
+            assert!(!j.retry_wanted(&rb, 1), "a running runbook is not retried");
+            j.step_failed(rb, "device-state/leave-ad", "access denied", now)
+                .expect("record");
+            assert!(!j.retry_wanted(&rb, 0), "no retry was asked for");
+            assert!(j.retry_wanted(&rb, 1));
+            j.runbook_retried(rb, 1, now).expect("record");
+        }
+        let mut j = Journal::open(&path).expect("reopen");
+        let (id, run) = j.unfinished().expect("the retried run is unfinished");
+        assert_eq!((id, run.retry), (rb, 1));
+        assert!(j.is_done(&rb, "startup/backup-legal-notice"));
+        j.step_failed(rb, "device-state/leave-ad", "access denied again", now)
+            .expect("record");
+        assert!(!j.retry_wanted(&rb, 1), "the same retry is not taken twice");
+        assert!(j.retry_wanted(&rb, 2));
     }
 
     #[test]

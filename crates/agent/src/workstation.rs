@@ -299,4 +299,44 @@ pub trait Workstation {
     fn uninstall_agent(&mut self) -> Result<()>;
     /// A step finished with `changes`: a point where the workstation may make its state durable.
     fn checkpoint(&mut self, step: &str, changes: usize) -> Result<()>;
+
+    // Pre-flight primitives: read-only questions the gates ask before the first change. A
+    // workstation that cannot answer one fails that gate with its reason, loudly.
+
+    /// Whether the directory a join goes to answers from this device now: for an Active
+    /// Directory domain, a domain controller found with `DsGetDcNameW` (`DS_FORCE_REDISCOVERY`,
+    /// `DS_WRITABLE_REQUIRED`); for an Entra tenant, its sign-in endpoint (WinHTTP GET of
+    /// `https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration`).
+    fn directory_reachable(&self, target: &str) -> Result<bool> {
+        let _ = target;
+        Err(crate::Error::Unsupported {
+            action: "directory_reachable".to_string(),
+            reason: "this workstation cannot check that the target directory answers".to_string(),
+        })
+    }
+
+    /// Whether `domain` has a computer account `name` already: an LDAP search for
+    /// `(sAMAccountName=<name>$)` on a domain controller found with `DsGetDcNameW`, bound as the
+    /// join account (`ldap_bind_sW`), which also proves the account's password.
+    fn computer_account_exists(&self, domain: &str, name: &str, join: &AdJoin<'_>) -> Result<bool> {
+        let _ = (domain, name, join);
+        Err(crate::Error::Unsupported {
+            action: "computer_account_exists".to_string(),
+            reason: "this workstation cannot look up computer accounts in the target domain"
+                .to_string(),
+        })
+    }
+
+    /// The process holding the registry hive file `path` (a user's `NTUSER.DAT`) open, as
+    /// `name (pid)`, or `None` when nothing holds it (Restart Manager: `RmStartSession`,
+    /// `RmRegisterResources` with the file, `RmGetList`; a hive loaded for a signed-in user is
+    /// held by the system and reported as such).
+    fn hive_holder(&self, path: &str) -> Result<Option<String>> {
+        let _ = path;
+        Err(crate::Error::Unsupported {
+            action: "hive_holder".to_string(),
+            reason: "this workstation cannot tell which process holds a user's hive open"
+                .to_string(),
+        })
+    }
 }

@@ -115,6 +115,12 @@ pub struct CheckInRequest {
     /// Runbooks that have Completed on this device.
     #[serde(default)]
     pub completed: Vec<RunbookId>,
+    /// The computer name now (it changes with a rename). Absent from older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computer_name: Option<String>,
+    /// The Windows version now (it changes with an upgrade). Absent from older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
 }
 
 /// What the device should run and when.
@@ -133,10 +139,23 @@ pub struct DeviceAssignment {
     /// Like the passwords, it travels only here, inside the encrypted envelope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bulk_token: Option<BulkToken>,
+    /// When the bulk enrollment token expires: the device checks it is still valid before the
+    /// first change, and a join resumed later does not try an expired one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk_token_expires_at: Option<DateTime<Utc>>,
     /// When users may start it.
     pub available_from: Option<ScheduledTime>,
     /// When it starts without asking.
     pub enforced_after: ScheduledTime,
+    /// How many times an operator asked to retry this runbook on this device after it failed.
+    /// A device whose run of it ended in Error runs it again (resuming from its journal) when
+    /// this is higher than the retry it last honoured.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retry: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A bulk enrollment token (BPRT): joins devices to an Entra tenant. Debug never shows it.

@@ -164,6 +164,18 @@ enum AgentCommand {
         #[arg(long)]
         state_dir: Option<PathBuf>,
     },
+    /// Retry a runbook whose run ended in Error on a registered device: the agent runs it again
+    /// at its next check-in, going on from the steps its journal recorded done.
+    Retry {
+        /// The agent's id (GET /api/v1/agents).
+        #[arg(long)]
+        agent: String,
+        /// The runbook's id.
+        #[arg(long)]
+        runbook: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -414,6 +426,38 @@ fn agent_plan(
     Ok(ExitCode::SUCCESS)
 }
 
+async fn agent_retry(agent: &str, runbook: &str, store: StoreArgs) -> Result<()> {
+    let agent_id: model::ids::AgentId = agent
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--agent {:?} is not an agent id", agent))?;
+    let runbook_id: model::ids::RunbookId = runbook
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--runbook {:?} is not a runbook id", runbook))?;
+    let app = admin_app(store).await?;
+    let run = server::migration::agents::retry(&app, agent_id, runbook_id)
+        .await
+        .context("retry the run")?;
+    let entry = server::audit::entry(
+        &app,
+        "command line",
+        None,
+        &format!("rehome agent retry --agent {agent_id} --runbook {runbook_id}"),
+    );
+    server::audit::record(&app, entry).await;
+    println!(
+        "{} on agent {} is {} again (retry {}): the device goes on from its journal at its next check-in",
+        if run.runbook_name.is_empty() {
+            runbook_id.to_string()
+        } else {
+            run.runbook_name.clone()
+        },
+        agent_id,
+        run.status,
+        run.retries
+    );
+    Ok(())
+}
+
 fn agent_verify(sim: &std::path::Path, state_dir: Option<PathBuf>) -> Result<ExitCode> {
     let workstation = agent::SimWorkstation::open(sim)
         .with_context(|| format!("open the workstation {}", sim.display()))?;
@@ -438,6 +482,14 @@ fn run_agent(args: AgentArgs) -> Result<ExitCode> {
             translations,
         }) => return agent_plan(&sim, &runbook, &target, &translations),
         Some(AgentCommand::Verify { sim, state_dir }) => return agent_verify(&sim, state_dir),
+        Some(AgentCommand::Retry {
+            agent,
+            runbook,
+            store,
+        }) => {
+            runtime()?.block_on(agent_retry(&agent, &runbook, store))?;
+            return Ok(ExitCode::SUCCESS);
+        }
         None => {}
     }
     let (server, psk, sim) = match (args.server, args.psk, args.sim) {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use model::ids::RunbookId;
 use model::plan::{plan, Action, PermissionArea, Refusal, Step};
-use model::protocol::{AgentEvent, DeviceAssignment};
+use model::protocol::{AgentEvent, DeviceAssignment, Running};
 use model::runbook::{Area, LockScreenImage, PermissionMode, RunbookSecrets};
 use model::schedule::CheckInState;
 use model::status::{AgentStatus, EventLevel, Phase};
@@ -105,6 +105,11 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
     pub(super) fn start(&mut self, assignment: &DeviceAssignment) -> Result<Option<AgentStatus>> {
         let runbook = &assignment.runbook;
         self.secrets = Some((runbook.id, assignment.secrets.clone()));
+        if self.journal.retry_wanted(&runbook.id, assignment.retry) {
+            if let Some(status) = self.take_retry(assignment)? {
+                return Ok(status);
+            }
+        }
         let facts = self.workstation.facts()?;
         match plan(runbook, &facts.device(), &assignment.target) {
             Ok(steps) => {
@@ -126,24 +131,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     None => return Ok(None),
                 };
                 if !problems.is_empty() {
-                    let message = format!(
-                        "pre-flight checks failed, nothing was changed: {}",
-                        problems.join("; ")
-                    );
-                    self.journal.step_failed(
-                        runbook.id,
-                        "preflight",
-                        &message,
-                        self.clock.now(),
-                    )?;
-                    self.note(Note {
-                        level: EventLevel::Error,
-                        runbook: runbook.id,
-                        step: None,
-                        status: Some(AgentStatus::Error),
-                        message,
-                    })?;
-                    return Ok(Some(AgentStatus::Error));
+                    return self.preflight_failed(runbook.id, &problems).map(Some);
                 }
                 self.execute(runbook.id, &runbook.name, steps, false)
             }
@@ -167,6 +155,79 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 Ok(Some(AgentStatus::Error))
             }
         }
+    }
+
+    /// Takes up the operator's retry of a run that ended in Error. A run that had changed the
+    /// device goes on with the plan its journal recorded (planning again from facts its own steps
+    /// changed could name steps differently), skipping the steps recorded done, after pre-flight
+    /// checks of the steps left: `Some`, with `None` inside when asked to stop half way. A run
+    /// that had changed nothing gives `None`: it is planned afresh, as the device and the runbook
+    /// are now.
+    fn take_retry(&mut self, assignment: &DeviceAssignment) -> Result<Option<Option<AgentStatus>>> {
+        let runbook = &assignment.runbook;
+        let (name, steps, done) = match self.journal.run(&runbook.id) {
+            Some(run) => (run.name.clone(), run.steps.clone(), run.done.len()),
+            None => return Ok(None),
+        };
+        self.journal
+            .runbook_retried(runbook.id, assignment.retry, self.clock.now())?;
+        let left: Vec<Step> = steps
+            .iter()
+            .filter(|s| !self.journal.is_done(&runbook.id, &s.id))
+            .cloned()
+            .collect();
+        let message = if done == 0 {
+            format!(
+                "retried from the server (retry {}): nothing had been changed, so {} is planned afresh",
+                assignment.retry, runbook.name
+            )
+        } else {
+            format!(
+                "retried from the server (retry {}): {} of {} steps were done and are not run again; going on at {}",
+                assignment.retry,
+                done,
+                steps.len(),
+                left.first().map_or("the end", |s| s.id.as_str())
+            )
+        };
+        self.note(Note {
+            level: EventLevel::Info,
+            runbook: runbook.id,
+            step: None,
+            status: Some(AgentStatus::InProgress),
+            message,
+        })?;
+        if done == 0 {
+            return Ok(None);
+        }
+        let problems = match self.preflight(assignment, &left)? {
+            Some(problems) => problems,
+            None => return Ok(Some(None)),
+        };
+        if !problems.is_empty() {
+            return self
+                .preflight_failed(runbook.id, &problems)
+                .map(|status| Some(Some(status)));
+        }
+        self.execute(runbook.id, &name, steps, false).map(Some)
+    }
+
+    /// Records that the pre-flight `problems` stop `runbook` before it changed anything.
+    fn preflight_failed(&mut self, runbook: RunbookId, problems: &[String]) -> Result<AgentStatus> {
+        let message = format!(
+            "pre-flight checks failed, nothing was changed: {}",
+            problems.join("; ")
+        );
+        self.journal
+            .step_failed(runbook, "preflight", &message, self.clock.now())?;
+        self.note(Note {
+            level: EventLevel::Error,
+            runbook,
+            step: None,
+            status: Some(AgentStatus::Error),
+            message,
+        })?;
+        Ok(AgentStatus::Error)
     }
 
     /// Runs the steps of `runbook` not yet recorded done. `None` when asked to stop while
@@ -193,6 +254,12 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             if phase.map_or(false, |p| p != step.phase) {
                 // Progress reaches the console phase by phase; a failure keeps events spooled.
                 let _ = self.flush();
+                // A join, a leave or a rename of the phase before is reported as it happened.
+                self.report_changed_facts(Some(Running {
+                    runbook,
+                    phase: step.phase,
+                    step: step.id.clone(),
+                }))?;
             }
             phase = Some(step.phase);
             if self.journal.is_done(&runbook, &step.id) {

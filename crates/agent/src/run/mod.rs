@@ -12,9 +12,10 @@ use chrono::{DateTime, Duration, Utc};
 use model::clock::{Clock, SystemClock};
 use model::envelope::{Key32, PublicKeys};
 use model::ids::RunbookId;
+use model::plan::JoinState;
 use model::protocol::{
     AgentEvent, Blocked, CheckInRequest, CheckInResponse, DeviceAssignment, RegisterRequest,
-    AGENT_VERSION,
+    Running, AGENT_VERSION,
 };
 use model::runbook::{RunbookSecrets, UserInteraction};
 use model::schedule::{decide_with_choice, CheckInState, Decision, UserChoice, Window};
@@ -25,7 +26,7 @@ use crate::client::{Client, HttpTransport, Identity, Transport};
 use crate::journal::Journal;
 use crate::sim::SimWorkstation;
 use crate::spool::Spool;
-use crate::workstation::Workstation;
+use crate::workstation::{Facts, Workstation};
 use crate::{fsutil, Error, Result};
 
 pub mod actions;
@@ -162,6 +163,26 @@ struct SavedChoice {
     choice: UserChoice,
 }
 
+/// The facts of the device a check-in reported last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ReportedFacts {
+    computer_name: String,
+    os_version: String,
+    join_state: JoinState,
+    logged_on_user: Option<String>,
+}
+
+impl ReportedFacts {
+    fn of(facts: &Facts) -> ReportedFacts {
+        ReportedFacts {
+            computer_name: facts.computer_name.clone(),
+            os_version: facts.os_version.clone(),
+            join_state: facts.join_state.clone(),
+            logged_on_user: facts.logged_on_user.clone(),
+        }
+    }
+}
+
 /// An agent on one workstation.
 pub struct Agent<W, T> {
     config: AgentConfig,
@@ -180,6 +201,8 @@ pub struct Agent<W, T> {
     blocked: Option<String>,
     /// The running runbook's secrets, in memory only.
     secrets: Option<(RunbookId, RunbookSecrets)>,
+    /// The facts the last successful check-in reported.
+    reported: Option<ReportedFacts>,
 }
 
 /// Runs an agent on the simulated workstation of `config` against the real server, on the real
@@ -249,6 +272,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             finished: None,
             blocked: saved.blocked,
             secrets: None,
+            reported: None,
         })
     }
 
@@ -496,15 +520,44 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
     }
 
     fn check_in(&mut self, final_check: bool) -> Result<CheckInResponse> {
+        self.check_in_running(final_check, None)
+    }
+
+    /// A check-in that reports the device's facts as they are now, and the step it is on.
+    fn check_in_running(
+        &mut self,
+        final_check: bool,
+        running: Option<Running>,
+    ) -> Result<CheckInResponse> {
         let facts = self.workstation.facts()?;
-        self.client.check_in(&CheckInRequest {
+        let reported = ReportedFacts::of(&facts);
+        let response = self.client.check_in(&CheckInRequest {
             final_check,
             agent_version: AGENT_VERSION.to_string(),
             join_state: facts.join_state,
             logged_on_user: facts.logged_on_user,
-            running: None,
+            running,
             completed: self.journal.completed(),
-        })
+            computer_name: Some(facts.computer_name),
+            os_version: Some(facts.os_version),
+        })?;
+        self.reported = Some(reported);
+        Ok(response)
+    }
+
+    /// Reports the device's facts at once when they changed since the last check-in (a join, a
+    /// leave, a rename, a user signing in or out), so the server's view of the device stays true
+    /// during a run. The check-in's answer is not acted on: the run goes on with its plan. A
+    /// server that cannot be reached is told at the next check-in.
+    pub(super) fn report_changed_facts(&mut self, running: Option<Running>) -> Result<()> {
+        let facts = self.workstation.facts()?;
+        if self.reported.as_ref() == Some(&ReportedFacts::of(&facts)) {
+            return Ok(());
+        }
+        match self.check_in_running(false, running) {
+            Ok(_) | Err(Error::Unreachable(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Takes the assignment of a successful check-in, and records once why the server holds one
@@ -512,11 +565,13 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
     fn take(&mut self, response: CheckInResponse) -> Result<()> {
         self.record_blocked(response.blocked.as_ref())?;
         // A runbook that Completed here never runs again; one that failed waits for an operator
-        // (the device is left recoverable, and a blind retry could repeat what broke it).
+        // to retry it from the server (the device is left recoverable, and a blind retry could
+        // repeat what broke it).
         if let Some(a) = &response.assignment {
             // Ended before this start (e.g. the agent restarted after completing it): it counts
             // as finished for `exit_when_idle`.
             match self.journal.status(&a.runbook.id) {
+                Some(AgentStatus::Error) if self.journal.retry_wanted(&a.runbook.id, a.retry) => {}
                 Some(status @ (AgentStatus::Completed | AgentStatus::Error))
                     if self.finished.is_none() =>
                 {
@@ -525,9 +580,10 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 _ => {}
             }
         }
-        let assignment = response
-            .assignment
-            .filter(|a| self.journal.status(&a.runbook.id).is_none());
+        let assignment = response.assignment.filter(|a| {
+            self.journal.status(&a.runbook.id).is_none()
+                || self.journal.retry_wanted(&a.runbook.id, a.retry)
+        });
         self.schedule.succeeded(assignment.is_some());
         let same = match (&assignment, &self.assignment) {
             (Some(a), Some(b)) => a.runbook.id == b.runbook.id,

@@ -12,7 +12,7 @@ use secdesc::Sid;
 use super::engine::not_carried_out;
 use super::Agent;
 use crate::client::Transport;
-use crate::workstation::Workstation;
+use crate::workstation::{AdJoin, Workstation};
 use crate::{Error, Result};
 
 /// The directory a SID belongs to: its domain for AD accounts (S-1-5-21-…), the whole of Entra
@@ -23,6 +23,19 @@ fn domain_of(sid: &Sid) -> Option<Sid> {
     } else {
         sid.parent()
     }
+}
+
+/// How many times a held hive is asked about before the gate fails.
+const HIVE_CHECKS: u32 = 3;
+
+/// What the hive gate found.
+enum HiveCheck {
+    /// Nothing holds it.
+    Free,
+    /// Still held, or it could not be checked: the problem to report.
+    Held(String),
+    /// The agent was asked to stop while waiting.
+    Stopped,
 }
 
 fn missing(secret: &Option<String>) -> bool {
@@ -40,6 +53,9 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         let runbook = &assignment.runbook;
         let facts = self.workstation.facts()?;
         let mut problems = Vec::new();
+        let renames = steps
+            .iter()
+            .any(|s| matches!(s.action, Action::RenameComputer { .. }));
         for step in steps {
             if let Some(reason) = not_carried_out(&step.action) {
                 problems.push(format!("{} ({}): {}", step.id, step.action.name(), reason));
@@ -69,6 +85,21 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                         tenant
                     ));
                 }
+                Action::JoinEntra { tenant } => {
+                    if let Some(expired) = assignment
+                        .bulk_token_expires_at
+                        .filter(|at| *at <= self.clock.now())
+                    {
+                        problems.push(format!(
+                            "the bulk enrollment token for {} expired at {}: create a new one for the target directory",
+                            tenant,
+                            expired.format("%Y-%m-%d %H:%M UTC")
+                        ));
+                    }
+                    if let Some(problem) = self.unreachable(tenant) {
+                        problems.push(problem);
+                    }
+                }
                 Action::UpdateRemoteFileShares { username, .. }
                     if username.is_empty()
                         || missing(&assignment.secrets.remote_file_shares_password) =>
@@ -85,6 +116,31 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                         "the fallback administrator {} has no password (startup.admin_fallback.password)",
                         username
                     ));
+                }
+                Action::JoinActiveDirectory { domain, options } if !options.offline => {
+                    match self.unreachable(domain) {
+                        Some(problem) => problems.push(problem),
+                        None if !renames => {
+                            let password = assignment
+                                .secrets
+                                .domain_join_password
+                                .clone()
+                                .unwrap_or_default();
+                            let join = AdJoin {
+                                account: &options.username,
+                                password: &password,
+                                ou: &options.computer_ou,
+                                reuse_existing: options.reuse_existing_account,
+                            };
+                            if let Some(problem) =
+                                self.name_taken(domain, &facts.computer_name, &join)
+                            {
+                                problems.push(problem);
+                            }
+                        }
+                        // The name is made at run time: the join itself says whether it is free.
+                        None => {}
+                    }
                 }
                 _ => {}
             }
@@ -115,7 +171,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 }
             )
         });
-        if moves_profiles && !runbook.permissions.skip_untranslated_profiles {
+        if moves_profiles {
             let mut map = None;
             let mut failures = CheckInState::default();
             let map: SidMap = loop {
@@ -133,16 +189,88 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             // A profile of a domain the translations cover, without a translation of its own,
             // would be left behind: its user would sign in to an empty profile.
             let domains: BTreeSet<_> = map.iter().filter_map(|(s, _)| domain_of(s)).collect();
-            for profile in self.workstation.harvest_profiles()? {
+            let profiles = self.workstation.harvest_profiles()?;
+            for profile in &profiles {
                 let covered = domain_of(&profile.sid).map_or(false, |d| domains.contains(&d));
-                if covered && map.get(&profile.sid).is_none() {
+                if covered
+                    && map.get(&profile.sid).is_none()
+                    && !runbook.permissions.skip_untranslated_profiles
+                {
                     problems.push(format!(
                         "the profile {} ({}) has no translation: match its user, or set permissions.skip_untranslated_profiles to leave it as it is",
                         profile.path, profile.sid
                     ));
                 }
             }
+            // A hive another process holds open could be translated only in part: wait for it
+            // a little, then stop before anything changes.
+            for profile in profiles.iter().filter(|p| map.get(&p.sid).is_some()) {
+                let hive = format!("{}\\NTUSER.DAT", profile.path.trim_end_matches('\\'));
+                match self.hive_held(&hive)? {
+                    HiveCheck::Free => {}
+                    HiveCheck::Held(problem) => problems.push(problem),
+                    HiveCheck::Stopped => return Ok(None),
+                }
+            }
         }
         Ok(Some(problems))
+    }
+
+    /// Why `target` cannot be joined from here now, when it does not answer.
+    fn unreachable(&self, target: &str) -> Option<String> {
+        match self.workstation.directory_reachable(target) {
+            Ok(true) => None,
+            Ok(false) => Some(format!(
+                "{} does not answer from this device: check its DNS and the network path to it, then retry",
+                target
+            )),
+            Err(e) => Some(format!("cannot check that {} answers: {}", target, e)),
+        }
+    }
+
+    /// Why joining `domain` as `name` would fail, when an account of that name is there already
+    /// and the runbook does not reuse it.
+    fn name_taken(&self, domain: &str, name: &str, join: &AdJoin<'_>) -> Option<String> {
+        if join.reuse_existing {
+            return None;
+        }
+        match self.workstation.computer_account_exists(domain, name, join) {
+            Ok(false) => None,
+            Ok(true) => Some(format!(
+                "{} already has a computer account {}: allow reusing it (device_state.active_directory.reuse_existing_computer_account) or delete it, then retry",
+                domain,
+                name.to_uppercase()
+            )),
+            Err(e) => Some(format!(
+                "cannot check whether {} has a computer account {}: {}",
+                domain, name, e
+            )),
+        }
+    }
+
+    /// Asks who holds the hive file `hive` open, [`HIVE_CHECKS`] times a minute apart.
+    fn hive_held(&mut self, hive: &str) -> Result<HiveCheck> {
+        let mut holder = None;
+        for attempt in 0..HIVE_CHECKS {
+            if attempt > 0 && !self.sleeper.sleep(chrono::Duration::minutes(1)) {
+                return Ok(HiveCheck::Stopped);
+            }
+            holder = match self.workstation.hive_holder(hive) {
+                Ok(None) => return Ok(HiveCheck::Free),
+                Ok(Some(process)) => Some(process),
+                Err(e) => {
+                    return Ok(HiveCheck::Held(format!(
+                        "cannot check that nothing holds {} open: {}",
+                        hive, e
+                    )))
+                }
+            };
+        }
+        Ok(HiveCheck::Held(format!(
+            "{} is held open by {} (checked {} times, a minute apart): close that program or restart the device, then retry; the profile is never translated in part",
+            hive,
+            holder.unwrap_or_default(),
+            HIVE_CHECKS
+        )))
     }
 }

@@ -81,6 +81,8 @@ pub struct SimWorkstation {
     moves: usize,
     /// Shares of other hosts connected in this process (lower case).
     shares: BTreeSet<String>,
+    /// How many times this process asked who holds each hive file (lower case).
+    hive_checks: std::cell::RefCell<BTreeMap<String, u32>>,
 }
 
 impl SimWorkstation {
@@ -95,6 +97,7 @@ impl SimWorkstation {
             writes: 0,
             moves: 0,
             shares: BTreeSet::new(),
+            hive_checks: Default::default(),
         };
         sim.log.rewrite(&sim.all_descriptors())?;
         sim.save()?;
@@ -114,6 +117,7 @@ impl SimWorkstation {
             writes: 0,
             moves: 0,
             shares: BTreeSet::new(),
+            hive_checks: Default::default(),
         };
         if !sim.state.legacy_files.is_empty() {
             let legacy = std::mem::take(&mut sim.state.legacy_files);
@@ -191,6 +195,21 @@ impl SimWorkstation {
         self.state
             .domain_computer_accounts
             .insert((domain.to_lowercase(), name.to_uppercase()));
+        self.save()
+    }
+
+    /// Makes `target` (a domain or tenant) stop answering from this device, and saves.
+    pub fn set_unreachable(&mut self, target: &str) -> Result<()> {
+        self.state.unreachable.insert(target.to_lowercase());
+        self.save()
+    }
+
+    /// Makes `process` hold the hive file `path` open for the next `checks` checks (`u32::MAX`:
+    /// for good), and saves.
+    pub fn hold_hive(&mut self, path: &str, process: &str, checks: u32) -> Result<()> {
+        self.state
+            .hive_holders
+            .insert(path.to_lowercase(), (process.to_string(), checks));
         self.save()
     }
 
@@ -931,6 +950,41 @@ impl Workstation for SimWorkstation {
         self.save()
     }
 
+    fn directory_reachable(&self, target: &str) -> Result<bool> {
+        self.require("directory_reachable")?;
+        Ok(!self.state.unreachable.contains(&target.to_lowercase()))
+    }
+
+    fn computer_account_exists(&self, domain: &str, name: &str, join: &AdJoin<'_>) -> Result<bool> {
+        self.require("computer_account_exists")?;
+        if join.account.is_empty() || join.password.is_empty() {
+            return Err(Error::Device(format!(
+                "looking up computer accounts in {} needs the join account and its password",
+                domain
+            )));
+        }
+        Ok(self
+            .state
+            .domain_computer_accounts
+            .contains(&(domain.to_lowercase(), name.to_uppercase())))
+    }
+
+    fn hive_holder(&self, path: &str) -> Result<Option<String>> {
+        self.require("hive_holder")?;
+        let key = path.to_lowercase();
+        let (process, checks) = match self.state.hive_holders.get(&key) {
+            Some(holder) => holder.clone(),
+            None => return Ok(None),
+        };
+        let mut asked = self.hive_checks.borrow_mut();
+        let asked = asked.entry(key).or_insert(0);
+        if checks != u32::MAX && *asked >= checks {
+            return Ok(None);
+        }
+        *asked += 1;
+        Ok(Some(process))
+    }
+
     fn checkpoint(&mut self, step: &str, changes: usize) -> Result<()> {
         if changes > 0 {
             *self.state.actions.entry(step.to_string()).or_insert(0) += 1;
@@ -943,6 +997,7 @@ impl Workstation for SimWorkstation {
     }
 
     fn reset_windows_hello(&mut self) -> Result<Effect> {
+        self.require("reset_windows_hello")?;
         let s = &mut self.state;
         let effect = if s.hello_containers.is_empty() {
             Effect::unchanged("no Windows Hello container")

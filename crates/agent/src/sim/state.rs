@@ -88,6 +88,14 @@ pub struct SimState {
     /// name): what a domain controller would answer.
     #[serde(default)]
     pub domain_computer_accounts: BTreeSet<(String, String)>,
+    /// Domains and tenants that do not answer from this device now (a test's fault).
+    #[serde(default)]
+    pub unreachable: BTreeSet<String>,
+    /// Processes holding a user's hive file open, by the file's path: the process (`name (pid)`)
+    /// and how many more checks still find it open (`u32::MAX`: it never lets go). A test's
+    /// fault.
+    #[serde(default)]
+    pub hive_holders: BTreeMap<String, (String, u32)>,
     /// Whether the agent is installed (it removes itself at the end of a runbook that asks).
     #[serde(default = "installed")]
     pub agent_installed: bool,
@@ -536,6 +544,8 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         .collect(),
         local_users: BTreeMap::new(),
         domain_computer_accounts: BTreeSet::new(),
+        unreachable: BTreeSet::new(),
+        hive_holders: BTreeMap::new(),
         mdm_enrolled: None,
         mdm_refusals_left: 0,
         agent_installed: true,

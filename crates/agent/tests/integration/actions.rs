@@ -664,8 +664,7 @@ fn an_intune_enrolment_turned_down_is_tried_again_hourly_until_it_succeeds() {
 }
 
 #[test]
-fn an_existing_computer_account_without_reuse_leaves_the_device_out_of_the_domain_with_a_clear_error(
-) {
+fn an_existing_computer_account_without_reuse_stops_the_run_before_any_change_with_a_clear_error() {
     for reuse in [false, true] {
         let world = World::new();
         let mut sim = SimWorkstation::open(&world.dir).expect("open");
@@ -702,14 +701,23 @@ fn an_existing_computer_account_without_reuse_leaves_the_device_out_of_the_domai
                     status: AgentStatus::Error
                 }
             );
-            assert_eq!(s.join_state, model::plan::JoinState::Workgroup);
+            // Found by the pre-flight gate: the device is still in its old domain, untouched.
+            assert_eq!(
+                s.join_state,
+                model::plan::JoinState::ActiveDirectory {
+                    domain: SOURCE_DOMAIN.into()
+                }
+            );
+            assert!(s.actions.is_empty(), "{:?}", s.actions);
             let server = world.server.state();
             let last = server.events.values().last().expect("events");
-            assert_eq!(last.step.as_deref(), Some("device-state/join-ad"));
+            assert_eq!(last.step, None);
             assert!(
-                last.message
-                    .contains("already has a computer account PC-001")
-                    && last.message.contains("Reuse Existing Computer Account"),
+                last.message.contains("nothing was changed")
+                    && last
+                        .message
+                        .contains("already has a computer account PC-001")
+                    && last.message.contains("reuse_existing_computer_account"),
                 "{}",
                 last.message
             );

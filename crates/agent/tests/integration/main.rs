@@ -6,6 +6,7 @@ mod actions;
 mod blocked;
 mod fake_server;
 mod fleet;
+mod gates;
 mod http;
 mod migration;
 mod registration;

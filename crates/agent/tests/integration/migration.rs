@@ -384,3 +384,45 @@ fn a_large_tree_reports_its_progress_while_it_is_re_permissioned() {
     );
     assert!(file_system[1].contains("change(s)"), "{:?}", file_system);
 }
+
+#[test]
+fn the_device_reports_its_facts_when_a_run_changes_them_and_at_each_check_in() {
+    let world = World::new();
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.set_logged_on_user(Some("CONTOSO\\alice".into()))
+        .expect("sign in");
+    let runbook = world.assign(Duration::minutes(-5));
+    let mut agent = world.agent_with(sim, 100);
+    let exit = agent.run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook,
+            status: AgentStatus::Completed
+        }
+    );
+    let check_ins = world.server.state().check_ins.clone();
+    // Every check-in carries the device's name, Windows version and signed-in user.
+    for (_, c) in &check_ins {
+        assert_eq!(c.computer_name.as_deref(), Some(COMPUTER));
+        assert!(c.os_version.as_deref().is_some_and(|v| !v.is_empty()));
+        assert_eq!(c.logged_on_user.as_deref(), Some("CONTOSO\\alice"));
+    }
+    // The join is reported while the run goes on, with the step the device is on, before the
+    // run ends.
+    let target = JoinState::ActiveDirectory {
+        domain: TARGET_DOMAIN.into(),
+    };
+    let during = check_ins
+        .iter()
+        .find(|(_, c)| c.join_state == target)
+        .map(|(_, c)| c.clone())
+        .expect("a check-in reports the new domain");
+    let running = during.running.expect("sent while the runbook runs");
+    assert_eq!(running.runbook, runbook);
+    assert!(!during.completed.contains(&runbook));
+    // And after the run, the last check-in says where the device is now and that it completed.
+    let (_, last) = check_ins.last().expect("check-ins");
+    assert_eq!(last.join_state, target);
+    assert!(last.completed.contains(&runbook));
+}

@@ -253,11 +253,13 @@ impl World {
                 domain: target.into(),
             },
             bulk_token: Some(BulkToken("eyJ0eXAiOiJKV1Qi.bulk.token".into())),
+            bulk_token_expires_at: Some(self.clock.now() + Duration::days(90)),
             available_from: None,
             enforced_after: ScheduledTime {
                 at: (self.clock.now() + enforced_in).naive_utc(),
                 timezone: ScheduleTimezone::Utc,
             },
+            retry: 0,
         });
         id
     }

@@ -5,4 +5,5 @@ mod directories;
 mod licences;
 mod migration;
 mod refusals;
+mod retry;
 mod support;

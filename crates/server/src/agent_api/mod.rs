@@ -273,6 +273,8 @@ where
                 .into(),
         );
     }
+    // Every authenticated request is contact, whatever the route does with it.
+    app.store.touch_agent_contact(agent.id, now).await?;
     let agent_keys = agent.keys;
     let agent_id = agent.id;
     let response = handle(agent, request).await?;

@@ -174,6 +174,7 @@ async fn handle(app: &App, body: &Bytes, remote: &RemoteAddr) -> Result<PskSigne
         keys: request.keys,
         registered_at: now,
         last_contact: now,
+        logged_on_user: None,
     };
     match app.store.insert_agent(&agent).await {
         Ok(()) => {}

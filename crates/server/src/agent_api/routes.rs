@@ -16,7 +16,7 @@ use model::status::{AgentStatus, EventLevel};
 
 use super::uploads::AgentBody;
 use super::{serve_envelope, Failure, Refusal, RemoteAddr};
-use crate::store::agents::{Agent, RunUpdate};
+use crate::store::agents::{Agent, CheckInFacts, RunUpdate};
 use crate::{App, Result};
 use model::assignment::{self, Applicable};
 
@@ -79,7 +79,17 @@ async fn completed(app: &App, agent: &Agent, reported: &[RunbookId]) -> Result<H
 async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<CheckInResponse> {
     let now = app.clock.now();
     app.store
-        .touch_agent(agent.id, &req.agent_version, &req.join_state, now)
+        .record_check_in(
+            agent.id,
+            &CheckInFacts {
+                agent_version: &req.agent_version,
+                join_state: &req.join_state,
+                computer_name: req.computer_name.as_deref(),
+                os_version: req.os_version.as_deref(),
+                logged_on_user: req.logged_on_user.as_deref(),
+            },
+            now,
+        )
         .await?;
     let config = config(app).await?;
     let done = completed(app, agent, &req.completed).await?;
@@ -131,6 +141,12 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             .record_final_check(agent.id, runbook.id, now)
             .await?;
     }
+    // A run an operator retried goes again on a device whose journal honoured fewer retries.
+    let retry = app
+        .store
+        .run_of_agent(agent.id, runbook.id)
+        .await?
+        .map_or(0, |r| r.retries);
     // Passwords and the bulk token only for the run that is about to start (see `secrets_due`).
     let (secrets, bulk_token) = if req.final_check {
         let stored = app.store.runbook_secrets(runbook.id).await?;
@@ -141,6 +157,10 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
     } else {
         (Default::default(), None)
     };
+    let (bulk_token, bulk_token_expires_at) = match bulk_token {
+        Some((token, expires)) => (Some(token), Some(expires)),
+        None => (None, None),
+    };
     Ok(CheckInResponse {
         assignment: Some(DeviceAssignment {
             batch: batch.id,
@@ -150,8 +170,10 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
                 domain: target.domain,
             },
             bulk_token,
+            bulk_token_expires_at,
             available_from: a.available(),
             enforced_after: a.enforced(),
+            retry,
         }),
         server_time: now,
         blocked: None,
@@ -179,9 +201,6 @@ pub(super) async fn command_package(
                     )
                     .computer(Some(agent.computer_name.clone()))
                 };
-                app.store
-                    .touch_agent_contact(agent.id, app.clock.now())
-                    .await?;
                 let config = config(&app).await?;
                 let done = completed(&app, &agent, &[]).await?;
                 let sha256 = req.sha256.to_ascii_lowercase();
@@ -246,9 +265,6 @@ async fn translate_for(
     agent: &Agent,
     req: &TranslateRequest,
 ) -> Result<TranslateResponse> {
-    app.store
-        .touch_agent_contact(agent.id, app.clock.now())
-        .await?;
     let config = config(app).await?;
     let done = completed(app, agent, &[]).await?;
     // Without an assignment there is no target to translate to.
@@ -351,7 +367,6 @@ async fn events_for(app: &App, agent: &Agent, req: &EventsUpload) -> Result<Even
             .apply_run_update(agent.id, runbook, &update, now)
             .await?;
     }
-    app.store.touch_agent_contact(agent.id, now).await?;
     let through = app.store.last_event_seq(agent.id).await?;
     Ok(EventsAck { through, stored })
 }
@@ -380,7 +395,6 @@ pub(super) async fn profiles(
                 app.store
                     .replace_profiles(agent.id, &req.profiles, now)
                     .await?;
-                app.store.touch_agent_contact(agent.id, now).await?;
                 Ok(Ack {
                     accepted: req.profiles.len() as u64,
                 })

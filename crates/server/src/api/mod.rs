@@ -93,6 +93,8 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(reports::agents))
         .routes(routes!(reports::agent_details))
         .routes(routes!(reports::agent_events))
+        .routes(routes!(reports::retry_run))
+        .routes(routes!(reports::agent_plan))
         .routes(routes!(reports::failed_communications))
         .routes(routes!(reports::progress_route))
         .routes(routes!(licences::list_route, licences::apply_route))

@@ -7,7 +7,8 @@ use serde::Deserialize;
 
 use super::parse_id;
 use crate::auth::{Access, Area, Caller};
-use crate::migration::agents::{self, AgentDetails, AgentSummary, EventPage};
+use crate::migration::agents::{self, AgentDetails, AgentSummary, EventPage, RunView};
+use crate::migration::device_plan::{device_plan, DevicePlan};
 use crate::migration::progress::{self, Progress};
 use crate::store::communications::FailedSource;
 use crate::{App, Result};
@@ -47,6 +48,57 @@ pub async fn agent_details(
 ) -> Result<Json<AgentDetails>> {
     caller.require(Area::Agent, Access::Read)?;
     Ok(Json(agents::details(&app, parse_id("id", &id)?).await?))
+}
+
+/// `POST /agents/{id}/runs/{runbook}/retry`: the failed run goes again, from the device's
+/// journal.
+#[utoipa::path(
+    post,
+    path = "/agents/{id}/runs/{runbook}/retry",
+    tag = "agents",
+    description = crate::api::openapi::access::AGENT_OPERATE,
+    params(
+        ("id" = String, Path, description = "The agent's id."),
+        ("runbook" = String, Path, description = "The runbook whose run ended in Error.")
+    ),
+    responses(
+        (status = 200, description = "The run, Not Started again with its retry count one higher: the device runs it at its next check-in, on the batch's schedule, going on from the steps its journal recorded done.", body = RunView),
+        (status = 404, description = "No such agent, or the runbook never ran on it.", body = crate::error::ErrorBody),
+        (status = 409, description = "The run did not end in Error. Nothing was changed.", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
+pub async fn retry_run(
+    caller: Caller,
+    State(app): State<App>,
+    Path((id, runbook)): Path<(String, String)>,
+) -> Result<Json<RunView>> {
+    caller.require(Area::Agent, Access::Operate)?;
+    let (id, runbook) = (parse_id("id", &id)?, parse_id("runbook", &runbook)?);
+    Ok(Json(agents::retry(&app, id, runbook).await?))
+}
+
+/// `GET /agents/{id}/plan`: what the device would run next, changing nothing.
+#[utoipa::path(
+    get,
+    path = "/agents/{id}/plan",
+    tag = "agents",
+    description = crate::api::openapi::access::AGENT_READ,
+    params(("id" = String, Path, description = "The agent's id.")),
+    responses(
+        (status = 200, description = "The runbook the device runs next: its steps in order, planned from the facts the agent last reported, and the SID change each harvested profile would get.", body = crate::api::openapi::schemas::DevicePlan),
+        (status = 404, description = "No such agent.", body = crate::error::ErrorBody),
+        (status = 409, description = "No runbook is assigned to the device that it has not completed, or the runbook refuses the device (a server edition).", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
+pub async fn agent_plan(
+    caller: Caller,
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Json<DevicePlan>> {
+    caller.require(Area::Agent, Access::Read)?;
+    Ok(Json(device_plan(&app, parse_id("id", &id)?).await?))
 }
 
 /// The paging query of the log routes.

@@ -500,13 +500,13 @@ pub async fn delete(app: &App, id: DirectoryId, token: BulkTokenId) -> Result<()
     }
 }
 
-/// The token a device gets with an assignment of `runbook` into `target`: the newest valid one,
-/// and only when the runbook joins Entra.
+/// The token a device gets with an assignment of `runbook` into `target`, with when it expires:
+/// the newest valid one, and only when the runbook joins Entra.
 pub async fn token_for_assignment(
     app: &App,
     runbook: &Runbook,
     target: DirectoryId,
-) -> Result<Option<BulkToken>> {
+) -> Result<Option<(BulkToken, DateTime<Utc>)>> {
     if runbook.device_state.domain_join != DomainJoin::Entra {
         return Ok(None);
     }
@@ -514,7 +514,7 @@ pub async fn token_for_assignment(
         .store
         .latest_bulk_token(target, app.clock.now())
         .await?
-        .map(|(_, token)| BulkToken(token)))
+        .map(|(row, token)| (BulkToken(token), row.expires_at)))
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ pub struct AgentSummary {
     pub registered_at: DateTime<Utc>,
     /// When it was last heard from.
     pub last_contact: DateTime<Utc>,
+    /// The user signed in at the device at its last check-in, if any.
+    pub logged_on_user: Option<String>,
 }
 
 async fn summaries(app: &App, agents: Vec<Agent>) -> Result<Vec<AgentSummary>> {
@@ -69,6 +71,7 @@ async fn summaries(app: &App, agents: Vec<Agent>) -> Result<Vec<AgentSummary>> {
             join_state: a.join_state,
             registered_at: a.registered_at,
             last_contact: a.last_contact,
+            logged_on_user: a.logged_on_user,
         })
         .collect())
 }
@@ -102,6 +105,8 @@ pub struct RunView {
     pub last_update: DateTime<Utc>,
     /// Last error reported.
     pub last_error: Option<String>,
+    /// How many times an operator retried it after it failed.
+    pub retries: u32,
 }
 
 /// An agent's details.
@@ -131,16 +136,7 @@ pub async fn details(app: &App, id: AgentId) -> Result<AgentDetails> {
         .runs_of_agent(id)
         .await?
         .into_iter()
-        .map(|r: AgentRun| RunView {
-            runbook_name: names.get(&r.runbook).cloned().unwrap_or_default(),
-            runbook: r.runbook,
-            batch: r.batch,
-            phase: r.phase,
-            step: r.step,
-            status: r.status,
-            last_update: r.last_update,
-            last_error: r.last_error,
-        })
+        .map(|r| run_view(r, &names))
         .collect();
     let profiles = app.store.profiles(id).await?;
     let agent = summaries(app, vec![agent]).await?.remove(0);
@@ -149,6 +145,62 @@ pub async fn details(app: &App, id: AgentId) -> Result<AgentDetails> {
         runs,
         profiles,
     })
+}
+
+fn run_view(r: AgentRun, names: &HashMap<RunbookId, String>) -> RunView {
+    RunView {
+        runbook_name: names.get(&r.runbook).cloned().unwrap_or_default(),
+        runbook: r.runbook,
+        batch: r.batch,
+        phase: r.phase,
+        step: r.step,
+        status: r.status,
+        last_update: r.last_update,
+        last_error: r.last_error,
+        retries: r.retries,
+    }
+}
+
+/// Retries the run of `runbook` on agent `id` that ended in Error: the device runs it again at
+/// its next check-in, on the batch's schedule, going on from the steps its journal recorded done
+/// rather than starting over. A run that is not in Error is a conflict, and nothing changes.
+pub async fn retry(app: &App, id: AgentId, runbook: RunbookId) -> Result<RunView> {
+    app.store.agent(id).await?.ok_or(Error::NotFound("agent"))?;
+    let run = app
+        .store
+        .run_of_agent(id, runbook)
+        .await?
+        .ok_or(Error::NotFound("run of this runbook on this agent"))?;
+    if run.status != AgentStatus::Error {
+        return Err(Error::Conflict(format!(
+            "only a run that ended in Error can be retried; this one is {}",
+            run.status
+        )));
+    }
+    if app
+        .store
+        .retry_run(id, runbook, app.clock.now())
+        .await?
+        .is_none()
+    {
+        // Its status changed between the read and the update.
+        return Err(Error::Conflict(
+            "the run is no longer in Error; reload the agent and try again".to_string(),
+        ));
+    }
+    let run = app
+        .store
+        .run_of_agent(id, runbook)
+        .await?
+        .ok_or(Error::NotFound("run of this runbook on this agent"))?;
+    let names: HashMap<RunbookId, String> = app
+        .store
+        .runbooks()
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect();
+    Ok(run_view(run, &names))
 }
 
 /// The page size asked for, or the default; outside 1 to 1000 it is an error naming `limit`.

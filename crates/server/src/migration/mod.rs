@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod batches;
+pub mod device_plan;
 pub mod keys;
 pub mod progress;
 pub mod runbooks;

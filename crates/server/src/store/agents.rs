@@ -46,6 +46,23 @@ pub struct Agent {
     pub registered_at: DateTime<Utc>,
     /// When it last checked in or uploaded.
     pub last_contact: DateTime<Utc>,
+    /// The user signed in at the console at the last check-in, if any.
+    pub logged_on_user: Option<String>,
+}
+
+/// What a check-in says about the device.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckInFacts<'a> {
+    /// The agent's version.
+    pub agent_version: &'a str,
+    /// What the device is joined to.
+    pub join_state: &'a JoinState,
+    /// The computer name, when the agent reports it.
+    pub computer_name: Option<&'a str>,
+    /// The Windows version, when the agent reports it.
+    pub os_version: Option<&'a str>,
+    /// The user signed in at the console.
+    pub logged_on_user: Option<&'a str>,
 }
 
 /// Where an agent stands with one runbook.
@@ -69,6 +86,8 @@ pub struct AgentRun {
     pub last_error: Option<String>,
     /// When the agent made its final check-in for it.
     pub final_check_at: Option<DateTime<Utc>>,
+    /// How many times an operator asked to retry it after it failed.
+    pub retries: u32,
 }
 
 /// A change to an agent's run, folded from events.
@@ -87,9 +106,10 @@ pub struct RunUpdate {
 }
 
 const AGENT_COLUMNS: &str = "id, directory, computer_guid, computer_name, serial, os_edition, os_version, \
-                             agent_version, join_state, certificate, sign_key, encrypt_key, registered_at, last_contact";
+                             agent_version, join_state, certificate, sign_key, encrypt_key, registered_at, last_contact, \
+                             logged_on_user";
 const RUN_COLUMNS: &str =
-    "agent, runbook, batch, status, phase, step, last_update, last_error, final_check_at";
+    "agent, runbook, batch, status, phase, step, last_update, last_error, final_check_at, retries";
 
 fn agent_from_row(row: &AnyRow) -> Result<Agent> {
     Ok(Agent {
@@ -112,6 +132,7 @@ fn agent_from_row(row: &AnyRow) -> Result<Agent> {
         )?,
         registered_at: from_ms(row.try_get("registered_at")?),
         last_contact: from_ms(row.try_get("last_contact")?),
+        logged_on_user: row.try_get("logged_on_user")?,
     })
 }
 
@@ -135,6 +156,7 @@ fn run_from_row(row: &AnyRow) -> Result<AgentRun> {
         last_update: from_ms(row.try_get("last_update")?),
         last_error: row.try_get("last_error")?,
         final_check_at: final_check.map(from_ms),
+        retries: u32::try_from(row.try_get::<i64, _>("retries")?).unwrap_or(u32::MAX),
     })
 }
 
@@ -159,7 +181,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO agents ({}) VALUES {}",
             AGENT_COLUMNS,
-            row_placeholders(1, 14)
+            row_placeholders(1, 15)
         );
         let done = sqlx::query(&sql)
             .bind(agent.id.to_string())
@@ -176,6 +198,7 @@ impl Store {
             .bind(key_text(&agent.keys.encrypt))
             .bind(to_ms(agent.registered_at))
             .bind(to_ms(agent.last_contact))
+            .bind(agent.logged_on_user.clone())
             .execute(self.pool())
             .await;
         match done {
@@ -227,22 +250,70 @@ impl Store {
         rows.iter().map(agent_from_row).collect()
     }
 
-    /// Records a check-in: last contact, version and join state.
-    pub async fn touch_agent(
+    /// Records a check-in: last contact and the facts it reports; a name or Windows version the
+    /// agent does not report stays as it was.
+    pub async fn record_check_in(
         &self,
         id: AgentId,
-        version: &str,
-        join_state: &JoinState,
+        facts: &CheckInFacts<'_>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query("UPDATE agents SET last_contact = $1, agent_version = $2, join_state = $3 WHERE id = $4")
-            .bind(to_ms(now))
-            .bind(version)
-            .bind(to_json(join_state)?)
-            .bind(id.to_string())
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE agents SET last_contact = $1, agent_version = $2, join_state = $3, \
+             computer_name = COALESCE($4, computer_name), os_version = COALESCE($5, os_version), \
+             logged_on_user = $6 WHERE id = $7",
+        )
+        .bind(to_ms(now))
+        .bind(facts.agent_version)
+        .bind(to_json(facts.join_state)?)
+        .bind(facts.computer_name.map(str::to_string))
+        .bind(facts.os_version.map(str::to_string))
+        .bind(facts.logged_on_user.map(str::to_string))
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await?;
         Ok(())
+    }
+
+    /// The run of `agent` for `runbook`, if there is one.
+    pub async fn run_of_agent(
+        &self,
+        agent: AgentId,
+        runbook: RunbookId,
+    ) -> Result<Option<AgentRun>> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM agent_runs WHERE agent = $1 AND runbook = $2",
+            RUN_COLUMNS
+        ))
+        .bind(agent.to_string())
+        .bind(runbook.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    /// Marks the run of `agent` for `runbook` to be retried, when it ended in Error: Not Started
+    /// again, its last error cleared, its retry count one higher. The new count, or `None` when
+    /// the run is not in Error (nothing changed).
+    pub async fn retry_run(
+        &self,
+        agent: AgentId,
+        runbook: RunbookId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u32>> {
+        let done = sqlx::query(
+            "UPDATE agent_runs SET status = 'NotStarted', last_error = NULL, retries = retries + 1, \
+             last_update = $1 WHERE agent = $2 AND runbook = $3 AND status = 'Error'",
+        )
+        .bind(to_ms(now))
+        .bind(agent.to_string())
+        .bind(runbook.to_string())
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        Ok(self.run_of_agent(agent, runbook).await?.map(|r| r.retries))
     }
 
     /// Records contact without other changes (uploads).

@@ -257,6 +257,7 @@ async fn seed_device_data(app: &TestApp) -> AgentId {
         keys: keys.public(),
         registered_at: now,
         last_contact: now,
+        logged_on_user: None,
     };
     store.insert_agent(&agent).await.expect("insert agent");
     let runbook = RunbookId::new();

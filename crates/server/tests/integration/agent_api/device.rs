@@ -164,6 +164,8 @@ impl TestAgent {
             logged_on_user: None,
             running: None,
             completed,
+            computer_name: None,
+            os_version: None,
         };
         self.call(t, kinds::CHECK_IN, &req)
             .await

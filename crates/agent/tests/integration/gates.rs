@@ -1,0 +1,127 @@
+//! Pre-flight gates: a target that does not answer, an expired bulk enrollment token and a hive
+//! another process holds open each stop the run before its first change, in one clear error.
+
+use agent::{Exit, SimWorkstation};
+use chrono::Duration;
+use model::plan::JoinState;
+use model::runbook::{DomainJoin, PermissionMode};
+use model::status::{AgentStatus, EventLevel};
+
+use crate::support::*;
+
+const TENANT: &str = "fabrikam.onmicrosoft.com";
+
+/// Runs the assigned runbook on `sim` and returns its status and the error events.
+fn run(world: &World, sim: SimWorkstation) -> (AgentStatus, Vec<String>) {
+    let exit = world.agent_with(sim, 100).run().expect("run");
+    let status = match exit {
+        Exit::Idle { status, .. } => status,
+        other => panic!("unexpected {:?}", other),
+    };
+    let errors = world
+        .server
+        .state()
+        .events
+        .values()
+        .filter(|e| e.level == EventLevel::Error)
+        .map(|e| e.message.clone())
+        .collect();
+    (status, errors)
+}
+
+fn untouched(world: &World) {
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    assert!(s.actions.is_empty(), "{:?}", s.actions);
+    assert_eq!(
+        s.join_state,
+        JoinState::ActiveDirectory {
+            domain: SOURCE_DOMAIN.into()
+        }
+    );
+}
+
+#[test]
+fn a_target_domain_that_does_not_answer_stops_the_run_before_any_change() {
+    let world = World::new();
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.set_unreachable(TARGET_DOMAIN).expect("fault");
+    world.assign(Duration::minutes(-5));
+    let (status, errors) = run(&world, sim);
+    assert_eq!(status, AgentStatus::Error);
+    assert_eq!(errors.len(), 1, "{:?}", errors);
+    assert!(
+        errors[0].contains("nothing was changed")
+            && errors[0].contains(&format!("{} does not answer", TARGET_DOMAIN)),
+        "{}",
+        errors[0]
+    );
+    untouched(&world);
+}
+
+#[test]
+fn an_expired_bulk_enrollment_token_stops_an_entra_join_before_any_change() {
+    let world = World::new();
+    world.assign_with(
+        DomainJoin::Entra,
+        PermissionMode::AddAndRemove,
+        TENANT,
+        Duration::minutes(-5),
+    );
+    let expired = world.clock_now() - Duration::hours(1);
+    if let Some(a) = world.server.state().assignment.as_mut() {
+        a.bulk_token_expires_at = Some(expired);
+    }
+    let sim = SimWorkstation::open(&world.dir).expect("open");
+    let (status, errors) = run(&world, sim);
+    assert_eq!(status, AgentStatus::Error);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("bulk enrollment token") && e.contains("expired")),
+        "{:?}",
+        errors
+    );
+    // The token itself is never in an event.
+    assert!(errors.iter().all(|e| !e.contains("eyJ0eXAiOiJKV1Qi")));
+    untouched(&world);
+}
+
+#[test]
+fn a_hive_held_open_is_waited_for_and_then_the_run_goes_on() {
+    let world = World::new();
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    // Two checks still find it open; the third finds it closed.
+    sim.hold_hive("C:\\Users\\alice\\NTUSER.DAT", "backup.exe (4242)", 2)
+        .expect("fault");
+    world.assign(Duration::minutes(-5));
+    let (status, errors) = run(&world, sim);
+    assert_eq!(status, AgentStatus::Completed, "{:?}", errors);
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    assert!(s.profile_list.contains_key(&sid(ALICE_NEW)));
+}
+
+#[test]
+fn a_hive_held_open_for_good_names_the_process_and_changes_nothing() {
+    let world = World::new();
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.hold_hive(
+        "C:\\Users\\alice\\NTUSER.DAT",
+        "backup.exe (4242)",
+        u32::MAX,
+    )
+    .expect("fault");
+    world.assign(Duration::minutes(-5));
+    let (status, errors) = run(&world, sim);
+    assert_eq!(status, AgentStatus::Error);
+    assert_eq!(errors.len(), 1, "{:?}", errors);
+    assert!(
+        errors[0].contains("C:\\Users\\alice\\NTUSER.DAT")
+            && errors[0].contains("backup.exe (4242)")
+            && errors[0].contains("checked 3 times"),
+        "{}",
+        errors[0]
+    );
+    untouched(&world);
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    assert!(s.profile_list.contains_key(&sid(ALICE)));
+}
