@@ -363,14 +363,16 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
     }
 
     /// The runbook's secrets: those of the assignment it started with, or after a restart (they
-    /// are never written to disk) those the server sends again for the same runbook.
+    /// are never written to disk) those the server sends again for the same runbook. The server
+    /// sends passwords only in the answer to a final check-in, which a resumed run makes again
+    /// right before the step that needs them (a reboot between leaving and joining a domain).
     fn secrets(&mut self, runbook: RunbookId) -> Result<RunbookSecrets> {
         if let Some((id, secrets)) = &self.secrets {
             if *id == runbook {
                 return Ok(secrets.clone());
             }
         }
-        let response = self.check_in(false)?;
+        let response = self.check_in(true)?;
         match response.assignment {
             Some(a) if a.runbook.id == runbook => {
                 self.secrets = Some((runbook, a.secrets.clone()));

@@ -227,3 +227,69 @@ async fn an_agent_killed_mid_phase_resumes_and_runs_no_step_twice() {
         verification.problems
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_restarted_between_leaving_and_joining_fetches_the_join_password_again() {
+    let h = Harness::start(6, 1).await;
+    let machines =
+        fleet::create(&h.dir.path().join("fleet"), &h.world, 1).expect("create workstations");
+    let dir = machines[0].dir.clone();
+    let mut config = AgentConfig::new(&h.url, &h.world.psk, &dir);
+    config.exit_when_idle = true;
+
+    // The reboot after leaving the old domain: the passwords, kept only in memory, are gone.
+    let crashed = blocking({
+        let config = config.clone();
+        let url = h.url.clone();
+        move || {
+            std::thread::spawn(move || {
+                let mut workstation = SimWorkstation::open(&config.sim_dir).expect("open");
+                workstation.set_faults(SimFaults {
+                    crash_after_step: Some("device-state/leave-ad".to_string()),
+                    ..Default::default()
+                });
+                Agent::new(
+                    config,
+                    workstation,
+                    HttpTransport::new(&url),
+                    Arc::new(SystemClock),
+                    Box::new(ThreadSleeper::default()),
+                )
+                .expect("agent")
+                .run()
+            })
+            .join()
+        }
+    })
+    .await;
+    assert!(crashed.is_err(), "the injected fault stops the agent");
+    assert_eq!(
+        SimWorkstation::load(&dir).expect("state").join_state,
+        model::plan::JoinState::Workgroup
+    );
+
+    let exit = blocking(move || agent::run(&config))
+        .await
+        .expect("the restarted agent runs");
+    assert!(
+        matches!(
+            exit,
+            agent::Exit::Idle {
+                status: AgentStatus::Completed,
+                ..
+            }
+        ),
+        "{:?}",
+        exit
+    );
+    let done = SimWorkstation::load(&dir).expect("state");
+    assert_eq!(
+        done.join_state,
+        model::plan::JoinState::ActiveDirectory {
+            domain: h.world.target_domain.clone()
+        }
+    );
+    for (step, times) in &done.actions {
+        assert_eq!(*times, 1, "{} acted {} times", step, times);
+    }
+}
