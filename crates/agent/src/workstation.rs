@@ -171,6 +171,17 @@ pub trait Workstation {
     fn join_active_directory(&mut self, domain: &str, join: &AdJoin<'_>) -> Result<Effect>;
     /// Joins the Entra tenant `tenant` (bulk enrolment package); a no-op when already joined to it.
     fn join_entra(&mut self, tenant: &str) -> Result<Effect>;
+    /// Joins `domain` offline from the provisioning `blob` the server prepared
+    /// (`NetRequestOfflineDomainJoin` with the blob, `NETSETUP_PROVISION_ONLINE_CALLER` and the
+    /// Windows folder), taking effect at the next reboot; a no-op when already joined to it. A
+    /// blob for another domain is refused and nothing changes.
+    fn join_active_directory_offline(&mut self, domain: &str, blob: &[u8]) -> Result<Effect> {
+        let _ = (domain, blob);
+        Err(crate::Error::Unsupported {
+            action: "JoinActiveDirectory".to_string(),
+            reason: "this workstation cannot join a domain offline".to_string(),
+        })
+    }
 
     /// Every SID found on the device: profile owners, trustees of file descriptors, local group
     /// members, and members kept by the local group backup.

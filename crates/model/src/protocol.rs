@@ -143,6 +143,10 @@ pub struct DeviceAssignment {
     /// first change, and a join resumed later does not try an expired one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bulk_token_expires_at: Option<DateTime<Utc>>,
+    /// The offline domain join the server prepared for this device, when the runbook joins its
+    /// domain offline: sent only with the final check-in, inside the encrypted envelope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_join: Option<OfflineJoin>,
     /// When users may start it.
     pub available_from: Option<ScheduledTime>,
     /// When it starts without asking.
@@ -166,6 +170,43 @@ pub struct BulkToken(pub String);
 impl fmt::Debug for BulkToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("BulkToken(<hidden>)")
+    }
+}
+
+/// An offline domain join blob (`ODJ_PROVISION_DATA` as `net offlinejoin provision` or `djoin
+/// /provision` write it), or why the server could not prepare one. Debug never shows the blob.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfflineJoin {
+    /// The blob, base64 (standard alphabet, padded).
+    Blob(String),
+    /// What went wrong on the server, for the device's pre-flight error.
+    Unavailable(String),
+}
+
+impl OfflineJoin {
+    /// The blob for `bytes`.
+    pub fn blob(bytes: &[u8]) -> OfflineJoin {
+        OfflineJoin::Blob(B64.encode(bytes))
+    }
+
+    /// The blob's bytes, or why there are none.
+    pub fn bytes(&self) -> Result<Vec<u8>, String> {
+        match self {
+            OfflineJoin::Blob(text) => B64
+                .decode(text.as_bytes())
+                .map_err(|_| "the offline join blob is not base64".to_string()),
+            OfflineJoin::Unavailable(why) => Err(why.clone()),
+        }
+    }
+}
+
+impl fmt::Debug for OfflineJoin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OfflineJoin::Blob(_) => f.write_str("OfflineJoin::Blob(<hidden>)"),
+            OfflineJoin::Unavailable(why) => write!(f, "OfflineJoin::Unavailable({:?})", why),
+        }
     }
 }
 

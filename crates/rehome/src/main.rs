@@ -112,6 +112,10 @@ struct ServeArgs {
     /// Days the audit trail keeps an entry.
     #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500), env = "REHOME_AUDIT_RETENTION_DAYS")]
     audit_retention_days: u32,
+    /// Samba's `net` program (e.g. /usr/bin/net): the server then prepares the blobs of offline
+    /// domain joins with `net offlinejoin provision`, as each runbook's join account.
+    #[arg(long, env = "REHOME_SAMBA_NET")]
+    samba_net: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -336,6 +340,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.connections.max_connections = args.max_connections;
     config.connections.max_per_address = args.max_connections_per_address;
     config.audit_retention_days = args.audit_retention_days;
+    config.samba_net = args.samba_net;
     let running = server::serve::start(config, Arc::new(model::clock::SystemClock))
         .await
         .context("start the server")?;

@@ -21,6 +21,9 @@ pub struct Settings {
     pub directory_documents: Option<std::path::PathBuf>,
     /// Days the audit trail keeps an entry.
     pub audit_retention_days: u32,
+    /// Samba's `net` program, with which the server provisions offline domain join blobs; without
+    /// it a runbook that joins offline is told so in its devices' pre-flight errors.
+    pub samba_net: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -32,6 +35,7 @@ impl Default for Settings {
             entra: Default::default(),
             directory_documents: None,
             audit_retention_days: 365,
+            samba_net: None,
         }
     }
 }

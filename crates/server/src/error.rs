@@ -83,6 +83,8 @@ impl Upstream {
     pub const GRAPH: &'static str = "Microsoft Graph";
     /// Entra's sign-in and device registration services.
     pub const ENTRA: &'static str = "Entra";
+    /// Samba's `net` program, which provisions offline domain joins.
+    pub const SAMBA: &'static str = "Samba";
 }
 
 impl Error {

@@ -49,6 +49,8 @@ pub struct ServeConfig {
     pub directory_documents: Option<PathBuf>,
     /// Days the audit trail keeps an entry.
     pub audit_retention_days: u32,
+    /// Samba's `net` program, for offline domain join blobs (see [`Settings`]).
+    pub samba_net: Option<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -62,6 +64,7 @@ impl Default for ServeConfig {
             connections: ConnectionLimits::default(),
             directory_documents: None,
             audit_retention_days: 365,
+            samba_net: None,
         }
     }
 }
@@ -143,6 +146,7 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<Running
         licence_issuers: config.licence_issuers.clone(),
         directory_documents: config.directory_documents.clone(),
         audit_retention_days: config.audit_retention_days,
+        samba_net: config.samba_net.clone(),
         ..Settings::default()
     };
     if settings.licence_issuers.is_empty() {

@@ -105,6 +105,10 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
     pub(super) fn start(&mut self, assignment: &DeviceAssignment) -> Result<Option<AgentStatus>> {
         let runbook = &assignment.runbook;
         self.secrets = Some((runbook.id, assignment.secrets.clone()));
+        self.offline_join = assignment
+            .offline_join
+            .clone()
+            .map(|join| (runbook.id, join));
         if self.journal.retry_wanted(&runbook.id, assignment.retry) {
             if let Some(status) = self.take_retry(assignment)? {
                 return Ok(status);
@@ -385,6 +389,35 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         }
     }
 
+    /// The offline join blob of `runbook`: the one its assignment brought, or after a restart the
+    /// one the server prepares again for a final check-in.
+    fn offline_join_blob(&mut self, runbook: RunbookId) -> Result<Vec<u8>> {
+        let kept = match &self.offline_join {
+            Some((id, join)) if *id == runbook => Some(join.clone()),
+            _ => None,
+        };
+        let join = match kept {
+            Some(join) => join,
+            None => match self.check_in(true)?.assignment {
+                Some(a) if a.runbook.id == runbook => {
+                    let join = a.offline_join.ok_or_else(|| {
+                        Error::Device("the server sent no offline join blob".to_string())
+                    })?;
+                    self.offline_join = Some((runbook, join.clone()));
+                    join
+                }
+                _ => {
+                    return Err(Error::Device(
+                        "the server no longer assigns this runbook, so its offline join blob cannot be fetched again; retry the runbook from the console"
+                            .to_string(),
+                    ))
+                }
+            },
+        };
+        join.bytes()
+            .map_err(|why| Error::Device(format!("no offline join blob from the server: {}", why)))
+    }
+
     fn perform(
         &mut self,
         runbook: RunbookId,
@@ -440,7 +473,9 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             }
             Action::JoinActiveDirectory { domain, options } => {
                 if options.offline {
-                    refuse()
+                    let blob = self.offline_join_blob(runbook)?;
+                    self.workstation
+                        .join_active_directory_offline(domain, &blob)
                 } else {
                     let secrets = self.secrets(runbook)?;
                     let password = secrets.domain_join_password.unwrap_or_default();
@@ -623,9 +658,6 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
     let reason = match action {
         Action::CacheCredentials => {
             "caching the users' target credentials needs the sign-in dialog, which this agent does not have yet"
-        }
-        Action::JoinActiveDirectory { options, .. } if options.offline => {
-            "offline domain join needs a blob the server prepares, which it does not send yet"
         }
         Action::ResetEdge => "finding and resetting Edge's work profile is not implemented yet",
         Action::SetLockScreenImage {

@@ -14,8 +14,8 @@ use model::envelope::{Key32, PublicKeys};
 use model::ids::RunbookId;
 use model::plan::JoinState;
 use model::protocol::{
-    AgentEvent, Blocked, CheckInRequest, CheckInResponse, DeviceAssignment, RegisterRequest,
-    Running, AGENT_VERSION,
+    AgentEvent, Blocked, CheckInRequest, CheckInResponse, DeviceAssignment, OfflineJoin,
+    RegisterRequest, Running, AGENT_VERSION,
 };
 use model::runbook::{RunbookSecrets, UserInteraction};
 use model::schedule::{decide_with_choice, CheckInState, Decision, UserChoice, Window};
@@ -203,6 +203,8 @@ pub struct Agent<W, T> {
     secrets: Option<(RunbookId, RunbookSecrets)>,
     /// The facts the last successful check-in reported.
     reported: Option<ReportedFacts>,
+    /// The running runbook's offline join blob, in memory only.
+    offline_join: Option<(RunbookId, OfflineJoin)>,
 }
 
 /// Runs an agent on the simulated workstation of `config` against the real server, on the real
@@ -273,6 +275,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             blocked: saved.blocked,
             secrets: None,
             reported: None,
+            offline_join: None,
         })
     }
 

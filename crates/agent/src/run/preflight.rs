@@ -117,6 +117,29 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                         username
                     ));
                 }
+                Action::JoinActiveDirectory { domain, options } if options.offline => {
+                    if renames {
+                        problems.push(format!(
+                            "an offline join into {} is prepared for the computer's current name: rename it in a runbook that runs before, or join online",
+                            domain
+                        ));
+                    }
+                    match assignment.offline_join.as_ref().map(|j| j.bytes()) {
+                        Some(Ok(blob)) if !blob.is_empty() => {}
+                        Some(Ok(_)) => problems.push(format!(
+                            "the server sent an empty offline join blob for {}",
+                            domain
+                        )),
+                        Some(Err(why)) => problems.push(format!(
+                            "the server could not prepare the offline join blob for {}: {}",
+                            domain, why
+                        )),
+                        None => problems.push(format!(
+                            "the server sent no offline join blob for {}: it needs a rehome server that prepares them",
+                            domain
+                        )),
+                    }
+                }
                 Action::JoinActiveDirectory { domain, options } if !options.offline => {
                     match self.unreachable(domain) {
                         Some(problem) => problems.push(problem),

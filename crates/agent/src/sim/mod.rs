@@ -950,6 +950,52 @@ impl Workstation for SimWorkstation {
         self.save()
     }
 
+    fn join_active_directory_offline(&mut self, domain: &str, blob: &[u8]) -> Result<Effect> {
+        self.require("join_active_directory_offline")?;
+        if let JoinState::ActiveDirectory { domain: current } = &self.state.join_state {
+            if current.eq_ignore_ascii_case(domain) {
+                return Ok(Effect::unchanged(format!("already joined to {}", domain)));
+            }
+        }
+        if let JoinState::Entra { tenant } = &self.state.join_state {
+            return Err(Error::Device(format!(
+                "the device is joined to the Entra tenant {}; leave it before joining {}",
+                tenant, domain
+            )));
+        }
+        // The blob names its domain (as UTF-16 in a real ODJ_PROVISION_DATA, or as text).
+        let wanted = domain.to_lowercase();
+        let utf16: Vec<u8> = wanted
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        let lower: Vec<u8> = blob.iter().map(|b| b.to_ascii_lowercase()).collect();
+        let names_it = lower.windows(wanted.len()).any(|w| w == wanted.as_bytes())
+            || lower.windows(utf16.len()).any(|w| w == utf16.as_slice());
+        if blob.is_empty() || !names_it {
+            return Err(Error::Device(format!(
+                "the offline join blob is not for {}; nothing was changed",
+                domain
+            )));
+        }
+        let name = self.state.computer_name.to_uppercase();
+        let from = self.state.join_state.clone();
+        self.state
+            .domain_computer_accounts
+            .insert((domain.to_lowercase(), name));
+        self.state.join_state = JoinState::ActiveDirectory {
+            domain: domain.to_string(),
+        };
+        self.save()?;
+        Ok(Effect::changed(
+            1,
+            format!(
+                "joined {} offline from the server's blob (was {:?}); it takes effect at the next restart",
+                domain, from
+            ),
+        ))
+    }
+
     fn directory_reachable(&self, target: &str) -> Result<bool> {
         self.require("directory_reachable")?;
         Ok(!self.state.unreachable.contains(&target.to_lowercase()))

@@ -125,3 +125,85 @@ fn a_hive_held_open_for_good_names_the_process_and_changes_nothing() {
     let s = SimWorkstation::load(&world.dir).expect("load");
     assert!(s.profile_list.contains_key(&sid(ALICE)));
 }
+
+/// A runbook that joins the target domain offline, without the settings this agent refuses.
+fn offline_runbook(world: &World) {
+    let (mut runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    runbook.device_state.rename = None;
+    runbook.device_state.active_directory.offline_domain_join = true;
+    world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+}
+
+#[test]
+fn an_offline_join_uses_the_blob_the_server_sent() {
+    let world = World::new();
+    offline_runbook(&world);
+    let sim = SimWorkstation::open(&world.dir).expect("open");
+    let (status, errors) = run(&world, sim);
+    assert_eq!(status, AgentStatus::Completed, "{:?}", errors);
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    assert_eq!(
+        s.join_state,
+        JoinState::ActiveDirectory {
+            domain: TARGET_DOMAIN.into()
+        }
+    );
+    assert_eq!(s.actions.get("device-state/join-ad"), Some(&1));
+    assert!(world
+        .server
+        .state()
+        .events
+        .values()
+        .any(|e| e.message.contains("offline from the server's blob")));
+}
+
+#[test]
+fn an_offline_join_without_a_blob_says_why_and_changes_nothing() {
+    let world = World::new();
+    offline_runbook(&world);
+    if let Some(a) = world.server.state().assignment.as_mut() {
+        a.offline_join = Some(model::protocol::OfflineJoin::Unavailable(
+            "this server does not prepare offline join blobs: start rehome serve with --samba-net"
+                .into(),
+        ));
+    }
+    let sim = SimWorkstation::open(&world.dir).expect("open");
+    let (status, errors) = run(&world, sim);
+    assert_eq!(status, AgentStatus::Error);
+    assert_eq!(errors.len(), 1, "{:?}", errors);
+    assert!(
+        errors[0].contains("could not prepare the offline join blob")
+            && errors[0].contains("--samba-net"),
+        "{}",
+        errors[0]
+    );
+    untouched(&world);
+}
+
+#[test]
+fn a_blob_for_another_domain_is_refused_by_the_join() {
+    let world = World::new();
+    offline_runbook(&world);
+    if let Some(a) = world.server.state().assignment.as_mut() {
+        a.offline_join = Some(model::protocol::OfflineJoin::blob(
+            b"ODJ blob for elsewhere.test",
+        ));
+    }
+    let sim = SimWorkstation::open(&world.dir).expect("open");
+    let (status, errors) = run(&world, sim);
+    assert_eq!(status, AgentStatus::Error);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("not for new.contoso.test")),
+        "{:?}",
+        errors
+    );
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    assert_ne!(
+        s.join_state,
+        JoinState::ActiveDirectory {
+            domain: TARGET_DOMAIN.into()
+        }
+    );
+}

@@ -10,7 +10,7 @@ use model::clock::{Clock, ManualClock};
 use model::directory::ObjectKind;
 use model::ids::{BatchId, DirectoryId, RunbookId};
 use model::plan::TargetFacts;
-use model::protocol::{BulkToken, DeviceAssignment, SidTranslation};
+use model::protocol::{BulkToken, DeviceAssignment, OfflineJoin, SidTranslation};
 use model::runbook::{
     ActiveDirectoryJoin, AdminFallback, AppMode, AppSettings, Area, CommandPackageRef,
     CompletionSettings, DeviceStateSettings, DomainJoin, HybridJoin, InformationProtection,
@@ -254,6 +254,9 @@ impl World {
             },
             bulk_token: Some(BulkToken("eyJ0eXAiOiJKV1Qi.bulk.token".into())),
             bulk_token_expires_at: Some(self.clock.now() + Duration::days(90)),
+            offline_join: Some(OfflineJoin::blob(
+                format!("ODJ blob for {} in {}", COMPUTER, target).as_bytes(),
+            )),
             available_from: None,
             enforced_after: ScheduledTime {
                 at: (self.clock.now() + enforced_in).naive_utc(),

@@ -148,14 +148,23 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
         .await?
         .map_or(0, |r| r.retries);
     // Passwords and the bulk token only for the run that is about to start (see `secrets_due`).
-    let (secrets, bulk_token) = if req.final_check {
+    let (secrets, bulk_token, offline_join) = if req.final_check {
         let stored = app.store.runbook_secrets(runbook.id).await?;
+        let offline_join = crate::migration::offline_join::for_device(
+            app,
+            runbook,
+            &target.domain,
+            &agent.computer_name,
+            &stored,
+        )
+        .await;
         (
             super::secrets_due::needed(runbook, stored),
             crate::enrollment::token_for_assignment(app, runbook, target.id).await?,
+            offline_join,
         )
     } else {
-        (Default::default(), None)
+        (Default::default(), None, None)
     };
     let (bulk_token, bulk_token_expires_at) = match bulk_token {
         Some((token, expires)) => (Some(token), Some(expires)),
@@ -171,6 +180,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             },
             bulk_token,
             bulk_token_expires_at,
+            offline_join,
             available_from: a.available(),
             enforced_after: a.enforced(),
             retry,

@@ -8,5 +8,6 @@ pub mod agents;
 pub mod batches;
 pub mod device_plan;
 pub mod keys;
+pub mod offline_join;
 pub mod progress;
 pub mod runbooks;
