@@ -970,8 +970,9 @@ impl Workstation for SimWorkstation {
             .flat_map(|u| u.to_le_bytes())
             .collect();
         let lower: Vec<u8> = blob.iter().map(|b| b.to_ascii_lowercase()).collect();
-        let names_it = lower.windows(wanted.len()).any(|w| w == wanted.as_bytes())
-            || lower.windows(utf16.len()).any(|w| w == utf16.as_slice());
+        let names_it = !wanted.is_empty()
+            && (lower.windows(wanted.len()).any(|w| w == wanted.as_bytes())
+                || lower.windows(utf16.len()).any(|w| w == utf16.as_slice()));
         if blob.is_empty() || !names_it {
             return Err(Error::Device(format!(
                 "the offline join blob is not for {}; nothing was changed",
