@@ -214,7 +214,7 @@ mod tests {
         let script = format!(
             "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in savefile=*) out=\"${{a#savefile=}}\";; esac; done\n\
              if [ {exit} -ne 0 ]; then echo \"NT_STATUS_USER_EXISTS for $PASSWD\" >&2; exit {exit}; fi\n\
-             {{ echo \"$@\"; [ \"$PASSWD\" = 'Join-Passw0rd!' ] && echo password-given; }} > \"$out\"\n"
+             {{ printf '%s\\n' \"$*\"; [ \"$PASSWD\" = 'Join-Passw0rd!' ] && echo password-given; }} > \"$out\"\n"
         );
         std::fs::write(&path, script).expect("write the fake net");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
