@@ -179,15 +179,14 @@ impl Stage {
     }
 
     /// Imports both sides, matches them under `profile`, assigns a runbook leaving `remove_from`
-    /// and joining `join` to every computer of the source, runs the agent on a workstation built
+    /// and joining `join` (the device change) to every computer of the source, runs the agent on a workstation built
     /// from `spec` (after `prepare`), and returns the workstation afterwards.
     async fn migrate(
         &self,
         source: &Side,
         target: &Side,
         profile: MatchProfile,
-        remove_from: RemoveFrom,
-        join: DomainJoin,
+        (remove_from, join): (RemoveFrom, DomainJoin),
         spec: &SimSpec,
         prepare: impl FnOnce(&mut SimWorkstation),
     ) -> SimState {
@@ -457,8 +456,7 @@ async fn ad_to_ad_translates_sid_history_found_on_files() {
             &source,
             &target,
             MatchProfile::default(),
-            RemoveFrom::ActiveDirectory,
-            DomainJoin::ActiveDirectory,
+            (RemoveFrom::ActiveDirectory, DomainJoin::ActiveDirectory),
             &spec,
             |ws| grant(ws, ALICE_FILE, &old_alice),
         )
@@ -515,8 +513,7 @@ async fn hybrid_joined_to_entra_joined_in_the_same_tenant_uses_the_cloud_sids() 
             &source,
             &target,
             profile::hybrid_anchors(),
-            RemoveFrom::ActiveDirectory,
-            DomainJoin::Entra,
+            (RemoveFrom::ActiveDirectory, DomainJoin::Entra),
             &spec,
             |ws| grant(ws, ALICE_FILE, &a1),
         )
@@ -565,8 +562,7 @@ async fn hybrid_joined_to_entra_joined_in_another_tenant_synchronised_from_its_o
             &source,
             &target,
             by_name(),
-            RemoveFrom::All,
-            DomainJoin::Entra,
+            (RemoveFrom::All, DomainJoin::Entra),
             &spec,
             |_| {},
         )
@@ -621,8 +617,7 @@ async fn entra_to_entra_with_cloud_only_and_synchronised_users_on_both_sides() {
             &source,
             &target,
             by_name(),
-            RemoveFrom::Entra,
-            DomainJoin::Entra,
+            (RemoveFrom::Entra, DomainJoin::Entra),
             &spec,
             |ws| grant(ws, ALICE_FILE, &b1),
         )
@@ -684,8 +679,7 @@ async fn a_device_holding_ad_and_entra_profiles_moves_both_to_the_target_cloud_s
             &source,
             &target,
             by_name(),
-            RemoveFrom::All,
-            DomainJoin::Entra,
+            (RemoveFrom::All, DomainJoin::Entra),
             &spec,
             |ws| grant(ws, ALICE_FILE, &bob_profile),
         )
