@@ -189,7 +189,7 @@ impl Stage {
         (remove_from, join): (RemoveFrom, DomainJoin),
         spec: &SimSpec,
         prepare: impl FnOnce(&mut SimWorkstation),
-    ) -> SimState {
+    ) -> (SimState, Vec<String>) {
         let source_id = self.directory(source).await;
         let target_id = self.directory(target).await;
         let summary = server::directory::match_pair(&self.app, source_id, target_id, Some(profile))
@@ -255,6 +255,35 @@ impl Stage {
         let dir = self.dir.path().join(&spec.computer_name);
         let mut workstation = SimWorkstation::create(&dir, spec).expect("create the workstation");
         prepare(&mut workstation);
+        // The plan preview over what the server answers this device, before anything runs.
+        let found: Vec<Sid> = {
+            use agent::Workstation;
+            workstation
+                .list_sids()
+                .expect("the device's SIDs")
+                .into_iter()
+                .collect()
+        };
+        let answer = server::directory::device_translation::for_device(
+            &self.app,
+            source_id,
+            target_id,
+            join.into(),
+            &found,
+        )
+        .await
+        .expect("the answer");
+        let mut plan = Vec::new();
+        agent::preview::preview_answer(
+            &workstation,
+            &runbook,
+            &model::plan::TargetFacts {
+                domain: target.domain.to_string(),
+            },
+            &answer.translations,
+            &mut |line| plan.push(line),
+        )
+        .expect("the plan preview");
         drop(workstation);
         let mut config = AgentConfig::new(&self.url, &self.psk, &dir);
         config.exit_when_idle = true;
@@ -286,7 +315,10 @@ impl Stage {
             exit,
             last_events
         );
-        SimWorkstation::load(&dir).expect("the workstation after the run")
+        (
+            SimWorkstation::load(&dir).expect("the workstation after the run"),
+            plan,
+        )
     }
 }
 
@@ -451,7 +483,7 @@ async fn ad_to_ad_translates_sid_history_found_on_files() {
         &[(&alice, &a1), (&bob, &b1)],
         &g1,
     );
-    let state = stage
+    let (state, _) = stage
         .migrate(
             &source,
             &target,
@@ -508,7 +540,7 @@ async fn hybrid_joined_to_entra_joined_in_the_same_tenant_uses_the_cloud_sids() 
     };
     let (a1, g1) = (alice.sid.clone().unwrap(), admins.sid.clone().unwrap());
     let spec = workstation(ad_joined("contoso.test"), &[(&alice, &a1)], &g1);
-    let state = stage
+    let (state, plan) = stage
         .migrate(
             &source,
             &target,
@@ -526,6 +558,17 @@ async fn hybrid_joined_to_entra_joined_in_the_same_tenant_uses_the_cloud_sids() 
     let file = explicit(&state, ALICE_FILE);
     assert!(file.contains(&a2) && !file.contains(&a1), "{:?}", file);
     assert_admins(&state, &g1, &g2);
+    // The preview said which SID it chose and why.
+    let line = format!(
+        "ProfileList {} -> {} (C:\\Users\\alice): Entra join",
+        a1, a2
+    );
+    assert!(
+        plan.iter()
+            .any(|l| l.starts_with(&line) && l.contains("not its on-premises SID")),
+        "{:#?}",
+        plan
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -557,7 +600,7 @@ async fn hybrid_joined_to_entra_joined_in_another_tenant_synchronised_from_its_o
     };
     let (a1, g1) = (alice.sid.clone().unwrap(), admins.sid.clone().unwrap());
     let spec = workstation(ad_joined("contoso.test"), &[(&alice, &a1)], &g1);
-    let state = stage
+    let (state, _) = stage
         .migrate(
             &source,
             &target,
@@ -612,7 +655,7 @@ async fn entra_to_entra_with_cloud_only_and_synchronised_users_on_both_sides() {
         &[(&alice, &a1), (&bob, &b1)],
         &g1,
     );
-    let state = stage
+    let (state, _) = stage
         .migrate(
             &source,
             &target,
@@ -674,7 +717,7 @@ async fn a_device_holding_ad_and_entra_profiles_moves_both_to_the_target_cloud_s
         &[(&alice, &alice_profile), (&bob, &bob_profile)],
         &admins_on_device,
     );
-    let state = stage
+    let (state, _) = stage
         .migrate(
             &source,
             &target,
