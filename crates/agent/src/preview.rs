@@ -2,9 +2,13 @@
 //! every SID change its permission steps would make, read through the same primitives and the
 //! same translation as the run itself, writing nothing.
 
+use std::collections::BTreeMap;
+
 use model::plan::{plan, Action, PermissionArea, Step, TargetFacts};
+use model::protocol::SidTranslation;
 use model::runbook::{Area, PermissionMode, Runbook};
 use secdesc::translate::{SidMap, TranslateMode, TranslateOptions};
+use secdesc::Sid;
 
 use crate::permissions::{preview_area, AreaTally, IgnoreList};
 use crate::workstation::Workstation;
@@ -28,6 +32,43 @@ pub fn preview<W: Workstation>(
     runbook: &Runbook,
     target: &TargetFacts,
     map: &SidMap,
+    line: &mut dyn FnMut(String),
+) -> Result<Preview> {
+    preview_with_reasons(ws, runbook, target, map, &BTreeMap::new(), line)
+}
+
+/// [`preview`] over the server's translation answer: each translation is listed first with the
+/// reason the server gave for its target SID (which of the target's SIDs the device will use
+/// after the join), and each profile line repeats it.
+pub fn preview_answer<W: Workstation>(
+    ws: &W,
+    runbook: &Runbook,
+    target: &TargetFacts,
+    translations: &[SidTranslation],
+    line: &mut dyn FnMut(String),
+) -> Result<Preview> {
+    let map: SidMap = translations
+        .iter()
+        .map(|t| (t.source.clone(), t.target.clone()))
+        .collect();
+    let mut reasons = BTreeMap::new();
+    for t in translations {
+        let reason = t.reason.clone().unwrap_or_default();
+        line(format!(
+            "translate {} -> {} ({}): {}",
+            t.source, t.target, t.target_name, reason
+        ));
+        reasons.insert(t.source.clone(), reason);
+    }
+    preview_with_reasons(ws, runbook, target, &map, &reasons, line)
+}
+
+fn preview_with_reasons<W: Workstation>(
+    ws: &W,
+    runbook: &Runbook,
+    target: &TargetFacts,
+    map: &SidMap,
+    reasons: &BTreeMap<Sid, String>,
     line: &mut dyn FnMut(String),
 ) -> Result<Preview> {
     let facts = ws.facts()?;
@@ -69,9 +110,13 @@ pub fn preview<W: Workstation>(
                 for profile in ws.harvest_profiles()? {
                     if let Some(target) = map.get(&profile.sid).filter(|t| **t != profile.sid) {
                         out.profiles += 1;
+                        let why = reasons
+                            .get(&profile.sid)
+                            .map(|r| format!(": {}", r))
+                            .unwrap_or_default();
                         line(format!(
-                            "ProfileList {} -> {} ({})",
-                            profile.sid, target, profile.path
+                            "ProfileList {} -> {} ({}){}",
+                            profile.sid, target, profile.path, why
                         ));
                     }
                 }

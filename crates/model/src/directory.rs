@@ -126,9 +126,18 @@ pub struct DirectoryObject {
     pub kind: ObjectKind,
     /// Display or common name.
     pub name: String,
-    /// objectSid; for cloud-only Entra objects the SID derived from the object id.
+    /// The object's own SID in its directory: objectSid (AD); for Entra users and groups the
+    /// `S-1-12-1-…` SID derived from the object id, synchronised or not.
     #[serde(default)]
     pub sid: Option<Sid>,
+    /// Entra objects synchronised from AD: their AD SID (`onPremisesSecurityIdentifier`), the SID
+    /// their profiles belong to on an AD- or hybrid-joined device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_premises_sid: Option<Sid>,
+    /// Entra objects synchronised from AD: their source anchor (`onPremisesImmutableId`), by
+    /// default the base64 of the AD object's objectGUID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immutable_id: Option<String>,
     /// userPrincipalName.
     #[serde(default)]
     pub upn: Option<String>,
@@ -175,6 +184,8 @@ impl DirectoryObject {
             kind,
             name: name.into(),
             sid: None,
+            on_premises_sid: None,
+            immutable_id: None,
             upn: None,
             sam_account_name: None,
             mail: None,
@@ -224,8 +235,39 @@ impl DirectoryObject {
             Some(false) => 1,
             Some(true) => 2,
         }]);
+        // Only objects that have an anchor hash it, so every other digest stays as it was.
+        if self.on_premises_sid.is_some() || self.immutable_id.is_some() {
+            h.bytes(&[0xfd]);
+            h.sid(self.on_premises_sid.as_ref());
+            h.text(self.immutable_id.as_deref());
+        }
         h.0
     }
+
+    /// Every SID the object may appear under on a device: its own, its on-premises one and its
+    /// sIDHistory, each once.
+    pub fn sids(&self) -> Vec<&Sid> {
+        all_sids(
+            self.sid.as_ref(),
+            self.on_premises_sid.as_ref(),
+            &self.sid_history,
+        )
+    }
+}
+
+/// `own`, `on_premises` and `history`, each SID once, in that order.
+pub fn all_sids<'a>(
+    own: Option<&'a Sid>,
+    on_premises: Option<&'a Sid>,
+    history: &'a [Sid],
+) -> Vec<&'a Sid> {
+    let mut out: Vec<&Sid> = Vec::with_capacity(2 + history.len());
+    for sid in own.into_iter().chain(on_premises).chain(history.iter()) {
+        if !out.contains(&sid) {
+            out.push(sid);
+        }
+    }
+    out
 }
 
 /// FNV-1a, 64 bits: small, and stable across builds and platforms, unlike `DefaultHasher`.
@@ -328,14 +370,31 @@ impl MatchAttribute {
 pub struct TranslationSide {
     /// The object's GUID in its directory.
     pub guid: ObjectGuid,
-    /// Its SID.
+    /// Its own SID (objectSid, or the `S-1-12-1-…` SID of an Entra object).
     pub sid: Sid,
+    /// Its AD SID when it is an Entra object synchronised from AD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_premises_sid: Option<Sid>,
+    /// Its sIDHistory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sid_history: Vec<Sid>,
     /// Its UPN, if it has one.
     pub upn: Option<String>,
     /// Its name.
     pub name: String,
     /// Its directory.
     pub directory: DirectoryId,
+}
+
+impl TranslationSide {
+    /// Every SID of the object, each once: its own, its on-premises one, its sIDHistory.
+    pub fn sids(&self) -> Vec<&Sid> {
+        all_sids(
+            Some(&self.sid),
+            self.on_premises_sid.as_ref(),
+            &self.sid_history,
+        )
+    }
 }
 
 /// A row of the translation table: a source object and the target object it becomes.

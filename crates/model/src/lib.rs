@@ -21,5 +21,6 @@ pub mod rules;
 pub mod runbook;
 pub mod schedule;
 pub mod status;
+pub mod translation;
 
 pub use error::{Error, FieldError, Result, Validator};

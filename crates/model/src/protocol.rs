@@ -257,6 +257,10 @@ pub struct SidTranslation {
     /// The target object's UPN, for profile and app settings.
     #[serde(default)]
     pub target_upn: Option<String>,
+    /// Why this target SID: which of the target's SIDs the device will use after the runbook's
+    /// join (`Entra join: the target's Entra SID, …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The translations of the SIDs asked for that have one.

@@ -40,6 +40,10 @@ pub struct DirectoryBenchArgs {
     /// store in a temporary directory.
     #[arg(long)]
     pub database: Option<String>,
+    /// SIDs per user and group on both sides: 1 (objectSid only), 2 (and an on-premises SID, as
+    /// a synchronised Entra object has) or 3 (and a sIDHistory entry).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub sids: u8,
 }
 
 /// Runs a benchmark.
@@ -153,6 +157,41 @@ where
     bar.finish_and_clear();
     stages.report(name, took, &detail);
     Ok(value)
+}
+
+/// Gives every user and group of `snapshot` `sids` SIDs: its own, then an on-premises one, then a
+/// sIDHistory entry, each in a domain of its own so no two objects share one.
+fn add_sids(snapshot: &mut Snapshot, sids: u8, seed: u64) -> Result<()> {
+    let seed = u32::try_from(seed).context("seed")?;
+    for (i, o) in snapshot
+        .objects
+        .iter_mut()
+        .filter(|o| matches!(o.kind, ObjectKind::User | ObjectKind::Group))
+        .enumerate()
+    {
+        let rid = 1000 + u32::try_from(i).context("too many objects")?;
+        if sids >= 2 {
+            o.on_premises_sid = Some(secdesc::Sid::new(5, &[21, 7000 + seed, 7, 7, rid])?);
+        }
+        if sids >= 3 {
+            o.sid_history = vec![secdesc::Sid::new(5, &[21, 8000 + seed, 8, 8, rid])?];
+        }
+    }
+    Ok(())
+}
+
+/// Bytes of the files under `dir` (the SQLite store and its write-ahead log).
+fn store_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 fn domain(name: &str, seed: u64, users: usize) -> Snapshot {
@@ -376,8 +415,9 @@ async fn directory(args: DirectoryBenchArgs) -> Result<()> {
     let source = add_directory(&app, &format!("SOURCE-{}", tag), &source_domain).await?;
     let target = add_directory(&app, &format!("TARGET-{}", tag), &target_domain).await?;
     println!(
-        "{} users per directory, {} % delta, store: {}",
+        "{} users per directory, {} SID(s) per user and group, {} % delta, store: {}",
         args.users,
+        args.sids,
         args.delta_percent,
         if args.database.is_some() {
             "PostgreSQL"
@@ -389,8 +429,10 @@ async fn directory(args: DirectoryBenchArgs) -> Result<()> {
         total: Duration::ZERO,
     };
     let users = args.users;
+    let sids = args.sids;
     let s = stage(&mut stages, "generate source", async {
-        let s = domain(&source_domain, 1, users);
+        let mut s = domain(&source_domain, 1, users);
+        add_sids(&mut s, sids, 1)?;
         let n = s.objects.len();
         Ok((s, format!("{} objects", n)))
     })
@@ -402,7 +444,8 @@ async fn directory(args: DirectoryBenchArgs) -> Result<()> {
     )
     .await?;
     let t = stage(&mut stages, "generate target", async {
-        let t = domain(&target_domain, 2, users);
+        let mut t = domain(&target_domain, 2, users);
+        add_sids(&mut t, sids, 2)?;
         let n = t.objects.len();
         Ok((t, format!("{} objects", n)))
     })
@@ -420,11 +463,26 @@ async fn directory(args: DirectoryBenchArgs) -> Result<()> {
         "full total",
         full.as_secs_f64()
     );
+    let (rows, indexed) = app.store.translation_counts().await?;
+    println!(
+        "{:<26} {} rows, {} SIDs indexed for devices{}",
+        "translation table",
+        rows,
+        indexed,
+        match &temp {
+            Some(dir) => format!(
+                ", store {:.1} MiB",
+                store_bytes(dir) as f64 / (1024.0 * 1024.0)
+            ),
+            None => String::new(),
+        }
+    );
     let delta_percent = args.delta_percent;
     let full_delta = args.full_delta;
     let delta_copy = stage(&mut stages, "generate delta", async {
         let ((renamed, added, deleted), held) = if full_delta {
             let mut s = domain(&source_domain, 1, users);
+            add_sids(&mut s, sids, 1)?;
             let (counts, _) = apply_delta(&mut s, delta_percent, 3);
             (counts, Held::Snapshot(s))
         } else {

@@ -154,7 +154,8 @@ enum AgentCommand {
         /// The DNS domain or tenant the device would join.
         #[arg(long)]
         target: String,
-        /// The translations, as CSV with the header source_sid,target_sid.
+        /// The translations: CSV with the header source_sid,target_sid, or the server's answer to
+        /// the device as JSON (`{"translations": [...]}`), whose reasons the plan shows.
         #[arg(long)]
         translations: PathBuf,
     },
@@ -405,25 +406,40 @@ fn agent_plan(
         &std::fs::read(runbook).with_context(|| format!("read {}", runbook.display()))?,
     )
     .with_context(|| format!("{} is not a runbook", runbook.display()))?;
-    let map = secdesc::translate::SidMap::from_csv(
-        &std::fs::read_to_string(translations)
-            .with_context(|| format!("read {}", translations.display()))?,
-    )
-    .with_context(|| format!("read the translations {}", translations.display()))?;
+    let text = std::fs::read_to_string(translations)
+        .with_context(|| format!("read {}", translations.display()))?;
     let target = model::plan::TargetFacts {
         domain: target.to_string(),
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = None;
-    agent::preview::preview(&workstation, &runbook, &target, &map, &mut |line| {
+    let mut line = |line: String| {
         if failed.is_none() {
             if let Err(e) = writeln!(out, "{}", line) {
                 failed = Some(e);
             }
         }
-    })
-    .context("plan the runbook")?;
+    };
+    // The server's answer to a device (JSON) carries why each target SID was chosen; a CSV map
+    // carries the pairs only.
+    if text.trim_start().starts_with('{') {
+        let answer: model::protocol::TranslateResponse = serde_json::from_str(&text)
+            .with_context(|| format!("read the translation answer {}", translations.display()))?;
+        agent::preview::preview_answer(
+            &workstation,
+            &runbook,
+            &target,
+            &answer.translations,
+            &mut line,
+        )
+        .context("plan the runbook")?;
+    } else {
+        let map = secdesc::translate::SidMap::from_csv(&text)
+            .with_context(|| format!("read the translations {}", translations.display()))?;
+        agent::preview::preview(&workstation, &runbook, &target, &map, &mut line)
+            .context("plan the runbook")?;
+    }
     if let Some(e) = failed {
         return Err(e).context("write the plan");
     }

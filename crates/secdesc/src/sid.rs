@@ -412,6 +412,51 @@ mod tests {
         );
     }
 
+    /// The documented layout: `S-1-12-1-` then the object id's 16 bytes in GUID wire order (the
+    /// first three fields little-endian, the last eight as written) read as four little-endian
+    /// 32-bit words. Each vector spells out which bytes land in which word.
+    #[test]
+    fn entra_sids_follow_the_documented_byte_order() {
+        let vectors = [
+            // Words: 0x00000001; bytes 02 00 03 00 → 0x00030002; 04 05 06 07 → 0x07060504;
+            // 08 09 0a 0b → 0x0b0a0908.
+            (
+                "00000001-0002-0003-0405-060708090a0b",
+                "S-1-12-1-1-196610-117835012-185207048",
+            ),
+            ("00000000-0000-0000-0000-000000000000", "S-1-12-1-0-0-0-0"),
+            (
+                "ffffffff-ffff-ffff-ffff-ffffffffffff",
+                "S-1-12-1-4294967295-4294967295-4294967295-4294967295",
+            ),
+            (
+                "8e3f2a10-5b7c-4d9e-a1f2-0c3b4d5e6f70",
+                "S-1-12-1-2386504208-1302223740-990704289-1886346829",
+            ),
+        ];
+        for (id, expected) in vectors {
+            let guid: Guid = id.parse().unwrap();
+            let sid = Sid::from_entra_object_id(&guid);
+            assert_eq!(sid.to_string(), expected, "{}", id);
+            assert_eq!(sid.entra_object_id(), Some(guid), "{}", id);
+            assert_eq!(guid.to_string(), id);
+        }
+        // Only S-1-12-1 with exactly four words after the 1 is an object id.
+        for other in [
+            "S-1-12-2-1-2-3-4",
+            "S-1-12-1-1-2-3",
+            "S-1-5-21-1-2-3-4",
+            "S-1-12-1-1-2-3-4-5",
+        ] {
+            assert_eq!(
+                other.parse::<Sid>().unwrap().entra_object_id(),
+                None,
+                "{}",
+                other
+            );
+        }
+    }
+
     #[test]
     fn ordering_and_equality_ignore_unused_slots() {
         let a: Sid = "S-1-5-21".parse().unwrap();

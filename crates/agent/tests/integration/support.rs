@@ -134,6 +134,7 @@ impl World {
                     target: sid(target),
                     target_name: name.to_string(),
                     target_upn: None,
+                    reason: None,
                 });
             }
         }

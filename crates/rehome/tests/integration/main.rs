@@ -2,6 +2,7 @@
 //! loopback port, and real agents on simulated workstations talking to it over HTTP.
 
 mod directories;
+mod hybrid;
 mod licences;
 mod migration;
 mod refusals;

@@ -9,8 +9,7 @@ use model::ids::RunbookId;
 use model::plan::TargetFacts;
 use model::protocol::{
     kinds, Ack, CheckInRequest, CheckInResponse, CommandPackageRequest, CommandPackageResponse,
-    DeviceAssignment, EventsAck, EventsUpload, ProfilesUpload, SidTranslation, TranslateRequest,
-    TranslateResponse,
+    DeviceAssignment, EventsAck, EventsUpload, ProfilesUpload, TranslateRequest, TranslateResponse,
 };
 use model::status::{AgentStatus, EventLevel};
 
@@ -292,21 +291,24 @@ async fn translate_for(
     let mut sids = req.sids.clone();
     sids.sort_by_key(|s| s.to_string());
     sids.dedup();
-    let entries = app
-        .store
-        .translations_for_sids(current.batch.target_directory, &sids)
-        .await?;
+    let answer = crate::directory::device_translation::for_device(
+        app,
+        current.batch.source_directory,
+        current.batch.target_directory,
+        current.runbook.device_state.domain_join.into(),
+        &sids,
+    )
+    .await?;
+    for refused in &answer.untranslated {
+        tracing::warn!(
+            computer = %agent.computer_name,
+            sid = %refused.sid,
+            "no translation for a SID the device holds: {}",
+            refused.reason
+        );
+    }
     Ok(TranslateResponse {
-        translations: entries
-            .into_iter()
-            .map(|e| SidTranslation {
-                kind: e.kind,
-                source: e.source.sid,
-                target: e.target.sid,
-                target_name: e.target.name,
-                target_upn: e.target.upn,
-            })
-            .collect(),
+        translations: answer.translations,
     })
 }
 

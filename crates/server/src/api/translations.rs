@@ -51,6 +51,8 @@ pub fn translations_to_csv(entries: &[TranslationEntry]) -> Result<String> {
             "target_upn",
             "target_sid",
             "target_guid",
+            "source_other_sids",
+            "target_on_premises_sid",
         ],
         entries.iter().map(|e| {
             [
@@ -63,6 +65,19 @@ pub fn translations_to_csv(entries: &[TranslationEntry]) -> Result<String> {
                 e.target.upn.clone().unwrap_or_default(),
                 e.target.sid.to_string(),
                 e.target.guid.to_string(),
+                // The source's on-premises SID and sIDHistory: a device may hold any of them.
+                e.source
+                    .sids()
+                    .iter()
+                    .skip(1)
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                e.target
+                    .on_premises_sid
+                    .as_ref()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default(),
             ]
         }),
     )

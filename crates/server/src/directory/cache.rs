@@ -34,11 +34,13 @@ pub enum Attr {
     GivenName,
     /// sn / surname.
     Surname,
+    /// onPremisesImmutableId (Entra objects synchronised from AD).
+    ImmutableId,
 }
 
 impl Attr {
     /// Every attribute, in storage order.
-    pub const ALL: [Attr; 8] = [
+    pub const ALL: [Attr; 9] = [
         Attr::Name,
         Attr::Upn,
         Attr::Sam,
@@ -47,6 +49,7 @@ impl Attr {
         Attr::Dn,
         Attr::GivenName,
         Attr::Surname,
+        Attr::ImmutableId,
     ];
 
     fn of(self, o: &DirectoryObject) -> Option<&str> {
@@ -59,6 +62,7 @@ impl Attr {
             Attr::Dn => o.dn.as_deref(),
             Attr::GivenName => o.given_name.as_deref(),
             Attr::Surname => o.surname.as_deref(),
+            Attr::ImmutableId => o.immutable_id.as_deref(),
         }
     }
 }
@@ -72,13 +76,15 @@ pub struct CachedObject {
     pub kind: ObjectKind,
     /// The object's SID.
     pub sid: Option<Sid>,
+    /// Its on-premises SID; boxed, as most objects have none.
+    pub on_premises_sid: Option<Box<Sid>>,
     /// Its sIDHistory.
     pub sid_history: Box<[Sid]>,
     /// [`DirectoryObject::digest`] of the object as stored.
     pub digest: u64,
     text: Box<str>,
-    ends: [u32; 8],
-    present: u8,
+    ends: [u32; 9],
+    present: u16,
 }
 
 impl CachedObject {
@@ -87,24 +93,26 @@ impl CachedObject {
         CachedObject::from_parts(
             object.guid,
             object.kind,
-            object.sid.clone(),
+            [object.sid.clone(), object.on_premises_sid.clone()],
             object.sid_history.clone(),
             object.digest(),
             Attr::ALL.map(|a| a.of(object)),
         )
     }
 
+    /// `sids` is the object's own SID and its on-premises one.
     fn from_parts(
         guid: ObjectGuid,
         kind: ObjectKind,
-        sid: Option<Sid>,
+        sids: [Option<Sid>; 2],
         sid_history: Vec<Sid>,
         digest: u64,
-        values: [Option<&str>; 8],
+        values: [Option<&str>; 9],
     ) -> CachedObject {
+        let [sid, on_premises_sid] = sids;
         let mut text = String::with_capacity(values.iter().flatten().map(|v| v.len()).sum());
-        let mut ends = [0u32; 8];
-        let mut present = 0u8;
+        let mut ends = [0u32; 9];
+        let mut present = 0u16;
         for (i, value) in values.iter().enumerate() {
             if let Some(v) = value {
                 text.push_str(v);
@@ -116,6 +124,7 @@ impl CachedObject {
             guid,
             kind,
             sid,
+            on_premises_sid: on_premises_sid.map(Box::new),
             sid_history: sid_history.into_boxed_slice(),
             digest,
             text: text.into_boxed_str(),
@@ -139,6 +148,8 @@ impl CachedObject {
         let text = |a: Attr| self.get(a).map(str::to_string);
         let mut o = DirectoryObject::new(self.guid, self.kind, self.name());
         o.sid = self.sid.clone();
+        o.on_premises_sid = self.on_premises_sid.as_deref().cloned();
+        o.immutable_id = text(Attr::ImmutableId);
         o.sid_history = self.sid_history.to_vec();
         o.upn = text(Attr::Upn);
         o.sam_account_name = text(Attr::Sam);
@@ -153,6 +164,16 @@ impl CachedObject {
     /// The display or common name.
     pub fn name(&self) -> &str {
         self.get(Attr::Name).unwrap_or_default()
+    }
+
+    /// Every SID the object may appear under on a device: its own, its on-premises one and its
+    /// sIDHistory, each once.
+    pub fn sids(&self) -> Vec<&Sid> {
+        model::directory::all_sids(
+            self.sid.as_ref(),
+            self.on_premises_sid.as_deref(),
+            &self.sid_history,
+        )
     }
 }
 
@@ -231,7 +252,7 @@ impl ObjectCache {
                 cache.upsert(CachedObject::from_parts(
                     row.guid,
                     row.kind,
-                    row.sid,
+                    [row.sid, row.on_premises_sid],
                     row.sid_history,
                     row.digest,
                     [
@@ -243,6 +264,7 @@ impl ObjectCache {
                         values[5].as_deref(),
                         values[6].as_deref(),
                         values[7].as_deref(),
+                        values[8].as_deref(),
                     ],
                 ));
             })
@@ -263,11 +285,22 @@ impl Attributes for CachedObject {
             Attribute::GivenName => Attr::GivenName,
             Attribute::Surname => Attr::Surname,
             Attribute::Dn => Attr::Dn,
+            Attribute::ImmutableId => Attr::ImmutableId,
+            // Read through `sid`, `on_premises_sid` and `object_guid`.
+            Attribute::ObjectSid | Attribute::ObjectGuid | Attribute::OnPremisesSid => return None,
         })
     }
 
     fn sid(&self) -> Option<&Sid> {
         self.sid.as_ref()
+    }
+
+    fn on_premises_sid(&self) -> Option<&Sid> {
+        self.on_premises_sid.as_deref()
+    }
+
+    fn object_guid(&self) -> Option<ObjectGuid> {
+        Some(self.guid)
     }
 
     fn sid_history(&self) -> &[Sid] {
@@ -290,6 +323,14 @@ impl Attributes for &CachedObject {
 
     fn sid(&self) -> Option<&Sid> {
         self.sid.as_ref()
+    }
+
+    fn on_premises_sid(&self) -> Option<&Sid> {
+        self.on_premises_sid.as_deref()
+    }
+
+    fn object_guid(&self) -> Option<ObjectGuid> {
+        Some(self.guid)
     }
 
     fn sid_history(&self) -> &[Sid] {

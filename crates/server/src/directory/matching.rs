@@ -74,6 +74,8 @@ fn side(object: &CachedObject, directory: DirectoryId) -> Option<TranslationSide
     Some(TranslationSide {
         guid: object.guid,
         sid: object.sid.clone()?,
+        on_premises_sid: object.on_premises_sid.as_deref().cloned(),
+        sid_history: object.sid_history.to_vec(),
         upn: object.get(super::cache::Attr::Upn).map(str::to_string),
         name: object.name().to_string(),
         directory,
@@ -90,8 +92,17 @@ enum Wanted<'a> {
     Message(MessageLevel, String),
 }
 
-/// One side of a row as fingerprinted: GUID, SID, UPN, name.
-type SideKey<'a> = (&'a ObjectGuid, &'a secdesc::Sid, Option<&'a str>, &'a str);
+/// One side of a row as fingerprinted: GUID, SIDs (own, on-premises, history), UPN, name.
+type SideKey<'a> = (
+    &'a ObjectGuid,
+    (
+        &'a secdesc::Sid,
+        Option<&'a secdesc::Sid>,
+        &'a [secdesc::Sid],
+    ),
+    Option<&'a str>,
+    &'a str,
+);
 
 // Fingerprints are only ever compared within this process, so the hasher need not be stable
 // across builds. Rows are fingerprinted from borrowed parts, so an unchanged row costs no copy.
@@ -110,7 +121,11 @@ fn message_print(level: MessageLevel, message: &str) -> u64 {
 fn side_key(object: &CachedObject) -> Option<SideKey<'_>> {
     Some((
         &object.guid,
-        object.sid.as_ref()?,
+        (
+            object.sid.as_ref()?,
+            object.on_premises_sid.as_deref(),
+            &object.sid_history,
+        ),
         object.get(super::cache::Attr::Upn),
         object.name(),
     ))
@@ -119,7 +134,7 @@ fn side_key(object: &CachedObject) -> Option<SideKey<'_>> {
 fn entry_key(side: &TranslationSide) -> SideKey<'_> {
     (
         &side.guid,
-        &side.sid,
+        (&side.sid, side.on_premises_sid.as_ref(), &side.sid_history),
         side.upn.as_deref(),
         side.name.as_str(),
     )

@@ -59,11 +59,24 @@ pub enum Attribute {
     /// The distinguished name.
     #[serde(rename = "dn")]
     Dn,
+    /// The object's own SID as text: objectSid, or an Entra object's `S-1-12-1-…` SID.
+    #[serde(rename = "objectSid")]
+    ObjectSid,
+    /// The object's GUID as text (objectGUID, or an Entra object's id); `base64(objectGUID)` is
+    /// the form Entra Connect writes to onPremisesImmutableId.
+    #[serde(rename = "objectGUID")]
+    ObjectGuid,
+    /// An Entra object's on-premises AD SID, when it is synchronised from AD.
+    #[serde(rename = "onPremisesSecurityIdentifier")]
+    OnPremisesSid,
+    /// An Entra object's source anchor, when it is synchronised from AD.
+    #[serde(rename = "onPremisesImmutableId")]
+    ImmutableId,
 }
 
 impl Attribute {
     /// Every attribute, in the order they are listed to users.
-    pub const ALL: [Attribute; 9] = [
+    pub const ALL: [Attribute; 13] = [
         Attribute::SamAccountName,
         Attribute::UserPrincipalName,
         Attribute::Mail,
@@ -73,6 +86,10 @@ impl Attribute {
         Attribute::GivenName,
         Attribute::Surname,
         Attribute::Dn,
+        Attribute::ObjectSid,
+        Attribute::ObjectGuid,
+        Attribute::OnPremisesSid,
+        Attribute::ImmutableId,
     ];
 
     /// The LDAP spelling, as expressions print it.
@@ -87,6 +104,10 @@ impl Attribute {
             Attribute::GivenName => "givenName",
             Attribute::Surname => "sn",
             Attribute::Dn => "dn",
+            Attribute::ObjectSid => "objectSid",
+            Attribute::ObjectGuid => "objectGUID",
+            Attribute::OnPremisesSid => "onPremisesSecurityIdentifier",
+            Attribute::ImmutableId => "onPremisesImmutableId",
         }
     }
 
@@ -101,10 +122,20 @@ impl Attribute {
 /// What matching needs to know of a directory object. Implemented by whatever the store holds;
 /// callers pass only users and groups.
 pub trait Attributes {
-    /// The attribute's value, if the object has one.
+    /// The attribute's value, if the object has one. `objectSid`, `objectGUID` and
+    /// `onPremisesSecurityIdentifier` are read through [`Attributes::sid`],
+    /// [`Attributes::object_guid`] and [`Attributes::on_premises_sid`] instead.
     fn attribute(&self, attribute: Attribute) -> Option<&str>;
     /// The object's SID, if it has one.
     fn sid(&self) -> Option<&secdesc::Sid>;
+    /// Its on-premises SID, when it is an Entra object synchronised from AD.
+    fn on_premises_sid(&self) -> Option<&secdesc::Sid> {
+        None
+    }
+    /// Its GUID, when known.
+    fn object_guid(&self) -> Option<model::ids::ObjectGuid> {
+        None
+    }
     /// The SIDs the object held in domains it was migrated from.
     fn sid_history(&self) -> &[secdesc::Sid];
     /// Whether it is a group (otherwise a user). Users and groups never match each other.
@@ -345,8 +376,9 @@ impl MatchProfile {
     }
 }
 
-/// The profiles offered ready-made: `sAMAccountName` (the default), `upn`, `mail`, `employeeID`
-/// and `upn-localpart`. Those keyed on user-only attributes pair groups by sAMAccountName.
+/// The profiles offered ready-made: `sAMAccountName` (the default), `upn`, `mail`, `employeeID`,
+/// `upn-localpart` and `hybrid-anchors`. Those keyed on user-only attributes pair groups by
+/// sAMAccountName.
 pub fn presets() -> Vec<MatchProfile> {
     use Attribute::*;
     let groups_by_sam = MatchRule::same(SamAccountName).only(AppliesTo::Groups);
@@ -367,7 +399,30 @@ pub fn presets() -> Vec<MatchProfile> {
                 Expr::Attribute(SamAccountName),
             ),
         ),
+        hybrid_anchors(),
     ]
+}
+
+/// AD → the Entra tenant it is synchronised to: each AD user or group pairs with its own cloud
+/// object by the anchors Entra Connect wrote, never by names: `objectSid` =
+/// `onPremisesSecurityIdentifier`, then `base64(objectGUID)` = `onPremisesImmutableId` (compared
+/// with case, as base64 is).
+pub fn hybrid_anchors() -> MatchProfile {
+    use Attribute::*;
+    MatchProfile {
+        name: "hybrid-anchors".to_string(),
+        rules: vec![
+            MatchRule::new(Expr::Attribute(ObjectSid), Expr::Attribute(OnPremisesSid)),
+            MatchRule {
+                ignore_case: false,
+                ..MatchRule::new(
+                    Expr::Base64(Box::new(Expr::Attribute(ObjectGuid))),
+                    Expr::Attribute(ImmutableId),
+                )
+            },
+        ],
+        sid_history: false,
+    }
 }
 
 /// The preset named `name` (ignoring case).

@@ -133,10 +133,13 @@ pub async fn object_report(
         .iter()
         .find(|t| t.as_source)
         .map(|t| (t.entry.target.directory, t.entry.target.guid));
-    let profiles = match (&object.sid, object.kind) {
-        (Some(sid), ObjectKind::User) => app.store.profiles_of(sid).await?,
-        _ => Vec::new(),
-    };
+    // A user's profile may be held under any of its SIDs: AD, Entra, or one from sIDHistory.
+    let mut profiles = Vec::new();
+    if object.kind == ObjectKind::User {
+        for sid in object.sids() {
+            profiles.extend(app.store.profiles_of(sid).await?);
+        }
+    }
     let all_batches = app.store.batches().await?;
     let mut batches = Vec::new();
     if object.kind == ObjectKind::Computer {

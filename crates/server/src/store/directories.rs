@@ -15,10 +15,11 @@ use crate::{Error, Result};
 
 pub(super) const OBJECT_COLUMNS: &str =
     "guid, kind, name, sid, upn, sam, mail, employee_id, os, dn, given_name, \
-                              surname, sid_history, members, device_id, enabled, digest";
+                              surname, sid_history, members, device_id, enabled, digest, \
+                              on_premises_sid, immutable_id";
 
 /// Columns of [`OBJECT_COLUMNS`], for multi-row inserts.
-pub(super) const OBJECT_COLUMN_COUNT: usize = 17;
+pub(super) const OBJECT_COLUMN_COUNT: usize = 19;
 
 /// Values separated by spaces, or NULL for none.
 pub(super) fn join_spaced<T: std::fmt::Display>(values: &[T]) -> Option<String> {
@@ -34,7 +35,10 @@ pub(super) fn join_spaced<T: std::fmt::Display>(values: &[T]) -> Option<String> 
     )
 }
 
-fn split_spaced<T: std::str::FromStr>(column: &str, text: Option<String>) -> Result<Vec<T>> {
+pub(super) fn split_spaced<T: std::str::FromStr>(
+    column: &str,
+    text: Option<String>,
+) -> Result<Vec<T>> {
     text.as_deref()
         .unwrap_or_default()
         .split_whitespace()
@@ -61,6 +65,7 @@ fn directory_from_row(row: &AnyRow) -> Result<Directory> {
 fn object_from_row(row: &AnyRow) -> Result<DirectoryObject> {
     let kind: String = row.try_get("kind")?;
     let sid: Option<String> = row.try_get("sid")?;
+    let on_premises_sid: Option<String> = row.try_get("on_premises_sid")?;
     let enabled: Option<i64> = row.try_get("enabled")?;
     Ok(DirectoryObject {
         guid: parse_text("object guid", &row.try_get::<String, _>("guid")?)?,
@@ -72,6 +77,11 @@ fn object_from_row(row: &AnyRow) -> Result<DirectoryObject> {
             .as_deref()
             .map(|s| parse_text("object sid", s))
             .transpose()?,
+        on_premises_sid: on_premises_sid
+            .as_deref()
+            .map(|s| parse_text("object on_premises_sid", s))
+            .transpose()?,
+        immutable_id: row.try_get("immutable_id")?,
         upn: row.try_get("upn")?,
         sam_account_name: row.try_get("sam")?,
         mail: row.try_get("mail")?,
@@ -96,12 +106,15 @@ pub struct CachedRow {
     pub kind: ObjectKind,
     /// Its SID.
     pub sid: Option<Sid>,
+    /// Its on-premises SID (Entra objects synchronised from AD).
+    pub on_premises_sid: Option<Sid>,
     /// Its sIDHistory.
     pub sid_history: Vec<Sid>,
     /// The digest of all its attributes.
     pub digest: u64,
-    /// name, upn, sam, mail, employee_id, dn, given_name and surname, in that order.
-    pub values: [Option<String>; 8],
+    /// name, upn, sam, mail, employee_id, dn, given_name, surname and immutable_id, in that
+    /// order.
+    pub values: [Option<String>; 9],
 }
 
 impl Store {
@@ -260,7 +273,8 @@ impl Store {
     ) -> Result<()> {
         let mut rows = sqlx::query(
             "SELECT guid, kind, name, sid, upn, sam, mail, employee_id, dn, given_name, surname, \
-             sid_history, digest FROM directory_objects WHERE directory = $1",
+             sid_history, digest, on_premises_sid, immutable_id FROM directory_objects \
+             WHERE directory = $1",
         )
         .bind(directory.to_string())
         .fetch(self.pool());
@@ -270,6 +284,7 @@ impl Store {
                 Error::Internal(format!("stored object kind {:?} is not understood", kind))
             })?;
             let sid: Option<String> = row.try_get("sid")?;
+            let on_premises_sid: Option<String> = row.try_get("on_premises_sid")?;
             let history: Option<String> = row.try_get("sid_history")?;
             let text = |name: &str| -> Result<Option<String>> { Ok(row.try_get(name)?) };
             each(CachedRow {
@@ -278,6 +293,10 @@ impl Store {
                 sid: sid
                     .as_deref()
                     .map(|s| parse_text("object sid", s))
+                    .transpose()?,
+                on_premises_sid: on_premises_sid
+                    .as_deref()
+                    .map(|s| parse_text("object on_premises_sid", s))
                     .transpose()?,
                 sid_history: history
                     .as_deref()
@@ -295,6 +314,7 @@ impl Store {
                     text("dn")?,
                     text("given_name")?,
                     text("surname")?,
+                    text("immutable_id")?,
                 ],
             });
         }

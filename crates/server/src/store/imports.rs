@@ -193,7 +193,9 @@ impl Store {
                     .bind(join_spaced(&o.members))
                     .bind(o.device_id.clone())
                     .bind(o.enabled.map(i64::from))
-                    .bind(o.digest() as i64);
+                    .bind(o.digest() as i64)
+                    .bind(o.on_premises_sid.as_ref().map(|s| s.to_string()))
+                    .bind(o.immutable_id.clone());
             }
             query.execute(&mut *tx).await?;
         }
@@ -328,6 +330,8 @@ fn apply_import_sqlite(
                     o.device_id,
                     o.enabled.map(i64::from),
                     o.digest() as i64,
+                    o.on_premises_sid.as_ref().map(|s| s.to_string()),
+                    o.immutable_id,
                 ])
                 .map_err(bulk::failed)?;
         }

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use rusqlite::{params, TransactionBehavior};
 
+use super::directories::{join_spaced, split_spaced};
 use super::{
     bulk, from_ms, parse_text, placeholders, row_placeholders, to_ms, Store,
     PARAMS_PER_BULK_STATEMENT, ROWS_PER_STATEMENT,
@@ -19,7 +20,12 @@ use super::{
 use crate::{Error, Result};
 
 const COLUMNS: &str = "kind, source_directory, source_guid, source_sid, source_upn, source_name, \
-                       target_directory, target_guid, target_sid, target_upn, target_name";
+                       target_directory, target_guid, target_sid, target_upn, target_name, \
+                       source_on_premises_sid, source_sid_history, target_on_premises_sid, \
+                       target_sid_history";
+
+/// Columns of [`COLUMNS`].
+const COLUMN_COUNT: usize = 15;
 
 // The statements of a match run, written once for both paths: `$n` parameters, each used once
 // and in order, bind by position in rusqlite and by number in sqlx.
@@ -38,8 +44,31 @@ fn insert_translations_sql(rows: usize) -> String {
     format!(
         "INSERT INTO translations ({}, matched_at, rule) VALUES {}",
         COLUMNS,
-        row_placeholders(rows, 13)
+        row_placeholders(rows, COLUMN_COUNT + 2)
     )
+}
+
+/// Deletes the SIDs of `count` source objects of a pair (source $1, target $2) by GUID ($3, …).
+fn delete_translation_sids_sql(count: usize) -> String {
+    format!(
+        "DELETE FROM translation_sids WHERE source_directory = $1 AND target_directory = $2 \
+         AND source_guid IN ({})",
+        placeholders(3, count)
+    )
+}
+
+/// Inserts `rows` (target directory, SID, source directory, source GUID) rows.
+fn insert_translation_sids_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO translation_sids (target_directory, sid, source_directory, source_guid) \
+         VALUES {} ON CONFLICT DO NOTHING",
+        row_placeholders(rows, 4)
+    )
+}
+
+/// The text of an optional SID column.
+fn sid_text(sid: &Option<Sid>) -> Option<String> {
+    sid.as_ref().map(ToString::to_string)
 }
 
 /// Deletes `count` messages of a stage (directory $1, stage $2) by GUID ($3, …).
@@ -77,6 +106,14 @@ fn entry_from_row(row: &AnyRow) -> Result<TranslationEntry> {
             sid: parse_text(
                 "translation sid",
                 &row.try_get::<String, _>(format!("{}_sid", prefix).as_str())?,
+            )?,
+            on_premises_sid: row
+                .try_get::<Option<String>, _>(format!("{}_on_premises_sid", prefix).as_str())?
+                .map(|s| parse_text("translation on_premises_sid", &s))
+                .transpose()?,
+            sid_history: split_spaced(
+                "translation sid_history",
+                row.try_get(format!("{}_sid_history", prefix).as_str())?,
             )?,
             upn: row.try_get(format!("{}_upn", prefix).as_str())?,
             name: row.try_get(format!("{}_name", prefix).as_str())?,
@@ -309,14 +346,44 @@ impl Store {
         let (src, dst) = (source.to_string(), target.to_string());
         let per = PARAMS_PER_BULK_STATEMENT - 2;
         for chunk in write.delete_rows.chunks(per) {
-            let sql = delete_translations_sql(chunk.len());
-            let mut query = sqlx::query(&sql).bind(src.clone()).bind(dst.clone());
-            for guid in chunk {
-                query = query.bind(guid.to_string());
+            for sql in [
+                delete_translations_sql(chunk.len()),
+                delete_translation_sids_sql(chunk.len()),
+            ] {
+                let mut query = sqlx::query(&sql).bind(src.clone()).bind(dst.clone());
+                for guid in chunk {
+                    query = query.bind(guid.to_string());
+                }
+                query.execute(&mut *tx).await?;
+            }
+        }
+        let sids: Vec<(String, String)> = write
+            .insert_rows
+            .iter()
+            .flat_map(|(e, _)| {
+                let guid = e.source.guid.to_string();
+                e.source
+                    .sids()
+                    .into_iter()
+                    .map(move |sid| (sid.to_string(), guid.clone()))
+            })
+            .collect();
+        for chunk in sids.chunks(PARAMS_PER_BULK_STATEMENT / 4) {
+            let sql = insert_translation_sids_sql(chunk.len());
+            let mut query = sqlx::query(&sql);
+            for (sid, guid) in chunk {
+                query = query
+                    .bind(dst.clone())
+                    .bind(sid.clone())
+                    .bind(src.clone())
+                    .bind(guid.clone());
             }
             query.execute(&mut *tx).await?;
         }
-        for chunk in write.insert_rows.chunks(PARAMS_PER_BULK_STATEMENT / 13) {
+        for chunk in write
+            .insert_rows
+            .chunks(PARAMS_PER_BULK_STATEMENT / (COLUMN_COUNT + 2))
+        {
             let sql = insert_translations_sql(chunk.len());
             let mut query = sqlx::query(&sql);
             for (e, rule) in chunk {
@@ -332,6 +399,10 @@ impl Store {
                     .bind(e.target.sid.to_string())
                     .bind(e.target.upn.clone())
                     .bind(e.target.name.clone())
+                    .bind(sid_text(&e.source.on_premises_sid))
+                    .bind(join_spaced(&e.source.sid_history))
+                    .bind(sid_text(&e.target.on_premises_sid))
+                    .bind(join_spaced(&e.target.sid_history))
                     .bind(to_ms(now))
                     .bind(rule.clone());
             }
@@ -387,7 +458,11 @@ impl Store {
                     "SELECT {} FROM translations WHERE LOWER(source_name) LIKE $1 ESCAPE '\\' \
                      OR LOWER(target_name) LIKE $1 ESCAPE '\\' OR LOWER(COALESCE(source_upn, '')) LIKE $1 ESCAPE '\\' \
                      OR LOWER(COALESCE(target_upn, '')) LIKE $1 ESCAPE '\\' OR LOWER(source_sid) LIKE $1 ESCAPE '\\' \
-                     OR LOWER(target_sid) LIKE $1 ESCAPE '\\' ORDER BY source_name, source_guid",
+                     OR LOWER(target_sid) LIKE $1 ESCAPE '\\' \
+                     OR LOWER(COALESCE(source_on_premises_sid, '')) LIKE $1 ESCAPE '\\' \
+                     OR LOWER(COALESCE(source_sid_history, '')) LIKE $1 ESCAPE '\\' \
+                     OR LOWER(COALESCE(target_on_premises_sid, '')) LIKE $1 ESCAPE '\\' \
+                     ORDER BY source_name, source_guid",
                     COLUMNS
                 ))
                 .bind(pattern)
@@ -432,6 +507,54 @@ impl Store {
 }
 
 impl Store {
+    /// The translation rows into `target` of every source object that has one of `sids` among
+    /// its SIDs (own, on-premises, sIDHistory), each with the SID of `sids` that found it.
+    pub async fn translations_for_device(
+        &self,
+        target: DirectoryId,
+        sids: &[Sid],
+    ) -> Result<Vec<(Sid, TranslationEntry)>> {
+        let columns: Vec<String> = COLUMNS
+            .split(',')
+            .map(|c| format!("t.{}", c.trim()))
+            .collect();
+        let mut out = Vec::new();
+        for chunk in sids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT s.sid AS found_sid, {} FROM translation_sids s JOIN translations t \
+                 ON t.source_directory = s.source_directory AND t.source_guid = s.source_guid \
+                 AND t.target_directory = s.target_directory \
+                 WHERE s.target_directory = $1 AND s.sid IN ({}) \
+                 ORDER BY s.sid, t.source_directory, t.source_guid",
+                columns.join(", "),
+                placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(&sql).bind(target.to_string());
+            for sid in chunk {
+                query = query.bind(sid.to_string());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                let found: String = row.try_get("found_sid")?;
+                out.push((
+                    parse_text("translation sid", &found)?,
+                    entry_from_row(&row)?,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many rows the translation table and its SID index hold, for reports and benchmarks.
+    pub async fn translation_counts(&self) -> Result<(u64, u64)> {
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM translations")
+            .fetch_one(self.pool())
+            .await?;
+        let sids: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM translation_sids")
+            .fetch_one(self.pool())
+            .await?;
+        Ok((rows as u64, sids as u64))
+    }
+
     /// The rows where the object is the source or the target.
     pub async fn translations_of(
         &self,
@@ -470,15 +593,31 @@ fn write_match_sqlite(
         let mut delete_row = tx
             .prepare(&delete_translations_sql(1))
             .map_err(bulk::failed)?;
+        let mut delete_sids = tx
+            .prepare(&delete_translation_sids_sql(1))
+            .map_err(bulk::failed)?;
         for guid in &write.delete_rows {
+            let guid = guid.to_string();
             delete_row
-                .execute(params![src, dst, guid.to_string()])
+                .execute(params![src, dst, guid])
+                .map_err(bulk::failed)?;
+            delete_sids
+                .execute(params![src, dst, guid])
                 .map_err(bulk::failed)?;
         }
+        let mut insert_sid = tx
+            .prepare(&insert_translation_sids_sql(1))
+            .map_err(bulk::failed)?;
         let mut insert_row = tx
             .prepare(&insert_translations_sql(1))
             .map_err(bulk::failed)?;
         for (e, rule) in &write.insert_rows {
+            let guid = e.source.guid.to_string();
+            for sid in e.source.sids() {
+                insert_sid
+                    .execute(params![dst, sid.to_string(), src, guid])
+                    .map_err(bulk::failed)?;
+            }
             insert_row
                 .execute(params![
                     e.kind.as_str(),
@@ -492,6 +631,10 @@ fn write_match_sqlite(
                     e.target.sid.to_string(),
                     e.target.upn,
                     e.target.name,
+                    sid_text(&e.source.on_premises_sid),
+                    join_spaced(&e.source.sid_history),
+                    sid_text(&e.target.on_premises_sid),
+                    join_spaced(&e.target.sid_history),
                     to_ms(now),
                     rule,
                 ])

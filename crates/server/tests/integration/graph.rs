@@ -140,18 +140,32 @@ async fn a_full_import_stores_users_groups_and_devices_with_their_sids() {
     );
     assert_eq!(summary.added, 5);
     let stored = t.app.store.objects(dir, None).await.expect("objects");
-    let sid_of = |id: &str| {
+    let object_of = |id: &str| {
         let guid: ObjectGuid = id.parse().expect("guid");
-        let object = stored.iter().find(|o| o.guid == guid).expect("stored");
-        object.sid.as_ref().map(ToString::to_string)
+        stored.iter().find(|o| o.guid == guid).expect("stored")
     };
-    assert_eq!(sid_of(HYBRID_USER).as_deref(), Some(HYBRID_SID));
-    assert_eq!(sid_of(CLOUD_USER).as_deref(), Some(CLOUD_SID));
-    assert_eq!(sid_of(GROUP).as_deref(), Some(GROUP_SID));
+    let sid_of = |id: &str| object_of(id).sid.as_ref().map(ToString::to_string);
+    let on_premises_of = |id: &str| {
+        object_of(id)
+            .on_premises_sid
+            .as_ref()
+            .map(ToString::to_string)
+    };
+    let hybrid_guid: ObjectGuid = HYBRID_USER.parse().expect("guid");
     assert_eq!(
-        sid_of(HYBRID_GROUP).as_deref(),
+        sid_of(HYBRID_USER),
+        Some(server::directory::graph::entra_sid(hybrid_guid).to_string()),
+        "a synchronised user has the Entra SID an Entra-joined device signs it in with"
+    );
+    assert_eq!(on_premises_of(HYBRID_USER).as_deref(), Some(HYBRID_SID));
+    assert_eq!(sid_of(CLOUD_USER).as_deref(), Some(CLOUD_SID));
+    assert_eq!(on_premises_of(CLOUD_USER), None);
+    assert_eq!(sid_of(GROUP).as_deref(), Some(GROUP_SID));
+    assert_eq!(sid_of(HYBRID_GROUP).as_deref(), Some("S-1-12-1-1"));
+    assert_eq!(
+        on_premises_of(HYBRID_GROUP).as_deref(),
         Some("S-1-5-21-1004336348-1177238915-682003330-2201"),
-        "a synchronised group keeps its AD SID"
+        "a synchronised group keeps its AD SID too"
     );
     assert_eq!(sid_of(DEVICE), None);
     let hana = stored
@@ -378,7 +392,10 @@ async fn delta_returns_only_what_changed_since_the_link() {
         .find(|o| o.name == "Hana Hybrid-Ito")
         .expect("hana");
     assert_eq!(
-        hana.sid.as_ref().map(ToString::to_string).as_deref(),
+        hana.on_premises_sid
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
         Some(HYBRID_SID)
     );
     assert_eq!(hana.upn.as_deref(), Some("hana@fabrikam.test"));

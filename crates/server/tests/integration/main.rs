@@ -10,6 +10,7 @@ mod console;
 mod directory;
 mod enrollment;
 mod graph;
+mod hybrid;
 mod jobs;
 mod ldap;
 mod licences;

@@ -86,18 +86,15 @@ pub fn decode(kind: GraphKind, value: &Value) -> Option<DirectoryObject> {
             .map(str::to_string)
     };
     let sid_of = |name: &str| text(name).and_then(|s| s.parse::<Sid>().ok());
-    // A synchronised (hybrid) object keeps its AD SID, which is what ACLs on a device hold; a
-    // cloud-only object has only the SID derived from its id.
+    // Every SID the object can appear under on a device: on an Entra-joined device the one
+    // derived from its id (groups carry it as securityIdentifier), on an AD- or hybrid-joined
+    // device the AD SID of the object it is synchronised from.
     let on_premises = sid_of("onPremisesSecurityIdentifier");
     let sid = match kind {
-        GraphKind::Users => Some(on_premises.unwrap_or_else(|| entra_sid(guid))),
-        GraphKind::Groups => Some(
-            on_premises
-                .or_else(|| sid_of("securityIdentifier"))
-                .unwrap_or_else(|| entra_sid(guid)),
-        ),
+        GraphKind::Users => Some(entra_sid(guid)),
+        GraphKind::Groups => Some(sid_of("securityIdentifier").unwrap_or_else(|| entra_sid(guid))),
         // An Entra-joined device has no SID anyone grants rights to; a hybrid one has its AD SID.
-        GraphKind::Devices => on_premises,
+        GraphKind::Devices => on_premises.clone(),
     };
     let upn = text("userPrincipalName");
     let name = text("displayName")
@@ -105,6 +102,10 @@ pub fn decode(kind: GraphKind, value: &Value) -> Option<DirectoryObject> {
         .unwrap_or_else(|| guid.to_string());
     let mut object = DirectoryObject::new(guid, kind.object_kind(), name);
     object.sid = sid;
+    if kind != GraphKind::Devices {
+        object.on_premises_sid = on_premises;
+        object.immutable_id = text("onPremisesImmutableId");
+    }
     object.upn = upn;
     object.sam_account_name = text("onPremisesSamAccountName");
     object.mail = text("mail");
@@ -137,13 +138,27 @@ mod tests {
     }
 
     #[test]
-    fn a_hybrid_object_keeps_its_ad_sid_and_a_device_without_one_has_none() {
+    fn a_hybrid_object_has_both_sids_and_its_anchor_and_a_device_without_one_has_none() {
         let user = json!({"id": "0b4c1a2e-1111-4a73-b745-c694da45ddb4", "displayName": "Bo",
-            "onPremisesSecurityIdentifier": "S-1-5-21-1-2-3-1104", "onPremisesSamAccountName": "bo"});
+            "onPremisesSecurityIdentifier": "S-1-5-21-1-2-3-1104", "onPremisesSamAccountName": "bo",
+            "onPremisesImmutableId": "CqEz6HhdyUCKf1tlj7v96A=="});
         let object = decode(GraphKind::Users, &user).expect("decodes");
         assert_eq!(
-            object.sid.map(|s| s.to_string()).as_deref(),
+            object
+                .on_premises_sid
+                .as_ref()
+                .map(|s| s.to_string())
+                .as_deref(),
             Some("S-1-5-21-1-2-3-1104")
+        );
+        assert_eq!(
+            object.sid.as_ref().map(|s| s.to_string()).as_deref(),
+            Some("S-1-12-1-189536814-1249054993-2496021943-3034400218")
+        );
+        assert_eq!(object.sids().len(), 2);
+        assert_eq!(
+            object.immutable_id.as_deref(),
+            Some("CqEz6HhdyUCKf1tlj7v96A==")
         );
         assert_eq!(object.sam_account_name.as_deref(), Some("bo"));
         let device = json!({"id": "0b4c1a2e-2222-4a73-b745-c694da45ddb4", "displayName": "PC1",

@@ -41,6 +41,9 @@ pub enum Expr {
     Concat(Vec<Expr>),
     /// The first value that is not missing.
     First(Vec<Expr>),
+    /// A GUID as the base64 of its 16 bytes in Active Directory's order (how Entra Connect
+    /// writes objectGUID to onPremisesImmutableId); nothing when the value is not a GUID.
+    Base64(Box<Expr>),
 }
 
 /// A regex compiled when its expression was parsed.
@@ -90,6 +93,7 @@ const FUNCTIONS: &[(&str, Option<usize>, usize)] = &[
     ("regex", Some(1), 2),
     ("concat", None, 0),
     ("first", None, 0),
+    ("base64", Some(1), 0),
 ];
 
 impl Expr {
@@ -130,7 +134,8 @@ impl Expr {
             | Expr::LocalPart(e)
             | Expr::Domain(e)
             | Expr::ReplaceDomain(e, _)
-            | Expr::Regex(e, _, _) => e.visit_attributes(f),
+            | Expr::Regex(e, _, _)
+            | Expr::Base64(e) => e.visit_attributes(f),
             Expr::Concat(es) | Expr::First(es) => es.iter().for_each(|e| e.visit_attributes(f)),
         }
     }
@@ -155,7 +160,7 @@ impl Expr {
 
     fn eval<'a, A: Attributes + ?Sized>(&'a self, object: &'a A) -> Option<Cow<'a, str>> {
         Some(match self {
-            Expr::Attribute(a) => Cow::Borrowed(attribute_value(object, *a)?),
+            Expr::Attribute(a) => attribute_value(object, *a)?,
             Expr::Literal(s) => Cow::Borrowed(s.as_str()),
             Expr::Lower(e) => lower(e.eval(object)?),
             Expr::Upper(e) => {
@@ -195,13 +200,27 @@ impl Expr {
             Expr::First(es) => es
                 .iter()
                 .find_map(|e| e.eval(object).filter(|v| !v.is_empty()))?,
+            Expr::Base64(e) => {
+                use base64::Engine;
+                let guid = uuid::Uuid::parse_str(e.eval(object)?.trim()).ok()?;
+                Cow::Owned(base64::engine::general_purpose::STANDARD.encode(guid.to_bytes_le()))
+            }
         })
     }
 }
 
-/// An attribute's value trimmed, or `None` when missing or blank.
-fn attribute_value<A: Attributes + ?Sized>(object: &A, attribute: Attribute) -> Option<&str> {
-    let value = object.attribute(attribute)?.trim();
+/// An attribute's value trimmed, or `None` when missing or blank. SIDs and GUIDs are written
+/// out as text.
+fn attribute_value<A: Attributes + ?Sized>(
+    object: &A,
+    attribute: Attribute,
+) -> Option<Cow<'_, str>> {
+    let value = match attribute {
+        Attribute::ObjectSid => Cow::Owned(object.sid()?.to_string()),
+        Attribute::OnPremisesSid => Cow::Owned(object.on_premises_sid()?.to_string()),
+        Attribute::ObjectGuid => Cow::Owned(object.object_guid()?.to_string()),
+        other => Cow::Borrowed(object.attribute(other)?.trim()),
+    };
     (!value.is_empty()).then_some(value)
 }
 
@@ -380,6 +399,7 @@ impl Parser<'_> {
                 None => return Err(self.error("expected a \"pattern\"")),
             },
             "concat" => Expr::Concat(args.collect()),
+            "base64" => Expr::Base64(one()),
             _ => Expr::First(args.collect()),
         })
     }
@@ -469,6 +489,7 @@ impl fmt::Display for Expr {
             Expr::Regex(e, p, r) => call(f, "regex", &[e], &[p.as_str(), r]),
             Expr::Concat(es) => call(f, "concat", &es.iter().collect::<Vec<_>>(), &[]),
             Expr::First(es) => call(f, "first", &es.iter().collect::<Vec<_>>(), &[]),
+            Expr::Base64(e) => call(f, "base64", &[e], &[]),
         }
     }
 }

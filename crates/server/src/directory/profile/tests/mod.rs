@@ -1,5 +1,6 @@
 //! Tests of match profiles: expressions, matching, explanations, the profile's JSON and checks.
 
+mod anchors;
 mod explain;
 mod expr;
 mod matching;

@@ -110,7 +110,8 @@ fn the_default_matches_by_sam_account_name_ignoring_case() {
             "upn",
             "mail",
             "employeeID",
-            "upn-localpart"
+            "upn-localpart",
+            "hybrid-anchors"
         ]
     );
     assert!(presets().iter().all(|p| p.validate().is_ok()));
@@ -128,5 +129,6 @@ fn the_attribute_list_is_one_list() {
             "serde and as_str agree"
         );
     }
-    assert_eq!(Attribute::parse("objectSid"), None);
+    assert_eq!(Attribute::parse("objectSid"), Some(Attribute::ObjectSid));
+    assert_eq!(Attribute::parse("sIDHistory"), None);
 }

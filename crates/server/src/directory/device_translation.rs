@@ -1,0 +1,110 @@
+//! What a device's SIDs translate to: every SID of a translated source object (its own, its
+//! on-premises one, its sIDHistory) finds the object's row, and the row gives the target SID the
+//! target user or group will have on that device after the runbook's join
+//! ([`model::translation::choose`]), with the reason, which the plan preview shows.
+
+use std::collections::BTreeMap;
+
+use model::directory::TranslationEntry;
+use model::ids::DirectoryId;
+use model::protocol::SidTranslation;
+use model::translation::{choose, JoinChange};
+use secdesc::Sid;
+
+use crate::{App, Result};
+
+/// One SID the device sent that gets no translation although a row holds it, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Untranslated {
+    /// The SID found on the device.
+    pub sid: Sid,
+    /// Why it gets none.
+    pub reason: String,
+}
+
+/// The answer for one device.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceTranslations {
+    /// One per SID that translates.
+    pub translations: Vec<SidTranslation>,
+    /// SIDs held by a row that still get no translation.
+    pub untranslated: Vec<Untranslated>,
+}
+
+/// The translations into `target` of `sids`, found on a device of a batch from `source` whose
+/// runbook makes `join`. When several source objects hold a SID (an AD directory and the tenant it
+/// is synchronised to, both imported), the batch's source directory decides; if their answers still
+/// differ, the SID gets none rather than a guess.
+pub async fn for_device(
+    app: &App,
+    source: DirectoryId,
+    target: DirectoryId,
+    join: JoinChange,
+    sids: &[Sid],
+) -> Result<DeviceTranslations> {
+    let rows = app.store.translations_for_device(target, sids).await?;
+    let mut by_sid: BTreeMap<Sid, Vec<TranslationEntry>> = BTreeMap::new();
+    for (sid, entry) in rows {
+        by_sid.entry(sid).or_default().push(entry);
+    }
+    let mut out = DeviceTranslations::default();
+    for (found, entries) in by_sid {
+        match decide(source, join, &found, &entries) {
+            Ok(translation) => out.translations.push(translation),
+            Err(reason) => out.untranslated.push(Untranslated { sid: found, reason }),
+        }
+    }
+    Ok(out)
+}
+
+fn decide(
+    source: DirectoryId,
+    join: JoinChange,
+    found: &Sid,
+    entries: &[TranslationEntry],
+) -> std::result::Result<SidTranslation, String> {
+    let from_source: Vec<&TranslationEntry> = entries
+        .iter()
+        .filter(|e| e.source.directory == source)
+        .collect();
+    let candidates: Vec<&TranslationEntry> = if from_source.is_empty() {
+        entries.iter().collect()
+    } else {
+        from_source
+    };
+    let mut chosen: Vec<(&TranslationEntry, model::translation::Choice)> = Vec::new();
+    let mut refusals = Vec::new();
+    for entry in candidates {
+        match choose(join, found, &entry.target) {
+            Ok(choice) => {
+                if !chosen.iter().any(|(_, c)| c.target == choice.target) {
+                    chosen.push((entry, choice));
+                }
+            }
+            Err(why) => refusals.push(why),
+        }
+    }
+    match chosen.len() {
+        1 => {
+            let (entry, choice) = chosen.remove(0);
+            Ok(SidTranslation {
+                kind: entry.kind,
+                source: found.clone(),
+                target: choice.target,
+                target_name: entry.target.name.clone(),
+                target_upn: entry.target.upn.clone(),
+                reason: Some(choice.reason),
+            })
+        }
+        0 => Err(refusals.join("; ")),
+        _ => Err(format!(
+            "{} source objects hold this SID and translate it to different targets: {}",
+            chosen.len(),
+            chosen
+                .iter()
+                .map(|(e, c)| format!("{} → {}", e.source.name, c.target))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
