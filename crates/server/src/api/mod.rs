@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod packages;
 pub mod reports;
 pub mod runbooks;
+pub mod sync_profiles;
 pub mod translations;
 
 use axum::body::Bytes;
@@ -57,6 +58,15 @@ pub fn routes() -> OpenApiRouter<App> {
             directory_sync::put_schedule
         ))
         .routes(routes!(directory_sync::run_cycle))
+        .routes(routes!(sync_profiles::list, sync_profiles::create))
+        .routes(routes!(
+            sync_profiles::get_one,
+            sync_profiles::update,
+            sync_profiles::delete
+        ))
+        .routes(routes!(sync_profiles::run))
+        .routes(routes!(sync_profiles::what_if))
+        .routes(routes!(sync_profiles::runs))
         .routes(routes!(matching::match_route))
         .routes(routes!(matching::get_profile, matching::put_profile))
         .routes(routes!(matching::run))

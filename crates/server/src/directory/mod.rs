@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod connection;
+pub mod export;
 pub mod file;
 pub mod graph;
 pub mod guard;
