@@ -31,6 +31,8 @@ CREATE TABLE export_runs (
     refused BIGINT NOT NULL,
     unchanged BIGINT NOT NULL,
     operations BIGINT NOT NULL,
-    error TEXT
+    error TEXT,
+    -- Raised by one with every run recorded, so runs of one instant keep their order.
+    recorded BIGINT NOT NULL
 );
-CREATE INDEX export_runs_pair ON export_runs (source_directory, target_directory, started_at);
+CREATE INDEX export_runs_pair ON export_runs (source_directory, target_directory, recorded);

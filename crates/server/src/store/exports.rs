@@ -117,7 +117,8 @@ impl Store {
     pub async fn insert_export_run(&self, run: &ExportRun) -> Result<()> {
         let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         sqlx::query(&format!(
-            "INSERT INTO export_runs ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            "INSERT INTO export_runs ({}, recorded) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             COALESCE(MAX(recorded), 0) + 1 FROM export_runs",
             RUN_COLUMNS
         ))
         .bind(run.id.to_string())
@@ -148,7 +149,7 @@ impl Store {
     ) -> Result<Vec<ExportRun>> {
         let rows = sqlx::query(&format!(
             "SELECT {} FROM export_runs WHERE source_directory = $1 AND target_directory = $2 \
-             ORDER BY started_at DESC, id LIMIT $3",
+             ORDER BY recorded DESC LIMIT $3",
             RUN_COLUMNS
         ))
         .bind(source.to_string())

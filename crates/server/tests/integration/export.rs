@@ -289,6 +289,16 @@ async fn create_update_rename_leave_scope_and_nested_membership_then_nothing_to_
         );
         assert_eq!(run.unchanged, 5);
 
+        // An administrator enables bob in the target; exports never undo that.
+        dst.modify(
+            &format!("CN={bob},{d_root}"),
+            vec![Mod::Replace("userAccountControl", HashSet::from(["512"]))],
+        )
+        .await
+        .expect("enable")
+        .success()
+        .expect("enabled");
+
         // What If shows the exact modify before a run makes it; a rename moves the RDN.
         src.modify(
             &ada_dn,
