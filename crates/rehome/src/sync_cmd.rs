@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Subcommand, ValueEnum};
-use server::directory::export::plan::Change;
 use server::directory::export;
-use server::directory::export::profile::{DeletionPolicy, ExportKind, ProfileBody, Scope, SyncMode};
+use server::directory::export::plan::Change;
+use server::directory::export::profile::{
+    DeletionPolicy, ExportKind, ProfileBody, Scope, SyncMode,
+};
 
 use crate::directory_cmd::{find, open, readable};
 use crate::StoreArgs;

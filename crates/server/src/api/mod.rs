@@ -58,15 +58,18 @@ pub fn routes() -> OpenApiRouter<App> {
             directory_sync::put_schedule
         ))
         .routes(routes!(directory_sync::run_cycle))
-        .routes(routes!(sync_profiles::list, sync_profiles::create))
         .routes(routes!(
-            sync_profiles::get_one,
-            sync_profiles::update,
-            sync_profiles::delete
+            sync_profiles::list_sync_profiles,
+            sync_profiles::create_sync_profile
         ))
-        .routes(routes!(sync_profiles::run))
-        .routes(routes!(sync_profiles::what_if))
-        .routes(routes!(sync_profiles::runs))
+        .routes(routes!(
+            sync_profiles::get_sync_profile,
+            sync_profiles::update_sync_profile,
+            sync_profiles::delete_sync_profile
+        ))
+        .routes(routes!(sync_profiles::run_export))
+        .routes(routes!(sync_profiles::export_what_if))
+        .routes(routes!(sync_profiles::export_runs))
         .routes(routes!(matching::match_route))
         .routes(routes!(matching::get_profile, matching::put_profile))
         .routes(routes!(matching::run))

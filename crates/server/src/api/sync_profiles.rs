@@ -37,7 +37,10 @@ pub struct PairBody {
         (status = 200, description = "Every sync profile, by name.", body = [SyncProfile])
     )
 )]
-pub async fn list(caller: Caller, State(app): State<App>) -> Result<Json<Vec<SyncProfile>>> {
+pub async fn list_sync_profiles(
+    caller: Caller,
+    State(app): State<App>,
+) -> Result<Json<Vec<SyncProfile>>> {
     caller.require(Area::Sync, Access::Read)?;
     Ok(Json(export::profiles(&app).await?))
 }
@@ -55,7 +58,7 @@ pub async fn list(caller: Caller, State(app): State<App>) -> Result<Json<Vec<Syn
         (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
     )
 )]
-pub async fn create(
+pub async fn create_sync_profile(
     caller: Caller,
     State(app): State<App>,
     body: Bytes,
@@ -81,7 +84,7 @@ pub async fn create(
         (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
     )
 )]
-pub async fn get_one(
+pub async fn get_sync_profile(
     caller: Caller,
     State(app): State<App>,
     Path(id): Path<String>,
@@ -106,7 +109,7 @@ pub async fn get_one(
         (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
     )
 )]
-pub async fn update(
+pub async fn update_sync_profile(
     caller: Caller,
     State(app): State<App>,
     Path(id): Path<String>,
@@ -131,7 +134,7 @@ pub async fn update(
         (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
     )
 )]
-pub async fn delete(
+pub async fn delete_sync_profile(
     caller: Caller,
     State(app): State<App>,
     Path(id): Path<String>,
@@ -156,7 +159,7 @@ pub async fn delete(
         (status = 502, description = "The target directory failed or refused; the run is recorded with the error and the next run resumes.", body = crate::error::ErrorBody)
     )
 )]
-pub async fn run(
+pub async fn run_export(
     caller: Caller,
     State(app): State<App>,
     body: Bytes,
@@ -179,7 +182,7 @@ pub async fn run(
         (status = 502, description = "The target directory failed or refused.", body = crate::error::ErrorBody)
     )
 )]
-pub async fn what_if(
+pub async fn export_what_if(
     caller: Caller,
     State(app): State<App>,
     body: Bytes,
@@ -209,7 +212,7 @@ pub struct PairQuery {
         (status = 200, description = "The latest 50 export runs of the pair, newest first, with their counts.", body = [ExportRun])
     )
 )]
-pub async fn runs(
+pub async fn export_runs(
     caller: Caller,
     State(app): State<App>,
     Query(pair): Query<PairQuery>,

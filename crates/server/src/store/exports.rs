@@ -188,7 +188,12 @@ impl Store {
 }
 
 /// A message for [`Store::put_object_messages`].
-pub fn message(guid: ObjectGuid, level: MessageLevel, text: String, at: DateTime<Utc>) -> ObjectMessage {
+pub fn message(
+    guid: ObjectGuid,
+    level: MessageLevel,
+    text: String,
+    at: DateTime<Utc>,
+) -> ObjectMessage {
     ObjectMessage {
         guid,
         level,

@@ -78,10 +78,7 @@ impl LdapWriter {
         let facts = self.source.domain_facts(&mut ldap).await?;
         let mut bases = self.source.bases(&facts.naming_context);
         for extra in &self.extra_bases {
-            if !bases
-                .iter()
-                .any(|b| super::plan::is_within(extra, b))
-            {
+            if !bases.iter().any(|b| super::plan::is_within(extra, b)) {
                 bases.push(extra.clone());
             }
         }
@@ -153,7 +150,11 @@ impl LdapWriter {
         Ok(entries)
     }
 
-    async fn result(&self, what: &str, result: ldap3::result::Result<ldap3::LdapResult>) -> Result<Applied> {
+    async fn result(
+        &self,
+        what: &str,
+        result: ldap3::result::Result<ldap3::LdapResult>,
+    ) -> Result<Applied> {
         self.count();
         match result {
             Err(e) => {
@@ -162,7 +163,11 @@ impl LdapWriter {
                 Err(self.failure(format!("{} failed: {}", what, e)))
             }
             Ok(r) if r.rc == 0 => Ok(Applied::Done(None)),
-            Ok(r) => Ok(Applied::Refused(format!("{} was refused ({})", what, describe(&r)))),
+            Ok(r) => Ok(Applied::Refused(format!(
+                "{} was refused ({})",
+                what,
+                describe(&r)
+            ))),
         }
     }
 
@@ -222,7 +227,12 @@ impl LdapWriter {
             "(objectClass=*)",
             &["objectGUID"],
             Vec::new(),
-            |e| guid = e.values("objectGUID").first().and_then(|v| guid_from_bytes(v)),
+            |e| {
+                guid = e
+                    .values("objectGUID")
+                    .first()
+                    .and_then(|v| guid_from_bytes(v))
+            },
         )
         .await?;
         self.count();
@@ -243,7 +253,11 @@ impl LdapWriter {
             "(objectClass=*)",
             &["userAccountControl"],
             Vec::new(),
-            |e| control = e.text("userAccountControl").and_then(|v| v.parse::<u64>().ok()),
+            |e| {
+                control = e
+                    .text("userAccountControl")
+                    .and_then(|v| v.parse::<u64>().ok())
+            },
         )
         .await?;
         self.count();
@@ -270,7 +284,11 @@ impl LdapWriter {
         self.result(&format!("disabling {}", dn), result).await
     }
 
-    async fn apply_change(&self, change: &Change, created: &HashMap<ObjectGuid, ObjectGuid>) -> Result<Applied> {
+    async fn apply_change(
+        &self,
+        change: &Change,
+        created: &HashMap<ObjectGuid, ObjectGuid>,
+    ) -> Result<Applied> {
         match change {
             Change::Create {
                 kind,
@@ -324,7 +342,11 @@ impl LdapWriter {
             } => {
                 let target = created.get(target).unwrap_or(target);
                 let value = |m: &super::plan::MemberRef| {
-                    let id = if m.new { created.get(&m.id).copied() } else { Some(m.id) };
+                    let id = if m.new {
+                        created.get(&m.id).copied()
+                    } else {
+                        Some(m.id)
+                    };
                     id.map(|id| format!("<GUID={}>", id).into_bytes())
                 };
                 let added: HashSet<Vec<u8>> = add.iter().filter_map(value).collect();
@@ -422,7 +444,11 @@ fn unicode_pwd(password: &str) -> Vec<u8> {
 
 /// The GUIDs of the source objects of `kind` that match `filter`, asked of the source domain
 /// controller: the LDAP filter of a profile's scope.
-pub async fn guids_matching(config: LdapConfig, kind: ExportKind, filter: &str) -> Result<HashSet<ObjectGuid>> {
+pub async fn guids_matching(
+    config: LdapConfig,
+    kind: ExportKind,
+    filter: &str,
+) -> Result<HashSet<ObjectGuid>> {
     let source = LdapSource::new(config)?;
     let mut ldap = source.connect().await?;
     let facts = source.domain_facts(&mut ldap).await?;
@@ -443,7 +469,11 @@ pub async fn guids_matching(config: LdapConfig, kind: ExportKind, filter: &str) 
             &["objectGUID"],
             Vec::new(),
             |e| {
-                if let Some(g) = e.values("objectGUID").first().and_then(|v| guid_from_bytes(v)) {
+                if let Some(g) = e
+                    .values("objectGUID")
+                    .first()
+                    .and_then(|v| guid_from_bytes(v))
+                {
                     found.insert(g);
                 }
             },

@@ -170,7 +170,19 @@ pub async fn put_profile(
             "Microsoft Graph cannot create contacts in Entra ID; export contacts to Active Directory",
         ));
     }
-    app.store.put_sync_profile(&profile, app.clock.now()).await?;
+    app.store
+        .put_sync_profile(&profile, app.clock.now())
+        .await?;
+    // A profile matches first: the cycle matches every pair with a match profile, so a pair
+    // without one gets the default, which an engineer may change like any other.
+    if app
+        .store
+        .pair_profile(profile.source, profile.target)
+        .await?
+        .is_none()
+    {
+        super::set_pair_profile(app, profile.source, profile.target, &Default::default()).await?;
+    }
     Ok(profile)
 }
 
@@ -312,7 +324,10 @@ pub async fn writer_for(
 }
 
 /// The source objects of `profile`'s kind in its scope.
-async fn in_scope<'a>(prepared: &'a Prepared, profile: &SyncProfile) -> Result<Vec<&'a DirectoryObject>> {
+async fn in_scope<'a>(
+    prepared: &'a Prepared,
+    profile: &SyncProfile,
+) -> Result<Vec<&'a DirectoryObject>> {
     let kind = profile.kind.object_kind();
     let scope = &profile.scope;
     let members = if scope.groups.is_empty() {
@@ -335,7 +350,11 @@ async fn in_scope<'a>(prepared: &'a Prepared, profile: &SyncProfile) -> Result<V
         }
         Some(found)
     };
-    let filtered = match scope.ldap_filter.as_deref().filter(|f| !f.trim().is_empty()) {
+    let filtered = match scope
+        .ldap_filter
+        .as_deref()
+        .filter(|f| !f.trim().is_empty())
+    {
         None => None,
         Some(filter) => match &prepared.source_connection {
             Some(Connection::Ldap(config)) => {
@@ -434,8 +453,7 @@ async fn what_if_with(prepared: &Prepared, writer: &dyn TargetWriter) -> Result<
     }
     if let Some((index, sources, targets)) = groups {
         let names = names(prepared);
-        let (changes, notes) =
-            plan::plan_members(&sources, &targets, &resolved, &pending, &names);
+        let (changes, notes) = plan::plan_members(&sources, &targets, &resolved, &pending, &names);
         previews[index].changes.extend(changes);
         previews[index].refused.extend(notes);
     }
@@ -505,7 +523,11 @@ fn level_rank(level: MessageLevel) -> u8 {
     }
 }
 
-async fn run_prepared(app: &App, prepared: &Prepared, writer: &dyn TargetWriter) -> Result<ExportRun> {
+async fn run_prepared(
+    app: &App,
+    prepared: &Prepared,
+    writer: &dyn TargetWriter,
+) -> Result<ExportRun> {
     let started_at = app.clock.now();
     let mut run = ExportRun {
         id: Uuid::new_v4(),
@@ -659,7 +681,9 @@ pub async fn run_all(app: &App) -> Result<Vec<std::result::Result<String, String
     let mut out = Vec::new();
     for (source, target) in app.store.export_pairs().await? {
         let label = async {
-            let name = |d: Option<Directory>, id: DirectoryId| d.map(|d| d.name).unwrap_or_else(|| id.to_string());
+            let name = |d: Option<Directory>, id: DirectoryId| {
+                d.map(|d| d.name).unwrap_or_else(|| id.to_string())
+            };
             format!(
                 "{} → {}",
                 name(app.store.directory(source).await.ok().flatten(), source),

@@ -187,11 +187,9 @@ impl Change {
                 new_parent,
                 ..
             } => format!("renamed or moved to {},{}", new_rdn, new_parent),
-            Change::Members { add, remove, .. } => format!(
-                "membership: {} added, {} removed",
-                add.len(),
-                remove.len()
-            ),
+            Change::Members { add, remove, .. } => {
+                format!("membership: {} added, {} removed", add.len(), remove.len())
+            }
             Change::Disable { .. } => {
                 "disabled: its source object left the scope or was deleted".to_string()
             }
@@ -437,12 +435,7 @@ pub fn plan_objects(profile: &SyncProfile, inputs: &Inputs<'_>) -> Plan {
                 _ => rdn.to_string(),
             };
             let new_parent = match container_for(profile, source) {
-                Some(c)
-                    if !same_dn(&c, parent)
-                        && managed.iter().any(|m| same_dn(m, parent)) =>
-                {
-                    c
-                }
+                Some(c) if !same_dn(&c, parent) && managed.iter().any(|m| same_dn(m, parent)) => c,
                 _ => parent.to_string(),
             };
             if new_rdn != rdn || new_parent != parent {
@@ -548,18 +541,17 @@ pub fn plan_members(
     let mut changes = Vec::new();
     let mut notes = Vec::new();
     for group in groups {
-        let (target, dn, current): (ObjectGuid, String, Vec<ObjectGuid>) =
-            match resolved.get(&group.guid) {
-                Some(id) => match by_id.get(id) {
-                    Some(t) => (t.id, t.dn.clone(), t.members.clone()),
-                    // Created this run: no members yet.
-                    None => (*id, String::new(), Vec::new()),
-                },
-                None if pending.contains_key(&group.guid) => {
-                    (group.guid, String::new(), Vec::new())
-                }
-                None => continue,
-            };
+        let (target, dn, current): (ObjectGuid, String, Vec<ObjectGuid>) = match resolved
+            .get(&group.guid)
+        {
+            Some(id) => match by_id.get(id) {
+                Some(t) => (t.id, t.dn.clone(), t.members.clone()),
+                // Created this run: no members yet.
+                None => (*id, String::new(), Vec::new()),
+            },
+            None if pending.contains_key(&group.guid) => (group.guid, String::new(), Vec::new()),
+            None => continue,
+        };
         let mut wanted = HashSet::new();
         let mut add = Vec::new();
         let mut waiting = 0;
@@ -591,7 +583,7 @@ pub fn plan_members(
                 id: *m,
                 name: target_names
                     .get(m)
-                    .map(|s| name_of(s))
+                    .map(&name_of)
                     .unwrap_or_else(|| m.to_string()),
                 new: false,
             })

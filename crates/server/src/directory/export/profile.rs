@@ -84,7 +84,17 @@ impl SyncMode {
 
 /// The kinds of object a profile exports.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum ExportKind {
@@ -264,10 +274,7 @@ impl SyncProfile {
         }
         let ad = target_kind == DirectoryKind::ActiveDirectory;
         if ad && self.mode == SyncMode::CreateOrUpdate {
-            let placed = self
-                .default_container
-                .as_deref()
-                .is_some_and(|c| is_dn(c));
+            let placed = self.default_container.as_deref().is_some_and(is_dn);
             v.check(
                 placed || self.containers.iter().any(|c| is_dn(&c.container)),
                 "default_container",
@@ -294,11 +301,7 @@ impl SyncProfile {
             );
         }
         for (i, ou) in self.scope.ous.iter().enumerate() {
-            v.check(
-                is_dn(ou),
-                format!("scope.ous[{i}]"),
-                "a distinguished name",
-            );
+            v.check(is_dn(ou), format!("scope.ous[{i}]"), "a distinguished name");
         }
         if let Some(filter) = self.scope.ldap_filter.as_deref() {
             let f = filter.trim();
@@ -375,10 +378,7 @@ pub fn default_flow(
     target_domain: &str,
 ) -> Vec<FlowRule> {
     use Attribute::*;
-    let upn = Expr::ReplaceDomain(
-        Box::new(attr(UserPrincipalName)),
-        target_domain.to_string(),
-    );
+    let upn = Expr::ReplaceDomain(Box::new(attr(UserPrincipalName)), target_domain.to_string());
     let display = Expr::First(vec![attr(DisplayName), attr(Name)]);
     let nickname = match source {
         DirectoryKind::ActiveDirectory => attr(SamAccountName),
@@ -415,10 +415,9 @@ pub fn default_flow(
             rule("surname", attr(Surname)),
             rule("employeeId", attr(EmployeeId)),
         ],
-        (DirectoryKind::EntraId, ExportKind::Groups) => vec![
-            rule("displayName", display),
-            rule("mailNickname", nickname),
-        ],
+        (DirectoryKind::EntraId, ExportKind::Groups) => {
+            vec![rule("displayName", display), rule("mailNickname", nickname)]
+        }
         // Entra ID has no contact objects that Graph can create; a profile for them is refused.
         (DirectoryKind::EntraId, ExportKind::Contacts) => Vec::new(),
     }
@@ -514,9 +513,7 @@ mod tests {
 
     #[test]
     fn a_profile_names_every_field_it_refuses() {
-        assert!(profile()
-            .validate(DirectoryKind::ActiveDirectory)
-            .is_ok());
+        assert!(profile().validate(DirectoryKind::ActiveDirectory).is_ok());
         let mut p = profile();
         p.default_container = None;
         p.flow = vec![

@@ -94,9 +94,20 @@ fn an_unmatched_user_is_created_with_its_anchor_and_the_new_domain() {
             .map(|a| a.new.as_str())
     };
     assert_eq!(value("userPrincipalName"), Some("ada@fabrikam.test"));
-    assert_eq!(value(ANCHOR_ATTRIBUTE), Some(anchor_value(ada.guid).as_str()));
-    assert_eq!(value("cn"), None, "the cn is the RDN, not an attribute of the add");
-    assert_eq!(value("employeeID"), None, "what the source lacks is not written");
+    assert_eq!(
+        value(ANCHOR_ATTRIBUTE),
+        Some(anchor_value(ada.guid).as_str())
+    );
+    assert_eq!(
+        value("cn"),
+        None,
+        "the cn is the RDN, not an attribute of the add"
+    );
+    assert_eq!(
+        value("employeeID"),
+        None,
+        "what the source lacks is not written"
+    );
 }
 
 #[test]
@@ -168,14 +179,16 @@ fn a_renamed_source_renames_and_a_departed_one_is_disabled_never_deleted() {
             ("givenName", "Ada"),
         ],
     );
-    current
-        .attributes
-        .insert(ANCHOR_ATTRIBUTE.to_ascii_lowercase(), vec![anchor_value(ada.guid)]);
+    current.attributes.insert(
+        ANCHOR_ATTRIBUTE.to_ascii_lowercase(),
+        vec![anchor_value(ada.guid)],
+    );
     let gone = ObjectGuid::new();
     let mut departed = entry(&format!("CN=gone,{TARGET_OU}"), &[]);
-    departed
-        .attributes
-        .insert(ANCHOR_ATTRIBUTE.to_ascii_lowercase(), vec![anchor_value(gone)]);
+    departed.attributes.insert(
+        ANCHOR_ATTRIBUTE.to_ascii_lowercase(),
+        vec![anchor_value(gone)],
+    );
     let plan = plan_objects(
         &p,
         &Inputs {
@@ -242,7 +255,11 @@ fn membership_is_the_translation_of_the_source_members_and_foreign_members_stay(
     let old = user("old", "Old");
     let mut target = entry("CN=Sales,OU=x", &[]);
     target.members = vec![old_t, foreign];
-    let resolved = HashMap::from([(ada.guid, ada_t), (old.guid, old_t), (group.guid, target.id)]);
+    let resolved = HashMap::from([
+        (ada.guid, ada_t),
+        (old.guid, old_t),
+        (group.guid, target.id),
+    ]);
     let pending = HashMap::from([(bob.guid, "bob name".to_string())]);
     let (changes, notes) = plan_members(
         &[&group],
@@ -263,7 +280,10 @@ fn membership_is_the_translation_of_the_source_members_and_foreign_members_stay(
         [old_t],
         "a member rehome does not know stays"
     );
-    assert!(notes[0].reason.contains("1 member(s)"), "late waits: {notes:?}");
+    assert!(
+        notes[0].reason.contains("1 member(s)"),
+        "late waits: {notes:?}"
+    );
 }
 
 #[test]

@@ -17,9 +17,9 @@ use model::FieldError;
 use secdesc::Sid;
 
 pub use changes::{Changes, LdapCursor};
-pub use object::{LdapKind, LdapObject, Member};
 pub(crate) use controls::extended_dn;
 pub(crate) use object::{guid_from_bytes, member_from_bytes, split_extended_dn, RawEntry};
+pub use object::{LdapKind, LdapObject, Member};
 
 use super::{BoxFuture, DirectorySource, Snapshot};
 use crate::{Error, Result, Upstream};
