@@ -4,6 +4,7 @@
 mod agent_bench;
 mod bench;
 mod directory_cmd;
+mod export_bench;
 mod licence_cmd;
 mod secdesc_cmd;
 mod sync_cmd;
