@@ -226,7 +226,6 @@ pub struct SyncProfile {
     pub deletion: DeletionPolicy,
 }
 
-/// The parts of a profile, the body of `PUT /sync/profiles/{id}`.
 impl SyncProfile {
     /// Checks what does not need the store, naming each field.
     pub fn validate(&self, target_kind: DirectoryKind) -> Result<()> {
