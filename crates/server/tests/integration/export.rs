@@ -310,7 +310,8 @@ async fn create_update_rename_leave_scope_and_nested_membership_then_nothing_to_
     .await
     .expect("groups profile");
 
-    let result = async {
+    let cleanup = (src.clone(), dst.clone(), s_root.clone(), d_root.clone());
+    let result = tokio::spawn(async move {
         // First cycle: import both, match (nothing yet), create everything.
         let first = cycle(&t).await;
         assert!(first.errors.is_empty(), "{:?}", first.errors);
@@ -490,11 +491,21 @@ async fn create_update_rename_leave_scope_and_nested_membership_then_nothing_to_
             (0, 0, 0, 0),
             "{run:?}"
         );
-    }
+    })
     .await;
+    cleaned(cleanup, result).await;
+}
+
+/// Removes both test OUs, then fails as the test did, if it did.
+async fn cleaned(
+    (mut src, mut dst, s_root, d_root): (Ldap, Ldap, String, String),
+    result: Result<(), tokio::task::JoinError>,
+) {
     remove_tree(&mut src, &s_root).await;
     remove_tree(&mut dst, &d_root).await;
-    result
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
 }
 
 async fn after_guid(t: &TestApp, directory: DirectoryId, sam: &str) -> ObjectGuid {
@@ -578,7 +589,8 @@ async fn an_export_that_fails_half_way_resumes_without_duplicates() {
     )
     .await
     .expect("profile");
-    let result = async {
+    let cleanup = (src.clone(), dst.clone(), s_root.clone(), d_root.clone());
+    let result = tokio::spawn(async move {
         for dir in [s, d] {
             let source = connection::source_for(&t.app, dir).await.expect("source");
             server::directory::import_with(
@@ -619,11 +631,9 @@ async fn an_export_that_fails_half_way_resumes_without_duplicates() {
         assert_eq!((resumed.created, resumed.unchanged), (2, 2), "{resumed:?}");
         let made = read(&mut dst, &d_root, "(objectClass=user)").await;
         assert_eq!(made.len(), 4, "{:?}", made.keys().collect::<Vec<_>>());
-    }
+    })
     .await;
-    remove_tree(&mut src, &s_root).await;
-    remove_tree(&mut dst, &d_root).await;
-    result
+    cleaned(cleanup, result).await;
 }
 
 /// Two directories read from documents, with a Create-or-Update users profile between them.
