@@ -21,6 +21,8 @@ pub enum BenchCommand {
     Directory(DirectoryBenchArgs),
     /// Re-permission a simulated workstation's file system (profiles × files).
     Agent(crate::agent_bench::AgentBenchArgs),
+    /// Export synthetic users and groups into a real AD target, then again with nothing to write.
+    Export(crate::export_bench::ExportBenchArgs),
 }
 
 /// Options of `rehome bench directory`.
@@ -51,6 +53,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
     let args = match command {
         BenchCommand::Directory(args) => args,
         BenchCommand::Agent(args) => return crate::agent_bench::run(args),
+        BenchCommand::Export(args) => return crate::export_bench::run(args),
     };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

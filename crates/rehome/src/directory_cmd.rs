@@ -162,7 +162,7 @@ pub fn run_match(command: MatchCommand) -> Result<()> {
     })
 }
 
-async fn open(args: &StoreArgs) -> Result<App> {
+pub(crate) async fn open(args: &StoreArgs) -> Result<App> {
     let store = server::store::Store::open(args.database.as_deref(), &args.data_dir)
         .await
         .context("open the store")?;
@@ -174,7 +174,7 @@ async fn open(args: &StoreArgs) -> Result<App> {
 }
 
 /// A server error as a line a person reads: field errors name the field.
-fn readable(e: server::Error) -> anyhow::Error {
+pub(crate) fn readable(e: server::Error) -> anyhow::Error {
     match e {
         server::Error::Invalid(fields) => anyhow!(
             "{}",
@@ -316,7 +316,7 @@ fn kind_word(kind: DirectoryKind) -> &'static str {
     }
 }
 
-async fn find(app: &App, name: &str) -> Result<Directory> {
+pub(crate) async fn find(app: &App, name: &str) -> Result<Directory> {
     let all = app
         .store
         .directories()

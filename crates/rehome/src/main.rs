@@ -4,8 +4,10 @@
 mod agent_bench;
 mod bench;
 mod directory_cmd;
+mod export_bench;
 mod licence_cmd;
 mod secdesc_cmd;
+mod sync_cmd;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -64,6 +66,11 @@ enum Command {
     Match {
         #[command(subcommand)]
         command: directory_cmd::MatchCommand,
+    },
+    /// DirSync export: Create-or-Update sync profiles, What If, exporting a pair now.
+    Sync {
+        #[command(subcommand)]
+        command: sync_cmd::SyncCommand,
     },
 }
 
@@ -313,6 +320,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Match { command } => {
             init_logging("warn");
             directory_cmd::run_match(command)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync { command } => {
+            init_logging("warn");
+            sync_cmd::run(command)?;
             Ok(ExitCode::SUCCESS)
         }
     }

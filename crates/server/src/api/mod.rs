@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod packages;
 pub mod reports;
 pub mod runbooks;
+pub mod sync_profiles;
 pub mod translations;
 
 use axum::body::Bytes;
@@ -57,6 +58,18 @@ pub fn routes() -> OpenApiRouter<App> {
             directory_sync::put_schedule
         ))
         .routes(routes!(directory_sync::run_cycle))
+        .routes(routes!(
+            sync_profiles::list_sync_profiles,
+            sync_profiles::create_sync_profile
+        ))
+        .routes(routes!(
+            sync_profiles::get_sync_profile,
+            sync_profiles::update_sync_profile,
+            sync_profiles::delete_sync_profile
+        ))
+        .routes(routes!(sync_profiles::run_export))
+        .routes(routes!(sync_profiles::export_what_if))
+        .routes(routes!(sync_profiles::export_runs))
         .routes(routes!(matching::match_route))
         .routes(routes!(matching::get_profile, matching::put_profile))
         .routes(routes!(matching::run))

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod connection;
 pub mod device_translation;
+pub mod export;
 pub mod file;
 pub mod graph;
 pub mod guard;

@@ -1,6 +1,7 @@
-//! The import and match cycle: every `interval_minutes`, an incremental import of every directory
-//! with a connection, then a match run of every stored pair. Off until an engineer turns it on, and
-//! run by one replica at a time under a lease.
+//! The Import → Sync → Export cycle: every `interval_minutes`, an incremental import of every
+//! directory with a connection, then a match run of every stored pair, then an export of every
+//! pair with a Create-or-Update sync profile. Off until an engineer turns it on, and run by one
+//! replica at a time under a lease.
 
 use chrono::{DateTime, Duration, Utc};
 use model::FieldError;
@@ -59,6 +60,8 @@ pub struct Cycle {
     pub imported: Vec<String>,
     /// Pairs matched, as `source → target` names.
     pub matched: Vec<String>,
+    /// Pairs exported, as `source → target` names.
+    pub exported: Vec<String>,
     /// What failed, one line each; the rest of the cycle went on.
     pub errors: Vec<String>,
 }
@@ -113,7 +116,8 @@ async fn run(app: &App, force: bool) -> Result<CycleOutcome> {
     result
 }
 
-/// One cycle: imports, then match runs; one directory's failure is recorded and the rest go on.
+/// One cycle: imports, match runs, exports; one directory's or pair's failure (an export without
+/// a licence among them) is recorded and the rest go on.
 async fn cycle(app: &App) -> Cycle {
     let mut done = Cycle::default();
     let directories = match app.store.directories().await {
@@ -166,6 +170,17 @@ async fn cycle(app: &App) -> Cycle {
             }
         }
     }
+    match super::export::run_all(app).await {
+        Ok(outcomes) => {
+            for outcome in outcomes {
+                match outcome {
+                    Ok(label) => done.exported.push(label),
+                    Err(line) => done.errors.push(line),
+                }
+            }
+        }
+        Err(e) => done.errors.push(format!("listing the export pairs: {}", e)),
+    }
     done
 }
 
@@ -179,6 +194,7 @@ pub async fn run_forever(app: App) {
             Ok(CycleOutcome::Ran(c)) => tracing::info!(
                 imported = c.imported.len(),
                 matched = c.matched.len(),
+                exported = c.exported.len(),
                 errors = c.errors.len(),
                 "directory sync cycle ran"
             ),

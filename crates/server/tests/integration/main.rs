@@ -9,6 +9,7 @@ mod connections;
 mod console;
 mod directory;
 mod enrollment;
+mod export;
 mod graph;
 mod hybrid;
 mod jobs;

@@ -17,9 +17,10 @@ use model::FieldError;
 use secdesc::Sid;
 
 pub use changes::{Changes, LdapCursor};
+pub(crate) use controls::extended_dn;
+pub(crate) use object::{guid_from_bytes, member_from_bytes, split_extended_dn, RawEntry};
 pub use object::{LdapKind, LdapObject, Member};
 
-use self::object::RawEntry;
 use super::{BoxFuture, DirectorySource, Snapshot};
 use crate::{Error, Result, Upstream};
 
@@ -190,8 +191,8 @@ pub struct LdapSource {
 }
 
 /// What the root DSE and the naming context root say about the DC and its domain.
-struct DomainFacts {
-    naming_context: String,
+pub(crate) struct DomainFacts {
+    pub(crate) naming_context: String,
     server: String,
     highest_usn: u64,
 }
@@ -209,7 +210,7 @@ impl LdapSource {
     }
 
     /// Connects and binds; the error names the URL and bind DN, never the password.
-    async fn connect(&self) -> Result<Ldap> {
+    pub(crate) async fn connect(&self) -> Result<Ldap> {
         let c = &self.config;
         let settings = LdapConnSettings::new()
             .set_conn_timeout(c.timeout)
@@ -252,7 +253,7 @@ impl LdapSource {
     }
 
     /// Reads the root DSE: the domain's naming context, the DC's name and its highest USN.
-    async fn domain_facts(&self, ldap: &mut Ldap) -> Result<DomainFacts> {
+    pub(crate) async fn domain_facts(&self, ldap: &mut Ldap) -> Result<DomainFacts> {
         let attrs = vec!["defaultNamingContext", "dnsHostName", "highestCommittedUSN"];
         let mut found = None;
         search(
@@ -321,7 +322,7 @@ impl LdapSource {
     }
 
     /// The DNs searched: the configured ones, or the whole domain.
-    fn bases(&self, naming_context: &str) -> Vec<String> {
+    pub(crate) fn bases(&self, naming_context: &str) -> Vec<String> {
         if self.config.base_dns.is_empty() {
             vec![naming_context.to_string()]
         } else {
@@ -397,7 +398,7 @@ impl LdapSource {
     }
 
     /// The members of the group at `dn` from `start` on, one range at a time.
-    async fn member_ranges(
+    pub(crate) async fn member_ranges(
         &self,
         ldap: &mut Ldap,
         dn: &str,
@@ -471,7 +472,7 @@ fn connect_failure(url: &str, detail: &str) -> String {
 }
 
 /// `rc=49 (invalidCredentials): 80090308: LdapErr: …` without the noise.
-fn describe(result: &LdapResult) -> String {
+pub(crate) fn describe(result: &LdapResult) -> String {
     let text = result.text.trim_end_matches('\0').trim();
     if text.is_empty() {
         format!("LDAP result {}", result.rc)
@@ -483,7 +484,7 @@ fn describe(result: &LdapResult) -> String {
 /// One search, paged when `scope` is a subtree, handing each entry to `each`. Search references
 /// (referrals) are skipped, never followed.
 #[allow(clippy::too_many_arguments)] // An LDAP search simply has this many parts.
-async fn search(
+pub(crate) async fn search(
     ldap: &mut Ldap,
     config: &LdapConfig,
     base: &str,
