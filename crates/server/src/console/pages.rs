@@ -1,10 +1,9 @@
-//! The read-only pages: dashboard, agents, agent details, agent logs, failed communications.
+//! The read-only pages: agents, agent details, agent logs, failed communications.
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use model::ids::AgentId;
-use model::status::AgentStatus;
 use serde::Deserialize;
 
 use super::{data, when, Viewer};
@@ -14,36 +13,6 @@ use crate::{App, Error, Result};
 const LOG_PAGE: u32 = 200;
 /// Failed communications shown.
 const FAILED_SHOWN: u32 = 500;
-
-/// `GET /`: counts per status, overall and per batch, and registered agents.
-pub async fn dashboard(State(app): State<App>, viewer: Viewer) -> Result<Response> {
-    let counts = data::status_counts(&app).await?;
-    let body = html! {
-        h1 { "Dashboard" }
-        div.counts {
-            div.count { div.n { (counts.agents) } div.muted { "Registered agents" } }
-            @for (status, n) in &counts.by_status {
-                div.count {
-                    div.n class=(format!("status-{}", status.as_str())) { (n) }
-                    div.muted { (status.label()) }
-                }
-            }
-        }
-        p.muted { "Counts are per computer and runbook of every batch." }
-        @if !counts.batches.is_empty() {
-            h2 { "Batches" }
-            table {
-                thead { tr { th { "Batch" } @for s in AgentStatus::ALL { th { (s.label()) } } } }
-                tbody {
-                    @for (name, numbers) in &counts.batches {
-                        tr { td { (name) } @for n in numbers { td { (n) } } }
-                    }
-                }
-            }
-        }
-    };
-    Ok(viewer.agent_page("Dashboard", body))
-}
 
 /// `GET /agents`: every registered agent.
 pub async fn agents(State(app): State<App>, viewer: Viewer) -> Result<Response> {

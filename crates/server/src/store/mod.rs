@@ -146,6 +146,7 @@ pub mod connections;
 pub mod directories;
 pub mod enrollment;
 pub mod events;
+pub mod fleet_events;
 pub mod imports;
 pub mod leases;
 pub mod licences;
