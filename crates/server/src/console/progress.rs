@@ -293,7 +293,7 @@ pub async fn dashboard(
     let body = html! {
         h1 { "Dashboard" }
         p.muted {
-            (agents) " registered agents. Each computer of a batch counts once per runbook assigned to it. "
+            "Registered agents: " (agents) ". Each computer of a batch counts once per runbook assigned to it. "
             "Select a slice to see its devices; the charts refresh every " (REFRESH_SECONDS) " seconds."
         }
         (filter_form("/", &filter, &batches, &runbooks, html! {}))

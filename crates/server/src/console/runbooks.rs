@@ -148,7 +148,7 @@ fn general_fields(
 ) -> Markup {
     let own = runbook.map(|r| r.id);
     html! {
-        (viewer.csrf())
+        @if edit { (viewer.csrf()) }
         label for="name" { "Name" }
         input #name name="name" required maxlength="100" value=(runbook.map(|r| r.name.as_str()).unwrap_or_default()) disabled[!edit];
         (errors.at("name"))
@@ -314,15 +314,18 @@ async fn editor(
         }
         @if tab == "general" {
             (errors.rest(&["name", "source_directories", "target_directory", "prerequisites"]))
-            form.editor method="post" action=(format!("{base}/general")) {
-                (general_fields(viewer, &lookups, Some(runbook), errors, edit))
-                @if edit { p { button type="submit" { "Save" } } }
+            @if edit {
+                form.editor method="post" action=(format!("{base}/general")) {
+                    (general_fields(viewer, &lookups, Some(runbook), errors, edit))
+                    p { button type="submit" { "Save" } }
+                }
+            } @else {
+                div.editor { (general_fields(viewer, &lookups, Some(runbook), errors, edit)) }
             }
         } @else {
             @let text = match typed { Some(t) => t.to_string(), None => tab_json(runbook, tab)? };
             (errors.rest(&[tab]))
-            form.editor method="post" action=(format!("{base}/tabs/{tab}")) {
-                (viewer.csrf())
+            @let inner = html! {
                 label for="settings" { (tab_title(tab)) " settings" }
                 p.muted {
                     "Every setting of the tab, as the API takes it. Passwords are never shown: add "
@@ -335,7 +338,15 @@ async fn editor(
                 }
                 textarea #settings name="settings" rows="22" spellcheck="false" readonly[!edit] { (text) }
                 (errors.at(tab))
-                @if edit { p { button type="submit" { "Save " (tab_title(tab)) } } }
+            };
+            @if edit {
+                form.editor method="post" action=(format!("{base}/tabs/{tab}")) {
+                    (viewer.csrf())
+                    (inner)
+                    p { button type="submit" { "Save " (tab_title(tab)) } }
+                }
+            } @else {
+                div.editor { (inner) }
             }
         }
         @if edit {

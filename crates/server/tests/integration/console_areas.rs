@@ -202,7 +202,7 @@ async fn a_computer_list_with_a_bad_line_names_it_and_changes_nothing() {
     )
     .await
     .text();
-    assert!(csv.contains(&format!("PC3,{}", w.pcs[2])), "{csv}");
+    assert!(csv.contains(&format!("\"PC3\",\"{}\"", w.pcs[2])), "{csv}");
 }
 
 #[tokio::test]
