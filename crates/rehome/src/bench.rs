@@ -21,6 +21,8 @@ pub enum BenchCommand {
     Directory(DirectoryBenchArgs),
     /// Re-permission a simulated workstation's file system (profiles × files).
     Agent(crate::agent_bench::AgentBenchArgs),
+    /// Answer times of the console's heaviest pages at 100,000 rows.
+    Console(crate::console_bench::ConsoleBenchArgs),
 }
 
 /// Options of `rehome bench directory`.
@@ -47,6 +49,13 @@ pub fn run(command: BenchCommand) -> Result<()> {
     let args = match command {
         BenchCommand::Directory(args) => args,
         BenchCommand::Agent(args) => return crate::agent_bench::run(args),
+        BenchCommand::Console(args) => {
+            return tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("start the async runtime")?
+                .block_on(crate::console_bench::run(args))
+        }
     };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -3,6 +3,7 @@
 
 mod agent_bench;
 mod bench;
+mod console_bench;
 mod directory_cmd;
 mod licence_cmd;
 mod secdesc_cmd;

@@ -133,9 +133,9 @@ fn donut(title: &str, counts: &StatusCounts, filter: &DeviceFilter) -> Markup {
     html! {
         figure.donut {
             svg viewBox="0 0 42 42" width="180" height="180" role="img" aria-label=(format!("{title}: device status")) {
-                circle cx="21" cy="21" r=(R) fill="none" stroke="#e6e9ee" stroke-width="7" {}
+                circle cx="21" cy="21" r=(R) fill="none" stroke="#e6e9ee" stroke-width="7" pointer-events="none" {}
                 (PreEscaped(arcs))
-                text x="21" y="21" text-anchor="middle" dominant-baseline="central" font-size="7" font-weight="700" { (total) }
+                text x="21" y="21" text-anchor="middle" dominant-baseline="central" font-size="7" font-weight="700" pointer-events="none" { (total) }
             }
             figcaption {
                 strong { (title) }

@@ -100,6 +100,18 @@ impl Browser {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        match self.try_call(method, path, body).await {
+            Ok(v) => v,
+            Err(e) => panic!("WebDriver {path}: {e}"),
+        }
+    }
+
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> Result<Value, Value> {
         let request = self
             .http
             .request(method, format!("{}{}", self.session, path));
@@ -116,9 +128,9 @@ impl Browser {
             .await
             .expect("a WebDriver answer");
         if answer["value"]["error"].is_string() {
-            panic!("WebDriver {path}: {}", answer["value"]);
+            return Err(answer["value"]["message"].clone());
         }
-        answer["value"].clone()
+        Ok(answer["value"].clone())
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
@@ -144,8 +156,25 @@ impl Browser {
 
     async fn find(&self, css: &str) -> String {
         let found = self
-            .post("/element", json!({"using": "css selector", "value": css}))
+            .try_call(
+                reqwest::Method::POST,
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
             .await;
+        let found = match found {
+            Ok(found) => found,
+            Err(e) => {
+                let page = self
+                    .script("return document.body.innerText;", json!([]))
+                    .await;
+                panic!(
+                    "no element {css} on {}: {e}\n--- page ---\n{}",
+                    self.path().await,
+                    page.as_str().unwrap_or_default()
+                );
+            }
+        };
         found[ELEMENT]
             .as_str()
             .unwrap_or_else(|| panic!("no element {css}"))
@@ -170,8 +199,49 @@ impl Browser {
         .await;
     }
 
-    /// Clicks `css` (a button submits its form and the page that answers is loaded).
+    /// Clicks `css`, which loads a page (a link, a form's button), and waits until the new page
+    /// has loaded (at most 15 seconds).
     pub async fn click(&self, css: &str) {
+        self.script("window.__rehomeOldPage = true; return true;", json!([]))
+            .await;
+        self.toggle(css).await;
+        self.wait_for_page(css).await;
+    }
+
+    /// Clicks the point `dx`, `dy` pixels from the centre of `css` (a slice of a chart, where the
+    /// centre of its box is the hole of the ring), and waits for the page it loads.
+    pub async fn click_at(&self, css: &str, dx: i64, dy: i64) {
+        let id = self.find(css).await;
+        self.script("window.__rehomeOldPage = true; return true;", json!([]))
+            .await;
+        let pointer = json!({"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+        "actions": [
+            {"type": "pointerMove", "origin": {ELEMENT: id}, "x": dx, "y": dy},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerUp", "button": 0}
+        ]});
+        self.post("/actions", json!({"actions": [pointer]})).await;
+        self.wait_for_page(css).await;
+    }
+
+    async fn wait_for_page(&self, what: &str) {
+        for _ in 0..300 {
+            let loaded = self
+                .script(
+                    "return !window.__rehomeOldPage && document.readyState === 'complete';",
+                    json!([]),
+                )
+                .await;
+            if loaded.as_bool() == Some(true) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("clicking {what} loaded no page");
+    }
+
+    /// Clicks `css` on the page (a checkbox, a summary), which loads nothing.
+    pub async fn toggle(&self, css: &str) {
         let id = self.find(css).await;
         self.post(&format!("/element/{id}/click"), json!({})).await;
     }
