@@ -14,7 +14,7 @@ pub const AREAS: &[(Area, &str, &[Link])] = &[
         &[
             ("/directories", "Directories"),
             ("/schedule", "Import schedule"),
-            ("/profiles", "Match profiles and What If"),
+            ("/profiles", "Match profiles"),
             ("/translations", "Translation table"),
             ("/objects", "Single Object Report"),
         ],

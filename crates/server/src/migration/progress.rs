@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use model::assignment;
+use model::directory::ObjectKind;
 use model::ids::{AgentId, BatchId, DirectoryId, ObjectGuid, RunbookId};
 use model::status::{AgentStatus, Phase};
 use serde::Serialize;
@@ -124,13 +125,21 @@ pub async fn devices(app: &App) -> Result<Vec<DeviceStatus>> {
         if let std::collections::hash_map::Entry::Vacant(slot) =
             computers.entry(batch.source_directory)
         {
-            let mut names: Vec<(ObjectGuid, String)> = app
-                .store
-                .computer_names(batch.source_directory)
-                .await?
-                .into_iter()
+            // The directory's objects as this replica holds them in memory, read again only
+            // after an import changed them: a page of 100,000 devices reads no rows here.
+            let cache = app
+                .caches
+                .current(&app.store, batch.source_directory)
+                .await?;
+            let mut names: Vec<(ObjectGuid, String)> = cache
+                .read()
+                .await
+                .objects()
+                .iter()
+                .filter(|o| o.kind == ObjectKind::Computer)
+                .map(|o| (o.guid, o.name().to_string()))
                 .collect();
-            names.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+            names.sort_by_cached_key(|(_, name)| name.to_lowercase());
             slot.insert(names);
         }
         let selected = computers

@@ -226,6 +226,11 @@ async fn a_migration_engineer_works_through_the_console_in_chromium() {
     let errors = b.text("#csv-errors").await;
     assert!(errors.contains("line 3"), "{errors}");
     assert!(b.page_text().await.contains("0 listed"), "nothing applied");
+    b.script(
+        "document.querySelector('#csv-errors').scrollIntoView(); return true;",
+        serde_json::json!([]),
+    )
+    .await;
     b.screenshot(&shots, "07-batch-csv-error").await;
     b.set(
         "#csv",
