@@ -245,7 +245,7 @@ async fn a_migration_engineer_works_through_the_console_in_chromium() {
     let machines = fleet::create(&h.dir.path().join("fleet"), &h.world, machines_wanted)
         .expect("create workstations");
     let handles = fleet::start_agents(&h.url, &psk, &machines);
-    b.open(&format!("/?batch=")).await;
+    b.open("/").await;
     let errors = blocking(move || fleet::join(handles)).await;
     assert!(errors.is_empty(), "agents failed: {errors:?}");
     let counts = setup::status_counts(&h.app).await.expect("counts");
