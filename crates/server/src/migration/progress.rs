@@ -127,18 +127,23 @@ pub async fn devices(app: &App) -> Result<Vec<DeviceStatus>> {
         {
             // The directory's objects as this replica holds them in memory, read again only
             // after an import changed them: a page of 100,000 devices reads no rows here.
-            let cache = app
-                .caches
-                .current(&app.store, batch.source_directory)
-                .await?;
-            let mut names: Vec<(ObjectGuid, String)> = cache
-                .read()
-                .await
-                .objects()
-                .iter()
-                .filter(|o| o.kind == ObjectKind::Computer)
-                .map(|o| (o.guid, o.name().to_string()))
-                .collect();
+            // A batch whose source directory was deleted takes no computer.
+            let mut names: Vec<(ObjectGuid, String)> =
+                if app.store.directory(batch.source_directory).await?.is_none() {
+                    Vec::new()
+                } else {
+                    let cache = app
+                        .caches
+                        .current(&app.store, batch.source_directory)
+                        .await?;
+                    let cache = cache.read().await;
+                    cache
+                        .objects()
+                        .iter()
+                        .filter(|o| o.kind == ObjectKind::Computer)
+                        .map(|o| (o.guid, o.name().to_string()))
+                        .collect()
+                };
             names.sort_by_cached_key(|(_, name)| name.to_lowercase());
             slot.insert(names);
         }
