@@ -118,7 +118,7 @@ pub async fn page(
             tbody {
                 @for r in &rows {
                     tr {
-                        td { (when(r.event.at)) }
+                        td.when { (when(r.event.at)) }
                         td { a href=(format!("/agents/{}/logs", r.agent)) { (r.computer_name) } }
                         td class=(format!("level-{}", r.event.level.as_str())) { (r.event.level.as_str()) }
                         td { (runbook_name(r.event.runbook)) }
