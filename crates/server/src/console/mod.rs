@@ -105,6 +105,7 @@ pub fn router() -> Router<App> {
         .route("/agents/{id}", get(pages::agent))
         .route("/agents/{id}/logs", get(pages::logs))
         .route("/communications", get(pages::failed_communications))
+        .route("/communications.csv", get(pages::failed_communications_csv))
         .route("/audit", get(audit::page))
         .route("/login", get(login::login_page).post(login::login))
         .route(

@@ -6,6 +6,7 @@ use maud::html;
 use model::ids::AgentId;
 use serde::Deserialize;
 
+use super::table::{link, Pattern};
 use super::{data, when, Viewer};
 use crate::{App, Error, Result};
 
@@ -155,12 +156,64 @@ pub async fn logs(
     Ok(viewer.agent_page(&format!("Logs of {}", facts.computer_name), body))
 }
 
-/// `GET /communications`: agents that reached the server but were refused.
-pub async fn failed_communications(State(app): State<App>, viewer: Viewer) -> Result<Response> {
-    let lines = data::failed_communications(&app, FAILED_SHOWN).await?;
+/// The filters of the failed communications.
+#[derive(Debug, Default, Deserialize)]
+pub struct FailedQuery {
+    /// The computer name, `*` as wildcard.
+    #[serde(default)]
+    computer: Option<String>,
+    /// The address, `*` as wildcard.
+    #[serde(default)]
+    address: Option<String>,
+    /// The reason code.
+    #[serde(default)]
+    code: Option<String>,
+}
+
+fn kept(q: &FailedQuery, lines: Vec<data::FailedLine>) -> Vec<data::FailedLine> {
+    let computer = Pattern::new(q.computer.as_deref());
+    let address = Pattern::new(q.address.as_deref());
+    let code = q.code.as_deref().map(str::trim).unwrap_or_default();
+    lines
+        .into_iter()
+        .filter(|f| computer.matches(f.computer_name.as_deref().unwrap_or_default()))
+        .filter(|f| address.matches(f.remote_address.as_deref().unwrap_or_default()))
+        .filter(|f| code.is_empty() || f.code == code)
+        .collect()
+}
+
+/// `GET /communications?computer=&address=&code=`: agents that reached the server but were
+/// refused, filtered on the server.
+pub async fn failed_communications(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(q): Query<FailedQuery>,
+) -> Result<Response> {
+    let all = data::failed_communications(&app, FAILED_SHOWN).await?;
+    let mut codes: Vec<String> = all.iter().map(|f| f.code.clone()).collect();
+    codes.sort();
+    codes.dedup();
+    let lines = kept(&q, all);
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let pairs = [
+        ("computer", text(&q.computer)),
+        ("address", text(&q.address)),
+        ("code", text(&q.code)),
+    ];
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let body = html! {
         h1 { "Failed communications" }
         p.muted { "Agents that reached the server but could not register or were refused, newest first." }
+        form.filters method="get" action="/communications" {
+            label { "Computer" input name="computer" value=(text(&q.computer)) placeholder="WS-*"; }
+            label { "Address" input name="address" value=(text(&q.address)) placeholder="10.1.*"; }
+            label { "Reason" select name="code" {
+                option value="" { "Any reason" }
+                @for c in &codes { option value=(c) selected[text(&q.code) == *c] { (c) } }
+            } }
+            button type="submit" { "Filter" }
+        }
+        p { a href=(link("/communications.csv", &pairs)) download { "Download CSV of these " (lines.len()) " rows" } }
         @if lines.is_empty() {
             p.muted { "None." }
         } @else {
@@ -183,4 +236,33 @@ pub async fn failed_communications(State(app): State<App>, viewer: Viewer) -> Re
         }
     };
     Ok(viewer.agent_page("Failed communications", body))
+}
+
+/// `GET /communications.csv`: the rows the same filters show.
+pub async fn failed_communications_csv(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(q): Query<FailedQuery>,
+) -> Result<Response> {
+    viewer
+        .caller
+        .require(crate::auth::Area::Agent, crate::auth::Access::Read)?;
+    let lines = kept(&q, data::failed_communications(&app, FAILED_SHOWN).await?);
+    let body = crate::csv_export::write(
+        [
+            "last", "times", "first", "computer", "address", "reason", "details",
+        ],
+        lines.into_iter().map(|f| {
+            [
+                f.at.to_rfc3339(),
+                f.repeats.to_string(),
+                f.first_at.to_rfc3339(),
+                f.computer_name.unwrap_or_default(),
+                f.remote_address.unwrap_or_default(),
+                f.code,
+                f.message,
+            ]
+        }),
+    )?;
+    Ok(crate::csv_export::download("failed-communications.csv", body).into_response())
 }

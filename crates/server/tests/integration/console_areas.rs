@@ -351,3 +351,50 @@ async fn the_translation_table_and_the_object_report_are_filtered_on_the_server(
         .text();
     assert!(errors.contains("sam_account_name") && errors.contains("alice"));
 }
+
+#[tokio::test]
+async fn failed_communications_are_filtered_and_downloaded_alike() {
+    use server::store::communications::FailedCommunication;
+    let t = TestApp::new().await;
+    let now = model::clock::Clock::now(&t.clock);
+    for (name, address, code) in [
+        ("WS-001", "192.0.2.7", "not_imported"),
+        ("WS-002", "192.0.2.8", "bad_psk"),
+        ("LAB-9", "198.51.100.1", "not_imported"),
+    ] {
+        t.app
+            .store
+            .insert_failed_communication(&FailedCommunication {
+                at: now,
+                computer_name: Some(name.to_string()),
+                remote_address: Some(address.to_string()),
+                code: code.to_string(),
+                message: format!("{name} refused"),
+            })
+            .await
+            .expect("failed communication");
+    }
+    let (cookie, _) = session(&t, &[Role::AgentViewer]).await;
+    let html = page(
+        &t,
+        "/communications?computer=WS-*&code=not_imported",
+        &cookie,
+    )
+    .await
+    .text();
+    assert!(html.contains("WS-001 refused"), "{html}");
+    assert!(!html.contains("WS-002 refused") && !html.contains("LAB-9 refused"));
+    let csv = page(
+        &t,
+        "/communications.csv?computer=WS-*&code=not_imported",
+        &cookie,
+    )
+    .await
+    .text();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.contains("WS-001") && !csv.contains("LAB-9"));
+    let by_address = page(&t, "/communications.csv?address=192.0.2.*", &cookie)
+        .await
+        .text();
+    assert_eq!(by_address.lines().count(), 3, "{by_address}");
+}
