@@ -102,6 +102,7 @@ pub fn router() -> Router<App> {
         .route("/batches/{id}/computers.csv", get(batches::export))
         .route("/batches/{id}/delete", post(batches::delete))
         .route("/agents", get(pages::agents))
+        .route("/agents.csv", get(pages::agents_csv))
         .route("/agents/{id}", get(pages::agent))
         .route("/agents/{id}/logs", get(pages::logs))
         .route("/communications", get(pages::failed_communications))

@@ -15,13 +15,59 @@ const LOG_PAGE: u32 = 200;
 /// Failed communications shown.
 const FAILED_SHOWN: u32 = 500;
 
-/// `GET /agents`: every registered agent.
-pub async fn agents(State(app): State<App>, viewer: Viewer) -> Result<Response> {
-    let agents = data::agents(&app).await?;
+/// The filters of the agents list.
+#[derive(Debug, Default, Deserialize)]
+pub struct AgentQuery {
+    /// The computer name, `*` as wildcard.
+    #[serde(default)]
+    computer: Option<String>,
+    /// A status one of its runbooks is in.
+    #[serde(default)]
+    status: Option<String>,
+    /// The agent version, `*` as wildcard.
+    #[serde(default)]
+    version: Option<String>,
+}
+
+fn kept_agents(q: &AgentQuery, lines: Vec<data::AgentLine>) -> Vec<data::AgentLine> {
+    let computer = Pattern::new(q.computer.as_deref());
+    let version = Pattern::new(q.version.as_deref());
+    let status = q.status.as_deref().map(str::trim).unwrap_or_default();
+    lines
+        .into_iter()
+        .filter(|a| computer.matches(&a.computer_name) && version.matches(&a.agent_version))
+        .filter(|a| status.is_empty() || a.statuses.iter().any(|s| s.as_str() == status))
+        .collect()
+}
+
+/// `GET /agents?computer=&status=&version=`: the registered agents, filtered on the server.
+pub async fn agents(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(q): Query<AgentQuery>,
+) -> Result<Response> {
+    let agents = kept_agents(&q, data::agents(&app).await?);
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let values = [
+        ("computer", text(&q.computer)),
+        ("status", text(&q.status)),
+        ("version", text(&q.version)),
+    ];
+    let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let body = html! {
         h1 { "Agents" }
+        form.filters method="get" action="/agents" {
+            label { "Computer" input name="computer" value=(text(&q.computer)) placeholder="WS-*"; }
+            label { "A runbook in" select name="status" {
+                option value="" { "Any status" }
+                @for s in model::status::AgentStatus::ALL { option value=(s.as_str()) selected[text(&q.status) == s.as_str()] { (s.label()) } }
+            } }
+            label { "Agent version" input name="version" value=(text(&q.version)); }
+            button type="submit" { "Filter" }
+        }
+        p { a href=(link("/agents.csv", &pairs)) download { "Download CSV of these " (agents.len()) " agents" } }
         @if agents.is_empty() {
-            p.muted { "No agent has registered yet." }
+            p.muted { "No agent matches." }
         } @else {
             table {
                 thead { tr { th { "Computer" } th { "Join state" } th { "Runbooks" } th { "Agent version" } th { "Last contact" } } }
@@ -46,6 +92,41 @@ pub async fn agents(State(app): State<App>, viewer: Viewer) -> Result<Response> 
         }
     };
     Ok(viewer.agent_page("Agents", body))
+}
+
+/// `GET /agents.csv`: the agents the same filters show.
+pub async fn agents_csv(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(q): Query<AgentQuery>,
+) -> Result<Response> {
+    viewer
+        .caller
+        .require(crate::auth::Area::Agent, crate::auth::Access::Read)?;
+    let agents = kept_agents(&q, data::agents(&app).await?);
+    let body = crate::csv_export::write(
+        [
+            "computer",
+            "join_state",
+            "runbooks",
+            "agent_version",
+            "last_contact",
+        ],
+        agents.into_iter().map(|a| {
+            [
+                a.computer_name,
+                a.join_state,
+                a.statuses
+                    .iter()
+                    .map(|s| s.label())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                a.agent_version,
+                a.last_contact.to_rfc3339(),
+            ]
+        }),
+    )?;
+    Ok(crate::csv_export::download("agents.csv", body).into_response())
 }
 
 fn agent_id(id: &str) -> Result<AgentId> {
