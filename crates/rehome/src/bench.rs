@@ -23,6 +23,8 @@ pub enum BenchCommand {
     Agent(crate::agent_bench::AgentBenchArgs),
     /// Export synthetic users and groups into a real AD target, then again with nothing to write.
     Export(crate::export_bench::ExportBenchArgs),
+    /// Answer times of the console's heaviest pages at 100,000 rows.
+    Console(crate::console_bench::ConsoleBenchArgs),
 }
 
 /// Options of `rehome bench directory`.
@@ -54,6 +56,13 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Directory(args) => args,
         BenchCommand::Agent(args) => return crate::agent_bench::run(args),
         BenchCommand::Export(args) => return crate::export_bench::run(args),
+        BenchCommand::Console(args) => {
+            return tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("start the async runtime")?
+                .block_on(crate::console_bench::run(args))
+        }
     };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

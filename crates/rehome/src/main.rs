@@ -3,6 +3,7 @@
 
 mod agent_bench;
 mod bench;
+mod console_bench;
 mod directory_cmd;
 mod export_bench;
 mod licence_cmd;

@@ -1,6 +1,7 @@
 //! End-to-end tests: a real server (on the backend chosen by `REHOME_TEST_DATABASE`) on a
 //! loopback port, and real agents on simulated workstations talking to it over HTTP.
 
+mod browser;
 mod directories;
 mod hybrid;
 mod licences;

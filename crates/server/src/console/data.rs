@@ -10,17 +10,6 @@ use model::status::{AgentStatus, Phase};
 
 use crate::{App, Result};
 
-/// Dashboard numbers: per status for every batch together and for each batch, and registered
-/// agents.
-pub struct StatusCounts {
-    /// Every status, in dashboard order, with how many (computer, runbook) pairs are in it.
-    pub by_status: Vec<(AgentStatus, u64)>,
-    /// Each batch's name and its counts in the same order.
-    pub batches: Vec<(String, Vec<u64>)>,
-    /// Registered agents.
-    pub agents: u64,
-}
-
 /// One line of the agents list.
 pub struct AgentLine {
     /// The agent.
@@ -123,30 +112,6 @@ async fn runbook_names(app: &App) -> Result<HashMap<RunbookId, String>> {
 
 fn runbook_name(names: &HashMap<RunbookId, String>, id: RunbookId) -> String {
     names.get(&id).cloned().unwrap_or_else(|| id.to_string())
-}
-
-/// The progress report: counts per status overall and per batch, as the API's report gives them.
-pub async fn status_counts(app: &App) -> Result<StatusCounts> {
-    let progress = crate::migration::progress::progress(app).await?;
-    let by_status = AgentStatus::ALL
-        .iter()
-        .map(|s| (*s, progress.overall.get(*s)))
-        .collect();
-    let batches = progress
-        .batches
-        .into_iter()
-        .map(|b| {
-            (
-                b.name,
-                AgentStatus::ALL.iter().map(|s| b.counts.get(*s)).collect(),
-            )
-        })
-        .collect();
-    Ok(StatusCounts {
-        by_status,
-        batches,
-        agents: app.store.agents().await?.len() as u64,
-    })
 }
 
 /// Every agent with the statuses of its runs, by computer name.

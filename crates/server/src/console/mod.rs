@@ -5,11 +5,25 @@
 //! through the API: [`form_subject`] names what each form changes.
 
 mod audit;
+mod batches;
+mod bulk_tokens;
 mod data;
+mod directories;
+mod forms;
 pub mod headers;
+mod keys;
 mod login;
+mod logs;
+mod nav;
+mod objects;
 mod origin;
 mod pages;
+mod preview;
+mod progress;
+mod runbooks;
+mod settings;
+mod table;
+mod translations;
 mod users;
 
 use axum::extract::FromRequestParts;
@@ -17,7 +31,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup, DOCTYPE};
 
@@ -30,11 +44,69 @@ const JS: &str = include_str!("assets/console.js");
 /// Routes of the console.
 pub fn router() -> Router<App> {
     Router::new()
-        .route("/", get(pages::dashboard))
+        .route("/", get(progress::dashboard))
+        .route("/devices", get(progress::list))
+        .route("/devices.csv", get(progress::csv))
+        .route("/psks", get(keys::psks).post(keys::create_psk))
+        .route("/psks/{id}/delete", post(keys::delete_psk))
+        .route(
+            "/certificates",
+            get(keys::certificates).post(keys::create_certificate),
+        )
+        .route("/runbooks", get(runbooks::list).post(runbooks::create))
+        .route("/runbooks/{id}", get(runbooks::one))
+        .route("/runbooks/{id}/general", post(runbooks::save_general))
+        .route("/runbooks/{id}/tabs/{tab}", post(runbooks::save_tab))
+        .route("/runbooks/{id}/delete", post(runbooks::delete))
+        .route("/runbooks/{id}/preview", get(preview::preview))
+        .route("/runbooks/{id}/cultures", post(preview::copy_culture))
+        .route(
+            "/directories",
+            get(directories::list).post(directories::create),
+        )
+        .route("/directories/{id}", get(directories::one))
+        .route("/directories/{id}/import", post(directories::import))
+        .route(
+            "/profiles",
+            get(directories::profiles).post(directories::act),
+        )
+        .route("/logs", get(logs::page))
+        .route("/logs.csv", get(logs::csv))
+        .route("/objects", get(objects::search))
+        .route("/objects/{directory}/{guid}", get(objects::report))
+        .route("/translations", get(translations::page))
+        .route("/translations.csv", get(translations::csv))
+        .route(
+            "/schedule",
+            get(settings::schedule).post(settings::set_schedule),
+        )
+        .route(
+            "/licences",
+            get(settings::licences).post(settings::apply_licence),
+        )
+        .route("/bulk-tokens", get(bulk_tokens::list))
+        .route(
+            "/bulk-tokens/{directory}/{token}/delete",
+            post(bulk_tokens::delete),
+        )
+        .route("/batches", get(batches::list).post(batches::create))
+        .route("/batches/{id}", get(batches::one))
+        .route("/batches/{id}/assignments", post(batches::assign))
+        .route(
+            "/batches/{id}/assignments/{index}/delete",
+            post(batches::unassign),
+        )
+        .route("/batches/{id}/computers", post(batches::add_computer))
+        .route("/batches/{id}/suggest", get(batches::suggest))
+        .route("/batches/{id}/import", post(batches::import))
+        .route("/batches/{id}/computers.csv", get(batches::export))
+        .route("/batches/{id}/delete", post(batches::delete))
         .route("/agents", get(pages::agents))
+        .route("/agents.csv", get(pages::agents_csv))
         .route("/agents/{id}", get(pages::agent))
         .route("/agents/{id}/logs", get(pages::logs))
         .route("/communications", get(pages::failed_communications))
+        .route("/communications.csv", get(pages::failed_communications_csv))
         .route("/audit", get(audit::page))
         .route("/login", get(login::login_page).post(login::login))
         .route(
@@ -116,6 +188,17 @@ impl Viewer {
         self.layout(title, body).into_response()
     }
 
+    /// The page when the viewer may read the sync area; a refusal page otherwise.
+    fn sync_page(&self, title: &str, body: Markup) -> Response {
+        if !self.may(Area::Sync, Access::Read) {
+            return self.refusal(
+                title,
+                "None of your roles includes the directory (Sync) area. Ask a tenant administrator for the Sync Viewer role.",
+            );
+        }
+        self.layout(title, body).into_response()
+    }
+
     /// A 403 page that says why and what to ask for.
     fn refusal(&self, title: &str, why: &str) -> Response {
         let body = html! {
@@ -125,33 +208,49 @@ impl Viewer {
         (StatusCode::FORBIDDEN, self.layout(title, body)).into_response()
     }
 
-    /// The common frame: navigation, who is signed in, and a logout form carrying the CSRF token.
+    /// Whether one of the viewer's roles grants `access` in `area`.
+    fn may(&self, area: Area, access: Access) -> bool {
+        self.caller.require(area, access).is_ok()
+    }
+
+    /// The hidden CSRF field every posting form carries.
+    fn csrf(&self) -> Markup {
+        html! { input type="hidden" name="csrf" value=(self.csrf_token); }
+    }
+
+    /// The common frame: navigation by product area (only the areas the viewer's roles reach),
+    /// who is signed in, and a logout form carrying the CSRF token.
     fn layout(&self, title: &str, body: Markup) -> Markup {
         let roles: Vec<&str> = self.caller.roles.iter().map(|r| r.as_str()).collect();
         page(
             title,
             html! {
                 header {
-                    span.brand { "rehome" }
-                    nav {
-                        a href="/" { "Dashboard" }
-                        a href="/agents" { "Agents" }
-                        a href="/communications" { "Failed communications" }
-                        @if self.caller.require(Area::Tenant, Access::Read).is_ok() {
-                            a href="/users" { "Users" }
-                            a href="/audit" { "Audit trail" }
-                        }
-                    }
+                    a.brand href="/" { "rehome" }
                     div.who {
-                        span title=(roles.join(", ")) { (self.caller.name) }
+                        span title=(roles.join(", ")) { (self.caller.name) " · " (roles.join(", ")) }
                         a href="/password" { "Change password" }
                         form method="post" action="/logout" {
-                            input type="hidden" name="csrf" value=(self.csrf_token);
+                            (self.csrf())
                             button.link type="submit" { "Log out" }
                         }
                     }
                 }
-                main { (body) }
+                div.frame {
+                    nav.areas aria-label="Product areas" {
+                        @for (area, heading, links) in nav::AREAS {
+                            @if self.may(*area, Access::Read) {
+                                h2 { (heading) }
+                                ul {
+                                    @for (href, label) in *links {
+                                        li { a href=(href) aria-current=[(nav::is_current(title, label)).then_some("page")] { (label) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    main { (body) }
+                }
             },
         )
     }

@@ -1,12 +1,12 @@
-//! The read-only pages: dashboard, agents, agent details, agent logs, failed communications.
+//! The read-only pages: agents, agent details, agent logs, failed communications.
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use model::ids::AgentId;
-use model::status::AgentStatus;
 use serde::Deserialize;
 
+use super::table::{link, Pattern};
 use super::{data, when, Viewer};
 use crate::{App, Error, Result};
 
@@ -15,43 +15,59 @@ const LOG_PAGE: u32 = 200;
 /// Failed communications shown.
 const FAILED_SHOWN: u32 = 500;
 
-/// `GET /`: counts per status, overall and per batch, and registered agents.
-pub async fn dashboard(State(app): State<App>, viewer: Viewer) -> Result<Response> {
-    let counts = data::status_counts(&app).await?;
-    let body = html! {
-        h1 { "Dashboard" }
-        div.counts {
-            div.count { div.n { (counts.agents) } div.muted { "Registered agents" } }
-            @for (status, n) in &counts.by_status {
-                div.count {
-                    div.n class=(format!("status-{}", status.as_str())) { (n) }
-                    div.muted { (status.label()) }
-                }
-            }
-        }
-        p.muted { "Counts are per computer and runbook of every batch." }
-        @if !counts.batches.is_empty() {
-            h2 { "Batches" }
-            table {
-                thead { tr { th { "Batch" } @for s in AgentStatus::ALL { th { (s.label()) } } } }
-                tbody {
-                    @for (name, numbers) in &counts.batches {
-                        tr { td { (name) } @for n in numbers { td { (n) } } }
-                    }
-                }
-            }
-        }
-    };
-    Ok(viewer.agent_page("Dashboard", body))
+/// The filters of the agents list.
+#[derive(Debug, Default, Deserialize)]
+pub struct AgentQuery {
+    /// The computer name, `*` as wildcard.
+    #[serde(default)]
+    computer: Option<String>,
+    /// A status one of its runbooks is in.
+    #[serde(default)]
+    status: Option<String>,
+    /// The agent version, `*` as wildcard.
+    #[serde(default)]
+    version: Option<String>,
 }
 
-/// `GET /agents`: every registered agent.
-pub async fn agents(State(app): State<App>, viewer: Viewer) -> Result<Response> {
-    let agents = data::agents(&app).await?;
+fn kept_agents(q: &AgentQuery, lines: Vec<data::AgentLine>) -> Vec<data::AgentLine> {
+    let computer = Pattern::new(q.computer.as_deref());
+    let version = Pattern::new(q.version.as_deref());
+    let status = q.status.as_deref().map(str::trim).unwrap_or_default();
+    lines
+        .into_iter()
+        .filter(|a| computer.matches(&a.computer_name) && version.matches(&a.agent_version))
+        .filter(|a| status.is_empty() || a.statuses.iter().any(|s| s.as_str() == status))
+        .collect()
+}
+
+/// `GET /agents?computer=&status=&version=`: the registered agents, filtered on the server.
+pub async fn agents(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(q): Query<AgentQuery>,
+) -> Result<Response> {
+    let agents = kept_agents(&q, data::agents(&app).await?);
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let values = [
+        ("computer", text(&q.computer)),
+        ("status", text(&q.status)),
+        ("version", text(&q.version)),
+    ];
+    let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let body = html! {
         h1 { "Agents" }
+        form.filters method="get" action="/agents" {
+            label { "Computer" input name="computer" value=(text(&q.computer)) placeholder="WS-*"; }
+            label { "A runbook in" select name="status" {
+                option value="" { "Any status" }
+                @for s in model::status::AgentStatus::ALL { option value=(s.as_str()) selected[text(&q.status) == s.as_str()] { (s.label()) } }
+            } }
+            label { "Agent version" input name="version" value=(text(&q.version)); }
+            button type="submit" { "Filter" }
+        }
+        p { a href=(link("/agents.csv", &pairs)) download { "Download CSV of these " (agents.len()) " agents" } }
         @if agents.is_empty() {
-            p.muted { "No agent has registered yet." }
+            p.muted { "No agent matches." }
         } @else {
             table {
                 thead { tr { th { "Computer" } th { "Join state" } th { "Runbooks" } th { "Agent version" } th { "Last contact" } } }
@@ -76,6 +92,41 @@ pub async fn agents(State(app): State<App>, viewer: Viewer) -> Result<Response> 
         }
     };
     Ok(viewer.agent_page("Agents", body))
+}
+
+/// `GET /agents.csv`: the agents the same filters show.
+pub async fn agents_csv(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(q): Query<AgentQuery>,
+) -> Result<Response> {
+    viewer
+        .caller
+        .require(crate::auth::Area::Agent, crate::auth::Access::Read)?;
+    let agents = kept_agents(&q, data::agents(&app).await?);
+    let body = crate::csv_export::write(
+        [
+            "computer",
+            "join_state",
+            "runbooks",
+            "agent_version",
+            "last_contact",
+        ],
+        agents.into_iter().map(|a| {
+            [
+                a.computer_name,
+                a.join_state,
+                a.statuses
+                    .iter()
+                    .map(|s| s.label())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                a.agent_version,
+                a.last_contact.to_rfc3339(),
+            ]
+        }),
+    )?;
+    Ok(crate::csv_export::download("agents.csv", body).into_response())
 }
 
 fn agent_id(id: &str) -> Result<AgentId> {
@@ -186,12 +237,64 @@ pub async fn logs(
     Ok(viewer.agent_page(&format!("Logs of {}", facts.computer_name), body))
 }
 
-/// `GET /communications`: agents that reached the server but were refused.
-pub async fn failed_communications(State(app): State<App>, viewer: Viewer) -> Result<Response> {
-    let lines = data::failed_communications(&app, FAILED_SHOWN).await?;
+/// The filters of the failed communications.
+#[derive(Debug, Default, Deserialize)]
+pub struct FailedQuery {
+    /// The computer name, `*` as wildcard.
+    #[serde(default)]
+    computer: Option<String>,
+    /// The address, `*` as wildcard.
+    #[serde(default)]
+    address: Option<String>,
+    /// The reason code.
+    #[serde(default)]
+    code: Option<String>,
+}
+
+fn kept(q: &FailedQuery, lines: Vec<data::FailedLine>) -> Vec<data::FailedLine> {
+    let computer = Pattern::new(q.computer.as_deref());
+    let address = Pattern::new(q.address.as_deref());
+    let code = q.code.as_deref().map(str::trim).unwrap_or_default();
+    lines
+        .into_iter()
+        .filter(|f| computer.matches(f.computer_name.as_deref().unwrap_or_default()))
+        .filter(|f| address.matches(f.remote_address.as_deref().unwrap_or_default()))
+        .filter(|f| code.is_empty() || f.code == code)
+        .collect()
+}
+
+/// `GET /communications?computer=&address=&code=`: agents that reached the server but were
+/// refused, filtered on the server.
+pub async fn failed_communications(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(q): Query<FailedQuery>,
+) -> Result<Response> {
+    let all = data::failed_communications(&app, FAILED_SHOWN).await?;
+    let mut codes: Vec<String> = all.iter().map(|f| f.code.clone()).collect();
+    codes.sort();
+    codes.dedup();
+    let lines = kept(&q, all);
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let pairs = [
+        ("computer", text(&q.computer)),
+        ("address", text(&q.address)),
+        ("code", text(&q.code)),
+    ];
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let body = html! {
         h1 { "Failed communications" }
         p.muted { "Agents that reached the server but could not register or were refused, newest first." }
+        form.filters method="get" action="/communications" {
+            label { "Computer" input name="computer" value=(text(&q.computer)) placeholder="WS-*"; }
+            label { "Address" input name="address" value=(text(&q.address)) placeholder="10.1.*"; }
+            label { "Reason" select name="code" {
+                option value="" { "Any reason" }
+                @for c in &codes { option value=(c) selected[text(&q.code) == *c] { (c) } }
+            } }
+            button type="submit" { "Filter" }
+        }
+        p { a href=(link("/communications.csv", &pairs)) download { "Download CSV of these " (lines.len()) " rows" } }
         @if lines.is_empty() {
             p.muted { "None." }
         } @else {
@@ -214,4 +317,33 @@ pub async fn failed_communications(State(app): State<App>, viewer: Viewer) -> Re
         }
     };
     Ok(viewer.agent_page("Failed communications", body))
+}
+
+/// `GET /communications.csv`: the rows the same filters show.
+pub async fn failed_communications_csv(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(q): Query<FailedQuery>,
+) -> Result<Response> {
+    viewer
+        .caller
+        .require(crate::auth::Area::Agent, crate::auth::Access::Read)?;
+    let lines = kept(&q, data::failed_communications(&app, FAILED_SHOWN).await?);
+    let body = crate::csv_export::write(
+        [
+            "last", "times", "first", "computer", "address", "reason", "details",
+        ],
+        lines.into_iter().map(|f| {
+            [
+                f.at.to_rfc3339(),
+                f.repeats.to_string(),
+                f.first_at.to_rfc3339(),
+                f.computer_name.unwrap_or_default(),
+                f.remote_address.unwrap_or_default(),
+                f.code,
+                f.message,
+            ]
+        }),
+    )?;
+    Ok(crate::csv_export::download("failed-communications.csv", body).into_response())
 }

@@ -14,7 +14,7 @@ use crate::{Error, Result};
 
 const COLUMNS: &str = "agent, seq, at, received_at, level, runbook, phase, step, status, message";
 
-fn event_from_row(row: &AnyRow) -> Result<AgentEvent> {
+pub(super) fn event_from_row(row: &AnyRow) -> Result<AgentEvent> {
     let seq: i64 = row.try_get("seq")?;
     let runbook: Option<String> = row.try_get("runbook")?;
     let phase: Option<String> = row.try_get("phase")?;

@@ -147,6 +147,7 @@ pub mod directories;
 pub mod enrollment;
 pub mod events;
 pub mod exports;
+pub mod fleet_events;
 pub mod imports;
 pub mod leases;
 pub mod licences;

@@ -606,3 +606,24 @@ async fn a_start_that_cannot_listen_keeps_the_first_admin_password_for_the_next(
     assert!(running.initial_admin_password.is_some());
     running.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn the_agents_list_is_filtered_on_the_server_and_downloaded_alike() {
+    let app = TestApp::new().await;
+    seed_device_data(&app).await;
+    let cookie = console_cookie(&app, &[Role::AgentViewer]).await;
+    let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;";
+    let in_error = page(&app, "/agents?status=Error", &cookie).await.text();
+    assert!(in_error.contains(escaped), "{in_error}");
+    let completed = page(&app, "/agents?status=Completed", &cookie).await.text();
+    assert!(
+        !completed.contains(escaped) && completed.contains("No agent matches"),
+        "{completed}"
+    );
+    let csv = page(&app, "/agents.csv?status=Error", &cookie).await.text();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    let none = page(&app, "/agents.csv?computer=WS-*", &cookie)
+        .await
+        .text();
+    assert_eq!(none.lines().count(), 1, "{none}");
+}

@@ -7,6 +7,7 @@ mod auth;
 mod batches;
 mod connections;
 mod console;
+mod console_areas;
 mod directory;
 mod enrollment;
 mod export;

@@ -1,0 +1,199 @@
+//! `rehome bench console`: a fresh store with a batch of 100,000 computers and two directories of
+//! 100,000 matched users, served on a loopback port; each heavy console page is fetched a few
+//! times and its answer time and size printed, with the weight of the assets every page loads.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use model::batch::{Assignment, Batch, ComputerSelection, ScheduleTimezone, SelectionMode};
+use model::directory::{Directory, DirectoryKind, MatchAttribute};
+use model::ids::{BatchId, DirectoryId, RunbookId};
+use model::runbook::Runbook;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use rehome::demo::directories::generate;
+
+/// Options of `rehome bench console`.
+#[derive(Debug, clap::Args)]
+pub struct ConsoleBenchArgs {
+    /// Computers in the batch (each a row of Runbook Status) and users per directory (each a
+    /// row of the translation table).
+    #[arg(long, default_value_t = 100_000)]
+    pub rows: usize,
+    /// Fetches of each page; the best and the median are printed.
+    #[arg(long, default_value_t = 5)]
+    pub fetches: usize,
+}
+
+async fn directory(
+    app: &server::App,
+    name: &str,
+    domain: &str,
+    file: &rehome::demo::directories::DomainFile,
+    dir: &std::path::Path,
+) -> Result<DirectoryId> {
+    let d = server::directory::create(
+        app,
+        Directory {
+            id: DirectoryId::new(),
+            name: name.to_string(),
+            kind: DirectoryKind::ActiveDirectory,
+            domain: domain.to_string(),
+            domain_id: None,
+        },
+    )
+    .await?;
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_vec(file)?)?;
+    server::directory::import_file(app, d.id, &path).await?;
+    Ok(d.id)
+}
+
+/// GET `path` over a fresh connection; the status line, the body length and the time to the
+/// last byte.
+async fn fetch(
+    addr: std::net::SocketAddr,
+    path: &str,
+    cookie: &str,
+) -> Result<(String, usize, Duration)> {
+    let started = Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: rehome_session={cookie}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await?;
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.lines().next().unwrap_or_default().to_string();
+    let body = text.split_once("\r\n\r\n").map_or(0, |(_, b)| b.len());
+    Ok((status, body, took))
+}
+
+/// Runs the benchmark.
+pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("rehome-bench-console-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    let store =
+        server::store::Store::open_sqlite(&dir, server::secrets::SecretBox::random()).await?;
+    let app = server::App::new(
+        store,
+        Arc::new(model::clock::SystemClock),
+        server::Settings::default(),
+    );
+    println!(
+        "seeding {} computers and 2 × {} users …",
+        args.rows, args.rows
+    );
+    let source = directory(
+        &app,
+        "SOURCE",
+        "source.test",
+        &generate("source.test", 1, args.rows, args.rows),
+        &dir,
+    )
+    .await?;
+    let target = directory(
+        &app,
+        "TARGET",
+        "target.test",
+        &generate("target.test", 2, args.rows, 0),
+        &dir,
+    )
+    .await?;
+    server::directory::match_users(&app, source, target, MatchAttribute::SamAccountName).await?;
+    let runbook: Runbook = serde_json::from_value(serde_json::json!({
+        "id": RunbookId::new(), "name": "Bench", "source_directories": [source], "target_directory": target
+    }))?;
+    let runbook = server::migration::runbooks::create(&app, runbook).await?;
+    let batch = Batch {
+        id: BatchId::new(),
+        name: "Everything".into(),
+        source_directory: source,
+        target_directory: target,
+        assignments: vec![Assignment {
+            runbook: runbook.id,
+            available_from: None,
+            enforced_after: chrono::NaiveDate::from_ymd_opt(2030, 1, 1)
+                .and_then(|d| d.and_hms_opt(9, 0, 0))
+                .context("a date")?,
+            timezone: ScheduleTimezone::Utc,
+        }],
+        computers: ComputerSelection {
+            mode: SelectionMode::AllExcept,
+            computers: Vec::new(),
+        },
+    };
+    server::migration::batches::create(&app, batch).await?;
+    server::auth::create_user(
+        &app,
+        "bench",
+        "bench-password-1",
+        &[server::auth::Role::TenantAdmin],
+        false,
+    )
+    .await?;
+    let user = app
+        .store
+        .user_by_name("bench")
+        .await?
+        .context("the bench user")?;
+    let session = server::auth::session::start_session(
+        &app,
+        user.id,
+        server::auth::session::SessionKind::Console,
+    )
+    .await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let router = server::router(app.clone());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let pages = [
+        "/",
+        "/devices",
+        "/devices?status=NotAvailable&computer=WS*9",
+        "/devices.csv",
+        "/translations",
+        "/translations?search=ada",
+        "/translations.csv",
+        "/objects?q=ada*",
+        "/logs",
+        "/batches",
+    ];
+    println!(
+        "{:<44} {:>9} {:>9} {:>10}",
+        "page", "best ms", "median ms", "bytes"
+    );
+    for page in pages {
+        let mut times = Vec::with_capacity(args.fetches);
+        let mut size = 0;
+        for _ in 0..args.fetches.max(1) {
+            let (status, body, took) = fetch(addr, page, &session.token).await?;
+            if !status.contains(" 200 ") {
+                bail!("{page}: {status}");
+            }
+            size = body;
+            times.push(took);
+        }
+        times.sort();
+        println!(
+            "{:<44} {:>9.1} {:>9.1} {:>10}",
+            page,
+            times[0].as_secs_f64() * 1000.0,
+            times[times.len() / 2].as_secs_f64() * 1000.0,
+            size
+        );
+    }
+    let mut assets = 0;
+    for asset in ["/assets/console.css", "/assets/console.js"] {
+        assets += fetch(addr, asset, &session.token).await?.1;
+    }
+    println!("assets every page loads (stylesheet and script): {assets} bytes, no other request");
+    server.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

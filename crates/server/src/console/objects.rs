@@ -1,0 +1,228 @@
+//! The Single Object Report: search objects by name, UPN, sAMAccountName or mail (`*` as
+//! wildcard), then one object's report in tabs — overview, attributes, batches, profiles,
+//! errors — with a link that opens the report of the object it becomes in the target.
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use maud::html;
+use model::ids::{DirectoryId, ObjectGuid};
+use serde::Deserialize;
+
+use super::table::link;
+use super::{when, Viewer};
+use crate::auth::{Access, Area};
+use crate::directory::report;
+use crate::{App, Error, Result};
+
+/// The search form's fields.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    directory: Option<String>,
+}
+
+/// `GET /objects?q=&directory=`.
+pub async fn search(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response> {
+    if !viewer.may(Area::Sync, Access::Read) {
+        return Ok(viewer.sync_page("Single Object Report", html! {}));
+    }
+    let mut directories = app.store.directories().await?;
+    directories.sort_by(|a, b| a.name.cmp(&b.name));
+    let text = q.q.as_deref().unwrap_or_default().trim().to_string();
+    let directory: Option<DirectoryId> = q.directory.as_deref().and_then(|d| d.parse().ok());
+    let hits = if text.is_empty() {
+        None
+    } else {
+        Some(report::search(&app, &text, directory).await)
+    };
+    let dir_name = |id: &DirectoryId| {
+        directories
+            .iter()
+            .find(|d| d.id == *id)
+            .map(|d| d.name.clone())
+            .unwrap_or_default()
+    };
+    let body = html! {
+        h1 { "Single Object Report" }
+        form.filters method="get" action="/objects" {
+            label { "Name, UPN, sAMAccountName or mail (* for any characters)" input name="q" value=(text) placeholder="ada* or *@contoso.com"; }
+            label { "Directory" select name="directory" {
+                option value="" { "Every directory" }
+                @for d in &directories { option value=(d.id) selected[directory == Some(d.id)] { (d.name) } }
+            } }
+            button type="submit" { "Search" }
+        }
+        @match hits {
+            None => {}
+            Some(Err(Error::Invalid(fields))) => { @for f in &fields { p.error role="alert" { (f.message) } } }
+            Some(Err(e)) => { p.error role="alert" { (e.to_string()) } }
+            Some(Ok(hits)) => {
+                @if hits.is_empty() { p.muted { "Nothing found." } }
+                @else {
+                    table {
+                        thead { tr { th { "Name" } th { "Kind" } th { "UPN" } th { "sAMAccountName" } th { "Directory" } } }
+                        tbody {
+                            @for h in &hits {
+                                tr {
+                                    td { a href=(format!("/objects/{}/{}", h.directory, h.guid)) { (h.name) } }
+                                    td { (h.kind.as_str()) }
+                                    td { (h.upn.clone().unwrap_or_default()) }
+                                    td { (h.sam_account_name.clone().unwrap_or_default()) }
+                                    td { (dir_name(&h.directory)) }
+                                }
+                            }
+                        }
+                    }
+                    @if hits.len() as i64 >= report::MAX_HITS { p.muted { "The first " (report::MAX_HITS) " are shown; narrow the search." } }
+                }
+            }
+        }
+    };
+    Ok(viewer.sync_page("Single Object Report", body))
+}
+
+/// Which tab of the report.
+#[derive(Debug, Default, Deserialize)]
+pub struct TabQuery {
+    #[serde(default)]
+    tab: Option<String>,
+}
+
+const TABS: [(&str, &str); 5] = [
+    ("overview", "Overview"),
+    ("attributes", "Attributes"),
+    ("batches", "Batches"),
+    ("profiles", "Profiles"),
+    ("errors", "Errors"),
+];
+
+/// `GET /objects/{directory}/{guid}?tab=`.
+pub async fn report(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path((directory, guid)): Path<(String, String)>,
+    Query(q): Query<TabQuery>,
+) -> Result<Response> {
+    if !viewer.may(Area::Sync, Access::Read) {
+        return Ok(viewer.sync_page("Single Object Report", html! {}));
+    }
+    let directory: DirectoryId = directory
+        .parse()
+        .map_err(|_| Error::NotFound("directory"))?;
+    let guid: ObjectGuid = guid.parse().map_err(|_| Error::NotFound("object"))?;
+    let r = report::object_report(&app, directory, guid).await?;
+    let tab = q
+        .tab
+        .as_deref()
+        .filter(|t| TABS.iter().any(|(k, _)| k == t))
+        .unwrap_or("overview");
+    let base = format!("/objects/{directory}/{guid}");
+    let attributes = serde_json::to_value(&r.object).unwrap_or_default();
+    let o = &r.object;
+    let body = html! {
+        h1 { (o.name) " " span.muted { "(" (o.kind.as_str()) " in " (r.directory.name) ")" } }
+        @if let Some((d, g)) = r.target_object {
+            p { a #open-target href=(format!("/objects/{d}/{g}")) { "Open as target" } " — the report of the object it becomes." }
+        }
+        nav.tabs aria-label="Report tabs" {
+            @for (key, title) in TABS {
+                a href=(link(&base, &[("tab", key)])) aria-current=[(tab == key).then_some("page")] { (title) }
+            }
+        }
+        @match tab {
+            "attributes" => {
+                table {
+                    thead { tr { th { "Attribute" } th { "Value" } } }
+                    tbody {
+                        @if let Some(map) = attributes.as_object() {
+                            @for (k, v) in map {
+                                @if !v.is_null() {
+                                    tr { td { (k) } td { code { (match v { serde_json::Value::String(s) => s.clone(), other => other.to_string() }) } } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            "batches" => {
+                @if r.batches.is_empty() { p.muted { "No batch concerns this object." } }
+                @else {
+                    table {
+                        thead { tr { th { "Batch" } th { "Through computer" } } }
+                        tbody { @for b in &r.batches { tr { td { a href=(format!("/batches/{}", b.id)) { (b.name) } } td { (b.computer) } } } }
+                    }
+                }
+            }
+            "profiles" => {
+                @if r.profiles.is_empty() { p.muted { "No device reported a profile of this object." } }
+                @else {
+                    table {
+                        thead { tr { th { "Computer" } th { "Path" } th { "Last used" } } }
+                        tbody {
+                            @for p in &r.profiles {
+                                tr {
+                                    td { a href=(format!("/agents/{}", p.agent)) { (p.computer_name) } }
+                                    td { code { (p.path) } }
+                                    td { @if let Some(at) = p.last_used { (when(at)) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            "errors" => {
+                @if r.messages.is_empty() { p.muted { "Import and matching said nothing of this object." } }
+                @else {
+                    table {
+                        thead { tr { th { "When" } th { "Stage" } th { "Level" } th { "Message" } } }
+                        tbody {
+                            @for m in &r.messages {
+                                tr {
+                                    td { (when(m.at)) }
+                                    td { (m.stage) }
+                                    td class=(format!("level-{:?}", m.level)) { (format!("{:?}", m.level)) }
+                                    td { (m.message) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {
+                dl.facts {
+                    dt { "Kind" } dd { (o.kind.as_str()) }
+                    dt { "Directory" } dd { (r.directory.name) }
+                    dt { "GUID" } dd { code { (o.guid) } }
+                    dt { "SID" } dd { @if let Some(s) = &o.sid { code { (s) } } }
+                    dt { "UPN" } dd { (o.upn.clone().unwrap_or_default()) }
+                    dt { "sAMAccountName" } dd { (o.sam_account_name.clone().unwrap_or_default()) }
+                    dt { "Translations" } dd { (r.translations.len()) }
+                    dt { "Profiles on devices" } dd { (r.profiles.len()) }
+                    dt { "Messages" } dd { (r.messages.len()) }
+                }
+                @if !r.translations.is_empty() {
+                    h2 { "Translation table" }
+                    table {
+                        thead { tr { th { "Source" } th { "Target" } th { "Rule" } } }
+                        tbody {
+                            @for t in &r.translations {
+                                tr {
+                                    td { (t.entry.source.name) br; code { (t.entry.source.sid) } }
+                                    td { a href=(format!("/objects/{}/{}", t.entry.target.directory, t.entry.target.guid)) { (t.entry.target.name) } br; code { (t.entry.target.sid) } }
+                                    td { (t.rule) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(viewer.sync_page(&format!("{} · Single Object Report", o.name), body))
+}

@@ -1,0 +1,146 @@
+//! What the console's tables share: server-side pages, links that keep the filters, and the
+//! wildcard patterns filters accept.
+
+use maud::{html, Markup};
+
+/// Rows per page of every table.
+pub const PER_PAGE: usize = 100;
+
+/// Percent-encodes a query value.
+pub fn escape(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// `path` with the non-empty `pairs` as its query.
+pub fn link(path: &str, pairs: &[(&str, &str)]) -> String {
+    let query: Vec<String> = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{}={}", k, escape(v)))
+        .collect();
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{}?{}", path, query.join("&"))
+    }
+}
+
+/// One page of `rows` (pages count from 1; a page past the end is the last one) and the page
+/// number actually shown.
+pub fn page_of<T>(rows: &[T], page: Option<usize>) -> (&[T], usize) {
+    let pages = rows.len().div_ceil(PER_PAGE).max(1);
+    let page = page.unwrap_or(1).clamp(1, pages);
+    let start = (page - 1) * PER_PAGE;
+    let end = (start + PER_PAGE).min(rows.len());
+    (&rows[start.min(rows.len())..end], page)
+}
+
+/// "Rows a–b of n" with links to the previous and next page, keeping the filters in `pairs`.
+pub fn pager(path: &str, pairs: &[(&str, &str)], page: usize, total: usize) -> Markup {
+    let pages = total.div_ceil(PER_PAGE).max(1);
+    let first = if total == 0 {
+        0
+    } else {
+        (page - 1) * PER_PAGE + 1
+    };
+    let last = (page * PER_PAGE).min(total);
+    let at = |p: usize| {
+        let p = p.to_string();
+        let mut all: Vec<(&str, &str)> = pairs.to_vec();
+        all.push(("page", &p));
+        link(path, &all)
+    };
+    html! {
+        p.pager {
+            "Rows " (first) "–" (last) " of " (total)
+            @if page > 1 { " · " a rel="prev" href=(at(page - 1)) { "Previous page" } }
+            @if page < pages { " · " a rel="next" href=(at(page + 1)) { "Next page" } }
+        }
+    }
+}
+
+/// A filter pattern: `*` or `%` stands for any run of characters, the rest matches ignoring
+/// case; an empty pattern matches everything.
+pub struct Pattern(Option<Vec<String>>);
+
+impl Pattern {
+    /// Reads `text` (`None` or blank: everything).
+    pub fn new(text: Option<&str>) -> Pattern {
+        match text.map(str::trim).filter(|t| !t.is_empty()) {
+            None => Pattern(None),
+            Some(t) => Pattern(Some(
+                t.to_lowercase()
+                    .split(['*', '%'])
+                    .map(str::to_string)
+                    .collect(),
+            )),
+        }
+    }
+
+    /// Whether `value` matches. A pattern without a wildcard matches the whole value.
+    pub fn matches(&self, value: &str) -> bool {
+        let Some(parts) = &self.0 else {
+            return true;
+        };
+        let value = value.to_lowercase();
+        let (first, rest) = match parts.split_first() {
+            Some(split) => split,
+            None => return true,
+        };
+        if rest.is_empty() {
+            return value == *first;
+        }
+        let Some(mut remaining) = value.strip_prefix(first.as_str()) else {
+            return false;
+        };
+        let (last, middle) = match rest.split_last() {
+            Some(split) => split,
+            None => return true,
+        };
+        for part in middle {
+            match remaining.find(part.as_str()) {
+                Some(at) => remaining = &remaining[at + part.len()..],
+                None => return false,
+            }
+        }
+        remaining.ends_with(last.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_any_run_and_plain_text_the_whole_value() {
+        let p = Pattern::new(Some("WS*01"));
+        assert!(p.matches("ws-berlin-01"));
+        assert!(!p.matches("ws-berlin-02"));
+        assert!(Pattern::new(Some("%ali%")).matches("Natalie"));
+        assert!(Pattern::new(Some("alice")).matches("ALICE"));
+        assert!(!Pattern::new(Some("alice")).matches("alice2"));
+        assert!(Pattern::new(Some("  ")).matches("anything"));
+        assert!(Pattern::new(Some("a*b*c")).matches("a-b-c"));
+        assert!(!Pattern::new(Some("a*b*c")).matches("a-c-b"));
+        assert!(!Pattern::new(Some("ab*ba")).matches("aba"));
+    }
+
+    #[test]
+    fn a_page_past_the_end_is_the_last_page() {
+        let rows: Vec<u32> = (0..250).collect();
+        let (rows_shown, page) = page_of(&rows, Some(9));
+        assert_eq!(page, 3);
+        assert_eq!(rows_shown.first(), Some(&200));
+        assert_eq!(rows_shown.len(), 50);
+        let none: Vec<u32> = Vec::new();
+        assert_eq!(page_of(&none, Some(2)).0.len(), 0);
+    }
+}

@@ -1,0 +1,125 @@
+//! The translation table: searched and filtered by directory on the server, a page at a time,
+//! with the same rows as CSV.
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use model::directory::TranslationEntry;
+use model::ids::DirectoryId;
+use serde::Deserialize;
+
+use super::table::{self, link};
+use super::Viewer;
+use crate::auth::{Access, Area};
+use crate::{App, Result};
+
+/// The filters.
+#[derive(Debug, Default, Deserialize)]
+pub struct TranslationQuery {
+    #[serde(default)]
+    search: Option<String>,
+    #[serde(default)]
+    directory: Option<String>,
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+fn text(v: &Option<String>) -> &str {
+    v.as_deref().map(str::trim).unwrap_or_default()
+}
+
+async fn rows(app: &App, q: &TranslationQuery) -> Result<Vec<TranslationEntry>> {
+    let search = Some(text(&q.search)).filter(|s| !s.is_empty());
+    let directory: Option<DirectoryId> = text(&q.directory).parse().ok();
+    Ok(app
+        .store
+        .translations(search)
+        .await?
+        .into_iter()
+        .filter(|e| directory.is_none_or(|d| e.source.directory == d || e.target.directory == d))
+        .collect())
+}
+
+/// `GET /translations?search=&directory=`.
+pub async fn page(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(q): Query<TranslationQuery>,
+) -> Result<Response> {
+    if !viewer.may(Area::Sync, Access::Read) {
+        return Ok(viewer.sync_page("Translation table", html! {}));
+    }
+    let mut directories = app.store.directories().await?;
+    directories.sort_by(|a, b| a.name.cmp(&b.name));
+    let all = rows(&app, &q).await?;
+    let (shown, page) = table::page_of(&all, q.page);
+    let pairs = [
+        ("search", text(&q.search)),
+        ("directory", text(&q.directory)),
+    ];
+    let body = html! {
+        h1 { "Translation table" }
+        form.filters method="get" action="/translations" {
+            label { "Search names, UPNs, SIDs" input name="search" value=(text(&q.search)); }
+            label { "Directory" select name="directory" {
+                option value="" { "Every directory" }
+                @for d in &directories { option value=(d.id) selected[text(&q.directory) == d.id.to_string()] { (d.name) } }
+            } }
+            button type="submit" { "Filter" }
+        }
+        p { a href=(link("/translations.csv", &pairs)) download { "Download CSV of these " (all.len()) " rows" } }
+        table {
+            thead { tr { th { "Kind" } th { "Source" } th { "Source SID" } th { "Target" } th { "Target SID" } } }
+            tbody {
+                @for e in shown {
+                    tr {
+                        td { (e.kind.as_str()) }
+                        td { a href=(format!("/objects/{}/{}", e.source.directory, e.source.guid)) { (e.source.name) } @if let Some(u) = &e.source.upn { br; span.muted { (u) } } }
+                        td { code { (e.source.sid) } }
+                        td { a href=(format!("/objects/{}/{}", e.target.directory, e.target.guid)) { (e.target.name) } @if let Some(u) = &e.target.upn { br; span.muted { (u) } } }
+                        td { code { (e.target.sid) } }
+                    }
+                }
+            }
+        }
+        (table::pager("/translations", &pairs, page, all.len()))
+    };
+    Ok(viewer.sync_page("Translation table", body))
+}
+
+/// `GET /translations.csv`: every row the filters keep.
+pub async fn csv(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(q): Query<TranslationQuery>,
+) -> Result<Response> {
+    viewer.caller.require(Area::Sync, Access::Read)?;
+    let all = rows(&app, &q).await?;
+    let body = crate::csv_export::write(
+        [
+            "kind",
+            "source_name",
+            "source_upn",
+            "source_sid",
+            "source_guid",
+            "target_name",
+            "target_upn",
+            "target_sid",
+            "target_guid",
+        ],
+        all.iter().map(|e| {
+            [
+                e.kind.as_str().to_string(),
+                e.source.name.clone(),
+                e.source.upn.clone().unwrap_or_default(),
+                e.source.sid.to_string(),
+                e.source.guid.to_string(),
+                e.target.name.clone(),
+                e.target.upn.clone().unwrap_or_default(),
+                e.target.sid.to_string(),
+                e.target.guid.to_string(),
+            ]
+        }),
+    )?;
+    Ok(crate::csv_export::download("translation-table.csv", body).into_response())
+}

@@ -1,0 +1,144 @@
+//! The agent logs across the fleet: every agent's events, filtered and paged in SQL so a page
+//! answers quickly however many events the fleet has sent.
+
+use model::ids::{AgentId, RunbookId};
+use model::protocol::AgentEvent;
+use model::status::{EventLevel, Phase};
+use sqlx::Row;
+
+use super::{enum_text, parse_text, Store};
+use crate::Result;
+
+/// Which events: every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct FleetEventFilter {
+    /// One runbook.
+    pub runbook: Option<RunbookId>,
+    /// One phase.
+    pub phase: Option<Phase>,
+    /// One severity.
+    pub level: Option<EventLevel>,
+    /// The computer name; `*` (or `%`) stands for any run of characters.
+    pub computer: Option<String>,
+    /// A user name the message names; `*` (or `%`) stands for any run of characters.
+    pub user: Option<String>,
+}
+
+/// One event with the agent that sent it.
+#[derive(Debug, Clone)]
+pub struct FleetEvent {
+    /// The agent.
+    pub agent: AgentId,
+    /// Its computer name.
+    pub computer_name: String,
+    /// The event.
+    pub event: AgentEvent,
+}
+
+/// A SQL `LIKE` pattern (with `!` as escape) for a wildcard pattern; `contains` puts it inside
+/// any text.
+fn like(pattern: &str, contains: bool) -> String {
+    let mut out = String::new();
+    if contains {
+        out.push('%');
+    }
+    for c in pattern.trim().chars() {
+        match c {
+            '*' | '%' => out.push('%'),
+            '_' | '!' => {
+                out.push('!');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    if contains {
+        out.push('%');
+    }
+    out
+}
+
+const WHERE: &str = "FROM agent_events e JOIN agents a ON a.id = e.agent \
+     WHERE ($1 = '' OR e.level = $1) AND ($2 = '' OR e.phase = $2) AND ($3 = '' OR e.runbook = $3) \
+     AND ($4 = '' OR LOWER(a.computer_name) LIKE LOWER($4) ESCAPE '!') \
+     AND ($5 = '' OR LOWER(e.message) LIKE LOWER($5) ESCAPE '!')";
+
+impl FleetEventFilter {
+    fn binds(&self) -> [String; 5] {
+        let text = |s: &Option<String>| s.as_deref().map(str::trim).unwrap_or_default().to_string();
+        let computer = text(&self.computer);
+        let user = text(&self.user);
+        [
+            self.level
+                .map(|l| l.as_str().to_string())
+                .unwrap_or_default(),
+            self.phase.map(|p| enum_text(&p)).unwrap_or_default(),
+            self.runbook.map(|r| r.to_string()).unwrap_or_default(),
+            if computer.is_empty() {
+                computer
+            } else {
+                like(&computer, false)
+            },
+            if user.is_empty() {
+                user
+            } else {
+                like(&user, true)
+            },
+        ]
+    }
+}
+
+impl Store {
+    /// How many events `filter` keeps.
+    pub async fn fleet_event_count(&self, filter: &FleetEventFilter) -> Result<u64> {
+        let sql = format!("SELECT COUNT(*) {WHERE}");
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        for b in filter.binds() {
+            query = query.bind(b);
+        }
+        Ok(u64::try_from(query.fetch_one(self.pool()).await?).unwrap_or(0))
+    }
+
+    /// The events `filter` keeps, newest first, `limit` of them after skipping `offset`.
+    pub async fn fleet_events(
+        &self,
+        filter: &FleetEventFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<FleetEvent>> {
+        let sql = format!(
+            "SELECT e.agent AS agent_id, a.computer_name, e.seq, e.at, e.level, e.runbook, e.phase, \
+             e.step, e.status, e.message {WHERE} ORDER BY e.at DESC, e.agent, e.seq DESC LIMIT $6 OFFSET $7"
+        );
+        let mut query = sqlx::query(&sql);
+        for b in filter.binds() {
+            query = query.bind(b);
+        }
+        let rows = query
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(FleetEvent {
+                    agent: parse_text("agent id", &row.try_get::<String, _>("agent_id")?)?,
+                    computer_name: row.try_get("computer_name")?,
+                    event: super::events::event_from_row(row)?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like;
+
+    #[test]
+    fn wildcards_become_like_patterns_and_like_characters_are_escaped() {
+        assert_eq!(like("WS-*", false), "WS-%");
+        assert_eq!(like("a_b!", false), "a!_b!!");
+        assert_eq!(like("alice", true), "%alice%");
+    }
+}
