@@ -91,12 +91,28 @@ fn installed_config() -> Result<(Option<String>, Option<String>)> {
     Ok((text(key.value("ServerUrl")?), text(key.value("Psk")?)))
 }
 
+/// Lets only SYSTEM and Administrators read the configuration: the PSK is a secret, and an MSI
+/// writes its values with the default (readable by Users) descriptor of `HKLM\SOFTWARE`.
+pub fn protect_config() -> Result<()> {
+    let key = match registry::open(&config_key(), registry::WRITE_DAC)? {
+        Some(k) => k,
+        None => return Ok(()),
+    };
+    let sd = super::security::sddl_to_descriptor("D:P(A;OICI;KA;;;SY)(A;OICI;KA;;;BA)")?;
+    key.set_security(
+        windows_sys::Win32::Security::DACL_SECURITY_INFORMATION
+            | windows_sys::Win32::Security::PROTECTED_DACL_SECURITY_INFORMATION,
+        &sd,
+    )
+}
+
 /// Installs the service (or updates the installed one's configuration) and starts it.
 pub fn install(server: &str, psk: &str) -> Result<()> {
     let key = registry::create(&config_key(), registry::WRITE)?;
     key.set_value("ServerUrl", &RegValue::Sz(server.to_string()))?;
     key.set_value("Psk", &RegValue::Sz(psk.to_string()))?;
     drop(key);
+    protect_config()?;
     let exe = system::own_exe()?;
     eventlog::register_source(&exe)?;
     let scm = manager()?;
@@ -327,6 +343,14 @@ const RETRY_AFTER_MINUTES: i64 = 64;
 fn service_body() -> u32 {
     set_state(SERVICE_RUNNING, NO_ERROR);
     let log = EventLog::open().ok();
+    if let Err(e) = protect_config() {
+        if let Some(log) = &log {
+            let _ = log.write(
+                EventLevel::Warning,
+                &format!("The agent's configuration key could not be restricted: {}", e),
+            );
+        }
+    }
     loop {
         let (run_sleeper, run_stop) = ThreadSleeper::with_stop();
         // The service's stop reaches the agent's waits through its own channel.
