@@ -41,9 +41,7 @@ impl KeyName {
     /// Reads `HKLM\SOFTWARE\x`, `HKEY_USERS\S-1-5-…\Software` and the like. Separators may be
     /// `\` or `/`, doubled or not; root names compare case-insensitively.
     pub fn parse(name: &str) -> Result<KeyName> {
-        let mut parts = name
-            .split(['\\', '/'])
-            .filter(|p| !p.is_empty());
+        let mut parts = name.split(['\\', '/']).filter(|p| !p.is_empty());
         let first = parts.next().unwrap_or("");
         let root = match first.to_ascii_uppercase().as_str() {
             "HKLM" | "HKEY_LOCAL_MACHINE" => Root::LocalMachine,

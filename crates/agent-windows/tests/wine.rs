@@ -20,8 +20,8 @@ use model::directory::{Directory, DirectoryKind, MatchAttribute};
 use model::ids::{BatchId, DirectoryId, LicenceId, RunbookId};
 use model::licence::{self, IssuerKey, Licence, Product};
 use model::runbook::{
-    ActiveDirectoryJoin, Area, DeviceStateSettings, DomainJoin, PermissionMode,
-    PermissionSettings, Runbook, Secret,
+    ActiveDirectoryJoin, Area, DeviceStateSettings, DomainJoin, PermissionMode, PermissionSettings,
+    Runbook, Secret, StartupSettings, UserInteraction,
 };
 use model::status::AgentStatus;
 use rehome::demo::directories::{self, DomainFile};
@@ -90,7 +90,17 @@ impl Wine {
         let path = format!("C:\\users\\{}", folder);
         let (ok, out) = self.run(
             "reg",
-            &["add", &key, "/v", "ProfileImagePath", "/t", "REG_EXPAND_SZ", "/d", &path, "/f"],
+            &[
+                "add",
+                &key,
+                "/v",
+                "ProfileImagePath",
+                "/t",
+                "REG_EXPAND_SZ",
+                "/d",
+                &path,
+                "/f",
+            ],
         );
         assert!(ok, "{}", out);
     }
@@ -137,7 +147,12 @@ impl Wine {
     }
 }
 
-async fn add_directory(app: &App, dir: &std::path::Path, name: &str, file: &DomainFile) -> DirectoryId {
+async fn add_directory(
+    app: &App,
+    dir: &std::path::Path,
+    name: &str,
+    file: &DomainFile,
+) -> DirectoryId {
     let directory = server::directory::create(
         app,
         Directory {
@@ -256,7 +271,11 @@ async fn the_windows_agent_under_wine_completes_a_registry_runbook_and_fails_wha
             source_directories: vec![source_id],
             target_directory: target_id,
             allow_on_server_os: false,
-            startup: Default::default(),
+            // Silent: Wine reports a console user, and a countdown would wait an hour.
+            startup: StartupSettings {
+                interaction: UserInteraction::Silent,
+                ..Default::default()
+            },
             device_state: DeviceStateSettings::default(),
             permissions: PermissionSettings {
                 mode: PermissionMode::AddAndRemove,
@@ -272,9 +291,10 @@ async fn the_windows_agent_under_wine_completes_a_registry_runbook_and_fails_wha
     )
     .await
     .unwrap();
-    let batch = server::migration::batches::create(app, assign(app, runbook.id, source_id, target_id))
-        .await
-        .unwrap();
+    let batch =
+        server::migration::batches::create(app, assign(app, runbook.id, source_id, target_id))
+            .await
+            .unwrap();
 
     let state = "C:\\rehome-e2e-state";
     let (ok, out) = wine.run_agent(&url, &psk, state);
@@ -284,17 +304,34 @@ async fn the_windows_agent_under_wine_completes_a_registry_runbook_and_fails_wha
     let agents = server::migration::agents::list(app).await.unwrap();
     assert_eq!(agents.len(), 1);
     assert!(agents[0].name.eq_ignore_ascii_case(&computer));
-    let details = server::migration::agents::details(app, agents[0].id).await.unwrap();
-    let run = details.runs.iter().find(|r| r.runbook == runbook.id).unwrap();
+    let details = server::migration::agents::details(app, agents[0].id)
+        .await
+        .unwrap();
+    let run = details
+        .runs
+        .iter()
+        .find(|r| r.runbook == runbook.id)
+        .unwrap();
     assert_eq!(run.status, AgentStatus::Completed, "{:?}", run);
-    assert!(details.profiles.iter().any(|p| p.sid == user_sid), "{:?}", details.profiles);
+    assert!(
+        details.profiles.iter().any(|p| p.sid == user_sid),
+        "{:?}",
+        details.profiles
+    );
     let events = server::migration::agents::events(app, agents[0].id, None, Some(1000))
         .await
         .unwrap();
     let text: Vec<String> = events.events.iter().map(|e| e.message.clone()).collect();
     assert!(text.iter().any(|m| m.contains("egistry")), "{:#?}", text);
-    assert!(text.iter().any(|m| m.to_lowercase().contains("legal notice")), "{:#?}", text);
-    server::migration::batches::delete(app, batch.id).await.unwrap();
+    assert!(
+        text.iter()
+            .any(|m| m.to_lowercase().contains("legal notice")),
+        "{:#?}",
+        text
+    );
+    server::migration::batches::delete(app, batch.id)
+        .await
+        .unwrap();
 
     // 2. A domain join suspends BitLocker first, which this agent cannot do under Wine: Error,
     //    never Completed, and the message says why.
@@ -306,7 +343,11 @@ async fn the_windows_agent_under_wine_completes_a_registry_runbook_and_fails_wha
             source_directories: vec![source_id],
             target_directory: target_id,
             allow_on_server_os: false,
-            startup: Default::default(),
+            // Silent: Wine reports a console user, and a countdown would wait an hour.
+            startup: StartupSettings {
+                interaction: UserInteraction::Silent,
+                ..Default::default()
+            },
             device_state: DeviceStateSettings {
                 domain_join: DomainJoin::ActiveDirectory,
                 active_directory: ActiveDirectoryJoin {
@@ -334,8 +375,14 @@ async fn the_windows_agent_under_wine_completes_a_registry_runbook_and_fails_wha
         .await
         .unwrap();
     let (_, out) = wine.run_agent(&url, &psk, state);
-    let details = server::migration::agents::details(app, agents[0].id).await.unwrap();
-    let run = details.runs.iter().find(|r| r.runbook == joining.id).unwrap_or_else(|| panic!("{:?}\n{}", details.runs, out));
+    let details = server::migration::agents::details(app, agents[0].id)
+        .await
+        .unwrap();
+    let run = details
+        .runs
+        .iter()
+        .find(|r| r.runbook == joining.id)
+        .unwrap_or_else(|| panic!("{:?}\n{}", details.runs, out));
     assert_eq!(run.status, AgentStatus::Error, "{:?}\n{}", run, out);
     let error = run.last_error.clone().unwrap_or_default();
     assert!(error.contains("cannot be carried out"), "{}", error);

@@ -347,7 +347,10 @@ fn service_body() -> u32 {
         if let Some(log) = &log {
             let _ = log.write(
                 EventLevel::Warning,
-                &format!("The agent's configuration key could not be restricted: {}", e),
+                &format!(
+                    "The agent's configuration key could not be restricted: {}",
+                    e
+                ),
             );
         }
     }
