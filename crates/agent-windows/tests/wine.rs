@@ -299,7 +299,6 @@ async fn the_windows_agent_under_wine_completes_a_registry_runbook_and_fails_wha
     let state = "C:\\rehome-e2e-state";
     let (ok, out) = wine.run_agent(&url, &psk, state);
     assert!(ok, "the agent failed under Wine:\n{}", out);
-    assert!(out.contains("Completed"), "{}", out);
 
     let agents = server::migration::agents::list(app).await.unwrap();
     assert_eq!(agents.len(), 1);
@@ -312,7 +311,8 @@ async fn the_windows_agent_under_wine_completes_a_registry_runbook_and_fails_wha
         .iter()
         .find(|r| r.runbook == runbook.id)
         .unwrap();
-    assert_eq!(run.status, AgentStatus::Completed, "{:?}", run);
+    assert_eq!(run.status, AgentStatus::Completed, "{:?}\n{}", run, out);
+    assert!(out.contains("Completed"), "{}", out);
     assert!(
         details.profiles.iter().any(|p| p.sid == user_sid),
         "{:?}",

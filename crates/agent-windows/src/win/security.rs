@@ -189,3 +189,40 @@ fn sid_string(bytes: &[u8]) -> Result<Sid> {
         s.parse::<Sid>().map_err(Error::from)
     }
 }
+
+/// The descriptor of the file or folder `path` (`GetNamedSecurityInfoW`), self-relative: owner,
+/// group, DACL and, with `sacl`, the SACL. `None` when there is no such file.
+pub fn file_descriptor(path: &str, sacl: bool) -> Result<Option<Vec<u8>>> {
+    use windows_sys::Win32::Security::Authorization::{GetNamedSecurityInfoW, SE_FILE_OBJECT};
+    let wpath = wide(path);
+    let mut info =
+        OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION;
+    if sacl {
+        info |= SACL_SECURITY_INFORMATION;
+    }
+    let mut sd: PSECURITY_DESCRIPTOR = null_mut();
+    let rc = unsafe {
+        GetNamedSecurityInfoW(
+            wpath.as_ptr(),
+            SE_FILE_OBJECT,
+            info,
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            &mut sd,
+        )
+    };
+    match rc {
+        0 => {}
+        // ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND
+        2 | 3 => return Ok(None),
+        rc => return Err(super::error("GetNamedSecurityInfoW", path, rc)),
+    }
+    unsafe {
+        let len = GetSecurityDescriptorLength(sd) as usize;
+        let bytes = std::slice::from_raw_parts(sd as *const u8, len).to_vec();
+        LocalFree(sd as _);
+        Ok(Some(bytes))
+    }
+}

@@ -308,6 +308,9 @@ fn facts_name_the_device_as_windows_does() {
 #[test]
 fn the_legal_notice_is_kept_shown_and_put_back() {
     let mut ws = WindowsWorkstation::open();
+    // A copy an earlier run kept would be taken for the original.
+    ws.delete_registry_key(super::workstation::BACKUP_KEY)
+        .unwrap();
     ws.write_legal_notice("Contoso", "Authorised use only")
         .unwrap();
     assert!(ws.backup_legal_notice().unwrap().changes > 0);
@@ -355,4 +358,23 @@ fn what_the_agent_cannot_do_fails_and_names_the_primitive() {
         assert!(message.contains(primitive), "{}: {}", primitive, message);
         assert!(!message.contains("secret"));
     }
+}
+
+#[test]
+fn a_files_descriptor_is_read_and_a_missing_file_is_not_found() {
+    let ws = WindowsWorkstation::open();
+    let dir = std::env::temp_dir().join("rehome-tests-file-descriptor");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("a.txt");
+    std::fs::write(&file, b"x").unwrap();
+    let bytes = ws
+        .read_descriptor(Area::FileSystem, &file.to_string_lossy())
+        .unwrap();
+    let sd = SecurityDescriptor::from_bytes(&bytes).unwrap();
+    assert!(sd.sids().next().is_some());
+    let missing = dir.join("missing.txt");
+    assert!(matches!(
+        ws.read_descriptor(Area::FileSystem, &missing.to_string_lossy()),
+        Err(agent::Error::NotFound(_))
+    ));
 }

@@ -457,6 +457,16 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn read_descriptor(&self, area: Area, object: &str) -> Result<Vec<u8>> {
+        if area == Area::FileSystem {
+            // Read, for the profile baseline and verification; written only on Windows itself.
+            let found = match security::file_descriptor(object, true) {
+                Err(e) if registry::is_privilege_error(&e) => {
+                    security::file_descriptor(object, false)?
+                }
+                other => other?,
+            };
+            return found.ok_or_else(|| Error::NotFound(object.to_string()));
+        }
         Self::registry_only(area, "descriptors")?;
         let with_sacl = registry::READ_CONTROL | registry::ACCESS_SYSTEM_SECURITY;
         // Without SeSecurityPrivilege the SACL cannot be read: the rest still can.
