@@ -38,10 +38,11 @@ pub struct KeyName {
 }
 
 impl KeyName {
-    /// Reads `HKLM\SOFTWARE\x`, `HKEY_USERS\S-1-5-…\Software` and the like. Separators may be
-    /// `\` or `/`, doubled or not; root names compare case-insensitively.
+    /// Reads `HKLM\SOFTWARE\x`, `HKEY_USERS\S-1-5-…\Software` and the like. Separators are `\`,
+    /// doubled or not (`/` is a character of key names: `Content Type\application/pdf`); root
+    /// names compare case-insensitively.
     pub fn parse(name: &str) -> Result<KeyName> {
-        let mut parts = name.split(['\\', '/']).filter(|p| !p.is_empty());
+        let mut parts = name.split('\\').filter(|p| !p.is_empty());
         let first = parts.next().unwrap_or("");
         let root = match first.to_ascii_uppercase().as_str() {
             "HKLM" | "HKEY_LOCAL_MACHINE" => Root::LocalMachine,
@@ -98,11 +99,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn roots_in_either_spelling_and_any_separator() {
-        let k = KeyName::parse("HKEY_LOCAL_MACHINE/SOFTWARE\\\\Policies\\").unwrap();
+    fn roots_in_either_spelling_and_slashes_inside_key_names() {
+        let k = KeyName::parse("HKEY_LOCAL_MACHINE\\SOFTWARE\\\\Policies\\").unwrap();
         assert_eq!(k.root, Root::LocalMachine);
         assert_eq!(k.path, "SOFTWARE\\Policies");
         assert_eq!(k.full(), "HKLM\\SOFTWARE\\Policies");
+        let mime =
+            KeyName::parse("HKLM\\SOFTWARE\\Classes\\MIME\\Content Type\\application/pdf").unwrap();
+        assert_eq!(
+            mime.path,
+            "SOFTWARE\\Classes\\MIME\\Content Type\\application/pdf"
+        );
         assert_eq!(KeyName::parse("hku").unwrap().full(), "HKU");
         assert!(KeyName::parse("HKXX\\Software").is_err());
         assert!(KeyName::parse("").is_err());

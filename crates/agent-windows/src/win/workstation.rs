@@ -146,13 +146,13 @@ impl WindowsWorkstation {
             Some(k) => k,
             None => return Ok(()),
         };
-        out.push(root.full());
         let mut subkeys = match key.subkeys() {
             Ok(s) => s,
-            // A virtual key has its descriptor but no real subkeys to walk.
-            Err(e) if registry::is_virtual_key_error(&e) => Vec::new(),
+            // A virtual key (performance counter text) holds no descriptor and no subkeys.
+            Err(e) if registry::is_virtual_key_error(&e) => return Ok(()),
             Err(e) => return Err(e),
         };
+        out.push(root.full());
         drop(key);
         subkeys.sort_by_key(|s| s.to_lowercase());
         for sub in subkeys {
