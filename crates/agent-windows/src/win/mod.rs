@@ -1,0 +1,69 @@
+//! The Win32 edge: thin wrappers over the calls the Windows workstation, the service and the
+//! installer make. Everything here turns a Win32 error code into an [`agent::Error`] that names
+//! the call.
+
+use std::ffi::OsStr;
+use std::os::windows::ffi::OsStrExt;
+
+use agent::Error;
+
+pub mod eventlog;
+pub mod registry;
+pub mod security;
+pub mod service;
+pub mod system;
+pub mod workstation;
+
+/// `text` as a NUL-terminated UTF-16 string.
+pub fn wide(text: &str) -> Vec<u16> {
+    OsStr::new(text).encode_wide().chain(Some(0)).collect()
+}
+
+/// A UTF-16 buffer up to its first NUL.
+pub fn from_wide(buf: &[u16]) -> String {
+    let end = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
+    String::from_utf16_lossy(&buf[..end])
+}
+
+/// A NUL-terminated UTF-16 string at `p`.
+///
+/// # Safety
+/// `p` must be null or point to a NUL-terminated UTF-16 string.
+pub unsafe fn from_pwstr(p: *const u16) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    let mut len = 0;
+    while *p.add(len) != 0 {
+        len += 1;
+    }
+    String::from_utf16_lossy(std::slice::from_raw_parts(p, len))
+}
+
+/// The error of the Win32 call `call` on `object`, with the system's message for `code`.
+pub fn error(call: &str, object: &str, code: u32) -> Error {
+    let message = std::io::Error::from_raw_os_error(code as i32);
+    if object.is_empty() {
+        Error::Device(format!("{} failed: {}", call, message))
+    } else {
+        Error::Device(format!("{} on {} failed: {}", call, object, message))
+    }
+}
+
+/// The thread's last error, for a call that returned FALSE or null.
+pub fn last_error(call: &str, object: &str) -> Error {
+    let code = unsafe { windows_sys::Win32::Foundation::GetLastError() };
+    error(call, object, code)
+}
+
+/// The error of a primitive this Windows agent does not carry out: the step fails and the run
+/// ends in Error, never Completed.
+pub fn unsupported(primitive: &str) -> Error {
+    Error::Unsupported {
+        action: primitive.to_string(),
+        reason: "the Windows agent does not implement this primitive yet".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,703 @@
+//! The real workstation: the `Workstation` primitives on Win32. What this agent does not carry
+//! out on Windows yet fails with an error naming the primitive, so its step fails and the run
+//! ends in Error; nothing is ever reported done that was not done.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use agent::workstation::AdJoin;
+use agent::{CommandOutcome, Effect, Error, Facts, RegValue, Result, SecurityParts, Workstation};
+use chrono::FixedOffset;
+use model::plan::{JoinState, OsEdition, PermissionArea};
+use model::protocol::UserProfile;
+use model::runbook::Area;
+use model::status::EventLevel;
+use secdesc::translate::{SidMap, TranslateOptions};
+use secdesc::Sid;
+use windows_sys::Win32::Security::{
+    DACL_SECURITY_INFORMATION, GROUP_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION,
+    PROTECTED_DACL_SECURITY_INFORMATION, PROTECTED_SACL_SECURITY_INFORMATION,
+    SACL_SECURITY_INFORMATION, UNPROTECTED_DACL_SECURITY_INFORMATION,
+    UNPROTECTED_SACL_SECURITY_INFORMATION,
+};
+
+use super::eventlog::EventLog;
+use super::registry::{self, Key};
+use super::{security, system, unsupported};
+use crate::keys::{KeyName, Root};
+
+const PROFILE_LIST: &str = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList";
+const POLICIES_SYSTEM: &str =
+    "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System";
+/// Where the agent keeps what it must put back at Completion.
+pub const BACKUP_KEY: &str = "HKLM\\SOFTWARE\\rehome\\Agent\\Backup";
+/// The roots whose keys the Registry area re-permissions, besides every user's hive.
+const REGISTRY_ROOTS: &[&str] = &["HKLM\\SOFTWARE"];
+
+/// SE_DACL_PROTECTED and SE_SACL_PROTECTED in a descriptor's control word.
+const SE_DACL_PROTECTED: u16 = 0x1000;
+const SE_SACL_PROTECTED: u16 = 0x2000;
+
+/// The Windows device this agent runs on.
+pub struct WindowsWorkstation {
+    /// Hives this agent loaded under `HKU`, unloaded when it is dropped.
+    loaded_hives: RefCell<Vec<String>>,
+    event_log: Option<EventLog>,
+}
+
+impl WindowsWorkstation {
+    /// The workstation, with the privileges the primitives need enabled where the account holds
+    /// them (the service's LocalSystem holds all of them).
+    pub fn open() -> WindowsWorkstation {
+        for privilege in [
+            "SeBackupPrivilege",
+            "SeRestorePrivilege",
+            "SeSecurityPrivilege",
+            "SeTakeOwnershipPrivilege",
+        ] {
+            // An account without one gets the call's own error where it is needed.
+            let _ = security::enable_privilege(privilege);
+        }
+        WindowsWorkstation {
+            loaded_hives: RefCell::new(Vec::new()),
+            event_log: None,
+        }
+    }
+
+    /// The user profiles of ProfileList: SID, profile folder.
+    fn profile_list(&self) -> Result<Vec<(Sid, String)>> {
+        let list = KeyName::parse(PROFILE_LIST)?;
+        let key = match registry::open(&list, registry::READ)? {
+            Some(k) => k,
+            None => return Ok(Vec::new()),
+        };
+        let mut profiles = Vec::new();
+        for name in key.subkeys()? {
+            // Only accounts: not SYSTEM, LOCAL SERVICE and NETWORK SERVICE (S-1-5-18/19/20).
+            let sid = match name.parse::<Sid>() {
+                Ok(sid) if name.starts_with("S-1-5-21-") || name.starts_with("S-1-12-1-") => sid,
+                _ => continue,
+            };
+            let entry = match registry::open(&list.child(&name), registry::READ)? {
+                Some(k) => k,
+                None => continue,
+            };
+            let path = match entry.value("ProfileImagePath")? {
+                Some(RegValue::Sz(p)) | Some(RegValue::ExpandSz(p)) => system::expand(&p)?,
+                _ => continue,
+            };
+            profiles.push((sid, path));
+        }
+        Ok(profiles)
+    }
+
+    /// Makes sure the hive of a `HKU\<SID>\…` key is loaded: a user who is not logged on has it
+    /// only in `NTUSER.DAT` of the profile folder (`RegLoadKeyW`).
+    fn ensure_hive(&self, key: &KeyName) -> Result<()> {
+        let (hive, _) = match key.user_hive() {
+            Some(h) => h,
+            None => return Ok(()),
+        };
+        let hive_key = KeyName {
+            root: Root::Users,
+            path: hive.to_string(),
+        };
+        if registry::open(&hive_key, registry::READ_CONTROL)?.is_some() {
+            return Ok(());
+        }
+        let sid = match hive.parse::<Sid>() {
+            Ok(sid) => sid,
+            // `HKU\.DEFAULT`, `HKU\<SID>_Classes`: only loaded hives are reachable.
+            Err(_) => return Ok(()),
+        };
+        let path = match self.profile_list()?.into_iter().find(|(s, _)| *s == sid) {
+            Some((_, path)) => path,
+            None => return Ok(()),
+        };
+        let file = Path::new(&path).join("NTUSER.DAT");
+        if !file.exists() {
+            return Err(Error::Device(format!(
+                "the hive of {} is not loaded and {} does not exist",
+                sid,
+                file.display()
+            )));
+        }
+        registry::load_user_hive(hive, &file.to_string_lossy())?;
+        self.loaded_hives.borrow_mut().push(hive.to_string());
+        Ok(())
+    }
+
+    fn open_key(&self, key: &str, access: u32) -> Result<Option<Key>> {
+        let name = KeyName::parse(key)?;
+        self.ensure_hive(&name)?;
+        registry::open(&name, access)
+    }
+
+    fn create_key(&self, key: &str, access: u32) -> Result<Key> {
+        let name = KeyName::parse(key)?;
+        self.ensure_hive(&name)?;
+        registry::create(&name, access)
+    }
+
+    /// Every key under `root`, depth first, `root` included.
+    fn walk_keys(&self, root: &KeyName, out: &mut Vec<String>) -> Result<()> {
+        let key = match registry::open(root, registry::READ)? {
+            Some(k) => k,
+            None => return Ok(()),
+        };
+        let mut subkeys = match key.subkeys() {
+            Ok(s) => s,
+            // A virtual key (performance counter text) holds no descriptor and no subkeys.
+            Err(e) if registry::is_virtual_key_error(&e) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        out.push(root.full());
+        drop(key);
+        subkeys.sort_by_key(|s| s.to_lowercase());
+        for sub in subkeys {
+            self.walk_keys(&root.child(&sub), out)?;
+        }
+        Ok(())
+    }
+
+    fn registry_string(&self, key: &str, name: &str) -> Result<Option<String>> {
+        Ok(match self.registry_value(key, name)? {
+            Some(RegValue::Sz(s)) | Some(RegValue::ExpandSz(s)) => Some(s),
+            _ => None,
+        })
+    }
+
+    fn entra_tenant(&self) -> Result<Option<String>> {
+        let join_info = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\CloudDomainJoin\\JoinInfo";
+        for thumbprint in self.registry_subkeys(join_info)? {
+            if let Some(tenant) =
+                self.registry_string(&format!("{}\\{}", join_info, thumbprint), "TenantId")?
+            {
+                return Ok(Some(tenant));
+            }
+        }
+        Ok(None)
+    }
+
+    fn registry_only(area: Area, what: &str) -> Result<()> {
+        if area == Area::Registry {
+            Ok(())
+        } else {
+            Err(unsupported(&format!("{} of {}", what, area.slug())))
+        }
+    }
+}
+
+impl Drop for WindowsWorkstation {
+    fn drop(&mut self) {
+        for hive in self.loaded_hives.borrow_mut().drain(..) {
+            // A hive still in use stays loaded until the next reboot; nothing is lost.
+            let _ = registry::unload_user_hive(&hive);
+        }
+    }
+}
+
+fn parts_info(parts: SecurityParts, control: u16) -> u32 {
+    let mut info = 0;
+    if parts.owner {
+        info |= OWNER_SECURITY_INFORMATION;
+    }
+    if parts.group {
+        info |= GROUP_SECURITY_INFORMATION;
+    }
+    if parts.dacl {
+        info |= DACL_SECURITY_INFORMATION;
+        info |= if control & SE_DACL_PROTECTED != 0 {
+            PROTECTED_DACL_SECURITY_INFORMATION
+        } else {
+            UNPROTECTED_DACL_SECURITY_INFORMATION
+        };
+    }
+    if parts.sacl {
+        info |= SACL_SECURITY_INFORMATION;
+        info |= if control & SE_SACL_PROTECTED != 0 {
+            PROTECTED_SACL_SECURITY_INFORMATION
+        } else {
+            UNPROTECTED_SACL_SECURITY_INFORMATION
+        };
+    }
+    info
+}
+
+/// Counts the files and folders under `path`, `path` included.
+fn count_tree(path: &Path) -> std::io::Result<usize> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if !meta.is_dir() {
+        return Ok(1);
+    }
+    let mut n = 1;
+    for entry in std::fs::read_dir(path)? {
+        n += count_tree(&entry?.path())?;
+    }
+    Ok(n)
+}
+
+fn collect_files(path: &Path, out: &mut Vec<String>) -> Result<()> {
+    let entries = std::fs::read_dir(path).map_err(|e| Error::Io {
+        what: "listing",
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::Io {
+            what: "listing",
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let p = entry.path();
+        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        if is_dir {
+            collect_files(&p, out)?;
+        } else {
+            out.push(p.to_string_lossy().into_owned());
+        }
+    }
+    Ok(())
+}
+
+impl Workstation for WindowsWorkstation {
+    fn facts(&self) -> Result<Facts> {
+        let current = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion";
+        let product_type = self.registry_string(
+            "HKLM\\SYSTEM\\CurrentControlSet\\Control\\ProductOptions",
+            "ProductType",
+        )?;
+        let os_edition = match product_type.as_deref() {
+            Some(t) if t.eq_ignore_ascii_case("WinNT") => OsEdition::Workstation,
+            Some(_) => OsEdition::Server,
+            None => OsEdition::Workstation,
+        };
+        let product = self
+            .registry_string(current, "ProductName")?
+            .unwrap_or_else(|| "Windows".to_string());
+        let os_version = match self.registry_string(current, "DisplayVersion")? {
+            Some(v) => format!("{} {}", product, v),
+            None => product,
+        };
+        let join_state = match system::joined_domain()? {
+            Some(domain) => JoinState::ActiveDirectory { domain },
+            None => match self.entra_tenant()? {
+                Some(tenant) => JoinState::Entra { tenant },
+                None => JoinState::Workgroup,
+            },
+        };
+        let (zone, minutes) = system::time_zone()?;
+        let utc_offset = FixedOffset::east_opt(minutes * 60).ok_or_else(|| {
+            Error::Device(format!("the clock's UTC offset of {} minutes", minutes))
+        })?;
+        Ok(Facts {
+            computer_name: system::computer_name()?,
+            serial: system::firmware_serial().ok().flatten().unwrap_or_default(),
+            os_edition,
+            os_version,
+            join_state,
+            logged_on_user: system::console_user()?,
+            utc_offset,
+            time_zone: crate::time_zones::iana(&zone).map(str::to_string),
+        })
+    }
+
+    fn leave_active_directory(&mut self) -> Result<Effect> {
+        match system::joined_domain()? {
+            None => Ok(Effect::unchanged("the device is not joined to a domain")),
+            Some(_) => Err(unsupported("NetUnjoinDomain")),
+        }
+    }
+
+    fn leave_entra(&mut self) -> Result<Effect> {
+        match self.entra_tenant()? {
+            None => Ok(Effect::unchanged("the device is not joined to Entra")),
+            Some(_) => Err(unsupported("dsregcmd /leave")),
+        }
+    }
+
+    fn join_active_directory(&mut self, _domain: &str, _join: &AdJoin<'_>) -> Result<Effect> {
+        Err(unsupported("NetJoinDomain"))
+    }
+
+    fn join_entra(&mut self, _tenant: &str) -> Result<Effect> {
+        Err(unsupported("Entra join with a provisioning package"))
+    }
+
+    fn list_sids(&self) -> Result<BTreeSet<Sid>> {
+        Ok(self
+            .profile_list()?
+            .into_iter()
+            .map(|(sid, _)| sid)
+            .collect())
+    }
+
+    fn update_permissions(
+        &mut self,
+        area: PermissionArea,
+        _map: &SidMap,
+        _options: &TranslateOptions,
+    ) -> Result<Effect> {
+        Err(unsupported(match area {
+            PermissionArea::WindowsProfiles => "re-keying ProfileList (Windows profiles)",
+            PermissionArea::FileSystem => "SetNamedSecurityInfoW on files",
+            PermissionArea::LocalGroups => "NetLocalGroupAddMembers (local groups)",
+        }))
+    }
+
+    fn local_group_members(&self) -> Result<BTreeMap<String, Vec<Sid>>> {
+        Err(unsupported("NetLocalGroupGetMembers"))
+    }
+
+    fn harvest_profiles(&self) -> Result<Vec<UserProfile>> {
+        Ok(self
+            .profile_list()?
+            .into_iter()
+            .map(|(sid, path)| UserProfile {
+                sid,
+                path,
+                last_used: None,
+            })
+            .collect())
+    }
+
+    fn suspend_bitlocker(&mut self) -> Result<Effect> {
+        Err(unsupported(
+            "Win32_EncryptableVolume.DisableKeyProtectors (BitLocker)",
+        ))
+    }
+
+    fn resume_bitlocker(&mut self) -> Result<Effect> {
+        Err(unsupported(
+            "Win32_EncryptableVolume.EnableKeyProtectors (BitLocker)",
+        ))
+    }
+
+    fn backup_legal_notice(&mut self) -> Result<Effect> {
+        // An existing copy is the original: a re-run must not replace it with the migration notice.
+        if self
+            .registry_value(BACKUP_KEY, "LegalNoticeKept")?
+            .is_some()
+        {
+            return Ok(Effect::unchanged("the legal notice is already kept"));
+        }
+        for name in ["legalnoticecaption", "legalnoticetext"] {
+            let value = self
+                .registry_string(POLICIES_SYSTEM, name)?
+                .unwrap_or_default();
+            self.set_registry_value(BACKUP_KEY, name, &RegValue::Sz(value))?;
+        }
+        self.set_registry_value(BACKUP_KEY, "LegalNoticeKept", &RegValue::Dword(1))?;
+        self.write_legal_notice(
+            "Migration in progress",
+            "This computer is moving to a new directory. Please wait before signing in.",
+        )?;
+        Ok(Effect::changed(
+            1,
+            "kept the legal notice and showed the migration notice",
+        ))
+    }
+
+    fn restore_legal_notice(&mut self) -> Result<Effect> {
+        if self
+            .registry_value(BACKUP_KEY, "LegalNoticeKept")?
+            .is_none()
+        {
+            return Ok(Effect::unchanged("no kept legal notice to restore"));
+        }
+        let caption = self
+            .registry_string(BACKUP_KEY, "legalnoticecaption")?
+            .unwrap_or_default();
+        let text = self
+            .registry_string(BACKUP_KEY, "legalnoticetext")?
+            .unwrap_or_default();
+        self.write_legal_notice(&caption, &text)?;
+        for name in ["legalnoticecaption", "legalnoticetext", "LegalNoticeKept"] {
+            self.delete_registry_value(BACKUP_KEY, name)?;
+        }
+        Ok(Effect::changed(1, "restored the legal notice"))
+    }
+
+    fn backup_local_groups(&mut self) -> Result<Effect> {
+        Err(unsupported("NetLocalGroupGetMembers (local group backup)"))
+    }
+
+    fn restore_local_groups(&mut self, _map: &SidMap) -> Result<Effect> {
+        Err(unsupported("NetLocalGroupAddMembers (local group restore)"))
+    }
+
+    fn backup_appx(&mut self) -> Result<Effect> {
+        Err(unsupported("AppX package backup"))
+    }
+
+    fn restore_appx(&mut self, _map: &SidMap) -> Result<Effect> {
+        Err(unsupported("AppX re-registration"))
+    }
+
+    fn reset_windows_hello(&mut self) -> Result<Effect> {
+        Err(unsupported("Windows Hello container reset"))
+    }
+
+    fn securable_objects(&self, area: Area) -> Result<Vec<String>> {
+        Self::registry_only(area, "securable objects")?;
+        let mut keys = Vec::new();
+        for root in REGISTRY_ROOTS {
+            self.walk_keys(&KeyName::parse(root)?, &mut keys)?;
+        }
+        for (sid, _) in self.profile_list()? {
+            let hive = KeyName {
+                root: Root::Users,
+                path: sid.to_string(),
+            };
+            self.ensure_hive(&hive)?;
+            self.walk_keys(&hive, &mut keys)?;
+        }
+        Ok(keys)
+    }
+
+    fn read_descriptor(&self, area: Area, object: &str) -> Result<Vec<u8>> {
+        if area == Area::FileSystem {
+            // Read, for the profile baseline and verification; written only on Windows itself.
+            let found = match security::file_descriptor(object, true) {
+                Err(e) if registry::is_privilege_error(&e) => {
+                    security::file_descriptor(object, false)?
+                }
+                other => other?,
+            };
+            return found.ok_or_else(|| Error::NotFound(object.to_string()));
+        }
+        Self::registry_only(area, "descriptors")?;
+        let with_sacl = registry::READ_CONTROL | registry::ACCESS_SYSTEM_SECURITY;
+        // Without SeSecurityPrivilege the SACL cannot be read: the rest still can.
+        let (key, sacl) = match self.open_key(object, with_sacl) {
+            Ok(k) => (k, true),
+            Err(e) if registry::is_privilege_error(&e) => {
+                (self.open_key(object, registry::READ_CONTROL)?, false)
+            }
+            Err(e) => return Err(e),
+        };
+        match key {
+            Some(k) => k.security(sacl),
+            None => Err(Error::NotFound(object.to_string())),
+        }
+    }
+
+    fn write_descriptor(
+        &mut self,
+        area: Area,
+        object: &str,
+        descriptor: &[u8],
+        parts: SecurityParts,
+    ) -> Result<()> {
+        Self::registry_only(area, "descriptors")?;
+        if parts.is_empty() {
+            return Ok(());
+        }
+        let control = descriptor
+            .get(2..4)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .ok_or_else(|| Error::Device(format!("the descriptor for {} is truncated", object)))?;
+        let mut access = 0;
+        if parts.owner || parts.group {
+            access |= registry::WRITE_OWNER;
+        }
+        if parts.dacl {
+            access |= registry::WRITE_DAC;
+        }
+        if parts.sacl {
+            access |= registry::ACCESS_SYSTEM_SECURITY;
+        }
+        let key = self
+            .open_key(object, access)?
+            .ok_or_else(|| Error::NotFound(object.to_string()))?;
+        key.set_security(parts_info(parts, control), descriptor)
+    }
+
+    fn environment_variable(&self, name: &str) -> Result<Option<String>> {
+        Ok(std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    fn registry_value(&self, key: &str, name: &str) -> Result<Option<RegValue>> {
+        match self.open_key(key, registry::READ)? {
+            Some(k) => k.value(name),
+            None => Ok(None),
+        }
+    }
+
+    fn registry_value_names(&self, key: &str) -> Result<Vec<String>> {
+        match self.open_key(key, registry::READ)? {
+            Some(k) => k.value_names(),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn registry_subkeys(&self, key: &str) -> Result<Vec<String>> {
+        match self.open_key(key, registry::READ)? {
+            Some(k) => k.subkeys(),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn set_registry_value(&mut self, key: &str, name: &str, value: &RegValue) -> Result<bool> {
+        if self.registry_value(key, name)?.as_ref() == Some(value) {
+            return Ok(false);
+        }
+        self.create_key(key, registry::WRITE)?
+            .set_value(name, value)?;
+        Ok(true)
+    }
+
+    fn delete_registry_value(&mut self, key: &str, name: &str) -> Result<bool> {
+        let k = KeyName::parse(key)?;
+        self.ensure_hive(&k)?;
+        registry::delete_value(&k, name)
+    }
+
+    fn delete_registry_key(&mut self, key: &str) -> Result<bool> {
+        let k = KeyName::parse(key)?;
+        self.ensure_hive(&k)?;
+        registry::delete_tree(&k)
+    }
+
+    fn grant_user_right(&mut self, _right: &str, _sid: &Sid) -> Result<bool> {
+        Err(unsupported("LsaAddAccountRights"))
+    }
+
+    fn revoke_user_right(&mut self, _right: &str, _sid: &Sid) -> Result<bool> {
+        Err(unsupported("LsaRemoveAccountRights"))
+    }
+
+    fn user_rights(&self) -> Result<Vec<String>> {
+        Err(unsupported("LsaEnumerateAccountRights"))
+    }
+
+    fn user_right_holders(&self, _right: &str) -> Result<BTreeSet<Sid>> {
+        Err(unsupported("LsaEnumerateAccountsWithUserRight"))
+    }
+
+    fn create_local_administrator(&mut self, _name: &str, _password: &str) -> Result<bool> {
+        Err(unsupported("NetUserAdd"))
+    }
+
+    fn delete_local_user(&mut self, _name: &str) -> Result<bool> {
+        Err(unsupported("NetUserDel"))
+    }
+
+    fn local_user_exists(&self, _name: &str) -> Result<bool> {
+        Err(unsupported("NetUserGetInfo"))
+    }
+
+    fn rename_computer(&mut self, name: &str) -> Result<bool> {
+        let pending = system::pending_computer_name()?;
+        let now = system::computer_name()?;
+        let current = pending.unwrap_or(now);
+        if current.eq_ignore_ascii_case(name) {
+            return Ok(false);
+        }
+        system::set_computer_name(name)?;
+        Ok(true)
+    }
+
+    fn write_legal_notice(&mut self, caption: &str, text: &str) -> Result<bool> {
+        let a = self.set_registry_value(
+            POLICIES_SYSTEM,
+            "legalnoticecaption",
+            &RegValue::Sz(caption.to_string()),
+        )?;
+        let b = self.set_registry_value(
+            POLICIES_SYSTEM,
+            "legalnoticetext",
+            &RegValue::Sz(text.to_string()),
+        )?;
+        Ok(a || b)
+    }
+
+    fn remove_tree(&mut self, path: &str) -> Result<usize> {
+        let p = PathBuf::from(path);
+        if !p.exists() {
+            return Ok(0);
+        }
+        let io = |e| Error::Io {
+            what: "removing",
+            path: p.clone(),
+            source: e,
+        };
+        let n = count_tree(&p).map_err(io)?;
+        std::fs::remove_dir_all(&p).map_err(io)?;
+        Ok(n)
+    }
+
+    fn connect_share(&mut self, _unc: &str, _account: &str, _password: &str) -> Result<()> {
+        Err(unsupported("WNetAddConnection2W"))
+    }
+
+    fn disconnect_share(&mut self, _unc: &str) -> Result<()> {
+        Err(unsupported("WNetCancelConnection2W"))
+    }
+
+    fn list_files(&self, folder: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        if Path::new(folder).is_dir() {
+            collect_files(Path::new(folder), &mut out)?;
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn file_attributes(&self, path: &str) -> Result<Option<u32>> {
+        use std::os::windows::fs::MetadataExt;
+        match std::fs::symlink_metadata(path) {
+            Ok(m) => Ok(Some(m.file_attributes())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Io {
+                what: "reading the attributes of",
+                path: PathBuf::from(path),
+                source: e,
+            }),
+        }
+    }
+
+    fn dehydrate(&mut self, _path: &str) -> Result<bool> {
+        Err(unsupported("CfDehydratePlaceholder"))
+    }
+
+    fn move_file(&mut self, from: &str, to: &str) -> Result<()> {
+        system::move_file(from, to)
+    }
+
+    fn run_command_package(
+        &mut self,
+        _sha256: &str,
+        _zip: &[u8],
+        _timeout: std::time::Duration,
+    ) -> Result<CommandOutcome> {
+        Err(unsupported(
+            "running a command package (cmd.exe /c cmdline.cmd)",
+        ))
+    }
+
+    fn enroll_mdm(&mut self) -> Result<bool> {
+        Err(unsupported("deviceenroller.exe /AutoEnrollMDM"))
+    }
+
+    fn write_event_log(&mut self, level: EventLevel, message: &str) -> Result<()> {
+        if self.event_log.is_none() {
+            self.event_log = Some(EventLog::open()?);
+        }
+        match &self.event_log {
+            Some(log) => log.write(level, message),
+            None => Err(unsupported("RegisterEventSourceW")),
+        }
+    }
+
+    fn uninstall_agent(&mut self) -> Result<()> {
+        super::service::remove_after_exit()
+    }
+
+    fn checkpoint(&mut self, _step: &str, _changes: usize) -> Result<()> {
+        // Every primitive above is durable when it returns (the registry and NTFS journal
+        // their own writes).
+        Ok(())
+    }
+}
