@@ -27,4 +27,6 @@ pub mod workstation;
 pub use error::{Error, Result};
 pub use run::{run, Agent, AgentConfig, Exit, Sleeper, ThreadSleeper};
 pub use sim::{SimFaults, SimSpec, SimState, SimUser, SimWorkstation};
-pub use workstation::{CommandOutcome, Effect, Facts, RegValue, SecurityParts, Workstation};
+pub use workstation::{
+    CommandOutcome, Effect, EnteredCredentials, Facts, RegValue, SecurityParts, Workstation,
+};

@@ -94,6 +94,26 @@ impl fmt::Debug for AdJoin<'_> {
     }
 }
 
+/// What a user typed into the Cache Credentials dialog. Debug never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EnteredCredentials {
+    /// The SID of the user signed in to the session the dialog was shown in.
+    pub user: Sid,
+    /// The target account as typed: `user`, `DOMAIN\user` or `user@domain`.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+}
+
+impl fmt::Debug for EnteredCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnteredCredentials")
+            .field("user", &self.user)
+            .field("username", &self.username)
+            .finish()
+    }
+}
+
 /// What the agent reports about the device and decides with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {
@@ -310,6 +330,41 @@ pub trait Workstation {
     fn uninstall_agent(&mut self) -> Result<()>;
     /// A step finished with `changes`: a point where the workstation may make its state durable.
     fn checkpoint(&mut self, step: &str, changes: usize) -> Result<()>;
+
+    /// Shows the Cache Credentials dialog (`title`, `message`, a user name and a password box)
+    /// in the session of the user signed in at the console (`WTSGetActiveConsoleSessionId`,
+    /// `WTSQueryUserToken`, the tray started there with `CreateProcessAsUserW` and asked over its
+    /// named pipe) and waits for the answer: the session user's SID (`GetTokenInformation` with
+    /// `TokenUser`) and what they typed, or `None` when they pressed Cancel or nobody is signed
+    /// in.
+    fn prompt_credentials(
+        &mut self,
+        title: &str,
+        message: &str,
+    ) -> Result<Option<EnteredCredentials>> {
+        let _ = (title, message);
+        Err(crate::Error::Unsupported {
+            action: "CacheCredentials".to_string(),
+            reason:
+                "this workstation cannot show the Cache Credentials dialog to the signed-in user"
+                    .to_string(),
+        })
+    }
+
+    /// Signs `username` in to `domain` with `password` against one of its domain controllers
+    /// (`LogonUserW` with `LOGON32_LOGON_INTERACTIVE`, `LOGON32_PROVIDER_DEFAULT`, then
+    /// `CloseHandle`): an interactive logon a domain controller accepted leaves its verifier in
+    /// the logon cache (`HKLM\SECURITY\Cache`, `NL$1`…`NL$<CachedLogonsCount>`), which lets the
+    /// user sign in later without sight of a domain controller. `Ok(false)` when the domain
+    /// controller refused the account or password (`ERROR_LOGON_FAILURE`); an error when none
+    /// answered (`ERROR_NO_LOGON_SERVERS`).
+    fn cache_logon(&mut self, domain: &str, username: &str, password: &str) -> Result<bool> {
+        let _ = (domain, username, password);
+        Err(crate::Error::Unsupported {
+            action: "CacheCredentials".to_string(),
+            reason: "this workstation cannot sign a user in to the target domain".to_string(),
+        })
+    }
 
     // Pre-flight primitives: read-only questions the gates ask before the first change. A
     // workstation that cannot answer one fails that gate with its reason, loudly.

@@ -6,13 +6,15 @@ use std::collections::BTreeSet;
 use model::ids::RunbookId;
 use model::plan::{plan, Action, PermissionArea, Refusal, Step};
 use model::protocol::{AgentEvent, DeviceAssignment, Running};
-use model::runbook::{Area, LockScreenImage, PermissionMode, RunbookSecrets};
+use model::runbook::{
+    Area, Dialogs, LockScreenImage, PermissionMode, Runbook, RunbookSecrets, UserInteraction,
+};
 use model::schedule::CheckInState;
 use model::status::{AgentStatus, EventLevel, Phase};
 use secdesc::translate::{SidMap, TranslateMode, TranslateOptions};
 use secdesc::Sid;
 
-use super::{actions, onedrive, Agent};
+use super::{actions, credentials, onedrive, Agent};
 use crate::client::{Client, Transport};
 use crate::journal::RecordedTranslations;
 use crate::permissions::{self, IgnoreList};
@@ -389,6 +391,23 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         }
     }
 
+    /// The assignment `runbook` runs under: the one it started with, or after a restart the one
+    /// the server sends again for a final check-in.
+    fn assigned(&mut self, runbook: RunbookId) -> Result<DeviceAssignment> {
+        if let Some(a) = &self.assignment {
+            if a.runbook.id == runbook {
+                return Ok(a.clone());
+            }
+        }
+        match self.check_in(true)?.assignment {
+            Some(a) if a.runbook.id == runbook => Ok(a),
+            _ => Err(Error::Device(
+                "the server no longer assigns this runbook; retry the runbook from the console"
+                    .to_string(),
+            )),
+        }
+    }
+
     /// The offline join blob of `runbook`: the one its assignment brought, or after a restart the
     /// one the server prepares again for a final check-in.
     fn offline_join_blob(&mut self, runbook: RunbookId) -> Result<Vec<u8>> {
@@ -465,7 +484,18 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     &zip,
                 )
             }
-            Action::CacheCredentials => refuse(),
+            Action::CacheCredentials => {
+                let assignment = self.assigned(runbook)?;
+                let domain = assignment.target.domain.clone();
+                let (title, message) = cache_dialog(&assignment.runbook, &domain);
+                let prompt = credentials::Prompt {
+                    title: &title,
+                    message: &message,
+                    interactive: assignment.runbook.startup.interaction != UserInteraction::Silent,
+                };
+                let map = self.sid_map(runbook, map)?;
+                credentials::cache_credentials(&mut self.workstation, &domain, map, &prompt)
+            }
             Action::LeaveActiveDirectory => ws.leave_active_directory(),
             Action::LeaveEntra => ws.leave_entra(),
             Action::RenameComputer { template } => {
@@ -656,9 +686,6 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
 /// Why this agent cannot carry out `action` on any workstation yet; `None` when it can.
 pub(super) fn not_carried_out(action: &Action) -> Option<String> {
     let reason = match action {
-        Action::CacheCredentials => {
-            "caching the users' target credentials needs the sign-in dialog, which this agent does not have yet"
-        }
         Action::ResetEdge => "finding and resetting Edge's work profile is not implemented yet",
         Action::SetLockScreenImage {
             image: LockScreenImage::Custom { .. },
@@ -673,6 +700,7 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
         | Action::PreventLogin
         | Action::CreateFallbackAdmin { .. }
         | Action::RunCommandPackage { .. }
+        | Action::CacheCredentials
         | Action::LeaveActiveDirectory
         | Action::LeaveEntra
         | Action::RenameComputer { .. }
@@ -700,6 +728,20 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
         | Action::UninstallAgent => return None,
     };
     Some(reason.to_string())
+}
+
+/// The Cache Credentials dialog of `runbook`'s default culture, `{TargetDomain}` filled in.
+fn cache_dialog(runbook: &Runbook, domain: &str) -> (String, String) {
+    let ux = &runbook.user_experience;
+    let dialog = ux
+        .culture(&ux.default_culture)
+        .or_else(|| ux.cultures.first())
+        .map(|c| c.dialogs.cache_credentials.clone())
+        .unwrap_or_else(|| Dialogs::default().cache_credentials);
+    (
+        dialog.title.replace("{TargetDomain}", domain),
+        dialog.message.as_str().replace("{TargetDomain}", domain),
+    )
 }
 
 /// A random decimal digit for `%RAND:X%`, unbiased (bytes of 250 and above are drawn again).

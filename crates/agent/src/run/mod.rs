@@ -31,6 +31,7 @@ use crate::{fsutil, Error, Result};
 
 pub mod actions;
 mod choice;
+pub mod credentials;
 mod engine;
 mod onedrive;
 mod preflight;

@@ -5,10 +5,12 @@ use std::collections::BTreeSet;
 
 use model::plan::{Action, PermissionArea, Step};
 use model::protocol::DeviceAssignment;
+use model::runbook::UserInteraction;
 use model::schedule::CheckInState;
 use secdesc::translate::SidMap;
 use secdesc::Sid;
 
+use super::credentials;
 use super::engine::not_carried_out;
 use super::Agent;
 use crate::client::Transport;
@@ -56,6 +58,9 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         let renames = steps
             .iter()
             .any(|s| matches!(s.action, Action::RenameComputer { .. }));
+        let prevents_login = steps
+            .iter()
+            .any(|s| matches!(s.action, Action::PreventLogin));
         for step in steps {
             if let Some(reason) = not_carried_out(&step.action) {
                 problems.push(format!("{} ({}): {}", step.id, step.action.name(), reason));
@@ -116,6 +121,29 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                         "the fallback administrator {} has no password (startup.admin_fallback.password)",
                         username
                     ));
+                }
+                Action::CacheCredentials => {
+                    let domain = &assignment.target.domain;
+                    if !credentials::any_cached(&self.workstation, domain)? {
+                        let reason = if runbook.startup.interaction == UserInteraction::Silent {
+                            Some("the runbook is Silent, so nobody can be asked".to_string())
+                        } else if prevents_login {
+                            Some("Prevent Login in the same runbook keeps the users from signing in to answer".to_string())
+                        } else if facts.logged_on_user.is_none() {
+                            Some("nobody is signed in to answer the dialog".to_string())
+                        } else {
+                            None
+                        };
+                        if let Some(reason) = reason {
+                            problems.push(format!(
+                                "{} (CacheCredentials): no user has cached credentials for {} on this device yet and {}: cache them in a prerequisite runbook, or have the primary user signed in when this one starts",
+                                step.id, domain, reason
+                            ));
+                        }
+                        if let Some(problem) = self.unreachable(domain) {
+                            problems.push(problem);
+                        }
+                    }
                 }
                 Action::JoinActiveDirectory { domain, options } if options.offline => {
                     if renames {

@@ -18,13 +18,15 @@ use secdesc::{SecurityDescriptor, Sid};
 use crate::fsutil;
 use crate::permissions::{self, IgnoreList};
 use crate::workstation::{
-    AdJoin, CommandOutcome, Effect, Facts, RegValue, SecurityParts, Workstation,
+    AdJoin, CommandOutcome, Effect, EnteredCredentials, Facts, RegValue, SecurityParts, Workstation,
 };
 use crate::{Error, Result};
+pub use logon::LOGON_CACHE;
 use store::DescriptorLog;
 pub use store::DESCRIPTORS_FILE;
 
 mod files;
+mod logon;
 mod state;
 mod store;
 mod system;
@@ -83,6 +85,8 @@ pub struct SimWorkstation {
     shares: BTreeSet<String>,
     /// How many times this process asked who holds each hive file (lower case).
     hive_checks: std::cell::RefCell<BTreeMap<String, u32>>,
+    /// What the signed-in user answers to the next Cache Credentials dialogs.
+    credential_answers: logon::Answers,
 }
 
 impl SimWorkstation {
@@ -98,6 +102,7 @@ impl SimWorkstation {
             moves: 0,
             shares: BTreeSet::new(),
             hive_checks: Default::default(),
+            credential_answers: Default::default(),
         };
         sim.log.rewrite(&sim.all_descriptors())?;
         sim.save()?;
@@ -118,6 +123,7 @@ impl SimWorkstation {
             moves: 0,
             shares: BTreeSet::new(),
             hive_checks: Default::default(),
+            credential_answers: Default::default(),
         };
         if !sim.state.legacy_files.is_empty() {
             let legacy = std::mem::take(&mut sim.state.legacy_files);
@@ -995,6 +1001,18 @@ impl Workstation for SimWorkstation {
                 domain, from
             ),
         ))
+    }
+
+    fn prompt_credentials(
+        &mut self,
+        _title: &str,
+        _message: &str,
+    ) -> Result<Option<EnteredCredentials>> {
+        self.sim_prompt_credentials()
+    }
+
+    fn cache_logon(&mut self, domain: &str, username: &str, password: &str) -> Result<bool> {
+        self.sim_cache_logon(domain, username, password)
     }
 
     fn directory_reachable(&self, target: &str) -> Result<bool> {

@@ -84,6 +84,10 @@ pub struct SimState {
     /// How many more enrolment attempts the enrolment service turns down (a test's fault).
     #[serde(default)]
     pub mdm_refusals_left: u32,
+    /// The accounts the target domains' controllers accept, by `domain\\user` (lower case):
+    /// the SHA-256 of the password, never the password. A test's setting.
+    #[serde(default)]
+    pub domain_accounts: BTreeMap<String, String>,
     /// Computer accounts that already exist in the domains the device may join (domain, upper-case
     /// name): what a domain controller would answer.
     #[serde(default)]
@@ -548,6 +552,7 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         hive_holders: BTreeMap::new(),
         mdm_enrolled: None,
         mdm_refusals_left: 0,
+        domain_accounts: BTreeMap::new(),
         agent_installed: true,
         command_runs: Vec::new(),
         command_outcomes: BTreeMap::new(),

@@ -4,6 +4,7 @@
 
 mod actions;
 mod blocked;
+mod credentials;
 mod fake_server;
 mod fleet;
 mod gates;

@@ -100,7 +100,10 @@ fn run_every_setting(crash_after: Option<&str>) -> (agent::SimState, Vec<String>
 fn run_every_setting_with(faults: Option<SimFaults>) -> (agent::SimState, Vec<String>) {
     let crash_after = faults.as_ref().map(|f| format!("{:?}", f));
     let world = World::new();
+    // A prerequisite cached Alice's credentials, so Cache User Credentials runs unattended.
+    cache_credentials_first(&world);
     let (mut runbook, secrets) = full_runbook(model::runbook::DomainJoin::ActiveDirectory, true);
+    runbook.device_state.cache_user_credentials = true;
     // The serial, not random digits, so two devices end with the same name.
     if let Some(rename) = runbook.device_state.rename.as_mut() {
         rename.template = "PC-%SERIAL%".into();

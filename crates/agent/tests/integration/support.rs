@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use agent::{Agent, AgentConfig, SimSpec, SimUser, SimWorkstation, Sleeper};
+use agent::{Agent, AgentConfig, Exit, SimSpec, SimUser, SimWorkstation, Sleeper};
 use chrono::{Duration, TimeZone, Utc};
 use model::batch::{ScheduleTimezone, ScheduledTime};
 use model::clock::{Clock, ManualClock};
@@ -17,6 +17,7 @@ use model::runbook::{
     LockScreenImage, OneDrive, PermissionMode, PermissionSettings, RemoteFileShares, RemoveFrom,
     Rename, Runbook, RunbookSecrets, Secret, StartupSettings, Switch,
 };
+use model::status::AgentStatus;
 use secdesc::Sid;
 
 use crate::fake_server::FakeServer;
@@ -459,4 +460,48 @@ pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, Runbo
         remote_file_shares_password: Some("share-pass".into()),
     };
     (runbook, secrets)
+}
+
+/// Alice's password in the target domain.
+pub const ALICE_PASSWORD: &str = "Alice-Target-Passw0rd!";
+
+/// A runbook that only caches the users' credentials for the target: what a prerequisite
+/// runbook of an offline join does.
+pub fn cache_only() -> (Runbook, RunbookSecrets) {
+    let (mut runbook, secrets) = full_runbook(DomainJoin::None, true);
+    runbook.name = "Cache credentials".into();
+    runbook.id = RunbookId::new();
+    runbook.startup.do_not_run = true;
+    runbook.completion.do_not_run = true;
+    runbook.device_state.cache_user_credentials = true;
+    runbook.device_state.remove_from = RemoveFrom::None;
+    runbook.device_state.rename = None;
+    runbook.device_state.hybrid_join = None;
+    runbook.permissions.mode = PermissionMode::DontUpdate;
+    runbook.apps.mode = AppMode::default();
+    (runbook, secrets)
+}
+
+/// Runs [`cache_only`] as a prerequisite with Alice signed in, who answers the dialog, then
+/// signs her out: the device has cached credentials for the target, as before an offline join.
+pub fn cache_credentials_first(world: &World) {
+    let (runbook, secrets) = cache_only();
+    let id = world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.add_domain_account(TARGET_DOMAIN, "alice", ALICE_PASSWORD)
+        .expect("account");
+    sim.set_logged_on_user(Some("OLD\\alice".into()))
+        .expect("logon");
+    sim.answer_credential_prompts(vec![Some(("alice".into(), ALICE_PASSWORD.into()))]);
+    let exit = world.agent_with(sim, 100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Completed
+        },
+        "credentials cached"
+    );
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.set_logged_on_user(None).expect("logoff");
 }
