@@ -94,6 +94,30 @@ impl fmt::Debug for AdJoin<'_> {
     }
 }
 
+/// How a scheduled task signs its principal in (`TASK_LOGON_TYPE` of `IPrincipal::LogonType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskLogon {
+    /// `TASK_LOGON_INTERACTIVE_TOKEN`: only while the user is signed in.
+    InteractiveToken,
+    /// `TASK_LOGON_S4U`: whether the user is signed in or not, without network credentials.
+    S4u,
+    /// `TASK_LOGON_PASSWORD`: with the password stored for the account.
+    Password,
+    /// `TASK_LOGON_SERVICE_ACCOUNT`: SYSTEM, LOCAL SERVICE or NETWORK SERVICE.
+    ServiceAccount,
+    /// `TASK_LOGON_GROUP`: for members of a group (`GroupId`).
+    Group,
+}
+
+/// Who a scheduled task runs as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskPrincipal {
+    /// The account or group (`UserId` or `GroupId`), resolved to its SID.
+    pub account: Sid,
+    /// How it signs in.
+    pub logon: TaskLogon,
+}
+
 /// What a user typed into the Cache Credentials dialog. Debug never shows the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct EnteredCredentials {
@@ -330,6 +354,49 @@ pub trait Workstation {
     fn uninstall_agent(&mut self) -> Result<()>;
     /// A step finished with `changes`: a point where the workstation may make its state durable.
     fn checkpoint(&mut self, step: &str, changes: usize) -> Result<()>;
+
+    /// Every service and the account it runs as (`EnumServicesStatusExW`, `QueryServiceConfigW`
+    /// for `lpServiceStartName`, `LookupAccountNameW` for its SID), by service name.
+    fn service_accounts(&self) -> Result<Vec<(String, Sid)>> {
+        Err(crate::Error::Unsupported {
+            action: "UpdateAreaPermissions".to_string(),
+            reason: "this workstation cannot read the accounts services run as".to_string(),
+        })
+    }
+
+    /// Makes `service` run as `account` (`LookupAccountSidW` for its name, `ChangeServiceConfigW`
+    /// with `SERVICE_NO_CHANGE` everywhere but `lpServiceStartName`, and `lpPassword` NULL so the
+    /// stored password stays), and grants the account `SeServiceLogonRight`
+    /// (`LsaAddAccountRights`); false when it runs as `account` already.
+    fn set_service_account(&mut self, service: &str, account: &Sid) -> Result<bool> {
+        let _ = (service, account);
+        Err(crate::Error::Unsupported {
+            action: "UpdateAreaPermissions".to_string(),
+            reason: "this workstation cannot change the account a service runs as".to_string(),
+        })
+    }
+
+    /// Every scheduled task and its principal, by task path (`ITaskService::GetFolder`,
+    /// `ITaskFolder::GetTasks` with `TASK_ENUM_HIDDEN` in every folder,
+    /// `IRegisteredTask::get_Definition`, `IPrincipal::get_UserId` / `get_GroupId` /
+    /// `get_LogonType`, `LookupAccountNameW`).
+    fn task_principals(&self) -> Result<Vec<(String, TaskPrincipal)>> {
+        Err(crate::Error::Unsupported {
+            action: "UpdateAreaPermissions".to_string(),
+            reason: "this workstation cannot read who scheduled tasks run as".to_string(),
+        })
+    }
+
+    /// Makes `task` run as `principal` (`IPrincipal::put_UserId` or `put_GroupId` and
+    /// `put_LogonType`, then `ITaskFolder::RegisterTaskDefinition` with `TASK_UPDATE` and that
+    /// logon type, no password); false when it does already.
+    fn set_task_principal(&mut self, task: &str, principal: &TaskPrincipal) -> Result<bool> {
+        let _ = (task, principal);
+        Err(crate::Error::Unsupported {
+            action: "UpdateAreaPermissions".to_string(),
+            reason: "this workstation cannot change who a scheduled task runs as".to_string(),
+        })
+    }
 
     /// Shows the Cache Credentials dialog (`title`, `message`, a user name and a password box)
     /// in the session of the user signed in at the console (`WTSGetActiveConsoleSessionId`,

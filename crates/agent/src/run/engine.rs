@@ -14,7 +14,7 @@ use model::status::{AgentStatus, EventLevel, Phase};
 use secdesc::translate::{SidMap, TranslateMode, TranslateOptions};
 use secdesc::Sid;
 
-use super::{actions, credentials, onedrive, Agent};
+use super::{actions, credentials, onedrive, run_as, Agent};
 use crate::client::{Client, Transport};
 use crate::journal::RecordedTranslations;
 use crate::permissions::{self, IgnoreList};
@@ -587,14 +587,26 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                         permissions::update_user_rights(&mut self.workstation, map, mode, &keep)
                     }
                     // The Areas to Ignore are file paths: they apply to the file system only.
+                    // Their descriptors, then the accounts they run as.
+                    Area::Services | Area::ScheduledTasks => {
+                        let descriptors = permissions::update_area(
+                            &mut self.workstation,
+                            *area,
+                            map,
+                            &options,
+                            &IgnoreList::default(),
+                        )?;
+                        match run_as::translate_area(&mut self.workstation, *area, map)? {
+                            Some(run_as) => Ok(run_as::combine(descriptors, run_as)),
+                            None => Ok(descriptors),
+                        }
+                    }
                     Area::Registry
                     | Area::FileShares
                     | Area::Printers
-                    | Area::Services
                     | Area::Sql
                     | Area::Iis
                     | Area::Dcom
-                    | Area::ScheduledTasks
                     | Area::FileSystem => permissions::update_area(
                         &mut self.workstation,
                         *area,

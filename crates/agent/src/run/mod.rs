@@ -35,6 +35,7 @@ pub mod credentials;
 mod engine;
 mod onedrive;
 mod preflight;
+pub mod run_as;
 
 /// How an agent is set up.
 #[derive(Clone)]

@@ -18,7 +18,8 @@ use secdesc::{SecurityDescriptor, Sid};
 use crate::fsutil;
 use crate::permissions::{self, IgnoreList};
 use crate::workstation::{
-    AdJoin, CommandOutcome, Effect, EnteredCredentials, Facts, RegValue, SecurityParts, Workstation,
+    AdJoin, CommandOutcome, Effect, EnteredCredentials, Facts, RegValue, SecurityParts,
+    TaskPrincipal, Workstation,
 };
 use crate::{Error, Result};
 pub use logon::LOGON_CACHE;
@@ -27,6 +28,7 @@ pub use store::DESCRIPTORS_FILE;
 
 mod files;
 mod logon;
+mod services;
 mod state;
 mod store;
 mod system;
@@ -595,6 +597,8 @@ impl Workstation for SimWorkstation {
             sids.extend(groups.values().flatten().cloned());
         }
         sids.extend(s.appx.keys().cloned());
+        sids.extend(s.service_accounts.values().cloned());
+        sids.extend(s.task_principals.values().map(|p| p.account.clone()));
         if let Some(appx) = &s.backups.appx {
             sids.extend(appx.keys().cloned());
         }
@@ -1001,6 +1005,22 @@ impl Workstation for SimWorkstation {
                 domain, from
             ),
         ))
+    }
+
+    fn service_accounts(&self) -> Result<Vec<(String, Sid)>> {
+        self.sim_service_accounts()
+    }
+
+    fn set_service_account(&mut self, service: &str, account: &Sid) -> Result<bool> {
+        self.sim_set_service_account(service, account)
+    }
+
+    fn task_principals(&self) -> Result<Vec<(String, TaskPrincipal)>> {
+        self.sim_task_principals()
+    }
+
+    fn set_task_principal(&mut self, task: &str, principal: &TaskPrincipal) -> Result<bool> {
+        self.sim_set_task_principal(task, principal)
     }
 
     fn prompt_credentials(

@@ -9,7 +9,8 @@ use secdesc::{SecurityDescriptor, Sid};
 use serde::{Deserialize, Serialize};
 
 use crate::workstation::{
-    RegValue, FILE_ATTRIBUTE_PINNED, FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS, FILE_ATTRIBUTE_UNPINNED,
+    RegValue, TaskLogon, TaskPrincipal, FILE_ATTRIBUTE_PINNED,
+    FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS, FILE_ATTRIBUTE_UNPINNED,
 };
 
 /// Everything a simulated workstation is, stored as one JSON file.
@@ -88,6 +89,14 @@ pub struct SimState {
     /// the SHA-256 of the password, never the password. A test's setting.
     #[serde(default)]
     pub domain_accounts: BTreeMap<String, String>,
+    /// The account each service runs as (`HKLM\SYSTEM\CurrentControlSet\Services\<name>`,
+    /// `ObjectName`), resolved to its SID, by service name.
+    #[serde(default)]
+    pub service_accounts: BTreeMap<String, Sid>,
+    /// Who each scheduled task runs as (`<Principal>` of `%windir%\System32\Tasks\<path>`), by
+    /// task path.
+    #[serde(default)]
+    pub task_principals: BTreeMap<String, TaskPrincipal>,
     /// Computer accounts that already exist in the domains the device may join (domain, upper-case
     /// name): what a domain controller would answer.
     #[serde(default)]
@@ -508,6 +517,37 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         })
         .collect();
 
+    // A line-of-business service and two tasks run as the users, beside the system's own.
+    let system: Sid = "S-1-5-18".parse().unwrap_or_else(|_| unreachable!());
+    let mut service_accounts = BTreeMap::new();
+    service_accounts.insert("Spooler".to_string(), system.clone());
+    let mut task_principals = BTreeMap::new();
+    task_principals.insert(
+        "\\Microsoft\\Windows\\Defrag\\ScheduledDefrag".to_string(),
+        TaskPrincipal {
+            account: system,
+            logon: TaskLogon::ServiceAccount,
+        },
+    );
+    if let Some(first) = spec.users.first() {
+        service_accounts.insert("ContosoSync".to_string(), first.sid.clone());
+        task_principals.insert(
+            "\\Contoso\\Backup".to_string(),
+            TaskPrincipal {
+                account: first.sid.clone(),
+                logon: TaskLogon::InteractiveToken,
+            },
+        );
+        let last = spec.users.last().unwrap_or(first);
+        task_principals.insert(
+            "\\Contoso\\Report".to_string(),
+            TaskPrincipal {
+                account: last.sid.clone(),
+                logon: TaskLogon::Password,
+            },
+        );
+    }
+
     let mut local_groups = BTreeMap::new();
     local_groups.insert(ADMINISTRATORS.to_string(), admins);
     local_groups.insert(USERS.to_string(), users_group);
@@ -553,6 +593,8 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         mdm_enrolled: None,
         mdm_refusals_left: 0,
         domain_accounts: BTreeMap::new(),
+        service_accounts,
+        task_principals,
         agent_installed: true,
         command_runs: Vec::new(),
         command_outcomes: BTreeMap::new(),

@@ -12,6 +12,7 @@ mod http;
 mod migration;
 mod registration;
 mod resume;
+mod run_as;
 mod scenarios;
 mod spool;
 mod support;
