@@ -8,7 +8,7 @@ use std::fmt;
 
 use chrono::FixedOffset;
 use model::plan::{DeviceFacts, JoinState, OsEdition, PermissionArea};
-use model::protocol::UserProfile;
+use model::protocol::{BulkToken, UserProfile};
 use model::runbook::Area;
 use model::status::EventLevel;
 use secdesc::translate::{SidMap, TranslateOptions};
@@ -213,8 +213,32 @@ pub trait Workstation {
     /// (`NETSETUP_JOIN_WITH_NEW_NAME` off, `NETSETUP_DOMAIN_JOIN_IF_JOINED`); otherwise the join
     /// fails and the device stays where it was.
     fn join_active_directory(&mut self, domain: &str, join: &AdJoin<'_>) -> Result<Effect>;
-    /// Joins the Entra tenant `tenant` (bulk enrolment package); a no-op when already joined to it.
-    fn join_entra(&mut self, tenant: &str) -> Result<Effect>;
+    /// Joins the Entra tenant `tenant` without a token. Superseded by
+    /// [`Workstation::join_entra_with_token`], which the phase engine calls; kept so that
+    /// implementations written before it still build.
+    fn join_entra(&mut self, tenant: &str) -> Result<Effect> {
+        let _ = tenant;
+        Err(crate::Error::Unsupported {
+            action: "JoinEntra".to_string(),
+            reason: "an Entra join needs the bulk enrollment token".to_string(),
+        })
+    }
+    /// Joins the Entra tenant `tenant` with its bulk enrollment `token`: a provisioning package
+    /// whose `Accounts/Azure/Authority` names the tenant and `Accounts/Azure/BPRT` holds the
+    /// token, written under `%ProgramData%\Microsoft\Provisioning` and applied with
+    /// `Install-ProvisioningPackage -ForceInstall -QuietInstall` (or `dism /Online
+    /// /Add-ProvisioningPackage`), after setting `HKLM\SOFTWARE\Microsoft\PolicyManager\current\device\Security`
+    /// `AllowAddProvisioningPackage` to 1. A no-op when already joined to the tenant; a token the
+    /// tenant refuses fails and leaves the device where it was.
+    fn join_entra_with_token(&mut self, tenant: &str, token: &BulkToken) -> Result<Effect> {
+        let _ = (tenant, token);
+        Err(crate::Error::Unsupported {
+            action: "JoinEntra".to_string(),
+            reason:
+                "this workstation cannot apply a provisioning package with a bulk enrollment token"
+                    .to_string(),
+        })
+    }
     /// Joins `domain` offline from the provisioning `blob` the server prepared
     /// (`NetRequestOfflineDomainJoin` with the blob, `NETSETUP_PROVISION_ONLINE_CALLER` and the
     /// Windows folder), taking effect at the next reboot; a no-op when already joined to it. A

@@ -520,7 +520,27 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     )
                 }
             }
-            Action::JoinEntra { tenant } => ws.join_entra(tenant),
+            Action::JoinEntra { tenant } => {
+                let assignment = self.assigned(runbook)?;
+                let token = assignment.bulk_token.ok_or_else(|| {
+                    Error::Device(format!(
+                        "the server sent no bulk enrollment token for {}: add one to the target directory, then retry the runbook",
+                        tenant
+                    ))
+                })?;
+                // A join resumed after the token expired does not try it.
+                if let Some(at) = assignment
+                    .bulk_token_expires_at
+                    .filter(|at| *at <= self.clock.now())
+                {
+                    return Err(Error::Device(format!(
+                        "the bulk enrollment token for {} expired at {}: create a new one for the target directory, then retry the runbook",
+                        tenant,
+                        at.format("%Y-%m-%d %H:%M UTC")
+                    )));
+                }
+                self.workstation.join_entra_with_token(tenant, &token)
+            }
             Action::SetHybridJoinTenant {
                 tenant_name,
                 tenant_id,

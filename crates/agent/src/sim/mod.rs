@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::FixedOffset;
 use model::plan::{JoinState, PermissionArea};
-use model::protocol::UserProfile;
+use model::protocol::{sha256_hex, BulkToken, UserProfile};
 use model::runbook::Area;
 use model::status::EventLevel;
 use secdesc::descriptor::control;
@@ -189,6 +189,14 @@ impl SimWorkstation {
         self.state
             .command_outcomes
             .insert(sha256.to_string(), (exit_code, output.to_string()));
+        self.save()
+    }
+
+    /// Makes the Entra tenant `tenant` accept only the bulk enrollment token `token`, and saves.
+    pub fn accept_bulk_token(&mut self, tenant: &str, token: &str) -> Result<()> {
+        self.state
+            .entra_bulk_tokens
+            .insert(tenant.to_lowercase(), sha256_hex(token.as_bytes()));
         self.save()
     }
 
@@ -450,6 +458,35 @@ fn descriptor_sids(path: &str, bytes: &[u8], out: &mut BTreeSet<Sid>) -> Result<
     Ok(())
 }
 
+impl SimWorkstation {
+    fn sim_join_entra(&mut self, tenant: &str) -> Result<Effect> {
+        let effect = match self.state.join_state.clone() {
+            JoinState::Entra { tenant: current } if current.eq_ignore_ascii_case(tenant) => {
+                Effect::unchanged(format!("already joined to {}", tenant))
+            }
+            JoinState::Entra { tenant: current } => {
+                return Err(Error::Device(format!(
+                    "the device is joined to the Entra tenant {}; leave it before joining {}",
+                    current, tenant
+                )))
+            }
+            JoinState::ActiveDirectory { domain } => {
+                return Err(Error::Device(format!(
+                    "the device is joined to the domain {}; leave it before joining the Entra tenant {}",
+                    domain, tenant
+                )))
+            }
+            JoinState::Workgroup => {
+                self.state.join_state = JoinState::Entra {
+                    tenant: tenant.to_string(),
+                };
+                Effect::changed(1, format!("joined the Entra tenant {}", tenant))
+            }
+        };
+        Ok(effect)
+    }
+}
+
 impl Workstation for SimWorkstation {
     fn facts(&self) -> Result<Facts> {
         let s = &self.state;
@@ -558,30 +595,26 @@ impl Workstation for SimWorkstation {
         self.commit("device-state/join-ad", effect)
     }
 
-    fn join_entra(&mut self, tenant: &str) -> Result<Effect> {
-        let effect = match self.state.join_state.clone() {
-            JoinState::Entra { tenant: current } if current.eq_ignore_ascii_case(tenant) => {
-                Effect::unchanged(format!("already joined to {}", tenant))
-            }
-            JoinState::Entra { tenant: current } => {
-                return Err(Error::Device(format!(
-                    "the device is joined to the Entra tenant {}; leave it before joining {}",
-                    current, tenant
-                )))
-            }
-            JoinState::ActiveDirectory { domain } => {
-                return Err(Error::Device(format!(
-                    "the device is joined to the domain {}; leave it before joining the Entra tenant {}",
-                    domain, tenant
-                )))
-            }
-            JoinState::Workgroup => {
-                self.state.join_state = JoinState::Entra {
-                    tenant: tenant.to_string(),
-                };
-                Effect::changed(1, format!("joined the Entra tenant {}", tenant))
-            }
-        };
+    fn join_entra_with_token(&mut self, tenant: &str, token: &BulkToken) -> Result<Effect> {
+        self.require("join_entra_with_token")?;
+        let used = sha256_hex(token.0.as_bytes());
+        let refused = self
+            .state
+            .entra_bulk_tokens
+            .get(&tenant.to_lowercase())
+            .map_or(token.0.trim().is_empty(), |accepted| *accepted != used);
+        if refused
+            && !matches!(&self.state.join_state, JoinState::Entra { tenant: t } if t.eq_ignore_ascii_case(tenant))
+        {
+            return Err(Error::Device(format!(
+                "the Entra tenant {} refused the bulk enrollment token; nothing was changed",
+                tenant
+            )));
+        }
+        let effect = self.sim_join_entra(tenant)?;
+        if effect.changes > 0 {
+            self.state.entra_join_token = Some(used);
+        }
         self.commit("device-state/join-entra", effect)
     }
 

@@ -89,6 +89,13 @@ pub struct SimState {
     /// the SHA-256 of the password, never the password. A test's setting.
     #[serde(default)]
     pub domain_accounts: BTreeMap<String, String>,
+    /// The bulk enrollment token each Entra tenant accepts, by lower-case tenant: its SHA-256. A
+    /// tenant not listed accepts any token that is not blank. A test's setting.
+    #[serde(default)]
+    pub entra_bulk_tokens: BTreeMap<String, String>,
+    /// The SHA-256 of the bulk enrollment token the device joined Entra with, if it did.
+    #[serde(default)]
+    pub entra_join_token: Option<String>,
     /// The account each service runs as (`HKLM\SYSTEM\CurrentControlSet\Services\<name>`,
     /// `ObjectName`), resolved to its SID, by service name.
     #[serde(default)]
@@ -593,6 +600,8 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         mdm_enrolled: None,
         mdm_refusals_left: 0,
         domain_accounts: BTreeMap::new(),
+        entra_bulk_tokens: BTreeMap::new(),
+        entra_join_token: None,
         service_accounts,
         task_principals,
         agent_installed: true,

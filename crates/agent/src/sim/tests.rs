@@ -79,13 +79,24 @@ fn create_builds_a_domain_workstation_and_open_reads_it_back() {
 #[test]
 fn joins_and_leaves_are_idempotent_and_refuse_what_windows_refuses() {
     let mut sim = SimWorkstation::create(&scratch(), &spec()).expect("create");
+    let token = BulkToken("bprt".to_string());
     assert_eq!(sim.leave_active_directory().expect("leave").changes, 1);
     assert_eq!(sim.leave_active_directory().expect("leave").changes, 0);
     // Leaving took Domain Admins out of Administrators; the local Administrator stays.
     assert!(!sim.state().local_groups["Administrators"].contains(&sid(DOMAIN_ADMINS_OLD)));
     assert_eq!(sim.state().local_groups["Administrators"].len(), 1);
-    assert_eq!(sim.join_entra("new.contoso.test").expect("join").changes, 1);
-    assert_eq!(sim.join_entra("new.contoso.test").expect("join").changes, 0);
+    assert_eq!(
+        sim.join_entra_with_token("new.contoso.test", &token)
+            .expect("join")
+            .changes,
+        1
+    );
+    assert_eq!(
+        sim.join_entra_with_token("new.contoso.test", &token)
+            .expect("join")
+            .changes,
+        0
+    );
     assert!(matches!(
         sim.join_active_directory(
             "new.contoso.test",
@@ -99,9 +110,32 @@ fn joins_and_leaves_are_idempotent_and_refuse_what_windows_refuses() {
         Err(Error::Device(_))
     ));
     assert!(matches!(
-        sim.join_entra("other.test"),
+        sim.join_entra_with_token("other.test", &token),
         Err(Error::Device(_))
     ));
+    // The token the device joined with is recorded by its hash, never in clear.
+    assert_eq!(
+        sim.state().entra_join_token.as_deref(),
+        Some(sha256_hex(b"bprt").as_str())
+    );
+}
+
+#[test]
+fn a_bulk_token_the_tenant_does_not_accept_changes_nothing() {
+    let mut sim = SimWorkstation::create(&scratch(), &spec()).expect("create");
+    sim.leave_active_directory().expect("leave");
+    sim.accept_bulk_token("new.contoso.test", "the-right-one")
+        .expect("token");
+    let before = sim.state().clone();
+    assert!(matches!(
+        sim.join_entra_with_token("new.contoso.test", &BulkToken("stale".to_string())),
+        Err(Error::Device(_))
+    ));
+    assert_eq!(sim.state(), &before);
+    let joined = sim
+        .join_entra_with_token("new.contoso.test", &BulkToken("the-right-one".to_string()))
+        .expect("join");
+    assert_eq!(joined.changes, 1);
 }
 
 #[test]

@@ -5,6 +5,7 @@
 mod actions;
 mod blocked;
 mod credentials;
+mod entra_join;
 mod fake_server;
 mod fleet;
 mod gates;

@@ -157,7 +157,11 @@ fn a_failed_step_stops_the_run_with_an_error_event() {
     // An Entra-joined device cannot join an AD domain: the join step fails.
     let mut sim = SimWorkstation::open(&world.dir).expect("open");
     sim.leave_active_directory().expect("leave");
-    sim.join_entra("contoso.onmicrosoft.com").expect("join");
+    sim.join_entra_with_token(
+        "contoso.onmicrosoft.com",
+        &model::protocol::BulkToken("bprt".into()),
+    )
+    .expect("join");
     let runbook = world.assign(Duration::minutes(-5));
     let exit = world.agent_with(sim, 100).run().expect("run");
     assert_eq!(

@@ -1,0 +1,83 @@
+//! The Entra join uses the bulk enrollment token the server sends.
+
+use agent::{Exit, SimWorkstation};
+use chrono::Duration;
+use model::plan::JoinState;
+use model::protocol::sha256_hex;
+use model::runbook::DomainJoin;
+use model::status::{AgentStatus, EventLevel};
+
+use crate::support::*;
+
+const TENANT: &str = "fabrikam.onmicrosoft.com";
+
+#[test]
+fn the_device_joins_entra_with_the_servers_bulk_enrollment_token() {
+    let world = World::new();
+    let (runbook, secrets) = full_runbook(DomainJoin::Entra, true);
+    let id = world.assign_runbook(runbook, secrets, TENANT, Duration::minutes(-5));
+    let token = world
+        .server
+        .state()
+        .assignment
+        .as_ref()
+        .and_then(|a| a.bulk_token.clone())
+        .expect("token");
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.accept_bulk_token(TENANT, &token.0).expect("token");
+    let exit = world.agent_with(sim, 100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Completed
+        }
+    );
+    let state = SimWorkstation::load(&world.dir).expect("load");
+    assert_eq!(
+        state.join_state,
+        JoinState::Entra {
+            tenant: TENANT.into()
+        }
+    );
+    assert_eq!(
+        state.entra_join_token.as_deref(),
+        Some(sha256_hex(token.0.as_bytes()).as_str())
+    );
+    let server = world.server.state();
+    assert!(server
+        .events
+        .values()
+        .all(|e| !e.message.contains(&token.0)));
+}
+
+#[test]
+fn a_token_the_tenant_refuses_fails_the_join_and_leaves_the_device_out_of_any_tenant() {
+    let world = World::new();
+    let (runbook, secrets) = full_runbook(DomainJoin::Entra, true);
+    let id = world.assign_runbook(runbook, secrets, TENANT, Duration::minutes(-5));
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    // The tenant's token was replaced after the server last read it.
+    sim.accept_bulk_token(TENANT, "a newer token")
+        .expect("token");
+    let exit = world.agent_with(sim, 100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Error
+        }
+    );
+    let state = SimWorkstation::load(&world.dir).expect("load");
+    assert_eq!(state.join_state, JoinState::Workgroup);
+    assert_eq!(state.entra_join_token, None);
+    let server = world.server.state();
+    let last = server.events.values().last().expect("events");
+    assert_eq!(last.level, EventLevel::Error);
+    assert!(
+        last.message.contains("JoinEntra")
+            && last.message.contains("refused the bulk enrollment token"),
+        "{}",
+        last.message
+    );
+}
