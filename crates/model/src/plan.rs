@@ -97,6 +97,8 @@ pub enum Action {
     LeaveActiveDirectory,
     /// Leave the Entra tenant.
     LeaveEntra,
+    /// Remove the source tenant's cached Autopilot profile.
+    ResetAutopilot,
     /// Rename the computer from a template.
     RenameComputer { template: String },
     /// Join the target Active Directory domain.
@@ -194,6 +196,7 @@ impl Action {
             Action::CacheCredentials => "CacheCredentials",
             Action::LeaveActiveDirectory => "LeaveActiveDirectory",
             Action::LeaveEntra => "LeaveEntra",
+            Action::ResetAutopilot => "ResetAutopilot",
             Action::RenameComputer { .. } => "RenameComputer",
             Action::JoinActiveDirectory { .. } => "JoinActiveDirectory",
             Action::JoinEntra { .. } => "JoinEntra",
@@ -421,6 +424,13 @@ pub fn plan(
     }
     if leaves_entra {
         add(Phase::DeviceState, "leave-entra", Action::LeaveEntra);
+    }
+    if state.reset_autopilot {
+        add(
+            Phase::DeviceState,
+            "reset-autopilot",
+            Action::ResetAutopilot,
+        );
     }
     if let Some(rename) = &state.rename {
         add(

@@ -703,3 +703,37 @@ pub fn retry_mdm<W: Workstation>(ws: &mut W, now: DateTime<Utc>) -> Result<Optio
     }
     Ok(Some(enrolled))
 }
+
+/// Where Windows keeps the Autopilot profile the device was assigned.
+const AUTOPILOT_KEYS: [&str; 2] = [
+    "HKLM\\SOFTWARE\\Microsoft\\Provisioning\\Diagnostics\\Autopilot",
+    "HKLM\\SOFTWARE\\Microsoft\\Provisioning\\AutopilotPolicyCache",
+];
+/// The Autopilot profile file a reset of Windows reads.
+pub const AUTOPILOT_FILE: &str =
+    "C:\\Windows\\Provisioning\\Autopilot\\AutopilotConfigurationFile.json";
+
+/// Removes the source tenant's Autopilot profile from the device (its registry cache and its
+/// configuration file), so a later reset of Windows does not enrol it back into that tenant.
+pub fn reset_autopilot<W: Workstation>(ws: &mut W) -> Result<Effect> {
+    let tenant = match ws.registry_value(AUTOPILOT_KEYS[0], "CloudAssignedTenantId")? {
+        Some(RegValue::Sz(tenant)) => Some(tenant),
+        _ => None,
+    };
+    let mut changes = 0;
+    for key in AUTOPILOT_KEYS {
+        changes += usize::from(ws.delete_registry_key(key)?);
+    }
+    changes += ws.remove_tree(AUTOPILOT_FILE)?;
+    Ok(effect(
+        changes,
+        format!(
+            "removed the Autopilot profile{} ({} item(s)): a reset of Windows no longer enrols the device there",
+            tenant
+                .map(|t| format!(" of the tenant {}", t))
+                .unwrap_or_default(),
+            changes
+        ),
+        "no Autopilot profile is cached on this device",
+    ))
+}

@@ -498,6 +498,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             }
             Action::LeaveActiveDirectory => ws.leave_active_directory(),
             Action::LeaveEntra => ws.leave_entra(),
+            Action::ResetAutopilot => actions::reset_autopilot(ws),
             Action::RenameComputer { template } => {
                 actions::rename_computer(ws, template, random_digit)
             }
@@ -735,6 +736,7 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
         | Action::CacheCredentials
         | Action::LeaveActiveDirectory
         | Action::LeaveEntra
+        | Action::ResetAutopilot
         | Action::RenameComputer { .. }
         | Action::JoinActiveDirectory { .. }
         | Action::JoinEntra { .. }

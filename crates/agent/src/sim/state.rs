@@ -464,6 +464,35 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         rdp.push(sid.clone());
     }
     files.insert("C:\\Data\\Projects".to_string(), shared);
+    // A device bought through Autopilot keeps its tenant's profile.
+    if let Some(tenant) = &spec.onedrive_tenant {
+        let mut autopilot = BTreeMap::new();
+        autopilot.insert(
+            "cloudassignedtenantid".to_string(),
+            RegValue::Sz(tenant.clone()),
+        );
+        autopilot.insert(
+            "cloudassignedforcedenrollment".to_string(),
+            RegValue::Dword(1),
+        );
+        registry.insert(
+            "hklm\\software\\microsoft\\provisioning\\diagnostics\\autopilot".to_string(),
+            autopilot,
+        );
+        let mut cache = BTreeMap::new();
+        cache.insert(
+            "prov".to_string(),
+            RegValue::Sz(format!("{{\"CloudAssignedTenantId\":\"{}\"}}", tenant)),
+        );
+        registry.insert(
+            "hklm\\software\\microsoft\\provisioning\\autopilotpolicycache".to_string(),
+            cache,
+        );
+        files.insert(
+            "C:\\Windows\\Provisioning\\Autopilot\\AutopilotConfigurationFile.json".to_string(),
+            "O:SYG:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)".to_string(),
+        );
+    }
     // What Areas to Ignore leave alone by default: a system file naming the user.
     if let Some(user) = spec.users.first() {
         files.insert(

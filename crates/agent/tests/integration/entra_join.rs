@@ -1,6 +1,8 @@
-//! The Entra join uses the bulk enrollment token the server sends.
+//! The Entra join uses the bulk enrollment token the server sends; the source tenant's
+//! Autopilot profile goes where the runbook asks.
 
-use agent::{Exit, SimWorkstation};
+use agent::run::actions::AUTOPILOT_FILE;
+use agent::{Exit, SimWorkstation, Workstation};
 use chrono::Duration;
 use model::plan::JoinState;
 use model::protocol::sha256_hex;
@@ -79,5 +81,49 @@ fn a_token_the_tenant_refuses_fails_the_join_and_leaves_the_device_out_of_any_te
             && last.message.contains("refused the bulk enrollment token"),
         "{}",
         last.message
+    );
+}
+
+#[test]
+fn the_source_tenants_autopilot_profile_is_removed_when_the_runbook_asks() {
+    let world = World::new();
+    let autopilot = "HKLM\\SOFTWARE\\Microsoft\\Provisioning\\Diagnostics\\Autopilot";
+    let sim = SimWorkstation::open(&world.dir).expect("open");
+    assert!(sim
+        .registry_value(autopilot, "CloudAssignedTenantId")
+        .expect("registry")
+        .is_some());
+    assert!(sim.file_attributes(AUTOPILOT_FILE).expect("file").is_some());
+    let (runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    let id = world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5));
+    let exit = world.agent_with(sim, 100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Completed
+        }
+    );
+    let sim = SimWorkstation::open(&world.dir).expect("open");
+    assert_eq!(
+        sim.registry_value(autopilot, "CloudAssignedTenantId")
+            .expect("registry"),
+        None
+    );
+    assert!(sim
+        .registry_subkeys("HKLM\\SOFTWARE\\Microsoft\\Provisioning")
+        .expect("registry")
+        .is_empty());
+    assert_eq!(sim.file_attributes(AUTOPILOT_FILE).expect("file"), None);
+    let server = world.server.state();
+    let event = server
+        .events
+        .values()
+        .find(|e| e.step.as_deref() == Some("device-state/reset-autopilot"))
+        .expect("the step's event");
+    assert!(
+        event.message.contains(SOURCE_TENANT_ID),
+        "{}",
+        event.message
     );
 }

@@ -10,6 +10,7 @@ use crate::support::*;
 #[test]
 fn an_ad_to_ad_migration_completes_and_re_permissions_the_device() {
     let world = World::new();
+    let before = SimWorkstation::load(&world.dir).expect("load");
     let runbook = world.assign(Duration::minutes(-5));
     let mut agent = world.agent(100);
     let exit = agent.run().expect("run");
@@ -47,7 +48,7 @@ fn an_ad_to_ad_migration_completes_and_re_permissions_the_device() {
         }
         if path.starts_with("C:\\Windows\\") {
             // Under the default Areas to Ignore (%SystemRoot%\*): left as it was.
-            assert!(sd.sids().any(|s| *s == sid(ALICE)), "{} was changed", path);
+            assert_eq!(Some(bytes), before.files.get(path), "{} was changed", path);
             continue;
         }
         for ace in &sd.dacl.as_ref().expect("dacl").aces {

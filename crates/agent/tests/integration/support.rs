@@ -417,6 +417,7 @@ pub fn full_runbook(join: DomainJoin, only_carried_out: bool) -> (Runbook, Runbo
                 tenant_id: "6f1c2f2c-1b2a-4c1e-9d8a-0a1b2c3d4e5f".into(),
             }),
             enroll_intune: join == DomainJoin::Entra,
+            reset_autopilot: true,
         },
         permissions: PermissionSettings {
             mode: PermissionMode::AddAndRemove,

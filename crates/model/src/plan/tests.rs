@@ -591,3 +591,28 @@ fn the_legal_notice_step_carries_the_default_cultures_notice_as_plain_text() {
     let old: Action = serde_json::from_str(r#"{"action":"SetLegalNotice"}"#).expect("old");
     assert_eq!(old.name(), "SetLegalNotice");
 }
+
+#[test]
+fn autopilot_is_reset_after_leaving_and_before_the_join_only_when_the_runbook_asks() {
+    let mut rb = runbook(
+        RemoveFrom::Entra,
+        DomainJoin::Entra,
+        PermissionMode::DontUpdate,
+    );
+    let device = DeviceFacts {
+        os_edition: OsEdition::Workstation,
+        join_state: JoinState::Entra {
+            tenant: "contoso".into(),
+        },
+    };
+    let without = plan(&rb, &device, &target()).unwrap();
+    assert!(!without.iter().any(|s| s.action == Action::ResetAutopilot));
+    rb.device_state.reset_autopilot = true;
+    let steps = plan(&rb, &device, &target()).unwrap();
+    let position = |id: &str| ids(&steps).iter().position(|s| *s == id);
+    let reset = position("device-state/reset-autopilot");
+    assert!(reset.is_some());
+    assert!(position("device-state/leave-entra") < reset);
+    assert!(reset < position("device-state/join-entra"));
+    assert_eq!(steps.len(), without.len() + 1);
+}

@@ -108,6 +108,10 @@ pub struct DeviceStateSettings {
     /// Keep prompting Intune enrolment after an Entra join until it succeeds.
     #[serde(default)]
     pub enroll_intune: bool,
+    /// Remove the source tenant's Autopilot profile cached on the device, so a later reset of
+    /// Windows does not enrol it back into the source tenant.
+    #[serde(default)]
+    pub reset_autopilot: bool,
 }
 
 impl DeviceStateSettings {
