@@ -28,6 +28,8 @@ use server::{App, Settings};
 
 use crate::support::blocking;
 
+mod plan;
+
 const COMPUTER: &str = "HYB-PC01";
 /// A file in Alice's profile that names one of her SIDs explicitly.
 const ALICE_FILE: &str = "C:\\Users\\alice\\Documents\\Notes.txt";
@@ -178,18 +180,15 @@ impl Stage {
         directory.id
     }
 
-    /// Imports both sides, matches them under `profile`, assigns a runbook leaving `remove_from`
-    /// and joining `join` (the device change) to every computer of the source, runs the agent on a workstation built
-    /// from `spec` (after `prepare`), and returns the workstation afterwards.
-    async fn migrate(
+    /// Imports both sides, matches them under `profile` and assigns a runbook leaving
+    /// `remove_from` and joining `join` (the device change) to every computer of the source.
+    async fn assign(
         &self,
         source: &Side,
         target: &Side,
         profile: MatchProfile,
         (remove_from, join): (RemoveFrom, DomainJoin),
-        spec: &SimSpec,
-        prepare: impl FnOnce(&mut SimWorkstation),
-    ) -> (SimState, Vec<String>) {
+    ) -> (DirectoryId, DirectoryId, Runbook) {
         let source_id = self.directory(source).await;
         let target_id = self.directory(target).await;
         let summary = server::directory::match_pair(&self.app, source_id, target_id, Some(profile))
@@ -251,7 +250,23 @@ impl Stage {
         )
         .await
         .expect("create the batch");
+        (source_id, target_id, runbook)
+    }
 
+    /// [`Stage::assign`], then runs the agent on a workstation built from `spec` (after
+    /// `prepare`), and returns the workstation afterwards with the plan preview of the server's
+    /// answer.
+    async fn migrate(
+        &self,
+        source: &Side,
+        target: &Side,
+        profile: MatchProfile,
+        change: (RemoveFrom, DomainJoin),
+        spec: &SimSpec,
+        prepare: impl FnOnce(&mut SimWorkstation),
+    ) -> (SimState, Vec<String>) {
+        let join = change.1;
+        let (source_id, target_id, runbook) = self.assign(source, target, profile, change).await;
         let dir = self.dir.path().join(&spec.computer_name);
         let mut workstation = SimWorkstation::create(&dir, spec).expect("create the workstation");
         prepare(&mut workstation);

@@ -227,7 +227,19 @@ async fn the_server_plans_a_registered_device_before_it_runs() {
             change
         );
     }
-    assert!(plan.untranslated_profiles.is_empty());
+    // Every profile gets a translation, and each says why its target SID was chosen.
+    assert!(
+        plan.untranslated_profiles.iter().all(|p| !p.stops_run),
+        "{:?}",
+        plan.untranslated_profiles
+    );
+    assert!(
+        plan.sid_changes
+            .iter()
+            .all(|c| c.reason == "Active Directory join: the target's AD SID"),
+        "{:?}",
+        plan.sid_changes
+    );
     let target_sids: Vec<_> = h
         .world
         .target

@@ -291,11 +291,10 @@ async fn translate_for(
     let mut sids = req.sids.clone();
     sids.sort_by_key(|s| s.to_string());
     sids.dedup();
-    let answer = crate::directory::device_translation::for_device(
+    let answer = crate::directory::device_translation::for_assignment(
         app,
-        current.batch.source_directory,
-        current.batch.target_directory,
-        current.runbook.device_state.domain_join.into(),
+        current.batch,
+        current.runbook,
         &sids,
     )
     .await?;

@@ -86,7 +86,7 @@ pub async fn retry_run(
     description = crate::api::openapi::access::AGENT_READ,
     params(("id" = String, Path, description = "The agent's id.")),
     responses(
-        (status = 200, description = "The runbook the device runs next: its steps in order, planned from the facts the agent last reported, and the SID change each harvested profile would get.", body = crate::api::openapi::schemas::DevicePlan),
+        (status = 200, description = "The runbook the device runs next: its steps in order, planned from the facts the agent last reported; for each harvested profile the target SID the device will be sent for the runbook's join and why, or why it gets none.", body = crate::api::openapi::schemas::DevicePlan),
         (status = 404, description = "No such agent.", body = crate::error::ErrorBody),
         (status = 409, description = "No runbook is assigned to the device that it has not completed, or the runbook refuses the device (a server edition).", body = crate::error::ErrorBody),
         (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)

@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use model::batch::Batch;
 use model::directory::TranslationEntry;
 use model::ids::DirectoryId;
 use model::protocol::SidTranslation;
+use model::runbook::Runbook;
 use model::translation::{choose, JoinChange};
 use secdesc::Sid;
 
@@ -29,6 +31,25 @@ pub struct DeviceTranslations {
     pub translations: Vec<SidTranslation>,
     /// SIDs held by a row that still get no translation.
     pub untranslated: Vec<Untranslated>,
+}
+
+/// The translations of `sids`, found on a device that `batch` assigns `runbook`: into the batch's
+/// target, for the runbook's join. The agent API answers a device with this, and the server's plan
+/// of a device shows it, so both say the same.
+pub async fn for_assignment(
+    app: &App,
+    batch: &Batch,
+    runbook: &Runbook,
+    sids: &[Sid],
+) -> Result<DeviceTranslations> {
+    for_device(
+        app,
+        batch.source_directory,
+        batch.target_directory,
+        runbook.device_state.domain_join.into(),
+        sids,
+    )
+    .await
 }
 
 /// The translations into `target` of `sids`, found on a device of a batch from `source` whose

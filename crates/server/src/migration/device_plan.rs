@@ -1,19 +1,23 @@
 //! What a registered device would run next, before it runs: the steps of its next runbook's plan,
-//! made from the facts its agent last reported with the same `model::plan` the agent runs, and the
-//! SID change each profile it harvested would get. Nothing is sent to the device and nothing
-//! changes.
+//! made from the facts its agent last reported with the same `model::plan` the agent runs, and for
+//! each profile it harvested the target SID the agent API would answer for that runbook's join
+//! (`directory::device_translation`), with why, or why there is none. Nothing is sent to the
+//! device and nothing changes.
 
 use std::collections::{HashMap, HashSet};
 
 use model::assignment;
 use model::directory::ObjectKind;
 use model::ids::{AgentId, BatchId, RunbookId};
-use model::plan::{plan, DeviceFacts, JoinState, OsEdition, Refusal, Step, TargetFacts};
+use model::plan::{
+    plan, Action, DeviceFacts, JoinState, OsEdition, PermissionArea, Refusal, Step, TargetFacts,
+};
 use model::protocol::UserProfile;
 use model::status::AgentStatus;
 use secdesc::Sid;
 use serde::Serialize;
 
+use crate::directory::device_translation::{self, DeviceTranslations};
 use crate::{App, Error, Result};
 
 /// The plan of the runbook a device runs next.
@@ -37,10 +41,9 @@ pub struct DevicePlan {
     pub steps: Vec<Step>,
     /// The profiles whose owner would change, with the target each gets.
     pub sid_changes: Vec<SidChange>,
-    /// Profiles of a translated domain that the translation table has no target for: left as they
-    /// are when the runbook says untranslated profiles may be skipped, otherwise they stop the run
-    /// in its pre-flight checks. Local accounts' profiles are not listed.
-    pub untranslated_profiles: Vec<UserProfile>,
+    /// The profiles that get no translation, each with why; `stops_run` marks those that stop
+    /// the run in its pre-flight checks, the others are left as they are.
+    pub untranslated_profiles: Vec<UntranslatedProfile>,
 }
 
 /// One SID found on the device and what it becomes.
@@ -56,6 +59,84 @@ pub struct SidChange {
     pub target_name: String,
     /// Where the device holds it: the profile folder.
     pub profile: String,
+    /// Why this target SID: which of the target's SIDs the device will use after the runbook's
+    /// join.
+    pub reason: String,
+}
+
+/// A profile on the device whose SID gets no translation, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UntranslatedProfile {
+    /// The profile owner's SID.
+    pub sid: Sid,
+    /// The profile folder.
+    pub path: String,
+    /// Why its SID gets no translation.
+    pub reason: String,
+    /// Whether the run stops in its pre-flight checks because of it (a profile of a domain the
+    /// translations cover, while the runbook moves profiles and does not skip untranslated ones);
+    /// otherwise the profile is left as it is.
+    pub stops_run: bool,
+}
+
+/// Sorts `profiles` by the device's translation answer: the SID changes, and the profiles left
+/// without one with why. `may_stop` says whether the runbook stops on an untranslated profile of
+/// a translated domain, as the agent's pre-flight gate does.
+fn profile_changes(
+    profiles: Vec<UserProfile>,
+    answer: &DeviceTranslations,
+    may_stop: bool,
+) -> (Vec<SidChange>, Vec<UntranslatedProfile>) {
+    // As the agent's pre-flight gate sees it: a profile of a domain the translations cover but
+    // without a translation of its own would be left behind; local accounts are not.
+    let domains: HashSet<Sid> = answer
+        .translations
+        .iter()
+        .filter_map(|t| domain_of(&t.source))
+        .collect();
+    let mut changes = Vec::new();
+    let mut untranslated = Vec::new();
+    for profile in profiles {
+        let covered = domain_of(&profile.sid).is_some_and(|d| domains.contains(&d));
+        let translation = answer.translations.iter().find(|t| t.source == profile.sid);
+        let reason = match translation {
+            Some(t) if t.target != profile.sid => {
+                changes.push(SidChange {
+                    kind: t.kind,
+                    source: profile.sid.clone(),
+                    target: t.target.clone(),
+                    target_name: t.target_name.clone(),
+                    profile: profile.path.clone(),
+                    reason: t.reason.clone().unwrap_or_default(),
+                });
+                continue;
+            }
+            Some(t) => {
+                untranslated.push(UntranslatedProfile {
+                    sid: profile.sid.clone(),
+                    path: profile.path.clone(),
+                    reason: format!(
+                        "it translates to itself ({}): nothing changes",
+                        t.reason.as_deref().unwrap_or("the same SID")
+                    ),
+                    stops_run: false,
+                });
+                continue;
+            }
+            None => match answer.untranslated.iter().find(|u| u.sid == profile.sid) {
+                Some(refused) => refused.reason.clone(),
+                None if covered => "no source object of the translation table holds this SID: match its user".to_string(),
+                None => "no SID of its domain translates: a local account, or a domain the batch does not migrate".to_string(),
+            },
+        };
+        untranslated.push(UntranslatedProfile {
+            sid: profile.sid,
+            path: profile.path,
+            reason,
+            stops_run: covered && may_stop,
+        });
+    }
+    (changes, untranslated)
 }
 
 /// The directory a SID belongs to: its domain for AD accounts, the whole of Entra for Entra
@@ -123,34 +204,23 @@ pub async fn device_plan(app: &App, id: AgentId) -> Result<DevicePlan> {
     let mut sids: Vec<Sid> = profiles.iter().map(|p| p.sid.clone()).collect();
     sids.sort_by_key(|s| s.to_string());
     sids.dedup();
-    let entries = app
-        .store
-        .translations_for_sids(next.batch.target_directory, &sids)
-        .await?;
-    // As the agent's pre-flight gate sees it: a profile of a domain the translations cover but
-    // without a translation of its own would be left behind; local accounts are not.
-    let domains: HashSet<Sid> = entries
-        .iter()
-        .filter_map(|e| domain_of(&e.source.sid))
-        .collect();
-    let mut sid_changes = Vec::new();
-    let mut untranslated_profiles = Vec::new();
-    for profile in profiles {
-        match entries.iter().find(|e| e.source.sid == profile.sid) {
-            Some(e) if e.target.sid != profile.sid => sid_changes.push(SidChange {
-                kind: e.kind,
-                source: profile.sid.clone(),
-                target: e.target.sid.clone(),
-                target_name: e.target.name.clone(),
-                profile: profile.path.clone(),
-            }),
-            Some(_) => {}
-            None if domain_of(&profile.sid).is_some_and(|d| domains.contains(&d)) => {
-                untranslated_profiles.push(profile)
+    // The answer the agent API gives this device for these SIDs: the same function, so the plan
+    // shows the target SID the device will be sent.
+    let answer = device_translation::for_assignment(app, next.batch, next.runbook, &sids).await?;
+    let moves_profiles = steps.iter().any(|s| {
+        matches!(
+            s.action,
+            Action::UpdatePermissions {
+                area: PermissionArea::WindowsProfiles,
+                ..
             }
-            None => {}
-        }
-    }
+        )
+    });
+    let (sid_changes, untranslated_profiles) = profile_changes(
+        profiles,
+        &answer,
+        moves_profiles && !next.runbook.permissions.skip_untranslated_profiles,
+    );
     Ok(DevicePlan {
         agent: id,
         runbook: next.runbook.id,
