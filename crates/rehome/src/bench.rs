@@ -23,6 +23,10 @@ pub enum BenchCommand {
     Agent(crate::agent_bench::AgentBenchArgs),
     /// Export synthetic users and groups into a real AD target, then again with nothing to write.
     Export(crate::export_bench::ExportBenchArgs),
+    /// Export synthetic users and groups into the local Graph server, then again with nothing to
+    /// write (built with the `bench-fakes` feature).
+    #[cfg(feature = "bench-fakes")]
+    ExportGraph(crate::export_graph_bench::ExportGraphBenchArgs),
     /// Answer times of the console's heaviest pages at 100,000 rows.
     Console(crate::console_bench::ConsoleBenchArgs),
 }
@@ -56,6 +60,8 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Directory(args) => args,
         BenchCommand::Agent(args) => return crate::agent_bench::run(args),
         BenchCommand::Export(args) => return crate::export_bench::run(args),
+        #[cfg(feature = "bench-fakes")]
+        BenchCommand::ExportGraph(args) => return crate::export_graph_bench::run(args),
         BenchCommand::Console(args) => {
             return tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

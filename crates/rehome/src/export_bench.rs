@@ -3,7 +3,7 @@
 //! nothing to write, printing the time and the LDAP operations per second of each. Everything is
 //! created under a new OU of its own, which is removed afterwards unless `--keep` is given.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,12 +13,14 @@ use ldap3::{LdapConnAsync, LdapConnSettings};
 use model::directory::{Directory, DirectoryKind, DirectoryObject, ObjectKind};
 use model::ids::{DirectoryId, ObjectGuid};
 use server::directory::connection::{self, Connection};
+use server::directory::export::plan::{Change, TargetEntry};
 use server::directory::export::profile::{
     DeletionPolicy, ExportKind, ProfileBody, Scope, SyncMode,
 };
-use server::directory::export::{self, ExportRun};
+use server::directory::export::{self, Applied, ExportRun, TargetWriter};
 use server::directory::file::{DirectoryDocument, FileSource};
 use server::directory::ldap::LdapConfig;
+use server::directory::BoxFuture;
 use server::directory::ImportMode;
 
 /// Options of `rehome bench export`.
@@ -45,6 +47,45 @@ pub struct ExportBenchArgs {
     /// Leave the created OU and its objects in the target.
     #[arg(long)]
     pub keep: bool,
+    /// Writes kept in flight, from 1 (one after the other) up to the export's own number.
+    #[arg(long, default_value_t = export::WRITES_IN_FLIGHT)]
+    pub in_flight: usize,
+}
+
+/// A writer that lets at most as many writes through at once as it has permits, to compare
+/// an export with fewer writes in flight against the export's own number.
+struct Limited<'a> {
+    inner: &'a dyn TargetWriter,
+    permits: tokio::sync::Semaphore,
+}
+
+impl TargetWriter for Limited<'_> {
+    fn read<'a>(
+        &'a self,
+        kind: ExportKind,
+        attributes: &'a [String],
+    ) -> BoxFuture<'a, server::Result<Vec<TargetEntry>>> {
+        self.inner.read(kind, attributes)
+    }
+
+    fn apply<'a>(
+        &'a self,
+        change: &'a Change,
+        created: &'a HashMap<ObjectGuid, ObjectGuid>,
+    ) -> BoxFuture<'a, server::Result<Applied>> {
+        Box::pin(async move {
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .map_err(|e| server::Error::Internal(e.to_string()))?;
+            self.inner.apply(change, created).await
+        })
+    }
+
+    fn operations(&self) -> u64 {
+        self.inner.operations()
+    }
 }
 
 fn password() -> Result<String> {
@@ -55,7 +96,7 @@ fn password() -> Result<String> {
 }
 
 /// The synthetic source: `users` users and `groups` groups.
-fn source_document(users: usize, groups: usize) -> DirectoryDocument {
+pub(crate) fn source_document(users: usize, groups: usize) -> DirectoryDocument {
     let ou = "OU=Bench,DC=source,DC=test";
     let mut objects = Vec::with_capacity(users + groups);
     for i in 0..users {
@@ -99,9 +140,9 @@ fn source_document(users: usize, groups: usize) -> DirectoryDocument {
     }
 }
 
-fn report(stage: &str, seconds: f64, run: &ExportRun) {
+pub(crate) fn report(stage: &str, seconds: f64, run: &ExportRun) {
     println!(
-        "{:<28} {:>8.1} s  {:>7} LDAP operations  {:>8.1} ops/s  ({} created, {} updated, {} groups' members, {} refused, {} unchanged)",
+        "{:<28} {:>8.1} s  {:>7} operations  {:>8.1} ops/s  ({} created, {} updated, {} groups' members, {} refused, {} unchanged)",
         stage,
         seconds,
         run.operations,
@@ -200,12 +241,26 @@ async fn bench(args: ExportBenchArgs) -> Result<()> {
             )
             .await?;
         }
+        if !(1..=export::WRITES_IN_FLIGHT).contains(&args.in_flight) {
+            bail!(
+                "--in-flight: from 1 to {}, not {}",
+                export::WRITES_IN_FLIGHT,
+                args.in_flight
+            );
+        }
         println!(
-            "{} users and {} groups into {} ({})",
-            args.users, args.groups, args.url, ou
+            "{} users and {} groups into {} ({}), {} writes in flight",
+            args.users, args.groups, args.url, ou, args.in_flight
         );
+        let profiles = export::profiles(&app).await?;
+        // A writer per run: each counts its own operations.
+        let real = export::writer_for(&app, target, &profiles).await?;
+        let writer = Limited {
+            inner: real.as_ref(),
+            permits: tokio::sync::Semaphore::new(args.in_flight),
+        };
         let started = Instant::now();
-        let first = export::run(&app, source, target).await?;
+        let first = export::run_with(&app, source, target, &writer).await?;
         report("create everything", started.elapsed().as_secs_f64(), &first);
         if first.refused > 0 {
             return Err(anyhow!(
@@ -213,8 +268,13 @@ async fn bench(args: ExportBenchArgs) -> Result<()> {
                 first.refused
             ));
         }
+        let real = export::writer_for(&app, target, &profiles).await?;
+        let writer = Limited {
+            inner: real.as_ref(),
+            permits: tokio::sync::Semaphore::new(args.in_flight),
+        };
         let started = Instant::now();
-        let second = export::run(&app, source, target).await?;
+        let second = export::run_with(&app, source, target, &writer).await?;
         report(
             "again, nothing to write",
             started.elapsed().as_secs_f64(),

@@ -6,6 +6,8 @@ mod bench;
 mod console_bench;
 mod directory_cmd;
 mod export_bench;
+#[cfg(feature = "bench-fakes")]
+mod export_graph_bench;
 mod licence_cmd;
 mod secdesc_cmd;
 mod sync_cmd;

@@ -56,6 +56,10 @@ pub enum SyncCommand {
         /// An LDAP filter source objects must match, e.g. (department=Sales).
         #[arg(long)]
         filter: Option<String>,
+        /// A Microsoft Graph $filter source objects must match (Entra ID sources), e.g.
+        /// "department eq 'Sales'".
+        #[arg(long)]
+        graph_filter: Option<String>,
         /// What becomes of a target object whose source left: leave, disable, or move:<OU DN>.
         #[arg(long, default_value = "leave")]
         deletion: String,
@@ -120,6 +124,7 @@ pub fn run(command: SyncCommand) -> Result<()> {
                 container,
                 scope_ous,
                 filter,
+                graph_filter,
                 deletion: policy,
                 flow,
                 name,
@@ -149,6 +154,7 @@ pub fn run(command: SyncCommand) -> Result<()> {
                         ous: scope_ous,
                         groups: Vec::new(),
                         ldap_filter: filter,
+                        graph_filter,
                     },
                     flow,
                     containers: Vec::new(),

@@ -30,10 +30,11 @@ const DEVICE: &str = "1b2c3d4e-5f60-4718-9a2b-3c4d5e6f7a8b";
 
 /// Records the waits asked for instead of waiting.
 #[derive(Clone, Default)]
-struct RecordingSleeper(Arc<Mutex<Vec<Duration>>>);
+pub(crate) struct RecordingSleeper(Arc<Mutex<Vec<Duration>>>);
 
 impl RecordingSleeper {
-    fn waits(&self) -> Vec<u64> {
+    /// The waits asked for so far, in seconds.
+    pub(crate) fn waits(&self) -> Vec<u64> {
         self.0
             .lock()
             .expect("sleeper lock")

@@ -11,6 +11,7 @@ mod console_areas;
 mod directory;
 mod enrollment;
 mod export;
+mod export_graph;
 mod graph;
 mod hybrid;
 mod jobs;

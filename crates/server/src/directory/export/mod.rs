@@ -8,6 +8,7 @@
 //! A run that fails half way leaves every object it created carrying its anchor, so the next run
 //! finds them and creates nothing twice.
 
+pub mod graph;
 pub mod ldap;
 pub mod password;
 pub mod plan;
@@ -170,6 +171,18 @@ pub async fn put_profile(
             "Microsoft Graph cannot create contacts in Entra ID; export contacts to Active Directory",
         ));
     }
+    if target.kind == DirectoryKind::EntraId
+        && profile.kind == ExportKind::Groups
+        && profile
+            .flow
+            .iter()
+            .any(|r| r.target.trim().eq_ignore_ascii_case(graph::GROUP_ANCHOR))
+    {
+        return Err(Error::field(
+            "flow",
+            "an Entra ID group's description holds the anchor rehome keeps on it; flow the text into another property",
+        ));
+    }
     app.store
         .put_sync_profile(&profile, app.clock.now())
         .await?;
@@ -312,10 +325,11 @@ pub async fn writer_for(
             bases.dedup();
             Ok(Box::new(ldap::LdapWriter::new(config, bases)?))
         }
-        Connection::Graph(_) => Err(Error::field(
-            "connection",
-            "exporting into Entra ID over Microsoft Graph is not available in this version; export into Active Directory",
-        )),
+        Connection::Graph(config) => Ok(Box::new(graph::GraphWriter::new(
+            config,
+            app.clock.clone(),
+            app.sleeper.clone(),
+        )?)),
         Connection::File { .. } => Err(Error::field(
             "connection",
             "a directory document cannot be written; give the target an LDAP connection",
@@ -325,6 +339,7 @@ pub async fn writer_for(
 
 /// The source objects of `profile`'s kind in its scope.
 async fn in_scope<'a>(
+    app: &App,
     prepared: &'a Prepared,
     profile: &SyncProfile,
 ) -> Result<Vec<&'a DirectoryObject>> {
@@ -368,6 +383,31 @@ async fn in_scope<'a>(
             }
         },
     };
+    let graph_filtered = match scope
+        .graph_filter
+        .as_deref()
+        .filter(|f| !f.trim().is_empty())
+    {
+        None => None,
+        Some(filter) => match &prepared.source_connection {
+            Some(Connection::Graph(config)) => Some(
+                graph::ids_matching(
+                    config.clone(),
+                    app.clock.clone(),
+                    app.sleeper.clone(),
+                    profile.kind,
+                    filter,
+                )
+                .await?,
+            ),
+            _ => {
+                return Err(Error::field(
+                    "scope.graph_filter",
+                    "a Graph filter needs a source read over Microsoft Graph",
+                ))
+            }
+        },
+    };
     let mut out: Vec<&DirectoryObject> = prepared
         .objects
         .values()
@@ -380,6 +420,7 @@ async fn in_scope<'a>(
         })
         .filter(|o| members.as_ref().is_none_or(|m| m.contains(&o.guid)))
         .filter(|o| filtered.as_ref().is_none_or(|f| f.contains(&o.guid)))
+        .filter(|o| graph_filtered.as_ref().is_none_or(|f| f.contains(&o.guid)))
         .collect();
     out.sort_by_key(|o| o.guid);
     Ok(out)
@@ -407,17 +448,21 @@ pub async fn what_if(app: &App, source: DirectoryId, target: DirectoryId) -> Res
         });
     }
     let writer = writer_for(app, target, &prepared.profiles).await?;
-    what_if_with(&prepared, writer.as_ref()).await
+    what_if_with(app, &prepared, writer.as_ref()).await
 }
 
-async fn what_if_with(prepared: &Prepared, writer: &dyn TargetWriter) -> Result<ExportPreview> {
+async fn what_if_with(
+    app: &App,
+    prepared: &Prepared,
+    writer: &dyn TargetWriter,
+) -> Result<ExportPreview> {
     let mut resolved = prepared.matched.clone();
     let mut pending = HashMap::new();
     let mut previews = Vec::new();
     let mut groups: Option<(usize, Vec<&DirectoryObject>, Vec<TargetEntry>)> = None;
     for profile in &prepared.profiles {
         let flow = flow_of(prepared, profile);
-        let sources = in_scope(prepared, profile).await?;
+        let sources = in_scope(app, prepared, profile).await?;
         let attributes: Vec<String> = flow.iter().map(|r| r.target.clone()).collect();
         let targets = writer.read(profile.kind, &attributes).await?;
         for t in &targets {
@@ -546,7 +591,7 @@ async fn run_prepared(
         error: None,
     };
     let mut messages = Messages::default();
-    let outcome = export(prepared, writer, &mut run, &mut messages).await;
+    let outcome = export(app, prepared, writer, &mut run, &mut messages).await;
     run.operations = writer.operations();
     run.finished_at = app.clock.now();
     if let Err(e) = &outcome {
@@ -568,6 +613,7 @@ async fn run_prepared(
 }
 
 async fn export(
+    app: &App,
     prepared: &Prepared,
     writer: &dyn TargetWriter,
     run: &mut ExportRun,
@@ -578,7 +624,7 @@ async fn export(
     let mut groups = None;
     for profile in &prepared.profiles {
         let flow = flow_of(prepared, profile);
-        let sources = in_scope(prepared, profile).await?;
+        let sources = in_scope(app, prepared, profile).await?;
         let attributes: Vec<String> = flow.iter().map(|r| r.target.clone()).collect();
         let targets = writer.read(profile.kind, &attributes).await?;
         for t in &targets {
@@ -598,8 +644,8 @@ async fn export(
         );
         run.unchanged += plan.unchanged;
         refuse(run, messages, &plan.refused);
+        apply_all(writer, &plan.changes, &mut created, run, messages).await?;
         for change in &plan.changes {
-            apply(writer, change, &mut created, run, messages).await?;
             if let Change::Create { source, .. } = change {
                 if let Some(id) = created.get(source) {
                     resolved.insert(*source, *id);
@@ -621,9 +667,7 @@ async fn export(
         for note in &notes {
             messages.say(note.source, MessageLevel::Warning, note.reason.clone());
         }
-        for change in &changes {
-            apply(writer, change, &mut created, run, messages).await?;
-        }
+        apply_all(writer, &changes, &mut created, run, messages).await?;
     }
     Ok(())
 }
@@ -635,14 +679,73 @@ fn refuse(run: &mut ExportRun, messages: &mut Messages, refused: &[Refusal]) {
     }
 }
 
-async fn apply(
+/// How many writes an export keeps in flight: the target works on one while the next travels,
+/// and a target that serves several requests at once (Graph, a domain controller with several
+/// workers) works on several. The changes of one step never depend on each other (members follow
+/// in a step of their own).
+pub const WRITES_IN_FLIGHT: usize = 8;
+
+/// Applies one step's `changes`, [`WRITES_IN_FLIGHT`] at a time. After the first `Err` (the
+/// target cannot be written) nothing more is sent; the writes in flight finish and are recorded,
+/// and the error stops the run.
+async fn apply_all(
     writer: &dyn TargetWriter,
-    change: &Change,
+    changes: &[Change],
     created: &mut HashMap<ObjectGuid, ObjectGuid>,
     run: &mut ExportRun,
     messages: &mut Messages,
 ) -> Result<()> {
-    match writer.apply(change, created).await {
+    use futures_util::stream::{FuturesUnordered, StreamExt};
+    let mut results: Vec<(usize, Result<Applied>)> = Vec::with_capacity(changes.len());
+    {
+        let known = &*created;
+        let mut waiting = changes.iter().enumerate();
+        let mut in_flight = FuturesUnordered::new();
+        let mut stopped = false;
+        loop {
+            while !stopped && in_flight.len() < WRITES_IN_FLIGHT {
+                match waiting.next() {
+                    Some((i, change)) => in_flight.push(apply_one(writer, i, change, known)),
+                    None => break,
+                }
+            }
+            match in_flight.next().await {
+                Some((i, result)) => {
+                    stopped |= result.is_err();
+                    results.push((i, result));
+                }
+                None => break,
+            }
+        }
+    }
+    let mut first_error = None;
+    for (i, result) in results {
+        if let Err(e) = record(&changes[i], result, created, run, messages) {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// One write, with its place in the step's list.
+async fn apply_one(
+    writer: &dyn TargetWriter,
+    index: usize,
+    change: &Change,
+    created: &HashMap<ObjectGuid, ObjectGuid>,
+) -> (usize, Result<Applied>) {
+    (index, writer.apply(change, created).await)
+}
+
+/// Counts and describes what the writer did with one change.
+fn record(
+    change: &Change,
+    result: Result<Applied>,
+    created: &mut HashMap<ObjectGuid, ObjectGuid>,
+    run: &mut ExportRun,
+    messages: &mut Messages,
+) -> Result<()> {
+    match result {
         Ok(Applied::Done(id)) => {
             match change {
                 Change::Create { source, .. } => {

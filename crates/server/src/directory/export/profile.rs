@@ -19,6 +19,8 @@ use crate::{Error, Result};
 pub const MAX_NAME_LEN: usize = 100;
 /// Most attribute flow rules a profile may hold.
 pub const MAX_FLOW: usize = 64;
+/// Longest Graph filter of a scope, in bytes.
+pub const MAX_GRAPH_FILTER: usize = 1000;
 /// Most container rules a profile may hold.
 pub const MAX_CONTAINER_RULES: usize = 64;
 
@@ -149,6 +151,11 @@ pub struct Scope {
     /// at each run (Active Directory sources only).
     #[serde(default)]
     pub ldap_filter: Option<String>,
+    /// A Microsoft Graph `$filter` the source object must also match, asked of the source tenant
+    /// at each run (Entra ID sources only), e.g. `department eq 'Sales'` or
+    /// `startswith(displayName,'Sales')`.
+    #[serde(default)]
+    pub graph_filter: Option<String>,
 }
 
 /// One target attribute and the expression over the source object that computes it.
@@ -308,6 +315,18 @@ impl SyncProfile {
                 f.starts_with('(') && ldap3::parse_filter(f).is_ok(),
                 "scope.ldap_filter",
                 "an LDAP filter in parentheses, e.g. (department=Sales)",
+            );
+        }
+        if let Some(filter) = self.scope.graph_filter.as_deref() {
+            let f = filter.trim();
+            v.check(
+                !f.is_empty()
+                    && f.len() <= MAX_GRAPH_FILTER
+                    && !f.chars().any(char::is_control)
+                    && f.matches('\'').count() % 2 == 0
+                    && f.matches('(').count() == f.matches(')').count(),
+                "scope.graph_filter",
+                format!("a Graph $filter of at most {MAX_GRAPH_FILTER} characters with balanced quotes and parentheses, e.g. department eq 'Sales'"),
             );
         }
         if let DeletionPolicy::Move { container } = &self.deletion {

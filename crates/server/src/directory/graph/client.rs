@@ -186,6 +186,52 @@ impl GraphSource {
         }
     }
 
+    /// Sends `method` to `url` (a Graph URL) with a JSON `body`, with the token (refreshed once
+    /// when Graph says it is no longer valid), waiting out throttling like every read. Returns
+    /// Graph's status and its JSON answer (`Null` when it sent none): what a refusal means is the
+    /// caller's to decide. Only a failure to reach Graph at all is an `Err`.
+    pub(crate) async fn send_json(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value)> {
+        self.check_origin(url)?;
+        let what = format!("{} {}", method, without_query(url));
+        let mut refreshed = false;
+        loop {
+            let token = self.token().await?;
+            let (status, answer) = self
+                .send_with_retries(&what, "graph_url", || {
+                    let request = self.http.request(method.clone(), url).bearer_auth(&token);
+                    match body {
+                        Some(b) => request.json(b),
+                        None => request,
+                    }
+                })
+                .await?;
+            if status == StatusCode::UNAUTHORIZED
+                && graph_error(&answer).0 == "InvalidAuthenticationToken"
+                && !refreshed
+            {
+                refreshed = true;
+                self.forget_token(&token).await;
+                continue;
+            }
+            let json = if answer.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&answer).unwrap_or(Value::Null)
+            };
+            return Ok((status, json));
+        }
+    }
+
+    /// Requests sent to Graph and its token endpoint so far, retries included.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Sends the request `build` makes, again after the wait Graph asks for when it answers 429
     /// or 503 (or 504), at most `max_retries` times; any other answer is returned as it is.
     async fn send_with_retries(
@@ -196,6 +242,8 @@ impl GraphSource {
     ) -> Result<(StatusCode, Bytes)> {
         let mut retries = 0;
         loop {
+            self.requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let response = build()
                 .send()
                 .await
@@ -259,7 +307,7 @@ impl GraphSource {
     }
 
     /// An error about `field`, with the secret blanked out in case an answer ever echoed it.
-    fn failure(&self, field: &str, message: String) -> Error {
+    pub(crate) fn failure(&self, field: &str, message: String) -> Error {
         let secret = &self.config.client_secret;
         let message = if secret.is_empty() {
             message
@@ -268,6 +316,18 @@ impl GraphSource {
         };
         Error::upstream(Upstream::GRAPH, field, message)
     }
+}
+
+/// Graph's error of a JSON answer as `code: message`, for messages about a refused write.
+pub(crate) fn error_text(answer: &Value) -> String {
+    let error = answer.get("error");
+    let field = |name: &str| {
+        error
+            .and_then(|e| e.get(name))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    format!("{}: {}", field("code"), field("message"))
 }
 
 /// Graph's `{"error": {"code": …, "message": …}}`, or the status text when the body is not that.

@@ -6,6 +6,7 @@
 //! [`testing::FakeGraph`] is a local server speaking the same protocol, for tests and demos.
 
 mod client;
+pub(crate) use client::error_text;
 mod delta;
 mod object;
 #[cfg(any(test, feature = "testing"))]
@@ -187,6 +188,7 @@ pub struct GraphSource {
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     token: tokio::sync::Mutex<Option<client::Token>>,
+    requests: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for GraphSource {
@@ -215,6 +217,7 @@ impl GraphSource {
             clock: Arc::new(SystemClock),
             sleeper: Arc::new(TokioSleeper),
             token: tokio::sync::Mutex::new(None),
+            requests: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -236,7 +239,7 @@ impl GraphSource {
     }
 
     /// `{graph_url}/{path}`.
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/{}", self.config.graph_url.trim_end_matches('/'), path)
     }
 
@@ -284,7 +287,7 @@ impl GraphSource {
 
     /// GETs `url` and every `@odata.nextLink` after it, handing each object to `each`; returns
     /// the `@odata.deltaLink` of the last page, if any (delta queries end with one).
-    async fn read_pages(
+    pub(crate) async fn read_pages(
         &self,
         url: String,
         prefer_page_size: Option<u32>,

@@ -7,7 +7,9 @@
 //! opaque skip tokens; delta queries whose rounds end with an `@odata.deltaLink`, later rounds
 //! returning only what changed (updated objects with only their changed properties, deleted ones
 //! as `@removed`); `$deltatoken=latest`; 429 and 503 with Retry-After; 401
-//! `InvalidAuthenticationToken` for an expired token.
+//! `InvalidAuthenticationToken` for an expired token. And the writes an export makes
+//! (`writes.rs`): `POST /users` and `/groups` with Graph's required properties, `PATCH` of
+//! either, `GET /groups/{id}/members`, and members added and removed through `$ref`.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -15,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use serde_json::{Map, Value};
 
@@ -23,6 +25,7 @@ use super::{GraphConfig, GraphKind};
 use routes::{collection, delta, graph_error, opaque_token, organization, token};
 
 mod routes;
+mod writes;
 
 /// The tenant a [`FakeGraph`] serves and the application allowed to read it.
 #[derive(Debug, Clone)]
@@ -76,6 +79,11 @@ enum Continuation {
         rest: Vec<Value>,
         end_seq: u64,
     },
+    Members {
+        group: String,
+        top: usize,
+        offset: usize,
+    },
 }
 
 struct Fake {
@@ -94,6 +102,9 @@ struct Fake {
     pages: HashMap<String, Continuation>,
     deltas: HashMap<String, (GraphKind, Option<Vec<String>>, u64)>,
     requests: Vec<String>,
+    members: HashMap<String, std::collections::BTreeSet<String>>,
+    writes_left: Option<usize>,
+    write_faults: VecDeque<u64>,
 }
 
 impl FakeGraph {
@@ -120,12 +131,25 @@ impl FakeGraph {
             pages: HashMap::new(),
             deltas: HashMap::new(),
             requests: Vec::new(),
+            members: HashMap::new(),
+            writes_left: None,
+            write_faults: VecDeque::new(),
         }));
         let router = Router::new()
             .route("/{tenant}/oauth2/v2.0/token", post(token))
             .route("/v1.0/organization", get(organization))
-            .route("/v1.0/{collection}", get(collection))
+            .route("/v1.0/{collection}", get(collection).post(writes::create))
             .route("/v1.0/{collection}/delta", get(delta))
+            .route("/v1.0/{collection}/{id}", patch(writes::update))
+            .route("/v1.0/{collection}/{id}/members", get(writes::members))
+            .route(
+                "/v1.0/{collection}/{id}/members/$ref",
+                post(writes::add_member),
+            )
+            .route(
+                "/v1.0/{collection}/{id}/members/{member}/$ref",
+                delete(writes::remove_member),
+            )
             .with_state(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -159,18 +183,58 @@ impl FakeGraph {
         let Some(id) = object.get("id").and_then(Value::as_str).map(str::to_string) else {
             return;
         };
-        let mut fake = self.lock();
-        let old = fake.objects.get(&kind).and_then(|m| m.get(&id)).cloned();
-        let properties: Vec<String> = object
-            .iter()
-            .filter(|(k, v)| old.as_ref().and_then(|o| o.get(*k)) != Some(*v))
-            .map(|(k, _)| k.clone())
-            .collect();
-        fake.objects
-            .entry(kind)
+        self.lock().put_object(kind, id, object);
+    }
+
+    /// An object as stored, with every property.
+    pub fn object(&self, kind: GraphKind, id: &str) -> Option<Value> {
+        self.lock()
+            .objects
+            .get(&kind)
+            .and_then(|m| m.get(id))
+            .cloned()
+            .map(Value::Object)
+    }
+
+    /// Every object of `kind`, by id.
+    pub fn objects(&self, kind: GraphKind) -> Vec<Value> {
+        self.lock().objects[&kind]
+            .values()
+            .cloned()
+            .map(Value::Object)
+            .collect()
+    }
+
+    /// Makes `member` (a user or group id) a direct member of `group`.
+    pub fn add_member(&self, group: &str, member: &str) {
+        self.lock()
+            .members
+            .entry(group.to_string())
             .or_default()
-            .insert(id.clone(), object);
-        fake.record(kind, id, properties);
+            .insert(member.to_string());
+    }
+
+    /// The ids of `group`'s direct members, in order.
+    pub fn members_of(&self, group: &str) -> Vec<String> {
+        self.lock()
+            .members
+            .get(group)
+            .map(|m| m.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The next `count` writes (reads pass) are answered 429 with `Retry-After: retry_after`.
+    pub fn throttle_writes(&self, count: usize, retry_after: u64) {
+        let mut fake = self.lock();
+        for _ in 0..count {
+            fake.write_faults.push_back(retry_after);
+        }
+    }
+
+    /// After `writes` more writes (POST, PATCH, DELETE), every write is answered 500, as when
+    /// Graph fails part way through an export; `None` heals it.
+    pub fn fail_writes_after(&self, writes: Option<usize>) {
+        self.lock().writes_left = writes;
     }
 
     /// Changes some properties of an existing object.
@@ -249,6 +313,21 @@ impl FakeGraph {
 }
 
 impl Fake {
+    /// Adds or replaces an object, recording the properties that changed for delta queries.
+    fn put_object(&mut self, kind: GraphKind, id: String, object: Map<String, Value>) {
+        let old = self.objects.get(&kind).and_then(|m| m.get(&id)).cloned();
+        let properties: Vec<String> = object
+            .iter()
+            .filter(|(k, v)| old.as_ref().and_then(|o| o.get(*k)) != Some(*v))
+            .map(|(k, _)| k.clone())
+            .collect();
+        self.objects
+            .entry(kind)
+            .or_default()
+            .insert(id.clone(), object);
+        self.record(kind, id, properties);
+    }
+
     fn record(&mut self, kind: GraphKind, id: String, properties: Vec<String>) {
         self.seq += 1;
         let seq = self.seq;

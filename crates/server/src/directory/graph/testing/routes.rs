@@ -101,7 +101,7 @@ pub(super) async fn organization(State(state): Shared, headers: HeaderMap) -> Re
 }
 
 /// The properties each kind has (a subset of Graph's schema); `$select` of others is refused.
-fn schema(kind: GraphKind) -> &'static [&'static str] {
+pub(super) fn schema(kind: GraphKind) -> &'static [&'static str] {
     match kind {
         GraphKind::Users => &[
             "id",
@@ -117,6 +117,8 @@ fn schema(kind: GraphKind) -> &'static [&'static str] {
             "surname",
             "jobTitle",
             "department",
+            "mailNickname",
+            "onPremisesExtensionAttributes",
         ],
         GraphKind::Groups => &[
             "id",
@@ -129,6 +131,7 @@ fn schema(kind: GraphKind) -> &'static [&'static str] {
             "description",
             "mailEnabled",
             "groupTypes",
+            "mailNickname",
         ],
         GraphKind::Devices => &[
             "id",
@@ -143,11 +146,11 @@ fn schema(kind: GraphKind) -> &'static [&'static str] {
     }
 }
 
-fn kind_of(collection: &str) -> Option<GraphKind> {
+pub(super) fn kind_of(collection: &str) -> Option<GraphKind> {
     GraphKind::ALL.into_iter().find(|k| k.path() == collection)
 }
 
-fn bad_request(message: &str) -> Response {
+pub(super) fn bad_request(message: &str) -> Response {
     graph_error(StatusCode::BAD_REQUEST, "Request_BadRequest", message)
 }
 
@@ -181,6 +184,46 @@ fn parse_id_filter(filter: &str) -> Option<Vec<String>> {
                 .map(str::to_string)
         })
         .collect()
+}
+
+/// A basic filter's test on one property's value.
+enum Test {
+    Eq(String),
+    StartsWith(String),
+}
+
+impl Test {
+    fn holds(&self, value: &str) -> bool {
+        // Graph compares strings without regard to case.
+        match self {
+            Test::Eq(v) => value.eq_ignore_ascii_case(v),
+            Test::StartsWith(v) => value.to_lowercase().starts_with(&v.to_lowercase()),
+        }
+    }
+}
+
+/// `property eq 'value'` or `startswith(property,'value')`: the basic filters Graph supports
+/// without advanced query parameters; others are not part of this fake.
+fn parse_property_filter(filter: &str) -> Option<(String, Test)> {
+    let f = filter.trim();
+    let quoted = |v: &str| {
+        v.trim()
+            .strip_prefix('\'')?
+            .strip_suffix('\'')
+            .map(|v| v.replace("''", "'"))
+    };
+    if let Some(inner) = f
+        .strip_prefix("startswith(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        let (property, value) = inner.split_once(',')?;
+        return Some((
+            property.trim().to_string(),
+            Test::StartsWith(quoted(value)?),
+        ));
+    }
+    let (property, value) = f.split_once(" eq ")?;
+    Some((property.trim().to_string(), Test::Eq(quoted(value)?)))
 }
 
 pub(super) async fn collection(
@@ -231,7 +274,22 @@ pub(super) async fn collection(
                     Some(_) => {
                         return bad_request("Too many values in the 'in' operator: at most 15.")
                     }
-                    None => return bad_request("Unsupported or invalid query filter clause."),
+                    None => match parse_property_filter(f) {
+                        Some((property, test)) if schema(kind).contains(&property.as_str()) => {
+                            Some(
+                                fake.objects[&kind]
+                                    .iter()
+                                    .filter(|(_, o)| {
+                                        o.get(&property)
+                                            .and_then(Value::as_str)
+                                            .is_some_and(|v| test.holds(v))
+                                    })
+                                    .map(|(id, _)| id.clone())
+                                    .collect(),
+                            )
+                        }
+                        _ => return bad_request("Unsupported or invalid query filter clause."),
+                    },
                 },
             };
             Continuation::List {
@@ -434,7 +492,7 @@ impl Fake {
 }
 
 /// A query as `k=v&…` in key order, for request logs that compare equal across runs.
-fn sorted(query: &HashMap<String, String>) -> String {
+pub(super) fn sorted(query: &HashMap<String, String>) -> String {
     let mut pairs: Vec<_> = query.iter().map(|(k, v)| format!("{}={}", k, v)).collect();
     pairs.sort();
     pairs.join("&")
