@@ -155,6 +155,49 @@ pub(crate) fn report(stage: &str, seconds: f64, run: &ExportRun) {
     );
 }
 
+/// Create-or-Update profiles for users and groups of `source` → `target`, with the default flows.
+pub(crate) async fn add_profiles(
+    app: &server::App,
+    source: DirectoryId,
+    target: DirectoryId,
+    container: Option<&str>,
+) -> server::Result<()> {
+    for kind in [ExportKind::Users, ExportKind::Groups] {
+        export::put_profile(
+            app,
+            None,
+            ProfileBody {
+                name: format!("bench {}", kind.as_str()),
+                source,
+                target,
+                kind,
+                mode: SyncMode::CreateOrUpdate,
+                scope: Scope::default(),
+                flow: Vec::new(),
+                containers: Vec::new(),
+                default_container: container.map(str::to_string),
+                deletion: DeletionPolicy::Leave,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A connection to the target bound as the bench's account.
+async fn admin(args: &ExportBenchArgs, secret: &str) -> Result<ldap3::Ldap> {
+    let (conn, mut ldap) =
+        LdapConnAsync::with_settings(LdapConnSettings::new().set_no_tls_verify(true), &args.url)
+            .await
+            .context("connect to the target DC")?;
+    ldap3::drive!(conn);
+    ldap.simple_bind(&args.bind_dn, secret)
+        .await?
+        .success()
+        .context("bind")?;
+    Ok(ldap)
+}
+
 /// Runs `rehome bench export`.
 pub fn run(args: ExportBenchArgs) -> Result<()> {
     tokio::runtime::Builder::new_multi_thread()
@@ -177,15 +220,7 @@ async fn bench(args: ExportBenchArgs) -> Result<()> {
     let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
     let ou = format!("OU=bench-{},{}", tag, args.base_dn);
 
-    let (conn, mut ldap) =
-        LdapConnAsync::with_settings(LdapConnSettings::new().set_no_tls_verify(true), &args.url)
-            .await
-            .context("connect to the target DC")?;
-    ldap3::drive!(conn);
-    ldap.simple_bind(&args.bind_dn, &secret)
-        .await?
-        .success()
-        .context("bind")?;
+    let mut ldap = admin(&args, &secret).await?;
     ldap.add(
         &ou,
         vec![("objectClass", HashSet::from(["organizationalUnit"]))],
@@ -222,25 +257,7 @@ async fn bench(args: ExportBenchArgs) -> Result<()> {
         config.accept_invalid_certs = true;
         config.base_dns = vec![ou.clone()];
         connection::set_connection(&app, target, Connection::Ldap(config)).await?;
-        for kind in [ExportKind::Users, ExportKind::Groups] {
-            export::put_profile(
-                &app,
-                None,
-                ProfileBody {
-                    name: format!("bench {}", kind.as_str()),
-                    source,
-                    target,
-                    kind,
-                    mode: SyncMode::CreateOrUpdate,
-                    scope: Scope::default(),
-                    flow: Vec::new(),
-                    containers: Vec::new(),
-                    default_container: Some(ou.clone()),
-                    deletion: DeletionPolicy::Leave,
-                },
-            )
-            .await?;
-        }
+        add_profiles(&app, source, target, Some(&ou)).await?;
         if !(1..=export::WRITES_IN_FLIGHT).contains(&args.in_flight) {
             bail!(
                 "--in-flight: from 1 to {}, not {}",
@@ -294,6 +311,9 @@ async fn bench(args: ExportBenchArgs) -> Result<()> {
             crit: true,
             val: None,
         };
+        // A new connection: the DC closes one left idle through a long export.
+        let _ = ldap.unbind().await;
+        ldap = admin(&args, &secret).await?;
         ldap.with_controls(vec![tree_delete])
             .delete(&ou)
             .await?

@@ -11,14 +11,11 @@ use model::directory::{Directory, DirectoryKind};
 use model::ids::DirectoryId;
 use server::directory::connection::{self, Connection};
 use server::directory::export;
-use server::directory::export::profile::{
-    DeletionPolicy, ExportKind, ProfileBody, Scope, SyncMode,
-};
 use server::directory::file::FileSource;
 use server::directory::graph::testing::{FakeGraph, FakeTenant};
 use server::directory::ImportMode;
 
-use crate::export_bench::{report, source_document};
+use crate::export_bench::{add_profiles, report, source_document};
 
 /// Options of `rehome bench export-graph`.
 #[derive(Debug, clap::Args)]
@@ -93,25 +90,7 @@ async fn bench(args: ExportGraphBenchArgs) -> Result<()> {
         )
         .await?;
         connection::set_connection(&app, target, Connection::Graph(graph.config())).await?;
-        for kind in [ExportKind::Users, ExportKind::Groups] {
-            export::put_profile(
-                &app,
-                None,
-                ProfileBody {
-                    name: format!("bench {}", kind.as_str()),
-                    source,
-                    target,
-                    kind,
-                    mode: SyncMode::CreateOrUpdate,
-                    scope: Scope::default(),
-                    flow: Vec::new(),
-                    containers: Vec::new(),
-                    default_container: None,
-                    deletion: DeletionPolicy::Leave,
-                },
-            )
-            .await?;
-        }
+        add_profiles(&app, source, target, None).await?;
         println!(
             "{} users and {} groups into the local Graph server, {} writes in flight",
             args.users,

@@ -91,6 +91,19 @@ async fn pair(
     (t, sleeper, s, d)
 }
 
+/// A full import of the source document as it is now.
+async fn import_source(t: &TestApp, s: DirectoryId) {
+    let source = connection::source_for(&t.app, s).await.expect("source");
+    server::directory::import_with(
+        &t.app,
+        s,
+        source.as_ref(),
+        server::directory::ImportMode::Full,
+    )
+    .await
+    .expect("import");
+}
+
 async fn cycle(t: &TestApp) -> server::directory::schedule::Cycle {
     match server::directory::schedule::run_now(&t.app)
         .await
@@ -291,17 +304,7 @@ async fn ad_users_and_groups_are_created_in_entra_then_nothing_is_written_and_a_
         &files,
         &[ada.clone(), cleo.clone(), crew.clone(), pilots.clone()],
     );
-    server::directory::import_with(
-        &t.app,
-        s,
-        connection::source_for(&t.app, s)
-            .await
-            .expect("source")
-            .as_ref(),
-        server::directory::ImportMode::Full,
-    )
-    .await
-    .expect("import");
+    import_source(&t, s).await;
     let preview = export::what_if(&t.app, s, d).await.expect("what if");
     let changes: Vec<&Change> = preview.profiles.iter().flat_map(|p| &p.changes).collect();
     assert!(
@@ -350,17 +353,7 @@ async fn an_entra_export_that_fails_half_way_resumes_without_duplicates() {
     export::put_profile(&t.app, None, profile(s, d, ExportKind::Users))
         .await
         .expect("profile");
-    server::directory::import_with(
-        &t.app,
-        s,
-        connection::source_for(&t.app, s)
-            .await
-            .expect("source")
-            .as_ref(),
-        server::directory::ImportMode::Full,
-    )
-    .await
-    .expect("import");
+    import_source(&t, s).await;
     graph.fail_writes_after(Some(2));
     let err = export::run(&t.app, s, d).await.expect_err("the run stops");
     assert!(err.to_string().contains("Microsoft Graph"), "{err}");

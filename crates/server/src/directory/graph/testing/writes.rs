@@ -88,6 +88,21 @@ fn unknown_property(kind: GraphKind, body: &Map<String, Value>) -> Option<String
         .cloned()
 }
 
+/// Graph's answer to a property it does not know, if the body names one.
+fn refuse_unknown(
+    kind: GraphKind,
+    collection: &str,
+    body: &Map<String, Value>,
+) -> Option<Response> {
+    unknown_property(kind, body).map(|unknown| {
+        bad_request(&format!(
+            "Property '{}' does not exist on type 'microsoft.graph.{}'.",
+            unknown,
+            collection.trim_end_matches('s')
+        ))
+    })
+}
+
 fn complex_enough(password: &str) -> bool {
     let classes = [
         password.chars().any(|c| c.is_ascii_uppercase()),
@@ -115,12 +130,8 @@ pub(super) async fn create(
     let Value::Object(mut body) = body else {
         return bad_request("The request body is not a JSON object.");
     };
-    if let Some(unknown) = unknown_property(kind, &body) {
-        return bad_request(&format!(
-            "Property '{}' does not exist on type 'microsoft.graph.{}'.",
-            unknown,
-            name.trim_end_matches('s')
-        ));
+    if let Some(refused) = refuse_unknown(kind, &name, &body) {
+        return refused;
     }
     let text = |b: &Map<String, Value>, n: &str| {
         b.get(n)
@@ -204,12 +215,8 @@ pub(super) async fn update(
     let Value::Object(patch) = body else {
         return bad_request("The request body is not a JSON object.");
     };
-    if let Some(unknown) = unknown_property(kind, &patch) {
-        return bad_request(&format!(
-            "Property '{}' does not exist on type 'microsoft.graph.{}'.",
-            unknown,
-            name.trim_end_matches('s')
-        ));
+    if let Some(refused) = refuse_unknown(kind, &name, &patch) {
+        return refused;
     }
     let Some(mut object) = fake.objects[&kind].get(&id).cloned() else {
         return not_found(&id);
