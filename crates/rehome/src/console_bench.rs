@@ -1,6 +1,7 @@
-//! `rehome bench console`: a fresh store with a batch of 100,000 computers and two directories of
-//! 100,000 matched users, served on a loopback port; each heavy console page is fetched a few
-//! times and its answer time and size printed, with the weight of the assets every page loads.
+//! `rehome bench console`: a fresh store with a batch of 100,000 computers, each with an agent,
+//! its run and three harvested profiles, and two directories of 100,000 matched users, served on
+//! a loopback port; each heavy console page is fetched a few times and its answer time and size
+//! printed, with the weight of the assets every page loads.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,6 +51,90 @@ async fn directory(
     Ok(d.id)
 }
 
+/// Gives every computer of `source` an agent (a copy of one registered the ordinary way), a run
+/// of `runbook` in `batch` in one of four statuses, and three harvested profiles: the rows of
+/// Agents, Agent details and the User profile report. Written in SQL, as 100,000 registrations
+/// through the agent API would take far longer than the pages they feed.
+async fn seed_agents(
+    app: &server::App,
+    source: DirectoryId,
+    runbook: RunbookId,
+    batch: BatchId,
+) -> Result<()> {
+    use model::envelope::{AgentCertificate, KeyPair};
+    use model::ids::{AgentId, CertificateId, ObjectGuid};
+    let keys = KeyPair::generate().public();
+    let id = AgentId::new();
+    let now = model::clock::Clock::now(&*app.clock);
+    let template = server::store::agents::Agent {
+        id,
+        directory: source,
+        computer_guid: ObjectGuid::new(),
+        computer_name: "TEMPLATE".into(),
+        serial: "BENCH-0001".into(),
+        os_edition: model::plan::OsEdition::Workstation,
+        os_version: "10.0.22631".into(),
+        agent_version: "bench".into(),
+        join_state: model::plan::JoinState::ActiveDirectory {
+            domain: "source.test".into(),
+        },
+        certificate: AgentCertificate {
+            agent: id,
+            computer_name: "TEMPLATE".into(),
+            keys,
+            issuer: CertificateId::new(),
+            not_before: 0,
+            not_after: 0,
+            signature: String::new(),
+        },
+        keys,
+        registered_at: now,
+        last_contact: now,
+        logged_on_user: None,
+    };
+    app.store.insert_agent(&template).await?;
+    let pool = app.store.pool();
+    sqlx::query(
+        "INSERT INTO agents (id, directory, computer_guid, computer_name, serial, os_edition, \
+         os_version, agent_version, join_state, certificate, sign_key, encrypt_key, registered_at, \
+         last_contact) SELECT o.guid, a.directory, o.guid, o.name, a.serial, a.os_edition, \
+         a.os_version, a.agent_version, a.join_state, a.certificate, a.sign_key, a.encrypt_key, \
+         a.registered_at, a.last_contact FROM directory_objects o, agents a \
+         WHERE a.id = $1 AND o.directory = $2 AND o.kind = 'Computer'",
+    )
+    .bind(id.to_string())
+    .bind(source.to_string())
+    .execute(pool)
+    .await?;
+    sqlx::query("DELETE FROM agents WHERE id = $1")
+        .bind(id.to_string())
+        .execute(pool)
+        .await?;
+    sqlx::query(
+        "INSERT INTO agent_runs (agent, runbook, batch, status, phase, step, last_update, \
+         last_error, last_seq, final_check_at, retries) SELECT id, $1, $2, \
+         CASE abs(random()) % 4 WHEN 0 THEN 'Completed' WHEN 1 THEN 'InProgress' \
+         WHEN 2 THEN 'Error' ELSE 'NotStarted' END, 'Permissions', NULL, registered_at, NULL, 0, \
+         NULL, 0 FROM agents",
+    )
+    .bind(runbook.to_string())
+    .bind(batch.to_string())
+    .execute(pool)
+    .await?;
+    for (n, folder) in [(1, "Administrator"), (2, "user"), (3, "shared")] {
+        sqlx::query(
+            "INSERT INTO harvested_profiles (agent, sid, path, last_used, harvested_at) \
+             SELECT id, 'S-1-5-21-1-2-3-' || (rowid * 3 + $1), \
+             'C:\\Users\\' || $2 || rowid, NULL, registered_at FROM agents",
+        )
+        .bind(n)
+        .bind(folder)
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}
+
 /// GET `path` over a fresh connection; the status line, the body length and the time to the
 /// last byte.
 async fn fetch(
@@ -84,7 +169,7 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
         server::Settings::default(),
     );
     println!(
-        "seeding {} computers and 2 × {} users …",
+        "seeding {} computers with agents, runs and profiles, and 2 × {} users …",
         args.rows, args.rows
     );
     let source = directory(
@@ -126,7 +211,9 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
             computers: Vec::new(),
         },
     };
+    let (runbook_id, batch_id) = (runbook.id, batch.id);
     server::migration::batches::create(&app, batch).await?;
+    seed_agents(&app, source, runbook_id, batch_id).await?;
     server::auth::create_user(
         &app,
         "bench",
@@ -163,6 +250,13 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
         "/objects?q=ada*",
         "/logs",
         "/batches",
+        "/agents",
+        "/reports/agent-details",
+        "/reports/agent-details?status=Error&computer=WS*9",
+        "/reports/profiles",
+        "/reports/profiles?user=user1%25",
+        "/reports/profiles.csv",
+        "/sync-messages",
     ];
     println!(
         "{:<44} {:>9} {:>9} {:>10}",

@@ -126,6 +126,10 @@ struct ServeArgs {
     /// domain joins with `net offlinejoin provision`, as each runbook's join account.
     #[arg(long, env = "REHOME_SAMBA_NET")]
     samba_net: Option<PathBuf>,
+    /// A folder of agent builds (rehome-agent.msi, the executables) that the console's Download
+    /// Agent page offers.
+    #[arg(long, env = "REHOME_AGENT_DOWNLOADS")]
+    agent_downloads: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -357,6 +361,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.connections.max_per_address = args.max_connections_per_address;
     config.audit_retention_days = args.audit_retention_days;
     config.samba_net = args.samba_net;
+    config.agent_downloads = args.agent_downloads;
     let running = server::serve::start(config, Arc::new(model::clock::SystemClock))
         .await
         .context("start the server")?;

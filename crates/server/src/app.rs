@@ -24,6 +24,9 @@ pub struct Settings {
     /// Samba's `net` program, with which the server provisions offline domain join blobs; without
     /// it a runbook that joins offline is told so in its devices' pre-flight errors.
     pub samba_net: Option<std::path::PathBuf>,
+    /// The folder of agent builds (the MSI, the executables) the console's Download Agent page
+    /// offers; without it the page offers none.
+    pub agent_downloads: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -36,6 +39,7 @@ impl Default for Settings {
             directory_documents: None,
             audit_retention_days: 365,
             samba_net: None,
+            agent_downloads: None,
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct ServeConfig {
     pub audit_retention_days: u32,
     /// Samba's `net` program, for offline domain join blobs (see [`Settings`]).
     pub samba_net: Option<PathBuf>,
+    /// The folder of agent builds the console offers (see [`Settings`]).
+    pub agent_downloads: Option<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -65,6 +67,7 @@ impl Default for ServeConfig {
             directory_documents: None,
             audit_retention_days: 365,
             samba_net: None,
+            agent_downloads: None,
         }
     }
 }
@@ -147,6 +150,7 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<Running
         directory_documents: config.directory_documents.clone(),
         audit_retention_days: config.audit_retention_days,
         samba_net: config.samba_net.clone(),
+        agent_downloads: config.agent_downloads.clone(),
         ..Settings::default()
     };
     if settings.licence_issuers.is_empty() {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{json_body, parse_id};
 use crate::auth::{Access, Area, Caller};
-use crate::directory::connection::{self, Connection, ConnectionInfo, ConnectionSettings};
+use crate::directory::connection::{self, ConnectionInfo, ConnectionSettings};
 use crate::{App, Error, Result};
 
 /// The body of `PUT /directories/{id}/connection`: the settings (with `kind`), and the secret,
@@ -84,38 +84,12 @@ pub async fn put_connection(
     caller.require(Area::Sync, Access::Edit)?;
     let id = directory_id(&app, &id).await?;
     let body: ConnectionBody = json_body(&body)?;
-    let tenant_admin = caller.roles.contains(&crate::auth::Role::TenantAdmin);
-    if let ConnectionSettings::File { path } = &body.settings {
-        let documents = app.settings.directory_documents.as_deref();
-        crate::directory::guard::check_document_path(path, documents, tenant_admin)?;
-    }
-    let given = match &body.settings {
+    let secret = match &body.settings {
         ConnectionSettings::Ldap { .. } => body.password,
         ConnectionSettings::Graph { .. } => body.client_secret,
         ConnectionSettings::File { .. } => None,
     };
-    // Left out: keep the stored secret, if the connection is of the same kind.
-    let secret = match given {
-        Some(s) => Some(s),
-        None => match connection::stored(&app, id).await? {
-            Some(old) if same_kind(&old.split().0, &body.settings) => {
-                crate::directory::guard::check_kept_secret(
-                    &old.split().0,
-                    &body.settings,
-                    tenant_admin,
-                )?;
-                old.split().1
-            }
-            _ => None,
-        },
-    };
-    connection::set_connection(&app, id, Connection::join(body.settings, secret)).await?;
-    connection::connection(&app, id)
-        .await?
+    connection::save_connection(&app, &caller, id, body.settings, secret)
+        .await
         .map(Json)
-        .ok_or(Error::NotFound("connection"))
-}
-
-fn same_kind(a: &ConnectionSettings, b: &ConnectionSettings) -> bool {
-    std::mem::discriminant(a) == std::mem::discriminant(b)
 }

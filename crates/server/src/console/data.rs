@@ -10,22 +10,6 @@ use model::status::{AgentStatus, Phase};
 
 use crate::{App, Result};
 
-/// One line of the agents list.
-pub struct AgentLine {
-    /// The agent.
-    pub id: AgentId,
-    /// Computer name as the device reported it.
-    pub computer_name: String,
-    /// Current join state, in words.
-    pub join_state: String,
-    /// Agent version.
-    pub agent_version: String,
-    /// Last time the agent reached the server.
-    pub last_contact: DateTime<Utc>,
-    /// The statuses of its runs, in runbook-name order.
-    pub statuses: Vec<AgentStatus>,
-}
-
 /// One agent's header facts.
 pub struct AgentFacts {
     /// Computer name.
@@ -48,6 +32,8 @@ pub struct AgentFacts {
 pub struct RunLine {
     /// Runbook name (its id when it no longer exists).
     pub runbook: String,
+    /// The runbook's id.
+    pub runbook_id: model::ids::RunbookId,
     /// Status.
     pub status: AgentStatus,
     /// Current phase.
@@ -92,7 +78,7 @@ pub struct FailedLine {
     pub repeats: i64,
 }
 
-fn join_state_text(state: &JoinState) -> String {
+pub fn join_state_text(state: &JoinState) -> String {
     match state {
         JoinState::Workgroup => "Workgroup".to_string(),
         JoinState::ActiveDirectory { domain } => format!("Active Directory: {domain}"),
@@ -114,30 +100,6 @@ fn runbook_name(names: &HashMap<RunbookId, String>, id: RunbookId) -> String {
     names.get(&id).cloned().unwrap_or_else(|| id.to_string())
 }
 
-/// Every agent with the statuses of its runs, by computer name.
-pub async fn agents(app: &App) -> Result<Vec<AgentLine>> {
-    let mut statuses: HashMap<AgentId, Vec<AgentStatus>> = HashMap::new();
-    for run in app.store.all_runs().await? {
-        statuses.entry(run.agent).or_default().push(run.status);
-    }
-    let mut lines: Vec<AgentLine> = app
-        .store
-        .agents()
-        .await?
-        .into_iter()
-        .map(|a| AgentLine {
-            statuses: statuses.remove(&a.id).unwrap_or_default(),
-            id: a.id,
-            join_state: join_state_text(&a.join_state),
-            computer_name: a.computer_name,
-            agent_version: a.agent_version,
-            last_contact: a.last_contact,
-        })
-        .collect();
-    lines.sort_by_key(|l| l.computer_name.to_lowercase());
-    Ok(lines)
-}
-
 /// One agent's facts and runs; `None` when there is no such agent.
 pub async fn agent(app: &App, id: AgentId) -> Result<Option<(AgentFacts, Vec<RunLine>)>> {
     let Some(a) = app.store.agent(id).await? else {
@@ -151,6 +113,7 @@ pub async fn agent(app: &App, id: AgentId) -> Result<Option<(AgentFacts, Vec<Run
         .into_iter()
         .map(|r| RunLine {
             runbook: runbook_name(&names, r.runbook),
+            runbook_id: r.runbook,
             status: r.status,
             phase: r.phase,
             step: r.step,

@@ -139,7 +139,7 @@ pub async fn create(
     }
 }
 
-async fn directory(app: &App, id: &str) -> Result<Directory> {
+pub(super) async fn directory(app: &App, id: &str) -> Result<Directory> {
     let id: DirectoryId = id.parse().map_err(|_| Error::NotFound("directory"))?;
     app.store
         .directory(id)
@@ -147,13 +147,14 @@ async fn directory(app: &App, id: &str) -> Result<Directory> {
         .ok_or(Error::NotFound("directory"))
 }
 
-async fn directory_page(
+pub(super) async fn directory_page(
     app: &App,
     viewer: &Viewer,
     d: &Directory,
     errors: &Errors,
     notice: Option<String>,
     typed: &str,
+    connection: Markup,
 ) -> Result<Markup> {
     let runs = app.store.import_runs(d.id).await?;
     let operate = viewer.may(Area::Sync, Access::Operate);
@@ -194,6 +195,7 @@ async fn directory_page(
                 p { button type="submit" { "Import" } }
             }
         }
+        (connection)
     })
 }
 
@@ -207,7 +209,10 @@ pub async fn one(
         return Ok(viewer.sync_page("Directory", html! {}));
     }
     let d = directory(&app, &id).await?;
-    let body = directory_page(&app, &viewer, &d, &Errors::default(), None, "").await?;
+    let connection =
+        super::connection::section(&app, &viewer, &d, &super::connection::Outcome::default())
+            .await?;
+    let body = directory_page(&app, &viewer, &d, &Errors::default(), None, "", connection).await?;
     Ok(viewer.sync_page(&format!("Directory {}", d.name), body))
 }
 
@@ -245,14 +250,26 @@ pub async fn import(
         }
     };
     let d = directory(&app, &id).await?;
+    let connection =
+        super::connection::section(&app, &viewer, &d, &super::connection::Outcome::default())
+            .await?;
     let (status, body) = match outcome {
         Ok(notice) => (
             StatusCode::OK,
-            directory_page(&app, &viewer, &d, &Errors::default(), Some(notice), "").await?,
+            directory_page(
+                &app,
+                &viewer,
+                &d,
+                &Errors::default(),
+                Some(notice),
+                "",
+                connection,
+            )
+            .await?,
         ),
         Err(errors) => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            directory_page(&app, &viewer, &d, &errors, None, &form.document).await?,
+            directory_page(&app, &viewer, &d, &errors, None, &form.document, connection).await?,
         ),
     };
     Ok((

@@ -28,7 +28,7 @@ pub fn poster(
 }
 
 /// The field errors of a refused form.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Errors(pub Vec<FieldError>);
 
 impl Errors {

@@ -177,15 +177,20 @@ pub async fn delete_psk(
     Ok(Redirect::to("/psks").into_response())
 }
 
-async fn certificate_page(app: &App, viewer: &Viewer, errors: &Errors) -> Result<Markup> {
+pub(super) async fn certificate_page(
+    app: &App,
+    viewer: &Viewer,
+    errors: &Errors,
+) -> Result<Markup> {
     let certificates = keys::certificates(app).await?;
     let now = app.clock.now();
     let edit = viewer.may(Area::Agent, Access::Edit);
     Ok(html! {
         h1 { "Agent certificates" }
         p.muted { "The newest certificate signs the agents that register from now on; older ones keep working until they expire." }
+        (errors.at("delete"))
         table {
-            thead { tr { th { "Name" } th { "Created" } th { "Valid until" } th { "" } } }
+            thead { tr { th { "Name" } th { "Created" } th { "Valid until" } th { "" } @if edit { th { "" } } } }
             tbody {
                 @for c in &certificates {
                     tr {
@@ -193,6 +198,14 @@ async fn certificate_page(app: &App, viewer: &Viewer, errors: &Errors) -> Result
                         td { (when(c.created_at)) }
                         td { (when(c.not_after)) @if c.not_after <= now { " " span.status-Error { "expired" } } }
                         td { @if c.latest { "Latest" } }
+                        @if edit {
+                            td {
+                                form method="post" action=(format!("/certificates/{}/delete", c.id)) data-confirm="Delete this certificate?" {
+                                    (viewer.csrf())
+                                    button.link type="submit" { "Delete" }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -200,7 +213,7 @@ async fn certificate_page(app: &App, viewer: &Viewer, errors: &Errors) -> Result
         @if certificates.is_empty() { p.notice { "No agent certificate yet: agents cannot register until one is created." } }
         @if edit {
             h2 { "Create a certificate" }
-            (errors.rest(&["name", "months_valid"]))
+            (errors.rest(&["name", "months_valid", "delete"]))
             form.editor method="post" action="/certificates" {
                 (viewer.csrf())
                 label for="name" { "Name (optional)" }

@@ -40,7 +40,7 @@ fn text(v: &Option<String>) -> &str {
     v.as_deref().map(str::trim).unwrap_or_default()
 }
 
-fn phase_named(name: &str) -> Option<Phase> {
+pub(super) fn phase_named(name: &str) -> Option<Phase> {
     Phase::ALL
         .into_iter()
         .find(|p| crate::store::enum_text(p) == name)
@@ -79,11 +79,10 @@ pub async fn page(
     }
     let filter = q.filter();
     let total = app.store.fleet_event_count(&filter).await?;
-    let pages = total.div_ceil(PER_PAGE as u64).max(1);
-    let page = q.page.unwrap_or(1).clamp(1, pages);
+    let (page, offset) = table::page_at(total, q.page);
     let rows = app
         .store
-        .fleet_events(&filter, (page - 1) * PER_PAGE as u64, PER_PAGE as u64)
+        .fleet_events(&filter, offset, PER_PAGE as u64)
         .await?;
     let mut runbooks = app.store.runbooks().await?;
     runbooks.sort_by(|a, b| a.name.cmp(&b.name));
@@ -129,7 +128,7 @@ pub async fn page(
             }
         }
         @if rows.is_empty() { p.muted { "No event matches." } }
-        (table::pager("/logs", &pairs, page as usize, total as usize))
+        (table::pager("/logs", &pairs, page, usize::try_from(total).unwrap_or(usize::MAX)))
     };
     Ok(viewer.agent_page("Agent logs", body))
 }

@@ -4,11 +4,14 @@
 //! one's own password) are recorded in the audit trail with the state before and after, read
 //! through the API: [`form_subject`] names what each form changes.
 
+mod agent_actions;
 mod audit;
 mod batches;
 mod bulk_tokens;
+mod connection;
 mod data;
 mod directories;
+mod download;
 mod forms;
 pub mod headers;
 mod keys;
@@ -20,8 +23,11 @@ mod origin;
 mod pages;
 mod preview;
 mod progress;
+mod qr;
+mod reports;
 mod runbooks;
 mod settings;
+mod tab_form;
 mod table;
 mod translations;
 mod users;
@@ -47,11 +53,17 @@ pub fn router() -> Router<App> {
         .route("/", get(progress::dashboard))
         .route("/devices", get(progress::list))
         .route("/devices.csv", get(progress::csv))
+        .route("/download", get(download::page))
+        .route("/download/files/{name}", get(download::file))
         .route("/psks", get(keys::psks).post(keys::create_psk))
         .route("/psks/{id}/delete", post(keys::delete_psk))
         .route(
             "/certificates",
             get(keys::certificates).post(keys::create_certificate),
+        )
+        .route(
+            "/certificates/{id}/delete",
+            post(agent_actions::delete_certificate),
         )
         .route("/runbooks", get(runbooks::list).post(runbooks::create))
         .route("/runbooks/{id}", get(runbooks::one))
@@ -66,10 +78,22 @@ pub fn router() -> Router<App> {
         )
         .route("/directories/{id}", get(directories::one))
         .route("/directories/{id}/import", post(directories::import))
+        .route("/directories/{id}/connection", post(connection::save))
+        .route("/directories/{id}/kinds", post(connection::save_kinds))
         .route(
             "/profiles",
             get(directories::profiles).post(directories::act),
         )
+        .route("/reports/profiles", get(reports::profiles))
+        .route("/reports/profiles.csv", get(reports::profiles_csv))
+        .route("/reports/agent-details", get(reports::agent_details))
+        .route(
+            "/reports/agent-details.csv",
+            get(reports::agent_details_csv),
+        )
+        .route("/sync-messages", get(reports::messages))
+        .route("/sync-messages.csv", get(reports::messages_csv))
+        .route("/objects.csv", get(objects::search_csv))
         .route("/logs", get(logs::page))
         .route("/logs.csv", get(logs::csv))
         .route("/objects", get(objects::search))
@@ -85,6 +109,11 @@ pub fn router() -> Router<App> {
             get(settings::licences).post(settings::apply_licence),
         )
         .route("/bulk-tokens", get(bulk_tokens::list))
+        .route("/bulk-tokens/{directory}/flows", post(bulk_tokens::start))
+        .route(
+            "/bulk-tokens/{directory}/flows/{flow}/poll",
+            post(bulk_tokens::poll),
+        )
         .route(
             "/bulk-tokens/{directory}/{token}/delete",
             post(bulk_tokens::delete),
@@ -105,6 +134,12 @@ pub fn router() -> Router<App> {
         .route("/agents.csv", get(pages::agents_csv))
         .route("/agents/{id}", get(pages::agent))
         .route("/agents/{id}/logs", get(pages::logs))
+        .route("/agents/{id}/plan", get(agent_actions::plan))
+        .route("/agents/{id}/delete", post(agent_actions::delete))
+        .route(
+            "/agents/{id}/runs/{runbook}/retry",
+            post(agent_actions::retry),
+        )
         .route("/communications", get(pages::failed_communications))
         .route("/communications.csv", get(pages::failed_communications_csv))
         .route("/audit", get(audit::page))

@@ -65,6 +65,7 @@ pub async fn search(
             Some(Ok(hits)) => {
                 @if hits.is_empty() { p.muted { "Nothing found." } }
                 @else {
+                    p { a href=(link("/objects.csv", &[("q", text.as_str()), ("directory", q.directory.as_deref().unwrap_or_default())])) download { "Download CSV of these " (hits.len()) " objects" } }
                     table {
                         thead { tr { th { "Name" } th { "Kind" } th { "UPN" } th { "sAMAccountName" } th { "Directory" } } }
                         tbody {
@@ -85,6 +86,45 @@ pub async fn search(
         }
     };
     Ok(viewer.sync_page("Single Object Report", body))
+}
+
+/// `GET /objects.csv?q=&directory=`: the objects the same search finds.
+pub async fn search_csv(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(q): Query<SearchQuery>,
+) -> Result<axum::response::Response> {
+    viewer.caller.require(Area::Sync, Access::Read)?;
+    let directory: Option<DirectoryId> = q.directory.as_deref().and_then(|d| d.parse().ok());
+    let hits = report::search(&app, q.q.as_deref().unwrap_or_default(), directory).await?;
+    let directories = app.store.directories().await?;
+    let body = crate::csv_export::write(
+        [
+            "name",
+            "kind",
+            "upn",
+            "sam_account_name",
+            "directory",
+            "guid",
+        ],
+        hits.into_iter().map(|h| {
+            [
+                h.name,
+                h.kind.as_str().to_string(),
+                h.upn.unwrap_or_default(),
+                h.sam_account_name.unwrap_or_default(),
+                directories
+                    .iter()
+                    .find(|d| d.id == h.directory)
+                    .map(|d| d.name.clone())
+                    .unwrap_or_default(),
+                h.guid.to_string(),
+            ]
+        }),
+    )?;
+    Ok(axum::response::IntoResponse::into_response(
+        crate::csv_export::download("objects.csv", body),
+    ))
 }
 
 /// Which tab of the report.

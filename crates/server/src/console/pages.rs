@@ -6,9 +6,12 @@ use maud::html;
 use model::ids::AgentId;
 use serde::Deserialize;
 
-use super::table::{link, Pattern};
+use super::table::{self, link, Pattern};
 use super::{data, when, Viewer};
+use crate::auth::{Access, Area};
+use crate::store::reports::AgentFilter;
 use crate::{App, Error, Result};
+use model::status::AgentStatus;
 
 /// Log lines per page.
 const LOG_PAGE: u32 = 200;
@@ -18,6 +21,9 @@ const FAILED_SHOWN: u32 = 500;
 /// The filters of the agents list.
 #[derive(Debug, Default, Deserialize)]
 pub struct AgentQuery {
+    /// The directory of the computers.
+    #[serde(default)]
+    directory: Option<String>,
     /// The computer name, `*` as wildcard.
     #[serde(default)]
     computer: Option<String>,
@@ -27,55 +33,91 @@ pub struct AgentQuery {
     /// The agent version, `*` as wildcard.
     #[serde(default)]
     version: Option<String>,
+    /// The page of the table.
+    #[serde(default)]
+    page: Option<u64>,
 }
 
-fn kept_agents(q: &AgentQuery, lines: Vec<data::AgentLine>) -> Vec<data::AgentLine> {
-    let computer = Pattern::new(q.computer.as_deref());
-    let version = Pattern::new(q.version.as_deref());
-    let status = q.status.as_deref().map(str::trim).unwrap_or_default();
-    lines
-        .into_iter()
-        .filter(|a| computer.matches(&a.computer_name) && version.matches(&a.agent_version))
-        .filter(|a| status.is_empty() || a.statuses.iter().any(|s| s.as_str() == status))
-        .collect()
+fn text(v: &Option<String>) -> &str {
+    v.as_deref().map(str::trim).unwrap_or_default()
 }
 
-/// `GET /agents?computer=&status=&version=`: the registered agents, filtered on the server.
+impl AgentQuery {
+    fn filter(&self) -> AgentFilter {
+        let some = |v: &Option<String>| Some(text(v).to_string()).filter(|s| !s.is_empty());
+        AgentFilter {
+            directory: text(&self.directory).parse().ok(),
+            computer: some(&self.computer),
+            version: some(&self.version),
+            status: text(&self.status).parse::<AgentStatus>().ok(),
+        }
+    }
+
+    fn pairs(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("directory", text(&self.directory)),
+            ("computer", text(&self.computer)),
+            ("status", text(&self.status)),
+            ("version", text(&self.version)),
+        ]
+    }
+}
+
+/// `GET /agents?directory=&computer=&status=&version=`: the registered agents, filtered and
+/// paged in SQL.
 pub async fn agents(
     State(app): State<App>,
     viewer: Viewer,
     Query(q): Query<AgentQuery>,
 ) -> Result<Response> {
-    let agents = kept_agents(&q, data::agents(&app).await?);
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    let values = [
-        ("computer", text(&q.computer)),
-        ("status", text(&q.status)),
-        ("version", text(&q.version)),
-    ];
-    let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    if !viewer.may(Area::Agent, Access::Read) {
+        return Ok(viewer.agent_page("Agents", html! {}));
+    }
+    let filter = q.filter();
+    let total = app.store.agent_report_count(&filter).await?;
+    let (page, offset) = table::page_at(total, q.page);
+    let agents = app
+        .store
+        .agent_report(&filter, offset, table::PER_PAGE as u64)
+        .await?;
+    let mut directories = app.store.directories().await?;
+    directories.sort_by(|a, b| a.name.cmp(&b.name));
+    let directory_name = |id: &model::ids::DirectoryId| {
+        directories
+            .iter()
+            .find(|d| d.id == *id)
+            .map(|d| d.name.clone())
+            .unwrap_or_default()
+    };
+    let edit = viewer.may(Area::Agent, Access::Edit);
+    let pairs = q.pairs();
     let body = html! {
         h1 { "Agents" }
         form.filters method="get" action="/agents" {
+            label { "Directory" select name="directory" {
+                option value="" { "Every directory" }
+                @for d in &directories { option value=(d.id) selected[text(&q.directory) == d.id.to_string()] { (d.name) } }
+            } }
             label { "Computer" input name="computer" value=(text(&q.computer)) placeholder="WS-*"; }
             label { "A runbook in" select name="status" {
                 option value="" { "Any status" }
-                @for s in model::status::AgentStatus::ALL { option value=(s.as_str()) selected[text(&q.status) == s.as_str()] { (s.label()) } }
+                @for s in AgentStatus::ALL { option value=(s.as_str()) selected[text(&q.status) == s.as_str()] { (s.label()) } }
             } }
             label { "Agent version" input name="version" value=(text(&q.version)); }
             button type="submit" { "Filter" }
         }
-        p { a href=(link("/agents.csv", &pairs)) download { "Download CSV of these " (agents.len()) " agents" } }
+        p { a href=(link("/agents.csv", &pairs)) download { "Download CSV of these " (total) " agents" } }
         @if agents.is_empty() {
             p.muted { "No agent matches." }
         } @else {
             table {
-                thead { tr { th { "Computer" } th { "Join state" } th { "Runbooks" } th { "Agent version" } th { "Last contact" } } }
+                thead { tr { th { "Computer" } th { "Directory" } th { "Join state" } th { "Runbooks" } th { "Agent version" } th { "Last contact" } @if edit { th { "" } } } }
                 tbody {
                     @for a in &agents {
                         tr {
                             td { a href=(format!("/agents/{}", a.id)) { (a.computer_name) } }
-                            td { (a.join_state) }
+                            td { (directory_name(&a.directory)) }
+                            td { (data::join_state_text(&a.join_state)) }
                             td {
                                 @if a.statuses.is_empty() { span.muted { "none assigned" } }
                                 @for (i, s) in a.statuses.iter().enumerate() {
@@ -85,43 +127,52 @@ pub async fn agents(
                             }
                             td { (a.agent_version) }
                             td { (when(a.last_contact)) }
+                            @if edit {
+                                td {
+                                    form method="post" action=(format!("/agents/{}/delete", a.id)) data-confirm="Delete this agent and everything it reported?" {
+                                        (viewer.csrf())
+                                        button.link type="submit" { "Delete" }
+                                    }
+                                }
+                            }
                         }
                     }
                 }
             }
         }
+        (table::pager("/agents", &pairs, page, usize::try_from(total).unwrap_or(usize::MAX)))
     };
     Ok(viewer.agent_page("Agents", body))
 }
 
-/// `GET /agents.csv`: the agents the same filters show.
+/// `GET /agents.csv`: the agents the same filters show, every page.
 pub async fn agents_csv(
     State(app): State<App>,
     viewer: Viewer,
     Query(q): Query<AgentQuery>,
 ) -> Result<Response> {
-    viewer
-        .caller
-        .require(crate::auth::Area::Agent, crate::auth::Access::Read)?;
-    let agents = kept_agents(&q, data::agents(&app).await?);
+    viewer.caller.require(Area::Agent, Access::Read)?;
+    let agents = app.store.agent_report(&q.filter(), 0, 1_000_000).await?;
     let body = crate::csv_export::write(
         [
             "computer",
             "join_state",
             "runbooks",
             "agent_version",
+            "os_version",
             "last_contact",
         ],
         agents.into_iter().map(|a| {
             [
                 a.computer_name,
-                a.join_state,
+                data::join_state_text(&a.join_state),
                 a.statuses
                     .iter()
                     .map(|s| s.label())
                     .collect::<Vec<_>>()
                     .join("; "),
                 a.agent_version,
+                a.os_version,
                 a.last_contact.to_rfc3339(),
             ]
         }),
@@ -129,24 +180,28 @@ pub async fn agents_csv(
     Ok(crate::csv_export::download("agents.csv", body).into_response())
 }
 
-fn agent_id(id: &str) -> Result<AgentId> {
+pub(super) fn agent_id(id: &str) -> Result<AgentId> {
     id.parse().map_err(|_| Error::NotFound("agent"))
 }
 
-/// `GET /agents/{id}`: the agent's facts and the progress of each runbook.
-pub async fn agent(
-    State(app): State<App>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> Result<Response> {
-    let id = agent_id(&id)?;
-    let Some((facts, runs)) = data::agent(&app, id).await? else {
-        return Ok(Error::NotFound("agent").into_response());
+/// The page of agent `id`, with `message` (what an action did or why it was refused) on top;
+/// `None` when there is no such agent.
+pub(super) async fn agent_body(
+    app: &App,
+    viewer: &Viewer,
+    id: AgentId,
+    message: Option<maud::Markup>,
+) -> Result<Option<(String, maud::Markup)>> {
+    let Some((facts, runs)) = data::agent(app, id).await? else {
+        return Ok(None);
     };
     let registered =
-        crate::migration::agents::registration_address(&app, id, facts.registered_at).await?;
+        crate::migration::agents::registration_address(app, id, facts.registered_at).await?;
+    let operate = viewer.may(Area::Agent, Access::Operate);
+    let edit = viewer.may(Area::Agent, Access::Edit);
     let body = html! {
         h1 { "Agent " (facts.computer_name) }
+        @if let Some(m) = message { (m) }
         @if registered.refused_before {
             p.error role="alert" {
                 "This agent registered from an address whose agent requests had been refused before (see Failed communications). Check that the device is the computer it claims to be."
@@ -162,13 +217,13 @@ pub async fn agent(
             dt { "Registered from" } dd { @if let Some(a) = &registered.address { (a) } @else { "unknown" } }
             dt { "Last contact" } dd { (when(facts.last_contact)) }
         }
-        p { a href=(format!("/agents/{id}/logs")) { "Logs" } }
+        p { a href=(format!("/agents/{id}/logs")) { "Logs" } " · " a href=(format!("/agents/{id}/plan")) { "Plan preview" } }
         h2 { "Runbooks" }
         @if runs.is_empty() {
             p.muted { "No runbook is assigned to this device." }
         } @else {
             table {
-                thead { tr { th { "Runbook" } th { "Status" } th { "Phase" } th { "Step" } th { "Last update" } th { "Last error" } } }
+                thead { tr { th { "Runbook" } th { "Status" } th { "Phase" } th { "Step" } th { "Last update" } th { "Last error" } @if operate { th { "" } } } }
                 tbody {
                     @for r in &runs {
                         tr {
@@ -178,13 +233,44 @@ pub async fn agent(
                             td { @if let Some(s) = &r.step { (s) } }
                             td { (when(r.last_update)) }
                             td { @if let Some(e) = &r.last_error { (e) } }
+                            @if operate {
+                                td {
+                                    @if r.status == model::status::AgentStatus::Error {
+                                        form method="post" action=(format!("/agents/{id}/runs/{}/retry", r.runbook_id)) {
+                                            (viewer.csrf())
+                                            button type="submit" { "Retry" }
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
                 }
             }
         }
+        @if edit {
+            h2 { "Delete the agent" }
+            p.muted { "Its runs, logs and harvested profiles are deleted; the device shows No Agent and can register again." }
+            form method="post" action=(format!("/agents/{id}/delete")) data-confirm="Delete this agent and everything it reported?" {
+                (viewer.csrf())
+                button.danger type="submit" { "Delete agent" }
+            }
+        }
     };
-    Ok(viewer.agent_page(&format!("Agent {}", facts.computer_name), body))
+    Ok(Some((format!("Agent {}", facts.computer_name), body)))
+}
+
+/// `GET /agents/{id}`: one agent's facts and runs.
+pub async fn agent(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let id = agent_id(&id)?;
+    match agent_body(&app, &viewer, id, None).await? {
+        None => Ok(Error::NotFound("agent").into_response()),
+        Some((title, body)) => Ok(viewer.agent_page(&title, body)),
+    }
 }
 
 /// Which page of the log.

@@ -128,6 +128,7 @@ async fn preview_page(
                                 }
                             }
                             @if let Some(url) = anchored(&ux.qr_code_url, dialog) {
+                                (super::qr::svg(&url, 96, &format!("QR code of {url}")))
                                 p.qr { "QR code: " a href=(url) rel="noreferrer" { (url) } }
                             }
                         }

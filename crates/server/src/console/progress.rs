@@ -154,7 +154,9 @@ fn donut(title: &str, counts: &StatusCounts, filter: &DeviceFilter) -> Markup {
     }
 }
 
-async fn names(app: &App) -> Result<(HashMap<BatchId, String>, HashMap<RunbookId, String>)> {
+pub(super) async fn names(
+    app: &App,
+) -> Result<(HashMap<BatchId, String>, HashMap<RunbookId, String>)> {
     let batches = app
         .store
         .batches()
@@ -289,7 +291,7 @@ pub async fn dashboard(
     if wants_fragment(&headers) && viewer.may(crate::auth::Area::Agent, crate::auth::Access::Read) {
         return Ok(charts.into_response());
     }
-    let agents = app.store.agents().await?.len();
+    let agents = app.store.agent_count().await?;
     let body = html! {
         h1 { "Dashboard" }
         p.muted {

@@ -1,8 +1,9 @@
 //! Runbooks: the list, a form for a new one, and one runbook's editor with its general settings
 //! and six tabs (Startup, User Experience, Device State, Permission Updates, App
-//! Reconfiguration, Completion). Each tab is edited as the JSON document the API takes for it, so
-//! every setting is reachable; its errors show beside it and nothing is saved when any is wrong.
-//! Passwords are write-only: never shown, and left out they keep the stored value.
+//! Reconfiguration, Completion). Each tab is a form with a field per setting (see `tab_form`), or
+//! the JSON document the API takes for it; errors show beside their field and nothing is saved
+//! when any is wrong. Passwords are write-only: never shown, and left out they keep the stored
+//! value.
 
 use std::collections::HashMap;
 
@@ -281,6 +282,22 @@ pub async fn create(
 pub struct TabQuery {
     #[serde(default)]
     tab: Option<String>,
+    /// Edits the tab as the JSON document the API takes.
+    #[serde(default)]
+    json: Option<String>,
+}
+
+/// What a tab's editor shows: the stored settings, or what was posted with its errors.
+#[derive(Clone, Copy)]
+enum Typed<'a> {
+    /// The stored settings as fields.
+    Fields,
+    /// The stored settings as JSON.
+    Json,
+    /// The fields as posted.
+    PostedFields(&'a [(String, String)]),
+    /// The JSON as posted.
+    PostedJson(&'a str),
 }
 
 fn tab_title(tab: &str) -> &'static str {
@@ -296,7 +313,7 @@ async fn editor(
     runbook: &Runbook,
     tab: &str,
     errors: &Errors,
-    typed: Option<&str>,
+    typed: Typed<'_>,
 ) -> Result<Markup> {
     let lookups = Lookups::load(app).await?;
     let edit = viewer.may(Area::Agent, Access::Edit);
@@ -322,14 +339,31 @@ async fn editor(
             } @else {
                 div.editor { (general_fields(viewer, &lookups, Some(runbook), errors, edit)) }
             }
+        } @else if matches!(typed, Typed::Fields | Typed::PostedFields(_)) {
+            @let posted = match typed { Typed::PostedFields(p) => Some(p), _ => None };
+            @let inner = super::tab_form::fields(runbook, tab, posted, errors, edit);
+            p.muted {
+                "Passwords are never shown; left empty, the stored one is kept. "
+                a href=(link(&base, &[("tab", tab), ("json", "1")])) { "Edit as JSON" }
+            }
+            @if edit {
+                form.editor.settings method="post" action=(format!("{base}/tabs/{tab}")) {
+                    (viewer.csrf())
+                    (inner)
+                    p { button type="submit" { "Save " (tab_title(tab)) } }
+                }
+            } @else {
+                div.editor.settings { (inner) }
+            }
         } @else {
-            @let text = match typed { Some(t) => t.to_string(), None => tab_json(runbook, tab)? };
+            @let text = match typed { Typed::PostedJson(t) => t.to_string(), _ => tab_json(runbook, tab)? };
             (errors.rest(&[tab]))
             @let inner = html! {
                 label for="settings" { (tab_title(tab)) " settings" }
                 p.muted {
                     "Every setting of the tab, as the API takes it. Passwords are never shown: add "
-                    code { "\"password\": \"…\"" } " where one belongs to set it; left out, the stored one is kept."
+                    code { "\"password\": \"…\"" } " where one belongs to set it; left out, the stored one is kept. "
+                    a href=(link(&base, &[("tab", tab)])) { "Edit as fields" }
                     @if tab == "device_state" || tab == "completion" || tab == "startup" {
                         " Stored: fallback administrator password " (if set.admin_fallback_password { "set" } else { "not set" })
                         ", domain join password " (if set.domain_join_password { "set" } else { "not set" })
@@ -386,7 +420,12 @@ pub async fn one(
         .as_deref()
         .filter(|t| TABS.iter().any(|(key, _)| key == t))
         .unwrap_or("general");
-    let body = editor(&app, &viewer, &runbook, tab, &Errors::default(), None).await?;
+    let typed = if q.json.is_some() {
+        Typed::Json
+    } else {
+        Typed::Fields
+    };
+    let body = editor(&app, &viewer, &runbook, tab, &Errors::default(), typed).await?;
     Ok(viewer.agent_page(&format!("Runbook {}", runbook.name), body))
 }
 
@@ -396,7 +435,7 @@ async fn save(
     original: &Runbook,
     changed: std::result::Result<Runbook, Errors>,
     tab: &str,
-    typed: Option<&str>,
+    typed: Typed<'_>,
 ) -> Result<Response> {
     let errors = match changed {
         Ok(runbook) => match runbooks::update(app, runbook).await {
@@ -447,32 +486,51 @@ pub async fn save_general(
             ..original.clone()
         })
     });
-    save(&app, &viewer, &original, changed, "general", None).await
+    save(&app, &viewer, &original, changed, "general", Typed::Fields).await
 }
 
-/// A tab's form.
-#[derive(Deserialize)]
-pub struct TabForm {
-    #[serde(default)]
-    csrf: Option<String>,
-    #[serde(default)]
-    settings: String,
-}
-
-/// `POST /runbooks/{id}/tabs/{tab}`.
+/// `POST /runbooks/{id}/tabs/{tab}`: the tab's fields, or (with `settings`) its JSON.
 pub async fn save_tab(
     State(app): State<App>,
     pending: std::result::Result<CsrfPending, Error>,
     Path((id, tab)): Path<(String, String)>,
-    Form(form): Form<TabForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response> {
-    let viewer = poster(pending, form.csrf.as_deref(), Area::Agent, Access::Edit)?;
+    let csrf = pairs
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str());
+    let viewer = poster(pending, csrf, Area::Agent, Access::Edit)?;
     let Some((tab, _)) = TABS.iter().find(|(key, _)| *key == tab) else {
         return Err(Error::NotFound("runbook tab"));
     };
     let original = stored(&app, runbook_id(&id)?).await?;
-    let changed = with_tab(&original, tab, &form.settings);
-    save(&app, &viewer, &original, changed, tab, Some(&form.settings)).await
+    match pairs.iter().find(|(k, _)| k == "settings") {
+        Some((_, json)) => {
+            let changed = with_tab(&original, tab, json);
+            save(
+                &app,
+                &viewer,
+                &original,
+                changed,
+                tab,
+                Typed::PostedJson(json),
+            )
+            .await
+        }
+        None => {
+            let changed = super::tab_form::read(&original, tab, &pairs);
+            save(
+                &app,
+                &viewer,
+                &original,
+                changed,
+                tab,
+                Typed::PostedFields(&pairs),
+            )
+            .await
+        }
+    }
 }
 
 /// `POST /runbooks/{id}/delete`.

@@ -43,6 +43,17 @@ pub fn page_of<T>(rows: &[T], page: Option<usize>) -> (&[T], usize) {
     (&rows[start.min(rows.len())..end], page)
 }
 
+/// The page of `total` rows to show (pages count from 1; a page past the end is the last one)
+/// and the rows before it, for a table paged in SQL.
+pub fn page_at(total: u64, page: Option<u64>) -> (usize, u64) {
+    let pages = total.div_ceil(PER_PAGE as u64).max(1);
+    let page = page.unwrap_or(1).clamp(1, pages);
+    (
+        usize::try_from(page).unwrap_or(usize::MAX),
+        (page - 1) * PER_PAGE as u64,
+    )
+}
+
 /// "Rows a–b of n" with links to the previous and next page, keeping the filters in `pairs`.
 pub fn pager(path: &str, pairs: &[(&str, &str)], page: usize, total: usize) -> Markup {
     let pages = total.div_ceil(PER_PAGE).max(1);

@@ -4,13 +4,13 @@
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
-use model::directory::TranslationEntry;
 use model::ids::DirectoryId;
 use serde::Deserialize;
 
-use super::table::{self, link};
+use super::table::{self, link, PER_PAGE};
 use super::Viewer;
 use crate::auth::{Access, Area};
+use crate::store::translation_pages::TranslationFilter;
 use crate::{App, Result};
 
 /// The filters.
@@ -21,23 +21,20 @@ pub struct TranslationQuery {
     #[serde(default)]
     directory: Option<String>,
     #[serde(default)]
-    page: Option<usize>,
+    page: Option<u64>,
 }
 
 fn text(v: &Option<String>) -> &str {
     v.as_deref().map(str::trim).unwrap_or_default()
 }
 
-async fn rows(app: &App, q: &TranslationQuery) -> Result<Vec<TranslationEntry>> {
-    let search = Some(text(&q.search)).filter(|s| !s.is_empty());
-    let directory: Option<DirectoryId> = text(&q.directory).parse().ok();
-    Ok(app
-        .store
-        .translations(search)
-        .await?
-        .into_iter()
-        .filter(|e| directory.is_none_or(|d| e.source.directory == d || e.target.directory == d))
-        .collect())
+impl TranslationQuery {
+    fn filter(&self) -> TranslationFilter {
+        TranslationFilter {
+            search: Some(text(&self.search).to_string()).filter(|s| !s.is_empty()),
+            directory: text(&self.directory).parse::<DirectoryId>().ok(),
+        }
+    }
 }
 
 /// `GET /translations?search=&directory=`.
@@ -51,8 +48,13 @@ pub async fn page(
     }
     let mut directories = app.store.directories().await?;
     directories.sort_by(|a, b| a.name.cmp(&b.name));
-    let all = rows(&app, &q).await?;
-    let (shown, page) = table::page_of(&all, q.page);
+    let filter = q.filter();
+    let total = app.store.translation_count(&filter).await?;
+    let (page, offset) = table::page_at(total, q.page);
+    let shown = app
+        .store
+        .translation_page(&filter, offset, PER_PAGE as u64)
+        .await?;
     let pairs = [
         ("search", text(&q.search)),
         ("directory", text(&q.directory)),
@@ -67,11 +69,11 @@ pub async fn page(
             } }
             button type="submit" { "Filter" }
         }
-        p { a href=(link("/translations.csv", &pairs)) download { "Download CSV of these " (all.len()) " rows" } }
+        p { a href=(link("/translations.csv", &pairs)) download { "Download CSV of these " (total) " rows" } }
         table {
             thead { tr { th { "Kind" } th { "Source" } th { "Source SID" } th { "Target" } th { "Target SID" } } }
             tbody {
-                @for e in shown {
+                @for e in &shown {
                     tr {
                         td { (e.kind.as_str()) }
                         td { a href=(format!("/objects/{}/{}", e.source.directory, e.source.guid)) { (e.source.name) } @if let Some(u) = &e.source.upn { br; span.muted { (u) } } }
@@ -82,7 +84,7 @@ pub async fn page(
                 }
             }
         }
-        (table::pager("/translations", &pairs, page, all.len()))
+        (table::pager("/translations", &pairs, page, usize::try_from(total).unwrap_or(usize::MAX)))
     };
     Ok(viewer.sync_page("Translation table", body))
 }
@@ -94,7 +96,10 @@ pub async fn csv(
     Query(q): Query<TranslationQuery>,
 ) -> Result<Response> {
     viewer.caller.require(Area::Sync, Access::Read)?;
-    let all = rows(&app, &q).await?;
+    let all = app
+        .store
+        .translation_page(&q.filter(), 0, u64::MAX >> 1)
+        .await?;
     let body = crate::csv_export::write(
         [
             "kind",

@@ -13,6 +13,7 @@ use super::file::FileSource;
 use super::graph::{GraphConfig, GraphSource};
 use super::ldap::{LdapConfig, LdapSource};
 use super::DirectorySource;
+use crate::auth::{Access, Area, Caller, Role};
 use crate::{App, Error, Result};
 
 /// How a directory is read, with its secret.
@@ -266,6 +267,49 @@ pub async fn set_connection(
         .await?;
     tracing::info!(directory = ?dir.name, kind = kind_name(&settings), "directory connection set");
     Ok(())
+}
+
+/// Stores how `directory` is read as `caller` asks, and returns it without its secret. The
+/// secret is write-only: `secret` left out keeps the stored one when the connection stays of
+/// the same kind, but only a TenantAdmin may keep it while changing where it is sent (see
+/// [`super::guard::check_kept_secret`]); a file connection is for TenantAdmins, or for Sync admins
+/// inside the server's documents folder. Nothing is stored when anything is refused.
+pub async fn save_connection(
+    app: &App,
+    caller: &Caller,
+    directory: DirectoryId,
+    settings: ConnectionSettings,
+    secret: Option<String>,
+) -> Result<ConnectionInfo> {
+    caller.require(Area::Sync, Access::Edit)?;
+    let tenant_admin = caller.roles.contains(&Role::TenantAdmin);
+    if let ConnectionSettings::File { path } = &settings {
+        let documents = app.settings.directory_documents.as_deref();
+        super::guard::check_document_path(path, documents, tenant_admin)?;
+    }
+    let given = match &settings {
+        ConnectionSettings::File { .. } => None,
+        _ => secret.filter(|s| !s.is_empty()),
+    };
+    let secret = match given {
+        Some(s) => Some(s),
+        None => match stored(app, directory).await? {
+            Some(old) => {
+                let (old_settings, old_secret) = old.split();
+                if std::mem::discriminant(&old_settings) == std::mem::discriminant(&settings) {
+                    super::guard::check_kept_secret(&old_settings, &settings, tenant_admin)?;
+                    old_secret
+                } else {
+                    None
+                }
+            }
+            None => None,
+        },
+    };
+    set_connection(app, directory, Connection::join(settings, secret)).await?;
+    connection(app, directory)
+        .await?
+        .ok_or(Error::NotFound("connection"))
 }
 
 fn kind_name(settings: &ConnectionSettings) -> &'static str {

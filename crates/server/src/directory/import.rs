@@ -92,11 +92,16 @@ pub async fn import_with(
     };
     // Read the source before taking the cache's write lock: an LDAP or Graph read can take
     // minutes, and matching reads the cache meanwhile.
+    let kinds = super::import_kinds::import_kinds(app, directory).await?;
     let read = match changes {
-        Some(changes) => Read::Changes(changes),
+        Some(mut changes) => {
+            super::import_kinds::keep_kinds(&mut changes.objects, &kinds);
+            Read::Changes(changes)
+        }
         None => {
-            let snapshot = source.read().await?;
+            let mut snapshot = source.read().await?;
             check_domain(&dir, &snapshot.domain)?;
+            super::import_kinds::keep_kinds(&mut snapshot.objects, &kinds);
             Read::Full(snapshot)
         }
     };

@@ -9,6 +9,7 @@ pub mod file;
 pub mod graph;
 pub mod guard;
 mod import;
+pub mod import_kinds;
 pub mod ldap;
 pub mod matching;
 mod pairs;

@@ -107,10 +107,10 @@ pub async fn devices(app: &App) -> Result<Vec<DeviceStatus>> {
     let batches = app.store.batches().await?;
     let agents: HashMap<(DirectoryId, ObjectGuid), AgentId> = app
         .store
-        .agents()
+        .agent_computers()
         .await?
         .into_iter()
-        .map(|a| ((a.directory, a.computer_guid), a.id))
+        .map(|(id, directory, computer)| ((directory, computer), id))
         .collect();
     let runs: HashMap<(AgentId, RunbookId), (AgentStatus, Option<Phase>)> = app
         .store

@@ -37,7 +37,7 @@ pub struct FleetEvent {
 
 /// A SQL `LIKE` pattern (with `!` as escape) for a wildcard pattern; `contains` puts it inside
 /// any text.
-fn like(pattern: &str, contains: bool) -> String {
+pub(super) fn like(pattern: &str, contains: bool) -> String {
     let mut out = String::new();
     if contains {
         out.push('%');

@@ -148,16 +148,20 @@ pub mod enrollment;
 pub mod events;
 pub mod exports;
 pub mod fleet_events;
+pub mod import_kinds;
 pub mod imports;
 pub mod leases;
 pub mod licences;
 pub mod packages;
 mod private;
 pub mod psk_limits;
+pub mod removals;
+pub mod reports;
 pub mod schedule;
 pub mod sealing;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod translation_pages;
 pub mod translations;
 pub mod users;
 

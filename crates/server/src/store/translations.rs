@@ -19,7 +19,8 @@ use super::{
 };
 use crate::{Error, Result};
 
-const COLUMNS: &str = "kind, source_directory, source_guid, source_sid, source_upn, source_name, \
+pub(super) const COLUMNS: &str =
+    "kind, source_directory, source_guid, source_sid, source_upn, source_name, \
                        target_directory, target_guid, target_sid, target_upn, target_name, \
                        source_on_premises_sid, source_sid_history, target_on_premises_sid, \
                        target_sid_history";
@@ -95,7 +96,7 @@ const UPSERT_MATCH_PAIR: &str = "INSERT INTO match_pairs \
      profile = excluded.profile, generation = match_pairs.generation + 1, \
      updated_at = excluded.updated_at RETURNING generation";
 
-fn entry_from_row(row: &AnyRow) -> Result<TranslationEntry> {
+pub(super) fn entry_from_row(row: &AnyRow) -> Result<TranslationEntry> {
     let kind: String = row.try_get("kind")?;
     let side = |prefix: &str| -> Result<TranslationSide> {
         Ok(TranslationSide {

@@ -12,7 +12,7 @@ use model::status::{AgentStatus, EventLevel, Phase};
 use crate::support::TestApp;
 pub use device::{now, world, TestAgent};
 
-fn event(
+pub fn event(
     seq: u64,
     t: &TestApp,
     runbook: RunbookId,

@@ -11,7 +11,7 @@ use crate::agent_api::world;
 use crate::support::{TestApp, TestResponse};
 
 /// A console session (cookie value and CSRF token) for a new user with `roles`.
-async fn session(t: &TestApp, roles: &[Role]) -> (String, String) {
+pub async fn session(t: &TestApp, roles: &[Role]) -> (String, String) {
     let (name, _) = t.user_with_roles(roles).await;
     let user = t
         .app
@@ -26,7 +26,7 @@ async fn session(t: &TestApp, roles: &[Role]) -> (String, String) {
     (s.token.clone(), s.csrf_token.clone())
 }
 
-async fn page(t: &TestApp, path: &str, cookie: &str) -> TestResponse {
+pub async fn page(t: &TestApp, path: &str, cookie: &str) -> TestResponse {
     let request = Request::builder()
         .uri(path)
         .header(header::COOKIE, format!("rehome_session={cookie}"))
@@ -44,7 +44,7 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-async fn post(t: &TestApp, path: &str, cookie: &str, fields: &[(&str, &str)]) -> TestResponse {
+pub async fn post(t: &TestApp, path: &str, cookie: &str, fields: &[(&str, &str)]) -> TestResponse {
     let body: Vec<String> = fields
         .iter()
         .map(|(k, v)| format!("{}={}", k, encode(v)))
@@ -60,7 +60,7 @@ async fn post(t: &TestApp, path: &str, cookie: &str, fields: &[(&str, &str)]) ->
 }
 
 /// Forms on the page that would post, other than logging out.
-fn posting_forms(html: &str) -> usize {
+pub fn posting_forms(html: &str) -> usize {
     html.matches("method=\"post\"").count() - html.matches("action=\"/logout\"").count()
 }
 

@@ -118,6 +118,35 @@ async fn a_migration_engineer_works_through_the_console_in_chromium() {
     let imported = b.text("p.notice").await;
     assert!(imported.contains("Imported 4 objects"), "{imported}");
     b.screenshot(&shots, "02-directory").await;
+
+    // Its connection: a secret that is kept, never shown, and errors beside their field.
+    b.fill("#connection-url", "ldaps://dc1.browser.test").await;
+    b.fill(
+        "#connection-bind_dn",
+        "CN=rehome,CN=Users,DC=browser,DC=test",
+    )
+    .await;
+    b.fill("#connection-page_size", "lots").await;
+    b.fill("#connection-password", "Browser-Bind-1").await;
+    b.click("#connection button[type=submit]").await;
+    assert!(b
+        .text("#connection")
+        .await
+        .contains("a whole number is expected"));
+    b.fill("#connection-page_size", "500").await;
+    b.fill("#connection-password", "Browser-Bind-1").await;
+    b.click("#connection button[type=submit]").await;
+    let saved = b.page_text().await;
+    assert!(
+        saved.contains("a secret is stored") && !saved.contains("Browser-Bind-1"),
+        "{saved}"
+    );
+    b.script(
+        "document.querySelector('#connection').scrollIntoView(); return true;",
+        serde_json::json!([]),
+    )
+    .await;
+    b.screenshot(&shots, "02b-directory-connection").await;
     let directories = h.app.store.directories().await.expect("directories");
     let id_of = |name: &str| {
         directories
@@ -196,10 +225,23 @@ async fn a_migration_engineer_works_through_the_console_in_chromium() {
         );
         b.screenshot(&shots, &format!("06-runbook-{tab}")).await;
     }
-    b.open(&format!("{runbook_page}?tab=permissions")).await;
+    b.open(&format!("{runbook_page}?tab=permissions&json=1"))
+        .await;
     b.set("#settings", "{\"mode\": \"Sideways\"}").await;
     b.click("form.editor button[type=submit]").await;
     assert!(b.text("span.field-error").await.contains("Sideways"));
+    // A setting changed through its own field.
+    b.open(&format!("{runbook_page}?tab=permissions")).await;
+    b.set("select[name='permissions.mode']", "AddOnly").await;
+    b.click("form.editor button[type=submit]").await;
+    b.open(&format!("{runbook_page}?tab=permissions")).await;
+    let mode = b
+        .script(
+            "return document.querySelector(\"select[name='permissions.mode']\").value;",
+            serde_json::json!([]),
+        )
+        .await;
+    assert_eq!(mode.as_str(), Some("AddOnly"));
 
     // A batch: only compatible runbooks offered, a CSV with a bad line refused whole, then a good one.
     b.open("/batches").await;
@@ -298,6 +340,22 @@ async fn a_migration_engineer_works_through_the_console_in_chromium() {
     assert!(lines.iter().all(|l| l.contains(",Info,")), "{csv}");
     b.screenshot(&shots, "11-agent-logs").await;
 
+    // The fleet's reports, and where the agent comes from.
+    b.open("/reports/agent-details?status=Completed").await;
+    assert_eq!(b.count("tbody tr").await, machines_wanted as u64);
+    b.screenshot(&shots, "11b-agent-details").await;
+    b.open("/reports/profiles").await;
+    assert!(b.count("tbody tr").await > 0, "harvested profiles");
+    b.screenshot(&shots, "11c-user-profiles").await;
+    b.open("/download").await;
+    assert_eq!(
+        b.count("figure.qr svg").await,
+        1,
+        "the server URL's QR code"
+    );
+    assert!(b.page_text().await.contains("msiexec /i"));
+    b.screenshot(&shots, "11d-download-agent").await;
+
     // The Single Object Report of a migrated user, then of what it became.
     let (_, user) = machines[0].users[0].clone();
     b.open(&format!("/objects?q={user}&directory={contoso}"))
@@ -333,6 +391,10 @@ async fn a_migration_engineer_works_through_the_console_in_chromium() {
         "/logs".to_string(),
         "/agents".to_string(),
         "/objects".to_string(),
+        "/download".to_string(),
+        "/reports/profiles".to_string(),
+        "/reports/agent-details".to_string(),
+        "/sync-messages".to_string(),
     ] {
         b.open(&page).await;
         assert_eq!(

@@ -1,0 +1,497 @@
+//! The console's fleet and sync reports, each filtered, counted and paged in SQL: the User
+//! Profile Report (every profile the agents harvested), Agent Details (every agent's run of
+//! every runbook) and the sync message log (what matching said about each object).
+
+use chrono::{DateTime, Utc};
+use model::ids::{AgentId, BatchId, DirectoryId, ObjectGuid, RunbookId};
+use model::status::{AgentStatus, Phase};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::fleet_events::like;
+use super::{enum_text, from_ms, parse_enum, parse_text, Store};
+use crate::Result;
+
+/// A wildcard filter as a `LIKE` pattern (`*` and `%` for any run), empty when not given.
+fn pattern(text: &Option<String>) -> String {
+    let text = text.as_deref().map(str::trim).unwrap_or_default();
+    if text.is_empty() {
+        String::new()
+    } else {
+        like(text, false)
+    }
+}
+
+fn limit_offset(limit: u64, offset: u64) -> (i64, i64) {
+    (
+        i64::try_from(limit).unwrap_or(i64::MAX),
+        i64::try_from(offset).unwrap_or(i64::MAX),
+    )
+}
+
+/// Which harvested profiles: every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileFilter {
+    /// The directory of the agents' computers.
+    pub directory: Option<DirectoryId>,
+    /// The computer name, with wildcards.
+    pub computer: Option<String>,
+    /// The user: the profile folder's name or the SID, with wildcards.
+    pub user: Option<String>,
+}
+
+/// One harvested profile with its computer and, when it is matched, its user's names.
+#[derive(Debug, Clone)]
+pub struct ProfileRow {
+    /// The agent.
+    pub agent: AgentId,
+    /// Its computer.
+    pub computer_name: String,
+    /// The computer's directory.
+    pub directory: DirectoryId,
+    /// The profile owner's SID.
+    pub sid: String,
+    /// The profile folder.
+    pub path: String,
+    /// Last use on the device, when known.
+    pub last_used: Option<DateTime<Utc>>,
+    /// The owner's name in the translation table, when the owner is matched.
+    pub user_name: Option<String>,
+    /// The owner's UPN there.
+    pub user_upn: Option<String>,
+}
+
+const PROFILE_WHERE: &str = "FROM harvested_profiles p JOIN agents a ON a.id = p.agent \
+     WHERE ($1 = '' OR a.directory = $1) \
+     AND ($2 = '' OR LOWER(a.computer_name) LIKE LOWER($2) ESCAPE '!') \
+     AND ($3 = '' OR LOWER(p.path) LIKE ('%\\' || LOWER($3)) ESCAPE '!' \
+          OR LOWER(p.sid) LIKE LOWER($3) ESCAPE '!')";
+
+impl ProfileFilter {
+    fn binds(&self) -> [String; 3] {
+        [
+            self.directory.map(|d| d.to_string()).unwrap_or_default(),
+            pattern(&self.computer),
+            pattern(&self.user),
+        ]
+    }
+
+    fn is_empty(&self) -> bool {
+        self.binds().iter().all(String::is_empty)
+    }
+}
+
+/// Which runs: every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// The batch that assigned the run.
+    pub batch: Option<BatchId>,
+    /// The runbook.
+    pub runbook: Option<RunbookId>,
+    /// The phase it is in.
+    pub phase: Option<Phase>,
+    /// Its status.
+    pub status: Option<AgentStatus>,
+    /// The computer name, with wildcards.
+    pub computer: Option<String>,
+}
+
+/// One agent's run of one runbook.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    /// The agent.
+    pub agent: AgentId,
+    /// Its computer.
+    pub computer_name: String,
+    /// The runbook.
+    pub runbook: RunbookId,
+    /// The batch that assigned it.
+    pub batch: Option<BatchId>,
+    /// Status.
+    pub status: AgentStatus,
+    /// Phase.
+    pub phase: Option<Phase>,
+    /// Last update.
+    pub last_update: DateTime<Utc>,
+    /// Last error.
+    pub last_error: Option<String>,
+}
+
+const RUN_WHERE: &str = "FROM agent_runs r JOIN agents a ON a.id = r.agent \
+     WHERE ($1 = '' OR r.batch = $1) AND ($2 = '' OR r.runbook = $2) \
+     AND ($3 = '' OR r.phase = $3) AND ($4 = '' OR r.status = $4) \
+     AND ($5 = '' OR LOWER(a.computer_name) LIKE LOWER($5) ESCAPE '!')";
+
+impl RunFilter {
+    fn binds(&self) -> [String; 5] {
+        [
+            self.batch.map(|b| b.to_string()).unwrap_or_default(),
+            self.runbook.map(|r| r.to_string()).unwrap_or_default(),
+            self.phase.map(|p| enum_text(&p)).unwrap_or_default(),
+            self.status
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            pattern(&self.computer),
+        ]
+    }
+}
+
+/// Which sync messages: every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    /// The directory of the objects.
+    pub directory: Option<DirectoryId>,
+    /// The stage: `import`, or `match:` and the target directory.
+    pub stage: Option<String>,
+    /// `info`, `warning` or `error`.
+    pub level: Option<String>,
+    /// The object's name, with wildcards.
+    pub name: Option<String>,
+}
+
+/// One object's latest word from a stage.
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    /// The object's directory.
+    pub directory: DirectoryId,
+    /// The object.
+    pub guid: String,
+    /// Its name, when it is still imported.
+    pub name: Option<String>,
+    /// The stage.
+    pub stage: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// How much it matters.
+    pub level: String,
+    /// What was said.
+    pub message: String,
+}
+
+const MESSAGE_WHERE: &str = "FROM object_messages m LEFT JOIN directory_objects o \
+     ON o.directory = m.directory AND o.guid = m.guid \
+     WHERE ($1 = '' OR m.directory = $1) AND ($2 = '' OR m.stage = $2) \
+     AND ($3 = '' OR m.level = $3) \
+     AND ($4 = '' OR LOWER(COALESCE(o.name, '')) LIKE LOWER($4) ESCAPE '!')";
+
+impl MessageFilter {
+    fn binds(&self) -> [String; 4] {
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_string();
+        [
+            self.directory.map(|d| d.to_string()).unwrap_or_default(),
+            text(&self.stage),
+            text(&self.level),
+            pattern(&self.name),
+        ]
+    }
+}
+
+/// Which agents: every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct AgentFilter {
+    /// The directory of their computers.
+    pub directory: Option<DirectoryId>,
+    /// The computer name, with wildcards.
+    pub computer: Option<String>,
+    /// The agent version, with wildcards.
+    pub version: Option<String>,
+    /// A status one of its runs is in.
+    pub status: Option<AgentStatus>,
+}
+
+/// One agent as the Agents report lists it.
+#[derive(Debug, Clone)]
+pub struct AgentRow {
+    /// The agent.
+    pub id: AgentId,
+    /// Its computer.
+    pub computer_name: String,
+    /// The computer's directory.
+    pub directory: DirectoryId,
+    /// What the device is joined to, as last reported.
+    pub join_state: model::plan::JoinState,
+    /// The agent's version.
+    pub agent_version: String,
+    /// The Windows version.
+    pub os_version: String,
+    /// The last contact.
+    pub last_contact: DateTime<Utc>,
+    /// The statuses of its runs, by runbook.
+    pub statuses: Vec<AgentStatus>,
+}
+
+const AGENT_WHERE: &str = "FROM agents a WHERE ($1 = '' OR a.directory = $1) \
+     AND ($2 = '' OR LOWER(a.computer_name) LIKE LOWER($2) ESCAPE '!') \
+     AND ($3 = '' OR LOWER(a.agent_version) LIKE LOWER($3) ESCAPE '!') \
+     AND ($4 = '' OR EXISTS (SELECT 1 FROM agent_runs r WHERE r.agent = a.id AND r.status = $4))";
+
+impl AgentFilter {
+    fn binds(&self) -> [String; 4] {
+        [
+            self.directory.map(|d| d.to_string()).unwrap_or_default(),
+            pattern(&self.computer),
+            pattern(&self.version),
+            self.status
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+        ]
+    }
+}
+
+fn profile_row(row: &AnyRow) -> Result<ProfileRow> {
+    let last_used: Option<i64> = row.try_get("last_used")?;
+    Ok(ProfileRow {
+        agent: parse_text("agent id", &row.try_get::<String, _>("agent")?)?,
+        computer_name: row.try_get("computer_name")?,
+        directory: parse_text("directory id", &row.try_get::<String, _>("directory")?)?,
+        sid: row.try_get("sid")?,
+        path: row.try_get("path")?,
+        last_used: last_used.map(from_ms),
+        user_name: row.try_get("user_name")?,
+        user_upn: row.try_get("user_upn")?,
+    })
+}
+
+fn run_row(row: &AnyRow) -> Result<RunRow> {
+    let batch: Option<String> = row.try_get("batch")?;
+    let phase: Option<String> = row.try_get("phase")?;
+    Ok(RunRow {
+        agent: parse_text("agent id", &row.try_get::<String, _>("agent")?)?,
+        computer_name: row.try_get("computer_name")?,
+        runbook: parse_text("runbook id", &row.try_get::<String, _>("runbook")?)?,
+        batch: batch
+            .as_deref()
+            .map(|b| parse_text("batch id", b))
+            .transpose()?,
+        status: parse_text("status", &row.try_get::<String, _>("status")?)?,
+        phase: phase
+            .as_deref()
+            .map(|p| parse_enum("phase", p))
+            .transpose()?,
+        last_update: from_ms(row.try_get("last_update")?),
+        last_error: row.try_get("last_error")?,
+    })
+}
+
+fn message_row(row: &AnyRow) -> Result<MessageRow> {
+    Ok(MessageRow {
+        directory: parse_text("directory id", &row.try_get::<String, _>("directory")?)?,
+        guid: row.try_get("guid")?,
+        name: row.try_get("name")?,
+        stage: row.try_get("stage")?,
+        at: from_ms(row.try_get("at")?),
+        level: row.try_get("level")?,
+        message: row.try_get("message")?,
+    })
+}
+
+impl Store {
+    /// How many agents are registered.
+    pub async fn agent_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Each agent with the computer it runs on (its directory and GUID): what the progress of
+    /// batches needs of them, without their certificates and keys.
+    pub async fn agent_computers(&self) -> Result<Vec<(AgentId, DirectoryId, ObjectGuid)>> {
+        let rows = sqlx::query("SELECT id, directory, computer_guid FROM agents")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    parse_text("agent id", &row.try_get::<String, _>("id")?)?,
+                    parse_text("directory id", &row.try_get::<String, _>("directory")?)?,
+                    parse_text("computer guid", &row.try_get::<String, _>("computer_guid")?)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// How many agents `filter` keeps.
+    pub async fn agent_report_count(&self, filter: &AgentFilter) -> Result<u64> {
+        let sql = format!("SELECT COUNT(*) {AGENT_WHERE}");
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        for b in filter.binds() {
+            query = query.bind(b);
+        }
+        Ok(u64::try_from(query.fetch_one(self.pool()).await?).unwrap_or(0))
+    }
+
+    /// The agents `filter` keeps, by computer name, `limit` after `offset`, each with the
+    /// statuses of its runs.
+    pub async fn agent_report(
+        &self,
+        filter: &AgentFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<AgentRow>> {
+        let sql = format!(
+            "SELECT a.id, a.computer_name, a.directory, a.join_state, a.agent_version, \
+             a.os_version, a.last_contact {AGENT_WHERE} ORDER BY a.computer_name, a.id \
+             LIMIT $5 OFFSET $6"
+        );
+        let mut query = sqlx::query(&sql);
+        for b in filter.binds() {
+            query = query.bind(b);
+        }
+        let (limit, offset) = limit_offset(limit, offset);
+        let rows = query
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?;
+        let mut agents = rows
+            .iter()
+            .map(|row| {
+                Ok(AgentRow {
+                    id: parse_text("agent id", &row.try_get::<String, _>("id")?)?,
+                    computer_name: row.try_get("computer_name")?,
+                    directory: parse_text("directory id", &row.try_get::<String, _>("directory")?)?,
+                    join_state: super::parse_json(
+                        "join state",
+                        &row.try_get::<String, _>("join_state")?,
+                    )?,
+                    agent_version: row.try_get("agent_version")?,
+                    os_version: row.try_get("os_version")?,
+                    last_contact: from_ms(row.try_get("last_contact")?),
+                    statuses: Vec::new(),
+                })
+            })
+            .collect::<Result<Vec<AgentRow>>>()?;
+        for chunk in agents.chunks_mut(super::ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT agent, status FROM agent_runs WHERE agent IN ({}) ORDER BY agent, runbook",
+                super::placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for a in chunk.iter() {
+                query = query.bind(a.id.to_string());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                let agent: AgentId = parse_text("agent id", &row.try_get::<String, _>("agent")?)?;
+                let status: AgentStatus =
+                    parse_text("status", &row.try_get::<String, _>("status")?)?;
+                if let Some(a) = chunk.iter_mut().find(|a| a.id == agent) {
+                    a.statuses.push(status);
+                }
+            }
+        }
+        Ok(agents)
+    }
+
+    /// How many harvested profiles `filter` keeps.
+    pub async fn profile_report_count(&self, filter: &ProfileFilter) -> Result<u64> {
+        // Without a filter every profile counts, and the join is not needed to say how many.
+        if filter.is_empty() {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM harvested_profiles")
+                .fetch_one(self.pool())
+                .await?;
+            return Ok(u64::try_from(n).unwrap_or(0));
+        }
+        let sql = format!("SELECT COUNT(*) {PROFILE_WHERE}");
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        for b in filter.binds() {
+            query = query.bind(b);
+        }
+        Ok(u64::try_from(query.fetch_one(self.pool()).await?).unwrap_or(0))
+    }
+
+    /// The harvested profiles `filter` keeps, by computer and folder, `limit` after `offset`.
+    pub async fn profile_report(
+        &self,
+        filter: &ProfileFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<ProfileRow>> {
+        let sql = format!(
+            "SELECT p.agent, a.computer_name, a.directory, p.sid, p.path, p.last_used, \
+             (SELECT MIN(t.source_name) FROM translations t WHERE t.source_sid = p.sid) AS user_name, \
+             (SELECT MIN(t.source_upn) FROM translations t WHERE t.source_sid = p.sid) AS user_upn \
+             {PROFILE_WHERE} ORDER BY a.computer_name, a.id, p.path, p.sid LIMIT $4 OFFSET $5"
+        );
+        let mut query = sqlx::query(&sql);
+        for b in filter.binds() {
+            query = query.bind(b);
+        }
+        let (limit, offset) = limit_offset(limit, offset);
+        let rows = query
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(profile_row).collect()
+    }
+
+    /// How many runs `filter` keeps.
+    pub async fn run_report_count(&self, filter: &RunFilter) -> Result<u64> {
+        let sql = format!("SELECT COUNT(*) {RUN_WHERE}");
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        for b in filter.binds() {
+            query = query.bind(b);
+        }
+        Ok(u64::try_from(query.fetch_one(self.pool()).await?).unwrap_or(0))
+    }
+
+    /// The runs `filter` keeps, by computer, `limit` after `offset`.
+    pub async fn run_report(
+        &self,
+        filter: &RunFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<RunRow>> {
+        let sql = format!(
+            "SELECT r.agent, a.computer_name, r.runbook, r.batch, r.status, r.phase, \
+             r.last_update, r.last_error {RUN_WHERE} \
+             ORDER BY a.computer_name, a.id, r.runbook LIMIT $6 OFFSET $7"
+        );
+        let mut query = sqlx::query(&sql);
+        for b in filter.binds() {
+            query = query.bind(b);
+        }
+        let (limit, offset) = limit_offset(limit, offset);
+        let rows = query
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(run_row).collect()
+    }
+
+    /// How many sync messages `filter` keeps.
+    pub async fn message_log_count(&self, filter: &MessageFilter) -> Result<u64> {
+        let sql = format!("SELECT COUNT(*) {MESSAGE_WHERE}");
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        for b in filter.binds() {
+            query = query.bind(b);
+        }
+        Ok(u64::try_from(query.fetch_one(self.pool()).await?).unwrap_or(0))
+    }
+
+    /// The sync messages `filter` keeps, newest first, `limit` after `offset`.
+    pub async fn message_log(
+        &self,
+        filter: &MessageFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<MessageRow>> {
+        let sql = format!(
+            "SELECT m.directory, m.guid, o.name, m.stage, m.at, m.level, m.message {MESSAGE_WHERE} \
+             ORDER BY m.at DESC, m.directory, m.guid, m.stage LIMIT $5 OFFSET $6"
+        );
+        let mut query = sqlx::query(&sql);
+        for b in filter.binds() {
+            query = query.bind(b);
+        }
+        let (limit, offset) = limit_offset(limit, offset);
+        let rows = query
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(message_row).collect()
+    }
+}
