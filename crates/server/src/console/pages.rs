@@ -163,6 +163,7 @@ pub async fn agent(
             dt { "Last contact" } dd { (when(facts.last_contact)) }
         }
         p { a href=(format!("/agents/{id}/logs")) { "Logs" } }
+        p { a href=(format!("/agents/{id}/readiness")) { "Readiness checks" } }
         h2 { "Runbooks" }
         @if runs.is_empty() {
             p.muted { "No runbook is assigned to this device." }

@@ -10,4 +10,5 @@ pub mod device_plan;
 pub mod keys;
 pub mod offline_join;
 pub mod progress;
+pub mod readiness;
 pub mod runbooks;

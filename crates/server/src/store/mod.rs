@@ -154,6 +154,7 @@ pub mod licences;
 pub mod packages;
 mod private;
 pub mod psk_limits;
+pub mod readiness;
 pub mod schedule;
 pub mod sealing;
 #[cfg(any(test, feature = "testing"))]
