@@ -179,7 +179,7 @@ pub async fn run(args: ReadinessBenchArgs) -> Result<()> {
         )
         .await;
     });
-    // One simulated workstation per shape: the checks only read it.
+    // One simulated workstation the devices' checks read: they change nothing.
     let users: Vec<SimUser> = source_file
         .users()
         .take(3)
@@ -190,10 +190,11 @@ pub async fn run(args: ReadinessBenchArgs) -> Result<()> {
             })
         })
         .collect();
-    let workstation = Arc::new(SimWorkstation::create(
-        &dir.join("device"),
+    let device_dir = dir.join("device");
+    SimWorkstation::create(
+        &device_dir,
         &SimSpec::active_directory("BENCH", "SN-BENCH", "source.test", users),
-    )?);
+    )?;
     let names: Arc<Vec<String>> =
         Arc::new(source_file.computers().map(|c| c.name.clone()).collect());
     println!("{} devices, {} threads", names.len(), args.threads);
@@ -222,8 +223,10 @@ pub async fn run(args: ReadinessBenchArgs) -> Result<()> {
     let url = format!("http://{addr}");
     let mut threads = Vec::new();
     for _ in 0..args.threads.max(1) {
-        let (next, names, workstation) = (next.clone(), names.clone(), workstation.clone());
+        let (next, names) = (next.clone(), names.clone());
         let (url, psk) = (url.clone(), psk.clone());
+        // Each thread reads its own copy of the workstation (it is not shared between threads).
+        let workstation = SimWorkstation::open(&device_dir)?;
         threads.push(std::thread::spawn(move || -> Result<()> {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);

@@ -2,8 +2,9 @@
 //! its batch, or someone asked from the console) and right before the final check-in, so the
 //! server decides the start on checks taken moments before it.
 
-use model::protocol::DeviceAssignment;
+use model::protocol::{AgentEvent, DeviceAssignment};
 use model::readiness::ReadinessReport;
+use model::status::EventLevel;
 
 use super::Agent;
 use crate::client::Transport;
@@ -22,7 +23,21 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         };
         match self.client.upload_readiness(&report) {
             Ok(_) | Err(Error::Unreachable(_)) => Ok(()),
-            Err(e) => Err(e),
+            // A server that refuses them (an older one, or a report it finds wrong) does not stop
+            // the agent: the device's log says so, and the run is decided by the server anyway.
+            Err(e) => {
+                self.record(AgentEvent {
+                    seq: 0,
+                    at: self.clock.now(),
+                    level: EventLevel::Warning,
+                    runbook: Some(assignment.runbook.id),
+                    phase: None,
+                    step: None,
+                    status: None,
+                    message: format!("The server did not take the readiness checks: {}", e),
+                })?;
+                Ok(())
+            }
         }
     }
 }
