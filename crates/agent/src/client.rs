@@ -341,6 +341,11 @@ impl<T: Transport> Client<T> {
         self.call(kinds::PROFILES, &ProfilesUpload { profiles })
     }
 
+    /// Sends the device's readiness checks for its batch and runbook.
+    pub fn upload_readiness(&self, report: &model::readiness::ReadinessReport) -> Result<Ack> {
+        self.call(kinds::READINESS, report)
+    }
+
     /// Downloads a command package of the current runbook; bytes that do not hash to `sha256`
     /// are refused.
     pub fn command_package(&self, sha256: &str) -> Result<Vec<u8>> {

@@ -18,6 +18,7 @@ pub mod journal;
 pub mod package;
 pub mod permissions;
 pub mod preview;
+pub mod readiness;
 pub mod run;
 pub mod sim;
 pub mod spool;

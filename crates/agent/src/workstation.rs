@@ -15,6 +15,9 @@ use secdesc::translate::{SidMap, TranslateOptions};
 use secdesc::Sid;
 use serde::{Deserialize, Serialize};
 
+use crate::readiness::device::{
+    unanswered, BitLockerState, Interference, ProfileCondition, SystemVolume,
+};
 use crate::Result;
 
 /// A registry value, typed as Windows types it.
@@ -495,5 +498,77 @@ pub trait Workstation {
             reason: "this workstation cannot tell which process holds a user's hive open"
                 .to_string(),
         })
+    }
+
+    // Readiness primitives: read-only questions the readiness checks ask. A workstation that
+    // cannot answer one leaves that check Unknown, never passed.
+
+    /// Every profile of ProfileList (`HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\
+    /// ProfileList\<SID>`: `ProfileImagePath`, `State`, `CentralProfile`, a `<SID>.bak` sibling,
+    /// `LocalProfileLoadTimeHigh/Low`), whether its hive opens (`RegLoadAppKeyW` read-only), the
+    /// account its SID names (`LookupAccountSidW`) and the container that mounts it (FSLogix's
+    /// `HKLM\SOFTWARE\FSLogix\Profiles` `Enabled`, a `frxsvc` VHD path).
+    fn profile_conditions(&self) -> Result<Vec<ProfileCondition>> {
+        Err(unanswered("ProfileList and the profiles' hives"))
+    }
+
+    /// The processes running as a user other than SYSTEM and the services' accounts, as
+    /// `name (pid)` and the user's SID (`WTSEnumerateProcessesExW` level 1, `pUserSid`).
+    fn user_processes(&self) -> Result<Vec<(String, Sid)>> {
+        Err(unanswered(
+            "the processes running as users (WTSEnumerateProcessesExW)",
+        ))
+    }
+
+    /// The system volume's BitLocker state (WMI `root\cimv2\Security\MicrosoftVolumeEncryption`
+    /// `Win32_EncryptableVolume`: `GetConversionStatus`, `GetProtectionStatus`) and where its
+    /// recovery password was backed up (`GetKeyProtectors` type 3, then the BitLocker-API event
+    /// log's backup events 845 for AD and 843 for Entra).
+    fn bitlocker_state(&self) -> Result<BitLockerState> {
+        Err(unanswered("the BitLocker state (Win32_EncryptableVolume)"))
+    }
+
+    /// The TPM's specification version (`root\cimv2\Security\MicrosoftTpm` `Win32_Tpm`
+    /// `SpecVersion`, its first number), or `None` when there is no TPM.
+    fn tpm_version(&self) -> Result<Option<String>> {
+        Err(unanswered("the TPM (Win32_Tpm)"))
+    }
+
+    /// Free and total space of the system volume (`GetDiskFreeSpaceExW` on `%SystemDrive%`) and
+    /// its disk's health (`root\Microsoft\Windows\Storage` `MSFT_PhysicalDisk.HealthStatus`).
+    fn system_volume(&self) -> Result<SystemVolume> {
+        Err(unanswered(
+            "the system volume (GetDiskFreeSpaceExW, MSFT_PhysicalDisk)",
+        ))
+    }
+
+    /// Whether `url` answers an HTTPS request from the device (WinHTTP `HEAD`, any status).
+    fn endpoint_reachable(&self, url: &str) -> Result<bool> {
+        let _ = url;
+        Err(unanswered("HTTPS endpoints (WinHTTP)"))
+    }
+
+    /// Software that gets in a migration's way: the ConfigMgr client (service `CcmExec`), MDM
+    /// enrolments (`HKLM\SOFTWARE\Microsoft\Enrollments\*` with a `ProviderID`), an EDR that
+    /// isolated the device (Defender for Endpoint's `root\Microsoft\Windows\Defender`
+    /// `MSFT_MpComputerStatus` and the isolation firewall rules), and application control
+    /// (`Win32_DeviceGuard.CodeIntegrityPolicyEnforcementStatus`, AppLocker's `Get-AppLockerPolicy
+    /// -Effective` tested against the agent's path).
+    fn interfering_software(&self) -> Result<Vec<Interference>> {
+        Err(unanswered(
+            "installed software (services, Enrollments, Win32_DeviceGuard)",
+        ))
+    }
+
+    /// Why a reboot is pending, or `None`: `Component Based Servicing\RebootPending`,
+    /// `WindowsUpdate\Auto Update\RebootRequired`, `Session Manager` `PendingFileRenameOperations`.
+    fn pending_reboot(&self) -> Result<Option<String>> {
+        Err(unanswered("the pending reboot markers"))
+    }
+
+    /// The battery charge in percent when the device runs on battery, `None` on mains
+    /// (`GetSystemPowerStatus`: `ACLineStatus`, `BatteryLifePercent`).
+    fn on_battery(&self) -> Result<Option<u8>> {
+        Err(unanswered("the power source (GetSystemPowerStatus)"))
     }
 }

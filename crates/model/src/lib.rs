@@ -16,6 +16,7 @@ pub mod licence;
 pub mod package_entry;
 pub mod plan;
 pub mod protocol;
+pub mod readiness;
 pub mod rename;
 pub mod rules;
 pub mod runbook;

@@ -38,6 +38,8 @@ pub mod kinds {
     pub const PROFILES: &str = "profiles";
     /// Download of a command package by its hash.
     pub const COMMAND_PACKAGE: &str = "command-package";
+    /// The device's readiness checks for its batch.
+    pub const READINESS: &str = "readiness";
 
     /// The kind of the response to a request of kind `request`.
     pub fn response(request: &str) -> String {
@@ -221,6 +223,14 @@ pub struct CheckInResponse {
     /// covers it). Absent from older servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked: Option<Blocked>,
+    /// The server wants the device's readiness checks for its assignment now: it has none yet
+    /// for this runbook, or someone asked for them again. Absent from older servers.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub readiness_due: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// An assignment the server holds back, and why: the agent records it as a warning, once.

@@ -29,6 +29,8 @@ pub enum BenchCommand {
     ExportGraph(crate::export_graph_bench::ExportGraphBenchArgs),
     /// Answer times of the console's heaviest pages at 100,000 rows.
     Console(crate::console_bench::ConsoleBenchArgs),
+    /// Readiness of a simulated batch: every device's checks sent, and the batch readiness page.
+    Readiness(crate::readiness_bench::ReadinessBenchArgs),
 }
 
 /// Options of `rehome bench directory`.
@@ -62,6 +64,13 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Export(args) => return crate::export_bench::run(args),
         #[cfg(feature = "bench-fakes")]
         BenchCommand::ExportGraph(args) => return crate::export_graph_bench::run(args),
+        BenchCommand::Readiness(args) => {
+            return tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("start the async runtime")?
+                .block_on(crate::readiness_bench::run(args))
+        }
         BenchCommand::Console(args) => {
             return tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

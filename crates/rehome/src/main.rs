@@ -9,6 +9,8 @@ mod export_bench;
 #[cfg(feature = "bench-fakes")]
 mod export_graph_bench;
 mod licence_cmd;
+mod readiness_bench;
+mod readiness_cmd;
 mod secdesc_cmd;
 mod sync_cmd;
 
@@ -192,6 +194,27 @@ enum AgentCommand {
         /// The runbook's id.
         #[arg(long)]
         runbook: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Let one blocking readiness check pass for one device (Agent Admin's task): its runbook
+    /// may then start although the check blocks. Recorded with who and why.
+    Waive {
+        /// The agent's id (GET /api/v1/agents).
+        #[arg(long)]
+        agent: String,
+        /// The runbook the check was taken for.
+        #[arg(long)]
+        runbook: String,
+        /// The check's id, e.g. `tpm` or `profile:S-1-5-21-…` (GET /api/v1/agents/{id}/readiness).
+        #[arg(long)]
+        check: String,
+        /// Why it may pass.
+        #[arg(long)]
+        reason: String,
+        /// Who waives it.
+        #[arg(long)]
+        by: String,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -529,6 +552,20 @@ fn run_agent(args: AgentArgs) -> Result<ExitCode> {
             store,
         }) => {
             runtime()?.block_on(agent_retry(&agent, &runbook, store))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(AgentCommand::Waive {
+            agent,
+            runbook,
+            check,
+            reason,
+            by,
+            store,
+        }) => {
+            runtime()?.block_on(async {
+                let app = admin_app(store).await?;
+                readiness_cmd::waive(&app, &agent, &runbook, &check, &reason, &by).await
+            })?;
             return Ok(ExitCode::SUCCESS);
         }
         None => {}

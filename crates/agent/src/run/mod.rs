@@ -35,6 +35,7 @@ pub mod credentials;
 mod engine;
 mod onedrive;
 mod preflight;
+mod readiness;
 pub mod run_as;
 
 /// How an agent is set up.
@@ -375,6 +376,8 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             if let Some(assignment) = self.assignment.clone() {
                 match self.decide(&assignment, now)? {
                     Decision::Start => {
+                        // The checks go first, so the server decides the start on them.
+                        self.send_readiness(&assignment)?;
                         // One final check-in right before starting: the newest assignment wins.
                         let newest = match self.check_in(true) {
                             Ok(response) => {
@@ -569,6 +572,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
     /// back.
     fn take(&mut self, response: CheckInResponse) -> Result<()> {
         self.record_blocked(response.blocked.as_ref())?;
+        let readiness_due = response.readiness_due;
         // A runbook that Completed here never runs again; one that failed waits for an operator
         // to retry it from the server (the device is left recoverable, and a blind retry could
         // repeat what broke it).
@@ -604,6 +608,11 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             }
         }
         self.assignment = assignment;
+        if readiness_due {
+            if let Some(assignment) = self.assignment.clone() {
+                self.send_readiness(&assignment)?;
+            }
+        }
         Ok(())
     }
 

@@ -17,6 +17,7 @@ use secdesc::{SecurityDescriptor, Sid};
 
 use crate::fsutil;
 use crate::permissions::{self, IgnoreList};
+use crate::readiness::device::{BitLockerState, Interference, ProfileCondition, SystemVolume};
 use crate::workstation::{
     AdJoin, CommandOutcome, Effect, EnteredCredentials, Facts, RegValue, SecurityParts,
     TaskPrincipal, Workstation,
@@ -30,11 +31,13 @@ mod device;
 use device::descriptor_sids;
 mod files;
 mod logon;
+mod readiness;
 mod services;
 mod state;
 mod store;
 mod system;
 
+pub use readiness::{SimProfileCondition, SimReadiness};
 pub use state::{
     Backups, BitLocker, LegalNotice, LocalUser, ProfileEntry, SimSpec, SimState, SimUser,
 };
@@ -852,6 +855,42 @@ impl Workstation for SimWorkstation {
         }
         *asked += 1;
         Ok(Some(process))
+    }
+
+    fn profile_conditions(&self) -> Result<Vec<ProfileCondition>> {
+        self.sim_profile_conditions()
+    }
+
+    fn user_processes(&self) -> Result<Vec<(String, Sid)>> {
+        self.sim_user_processes()
+    }
+
+    fn bitlocker_state(&self) -> Result<BitLockerState> {
+        self.sim_bitlocker_state()
+    }
+
+    fn tpm_version(&self) -> Result<Option<String>> {
+        self.sim_tpm_version()
+    }
+
+    fn system_volume(&self) -> Result<SystemVolume> {
+        self.sim_system_volume()
+    }
+
+    fn endpoint_reachable(&self, url: &str) -> Result<bool> {
+        self.sim_endpoint_reachable(url)
+    }
+
+    fn interfering_software(&self) -> Result<Vec<Interference>> {
+        self.sim_interfering_software()
+    }
+
+    fn pending_reboot(&self) -> Result<Option<String>> {
+        self.sim_pending_reboot()
+    }
+
+    fn on_battery(&self) -> Result<Option<u8>> {
+        self.sim_on_battery()
     }
 
     fn checkpoint(&mut self, step: &str, changes: usize) -> Result<()> {

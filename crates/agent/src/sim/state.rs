@@ -127,6 +127,9 @@ pub struct SimState {
     /// when not given, `None` for a script that never finishes.
     #[serde(default)]
     pub command_outcomes: BTreeMap<String, (Option<i32>, String)>,
+    /// What the readiness checks find (ready unless set otherwise).
+    #[serde(default)]
+    pub readiness: super::readiness::SimReadiness,
 }
 
 /// A local user account. The password itself is never stored.
@@ -638,6 +641,7 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         command_outcomes: BTreeMap::new(),
         file_attributes,
         out_of_sync,
+        readiness: Default::default(),
     };
     state.place_descriptors(all);
     state

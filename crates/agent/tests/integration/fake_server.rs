@@ -49,6 +49,10 @@ pub struct State {
     pub replace_on_final_check_in: Option<DeviceAssignment>,
     /// When set, check-ins get no assignment but this reason instead.
     pub blocked: Option<Blocked>,
+    /// Readiness reports received, in order.
+    pub readiness: Vec<model::readiness::ReadinessReport>,
+    /// Asks for readiness in every check-in answer while set.
+    pub readiness_due: bool,
     /// Route kind → fault and how many more times it happens (`u32::MAX`: until cleared).
     pub faults: BTreeMap<String, (Fault, u32)>,
     /// Command packages by SHA-256.
@@ -211,6 +215,7 @@ impl FakeServer {
                     assignment: state.assignment.clone().filter(|_| blocked.is_none()),
                     server_time: now,
                     blocked,
+                    readiness_due: state.readiness_due,
                 })
             }
             kinds::TRANSLATE => {
@@ -252,6 +257,15 @@ impl FakeServer {
                 let upload: ProfilesUpload = open(&envelope, kind, &cert, &self.keys, now)?;
                 let accepted = upload.profiles.len() as u64;
                 self.state().profiles = upload.profiles;
+                seal_body(&Ack { accepted })
+            }
+            kinds::READINESS => {
+                let report: model::readiness::ReadinessReport =
+                    open(&envelope, kind, &cert, &self.keys, now)?;
+                let accepted = report.checks.len() as u64;
+                let mut state = self.state();
+                state.readiness.push(report);
+                state.readiness_due = false;
                 seal_body(&Ack { accepted })
             }
             kinds::COMMAND_PACKAGE => {

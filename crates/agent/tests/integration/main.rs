@@ -11,6 +11,7 @@ mod fleet;
 mod gates;
 mod http;
 mod migration;
+mod readiness;
 mod registration;
 mod resume;
 mod run_as;

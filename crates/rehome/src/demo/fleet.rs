@@ -46,8 +46,9 @@ pub fn create(root: &Path, world: &World, count: usize) -> Result<Vec<Machine>> 
         // to translate.
         spec.admin_groups
             .extend(world.source.groups().filter_map(|g| g.sid.clone()).take(1));
-        SimWorkstation::create(&dir, &spec)
+        let mut sim = SimWorkstation::create(&dir, &spec)
             .with_context(|| format!("create workstation {}", computer.name))?;
+        unready(&mut sim, i).with_context(|| format!("set up workstation {}", computer.name))?;
         machines.push(Machine {
             dir,
             name: computer.name.clone(),
@@ -55,6 +56,28 @@ pub fn create(root: &Path, world: &World, count: usize) -> Result<Vec<Machine>> 
         });
     }
     Ok(machines)
+}
+
+/// Makes a few workstations less than ready, so the batch's readiness page has something to show:
+/// conditions that warn (on battery, a reboot pending, a Configuration Manager client), which the
+/// migration goes through. A blocking one would hold its device back until someone waives it,
+/// and the demo's agents run until their runbook has finished.
+fn unready(sim: &mut SimWorkstation, i: usize) -> Result<()> {
+    use agent::readiness::device::{Interference, InterferenceKind};
+    match i % 7 {
+        1 => sim.set_readiness(|r| r.on_battery = Some(23 + (i % 50) as u8))?,
+        3 => sim.set_readiness(|r| {
+            r.pending_reboot = Some("WindowsUpdate\\Auto Update\\RebootRequired".to_string())
+        })?,
+        5 => sim.set_readiness(|r| {
+            r.interfering.push(Interference {
+                kind: InterferenceKind::ConfigMgr,
+                name: "CcmExec 5.00.9128".to_string(),
+            })
+        })?,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Starts one agent thread per workstation; each returns when its runbook has finished.

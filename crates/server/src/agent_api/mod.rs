@@ -3,6 +3,7 @@
 //! and answered with a [`Refused`] body; an agent can only ever read and change its own rows,
 //! because every handler is keyed by the authenticated envelope header, never by ids in the body.
 
+mod readiness;
 mod register;
 mod routes;
 mod secrets_due;
@@ -40,6 +41,10 @@ pub fn router() -> Router<App> {
         .route(&format!("/{}", kinds::TRANSLATE), post(routes::translate))
         .route(&format!("/{}", kinds::EVENTS), post(routes::events))
         .route(&format!("/{}", kinds::PROFILES), post(routes::profiles))
+        .route(
+            &format!("/{}", kinds::READINESS),
+            post(readiness::readiness),
+        )
         .route(
             &format!("/{}", kinds::COMMAND_PACKAGE),
             post(routes::command_package),

@@ -109,6 +109,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             assignment: None,
             server_time: now,
             blocked: None,
+            readiness_due: false,
         });
     };
     if let Some(blocked) =
@@ -118,8 +119,24 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             assignment: None,
             server_time: now,
             blocked: Some(blocked),
+            readiness_due: false,
         });
     }
+    // A device whose checks block it does not start: the final check-in holds the runbook back.
+    if req.final_check {
+        if let Some(blocked) =
+            crate::migration::readiness::gate(app, agent.id, batch.id, runbook.id).await?
+        {
+            return Ok(CheckInResponse {
+                assignment: None,
+                server_time: now,
+                blocked: Some(blocked),
+                readiness_due: false,
+            });
+        }
+    }
+    let readiness_due =
+        crate::migration::readiness::due(app, agent.id, batch.id, runbook.id).await?;
     let target = app
         .store
         .directory(batch.target_directory)
@@ -186,6 +203,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
         }),
         server_time: now,
         blocked: None,
+        readiness_due,
     })
 }
 

@@ -14,6 +14,7 @@ pub mod matching;
 pub mod objects;
 pub mod openapi;
 pub mod packages;
+pub mod readiness;
 pub mod reports;
 pub mod runbooks;
 pub mod sync_profiles;
@@ -108,6 +109,11 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(reports::agent_events))
         .routes(routes!(reports::retry_run))
         .routes(routes!(reports::agent_plan))
+        .routes(routes!(readiness::batch_readiness))
+        .routes(routes!(readiness::batch_readiness_csv))
+        .routes(routes!(readiness::agent_readiness))
+        .routes(routes!(readiness::request_readiness))
+        .routes(routes!(readiness::waive))
         .routes(routes!(reports::failed_communications))
         .routes(routes!(reports::progress_route))
         .routes(routes!(licences::list_route, licences::apply_route))

@@ -225,6 +225,7 @@ async fn batch_page(
                 ul { @for w in &view.warnings { li { code { (w.field) } ": " (w.message) } } }
             }
         }
+        p { a href=(format!("{base}/readiness")) { "Readiness of this batch's devices" } }
         h2 { "Runbooks" }
         @if batch.assignments.is_empty() { p.muted { "No runbook is assigned yet." } }
         @else {

@@ -25,6 +25,7 @@ mod preview;
 mod progress;
 mod qr;
 mod reports;
+mod readiness;
 mod runbooks;
 mod settings;
 mod tab_form;
@@ -130,6 +131,14 @@ pub fn router() -> Router<App> {
         .route("/batches/{id}/import", post(batches::import))
         .route("/batches/{id}/computers.csv", get(batches::export))
         .route("/batches/{id}/delete", post(batches::delete))
+        .route("/batches/{id}/readiness", get(readiness::batch))
+        .route("/batches/{id}/readiness.csv", get(readiness::batch_csv))
+        .route("/agents/{id}/readiness", get(readiness::agent))
+        .route("/agents/{id}/readiness/request", post(readiness::request))
+        .route(
+            "/agents/{id}/readiness/{runbook}/waive",
+            post(readiness::waive),
+        )
         .route("/agents", get(pages::agents))
         .route("/agents.csv", get(pages::agents_csv))
         .route("/agents/{id}", get(pages::agent))

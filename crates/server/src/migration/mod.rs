@@ -11,4 +11,5 @@ pub mod keys;
 pub mod offline_join;
 pub mod progress;
 pub mod removal;
+pub mod readiness;
 pub mod runbooks;

@@ -157,6 +157,7 @@ mod private;
 pub mod psk_limits;
 pub mod removals;
 pub mod reports;
+pub mod readiness;
 pub mod schedule;
 pub mod sealing;
 #[cfg(any(test, feature = "testing"))]

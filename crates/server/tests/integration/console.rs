@@ -21,7 +21,7 @@ use crate::support::{TestApp, TestResponse};
 
 const EVIL: &str = "<script>alert(1)</script>";
 
-async fn form(
+pub(crate) async fn form(
     app: &TestApp,
     path: &str,
     cookie: Option<&str>,
@@ -52,7 +52,7 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-async fn page(app: &TestApp, path: &str, cookie: &str) -> TestResponse {
+pub(crate) async fn page(app: &TestApp, path: &str, cookie: &str) -> TestResponse {
     let request = Request::builder()
         .uri(path)
         .header(header::COOKIE, format!("rehome_session={cookie}"))
@@ -71,7 +71,7 @@ fn cookie_of(r: &TestResponse) -> String {
 }
 
 /// The hidden CSRF field of a rendered form.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let at =
         html.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
     html[at..]
@@ -313,7 +313,7 @@ async fn seed_device_data(app: &TestApp) -> AgentId {
     id
 }
 
-async fn console_cookie(app: &TestApp, roles: &[Role]) -> String {
+pub(crate) async fn console_cookie(app: &TestApp, roles: &[Role]) -> String {
     let (name, _) = app.user_with_roles(roles).await;
     let user = app
         .app

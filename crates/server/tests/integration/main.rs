@@ -21,6 +21,7 @@ mod ldap;
 mod licences;
 mod openapi;
 mod packages;
+mod readiness;
 mod secrets;
 mod security;
 mod support;
