@@ -210,22 +210,12 @@ pub(super) async fn command_package(
                     )
                     .computer(Some(agent.computer_name.clone()))
                 };
-                let config = config(&app).await?;
-                let done = completed(&app, &agent, &[]).await?;
                 let sha256 = req.sha256.to_ascii_lowercase();
-                let assigned = assignment::next(
-                    agent.directory,
-                    &agent.computer_guid,
-                    &config.batches,
-                    &config.runbooks,
-                    &done,
-                )
-                .map(|a| {
-                    crate::packages::packages_of(a.runbook)
+                let assigned = next_runbook(&app, &agent).await?.map_or(false, |r| {
+                    crate::packages::packages_of(&r)
                         .iter()
                         .any(|(_, p)| p.sha256 == sha256)
-                })
-                .unwrap_or(false);
+                });
                 if !assigned {
                     return Err(refused().into());
                 }
@@ -233,6 +223,55 @@ pub(super) async fn command_package(
                     return Err(refused().into());
                 };
                 Ok(CommandPackageResponse::new(&sha256, &bytes))
+            }
+        },
+    )
+    .await
+}
+
+/// The runbook the device runs next, if any.
+async fn next_runbook(app: &App, agent: &Agent) -> Result<Option<model::runbook::Runbook>> {
+    let config = config(app).await?;
+    let done = completed(app, agent, &[]).await?;
+    Ok(assignment::next(
+        agent.directory,
+        &agent.computer_guid,
+        &config.batches,
+        &config.runbooks,
+        &done,
+    )
+    .map(|a| a.runbook.clone()))
+}
+
+/// `POST /agent/lock-screen-image`: the custom lock-screen image of the runbook the device runs
+/// next, and no other.
+pub(super) async fn lock_screen_image(
+    State(app): State<App>,
+    remote: RemoteAddr,
+    AgentBody(body): AgentBody,
+) -> Response {
+    serve_envelope(
+        &app,
+        &remote,
+        &body,
+        kinds::LOCK_SCREEN_IMAGE,
+        |agent, req: CommandPackageRequest| {
+            let app = app.clone();
+            async move {
+                let sha256 = req.sha256.to_ascii_lowercase();
+                let bytes = match next_runbook(&app, &agent).await? {
+                    Some(runbook) => crate::lock_screen::image_of(&app, &runbook, &sha256).await?,
+                    None => None,
+                };
+                match bytes {
+                    Some(bytes) => Ok(CommandPackageResponse::new(&sha256, &bytes)),
+                    None => Err(Refusal::forbidden(
+                        "not_assigned",
+                        "no runbook assigned to this device shows that lock-screen image",
+                    )
+                    .computer(Some(agent.computer_name.clone()))
+                    .into()),
+                }
             }
         },
     )
