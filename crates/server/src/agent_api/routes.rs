@@ -195,34 +195,59 @@ pub(super) async fn command_package(
     remote: RemoteAddr,
     AgentBody(body): AgentBody,
 ) -> Response {
-    serve_envelope(
+    serve_runbook_file(
         &app,
         &remote,
         &body,
         kinds::COMMAND_PACKAGE,
+        "no runbook assigned to this device runs that package",
+        |app, runbook, sha256| async move {
+            let named = crate::packages::packages_of(&runbook)
+                .iter()
+                .any(|(_, p)| p.sha256 == sha256);
+            if named {
+                app.store.package_bytes(&sha256).await
+            } else {
+                Ok(None)
+            }
+        },
+    )
+    .await
+}
+
+/// Answers a request for a file the device's next runbook names by hash (`kind`): the bytes
+/// `bytes_of` finds for that runbook and hash, or a refusal saying `refusal`.
+async fn serve_runbook_file<F, Fut>(
+    app: &App,
+    remote: &RemoteAddr,
+    body: &axum::body::Bytes,
+    kind: &str,
+    refusal: &'static str,
+    bytes_of: F,
+) -> Response
+where
+    F: FnOnce(App, model::runbook::Runbook, String) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Vec<u8>>>>,
+{
+    serve_envelope(
+        app,
+        remote,
+        body,
+        kind,
         |agent, req: CommandPackageRequest| {
             let app = app.clone();
             async move {
-                let refused = || {
-                    Refusal::forbidden(
-                        "not_assigned",
-                        "no runbook assigned to this device runs that package",
-                    )
-                    .computer(Some(agent.computer_name.clone()))
-                };
                 let sha256 = req.sha256.to_ascii_lowercase();
-                let assigned = next_runbook(&app, &agent).await?.map_or(false, |r| {
-                    crate::packages::packages_of(&r)
-                        .iter()
-                        .any(|(_, p)| p.sha256 == sha256)
-                });
-                if !assigned {
-                    return Err(refused().into());
-                }
-                let Some(bytes) = app.store.package_bytes(&sha256).await? else {
-                    return Err(refused().into());
+                let bytes = match next_runbook(&app, &agent).await? {
+                    Some(runbook) => bytes_of(app.clone(), runbook, sha256.clone()).await?,
+                    None => None,
                 };
-                Ok(CommandPackageResponse::new(&sha256, &bytes))
+                match bytes {
+                    Some(bytes) => Ok(CommandPackageResponse::new(&sha256, &bytes)),
+                    None => Err(Refusal::forbidden("not_assigned", refusal)
+                        .computer(Some(agent.computer_name.clone()))
+                        .into()),
+                }
             }
         },
     )
@@ -250,29 +275,14 @@ pub(super) async fn lock_screen_image(
     remote: RemoteAddr,
     AgentBody(body): AgentBody,
 ) -> Response {
-    serve_envelope(
+    serve_runbook_file(
         &app,
         &remote,
         &body,
         kinds::LOCK_SCREEN_IMAGE,
-        |agent, req: CommandPackageRequest| {
-            let app = app.clone();
-            async move {
-                let sha256 = req.sha256.to_ascii_lowercase();
-                let bytes = match next_runbook(&app, &agent).await? {
-                    Some(runbook) => crate::lock_screen::image_of(&app, &runbook, &sha256).await?,
-                    None => None,
-                };
-                match bytes {
-                    Some(bytes) => Ok(CommandPackageResponse::new(&sha256, &bytes)),
-                    None => Err(Refusal::forbidden(
-                        "not_assigned",
-                        "no runbook assigned to this device shows that lock-screen image",
-                    )
-                    .computer(Some(agent.computer_name.clone()))
-                    .into()),
-                }
-            }
+        "no runbook assigned to this device shows that lock-screen image",
+        |app, runbook, sha256| async move {
+            crate::lock_screen::image_of(&app, &runbook, &sha256).await
         },
     )
     .await

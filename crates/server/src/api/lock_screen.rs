@@ -5,16 +5,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 
-use super::packages::UploadQuery;
+use super::packages::{stored_status, UploadQuery};
 use crate::auth::{Access, Area, Caller};
 use crate::lock_screen;
 use crate::packages::PackageView;
-use crate::{App, Error, Result};
+use crate::{App, Result};
 
 /// `POST /lock-screen-images?name=…` with the image as the body: 201 when new, 200 when the
 /// same bytes were stored already.
 #[utoipa::path(
     post,
+    operation_id = "upload_lock_screen_image",
     path = "/lock-screen-images",
     tag = "packages",
     description = crate::api::openapi::access::AGENT_EDIT,
@@ -35,21 +36,15 @@ pub async fn upload(
 ) -> Result<(StatusCode, Json<PackageView>)> {
     caller.require(Area::Agent, Access::Edit)?;
     let body = super::body_after_check(request, lock_screen::MAX_IMAGE_BYTES).await?;
-    let name = query
-        .name
-        .ok_or_else(|| Error::field("name", "give the file name: ?name=image.png"))?;
+    let name = query.file_name("image.png")?;
     let (view, created) = lock_screen::upload(&app, &name, body.to_vec()).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(view)))
+    Ok((stored_status(created), Json(view)))
 }
 
 /// `GET /lock-screen-images`.
 #[utoipa::path(
     get,
+    operation_id = "list_lock_screen_images",
     path = "/lock-screen-images",
     tag = "packages",
     description = crate::api::openapi::access::AGENT_READ,
@@ -65,6 +60,7 @@ pub async fn list(caller: Caller, State(app): State<App>) -> Result<Json<Vec<Pac
 /// `DELETE /lock-screen-images/{sha256}`; refused while a runbook shows it.
 #[utoipa::path(
     delete,
+    operation_id = "delete_lock_screen_image",
     path = "/lock-screen-images/{sha256}",
     tag = "packages",
     description = crate::api::openapi::access::AGENT_EDIT,
