@@ -359,6 +359,18 @@ impl<T: Transport> Client<T> {
         // so one that slipped past an older server is refused before anything is written.
         Ok(response.verified_bytes(sha256)?)
     }
+
+    /// Downloads the custom lock-screen image of the current runbook; bytes that do not hash to
+    /// `sha256` are refused.
+    pub fn lock_screen_image(&self, sha256: &str) -> Result<Vec<u8>> {
+        let response: CommandPackageResponse = self.call(
+            kinds::LOCK_SCREEN_IMAGE,
+            &CommandPackageRequest {
+                sha256: sha256.to_string(),
+            },
+        )?;
+        Ok(response.verified_bytes(sha256)?)
+    }
 }
 
 #[cfg(test)]

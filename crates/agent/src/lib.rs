@@ -29,6 +29,6 @@ pub use error::{Error, Result};
 pub use run::{run, Agent, AgentConfig, Exit, Sleeper, ThreadSleeper};
 pub use sim::{SimFaults, SimSpec, SimState, SimUser, SimWorkstation};
 pub use workstation::{
-    CommandOutcome, Effect, EnteredCredentials, Facts, RegValue, SecurityParts, TaskLogon,
-    TaskPrincipal, Workstation,
+    BitLockerStatus, CommandOutcome, Effect, EnteredCredentials, Facts, RegValue, SecurityParts,
+    TaskLogon, TaskPrincipal, Workstation,
 };

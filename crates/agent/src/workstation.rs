@@ -57,6 +57,15 @@ impl SecurityParts {
     }
 }
 
+/// BitLocker on the OS volume.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BitLockerStatus {
+    /// The volume is encrypted.
+    pub encrypted: bool,
+    /// Its key protectors are on (not suspended).
+    pub protectors_on: bool,
+}
+
 /// How a command package's script ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandOutcome {
@@ -570,5 +579,143 @@ pub trait Workstation {
     /// (`GetSystemPowerStatus`: `ACLineStatus`, `BatteryLifePercent`).
     fn on_battery(&self) -> Result<Option<u8>> {
         Err(unanswered("the power source (GetSystemPowerStatus)"))
+    // File contents: what the agent places on the device (a lock-screen image) and the
+    // application files it edits (Edge's `Local State` and `Preferences`).
+
+    /// The bytes of the file `path` (`CreateFileW` with `GENERIC_READ`, `FILE_SHARE_READ`,
+    /// `OPEN_EXISTING`, then `ReadFile`), or `None` when there is no such file.
+    fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        let _ = path;
+        Err(crate::Error::Unsupported {
+            action: "read_file".to_string(),
+            reason: "this workstation cannot read a file's contents".to_string(),
+        })
+    }
+
+    /// Writes `bytes` as the whole content of the file `path`, creating the folders it needs
+    /// (`CreateDirectoryW`): written beside it first (`CreateFileW` with `CREATE_ALWAYS`,
+    /// `WriteFile`, `FlushFileBuffers`), then put in its place (`MoveFileExW` with
+    /// `MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH`), so a crash leaves the old content or
+    /// the new, never half of it. A new file inherits its folder's permissions. False when the
+    /// file held these bytes already.
+    fn write_file(&mut self, path: &str, bytes: &[u8]) -> Result<bool> {
+        let _ = (path, bytes);
+        Err(crate::Error::Unsupported {
+            action: "write_file".to_string(),
+            reason: "this workstation cannot write a file".to_string(),
+        })
+    }
+
+    // Primitives under Windows Profiles, Local Groups and the default processing (BitLocker,
+    // the legal notice, local group and AppX backups). The decisions are portable code above
+    // them (`run::profiles`, `run::local_groups`, `run::defaults`).
+
+    /// Points the ProfileList entry of `source` at `target`, so the target user signs in to the
+    /// old profile folder: `RegCopyTreeW` of `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList\<source>`
+    /// to `…\ProfileList\<target>`, `RegSetValueExW` of its `Sid` (`REG_BINARY`, the target's
+    /// binary SID), then `RegDeleteTreeW` of the source's key. False when `target` has the entry
+    /// already and `source` none; fails, changing nothing, when `target` has a profile of its
+    /// own.
+    fn move_profile(&mut self, source: &Sid, target: &Sid) -> Result<bool> {
+        let _ = (source, target);
+        Err(crate::Error::Unsupported {
+            action: "move_profile".to_string(),
+            reason: "this workstation cannot re-key ProfileList".to_string(),
+        })
+    }
+
+    /// Loads the hive file `file` (a user's `NTUSER.DAT`) at `HKU\<sid>` (`RegLoadKeyW` under
+    /// `HKEY_USERS`, with `SE_RESTORE_NAME` and `SE_BACKUP_NAME` enabled by
+    /// `AdjustTokenPrivileges`), so the user's keys can be read and written while they are not
+    /// signed in. False when it is loaded already (the user is signed in, or an earlier call
+    /// loaded it).
+    fn load_user_hive(&mut self, sid: &Sid, file: &str) -> Result<bool> {
+        let _ = (sid, file);
+        Err(crate::Error::Unsupported {
+            action: "load_user_hive".to_string(),
+            reason: "this workstation cannot load a user's hive".to_string(),
+        })
+    }
+
+    /// Unloads the hive [`Workstation::load_user_hive`] loaded at `HKU\<sid>` (`RegUnLoadKeyW`,
+    /// after every handle to it is closed). False when the agent did not load it.
+    fn unload_user_hive(&mut self, sid: &Sid) -> Result<bool> {
+        let _ = sid;
+        Err(crate::Error::Unsupported {
+            action: "unload_user_hive".to_string(),
+            reason: "this workstation cannot unload a user's hive".to_string(),
+        })
+    }
+
+    /// Adds `member` to the local group `group` (`NetLocalGroupAddMembers` level 0 with its SID;
+    /// `ERROR_MEMBER_IN_ALIAS` answers false).
+    fn add_local_group_member(&mut self, group: &str, member: &Sid) -> Result<bool> {
+        let _ = (group, member);
+        Err(crate::Error::Unsupported {
+            action: "add_local_group_member".to_string(),
+            reason: "this workstation cannot add local group members".to_string(),
+        })
+    }
+
+    /// Removes `member` from the local group `group` (`NetLocalGroupDelMembers` level 0;
+    /// `ERROR_MEMBER_NOT_IN_ALIAS` answers false).
+    fn remove_local_group_member(&mut self, group: &str, member: &Sid) -> Result<bool> {
+        let _ = (group, member);
+        Err(crate::Error::Unsupported {
+            action: "remove_local_group_member".to_string(),
+            reason: "this workstation cannot remove local group members".to_string(),
+        })
+    }
+
+    /// BitLocker on the OS volume: `Win32_EncryptableVolume` of `%SystemDrive%` in
+    /// `root\CIMV2\Security\MicrosoftVolumeEncryption`, `GetConversionStatus` (encrypted) and
+    /// `GetProtectionStatus` (protectors on).
+    fn bitlocker_status(&self) -> Result<BitLockerStatus> {
+        Err(crate::Error::Unsupported {
+            action: "bitlocker_status".to_string(),
+            reason: "this workstation cannot read BitLocker's state".to_string(),
+        })
+    }
+
+    /// Turns the OS volume's key protectors off until turned on again
+    /// (`Win32_EncryptableVolume.DisableKeyProtectors` with `DisableCount` 0) or on
+    /// (`EnableKeyProtectors`); false when they are so already.
+    fn set_bitlocker_protectors(&mut self, enabled: bool) -> Result<bool> {
+        let _ = enabled;
+        Err(crate::Error::Unsupported {
+            action: "set_bitlocker_protectors".to_string(),
+            reason: "this workstation cannot suspend or resume BitLocker".to_string(),
+        })
+    }
+
+    /// The legal notice shown before sign-in: `legalnoticecaption` and `legalnoticetext` of
+    /// `HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System` (`RegGetValueW`),
+    /// blank when absent.
+    fn legal_notice(&self) -> Result<(String, String)> {
+        Err(crate::Error::Unsupported {
+            action: "legal_notice".to_string(),
+            reason: "this workstation cannot read the legal notice".to_string(),
+        })
+    }
+
+    /// The AppX packages registered for each user, by SID, as package full names
+    /// (`PackageManager.FindPackagesForUser` for each ProfileList SID).
+    fn appx_packages(&self) -> Result<BTreeMap<Sid, Vec<String>>> {
+        Err(crate::Error::Unsupported {
+            action: "appx_packages".to_string(),
+            reason: "this workstation cannot list AppX packages".to_string(),
+        })
+    }
+
+    /// Registers the package `package` for `user` at their first sign-in after the migration:
+    /// an Active Setup entry (`HKLM\SOFTWARE\Microsoft\Active Setup\Installed Components\rehome-appx`,
+    /// `StubPath` running `Add-AppxPackage -DisableDevelopmentMode -Register <InstallLocation>\AppxManifest.xml`)
+    /// that runs in the user's context. False when it is registered already.
+    fn register_appx(&mut self, user: &Sid, package: &str) -> Result<bool> {
+        let _ = (user, package);
+        Err(crate::Error::Unsupported {
+            action: "register_appx".to_string(),
+            reason: "this workstation cannot register AppX packages for a user".to_string(),
+        })
     }
 }

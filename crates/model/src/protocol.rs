@@ -40,6 +40,9 @@ pub mod kinds {
     pub const COMMAND_PACKAGE: &str = "command-package";
     /// The device's readiness checks for its batch.
     pub const READINESS: &str = "readiness";
+    /// Download of the custom lock-screen image of the device's runbook by its hash (the same
+    /// request and response as a command package).
+    pub const LOCK_SCREEN_IMAGE: &str = "lock-screen-image";
 
     /// The kind of the response to a request of kind `request`.
     pub fn response(request: &str) -> String {
@@ -280,14 +283,15 @@ pub struct TranslateResponse {
     pub translations: Vec<SidTranslation>,
 }
 
-/// Asks for a command package of the device's current runbook.
+/// Asks for a command package (or the lock-screen image) of the device's current runbook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandPackageRequest {
     /// Lower-case hex SHA-256 of the zip, as the runbook names it.
     pub sha256: String,
 }
 
-/// A command package's bytes; the agent checks them against the hash it asked for.
+/// A command package's (or lock-screen image's) bytes; the agent checks them against the hash
+/// it asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandPackageResponse {
     /// The hash asked for.

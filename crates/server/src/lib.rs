@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod licences;
 pub mod limits;
 pub mod listener;
+pub mod lock_screen;
 pub mod migration;
 pub mod packages;
 pub mod secrets;

@@ -49,7 +49,7 @@ pub struct UsedBy {
     pub name: String,
 }
 
-/// A stored package as listed.
+/// A stored package (or lock-screen image) as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PackageView {
     /// The name it was first uploaded as.
@@ -76,10 +76,23 @@ pub fn packages_of(runbook: &Runbook) -> Vec<(&'static str, &CommandPackageRef)>
     out
 }
 
-fn used_by(runbooks: &[Runbook], sha256: &str) -> Vec<UsedBy> {
+/// The hashes of the command packages `runbook` runs.
+fn package_hashes(runbook: &Runbook) -> Vec<&str> {
+    packages_of(runbook)
+        .into_iter()
+        .map(|(_, p)| p.sha256.as_str())
+        .collect()
+}
+
+/// The runbooks that name the file `sha256`, by what `names` finds in each.
+pub(crate) fn used_by(
+    runbooks: &[Runbook],
+    sha256: &str,
+    names: fn(&Runbook) -> Vec<&str>,
+) -> Vec<UsedBy> {
     runbooks
         .iter()
-        .filter(|r| packages_of(r).iter().any(|(_, p)| p.sha256 == sha256))
+        .filter(|r| names(r).contains(&sha256))
         .map(|r| UsedBy {
             id: r.id,
             name: r.name.clone(),
@@ -87,9 +100,14 @@ fn used_by(runbooks: &[Runbook], sha256: &str) -> Vec<UsedBy> {
         .collect()
 }
 
-fn view(row: PackageRow, runbooks: &[Runbook]) -> PackageView {
+/// A stored file as listed, with the runbooks that name it.
+pub(crate) fn view(
+    row: PackageRow,
+    runbooks: &[Runbook],
+    names: fn(&Runbook) -> Vec<&str>,
+) -> PackageView {
     PackageView {
-        used_by: used_by(runbooks, &row.sha256),
+        used_by: used_by(runbooks, &row.sha256, names),
         name: row.name,
         sha256: row.sha256,
         size: row.size,
@@ -131,14 +149,14 @@ pub async fn list(app: &App) -> Result<Vec<PackageView>> {
         .packages()
         .await?
         .into_iter()
-        .map(|row| view(row, &runbooks))
+        .map(|row| view(row, &runbooks, package_hashes))
         .collect())
 }
 
 /// Deletes a package no runbook uses.
 pub async fn delete(app: &App, sha256: &str) -> Result<()> {
     let sha256 = sha256.to_ascii_lowercase();
-    let users = used_by(&app.store.runbooks().await?, &sha256);
+    let users = used_by(&app.store.runbooks().await?, &sha256, package_hashes);
     if let Some(first) = users.first() {
         return Err(Error::Conflict(format!(
             "runbook {:?} runs this package; choose another package there first",

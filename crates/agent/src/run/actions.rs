@@ -75,19 +75,48 @@ fn apply_switch<W: Workstation>(ws: &mut W, key: &str, name: &str, switch: Switc
     }
 }
 
-/// Keeps the lock-screen values (once), then shows `image` until Completion.
-pub fn set_lock_screen<W: Workstation>(ws: &mut W, image: &LockScreenImage) -> Result<Effect> {
-    let path = match image {
-        LockScreenImage::None => return Ok(Effect::unchanged("the lock screen is left alone")),
-        LockScreenImage::Builtin => BUILTIN_LOCK_SCREEN.to_string(),
-        LockScreenImage::Custom { name, .. } => {
-            return Err(Error::Unsupported {
-                action: "SetLockScreenImage".into(),
-                reason: format!(
-                    "this agent does not download uploaded lock-screen images yet ({}); choose the built-in image",
-                    name
-                ),
-            })
+/// Where a runbook's own lock-screen image is placed, named by its SHA-256.
+pub const LOCK_SCREEN_FOLDER: &str = "C:\\ProgramData\\rehome\\LockScreen";
+/// The value of the lock-screen backup naming the image rehome placed, removed at Completion.
+const PLACED_IMAGE: &str = "PlacedImage";
+
+/// Where the custom image `name` (as uploaded) with hash `sha256` goes on the device.
+pub fn custom_lock_screen_path(name: &str, sha256: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    let ext = ["png", "jpg", "jpeg", "bmp"]
+        .iter()
+        .find(|ext| lower.ends_with(&format!(".{}", ext)))
+        .copied()
+        .unwrap_or("img");
+    format!(
+        "{}\\{}.{}",
+        LOCK_SCREEN_FOLDER,
+        sha256.to_ascii_lowercase(),
+        ext
+    )
+}
+
+/// Keeps the lock-screen values (once), then shows `image` until Completion. A custom image's
+/// bytes (`custom`, fetched from the server by its hash) are written under
+/// [`LOCK_SCREEN_FOLDER`] first.
+pub fn set_lock_screen<W: Workstation>(
+    ws: &mut W,
+    image: &LockScreenImage,
+    custom: Option<&[u8]>,
+) -> Result<Effect> {
+    let (path, bytes) = match (image, custom) {
+        (LockScreenImage::None, _) => {
+            return Ok(Effect::unchanged("the lock screen is left alone"))
+        }
+        (LockScreenImage::Builtin, _) => (BUILTIN_LOCK_SCREEN.to_string(), None),
+        (LockScreenImage::Custom { name, sha256 }, Some(bytes)) => {
+            (custom_lock_screen_path(name, sha256), Some(bytes))
+        }
+        (LockScreenImage::Custom { name, .. }, None) => {
+            return Err(Error::Device(format!(
+                "the lock-screen image {} was not received from the server",
+                name
+            )))
         }
     };
     let mut changes = 0;
@@ -101,21 +130,22 @@ pub fn set_lock_screen<W: Workstation>(ws: &mut W, image: &LockScreenImage) -> R
         ws.set_registry_value(LOCK_SCREEN_BACKUP, "Kept", &RegValue::Dword(1))?;
         changes += 1;
     }
-    changes += usize::from(ws.set_registry_value(
-        PERSONALIZATION,
-        "LockScreenImagePath",
-        &RegValue::Sz(path.clone()),
-    )?);
-    changes += usize::from(ws.set_registry_value(
-        PERSONALIZATION,
-        "LockScreenImageUrl",
-        &RegValue::Sz(path.clone()),
-    )?);
-    changes += usize::from(ws.set_registry_value(
-        PERSONALIZATION,
-        "LockScreenImageStatus",
-        &RegValue::Dword(1),
-    )?);
+    if let Some(bytes) = bytes {
+        // Named before it is written, so Completion removes it even after a crash in between.
+        ws.set_registry_value(
+            LOCK_SCREEN_BACKUP,
+            PLACED_IMAGE,
+            &RegValue::Sz(path.clone()),
+        )?;
+        changes += usize::from(ws.write_file(&path, bytes)?);
+    }
+    for (name, value) in [
+        ("LockScreenImagePath", RegValue::Sz(path.clone())),
+        ("LockScreenImageUrl", RegValue::Sz(path.clone())),
+        ("LockScreenImageStatus", RegValue::Dword(1)),
+    ] {
+        changes += usize::from(ws.set_registry_value(PERSONALIZATION, name, &value)?);
+    }
     Ok(effect(
         changes,
         format!("the lock screen shows {} until Completion", path),
@@ -123,7 +153,8 @@ pub fn set_lock_screen<W: Workstation>(ws: &mut W, image: &LockScreenImage) -> R
     ))
 }
 
-/// Puts the kept lock-screen values back (removing those that were absent).
+/// Puts the kept lock-screen values back (removing those that were absent), and removes the
+/// image rehome placed.
 pub fn restore_lock_screen<W: Workstation>(ws: &mut W) -> Result<Effect> {
     if ws.registry_value(LOCK_SCREEN_BACKUP, "Kept")?.is_none() {
         return Ok(Effect::unchanged("no kept lock screen to restore"));
@@ -134,6 +165,12 @@ pub fn restore_lock_screen<W: Workstation>(ws: &mut W) -> Result<Effect> {
             Some(value) => ws.set_registry_value(PERSONALIZATION, name, &value)?,
             None => ws.delete_registry_value(PERSONALIZATION, name)?,
         });
+    }
+    if ws
+        .registry_value(LOCK_SCREEN_BACKUP, PLACED_IMAGE)?
+        .is_some()
+    {
+        changes += ws.remove_tree(LOCK_SCREEN_FOLDER)?;
     }
     ws.delete_registry_key(LOCK_SCREEN_BACKUP)?;
     Ok(Effect::changed(
@@ -338,19 +375,34 @@ pub fn remove_due_accounts<W: Workstation>(ws: &mut W, now: DateTime<Utc>) -> Re
     Ok(done)
 }
 
-/// Renames the computer from `template`. The name is drawn once and recorded before the rename,
-/// so a re-run after a crash uses the same `%RAND:X%` digits.
+/// The new computer name a rename step recorded, if one has drawn it.
+pub fn recorded_rename<W: Workstation>(ws: &W) -> Result<Option<String>> {
+    match ws.registry_value(WORK_KEY, RENAME_TO)? {
+        Some(RegValue::Sz(name)) => Ok(Some(name)),
+        _ => Ok(None),
+    }
+}
+
+/// Renames the computer from `template`: to the name recorded by an earlier attempt, else to
+/// `chosen` (the name the pre-flight found free in the target domain), else to a fresh
+/// expansion. The name is recorded before the rename, so a re-run uses the same one.
 pub fn rename_computer<W: Workstation>(
     ws: &mut W,
     template: &str,
+    chosen: Option<&str>,
     mut digit: impl FnMut() -> u8,
 ) -> Result<Effect> {
-    let name = match ws.registry_value(WORK_KEY, RENAME_TO)? {
-        Some(RegValue::Sz(name)) => name,
-        _ => {
-            let serial = ws.facts()?.serial;
-            let name = model::rename::expand(template, &serial, &mut digit)
-                .map_err(|e| Error::Device(format!("cannot rename the computer: {}", e)))?;
+    let name = match recorded_rename(ws)? {
+        Some(name) => name,
+        None => {
+            let name = match chosen {
+                Some(name) => name.to_string(),
+                None => {
+                    let serial = ws.facts()?.serial;
+                    model::rename::expand(template, &serial, &mut digit)
+                        .map_err(|e| Error::Device(format!("cannot rename the computer: {}", e)))?
+                }
+            };
             ws.set_registry_value(WORK_KEY, RENAME_TO, &RegValue::Sz(name.clone()))?;
             name
         }
@@ -404,7 +456,7 @@ pub fn set_proxy_autodetect<W: Workstation>(ws: &mut W, value: Switch) -> Result
         return Ok(Effect::unchanged("proxy auto-detect is left alone"));
     }
     let mut changes = 0;
-    for (sid, _) in profiles(ws)? {
+    for (sid, _) in super::profiles::user_hives(ws)? {
         let key = format!(
             "{}\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings\\Connections",
             hive(&sid)
@@ -450,7 +502,7 @@ pub fn set_proxy_autodetect<W: Workstation>(ws: &mut W, value: Switch) -> Result
 /// Outlook fresh start: a new default profile for every user, and ZeroConfigExchange as asked.
 pub fn reset_outlook<W: Workstation>(ws: &mut W, zero_config: Switch) -> Result<Effect> {
     let mut changes = 0;
-    for (sid, _) in profiles(ws)? {
+    for (sid, _) in super::profiles::user_hives(ws)? {
         let outlook = format!("{}\\Software\\Microsoft\\Office\\16.0\\Outlook", hive(&sid));
         changes += usize::from(ws.set_registry_value(
             &outlook,
@@ -478,7 +530,7 @@ pub fn reset_outlook<W: Workstation>(ws: &mut W, zero_config: Switch) -> Result<
 /// licence folders of every user.
 pub fn reset_m365_apps<W: Workstation>(ws: &mut W) -> Result<Effect> {
     let mut changes = 0;
-    for (sid, home) in profiles(ws)? {
+    for (sid, home) in super::profiles::user_hives(ws)? {
         let office = format!("{}\\Software\\Microsoft\\Office", hive(&sid));
         for key in [
             format!("{}\\16.0\\Common\\Identity", office),
@@ -525,7 +577,7 @@ pub fn reset_information_protection<W: Workstation>(
             )?);
         }
     }
-    for (sid, home) in profiles(ws)? {
+    for (sid, home) in super::profiles::user_hives(ws)? {
         for key in [
             format!(
                 "{}\\Software\\Classes\\Local Settings\\Software\\Microsoft\\MSIPC",

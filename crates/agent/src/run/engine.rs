@@ -14,7 +14,9 @@ use model::status::{AgentStatus, EventLevel, Phase};
 use secdesc::translate::{SidMap, TranslateMode, TranslateOptions};
 use secdesc::Sid;
 
-use super::{actions, credentials, onedrive, run_as, Agent};
+use super::{
+    actions, credentials, defaults, edge, local_groups, onedrive, profiles, run_as, Agent,
+};
 use crate::client::{Client, Transport};
 use crate::journal::RecordedTranslations;
 use crate::permissions::{self, IgnoreList};
@@ -443,24 +445,26 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         step: &Step,
         map: &mut Option<SidMap>,
     ) -> Result<Effect> {
-        let refuse = || -> Result<Effect> {
-            Err(Error::Unsupported {
-                action: step.action.name().to_string(),
-                reason: not_carried_out(&step.action)
-                    .unwrap_or_else(|| "this agent cannot carry it out".to_string()),
-            })
-        };
         let ws = &mut self.workstation;
         // Every action is named: one this agent cannot carry out fails its step, loudly.
         match &step.action {
-            Action::SuspendBitLocker => ws.suspend_bitlocker(),
+            Action::SuspendBitLocker => defaults::suspend_bitlocker(ws),
             Action::BackupLegalNotice => ws.backup_legal_notice(),
-            Action::BackupLocalGroups => ws.backup_local_groups(),
-            Action::BackupAppxPackages => ws.backup_appx(),
+            Action::BackupLocalGroups => local_groups::backup(ws),
+            Action::BackupAppxPackages => defaults::backup_appx(ws),
             Action::SetLegalNotice { caption, text } => {
                 actions::set_legal_notice(ws, caption, text)
             }
-            Action::SetLockScreenImage { image } => actions::set_lock_screen(ws, image),
+            Action::SetLockScreenImage { image } => {
+                // Fetched by its hash; bytes that do not hash to it are refused by the client.
+                let custom = match image {
+                    LockScreenImage::Custom { sha256, .. } => {
+                        Some(self.client.lock_screen_image(sha256)?)
+                    }
+                    LockScreenImage::None | LockScreenImage::Builtin => None,
+                };
+                actions::set_lock_screen(&mut self.workstation, image, custom.as_deref())
+            }
             Action::PreventLogin => {
                 let map = self.sid_map(runbook, map)?;
                 actions::prevent_login(&mut self.workstation, map)
@@ -500,7 +504,17 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             Action::LeaveEntra => ws.leave_entra(),
             Action::ResetAutopilot => actions::reset_autopilot(ws),
             Action::RenameComputer { template } => {
-                actions::rename_computer(ws, template, random_digit)
+                let chosen = self
+                    .chosen_name
+                    .as_ref()
+                    .filter(|(id, _)| *id == runbook)
+                    .map(|(_, name)| name.clone());
+                actions::rename_computer(
+                    &mut self.workstation,
+                    template,
+                    chosen.as_deref(),
+                    random_digit,
+                )
             }
             Action::JoinActiveDirectory { domain, options } => {
                 if options.offline {
@@ -590,8 +604,11 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                             },
                         )
                     }
-                    PermissionArea::WindowsProfiles | PermissionArea::LocalGroups => {
-                        self.workstation.update_permissions(*area, map, &options)
+                    PermissionArea::WindowsProfiles => {
+                        profiles::move_profiles(&mut self.workstation, map, &options)
+                    }
+                    PermissionArea::LocalGroups => {
+                        local_groups::translate_members(&mut self.workstation, map, options.mode)
                     }
                 }
             }
@@ -679,7 +696,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 zero_config_exchange,
             } => actions::reset_outlook(ws, *zero_config_exchange),
             Action::ResetM365Apps => actions::reset_m365_apps(ws),
-            Action::ResetEdge => refuse(),
+            Action::ResetEdge => edge::reset_edge(ws),
             Action::OneDriveCloudOnly {
                 source_tenants,
                 target_folder_name,
@@ -694,13 +711,13 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             Action::RestoreLegalNotice => ws.restore_legal_notice(),
             Action::RestoreLocalGroups => {
                 let map = self.sid_map(runbook, map)?;
-                self.workstation.restore_local_groups(map)
+                local_groups::restore(&mut self.workstation, map)
             }
             Action::RestoreAppxPackages => {
                 let map = self.sid_map(runbook, map)?;
-                self.workstation.restore_appx(map)
+                defaults::restore_appx(&mut self.workstation, map)
             }
-            Action::ResumeBitLocker => ws.resume_bitlocker(),
+            Action::ResumeBitLocker => defaults::resume_bitlocker(ws),
             Action::RestoreLockScreenImage => actions::restore_lock_screen(ws),
             Action::AllowLogin => actions::allow_login(ws),
             Action::RemoveFallbackAdmin {
@@ -718,11 +735,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
 
 /// Why this agent cannot carry out `action` on any workstation yet; `None` when it can.
 pub(super) fn not_carried_out(action: &Action) -> Option<String> {
-    let reason = match action {
-        Action::ResetEdge => "finding and resetting Edge's work profile is not implemented yet",
-        Action::SetLockScreenImage {
-            image: LockScreenImage::Custom { .. },
-        } => "this agent does not download uploaded lock-screen images yet; choose the built-in image",
+    match action {
         // Named one by one, so a new action must be placed on one side or the other.
         Action::SuspendBitLocker
         | Action::BackupLegalNotice
@@ -748,6 +761,7 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
         | Action::UpdateRemoteFileShares { .. }
         | Action::ResetOutlook { .. }
         | Action::ResetM365Apps
+        | Action::ResetEdge
         | Action::OneDriveCloudOnly { .. }
         | Action::SetOneDriveSilentConfig { .. }
         | Action::ResetInformationProtection { .. }
@@ -759,9 +773,8 @@ pub(super) fn not_carried_out(action: &Action) -> Option<String> {
         | Action::AllowLogin
         | Action::RemoveFallbackAdmin { .. }
         | Action::SetProxyAutoDetect { .. }
-        | Action::UninstallAgent => return None,
-    };
-    Some(reason.to_string())
+        | Action::UninstallAgent => None,
+    }
 }
 
 /// The Cache Credentials dialog of `runbook`'s default culture, `{TargetDomain}` filled in.
@@ -779,7 +792,7 @@ fn cache_dialog(runbook: &Runbook, domain: &str) -> (String, String) {
 }
 
 /// A random decimal digit for `%RAND:X%`, unbiased (bytes of 250 and above are drawn again).
-fn random_digit() -> u8 {
+pub(super) fn random_digit() -> u8 {
     loop {
         for b in uuid::Uuid::new_v4().as_bytes() {
             if *b < 250 {

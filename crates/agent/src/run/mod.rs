@@ -32,10 +32,14 @@ use crate::{fsutil, Error, Result};
 pub mod actions;
 mod choice;
 pub mod credentials;
+pub mod defaults;
+pub mod edge;
 mod engine;
+pub mod local_groups;
 mod onedrive;
 mod preflight;
 mod readiness;
+pub mod profiles;
 pub mod run_as;
 
 /// How an agent is set up.
@@ -208,6 +212,8 @@ pub struct Agent<W, T> {
     reported: Option<ReportedFacts>,
     /// The running runbook's offline join blob, in memory only.
     offline_join: Option<(RunbookId, OfflineJoin)>,
+    /// The new computer name the pre-flight found free in the target domain, for the rename.
+    chosen_name: Option<(RunbookId, String)>,
 }
 
 /// Runs an agent on the simulated workstation of `config` against the real server, on the real
@@ -279,6 +285,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             secrets: None,
             reported: None,
             offline_join: None,
+            chosen_name: None,
         })
     }
 

@@ -4,7 +4,7 @@
 
 use secdesc::Sid;
 
-use super::actions::{effect, hive, profiles};
+use super::actions::{effect, hive};
 use crate::workstation::{Effect, RegValue, Workstation, FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS};
 use crate::{Error, Result};
 
@@ -79,7 +79,7 @@ pub fn cloud_only<W: Workstation>(
         )));
     }
     let (mut freed, mut unlinked, mut placeholders, mut moved) = (0, 0, 0, 0);
-    for (sid, home) in profiles(ws)? {
+    for (sid, home) in super::profiles::user_hives(ws)? {
         let value = sid.to_string();
         let accounts = match ws.registry_value(ONEDRIVE_WORK, &value)? {
             Some(RegValue::MultiSz(lines)) => lines

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use model::ids::RunbookId;
 use model::plan::{Action, PermissionArea, Step};
 use model::protocol::DeviceAssignment;
 use model::runbook::UserInteraction;
@@ -10,8 +11,9 @@ use model::schedule::CheckInState;
 use secdesc::translate::SidMap;
 use secdesc::Sid;
 
+use super::actions;
 use super::credentials;
-use super::engine::not_carried_out;
+use super::engine::{not_carried_out, random_digit};
 use super::Agent;
 use crate::client::Transport;
 use crate::workstation::{AdJoin, Workstation};
@@ -26,6 +28,9 @@ fn domain_of(sid: &Sid) -> Option<Sid> {
         sid.parent()
     }
 }
+
+/// How many new computer names a `%RAND:X%` template is drawn for before the gate fails.
+const NAME_DRAWS: usize = 5;
 
 /// How many times a held hive is asked about before the gate fails.
 const HIVE_CHECKS: u32 = 3;
@@ -55,9 +60,11 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         let runbook = &assignment.runbook;
         let facts = self.workstation.facts()?;
         let mut problems = Vec::new();
-        let renames = steps
-            .iter()
-            .any(|s| matches!(s.action, Action::RenameComputer { .. }));
+        let rename = steps.iter().find_map(|s| match &s.action {
+            Action::RenameComputer { template } => Some(template.clone()),
+            _ => None,
+        });
+        let renames = rename.is_some();
         let prevents_login = steps
             .iter()
             .any(|s| matches!(s.action, Action::PreventLogin));
@@ -169,29 +176,29 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     }
                 }
                 Action::JoinActiveDirectory { domain, options } if !options.offline => {
-                    match self.unreachable(domain) {
-                        Some(problem) => problems.push(problem),
-                        None if !renames => {
-                            let password = assignment
-                                .secrets
-                                .domain_join_password
-                                .clone()
-                                .unwrap_or_default();
-                            let join = AdJoin {
-                                account: &options.username,
-                                password: &password,
-                                ou: &options.computer_ou,
-                                reuse_existing: options.reuse_existing_account,
-                            };
-                            if let Some(problem) =
-                                self.name_taken(domain, &facts.computer_name, &join)
-                            {
-                                problems.push(problem);
-                            }
-                        }
-                        // The name is made at run time: the join itself says whether it is free.
-                        None => {}
+                    if let Some(problem) = self.unreachable(domain) {
+                        problems.push(problem);
+                        continue;
                     }
+                    let password = assignment
+                        .secrets
+                        .domain_join_password
+                        .clone()
+                        .unwrap_or_default();
+                    let join = AdJoin {
+                        account: &options.username,
+                        password: &password,
+                        ou: &options.computer_ou,
+                        reuse_existing: options.reuse_existing_account,
+                    };
+                    let problem = match &rename {
+                        // The join takes the name the rename gives the computer.
+                        Some(template) => {
+                            self.choose_name(runbook.id, template, &facts.serial, domain, &join)?
+                        }
+                        None => self.name_taken(domain, &facts.computer_name, &join),
+                    };
+                    problems.extend(problem);
                 }
                 _ => {}
             }
@@ -297,6 +304,60 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 domain, name, e
             )),
         }
+    }
+
+    /// Picks the name the rename will give the computer and checks it is free in `domain`:
+    /// the name an earlier attempt recorded, else up to [`NAME_DRAWS`] expansions of `template`
+    /// (a template without `%RAND:X%` gives one). The free name is kept for the rename step;
+    /// the problem when none is.
+    fn choose_name(
+        &mut self,
+        runbook: RunbookId,
+        template: &str,
+        serial: &str,
+        domain: &str,
+        join: &AdJoin<'_>,
+    ) -> Result<Option<String>> {
+        self.chosen_name = None;
+        if let Some(name) = actions::recorded_rename(&self.workstation)? {
+            return Ok(self.name_taken(domain, &name, join));
+        }
+        let draws = if template.to_ascii_uppercase().contains("%RAND:") {
+            NAME_DRAWS
+        } else {
+            1
+        };
+        let mut tried = Vec::new();
+        for _ in 0..draws {
+            let name = match model::rename::expand(template, serial, &mut random_digit) {
+                Ok(name) => name,
+                Err(e) => {
+                    return Ok(Some(format!(
+                        "the new computer name cannot be made from {:?}: {}",
+                        template, e
+                    )))
+                }
+            };
+            let taken = !join.reuse_existing
+                && match self
+                    .workstation
+                    .computer_account_exists(domain, &name, join)
+                {
+                    Ok(taken) => taken,
+                    Err(_) => return Ok(self.name_taken(domain, &name, join)),
+                };
+            if !taken {
+                self.chosen_name = Some((runbook, name));
+                return Ok(None);
+            }
+            tried.push(name.to_uppercase());
+        }
+        Ok(Some(format!(
+            "{} already has a computer account for every new name drawn from {:?} ({}): allow reusing it (device_state.active_directory.reuse_existing_computer_account), or change the rename template, then retry",
+            domain,
+            template,
+            tried.join(", ")
+        )))
     }
 
     /// Asks who holds the hive file `hive` open, [`HIVE_CHECKS`] times a minute apart.

@@ -10,7 +10,14 @@ use crate::workstation::{
     SecurityParts, FILE_ATTRIBUTE_PINNED, FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS,
     FILE_ATTRIBUTE_UNPINNED,
 };
-use crate::{Error, Result};
+use crate::{fsutil, Error, Result};
+use model::protocol::sha256_hex;
+
+/// The folder, beside `workstation.json`, that keeps file contents by their SHA-256.
+pub const CONTENTS_DIR: &str = "contents";
+/// What a file the agent creates gets: the permissions it inherits under `C:\ProgramData` or
+/// a profile folder (SYSTEM and Administrators, full control).
+const NEW_FILE_SDDL: &str = "O:BAG:SYD:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)";
 
 impl SimWorkstation {
     /// Refuses a UNC path whose share is not connected, as Windows answers ERROR_NOT_CONNECTED
@@ -181,6 +188,7 @@ impl SimWorkstation {
             self.state.files.remove(path);
             self.state.file_attributes.remove(path);
             self.state.out_of_sync.remove(path);
+            self.state.file_contents.remove(path);
             self.log.append(path, None)?;
         }
         if !gone.is_empty() {
@@ -261,11 +269,61 @@ impl SimWorkstation {
         if self.state.out_of_sync.remove(from) {
             self.state.out_of_sync.insert(to.to_string());
         }
+        if let Some(content) = self.state.file_contents.remove(from) {
+            self.state.file_contents.insert(to.to_string(), content);
+        }
         self.save()?;
         self.moves += 1;
         if self.faults.crash_after_moves == Some(self.moves) {
             panic!("simulated crash after {} moves", self.moves);
         }
         Ok(())
+    }
+
+    /// Where the bytes hashing to `sha256` are kept.
+    fn content_path(&self, sha256: &str) -> std::path::PathBuf {
+        self.dir.join(CONTENTS_DIR).join(sha256)
+    }
+
+    pub(super) fn sim_read_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        self.require("read_file")?;
+        self.reachable(path)?;
+        if !self.state.files.contains_key(path) {
+            return Ok(None);
+        }
+        match self.state.file_contents.get(path) {
+            Some(sha256) => {
+                let at = self.content_path(sha256);
+                fsutil::read_optional(&at)?.map(Some).ok_or(Error::Corrupt {
+                    path: at,
+                    reason: format!("the content of {} is missing", path),
+                })
+            }
+            None => Ok(Some(Vec::new())),
+        }
+    }
+
+    pub(super) fn sim_write_file(&mut self, path: &str, bytes: &[u8]) -> Result<bool> {
+        self.require("write_file")?;
+        self.reachable(path)?;
+        let sha256 = sha256_hex(bytes);
+        let exists = self.state.files.contains_key(path);
+        if exists && self.state.file_contents.get(path) == Some(&sha256) {
+            return Ok(false);
+        }
+        // The bytes first, under their hash: the state that names them is saved after.
+        let at = self.content_path(&sha256);
+        if fsutil::read_optional(&at)?.is_none() {
+            fsutil::create_dir(&self.dir.join(CONTENTS_DIR))?;
+            fsutil::write_atomic(&at, bytes, false)?;
+        }
+        if !exists {
+            let descriptor = SecurityDescriptor::from_sddl(NEW_FILE_SDDL, None)?.to_bytes();
+            self.log.append(path, Some(&descriptor))?;
+            self.state.files.insert(path.to_string(), descriptor);
+        }
+        self.state.file_contents.insert(path.to_string(), sha256);
+        self.save()?;
+        Ok(true)
     }
 }

@@ -19,10 +19,11 @@ use crate::fsutil;
 use crate::permissions::{self, IgnoreList};
 use crate::readiness::device::{BitLockerState, Interference, ProfileCondition, SystemVolume};
 use crate::workstation::{
-    AdJoin, CommandOutcome, Effect, EnteredCredentials, Facts, RegValue, SecurityParts,
-    TaskPrincipal, Workstation,
+    AdJoin, BitLockerStatus, CommandOutcome, Effect, EnteredCredentials, Facts, RegValue,
+    SecurityParts, TaskPrincipal, Workstation,
 };
 use crate::{Error, Result};
+pub use files::CONTENTS_DIR;
 pub use logon::LOGON_CACHE;
 use store::DescriptorLog;
 pub use store::DESCRIPTORS_FILE;
@@ -32,6 +33,7 @@ use device::descriptor_sids;
 mod files;
 mod logon;
 mod readiness;
+mod primitives;
 mod services;
 mod state;
 mod store;
@@ -94,6 +96,8 @@ pub struct SimWorkstation {
     hive_checks: std::cell::RefCell<BTreeMap<String, u32>>,
     /// What the signed-in user answers to the next Cache Credentials dialogs.
     credential_answers: logon::Answers,
+    /// The users' hives this process loaded.
+    loaded_hives: BTreeSet<Sid>,
 }
 
 impl SimWorkstation {
@@ -110,6 +114,7 @@ impl SimWorkstation {
             shares: BTreeSet::new(),
             hive_checks: Default::default(),
             credential_answers: Default::default(),
+            loaded_hives: BTreeSet::new(),
         };
         sim.log.rewrite(&sim.all_descriptors())?;
         sim.save()?;
@@ -131,6 +136,7 @@ impl SimWorkstation {
             shares: BTreeSet::new(),
             hive_checks: Default::default(),
             credential_answers: Default::default(),
+            loaded_hives: BTreeSet::new(),
         };
         if !sim.state.legacy_files.is_empty() {
             let legacy = std::mem::take(&mut sim.state.legacy_files);
@@ -891,6 +897,48 @@ impl Workstation for SimWorkstation {
 
     fn on_battery(&self) -> Result<Option<u8>> {
         self.sim_on_battery()
+    fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        self.sim_read_file(path)
+    }
+
+    fn write_file(&mut self, path: &str, bytes: &[u8]) -> Result<bool> {
+        self.sim_write_file(path, bytes)
+    }
+
+    fn move_profile(&mut self, source: &Sid, target: &Sid) -> Result<bool> {
+        self.sim_move_profile(source, target)
+    }
+
+    fn load_user_hive(&mut self, sid: &Sid, file: &str) -> Result<bool> {
+        self.sim_load_user_hive(sid, file)
+    }
+
+    fn unload_user_hive(&mut self, sid: &Sid) -> Result<bool> {
+        self.sim_unload_user_hive(sid)
+    }
+
+    fn add_local_group_member(&mut self, group: &str, member: &Sid) -> Result<bool> {
+        self.sim_add_local_group_member(group, member)
+    }
+
+    fn remove_local_group_member(&mut self, group: &str, member: &Sid) -> Result<bool> {
+        self.sim_remove_local_group_member(group, member)
+    }
+
+    fn bitlocker_status(&self) -> Result<BitLockerStatus> {
+        self.sim_bitlocker_status()
+    }
+
+    fn set_bitlocker_protectors(&mut self, enabled: bool) -> Result<bool> {
+        self.sim_set_bitlocker_protectors(enabled)
+    }
+
+    fn appx_packages(&self) -> Result<BTreeMap<Sid, Vec<String>>> {
+        self.sim_appx_packages()
+    }
+
+    fn register_appx(&mut self, user: &Sid, package: &str) -> Result<bool> {
+        self.sim_register_appx(user, package)
     }
 
     fn checkpoint(&mut self, step: &str, changes: usize) -> Result<()> {

@@ -119,6 +119,11 @@ pub struct SimState {
     /// Whether the agent is installed (it removes itself at the end of a runbook that asks).
     #[serde(default = "installed")]
     pub agent_installed: bool,
+    /// The content of files the agent wrote or reads (a lock-screen image, Edge's `Local
+    /// State`), by path: the SHA-256 of the bytes, which are kept once each under `contents/`
+    /// beside `workstation.json`. Other files have no content here.
+    #[serde(default)]
+    pub file_contents: BTreeMap<String, String>,
     /// Command packages run, in order: their SHA-256 and entry count. The simulation does not
     /// execute scripts; it records that one ran.
     #[serde(default)]
@@ -637,6 +642,7 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         service_accounts,
         task_principals,
         agent_installed: true,
+        file_contents: BTreeMap::new(),
         command_runs: Vec::new(),
         command_outcomes: BTreeMap::new(),
         file_attributes,

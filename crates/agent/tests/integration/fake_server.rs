@@ -57,6 +57,8 @@ pub struct State {
     pub faults: BTreeMap<String, (Fault, u32)>,
     /// Command packages by SHA-256.
     pub packages: BTreeMap<String, Vec<u8>>,
+    /// Lock-screen images by SHA-256.
+    pub images: BTreeMap<String, Vec<u8>>,
 }
 
 pub struct FakeServer {
@@ -273,6 +275,14 @@ impl FakeServer {
                 let bytes = match self.state().packages.get(&request.sha256) {
                     Some(bytes) => bytes.clone(),
                     None => return refused(404, "unknown_package", &request.sha256),
+                };
+                seal_body(&CommandPackageResponse::new(&request.sha256, &bytes))
+            }
+            kinds::LOCK_SCREEN_IMAGE => {
+                let request: CommandPackageRequest = open(&envelope, kind, &cert, &self.keys, now)?;
+                let bytes = match self.state().images.get(&request.sha256) {
+                    Some(bytes) => bytes.clone(),
+                    None => return refused(404, "unknown_image", &request.sha256),
                 };
                 seal_body(&CommandPackageResponse::new(&request.sha256, &bytes))
             }

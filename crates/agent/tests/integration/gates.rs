@@ -207,3 +207,89 @@ fn a_blob_for_another_domain_is_refused_by_the_join() {
         }
     );
 }
+
+/// The full AD join runbook renaming the computer from `template`.
+fn renaming(world: &World, template: &str) -> model::ids::RunbookId {
+    let (mut runbook, secrets) = full_runbook(DomainJoin::ActiveDirectory, true);
+    runbook.device_state.rename = Some(model::runbook::Rename {
+        template: template.into(),
+    });
+    world.assign_runbook(runbook, secrets, TARGET_DOMAIN, Duration::minutes(-5))
+}
+
+#[test]
+fn a_rename_checks_the_new_name_in_the_target_domain_not_the_old_one() {
+    // The new name is taken: stopped before any change, naming it.
+    let world = World::new();
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.add_domain_computer_account(TARGET_DOMAIN, "PC-SN-0001")
+        .expect("account");
+    renaming(&world, "PC-%SERIAL%");
+    let (status, errors) = run(&world, sim);
+    assert_eq!(status, AgentStatus::Error);
+    assert_eq!(errors.len(), 1, "{:?}", errors);
+    assert!(
+        errors[0].contains("nothing was changed") && errors[0].contains("PC-SN-0001"),
+        "{}",
+        errors[0]
+    );
+    untouched(&world);
+
+    // Only the old name is taken: the renamed computer joins.
+    let world = World::new();
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.add_domain_computer_account(TARGET_DOMAIN, COMPUTER)
+        .expect("account");
+    renaming(&world, "PC-%SERIAL%");
+    let (status, errors) = run(&world, sim);
+    assert_eq!(status, AgentStatus::Completed, "{:?}", errors);
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    assert_eq!(s.computer_name, "PC-SN-0001");
+    assert_eq!(
+        s.join_state,
+        JoinState::ActiveDirectory {
+            domain: TARGET_DOMAIN.into()
+        }
+    );
+}
+
+#[test]
+fn a_random_name_is_drawn_again_while_taken_and_the_run_stops_when_every_draw_is() {
+    let world = World::new();
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    for digit in 0..10 {
+        sim.add_domain_computer_account(TARGET_DOMAIN, &format!("WS-{}", digit))
+            .expect("account");
+    }
+    renaming(&world, "WS-%RAND:1%");
+    let (status, errors) = run(&world, sim);
+    assert_eq!(status, AgentStatus::Error);
+    assert_eq!(errors.len(), 1, "{:?}", errors);
+    assert!(
+        errors[0].contains("every new name drawn from \"WS-%RAND:1%\"")
+            && errors[0].contains("WS-"),
+        "{}",
+        errors[0]
+    );
+    untouched(&world);
+
+    // With one name free, the pre-flight keeps drawing until it finds it (or gives up after
+    // five draws): the computer never gets a taken name.
+    let world = World::new();
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    for digit in 0..5 {
+        sim.add_domain_computer_account(TARGET_DOMAIN, &format!("WS-{}", digit))
+            .expect("account");
+    }
+    renaming(&world, "WS-%RAND:1%");
+    let (status, _) = run(&world, sim);
+    let s = SimWorkstation::load(&world.dir).expect("load");
+    match status {
+        AgentStatus::Completed => {
+            let digit: u32 = s.computer_name["WS-".len()..].parse().expect("digit");
+            assert!(digit >= 5, "{} is taken", s.computer_name);
+        }
+        AgentStatus::Error => assert_eq!(s.computer_name, COMPUTER),
+        other => panic!("unexpected {:?}", other),
+    }
+}

@@ -3,6 +3,7 @@
 //! in milliseconds.
 
 mod actions;
+mod app_files;
 mod blocked;
 mod credentials;
 mod entra_join;

@@ -5,6 +5,7 @@ mod browser;
 mod directories;
 mod hybrid;
 mod licences;
+mod lock_screen;
 mod migration;
 mod refusals;
 mod retry;

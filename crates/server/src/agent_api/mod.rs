@@ -49,6 +49,10 @@ pub fn router() -> Router<App> {
             &format!("/{}", kinds::COMMAND_PACKAGE),
             post(routes::command_package),
         )
+        .route(
+            &format!("/{}", kinds::LOCK_SCREEN_IMAGE),
+            post(routes::lock_screen_image),
+        )
 }
 
 /// Largest registration body: it is read before the sender is known, so it stays small.

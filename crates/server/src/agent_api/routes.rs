@@ -213,45 +213,94 @@ pub(super) async fn command_package(
     remote: RemoteAddr,
     AgentBody(body): AgentBody,
 ) -> Response {
-    serve_envelope(
+    serve_runbook_file(
         &app,
         &remote,
         &body,
         kinds::COMMAND_PACKAGE,
+        "no runbook assigned to this device runs that package",
+        |app, runbook, sha256| async move {
+            let named = crate::packages::packages_of(&runbook)
+                .iter()
+                .any(|(_, p)| p.sha256 == sha256);
+            if named {
+                app.store.package_bytes(&sha256).await
+            } else {
+                Ok(None)
+            }
+        },
+    )
+    .await
+}
+
+/// Answers a request for a file the device's next runbook names by hash (`kind`): the bytes
+/// `bytes_of` finds for that runbook and hash, or a refusal saying `refusal`.
+async fn serve_runbook_file<F, Fut>(
+    app: &App,
+    remote: &RemoteAddr,
+    body: &axum::body::Bytes,
+    kind: &str,
+    refusal: &'static str,
+    bytes_of: F,
+) -> Response
+where
+    F: FnOnce(App, model::runbook::Runbook, String) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Vec<u8>>>>,
+{
+    serve_envelope(
+        app,
+        remote,
+        body,
+        kind,
         |agent, req: CommandPackageRequest| {
             let app = app.clone();
             async move {
-                let refused = || {
-                    Refusal::forbidden(
-                        "not_assigned",
-                        "no runbook assigned to this device runs that package",
-                    )
-                    .computer(Some(agent.computer_name.clone()))
-                };
-                let config = config(&app).await?;
-                let done = completed(&app, &agent, &[]).await?;
                 let sha256 = req.sha256.to_ascii_lowercase();
-                let assigned = assignment::next(
-                    agent.directory,
-                    &agent.computer_guid,
-                    &config.batches,
-                    &config.runbooks,
-                    &done,
-                )
-                .map(|a| {
-                    crate::packages::packages_of(a.runbook)
-                        .iter()
-                        .any(|(_, p)| p.sha256 == sha256)
-                })
-                .unwrap_or(false);
-                if !assigned {
-                    return Err(refused().into());
-                }
-                let Some(bytes) = app.store.package_bytes(&sha256).await? else {
-                    return Err(refused().into());
+                let bytes = match next_runbook(&app, &agent).await? {
+                    Some(runbook) => bytes_of(app.clone(), runbook, sha256.clone()).await?,
+                    None => None,
                 };
-                Ok(CommandPackageResponse::new(&sha256, &bytes))
+                match bytes {
+                    Some(bytes) => Ok(CommandPackageResponse::new(&sha256, &bytes)),
+                    None => Err(Refusal::forbidden("not_assigned", refusal)
+                        .computer(Some(agent.computer_name.clone()))
+                        .into()),
+                }
             }
+        },
+    )
+    .await
+}
+
+/// The runbook the device runs next, if any.
+async fn next_runbook(app: &App, agent: &Agent) -> Result<Option<model::runbook::Runbook>> {
+    let config = config(app).await?;
+    let done = completed(app, agent, &[]).await?;
+    Ok(assignment::next(
+        agent.directory,
+        &agent.computer_guid,
+        &config.batches,
+        &config.runbooks,
+        &done,
+    )
+    .map(|a| a.runbook.clone()))
+}
+
+/// `POST /agent/lock-screen-image`: the custom lock-screen image of the runbook the device runs
+/// next, and no other.
+pub(super) async fn lock_screen_image(
+    State(app): State<App>,
+    remote: RemoteAddr,
+    AgentBody(body): AgentBody,
+) -> Response {
+    serve_runbook_file(
+        &app,
+        &remote,
+        &body,
+        kinds::LOCK_SCREEN_IMAGE,
+        "no runbook assigned to this device shows that lock-screen image",
+        |app, runbook, sha256| async move {
+            crate::lock_screen::image_of(&app, &runbook, &sha256).await
         },
     )
     .await

@@ -10,6 +10,7 @@ pub mod directory_sync;
 pub mod enrollment;
 pub mod keys;
 pub mod licences;
+pub mod lock_screen;
 pub mod matching;
 pub mod objects;
 pub mod openapi;
@@ -44,6 +45,9 @@ pub fn routes() -> OpenApiRouter<App> {
     let packages = OpenApiRouter::new()
         .routes(routes!(packages::list, packages::upload))
         .layer(DefaultBodyLimit::max(crate::packages::MAX_UPLOAD_BYTES));
+    let images = OpenApiRouter::new()
+        .routes(routes!(lock_screen::list, lock_screen::upload))
+        .layer(DefaultBodyLimit::max(crate::lock_screen::MAX_IMAGE_BYTES));
     OpenApiRouter::new()
         .routes(routes!(directories::list, directories::create_route))
         .routes(routes!(directories::get_one))
@@ -125,6 +129,8 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(enrollment::delete))
         .merge(packages)
         .routes(routes!(packages::delete))
+        .merge(images)
+        .routes(routes!(lock_screen::delete))
         .routes(routes!(crate::audit::routes::list))
         .routes(routes!(crate::audit::routes::csv))
         .routes(routes!(openapi::document))

@@ -43,16 +43,26 @@ pub async fn upload(
 ) -> Result<(StatusCode, Json<PackageView>)> {
     caller.require(Area::Agent, Access::Edit)?;
     let body = super::body_after_check(request, packages::MAX_UPLOAD_BYTES).await?;
-    let name = query
-        .name
-        .ok_or_else(|| Error::field("name", "give the file name: ?name=package.zip"))?;
+    let name = query.file_name("package.zip")?;
     let (view, created) = packages::upload(&app, &name, body.to_vec()).await?;
-    let status = if created {
+    Ok((stored_status(created), Json(view)))
+}
+
+impl UploadQuery {
+    /// The file name given, or the error showing how to give one like `example`.
+    pub(super) fn file_name(self, example: &str) -> Result<String> {
+        self.name
+            .ok_or_else(|| Error::field("name", format!("give the file name: ?name={}", example)))
+    }
+}
+
+/// 201 for a file stored now, 200 for one stored already.
+pub(super) fn stored_status(created: bool) -> StatusCode {
+    if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
-    };
-    Ok((status, Json(view)))
+    }
 }
 
 /// `GET /command-packages`.

@@ -92,6 +92,7 @@ async fn check(app: &App, runbook: &Runbook) -> Result<()> {
     };
     errors.extend(field_errors(v.finish())?);
     errors.extend(crate::packages::check_runbook_packages(app, runbook).await?);
+    errors.extend(crate::lock_screen::check_runbook_image(app, runbook).await?);
     errors.extend(prerequisite_errors(runbook, &stored));
     if errors.is_empty() {
         Ok(())

@@ -19,6 +19,7 @@ mod hybrid;
 mod jobs;
 mod ldap;
 mod licences;
+mod lock_screen;
 mod openapi;
 mod packages;
 mod readiness;

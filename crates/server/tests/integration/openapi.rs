@@ -86,6 +86,8 @@ const KNOWN_ROUTES: &[(&str, &str)] = &[
     ("POST", "/licences"),
     ("POST", "/directories/{id}/bulk-tokens/flows/{id}/complete"),
     ("DELETE", "/command-packages/{id}"),
+    ("POST", "/lock-screen-images"),
+    ("DELETE", "/lock-screen-images/{id}"),
     ("GET", "/openapi.json"),
 ];
 
