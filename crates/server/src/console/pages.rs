@@ -217,9 +217,11 @@ pub(super) async fn agent_body(
             dt { "Registered from" } dd { @if let Some(a) = &registered.address { (a) } @else { "unknown" } }
             dt { "Last contact" } dd { (when(facts.last_contact)) }
         }
-        p { a href=(format!("/agents/{id}/logs")) { "Logs" } " · " a href=(format!("/agents/{id}/plan")) { "Plan preview" } }
-        p { a href=(format!("/agents/{id}/logs")) { "Logs" } }
-        p { a href=(format!("/agents/{id}/readiness")) { "Readiness checks" } }
+        p {
+            a href=(format!("/agents/{id}/logs")) { "Logs" } " · "
+            a href=(format!("/agents/{id}/plan")) { "Plan preview" } " · "
+            a href=(format!("/agents/{id}/readiness")) { "Readiness checks" }
+        }
         h2 { "Runbooks" }
         @if runs.is_empty() {
             p.muted { "No runbook is assigned to this device." }
