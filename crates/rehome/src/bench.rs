@@ -25,6 +25,8 @@ pub enum BenchCommand {
     Export(crate::export_bench::ExportBenchArgs),
     /// Answer times of the console's heaviest pages at 100,000 rows.
     Console(crate::console_bench::ConsoleBenchArgs),
+    /// Signed and encrypted check-ins and event uploads against a bare JSON baseline.
+    Server(crate::server_bench::ServerBenchArgs),
 }
 
 /// Options of `rehome bench directory`.
@@ -56,6 +58,13 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Directory(args) => args,
         BenchCommand::Agent(args) => return crate::agent_bench::run(args),
         BenchCommand::Export(args) => return crate::export_bench::run(args),
+        BenchCommand::Server(args) => {
+            return tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("start the async runtime")?
+                .block_on(crate::server_bench::run(args))
+        }
         BenchCommand::Console(args) => {
             return tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -117,13 +126,7 @@ impl DirectorySource for HeldSource {
     }
 }
 
-/// The largest resident set of this process so far (VmHWM), in MiB.
-pub(crate) fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
+pub(crate) use rehome::fleet::peak_rss_mib;
 
 struct Stages {
     total: Duration,

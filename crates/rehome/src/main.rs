@@ -8,6 +8,7 @@ mod directory_cmd;
 mod export_bench;
 mod licence_cmd;
 mod secdesc_cmd;
+mod server_bench;
 mod sync_cmd;
 
 use std::io::Write;
@@ -36,6 +37,8 @@ enum Command {
     Agent(AgentArgs),
     /// Migrate a simulated fleet end to end on a fresh server, showing progress.
     Demo(demo::DemoArgs),
+    /// Run many simulated agents against a server and measure its answers per request kind.
+    Fleet(rehome::fleet::FleetArgs),
     /// Administration tasks run on the server machine.
     Admin {
         #[command(subcommand)]
@@ -124,6 +127,9 @@ struct ServeArgs {
     /// domain joins with `net offlinejoin provision`, as each runbook's join account.
     #[arg(long, env = "REHOME_SAMBA_NET")]
     samba_net: Option<PathBuf>,
+    /// A bearer token with which a Prometheus scraper reads /metrics (a Tenant Admin always may).
+    #[arg(long, env = "REHOME_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -265,6 +271,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             init_logging("warn");
             demo::run(args)
         }
+        Command::Fleet(args) => {
+            init_logging("warn");
+            rehome::fleet::run(args)
+        }
         Command::Admin {
             command: AdminCommand::ResetPassword { user, store },
         } => {
@@ -355,6 +365,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.connections.max_per_address = args.max_connections_per_address;
     config.audit_retention_days = args.audit_retention_days;
     config.samba_net = args.samba_net;
+    config.metrics_token_sha256 = args
+        .metrics_token
+        .as_deref()
+        .map(server::metrics::token_digest);
     let running = server::serve::start(config, Arc::new(model::clock::SystemClock))
         .await
         .context("start the server")?;

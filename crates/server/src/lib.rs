@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod licences;
 pub mod limits;
 pub mod listener;
+pub mod metrics;
 pub mod migration;
 pub mod packages;
 pub mod secrets;

@@ -51,6 +51,9 @@ pub struct ServeConfig {
     pub audit_retention_days: u32,
     /// Samba's `net` program, for offline domain join blobs (see [`Settings`]).
     pub samba_net: Option<PathBuf>,
+    /// The SHA-256 of the bearer token that reads `/metrics` besides a Tenant Admin (see
+    /// [`crate::metrics::token_digest`]).
+    pub metrics_token_sha256: Option<[u8; 32]>,
 }
 
 impl Default for ServeConfig {
@@ -65,6 +68,7 @@ impl Default for ServeConfig {
             directory_documents: None,
             audit_retention_days: 365,
             samba_net: None,
+            metrics_token_sha256: None,
         }
     }
 }
@@ -147,6 +151,7 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<Running
         directory_documents: config.directory_documents.clone(),
         audit_retention_days: config.audit_retention_days,
         samba_net: config.samba_net.clone(),
+        metrics_token_sha256: config.metrics_token_sha256,
         ..Settings::default()
     };
     if settings.licence_issuers.is_empty() {

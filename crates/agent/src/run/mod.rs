@@ -281,6 +281,12 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         })
     }
 
+    /// Speaks to the server on `clock` while the schedule runs on the agent's own clock: a fleet
+    /// simulator that compresses the schedule still stamps its messages in the server's time.
+    pub fn set_protocol_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.client.set_clock(clock);
+    }
+
     /// The workstation it drives.
     pub fn workstation(&self) -> &W {
         &self.workstation

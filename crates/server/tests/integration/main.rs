@@ -16,6 +16,7 @@ mod hybrid;
 mod jobs;
 mod ldap;
 mod licences;
+mod metrics;
 mod openapi;
 mod packages;
 mod secrets;
