@@ -55,11 +55,19 @@ pub struct HttpTransport {
 impl HttpTransport {
     /// A transport to `base_url`.
     pub fn new(base_url: &str) -> HttpTransport {
+        HttpTransport::with_pool(base_url, 1)
+    }
+
+    /// A transport to `base_url` keeping up to `connections` idle connections open; its clones
+    /// share them, so many agents in one process reuse a bounded set of connections.
+    pub fn with_pool(base_url: &str, connections: usize) -> HttpTransport {
         HttpTransport {
             base: base_url.trim_end_matches('/').to_string(),
             agent: ureq::AgentBuilder::new()
                 .timeout_connect(Duration::from_secs(15))
                 .timeout(Duration::from_secs(120))
+                .max_idle_connections(connections.max(1))
+                .max_idle_connections_per_host(connections.max(1))
                 .build(),
         }
     }
@@ -223,6 +231,11 @@ impl<T: Transport> Client<T> {
     /// The identity, once registered.
     pub fn identity(&self) -> Option<&Identity> {
         self.identity.as_ref()
+    }
+
+    /// Stamps and checks the protocol's timestamps on `clock` from now on.
+    pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.clock = clock;
     }
 
     /// Drops the identity, e.g. after the server said it no longer knows this agent.

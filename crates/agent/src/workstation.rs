@@ -579,6 +579,8 @@ pub trait Workstation {
     /// (`GetSystemPowerStatus`: `ACLineStatus`, `BatteryLifePercent`).
     fn on_battery(&self) -> Result<Option<u8>> {
         Err(unanswered("the power source (GetSystemPowerStatus)"))
+    }
+
     // File contents: what the agent places on the device (a lock-screen image) and the
     // application files it edits (Edge's `Local State` and `Preferences`).
 

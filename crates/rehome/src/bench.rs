@@ -31,6 +31,8 @@ pub enum BenchCommand {
     Console(crate::console_bench::ConsoleBenchArgs),
     /// Readiness of a simulated batch: every device's checks sent, and the batch readiness page.
     Readiness(crate::readiness_bench::ReadinessBenchArgs),
+    /// Signed and encrypted check-ins and event uploads against a bare JSON baseline.
+    Server(crate::server_bench::ServerBenchArgs),
 }
 
 /// Options of `rehome bench directory`.
@@ -56,6 +58,15 @@ pub struct DirectoryBenchArgs {
     pub sids: u8,
 }
 
+/// Runs a future to completion on a multi-threaded runtime of its own.
+fn block_on(work: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?
+        .block_on(work)
+}
+
 /// Runs a benchmark.
 pub fn run(command: BenchCommand) -> Result<()> {
     let args = match command {
@@ -64,26 +75,11 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Export(args) => return crate::export_bench::run(args),
         #[cfg(feature = "bench-fakes")]
         BenchCommand::ExportGraph(args) => return crate::export_graph_bench::run(args),
-        BenchCommand::Readiness(args) => {
-            return tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("start the async runtime")?
-                .block_on(crate::readiness_bench::run(args))
-        }
-        BenchCommand::Console(args) => {
-            return tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("start the async runtime")?
-                .block_on(crate::console_bench::run(args))
-        }
+        BenchCommand::Readiness(args) => return block_on(crate::readiness_bench::run(args)),
+        BenchCommand::Server(args) => return block_on(crate::server_bench::run(args)),
+        BenchCommand::Console(args) => return block_on(crate::console_bench::run(args)),
     };
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("start the async runtime")?
-        .block_on(directory(args))
+    block_on(directory(args))
 }
 
 /// A source handing out a snapshot or a change set it holds, once, so the benchmark never copies
@@ -132,13 +128,7 @@ impl DirectorySource for HeldSource {
     }
 }
 
-/// The largest resident set of this process so far (VmHWM), in MiB.
-pub(crate) fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
+pub(crate) use rehome::fleet::peak_rss_mib;
 
 struct Stages {
     total: Duration,

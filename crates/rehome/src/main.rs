@@ -12,6 +12,7 @@ mod licence_cmd;
 mod readiness_bench;
 mod readiness_cmd;
 mod secdesc_cmd;
+mod server_bench;
 mod sync_cmd;
 
 use std::io::Write;
@@ -40,6 +41,8 @@ enum Command {
     Agent(AgentArgs),
     /// Migrate a simulated fleet end to end on a fresh server, showing progress.
     Demo(demo::DemoArgs),
+    /// Run many simulated agents against a server and measure its answers per request kind.
+    Fleet(rehome::fleet::FleetArgs),
     /// Administration tasks run on the server machine.
     Admin {
         #[command(subcommand)]
@@ -132,6 +135,9 @@ struct ServeArgs {
     /// Agent page offers.
     #[arg(long, env = "REHOME_AGENT_DOWNLOADS")]
     agent_downloads: Option<PathBuf>,
+    /// A bearer token with which a Prometheus scraper reads /metrics (a Tenant Admin always may).
+    #[arg(long, env = "REHOME_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -294,6 +300,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             init_logging("warn");
             demo::run(args)
         }
+        Command::Fleet(args) => {
+            init_logging("warn");
+            rehome::fleet::run(args)
+        }
         Command::Admin {
             command: AdminCommand::ResetPassword { user, store },
         } => {
@@ -385,6 +395,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.audit_retention_days = args.audit_retention_days;
     config.samba_net = args.samba_net;
     config.agent_downloads = args.agent_downloads;
+    config.metrics_token_sha256 = args
+        .metrics_token
+        .as_deref()
+        .map(server::metrics::token_digest);
     let running = server::serve::start(config, Arc::new(model::clock::SystemClock))
         .await
         .context("start the server")?;

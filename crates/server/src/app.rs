@@ -27,6 +27,9 @@ pub struct Settings {
     /// The folder of agent builds (the MSI, the executables) the console's Download Agent page
     /// offers; without it the page offers none.
     pub agent_downloads: Option<std::path::PathBuf>,
+    /// The SHA-256 of the bearer token a Prometheus scraper reads `/metrics` with (the token
+    /// itself is not kept); without one only a Tenant Admin's session or API token may.
+    pub metrics_token_sha256: Option<[u8; 32]>,
 }
 
 impl Default for Settings {
@@ -40,6 +43,7 @@ impl Default for Settings {
             audit_retention_days: 365,
             samba_net: None,
             agent_downloads: None,
+            metrics_token_sha256: None,
         }
     }
 }
@@ -61,6 +65,10 @@ pub struct App {
     pub pairs: Arc<crate::directory::matching::PairCache>,
     /// Password hashing, throttles per client address, agent uploads.
     pub limits: Arc<crate::limits::Limits>,
+    /// Certificates and configuration the agent API reads on every request.
+    pub agent_cache: Arc<crate::agent_api::cache::AgentApiCache>,
+    /// What `/metrics` counts.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl App {
@@ -74,6 +82,8 @@ impl App {
             caches: Arc::default(),
             pairs: Arc::default(),
             limits: Arc::default(),
+            agent_cache: Arc::default(),
+            metrics: Arc::default(),
         }
     }
 }
@@ -86,6 +96,7 @@ pub fn router(app: App) -> Router {
         .merge(crate::auth::router())
         .nest("/api/v1", crate::api::router())
         .nest("/agent", crate::agent_api::router())
+        .route("/metrics", axum::routing::get(crate::metrics::route))
         .with_state(app.clone());
     crate::audit::layer(app, routes).layer(axum::middleware::from_fn(move |request, next| {
         crate::console::headers::add(tls, request, next)

@@ -63,6 +63,44 @@ pub async fn round(app: &App) -> Result<Round> {
     })
 }
 
+/// Runs `work` while holding lease `name`, renewing it for `ttl` every `every` (waiting through
+/// the app's sleeper), so a long piece of work keeps its lease however long it takes while a
+/// replica that dies loses it within `ttl`. When a renewal finds the lease taken by another
+/// replica (this one stalled past `ttl`), `work` is dropped where it stands and a conflict is
+/// returned: two replicas never go on with the same singleton work.
+pub async fn holding<T>(
+    app: &App,
+    name: &str,
+    ttl: Duration,
+    every: std::time::Duration,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let renew = async {
+        loop {
+            app.sleeper.sleep(every).await;
+            match app
+                .store
+                .acquire_lease(name, &app.settings.replica, app.clock.now(), ttl)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    return crate::Error::Conflict(format!(
+                        "another replica took the {} lease while this one held it",
+                        name
+                    ))
+                }
+                // A database hiccup is tried again at the next renewal, well inside the TTL.
+                Err(e) => tracing::warn!(error = %e, lease = name, "renewing a lease failed"),
+            }
+        }
+    };
+    tokio::select! {
+        done = work => done,
+        lost = renew => Err(lost),
+    }
+}
+
 /// Gives the lease up (at shutdown), so another replica need not wait for it to expire.
 pub async fn release(app: &App) -> Result<()> {
     app.store.release_lease(LEASE, &app.settings.replica).await

@@ -16,6 +16,7 @@ pub mod licences;
 pub mod limits;
 pub mod listener;
 pub mod lock_screen;
+pub mod metrics;
 pub mod migration;
 pub mod packages;
 pub mod secrets;

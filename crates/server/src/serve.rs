@@ -53,6 +53,9 @@ pub struct ServeConfig {
     pub samba_net: Option<PathBuf>,
     /// The folder of agent builds the console offers (see [`Settings`]).
     pub agent_downloads: Option<PathBuf>,
+    /// The SHA-256 of the bearer token that reads `/metrics` besides a Tenant Admin (see
+    /// [`crate::metrics::token_digest`]).
+    pub metrics_token_sha256: Option<[u8; 32]>,
 }
 
 impl Default for ServeConfig {
@@ -68,6 +71,7 @@ impl Default for ServeConfig {
             audit_retention_days: 365,
             samba_net: None,
             agent_downloads: None,
+            metrics_token_sha256: None,
         }
     }
 }
@@ -151,6 +155,7 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<Running
         audit_retention_days: config.audit_retention_days,
         samba_net: config.samba_net.clone(),
         agent_downloads: config.agent_downloads.clone(),
+        metrics_token_sha256: config.metrics_token_sha256,
         ..Settings::default()
     };
     if settings.licence_issuers.is_empty() {

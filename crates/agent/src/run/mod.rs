@@ -38,8 +38,8 @@ mod engine;
 pub mod local_groups;
 mod onedrive;
 mod preflight;
-mod readiness;
 pub mod profiles;
+mod readiness;
 pub mod run_as;
 
 /// How an agent is set up.
@@ -287,6 +287,12 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             offline_join: None,
             chosen_name: None,
         })
+    }
+
+    /// Speaks to the server on `clock` while the schedule runs on the agent's own clock: a fleet
+    /// simulator that compresses the schedule still stamps its messages in the server's time.
+    pub fn set_protocol_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.client.set_clock(clock);
     }
 
     /// The workstation it drives.

@@ -32,8 +32,8 @@ mod device;
 use device::descriptor_sids;
 mod files;
 mod logon;
-mod readiness;
 mod primitives;
+mod readiness;
 mod services;
 mod state;
 mod store;
@@ -897,6 +897,8 @@ impl Workstation for SimWorkstation {
 
     fn on_battery(&self) -> Result<Option<u8>> {
         self.sim_on_battery()
+    }
+
     fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
         self.sim_read_file(path)
     }

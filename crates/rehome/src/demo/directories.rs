@@ -6,10 +6,10 @@ use model::ids::ObjectGuid;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use secdesc::Sid;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One generated domain, in the directory file format the server imports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DomainFile {
     /// DNS domain.
     pub domain: String,

@@ -1,59 +1,25 @@
-//! The demo's simulated workstations: one folder each, joined to the source domain with a few of
-//! its users' profiles, and an agent thread per workstation.
+//! The demo's simulated workstations, agent threads for tests that drive a few of them, and the
+//! check of what each workstation looks like after its migration.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread::JoinHandle;
 
-use agent::sim::{SimSpec, SimUser, SimWorkstation};
+use agent::sim::SimWorkstation;
 use anyhow::{Context, Result};
 use model::plan::JoinState;
 
+pub use crate::fleet::workstations::Machine;
+
 use super::setup::World;
 
-/// A workstation of the demo fleet.
-pub struct Machine {
-    /// Its folder.
-    pub dir: PathBuf,
-    /// Its computer name.
-    pub name: String,
-    /// The source SIDs of its users, with their sAMAccountNames.
-    pub users: Vec<(secdesc::Sid, String)>,
-}
-
-/// Creates `count` workstations, the i-th named like the i-th source computer, each with one to
-/// three profiles of source users.
+/// Creates `count` workstations of the demo's source directory (see
+/// [`crate::fleet::workstations::create`]), a few of them not quite ready.
 pub fn create(root: &Path, world: &World, count: usize) -> Result<Vec<Machine>> {
-    let users: Vec<_> = world.source.users().collect();
-    let mut machines = Vec::with_capacity(count);
-    for (i, computer) in world.source.computers().take(count).enumerate() {
-        let dir = root.join(&computer.name);
-        let per_machine = 1 + i % 3;
-        let sim_users: Vec<SimUser> = (0..per_machine)
-            .map(|k| users[(i * 3 + k) % users.len()])
-            .filter_map(|u| {
-                let sid = u.sid.clone()?;
-                let name = u.sam_account_name.clone().unwrap_or_else(|| u.name.clone());
-                Some(SimUser { sid, name })
-            })
-            .collect();
-        let mut spec = SimSpec::active_directory(
-            &computer.name,
-            &format!("SN{:08}", i + 1),
-            &world.source_domain,
-            sim_users.clone(),
-        );
-        // A directory group in the local Administrators group, so local groups have something
-        // to translate.
-        spec.admin_groups
-            .extend(world.source.groups().filter_map(|g| g.sid.clone()).take(1));
-        let mut sim = SimWorkstation::create(&dir, &spec)
-            .with_context(|| format!("create workstation {}", computer.name))?;
-        unready(&mut sim, i).with_context(|| format!("set up workstation {}", computer.name))?;
-        machines.push(Machine {
-            dir,
-            name: computer.name.clone(),
-            users: sim_users.into_iter().map(|u| (u.sid, u.name)).collect(),
-        });
+    let machines = crate::fleet::workstations::create(root, &world.source, count)?;
+    for (i, machine) in machines.iter().enumerate() {
+        let mut sim = SimWorkstation::open(&machine.dir)
+            .with_context(|| format!("open workstation {}", machine.name))?;
+        unready(&mut sim, i).with_context(|| format!("set up workstation {}", machine.name))?;
     }
     Ok(machines)
 }

@@ -1,7 +1,7 @@
 //! `rehome demo`: a whole migration on one machine. A server on SQLite in a fresh data directory,
 //! a source and a target directory seeded and matched, a PSK, an agent certificate, a runbook and
-//! a batch enforced now, then a fleet of simulated workstations whose agents run the migration
-//! while the terminal shows progress.
+//! a batch enforced now, then a fleet of simulated workstations whose agents (`rehome fleet`'s,
+//! in this process) run the migration while the terminal shows progress.
 
 pub mod directories;
 pub mod fleet;
@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use model::status::AgentStatus;
 
 /// Options of `rehome demo`.
@@ -40,6 +39,12 @@ pub struct DemoArgs {
     /// Leave the server running afterwards and print the console URL and admin password.
     #[arg(long)]
     pub keep_running: bool,
+    /// How many times faster than real time the agents' schedule runs.
+    #[arg(long, default_value_t = 60.0)]
+    pub time_factor: f64,
+    /// Agent requests in flight at most.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
 }
 
 /// Runs the demo; exits 0 only when every workstation completed.
@@ -57,8 +62,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     if args.users == 0 {
         bail!("--users must be at least 1");
     }
+    crate::fleet::check_options(args.agents, args.time_factor, args.connections)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(args.connections + 8)
         .build()
         .context("start the async runtime")?;
     runtime.block_on(demo(args))
@@ -110,44 +117,41 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     );
 
     let machines = fleet::create(&data_dir.join("fleet"), &world, args.agents)?;
-    let handles = fleet::start_agents(&url, &world.psk, &machines);
-
-    let bar = ProgressBar::new(args.agents as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let deadline = started + Duration::from_secs(args.timeout);
-    let counts = loop {
-        let counts = setup::status_counts(running.app()).await?;
-        let finished = counts.get(AgentStatus::Completed) + counts.get(AgentStatus::Error);
-        bar.set_position(counts.get(AgentStatus::Completed));
-        bar.set_message(counts.summary());
-        let agents_done = handles.iter().all(|h| h.is_finished());
-        if (finished as usize >= args.agents && agents_done) || Instant::now() > deadline {
-            break counts;
-        }
-        if agents_done && (finished as usize) < args.agents {
-            // Every agent returned but the server does not count them all as finished: look once
-            // more, then report what it has.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            break setup::status_counts(running.app()).await?;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let options = crate::fleet::FleetOptions {
+        server_url: url.clone(),
+        psk: world.psk.clone(),
+        time_factor: args.time_factor,
+        connections: args.connections,
+        deadline: Some(started + Duration::from_secs(args.timeout)),
+        exit_when_idle: true,
+        progress: true,
     };
-    bar.finish_and_clear();
+    let report =
+        crate::fleet::driver::run(options, machines.iter().map(|m| m.member()).collect()).await;
+    let counts = setup::status_counts(running.app()).await?;
+    println!("demo: server counts {}", counts.summary());
 
-    let agent_errors = fleet::join(handles);
+    let agent_errors = report.failures();
     for e in &agent_errors {
         eprintln!("demo: agent error: {}", e);
+    }
+    let still_running = report.count(&crate::fleet::Outcome::Running);
+    if still_running > 0 {
+        eprintln!(
+            "demo: {} agents were still running after {} s",
+            still_running, args.timeout
+        );
     }
     let checked = fleet::verify(&machines, &world);
     for problem in &checked.problems {
         eprintln!("demo: {}", problem);
     }
+    crate::fleet::print_report(&report);
     let completed = counts.get(AgentStatus::Completed) as usize;
-    let errors =
-        counts.get(AgentStatus::Error) as usize + agent_errors.len() + checked.problems.len();
+    let errors = counts.get(AgentStatus::Error) as usize
+        + report.failed()
+        + still_running
+        + checked.problems.len();
     let seconds = started.elapsed().as_secs_f64();
 
     if args.keep_running {
@@ -158,6 +162,13 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
             ),
             None => println!("demo: console at {}/", url),
         }
+        // A demo server only: more agents (`rehome fleet`) register with this key.
+        println!(
+            "demo: more agents: rehome fleet --server {} --psk {} --source-directory {} --agents N",
+            url,
+            world.psk,
+            data_dir.join("contoso.json").display()
+        );
         println!("demo: press Ctrl-C to stop");
         tokio::signal::ctrl_c().await.context("wait for Ctrl-C")?;
     }

@@ -3,6 +3,7 @@
 
 mod browser;
 mod directories;
+mod fleet;
 mod hybrid;
 mod licences;
 mod lock_screen;

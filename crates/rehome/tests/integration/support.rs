@@ -45,6 +45,8 @@ impl Harness {
             listen: "127.0.0.1:0".parse().expect("address"),
             timeout: 120,
             keep_running: false,
+            time_factor: 60.0,
+            connections: 8,
         };
         let world = setup::seed(&app, dir.path(), &args)
             .await

@@ -3,6 +3,7 @@
 //! and answered with a [`Refused`] body; an agent can only ever read and change its own rows,
 //! because every handler is keyed by the authenticated envelope header, never by ids in the body.
 
+pub mod cache;
 mod readiness;
 mod register;
 mod routes;
@@ -167,6 +168,7 @@ pub(crate) async fn answer_failure(app: &App, remote: &RemoteAddr, failure: Fail
                 code: r.code.to_string(),
                 message: r.message.clone(),
             };
+            app.metrics.failed_communication();
             if let Err(e) = app.store.insert_failed_communication(&record).await {
                 tracing::error!(error = %e, "could not record a failed communication");
             }
@@ -234,8 +236,8 @@ where
     }
     // Any of the server's certificates, not only the newest: rotating it must not strand agents.
     let certificate = app
-        .store
-        .certificate_secret(header.certificate)
+        .agent_cache
+        .certificate(app, header.certificate)
         .await?
         .ok_or_else(|| {
             Refusal::forbidden(
@@ -282,8 +284,11 @@ where
                 .into(),
         );
     }
-    // Every authenticated request is contact, whatever the route does with it.
-    app.store.touch_agent_contact(agent.id, now).await?;
+    // Every authenticated request is contact, whatever the route does with it (a check-in
+    // records it with the facts it reports, in one write).
+    if kind != kinds::CHECK_IN {
+        app.store.touch_agent_contact(agent.id, now).await?;
+    }
     let agent_keys = agent.keys;
     let agent_id = agent.id;
     let response = handle(agent, request).await?;

@@ -1,7 +1,7 @@
 //! The enveloped agent routes: check-in, translate, events, profiles. Each works on the
 //! authenticated agent's own rows only.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use axum::extract::State;
 use axum::response::Response;
@@ -15,7 +15,7 @@ use model::status::{AgentStatus, EventLevel};
 
 use super::uploads::AgentBody;
 use super::{serve_envelope, Failure, Refusal, RemoteAddr};
-use crate::store::agents::{Agent, CheckInFacts, RunUpdate};
+use crate::store::agents::{Agent, AgentRun, CheckInFacts, RunUpdate};
 use crate::{App, Result};
 use model::assignment::{self, Applicable};
 
@@ -39,40 +39,25 @@ pub(super) async fn check_in(
         kinds::CHECK_IN,
         |agent, req: CheckInRequest| {
             let app = app.clone();
-            async move { Ok(check_in_for(&app, &agent, &req).await?) }
+            async move {
+                let answer = check_in_for(&app, &agent, &req).await?;
+                app.metrics.check_in();
+                Ok(answer)
+            }
         },
     )
     .await
 }
 
-/// The configuration an assignment is chosen from.
-struct Config {
-    batches: Vec<model::batch::Batch>,
-    runbooks: HashMap<RunbookId, model::runbook::Runbook>,
-}
-
-async fn config(app: &App) -> Result<Config> {
-    Ok(Config {
-        batches: app.store.batches().await?,
-        runbooks: app
-            .store
-            .runbooks()
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect(),
-    })
-}
-
 /// Runbooks Completed on the device, as it says and as its events said.
-async fn completed(app: &App, agent: &Agent, reported: &[RunbookId]) -> Result<HashSet<RunbookId>> {
+fn completed(runs: &[AgentRun], reported: &[RunbookId]) -> HashSet<RunbookId> {
     let mut done: HashSet<RunbookId> = reported.iter().copied().collect();
-    for run in app.store.runs_of_agent(agent.id).await? {
+    for run in runs {
         if run.status == AgentStatus::Completed {
             done.insert(run.runbook);
         }
     }
-    Ok(done)
+    done
 }
 
 async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<CheckInResponse> {
@@ -90,8 +75,9 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             now,
         )
         .await?;
-    let config = config(app).await?;
-    let done = completed(app, agent, &req.completed).await?;
+    let config = app.agent_cache.config(app).await?;
+    let runs = app.store.runs_of_agent(agent.id).await?;
+    let done = completed(&runs, &req.completed);
     let next = assignment::next(
         agent.directory,
         &agent.computer_guid,
@@ -143,14 +129,32 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
         .await?
         .ok_or(crate::Error::NotFound("target directory"))?;
     let status = assignment::waiting_status(a, now);
-    if !app
-        .store
-        .create_run(agent.id, runbook.id, batch.id, status, now)
-        .await?
-    {
-        app.store
-            .refresh_waiting_run(agent.id, runbook.id, batch.id, status, now)
-            .await?;
+    let run = runs.iter().find(|r| r.runbook == runbook.id);
+    match run {
+        None => {
+            if !app
+                .store
+                .create_run(agent.id, runbook.id, batch.id, status, now)
+                .await?
+            {
+                app.store
+                    .refresh_waiting_run(agent.id, runbook.id, batch.id, status, now)
+                    .await?;
+            }
+        }
+        // Only a run still waiting moves, and only when its status or batch changes; the store
+        // checks the same again, in case the run moved since it was read.
+        Some(r)
+            if matches!(
+                r.status,
+                AgentStatus::NotAvailable | AgentStatus::NotStarted
+            ) && (r.status != status || r.batch != Some(batch.id)) =>
+        {
+            app.store
+                .refresh_waiting_run(agent.id, runbook.id, batch.id, status, now)
+                .await?;
+        }
+        Some(_) => {}
     }
     if req.final_check {
         app.store
@@ -158,11 +162,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             .await?;
     }
     // A run an operator retried goes again on a device whose journal honoured fewer retries.
-    let retry = app
-        .store
-        .run_of_agent(agent.id, runbook.id)
-        .await?
-        .map_or(0, |r| r.retries);
+    let retry = run.map_or(0, |r| r.retries);
     // Passwords and the bulk token only for the run that is about to start (see `secrets_due`).
     let (secrets, bulk_token, offline_join) = if req.final_check {
         let stored = app.store.runbook_secrets(runbook.id).await?;
@@ -274,8 +274,8 @@ where
 
 /// The runbook the device runs next, if any.
 async fn next_runbook(app: &App, agent: &Agent) -> Result<Option<model::runbook::Runbook>> {
-    let config = config(app).await?;
-    let done = completed(app, agent, &[]).await?;
+    let config = app.agent_cache.config(app).await?;
+    let done = completed(&app.store.runs_of_agent(agent.id).await?, &[]);
     Ok(assignment::next(
         agent.directory,
         &agent.computer_guid,
@@ -341,8 +341,8 @@ async fn translate_for(
     agent: &Agent,
     req: &TranslateRequest,
 ) -> Result<TranslateResponse> {
-    let config = config(app).await?;
-    let done = completed(app, agent, &[]).await?;
+    let config = app.agent_cache.config(app).await?;
+    let done = completed(&app.store.runs_of_agent(agent.id).await?, &[]);
     // Without an assignment there is no target to translate to.
     let Some(current) = assignment::next(
         agent.directory,
@@ -440,6 +440,7 @@ pub fn fold_runs(upload: &EventsUpload) -> BTreeMap<RunbookId, RunUpdate> {
 async fn events_for(app: &App, agent: &Agent, req: &EventsUpload) -> Result<EventsAck> {
     let now = app.clock.now();
     let stored = app.store.insert_events(agent.id, &req.events, now).await?;
+    app.metrics.events_stored(stored);
     for (runbook, update) in fold_runs(req) {
         app.store
             .apply_run_update(agent.id, runbook, &update, now)

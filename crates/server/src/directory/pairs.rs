@@ -142,9 +142,10 @@ pub async fn match_pair(
     target: DirectoryId,
     profile: Option<MatchProfile>,
 ) -> Result<MatchSummary> {
+    let started = std::time::Instant::now();
     let pair = OpenPair::open(app, source, target, profile).await?;
     let run = pair.run();
-    matching::persist(
+    let summary = matching::persist(
         &app.store,
         &app.pairs,
         source,
@@ -155,7 +156,9 @@ pub async fn match_pair(
         &crate::store::to_json(&pair.profile)?,
         app.clock.now(),
     )
-    .await
+    .await?;
+    app.metrics.match_run(source, target, started.elapsed());
+    Ok(summary)
 }
 
 /// What matching `source` → `target` under `profile` (the stored one when `None`) would change in

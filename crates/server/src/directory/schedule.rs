@@ -19,10 +19,13 @@ pub const MAX_INTERVAL_MINUTES: i64 = 10_080;
 /// How often the server looks whether a cycle is due.
 pub const TICK_SECONDS: u64 = 20;
 
-/// How long a cycle may hold the lease; another replica takes over a dead one after this.
+/// How long a cycle's lease lasts without renewal; a running cycle renews it every
+/// [`RENEW_SECONDS`], so another replica takes over a dead one within this.
 pub fn lease_ttl() -> Duration {
-    Duration::hours(2)
+    Duration::minutes(2)
 }
+/// How often a running cycle renews its lease (well inside [`lease_ttl`]).
+pub const RENEW_SECONDS: u64 = 30;
 
 /// Whether a cycle should start at `now`: the schedule is on and the interval has passed since
 /// the last cycle started (or none ever did).
@@ -98,7 +101,7 @@ async fn run(app: &App, force: bool) -> Result<CycleOutcome> {
         return Ok(CycleOutcome::Busy);
     }
     // Read under the lease, so a cycle another replica just finished is seen.
-    let result = async {
+    let work = async {
         let schedule = app.store.sync_schedule().await?;
         if !force && !due(&schedule, app.clock.now()) {
             return Ok(CycleOutcome::NotDue);
@@ -110,8 +113,9 @@ async fn run(app: &App, force: bool) -> Result<CycleOutcome> {
             .sync_cycle_finished(app.clock.now(), error.as_deref())
             .await?;
         Ok(CycleOutcome::Ran(cycle))
-    }
-    .await;
+    };
+    let every = std::time::Duration::from_secs(RENEW_SECONDS);
+    let result = crate::jobs::holding(app, LEASE, lease_ttl(), every, work).await;
     app.store.release_lease(LEASE, replica).await?;
     result
 }

@@ -10,6 +10,6 @@ pub mod device_plan;
 pub mod keys;
 pub mod offline_join;
 pub mod progress;
-pub mod removal;
 pub mod readiness;
+pub mod removal;
 pub mod runbooks;

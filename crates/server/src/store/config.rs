@@ -6,19 +6,62 @@ use model::batch::Batch;
 use model::ids::{BatchId, RunbookId};
 use model::runbook::{Runbook, RunbookSecrets, SecretsSet};
 use sqlx::Row;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::agents::is_unique_violation;
 use super::sealing::runbook_aad;
 use super::{parse_json, to_json, to_ms, Store};
 use crate::{Error, Result};
 
+/// Bumped by every runbook or batch written through this process, so a change whose fingerprint
+/// happens to equal the old one (the same millisecond, as with a stopped test clock) is seen too.
+static WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// Bumps [`WRITES`] when dropped: once the write it guards has finished (or failed).
+struct Bump;
+
+impl Drop for Bump {
+    fn drop(&mut self) {
+        WRITES.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A fingerprint of every runbook and batch: it changes when one is added, changed or deleted,
+/// here or on another replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigVersion {
+    writes: u64,
+    rows: [i64; 6],
+}
+
 fn name_taken(name: &str) -> Error {
     Error::Conflict(format!("a runbook named {:?} already exists", name.trim()))
 }
 
 impl Store {
+    /// The fingerprint of the runbooks and batches now (see [`ConfigVersion`]).
+    pub async fn config_version(&self) -> Result<ConfigVersion> {
+        let writes = WRITES.load(Ordering::Relaxed);
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM runbooks) AS a, \
+             (SELECT CAST(COALESCE(MAX(updated_at), 0) AS BIGINT) FROM runbooks) AS b, \
+             (SELECT CAST(COALESCE(SUM(updated_at), 0) AS BIGINT) FROM runbooks) AS c, \
+             (SELECT COUNT(*) FROM batches) AS d, \
+             (SELECT CAST(COALESCE(MAX(updated_at), 0) AS BIGINT) FROM batches) AS e, \
+             (SELECT CAST(COALESCE(SUM(updated_at), 0) AS BIGINT) FROM batches) AS f",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        let mut rows = [0i64; 6];
+        for (i, name) in ["a", "b", "c", "d", "e", "f"].iter().enumerate() {
+            rows[i] = row.try_get::<i64, _>(*name)?;
+        }
+        Ok(ConfigVersion { writes, rows })
+    }
+
     /// Adds a runbook; a name already taken (ignoring case) is a conflict.
     pub async fn insert_runbook(&self, runbook: &Runbook, now: DateTime<Utc>) -> Result<()> {
+        let _bump = Bump;
         let done = sqlx::query(
             "INSERT INTO runbooks (id, name, name_key, spec, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
         )
@@ -104,6 +147,7 @@ impl Store {
 
     /// Replaces a runbook; false when there is none with its id.
     pub async fn update_runbook(&self, runbook: &Runbook, now: DateTime<Utc>) -> Result<bool> {
+        let _bump = Bump;
         let done = sqlx::query("UPDATE runbooks SET name = $1, name_key = $2, spec = $3, updated_at = $4 WHERE id = $5")
             .bind(runbook.name.trim())
             .bind(runbook.name.trim().to_lowercase())
@@ -146,6 +190,7 @@ impl Store {
 
     /// Deletes a runbook and its passwords; false when there was none.
     pub async fn delete_runbook(&self, id: RunbookId) -> Result<bool> {
+        let _bump = Bump;
         sqlx::query("DELETE FROM runbook_secrets WHERE runbook = $1")
             .bind(id.to_string())
             .execute(self.pool())
@@ -159,6 +204,7 @@ impl Store {
 
     /// Adds a batch.
     pub async fn insert_batch(&self, batch: &Batch, now: DateTime<Utc>) -> Result<()> {
+        let _bump = Bump;
         sqlx::query("INSERT INTO batches (id, name, spec, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
             .bind(batch.id.to_string())
             .bind(batch.name.trim())
@@ -171,6 +217,7 @@ impl Store {
 
     /// Replaces a batch; false when there is none with its id.
     pub async fn update_batch(&self, batch: &Batch, now: DateTime<Utc>) -> Result<bool> {
+        let _bump = Bump;
         let done =
             sqlx::query("UPDATE batches SET name = $1, spec = $2, updated_at = $3 WHERE id = $4")
                 .bind(batch.name.trim())
@@ -204,6 +251,7 @@ impl Store {
 
     /// Deletes a batch; false when there was none.
     pub async fn delete_batch(&self, id: BatchId) -> Result<bool> {
+        let _bump = Bump;
         let done = sqlx::query("DELETE FROM batches WHERE id = $1")
             .bind(id.to_string())
             .execute(self.pool())

@@ -155,9 +155,9 @@ pub mod licences;
 pub mod packages;
 mod private;
 pub mod psk_limits;
+pub mod readiness;
 pub mod removals;
 pub mod reports;
-pub mod readiness;
 pub mod schedule;
 pub mod sealing;
 #[cfg(any(test, feature = "testing"))]

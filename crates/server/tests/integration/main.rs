@@ -20,6 +20,7 @@ mod jobs;
 mod ldap;
 mod licences;
 mod lock_screen;
+mod metrics;
 mod openapi;
 mod packages;
 mod readiness;

@@ -1,0 +1,320 @@
+//! `rehome bench server`: the agent API under load, against a bare baseline in the same run. A
+//! server seeded like the demo (SQLite, or PostgreSQL with --database) and a bare axum handler
+//! that parses the same check-in JSON without the envelope or the store are loaded by the same
+//! client at the same concurrency; the rates, the latency percentiles and the ratio are printed,
+//! then event uploads (batches of events from every connection's agent) are measured.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agent::client::{Client, Transport};
+use agent::{SimWorkstation, Workstation};
+use anyhow::{bail, Context, Result};
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use model::clock::{Clock, SystemClock};
+use model::envelope::{Key32, PublicKeys};
+use model::protocol::{
+    kinds, AgentEvent, CheckInRequest, CheckInResponse, RegisterRequest, AGENT_VERSION,
+};
+use model::status::EventLevel;
+
+use rehome::demo::{setup, DemoArgs};
+use rehome::fleet::transport::{FleetTransport, KindSummary, RequestStats};
+use rehome::fleet::workstations;
+
+/// Options of `rehome bench server`.
+#[derive(Debug, clap::Args)]
+pub struct ServerBenchArgs {
+    /// Requests in flight (client connections), each from its own registered agent.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Seconds of load on each target.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Events per upload in the event stage.
+    #[arg(long, default_value_t = 200)]
+    pub events_per_upload: usize,
+    /// A postgres://… URL of an empty database; default: SQLite in a temporary directory.
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+/// The bare handler: the same JSON body parsed and answered, no envelope, no store.
+async fn bare_check_in(body: Bytes) -> Response {
+    match serde_json::from_slice::<CheckInRequest>(&body) {
+        Ok(_) => Json(CheckInResponse {
+            assignment: None,
+            server_time: SystemClock.now(),
+            blocked: None,
+            readiness_due: false,
+        })
+        .into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    }
+}
+
+async fn serve_bare() -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let router = axum::Router::new().route(
+        &format!("/agent/{}", kinds::CHECK_IN),
+        axum::routing::post(bare_check_in),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Ok((addr, task))
+}
+
+fn check_in_request(facts: &agent::Facts) -> CheckInRequest {
+    CheckInRequest {
+        final_check: false,
+        agent_version: AGENT_VERSION.to_string(),
+        join_state: facts.join_state.clone(),
+        logged_on_user: facts.logged_on_user.clone(),
+        running: None,
+        completed: Vec::new(),
+        computer_name: Some(facts.computer_name.clone()),
+        os_version: Some(facts.os_version.clone()),
+    }
+}
+
+/// Runs `work` on `connections` threads until `seconds` have passed; `work` gets the thread's
+/// index and returns whether its request succeeded.
+fn load<W>(connections: usize, seconds: u64, work: &W) -> (u64, u64)
+where
+    W: Fn(usize) -> bool + Sync,
+{
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let (mut ok, mut failed) = (0, 0);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..connections)
+            .map(|i| {
+                scope.spawn(move || {
+                    let (mut ok, mut failed) = (0u64, 0u64);
+                    while Instant::now() < deadline {
+                        if work(i) {
+                            ok += 1;
+                        } else {
+                            failed += 1;
+                        }
+                    }
+                    (ok, failed)
+                })
+            })
+            .collect();
+        for h in handles {
+            let (o, f) = h.join().unwrap_or((0, 1));
+            ok += o;
+            failed += f;
+        }
+    });
+    (ok, failed)
+}
+
+/// A warm-up second, then `seconds` of load measured on their own: the figures of `kind`.
+fn measure<W>(
+    stats: &RequestStats,
+    connections: usize,
+    seconds: u64,
+    kind: &str,
+    work: W,
+) -> Result<KindSummary>
+where
+    W: Fn(usize) -> bool + Sync,
+{
+    load(connections, 1, &work);
+    stats.clear();
+    let started = Instant::now();
+    load(connections, seconds, &work);
+    stats
+        .summary(started.elapsed())
+        .into_iter()
+        .find(|k| k.kind == kind)
+        .with_context(|| format!("no {} request was measured", kind))
+}
+
+/// The same agents' identities on another transport.
+fn rebind(
+    clients: &[Client<FleetTransport>],
+    transport: &FleetTransport,
+) -> Vec<Client<FleetTransport>> {
+    clients
+        .iter()
+        .map(|c| {
+            Client::new(
+                transport.clone(),
+                Arc::new(SystemClock),
+                c.identity().cloned(),
+            )
+        })
+        .collect()
+}
+
+fn print_line(target: &str, k: &KindSummary) {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{:<28} {:>10.0}/s   p50 {:>7.2} ms   p99 {:>7.2} ms   p999 {:>7.2} ms   failed {}",
+        target,
+        k.per_second,
+        ms(k.p50),
+        ms(k.p99),
+        ms(k.p999),
+        k.failed
+    );
+}
+
+/// Runs the benchmark.
+pub async fn run(args: ServerBenchArgs) -> Result<()> {
+    if args.connections == 0 || args.seconds == 0 || args.events_per_upload == 0 {
+        bail!("--connections, --seconds and --events-per-upload must be at least 1");
+    }
+    let dir = std::env::temp_dir().join(format!("rehome-bench-server-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    let issuer = model::licence::IssuerKey::generate();
+    let running = server::serve::start(
+        server::serve::ServeConfig {
+            listen: "127.0.0.1:0".parse()?,
+            data_dir: dir.join("server"),
+            database: args.database.clone(),
+            licence_issuers: vec![issuer.public()],
+            ..Default::default()
+        },
+        Arc::new(SystemClock),
+    )
+    .await
+    .context("start the server")?;
+    let url = format!("http://{}", running.local_addr());
+    let demo = DemoArgs {
+        agents: args.connections,
+        users: args.connections * 3,
+        computers: args.connections,
+        data_dir: None,
+        listen: "127.0.0.1:0".parse()?,
+        timeout: 0,
+        keep_running: false,
+        time_factor: 1.0,
+        connections: args.connections,
+    };
+    let world = setup::seed(running.app(), &dir, &demo).await?;
+    setup::apply_licence(running.app(), &issuer, &world, args.connections).await?;
+    let backend = if args.database.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "bench server: {} connections, {} s per stage, store on {}",
+        args.connections, args.seconds, backend
+    );
+
+    let (bare_addr, bare_task) = serve_bare().await?;
+    let bare_url = format!("http://{}", bare_addr);
+    let machines = workstations::create(&dir.join("fleet"), &world.source, args.connections)?;
+    let psk = world.psk.clone();
+    let connections = args.connections;
+    let seconds = args.seconds;
+    let per_upload = args.events_per_upload;
+    let result = tokio::task::spawn_blocking(move || -> Result<()> {
+        // Every connection's agent registers once, as a device would.
+        let stats = Arc::new(RequestStats::default());
+        let transport = FleetTransport::new(&url, connections, stats);
+        let mut clients = Vec::new();
+        let mut requests = Vec::new();
+        for m in &machines {
+            let facts = SimWorkstation::open(&m.dir)?.facts()?;
+            let mut client = Client::new(transport.clone(), Arc::new(SystemClock), None);
+            client
+                .register(
+                    &psk,
+                    RegisterRequest {
+                        computer_name: facts.computer_name.clone(),
+                        serial: facts.serial.clone(),
+                        os_edition: facts.os_edition,
+                        os_version: facts.os_version.clone(),
+                        agent_version: AGENT_VERSION.to_string(),
+                        join_state: facts.join_state.clone(),
+                        keys: PublicKeys {
+                            sign: Key32([0; 32]),
+                            encrypt: Key32([0; 32]),
+                        },
+                    },
+                )
+                .with_context(|| format!("register {}", m.name))?;
+            requests.push(check_in_request(&facts));
+            clients.push(client);
+        }
+        let bodies: Vec<Vec<u8>> = requests
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<_, _>>()?;
+
+        // The bare baseline, then the real check-in, with the same client and concurrency.
+        let bare_stats = Arc::new(RequestStats::default());
+        let bare = FleetTransport::new(&bare_url, connections, bare_stats.clone());
+        let path = format!("/agent/{}", kinds::CHECK_IN);
+        let bare_k = measure(&bare_stats, connections, seconds, kinds::CHECK_IN, |i| {
+            matches!(bare.post(&path, &bodies[i]), Ok((200, _)))
+        })?;
+        let real_stats = Arc::new(RequestStats::default());
+        let real = FleetTransport::new(&url, connections, real_stats.clone());
+        let real_clients = rebind(&clients, &real);
+        let real_k = measure(&real_stats, connections, seconds, kinds::CHECK_IN, |i| {
+            real_clients[i].check_in(&requests[i]).is_ok()
+        })?;
+        print_line("bare JSON check-in", &bare_k);
+        print_line("check-in (envelope + store)", &real_k);
+        println!(
+            "ratio: {:.1} % of the bare rate (goal at least 40 % with p99 under 10 ms)",
+            100.0 * real_k.per_second / bare_k.per_second.max(1e-9)
+        );
+
+        // Events: every connection's agent uploads batches with increasing sequence numbers.
+        let seqs: Vec<std::sync::atomic::AtomicU64> = (0..connections)
+            .map(|_| std::sync::atomic::AtomicU64::new(0))
+            .collect();
+        let events_stats = Arc::new(RequestStats::default());
+        let events_transport = FleetTransport::new(&url, connections, events_stats.clone());
+        let event_clients = rebind(&clients, &events_transport);
+        let started = Instant::now();
+        let (uploads, failed) = load(connections, seconds, &|i| {
+            let first = seqs[i].fetch_add(per_upload as u64, std::sync::atomic::Ordering::Relaxed);
+            let now = SystemClock.now();
+            let batch: Vec<AgentEvent> = (1..=per_upload as u64)
+                .map(|n| AgentEvent {
+                    seq: first + n,
+                    at: now,
+                    level: EventLevel::Info,
+                    runbook: None,
+                    phase: None,
+                    step: None,
+                    status: None,
+                    message: format!("bench event {}", first + n),
+                })
+                .collect();
+            matches!(event_clients[i].upload_events(&batch), Ok(ack) if ack.through == first + per_upload as u64)
+        });
+        let took = started.elapsed();
+        let events = events_stats.summary(took);
+        if let Some(k) = events.iter().find(|k| k.kind == kinds::EVENTS) {
+            print_line(&format!("events ({} per upload)", per_upload), k);
+        }
+        println!(
+            "events: {:.0} stored/s ({} uploads acknowledged, {} failed)",
+            (uploads * per_upload as u64) as f64 / took.as_secs_f64(),
+            uploads,
+            failed
+        );
+        Ok(())
+    })
+    .await
+    .context("the load ended")?;
+    bare_task.abort();
+    running.shutdown().await.context("stop the server")?;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
