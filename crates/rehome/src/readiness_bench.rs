@@ -146,7 +146,7 @@ pub async fn run(args: ReadinessBenchArgs) -> Result<()> {
     server::migration::keys::create_certificate(&app, Default::default()).await?;
     let runbook: Runbook = serde_json::from_value(serde_json::json!({
         "id": RunbookId::new(), "name": "Bench", "source_directories": [source],
-        "target_directory": target, "device_state": {"domain_join": "ActiveDirectory"}
+        "target_directory": target
     }))?;
     let runbook = server::migration::runbooks::create(&app, runbook).await?;
     server::auth::create_user(

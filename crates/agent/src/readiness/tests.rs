@@ -172,10 +172,13 @@ fn a_server_os_blocks_unless_the_runbook_allows_it() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A verdict expected, the words it must say, and how the device is made so.
+type Case = (Verdict, &'static str, Box<dyn FnOnce(&mut SimWorkstation)>);
+
 #[test]
 fn each_profile_condition_is_named_in_the_profile_check() {
     let check = checks::profile(ALICE);
-    let cases: Vec<(Verdict, &str, Box<dyn FnOnce(&mut SimWorkstation)>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             Verdict::Block,
             "temporary profile",

@@ -203,15 +203,15 @@ impl Filter {
     }
 
     fn keeps(&self, device: &str, row: &CheckRow) -> bool {
-        self.verdict.map_or(true, |v| row.verdict == v.as_str())
+        self.verdict.is_none_or(|v| row.verdict == v.as_str())
             && self
                 .check
                 .as_deref()
-                .map_or(true, |c| row.check.starts_with(c))
+                .is_none_or(|c| row.check.starts_with(c))
             && self
                 .device
                 .as_deref()
-                .map_or(true, |d| device.to_lowercase().contains(d))
+                .is_none_or(|d| device.to_lowercase().contains(d))
     }
 }
 

@@ -203,8 +203,8 @@ async fn the_console_asks_a_device_again_and_a_report_outside_its_batch_is_refus
         html.contains("less free space than the run needs"),
         "{html}"
     );
-    assert!(!html.contains("Waive"));
-    assert!(!html.contains("Check again"));
+    assert!(!html.contains(">Waive</button>"));
+    assert!(!html.contains(">Check again</button>"));
     let batch_page = page(&t, &format!("/batches/{}", w.batch.id), &viewer)
         .await
         .text();
@@ -214,7 +214,7 @@ async fn the_console_asks_a_device_again_and_a_report_outside_its_batch_is_refus
     assert!(!pc1.check_in(&t, false, vec![]).await.readiness_due);
     let operator = console_cookie(&t, &[Role::AgentOperator]).await;
     let html = page(&t, &readiness, &operator).await.text();
-    assert!(html.contains("Check again") && !html.contains("Waive"));
+    assert!(html.contains(">Check again</button>") && !html.contains(">Waive</button>"));
     let asked = form(
         &t,
         &format!("/agents/{}/readiness/request", pc1.id()),
@@ -228,7 +228,7 @@ async fn the_console_asks_a_device_again_and_a_report_outside_its_batch_is_refus
     // An Agent Admin waives from the page; the agent's own page shows who and why.
     let admin = console_cookie(&t, &[Role::AgentAdmin]).await;
     let html = page(&t, &readiness, &admin).await.text();
-    assert!(html.contains("Waive"));
+    assert!(html.contains(">Waive</button>"));
     let waived = form(
         &t,
         &format!("/agents/{}/readiness/{}/waive", pc1.id(), w.runbook.id),
