@@ -9,4 +9,5 @@ mod lock_screen;
 mod migration;
 mod refusals;
 mod retry;
+mod scenarios;
 mod support;
