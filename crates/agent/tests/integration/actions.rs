@@ -14,8 +14,8 @@ const PERSONALIZATION: &str =
     "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\PersonalizationCSP";
 
 #[test]
-fn a_runbook_with_every_setting_on_is_refused_before_any_change_naming_each_action_not_carried_out()
-{
+fn every_setting_on_is_refused_before_any_change_as_prevent_login_keeps_credentials_from_being_cached(
+) {
     let world = World::new();
     let before = SimWorkstation::load(&world.dir).expect("load");
     let (runbook, secrets) = full_runbook(DomainJoin::Entra, false);

@@ -7,6 +7,7 @@ mod app_files;
 mod blocked;
 mod credentials;
 mod entra_join;
+mod every_setting;
 mod fake_server;
 mod fleet;
 mod gates;

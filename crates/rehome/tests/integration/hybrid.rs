@@ -27,26 +27,30 @@ use server::store::testing::{fresh_store, TestDir};
 use server::{App, Settings};
 
 use crate::support::blocking;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use server::auth::Role;
+use tower::ServiceExt;
 
 mod plan;
 
-const COMPUTER: &str = "HYB-PC01";
+pub(crate) const COMPUTER: &str = "HYB-PC01";
 /// A file in Alice's profile that names one of her SIDs explicitly.
 const ALICE_FILE: &str = "C:\\Users\\alice\\Documents\\Notes.txt";
 
-fn sid(text: &str) -> Sid {
+pub(crate) fn sid(text: &str) -> Sid {
     text.parse().expect("test SID")
 }
 
 /// One directory as a test describes it.
-struct Side {
-    name: &'static str,
-    kind: DirectoryKind,
-    domain: &'static str,
-    objects: Vec<DirectoryObject>,
+pub(crate) struct Side {
+    pub name: &'static str,
+    pub kind: DirectoryKind,
+    pub domain: &'static str,
+    pub objects: Vec<DirectoryObject>,
 }
 
-fn ad_user(name: &str, own: &str) -> DirectoryObject {
+pub(crate) fn ad_user(name: &str, own: &str) -> DirectoryObject {
     let mut o = DirectoryObject::new(ObjectGuid::new(), ObjectKind::User, name);
     o.sid = Some(sid(own));
     o.sam_account_name = Some(name.to_lowercase());
@@ -54,7 +58,7 @@ fn ad_user(name: &str, own: &str) -> DirectoryObject {
     o
 }
 
-fn ad_group(name: &str, own: &str) -> DirectoryObject {
+pub(crate) fn ad_group(name: &str, own: &str) -> DirectoryObject {
     let mut o = DirectoryObject::new(ObjectGuid::new(), ObjectKind::Group, name);
     o.sid = Some(sid(own));
     o.sam_account_name = Some(name.to_lowercase());
@@ -63,7 +67,7 @@ fn ad_group(name: &str, own: &str) -> DirectoryObject {
 
 /// An Entra object: its SID is the one derived from its id; `on_premises` makes it a
 /// synchronised one, with the AD object's SID, sAMAccountName and immutable id.
-fn cloud(
+pub(crate) fn cloud(
     kind: ObjectKind,
     name: &str,
     on_premises: Option<&DirectoryObject>,
@@ -84,22 +88,22 @@ fn cloud(
 }
 
 /// Pairs users and groups by their display names, which both sides of these scenarios share.
-fn by_name() -> MatchProfile {
+pub(crate) fn by_name() -> MatchProfile {
     MatchProfile::by_attribute("name", profile::Attribute::Name)
 }
 
-fn computer(name: &str) -> DirectoryObject {
+pub(crate) fn computer(name: &str) -> DirectoryObject {
     let mut o = DirectoryObject::new(ObjectGuid::new(), ObjectKind::Computer, name);
     o.operating_system = Some("Windows 11 Enterprise".to_string());
     o
 }
 
 /// A server on a loopback port over a fresh store, with a PSK and an agent certificate.
-struct Stage {
-    app: App,
-    url: String,
-    psk: String,
-    dir: TestDir,
+pub(crate) struct Stage {
+    pub app: App,
+    pub url: String,
+    pub psk: String,
+    pub dir: TestDir,
     _store_dir: TestDir,
     server: tokio::task::JoinHandle<()>,
 }
@@ -111,7 +115,7 @@ impl Drop for Stage {
 }
 
 impl Stage {
-    async fn start() -> Stage {
+    pub async fn start() -> Stage {
         let (store, store_dir) = fresh_store().await;
         let app = App::new(store, Arc::new(SystemClock), Settings::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -139,7 +143,7 @@ impl Stage {
         }
     }
 
-    async fn directory(&self, side: &Side) -> DirectoryId {
+    pub async fn directory(&self, side: &Side) -> DirectoryId {
         let directory = server::directory::create(
             &self.app,
             Directory {
@@ -180,6 +184,70 @@ impl Stage {
         directory.id
     }
 
+    /// A bearer token of a console user with the Agent Viewer role only.
+    pub async fn viewer_token(&self) -> String {
+        server::auth::create_user(
+            &self.app,
+            "reader",
+            "a-long-reader-password-1",
+            &[Role::AgentViewer],
+            false,
+        )
+        .await
+        .expect("user");
+        let user = self
+            .app
+            .store
+            .user_by_name("reader")
+            .await
+            .expect("read the user")
+            .expect("the user");
+        server::auth::issue_api_token(&self.app, user.id)
+            .await
+            .expect("token")
+    }
+
+    /// The body of `GET path` with `token`, which must answer 200.
+    pub async fn get(&self, token: &str, path: &str) -> Vec<u8> {
+        let response = server::router(self.app.clone())
+            .oneshot(
+                Request::get(path)
+                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{}: {}",
+            path,
+            String::from_utf8_lossy(&body)
+        );
+        body.to_vec()
+    }
+
+    /// Imports both sides and matches them under `profile`; every object finds its match.
+    pub async fn pair(
+        &self,
+        source: &Side,
+        target: &Side,
+        profile: MatchProfile,
+    ) -> (DirectoryId, DirectoryId) {
+        let source_id = self.directory(source).await;
+        let target_id = self.directory(target).await;
+        let summary = server::directory::match_pair(&self.app, source_id, target_id, Some(profile))
+            .await
+            .expect("match");
+        assert_eq!(summary.unmatched + summary.ambiguous, 0, "{:?}", summary);
+        (source_id, target_id)
+    }
+
     /// Imports both sides, matches them under `profile` and assigns a runbook leaving
     /// `remove_from` and joining `join` (the device change) to every computer of the source.
     async fn assign(
@@ -189,12 +257,7 @@ impl Stage {
         profile: MatchProfile,
         (remove_from, join): (RemoveFrom, DomainJoin),
     ) -> (DirectoryId, DirectoryId, Runbook) {
-        let source_id = self.directory(source).await;
-        let target_id = self.directory(target).await;
-        let summary = server::directory::match_pair(&self.app, source_id, target_id, Some(profile))
-            .await
-            .expect("match");
-        assert_eq!(summary.unmatched + summary.ambiguous, 0, "{:?}", summary);
+        let (source_id, target_id) = self.pair(source, target, profile).await;
         let mut device_state = DeviceStateSettings {
             remove_from,
             domain_join: join,
@@ -207,9 +270,8 @@ impl Stage {
                 ..Default::default()
             };
         }
-        let runbook = server::migration::runbooks::create(
-            &self.app,
-            Runbook {
+        let runbook = self
+            .assign_runbook(Runbook {
                 id: RunbookId::new(),
                 name: format!("{} to {}", source.name, target.name),
                 source_directories: vec![source_id],
@@ -225,17 +287,26 @@ impl Stage {
                 prerequisites: Vec::new(),
                 user_experience: Default::default(),
                 apps: Default::default(),
-            },
-        )
-        .await
-        .expect("create the runbook");
+            })
+            .await;
+        (source_id, target_id, runbook)
+    }
+
+    /// Creates `runbook` and a batch assigning it, enforced a minute ago, to every computer of
+    /// its (first) source directory.
+    pub async fn assign_runbook(&self, runbook: Runbook) -> Runbook {
+        let source = runbook.source_directories[0];
+        let target = runbook.target_directory;
+        let runbook = server::migration::runbooks::create(&self.app, runbook)
+            .await
+            .expect("create the runbook");
         server::migration::batches::create(
             &self.app,
             Batch {
                 id: BatchId::new(),
-                name: "Hybrid wave".to_string(),
-                source_directory: source_id,
-                target_directory: target_id,
+                name: format!("Wave of {}", runbook.name),
+                source_directory: source,
+                target_directory: target,
                 assignments: vec![Assignment {
                     runbook: runbook.id,
                     available_from: None,
@@ -250,7 +321,7 @@ impl Stage {
         )
         .await
         .expect("create the batch");
-        (source_id, target_id, runbook)
+        runbook
     }
 
     /// [`Stage::assign`], then runs the agent on a workstation built from `spec` (after
@@ -401,7 +472,7 @@ fn descriptor(state: &SimState, path: &str) -> SecurityDescriptor {
 
 /// What a user's profile must look like after the run: the ProfileList entry and the profile
 /// folder's owner moved to `to`, nothing left under `from`.
-fn assert_profile_moved(state: &SimState, user: &str, from: &[&Sid], to: &Sid) {
+pub(crate) fn assert_profile_moved(state: &SimState, user: &str, from: &[&Sid], to: &Sid) {
     let home = format!("C:\\Users\\{}", user);
     let entry = state.profile_list.get(to).unwrap_or_else(|| {
         panic!(
@@ -429,13 +500,17 @@ fn assert_profile_moved(state: &SimState, user: &str, from: &[&Sid], to: &Sid) {
     }
 }
 
-fn assert_admins(state: &SimState, from: &Sid, to: &Sid) {
+pub(crate) fn assert_admins(state: &SimState, from: &Sid, to: &Sid) {
     let admins = &state.local_groups["Administrators"];
     assert!(admins.contains(to), "{:?}", admins);
     assert!(!admins.contains(from), "{:?}", admins);
 }
 
-fn workstation(join_state: JoinState, users: &[(&DirectoryObject, &Sid)], admins: &Sid) -> SimSpec {
+pub(crate) fn workstation(
+    join_state: JoinState,
+    users: &[(&DirectoryObject, &Sid)],
+    admins: &Sid,
+) -> SimSpec {
     let mut spec = SimSpec::active_directory(
         COMPUTER,
         "SN-HYB-1",
@@ -453,7 +528,7 @@ fn workstation(join_state: JoinState, users: &[(&DirectoryObject, &Sid)], admins
     spec
 }
 
-fn ad_joined(domain: &str) -> JoinState {
+pub(crate) fn ad_joined(domain: &str) -> JoinState {
     JoinState::ActiveDirectory {
         domain: domain.to_string(),
     }

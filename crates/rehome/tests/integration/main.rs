@@ -10,4 +10,5 @@ mod lock_screen;
 mod migration;
 mod refusals;
 mod retry;
+mod scenarios;
 mod support;

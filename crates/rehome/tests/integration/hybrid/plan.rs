@@ -3,11 +3,7 @@
 //! profile gets none. Each device also holds the profile of a source-domain user nobody matched, so
 //! its pre-flight stops the run before anything changes: the runbook stays the one it runs next.
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
 use serde_json::Value;
-use server::auth::Role;
-use tower::ServiceExt;
 
 use super::*;
 
@@ -53,40 +49,11 @@ impl Stage {
         let after = SimWorkstation::load(&dir).expect("the workstation");
         assert_eq!(after.profile_list, before, "the pre-flight changed nothing");
 
-        server::auth::create_user(
-            &self.app,
-            "reader",
-            "a-long-reader-password-1",
-            &[Role::AgentViewer],
-            false,
-        )
-        .await
-        .expect("user");
-        let user = self
-            .app
-            .store
-            .user_by_name("reader")
-            .await
-            .expect("read the user")
-            .expect("the user");
-        let token = server::auth::issue_api_token(&self.app, user.id)
-            .await
-            .expect("token");
+        let token = self.viewer_token().await;
         let agent = self.app.store.agents().await.expect("agents")[0].id;
-        let response = server::router(self.app.clone())
-            .oneshot(
-                Request::get(format!("/api/v1/agents/{agent}/plan"))
-                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                    .body(Body::empty())
-                    .expect("request"),
-            )
-            .await
-            .expect("response");
-        let status = response.status();
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("body");
-        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        let body = self
+            .get(&token, &format!("/api/v1/agents/{agent}/plan"))
+            .await;
         serde_json::from_slice(&body).expect("json")
     }
 }
