@@ -21,6 +21,7 @@ pub mod preview;
 pub mod run;
 pub mod sim;
 pub mod spool;
+pub mod tls;
 pub mod verify;
 pub mod workstation;
 
