@@ -11,6 +11,8 @@ pub enum Command {
         server: String,
         /// The pre-shared key for the first registration.
         psk: String,
+        /// A PEM file of CAs to trust for an `https://` server, besides the Windows store.
+        ca_file: Option<PathBuf>,
     },
     /// Stop and remove the service; the agent's state stays unless `purge`.
     Uninstall {
@@ -38,14 +40,19 @@ pub struct RunOptions {
     pub state_dir: Option<PathBuf>,
     /// Return once the assigned runbook ended and its events are uploaded.
     pub exit_when_idle: bool,
+    /// A PEM file of CAs to trust instead of the installed one.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The usage text.
 pub const USAGE: &str = "\
 usage: rehome-agent <command>
-  install --server URL --psk KEY   install and start the rehome agent service (LocalSystem)
+  install --server URL --psk KEY [--ca FILE]
+                                   install and start the rehome agent service (LocalSystem);
+                                   --ca: a PEM file of CAs an https:// server's certificate
+                                   may chain to, besides the Windows certificate store
   uninstall [--purge]              stop and remove the service (--purge: also its state)
-  run [--server URL] [--psk KEY] [--state-dir DIR] [--exit-when-idle]
+  run [--server URL] [--psk KEY] [--ca FILE] [--state-dir DIR] [--exit-when-idle]
                                    run the agent in this console
   version                          print the version";
 
@@ -65,18 +72,23 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     };
     match command {
         "install" => {
-            let (mut server, mut psk) = (None, None);
+            let (mut server, mut psk, mut ca_file) = (None, None, None);
             while let Some(flag) = it.next() {
                 match flag.as_str() {
                     "--server" => server = Some(value(&mut it, flag)?),
                     "--psk" => psk = Some(value(&mut it, flag)?),
+                    "--ca" => ca_file = Some(PathBuf::from(value(&mut it, flag)?)),
                     other => return Err(format!("install: unknown option {:?}", other)),
                 }
             }
             let server = server.ok_or("install needs --server URL")?;
             let psk = psk.ok_or("install needs --psk KEY")?;
             check_url(&server)?;
-            Ok(Command::Install { server, psk })
+            Ok(Command::Install {
+                server,
+                psk,
+                ca_file,
+            })
         }
         "uninstall" => {
             let mut purge = false;
@@ -98,6 +110,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                         options.server = Some(url);
                     }
                     "--psk" => options.psk = Some(value(&mut it, flag)?),
+                    "--ca" => options.ca_file = Some(PathBuf::from(value(&mut it, flag)?)),
                     "--state-dir" => options.state_dir = Some(PathBuf::from(value(&mut it, flag)?)),
                     "--exit-when-idle" => options.exit_when_idle = true,
                     other => return Err(format!("run: unknown option {:?}", other)),
@@ -138,7 +151,18 @@ mod tests {
             parse(&args("install --server http://srv:5000 --psk abc")),
             Ok(Command::Install {
                 server: "http://srv:5000".to_string(),
-                psk: "abc".to_string()
+                psk: "abc".to_string(),
+                ca_file: None,
+            })
+        );
+        assert_eq!(
+            parse(&args(
+                "install --server https://srv --psk abc --ca C:\\ca.pem"
+            )),
+            Ok(Command::Install {
+                server: "https://srv".to_string(),
+                psk: "abc".to_string(),
+                ca_file: Some(PathBuf::from("C:\\ca.pem")),
             })
         );
         assert!(parse(&args("install --server http://srv:5000"))
@@ -166,6 +190,7 @@ mod tests {
                 psk: None,
                 state_dir: Some(PathBuf::from("C:\\s")),
                 exit_when_idle: true,
+                ca_file: None,
             })
         );
         assert!(parse(&args("run --fast")).is_err());

@@ -36,7 +36,11 @@ mod platform {
 
     pub fn execute(command: Command) -> ExitCode {
         let result = match command {
-            Command::Install { server, psk } => service::install(&server, &psk).map(|()| {
+            Command::Install {
+                server,
+                psk,
+                ca_file,
+            } => service::install(&server, &psk, ca_file.as_deref()).map(|()| {
                 println!(
                     "rehome-agent: the service {} is installed and started",
                     service::SERVICE_NAME

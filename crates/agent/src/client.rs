@@ -20,6 +20,7 @@ use secdesc::Sid;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::tls::TlsRoots;
 use crate::{fsutil, Error, Result};
 
 /// Largest response body the agent reads.
@@ -44,8 +45,9 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     }
 }
 
-/// HTTP to the server's base URL, e.g. `http://rehome.contoso.com:5000`. Plain HTTP is fine: the
-/// envelope already makes the traffic confidential and tamper-proof.
+/// HTTP or HTTPS to the server's base URL, e.g. `http://rehome.contoso.com:5000` or
+/// `https://rehome.contoso.com` behind a reverse proxy. Plain HTTP is fine: the envelope already
+/// makes the traffic confidential and tamper-proof.
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
     base: String,
@@ -53,14 +55,23 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
-    /// A transport to `base_url`.
+    /// A transport to `base_url`; `https://` trusts the public web's roots.
     pub fn new(base_url: &str) -> HttpTransport {
-        HttpTransport::with_pool(base_url, 1)
+        HttpTransport::build(base_url, 1, &TlsRoots::web())
     }
 
     /// A transport to `base_url` keeping up to `connections` idle connections open; its clones
     /// share them, so many agents in one process reuse a bounded set of connections.
     pub fn with_pool(base_url: &str, connections: usize) -> HttpTransport {
+        HttpTransport::build(base_url, connections, &TlsRoots::web())
+    }
+
+    /// A transport to `base_url` whose `https://` trusts `roots`.
+    pub fn with_roots(base_url: &str, roots: &TlsRoots) -> HttpTransport {
+        HttpTransport::build(base_url, 1, roots)
+    }
+
+    fn build(base_url: &str, connections: usize, roots: &TlsRoots) -> HttpTransport {
         HttpTransport {
             base: base_url.trim_end_matches('/').to_string(),
             agent: ureq::AgentBuilder::new()
@@ -68,6 +79,7 @@ impl HttpTransport {
                 .timeout(Duration::from_secs(120))
                 .max_idle_connections(connections.max(1))
                 .max_idle_connections_per_host(connections.max(1))
+                .tls_connector(roots.connector())
                 .build(),
         }
     }

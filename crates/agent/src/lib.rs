@@ -22,6 +22,7 @@ pub mod readiness;
 pub mod run;
 pub mod sim;
 pub mod spool;
+pub mod tls;
 pub mod verify;
 pub mod workstation;
 

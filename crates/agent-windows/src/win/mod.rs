@@ -7,10 +7,14 @@ use std::os::windows::ffi::OsStrExt;
 
 use agent::Error;
 
+pub mod accounts;
+pub mod certs;
 pub mod eventlog;
+pub mod lsa;
 pub mod registry;
 pub mod security;
 pub mod service;
+pub mod services;
 pub mod system;
 pub mod workstation;
 

@@ -176,6 +176,15 @@ pub fn lookup_sid(sid: &Sid) -> Result<String> {
     })
 }
 
+/// The SID at `psid`, as Windows gives it.
+///
+/// # Safety
+/// `psid` must point to a valid SID.
+pub unsafe fn sid_at(psid: windows_sys::Win32::Security::PSID) -> Result<Sid> {
+    let len = windows_sys::Win32::Security::GetLengthSid(psid) as usize;
+    sid_string(std::slice::from_raw_parts(psid as *const u8, len))
+}
+
 /// The string form Windows gives the binary SID `bytes` (`ConvertSidToStringSidW`), parsed.
 fn sid_string(bytes: &[u8]) -> Result<Sid> {
     let mut copy = bytes.to_vec();

@@ -36,7 +36,7 @@ const ERROR_SERVICE_EXISTS: u32 = 1073;
 const ERROR_SERVICE_MARKED_FOR_DELETE: u32 = 1072;
 
 /// A service control manager or service handle, closed when dropped.
-struct Handle(SC_HANDLE);
+pub(super) struct Handle(pub(super) SC_HANDLE);
 
 impl Drop for Handle {
     fn drop(&mut self) {
@@ -46,7 +46,7 @@ impl Drop for Handle {
     }
 }
 
-fn manager() -> Result<Handle> {
+pub(super) fn manager() -> Result<Handle> {
     let h = unsafe { OpenSCManagerW(null(), null(), SC_MANAGER_ALL_ACCESS) };
     if h.is_null() {
         return Err(last_error("OpenSCManagerW", ""));
@@ -78,17 +78,28 @@ fn config_key() -> KeyName {
     KeyName::parse(CONFIG_KEY).expect("a fixed key name")
 }
 
-/// The server URL and PSK the installer left.
-fn installed_config() -> Result<(Option<String>, Option<String>)> {
+/// What the installer left: the server URL, the PSK and the CA file, each when set.
+#[derive(Default)]
+struct Installed {
+    server: Option<String>,
+    psk: Option<String>,
+    ca_file: Option<PathBuf>,
+}
+
+fn installed_config() -> Result<Installed> {
     let key = match registry::open(&config_key(), registry::READ)? {
         Some(k) => k,
-        None => return Ok((None, None)),
+        None => return Ok(Installed::default()),
     };
     let text = |v: Option<RegValue>| match v {
         Some(RegValue::Sz(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
         _ => None,
     };
-    Ok((text(key.value("ServerUrl")?), text(key.value("Psk")?)))
+    Ok(Installed {
+        server: text(key.value("ServerUrl")?),
+        psk: text(key.value("Psk")?),
+        ca_file: text(key.value("CaFile")?).map(PathBuf::from),
+    })
 }
 
 /// Lets only SYSTEM and Administrators read the configuration: the PSK is a secret, and an MSI
@@ -107,10 +118,12 @@ pub fn protect_config() -> Result<()> {
 }
 
 /// Installs the service (or updates the installed one's configuration) and starts it.
-pub fn install(server: &str, psk: &str) -> Result<()> {
+pub fn install(server: &str, psk: &str, ca_file: Option<&std::path::Path>) -> Result<()> {
     let key = registry::create(&config_key(), registry::WRITE)?;
     key.set_value("ServerUrl", &RegValue::Sz(server.to_string()))?;
     key.set_value("Psk", &RegValue::Sz(psk.to_string()))?;
+    let ca = ca_file.map(|p| p.display().to_string()).unwrap_or_default();
+    key.set_value("CaFile", &RegValue::Sz(ca))?;
     drop(key);
     protect_config()?;
     let exe = system::own_exe()?;
@@ -261,14 +274,15 @@ pub fn remove_after_exit() -> Result<()> {
 
 /// Runs the agent on this device until it is stopped (or idle, with `exit_when_idle`).
 pub fn run(options: &RunOptions, sleeper: Box<dyn Sleeper>) -> Result<Exit> {
-    let (server, psk) = installed_config()?;
-    let server = options.server.clone().or(server).ok_or_else(|| {
+    let installed = installed_config()?;
+    let server = options.server.clone().or(installed.server).ok_or_else(|| {
         Error::Config(
             "no server URL: install with --server URL (or the MSI's URL property), or give run --server"
                 .to_string(),
         )
     })?;
-    let psk = options.psk.clone().or(psk).unwrap_or_default();
+    let psk = options.psk.clone().or(installed.psk).unwrap_or_default();
+    let ca_file = options.ca_file.clone().or(installed.ca_file);
     crate::cli::check_url(&server).map_err(Error::Config)?;
     let state_dir = match &options.state_dir {
         Some(dir) => dir.clone(),
@@ -277,7 +291,7 @@ pub fn run(options: &RunOptions, sleeper: Box<dyn Sleeper>) -> Result<Exit> {
     let mut config = AgentConfig::new(&server, &psk, &state_dir);
     config.state_dir = state_dir;
     config.exit_when_idle = options.exit_when_idle;
-    let transport = crate::transport::for_url(&server)?;
+    let transport = crate::transport::for_url(&server, ca_file.as_deref())?;
     Agent::new(
         config,
         WindowsWorkstation::open(),

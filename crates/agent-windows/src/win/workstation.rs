@@ -24,7 +24,7 @@ use windows_sys::Win32::Security::{
 
 use super::eventlog::EventLog;
 use super::registry::{self, Key};
-use super::{security, system, unsupported};
+use super::{accounts, lsa, security, services, system, unsupported};
 use crate::keys::{KeyName, Root};
 
 const PROFILE_LIST: &str = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList";
@@ -560,32 +560,51 @@ impl Workstation for WindowsWorkstation {
         registry::delete_tree(&k)
     }
 
-    fn grant_user_right(&mut self, _right: &str, _sid: &Sid) -> Result<bool> {
-        Err(unsupported("LsaAddAccountRights"))
+    fn grant_user_right(&mut self, right: &str, sid: &Sid) -> Result<bool> {
+        lsa::grant(sid, right)
     }
 
-    fn revoke_user_right(&mut self, _right: &str, _sid: &Sid) -> Result<bool> {
-        Err(unsupported("LsaRemoveAccountRights"))
+    fn revoke_user_right(&mut self, right: &str, sid: &Sid) -> Result<bool> {
+        lsa::revoke(sid, right)
     }
 
     fn user_rights(&self) -> Result<Vec<String>> {
-        Err(unsupported("LsaEnumerateAccountRights"))
+        lsa::in_use()
     }
 
-    fn user_right_holders(&self, _right: &str) -> Result<BTreeSet<Sid>> {
-        Err(unsupported("LsaEnumerateAccountsWithUserRight"))
+    fn user_right_holders(&self, right: &str) -> Result<BTreeSet<Sid>> {
+        lsa::holders(right)
     }
 
-    fn create_local_administrator(&mut self, _name: &str, _password: &str) -> Result<bool> {
-        Err(unsupported("NetUserAdd"))
+    fn service_accounts(&self) -> Result<Vec<(String, Sid)>> {
+        services::accounts()?
+            .into_iter()
+            .map(|(service, account)| Ok((service, services::account_sid(&account)?)))
+            .collect()
     }
 
-    fn delete_local_user(&mut self, _name: &str) -> Result<bool> {
-        Err(unsupported("NetUserDel"))
+    fn set_service_account(&mut self, service: &str, account: &Sid) -> Result<bool> {
+        let name = services::account_name(account)?;
+        if services::account(service)?.map_or(false, |a| a.eq_ignore_ascii_case(&name)) {
+            return Ok(false);
+        }
+        // The right first: a service whose account may not log on as a service cannot start.
+        if !services::is_builtin(account) {
+            lsa::grant(account, "SeServiceLogonRight")?;
+        }
+        services::set_account(service, &name)
     }
 
-    fn local_user_exists(&self, _name: &str) -> Result<bool> {
-        Err(unsupported("NetUserGetInfo"))
+    fn create_local_administrator(&mut self, name: &str, password: &str) -> Result<bool> {
+        accounts::create_administrator(name, password)
+    }
+
+    fn delete_local_user(&mut self, name: &str) -> Result<bool> {
+        accounts::delete(name)
+    }
+
+    fn local_user_exists(&self, name: &str) -> Result<bool> {
+        accounts::exists(name)
     }
 
     fn rename_computer(&mut self, name: &str) -> Result<bool> {

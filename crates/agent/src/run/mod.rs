@@ -219,10 +219,10 @@ pub struct Agent<W, T> {
 /// Runs an agent on the simulated workstation of `config` against the real server, on the real
 /// clock, until it is idle (with `exit_when_idle`) or forever.
 pub fn run(config: &AgentConfig) -> Result<Exit> {
-    // Without this check an https URL would look like a server that is never reachable.
-    if !config.server_url.starts_with("http://") {
+    // Without this check another scheme would look like a server that is never reachable.
+    if !config.server_url.starts_with("http://") && !config.server_url.starts_with("https://") {
         return Err(Error::Config(format!(
-            "server URL {:?}: this agent speaks http:// only; give it the server's http:// address (e.g. port 5000): its messages are signed and encrypted end to end",
+            "server URL {:?}: give the server's http:// or https:// address",
             config.server_url
         )));
     }
