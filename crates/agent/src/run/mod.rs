@@ -730,11 +730,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_https_url_is_refused_with_advice_instead_of_retried_forever() {
-        let config = AgentConfig::new("https://server", "psk", "/nonexistent/pc");
-        match run(&config) {
-            Err(Error::Config(message)) => assert!(message.contains("http://")),
-            other => panic!("unexpected {:?}", other),
+    fn a_url_without_http_or_https_is_refused_with_advice_instead_of_retried_forever() {
+        for url in ["server.contoso.test", "ftp://server"] {
+            let config = AgentConfig::new(url, "psk", "/nonexistent/pc");
+            match run(&config) {
+                Err(Error::Config(message)) => {
+                    assert!(message.contains("http://"), "{}", message);
+                    assert!(message.contains("https://"), "{}", message);
+                }
+                other => panic!("unexpected {:?}", other),
+            }
         }
     }
 
