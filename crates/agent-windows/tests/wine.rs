@@ -1,11 +1,12 @@
 //! End to end on this machine: `rehome serve` on Linux and `rehome-agent.exe` under Wine,
 //! installed from `rehome-agent.msi` as the `RehomeAgent` service with the `URL`, `PSK` and `CA`
 //! properties. The server speaks HTTPS on 127.0.0.1 with a certificate of a test CA that only the
-//! MSI's `CA` file makes trusted. The service registers with the PSK, checks in, runs a runbook whose steps Wine
-//! supports (registry re-permissioning of HKLM and of a user's hive that is not loaded, the legal
-//! notice, the event log) to Completed as the server's API shows, and uploads its events and
-//! profiles; after a restart of the service, a runbook with a step Wine cannot carry out
-//! (BitLocker before a domain join) ends in Error with a message that names the step.
+//! MSI's `CA` file makes trusted. The service registers with the PSK, checks in, runs a runbook
+//! whose steps Wine supports (registry re-permissioning of HKLM and of a user's hive that is not
+//! loaded, the legal notice, the event log) to Completed as the server's API shows, and uploads its
+//! events and profiles; after a restart of the service, a domain join, which needs what Wine cannot
+//! do, is refused by its pre-flight and ends in Error with a message that says what, nothing
+//! changed.
 //!
 //! The Wine test needs `REHOME_TEST_WINE_MSI` (the MSI's Unix path) and `WINEPREFIX` (an initialised 64-bit
 //! prefix), as scripts/test-windows sets them; skipped without.
@@ -418,8 +419,9 @@ async fn the_service_installed_from_the_msi_under_wine_completes_a_registry_runb
         .await
         .unwrap();
 
-    // 2. A domain join suspends BitLocker first, which this agent cannot do under Wine: Error,
-    //    never Completed, and the message says why.
+    // 2. A domain join needs what this agent cannot do under Wine (asking the target domain
+    //    whether it answers, suspending BitLocker): its pre-flight refuses it before any change,
+    //    the run ends in Error, never Completed, and the message says what and why.
     let joining = server::migration::runbooks::create(
         app,
         Runbook {
@@ -462,7 +464,7 @@ async fn the_service_installed_from_the_msi_under_wine_completes_a_registry_runb
         .await
         .unwrap();
     wine.control("start", "RUNNING");
-    let (again, details, text) = ended_run(app, joining.id, &["suspendbitlocker"]).await;
+    let (again, details, text) = ended_run(app, joining.id, &["pre-flight"]).await;
     let run = details
         .runs
         .iter()
@@ -471,7 +473,7 @@ async fn the_service_installed_from_the_msi_under_wine_completes_a_registry_runb
     assert_eq!(run.status, AgentStatus::Error, "{:?}\n{:#?}", run, text);
     let error = run.last_error.clone().unwrap_or_default();
     assert!(
-        error.contains("SuspendBitLocker") && error.contains("cannot be carried out"),
+        error.contains("nothing was changed") && error.contains("cannot be carried out"),
         "{}",
         error
     );
