@@ -314,11 +314,7 @@ impl Store {
     /// How many agents `filter` keeps.
     pub async fn agent_report_count(&self, filter: &AgentFilter) -> Result<u64> {
         let sql = format!("SELECT COUNT(*) {AGENT_WHERE}");
-        let mut query = sqlx::query_scalar::<_, i64>(&sql);
-        for b in filter.binds() {
-            query = query.bind(b);
-        }
-        Ok(u64::try_from(query.fetch_one(self.pool()).await?).unwrap_or(0))
+        self.count_of(&sql, &filter.binds()).await
     }
 
     /// The agents `filter` keeps, by computer name, `limit` after `offset`, each with the
@@ -334,16 +330,7 @@ impl Store {
              a.os_version, a.last_contact {AGENT_WHERE} ORDER BY a.computer_name, a.id \
              LIMIT $5 OFFSET $6"
         );
-        let mut query = sqlx::query(&sql);
-        for b in filter.binds() {
-            query = query.bind(b);
-        }
-        let (limit, offset) = limit_offset(limit, offset);
-        let rows = query
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = self.page_of(&sql, &filter.binds(), offset, limit).await?;
         let mut agents = rows
             .iter()
             .map(|row| {
@@ -393,11 +380,7 @@ impl Store {
             return Ok(u64::try_from(n).unwrap_or(0));
         }
         let sql = format!("SELECT COUNT(*) {PROFILE_WHERE}");
-        let mut query = sqlx::query_scalar::<_, i64>(&sql);
-        for b in filter.binds() {
-            query = query.bind(b);
-        }
-        Ok(u64::try_from(query.fetch_one(self.pool()).await?).unwrap_or(0))
+        self.count_of(&sql, &filter.binds()).await
     }
 
     /// The harvested profiles `filter` keeps, by computer and folder, `limit` after `offset`.
@@ -413,27 +396,14 @@ impl Store {
              (SELECT MIN(t.source_upn) FROM translations t WHERE t.source_sid = p.sid) AS user_upn \
              {PROFILE_WHERE} ORDER BY a.computer_name, a.id, p.path, p.sid LIMIT $4 OFFSET $5"
         );
-        let mut query = sqlx::query(&sql);
-        for b in filter.binds() {
-            query = query.bind(b);
-        }
-        let (limit, offset) = limit_offset(limit, offset);
-        let rows = query
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = self.page_of(&sql, &filter.binds(), offset, limit).await?;
         rows.iter().map(profile_row).collect()
     }
 
     /// How many runs `filter` keeps.
     pub async fn run_report_count(&self, filter: &RunFilter) -> Result<u64> {
         let sql = format!("SELECT COUNT(*) {RUN_WHERE}");
-        let mut query = sqlx::query_scalar::<_, i64>(&sql);
-        for b in filter.binds() {
-            query = query.bind(b);
-        }
-        Ok(u64::try_from(query.fetch_one(self.pool()).await?).unwrap_or(0))
+        self.count_of(&sql, &filter.binds()).await
     }
 
     /// The runs `filter` keeps, by computer, `limit` after `offset`.
@@ -448,27 +418,14 @@ impl Store {
              r.last_update, r.last_error {RUN_WHERE} \
              ORDER BY a.computer_name, a.id, r.runbook LIMIT $6 OFFSET $7"
         );
-        let mut query = sqlx::query(&sql);
-        for b in filter.binds() {
-            query = query.bind(b);
-        }
-        let (limit, offset) = limit_offset(limit, offset);
-        let rows = query
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = self.page_of(&sql, &filter.binds(), offset, limit).await?;
         rows.iter().map(run_row).collect()
     }
 
     /// How many sync messages `filter` keeps.
     pub async fn message_log_count(&self, filter: &MessageFilter) -> Result<u64> {
         let sql = format!("SELECT COUNT(*) {MESSAGE_WHERE}");
-        let mut query = sqlx::query_scalar::<_, i64>(&sql);
-        for b in filter.binds() {
-            query = query.bind(b);
-        }
-        Ok(u64::try_from(query.fetch_one(self.pool()).await?).unwrap_or(0))
+        self.count_of(&sql, &filter.binds()).await
     }
 
     /// The sync messages `filter` keeps, newest first, `limit` after `offset`.
@@ -482,16 +439,37 @@ impl Store {
             "SELECT m.directory, m.guid, o.name, m.stage, m.at, m.level, m.message {MESSAGE_WHERE} \
              ORDER BY m.at DESC, m.directory, m.guid, m.stage LIMIT $5 OFFSET $6"
         );
-        let mut query = sqlx::query(&sql);
-        for b in filter.binds() {
-            query = query.bind(b);
+        let rows = self.page_of(&sql, &filter.binds(), offset, limit).await?;
+        rows.iter().map(message_row).collect()
+    }
+
+    /// How many rows `sql`, a `SELECT COUNT(*) …` with `binds` for its placeholders, counts.
+    async fn count_of(&self, sql: &str, binds: &[String]) -> Result<u64> {
+        let mut query = sqlx::query_scalar::<_, i64>(sql);
+        for b in binds {
+            query = query.bind(b.clone());
+        }
+        Ok(u64::try_from(query.fetch_one(self.pool()).await?).unwrap_or(0))
+    }
+
+    /// The rows of `sql`, `limit` after `offset`: `binds` fill its placeholders but the last two,
+    /// which are its `LIMIT` and `OFFSET`.
+    async fn page_of(
+        &self,
+        sql: &str,
+        binds: &[String],
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<AnyRow>> {
+        let mut query = sqlx::query(sql);
+        for b in binds {
+            query = query.bind(b.clone());
         }
         let (limit, offset) = limit_offset(limit, offset);
-        let rows = query
+        Ok(query
             .bind(limit)
             .bind(offset)
             .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(message_row).collect()
+            .await?)
     }
 }
