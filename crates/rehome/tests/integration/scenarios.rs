@@ -10,6 +10,7 @@ use model::directory::{DirectoryKind, ObjectKind};
 use model::plan::JoinState;
 use model::runbook::{DomainJoin, RemoveFrom, Runbook, Secret};
 use model::status::AgentStatus;
+use secdesc::Sid;
 use serde_json::Value;
 use server::directory::profile::{self, MatchProfile};
 
@@ -163,15 +164,13 @@ fn entra(tenant: &str) -> JoinState {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn active_directory_to_active_directory_with_every_setting() {
-    let stage = Stage::start().await;
+/// The source both Active Directory scenarios start from: Alice and Bob of contoso.test, each
+/// with a profile on the workstation, and Workstation Admins in its local Administrators group;
+/// with the workstation and the SIDs of Alice, Bob and the group.
+fn contoso() -> (Side, SimSpec, (Sid, Sid, Sid)) {
     let alice = ad_user("Alice", "S-1-5-21-100-200-300-1104");
     let bob = ad_user("Bob", "S-1-5-21-100-200-300-1105");
     let admins = ad_group("Workstation Admins", "S-1-5-21-100-200-300-3001");
-    let t_alice = ad_user("Alice", "S-1-5-21-400-500-600-1201");
-    let t_bob = ad_user("Bob", "S-1-5-21-400-500-600-1202");
-    let t_admins = ad_group("Workstation Admins", "S-1-5-21-400-500-600-3101");
     let (a1, b1, g1) = (
         alice.sid.clone().unwrap(),
         bob.sid.clone().unwrap(),
@@ -182,15 +181,26 @@ async fn active_directory_to_active_directory_with_every_setting() {
         &[(&alice, &a1), (&bob, &b1)],
         &g1,
     );
+    let source = Side {
+        name: "CONTOSO",
+        kind: DirectoryKind::ActiveDirectory,
+        domain: "contoso.test",
+        objects: vec![alice, bob, admins, computer(COMPUTER)],
+    };
+    (source, spec, (a1, b1, g1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_directory_to_active_directory_with_every_setting() {
+    let stage = Stage::start().await;
+    let (source, spec, (a1, b1, g1)) = contoso();
+    let t_alice = ad_user("Alice", "S-1-5-21-400-500-600-1201");
+    let t_bob = ad_user("Bob", "S-1-5-21-400-500-600-1202");
+    let t_admins = ad_group("Workstation Admins", "S-1-5-21-400-500-600-3101");
     let state = migrate(
         &stage,
         Scenario {
-            source: Side {
-                name: "CONTOSO",
-                kind: DirectoryKind::ActiveDirectory,
-                domain: "contoso.test",
-                objects: vec![alice, bob, admins, computer(COMPUTER)],
-            },
+            source,
             target: Side {
                 name: "FABRIKAM",
                 kind: DirectoryKind::ActiveDirectory,
@@ -213,31 +223,14 @@ async fn active_directory_to_active_directory_with_every_setting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn active_directory_to_entra_with_every_setting() {
     let stage = Stage::start().await;
-    let alice = ad_user("Alice", "S-1-5-21-100-200-300-1104");
-    let bob = ad_user("Bob", "S-1-5-21-100-200-300-1105");
-    let admins = ad_group("Workstation Admins", "S-1-5-21-100-200-300-3001");
+    let (source, spec, (a1, b1, g1)) = contoso();
     let t_alice = cloud(ObjectKind::User, "Alice", None, "alice");
     let t_bob = cloud(ObjectKind::User, "Bob", None, "bob");
     let t_admins = cloud(ObjectKind::Group, "Workstation Admins", None, "admins");
-    let (a1, b1, g1) = (
-        alice.sid.clone().unwrap(),
-        bob.sid.clone().unwrap(),
-        admins.sid.clone().unwrap(),
-    );
-    let spec = workstation(
-        ad_joined("contoso.test"),
-        &[(&alice, &a1), (&bob, &b1)],
-        &g1,
-    );
     let state = migrate(
         &stage,
         Scenario {
-            source: Side {
-                name: "CONTOSO",
-                kind: DirectoryKind::ActiveDirectory,
-                domain: "contoso.test",
-                objects: vec![alice, bob, admins, computer(COMPUTER)],
-            },
+            source,
             target: Side {
                 name: "FABRIKAM-ENTRA",
                 kind: DirectoryKind::EntraId,
