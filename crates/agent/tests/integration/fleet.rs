@@ -82,4 +82,8 @@ fn a_fleet_of_agents_runs_as_threads_against_one_server() {
         let s = SimWorkstation::load(dir).expect("load");
         assert!(s.profile_list.contains_key(&sid(ALICE_NEW)));
     }
+    // The first folder goes with `world`; the nine others are this test's own.
+    for dir in &dirs[1..] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

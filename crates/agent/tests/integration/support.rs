@@ -63,6 +63,13 @@ pub struct World {
     pub slept: Arc<Mutex<Vec<Duration>>>,
 }
 
+impl Drop for World {
+    /// The simulated workstation's folder goes with the test that made it.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 impl World {
     /// A workstation joined to the source domain, imported on a server with the translations
     /// of both users and Domain Admins.
