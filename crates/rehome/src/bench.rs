@@ -306,7 +306,6 @@ async fn delta_from_view(
     let view = slot.read().await;
     let users: Vec<_> = view
         .objects()
-        .iter()
         .filter(|o| o.kind == ObjectKind::User)
         .collect();
     let changes = ((users.len() as f64) * percent / 100.0).round() as usize;

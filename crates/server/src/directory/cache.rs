@@ -4,6 +4,7 @@
 //! is read again before use.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use model::directory::{DirectoryObject, ObjectKind};
@@ -133,6 +134,18 @@ impl CachedObject {
         }
     }
 
+    /// Whether `other` holds the same as this object in everything but the digest.
+    fn same_but_digest(&self, other: &CachedObject) -> bool {
+        self.guid == other.guid
+            && self.kind == other.kind
+            && self.sid == other.sid
+            && self.on_premises_sid == other.on_premises_sid
+            && self.sid_history == other.sid_history
+            && self.present == other.present
+            && self.ends == other.ends
+            && self.text == other.text
+    }
+
     /// The value of `attr`, if the object has one.
     pub fn get(&self, attr: Attr) -> Option<&str> {
         let i = attr as usize;
@@ -177,24 +190,93 @@ impl CachedObject {
     }
 }
 
-/// The objects of one directory at one generation.
-#[derive(Debug, Default)]
+/// Each cache gets an epoch of its own, so state kept beside it (a pair's match index) can tell
+/// whether its slot numbers still refer to this cache.
+static EPOCHS: AtomicU64 = AtomicU64::new(1);
+
+/// A change an import made to one slot of a cache: the object as it was before (none when it is
+/// new). The object now is the slot's current content (none when it was removed).
+#[derive(Debug)]
+pub struct Change {
+    /// The generation the import wrote.
+    pub generation: i64,
+    /// The slot changed.
+    pub slot: u32,
+    /// The object before the change.
+    pub old: Option<Box<CachedObject>>,
+}
+
+/// The objects of one directory at one generation, each in a slot that keeps its number while
+/// the object lives, with the changes of the last imports.
+#[derive(Debug)]
 pub struct ObjectCache {
     /// The store's generation this copy equals.
     pub generation: i64,
-    objects: Vec<CachedObject>,
+    epoch: u64,
+    slots: Vec<Option<CachedObject>>,
+    live: usize,
     index: HashMap<ObjectGuid, u32>,
+    /// The changes of the imports after generation `since`, in order.
+    journal: Vec<Change>,
+    since: i64,
+}
+
+impl Default for ObjectCache {
+    fn default() -> ObjectCache {
+        ObjectCache {
+            generation: 0,
+            epoch: EPOCHS.fetch_add(1, Ordering::Relaxed),
+            slots: Vec::new(),
+            live: 0,
+            index: HashMap::new(),
+            journal: Vec::new(),
+            since: 0,
+        }
+    }
 }
 
 impl ObjectCache {
-    /// Every object, in no particular order.
-    pub fn objects(&self) -> &[CachedObject] {
-        &self.objects
+    /// Every object, in slot order.
+    pub fn objects(&self) -> impl Iterator<Item = &CachedObject> {
+        self.slots.iter().flatten()
+    }
+
+    /// Every object with its slot, in slot order.
+    pub fn slotted(&self) -> impl Iterator<Item = (u32, &CachedObject)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| o.as_ref().map(|o| (i as u32, o)))
+    }
+
+    /// The object in `slot`, if one lives there.
+    pub fn at(&self, slot: u32) -> Option<&CachedObject> {
+        self.slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    /// How many slots there are, live or not: every slot number is below it.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Identifies this copy: another copy of the same directory numbers its slots otherwise.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The changes since generation `after`, oldest first; `None` when they are no longer all
+    /// kept.
+    pub fn changes_after(&self, after: i64) -> Option<&[Change]> {
+        if after < self.since || after > self.generation {
+            return None;
+        }
+        let start = self.journal.partition_point(|c| c.generation <= after);
+        Some(&self.journal[start..])
     }
 
     /// The object with `guid`.
     pub fn get(&self, guid: &ObjectGuid) -> Option<&CachedObject> {
-        self.index.get(guid).map(|&i| &self.objects[i as usize])
+        self.index.get(guid).and_then(|&i| self.at(i))
     }
 
     /// The digest of the object with `guid`.
@@ -204,34 +286,107 @@ impl ObjectCache {
 
     /// Objects in the cache.
     pub fn len(&self) -> usize {
-        self.objects.len()
+        self.live
     }
 
     /// Whether the cache holds no object.
     pub fn is_empty(&self) -> bool {
-        self.objects.is_empty()
+        self.live == 0
+    }
+
+    /// Adds `object`, or replaces the object with its GUID; returns the slot and what it held.
+    fn put(&mut self, object: CachedObject) -> (u32, Option<CachedObject>) {
+        match self.index.get(&object.guid) {
+            Some(&i) => (i, self.slots[i as usize].replace(object)),
+            None => {
+                let i = self.slots.len() as u32;
+                self.index.insert(object.guid, i);
+                self.slots.push(Some(object));
+                self.live += 1;
+                (i, None)
+            }
+        }
     }
 
     /// Adds `object`, or replaces the object with its GUID.
     pub fn upsert(&mut self, object: CachedObject) {
-        match self.index.get(&object.guid) {
-            Some(&i) => self.objects[i as usize] = object,
-            None => {
-                self.index.insert(object.guid, self.objects.len() as u32);
-                self.objects.push(object);
-            }
-        }
+        self.put(object);
+    }
+
+    /// Removes the object with `guid`, if present; its slot stays empty.
+    fn take(&mut self, guid: &ObjectGuid) -> Option<(u32, CachedObject)> {
+        let i = self.index.remove(guid)?;
+        let old = self.slots.get_mut(i as usize)?.take()?;
+        self.live -= 1;
+        Some((i, old))
     }
 
     /// Removes the object with `guid`, if present.
     pub fn remove(&mut self, guid: &ObjectGuid) {
-        if let Some(i) = self.index.remove(guid) {
-            let i = i as usize;
-            self.objects.swap_remove(i);
-            if let Some(moved) = self.objects.get(i) {
-                self.index.insert(moved.guid, i as u32);
+        self.take(guid);
+    }
+
+    /// Applies one import that wrote `generation`: removes `deleted`, adds or replaces `upserts`,
+    /// and keeps what changed in the journal while it stays small beside the directory.
+    pub fn apply(
+        &mut self,
+        generation: i64,
+        deleted: &[ObjectGuid],
+        upserts: impl Iterator<Item = CachedObject>,
+    ) {
+        let follows = generation == self.generation + 1;
+        let limit = self.live / 8 + 1024;
+        let mut keep = follows && self.journal.len() + deleted.len() <= limit;
+        let mut changes = Vec::new();
+        for guid in deleted {
+            if let Some((slot, old)) = self.take(guid) {
+                if keep {
+                    changes.push(Change {
+                        generation,
+                        slot,
+                        old: Some(Box::new(old)),
+                    });
+                }
             }
         }
+        for object in upserts {
+            let (slot, old) = self.put(object);
+            // A change only to what matching never reads (members, operating system) is none.
+            if let (Some(old), Some(new)) = (&old, self.at(slot)) {
+                if old.same_but_digest(new) {
+                    continue;
+                }
+            }
+            keep = keep && self.journal.len() + changes.len() < limit;
+            if keep {
+                changes.push(Change {
+                    generation,
+                    slot,
+                    old: old.map(Box::new),
+                });
+            } else {
+                changes.clear();
+            }
+        }
+        // Mostly empty slots: number them afresh, which whatever kept slot numbers notices by
+        // the new epoch.
+        if self.slots.len() > 1024 && self.live < self.slots.len() / 2 {
+            let objects: Vec<CachedObject> = self.slots.drain(..).flatten().collect();
+            self.index.clear();
+            self.live = 0;
+            for object in objects {
+                self.put(object);
+            }
+            self.epoch = EPOCHS.fetch_add(1, Ordering::Relaxed);
+            keep = false;
+        }
+        if keep {
+            self.journal.extend(changes);
+        } else {
+            self.journal.clear();
+            self.since = generation;
+        }
+        self.generation = generation;
     }
 
     /// Every GUID in the cache, for finding what a full import no longer sees.
@@ -244,6 +399,7 @@ impl ObjectCache {
         let generation = store.directory_generation(directory).await?;
         let mut cache = ObjectCache {
             generation,
+            since: generation,
             ..ObjectCache::default()
         };
         store
@@ -373,6 +529,7 @@ impl ObjectCaches {
             .or_insert_with(|| {
                 Arc::new(RwLock::new(ObjectCache {
                     generation: -1,
+                    since: -1,
                     ..ObjectCache::default()
                 }))
             })

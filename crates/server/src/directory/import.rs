@@ -181,19 +181,13 @@ pub async fn import_with(
             &next_cursor,
         )
         .await?;
-    for guid in deleted.iter() {
-        view.remove(guid);
-    }
-    for object in upserts.iter() {
-        view.upsert(CachedObject::new(object));
-    }
+    let follows = generation == view.generation + 1;
+    view.apply(generation, &deleted, upserts.iter().map(CachedObject::new));
     drop(upserts);
     // Another replica wrote in between: this copy is incomplete, so read it again next time.
-    view.generation = if generation == view.generation + 1 {
-        generation
-    } else {
-        -1
-    };
+    if !follows {
+        view.generation = -1;
+    }
     let mut summary = ImportSummary {
         kind,
         total,

@@ -13,12 +13,12 @@ use model::ids::{DirectoryId, ObjectGuid};
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use super::cache::CachedObject;
-use super::profile::Finding;
-use super::profile::{MatchProfile, Matcher, Via};
+use super::cache::{CachedObject, ObjectCache};
+use super::match_index::PairIndex;
+use super::profile::{self, Finding, MatchProfile, Matcher, Via};
 use crate::store::translations::{MatchWrite, MessageLevel, ObjectMessage};
 use crate::store::Store;
-use crate::Result;
+use crate::{Error, Result};
 
 /// How many names each list of a [`MatchSummary`] shows.
 pub const REPORTED_NAMES: usize = 100;
@@ -38,14 +38,6 @@ pub struct MatchSummary {
     pub unmatched_names: Vec<String>,
     /// Names of the first ambiguous source objects.
     pub ambiguous_names: Vec<String>,
-}
-
-impl MatchSummary {
-    fn note(list: &mut Vec<String>, name: &str) {
-        if list.len() < REPORTED_NAMES {
-            list.push(name.to_string());
-        }
-    }
 }
 
 /// What became of one source object.
@@ -82,14 +74,194 @@ fn side(object: &CachedObject, directory: DirectoryId) -> Option<TranslationSide
     })
 }
 
+/// Where the target objects an outcome names are found: a list of them, or a cache's slots.
+pub trait Targets {
+    /// The target at `i`.
+    fn target(&self, i: usize) -> Option<&CachedObject>;
+}
+
+impl Targets for [&CachedObject] {
+    fn target(&self, i: usize) -> Option<&CachedObject> {
+        self.get(i).copied()
+    }
+}
+
+impl Targets for ObjectCache {
+    fn target(&self, i: usize) -> Option<&CachedObject> {
+        u32::try_from(i).ok().and_then(|i| self.at(i))
+    }
+}
+
+/// What a run made of one source object, as its summary counts it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Class {
+    /// Not a source of the pair (no object, or not a user or group).
+    #[default]
+    Absent,
+    /// Paired, with a translation row.
+    Matched,
+    /// No target, or nothing to translate.
+    Unmatched,
+    /// Held back.
+    Ambiguous,
+}
+
+impl MatchSummary {
+    fn count(&mut self, class: Class, name: impl FnOnce() -> String) {
+        let list = match class {
+            Class::Absent => return,
+            Class::Matched => {
+                self.matched += 1;
+                return;
+            }
+            Class::Unmatched => {
+                self.unmatched += 1;
+                &mut self.unmatched_names
+            }
+            Class::Ambiguous => {
+                self.ambiguous += 1;
+                &mut self.ambiguous_names
+            }
+        };
+        if list.len() < REPORTED_NAMES {
+            list.push(name());
+        }
+    }
+}
+
 /// What the store should hold for one source object after a run.
 enum Wanted<'a> {
     Row {
-        source: &'a CachedObject,
         target: &'a CachedObject,
         rule: &'a str,
     },
     Message(MessageLevel, String),
+}
+
+/// Works out a run's writes against the fingerprints of what the store holds, bringing the
+/// fingerprints to what the store will hold once the writes are made.
+struct Planner<'s> {
+    rows: &'s mut HashMap<ObjectGuid, u64>,
+    messages: &'s mut HashMap<ObjectGuid, u64>,
+    write: MatchWrite,
+    source: DirectoryId,
+    target: DirectoryId,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl Planner<'_> {
+    /// Plans `outcome` for `object`; matched outcomes name a target of `targets`.
+    fn one<T: Targets + ?Sized>(
+        &mut self,
+        object: &CachedObject,
+        outcome: &Pairing,
+        targets: &T,
+    ) -> Result<Class> {
+        let (class, wanted) = match outcome {
+            Pairing::Matched { target: t, rule } => {
+                let t = targets.target(*t).ok_or_else(|| {
+                    Error::Internal(format!("a match of {:?} names no target", object.name()))
+                })?;
+                match (object.sid.as_ref(), t.sid.as_ref()) {
+                    (Some(_), Some(_)) => (Class::Matched, Wanted::Row { target: t, rule }),
+                    // Without both SIDs there is nothing to translate on a device.
+                    (None, _) => (
+                        Class::Unmatched,
+                        Wanted::Message(
+                            MessageLevel::Warning,
+                            "has no SID, so there is nothing to translate on a device".into(),
+                        ),
+                    ),
+                    (_, None) => (
+                        Class::Unmatched,
+                        Wanted::Message(
+                            MessageLevel::Warning,
+                            format!(
+                                "matches {:?} by {}, which has no SID to translate to",
+                                t.name(),
+                                rule
+                            ),
+                        ),
+                    ),
+                }
+            }
+            Pairing::Unmatched(why) => (
+                Class::Unmatched,
+                Wanted::Message(MessageLevel::Warning, why.clone()),
+            ),
+            Pairing::Ambiguous(why) => (
+                Class::Ambiguous,
+                Wanted::Message(MessageLevel::Error, why.clone()),
+            ),
+        };
+        let guid = object.guid;
+        match wanted {
+            Wanted::Row { target: t, rule } => {
+                let (Some(sk), Some(tk)) = (side_key(object), side_key(t)) else {
+                    self.gone(guid);
+                    return Ok(class);
+                };
+                let print = row_print(object.kind, sk, tk, rule);
+                if self.rows.insert(guid, print) != Some(print) {
+                    if let (Some(source), Some(target)) =
+                        (side(object, self.source), side(t, self.target))
+                    {
+                        self.write.delete_rows.push(guid);
+                        self.write.insert_rows.push((
+                            TranslationEntry {
+                                kind: object.kind,
+                                source,
+                                target,
+                            },
+                            rule.to_string(),
+                        ));
+                    }
+                }
+                if self.messages.remove(&guid).is_some() {
+                    self.write.delete_messages.push(guid);
+                }
+            }
+            Wanted::Message(level, message) => {
+                let print = message_print(level, &message);
+                if self.rows.remove(&guid).is_some() {
+                    self.write.delete_rows.push(guid);
+                }
+                if self.messages.insert(guid, print) != Some(print) {
+                    self.write.upsert_messages.push(ObjectMessage {
+                        guid,
+                        level,
+                        message,
+                        at: self.now,
+                    });
+                }
+            }
+        }
+        Ok(class)
+    }
+
+    /// The object is no longer a source of the pair: its row and message go.
+    fn gone(&mut self, guid: ObjectGuid) {
+        if self.rows.remove(&guid).is_some() {
+            self.write.delete_rows.push(guid);
+        }
+        if self.messages.remove(&guid).is_some() {
+            self.write.delete_messages.push(guid);
+        }
+    }
+
+    /// After every source was planned: what the store holds for any other object goes.
+    fn only(&mut self, keep: impl Fn(&ObjectGuid) -> bool) {
+        let gone: Vec<ObjectGuid> = self
+            .rows
+            .keys()
+            .chain(self.messages.keys())
+            .filter(|g| !keep(g))
+            .copied()
+            .collect();
+        for guid in gone {
+            self.gone(guid);
+        }
+    }
 }
 
 /// One side of a row as fingerprinted: GUID, SIDs (own, on-premises, history), UPN, name.
@@ -140,12 +312,16 @@ fn entry_key(side: &TranslationSide) -> SideKey<'_> {
     )
 }
 
-/// What the store holds for one source and target pair, as fingerprints per source object.
+/// What the store holds for one source and target pair, as fingerprints per source object,
+/// with the pair's match index and what each source came to at the last run.
 #[derive(Debug, Default)]
 struct PairState {
     generation: i64,
     rows: HashMap<ObjectGuid, u64>,
     messages: HashMap<ObjectGuid, u64>,
+    index: Option<PairIndex>,
+    /// Per source slot of the index's source cache.
+    class: Vec<Class>,
 }
 
 /// One pair's state, locked while a run of that pair works on it.
@@ -199,133 +375,35 @@ async fn load_pair(
 struct Plan {
     write: MatchWrite,
     summary: MatchSummary,
-    rows: HashMap<ObjectGuid, u64>,
-    messages: HashMap<ObjectGuid, u64>,
 }
 
-#[allow(clippy::too_many_arguments)]
 fn plan(
     state: &PairState,
-    source: DirectoryId,
-    target: DirectoryId,
+    pair: (DirectoryId, DirectoryId),
     sources: &[&CachedObject],
     targets: &[&CachedObject],
     outcomes: &[Pairing],
     now: chrono::DateTime<chrono::Utc>,
-) -> Plan {
+) -> Result<Plan> {
+    let (mut rows, mut messages) = (state.rows.clone(), state.messages.clone());
+    let mut planner = Planner {
+        rows: &mut rows,
+        messages: &mut messages,
+        write: MatchWrite::default(),
+        source: pair.0,
+        target: pair.1,
+        now,
+    };
     let mut summary = MatchSummary::default();
-    let mut write = MatchWrite::default();
-    let mut rows = HashMap::with_capacity(state.rows.len());
-    let mut messages = HashMap::new();
     for (object, outcome) in sources.iter().zip(outcomes) {
-        let wanted = match outcome {
-            Pairing::Matched { target: t, rule } => {
-                let t = targets[*t];
-                match (object.sid.as_ref(), t.sid.as_ref()) {
-                    (Some(_), Some(_)) => {
-                        summary.matched += 1;
-                        Wanted::Row {
-                            source: object,
-                            target: t,
-                            rule,
-                        }
-                    }
-                    // Without both SIDs there is nothing to translate on a device.
-                    (None, _) => {
-                        summary.unmatched += 1;
-                        MatchSummary::note(&mut summary.unmatched_names, object.name());
-                        Wanted::Message(
-                            MessageLevel::Warning,
-                            "has no SID, so there is nothing to translate on a device".into(),
-                        )
-                    }
-                    (_, None) => {
-                        summary.unmatched += 1;
-                        MatchSummary::note(&mut summary.unmatched_names, object.name());
-                        Wanted::Message(
-                            MessageLevel::Warning,
-                            format!(
-                                "matches {:?} by {}, which has no SID to translate to",
-                                t.name(),
-                                rule
-                            ),
-                        )
-                    }
-                }
-            }
-            Pairing::Unmatched(why) => {
-                summary.unmatched += 1;
-                MatchSummary::note(&mut summary.unmatched_names, object.name());
-                Wanted::Message(MessageLevel::Warning, why.clone())
-            }
-            Pairing::Ambiguous(why) => {
-                summary.ambiguous += 1;
-                MatchSummary::note(&mut summary.ambiguous_names, object.name());
-                Wanted::Message(MessageLevel::Error, why.clone())
-            }
-        };
-        match wanted {
-            Wanted::Row {
-                source: s,
-                target: t,
-                rule,
-            } => {
-                let (Some(sk), Some(tk)) = (side_key(s), side_key(t)) else {
-                    continue;
-                };
-                let print = row_print(s.kind, sk, tk, rule);
-                let guid = s.guid;
-                if state.rows.get(&guid) != Some(&print) {
-                    if let (Some(source), Some(target)) = (side(s, source), side(t, target)) {
-                        write.delete_rows.push(guid);
-                        write.insert_rows.push((
-                            TranslationEntry {
-                                kind: s.kind,
-                                source,
-                                target,
-                            },
-                            rule.to_string(),
-                        ));
-                    }
-                }
-                if state.messages.contains_key(&guid) {
-                    write.delete_messages.push(guid);
-                }
-                rows.insert(guid, print);
-            }
-            Wanted::Message(level, message) => {
-                let print = message_print(level, &message);
-                let guid = object.guid;
-                if state.rows.contains_key(&guid) {
-                    write.delete_rows.push(guid);
-                }
-                if state.messages.get(&guid) != Some(&print) {
-                    write.upsert_messages.push(ObjectMessage {
-                        guid,
-                        level,
-                        message,
-                        at: now,
-                    });
-                }
-                messages.insert(guid, print);
-            }
-        }
+        let class = planner.one(object, outcome, targets)?;
+        summary.count(class, || object.name().to_string());
     }
-    // What the store holds for objects gone from the source, or no longer matched at all.
-    let gone = |g: &&ObjectGuid| !rows.contains_key(*g) && !messages.contains_key(*g);
-    write
-        .delete_rows
-        .extend(state.rows.keys().filter(gone).copied());
-    write
-        .delete_messages
-        .extend(state.messages.keys().filter(gone).copied());
+    let kept: std::collections::HashSet<ObjectGuid> = sources.iter().map(|o| o.guid).collect();
+    planner.only(|g| kept.contains(g));
+    let write = planner.write;
     summary.rows_changed = (write.delete_rows.len() + write.insert_rows.len()) as u64;
-    Plan {
-        write,
-        summary,
-        rows,
-        messages,
-    }
+    Ok(Plan { write, summary })
 }
 
 /// The state of a pair, read again when another run (here or on another replica) wrote since.
@@ -334,7 +412,7 @@ async fn pair_state(
     cache: &PairCache,
     source: DirectoryId,
     target: DirectoryId,
-) -> Result<PairSlot> {
+) -> Result<(PairSlot, bool)> {
     let slot = cache
         .pairs
         .lock()
@@ -342,14 +420,16 @@ async fn pair_state(
         .entry((source, target))
         .or_default()
         .clone();
-    {
+    let reloaded = {
         let mut state = slot.lock().await;
         let generation = store.pair_generation(source, target).await?;
-        if state.generation != generation || generation == 0 {
+        let stale = state.generation != generation || generation == 0;
+        if stale {
             *state = load_pair(store, source, target, generation).await?;
         }
-    }
-    Ok(slot)
+        stale
+    };
+    Ok((slot, reloaded))
 }
 
 /// What a run would change in the translation table, had it written.
@@ -367,7 +447,7 @@ pub struct WhatIf {
     pub examples: Vec<String>,
 }
 
-/// Works out what [`persist`] would change, without changing anything.
+/// Works out what [`run_pair`] would change, without changing anything.
 #[allow(clippy::too_many_arguments)]
 pub async fn what_if(
     store: &Store,
@@ -379,9 +459,9 @@ pub async fn what_if(
     outcomes: &[Pairing],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<WhatIf> {
-    let slot = pair_state(store, cache, source, target).await?;
+    let (slot, _) = pair_state(store, cache, source, target).await?;
     let state = slot.lock().await;
-    let plan = plan(&state, source, target, sources, targets, outcomes, now);
+    let plan = plan(&state, (source, target), sources, targets, outcomes, now)?;
     let mut what = WhatIf {
         summary: plan.summary,
         ..WhatIf::default()
@@ -410,37 +490,111 @@ pub async fn what_if(
     Ok(what)
 }
 
-/// Writes `outcomes` (one per object of `sources`, in order; matched ones index `targets`) as the
-/// translation table and messages from `source` into `target`.
+/// Matches the users and groups of the `sources` cache to those of `targets` under `profile` and
+/// makes the translation table and messages from `source` into `target` equal to the result.
+/// After a run of the same profile over the same caches, only what their imports touched since is
+/// matched again; the result is the one a full run would give.
 #[allow(clippy::too_many_arguments)]
-pub async fn persist(
+pub async fn run_pair(
     store: &Store,
     cache: &PairCache,
-    source: DirectoryId,
-    target: DirectoryId,
-    sources: &[&CachedObject],
-    targets: &[&CachedObject],
-    outcomes: &[Pairing],
-    profile: &str,
+    (source, target): (DirectoryId, DirectoryId),
+    profile: &MatchProfile,
+    profile_text: &str,
+    sources: &ObjectCache,
+    targets: &ObjectCache,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<MatchSummary> {
-    let slot = pair_state(store, cache, source, target).await?;
-    let mut state = slot.lock().await;
-    let Plan {
-        write,
-        summary,
-        rows,
-        messages,
-    } = plan(&state, source, target, sources, targets, outcomes, now);
-    let generation = store
-        .write_match(source, target, &stage(target), profile, write, now)
-        .await?;
-    *state = PairState {
-        generation,
-        rows,
-        messages,
+    let (slot, reloaded) = pair_state(store, cache, source, target).await?;
+    let mut guard = slot.lock().await;
+    let state = &mut *guard;
+    let delta = match state.index.as_mut() {
+        Some(index) if !reloaded => index.update(profile, sources, targets),
+        _ => None,
     };
-    Ok(summary)
+    let full = delta.is_none();
+    let touched = match delta {
+        Some(touched) => touched,
+        None => {
+            let (index, touched) = PairIndex::build(profile, sources, targets);
+            state.index = Some(index);
+            state.class = Vec::new();
+            touched
+        }
+    };
+    state.class.resize(sources.slot_count(), Class::Absent);
+    let PairState {
+        rows,
+        messages,
+        index,
+        class,
+        ..
+    } = state;
+    let index = index
+        .as_ref()
+        .ok_or_else(|| Error::Internal("the match index was not built".into()))?;
+    let mut planner = Planner {
+        rows,
+        messages,
+        write: MatchWrite::default(),
+        source,
+        target,
+        now,
+    };
+    for guid in touched.gone {
+        planner.gone(guid);
+    }
+    let mut planned = Ok(());
+    for (slot, proposal) in touched.proposals {
+        let Some(object) = sources.at(slot) else {
+            continue;
+        };
+        let finding = profile::finalize(proposal, |t| index.claims(t));
+        let pairing = describe(profile, object, targets, finding);
+        match planner.one(object, &pairing, targets) {
+            Ok(c) => class[slot as usize] = c,
+            Err(e) => {
+                planned = Err(e);
+                break;
+            }
+        }
+    }
+    if full {
+        planner.only(|g| sources.get(g).is_some_and(|o| translatable(o.kind)));
+    }
+    let write = planner.write;
+    let mut summary = MatchSummary {
+        rows_changed: (write.delete_rows.len() + write.insert_rows.len()) as u64,
+        ..MatchSummary::default()
+    };
+    for (slot, c) in class.iter().enumerate() {
+        summary.count(*c, || {
+            sources
+                .at(slot as u32)
+                .map(|o| o.name().to_string())
+                .unwrap_or_default()
+        });
+    }
+    let written = match planned {
+        Ok(()) => {
+            store
+                .write_match(source, target, &stage(target), profile_text, write, now)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match written {
+        Ok(generation) => {
+            state.generation = generation;
+            Ok(summary)
+        }
+        Err(e) => {
+            // The fingerprints already say what was not written: read them again next time.
+            state.generation = -1;
+            state.index = None;
+            Err(e)
+        }
+    }
 }
 
 /// Matches `sources` to `targets` (users and groups only) under `profile`: one outcome per source,
@@ -459,10 +613,10 @@ pub fn run_profile(
         .collect()
 }
 
-fn describe(
+fn describe<T: Targets + ?Sized>(
     profile: &MatchProfile,
     source: &CachedObject,
-    targets: &[&CachedObject],
+    targets: &T,
     outcome: Finding,
 ) -> Pairing {
     let by = |via: Via| match via {
@@ -493,7 +647,11 @@ fn describe(
             candidate_count,
             shared,
         } => {
-            let names: Vec<&str> = candidates.iter().map(|&i| targets[i].name()).collect();
+            let names: Vec<&str> = candidates
+                .iter()
+                .filter_map(|&i| targets.target(i))
+                .map(CachedObject::name)
+                .collect();
             if shared {
                 Pairing::Ambiguous(format!(
                     "its one candidate by {} ({}) is also another source object's; none is paired",

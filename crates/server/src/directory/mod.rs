@@ -12,6 +12,7 @@ mod import;
 pub mod import_kinds;
 pub mod ldap;
 pub mod matching;
+mod match_index;
 mod pairs;
 pub mod profile;
 pub mod report;

@@ -74,7 +74,6 @@ pub async fn set_pair_profile(
 /// The users and groups of a cache: the only objects matching looks at.
 pub fn translatable(view: &cache::ObjectCache) -> Vec<&CachedObject> {
     view.objects()
-        .iter()
         .filter(|o| matching::translatable(o.kind))
         .collect()
 }
@@ -144,16 +143,14 @@ pub async fn match_pair(
 ) -> Result<MatchSummary> {
     let started = std::time::Instant::now();
     let pair = OpenPair::open(app, source, target, profile).await?;
-    let run = pair.run();
-    let summary = matching::persist(
+    let summary = matching::run_pair(
         &app.store,
         &app.pairs,
-        source,
-        target,
-        &run.sources,
-        &run.targets,
-        &run.outcomes,
+        (source, target),
+        &pair.profile,
         &crate::store::to_json(&pair.profile)?,
+        &pair.source,
+        &pair.target,
         app.clock.now(),
     )
     .await?;

@@ -18,6 +18,7 @@ use model::{FieldError, Validator};
 use serde::{Deserialize, Serialize};
 
 pub use engine::{match_all, Finding, Matcher, Via};
+pub(crate) use engine::{finalize, key, propose, Candidates, Hits, Proposal};
 pub use explain::{explain, Explanation, Step, Verdict};
 pub use expr::{Expr, ParseError};
 

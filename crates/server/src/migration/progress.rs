@@ -139,7 +139,6 @@ pub async fn devices(app: &App) -> Result<Vec<DeviceStatus>> {
                     let cache = cache.read().await;
                     cache
                         .objects()
-                        .iter()
                         .filter(|o| o.kind == ObjectKind::Computer)
                         .map(|o| (o.guid, o.name().to_string()))
                         .collect()

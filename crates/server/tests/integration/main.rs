@@ -20,6 +20,7 @@ mod jobs;
 mod ldap;
 mod licences;
 mod lock_screen;
+mod matching_delta;
 mod metrics;
 mod openapi;
 mod packages;

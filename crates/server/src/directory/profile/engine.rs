@@ -61,21 +61,21 @@ pub enum Finding {
 }
 
 /// Target indexes with one key: almost always one, so that case allocates nothing.
-#[derive(Debug)]
-enum Hits {
+#[derive(Debug, Clone)]
+pub(crate) enum Hits {
     One(u32),
     Many(Vec<u32>),
 }
 
 impl Hits {
-    fn push(&mut self, index: u32) {
+    pub(crate) fn push(&mut self, index: u32) {
         match self {
             Hits::One(first) => *self = Hits::Many(vec![*first, index]),
             Hits::Many(all) => all.push(index),
         }
     }
 
-    fn as_slice(&self) -> &[u32] {
+    pub(crate) fn as_slice(&self) -> &[u32] {
         match self {
             Hits::One(one) => std::slice::from_ref(one),
             Hits::Many(all) => all,
@@ -84,7 +84,8 @@ impl Hits {
 }
 
 /// A source's first decision, before one-to-one is enforced.
-pub(super) enum Proposal {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Proposal {
     Target(usize, Via),
     Several(Via, Vec<usize>, usize),
     Nothing { had_key: bool },
@@ -101,7 +102,7 @@ pub struct Matcher<'a, T> {
 }
 
 /// The key of `object` under one side of a rule.
-pub(super) fn key<'e, A: Attributes + ?Sized>(
+pub(crate) fn key<'e, A: Attributes + ?Sized>(
     expr: &'e Expr,
     object: &'e A,
     ignore_case: bool,
@@ -149,6 +150,16 @@ impl<'a, T: Attributes> Matcher<'a, T> {
                 }
             }
         }
+        let guid = |i: &u32| targets[*i as usize].object_guid();
+        let lists = sid_history
+            .iter_mut()
+            .flat_map(|m| m.values_mut())
+            .chain(keys.iter_mut().flatten().flat_map(|m| m.values_mut()));
+        for hits in lists {
+            if let Hits::Many(all) = hits {
+                all.sort_by_key(guid);
+            }
+        }
         Matcher {
             profile,
             targets,
@@ -173,77 +184,112 @@ impl<'a, T: Attributes> Matcher<'a, T> {
 
     /// The first decision for `source`: sIDHistory, then the rules in order.
     pub(super) fn propose<S: Attributes>(&self, source: &S) -> Proposal {
-        let group = source.is_group();
-        let decide = |via: Via, found: &[u32]| match found {
-            [] => None,
-            [one] => Some(Proposal::Target(*one as usize, via)),
-            many => Some(Proposal::Several(
-                via,
-                many.iter()
-                    .take(KEPT_CANDIDATES)
-                    .map(|&i| i as usize)
-                    .collect(),
-                many.len(),
-            )),
-        };
-        if self.profile.sid_history {
-            if let Some(sid) = source.sid() {
-                if let Some(p) = decide(Via::SidHistory, self.by_sid_history(group, sid)) {
-                    return p;
-                }
-            }
-        }
-        // "No value" only when some rule applies and none could compute a key.
-        let (mut covered, mut had_key) = (false, false);
-        for (i, rule) in self.profile.rules.iter().enumerate() {
-            if !rule.applies_to.covers(group) {
-                continue;
-            }
-            covered = true;
-            let Some(k) = key(&rule.source, source, rule.ignore_case) else {
-                continue;
-            };
-            had_key = true;
-            if let Some(p) = decide(Via::Rule(i), self.by_key(i, group, &k)) {
-                return p;
-            }
-        }
-        Proposal::Nothing {
-            had_key: had_key || !covered,
-        }
+        propose(self.profile, self, source)
     }
 
     /// One outcome per source, in order; no target is given to two sources.
     pub fn match_all<S: Attributes>(&self, sources: &[S]) -> Vec<Finding> {
         let proposals: Vec<Proposal> = sources.iter().map(|s| self.propose(s)).collect();
-        let mut claims = vec![0u8; self.targets.len()];
+        let mut claims = vec![0u32; self.targets.len()];
         for p in &proposals {
             if let Proposal::Target(t, _) = p {
-                claims[*t] = claims[*t].saturating_add(1);
+                claims[*t] += 1;
             }
         }
         proposals
             .into_iter()
-            .map(|p| match p {
-                Proposal::Target(target, via) if claims[target] == 1 => {
-                    Finding::Matched { target, via }
-                }
-                Proposal::Target(target, via) => Finding::Ambiguous {
-                    via,
-                    candidates: vec![target],
-                    candidate_count: 1,
-                    shared: true,
-                },
-                Proposal::Several(via, candidates, candidate_count) => Finding::Ambiguous {
-                    via,
-                    candidates,
-                    candidate_count,
-                    shared: false,
-                },
-                Proposal::Nothing { had_key: true } => Finding::Unmatched,
-                Proposal::Nothing { had_key: false } => Finding::NoValue,
-            })
+            .map(|p| finalize(p, |t| claims[t]))
             .collect()
+    }
+}
+
+impl<T: Attributes> Candidates for Matcher<'_, T> {
+    fn by_sid_history(&self, group: bool, sid: &Sid) -> Cow<'_, [u32]> {
+        Cow::Borrowed(Matcher::by_sid_history(self, group, sid))
+    }
+
+    fn by_key(&self, rule: usize, group: bool, key: &str) -> Cow<'_, [u32]> {
+        Cow::Borrowed(Matcher::by_key(self, rule, group, key))
+    }
+}
+
+/// Where a proposal finds its candidate targets: indexes, each list in the order of the targets'
+/// GUIDs, so which candidates a message names never depends on how the targets were read.
+pub(crate) trait Candidates {
+    /// Targets of the kind whose sIDHistory holds `sid`.
+    fn by_sid_history(&self, group: bool, sid: &Sid) -> Cow<'_, [u32]>;
+    /// Targets of the kind whose key under rule `rule` is `key`.
+    fn by_key(&self, rule: usize, group: bool, key: &str) -> Cow<'_, [u32]>;
+}
+
+/// The first decision for `source` under `profile`: sIDHistory, then the rules in order.
+pub(crate) fn propose<S: Attributes, C: Candidates + ?Sized>(
+    profile: &MatchProfile,
+    candidates: &C,
+    source: &S,
+) -> Proposal {
+    let group = source.is_group();
+    let decide = |via: Via, found: &[u32]| match found {
+        [] => None,
+        [one] => Some(Proposal::Target(*one as usize, via)),
+        many => Some(Proposal::Several(
+            via,
+            many.iter()
+                .take(KEPT_CANDIDATES)
+                .map(|&i| i as usize)
+                .collect(),
+            many.len(),
+        )),
+    };
+    if profile.sid_history {
+        if let Some(sid) = source.sid() {
+            if let Some(p) = decide(
+                Via::SidHistory,
+                &candidates.by_sid_history(group, sid),
+            ) {
+                return p;
+            }
+        }
+    }
+    // "No value" only when some rule applies and none could compute a key.
+    let (mut covered, mut had_key) = (false, false);
+    for (i, rule) in profile.rules.iter().enumerate() {
+        if !rule.applies_to.covers(group) {
+            continue;
+        }
+        covered = true;
+        let Some(k) = key(&rule.source, source, rule.ignore_case) else {
+            continue;
+        };
+        had_key = true;
+        if let Some(p) = decide(Via::Rule(i), &candidates.by_key(i, group, &k)) {
+            return p;
+        }
+    }
+    Proposal::Nothing {
+        had_key: had_key || !covered,
+    }
+}
+
+/// The outcome of a proposal once every source has proposed: `claims` counts the sources
+/// proposing each target.
+pub(crate) fn finalize(proposal: Proposal, claims: impl Fn(usize) -> u32) -> Finding {
+    match proposal {
+        Proposal::Target(target, via) if claims(target) == 1 => Finding::Matched { target, via },
+        Proposal::Target(target, via) => Finding::Ambiguous {
+            via,
+            candidates: vec![target],
+            candidate_count: 1,
+            shared: true,
+        },
+        Proposal::Several(via, candidates, candidate_count) => Finding::Ambiguous {
+            via,
+            candidates,
+            candidate_count,
+            shared: false,
+        },
+        Proposal::Nothing { had_key: true } => Finding::Unmatched,
+        Proposal::Nothing { had_key: false } => Finding::NoValue,
     }
 }
 
