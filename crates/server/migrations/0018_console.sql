@@ -42,6 +42,21 @@ CREATE INDEX batch_devices_agent ON batch_devices (agent, runbook);
 CREATE INDEX batch_devices_by_name ON batch_devices (name_key, computer);
 CREATE INDEX batch_devices_batch_by_name ON batch_devices (batch, name_key);
 
+-- The row of batch_devices each computer of each batch's assignments makes, as the batch, the
+-- computer, its agent and the agent's run stand now: what the triggers and the batch's own
+-- writes insert, by computer or by batch.
+CREATE VIEW batch_device_rows AS
+SELECT ba.batch, ba.runbook, o.directory, o.guid AS computer, o.name AS computer_name,
+    LOWER(o.name) AS name_key, a.id AS agent,
+    CASE WHEN a.id IS NULL THEN 'NoAgent' ELSE COALESCE(r.status, 'Waiting') END AS status,
+    r.phase
+FROM batch_assignments ba
+JOIN directory_objects o ON o.directory = ba.directory AND o.kind = 'Computer'
+LEFT JOIN agents a ON a.directory = o.directory AND a.computer_guid = o.guid
+LEFT JOIN agent_runs r ON r.agent = a.id AND r.runbook = ba.runbook
+WHERE ba.selects_all <> (SELECT COUNT(*) FROM batch_listed l
+                         WHERE l.batch = ba.batch AND l.computer = o.guid);
+
 -- How many rows of batch_devices are in each status and phase (`''` for none), per batch and
 -- runbook: the dashboard's donuts without reading the rows.
 CREATE TABLE device_counts (

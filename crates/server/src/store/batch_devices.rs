@@ -186,21 +186,10 @@ pub(super) async fn write_batch_devices(
         }
         query.execute(&mut *conn).await?;
     }
-    sqlx::query(
-        "INSERT INTO batch_devices \
-         (batch, runbook, directory, computer, computer_name, name_key, agent, status, phase) \
-         SELECT ba.batch, ba.runbook, o.directory, o.guid, o.name, LOWER(o.name), a.id, \
-         CASE WHEN a.id IS NULL THEN 'NoAgent' ELSE COALESCE(r.status, 'Waiting') END, r.phase \
-         FROM batch_assignments ba \
-         JOIN directory_objects o ON o.directory = ba.directory AND o.kind = 'Computer' \
-         LEFT JOIN agents a ON a.directory = o.directory AND a.computer_guid = o.guid \
-         LEFT JOIN agent_runs r ON r.agent = a.id AND r.runbook = ba.runbook \
-         WHERE ba.batch = $1 AND ba.selects_all <> \
-         (SELECT COUNT(*) FROM batch_listed l WHERE l.batch = ba.batch AND l.computer = o.guid)",
-    )
-    .bind(&id_text)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query("INSERT INTO batch_devices SELECT * FROM batch_device_rows WHERE batch = $1")
+        .bind(&id_text)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

@@ -3,25 +3,26 @@
 -- under an advisory lock, so replicas starting together do not race.
 SELECT pg_advisory_xact_lock(7301800018);
 
+CREATE OR REPLACE FUNCTION rehome_count(b TEXT, r TEXT, s TEXT, p TEXT, delta BIGINT)
+RETURNS void LANGUAGE sql AS $body$
+    INSERT INTO device_counts (batch, runbook, status, phase, n)
+    VALUES (b, r, s, COALESCE(p, ''), delta)
+    ON CONFLICT (batch, runbook, status, phase) DO UPDATE SET n = device_counts.n + delta;
+$body$;
+
 CREATE OR REPLACE FUNCTION rehome_count_device() RETURNS trigger LANGUAGE plpgsql AS $body$
 BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM rehome_count(NEW.batch, NEW.runbook, NEW.status, NEW.phase, 1);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM rehome_count(OLD.batch, OLD.runbook, OLD.status, OLD.phase, -1);
     -- The two count rows a move touches are locked in one order, so two moves cannot deadlock.
-    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE'
-        AND (NEW.status, COALESCE(NEW.phase, '')) < (OLD.status, COALESCE(OLD.phase, ''))) THEN
-        INSERT INTO device_counts (batch, runbook, status, phase, n)
-        VALUES (NEW.batch, NEW.runbook, NEW.status, COALESCE(NEW.phase, ''), 1)
-        ON CONFLICT (batch, runbook, status, phase) DO UPDATE SET n = device_counts.n + 1;
-    END IF;
-    IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        UPDATE device_counts SET n = n - 1
-        WHERE batch = OLD.batch AND runbook = OLD.runbook AND status = OLD.status
-          AND phase = COALESCE(OLD.phase, '');
-    END IF;
-    IF TG_OP = 'UPDATE'
-        AND (NEW.status, COALESCE(NEW.phase, '')) > (OLD.status, COALESCE(OLD.phase, '')) THEN
-        INSERT INTO device_counts (batch, runbook, status, phase, n)
-        VALUES (NEW.batch, NEW.runbook, NEW.status, COALESCE(NEW.phase, ''), 1)
-        ON CONFLICT (batch, runbook, status, phase) DO UPDATE SET n = device_counts.n + 1;
+    ELSIF (OLD.status, COALESCE(OLD.phase, '')) < (NEW.status, COALESCE(NEW.phase, '')) THEN
+        PERFORM rehome_count(OLD.batch, OLD.runbook, OLD.status, OLD.phase, -1);
+        PERFORM rehome_count(NEW.batch, NEW.runbook, NEW.status, NEW.phase, 1);
+    ELSE
+        PERFORM rehome_count(NEW.batch, NEW.runbook, NEW.status, NEW.phase, 1);
+        PERFORM rehome_count(OLD.batch, OLD.runbook, OLD.status, OLD.phase, -1);
     END IF;
     RETURN NULL;
 END
@@ -88,16 +89,8 @@ BEGIN
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.kind = 'Computer'
         AND (TG_OP = 'INSERT' OR OLD.kind <> 'Computer') THEN
-        INSERT INTO batch_devices
-            (batch, runbook, directory, computer, computer_name, name_key, agent, status, phase)
-        SELECT ba.batch, ba.runbook, NEW.directory, NEW.guid, NEW.name, LOWER(NEW.name), a.id,
-            CASE WHEN a.id IS NULL THEN 'NoAgent' ELSE COALESCE(r.status, 'Waiting') END, r.phase
-        FROM batch_assignments ba
-        LEFT JOIN agents a ON a.directory = NEW.directory AND a.computer_guid = NEW.guid
-        LEFT JOIN agent_runs r ON r.agent = a.id AND r.runbook = ba.runbook
-        WHERE ba.directory = NEW.directory
-          AND ba.selects_all <> (SELECT COUNT(*) FROM batch_listed l
-                                 WHERE l.batch = ba.batch AND l.computer = NEW.guid);
+        INSERT INTO batch_devices SELECT * FROM batch_device_rows
+        WHERE directory = NEW.directory AND computer = NEW.guid;
     END IF;
     RETURN NULL;
 END

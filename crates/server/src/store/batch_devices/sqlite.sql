@@ -66,16 +66,8 @@ END;
 
 CREATE TRIGGER directory_objects_device_insert AFTER INSERT ON directory_objects
 WHEN NEW.kind = 'Computer' BEGIN
-    INSERT INTO batch_devices
-        (batch, runbook, directory, computer, computer_name, name_key, agent, status, phase)
-    SELECT ba.batch, ba.runbook, NEW.directory, NEW.guid, NEW.name, LOWER(NEW.name), a.id,
-        CASE WHEN a.id IS NULL THEN 'NoAgent' ELSE COALESCE(r.status, 'Waiting') END, r.phase
-    FROM batch_assignments ba
-    LEFT JOIN agents a ON a.directory = NEW.directory AND a.computer_guid = NEW.guid
-    LEFT JOIN agent_runs r ON r.agent = a.id AND r.runbook = ba.runbook
-    WHERE ba.directory = NEW.directory
-      AND ba.selects_all <> (SELECT COUNT(*) FROM batch_listed l
-                             WHERE l.batch = ba.batch AND l.computer = NEW.guid);
+    INSERT INTO batch_devices SELECT * FROM batch_device_rows
+    WHERE directory = NEW.directory AND computer = NEW.guid;
 END;
 
 CREATE TRIGGER directory_objects_device_update AFTER UPDATE OF name, kind ON directory_objects
@@ -84,16 +76,8 @@ WHEN OLD.name IS NOT NEW.name OR OLD.kind IS NOT NEW.kind BEGIN
     WHERE directory = OLD.directory AND computer = OLD.guid AND NEW.kind <> 'Computer';
     UPDATE batch_devices SET computer_name = NEW.name, name_key = LOWER(NEW.name)
     WHERE directory = NEW.directory AND computer = NEW.guid;
-    INSERT INTO batch_devices
-        (batch, runbook, directory, computer, computer_name, name_key, agent, status, phase)
-    SELECT ba.batch, ba.runbook, NEW.directory, NEW.guid, NEW.name, LOWER(NEW.name), a.id,
-        CASE WHEN a.id IS NULL THEN 'NoAgent' ELSE COALESCE(r.status, 'Waiting') END, r.phase
-    FROM batch_assignments ba
-    LEFT JOIN agents a ON a.directory = NEW.directory AND a.computer_guid = NEW.guid
-    LEFT JOIN agent_runs r ON r.agent = a.id AND r.runbook = ba.runbook
-    WHERE NEW.kind = 'Computer' AND OLD.kind <> 'Computer' AND ba.directory = NEW.directory
-      AND ba.selects_all <> (SELECT COUNT(*) FROM batch_listed l
-                             WHERE l.batch = ba.batch AND l.computer = NEW.guid);
+    INSERT INTO batch_devices SELECT * FROM batch_device_rows
+    WHERE directory = NEW.directory AND computer = NEW.guid AND OLD.kind <> 'Computer';
 END;
 
 CREATE TRIGGER directory_objects_device_delete AFTER DELETE ON directory_objects
