@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use model::ids::{AgentId, BatchId, DirectoryId, ObjectGuid, RunbookId};
+use model::ids::{AgentId, BatchId, DirectoryId, RunbookId};
 use model::status::{AgentStatus, Phase};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -301,23 +301,6 @@ impl Store {
             .fetch_one(self.pool())
             .await?;
         Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    /// Each agent with the computer it runs on (its directory and GUID): what the progress of
-    /// batches needs of them, without their certificates and keys.
-    pub async fn agent_computers(&self) -> Result<Vec<(AgentId, DirectoryId, ObjectGuid)>> {
-        let rows = sqlx::query("SELECT id, directory, computer_guid FROM agents")
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    parse_text("agent id", &row.try_get::<String, _>("id")?)?,
-                    parse_text("directory id", &row.try_get::<String, _>("directory")?)?,
-                    parse_text("computer guid", &row.try_get::<String, _>("computer_guid")?)?,
-                ))
-            })
-            .collect()
     }
 
     /// How many agents `filter` keeps.
