@@ -121,6 +121,32 @@ async fn seed_agents(
     .bind(batch.to_string())
     .execute(pool)
     .await?;
+    // Three events of every agent (the rows of Agent logs) and a failed communication per
+    // computer (the rows of Failed communications).
+    for (seq, level, message) in [
+        (1, "info", "Startup began"),
+        (2, "warning", "A profile was skipped"),
+        (3, "error", "Permissions failed"),
+    ] {
+        sqlx::query(
+            "INSERT INTO agent_events (agent, seq, at, received_at, level, runbook, phase, step, \
+             status, message) SELECT id, $1, registered_at, registered_at, $2, $3, 'Permissions', \
+             NULL, NULL, $4 FROM agents",
+        )
+        .bind(seq)
+        .bind(level)
+        .bind(runbook.to_string())
+        .bind(message)
+        .execute(pool)
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO failed_communications (id, at, computer_name, remote_address, code, message, \
+         first_at, repeats) SELECT 'f' || id, registered_at, computer_name, '127.0.0.1', \
+         'not_imported', 'The computer was not imported', registered_at, 1 FROM agents",
+    )
+    .execute(pool)
+    .await?;
     for (n, folder) in [(1, "Administrator"), (2, "user"), (3, "shared")] {
         sqlx::query(
             "INSERT INTO harvested_profiles (agent, sid, path, last_used, harvested_at) \
@@ -239,24 +265,49 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
-    let pages = [
+    let one_user = app
+        .store
+        .search_objects("*", Some(source), 1)
+        .await?
+        .into_iter()
+        .next()
+        .context("a user to report on")?;
+    let object_report = format!("/objects/{}/{}", one_user.directory, one_user.guid);
+    let dashboard_of_batch = format!("/?batch={batch_id}&runbook={runbook_id}");
+    let pages: Vec<&str> = vec![
         "/",
+        &dashboard_of_batch,
         "/devices",
+        "/devices?page=500",
         "/devices?status=NotAvailable&computer=WS*9",
+        "/devices?status=Error",
         "/devices.csv",
         "/translations",
         "/translations?search=ada",
         "/translations.csv",
         "/objects?q=ada*",
+        "/objects?q=*@source.test",
+        "/objects.csv?q=ada*",
+        &object_report,
         "/logs",
+        "/logs?level=error&computer=WS*9",
+        "/logs.csv",
         "/batches",
         "/agents",
+        "/agents?status=Error&computer=WS*9",
+        "/agents.csv",
+        "/communications",
+        "/communications.csv",
         "/reports/agent-details",
+        "/reports/agent-details?page=900",
         "/reports/agent-details?status=Error&computer=WS*9",
+        "/reports/agent-details.csv",
         "/reports/profiles",
+        "/reports/profiles?page=2500",
         "/reports/profiles?user=user1%25",
         "/reports/profiles.csv",
         "/sync-messages",
+        "/sync-messages.csv",
     ];
     println!(
         "{:<44} {:>9} {:>9} {:>10}",

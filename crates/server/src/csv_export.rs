@@ -40,3 +40,63 @@ pub fn download(file_name: &str, body: String) -> impl IntoResponse {
         body,
     )
 }
+
+/// One CSV line of `cells`, every cell guarded.
+fn line<const N: usize>(cells: [&str; N]) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(
+        cells
+            .iter()
+            .map(|cell| model::csv_guard::guard(cell).into_owned()),
+    )
+    .map_err(|e| Error::Internal(format!("cannot write CSV: {}", e)))?;
+    w.into_inner()
+        .map_err(|e| Error::Internal(format!("cannot write CSV: {}", e)))
+}
+
+/// A CSV download saved as `file_name`, of `header` and then each row `rows` yields as `cells`
+/// makes it, written as the rows arrive, so an export of a million rows never sits whole in
+/// memory. A row that fails ends the download there with an error (the client sees a broken
+/// transfer, never a short file that looks whole).
+pub fn stream<T: Send + 'static, const N: usize>(
+    file_name: &str,
+    header: [&str; N],
+    rows: tokio::sync::mpsc::Receiver<Result<T>>,
+    cells: impl Fn(T) -> [String; N] + Send + 'static,
+) -> axum::response::Response {
+    let first = line(header);
+    let body = futures_util::stream::unfold(
+        (Some(first), rows, cells),
+        |(first, mut rows, cells)| async move {
+            if let Some(first) = first {
+                return Some((first, (None, rows, cells)));
+            }
+            // Rows already waiting go out together, in chunks of about 64 KiB.
+            let mut chunk = Vec::new();
+            let mut next = rows.recv().await;
+            while let Some(row) = next {
+                match row.and_then(|r| line(cells(r).each_ref().map(String::as_str))) {
+                    Ok(bytes) => chunk.extend_from_slice(&bytes),
+                    Err(e) => return Some((Err(e), (None, rows, cells))),
+                }
+                next = if chunk.len() < 64 * 1024 {
+                    rows.try_recv().ok()
+                } else {
+                    None
+                };
+            }
+            (!chunk.is_empty()).then_some((Ok(chunk), (None, rows, cells)))
+        },
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", file_name),
+            ),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}

@@ -1,14 +1,17 @@
 //! `/api/v1/directories/{id}/connection`: how a directory is read. Secrets go in, never out.
+//! `/api/v1/directories/{id}/import-kinds`: which object types its imports keep.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::Json;
+use model::directory::ObjectKind;
 use model::ids::DirectoryId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{json_body, parse_id};
 use crate::auth::{Access, Area, Caller};
 use crate::directory::connection::{self, ConnectionInfo, ConnectionSettings};
+use crate::directory::import_kinds;
 use crate::{App, Error, Result};
 
 /// The body of `PUT /directories/{id}/connection`: the settings (with `kind`), and the secret,
@@ -92,4 +95,80 @@ pub async fn put_connection(
     connection::save_connection(&app, &caller, id, body.settings, secret)
         .await
         .map(Json)
+}
+
+/// The object types a directory's imports keep: the body of `PUT` and the answer of both
+/// methods of `/directories/{id}/import-kinds`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ImportKinds {
+    /// Each type kept: `User`, `Group`, `Computer`, `Contact`; at least one.
+    pub kinds: Vec<String>,
+}
+
+fn import_kinds_answer(kinds: &[ObjectKind]) -> Json<ImportKinds> {
+    Json(ImportKinds {
+        kinds: kinds.iter().map(|k| k.as_str().to_string()).collect(),
+    })
+}
+
+/// `GET /directories/{id}/import-kinds`.
+#[utoipa::path(
+    get,
+    path = "/directories/{id}/import-kinds",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_READ,
+    params(("id" = String, Path, description = "The directory's id.")),
+    responses(
+        (status = 200, description = "The object types its imports keep (every type until set).", body = ImportKinds),
+        (status = 404, description = "No such directory.", body = crate::error::ErrorBody)
+    )
+)]
+pub async fn get_import_kinds(
+    caller: Caller,
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Json<ImportKinds>> {
+    caller.require(Area::Sync, Access::Read)?;
+    let id = directory_id(&app, &id).await?;
+    let kinds = import_kinds::import_kinds(&app, id).await?;
+    Ok(import_kinds_answer(&kinds))
+}
+
+/// `PUT /directories/{id}/import-kinds`.
+#[utoipa::path(
+    put,
+    path = "/directories/{id}/import-kinds",
+    tag = "sync",
+    description = crate::api::openapi::access::SYNC_EDIT,
+    params(("id" = String, Path, description = "The directory's id.")),
+    request_body = ImportKinds,
+    responses(
+        (status = 200, description = "The object types its imports keep now; the next full import deletes the objects of the others.", body = ImportKinds),
+        (status = 404, description = "No such directory.", body = crate::error::ErrorBody),
+        (status = 422, description = "No type, or one that is not an object type; `fields` names `kinds`. Nothing was changed.", body = crate::error::ErrorBody)
+    )
+)]
+pub async fn put_import_kinds(
+    caller: Caller,
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ImportKinds>> {
+    caller.require(Area::Sync, Access::Edit)?;
+    let id = directory_id(&app, &id).await?;
+    let body: ImportKinds = json_body(&body)?;
+    let kinds = body
+        .kinds
+        .iter()
+        .map(|k| {
+            ObjectKind::parse(k.trim()).ok_or_else(|| {
+                Error::field(
+                    "kinds",
+                    format!("{k:?} is not an object type: use User, Group, Computer or Contact"),
+                )
+            })
+        })
+        .collect::<Result<Vec<ObjectKind>>>()?;
+    let kept = import_kinds::set_import_kinds(&app, &caller, id, &kinds).await?;
+    Ok(import_kinds_answer(&kept))
 }

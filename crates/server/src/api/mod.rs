@@ -57,6 +57,10 @@ pub fn routes() -> OpenApiRouter<App> {
             connections::get_connection,
             connections::put_connection
         ))
+        .routes(routes!(
+            connections::get_import_kinds,
+            connections::put_import_kinds
+        ))
         .routes(routes!(directory_sync::sync_directory))
         .routes(routes!(
             directory_sync::get_schedule,

@@ -6,9 +6,9 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 use model::ids::RunbookId;
 use model::status::{EventLevel, Phase};
-use serde::Deserialize;
 
-use super::table::{self, link, PER_PAGE};
+use super::filter_form::{self, form, named, Field, Filters};
+use super::table::{self, link};
 use super::{when, Viewer};
 use crate::auth::{Access, Area};
 use crate::store::fleet_events::FleetEventFilter;
@@ -17,28 +17,10 @@ use crate::{App, Result};
 /// The most rows one CSV holds.
 const CSV_ROWS: u64 = 1_000_000;
 
-/// The filters as the query string carries them.
-#[derive(Debug, Default, Deserialize)]
-pub struct LogQuery {
-    #[serde(default)]
-    runbook: Option<String>,
-    #[serde(default)]
-    phase: Option<String>,
-    #[serde(default)]
-    level: Option<String>,
-    #[serde(default)]
-    computer: Option<String>,
-    #[serde(default)]
-    user: Option<String>,
-    #[serde(default)]
-    page: Option<u64>,
-}
+/// Agent Logs' filters.
+const LOG_FILTERS: [&str; 5] = ["runbook", "phase", "level", "computer", "user"];
 
 const LEVELS: [EventLevel; 3] = [EventLevel::Info, EventLevel::Warning, EventLevel::Error];
-
-fn text(v: &Option<String>) -> &str {
-    v.as_deref().map(str::trim).unwrap_or_default()
-}
 
 pub(super) fn phase_named(name: &str) -> Option<Phase> {
     Phase::ALL
@@ -46,25 +28,13 @@ pub(super) fn phase_named(name: &str) -> Option<Phase> {
         .find(|p| crate::store::enum_text(p) == name)
 }
 
-impl LogQuery {
-    fn filter(&self) -> FleetEventFilter {
-        FleetEventFilter {
-            runbook: text(&self.runbook).parse::<RunbookId>().ok(),
-            phase: phase_named(text(&self.phase)),
-            level: LEVELS.into_iter().find(|l| l.as_str() == text(&self.level)),
-            computer: Some(text(&self.computer).to_string()).filter(|s| !s.is_empty()),
-            user: Some(text(&self.user).to_string()).filter(|s| !s.is_empty()),
-        }
-    }
-
-    fn pairs(&self) -> Vec<(&str, &str)> {
-        vec![
-            ("runbook", text(&self.runbook)),
-            ("phase", text(&self.phase)),
-            ("level", text(&self.level)),
-            ("computer", text(&self.computer)),
-            ("user", text(&self.user)),
-        ]
+fn log_filter(q: &Filters) -> FleetEventFilter {
+    FleetEventFilter {
+        runbook: q.parsed::<RunbookId>("runbook"),
+        phase: phase_named(q.text("phase")),
+        level: LEVELS.into_iter().find(|l| l.as_str() == q.text("level")),
+        computer: q.some("computer"),
+        user: q.some("user"),
     }
 }
 
@@ -72,18 +42,18 @@ impl LogQuery {
 pub async fn page(
     State(app): State<App>,
     viewer: Viewer,
-    Query(q): Query<LogQuery>,
+    Query(q): Query<Filters>,
 ) -> Result<Response> {
     if !viewer.may(Area::Agent, Access::Read) {
         return Ok(viewer.agent_page("Agent logs", html! {}));
     }
-    let filter = q.filter();
-    let total = app.store.fleet_event_count(&filter).await?;
-    let (page, offset) = table::page_at(total, q.page);
-    let rows = app
-        .store
-        .fleet_events(&filter, offset, PER_PAGE as u64)
-        .await?;
+    let filter = log_filter(&q);
+    let (total, page, rows) = table::paged(
+        app.store.fleet_event_count(&filter),
+        q.page(),
+        |offset, limit| app.store.fleet_events(&filter, offset, limit),
+    )
+    .await?;
     let mut runbooks = app.store.runbooks().await?;
     runbooks.sort_by(|a, b| a.name.cmp(&b.name));
     let runbook_name = |id: Option<RunbookId>| {
@@ -91,26 +61,19 @@ pub async fn page(
             .map(|r| r.name.clone())
             .unwrap_or_default()
     };
-    let pairs = q.pairs();
+    let pairs = q.pairs(&LOG_FILTERS);
     let body = html! {
         h1 { "Agent logs" }
-        form.filters method="get" action="/logs" {
-            label { "Runbook" select name="runbook" {
-                option value="" { "Any runbook" }
-                @for r in &runbooks { option value=(r.id) selected[text(&q.runbook) == r.id.to_string()] { (r.name) } }
-            } }
-            label { "Phase" select name="phase" {
-                option value="" { "Any phase" }
-                @for p in Phase::ALL { @let key = crate::store::enum_text(&p); option value=(key) selected[text(&q.phase) == key] { (p.label()) } }
-            } }
-            label { "Severity" select name="level" {
-                option value="" { "Any severity" }
-                @for l in LEVELS { option value=(l.as_str()) selected[text(&q.level) == l.as_str()] { (l.as_str()) } }
-            } }
-            label { "Computer" input name="computer" value=(text(&q.computer)) placeholder="WS-*"; }
-            label { "User" input name="user" value=(text(&q.user)) placeholder="alice*"; }
-            button type="submit" { "Filter" }
-        }
+        (form("/logs", &[
+            Field::Choice { label: "Runbook", name: "runbook", any: "Any runbook",
+                options: named(runbooks.iter().map(|r| (r.id, r.name.clone()))), current: q.text("runbook") },
+            Field::Choice { label: "Phase", name: "phase", any: "Any phase",
+                options: filter_form::phases(), current: q.text("phase") },
+            Field::Choice { label: "Severity", name: "level", any: "Any severity",
+                options: LEVELS.iter().map(|l| (l.as_str().to_string(), l.as_str().to_string())).collect(), current: q.text("level") },
+            Field::Text { label: "Computer", name: "computer", current: q.text("computer"), placeholder: "WS-*" },
+            Field::Text { label: "User", name: "user", current: q.text("user"), placeholder: "alice*" },
+        ], "Filter", false))
         p { a href=(link("/logs.csv", &pairs)) download { "Download CSV of these " (total) " events" } }
         table {
             thead { tr { th { "Time (device)" } th { "Computer" } th { "Severity" } th { "Runbook" } th { "Phase" } th { "Message" } } }
@@ -137,10 +100,10 @@ pub async fn page(
 pub async fn csv(
     State(app): State<App>,
     viewer: Viewer,
-    Query(q): Query<LogQuery>,
+    Query(q): Query<Filters>,
 ) -> Result<Response> {
     viewer.caller.require(Area::Agent, Access::Read)?;
-    let rows = app.store.fleet_events(&q.filter(), 0, CSV_ROWS).await?;
+    let rows = app.store.fleet_events(&log_filter(&q), 0, CSV_ROWS).await?;
     let runbooks = app.store.runbooks().await?;
     let body = crate::csv_export::write(
         [

@@ -12,6 +12,7 @@ mod connection;
 mod data;
 mod directories;
 mod download;
+mod filter_form;
 mod forms;
 pub mod headers;
 mod keys;
@@ -99,6 +100,10 @@ pub fn router() -> Router<App> {
         .route("/logs.csv", get(logs::csv))
         .route("/objects", get(objects::search))
         .route("/objects/{directory}/{guid}", get(objects::report))
+        .route(
+            "/objects/{directory}/{guid}/report.csv",
+            get(objects::report_csv),
+        )
         .route("/translations", get(translations::page))
         .route("/translations.csv", get(translations::csv))
         .route(

@@ -163,13 +163,14 @@ pub async fn report(
         .filter(|t| TABS.iter().any(|(k, _)| k == t))
         .unwrap_or("overview");
     let base = format!("/objects/{directory}/{guid}");
-    let attributes = serde_json::to_value(&r.object).unwrap_or_default();
+    let attributes = attributes(&r.object);
     let o = &r.object;
     let body = html! {
         h1 { (o.name) " " span.muted { "(" (o.kind.as_str()) " in " (r.directory.name) ")" } }
         @if let Some((d, g)) = r.target_object {
             p { a #open-target href=(format!("/objects/{d}/{g}")) { "Open as target" } " — the report of the object it becomes." }
         }
+        p { a href=(format!("{base}/report.csv")) download { "Download CSV of every tab" } }
         nav.tabs aria-label="Report tabs" {
             @for (key, title) in TABS {
                 a href=(link(&base, &[("tab", key)])) aria-current=[(tab == key).then_some("page")] { (title) }
@@ -180,13 +181,7 @@ pub async fn report(
                 table {
                     thead { tr { th { "Attribute" } th { "Value" } } }
                     tbody {
-                        @if let Some(map) = attributes.as_object() {
-                            @for (k, v) in map {
-                                @if !v.is_null() {
-                                    tr { td { (k) } td { code { (match v { serde_json::Value::String(s) => s.clone(), other => other.to_string() }) } } }
-                                }
-                            }
-                        }
+                        @for (k, v) in &attributes { tr { td { (k) } td { code { (v) } } } }
                     }
                 }
             }
@@ -265,4 +260,115 @@ pub async fn report(
         }
     };
     Ok(viewer.sync_page(&format!("{} · Single Object Report", o.name), body))
+}
+
+/// The object's attributes as imported, each with its value as text, without the empty ones.
+fn attributes(object: &model::directory::DirectoryObject) -> Vec<(String, String)> {
+    match serde_json::to_value(object) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `GET /objects/{directory}/{guid}/report.csv`: every tab of the report in one CSV, a row per
+/// fact, table row or message, each headed by its tab.
+pub async fn report_csv(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path((directory, guid)): Path<(String, String)>,
+) -> Result<Response> {
+    viewer.caller.require(Area::Sync, Access::Read)?;
+    let directory: DirectoryId = directory
+        .parse()
+        .map_err(|_| Error::NotFound("directory"))?;
+    let guid: ObjectGuid = guid.parse().map_err(|_| Error::NotFound("object"))?;
+    let r = report::object_report(&app, directory, guid).await?;
+    let o = &r.object;
+    let row = |tab: &str, item: &str, value: String, detail: String| {
+        [tab.to_string(), item.to_string(), value, detail]
+    };
+    let mut rows = vec![
+        row("overview", "Name", o.name.clone(), String::new()),
+        row(
+            "overview",
+            "Kind",
+            o.kind.as_str().to_string(),
+            String::new(),
+        ),
+        row(
+            "overview",
+            "Directory",
+            r.directory.name.clone(),
+            String::new(),
+        ),
+        row("overview", "GUID", o.guid.to_string(), String::new()),
+        row(
+            "overview",
+            "SID",
+            o.sid.as_ref().map(ToString::to_string).unwrap_or_default(),
+            String::new(),
+        ),
+        row(
+            "overview",
+            "UPN",
+            o.upn.clone().unwrap_or_default(),
+            String::new(),
+        ),
+        row(
+            "overview",
+            "sAMAccountName",
+            o.sam_account_name.clone().unwrap_or_default(),
+            String::new(),
+        ),
+    ];
+    for t in &r.translations {
+        rows.push(row(
+            "overview",
+            "Translation",
+            format!("{} → {}", t.entry.source.name, t.entry.target.name),
+            format!(
+                "{} → {} ({})",
+                t.entry.source.sid, t.entry.target.sid, t.rule
+            ),
+        ));
+    }
+    for (k, v) in attributes(o) {
+        rows.push(row("attributes", &k, v, String::new()));
+    }
+    for b in &r.batches {
+        rows.push(row(
+            "batches",
+            &b.name,
+            b.computer.clone(),
+            b.id.to_string(),
+        ));
+    }
+    for p in &r.profiles {
+        rows.push(row(
+            "profiles",
+            &p.computer_name,
+            p.path.clone(),
+            p.last_used.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        ));
+    }
+    for m in &r.messages {
+        rows.push(row(
+            "errors",
+            &m.stage,
+            m.message.clone(),
+            format!("{:?} at {}", m.level, m.at.to_rfc3339()),
+        ));
+    }
+    let body = crate::csv_export::write(["tab", "item", "value", "detail"], rows)?;
+    let name = format!("object-{}.csv", o.guid);
+    Ok(axum::response::IntoResponse::into_response(
+        crate::csv_export::download(&name, body),
+    ))
 }

@@ -12,9 +12,9 @@ use model::ids::{BatchId, RunbookId};
 use model::status::{AgentStatus, Phase};
 use serde::Deserialize;
 
-use super::table::{self, link, Pattern};
+use super::table::{self, link};
 use super::Viewer;
-use crate::migration::progress::{devices, DeviceStatus, StatusCounts};
+use crate::migration::progress::{self as progress, DeviceCounts, StatusCounts};
 use crate::{App, Result};
 
 /// Seconds between refreshes of the dashboard's charts.
@@ -48,15 +48,17 @@ fn text(v: &Option<String>) -> &str {
 }
 
 impl DeviceFilter {
-    fn keeps(&self, d: &DeviceStatus) -> bool {
-        let batch: Option<BatchId> = text(&self.batch).parse().ok();
-        let runbook: Option<RunbookId> = text(&self.runbook).parse().ok();
-        batch.is_none_or(|b| b == d.batch)
-            && runbook.is_none_or(|r| r == d.runbook)
-            && (text(&self.status).is_empty() || text(&self.status) == d.status.as_str())
-            && (text(&self.phase).is_empty()
-                || d.phase.is_some_and(|p| phase_key(p) == text(&self.phase)))
-            && Pattern::new(self.computer.as_deref()).matches(&d.computer_name)
+    /// The filter as the domain reads it; a value that names nothing is ignored.
+    fn parsed(&self) -> progress::DeviceFilter {
+        progress::DeviceFilter {
+            batch: text(&self.batch).parse().ok(),
+            runbook: text(&self.runbook).parse().ok(),
+            status: text(&self.status).parse().ok(),
+            phase: Phase::ALL
+                .into_iter()
+                .find(|p| phase_key(*p) == text(&self.phase)),
+            computer: Some(text(&self.computer).to_string()).filter(|c| !c.is_empty()),
+        }
     }
 
     /// The filter as query pairs, without the page; `status` and `phase` replaced when given.
@@ -212,38 +214,21 @@ fn filter_form(
 
 /// The charts of the dashboard, the part that refreshes itself.
 fn charts(
-    rows: &[DeviceStatus],
+    counts: &DeviceCounts,
     filter: &DeviceFilter,
     batches: &HashMap<BatchId, String>,
 ) -> Markup {
-    let kept: Vec<&DeviceStatus> = rows.iter().filter(|d| filter.keeps(d)).collect();
-    let mut overall = StatusCounts::default();
-    let mut per_batch: Vec<(BatchId, StatusCounts)> = Vec::new();
-    let mut by_phase: HashMap<Phase, u64> = HashMap::new();
-    for d in &kept {
-        overall.add(d.status);
-        match per_batch.iter_mut().find(|(b, _)| *b == d.batch) {
-            Some((_, c)) => c.add(d.status),
-            None => {
-                let mut c = StatusCounts::default();
-                c.add(d.status);
-                per_batch.push((d.batch, c));
-            }
-        }
-        if d.status == AgentStatus::InProgress {
-            if let Some(p) = d.phase {
-                *by_phase.entry(p).or_default() += 1;
-            }
-        }
-    }
+    let overall = &counts.overall;
+    let per_batch = &counts.batches;
+    let by_phase = &counts.in_progress;
     let in_progress = overall.get(AgentStatus::InProgress);
     let refresh = link("/", &filter.pairs(None));
     html! {
         div #progress data-refresh=(refresh) data-every=(REFRESH_SECONDS) aria-live="polite" {
             div.donuts {
-                (donut("All selected devices", &overall, filter))
+                (donut("All selected devices", overall, filter))
                 @if text(&filter.batch).is_empty() && per_batch.len() > 1 {
-                    @for (batch, counts) in &per_batch {
+                    @for (batch, counts) in per_batch {
                         @let name = batches.get(batch).cloned().unwrap_or_else(|| batch.to_string());
                         @let batch_text = batch.to_string();
                         @let narrowed = DeviceFilter { batch: Some(batch_text), runbook: filter.runbook.clone(), ..DeviceFilter::default() };
@@ -285,9 +270,10 @@ pub async fn dashboard(
     headers: HeaderMap,
     Query(filter): Query<DeviceFilter>,
 ) -> Result<Response> {
-    let rows = devices(&app).await?;
+    let chosen = filter.parsed();
+    let counts = progress::counts(&app, chosen.batch, chosen.runbook).await?;
     let (batches, runbooks) = names(&app).await?;
-    let charts = charts(&rows, &filter, &batches);
+    let charts = charts(&counts, &filter, &batches);
     if wants_fragment(&headers) && viewer.may(crate::auth::Area::Agent, crate::auth::Access::Read) {
         return Ok(charts.into_response());
     }
@@ -304,10 +290,6 @@ pub async fn dashboard(
     Ok(viewer.agent_page("Dashboard", body))
 }
 
-fn device_rows<'a>(rows: &'a [DeviceStatus], filter: &DeviceFilter) -> Vec<&'a DeviceStatus> {
-    rows.iter().filter(|d| filter.keeps(d)).collect()
-}
-
 /// `GET /devices`: Runbook Status, every (computer, runbook) pair of the batches with its status,
 /// filtered and a page at a time.
 pub async fn list(
@@ -315,10 +297,11 @@ pub async fn list(
     viewer: Viewer,
     Query(filter): Query<DeviceFilter>,
 ) -> Result<Response> {
-    let rows = devices(&app).await?;
+    let chosen = filter.parsed();
+    let total = progress::device_total(&app, &chosen).await?;
+    let (page, offset) = table::page_at(total, filter.page.map(|p| p as u64));
+    let shown = progress::devices(&app, &chosen, offset, table::PER_PAGE as u64).await?;
     let (batches, runbooks) = names(&app).await?;
-    let kept = device_rows(&rows, &filter);
-    let (shown, page) = table::page_of(&kept, filter.page);
     let pairs = filter.pairs(None);
     let more = html! {
         label { "Status "
@@ -342,11 +325,11 @@ pub async fn list(
     let body = html! {
         h1 { "Runbook status" }
         (filter_form("/devices", &filter, &batches, &runbooks, more))
-        p { a href=(link("/devices.csv", &pairs)) download { "Download CSV of these " (kept.len()) " rows" } }
+        p { a href=(link("/devices.csv", &pairs)) download { "Download CSV of these " (total) " rows" } }
         table {
             thead { tr { th { "Computer" } th { "Batch" } th { "Runbook" } th { "Status" } th { "Phase" } } }
             tbody {
-                @for d in shown {
+                @for d in &shown {
                     tr {
                         td {
                             @if let Some(agent) = d.agent { a href=(format!("/agents/{agent}")) { (d.computer_name) } }
@@ -360,7 +343,7 @@ pub async fn list(
                 }
             }
         }
-        (table::pager("/devices", &pairs, page, kept.len()))
+        (table::pager("/devices", &pairs, page, usize::try_from(total).unwrap_or(usize::MAX)))
     };
     Ok(viewer.agent_page("Runbook status", body))
 }
@@ -374,7 +357,7 @@ pub async fn csv(
     viewer
         .caller
         .require(crate::auth::Area::Agent, crate::auth::Access::Read)?;
-    let rows = devices(&app).await?;
+    let rows = progress::devices(&app, &filter.parsed(), 0, u64::MAX).await?;
     let (batches, runbooks) = names(&app).await?;
     let body = crate::csv_export::write(
         [
@@ -385,7 +368,7 @@ pub async fn csv(
             "status",
             "phase",
         ],
-        device_rows(&rows, &filter).into_iter().map(|d| {
+        rows.iter().map(|d| {
             [
                 d.computer_name.clone(),
                 d.computer.to_string(),

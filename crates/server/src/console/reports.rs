@@ -2,31 +2,21 @@
 //! User Profile Report and Agent Details across the fleet (Migration), and the message log of
 //! matching (Sync).
 
-use std::collections::HashMap;
-
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use model::ids::{BatchId, DirectoryId, RunbookId};
-use model::status::{AgentStatus, Phase};
-use serde::Deserialize;
+use model::status::AgentStatus;
 
-use super::table::{self, link, PER_PAGE};
+use super::filter_form::{self, form, named, Field, Filters};
+use super::table::{self, link};
 use super::{when, Viewer};
 use crate::auth::{Access, Area};
-use crate::store::reports::{MessageFilter, ProfileFilter, RunFilter};
+use crate::store::reports::{MessageFilter, ProfileFilter, ProfileRow, RunFilter};
 use crate::{App, Result};
 
 /// The most rows one CSV holds.
 const CSV_ROWS: u64 = 1_000_000;
-
-fn text(v: &Option<String>) -> &str {
-    v.as_deref().map(str::trim).unwrap_or_default()
-}
-
-fn some(v: &Option<String>) -> Option<String> {
-    Some(text(v).to_string()).filter(|s| !s.is_empty())
-}
 
 async fn directory_names(app: &App) -> Result<Vec<(DirectoryId, String)>> {
     let mut out: Vec<_> = app
@@ -49,33 +39,13 @@ fn name_of<K: PartialEq>(names: &[(K, String)], id: &K) -> String {
 }
 
 /// The User Profile Report's filters.
-#[derive(Debug, Default, Deserialize)]
-pub struct ProfileQuery {
-    #[serde(default)]
-    directory: Option<String>,
-    #[serde(default)]
-    computer: Option<String>,
-    #[serde(default)]
-    user: Option<String>,
-    #[serde(default)]
-    page: Option<u64>,
-}
+const PROFILE_FILTERS: [&str; 3] = ["directory", "computer", "user"];
 
-impl ProfileQuery {
-    fn filter(&self) -> ProfileFilter {
-        ProfileFilter {
-            directory: text(&self.directory).parse().ok(),
-            computer: some(&self.computer),
-            user: some(&self.user),
-        }
-    }
-
-    fn pairs(&self) -> Vec<(&str, &str)> {
-        vec![
-            ("directory", text(&self.directory)),
-            ("computer", text(&self.computer)),
-            ("user", text(&self.user)),
-        ]
+fn profile_filter(q: &Filters) -> ProfileFilter {
+    ProfileFilter {
+        directory: q.parsed("directory"),
+        computer: q.some("computer"),
+        user: q.some("user"),
     }
 }
 
@@ -91,33 +61,29 @@ fn profile_user(path: &str, name: Option<&str>) -> String {
 pub async fn profiles(
     State(app): State<App>,
     viewer: Viewer,
-    Query(q): Query<ProfileQuery>,
+    Query(q): Query<Filters>,
 ) -> Result<Response> {
     if !viewer.may(Area::Agent, Access::Read) {
         return Ok(viewer.agent_page("User profile report", html! {}));
     }
-    let filter = q.filter();
-    let total = app.store.profile_report_count(&filter).await?;
-    let (page, offset) = table::page_at(total, q.page);
-    let rows = app
-        .store
-        .profile_report(&filter, offset, PER_PAGE as u64)
-        .await?;
+    let filter = profile_filter(&q);
+    let (total, page, rows) = table::paged(
+        app.store.profile_report_count(&filter),
+        q.page(),
+        |offset, limit| app.store.profile_report(&filter, offset, limit),
+    )
+    .await?;
     let directories = directory_names(&app).await?;
-    let pairs = q.pairs();
+    let pairs = q.pairs(&PROFILE_FILTERS);
     let body = html! {
         h1 { "User profile report" }
         p.muted { "Every user profile the agents found on their devices. Use % (or *) as wildcard." }
-        form.filters method="get" action="/reports/profiles" {
-            label { "Machine directory" select name="directory" {
-                option value="" { "Every directory" }
-                @for (id, name) in &directories { option value=(id) selected[text(&q.directory) == id.to_string()] { (name) } }
-            } }
-            label { "Machine name" input name="computer" value=(text(&q.computer)) placeholder="WS-%"; }
-            label { "User (folder name or SID)" input name="user" value=(text(&q.user)) placeholder="ada%"; }
-            button type="submit" { "Search" }
-            " " a href="/reports/profiles" { "Reset filters" }
-        }
+        (form("/reports/profiles", &[
+            Field::Choice { label: "Machine directory", name: "directory", any: "Every directory",
+                options: named(directories.iter().cloned()), current: q.text("directory") },
+            Field::Text { label: "Machine name", name: "computer", current: q.text("computer"), placeholder: "WS-%" },
+            Field::Text { label: "User (folder name or SID)", name: "user", current: q.text("user"), placeholder: "ada%" },
+        ], "Search", true))
         p { a href=(link("/reports/profiles.csv", &pairs)) download { "Download CSV of these " (total) " rows" } }
         table {
             thead { tr { th { "Machine name" } th { "Directory" } th { "User" } th { "UPN" } th { "Profile path" } th { "Last used" } th { "SID" } } }
@@ -145,12 +111,14 @@ pub async fn profiles(
 pub async fn profiles_csv(
     State(app): State<App>,
     viewer: Viewer,
-    Query(q): Query<ProfileQuery>,
+    Query(q): Query<Filters>,
 ) -> Result<Response> {
     viewer.caller.require(Area::Agent, Access::Read)?;
-    let rows = app.store.profile_report(&q.filter(), 0, CSV_ROWS).await?;
     let directories = directory_names(&app).await?;
-    let body = crate::csv_export::write(
+    let rows = app.store.profile_rows(&profile_filter(&q));
+    let directories = std::sync::Arc::new(directories);
+    Ok(crate::csv_export::stream(
+        "user-profiles.csv",
         [
             "machine_name",
             "directory",
@@ -160,7 +128,8 @@ pub async fn profiles_csv(
             "last_used",
             "sid",
         ],
-        rows.into_iter().map(|r| {
+        rows,
+        move |r: ProfileRow| {
             [
                 r.computer_name,
                 name_of(&directories, &r.directory),
@@ -170,98 +139,55 @@ pub async fn profiles_csv(
                 r.last_used.map(|t| t.to_rfc3339()).unwrap_or_default(),
                 r.sid,
             ]
-        }),
-    )?;
-    Ok(crate::csv_export::download("user-profiles.csv", body).into_response())
+        },
+    ))
 }
 
 /// Agent Details' filters.
-#[derive(Debug, Default, Deserialize)]
-pub struct RunQuery {
-    #[serde(default)]
-    batch: Option<String>,
-    #[serde(default)]
-    runbook: Option<String>,
-    #[serde(default)]
-    phase: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    computer: Option<String>,
-    #[serde(default)]
-    page: Option<u64>,
-}
+const RUN_FILTERS: [&str; 5] = ["batch", "runbook", "phase", "status", "computer"];
 
-impl RunQuery {
-    fn filter(&self) -> RunFilter {
-        RunFilter {
-            batch: text(&self.batch).parse::<BatchId>().ok(),
-            runbook: text(&self.runbook).parse::<RunbookId>().ok(),
-            phase: super::logs::phase_named(text(&self.phase)),
-            status: text(&self.status).parse::<AgentStatus>().ok(),
-            computer: some(&self.computer),
-        }
+fn run_filter(q: &Filters) -> RunFilter {
+    RunFilter {
+        batch: q.parsed::<BatchId>("batch"),
+        runbook: q.parsed::<RunbookId>("runbook"),
+        phase: super::logs::phase_named(q.text("phase")),
+        status: q.parsed::<AgentStatus>("status"),
+        computer: q.some("computer"),
     }
-
-    fn pairs(&self) -> Vec<(&str, &str)> {
-        vec![
-            ("batch", text(&self.batch)),
-            ("runbook", text(&self.runbook)),
-            ("phase", text(&self.phase)),
-            ("status", text(&self.status)),
-            ("computer", text(&self.computer)),
-        ]
-    }
-}
-
-fn sorted<K: Copy>(names: &HashMap<K, String>) -> Vec<(K, String)> {
-    let mut out: Vec<(K, String)> = names.iter().map(|(k, v)| (*k, v.clone())).collect();
-    out.sort_by(|a, b| a.1.cmp(&b.1));
-    out
 }
 
 /// `GET /reports/agent-details`.
 pub async fn agent_details(
     State(app): State<App>,
     viewer: Viewer,
-    Query(q): Query<RunQuery>,
+    Query(q): Query<Filters>,
 ) -> Result<Response> {
     if !viewer.may(Area::Agent, Access::Read) {
         return Ok(viewer.agent_page("Agent details", html! {}));
     }
-    let filter = q.filter();
-    let total = app.store.run_report_count(&filter).await?;
-    let (page, offset) = table::page_at(total, q.page);
-    let rows = app
-        .store
-        .run_report(&filter, offset, PER_PAGE as u64)
-        .await?;
+    let filter = run_filter(&q);
+    let (total, page, rows) = table::paged(
+        app.store.run_report_count(&filter),
+        q.page(),
+        |offset, limit| app.store.run_report(&filter, offset, limit),
+    )
+    .await?;
     let (batches, runbooks) = super::progress::names(&app).await?;
-    let pairs = q.pairs();
+    let pairs = q.pairs(&RUN_FILTERS);
     let body = html! {
         h1 { "Agent details" }
         p.muted { "Where every device stands with each runbook: its phase and status, without the steps (see Agent logs)." }
-        form.filters method="get" action="/reports/agent-details" {
-            label { "Batch" select name="batch" {
-                option value="" { "Every batch" }
-                @for (id, name) in sorted(&batches) { option value=(id) selected[text(&q.batch) == id.to_string()] { (name) } }
-            } }
-            label { "Runbook" select name="runbook" {
-                option value="" { "Every runbook" }
-                @for (id, name) in sorted(&runbooks) { option value=(id) selected[text(&q.runbook) == id.to_string()] { (name) } }
-            } }
-            label { "Phase" select name="phase" {
-                option value="" { "Any phase" }
-                @for p in Phase::ALL { @let key = crate::store::enum_text(&p); option value=(key) selected[text(&q.phase) == key] { (p.label()) } }
-            } }
-            label { "Status" select name="status" {
-                option value="" { "Any status" }
-                @for s in AgentStatus::ALL { option value=(s.as_str()) selected[text(&q.status) == s.as_str()] { (s.label()) } }
-            } }
-            label { "Computer" input name="computer" value=(text(&q.computer)) placeholder="WS-*"; }
-            button type="submit" { "Filter" }
-            " " a href="/reports/agent-details" { "Reset filters" }
-        }
+        (form("/reports/agent-details", &[
+            Field::Choice { label: "Batch", name: "batch", any: "Every batch",
+                options: named(batches.clone()), current: q.text("batch") },
+            Field::Choice { label: "Runbook", name: "runbook", any: "Every runbook",
+                options: named(runbooks.clone()), current: q.text("runbook") },
+            Field::Choice { label: "Phase", name: "phase", any: "Any phase",
+                options: filter_form::phases(), current: q.text("phase") },
+            Field::Choice { label: "Status", name: "status", any: "Any status",
+                options: filter_form::statuses(), current: q.text("status") },
+            Field::Text { label: "Computer", name: "computer", current: q.text("computer"), placeholder: "WS-*" },
+        ], "Filter", true))
         p { a href=(link("/reports/agent-details.csv", &pairs)) download { "Download CSV of these " (total) " rows" } }
         table {
             thead { tr { th { "Computer" } th { "Batch" } th { "Runbook" } th { "Phase" } th { "Status" } th { "Last update" } th { "Last error" } } }
@@ -289,10 +215,10 @@ pub async fn agent_details(
 pub async fn agent_details_csv(
     State(app): State<App>,
     viewer: Viewer,
-    Query(q): Query<RunQuery>,
+    Query(q): Query<Filters>,
 ) -> Result<Response> {
     viewer.caller.require(Area::Agent, Access::Read)?;
-    let rows = app.store.run_report(&q.filter(), 0, CSV_ROWS).await?;
+    let rows = app.store.run_report(&run_filter(&q), 0, CSV_ROWS).await?;
     let (batches, runbooks) = super::progress::names(&app).await?;
     let body = crate::csv_export::write(
         [
@@ -322,40 +248,16 @@ pub async fn agent_details_csv(
 }
 
 /// The message log's filters.
-#[derive(Debug, Default, Deserialize)]
-pub struct MessageQuery {
-    #[serde(default)]
-    directory: Option<String>,
-    #[serde(default)]
-    target: Option<String>,
-    #[serde(default)]
-    level: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    page: Option<u64>,
-}
+const MESSAGE_FILTERS: [&str; 4] = ["directory", "target", "level", "name"];
 
-impl MessageQuery {
-    fn filter(&self) -> MessageFilter {
-        MessageFilter {
-            directory: text(&self.directory).parse().ok(),
-            stage: text(&self.target)
-                .parse::<DirectoryId>()
-                .ok()
-                .map(crate::directory::matching::stage),
-            level: some(&self.level),
-            name: some(&self.name),
-        }
-    }
-
-    fn pairs(&self) -> Vec<(&str, &str)> {
-        vec![
-            ("directory", text(&self.directory)),
-            ("target", text(&self.target)),
-            ("level", text(&self.level)),
-            ("name", text(&self.name)),
-        ]
+fn message_filter(q: &Filters) -> MessageFilter {
+    MessageFilter {
+        directory: q.parsed("directory"),
+        stage: q
+            .parsed::<DirectoryId>("target")
+            .map(crate::directory::matching::stage),
+        level: q.some("level"),
+        name: q.some("name"),
     }
 }
 
@@ -376,39 +278,32 @@ const LEVELS: [&str; 3] = ["info", "warning", "error"];
 pub async fn messages(
     State(app): State<App>,
     viewer: Viewer,
-    Query(q): Query<MessageQuery>,
+    Query(q): Query<Filters>,
 ) -> Result<Response> {
     if !viewer.may(Area::Sync, Access::Read) {
         return Ok(viewer.sync_page("Message logs", html! {}));
     }
-    let filter = q.filter();
-    let total = app.store.message_log_count(&filter).await?;
-    let (page, offset) = table::page_at(total, q.page);
-    let rows = app
-        .store
-        .message_log(&filter, offset, PER_PAGE as u64)
-        .await?;
+    let filter = message_filter(&q);
+    let (total, page, rows) = table::paged(
+        app.store.message_log_count(&filter),
+        q.page(),
+        |offset, limit| app.store.message_log(&filter, offset, limit),
+    )
+    .await?;
     let directories = directory_names(&app).await?;
-    let pairs = q.pairs();
+    let pairs = q.pairs(&MESSAGE_FILTERS);
     let body = html! {
         h1 { "Message logs" }
         p.muted { "What matching last said about each source object that it could not pair, or paired with a warning." }
-        form.filters method="get" action="/sync-messages" {
-            label { "Source directory" select name="directory" {
-                option value="" { "Every directory" }
-                @for (id, name) in &directories { option value=(id) selected[text(&q.directory) == id.to_string()] { (name) } }
-            } }
-            label { "Target directory" select name="target" {
-                option value="" { "Every target" }
-                @for (id, name) in &directories { option value=(id) selected[text(&q.target) == id.to_string()] { (name) } }
-            } }
-            label { "Level" select name="level" {
-                option value="" { "Any level" }
-                @for l in LEVELS { option value=(l) selected[text(&q.level) == l] { (l) } }
-            } }
-            label { "Object name" input name="name" value=(text(&q.name)) placeholder="ada*"; }
-            button type="submit" { "Filter" }
-        }
+        (form("/sync-messages", &[
+            Field::Choice { label: "Source directory", name: "directory", any: "Every directory",
+                options: named(directories.iter().cloned()), current: q.text("directory") },
+            Field::Choice { label: "Target directory", name: "target", any: "Every target",
+                options: named(directories.iter().cloned()), current: q.text("target") },
+            Field::Choice { label: "Level", name: "level", any: "Any level",
+                options: LEVELS.iter().map(|l| (l.to_string(), l.to_string())).collect(), current: q.text("level") },
+            Field::Text { label: "Object name", name: "name", current: q.text("name"), placeholder: "ada*" },
+        ], "Filter", false))
         p { a href=(link("/sync-messages.csv", &pairs)) download { "Download CSV of these " (total) " messages" } }
         table {
             thead { tr { th { "Time" } th { "Object" } th { "Directory" } th { "Stage" } th { "Level" } th { "Message" } } }
@@ -435,10 +330,13 @@ pub async fn messages(
 pub async fn messages_csv(
     State(app): State<App>,
     viewer: Viewer,
-    Query(q): Query<MessageQuery>,
+    Query(q): Query<Filters>,
 ) -> Result<Response> {
     viewer.caller.require(Area::Sync, Access::Read)?;
-    let rows = app.store.message_log(&q.filter(), 0, CSV_ROWS).await?;
+    let rows = app
+        .store
+        .message_log(&message_filter(&q), 0, CSV_ROWS)
+        .await?;
     let directories = directory_names(&app).await?;
     let body = crate::csv_export::write(
         [

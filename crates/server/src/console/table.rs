@@ -33,16 +33,6 @@ pub fn link(path: &str, pairs: &[(&str, &str)]) -> String {
     }
 }
 
-/// One page of `rows` (pages count from 1; a page past the end is the last one) and the page
-/// number actually shown.
-pub fn page_of<T>(rows: &[T], page: Option<usize>) -> (&[T], usize) {
-    let pages = rows.len().div_ceil(PER_PAGE).max(1);
-    let page = page.unwrap_or(1).clamp(1, pages);
-    let start = (page - 1) * PER_PAGE;
-    let end = (start + PER_PAGE).min(rows.len());
-    (&rows[start.min(rows.len())..end], page)
-}
-
 /// The page of `total` rows to show (pages count from 1; a page past the end is the last one)
 /// and the rows before it, for a table paged in SQL.
 pub fn page_at(total: u64, page: Option<u64>) -> (usize, u64) {
@@ -52,6 +42,21 @@ pub fn page_at(total: u64, page: Option<u64>) -> (usize, u64) {
         usize::try_from(page).unwrap_or(usize::MAX),
         (page - 1) * PER_PAGE as u64,
     )
+}
+
+/// A table paged in SQL: `total` counts its rows, `rows` reads `PER_PAGE` of them after an offset.
+/// The total, the page shown (a page past the end is the last one) and its rows.
+pub async fn paged<T, R>(
+    total: impl std::future::Future<Output = crate::Result<u64>>,
+    page: Option<u64>,
+    rows: impl FnOnce(u64, u64) -> R,
+) -> crate::Result<(u64, usize, Vec<T>)>
+where
+    R: std::future::Future<Output = crate::Result<Vec<T>>>,
+{
+    let total = total.await?;
+    let (page, offset) = page_at(total, page);
+    Ok((total, page, rows(offset, PER_PAGE as u64).await?))
 }
 
 /// "Rows a–b of n" with links to the previous and next page, keeping the filters in `pairs`.
@@ -146,12 +151,8 @@ mod tests {
 
     #[test]
     fn a_page_past_the_end_is_the_last_page() {
-        let rows: Vec<u32> = (0..250).collect();
-        let (rows_shown, page) = page_of(&rows, Some(9));
-        assert_eq!(page, 3);
-        assert_eq!(rows_shown.first(), Some(&200));
-        assert_eq!(rows_shown.len(), 50);
-        let none: Vec<u32> = Vec::new();
-        assert_eq!(page_of(&none, Some(2)).0.len(), 0);
+        assert_eq!(page_at(250, Some(9)), (3, 200));
+        assert_eq!(page_at(250, None), (1, 0));
+        assert_eq!(page_at(0, Some(2)), (1, 0));
     }
 }

@@ -1,14 +1,17 @@
 //! Progress counts: for every computer a batch takes and every assignment of that batch, the
-//! status it is in, per batch and overall.
+//! status it is in, per batch and overall; and those devices a page at a time. Both read what the
+//! store keeps up to date as batches, computers, agents and runs change
+//! ([`crate::store::batch_devices`]); only Not Available against Not Started, which passes with
+//! time, is decided here from the assignment's dates.
 
 use std::collections::HashMap;
 
 use model::assignment;
-use model::directory::ObjectKind;
-use model::ids::{AgentId, BatchId, DirectoryId, ObjectGuid, RunbookId};
+use model::ids::{AgentId, BatchId, ObjectGuid, RunbookId};
 use model::status::{AgentStatus, Phase};
 use serde::Serialize;
 
+use crate::store::batch_devices::{DeviceQuery, DeviceRow};
 use crate::{App, Result};
 
 /// How many (computer, runbook) pairs are in each status.
@@ -31,13 +34,18 @@ pub struct StatusCounts {
 impl StatusCounts {
     /// Counts one more in `status`.
     pub fn add(&mut self, status: AgentStatus) {
+        self.add_n(status, 1);
+    }
+
+    /// Counts `n` more in `status`.
+    pub fn add_n(&mut self, status: AgentStatus, n: u64) {
         match status {
-            AgentStatus::Error => self.error += 1,
-            AgentStatus::NoAgent => self.no_agent += 1,
-            AgentStatus::NotAvailable => self.not_available += 1,
-            AgentStatus::NotStarted => self.not_started += 1,
-            AgentStatus::InProgress => self.in_progress += 1,
-            AgentStatus::Completed => self.completed += 1,
+            AgentStatus::Error => self.error += n,
+            AgentStatus::NoAgent => self.no_agent += n,
+            AgentStatus::NotAvailable => self.not_available += n,
+            AgentStatus::NotStarted => self.not_started += n,
+            AgentStatus::InProgress => self.in_progress += n,
+            AgentStatus::Completed => self.completed += n,
         }
     }
 
@@ -99,106 +107,168 @@ pub struct DeviceStatus {
     pub phase: Option<Phase>,
 }
 
-/// Every (computer, runbook) pair of every batch with its status, in batch order and by computer
-/// name within a batch: No Agent without an agent; Not Available or Not Started (by time) with
-/// an agent but no run; else the run's status and phase.
-pub async fn devices(app: &App) -> Result<Vec<DeviceStatus>> {
+/// Which devices: every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceFilter {
+    /// The batch.
+    pub batch: Option<BatchId>,
+    /// The runbook.
+    pub runbook: Option<RunbookId>,
+    /// The status.
+    pub status: Option<AgentStatus>,
+    /// The phase.
+    pub phase: Option<Phase>,
+    /// The computer name, `*` or `%` as wildcard.
+    pub computer: Option<String>,
+}
+
+/// Counts of devices chosen by batch and runbook: overall, per batch, and those in progress by
+/// phase.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceCounts {
+    /// Every device chosen.
+    pub overall: StatusCounts,
+    /// Per batch, in batch order, batches with devices only.
+    pub batches: Vec<(BatchId, StatusCounts)>,
+    /// Devices in progress in each phase.
+    pub in_progress: HashMap<Phase, u64>,
+}
+
+/// What a device with an agent but no run is in for each (batch, runbook): Not Available before
+/// the assignment opens, Not Started after; and the batches in batch order.
+async fn waiting(app: &App) -> Result<(HashMap<(BatchId, RunbookId), AgentStatus>, Vec<BatchId>)> {
     let now = app.clock.now();
     let batches = app.store.batches().await?;
-    let agents: HashMap<(DirectoryId, ObjectGuid), AgentId> = app
-        .store
-        .agent_computers()
-        .await?
-        .into_iter()
-        .map(|(id, directory, computer)| ((directory, computer), id))
+    let order = batches.iter().map(|b| b.id).collect();
+    let waiting = batches
+        .iter()
+        .flat_map(|b| {
+            b.assignments
+                .iter()
+                .map(move |a| ((b.id, a.runbook), assignment::waiting_status(a, now)))
+        })
         .collect();
-    let runs: HashMap<(AgentId, RunbookId), (AgentStatus, Option<Phase>)> = app
-        .store
-        .all_runs()
-        .await?
-        .into_iter()
-        .map(|r| ((r.agent, r.runbook), (r.status, r.phase)))
-        .collect();
-    let mut computers: HashMap<DirectoryId, Vec<(ObjectGuid, String)>> = HashMap::new();
-    let mut out = Vec::new();
-    for batch in &batches {
-        if let std::collections::hash_map::Entry::Vacant(slot) =
-            computers.entry(batch.source_directory)
-        {
-            // The directory's objects as this replica holds them in memory, read again only
-            // after an import changed them: a page of 100,000 devices reads no rows here.
-            // A batch whose source directory was deleted takes no computer.
-            let mut names: Vec<(ObjectGuid, String)> =
-                if app.store.directory(batch.source_directory).await?.is_none() {
-                    Vec::new()
-                } else {
-                    let cache = app
-                        .caches
-                        .current(&app.store, batch.source_directory)
-                        .await?;
-                    let cache = cache.read().await;
-                    cache
-                        .objects()
-                        .filter(|o| o.kind == ObjectKind::Computer)
-                        .map(|o| (o.guid, o.name().to_string()))
-                        .collect()
-                };
-            names.sort_by_cached_key(|(_, name)| name.to_lowercase());
-            slot.insert(names);
+    Ok((waiting, order))
+}
+
+/// The status shown for a stored one: waiting resolved by the assignment's dates.
+fn shown(
+    stored: Option<AgentStatus>,
+    batch: BatchId,
+    runbook: RunbookId,
+    waiting: &HashMap<(BatchId, RunbookId), AgentStatus>,
+) -> AgentStatus {
+    stored.unwrap_or_else(|| {
+        waiting
+            .get(&(batch, runbook))
+            .copied()
+            .unwrap_or(AgentStatus::NotStarted)
+    })
+}
+
+/// The device counts of `batch` and `runbook` (each `None` for all).
+pub async fn counts(
+    app: &App,
+    batch: Option<BatchId>,
+    runbook: Option<RunbookId>,
+) -> Result<DeviceCounts> {
+    let (waiting, order) = waiting(app).await?;
+    let rows = app.store.device_counts(batch, runbook).await?;
+    let mut out = DeviceCounts::default();
+    let mut per_batch: HashMap<BatchId, StatusCounts> = HashMap::new();
+    for row in rows {
+        // A batch deleted while this was read has no assignment left to count.
+        if !waiting.contains_key(&(row.batch, row.runbook)) {
+            continue;
         }
-        let selected = computers
-            .get(&batch.source_directory)
-            .into_iter()
-            .flatten()
-            .filter(|(g, _)| assignment::batch_takes(batch, batch.source_directory, g));
-        for (guid, name) in selected {
-            let agent = agents.get(&(batch.source_directory, *guid)).copied();
-            for a in &batch.assignments {
-                let (status, phase) = match agent {
-                    None => (AgentStatus::NoAgent, None),
-                    Some(agent) => match runs.get(&(agent, a.runbook)) {
-                        Some((status, phase)) => (*status, *phase),
-                        None => (assignment::waiting_status(a, now), None),
-                    },
-                };
-                out.push(DeviceStatus {
-                    batch: batch.id,
-                    runbook: a.runbook,
-                    computer: *guid,
-                    computer_name: name.clone(),
-                    agent,
-                    status,
-                    phase,
-                });
+        let status = shown(row.status, row.batch, row.runbook, &waiting);
+        out.overall.add_n(status, row.n);
+        per_batch.entry(row.batch).or_default().add_n(status, row.n);
+        if status == AgentStatus::InProgress {
+            if let Some(phase) = row.phase {
+                *out.in_progress.entry(phase).or_default() += row.n;
             }
         }
     }
+    out.batches = order
+        .into_iter()
+        .filter_map(|b| per_batch.remove(&b).map(|c| (b, c)))
+        .collect();
     Ok(out)
+}
+
+/// The query the store answers for `filter`: a status of waiting devices becomes the (batch,
+/// runbook) pairs whose waiting devices are in it.
+fn query(
+    filter: &DeviceFilter,
+    waiting: &HashMap<(BatchId, RunbookId), AgentStatus>,
+) -> DeviceQuery {
+    DeviceQuery {
+        batch: filter.batch,
+        runbook: filter.runbook,
+        status: filter.status.map(|status| {
+            let mut pairs: Vec<(BatchId, RunbookId)> = waiting
+                .iter()
+                .filter(|(pair, s)| **s == status && filter.batch.is_none_or(|b| b == pair.0))
+                .map(|(pair, _)| *pair)
+                .collect();
+            pairs.sort();
+            (status, pairs)
+        }),
+        phase: filter.phase,
+        computer: filter.computer.clone(),
+    }
+}
+
+/// How many devices `filter` keeps.
+pub async fn device_total(app: &App, filter: &DeviceFilter) -> Result<u64> {
+    let (waiting, _) = waiting(app).await?;
+    app.store.device_total(&query(filter, &waiting)).await
+}
+
+/// The devices `filter` keeps, by computer name, `limit` after `offset`: No Agent without an
+/// agent; Not Available or Not Started (by time) with an agent but no run; else the run's
+/// status and phase.
+pub async fn devices(
+    app: &App,
+    filter: &DeviceFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<DeviceStatus>> {
+    let (waiting, _) = waiting(app).await?;
+    let rows = app
+        .store
+        .device_page(&query(filter, &waiting), offset, limit)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r: DeviceRow| DeviceStatus {
+            status: shown(r.status, r.batch, r.runbook, &waiting),
+            batch: r.batch,
+            runbook: r.runbook,
+            computer: r.computer,
+            computer_name: r.computer_name,
+            agent: r.agent,
+            phase: r.phase,
+        })
+        .collect())
 }
 
 /// Counts, for every computer a batch selects and every assignment of that batch, the status it
 /// is in (see [`devices`]).
 pub async fn progress(app: &App) -> Result<Progress> {
     let batches = app.store.batches().await?;
-    let mut overall = StatusCounts::default();
-    let mut per_batch: Vec<BatchProgress> = batches
-        .iter()
-        .map(|b| BatchProgress {
-            batch: b.id,
-            name: b.name.clone(),
-            counts: StatusCounts::default(),
-        })
-        .collect();
-    let index: HashMap<BatchId, usize> =
-        batches.iter().enumerate().map(|(i, b)| (b.id, i)).collect();
-    for device in devices(app).await? {
-        overall.add(device.status);
-        if let Some(i) = index.get(&device.batch) {
-            per_batch[*i].counts.add(device.status);
-        }
-    }
+    let counts = counts(app, None, None).await?;
+    let per_batch: HashMap<BatchId, StatusCounts> = counts.batches.into_iter().collect();
     Ok(Progress {
-        overall,
-        batches: per_batch,
+        overall: counts.overall,
+        batches: batches
+            .into_iter()
+            .map(|b| BatchProgress {
+                counts: per_batch.get(&b.id).copied().unwrap_or_default(),
+                batch: b.id,
+                name: b.name,
+            })
+            .collect(),
     })
 }

@@ -9,6 +9,7 @@ use sqlx::Row;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::agents::is_unique_violation;
+use super::batch_devices::{devices_change, write_batch_devices};
 use super::sealing::runbook_aad;
 use super::{parse_json, to_json, to_ms, Store};
 use crate::{Error, Result};
@@ -202,31 +203,47 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Adds a batch.
+    /// Adds a batch, with the rows of Runbook Status it makes (see [`super::batch_devices`]).
     pub async fn insert_batch(&self, batch: &Batch, now: DateTime<Utc>) -> Result<()> {
         let _bump = Bump;
+        let mut tx = self.pool().begin().await?;
         sqlx::query("INSERT INTO batches (id, name, spec, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
             .bind(batch.id.to_string())
             .bind(batch.name.trim())
             .bind(to_json(batch)?)
             .bind(to_ms(now))
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        write_batch_devices(&mut tx, batch.id, Some(batch)).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Replaces a batch; false when there is none with its id.
+    /// Replaces a batch, and its rows of Runbook Status when its computers or runbooks changed;
+    /// false when there is none with its id.
     pub async fn update_batch(&self, batch: &Batch, now: DateTime<Utc>) -> Result<bool> {
         let _bump = Bump;
-        let done =
-            sqlx::query("UPDATE batches SET name = $1, spec = $2, updated_at = $3 WHERE id = $4")
-                .bind(batch.name.trim())
-                .bind(to_json(batch)?)
-                .bind(to_ms(now))
-                .bind(batch.id.to_string())
-                .execute(self.pool())
-                .await?;
-        Ok(done.rows_affected() > 0)
+        let mut tx = self.pool().begin().await?;
+        let old: Option<String> = sqlx::query_scalar("SELECT spec FROM batches WHERE id = $1")
+            .bind(batch.id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(old) = old else {
+            return Ok(false);
+        };
+        let old: Batch = parse_json("batch", &old)?;
+        sqlx::query("UPDATE batches SET name = $1, spec = $2, updated_at = $3 WHERE id = $4")
+            .bind(batch.name.trim())
+            .bind(to_json(batch)?)
+            .bind(to_ms(now))
+            .bind(batch.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if devices_change(&old, batch) {
+            write_batch_devices(&mut tx, batch.id, Some(batch)).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// One batch.
@@ -252,10 +269,13 @@ impl Store {
     /// Deletes a batch; false when there was none.
     pub async fn delete_batch(&self, id: BatchId) -> Result<bool> {
         let _bump = Bump;
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query("DELETE FROM batches WHERE id = $1")
             .bind(id.to_string())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        write_batch_devices(&mut tx, id, None).await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -111,6 +111,7 @@ impl Store {
         };
         store.check_secret_key().await?;
         store.seal_clear_secrets().await?;
+        store.keep_device_counts().await?;
         Ok(store)
     }
 
@@ -137,6 +138,7 @@ impl Store {
 
 pub mod agents;
 pub mod audit;
+pub mod batch_devices;
 pub mod bulk;
 pub mod certificates;
 pub mod communications;

@@ -3,10 +3,12 @@
 //! every runbook) and the sync message log (what matching said about each object).
 
 use chrono::{DateTime, Utc};
-use model::ids::{AgentId, BatchId, DirectoryId, ObjectGuid, RunbookId};
+use futures_util::StreamExt;
+use model::ids::{AgentId, BatchId, DirectoryId, RunbookId};
 use model::status::{AgentStatus, Phase};
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use tokio::sync::mpsc::Receiver;
 
 use super::fleet_events::like;
 use super::{enum_text, from_ms, parse_enum, parse_text, Store};
@@ -61,11 +63,17 @@ pub struct ProfileRow {
     pub user_upn: Option<String>,
 }
 
-const PROFILE_WHERE: &str = "FROM harvested_profiles p JOIN agents a ON a.id = p.agent \
+/// The profiles' rows and filters; `{join}` is [`Store::agents_first`].
+const PROFILE_WHERE: &str = "FROM agents a {join} harvested_profiles p ON p.agent = a.id \
      WHERE ($1 = '' OR a.directory = $1) \
      AND ($2 = '' OR LOWER(a.computer_name) LIKE LOWER($2) ESCAPE '!') \
      AND ($3 = '' OR LOWER(p.path) LIKE ('%\\' || LOWER($3)) ESCAPE '!' \
           OR LOWER(p.sid) LIKE LOWER($3) ESCAPE '!')";
+
+/// A profile's user in the translation table, for a row `g` of profiles.
+const PROFILE_USER: &str = "\
+     (SELECT MIN(t.source_name) FROM translations t WHERE t.source_sid = g.sid) AS user_name, \
+     (SELECT MIN(t.source_upn) FROM translations t WHERE t.source_sid = g.sid) AS user_upn";
 
 impl ProfileFilter {
     fn binds(&self) -> [String; 3] {
@@ -117,7 +125,8 @@ pub struct RunRow {
     pub last_error: Option<String>,
 }
 
-const RUN_WHERE: &str = "FROM agent_runs r JOIN agents a ON a.id = r.agent \
+/// The runs' rows and filters; `{join}` is [`Store::agents_first`].
+const RUN_WHERE: &str = "FROM agents a {join} agent_runs r ON r.agent = a.id \
      WHERE ($1 = '' OR r.batch = $1) AND ($2 = '' OR r.runbook = $2) \
      AND ($3 = '' OR r.phase = $3) AND ($4 = '' OR r.status = $4) \
      AND ($5 = '' OR LOWER(a.computer_name) LIKE LOWER($5) ESCAPE '!')";
@@ -294,23 +303,6 @@ impl Store {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// Each agent with the computer it runs on (its directory and GUID): what the progress of
-    /// batches needs of them, without their certificates and keys.
-    pub async fn agent_computers(&self) -> Result<Vec<(AgentId, DirectoryId, ObjectGuid)>> {
-        let rows = sqlx::query("SELECT id, directory, computer_guid FROM agents")
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    parse_text("agent id", &row.try_get::<String, _>("id")?)?,
-                    parse_text("directory id", &row.try_get::<String, _>("directory")?)?,
-                    parse_text("computer guid", &row.try_get::<String, _>("computer_guid")?)?,
-                ))
-            })
-            .collect()
-    }
-
     /// How many agents `filter` keeps.
     pub async fn agent_report_count(&self, filter: &AgentFilter) -> Result<u64> {
         let sql = format!("SELECT COUNT(*) {AGENT_WHERE}");
@@ -379,7 +371,7 @@ impl Store {
                 .await?;
             return Ok(u64::try_from(n).unwrap_or(0));
         }
-        let sql = format!("SELECT COUNT(*) {PROFILE_WHERE}");
+        let sql = format!("SELECT COUNT(*) {}", self.agents_first(PROFILE_WHERE));
         self.count_of(&sql, &filter.binds()).await
     }
 
@@ -390,19 +382,71 @@ impl Store {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<ProfileRow>> {
+        // The page is cut first and only its rows look their users up.
         let sql = format!(
-            "SELECT p.agent, a.computer_name, a.directory, p.sid, p.path, p.last_used, \
-             (SELECT MIN(t.source_name) FROM translations t WHERE t.source_sid = p.sid) AS user_name, \
-             (SELECT MIN(t.source_upn) FROM translations t WHERE t.source_sid = p.sid) AS user_upn \
-             {PROFILE_WHERE} ORDER BY a.computer_name, a.id, p.path, p.sid LIMIT $4 OFFSET $5"
+            "SELECT g.agent, g.computer_name, g.directory, g.sid, g.path, g.last_used, {PROFILE_USER} \
+             FROM (SELECT p.agent, a.computer_name, a.directory, p.sid, p.path, p.last_used {} \
+             ORDER BY a.computer_name, a.id, p.path, p.sid LIMIT $4 OFFSET $5) g \
+             ORDER BY g.computer_name, g.agent, g.path, g.sid",
+            self.agents_first(PROFILE_WHERE)
         );
         let rows = self.page_of(&sql, &filter.binds(), offset, limit).await?;
         rows.iter().map(profile_row).collect()
     }
 
+    /// Every harvested profile `filter` keeps, in the report's order, sent as they are read.
+    pub fn profile_rows(&self, filter: &ProfileFilter) -> Receiver<Result<ProfileRow>> {
+        let sql = format!(
+            "SELECT p.agent, a.computer_name, a.directory, p.sid, p.path, p.last_used, {} {} \
+             ORDER BY a.computer_name, a.id, p.path, p.sid",
+            PROFILE_USER.replace("g.sid", "p.sid"),
+            self.agents_first(PROFILE_WHERE)
+        );
+        self.rows_of(sql, filter.binds().to_vec(), profile_row)
+    }
+
+    /// The rows of `sql` with `binds` for its placeholders, each mapped by `map` and sent as it
+    /// is read; the first error is sent last. Reading stops when the receiver is dropped.
+    pub(super) fn rows_of<T: Send + 'static>(
+        &self,
+        sql: String,
+        binds: Vec<String>,
+        map: fn(&AnyRow) -> Result<T>,
+    ) -> Receiver<Result<T>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let pool = self.pool().clone();
+        tokio::spawn(async move {
+            let mut query = sqlx::query(&sql);
+            for b in binds {
+                query = query.bind(b);
+            }
+            let mut rows = query.fetch(&pool);
+            while let Some(row) = rows.next().await {
+                let item = row.map_err(crate::Error::from).and_then(|r| map(&r));
+                let failed = item.is_err();
+                if tx.send(item).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
+    /// `from` with its `{join}` of agents to their rows: on SQLite a `CROSS JOIN`, which keeps
+    /// agents the outer loop, walked in name order by `agents_by_name`, so a page stops after
+    /// its rows; without statistics SQLite's planner would otherwise read every row and sort.
+    /// PostgreSQL's planner has its statistics and gets a plain `JOIN`.
+    fn agents_first(&self, from: &str) -> String {
+        let join = match self.backend() {
+            super::Backend::Sqlite => "CROSS JOIN",
+            super::Backend::Postgres => "JOIN",
+        };
+        from.replace("{join}", join)
+    }
+
     /// How many runs `filter` keeps.
     pub async fn run_report_count(&self, filter: &RunFilter) -> Result<u64> {
-        let sql = format!("SELECT COUNT(*) {RUN_WHERE}");
+        let sql = format!("SELECT COUNT(*) {}", self.agents_first(RUN_WHERE));
         self.count_of(&sql, &filter.binds()).await
     }
 
@@ -415,8 +459,9 @@ impl Store {
     ) -> Result<Vec<RunRow>> {
         let sql = format!(
             "SELECT r.agent, a.computer_name, r.runbook, r.batch, r.status, r.phase, \
-             r.last_update, r.last_error {RUN_WHERE} \
-             ORDER BY a.computer_name, a.id, r.runbook LIMIT $6 OFFSET $7"
+             r.last_update, r.last_error {} \
+             ORDER BY a.computer_name, a.id, r.runbook LIMIT $6 OFFSET $7",
+            self.agents_first(RUN_WHERE)
         );
         let rows = self.page_of(&sql, &filter.binds(), offset, limit).await?;
         rows.iter().map(run_row).collect()
@@ -444,7 +489,7 @@ impl Store {
     }
 
     /// How many rows `sql`, a `SELECT COUNT(*) …` with `binds` for its placeholders, counts.
-    async fn count_of(&self, sql: &str, binds: &[String]) -> Result<u64> {
+    pub(super) async fn count_of(&self, sql: &str, binds: &[String]) -> Result<u64> {
         let mut query = sqlx::query_scalar::<_, i64>(sql);
         for b in binds {
             query = query.bind(b.clone());
@@ -454,7 +499,7 @@ impl Store {
 
     /// The rows of `sql`, `limit` after `offset`: `binds` fill its placeholders but the last two,
     /// which are its `LIMIT` and `OFFSET`.
-    async fn page_of(
+    pub(super) async fn page_of(
         &self,
         sql: &str,
         binds: &[String],

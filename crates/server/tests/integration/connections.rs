@@ -235,3 +235,45 @@ async fn the_schedule_runs_a_cycle_only_when_on_and_due_and_on_one_replica_at_a_
         s
     );
 }
+
+#[tokio::test]
+async fn import_object_types_are_read_and_set_through_the_api_and_a_refusal_changes_nothing() {
+    let t = TestApp::new().await;
+    let ad = directory(&t, "CORP", "corp.test", DirectoryKind::ActiveDirectory).await;
+    let admin = t.token_with_roles(&[Role::SyncAdmin]).await;
+    let viewer = t.token_with_roles(&[Role::SyncViewer]).await;
+    let path = format!("/api/v1/directories/{}/import-kinds", ad);
+
+    let every = t.get(&path, &viewer).await;
+    assert_eq!(every.status, 200, "{}", every.text());
+    assert_eq!(
+        every.json()["kinds"],
+        json!(["User", "Group", "Computer", "Contact"])
+    );
+    let refused = t.put_json(&path, &viewer, json!({"kinds": ["User"]})).await;
+    assert_eq!(refused.status, 403);
+    let set = t
+        .put_json(&path, &admin, json!({"kinds": ["Computer", "User"]}))
+        .await;
+    assert_eq!(set.status, 200, "{}", set.text());
+    assert_eq!(set.json()["kinds"], json!(["User", "Computer"]));
+
+    for bad in [json!({"kinds": []}), json!({"kinds": ["User", "Printer"]})] {
+        let answer = t.put_json(&path, &admin, bad).await;
+        assert_eq!(answer.status, 422, "{}", answer.text());
+        assert!(answer.text().contains("\"kinds\""), "{}", answer.text());
+    }
+    let kept = t.get(&path, &viewer).await;
+    assert_eq!(kept.json()["kinds"], json!(["User", "Computer"]));
+    assert_eq!(
+        server::directory::import_kinds::import_kinds(&t.app, ad)
+            .await
+            .expect("kinds"),
+        vec![ObjectKind::User, ObjectKind::Computer]
+    );
+    let missing = format!(
+        "/api/v1/directories/{}/import-kinds",
+        model::ids::DirectoryId::new()
+    );
+    assert_eq!(t.get(&missing, &viewer).await.status, 404);
+}

@@ -209,6 +209,39 @@ async fn the_message_log_and_the_object_search_download_what_they_show() {
         .text();
     assert_eq!(csv.lines().count(), 2, "{csv}");
 
+    // The Single Object Report of Carol as one CSV: every tab, matching's message among them.
+    let carol = t
+        .app
+        .store
+        .search_objects("carol", Some(src), 1)
+        .await
+        .expect("search")
+        .remove(0);
+    let report = page(&t, &format!("/objects/{src}/{}", carol.guid), &viewer)
+        .await
+        .text();
+    let csv_link = format!("/objects/{src}/{}/report.csv", carol.guid);
+    assert!(report.contains(&csv_link), "{report}");
+    let csv = page(&t, &csv_link, &viewer).await.text();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "tab,item,value,detail");
+    assert!(lines.contains(&"overview,Name,Carol,"), "{csv}");
+    assert!(
+        lines.contains(&"attributes,sam_account_name,carol,"),
+        "{csv}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("errors,match:{dst},"))),
+        "{csv}"
+    );
+    let (agent_only, _) = session(&t, &[Role::AgentViewer]).await;
+    assert_eq!(
+        page(&t, &csv_link, &agent_only).await.status,
+        StatusCode::FORBIDDEN
+    );
+
     let csv = page(&t, &format!("/objects.csv?q=ca*&directory={src}"), &viewer)
         .await
         .text();

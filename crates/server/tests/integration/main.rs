@@ -4,6 +4,7 @@
 mod agent_api;
 mod api;
 mod auth;
+mod batch_devices;
 mod batches;
 mod connections;
 mod console;
