@@ -15,6 +15,8 @@ CREATE TABLE readiness_devices (
     PRIMARY KEY (agent, runbook)
 );
 CREATE INDEX readiness_devices_batch ON readiness_devices (batch, worst);
+-- Every column a batch page's filter reads of the checks, so filtering reads only this index.
+CREATE INDEX readiness_checks_filter ON readiness_checks (batch, verdict, check_id, agent, runbook);
 
 -- The devices that reported before this table existed: asked when their report arrived.
 INSERT INTO readiness_devices (agent, runbook, batch, asked_at, reported_at)

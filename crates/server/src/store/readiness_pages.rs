@@ -52,9 +52,12 @@ const DEVICE_WHERE: &str = "FROM readiness_devices d LEFT JOIN agents a ON a.id 
      WHERE d.batch = $1 \
      AND ($5 = '' OR d.reported_at IS NULL) \
      AND ($4 = '' OR LOWER(COALESCE(a.computer_name, d.agent)) LIKE LOWER($4) ESCAPE '!') \
-     AND (($2 = '' AND $3 = '') OR EXISTS (SELECT 1 FROM readiness_checks c \
-         WHERE c.agent = d.agent AND c.runbook = d.runbook AND ($2 = '' OR c.verdict = $2) \
+     AND (($2 = '' AND $3 = '') OR (d.agent, d.runbook) IN (SELECT c.agent, c.runbook \
+         FROM readiness_checks c WHERE c.batch = $1 AND ($2 = '' OR c.verdict = $2) \
          AND ($3 = '' OR substr(c.check_id, 1, length($3)) = $3)))";
+
+// The devices with a check the filter keeps are found once per query, from an index that holds
+// every column the filter reads (`readiness_checks_filter`), not by reading each device's rows.
 
 /// One device and runbook of a batch, summarised.
 #[derive(Debug, Clone, PartialEq, Eq)]

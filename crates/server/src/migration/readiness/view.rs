@@ -19,8 +19,8 @@ use crate::{App, Error, Result};
 
 /// Devices on one page of a batch's readiness.
 pub const PER_PAGE: u64 = 100;
-/// Devices read at a time while CSV is written.
-const CSV_DEVICES: u64 = 200;
+/// Devices whose checks are read at a time while CSV is written.
+const CSV_DEVICES: usize = 200;
 /// Most blocking reasons listed.
 const MAX_REASONS: u64 = 100;
 /// The verdict shown for a device whose checks have not arrived.
@@ -222,6 +222,15 @@ async fn devices(
         .store
         .readiness_devices(batch, filter, offset, limit)
         .await?;
+    with_checks(app, summaries, filter).await
+}
+
+/// `summaries` each with the checks `filter` keeps.
+async fn with_checks(
+    app: &App,
+    summaries: Vec<DeviceSummary>,
+    filter: &Filter,
+) -> Result<Vec<DeviceReadiness>> {
     let mut checks: BTreeMap<(AgentId, RunbookId), Vec<CheckWithWaiver>> = BTreeMap::new();
     for c in app.store.readiness_checks_of(&summaries).await? {
         checks.entry((c.agent, c.runbook)).or_default().push(c);
@@ -371,26 +380,37 @@ pub async fn csv(app: &App, batch: BatchId, filter: &Filter) -> Result<Body> {
         .batch(batch)
         .await?
         .ok_or(Error::NotFound("batch"))?;
-    let state = (app.clone(), filter.clone(), Some(0u64));
-    let parts = futures_util::stream::unfold(state, move |(app, filter, next)| async move {
-        let offset = next?;
-        let part = async {
-            let devices = devices(&app, batch, &filter, offset, CSV_DEVICES).await?;
-            let more = devices.len() as u64 == CSV_DEVICES;
-            Ok::<_, Error>((csv_part(offset == 0, &devices)?, more))
-        }
-        .await;
-        match part {
-            Ok((text, more)) => Some((
-                Ok::<Bytes, Error>(Bytes::from(text)),
-                (app, filter, more.then_some(offset + CSV_DEVICES)),
-            )),
-            Err(e) => {
+    // The devices in order once (a small row each); their checks a few hundred devices at a time.
+    let all = app
+        .store
+        .readiness_devices(batch, filter, 0, u64::MAX)
+        .await?;
+    let chunks: Vec<Vec<DeviceSummary>> = all
+        .chunks(CSV_DEVICES)
+        .map(<[DeviceSummary]>::to_vec)
+        .collect();
+    let state = (app.clone(), filter.clone(), chunks.into_iter(), true);
+    let parts =
+        futures_util::stream::unfold(state, move |(app, filter, mut chunks, first)| async move {
+            // The header goes out even when no row does.
+            let chunk = match chunks.next() {
+                Some(chunk) => chunk,
+                None if first => Vec::new(),
+                None => return None,
+            };
+            let part = match with_checks(&app, chunk, &filter).await {
+                Ok(devices) => csv_part(first, &devices),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = &part {
                 tracing::error!(batch = %batch, error = %e, "readiness CSV stopped part way");
-                Some((Err(e), (app, filter, None)))
             }
-        }
-    });
+            let next = match part {
+                Ok(_) => chunks,
+                Err(_) => Vec::new().into_iter(),
+            };
+            Some((part.map(Bytes::from), (app, filter, next, false)))
+        });
     Ok(Body::from_stream(parts))
 }
 
