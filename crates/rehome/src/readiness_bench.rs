@@ -245,6 +245,7 @@ pub async fn run(args: ReadinessBenchArgs) -> Result<()> {
         &app,
         batch.id,
         &server::migration::readiness::Filter::default(),
+        None,
     )
     .await?;
     let took = started.elapsed();
@@ -273,6 +274,11 @@ pub async fn run(args: ReadinessBenchArgs) -> Result<()> {
             &cookie,
         ),
         (format!("/batches/{}/readiness", batch.id), &cookie),
+        (format!("/batches/{}/readiness?page=50", batch.id), &cookie),
+        (
+            format!("/batches/{}/readiness?device=WS-0042", batch.id),
+            &cookie,
+        ),
     ];
     println!(
         "{:<72} {:>9} {:>9} {:>11}",

@@ -11,9 +11,20 @@ pub fn write<const N: usize>(
     header: [&str; N],
     rows: impl IntoIterator<Item = [String; N]>,
 ) -> Result<String> {
+    write_part(Some(header), rows)
+}
+
+/// A part of a CSV document sent in parts: `header` (the first part's) and `rows`, every cell
+/// guarded.
+pub fn write_part<const N: usize>(
+    header: Option<[&str; N]>,
+    rows: impl IntoIterator<Item = [String; N]>,
+) -> Result<String> {
     let csv_err = |e: csv::Error| Error::Internal(format!("cannot write CSV: {}", e));
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(header).map_err(csv_err)?;
+    if let Some(header) = header {
+        w.write_record(header).map_err(csv_err)?;
+    }
     for row in rows {
         w.write_record(
             row.iter()
@@ -27,8 +38,8 @@ pub fn write<const N: usize>(
     String::from_utf8(bytes).map_err(|e| Error::Internal(format!("CSV is not UTF-8: {}", e)))
 }
 
-/// `body` as a CSV download saved as `file_name`.
-pub fn download(file_name: &str, body: String) -> impl IntoResponse {
+/// `body` (a whole document or a stream of its parts) as a CSV download saved as `file_name`.
+pub fn download(file_name: &str, body: impl IntoResponse) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

@@ -324,6 +324,7 @@ fn everything() -> Runbook {
             delay_deletion_days: 7,
         }),
         command_package: Some(package("before.zip")),
+        readiness_max_age_hours: Some(24),
     };
     rb.device_state.cache_user_credentials = true;
     rb.device_state.active_directory = ActiveDirectoryJoin {

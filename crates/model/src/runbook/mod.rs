@@ -26,7 +26,10 @@ pub use permissions::{
     default_ignore_patterns, Area, PermissionMode, PermissionSettings, RemoteFileShares,
     DEFAULT_IGNORE,
 };
-pub use startup::{AdminFallback, LockScreenImage, StartupSettings, UserInteraction};
+pub use startup::{
+    AdminFallback, LockScreenImage, StartupSettings, UserInteraction,
+    DEFAULT_READINESS_MAX_AGE_HOURS,
+};
 pub use user_experience::{
     dialog_key, labels_of, placeholders_of, Culture, DialogText, Dialogs, SafeHtml,
     UserExperienceSettings, DEFAULT_CULTURE,

@@ -74,13 +74,33 @@ pub struct StartupSettings {
     /// Optional command package run as SYSTEM at Startup.
     #[serde(default)]
     pub command_package: Option<CommandPackageRef>,
+    /// How old, in hours, the device's readiness checks may be when its runbook starts (1–720);
+    /// none: [`DEFAULT_READINESS_MAX_AGE_HOURS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_max_age_hours: Option<u32>,
 }
+
+/// How old a device's readiness checks may be at its start, unless the runbook says otherwise.
+pub const DEFAULT_READINESS_MAX_AGE_HOURS: u32 = 72;
 
 /// Characters Windows refuses in a local account name.
 const BAD_USER_CHARS: &str = "\"/\\[]:;|=,+*?<>@";
 
 impl StartupSettings {
+    /// How old, in hours, the readiness checks may be when the runbook starts on a device.
+    pub fn readiness_max_age_hours(&self) -> u32 {
+        self.readiness_max_age_hours
+            .unwrap_or(DEFAULT_READINESS_MAX_AGE_HOURS)
+    }
+
     pub(super) fn check(&self, v: &mut Validator, policy: &PasswordPolicy) {
+        if let Some(hours) = self.readiness_max_age_hours {
+            v.check(
+                (1..=720).contains(&hours),
+                "startup.readiness_max_age_hours",
+                "readiness checks may be 1 to 720 hours old at the start",
+            );
+        }
         if let LockScreenImage::Custom { name, sha256 } = &self.lock_screen_image {
             let lower = name.to_ascii_lowercase();
             v.check(

@@ -46,6 +46,31 @@ fn unready(sim: &mut SimWorkstation, i: usize) -> Result<()> {
     Ok(())
 }
 
+/// One workstation in `HELD_EVERY` (from the ninth) is kept from migrating by a blocking
+/// readiness check, so the batch's readiness page shows devices held back and why.
+const HELD_EVERY: usize = 16;
+
+/// Makes a few of `machines` fail a blocking readiness check, in turn too little free space on
+/// the system volume and a Home edition, and returns their positions; the server holds their
+/// runbooks back.
+pub fn hold_back(machines: &[Machine]) -> Result<Vec<usize>> {
+    let mut held = Vec::new();
+    for (i, machine) in machines.iter().enumerate() {
+        if i % HELD_EVERY != HELD_EVERY / 2 {
+            continue;
+        }
+        let mut sim = SimWorkstation::open(&machine.dir)
+            .with_context(|| format!("open workstation {}", machine.name))?;
+        if held.len() % 2 == 0 {
+            sim.set_readiness(|r| r.free_bytes = 512 * 1024 * 1024)?;
+        } else {
+            sim.set_os(model::plan::OsEdition::Workstation, "Windows 11 Home 23H2")?;
+        }
+        held.push(i);
+    }
+    Ok(held)
+}
+
 /// Starts one agent thread per workstation; each returns when its runbook has finished.
 pub fn start_agents(
     url: &str,

@@ -117,6 +117,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     );
 
     let machines = fleet::create(&data_dir.join("fleet"), &world, args.agents)?;
+    let held = fleet::hold_back(&machines)?;
     let options = crate::fleet::FleetOptions {
         server_url: url.clone(),
         psk: world.psk.clone(),
@@ -126,8 +127,31 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
         exit_when_idle: true,
         progress: true,
     };
+    let (held_machines, machines): (Vec<_>, Vec<_>) = machines
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| held.contains(i));
+    let held_machines: Vec<fleet::Machine> = held_machines.into_iter().map(|(_, m)| m).collect();
+    let machines: Vec<fleet::Machine> = machines.into_iter().map(|(_, m)| m).collect();
+    // The held devices' agents keep checking in, held back, until the others are done and the
+    // server has their checks.
+    let held_run = tokio::spawn(crate::fleet::driver::run(
+        crate::fleet::FleetOptions {
+            progress: false,
+            ..options.clone()
+        },
+        held_machines.iter().map(|m| m.member()).collect(),
+    ));
     let report =
         crate::fleet::driver::run(options, machines.iter().map(|m| m.member()).collect()).await;
+    let held_back = held_summary(
+        running.app(),
+        &world,
+        held.len(),
+        started + Duration::from_secs(args.timeout),
+    )
+    .await?;
+    held_run.abort();
     let counts = setup::status_counts(running.app()).await?;
     println!("demo: server counts {}", counts.summary());
 
@@ -174,12 +198,41 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     }
     running.shutdown().await.context("stop the server")?;
     println!(
-        "demo: {}/{} completed, {} errors, {:.1} s",
-        completed, args.agents, errors, seconds
+        "demo: {}/{} completed, {} held back by readiness, {} errors, {:.1} s",
+        completed, args.agents, held_back, errors, seconds
     );
-    if completed == args.agents && errors == 0 {
+    if completed + held.len() == args.agents && held_back == held.len() && errors == 0 {
         Ok(ExitCode::SUCCESS)
     } else {
         Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Waits (until `deadline`) for the server to hold back the `expected` devices the demo made
+/// unready, then prints how many it holds back and why; returns how many.
+async fn held_summary(
+    app: &server::App,
+    world: &setup::World,
+    expected: usize,
+    deadline: Instant,
+) -> Result<usize> {
+    let filter = server::migration::readiness::Filter::default();
+    loop {
+        let view = server::migration::readiness::of_batch(app, world.batch, &filter, None).await?;
+        let held = usize::try_from(view.counts.block).unwrap_or(usize::MAX);
+        if held >= expected || Instant::now() >= deadline {
+            println!(
+                "demo: {} devices held back by their readiness checks (the batch's readiness page lists them)",
+                held
+            );
+            for reason in &view.blocking {
+                println!(
+                    "demo:   {} × {}: {}",
+                    reason.devices, reason.check, reason.reason
+                );
+            }
+            return Ok(held);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

@@ -35,6 +35,8 @@ pub struct World {
     pub runbook_name: String,
     /// The PSK agents register with.
     pub psk: String,
+    /// The batch the workstations are in.
+    pub batch: BatchId,
 }
 
 async fn add_directory(
@@ -133,6 +135,7 @@ pub async fn seed(app: &App, data_dir: &Path, args: &DemoArgs) -> Result<World> 
             computers: Vec::new(),
         },
     };
+    let batch_id = batch.id;
     server::migration::batches::create(app, batch)
         .await
         .context("create the batch")?;
@@ -145,6 +148,7 @@ pub async fn seed(app: &App, data_dir: &Path, args: &DemoArgs) -> Result<World> 
         matched: matched.matched,
         runbook_name: runbook.name,
         psk,
+        batch: batch_id,
     })
 }
 

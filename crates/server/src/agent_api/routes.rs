@@ -111,7 +111,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
     // A device whose checks block it does not start: the final check-in holds the runbook back.
     if req.final_check {
         if let Some(blocked) =
-            crate::migration::readiness::gate(app, agent.id, batch.id, runbook.id).await?
+            crate::migration::readiness::gate(app, agent.id, batch.id, runbook).await?
         {
             return Ok(CheckInResponse {
                 assignment: None,

@@ -18,16 +18,20 @@ use crate::{App, Result};
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReadinessQuery {
-    /// Only checks with this verdict: `pass`, `warn`, `block` or `unknown`.
+    /// Only checks with this verdict: `pass`, `warn`, `block` or `unknown`; or `not_reported`
+    /// for the devices whose checks have not arrived.
     pub verdict: Option<String>,
     /// Only checks whose id starts with this (`profile:` for every profile check).
     pub check: Option<String>,
-    /// Only devices whose name contains this.
+    /// Only devices whose name contains this (`*` for any run of characters).
     pub device: Option<String>,
+    /// The page of devices, from 1 (the JSON and the console page; CSV has every row).
+    pub page: Option<u64>,
 }
 
 impl ReadinessQuery {
-    fn filter(&self) -> Result<Filter> {
+    /// The filter these values name.
+    pub fn filter(&self) -> Result<Filter> {
         Filter::parse(
             self.verdict.as_deref(),
             self.check.as_deref(),
@@ -44,7 +48,7 @@ impl ReadinessQuery {
     description = crate::api::openapi::access::AGENT_READ,
     params(("id" = String, Path, description = "The batch's id."), ReadinessQuery),
     responses(
-        (status = 200, description = "The batch's readiness: devices counted by their worst verdict, the reasons devices are held back grouped, and each device's checks the filter keeps.", body = BatchReadiness),
+        (status = 200, description = "The batch's readiness: devices counted by their worst verdict and those not reported, the reasons devices are held back grouped, and one page of the devices the filter keeps with the checks it keeps.", body = BatchReadiness),
         (status = 404, description = "No such batch.", body = crate::error::ErrorBody),
         (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
     )
@@ -57,7 +61,9 @@ pub async fn batch_readiness(
 ) -> Result<Json<BatchReadiness>> {
     caller.require(Area::Agent, Access::Read)?;
     let id = parse_id("id", &id)?;
-    Ok(Json(readiness::of_batch(&app, id, &q.filter()?).await?))
+    Ok(Json(
+        readiness::of_batch(&app, id, &q.filter()?, q.page).await?,
+    ))
 }
 
 /// `GET /batches/{id}/readiness.csv`: exactly the rows the same filter shows.
@@ -68,7 +74,7 @@ pub async fn batch_readiness(
     description = crate::api::openapi::access::AGENT_READ,
     params(("id" = String, Path, description = "The batch's id."), ReadinessQuery),
     responses(
-        (status = 200, description = "One line per check the filter keeps.", body = String, content_type = "text/csv"),
+        (status = 200, description = "One line per check the filter keeps, and one per device not reported, over every page.", body = String, content_type = "text/csv"),
         (status = 404, description = "No such batch.", body = crate::error::ErrorBody),
         (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
     )
@@ -81,10 +87,9 @@ pub async fn batch_readiness_csv(
 ) -> Result<impl IntoResponse> {
     caller.require(Area::Agent, Access::Read)?;
     let id = parse_id("id", &id)?;
-    let view = readiness::of_batch(&app, id, &q.filter()?).await?;
     Ok(crate::csv_export::download(
         "readiness.csv",
-        readiness::csv(&view)?,
+        readiness::csv(&app, id, &q.filter()?).await?,
     ))
 }
 

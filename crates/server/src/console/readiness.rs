@@ -11,51 +11,20 @@ use model::ids::{AgentId, BatchId, RunbookId};
 use serde::Deserialize;
 
 use super::forms::poster;
+use super::table::{link, pager};
 use super::{when, Viewer};
 use crate::api::readiness::ReadinessQuery;
 use crate::auth::{Access, Area, CsrfPending};
-use crate::migration::readiness::{self, DeviceReadiness, Filter};
+use crate::migration::readiness::{self, DeviceReadiness};
 use crate::{App, Error, Result};
 
-fn filter_of(q: &ReadinessQuery) -> Result<Filter> {
-    Filter::parse(
-        q.verdict.as_deref(),
-        q.check.as_deref(),
-        q.device.as_deref(),
-    )
-}
-
-/// `value` percent-encoded for a query string (everything but unreserved characters).
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{:02X}", b),
-        })
-        .collect()
-}
-
-fn query_string(q: &ReadinessQuery) -> String {
-    let pairs: Vec<String> = [
-        ("verdict", &q.verdict),
-        ("check", &q.check),
-        ("device", &q.device),
+/// The filter's values as query pairs (empty ones are left out of links).
+fn filter_pairs(q: &ReadinessQuery) -> [(&'static str, &str); 3] {
+    [
+        ("verdict", q.verdict.as_deref().unwrap_or_default()),
+        ("check", q.check.as_deref().unwrap_or_default()),
+        ("device", q.device.as_deref().unwrap_or_default()),
     ]
-    .iter()
-    .filter_map(|(k, v)| {
-        v.as_deref()
-            .filter(|v| !v.is_empty())
-            .map(|v| format!("{}={}", k, encode(v)))
-    })
-    .collect();
-    if pairs.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", pairs.join("&"))
-    }
 }
 
 /// Where a form goes back to: only a console path of this module's pages.
@@ -77,6 +46,9 @@ fn device_checks(viewer: &Viewer, d: &DeviceReadiness, back: &str) -> Markup {
             " — " span class=(format!("verdict {}", d.verdict)) { (d.verdict) }
         }
         @if let Some(why) = &d.held_back { p.errors role="status" { "Held back: " (why) } }
+        @if d.reported_at.is_none() {
+            @if let Some(asked) = d.asked_at { p.muted { "Not reported; asked " (when(asked)) "." } }
+        }
         @if operate {
             form method="post" action=(format!("/agents/{}/readiness/request", d.agent)) {
                 (viewer.csrf())
@@ -84,7 +56,7 @@ fn device_checks(viewer: &Viewer, d: &DeviceReadiness, back: &str) -> Markup {
                 button type="submit" { "Check again" }
             }
         }
-        table {
+        @if !d.checks.is_empty() { table {
             thead { tr { th { "Check" } th { "Verdict" } th { "Reason" } th { "Value seen" } th { "Taken" } th { "Waiver" } } }
             tbody {
                 @for c in &d.checks {
@@ -110,7 +82,7 @@ fn device_checks(viewer: &Viewer, d: &DeviceReadiness, back: &str) -> Markup {
                     }
                 }
             }
-        }
+        } }
     }
 }
 
@@ -125,18 +97,21 @@ pub async fn batch(
         return Ok(viewer.agent_page("Readiness", html! {}));
     }
     let id: BatchId = id.parse().map_err(|_| Error::NotFound("batch"))?;
-    let view = readiness::of_batch(&app, id, &filter_of(&q)?).await?;
-    let qs = query_string(&q);
-    let back = format!("/batches/{}/readiness{}", id, qs);
+    let view = readiness::of_batch(&app, id, &q.filter()?, q.page).await?;
+    let path = format!("/batches/{}/readiness", id);
+    let pairs = filter_pairs(&q);
+    let page = view.page.to_string();
+    let back = link(&path, &[pairs[0], pairs[1], pairs[2], ("page", &page)]);
     let body = html! {
         h1 { "Readiness of " (view.name) }
         p { a href=(format!("/batches/{}", id)) { "Back to the batch" } }
-        p.muted { (view.reported) " devices sent their checks." }
+        p.muted { (view.reported) " devices sent their checks; " (view.not_reported) " asked have not (their runbooks do not start until they do)." }
         table.counts {
-            thead { tr { th { "Block" } th { "Warn" } th { "Unknown" } th { "Pass" } } }
+            thead { tr { th { "Block" } th { "Warn" } th { "Unknown" } th { "Pass" } th { "Not reported" } } }
             tbody { tr {
                 td { (view.counts.block) } td { (view.counts.warn) }
                 td { (view.counts.unknown) } td { (view.counts.pass) }
+                td { (view.not_reported) }
             } }
         }
         h2 { "Why devices are held back" }
@@ -155,14 +130,16 @@ pub async fn batch(
                     @for v in model::readiness::Verdict::ALL {
                         option value=(v.as_str()) selected[q.verdict.as_deref() == Some(v.as_str())] { (v.as_str()) }
                     }
+                    option value=(readiness::NOT_REPORTED_VERDICT) selected[q.verdict.as_deref() == Some(readiness::NOT_REPORTED_VERDICT)] { "not reported" }
                 }
             }
             label { " Check " input type="text" name="check" value=(q.check.clone().unwrap_or_default()); }
             label { " Device " input type="text" name="device" value=(q.device.clone().unwrap_or_default()); }
             button type="submit" { "Filter" }
-            " " a href=(format!("/batches/{}/readiness.csv{}", id, qs)) { "CSV of these rows" }
+            " " a href=(link(&format!("{path}.csv"), &pairs)) { "CSV of these rows (every page)" }
         }
         @if view.devices.is_empty() { p.muted { "No check matches." } }
+        (pager(&path, &pairs, usize::try_from(view.page).unwrap_or(1), usize::try_from(view.matching).unwrap_or(usize::MAX)))
         @for d in &view.devices { (device_checks(&viewer, d, &back)) }
     };
     Ok(viewer.agent_page(&format!("Readiness of {}", view.name), body))
@@ -177,11 +154,8 @@ pub async fn batch_csv(
 ) -> Result<Response> {
     viewer.caller.require(Area::Agent, Access::Read)?;
     let id: BatchId = id.parse().map_err(|_| Error::NotFound("batch"))?;
-    let view = readiness::of_batch(&app, id, &filter_of(&q)?).await?;
-    Ok(
-        crate::csv_export::download(&format!("batch-{id}-readiness.csv"), readiness::csv(&view)?)
-            .into_response(),
-    )
+    let body = readiness::csv(&app, id, &q.filter()?).await?;
+    Ok(crate::csv_export::download(&format!("batch-{id}-readiness.csv"), body).into_response())
 }
 
 /// `GET /agents/{id}/readiness`: one device's checks for each runbook.

@@ -158,6 +158,7 @@ pub mod packages;
 mod private;
 pub mod psk_limits;
 pub mod readiness;
+pub mod readiness_pages;
 pub mod removals;
 pub mod reports;
 pub mod schedule;

@@ -1,6 +1,7 @@
-//! Readiness checks, waivers and requests (`0013_readiness.sql`).
+//! Readiness checks, waivers and requests (`0013_readiness.sql`), and the summary of each device
+//! and runbook that a batch's page counts and pages (`0019_readiness.sql`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use model::ids::{AgentId, BatchId, RunbookId};
@@ -35,6 +36,41 @@ pub struct Waiver {
     /// When.
     pub waived_at: DateTime<Utc>,
 }
+
+/// Where one device stands with the checks of one runbook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceState {
+    /// The batch it was last asked for.
+    pub batch: BatchId,
+    /// When it was first asked (for that batch).
+    pub asked_at: DateTime<Utc>,
+    /// When its newest report for that batch arrived; none when it has not reported.
+    pub reported_at: Option<DateTime<Utc>>,
+    /// Someone asked it to take its checks again since it last sent them.
+    pub requested: bool,
+}
+
+/// Recomputes one device's summary (placeholders: agent, runbook) from its checks and waivers:
+/// the worst verdict, a waived block counting as a warning, and the first blocking check that is
+/// not waived. `0019_readiness.sql` fills the rows that existed before with the same rule.
+const REFRESH_SUMMARY: &str = "UPDATE readiness_devices SET \
+     worst = (SELECT CASE MAX(CASE \
+             WHEN c.verdict = 'block' AND w.check_id IS NULL THEN 3 \
+             WHEN c.verdict IN ('block', 'warn') THEN 2 \
+             WHEN c.verdict = 'pass' THEN 0 ELSE 1 END) \
+         WHEN 3 THEN 'block' WHEN 2 THEN 'warn' WHEN 1 THEN 'unknown' ELSE 'pass' END \
+         FROM readiness_checks c LEFT JOIN readiness_waivers w \
+         ON w.agent = c.agent AND w.runbook = c.runbook AND w.check_id = c.check_id \
+         WHERE c.agent = $1 AND c.runbook = $2), \
+     blocking_check = (SELECT c.check_id FROM readiness_checks c LEFT JOIN readiness_waivers w \
+         ON w.agent = c.agent AND w.runbook = c.runbook AND w.check_id = c.check_id \
+         WHERE c.agent = $1 AND c.runbook = $2 AND c.verdict = 'block' AND w.check_id IS NULL \
+         ORDER BY c.position LIMIT 1), \
+     blocking_reason = (SELECT c.reason FROM readiness_checks c LEFT JOIN readiness_waivers w \
+         ON w.agent = c.agent AND w.runbook = c.runbook AND w.check_id = c.check_id \
+         WHERE c.agent = $1 AND c.runbook = $2 AND c.verdict = 'block' AND w.check_id IS NULL \
+         ORDER BY c.position LIMIT 1) \
+     WHERE agent = $1 AND runbook = $2 AND reported_at IS NOT NULL";
 
 const COLUMNS: &str =
     "agent, runbook, batch, check_id, position, verdict, reason, seen, taken_at, received_at";
@@ -97,6 +133,22 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
+        sqlx::query(
+            "INSERT INTO readiness_devices (agent, runbook, batch, asked_at, reported_at) \
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (agent, runbook) DO UPDATE \
+             SET batch = excluded.batch, reported_at = excluded.reported_at",
+        )
+        .bind(agent_text.clone())
+        .bind(runbook_text.clone())
+        .bind(batch.to_string())
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(REFRESH_SUMMARY)
+            .bind(agent_text.clone())
+            .bind(runbook_text)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM readiness_requests WHERE agent = $1")
             .bind(agent_text)
             .execute(&mut *tx)
@@ -105,16 +157,55 @@ impl Store {
         Ok(())
     }
 
-    /// Every stored check of the devices of `batch`, by device and in the order taken.
-    pub async fn readiness_of_batch(&self, batch: BatchId) -> Result<Vec<StoredCheck>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {} FROM readiness_checks WHERE batch = $1 ORDER BY agent, runbook, position",
-            COLUMNS
-        ))
+    /// Records that a check-in answer asked `agent` for its checks of `runbook` in `batch`: the
+    /// first ask is kept, and a device moved to another batch counts as not reported there.
+    pub async fn record_readiness_asked(
+        &self,
+        agent: AgentId,
+        batch: BatchId,
+        runbook: RunbookId,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO readiness_devices (agent, runbook, batch, asked_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (agent, runbook) DO UPDATE SET batch = excluded.batch, \
+             asked_at = excluded.asked_at, reported_at = NULL, worst = NULL, \
+             blocking_check = NULL, blocking_reason = NULL \
+             WHERE readiness_devices.batch <> excluded.batch",
+        )
+        .bind(agent.to_string())
+        .bind(runbook.to_string())
         .bind(batch.to_string())
-        .fetch_all(self.pool())
+        .bind(to_ms(now))
+        .execute(self.pool())
         .await?;
-        rows.iter().map(stored_check).collect()
+        Ok(())
+    }
+
+    /// Where `agent` stands with its checks of `runbook`; none when it was never asked.
+    pub async fn readiness_state(
+        &self,
+        agent: AgentId,
+        runbook: RunbookId,
+    ) -> Result<Option<DeviceState>> {
+        let row = sqlx::query(
+            "SELECT batch, asked_at, reported_at, \
+             (SELECT COUNT(*) FROM readiness_requests r WHERE r.agent = d.agent) AS requested \
+             FROM readiness_devices d WHERE d.agent = $1 AND d.runbook = $2",
+        )
+        .bind(agent.to_string())
+        .bind(runbook.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(DeviceState {
+                batch: parse_text("readiness batch", &row.try_get::<String, _>("batch")?)?,
+                asked_at: from_ms(row.try_get("asked_at")?),
+                reported_at: row.try_get::<Option<i64>, _>("reported_at")?.map(from_ms),
+                requested: row.try_get::<i64, _>("requested")? > 0,
+            })
+        })
+        .transpose()
     }
 
     /// The stored checks of `agent`, every runbook, in the order taken.
@@ -129,31 +220,14 @@ impl Store {
         rows.iter().map(stored_check).collect()
     }
 
-    /// Whether `agent` reported checks for `runbook` in `batch`.
-    pub async fn has_readiness(
-        &self,
-        agent: AgentId,
-        batch: BatchId,
-        runbook: RunbookId,
-    ) -> Result<bool> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM readiness_checks WHERE agent = $1 AND runbook = $2 AND batch = $3",
-        )
-        .bind(agent.to_string())
-        .bind(runbook.to_string())
-        .bind(batch.to_string())
-        .fetch_one(self.pool())
-        .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
-    }
-
-    /// Records a waiver, replacing an earlier one of the same check.
+    /// Records a waiver, replacing an earlier one of the same check, and the device's summary with it.
     pub async fn insert_waiver(
         &self,
         agent: AgentId,
         runbook: RunbookId,
         waiver: &Waiver,
     ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO readiness_waivers (agent, runbook, check_id, waived_by, reason, waived_at) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (agent, runbook, check_id) DO UPDATE SET waived_by = excluded.waived_by, reason = excluded.reason, waived_at = excluded.waived_at",
@@ -164,8 +238,14 @@ impl Store {
         .bind(waiver.waived_by.clone())
         .bind(waiver.reason.clone())
         .bind(to_ms(waiver.waived_at))
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        sqlx::query(REFRESH_SUMMARY)
+            .bind(agent.to_string())
+            .bind(runbook.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -193,31 +273,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The waived checks of every device of `batch` (through its stored checks), by device and
-    /// runbook.
-    pub async fn waivers_of_batch(
-        &self,
-        batch: BatchId,
-    ) -> Result<BTreeMap<(AgentId, RunbookId), BTreeSet<String>>> {
-        let rows = sqlx::query(
-            "SELECT w.agent, w.runbook, w.check_id FROM readiness_waivers w \
-             JOIN readiness_checks c ON c.agent = w.agent AND c.runbook = w.runbook AND c.check_id = w.check_id \
-             WHERE c.batch = $1",
-        )
-        .bind(batch.to_string())
-        .fetch_all(self.pool())
-        .await?;
-        let mut out: BTreeMap<(AgentId, RunbookId), BTreeSet<String>> = BTreeMap::new();
-        for row in rows {
-            let agent = parse_text("waiver agent", &row.try_get::<String, _>("agent")?)?;
-            let runbook = parse_text("waiver runbook", &row.try_get::<String, _>("runbook")?)?;
-            out.entry((agent, runbook))
-                .or_default()
-                .insert(row.try_get("check_id")?);
-        }
-        Ok(out)
-    }
-
     /// Asks `agent` to take its checks again at its next check-in.
     pub async fn request_readiness(&self, agent: AgentId, now: DateTime<Utc>) -> Result<()> {
         sqlx::query(
@@ -229,14 +284,5 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
-    }
-
-    /// Whether someone asked `agent` to take its checks again since it last sent them.
-    pub async fn readiness_requested(&self, agent: AgentId) -> Result<bool> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM readiness_requests WHERE agent = $1")
-            .bind(agent.to_string())
-            .fetch_one(self.pool())
-            .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
     }
 }

@@ -26,6 +26,7 @@ mod metrics;
 mod openapi;
 mod packages;
 mod readiness;
+mod readiness_pages;
 mod secrets;
 mod security;
 mod support;
