@@ -24,10 +24,12 @@ pub fn move_profile(source: &Sid, target: &Sid) -> Result<bool> {
     let has_target = registry::open(&to, registry::READ)?.is_some();
     match (has_source, has_target) {
         (false, true) => return Ok(false),
-        (true, true) => return Err(Error::Device(format!(
+        (true, true) => {
+            return Err(Error::Device(format!(
             "{} already has a profile on this device (ProfileList\\{}); {}'s cannot become theirs",
             target, target, source
-        ))),
+        )))
+        }
         (false, false) => return Err(Error::NotFound(format!("ProfileList\\{}", source))),
         (true, false) => {}
     }

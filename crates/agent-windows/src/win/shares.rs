@@ -115,3 +115,57 @@ pub fn set_descriptor(share: &str, sd: &[u8], parts: SecurityParts) -> Result<()
     let back = descriptor(share)?;
     security::verify_written("NetShareSetInfo", share, sd, parts, &back)
 }
+
+/// Connects to the share `unc` of another host as `account` (`WNetAddConnection2W`, no drive
+/// letter), for re-permissioning remote shares. The password never reaches an error.
+pub fn connect(unc: &str, account: &str, password: &str) -> Result<()> {
+    use windows_sys::Win32::NetworkManagement::WNet::{
+        WNetAddConnection2W, NETRESOURCEW, RESOURCETYPE_DISK,
+    };
+    let mut wunc = wide(unc);
+    let (waccount, wpassword) = (wide(account), wide(password));
+    let resource = NETRESOURCEW {
+        dwScope: 0,
+        dwType: RESOURCETYPE_DISK,
+        dwDisplayType: 0,
+        dwUsage: 0,
+        lpLocalName: null_mut(),
+        lpRemoteName: wunc.as_mut_ptr(),
+        lpComment: null_mut(),
+        lpProvider: null_mut(),
+    };
+    let rc = unsafe {
+        WNetAddConnection2W(
+            &resource,
+            wpassword.as_ptr(),
+            if account.is_empty() {
+                null()
+            } else {
+                waccount.as_ptr()
+            },
+            0,
+        )
+    };
+    if rc != 0 {
+        return Err(error(
+            "WNetAddConnection2W",
+            &format!("{} as {}", unc, account),
+            rc,
+        ));
+    }
+    Ok(())
+}
+
+/// Ends the connection to `unc`; nothing to do when there is none.
+pub fn disconnect(unc: &str) -> Result<()> {
+    use windows_sys::Win32::NetworkManagement::WNet::WNetCancelConnection2W;
+    /// `ERROR_NOT_CONNECTED`, and `ERROR_NO_NETWORK`: without a network provider there is no
+    /// connection either.
+    const NOT_CONNECTED: u32 = 2250;
+    const NO_NETWORK: u32 = 1222;
+    let wunc = wide(unc);
+    match unsafe { WNetCancelConnection2W(wunc.as_ptr(), 0, 1) } {
+        0 | NOT_CONNECTED | NO_NETWORK => Ok(()),
+        rc => Err(error("WNetCancelConnection2W", unc, rc)),
+    }
+}

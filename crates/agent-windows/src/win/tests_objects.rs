@@ -361,3 +361,17 @@ fn the_computer_is_renamed_for_the_next_start_and_named_back() {
         .unwrap()
         .map_or(true, |n| n.eq_ignore_ascii_case(&original)));
 }
+
+#[test]
+fn a_remote_share_that_does_not_answer_fails_naming_the_call_and_not_the_password() {
+    let mut ws = WindowsWorkstation::open();
+    let unc = "\\\\127.0.0.1\\rehome-no-such-share";
+    let e = ws
+        .connect_share(unc, "CONTOSO\\reader", "Remote-Secret-1!")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("WNetAddConnection2W"), "{}", e);
+    assert!(!e.contains("Remote-Secret-1!"), "{}", e);
+    // Not connected: nothing to end.
+    ws.disconnect_share(unc).unwrap();
+}

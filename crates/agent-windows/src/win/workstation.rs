@@ -26,7 +26,8 @@ use super::eventlog::EventLog;
 use super::profiles::PROFILE_LIST;
 use super::registry::{self, Key};
 use super::{
-    accounts, areas, files, groups, join, lsa, profiles, security, services, system, unsupported,
+    accounts, areas, files, groups, join, lsa, profiles, security, services, shares, system,
+    unsupported,
 };
 use crate::keys::{KeyName, Root};
 
@@ -331,14 +332,26 @@ impl Workstation for WindowsWorkstation {
     fn update_permissions(
         &mut self,
         area: PermissionArea,
-        _map: &SidMap,
-        _options: &TranslateOptions,
+        map: &SidMap,
+        options: &TranslateOptions,
     ) -> Result<Effect> {
-        Err(unsupported(match area {
-            PermissionArea::WindowsProfiles => "re-keying ProfileList (Windows profiles)",
-            PermissionArea::FileSystem => "SetNamedSecurityInfoW on files",
-            PermissionArea::LocalGroups => "NetLocalGroupAddMembers (local groups)",
-        }))
+        // The portable decisions over this workstation's primitives, as the phase engine runs
+        // them.
+        match area {
+            PermissionArea::WindowsProfiles => {
+                agent::run::profiles::move_profiles(self, map, options)
+            }
+            PermissionArea::FileSystem => agent::permissions::update_area(
+                self,
+                Area::FileSystem,
+                map,
+                options,
+                &agent::permissions::IgnoreList::default(),
+            ),
+            PermissionArea::LocalGroups => {
+                agent::run::local_groups::translate_members(self, map, options.mode)
+            }
+        }
     }
 
     fn local_group_members(&self) -> Result<BTreeMap<String, Vec<Sid>>> {
@@ -650,12 +663,12 @@ impl Workstation for WindowsWorkstation {
         Ok(n)
     }
 
-    fn connect_share(&mut self, _unc: &str, _account: &str, _password: &str) -> Result<()> {
-        Err(unsupported("WNetAddConnection2W"))
+    fn connect_share(&mut self, unc: &str, account: &str, password: &str) -> Result<()> {
+        shares::connect(unc, account, password)
     }
 
-    fn disconnect_share(&mut self, _unc: &str) -> Result<()> {
-        Err(unsupported("WNetCancelConnection2W"))
+    fn disconnect_share(&mut self, unc: &str) -> Result<()> {
+        shares::disconnect(unc)
     }
 
     fn list_files(&self, folder: &str) -> Result<Vec<String>> {
