@@ -8,13 +8,19 @@ use std::os::windows::ffi::OsStrExt;
 use agent::Error;
 
 pub mod accounts;
+pub mod areas;
 pub mod certs;
 pub mod eventlog;
+pub mod files;
+pub mod groups;
+pub mod join;
 pub mod lsa;
+pub mod profiles;
 pub mod registry;
 pub mod security;
 pub mod service;
 pub mod services;
+pub mod shares;
 pub mod system;
 pub mod workstation;
 
@@ -69,5 +75,31 @@ pub fn unsupported(primitive: &str) -> Error {
     }
 }
 
+/// Whether this process runs under Wine (its ntdll exports `wine_get_version`) rather than on
+/// Windows.
+pub fn under_wine() -> bool {
+    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
+    let ntdll = wide("ntdll.dll");
+    unsafe {
+        let module = GetModuleHandleW(ntdll.as_ptr());
+        !module.is_null() && GetProcAddress(module, b"wine_get_version\0".as_ptr()).is_some()
+    }
+}
+
+/// Refuses, before the call, a Win32 function that Wine exports only as a stub which aborts the
+/// calling process (`NetShareSetInfo`, `NetJoinDomain`, …): under Wine the step fails with an
+/// error naming the call, and the agent keeps running.
+pub fn wine_lacks(call: &str) -> agent::Result<()> {
+    if under_wine() {
+        return Err(Error::Unsupported {
+            action: call.to_string(),
+            reason: "Wine does not implement it (only on Windows)".to_string(),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_objects;

@@ -350,6 +350,21 @@ pub fn delete_tree(key: &KeyName) -> Result<bool> {
     }
 }
 
+/// Copies every value and subkey of `from` into `to`, creating `to` (`RegCopyTreeW`).
+pub fn copy_tree(from: &KeyName, to: &KeyName) -> Result<()> {
+    let source = open(from, READ)?.ok_or_else(|| agent::Error::NotFound(from.full()))?;
+    let target = create(to, WRITE)?;
+    let rc = unsafe { RegCopyTreeW(source.handle, std::ptr::null(), target.handle) };
+    if rc != ERROR_SUCCESS {
+        return Err(error(
+            "RegCopyTreeW",
+            &format!("{} to {}", from.full(), to.full()),
+            rc,
+        ));
+    }
+    Ok(())
+}
+
 /// Loads the hive file `file` as `HKU\<name>` (`RegLoadKeyW`; needs `SeRestorePrivilege` and
 /// `SeBackupPrivilege` enabled).
 pub fn load_user_hive(name: &str, file: &str) -> Result<()> {

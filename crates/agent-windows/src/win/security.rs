@@ -235,3 +235,86 @@ pub fn file_descriptor(path: &str, sacl: bool) -> Result<Option<Vec<u8>>> {
         Ok(Some(bytes))
     }
 }
+
+/// The ACEs of `acl` that were set on the object itself, not inherited from its parent.
+fn explicit(acl: &Option<secdesc::Acl>) -> Vec<&secdesc::Ace> {
+    match acl {
+        Some(acl) => acl.aces.iter().filter(|a| !a.is_inherited()).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// Checks that `object` holds the `parts` of `written` now that `call` reported them written,
+/// from `read_back`, its descriptor read again: its owner, group and the ACEs set on it (ACEs
+/// inherited from its parent are the system's to add). A call that reports success and keeps
+/// nothing (as some of Wine's do) is an error naming it, never a change done.
+pub fn verify_written(
+    call: &str,
+    object: &str,
+    written: &[u8],
+    parts: agent::SecurityParts,
+    read_back: &[u8],
+) -> Result<()> {
+    let parse = |bytes: &[u8]| {
+        secdesc::SecurityDescriptor::from_bytes(bytes).map_err(|e| {
+            Error::Device(format!(
+                "the descriptor of {} cannot be read: {}",
+                object, e
+            ))
+        })
+    };
+    let (want, got) = (parse(written)?, parse(read_back)?);
+    let mut lost = Vec::new();
+    if parts.owner && want.owner != got.owner {
+        lost.push("owner");
+    }
+    if parts.group && want.group != got.group {
+        lost.push("group");
+    }
+    if parts.dacl && explicit(&want.dacl) != explicit(&got.dacl) {
+        lost.push("DACL");
+    }
+    if parts.sacl && explicit(&want.sacl) != explicit(&got.sacl) {
+        lost.push("SACL");
+    }
+    if lost.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Device(format!(
+        "{} on {} reported success but the {} read back is not the one written: this system does not keep it",
+        call,
+        object,
+        lost.join(", ")
+    )))
+}
+
+/// The owner, group, DACL and SACL pointers inside the self-relative descriptor `sd`, as
+/// `SetNamedSecurityInfoW` and `SetSecurityInfo` take them (null where absent).
+///
+/// # Safety
+/// `sd` must hold a valid self-relative descriptor and outlive the pointers.
+pub unsafe fn parts_of(
+    sd: &mut [u8],
+) -> Result<(
+    windows_sys::Win32::Security::PSID,
+    windows_sys::Win32::Security::PSID,
+    *mut windows_sys::Win32::Security::ACL,
+    *mut windows_sys::Win32::Security::ACL,
+)> {
+    use windows_sys::Win32::Security::{
+        GetSecurityDescriptorDacl, GetSecurityDescriptorGroup, GetSecurityDescriptorOwner,
+        GetSecurityDescriptorSacl, ACL, PSID,
+    };
+    let p = sd.as_mut_ptr() as PSECURITY_DESCRIPTOR;
+    let (mut owner, mut group): (PSID, PSID) = (null_mut(), null_mut());
+    let (mut dacl, mut sacl): (*mut ACL, *mut ACL) = (null_mut(), null_mut());
+    let (mut defaulted, mut present) = (0, 0);
+    if GetSecurityDescriptorOwner(p, &mut owner, &mut defaulted) == 0
+        || GetSecurityDescriptorGroup(p, &mut group, &mut defaulted) == 0
+        || GetSecurityDescriptorDacl(p, &mut present, &mut dacl, &mut defaulted) == 0
+        || GetSecurityDescriptorSacl(p, &mut present, &mut sacl, &mut defaulted) == 0
+    {
+        return Err(last_error("GetSecurityDescriptorOwner", "a descriptor"));
+    }
+    Ok((owner, group, dacl, sacl))
+}

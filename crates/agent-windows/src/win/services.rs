@@ -191,3 +191,75 @@ pub fn is_builtin(sid: &Sid) -> bool {
     let text = sid.to_string();
     WELL_KNOWN.iter().any(|(_, s)| *s == text)
 }
+
+/// `READ_CONTROL`, `WRITE_DAC`, `WRITE_OWNER` and `ACCESS_SYSTEM_SECURITY` on a service handle.
+const READ_CONTROL: u32 = 0x0002_0000;
+const WRITE_DAC: u32 = 0x0004_0000;
+const WRITE_OWNER: u32 = 0x0008_0000;
+const ACCESS_SYSTEM_SECURITY: u32 = 0x0100_0000;
+
+fn query_security(h: &Handle, service: &str, info: u32) -> Result<Vec<u8>> {
+    let mut needed = 0u32;
+    let ok = unsafe { QueryServiceObjectSecurity(h.0, info, null_mut(), 0, &mut needed) };
+    if ok == 0 && unsafe { GetLastError() } != ERROR_INSUFFICIENT_BUFFER {
+        return Err(last_error("QueryServiceObjectSecurity", service));
+    }
+    let mut buffer = vec![0u8; needed as usize];
+    let ok = unsafe {
+        QueryServiceObjectSecurity(h.0, info, buffer.as_mut_ptr() as _, needed, &mut needed)
+    };
+    if ok == 0 {
+        return Err(last_error("QueryServiceObjectSecurity", service));
+    }
+    Ok(buffer)
+}
+
+/// The descriptor of `service` (`QueryServiceObjectSecurity`): owner, group, DACL and, when the
+/// account may read it (`SeSecurityPrivilege`), the SACL.
+pub fn descriptor(service: &str) -> Result<Vec<u8>> {
+    use windows_sys::Win32::Security::{
+        DACL_SECURITY_INFORMATION, GROUP_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION,
+        SACL_SECURITY_INFORMATION,
+    };
+    let scm = manager()?;
+    let base = OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION;
+    let missing = || agent::Error::NotFound(format!("the service {}", service));
+    match open(&scm, service, READ_CONTROL | ACCESS_SYSTEM_SECURITY) {
+        Ok(Some(h)) => query_security(&h, service, base | SACL_SECURITY_INFORMATION),
+        Ok(None) => Err(missing()),
+        // Without SeSecurityPrivilege: the rest of the descriptor.
+        Err(_) => {
+            let h = open(&scm, service, READ_CONTROL)?.ok_or_else(missing)?;
+            query_security(&h, service, base)
+        }
+    }
+}
+
+/// Writes the `info` parts of the self-relative `sd` to `service` (`SetServiceObjectSecurity`)
+/// and reads them back: a write the service control manager did not keep fails.
+pub fn set_descriptor(
+    service: &str,
+    sd: &[u8],
+    info: u32,
+    parts: agent::SecurityParts,
+) -> Result<()> {
+    let scm = manager()?;
+    let mut access = READ_CONTROL;
+    if parts.owner || parts.group {
+        access |= WRITE_OWNER;
+    }
+    if parts.dacl {
+        access |= WRITE_DAC;
+    }
+    if parts.sacl {
+        access |= ACCESS_SYSTEM_SECURITY;
+    }
+    let h = open(&scm, service, access)?
+        .ok_or_else(|| agent::Error::NotFound(format!("the service {}", service)))?;
+    let mut copy = sd.to_vec();
+    if unsafe { SetServiceObjectSecurity(h.0, info, copy.as_mut_ptr() as _) } == 0 {
+        return Err(last_error("SetServiceObjectSecurity", service));
+    }
+    let back = query_security(&h, service, info & 0xF)?;
+    security::verify_written("SetServiceObjectSecurity", service, sd, parts, &back)
+}

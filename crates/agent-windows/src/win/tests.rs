@@ -11,6 +11,7 @@ use secdesc::{SecurityDescriptor, Sid};
 
 use super::registry;
 use super::security;
+use super::under_wine;
 use super::workstation::WindowsWorkstation;
 use crate::keys::KeyName;
 
@@ -344,9 +345,11 @@ fn what_the_agent_cannot_do_fails_and_names_the_primitive() {
             ws.join_active_directory("fabrikam.test", &join).map(|_| ())
         }),
         (
-            "file-system",
-            ws.securable_objects(Area::FileSystem).map(|_| ()),
+            "NetRequestOfflineDomainJoin",
+            ws.join_active_directory_offline("fabrikam.test", b"not a blob")
+                .map(|_| ()),
         ),
+        ("dcom", ws.securable_objects(Area::Dcom).map(|_| ())),
     ];
     for (primitive, result) in cases {
         let message = result.unwrap_err().to_string();
@@ -374,22 +377,11 @@ fn a_files_descriptor_is_read_and_a_missing_file_is_not_found() {
     ));
 }
 
-/// Whether these tests run under Wine (its ntdll exports `wine_get_version`), where some calls
-/// are stubs that the tests then expect to fail by name.
-fn under_wine() -> bool {
-    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
-    let ntdll = super::wide("ntdll.dll");
-    unsafe {
-        let module = GetModuleHandleW(ntdll.as_ptr());
-        !module.is_null() && GetProcAddress(module, b"wine_get_version\0".as_ptr()).is_some()
-    }
-}
-
 /// A service of its own for a test, removed when dropped.
-struct TestService(String);
+pub(super) struct TestService(pub(super) String);
 
 impl TestService {
-    fn create(name: &str) -> TestService {
+    pub(super) fn create(name: &str) -> TestService {
         use windows_sys::Win32::System::Services::*;
         let scm = super::service::manager().unwrap();
         let (wname, command) = (

@@ -23,11 +23,14 @@ use windows_sys::Win32::Security::{
 };
 
 use super::eventlog::EventLog;
+use super::profiles::PROFILE_LIST;
 use super::registry::{self, Key};
-use super::{accounts, lsa, security, services, system, unsupported};
+use super::{
+    accounts, areas, files, groups, join, lsa, profiles, security, services, shares, system,
+    unsupported,
+};
 use crate::keys::{KeyName, Root};
 
-const PROFILE_LIST: &str = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList";
 const POLICIES_SYSTEM: &str =
     "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System";
 /// Where the agent keeps what it must put back at Completion.
@@ -179,14 +182,6 @@ impl WindowsWorkstation {
         }
         Ok(None)
     }
-
-    fn registry_only(area: Area, what: &str) -> Result<()> {
-        if area == Area::Registry {
-            Ok(())
-        } else {
-            Err(unsupported(&format!("{} of {}", what, area.slug())))
-        }
-    }
 }
 
 impl Drop for WindowsWorkstation {
@@ -304,10 +299,7 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn leave_active_directory(&mut self) -> Result<Effect> {
-        match system::joined_domain()? {
-            None => Ok(Effect::unchanged("the device is not joined to a domain")),
-            Some(_) => Err(unsupported("NetUnjoinDomain")),
-        }
+        join::leave()
     }
 
     fn leave_entra(&mut self) -> Result<Effect> {
@@ -317,8 +309,12 @@ impl Workstation for WindowsWorkstation {
         }
     }
 
-    fn join_active_directory(&mut self, _domain: &str, _join: &AdJoin<'_>) -> Result<Effect> {
-        Err(unsupported("NetJoinDomain"))
+    fn join_active_directory(&mut self, domain: &str, ad: &AdJoin<'_>) -> Result<Effect> {
+        join::join(domain, ad)
+    }
+
+    fn join_active_directory_offline(&mut self, domain: &str, blob: &[u8]) -> Result<Effect> {
+        join::join_offline(domain, blob)
     }
 
     fn join_entra(&mut self, _tenant: &str) -> Result<Effect> {
@@ -336,18 +332,30 @@ impl Workstation for WindowsWorkstation {
     fn update_permissions(
         &mut self,
         area: PermissionArea,
-        _map: &SidMap,
-        _options: &TranslateOptions,
+        map: &SidMap,
+        options: &TranslateOptions,
     ) -> Result<Effect> {
-        Err(unsupported(match area {
-            PermissionArea::WindowsProfiles => "re-keying ProfileList (Windows profiles)",
-            PermissionArea::FileSystem => "SetNamedSecurityInfoW on files",
-            PermissionArea::LocalGroups => "NetLocalGroupAddMembers (local groups)",
-        }))
+        // The portable decisions over this workstation's primitives, as the phase engine runs
+        // them.
+        match area {
+            PermissionArea::WindowsProfiles => {
+                agent::run::profiles::move_profiles(self, map, options)
+            }
+            PermissionArea::FileSystem => agent::permissions::update_area(
+                self,
+                Area::FileSystem,
+                map,
+                options,
+                &agent::permissions::IgnoreList::default(),
+            ),
+            PermissionArea::LocalGroups => {
+                agent::run::local_groups::translate_members(self, map, options.mode)
+            }
+        }
     }
 
     fn local_group_members(&self) -> Result<BTreeMap<String, Vec<Sid>>> {
-        Err(unsupported("NetLocalGroupGetMembers"))
+        groups::members()
     }
 
     fn harvest_profiles(&self) -> Result<Vec<UserProfile>> {
@@ -420,11 +428,11 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn backup_local_groups(&mut self) -> Result<Effect> {
-        Err(unsupported("NetLocalGroupGetMembers (local group backup)"))
+        agent::run::local_groups::backup(self)
     }
 
-    fn restore_local_groups(&mut self, _map: &SidMap) -> Result<Effect> {
-        Err(unsupported("NetLocalGroupAddMembers (local group restore)"))
+    fn restore_local_groups(&mut self, map: &SidMap) -> Result<Effect> {
+        agent::run::local_groups::restore(self, map)
     }
 
     fn backup_appx(&mut self) -> Result<Effect> {
@@ -440,7 +448,9 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn securable_objects(&self, area: Area) -> Result<Vec<String>> {
-        Self::registry_only(area, "securable objects")?;
+        if area != Area::Registry {
+            return areas::objects(area);
+        }
         let mut keys = Vec::new();
         for root in REGISTRY_ROOTS {
             self.walk_keys(&KeyName::parse(root)?, &mut keys)?;
@@ -457,17 +467,9 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn read_descriptor(&self, area: Area, object: &str) -> Result<Vec<u8>> {
-        if area == Area::FileSystem {
-            // Read, for the profile baseline and verification; written only on Windows itself.
-            let found = match security::file_descriptor(object, true) {
-                Err(e) if registry::is_privilege_error(&e) => {
-                    security::file_descriptor(object, false)?
-                }
-                other => other?,
-            };
-            return found.ok_or_else(|| Error::NotFound(object.to_string()));
+        if area != Area::Registry {
+            return areas::read(area, object);
         }
-        Self::registry_only(area, "descriptors")?;
         let with_sacl = registry::READ_CONTROL | registry::ACCESS_SYSTEM_SECURITY;
         // Without SeSecurityPrivilege the SACL cannot be read: the rest still can.
         let (key, sacl) = match self.open_key(object, with_sacl) {
@@ -490,7 +492,6 @@ impl Workstation for WindowsWorkstation {
         descriptor: &[u8],
         parts: SecurityParts,
     ) -> Result<()> {
-        Self::registry_only(area, "descriptors")?;
         if parts.is_empty() {
             return Ok(());
         }
@@ -498,6 +499,9 @@ impl Workstation for WindowsWorkstation {
             .get(2..4)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
             .ok_or_else(|| Error::Device(format!("the descriptor for {} is truncated", object)))?;
+        if area != Area::Registry {
+            return areas::write(area, object, descriptor, parts_info(parts, control), parts);
+        }
         let mut access = 0;
         if parts.owner || parts.group {
             access |= registry::WRITE_OWNER;
@@ -511,7 +515,10 @@ impl Workstation for WindowsWorkstation {
         let key = self
             .open_key(object, access)?
             .ok_or_else(|| Error::NotFound(object.to_string()))?;
-        key.set_security(parts_info(parts, control), descriptor)
+        key.set_security(parts_info(parts, control), descriptor)?;
+        drop(key);
+        let back = self.read_descriptor(area, object)?;
+        security::verify_written("RegSetKeySecurity", object, descriptor, parts, &back)
     }
 
     fn environment_variable(&self, name: &str) -> Result<Option<String>> {
@@ -615,7 +622,16 @@ impl Workstation for WindowsWorkstation {
             return Ok(false);
         }
         system::set_computer_name(name)?;
-        Ok(true)
+        // Read back: the NetBIOS name is the first 15 characters of the host name.
+        let netbios: String = name.chars().take(15).collect();
+        match system::pending_computer_name()? {
+            Some(p) if p.eq_ignore_ascii_case(&netbios) => Ok(true),
+            other => Err(Error::Device(format!(
+                "SetComputerNameExW to {} reported success but the name for the next start reads {}",
+                name,
+                other.as_deref().unwrap_or("nothing")
+            ))),
+        }
     }
 
     fn write_legal_notice(&mut self, caption: &str, text: &str) -> Result<bool> {
@@ -647,12 +663,12 @@ impl Workstation for WindowsWorkstation {
         Ok(n)
     }
 
-    fn connect_share(&mut self, _unc: &str, _account: &str, _password: &str) -> Result<()> {
-        Err(unsupported("WNetAddConnection2W"))
+    fn connect_share(&mut self, unc: &str, account: &str, password: &str) -> Result<()> {
+        shares::connect(unc, account, password)
     }
 
-    fn disconnect_share(&mut self, _unc: &str) -> Result<()> {
-        Err(unsupported("WNetCancelConnection2W"))
+    fn disconnect_share(&mut self, unc: &str) -> Result<()> {
+        shares::disconnect(unc)
     }
 
     fn list_files(&self, folder: &str) -> Result<Vec<String>> {
@@ -708,6 +724,60 @@ impl Workstation for WindowsWorkstation {
             Some(log) => log.write(level, message),
             None => Err(unsupported("RegisterEventSourceW")),
         }
+    }
+
+    fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        files::read(path)
+    }
+
+    fn write_file(&mut self, path: &str, bytes: &[u8]) -> Result<bool> {
+        files::write(path, bytes)
+    }
+
+    fn move_profile(&mut self, source: &Sid, target: &Sid) -> Result<bool> {
+        profiles::move_profile(source, target)
+    }
+
+    fn load_user_hive(&mut self, sid: &Sid, file: &str) -> Result<bool> {
+        let hive = KeyName {
+            root: Root::Users,
+            path: sid.to_string(),
+        };
+        if registry::open(&hive, registry::READ_CONTROL)?.is_some() {
+            return Ok(false);
+        }
+        registry::load_user_hive(&hive.path, file)?;
+        self.loaded_hives.borrow_mut().push(hive.path);
+        Ok(true)
+    }
+
+    fn unload_user_hive(&mut self, sid: &Sid) -> Result<bool> {
+        let name = sid.to_string();
+        let mut loaded = self.loaded_hives.borrow_mut();
+        let at = match loaded.iter().position(|h| h.eq_ignore_ascii_case(&name)) {
+            Some(at) => at,
+            None => return Ok(false),
+        };
+        registry::unload_user_hive(&name)?;
+        loaded.remove(at);
+        Ok(true)
+    }
+
+    fn add_local_group_member(&mut self, group: &str, member: &Sid) -> Result<bool> {
+        groups::change(group, member, true)
+    }
+
+    fn remove_local_group_member(&mut self, group: &str, member: &Sid) -> Result<bool> {
+        groups::change(group, member, false)
+    }
+
+    fn legal_notice(&self) -> Result<(String, String)> {
+        Ok((
+            self.registry_string(POLICIES_SYSTEM, "legalnoticecaption")?
+                .unwrap_or_default(),
+            self.registry_string(POLICIES_SYSTEM, "legalnoticetext")?
+                .unwrap_or_default(),
+        ))
     }
 
     fn uninstall_agent(&mut self) -> Result<()> {

@@ -1,0 +1,66 @@
+//! The securable objects of the areas other than the registry, and their descriptors: files and
+//! folders (`GetNamedSecurityInfoW` / `SetNamedSecurityInfoW`), services
+//! (`QueryServiceObjectSecurity` / `SetServiceObjectSecurity`) and shares (`NetShareGetInfo` /
+//! `NetShareSetInfo` level 1501). An area the Windows agent has no objects for fails naming it.
+
+use std::path::Path;
+
+use agent::{Error, Result, SecurityParts};
+use model::runbook::Area;
+
+use super::{files, registry, security, services, shares, unsupported};
+
+/// Every object of `area`, in a stable order.
+pub fn objects(area: Area) -> Result<Vec<String>> {
+    match area {
+        Area::FileSystem => {
+            let mut out = Vec::new();
+            for volume in files::fixed_volumes()? {
+                files::walk(Path::new(&volume), &mut out)?;
+            }
+            Ok(out)
+        }
+        Area::Services => services::names(),
+        Area::FileShares => shares::names(),
+        other => Err(unsupported(&format!(
+            "securable objects of {}",
+            other.slug()
+        ))),
+    }
+}
+
+/// The descriptor of `object` of `area`, self-relative.
+pub fn read(area: Area, object: &str) -> Result<Vec<u8>> {
+    match area {
+        Area::FileSystem => {
+            // The SACL needs SeSecurityPrivilege; without it, the rest.
+            let found = match security::file_descriptor(object, true) {
+                Err(e) if registry::is_privilege_error(&e) => {
+                    security::file_descriptor(object, false)?
+                }
+                other => other?,
+            };
+            found.ok_or_else(|| Error::NotFound(object.to_string()))
+        }
+        Area::Services => services::descriptor(object),
+        Area::FileShares => shares::descriptor(object),
+        other => Err(unsupported(&format!("descriptors of {}", other.slug()))),
+    }
+}
+
+/// Writes the `parts` of `descriptor` (`info` as the calls take them) to `object` of `area`,
+/// and reads them back.
+pub fn write(
+    area: Area,
+    object: &str,
+    descriptor: &[u8],
+    info: u32,
+    parts: SecurityParts,
+) -> Result<()> {
+    match area {
+        Area::FileSystem => files::set_descriptor(object, descriptor, info, parts),
+        Area::Services => services::set_descriptor(object, descriptor, info, parts),
+        Area::FileShares => shares::set_descriptor(object, descriptor, parts),
+        other => Err(unsupported(&format!("descriptors of {}", other.slug()))),
+    }
+}
