@@ -23,7 +23,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Duration;
 use model::envelope::{Envelope, EnvelopeHeader, MAX_CLOCK_SKEW_SECONDS};
-use model::protocol::{kinds, Refused};
+use model::protocol::{kinds, Refused, STALE};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use stages::Stage;
@@ -179,6 +179,8 @@ pub(crate) async fn answer_failure(app: &App, remote: &RemoteAddr, failure: Fail
                 Json(Refused {
                     code: r.code.to_string(),
                     message: r.message,
+                    // Told only to a message refused for its time, so the agent can correct it.
+                    server_time: (r.code == STALE).then(|| app.clock.now().timestamp()),
                 }),
             )
                 .into_response()
@@ -255,7 +257,7 @@ where
     let now = app.clock.now();
     if (now.timestamp() - header.timestamp).abs() > MAX_CLOCK_SKEW_SECONDS {
         return Err(Refusal::forbidden(
-            "stale",
+            STALE,
             "the message's time is too far from the server's clock; check the device's clock",
         )
         .computer(name)

@@ -137,9 +137,15 @@ mod tests {
         times.record(Stage::Open, Duration::from_micros(100));
         times.record(Stage::Seal, Duration::from_micros(50));
         let figures = times.figures();
-        let open = figures.iter().find(|f| f.stage == Stage::Open).expect("open");
+        let open = figures
+            .iter()
+            .find(|f| f.stage == Stage::Open)
+            .expect("open");
         assert_eq!((open.count, open.mean()), (2, Duration::from_micros(200)));
-        let nonce = figures.iter().find(|f| f.stage == Stage::Nonce).expect("nonce");
+        let nonce = figures
+            .iter()
+            .find(|f| f.stage == Stage::Nonce)
+            .expect("nonce");
         assert_eq!((nonce.count, nonce.mean()), (0, Duration::ZERO));
         times.clear();
         assert!(times.figures().iter().all(|f| f.count == 0));
