@@ -40,6 +40,11 @@ impl Metrics {
         self.check_ins.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Check-ins answered so far.
+    pub fn check_ins(&self) -> u64 {
+        self.check_ins.load(Ordering::Relaxed)
+    }
+
     /// `stored` events stored (duplicates not counted).
     pub fn events_stored(&self, stored: u64) {
         self.events_stored.fetch_add(stored, Ordering::Relaxed);
