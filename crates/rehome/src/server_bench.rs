@@ -160,7 +160,11 @@ fn rebind(
 
 /// The mean time of every stage the server passed.
 fn print_stages(stages: &StageTimes, request: Duration) {
-    let figures: Vec<_> = stages.figures().into_iter().filter(|f| f.count > 0).collect();
+    let figures: Vec<_> = stages
+        .figures()
+        .into_iter()
+        .filter(|f| f.count > 0)
+        .collect();
     let line: Vec<String> = figures
         .iter()
         .map(|f| {
