@@ -5,9 +5,11 @@
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use model::clock::Clock;
 use model::envelope::{new_nonce, AgentCertificate, Envelope, EnvelopeHeader, KeyPair, PskSigned};
 use model::ids::AgentId;
@@ -209,6 +211,12 @@ pub struct Client<T> {
     transport: T,
     clock: Arc<dyn Clock>,
     identity: Option<Identity>,
+    /// Seconds the server's clock is ahead of `clock` (negative when behind), learnt from a
+    /// refusal as stale: a device whose clock is off by an hour still talks to the server, and
+    /// every message still carries a time the server checks (so replays stay refused).
+    server_offset: AtomicI64,
+    /// Set when a refusal taught a new offset, so the refused request is sent once more.
+    corrected: AtomicBool,
 }
 
 /// The path of a route under `/agent/`.
@@ -237,7 +245,44 @@ impl<T: Transport> Client<T> {
             transport,
             clock,
             identity,
+            server_offset: AtomicI64::new(0),
+            corrected: AtomicBool::new(false),
         }
+    }
+
+    /// The server's time as this client reckons it: its clock plus the offset it learnt.
+    pub fn server_now(&self) -> DateTime<Utc> {
+        self.clock.now() + chrono::Duration::seconds(self.server_offset.load(Ordering::Relaxed))
+    }
+
+    /// Seconds the server's clock is ahead of this client's (see [`Client::server_now`]).
+    pub fn server_offset_seconds(&self) -> i64 {
+        self.server_offset.load(Ordering::Relaxed)
+    }
+
+    /// Learns the server's clock from a refusal as stale; true when the offset changed, so
+    /// the request is worth sending again.
+    fn learn_server_time(&self, body: &[u8]) -> bool {
+        let refused = match serde_json::from_slice::<Refused>(body) {
+            Ok(refused) => refused,
+            Err(_) => return false,
+        };
+        let server_time = match refused.server_time {
+            Some(t) if refused.code == model::protocol::STALE => t,
+            _ => return false,
+        };
+        let offset = server_time - self.clock.now().timestamp();
+        let before = self.server_offset.swap(offset, Ordering::Relaxed);
+        let changed = before != offset;
+        if changed {
+            self.corrected.store(true, Ordering::Relaxed);
+        }
+        changed
+    }
+
+    /// True once after a refusal taught a new clock offset.
+    fn take_correction(&self) -> bool {
+        self.corrected.swap(false, Ordering::Relaxed)
     }
 
     /// The identity, once registered.
@@ -261,11 +306,11 @@ impl<T: Transport> Client<T> {
     pub fn register(&mut self, psk: &str, mut request: RegisterRequest) -> Result<&Identity> {
         let keys = KeyPair::generate();
         request.keys = keys.public();
-        let now = self.clock.now();
-        let nonce = new_nonce();
-        let signed = PskSigned::sign(psk, kinds::REGISTER, &request, now, nonce.clone())?;
-        let body = serde_json::to_vec(&signed).map_err(|e| Error::Protocol(e.to_string()))?;
-        let (status, answer) = self.transport.post(&route(kinds::REGISTER), &body)?;
+        let mut sent = self.send_registration(psk, &request)?;
+        if sent.0 != 200 && self.learn_server_time(&sent.1) && self.take_correction() {
+            sent = self.send_registration(psk, &request)?;
+        }
+        let (status, answer, nonce) = sent;
         if status != 200 {
             return Err(refusal(status, &answer));
         }
@@ -278,7 +323,7 @@ impl<T: Transport> Client<T> {
             ));
         }
         let response: RegisterResponse = signed
-            .open(psk, kinds::REGISTER_RESPONSE, self.clock.now())
+            .open(psk, kinds::REGISTER_RESPONSE, self.server_now())
             .map_err(bad("registration answer"))?;
         let cert = &response.certificate;
         if cert.keys != keys.public() || cert.agent != response.agent {
@@ -291,7 +336,7 @@ impl<T: Transport> Client<T> {
                 "the certificate was not issued by the returned server identity".into(),
             ));
         }
-        cert.verify(&response.server.keys, self.clock.now())
+        cert.verify(&response.server.keys, self.server_now())
             .map_err(bad("certificate"))?;
         self.identity = Some(Identity {
             agent: response.agent,
@@ -302,15 +347,47 @@ impl<T: Transport> Client<T> {
         self.identity.as_ref().ok_or(Error::NotRegistered)
     }
 
-    /// Sends `body` sealed as `kind` and opens the answer of kind `<kind>-response`.
+    /// Sends one registration; the status, the answer and the nonce it must repeat.
+    fn send_registration(
+        &self,
+        psk: &str,
+        request: &RegisterRequest,
+    ) -> Result<(u16, Vec<u8>, String)> {
+        let nonce = new_nonce();
+        let signed = PskSigned::sign(
+            psk,
+            kinds::REGISTER,
+            request,
+            self.server_now(),
+            nonce.clone(),
+        )?;
+        let body = serde_json::to_vec(&signed).map_err(|e| Error::Protocol(e.to_string()))?;
+        let (status, answer) = self.transport.post(&route(kinds::REGISTER), &body)?;
+        Ok((status, answer, nonce))
+    }
+
+    /// Sends `body` sealed as `kind` and opens the answer of kind `<kind>-response`; sent once
+    /// more, with a new nonce, when it was refused as stale and the refusal taught the server's
+    /// time.
     fn call<B: Serialize, R: DeserializeOwned>(&self, kind: &str, body: &B) -> Result<R> {
+        match self.call_once(kind, body) {
+            Err(Error::Refused { code, .. })
+                if code == model::protocol::STALE && self.take_correction() =>
+            {
+                self.call_once(kind, body)
+            }
+            other => other,
+        }
+    }
+
+    fn call_once<B: Serialize, R: DeserializeOwned>(&self, kind: &str, body: &B) -> Result<R> {
         let id = self.identity.as_ref().ok_or(Error::NotRegistered)?;
         let nonce = new_nonce();
         let header = EnvelopeHeader {
             agent: id.agent,
             certificate: id.server.certificate,
             kind: kind.to_string(),
-            timestamp: self.clock.now().timestamp(),
+            timestamp: self.server_now().timestamp(),
             nonce: nonce.clone(),
         };
         let envelope = Envelope::seal(header, body, &id.keys, &id.server.keys)?;
@@ -320,6 +397,7 @@ impl<T: Transport> Client<T> {
         let path = format!("{}?agent={}", route(kind), id.agent);
         let (status, answer) = self.transport.post(&path, &bytes)?;
         if status != 200 {
+            self.learn_server_time(&answer);
             return Err(refusal(status, &answer));
         }
         let envelope: Envelope = serde_json::from_slice(&answer)
@@ -336,7 +414,7 @@ impl<T: Transport> Client<T> {
                 &kinds::response(kind),
                 &id.server.keys,
                 &id.keys,
-                self.clock.now(),
+                self.server_now(),
             )
             .map_err(bad("answer"))
     }

@@ -406,7 +406,14 @@ pub struct Refused {
     pub code: String,
     /// What happened and what to do.
     pub message: String,
+    /// The server's clock (seconds since the Unix epoch) when a message was refused as stale
+    /// ([`STALE`]): an agent whose clock is off corrects its messages' time by the difference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<i64>,
 }
+
+/// The refusal code of a message whose timestamp is too far from the server's clock.
+pub const STALE: &str = "stale";
 
 #[cfg(test)]
 mod tests {

@@ -25,6 +25,7 @@ use model::status::EventLevel;
 use rehome::demo::{setup, DemoArgs};
 use rehome::fleet::transport::{FleetTransport, KindSummary, RequestStats};
 use rehome::fleet::workstations;
+use server::agent_api::stages::StageTimes;
 
 /// Options of `rehome bench server`.
 #[derive(Debug, clap::Args)]
@@ -122,6 +123,7 @@ fn measure<W>(
     connections: usize,
     seconds: u64,
     kind: &str,
+    stages: &StageTimes,
     work: W,
 ) -> Result<KindSummary>
 where
@@ -129,6 +131,7 @@ where
 {
     load(connections, 1, &work);
     stats.clear();
+    stages.clear();
     let started = Instant::now();
     load(connections, seconds, &work);
     stats
@@ -153,6 +156,31 @@ fn rebind(
             )
         })
         .collect()
+}
+
+/// The mean time of every stage the server passed.
+fn print_stages(stages: &StageTimes, request: Duration) {
+    let figures: Vec<_> = stages
+        .figures()
+        .into_iter()
+        .filter(|f| f.count > 0)
+        .collect();
+    let line: Vec<String> = figures
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {:.3} ms",
+                f.stage.as_str(),
+                f.mean().as_secs_f64() * 1000.0
+            )
+        })
+        .collect();
+    println!(
+        "  server stages (mean of {} passes; request p50 {:.3} ms): {}",
+        figures.first().map_or(0, |f| f.count),
+        request.as_secs_f64() * 1000.0,
+        line.join(", ")
+    );
 }
 
 fn print_line(target: &str, k: &KindSummary) {
@@ -219,6 +247,7 @@ pub async fn run(args: ServerBenchArgs) -> Result<()> {
     let connections = args.connections;
     let seconds = args.seconds;
     let per_upload = args.events_per_upload;
+    let app = running.app().clone();
     let result = tokio::task::spawn_blocking(move || -> Result<()> {
         // Every connection's agent registers once, as a device would.
         let stats = Arc::new(RequestStats::default());
@@ -257,17 +286,29 @@ pub async fn run(args: ServerBenchArgs) -> Result<()> {
         let bare_stats = Arc::new(RequestStats::default());
         let bare = FleetTransport::new(&bare_url, connections, bare_stats.clone());
         let path = format!("/agent/{}", kinds::CHECK_IN);
-        let bare_k = measure(&bare_stats, connections, seconds, kinds::CHECK_IN, |i| {
-            matches!(bare.post(&path, &bodies[i]), Ok((200, _)))
-        })?;
+        let stages = &app.metrics.stages;
+        let bare_k = measure(
+            &bare_stats,
+            connections,
+            seconds,
+            kinds::CHECK_IN,
+            stages,
+            |i| matches!(bare.post(&path, &bodies[i]), Ok((200, _))),
+        )?;
         let real_stats = Arc::new(RequestStats::default());
         let real = FleetTransport::new(&url, connections, real_stats.clone());
         let real_clients = rebind(&clients, &real);
-        let real_k = measure(&real_stats, connections, seconds, kinds::CHECK_IN, |i| {
-            real_clients[i].check_in(&requests[i]).is_ok()
-        })?;
+        let real_k = measure(
+            &real_stats,
+            connections,
+            seconds,
+            kinds::CHECK_IN,
+            stages,
+            |i| real_clients[i].check_in(&requests[i]).is_ok(),
+        )?;
         print_line("bare JSON check-in", &bare_k);
         print_line("check-in (envelope + store)", &real_k);
+        print_stages(stages, real_k.p50);
         println!(
             "ratio: {:.1} % of the bare rate (goal at least 40 % with p99 under 10 ms)",
             100.0 * real_k.per_second / bare_k.per_second.max(1e-9)
@@ -280,6 +321,7 @@ pub async fn run(args: ServerBenchArgs) -> Result<()> {
         let events_stats = Arc::new(RequestStats::default());
         let events_transport = FleetTransport::new(&url, connections, events_stats.clone());
         let event_clients = rebind(&clients, &events_transport);
+        stages.clear();
         let started = Instant::now();
         let (uploads, failed) = load(connections, seconds, &|i| {
             let first = seqs[i].fetch_add(per_upload as u64, std::sync::atomic::Ordering::Relaxed);
@@ -302,6 +344,7 @@ pub async fn run(args: ServerBenchArgs) -> Result<()> {
         let events = events_stats.summary(took);
         if let Some(k) = events.iter().find(|k| k.kind == kinds::EVENTS) {
             print_line(&format!("events ({} per upload)", per_upload), k);
+            print_stages(stages, k.p50);
         }
         println!(
             "events: {:.0} stored/s ({} uploads acknowledged, {} failed)",

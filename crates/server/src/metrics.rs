@@ -30,12 +30,19 @@ pub struct Metrics {
     failed_communications: AtomicU64,
     /// Seconds of the last match run of each source and target pair.
     matches: Mutex<BTreeMap<(DirectoryId, DirectoryId), f64>>,
+    /// Time spent in each stage of the agent requests.
+    pub stages: crate::agent_api::stages::StageTimes,
 }
 
 impl Metrics {
     /// One check-in answered.
     pub fn check_in(&self) {
         self.check_ins.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Check-ins answered so far.
+    pub fn check_ins(&self) -> u64 {
+        self.check_ins.load(Ordering::Relaxed)
     }
 
     /// `stored` events stored (duplicates not counted).
@@ -107,6 +114,36 @@ pub async fn render(app: &App) -> Result<String> {
         "rehome_failed_communications_total {}",
         m.failed_communications.load(Ordering::Relaxed)
     );
+
+    family(
+        &mut out,
+        "rehome_agent_stage_seconds_total",
+        "counter",
+        "Time this replica spent in each stage of the agent requests.",
+    );
+    let stages = m.stages.figures();
+    for f in &stages {
+        let _ = writeln!(
+            out,
+            "rehome_agent_stage_seconds_total{{stage=\"{}\"}} {}",
+            f.stage.as_str(),
+            f.total.as_secs_f64()
+        );
+    }
+    family(
+        &mut out,
+        "rehome_agent_stage_passes_total",
+        "counter",
+        "Agent requests that passed each stage on this replica.",
+    );
+    for f in &stages {
+        let _ = writeln!(
+            out,
+            "rehome_agent_stage_passes_total{{stage=\"{}\"}} {}",
+            f.stage.as_str(),
+            f.count
+        );
+    }
 
     let counts = crate::migration::progress::progress(app).await?.overall;
     family(

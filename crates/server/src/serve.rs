@@ -99,6 +99,14 @@ impl RunningServer {
         &self.app
     }
 
+    /// Stops at once, as a crash would: connections dropped mid-request, jobs stopped without
+    /// giving their lease up (another replica takes it when it expires).
+    pub fn kill(self) {
+        self.handle.shutdown();
+        self.server.abort();
+        self.jobs.abort();
+    }
+
     /// Stops accepting, lets in-flight requests finish (up to 10 s), and stops the jobs.
     pub async fn shutdown(self) -> Result<()> {
         self.handle.graceful_shutdown(Some(DRAIN));

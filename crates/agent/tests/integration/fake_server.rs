@@ -73,6 +73,7 @@ fn refused(status: u16, code: &str, message: &str) -> Result<(u16, Vec<u8>)> {
     let body = serde_json::to_vec(&Refused {
         code: code.to_string(),
         message: message.to_string(),
+        server_time: None,
     })
     .expect("json");
     Ok((status, body))

@@ -3,6 +3,7 @@
 
 mod browser;
 mod directories;
+mod failover;
 mod fleet;
 mod hybrid;
 mod licences;
@@ -11,4 +12,5 @@ mod migration;
 mod refusals;
 mod retry;
 mod scenarios;
+mod skew;
 mod support;

@@ -8,6 +8,7 @@ mod readiness;
 mod register;
 mod routes;
 mod secrets_due;
+pub mod stages;
 pub mod uploads;
 
 use std::future::Future;
@@ -22,9 +23,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Duration;
 use model::envelope::{Envelope, EnvelopeHeader, MAX_CLOCK_SKEW_SECONDS};
-use model::protocol::{kinds, Refused};
+use model::protocol::{kinds, Refused, STALE};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use stages::Stage;
 
 use crate::store::agents::Agent;
 use crate::store::communications::FailedCommunication;
@@ -177,6 +179,8 @@ pub(crate) async fn answer_failure(app: &App, remote: &RemoteAddr, failure: Fail
                 Json(Refused {
                     code: r.code.to_string(),
                     message: r.message,
+                    // Told only to a message refused for its time, so the agent can correct it.
+                    server_time: (r.code == STALE).then(|| app.clock.now().timestamp()),
                 }),
             )
                 .into_response()
@@ -220,7 +224,11 @@ where
     let envelope: Envelope = serde_json::from_slice(body)
         .map_err(|e| Refusal::malformed(format!("the body is not an envelope: {}", e)))?;
     let header = &envelope.header;
-    let agent = app.store.agent(header.agent).await?.ok_or_else(|| {
+    let stages = &app.metrics.stages;
+    let started = std::time::Instant::now();
+    let agent = app.store.agent(header.agent).await?;
+    stages.since(Stage::AgentLookup, started);
+    let agent = agent.ok_or_else(|| {
         Refusal::forbidden(
             "unknown_agent",
             "no agent is registered with this id; register again with the PSK",
@@ -249,14 +257,16 @@ where
     let now = app.clock.now();
     if (now.timestamp() - header.timestamp).abs() > MAX_CLOCK_SKEW_SECONDS {
         return Err(Refusal::forbidden(
-            "stale",
+            STALE,
             "the message's time is too far from the server's clock; check the device's clock",
         )
         .computer(name)
         .into());
     }
-    let request: Req = envelope
-        .open(kind, &agent.keys, &certificate.keys, now)
+    let started = std::time::Instant::now();
+    let opened = envelope.open(kind, &agent.keys, &certificate.keys, now);
+    stages.since(Stage::Open, started);
+    let request: Req = opened
         .map_err(|e| match e {
             model::Error::Malformed(m) => {
                 Refusal::malformed(format!("the body does not fit the route: {}", m))
@@ -268,7 +278,8 @@ where
         })
         .map_err(|r| r.computer(name.clone()))?;
     // Only after the signature checks out, so strangers cannot fill the nonce table.
-    if !app
+    let started = std::time::Instant::now();
+    let fresh = app
         .store
         .remember_nonce(
             &format!("agent:{}", agent.id),
@@ -276,8 +287,9 @@ where
             now,
             nonce_memory(),
         )
-        .await?
-    {
+        .await?;
+    stages.since(Stage::Nonce, started);
+    if !fresh {
         return Err(
             Refusal::forbidden("replay", "this message was already received")
                 .computer(name)
@@ -299,7 +311,10 @@ where
         timestamp: now.timestamp(),
         nonce: header.nonce.clone(),
     };
-    Envelope::seal(response_header, &response, &certificate.keys, &agent_keys).map_err(|e| {
+    let started = std::time::Instant::now();
+    let sealed = Envelope::seal(response_header, &response, &certificate.keys, &agent_keys);
+    stages.since(Stage::Seal, started);
+    sealed.map_err(|e| {
         Failure::Error(crate::Error::Internal(format!(
             "cannot seal a response: {}",
             e

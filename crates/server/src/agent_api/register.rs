@@ -80,7 +80,7 @@ async fn handle(app: &App, body: &Bytes, remote: &RemoteAddr) -> Result<PskSigne
     let now = app.clock.now();
     if (now.timestamp() - signed.timestamp).abs() > MAX_CLOCK_SKEW_SECONDS {
         return Err(refuse(
-            "stale",
+            model::protocol::STALE,
             "the message's time is too far from the server's clock; check the device's clock",
         ));
     }

@@ -2,6 +2,7 @@
 //! authenticated agent's own rows only.
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::response::Response;
@@ -13,6 +14,7 @@ use model::protocol::{
 };
 use model::status::{AgentStatus, EventLevel};
 
+use super::stages::Stage;
 use super::uploads::AgentBody;
 use super::{serve_envelope, Failure, Refusal, RemoteAddr};
 use crate::store::agents::{Agent, AgentRun, CheckInFacts, RunUpdate};
@@ -62,6 +64,8 @@ fn completed(runs: &[AgentRun], reported: &[RunbookId]) -> HashSet<RunbookId> {
 
 async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<CheckInResponse> {
     let now = app.clock.now();
+    let stages = &app.metrics.stages;
+    let started = Instant::now();
     app.store
         .record_check_in(
             agent.id,
@@ -75,8 +79,11 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             now,
         )
         .await?;
+    stages.since(Stage::RecordCheckIn, started);
+    let started = Instant::now();
     let config = app.agent_cache.config(app).await?;
     let runs = app.store.runs_of_agent(agent.id).await?;
+    stages.since(Stage::Assignment, started);
     let done = completed(&runs, &req.completed);
     let next = assignment::next(
         agent.directory,
@@ -98,6 +105,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             readiness_due: false,
         });
     };
+    let started = Instant::now();
     if let Some(blocked) =
         crate::licences::admit(app, agent, batch, runbook.id, req.final_check).await?
     {
@@ -128,6 +136,8 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
         .directory(batch.target_directory)
         .await?
         .ok_or(crate::Error::NotFound("target directory"))?;
+    stages.since(Stage::Gates, started);
+    let started = Instant::now();
     let status = assignment::waiting_status(a, now);
     let run = runs.iter().find(|r| r.runbook == runbook.id);
     match run {
@@ -156,6 +166,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
         }
         Some(_) => {}
     }
+    stages.since(Stage::RunWrite, started);
     if req.final_check {
         app.store
             .record_final_check(agent.id, runbook.id, now)
@@ -439,7 +450,9 @@ pub fn fold_runs(upload: &EventsUpload) -> BTreeMap<RunbookId, RunUpdate> {
 
 async fn events_for(app: &App, agent: &Agent, req: &EventsUpload) -> Result<EventsAck> {
     let now = app.clock.now();
+    let started = Instant::now();
     let stored = app.store.insert_events(agent.id, &req.events, now).await?;
+    app.metrics.stages.since(Stage::StoreEvents, started);
     app.metrics.events_stored(stored);
     for (runbook, update) in fold_runs(req) {
         app.store

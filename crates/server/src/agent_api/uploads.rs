@@ -93,6 +93,7 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
         Json(Refused {
             code: code.to_string(),
             message: message.to_string(),
+            server_time: None,
         }),
     )
         .into_response()

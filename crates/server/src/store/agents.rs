@@ -258,19 +258,15 @@ impl Store {
         facts: &CheckInFacts<'_>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE agents SET last_contact = $1, agent_version = $2, join_state = $3, \
-             computer_name = COALESCE($4, computer_name), os_version = COALESCE($5, os_version), \
-             logged_on_user = $6 WHERE id = $7",
-        )
-        .bind(to_ms(now))
-        .bind(facts.agent_version)
-        .bind(to_json(facts.join_state)?)
-        .bind(facts.computer_name.map(str::to_string))
-        .bind(facts.os_version.map(str::to_string))
-        .bind(facts.logged_on_user.map(str::to_string))
-        .bind(id.to_string())
-        .execute(self.pool())
+        self.write(super::writer::Write::CheckIn {
+            agent: id.to_string(),
+            at: to_ms(now),
+            agent_version: facts.agent_version.to_string(),
+            join_state: to_json(facts.join_state)?,
+            computer_name: facts.computer_name.map(str::to_string),
+            os_version: facts.os_version.map(str::to_string),
+            logged_on_user: facts.logged_on_user.map(str::to_string),
+        })
         .await?;
         Ok(())
     }
@@ -318,11 +314,11 @@ impl Store {
 
     /// Records contact without other changes (uploads).
     pub async fn touch_agent_contact(&self, id: AgentId, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE agents SET last_contact = $1 WHERE id = $2")
-            .bind(to_ms(now))
-            .bind(id.to_string())
-            .execute(self.pool())
-            .await?;
+        self.write(super::writer::Write::Contact {
+            agent: id.to_string(),
+            at: to_ms(now),
+        })
+        .await?;
         Ok(())
     }
 

@@ -135,15 +135,14 @@ impl Store {
         now: DateTime<Utc>,
         keep_for: Duration,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO seen_nonces (scope, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT (scope, nonce) DO NOTHING",
-        )
-        .bind(scope)
-        .bind(nonce)
-        .bind(to_ms(now + keep_for))
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() > 0)
+        let new = self
+            .write(super::writer::Write::Nonce {
+                scope: scope.to_string(),
+                nonce: nonce.to_string(),
+                expires_at: to_ms(now + keep_for),
+            })
+            .await?;
+        Ok(new > 0)
     }
 
     /// Forgets nonces whose time is up: messages that old are refused as stale anyway.

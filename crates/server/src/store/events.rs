@@ -7,9 +7,8 @@ use model::status::{AgentStatus, EventLevel};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{
-    enum_text, from_ms, parse_enum, parse_text, row_placeholders, to_ms, Store, ROWS_PER_STATEMENT,
-};
+use super::writer::{EventRow, Write};
+use super::{enum_text, from_ms, parse_enum, parse_text, to_ms, Store};
 use crate::{Error, Result};
 
 const COLUMNS: &str = "agent, seq, at, received_at, level, runbook, phase, step, status, message";
@@ -42,43 +41,40 @@ pub(super) fn event_from_row(row: &AnyRow) -> Result<AgentEvent> {
 }
 
 impl Store {
-    /// Stores the events of one upload in one transaction, each (agent, seq) once; returns how many
-    /// were new. Sequence numbers must fit in a signed 64-bit integer (checked by the caller).
+    /// Stores the events of one upload in one transaction (shared with other uploads, see
+    /// [`super::writer`]), each (agent, seq) once; returns how many were new. Sequence numbers
+    /// must fit in a signed 64-bit integer.
     pub async fn insert_events(
         &self,
         agent: AgentId,
         events: &[AgentEvent],
         now: DateTime<Utc>,
     ) -> Result<u64> {
-        let mut tx = self.pool().begin().await?;
-        let agent_text = agent.to_string();
-        let mut stored = 0;
-        for chunk in events.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO agent_events ({}) VALUES {} ON CONFLICT (agent, seq) DO NOTHING",
-                COLUMNS,
-                row_placeholders(chunk.len(), 10)
-            );
-            let mut query = sqlx::query(&sql);
-            for e in chunk {
-                let seq = i64::try_from(e.seq)
-                    .map_err(|_| Error::field("events.seq", "sequence number too large"))?;
-                query = query
-                    .bind(agent_text.clone())
-                    .bind(seq)
-                    .bind(to_ms(e.at))
-                    .bind(to_ms(now))
-                    .bind(e.level.as_str())
-                    .bind(e.runbook.map(|r| r.to_string()))
-                    .bind(e.phase.map(|p| enum_text(&p)))
-                    .bind(e.step.clone())
-                    .bind(e.status.map(|s| s.as_str().to_string()))
-                    .bind(e.message.clone());
-            }
-            stored += query.execute(&mut *tx).await?.rows_affected();
+        let rows = events
+            .iter()
+            .map(|e| {
+                Ok(EventRow {
+                    seq: i64::try_from(e.seq)
+                        .map_err(|_| Error::field("events.seq", "sequence number too large"))?,
+                    at: to_ms(e.at),
+                    level: e.level.as_str(),
+                    runbook: e.runbook.map(|r| r.to_string()),
+                    phase: e.phase.map(|p| enum_text(&p)),
+                    step: e.step.clone(),
+                    status: e.status.map(|s| s.as_str().to_string()),
+                    message: e.message.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if rows.is_empty() {
+            return Ok(0);
         }
-        tx.commit().await?;
-        Ok(stored)
+        self.write(Write::Events {
+            agent: agent.to_string(),
+            received_at: to_ms(now),
+            rows,
+        })
+        .await
     }
 
     /// The highest sequence number stored for `agent`, 0 when none.

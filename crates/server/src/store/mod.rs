@@ -29,6 +29,8 @@ pub struct Store {
     /// The SQLite file, which bulk writes open directly (see [`bulk`]).
     sqlite_file: Option<std::path::PathBuf>,
     secrets: SecretBox,
+    /// The agents' writes, batched (see [`writer`]).
+    writer: writer::Writer,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -90,7 +92,11 @@ impl Store {
                     Ok(())
                 })
             }),
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+            // No ping before each use: it doubled the round trips of every query; a broken
+            // connection fails its query, which the caller reports, and is then dropped.
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(16)
+                .test_before_acquire(false),
         };
         let pool = pool_options.connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
@@ -104,6 +110,7 @@ impl Store {
             Backend::Postgres => None,
         };
         let store = Store {
+            writer: writer::Writer::start(pool.clone(), backend),
             pool,
             backend,
             sqlite_file,
@@ -133,6 +140,11 @@ impl Store {
     /// The SQLite file bulk writes go to directly, when the store is one.
     pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
         self.sqlite_file.clone()
+    }
+
+    /// Applies `write` through the store's writer, batched with other requests' writes.
+    async fn write(&self, write: writer::Write) -> Result<u64> {
+        self.writer.write(&self.pool, self.backend, write).await
     }
 }
 
@@ -168,6 +180,7 @@ pub mod testing;
 pub mod translation_pages;
 pub mod translations;
 pub mod users;
+mod writer;
 
 /// Milliseconds since the Unix epoch, as stored.
 pub fn to_ms(t: DateTime<Utc>) -> i64 {
