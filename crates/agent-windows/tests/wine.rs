@@ -6,7 +6,9 @@
 //! loaded, the legal notice, the event log) to Completed as the server's API shows, and uploads its
 //! events and profiles; after a restart of the service, a domain join, which needs what Wine cannot
 //! do, is refused by its pre-flight and ends in Error with a message that says what, nothing
-//! changed.
+//! changed; and a runbook re-permissioning the file system (profile folders included) for a user
+//! whose SID Wine's files carry ends in Error naming `SetNamedSecurityInfoW`, since Wine keeps no
+//! file descriptors.
 //!
 //! The Wine test needs `REHOME_TEST_WINE_MSI` (the MSI's Unix path) and `WINEPREFIX` (an initialised 64-bit
 //! prefix), as scripts/test-windows sets them; skipped without.
@@ -114,6 +116,28 @@ impl Wine {
             ],
         );
         assert!(ok, "{}", out);
+    }
+
+    /// Makes the prefix's file system look like a PC's, for a walk of its volumes: no `Z:` drive
+    /// for the Linux root, and the users' shell folders (`Desktop`, `Templates`, … which Wine
+    /// links to the Unix home) made plain folders. Returns where `Z:` was, to put it back.
+    fn without_unix_folders(&self) -> PathBuf {
+        let root_drive = self.prefix.join("dosdevices/z:");
+        let _ = std::fs::remove_file(&root_drive);
+        fn unlink(dir: &std::path::Path) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                let kind = path.symlink_metadata().unwrap().file_type();
+                if kind.is_symlink() {
+                    std::fs::remove_file(&path).unwrap();
+                    std::fs::create_dir(&path).unwrap();
+                } else if kind.is_dir() {
+                    unlink(&path);
+                }
+            }
+        }
+        unlink(&self.prefix.join("drive_c/users"));
+        root_drive
     }
 
     /// Keeps this prefix's wineserver, and so the service, alive between the commands: without
@@ -270,6 +294,38 @@ async fn add_directory(
     directory.id
 }
 
+/// A runbook from `directories` (source, target) that re-permissions `area` in add-and-remove
+/// mode, Silent: Wine reports a console user, and a countdown would wait an hour.
+fn silent_runbook(
+    name: &str,
+    directories: (DirectoryId, DirectoryId),
+    device_state: DeviceStateSettings,
+    area: Area,
+) -> Runbook {
+    Runbook {
+        id: RunbookId::new(),
+        name: name.to_string(),
+        source_directories: vec![directories.0],
+        target_directory: directories.1,
+        allow_on_server_os: false,
+        startup: StartupSettings {
+            interaction: UserInteraction::Silent,
+            ..Default::default()
+        },
+        device_state,
+        permissions: PermissionSettings {
+            mode: PermissionMode::AddAndRemove,
+            areas: vec![area],
+            skip_untranslated_profiles: true,
+            ..Default::default()
+        },
+        completion: Default::default(),
+        prerequisites: Vec::new(),
+        user_experience: Default::default(),
+        apps: Default::default(),
+    }
+}
+
 fn assign(app: &App, runbook: RunbookId, source: DirectoryId, target: DirectoryId) -> Batch {
     Batch {
         id: BatchId::new(),
@@ -365,29 +421,12 @@ async fn the_service_installed_from_the_msi_under_wine_completes_a_registry_runb
     // 1. Registry re-permissioning, the legal notice and the event log: Completed.
     let runbook = server::migration::runbooks::create(
         app,
-        Runbook {
-            id: RunbookId::new(),
-            name: "Registry on Wine".to_string(),
-            source_directories: vec![source_id],
-            target_directory: target_id,
-            allow_on_server_os: false,
-            // Silent: Wine reports a console user, and a countdown would wait an hour.
-            startup: StartupSettings {
-                interaction: UserInteraction::Silent,
-                ..Default::default()
-            },
-            device_state: DeviceStateSettings::default(),
-            permissions: PermissionSettings {
-                mode: PermissionMode::AddAndRemove,
-                areas: vec![Area::Registry],
-                skip_untranslated_profiles: true,
-                ..Default::default()
-            },
-            completion: Default::default(),
-            prerequisites: Vec::new(),
-            user_experience: Default::default(),
-            apps: Default::default(),
-        },
+        silent_runbook(
+            "Registry on Wine",
+            (source_id, target_id),
+            DeviceStateSettings::default(),
+            Area::Registry,
+        ),
     )
     .await
     .unwrap();
@@ -424,18 +463,10 @@ async fn the_service_installed_from_the_msi_under_wine_completes_a_registry_runb
     //    the run ends in Error, never Completed, and the message says what and why.
     let joining = server::migration::runbooks::create(
         app,
-        Runbook {
-            id: RunbookId::new(),
-            name: "Join on Wine".to_string(),
-            source_directories: vec![source_id],
-            target_directory: target_id,
-            allow_on_server_os: false,
-            // Silent: Wine reports a console user, and a countdown would wait an hour.
-            startup: StartupSettings {
-                interaction: UserInteraction::Silent,
-                ..Default::default()
-            },
-            device_state: DeviceStateSettings {
+        silent_runbook(
+            "Join on Wine",
+            (source_id, target_id),
+            DeviceStateSettings {
                 domain_join: DomainJoin::ActiveDirectory,
                 active_directory: ActiveDirectoryJoin {
                     username: "FABRIKAM\\rehome-join".to_string(),
@@ -444,25 +475,17 @@ async fn the_service_installed_from_the_msi_under_wine_completes_a_registry_runb
                 },
                 ..Default::default()
             },
-            permissions: PermissionSettings {
-                mode: PermissionMode::AddAndRemove,
-                areas: vec![Area::Registry],
-                skip_untranslated_profiles: true,
-                ..Default::default()
-            },
-            completion: Default::default(),
-            prerequisites: Vec::new(),
-            user_experience: Default::default(),
-            apps: Default::default(),
-        },
+            Area::Registry,
+        ),
     )
     .await
     .unwrap();
     // The service checks in at every start: stopped while the batches change, started again.
     wine.control("stop", "STOPPED");
-    server::migration::batches::create(app, assign(app, joining.id, source_id, target_id))
-        .await
-        .unwrap();
+    let join_batch =
+        server::migration::batches::create(app, assign(app, joining.id, source_id, target_id))
+            .await
+            .unwrap();
     wine.control("start", "RUNNING");
     let (again, details, text) = ended_run(app, joining.id, &["pre-flight"]).await;
     let run = details
@@ -479,6 +502,54 @@ async fn the_service_installed_from_the_msi_under_wine_completes_a_registry_runb
     );
     assert!(!error.contains("join-password"));
     assert_eq!(again, agent, "the restarted service registered again");
+
+    // 3. The file system, profile folders included, under a translated user. Every file of a
+    //    Wine prefix names Wine's one user (S-1-5-21-0-0-0-1000): the source directory now says
+    //    that is its second user, so the walk finds descriptors to translate. Wine keeps no file
+    //    descriptors, so the first write fails naming SetNamedSecurityInfoW and the run ends in
+    //    Error, never Completed. Like a PC, the prefix has no drive for the Linux root here.
+    if let Some(o) = source
+        .objects
+        .iter_mut()
+        .filter(|o| o.kind == model::directory::ObjectKind::User)
+        .nth(1)
+    {
+        o.sid = Some("S-1-5-21-0-0-0-1000".parse().unwrap());
+    }
+    server::migration::batches::delete(app, join_batch.id)
+        .await
+        .unwrap();
+    let path = data.join("CONTOSO.json");
+    std::fs::write(&path, serde_json::to_vec(&source).unwrap()).unwrap();
+    server::directory::import_file(app, source_id, &path)
+        .await
+        .unwrap();
+    server::directory::match_users(app, source_id, target_id, MatchAttribute::SamAccountName)
+        .await
+        .unwrap();
+    let files = server::migration::runbooks::create(
+        app,
+        silent_runbook(
+            "Files on Wine",
+            (source_id, target_id),
+            DeviceStateSettings::default(),
+            Area::FileSystem,
+        ),
+    )
+    .await
+    .unwrap();
+    wine.control("stop", "STOPPED");
+    let root_drive = wine.without_unix_folders();
+    server::migration::batches::create(app, assign(app, files.id, source_id, target_id))
+        .await
+        .unwrap();
+    wine.control("start", "RUNNING");
+    let (_, details, text) = ended_run(app, files.id, &["setnamedsecurityinfow"]).await;
+    std::os::unix::fs::symlink("/", &root_drive).unwrap();
+    let run = details.runs.iter().find(|r| r.runbook == files.id).unwrap();
+    assert_eq!(run.status, AgentStatus::Error, "{:?}\n{:#?}", run, text);
+    let error = run.last_error.clone().unwrap_or_default();
+    assert!(error.contains("SetNamedSecurityInfoW"), "{}", error);
 
     wine.uninstall_msi();
     running.shutdown().await.unwrap();
