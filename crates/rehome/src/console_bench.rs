@@ -124,9 +124,9 @@ async fn seed_agents(
     // Three events of every agent (the rows of Agent logs) and a failed communication per
     // computer (the rows of Failed communications).
     for (seq, level, message) in [
-        (1, "info", "Startup began"),
-        (2, "warning", "A profile was skipped"),
-        (3, "error", "Permissions failed"),
+        (1, "Info", "Startup began"),
+        (2, "Warning", "A profile was skipped"),
+        (3, "Error", "Permissions failed"),
     ] {
         sqlx::query(
             "INSERT INTO agent_events (agent, seq, at, received_at, level, runbook, phase, step, \
@@ -290,7 +290,7 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
         "/objects.csv?q=ada*",
         &object_report,
         "/logs",
-        "/logs?level=error&computer=WS*9",
+        "/logs?level=Error&computer=WS*9",
         "/logs.csv",
         "/batches",
         "/agents",

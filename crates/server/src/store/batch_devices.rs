@@ -229,7 +229,7 @@ impl Store {
                 continue;
             }
             let mut tx = self.pool().begin().await?;
-            write_batch_devices(&mut *tx, batch.id, Some(&batch)).await?;
+            write_batch_devices(&mut tx, batch.id, Some(&batch)).await?;
             tx.commit().await?;
         }
         Ok(())
