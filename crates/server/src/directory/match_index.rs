@@ -241,8 +241,9 @@ const NONE: u32 = u32::MAX;
 pub struct Touched {
     /// The source slots to plan again with their proposals, in slot order.
     pub proposals: Vec<(u32, Proposal)>,
-    /// GUIDs of source objects gone from the pair (removed, or no longer a user or group).
-    pub gone: Vec<ObjectGuid>,
+    /// Slots and GUIDs of source objects gone from the pair (removed, or no longer a user or
+    /// group).
+    pub gone: Vec<(u32, ObjectGuid)>,
 }
 
 /// One pair's index over both of its directories' caches, at the generations it was last
@@ -318,10 +319,8 @@ impl PairIndex {
     /// Records `proposal` as the claim of source `slot`, which has none.
     fn claim_for(&mut self, slot: u32, proposal: &Proposal) {
         if let Proposal::Target(t, _) = proposal {
-            if let (Some(c), Some(n)) = (
-                self.claim.get_mut(slot as usize),
-                self.claims.get_mut(*t),
-            ) {
+            if let (Some(c), Some(n)) = (self.claim.get_mut(slot as usize), self.claims.get_mut(*t))
+            {
                 *c = *t as u32;
                 *n += 1;
             }
@@ -395,7 +394,7 @@ impl PairIndex {
                 }
                 None => {
                     if let Some(old) = old.filter(|o| translatable(o.kind)) {
-                        gone.push(old.guid);
+                        gone.push((slot, old.guid));
                     }
                 }
             }

@@ -541,8 +541,9 @@ pub async fn run_pair(
         target,
         now,
     };
-    for guid in touched.gone {
+    for (slot, guid) in touched.gone {
         planner.gone(guid);
+        class[slot as usize] = Class::Absent;
     }
     let mut planned = Ok(());
     for (slot, proposal) in touched.proposals {

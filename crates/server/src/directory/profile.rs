@@ -17,8 +17,8 @@ mod tests;
 use model::{FieldError, Validator};
 use serde::{Deserialize, Serialize};
 
-pub use engine::{match_all, Finding, Matcher, Via};
 pub(crate) use engine::{finalize, key, propose, Candidates, Hits, Proposal};
+pub use engine::{match_all, Finding, Matcher, Via};
 pub use explain::{explain, Explanation, Step, Verdict};
 pub use expr::{Expr, ParseError};
 

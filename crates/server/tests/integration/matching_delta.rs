@@ -136,7 +136,11 @@ async fn matching_after_random_deltas_equals_a_full_match() {
             what.examples
         );
         assert_eq!(
-            (what.summary.matched, what.summary.unmatched, what.summary.ambiguous),
+            (
+                what.summary.matched,
+                what.summary.unmatched,
+                what.summary.ambiguous
+            ),
             (summary.matched, summary.unmatched, summary.ambiguous),
             "round {round}"
         );

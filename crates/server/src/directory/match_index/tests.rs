@@ -61,17 +61,14 @@ fn fold(
     sources: &ObjectCache,
     targets: &ObjectCache,
 ) {
-    for guid in touched.gone {
+    for (_, guid) in touched.gone {
         kept.remove(&guid);
     }
     for (slot, proposal) in touched.proposals {
         let source = sources.at(slot).expect("a proposed source lives");
         let finding = profile::finalize(proposal, |t| index.claims(t));
         let told = tell(finding, |i| {
-            targets
-                .at(i as u32)
-                .expect("a candidate target lives")
-                .guid
+            targets.at(i as u32).expect("a candidate target lives").guid
         });
         kept.insert(source.guid, told);
     }
@@ -134,11 +131,7 @@ fn random_delta(rng: &mut StdRng, cache: &mut ObjectCache, domain: u32, rid: &mu
         }
     }
     let generation = cache.generation + 1;
-    cache.apply(
-        generation,
-        &deleted,
-        upserts.iter().map(CachedObject::new),
-    );
+    cache.apply(generation, &deleted, upserts.iter().map(CachedObject::new));
 }
 
 fn filled(rng: &mut StdRng, domain: u32, rid: &mut u32, count: usize) -> ObjectCache {

@@ -243,10 +243,7 @@ pub(crate) fn propose<S: Attributes, C: Candidates + ?Sized>(
     };
     if profile.sid_history {
         if let Some(sid) = source.sid() {
-            if let Some(p) = decide(
-                Via::SidHistory,
-                &candidates.by_sid_history(group, sid),
-            ) {
+            if let Some(p) = decide(Via::SidHistory, &candidates.by_sid_history(group, sid)) {
                 return p;
             }
         }
