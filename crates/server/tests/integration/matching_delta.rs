@@ -29,7 +29,8 @@ fn random_object(rng: &mut StdRng, domain: u32, rid: &mut u32) -> DirectoryObjec
     if rng.gen_range(0..6) > 0 {
         o.sam_account_name = Some(sam);
     }
-    if domain == 2 && rng.gen_range(0..5) == 0 {
+    // A target may carry the SID of an earlier source object in its history.
+    if domain == 2 && *rid > 1001 && rng.gen_range(0..5) == 0 {
         let old = rng.gen_range(1001..*rid);
         o.sid_history = vec![secdesc::Sid::new(5, &[21, 1, 1, 1, old]).expect("valid SID")];
     }
