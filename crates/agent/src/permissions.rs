@@ -113,6 +113,9 @@ pub struct AreaTally {
     pub written: usize,
     /// Owners, groups and ACEs changed.
     pub changes: usize,
+    /// Objects listed by the walk but gone by the time their descriptor was read or written
+    /// (deleted by the user or an application during a long pass): skipped, not an error.
+    pub vanished: usize,
 }
 
 /// The binary forms of the map's source SIDs, to skip descriptors that name none of them without
@@ -217,14 +220,25 @@ pub fn translate_area_with_progress<W: Workstation>(
         if needles.is_empty() {
             continue;
         }
-        let bytes = ws.read_descriptor(area, &object)?;
+        let bytes = match ws.read_descriptor(area, &object) {
+            Ok(bytes) => bytes,
+            Err(Error::NotFound(_)) => {
+                tally.vanished += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if !names_a_source(&bytes, &needles) {
             continue;
         }
-        let n = translate_read(ws, area, &object, &bytes, map, options)?;
-        if n > 0 {
-            tally.written += 1;
-            tally.changes += n;
+        match translate_read(ws, area, &object, &bytes, map, options) {
+            Ok(0) => {}
+            Ok(n) => {
+                tally.written += 1;
+                tally.changes += n;
+            }
+            Err(Error::NotFound(_)) => tally.vanished += 1,
+            Err(e) => return Err(e),
         }
     }
     Ok(tally)
@@ -248,7 +262,14 @@ pub fn preview_area<W: Workstation>(
             tally.ignored += 1;
             continue;
         }
-        let bytes = ws.read_descriptor(area, &object)?;
+        let bytes = match ws.read_descriptor(area, &object) {
+            Ok(bytes) => bytes,
+            Err(Error::NotFound(_)) => {
+                tally.vanished += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if !names_a_source(&bytes, &needles) {
             continue;
         }
@@ -394,17 +415,26 @@ pub fn update_area_with_progress<W: Workstation>(
     progress: &mut dyn FnMut(&AreaTally, usize),
 ) -> Result<Effect> {
     let t = translate_area_with_progress(ws, area, map, options, ignore, progress)?;
+    // Said only when it happened: a file deleted during the pass needs no translation.
+    let vanished = if t.vanished == 0 {
+        String::new()
+    } else {
+        format!(
+            "; {} vanished during the pass and skipped (deleted since they were listed)",
+            t.vanished
+        )
+    };
     Ok(if t.changes == 0 {
         Effect::unchanged(format!(
-            "no descriptor names a translated SID ({} object(s) checked, {} ignored)",
-            t.objects, t.ignored
+            "no descriptor names a translated SID ({} object(s) checked, {} ignored{})",
+            t.objects, t.ignored, vanished
         ))
     } else {
         Effect::changed(
             t.changes,
             format!(
-                "{} change(s) in {} descriptor(s) of {} object(s); {} ignored",
-                t.changes, t.written, t.objects, t.ignored
+                "{} change(s) in {} descriptor(s) of {} object(s); {} ignored{}",
+                t.changes, t.written, t.objects, t.ignored, vanished
             ),
         )
     })

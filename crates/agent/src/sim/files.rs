@@ -80,13 +80,16 @@ impl SimWorkstation {
     pub(super) fn sim_securable_objects(&self, area: Area) -> Result<Vec<String>> {
         if area == Area::FileSystem {
             // Local volumes only: the shares of other hosts are not this device's file system.
-            return Ok(self
+            let mut listed: Vec<String> = self
                 .state
                 .files
                 .keys()
                 .filter(|p| !p.starts_with("\\\\"))
                 .cloned()
-                .collect());
+                .collect();
+            // Listed while they still existed, deleted before the walk reached them.
+            listed.extend(self.faults.vanished_files.iter().cloned());
+            return Ok(listed);
         }
         let prefix = SimWorkstation::object_key(area, "")?;
         Ok(self

@@ -79,6 +79,9 @@ pub struct SimFaults {
     /// Operations this device refuses as a workstation without that capability would (e.g.
     /// `rename_computer`): they fail with [`Error::Unsupported`].
     pub lacks: Vec<String>,
+    /// Files the file system walk lists but that are gone when their descriptor is read, as a
+    /// file deleted by the user or an application during a long pass.
+    pub vanished_files: Vec<String>,
 }
 
 /// A simulated Windows workstation stored in a folder.

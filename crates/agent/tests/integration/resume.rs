@@ -208,3 +208,43 @@ fn killed_in_the_middle_of_the_onedrive_move_a_resumed_run_ends_in_the_uninterru
     }));
     assert_eq!(resumed, expected);
 }
+
+#[test]
+fn a_file_deleted_during_the_file_system_pass_is_skipped_and_counted_and_the_run_completes() {
+    let expected = run_large_tree(None);
+    let world = World::with_files(1_500);
+    let id = world.assign(Duration::minutes(-5));
+    // Listed by the walk, deleted by its user before the walk reached it.
+    let gone = "C:\\Users\\alice\\Documents\\deleted-during-the-pass.docx";
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.set_faults(SimFaults {
+        vanished_files: vec![gone.to_string()],
+        ..Default::default()
+    });
+    let exit = world.agent_with(sim, 100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Completed
+        }
+    );
+    // Every other file was translated as in a pass where nothing vanished.
+    let after = SimWorkstation::load(&world.dir).expect("load");
+    assert_eq!(after.files, expected.files);
+    assert!(!after.files.contains_key(gone));
+    // The step's event says what was skipped.
+    let server = world.server.state();
+    let step = server
+        .events
+        .values()
+        .filter(|e| e.step.as_deref() == Some("permissions/file-system"))
+        .last()
+        .expect("the file-system step's event");
+    assert!(
+        step.message
+            .contains("1 vanished during the pass and skipped"),
+        "{}",
+        step.message
+    );
+}
