@@ -16,7 +16,7 @@ use secdesc::Sid;
 use serde::{Deserialize, Serialize};
 
 use crate::readiness::device::{
-    unanswered, BitLockerState, Interference, ProfileCondition, SystemVolume,
+    unanswered, BitLockerState, Interference, InterferenceKind, ProfileCondition, SystemVolume,
 };
 use crate::Result;
 
@@ -567,6 +567,13 @@ pub trait Workstation {
         Err(unanswered(
             "installed software (services, Enrollments, Win32_DeviceGuard)",
         ))
+    }
+
+    /// The kinds of interfering software [`Workstation::interference_not_checked`] cannot look
+    /// for on this device, each with the reason: their checks are Unknown, not passed, when
+    /// nothing of that kind is found.
+    fn interference_not_checked(&self) -> Vec<(InterferenceKind, String)> {
+        Vec::new()
     }
 
     /// Why a reboot is pending, or `None`: `Component Based Servicing\RebootPending`,

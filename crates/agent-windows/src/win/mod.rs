@@ -13,15 +13,18 @@ pub mod certs;
 pub mod eventlog;
 pub mod files;
 pub mod groups;
+pub mod http;
 pub mod join;
 pub mod lsa;
 pub mod profiles;
+pub mod readiness;
 pub mod registry;
 pub mod security;
 pub mod service;
 pub mod services;
 pub mod shares;
 pub mod system;
+pub mod wmi;
 pub mod workstation;
 
 /// `text` as a NUL-terminated UTF-16 string.
@@ -103,3 +106,5 @@ pub fn wine_lacks(call: &str) -> agent::Result<()> {
 mod tests;
 #[cfg(test)]
 mod tests_objects;
+#[cfg(test)]
+mod tests_readiness;

@@ -6,10 +6,13 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use agent::readiness::device::{
+    BitLockerState, Interference, InterferenceKind, ProfileCondition, SystemVolume,
+};
 use agent::workstation::AdJoin;
 use agent::{CommandOutcome, Effect, Error, Facts, RegValue, Result, SecurityParts, Workstation};
 use chrono::FixedOffset;
-use model::plan::{JoinState, OsEdition, PermissionArea};
+use model::plan::{JoinState, PermissionArea};
 use model::protocol::UserProfile;
 use model::runbook::Area;
 use model::status::EventLevel;
@@ -26,8 +29,8 @@ use super::eventlog::EventLog;
 use super::profiles::PROFILE_LIST;
 use super::registry::{self, Key};
 use super::{
-    accounts, areas, files, groups, join, lsa, profiles, security, services, shares, system,
-    unsupported,
+    accounts, areas, files, groups, join, lsa, profiles, readiness, security, services, shares,
+    system, unsupported,
 };
 use crate::keys::{KeyName, Root};
 
@@ -258,23 +261,7 @@ fn collect_files(path: &Path, out: &mut Vec<String>) -> Result<()> {
 
 impl Workstation for WindowsWorkstation {
     fn facts(&self) -> Result<Facts> {
-        let current = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion";
-        let product_type = self.registry_string(
-            "HKLM\\SYSTEM\\CurrentControlSet\\Control\\ProductOptions",
-            "ProductType",
-        )?;
-        let os_edition = match product_type.as_deref() {
-            Some(t) if t.eq_ignore_ascii_case("WinNT") => OsEdition::Workstation,
-            Some(_) => OsEdition::Server,
-            None => OsEdition::Workstation,
-        };
-        let product = self
-            .registry_string(current, "ProductName")?
-            .unwrap_or_else(|| "Windows".to_string());
-        let os_version = match self.registry_string(current, "DisplayVersion")? {
-            Some(v) => format!("{} {}", product, v),
-            None => product,
-        };
+        let (os_edition, os_version) = readiness::os()?;
         let join_state = match system::joined_domain()? {
             Some(domain) => JoinState::ActiveDirectory { domain },
             None => match self.entra_tenant()? {
@@ -588,6 +575,54 @@ impl Workstation for WindowsWorkstation {
             .into_iter()
             .map(|(service, account)| Ok((service, services::account_sid(&account)?)))
             .collect()
+    }
+
+    fn task_principals(&self) -> Result<Vec<(String, agent::workstation::TaskPrincipal)>> {
+        readiness::task_principals()
+    }
+
+    fn profile_conditions(&self) -> Result<Vec<ProfileCondition>> {
+        readiness::profile_conditions()
+    }
+
+    fn user_processes(&self) -> Result<Vec<(String, Sid)>> {
+        readiness::user_processes()
+    }
+
+    fn bitlocker_state(&self) -> Result<BitLockerState> {
+        readiness::bitlocker_state()
+    }
+
+    fn tpm_version(&self) -> Result<Option<String>> {
+        readiness::tpm_version()
+    }
+
+    fn system_volume(&self) -> Result<SystemVolume> {
+        readiness::system_volume()
+    }
+
+    fn endpoint_reachable(&self, url: &str) -> Result<bool> {
+        readiness::endpoint_reachable(url)
+    }
+
+    fn directory_reachable(&self, target: &str) -> Result<bool> {
+        readiness::directory_reachable(target)
+    }
+
+    fn interfering_software(&self) -> Result<Vec<Interference>> {
+        readiness::interfering_software()
+    }
+
+    fn interference_not_checked(&self) -> Vec<(InterferenceKind, String)> {
+        readiness::interference_not_checked()
+    }
+
+    fn pending_reboot(&self) -> Result<Option<String>> {
+        readiness::pending_reboot()
+    }
+
+    fn on_battery(&self) -> Result<Option<u8>> {
+        readiness::on_battery()
     }
 
     fn set_service_account(&mut self, service: &str, account: &Sid) -> Result<bool> {

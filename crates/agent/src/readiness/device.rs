@@ -42,10 +42,14 @@ pub struct BitLockerState {
     pub protection_on: bool,
     /// Directories holding a recovery password of the volume: `ad:<domain>`, `entra:<tenant>`.
     pub escrowed_to: Vec<String>,
+    /// Why where the recovery password is backed up could not be read, when it could not: the
+    /// recovery key check is then Unknown with this reason, and `escrowed_to` means nothing.
+    #[serde(default)]
+    pub escrow_unread: Option<String>,
 }
 
 /// The system volume's space and disk health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemVolume {
     /// Free bytes for the caller.
     pub free_bytes: u64,
@@ -53,6 +57,10 @@ pub struct SystemVolume {
     pub total_bytes: u64,
     /// The disk reports itself healthy (`MSFT_PhysicalDisk.HealthStatus` 0).
     pub healthy: bool,
+    /// Why the disk's health could not be read, when it could not (the space could): the
+    /// health check is then Unknown with this reason, and `healthy` means nothing.
+    #[serde(default)]
+    pub health_unread: Option<String>,
 }
 
 /// Kinds of software that get in a migration's way.

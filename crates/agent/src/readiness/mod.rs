@@ -227,7 +227,15 @@ fn bitlocker(
     } else {
         state.escrowed_to.join(", ")
     };
-    let key = if state.escrowed_to.iter().any(|p| holds(&p)) {
+    let key = if let Some(why) = &state.escrow_unread {
+        CheckResult::new(
+            checks::RECOVERY_KEY,
+            Verdict::Unknown,
+            format!("not checked: {}", why),
+            "unknown",
+            now,
+        )
+    } else if state.escrowed_to.iter().any(|p| holds(&p)) {
         pass(
             checks::RECOVERY_KEY,
             "a recovery password is kept by the source or the target directory",
@@ -339,7 +347,15 @@ fn disk(
             now,
         )
     };
-    let health = if volume.healthy {
+    let health = if let Some(why) = &volume.health_unread {
+        CheckResult::new(
+            checks::DISK_HEALTH,
+            Verdict::Unknown,
+            format!("not checked: {}", why),
+            "unknown",
+            now,
+        )
+    } else if volume.healthy {
         pass(
             checks::DISK_HEALTH,
             "the system disk reports itself healthy",
@@ -440,6 +456,7 @@ fn software<W: Workstation>(
                 .collect()
         }
     };
+    let not_checked = workstation.interference_not_checked();
     kinds
         .iter()
         .map(|(check, kind)| {
@@ -449,6 +466,16 @@ fn software<W: Workstation>(
                 .map(|f| f.name.as_str())
                 .collect();
             if names.is_empty() {
+                // Nothing found is a pass only where the workstation could look.
+                if let Some((_, why)) = not_checked.iter().find(|(k, _)| k == kind) {
+                    return CheckResult::new(
+                        *check,
+                        Verdict::Unknown,
+                        format!("not checked: {}", why),
+                        "unknown",
+                        now,
+                    );
+                }
                 return pass(check, "none found", "none", now);
             }
             let (verdict, reason) = match kind {

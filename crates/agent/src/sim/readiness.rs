@@ -197,6 +197,7 @@ impl SimWorkstation {
             encrypted: b.encrypted,
             protection_on: b.encrypted && !b.protectors_suspended,
             escrowed_to: if b.encrypted { escrowed_to } else { Vec::new() },
+            escrow_unread: None,
         })
     }
 
@@ -211,6 +212,7 @@ impl SimWorkstation {
             free_bytes: self.state.readiness.free_bytes,
             total_bytes: VOLUME_BYTES,
             healthy: !self.state.readiness.disk_faulty,
+            health_unread: None,
         })
     }
 
