@@ -588,6 +588,27 @@ pub trait Workstation {
         Err(unanswered("the power source (GetSystemPowerStatus)"))
     }
 
+    /// Restarts the device in `minutes`, telling the signed-in user `message`
+    /// (`InitiateSystemShutdownExW` with the reboot flag, apps not forced closed, a planned
+    /// maintenance reason, after enabling `SeShutdownPrivilege`). False when a restart is
+    /// already pending (`ERROR_SHUTDOWN_IN_PROGRESS`): that one stands.
+    fn schedule_restart(&mut self, minutes: u32, message: &str) -> Result<bool> {
+        let _ = (minutes, message);
+        Err(crate::Error::Unsupported {
+            action: "schedule_restart".to_string(),
+            reason: "this workstation cannot schedule a restart".to_string(),
+        })
+    }
+
+    /// Cancels the pending restart (`AbortSystemShutdownW`); false when none is pending
+    /// (`ERROR_NO_SHUTDOWN_IN_PROGRESS`).
+    fn cancel_restart(&mut self) -> Result<bool> {
+        Err(crate::Error::Unsupported {
+            action: "cancel_restart".to_string(),
+            reason: "this workstation cannot cancel a restart".to_string(),
+        })
+    }
+
     // File contents: what the agent places on the device (a lock-screen image) and the
     // application files it edits (Edge's `Local State` and `Preferences`).
 

@@ -19,6 +19,7 @@ pub mod lsa;
 pub mod profiles;
 pub mod readiness;
 pub mod registry;
+pub mod restart;
 pub mod security;
 pub mod service;
 pub mod services;
@@ -108,3 +109,5 @@ mod tests;
 mod tests_objects;
 #[cfg(test)]
 mod tests_readiness;
+#[cfg(test)]
+mod tests_system;

@@ -29,8 +29,8 @@ use super::eventlog::EventLog;
 use super::profiles::PROFILE_LIST;
 use super::registry::{self, Key};
 use super::{
-    accounts, areas, files, groups, join, lsa, profiles, readiness, security, services, shares,
-    system, unsupported,
+    accounts, areas, files, groups, join, lsa, profiles, readiness, restart, security, services,
+    shares, system, unsupported,
 };
 use crate::keys::{KeyName, Root};
 
@@ -623,6 +623,14 @@ impl Workstation for WindowsWorkstation {
 
     fn on_battery(&self) -> Result<Option<u8>> {
         readiness::on_battery()
+    }
+
+    fn schedule_restart(&mut self, minutes: u32, message: &str) -> Result<bool> {
+        restart::schedule(minutes, message)
+    }
+
+    fn cancel_restart(&mut self) -> Result<bool> {
+        restart::cancel()
     }
 
     fn set_service_account(&mut self, service: &str, account: &Sid) -> Result<bool> {

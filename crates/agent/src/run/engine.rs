@@ -15,7 +15,7 @@ use secdesc::translate::{SidMap, TranslateMode, TranslateOptions};
 use secdesc::Sid;
 
 use super::{
-    actions, credentials, defaults, edge, local_groups, onedrive, profiles, run_as, Agent,
+    actions, credentials, defaults, edge, local_groups, onedrive, profiles, restart, run_as, Agent,
 };
 use crate::client::{Client, Transport};
 use crate::journal::RecordedTranslations;
@@ -23,6 +23,9 @@ use crate::permissions::{self, IgnoreList};
 use crate::verify;
 use crate::workstation::{AdJoin, Effect, Workstation};
 use crate::{Error, Result};
+
+/// The journal's name for the restart a run ends with, when scheduling it fails.
+const RESTART_STEP: &str = "completion/restart";
 
 /// What one event says, before the spool numbers it.
 struct Note<'a> {
@@ -321,6 +324,44 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     return Ok(Some(AgentStatus::Error));
                 }
             }
+        }
+        if restart::needed(&steps) {
+            // The join, leave or rename takes effect at the next start: the run is complete
+            // only once that start is on its way.
+            let minutes = restart::RESTART_AFTER_MINUTES;
+            let message = match self
+                .workstation
+                .schedule_restart(minutes, &restart::message(name))
+            {
+                Ok(true) => format!(
+                    "the device restarts in {} minutes so the changes to its directory and name take effect",
+                    minutes
+                ),
+                Ok(false) => "a restart was already pending; it makes the changes to the device's directory and name take effect".to_string(),
+                Err(e) => {
+                    let message = format!(
+                        "{}: the device must restart for its new directory or name to take effect, and scheduling the restart failed: {}",
+                        RESTART_STEP, e
+                    );
+                    self.note(Note {
+                        level: EventLevel::Error,
+                        runbook,
+                        step: None,
+                        status: Some(AgentStatus::Error),
+                        message: message.clone(),
+                    })?;
+                    self.journal
+                        .step_failed(runbook, RESTART_STEP, &message, self.clock.now())?;
+                    return Ok(Some(AgentStatus::Error));
+                }
+            };
+            self.note(Note {
+                level: EventLevel::Info,
+                runbook,
+                step: None,
+                status: None,
+                message,
+            })?;
         }
         self.journal.runbook_completed(runbook, self.clock.now())?;
         self.note(Note {

@@ -40,6 +40,7 @@ mod onedrive;
 mod preflight;
 pub mod profiles;
 mod readiness;
+pub mod restart;
 pub mod run_as;
 
 /// How an agent is set up.

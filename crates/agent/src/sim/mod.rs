@@ -34,12 +34,14 @@ mod files;
 mod logon;
 mod primitives;
 mod readiness;
+mod restart;
 mod services;
 mod state;
 mod store;
 mod system;
 
 pub use readiness::{SimProfileCondition, SimReadiness};
+pub use restart::SimRestart;
 pub use state::{
     Backups, BitLocker, LegalNotice, LocalUser, ProfileEntry, SimSpec, SimState, SimUser,
 };
@@ -900,6 +902,14 @@ impl Workstation for SimWorkstation {
 
     fn on_battery(&self) -> Result<Option<u8>> {
         self.sim_on_battery()
+    }
+
+    fn schedule_restart(&mut self, minutes: u32, message: &str) -> Result<bool> {
+        self.sim_schedule_restart(minutes, message)
+    }
+
+    fn cancel_restart(&mut self) -> Result<bool> {
+        self.sim_cancel_restart()
     }
 
     fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>> {

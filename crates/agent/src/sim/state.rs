@@ -135,6 +135,9 @@ pub struct SimState {
     /// What the readiness checks find (ready unless set otherwise).
     #[serde(default)]
     pub readiness: super::readiness::SimReadiness,
+    /// The restart the agent scheduled, until it is cancelled.
+    #[serde(default)]
+    pub scheduled_restart: Option<super::restart::SimRestart>,
 }
 
 /// A local user account. The password itself is never stored.
@@ -648,6 +651,7 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         file_attributes,
         out_of_sync,
         readiness: Default::default(),
+        scheduled_restart: None,
     };
     state.place_descriptors(all);
     state

@@ -15,6 +15,7 @@ mod http;
 mod migration;
 mod readiness;
 mod registration;
+mod restart;
 mod resume;
 mod run_as;
 mod scenarios;
