@@ -9,6 +9,7 @@ use agent::Error;
 
 pub mod accounts;
 pub mod areas;
+pub mod bitlocker;
 pub mod certs;
 pub mod eventlog;
 pub mod files;
@@ -16,6 +17,7 @@ pub mod groups;
 pub mod http;
 pub mod join;
 pub mod lsa;
+pub mod mdm;
 pub mod profiles;
 pub mod readiness;
 pub mod registry;

@@ -34,3 +34,46 @@ fn a_restart_is_refused_by_name_under_wine_and_the_session_goes_on() {
     // Still running, in the same session: the registry answers.
     assert!(ws.facts().is_ok());
 }
+
+#[test]
+fn bitlocker_is_read_suspended_and_resumed_through_wmi_or_fails_naming_the_namespace() {
+    let mut ws = WindowsWorkstation::open();
+    if under_wine() {
+        for message in [
+            refused(ws.bitlocker_status()),
+            refused(ws.set_bitlocker_protectors(false)),
+            refused(ws.suspend_bitlocker()),
+        ] {
+            assert!(
+                message.contains("BitLocker")
+                    && message.contains(super::readiness::BITLOCKER_NAMESPACE),
+                "{}",
+                message
+            );
+        }
+        return;
+    }
+    // A Windows runner's volume is not encrypted: nothing to suspend, and nothing changes.
+    let status = ws.bitlocker_status().unwrap();
+    if !status.encrypted {
+        assert!(!ws.set_bitlocker_protectors(false).unwrap());
+        assert_eq!(ws.suspend_bitlocker().unwrap().changes, 0);
+    }
+}
+
+#[test]
+fn intune_enrolment_fails_naming_the_enroller_where_windows_has_none() {
+    let mut ws = WindowsWorkstation::open();
+    let exe = super::system::expand("%SystemRoot%\\System32\\deviceenroller.exe").unwrap();
+    if std::path::Path::new(&exe).exists() {
+        // A runner that is not Entra-joined is refused by the enrolment service; either way the
+        // call returns rather than claiming an enrolment the registry does not show.
+        let enrolled = ws.enroll_mdm();
+        if let Ok(true) = enrolled {
+            assert!(super::mdm::enrolled().unwrap());
+        }
+        return;
+    }
+    let message = refused(ws.enroll_mdm());
+    assert!(message.contains("deviceenroller.exe"), "{}", message);
+}

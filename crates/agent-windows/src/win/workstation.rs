@@ -29,8 +29,8 @@ use super::eventlog::EventLog;
 use super::profiles::PROFILE_LIST;
 use super::registry::{self, Key};
 use super::{
-    accounts, areas, files, groups, join, lsa, profiles, readiness, restart, security, services,
-    shares, system, unsupported,
+    accounts, areas, bitlocker, files, groups, join, lsa, mdm, profiles, readiness, restart,
+    security, services, shares, system, unsupported,
 };
 use crate::keys::{KeyName, Root};
 
@@ -358,15 +358,19 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn suspend_bitlocker(&mut self) -> Result<Effect> {
-        Err(unsupported(
-            "Win32_EncryptableVolume.DisableKeyProtectors (BitLocker)",
-        ))
+        agent::run::defaults::suspend_bitlocker(self)
     }
 
     fn resume_bitlocker(&mut self) -> Result<Effect> {
-        Err(unsupported(
-            "Win32_EncryptableVolume.EnableKeyProtectors (BitLocker)",
-        ))
+        agent::run::defaults::resume_bitlocker(self)
+    }
+
+    fn bitlocker_status(&self) -> Result<agent::BitLockerStatus> {
+        bitlocker::status()
+    }
+
+    fn set_bitlocker_protectors(&mut self, enabled: bool) -> Result<bool> {
+        bitlocker::set_protectors(enabled)
     }
 
     fn backup_legal_notice(&mut self) -> Result<Effect> {
@@ -756,7 +760,7 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn enroll_mdm(&mut self) -> Result<bool> {
-        Err(unsupported("deviceenroller.exe /AutoEnrollMDM"))
+        mdm::enroll()
     }
 
     fn write_event_log(&mut self, level: EventLevel, message: &str) -> Result<()> {
