@@ -403,7 +403,11 @@ fn collect_tasks(root: &Path, folder: &Path, out: &mut Vec<(String, TaskPrincipa
 /// `IRegisteredTask::get_Definition` answers).
 pub fn task_principals() -> Result<Vec<(String, TaskPrincipal)>> {
     let root = system::expand("%SystemRoot%\\System32\\Tasks")?;
-    let root = Path::new(&root);
+    tasks_under(Path::new(&root))
+}
+
+/// The tasks whose definitions are under `root`, named by their path below it.
+pub fn tasks_under(root: &Path) -> Result<Vec<(String, TaskPrincipal)>> {
     let mut out = Vec::new();
     if root.is_dir() {
         collect_tasks(root, root, &mut out)?;
