@@ -199,10 +199,13 @@ fn bench(args: &AgentBenchArgs, dir: &Path) -> Result<()> {
         },
     )
     .map_err(|r| anyhow::anyhow!("the bench runbook is refused: {:?}", r))?;
+    // The run ends with a restart's event when it joins, leaves or renames.
+    let restart = usize::from(agent::run::restart::needed(&steps));
     println!(
-        "events per full AD→AD migration: {} ({} steps + started + completed), whatever the number of files",
-        steps.len() + 2,
-        steps.len()
+        "events per full AD→AD migration: {} ({} steps + started + {} restart + completed), whatever the number of files",
+        steps.len() + 2 + restart,
+        steps.len(),
+        restart
     );
     Ok(())
 }

@@ -238,8 +238,7 @@ fn a_file_deleted_during_the_file_system_pass_is_skipped_and_counted_and_the_run
     let step = server
         .events
         .values()
-        .filter(|e| e.step.as_deref() == Some("permissions/file-system"))
-        .last()
+        .rfind(|e| e.step.as_deref() == Some("permissions/file-system"))
         .expect("the file-system step's event");
     assert!(
         step.message
