@@ -539,6 +539,8 @@ pub fn directory_reachable(target: &str) -> Result<bool> {
         ));
     }
     use windows_sys::Win32::NetworkManagement::NetManagement::NetApiBufferFree;
+    // Wine's is a semi-stub that asks the system's DNS for SRV records it cannot use.
+    wine_lacks("DsGetDcNameW")?;
     use windows_sys::Win32::Networking::ActiveDirectory::{
         DsGetDcNameW, DOMAIN_CONTROLLER_INFOW, DS_FORCE_REDISCOVERY, DS_WRITABLE_REQUIRED,
     };

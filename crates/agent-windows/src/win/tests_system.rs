@@ -77,3 +77,17 @@ fn intune_enrolment_fails_naming_the_enroller_where_windows_has_none() {
     let message = refused(ws.enroll_mdm());
     assert!(message.contains("deviceenroller.exe"), "{}", message);
 }
+
+#[test]
+fn a_domain_controller_look_up_and_an_entra_join_fail_naming_what_wine_lacks() {
+    let mut ws = WindowsWorkstation::open();
+    if !under_wine() {
+        return;
+    }
+    let lookup = refused(ws.directory_reachable("fabrikam.test"));
+    assert!(lookup.contains("DsGetDcNameW"), "{}", lookup);
+    let token = model::protocol::BulkToken("eyJ0eXAiOiJKV1Qi.bulk.token".into());
+    let join = refused(ws.join_entra_with_token("contoso.onmicrosoft.com", &token));
+    assert!(join.contains("provisioning package"), "{}", join);
+    assert!(!join.contains("bulk.token"), "{}", join);
+}
