@@ -480,3 +480,43 @@ fn a_question_the_workstation_cannot_answer_is_unknown_never_a_pass() {
         .any(|r| r.check == checks::profile("*") && r.verdict == Verdict::Unknown));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_partly_answered_question_leaves_only_that_check_unknown_with_its_reason() {
+    let a = assignment(DomainJoin::ActiveDirectory);
+    let volume = SystemVolume {
+        free_bytes: 100 * GIB,
+        total_bytes: 200 * GIB,
+        healthy: false,
+        health_unread: Some("the Storage namespace is missing".into()),
+    };
+    let results = disk(&volume, &a, now());
+    assert_eq!(
+        results[0].verdict,
+        Verdict::Pass,
+        "the space is still judged"
+    );
+    assert_eq!(results[1].verdict, Verdict::Unknown);
+    assert!(results[1]
+        .reason
+        .contains("the Storage namespace is missing"));
+
+    let state = BitLockerState {
+        encrypted: true,
+        protection_on: true,
+        escrowed_to: Vec::new(),
+        escrow_unread: Some("the escrow is not read here".into()),
+    };
+    let results = bitlocker(&state, None, &a, now());
+    assert_eq!(
+        results[0].verdict,
+        Verdict::Pass,
+        "the protection is still judged"
+    );
+    assert_eq!(
+        results[1].verdict,
+        Verdict::Unknown,
+        "not a block for a key nobody looked for"
+    );
+    assert!(results[1].reason.contains("the escrow is not read here"));
+}
