@@ -71,6 +71,19 @@ pub fn reroute(url: &str, via: &str) -> Result<(Upstream, String)> {
     ))
 }
 
+/// `url` naming the database `name` instead of its own.
+pub fn with_database(url: &str, name: &str) -> Result<String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .context("a database URL starts with its scheme")?;
+    let (base, query) = match rest.split_once('?') {
+        Some((base, query)) => (base, format!("?{}", query)),
+        None => (rest, String::new()),
+    };
+    let authority = base.split_once('/').map_or(base, |(a, _)| a);
+    Ok(format!("{}://{}/{}{}", scheme, authority, name, query))
+}
+
 /// The proxy; see the module's documentation.
 pub struct CutProxy {
     upstream: Upstream,
@@ -212,5 +225,17 @@ mod tests {
         let (up, _) = reroute("postgresql://db/x", "127.0.0.1:1").expect("reroute");
         assert_eq!(up, Upstream::Tcp("db:5432".to_string()));
         assert!(reroute("sqlite://x.db", "127.0.0.1:1").is_err());
+    }
+
+    #[test]
+    fn another_database_on_the_same_server_keeps_the_rest_of_the_url() {
+        assert_eq!(
+            with_database("postgres://rehome@localhost/postgres?host=/tmp/pg", "b").expect("url"),
+            "postgres://rehome@localhost/b?host=/tmp/pg"
+        );
+        assert_eq!(
+            with_database("postgres://db", "b").expect("url"),
+            "postgres://db/b"
+        );
     }
 }
