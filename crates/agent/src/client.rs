@@ -225,6 +225,15 @@ pub fn route(kind: &str) -> String {
 }
 
 fn refusal(status: u16, body: &[u8]) -> Error {
+    // 503: the server is up but cannot serve now (busy, or its database unreachable). Like a
+    // server that cannot be reached at all, it is waited for and asked again, never taken as a
+    // refusal that fails a registration or a step.
+    if status == 503 {
+        let why = serde_json::from_slice::<Refused>(body)
+            .map(|r| r.message)
+            .unwrap_or_else(|_| "HTTP 503".to_string());
+        return Error::Unreachable(format!("the server cannot serve now: {}", why));
+    }
     match serde_json::from_slice::<Refused>(body) {
         Ok(refused) => Error::Refused {
             code: refused.code,
@@ -499,5 +508,17 @@ mod tests {
             refusal(502, b"<html>"),
             Error::Http { status: 502 }
         ));
+    }
+
+    #[test]
+    fn a_server_that_cannot_serve_now_is_waited_for_not_taken_as_a_refusal() {
+        let body = br#"{"code":"store_unavailable","message":"the server cannot reach its database; try again in a moment"}"#;
+        match refusal(503, body) {
+            Error::Unreachable(why) => {
+                assert!(why.contains("cannot reach its database"), "{}", why)
+            }
+            other => panic!("unexpected {:?}", other),
+        }
+        assert!(matches!(refusal(503, b""), Error::Unreachable(_)));
     }
 }

@@ -22,6 +22,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The disk refuses the event spool and memory holds as many of its events as it may: the
+    /// run stops until there is room, rather than going on without a record.
+    #[error("the event spool cannot be written ({reason}) and {held} events wait in memory, the most it keeps; make room on the agent's disk")]
+    SpoolFull {
+        /// Events numbered and kept in memory only.
+        held: usize,
+        /// Why the disk refused them.
+        reason: String,
+    },
     /// The server refused the request; `code` is stable (`not_imported`, `bad_psk`, …).
     #[error("the server refused the request ({code}): {message}")]
     Refused {

@@ -2,10 +2,21 @@
 //! it, uploaded in batches, and dropped only once the server has acknowledged it
 //! ([`EventsAck::through`](model::protocol::EventsAck)). Sequence numbers keep increasing across
 //! restarts, so an upload retried after a failure is stored once: the server dedupes by `seq`.
+//!
+//! When the disk refuses an event (it is full, or the spool's byte budget is spent), the event is
+//! not dropped: it is numbered and kept in memory, where uploads find it as they find the others,
+//! and a warning saying so goes first, so the server learns of the condition. Events held that
+//! way are written out, in order, as soon as the disk takes them again (an acknowledgement that
+//! compacts the log makes room). Memory holds [`SpoolLimits::held`] events at most: beyond that
+//! [`Spool::append`] fails with [`Error::SpoolFull`] and the run stops rather than carrying on
+//! without a record. Held events live only as long as the process.
 
+use std::fs::OpenOptions;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use model::protocol::AgentEvent;
+use model::status::EventLevel;
 use serde::{Deserialize, Serialize};
 
 use crate::{fsutil, Error, Result};
@@ -21,6 +32,24 @@ struct Acked {
     through: u64,
 }
 
+/// How much the spool may use of the disk and, when the disk refuses, of memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpoolLimits {
+    /// Bytes the log may take on disk at most; `None`: whatever the disk allows.
+    pub bytes: Option<u64>,
+    /// Events kept in memory at most while the disk refuses them.
+    pub held: usize,
+}
+
+impl Default for SpoolLimits {
+    fn default() -> SpoolLimits {
+        SpoolLimits {
+            bytes: None,
+            held: 1000,
+        }
+    }
+}
+
 /// The spool in the agent's state directory.
 #[derive(Debug)]
 pub struct Spool {
@@ -29,11 +58,25 @@ pub struct Spool {
     pending: Vec<AgentEvent>,
     acked: u64,
     next_seq: u64,
+    limits: SpoolLimits,
+    /// The log's length on disk as last written.
+    log_len: u64,
+    /// How many of the newest pending events are in memory only (always a suffix of `pending`).
+    held: usize,
+    /// Why the disk refused the last write, while events are held.
+    trouble: Option<String>,
 }
 
 impl Spool {
-    /// Opens (or starts) the spool in `dir`.
+    /// Opens (or starts) the spool in `dir`, with no limit but the disk's.
     pub fn open(dir: &Path) -> Result<Spool> {
+        Spool::open_with(dir, SpoolLimits::default())
+    }
+
+    /// Opens (or starts) the spool in `dir` within `limits`.
+    pub fn open_with(dir: &Path, mut limits: SpoolLimits) -> Result<Spool> {
+        // Room for the event the disk refused first and the warning ahead of it.
+        limits.held = limits.held.max(2);
         let log = dir.join(LOG);
         let ack = dir.join(ACK);
         let acked = match fsutil::read_optional(&ack)? {
@@ -49,7 +92,9 @@ impl Spool {
         };
         let mut pending = Vec::new();
         let mut highest = acked;
+        let mut log_len = 0;
         for (i, line) in fsutil::read_lines(&log)?.iter().enumerate() {
+            log_len += line.len() as u64 + 1;
             let event: AgentEvent = serde_json::from_str(line).map_err(|e| Error::Corrupt {
                 path: log.clone(),
                 reason: format!("line {}: {}", i + 1, e),
@@ -66,19 +111,54 @@ impl Spool {
             pending,
             acked,
             next_seq: highest + 1,
+            limits,
+            log_len,
+            held: 0,
+            trouble: None,
         })
     }
 
-    /// Gives `event` the next sequence number and stores it durably; returns the number.
+    /// Gives `event` the next sequence number and stores it durably, or in memory while the disk
+    /// refuses it; returns the number. [`Error::SpoolFull`] when the disk refuses and memory
+    /// already holds as many events as the limits allow: the event is not numbered.
     pub fn append(&mut self, mut event: AgentEvent) -> Result<u64> {
+        self.write_held();
+        if self.held > 0 && self.held + 1 > self.limits.held {
+            return Err(Error::SpoolFull {
+                held: self.held,
+                reason: self.trouble.clone().unwrap_or_default(),
+            });
+        }
         event.seq = self.next_seq;
-        let line = serde_json::to_vec(&event).map_err(|e| Error::Corrupt {
-            path: self.log.clone(),
-            reason: e.to_string(),
-        })?;
-        fsutil::append_line(&self.log, &line)?;
-        self.next_seq += 1;
-        self.pending.push(event);
+        if self.held == 0 {
+            match self.write(std::slice::from_ref(&event)) {
+                Ok(()) => {
+                    self.next_seq += 1;
+                    self.pending.push(event);
+                    return Ok(self.next_seq - 1);
+                }
+                Err(e) => {
+                    let reason = e.to_string();
+                    // The condition reaches the server ahead of the events it concerns.
+                    self.hold(AgentEvent {
+                        seq: self.next_seq,
+                        at: event.at,
+                        level: EventLevel::Warning,
+                        runbook: event.runbook,
+                        phase: event.phase,
+                        step: None,
+                        status: None,
+                        message: format!(
+                            "the agent cannot write its event spool ({}); events are kept in memory, {} at most, until the disk has room",
+                            reason, self.limits.held
+                        ),
+                    });
+                    self.trouble = Some(reason);
+                    event.seq = self.next_seq;
+                }
+            }
+        }
+        self.hold(event);
         Ok(self.next_seq - 1)
     }
 
@@ -102,6 +182,16 @@ impl Spool {
         self.acked
     }
 
+    /// How many unacknowledged events are in memory only, because the disk refused them.
+    pub fn held(&self) -> usize {
+        self.held
+    }
+
+    /// Why the disk refused the spool, while it holds events in memory.
+    pub fn trouble(&self) -> Option<&str> {
+        self.trouble.as_deref()
+    }
+
     /// The server has every event up to `through`: forget them.
     pub fn acknowledge(&mut self, through: u64) -> Result<()> {
         if through <= self.acked {
@@ -119,17 +209,88 @@ impl Spool {
         fsutil::write_atomic(&self.ack, &ack, false)?;
         self.acked = through;
         self.pending.retain(|e| e.seq > through);
-        let mut rest = Vec::new();
-        for event in &self.pending {
-            let line = serde_json::to_vec(event).map_err(|e| Error::Corrupt {
-                path: self.log.clone(),
-                reason: e.to_string(),
-            })?;
-            rest.extend_from_slice(&line);
-            rest.push(b'\n');
+        self.held = self.held.min(self.pending.len());
+        let on_disk = &self.pending[..self.pending.len() - self.held];
+        let rest = lines(on_disk, &self.log)?;
+        fsutil::write_atomic(&self.log, &rest, false)?;
+        self.log_len = rest.len() as u64;
+        if self.held == 0 {
+            self.trouble = None;
         }
-        fsutil::write_atomic(&self.log, &rest, false)
+        // Compacting made room: what memory holds goes to disk now if it fits.
+        self.write_held();
+        Ok(())
     }
+
+    /// Numbers `event` as it is and keeps it in memory only.
+    fn hold(&mut self, event: AgentEvent) {
+        self.next_seq += 1;
+        self.pending.push(event);
+        self.held += 1;
+    }
+
+    /// Writes the events held in memory to disk, oldest first, if the disk takes them now.
+    fn write_held(&mut self) {
+        if self.held == 0 {
+            return;
+        }
+        let held = self.pending[self.pending.len() - self.held..].to_vec();
+        match self.write(&held) {
+            Ok(()) => {
+                self.held = 0;
+                self.trouble = None;
+            }
+            Err(e) => self.trouble = Some(e.to_string()),
+        }
+    }
+
+    /// Appends `events` to the log in one write within the byte budget; a write the disk cut
+    /// short is cut off the log again, so no torn record sits before the next one.
+    fn write(&mut self, events: &[AgentEvent]) -> Result<()> {
+        let mut record = lines(events, &self.log)?;
+        let len = record.len() as u64;
+        if let Some(budget) = self.limits.bytes {
+            if self.log_len + len > budget {
+                return Err(Error::Io {
+                    what: "appending to",
+                    path: self.log.clone(),
+                    source: io::Error::new(
+                        io::ErrorKind::Other,
+                        format!("no room: the spool may use {} bytes", budget),
+                    ),
+                });
+            }
+        }
+        // `append_line` adds the last newline itself.
+        record.pop();
+        match fsutil::append_line(&self.log, &record) {
+            Ok(()) => {
+                self.log_len += len;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = OpenOptions::new()
+                    .write(true)
+                    .open(&self.log)
+                    .and_then(|file| file.set_len(self.log_len));
+                Err(e)
+            }
+        }
+    }
+}
+
+/// `events` as log lines, each ending in a newline.
+fn lines(events: &[AgentEvent], log: &Path) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for event in events {
+        let line = serde_json::to_vec(event).map_err(|e| Error::Corrupt {
+            path: log.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        out.extend_from_slice(&line);
+        out.push(b'\n');
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -194,5 +355,91 @@ mod tests {
         spool.acknowledge(99).expect("ack");
         assert_eq!(spool.append(event("two")).expect("append"), 2);
         assert_eq!(spool.pending().len(), 1);
+    }
+
+    fn seqs(events: &[AgentEvent]) -> Vec<u64> {
+        events.iter().map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn events_the_disk_refuses_are_held_in_memory_behind_a_warning_and_written_once_there_is_room()
+    {
+        let dir = scratch();
+        let big = event(&"x".repeat(800));
+        let big_line = serde_json::to_vec(&big).expect("json").len() as u64 + 1;
+        // Room for the big event and a little more, not for a second event.
+        let limits = SpoolLimits {
+            bytes: Some(big_line + 50),
+            held: 10,
+        };
+        let mut spool = Spool::open_with(&dir, limits).expect("open");
+        assert_eq!(spool.append(big).expect("append"), 1);
+        // The next does not fit: a warning goes first, then the event, both in memory.
+        assert_eq!(spool.append(event("small")).expect("append"), 3);
+        assert_eq!(spool.held(), 2);
+        assert!(spool.trouble().map_or(false, |t| t.contains("no room")));
+        assert_eq!(seqs(spool.pending()), vec![1, 2, 3]);
+        let warning = &spool.pending()[1];
+        assert_eq!(warning.level, EventLevel::Warning);
+        assert!(
+            warning.message.contains("kept in memory"),
+            "{}",
+            warning.message
+        );
+        // Only what the disk took is on disk.
+        assert_eq!(seqs(Spool::open(&dir).expect("reopen").pending()), vec![1]);
+        // The server takes the first: the log shrinks and the held events go to disk.
+        spool.acknowledge(1).expect("ack");
+        assert_eq!((spool.held(), spool.trouble()), (0, None));
+        assert_eq!(
+            seqs(Spool::open(&dir).expect("reopen").pending()),
+            vec![2, 3]
+        );
+        spool.acknowledge(3).expect("ack");
+        assert!(spool.is_empty());
+        assert_eq!(spool.append(event("x")).expect("append"), 4);
+    }
+
+    #[test]
+    fn a_full_disk_with_memory_at_its_bound_stops_the_writer_without_numbering_or_dropping() {
+        let dir = scratch();
+        let limits = SpoolLimits {
+            bytes: Some(0),
+            held: 3,
+        };
+        let mut spool = Spool::open_with(&dir, limits).expect("open");
+        assert_eq!(spool.append(event("one")).expect("held"), 2);
+        assert_eq!(spool.append(event("two")).expect("held"), 3);
+        match spool.append(event("three")) {
+            Err(Error::SpoolFull { held, reason }) => {
+                assert_eq!(held, 3);
+                assert!(reason.contains("no room"), "{}", reason);
+            }
+            other => panic!("expected SpoolFull, got {:?}", other),
+        }
+        // Nothing dropped, no number used by the refused event.
+        assert_eq!(seqs(spool.pending()), vec![1, 2, 3]);
+        // Uploaded from memory and acknowledged: memory is free again, numbers go on.
+        spool.acknowledge(3).expect("ack");
+        assert_eq!((spool.held(), spool.pending().len()), (0, 0));
+        assert_eq!(spool.append(event("three")).expect("held"), 5);
+        assert_eq!(spool.held(), 2);
+    }
+
+    #[test]
+    fn acknowledging_events_held_in_memory_keeps_the_rest_held() {
+        let dir = scratch();
+        let limits = SpoolLimits {
+            bytes: Some(0),
+            held: 10,
+        };
+        let mut spool = Spool::open_with(&dir, limits).expect("open");
+        for _ in 0..4 {
+            spool.append(event("x")).expect("held");
+        }
+        spool.acknowledge(2).expect("ack");
+        assert_eq!(seqs(spool.pending()), vec![3, 4, 5]);
+        assert_eq!(spool.held(), 3);
+        assert!(spool.trouble().is_some());
     }
 }

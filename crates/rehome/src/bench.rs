@@ -33,6 +33,8 @@ pub enum BenchCommand {
     Readiness(crate::readiness_bench::ReadinessBenchArgs),
     /// Signed and encrypted check-ins and event uploads against a bare JSON baseline.
     Server(crate::server_bench::ServerBenchArgs),
+    /// A fleet run with its PostgreSQL cut off for a minute part way: what was lost.
+    Outage(crate::outage_bench::OutageBenchArgs),
 }
 
 /// Options of `rehome bench directory`.
@@ -77,6 +79,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::ExportGraph(args) => return crate::export_graph_bench::run(args),
         BenchCommand::Readiness(args) => return block_on(crate::readiness_bench::run(args)),
         BenchCommand::Server(args) => return block_on(crate::server_bench::run(args)),
+        BenchCommand::Outage(args) => return block_on(crate::outage_bench::run(args)),
         BenchCommand::Console(args) => return block_on(crate::console_bench::run(args)),
     };
     block_on(directory(args))

@@ -9,6 +9,7 @@ mod export_bench;
 #[cfg(feature = "bench-fakes")]
 mod export_graph_bench;
 mod licence_cmd;
+mod outage_bench;
 mod readiness_bench;
 mod readiness_cmd;
 mod secdesc_cmd;

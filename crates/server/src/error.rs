@@ -107,12 +107,31 @@ impl Error {
     }
 }
 
+/// Whether `e` says the database could not be reached (connection refused, cut or timed out, the
+/// pool closed, the server shutting down) rather than that a query was wrong: the request may
+/// succeed when retried.
+pub fn store_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL's connection exceptions (class 08) and operator intervention (57P: shutting
+        // down, starting up).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
+}
+
 /// The body of every error answer.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     /// `invalid`, `unauthenticated`, `bad_credentials`, `password_change_required`,
-    /// `forbidden`, `not_found`, `conflict`, `upstream`, `too_large`, `busy`, `throttled` or
-    /// `internal`.
+    /// `forbidden`, `not_found`, `conflict`, `upstream`, `too_large`, `busy`, `throttled`,
+    /// `store_unavailable` (the database cannot be reached: retry) or `internal`.
     code: &'a str,
     /// What went wrong, for a person.
     message: String,
@@ -136,12 +155,23 @@ impl IntoResponse for Error {
             Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Error::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             Error::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+            Error::Store(e) if store_unreachable(e) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
+            }
             Error::Store(_) | Error::Migrate(_) | Error::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
-        let retry = matches!(self, Error::Busy(_) | Error::Throttled(_));
+        let retry = matches!(self, Error::Busy(_) | Error::Throttled(_))
+            || status == StatusCode::SERVICE_UNAVAILABLE;
         let (message, fields) = match self {
+            Error::Store(e) if store_unreachable(&e) => {
+                tracing::warn!(error = %e, "the database is unreachable; answered 503");
+                (
+                    "the server cannot reach its database; try again in a moment".to_string(),
+                    Vec::new(),
+                )
+            }
             Error::Invalid(fields) => ("some fields are invalid".to_string(), fields),
             Error::Upstream {
                 system,
@@ -177,5 +207,28 @@ impl IntoResponse for Error {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_a_retryable_503_and_a_bad_query_stays_a_500() {
+        let answer = Error::Store(sqlx::Error::PoolTimedOut).into_response();
+        assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            answer.headers().get(axum::http::header::RETRY_AFTER),
+            Some(&axum::http::HeaderValue::from_static("1"))
+        );
+        let cut = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert!(store_unreachable(&sqlx::Error::Io(cut)));
+        let answer = Error::Store(sqlx::Error::RowNotFound).into_response();
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(answer
+            .headers()
+            .get(axum::http::header::RETRY_AFTER)
+            .is_none());
     }
 }

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::{Client, HttpTransport, Identity, Transport};
 use crate::journal::Journal;
 use crate::sim::SimWorkstation;
-use crate::spool::Spool;
+use crate::spool::{Spool, SpoolLimits};
 use crate::workstation::{Facts, Workstation};
 use crate::{fsutil, Error, Result};
 
@@ -57,6 +57,8 @@ pub struct AgentConfig {
     /// Return once the assigned runbook Completed or failed and every event is uploaded, instead
     /// of running as a service forever (the demo runs a fleet of agents as threads this way).
     pub exit_when_idle: bool,
+    /// What the event spool may use of the disk and of memory.
+    pub spool_limits: SpoolLimits,
 }
 
 impl AgentConfig {
@@ -69,6 +71,7 @@ impl AgentConfig {
             state_dir: sim_dir.join(".rehome-agent"),
             sim_dir,
             exit_when_idle: false,
+            spool_limits: SpoolLimits::default(),
         }
     }
 }
@@ -82,6 +85,7 @@ impl fmt::Debug for AgentConfig {
             .field("sim_dir", &self.sim_dir)
             .field("state_dir", &self.state_dir)
             .field("exit_when_idle", &self.exit_when_idle)
+            .field("spool_limits", &self.spool_limits)
             .finish()
     }
 }
@@ -257,7 +261,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         fsutil::create_dir(&config.state_dir)?;
         let identity = Identity::load(&config.state_dir.join(IDENTITY))?;
         let journal = Journal::open(&config.state_dir.join(JOURNAL))?;
-        let spool = Spool::open(&config.state_dir)?;
+        let spool = Spool::open_with(&config.state_dir, config.spool_limits)?;
         let schedule_path = config.state_dir.join(CHECK_IN_STATE);
         let saved = match fsutil::read_optional(&schedule_path)? {
             Some(bytes) => {

@@ -23,8 +23,8 @@ use tokio::sync::Notify;
 
 /// Real time plus an offset the test moves forward, shared by both replicas.
 #[derive(Default)]
-struct SharedClock {
-    ahead_ms: AtomicI64,
+pub(crate) struct SharedClock {
+    pub(crate) ahead_ms: AtomicI64,
 }
 
 impl Clock for SharedClock {
@@ -34,20 +34,20 @@ impl Clock for SharedClock {
 }
 
 /// One replica as the balancer sees it.
-struct Backend {
-    addr: std::sync::Mutex<SocketAddr>,
-    alive: AtomicBool,
+pub(crate) struct Backend {
+    pub(crate) addr: std::sync::Mutex<SocketAddr>,
+    pub(crate) alive: AtomicBool,
     /// Request bytes carried to it.
-    carried: AtomicU64,
+    pub(crate) carried: AtomicU64,
 }
 
 /// A round-robin TCP balancer over the live backends; `tripped` is notified each time the first
 /// backend has carried another `trip_every` request bytes.
-struct Balancer {
-    backends: Vec<Backend>,
+pub(crate) struct Balancer {
+    pub(crate) backends: Vec<Backend>,
     next: AtomicU64,
     trip_every: u64,
-    tripped: Notify,
+    pub(crate) tripped: Notify,
 }
 
 impl Balancer {
@@ -117,7 +117,7 @@ impl Balancer {
 }
 
 impl Balancer {
-    fn over(addrs: &[SocketAddr], trip_every: u64) -> Arc<Balancer> {
+    pub(crate) fn over(addrs: &[SocketAddr], trip_every: u64) -> Arc<Balancer> {
         Arc::new(Balancer {
             backends: addrs
                 .iter()
@@ -134,7 +134,7 @@ impl Balancer {
     }
 
     /// Starts accepting on a loopback port; its URL and the accepting task.
-    async fn listen(self: &Arc<Self>) -> (String, tokio::task::JoinHandle<()>) {
+    pub(crate) async fn listen(self: &Arc<Self>) -> (String, tokio::task::JoinHandle<()>) {
         let front = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", front.local_addr().expect("address"));
         let balancer = self.clone();
@@ -147,7 +147,7 @@ impl Balancer {
     }
 }
 
-fn fleet_options(url: String, psk: &str) -> FleetOptions {
+pub(crate) fn fleet_options(url: String, psk: &str) -> FleetOptions {
     FleetOptions {
         server_url: url,
         psk: psk.to_string(),
@@ -159,7 +159,7 @@ fn fleet_options(url: String, psk: &str) -> FleetOptions {
     }
 }
 
-fn demo_args(agents: usize) -> DemoArgs {
+pub(crate) fn demo_args(agents: usize) -> DemoArgs {
     DemoArgs {
         agents,
         users: agents * 3,
@@ -176,7 +176,7 @@ fn demo_args(agents: usize) -> DemoArgs {
 /// Checks that nothing was lost or done twice: every agent Completed, its events stored once each
 /// (as many rows as its highest sequence number) and none left in its spool, no journal step
 /// finished twice or started again once finished. Returns the events stored.
-async fn nothing_lost(
+pub(crate) async fn nothing_lost(
     report: &rehome::fleet::FleetReport,
     app: &server::App,
     machines: &[fleet::Machine],
@@ -242,7 +242,11 @@ async fn nothing_lost(
     events
 }
 
-async fn replica(data_dir: &std::path::Path, url: &str, clock: Arc<SharedClock>) -> RunningServer {
+pub(crate) async fn replica(
+    data_dir: &std::path::Path,
+    url: &str,
+    clock: Arc<SharedClock>,
+) -> RunningServer {
     server::serve::start(
         ServeConfig {
             listen: "127.0.0.1:0".parse().expect("address"),

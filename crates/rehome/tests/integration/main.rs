@@ -4,6 +4,7 @@
 mod browser;
 mod directories;
 mod failover;
+mod faults;
 mod fleet;
 mod hybrid;
 mod licences;
