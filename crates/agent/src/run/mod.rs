@@ -40,7 +40,10 @@ mod onedrive;
 mod preflight;
 pub mod profiles;
 mod readiness;
+pub mod requests;
 pub mod run_as;
+
+use requests::{Answer, AssignedView, FinishedView, Pending, Prompt, Request, Requests};
 
 /// How an agent is set up.
 #[derive(Clone)]
@@ -91,17 +94,45 @@ pub trait Sleeper: Send {
     fn sleep(&mut self, duration: Duration) -> bool;
 }
 
-/// Waits on the real clock; optionally stoppable.
+/// Waits on the real clock; optionally stoppable, and optionally woken early.
 #[derive(Debug, Default)]
 pub struct ThreadSleeper {
     stop: Option<Receiver<()>>,
+    signals: Option<Receiver<Signal>>,
+}
+
+/// What ends a [`ThreadSleeper`]'s wait early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Stop the agent (a service stop request): the wait returns false.
+    Stop,
+    /// Something needs the agent now (a request from the tray): the wait returns true.
+    Wake,
 }
 
 impl ThreadSleeper {
     /// A sleeper and the sender that stops it (a service stop request).
     pub fn with_stop() -> (ThreadSleeper, Sender<()>) {
         let (tx, rx) = std::sync::mpsc::channel();
-        (ThreadSleeper { stop: Some(rx) }, tx)
+        (
+            ThreadSleeper {
+                stop: Some(rx),
+                signals: None,
+            },
+            tx,
+        )
+    }
+
+    /// A sleeper and the sender that stops or wakes it.
+    pub fn with_signals() -> (ThreadSleeper, Sender<Signal>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        (
+            ThreadSleeper {
+                stop: None,
+                signals: Some(rx),
+            },
+            tx,
+        )
     }
 }
 
@@ -110,6 +141,16 @@ impl Sleeper for ThreadSleeper {
     #[allow(clippy::disallowed_methods)]
     fn sleep(&mut self, duration: Duration) -> bool {
         let wait = duration.to_std().unwrap_or_default();
+        if let Some(signals) = &self.signals {
+            return match signals.recv_timeout(wait) {
+                Err(RecvTimeoutError::Timeout) | Ok(Signal::Wake) => true,
+                Ok(Signal::Stop) => false,
+                Err(RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(wait);
+                    true
+                }
+            };
+        }
         match &self.stop {
             Some(stop) => match stop.recv_timeout(wait) {
                 Err(RecvTimeoutError::Timeout) => true,
@@ -214,6 +255,10 @@ pub struct Agent<W, T> {
     offline_join: Option<(RunbookId, OfflineJoin)>,
     /// The new computer name the pre-flight found free in the target domain, for the rename.
     chosen_name: Option<(RunbookId, String)>,
+    /// What the signed-in user asks from outside the schedule, and the view shown to them.
+    requests: Option<Requests>,
+    /// Register and Check Runbooks requests, answered after the next check-in.
+    check_in_waiters: Vec<Pending>,
 }
 
 /// Runs an agent on the simulated workstation of `config` against the real server, on the real
@@ -286,7 +331,16 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             reported: None,
             offline_join: None,
             chosen_name: None,
+            requests: None,
+            check_in_waiters: Vec::new(),
         })
+    }
+
+    /// Serves the requests of `requests` (the tray's, through the named pipe) from now on, and
+    /// keeps its view of the agent up to date.
+    pub fn serve_requests(&mut self, requests: Requests) {
+        self.requests = Some(requests);
+        self.publish(Prompt::Nothing);
     }
 
     /// Speaks to the server on `clock` while the schedule runs on the agent's own clock: a fleet
@@ -328,9 +382,13 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         let mut next_check_in = self.clock.now();
         loop {
             let now = self.clock.now();
+            self.take_requests(now, &mut next_check_in);
             if now >= next_check_in {
                 match self.check_in(false) {
-                    Ok(response) => self.take(response)?,
+                    Ok(response) => {
+                        self.take(response)?;
+                        self.answer_check_ins(None);
+                    }
                     // The server lost or deleted this agent: register again with the PSK (the
                     // journal stays, so nothing that ran here runs again).
                     Err(Error::Refused { code, .. }) if code == UNKNOWN_AGENT => {
@@ -341,7 +399,10 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                         }
                         continue;
                     }
-                    Err(_) => self.schedule.failed(),
+                    Err(e) => {
+                        self.schedule.failed();
+                        self.answer_check_ins(Some(&e));
+                    }
                 }
                 self.save_schedule()?;
                 next_check_in = self.schedule.next(now);
@@ -386,8 +447,18 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 self.schedule.failed();
                 wake = wake.min(self.schedule.next(self.clock.now()));
             }
-            if let Some(assignment) = self.assignment.clone() {
-                match self.decide(&assignment, now)? {
+            let decision = match self.assignment.clone() {
+                Some(assignment) => Some((self.decide(&assignment, now)?, assignment)),
+                None => None,
+            };
+            self.publish(match decision {
+                Some((Decision::Offer { enforced_at }, _)) => Prompt::Available { enforced_at },
+                Some((Decision::Countdown { starts_at, .. }, _)) => Prompt::Countdown { starts_at },
+                Some((Decision::Start, _)) => Prompt::Running,
+                _ => Prompt::Nothing,
+            });
+            if let Some((decision, assignment)) = decision {
+                match decision {
                     Decision::Start => {
                         // The checks go first, so the server decides the start on them.
                         self.send_readiness(&assignment)?;
@@ -517,14 +588,107 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 }
                 Err(Error::Unreachable(_)) => {
                     self.schedule.failed();
+                    self.publish(Prompt::Nothing);
+                    self.answer_check_ins(Some(&Error::Unreachable(String::new())));
                     if !self.sleeper.sleep(self.schedule.delay()) {
                         return Ok(false);
                     }
+                    // Woken early by Register or Check Runbooks: try again at once.
+                    let now = self.clock.now();
+                    let mut at_once = now;
+                    self.take_requests(now, &mut at_once);
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.answer_check_ins(Some(&e));
+                    return Err(e);
+                }
             }
         }
         Ok(true)
+    }
+
+    /// Serves the requests waiting: Migrate Now and snoozes at once; Register and Check Runbooks
+    /// move the next check-in to `now` and are answered after it.
+    fn take_requests(&mut self, now: DateTime<Utc>, next_check_in: &mut DateTime<Utc>) {
+        let requests = match &self.requests {
+            Some(requests) => requests.clone(),
+            None => return,
+        };
+        while let Some(pending) = requests.next() {
+            let registered = self.client.identity().is_some();
+            match pending.request {
+                Request::Register | Request::CheckRunbooks => {
+                    *next_check_in = now;
+                    self.check_in_waiters.push(pending);
+                }
+                Request::MigrateNow | Request::Snooze { .. } if !registered => {
+                    pending.answer(Answer::refused(
+                        "This computer is not registered with the migration server yet.",
+                    ));
+                }
+                Request::MigrateNow => {
+                    let answer = match self.migrate_now() {
+                        Ok(()) => Answer::done("The migration starts now."),
+                        Err(e) => Answer::refused(refusal(&e)),
+                    };
+                    pending.answer(answer);
+                }
+                Request::Snooze { length } => {
+                    let answer = match self.snooze(length) {
+                        Ok(until) => Answer::done(format!("snoozed until {}", until.to_rfc3339())),
+                        Err(e) => Answer::refused(refusal(&e)),
+                    };
+                    pending.answer(answer);
+                }
+            }
+        }
+    }
+
+    /// Answers the Register and Check Runbooks requests after a check-in (or registration
+    /// attempt) that ended with `error`, or succeeded.
+    fn answer_check_ins(&mut self, error: Option<&Error>) {
+        let assigned = match &self.assignment {
+            Some(a) => format!(
+                "The runbook {} is assigned to this computer.",
+                a.runbook.name
+            ),
+            None => "No runbook is assigned to this computer.".to_string(),
+        };
+        for pending in self.check_in_waiters.drain(..) {
+            let answer = match error {
+                None => match pending.request {
+                    Request::Register => Answer::done(format!(
+                        "Registered with the migration server. {}",
+                        assigned
+                    )),
+                    _ => Answer::done(assigned.clone()),
+                },
+                Some(e) => Answer::refused(refusal(e)),
+            };
+            pending.answer(answer);
+        }
+    }
+
+    /// Tells the tray what to show: `prompt` for the assigned runbook.
+    fn publish(&self, prompt: Prompt) {
+        let requests = match &self.requests {
+            Some(requests) => requests,
+            None => return,
+        };
+        let assigned = self.assignment.as_ref().map(|a| AssignedView {
+            runbook: a.runbook.id,
+            name: a.runbook.name.clone(),
+            silent: a.runbook.startup.interaction == UserInteraction::Silent,
+            user_experience: a.runbook.user_experience.clone(),
+            prompt,
+        });
+        let registered = self.client.identity().is_some();
+        let reachable = self.schedule.failures == 0;
+        requests.update(|view| {
+            view.registered = registered;
+            view.reachable = reachable;
+            view.assigned = assigned;
+        });
     }
 
     fn save_schedule(&self) -> Result<()> {
@@ -692,7 +856,19 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
 
     fn finish(&mut self, runbook: RunbookId, status: AgentStatus) {
         self.finished = Some((runbook, status));
+        if let (Some(requests), Some(assignment)) = (&self.requests, &self.assignment) {
+            if assignment.runbook.id == runbook {
+                let finished = FinishedView {
+                    runbook,
+                    status,
+                    silent: assignment.runbook.startup.interaction == UserInteraction::Silent,
+                    user_experience: assignment.runbook.user_experience.clone(),
+                };
+                requests.update(|view| view.finished = Some(finished));
+            }
+        }
         self.assignment = None;
+        self.publish(Prompt::Nothing);
         self.countdown_started = None;
         if self.choice.map(|c| c.runbook) == Some(runbook) {
             self.choice = None;
@@ -722,6 +898,18 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             self.profiles_due = false;
         }
         Ok(())
+    }
+}
+
+/// What a user reads when a request of theirs could not be carried out.
+fn refusal(error: &Error) -> String {
+    match error {
+        Error::NotAllowed(message) => message.clone(),
+        Error::Unreachable(_) => {
+            "The migration server cannot be reached; this computer tries again by itself."
+                .to_string()
+        }
+        other => other.to_string(),
     }
 }
 

@@ -15,6 +15,7 @@ mod http;
 mod migration;
 mod readiness;
 mod registration;
+mod requests;
 mod resume;
 mod run_as;
 mod scenarios;
