@@ -23,6 +23,8 @@ pub enum Command {
     Run(RunOptions),
     /// Entry point of the SCM: the service's process.
     Service,
+    /// The notification-area icon and the dialogs, in the signed-in user's session.
+    Tray,
     /// Print the version.
     Version,
     /// Print the usage.
@@ -54,6 +56,8 @@ usage: rehome-agent <command>
   uninstall [--purge]              stop and remove the service (--purge: also its state)
   run [--server URL] [--psk KEY] [--ca FILE] [--state-dir DIR] [--exit-when-idle]
                                    run the agent in this console
+  tray                             the notification-area icon and the migration dialogs of
+                                   the signed-in user (started at sign-in)
   version                          print the version";
 
 fn value(args: &mut std::slice::Iter<'_, String>, flag: &str) -> Result<String, String> {
@@ -119,6 +123,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             Ok(Command::Run(options))
         }
         "service" => Ok(Command::Service),
+        "tray" => Ok(Command::Tray),
         "version" | "--version" | "-V" => Ok(Command::Version),
         "help" | "--help" | "-h" => Ok(Command::Help),
         other => Err(format!("unknown command {:?}\n{}", other, USAGE)),

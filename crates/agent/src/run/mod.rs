@@ -599,6 +599,10 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     self.take_requests(now, &mut at_once);
                 }
                 Err(e) => {
+                    // Whatever was asked meanwhile is answered with the refusal.
+                    let now = self.clock.now();
+                    let mut at_once = now;
+                    self.take_requests(now, &mut at_once);
                     self.answer_check_ins(Some(&e));
                     return Err(e);
                 }
