@@ -25,6 +25,8 @@ pub enum Command {
     Service,
     /// The notification-area icon and the dialogs, in the signed-in user's session.
     Tray,
+    /// Print what the service tells the tray (asked over its pipe).
+    Status,
     /// Print the version.
     Version,
     /// Print the usage.
@@ -58,6 +60,7 @@ usage: rehome-agent <command>
                                    run the agent in this console
   tray                             the notification-area icon and the migration dialogs of
                                    the signed-in user (started at sign-in)
+  status                           print what the service tells the tray, as JSON
   version                          print the version";
 
 fn value(args: &mut std::slice::Iter<'_, String>, flag: &str) -> Result<String, String> {
@@ -124,6 +127,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         }
         "service" => Ok(Command::Service),
         "tray" => Ok(Command::Tray),
+        "status" => Ok(Command::Status),
         "version" | "--version" | "-V" => Ok(Command::Version),
         "help" | "--help" | "-h" => Ok(Command::Help),
         other => Err(format!("unknown command {:?}\n{}", other, USAGE)),
@@ -205,6 +209,8 @@ mod tests {
         );
         assert_eq!(parse(&[]), Ok(Command::Help));
         assert!(parse(&args("frobnicate")).is_err());
+        assert_eq!(parse(&args("tray")), Ok(Command::Tray));
+        assert_eq!(parse(&args("status")), Ok(Command::Status));
     }
 
     #[test]

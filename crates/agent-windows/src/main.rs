@@ -71,6 +71,7 @@ mod platform {
             Command::Tray => {
                 agent_windows::tray::icon::run(std::sync::Arc::new(model::clock::SystemClock))
             }
+            Command::Status => agent_windows::tray::icon::status().map(|text| println!("{}", text)),
             Command::Help | Command::Version => Ok(()),
         };
         match result {

@@ -49,6 +49,16 @@ pub fn ask(message: Message) -> Result<Reply> {
     pipe::ask(&mut pipe, message).map_err(|e| Error::Device(e.to_string()))
 }
 
+/// The service's view as the tray reads it, as indented JSON (`rehome-agent status`).
+pub fn status() -> Result<String> {
+    match ask(Message::Status)? {
+        Reply::Status(view) => {
+            serde_json::to_string_pretty(&view).map_err(|e| Error::Device(e.to_string()))
+        }
+        Reply::Answer(a) => Err(Error::Device(a.message)),
+    }
+}
+
 /// Asks in the background and shows the answer in a message box, so the tray stays responsive
 /// while the agent checks in.
 fn ask_and_tell(message: Message) {

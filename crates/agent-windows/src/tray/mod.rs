@@ -4,6 +4,8 @@
 //! and when they show is portable and tested everywhere ([`content`], [`prompts`], [`qr`]); the
 //! Win32 windows are in [`window`] and [`icon`] (Windows only).
 
+#[cfg(windows)]
+pub mod autostart;
 pub mod content;
 #[cfg(windows)]
 pub mod icon;

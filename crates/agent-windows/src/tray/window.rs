@@ -26,7 +26,10 @@ const MODULE: i32 = 4;
 const QUIET: i32 = 4;
 const BUTTON_W: i32 = 130;
 const BUTTON_H: i32 = 32;
-/// Control ids: the message, the snooze list, the user name and password, buttons, links.
+/// Control ids: the heading, the message, the snooze list, the user name and password, buttons,
+/// links.
+const ID_HEADING: i32 = 99;
+/// The message.
 pub const ID_MESSAGE: i32 = 100;
 /// The snooze list.
 pub const ID_SNOOZE: i32 = 101;
@@ -242,7 +245,7 @@ pub fn open(content: &DialogContent) -> Result<HWND> {
         "STATIC",
         &content.title,
         SS_NOPREFIX,
-        99,
+        ID_HEADING,
         (MARGIN, MARGIN, text_w, heading_h),
         bold,
     );
@@ -424,6 +427,8 @@ unsafe extern "system" fn window_proc(
             SetBkMode(dc, TRANSPARENT as _);
             if id >= ID_LINK {
                 SetTextColor(dc, 0x00C0_5A00);
+            } else if id == ID_HEADING {
+                SetTextColor(dc, 0x0060_3000);
             } else {
                 SetTextColor(dc, 0x0020_2020);
             }

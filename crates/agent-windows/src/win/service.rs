@@ -129,6 +129,7 @@ pub fn install(server: &str, psk: &str, ca_file: Option<&std::path::Path>) -> Re
     protect_config()?;
     let exe = system::own_exe()?;
     eventlog::register_source(&exe)?;
+    crate::tray::autostart::register(&exe)?;
     let scm = manager()?;
     let service = match open_service(&scm)? {
         Some(s) => s,
@@ -236,6 +237,7 @@ pub fn uninstall(purge: bool) -> Result<bool> {
         None => false,
     };
     eventlog::unregister_source()?;
+    crate::tray::autostart::unregister()?;
     if purge {
         registry::delete_tree(&config_key())?;
         let dir = state_dir()?;
