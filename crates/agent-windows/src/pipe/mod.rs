@@ -47,8 +47,8 @@ pub enum Message {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reply", content = "body", rename_all = "snake_case")]
 pub enum Reply {
-    /// The answer to [`Message::Status`].
-    Status(AgentView),
+    /// The answer to [`Message::Status`] (boxed: it is far larger than an answer).
+    Status(Box<AgentView>),
     /// The answer to any other message.
     Answer(Answer),
 }
@@ -132,7 +132,7 @@ pub const ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 /// The service's answer to `message`, from its agent.
 pub fn answer(requester: &Requester, message: Message, wait: std::time::Duration) -> Reply {
     let request = match message {
-        Message::Status => return Reply::Status(requester.view()),
+        Message::Status => return Reply::Status(Box::new(requester.view())),
         Message::Register => Request::Register,
         Message::CheckRunbooks => Request::CheckRunbooks,
         Message::MigrateNow | Message::StartNow => Request::MigrateNow,

@@ -108,7 +108,7 @@ impl Tray {
     fn refresh(&mut self) {
         // A service that is not running (yet) is polled again at the next tick.
         let view = match ask(Message::Status) {
-            Ok(Reply::Status(view)) => view,
+            Ok(Reply::Status(view)) => *view,
             _ => return,
         };
         let now = self.clock.now();
