@@ -103,7 +103,9 @@ pub fn serve(name: &str, requester: &Requester, connections: Option<usize>) -> R
     use std::os::windows::io::AsRawHandle;
     let mut served = 0;
     while connections.map_or(true, |n| served < n) {
-        let sddl = descriptor_sddl(interactive_user()?.as_ref());
+        // A console user whose SID cannot be found gets no access, rather than everyone.
+        let user = interactive_user().unwrap_or(None);
+        let sddl = descriptor_sddl(user.as_ref());
         let mut pipe = create(name, &sddl)?;
         accept(&pipe, name)?;
         // A client that sends garbage or goes away ends only its own connection.

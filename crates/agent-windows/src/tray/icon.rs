@@ -242,20 +242,8 @@ unsafe extern "system" fn tray_proc(
 /// Runs the tray until Exit.
 pub fn run(clock: Arc<dyn Clock>) -> Result<()> {
     let class = wide(CLASS);
+    window::register_class(CLASS, Some(tray_proc), false);
     let hwnd = unsafe {
-        let wc = WNDCLASSW {
-            style: 0,
-            lpfnWndProc: Some(tray_proc),
-            cbClsExtra: 0,
-            cbWndExtra: 0,
-            hInstance: GetModuleHandleW(null()),
-            hIcon: null_mut(),
-            hCursor: null_mut(),
-            hbrBackground: null_mut(),
-            lpszMenuName: null(),
-            lpszClassName: class.as_ptr(),
-        };
-        RegisterClassW(&wc);
         CreateWindowExW(
             0,
             class.as_ptr(),

@@ -113,22 +113,33 @@ fn text_height(font: HFONT, text: &str, width: i32) -> i32 {
     }
 }
 
-fn register_class() {
-    let class = wide(CLASS);
+/// Registers the window class `name` with `proc`; a dialog's has the information icon, an arrow
+/// cursor and a white background. Registered once per process: a second registration fails
+/// harmlessly.
+pub(super) fn register_class(name: &str, proc: WNDPROC, dialog: bool) {
+    let class = wide(name);
     unsafe {
+        let (icon, cursor, background) = if dialog {
+            (
+                LoadIconW(null_mut(), IDI_INFORMATION),
+                LoadCursorW(null_mut(), IDC_ARROW),
+                GetStockObject(WHITE_BRUSH) as _,
+            )
+        } else {
+            (null_mut(), null_mut(), null_mut())
+        };
         let wc = WNDCLASSW {
-            style: CS_HREDRAW | CS_VREDRAW,
-            lpfnWndProc: Some(window_proc),
+            style: if dialog { CS_HREDRAW | CS_VREDRAW } else { 0 },
+            lpfnWndProc: proc,
             cbClsExtra: 0,
             cbWndExtra: 0,
             hInstance: GetModuleHandleW(null()),
-            hIcon: LoadIconW(null_mut(), IDI_INFORMATION),
-            hCursor: LoadCursorW(null_mut(), IDC_ARROW),
-            hbrBackground: GetStockObject(WHITE_BRUSH) as _,
+            hIcon: icon,
+            hCursor: cursor,
+            hbrBackground: background,
             lpszMenuName: null(),
             lpszClassName: class.as_ptr(),
         };
-        // Registered once per process; a second registration fails harmlessly.
         RegisterClassW(&wc);
     }
 }
@@ -165,7 +176,7 @@ fn child(
 
 /// Opens `content` as a modeless dialog centred on the screen, and returns its window.
 pub fn open(content: &DialogContent) -> Result<HWND> {
-    register_class();
+    register_class(CLASS, Some(window_proc), true);
     let font = message_font(false);
     let bold = message_font(true);
     let qr = content.qr_url.as_deref().and_then(qr::modules);

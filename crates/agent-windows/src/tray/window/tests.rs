@@ -4,7 +4,7 @@
 
 use chrono::{FixedOffset, TimeZone, Utc};
 use model::rules::Dialog;
-use model::runbook::{dialog_key, Culture, SafeHtml, UserExperienceSettings};
+use model::runbook::{dialog_key, Culture, DialogText, SafeHtml, UserExperienceSettings};
 use windows_sys::Win32::Foundation::RECT;
 use windows_sys::Win32::Graphics::Gdi::*;
 use windows_sys::Win32::UI::WindowsAndMessaging::{
@@ -13,6 +13,18 @@ use windows_sys::Win32::UI::WindowsAndMessaging::{
 
 use super::*;
 use crate::tray::content::{content, Values};
+
+fn texts_of(culture: &mut Culture, dialog: Dialog) -> &mut DialogText {
+    let d = &mut culture.dialogs;
+    match dialog {
+        Dialog::CacheCredentials => &mut d.cache_credentials,
+        Dialog::MigrationAvailable => &mut d.migration_available,
+        Dialog::MigrationStarting => &mut d.migration_starting,
+        Dialog::MigrationInProgress => &mut d.migration_in_progress,
+        Dialog::MigrationComplete => &mut d.migration_complete,
+        Dialog::ServiceUnavailable => &mut d.service_unavailable,
+    }
+}
 
 /// A runbook's User Experience tab in French, with a help page for the QR code.
 fn french() -> UserExperienceSettings {
@@ -32,14 +44,7 @@ fn french() -> UserExperienceSettings {
          "Le service de migration est injoignable pour le moment. Votre ordinateur réessaiera tout seul."),
     ];
     for (dialog, title, message) in texts {
-        let text = match dialog {
-            Dialog::CacheCredentials => &mut fr.dialogs.cache_credentials,
-            Dialog::MigrationAvailable => &mut fr.dialogs.migration_available,
-            Dialog::MigrationStarting => &mut fr.dialogs.migration_starting,
-            Dialog::MigrationInProgress => &mut fr.dialogs.migration_in_progress,
-            Dialog::MigrationComplete => &mut fr.dialogs.migration_complete,
-            Dialog::ServiceUnavailable => &mut fr.dialogs.service_unavailable,
-        };
+        let text = texts_of(&mut fr, dialog);
         text.title = title.to_string();
         text.message = SafeHtml::new(message);
     }
@@ -62,14 +67,7 @@ fn french() -> UserExperienceSettings {
         ("no_button", "Non"),
     ];
     for dialog in Dialog::ALL {
-        let text = match dialog {
-            Dialog::CacheCredentials => &mut fr.dialogs.cache_credentials,
-            Dialog::MigrationAvailable => &mut fr.dialogs.migration_available,
-            Dialog::MigrationStarting => &mut fr.dialogs.migration_starting,
-            Dialog::MigrationInProgress => &mut fr.dialogs.migration_in_progress,
-            Dialog::MigrationComplete => &mut fr.dialogs.migration_complete,
-            Dialog::ServiceUnavailable => &mut fr.dialogs.service_unavailable,
-        };
+        let text = texts_of(&mut fr, dialog);
         for (key, label) in labels {
             if model::runbook::labels_of(dialog).contains(&key) {
                 text.labels.insert(key.to_string(), label.to_string());
