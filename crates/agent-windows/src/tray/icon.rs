@@ -25,12 +25,14 @@ use crate::win::{from_wide, last_error, wide};
 const CLASS: &str = "RehomeTray";
 const WM_TRAY: u32 = WM_APP + 1;
 const TIMER: usize = 1;
+/// The menu's Exit.
+pub const EXIT: usize = 5;
 const MENU: [(usize, &str); 5] = [
     (1, "Register"),
     (2, "Check Runbooks"),
     (3, "Migrate Now"),
     (4, "About"),
-    (5, "Exit"),
+    (EXIT, "Exit"),
 ];
 
 /// The device's culture, e.g. `fr-FR`.
@@ -173,13 +175,21 @@ impl Tray {
     }
 }
 
-fn menu(hwnd: HWND) {
+/// The tray's menu: Register, Check Runbooks, Migrate Now, About, Exit.
+pub fn build_menu() -> HMENU {
     unsafe {
         let menu = CreatePopupMenu();
         for (id, label) in MENU {
             let w = wide(label);
             AppendMenuW(menu, MF_STRING, id, w.as_ptr());
         }
+        menu
+    }
+}
+
+fn menu(hwnd: HWND) {
+    unsafe {
+        let menu = build_menu();
         let mut at = POINT { x: 0, y: 0 };
         GetCursorPos(&mut at);
         // Without this the menu does not close when the user clicks elsewhere.
@@ -194,17 +204,22 @@ fn menu(hwnd: HWND) {
             null(),
         );
         DestroyMenu(menu);
-        match picked as usize {
-            1 => ask_and_tell(Message::Register),
-            2 => ask_and_tell(Message::CheckRunbooks),
-            3 => ask_and_tell(Message::MigrateNow),
-            4 => show_message(&format!("rehome migration agent {}", crate::VERSION)),
-            5 => {
-                remove_icon(hwnd);
-                PostQuitMessage(0);
-            }
-            _ => {}
+        command(hwnd, picked as usize);
+    }
+}
+
+/// Carries out the menu item `id`.
+fn command(hwnd: HWND, id: usize) {
+    match id {
+        1 => ask_and_tell(Message::Register),
+        2 => ask_and_tell(Message::CheckRunbooks),
+        3 => ask_and_tell(Message::MigrateNow),
+        4 => show_message(&format!("rehome migration agent {}", crate::VERSION)),
+        EXIT => {
+            remove_icon(hwnd);
+            unsafe { PostQuitMessage(0) };
         }
+        _ => {}
     }
 }
 
@@ -233,6 +248,11 @@ unsafe extern "system" fn tray_proc(
             if event == WM_RBUTTONUP || event == WM_CONTEXTMENU || event == WM_LBUTTONUP {
                 menu(hwnd);
             }
+            0
+        }
+        // The menu's items sent as commands (as a test or another program may).
+        WM_COMMAND => {
+            command(hwnd, wparam & 0xffff);
             0
         }
         _ => DefWindowProcW(hwnd, msg, wparam, lparam),
@@ -302,4 +322,46 @@ pub fn run(clock: Arc<dyn Clock>) -> Result<()> {
     }
     remove_icon(hwnd);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use model::clock::SystemClock;
+
+    use super::*;
+
+    #[test]
+    #[ignore = "needs a display: scripts/test-windows runs it under Xvfb"]
+    fn the_icon_is_added_with_its_menu_and_exit_ends_the_tray() {
+        let menu = build_menu();
+        let labels: Vec<String> = (0..unsafe { GetMenuItemCount(menu) })
+            .map(|i| {
+                let mut buf = [0u16; 64];
+                unsafe { GetMenuStringW(menu, i as u32, buf.as_mut_ptr(), 64, MF_BYPOSITION) };
+                from_wide(&buf)
+            })
+            .collect();
+        unsafe { DestroyMenu(menu) };
+        assert_eq!(
+            labels,
+            ["Register", "Check Runbooks", "Migrate Now", "About", "Exit"]
+        );
+        // No service here: the tray waits for one, its icon in the notification area.
+        let tray = std::thread::spawn(|| run(Arc::new(SystemClock)));
+        let class = wide(CLASS);
+        let mut hwnd = null_mut();
+        for _ in 0..1_000_000 {
+            hwnd = unsafe { FindWindowW(class.as_ptr(), null()) };
+            if !hwnd.is_null() || tray.is_finished() {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        assert!(!hwnd.is_null(), "the tray's window appears");
+        unsafe { PostMessageW(hwnd, WM_COMMAND, EXIT, 0) };
+        tray.join()
+            .expect("the tray's thread")
+            .expect("the icon was added and Exit ended the tray");
+        assert!(unsafe { FindWindowW(class.as_ptr(), null()) }.is_null());
+    }
 }
