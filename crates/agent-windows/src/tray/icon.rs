@@ -6,7 +6,7 @@ use std::ptr::{null, null_mut};
 use std::sync::Arc;
 
 use agent::run::requests::AgentView;
-use agent::{Error, Result};
+use agent::{Error, RegValue, Result};
 use chrono::{Local, Offset};
 use model::clock::Clock;
 use model::rules::Dialog;
@@ -20,7 +20,7 @@ use super::content::{content, Choice, Values};
 use super::prompts::{self, Due, Memory};
 use super::window;
 use crate::pipe::{self, Message, Reply, PIPE_NAME};
-use crate::win::{from_wide, last_error, wide};
+use crate::win::{from_wide, last_error, registry, wide};
 
 const CLASS: &str = "RehomeTray";
 const WM_TRAY: u32 = WM_APP + 1;
@@ -83,6 +83,30 @@ fn show_message(text: &str) {
             caption.as_ptr(),
             MB_OK | MB_ICONINFORMATION | MB_SETFOREGROUND,
         );
+    }
+}
+
+/// Where the tray remembers, per user, the runbook whose Migration Complete was shown, so it is
+/// shown once to each user, not at every sign-in.
+const USER_KEY: &str = "HKCU\\SOFTWARE\\rehome\\Tray";
+const COMPLETE_SHOWN: &str = "CompleteShown";
+
+fn user_key() -> crate::keys::KeyName {
+    crate::keys::KeyName::parse(USER_KEY).expect("a fixed key name")
+}
+
+fn load_complete_shown() -> Option<model::ids::RunbookId> {
+    let key = registry::open(&user_key(), registry::READ).ok()??;
+    match key.value(COMPLETE_SHOWN).ok()? {
+        Some(RegValue::Sz(id)) => id.parse().ok(),
+        _ => None,
+    }
+}
+
+fn save_complete_shown(runbook: model::ids::RunbookId) {
+    // Not remembering only means showing it once more at the next sign-in.
+    if let Ok(key) = registry::create(&user_key(), registry::WRITE) {
+        let _ = key.set_value(COMPLETE_SHOWN, &RegValue::Sz(runbook.to_string()));
     }
 }
 
@@ -166,6 +190,11 @@ impl Tray {
                 Choice::Later | Choice::Ok | Choice::Cancel | Choice::SignIn => {
                     if let Some(view) = &self.view {
                         prompts::dismissed(&mut self.memory, view, dialog, now);
+                    }
+                    if let (Dialog::MigrationComplete, Some(runbook)) =
+                        (dialog, self.memory.complete_shown)
+                    {
+                        save_complete_shown(runbook);
                     }
                 }
             }
@@ -299,7 +328,10 @@ pub fn run(clock: Arc<dyn Clock>) -> Result<()> {
     let mut tray = Tray {
         clock,
         locale: device_locale(),
-        memory: Memory::default(),
+        memory: Memory {
+            complete_shown: load_complete_shown(),
+            ..Memory::default()
+        },
         view: None,
         open: None,
     };
@@ -329,6 +361,15 @@ mod tests {
     use model::clock::SystemClock;
 
     use super::*;
+
+    #[test]
+    fn migration_complete_is_remembered_per_user_across_sign_ins() {
+        let runbook = model::ids::RunbookId::new();
+        save_complete_shown(runbook);
+        assert_eq!(load_complete_shown(), Some(runbook));
+        registry::delete_tree(&user_key()).expect("clean up");
+        assert_eq!(load_complete_shown(), None);
+    }
 
     #[test]
     #[ignore = "needs a display: scripts/test-windows runs it under Xvfb"]
