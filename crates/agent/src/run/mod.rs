@@ -936,6 +936,16 @@ mod tests {
     }
 
     #[test]
+    fn a_wake_ends_the_wait_early_and_a_stop_ends_the_agent() {
+        let (mut sleeper, signals) = ThreadSleeper::with_signals();
+        // Sent before the wait: each wait of a week returns at once.
+        signals.send(Signal::Wake).expect("send");
+        assert!(sleeper.sleep(Duration::weeks(1)), "woken, not stopped");
+        signals.send(Signal::Stop).expect("send");
+        assert!(!sleeper.sleep(Duration::weeks(1)), "stopped");
+    }
+
+    #[test]
     fn the_psk_is_never_printed() {
         let config = AgentConfig::new("http://server", "very-secret-psk", "/tmp/pc");
         let printed = format!("{:?}", config);
