@@ -43,7 +43,7 @@ mod readiness;
 pub mod requests;
 pub mod run_as;
 
-use requests::{Answer, AssignedView, FinishedView, Pending, Prompt, Request, Requests};
+use requests::{FinishedView, Pending, Prompt, Requests};
 
 /// How an agent is set up.
 #[derive(Clone)]
@@ -611,90 +611,6 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         Ok(true)
     }
 
-    /// Serves the requests waiting: Migrate Now and snoozes at once; Register and Check Runbooks
-    /// move the next check-in to `now` and are answered after it.
-    fn take_requests(&mut self, now: DateTime<Utc>, next_check_in: &mut DateTime<Utc>) {
-        let requests = match &self.requests {
-            Some(requests) => requests.clone(),
-            None => return,
-        };
-        while let Some(pending) = requests.next() {
-            let registered = self.client.identity().is_some();
-            match pending.request {
-                Request::Register | Request::CheckRunbooks => {
-                    *next_check_in = now;
-                    self.check_in_waiters.push(pending);
-                }
-                Request::MigrateNow | Request::Snooze { .. } if !registered => {
-                    pending.answer(Answer::refused(
-                        "This computer is not registered with the migration server yet.",
-                    ));
-                }
-                Request::MigrateNow => {
-                    let answer = match self.migrate_now() {
-                        Ok(()) => Answer::done("The migration starts now."),
-                        Err(e) => Answer::refused(refusal(&e)),
-                    };
-                    pending.answer(answer);
-                }
-                Request::Snooze { length } => {
-                    let answer = match self.snooze(length) {
-                        Ok(until) => Answer::done(format!("snoozed until {}", until.to_rfc3339())),
-                        Err(e) => Answer::refused(refusal(&e)),
-                    };
-                    pending.answer(answer);
-                }
-            }
-        }
-    }
-
-    /// Answers the Register and Check Runbooks requests after a check-in (or registration
-    /// attempt) that ended with `error`, or succeeded.
-    fn answer_check_ins(&mut self, error: Option<&Error>) {
-        let assigned = match &self.assignment {
-            Some(a) => format!(
-                "The runbook {} is assigned to this computer.",
-                a.runbook.name
-            ),
-            None => "No runbook is assigned to this computer.".to_string(),
-        };
-        for pending in self.check_in_waiters.drain(..) {
-            let answer = match error {
-                None => match pending.request {
-                    Request::Register => Answer::done(format!(
-                        "Registered with the migration server. {}",
-                        assigned
-                    )),
-                    _ => Answer::done(assigned.clone()),
-                },
-                Some(e) => Answer::refused(refusal(e)),
-            };
-            pending.answer(answer);
-        }
-    }
-
-    /// Tells the tray what to show: `prompt` for the assigned runbook.
-    fn publish(&self, prompt: Prompt) {
-        let requests = match &self.requests {
-            Some(requests) => requests,
-            None => return,
-        };
-        let assigned = self.assignment.as_ref().map(|a| AssignedView {
-            runbook: a.runbook.id,
-            name: a.runbook.name.clone(),
-            silent: a.runbook.startup.interaction == UserInteraction::Silent,
-            user_experience: a.runbook.user_experience.clone(),
-            prompt,
-        });
-        let registered = self.client.identity().is_some();
-        let reachable = self.schedule.failures == 0;
-        requests.update(|view| {
-            view.registered = registered;
-            view.reachable = reachable;
-            view.assigned = assigned;
-        });
-    }
-
     fn save_schedule(&self) -> Result<()> {
         let bytes = serde_json::to_vec(&SavedSchedule {
             state: self.schedule,
@@ -902,18 +818,6 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             self.profiles_due = false;
         }
         Ok(())
-    }
-}
-
-/// What a user reads when a request of theirs could not be carried out.
-fn refusal(error: &Error) -> String {
-    match error {
-        Error::NotAllowed(message) => message.clone(),
-        Error::Unreachable(_) => {
-            "The migration server cannot be reached; this computer tries again by itself."
-                .to_string()
-        }
-        other => other.to_string(),
     }
 }
 

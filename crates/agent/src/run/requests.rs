@@ -15,6 +15,12 @@ use model::schedule::Snooze;
 use model::status::AgentStatus;
 use serde::{Deserialize, Serialize};
 
+use super::Agent;
+use crate::client::Transport;
+use crate::workstation::Workstation;
+use crate::Error;
+use model::runbook::UserInteraction;
+
 /// One thing the user asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
@@ -223,6 +229,104 @@ pub fn channel(wake: Waker) -> (Requester, Requests) {
             view,
         },
     )
+}
+
+impl<W: Workstation, T: Transport> Agent<W, T> {
+    /// Serves the requests waiting: Migrate Now and snoozes at once; Register and Check Runbooks
+    /// move the next check-in to `now` and are answered after it.
+    pub(super) fn take_requests(&mut self, now: DateTime<Utc>, next_check_in: &mut DateTime<Utc>) {
+        let requests = match &self.requests {
+            Some(requests) => requests.clone(),
+            None => return,
+        };
+        while let Some(pending) = requests.next() {
+            let registered = self.client.identity().is_some();
+            match pending.request {
+                Request::Register | Request::CheckRunbooks => {
+                    *next_check_in = now;
+                    self.check_in_waiters.push(pending);
+                }
+                Request::MigrateNow | Request::Snooze { .. } if !registered => {
+                    pending.answer(Answer::refused(
+                        "This computer is not registered with the migration server yet.",
+                    ));
+                }
+                Request::MigrateNow => {
+                    let answer = match self.migrate_now() {
+                        Ok(()) => Answer::done("The migration starts now."),
+                        Err(e) => Answer::refused(refusal(&e)),
+                    };
+                    pending.answer(answer);
+                }
+                Request::Snooze { length } => {
+                    let answer = match self.snooze(length) {
+                        Ok(until) => Answer::done(format!("snoozed until {}", until.to_rfc3339())),
+                        Err(e) => Answer::refused(refusal(&e)),
+                    };
+                    pending.answer(answer);
+                }
+            }
+        }
+    }
+
+    /// Answers the Register and Check Runbooks requests after a check-in (or registration
+    /// attempt) that ended with `error`, or succeeded.
+    pub(super) fn answer_check_ins(&mut self, error: Option<&Error>) {
+        let assigned = match &self.assignment {
+            Some(a) => format!(
+                "The runbook {} is assigned to this computer.",
+                a.runbook.name
+            ),
+            None => "No runbook is assigned to this computer.".to_string(),
+        };
+        for pending in self.check_in_waiters.drain(..) {
+            let answer = match error {
+                None => match pending.request {
+                    Request::Register => Answer::done(format!(
+                        "Registered with the migration server. {}",
+                        assigned
+                    )),
+                    _ => Answer::done(assigned.clone()),
+                },
+                Some(e) => Answer::refused(refusal(e)),
+            };
+            pending.answer(answer);
+        }
+    }
+
+    /// Tells the tray what to show: `prompt` for the assigned runbook.
+    pub(super) fn publish(&self, prompt: Prompt) {
+        let requests = match &self.requests {
+            Some(requests) => requests,
+            None => return,
+        };
+        let assigned = self.assignment.as_ref().map(|a| AssignedView {
+            runbook: a.runbook.id,
+            name: a.runbook.name.clone(),
+            silent: a.runbook.startup.interaction == UserInteraction::Silent,
+            user_experience: a.runbook.user_experience.clone(),
+            prompt,
+        });
+        let registered = self.client.identity().is_some();
+        let reachable = self.schedule.failures == 0;
+        requests.update(|view| {
+            view.registered = registered;
+            view.reachable = reachable;
+            view.assigned = assigned;
+        });
+    }
+}
+
+/// What a user reads when a request of theirs could not be carried out.
+fn refusal(error: &Error) -> String {
+    match error {
+        Error::NotAllowed(message) => message.clone(),
+        Error::Unreachable(_) => {
+            "The migration server cannot be reached; this computer tries again by itself."
+                .to_string()
+        }
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
