@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use model::ids::RunbookId;
-use model::runbook::UserExperienceSettings;
+use model::runbook::{UserExperienceSettings, UserInteraction};
 use model::schedule::Snooze;
 use model::status::AgentStatus;
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,6 @@ use super::Agent;
 use crate::client::Transport;
 use crate::workstation::Workstation;
 use crate::Error;
-use model::runbook::UserInteraction;
 
 /// One thing the user asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
