@@ -12,7 +12,6 @@ use model::clock::Clock;
 use model::rules::Dialog;
 use windows_sys::Win32::Foundation::{HWND, LPARAM, LRESULT, POINT, WPARAM};
 use windows_sys::Win32::Globalization::GetUserDefaultLocaleName;
-use windows_sys::Win32::System::LibraryLoader::GetModuleHandleW;
 use windows_sys::Win32::UI::Shell::*;
 use windows_sys::Win32::UI::WindowsAndMessaging::*;
 
@@ -290,27 +289,9 @@ unsafe extern "system" fn tray_proc(
 
 /// Runs the tray until Exit.
 pub fn run(clock: Arc<dyn Clock>) -> Result<()> {
-    let class = wide(CLASS);
     window::register_class(CLASS, Some(tray_proc), false);
-    let hwnd = unsafe {
-        CreateWindowExW(
-            0,
-            class.as_ptr(),
-            class.as_ptr(),
-            0,
-            0,
-            0,
-            0,
-            0,
-            null_mut(),
-            null_mut(),
-            GetModuleHandleW(null()),
-            null(),
-        )
-    };
-    if hwnd.is_null() {
-        return Err(last_error("CreateWindowExW", CLASS));
-    }
+    // Hidden: it only receives the icon's clicks and the poll's timer.
+    let hwnd = window::top_level(CLASS, CLASS, (0, 0), (0, 0, 0, 0))?;
     let mut data = icon_data(hwnd);
     data.uFlags = NIF_ICON | NIF_MESSAGE | NIF_TIP;
     data.uCallbackMessage = WM_TRAY;

@@ -144,6 +144,36 @@ pub(super) fn register_class(name: &str, proc: WNDPROC, dialog: bool) {
     }
 }
 
+/// A top-level window of the registered class `class`.
+pub(super) fn top_level(
+    class: &str,
+    title: &str,
+    (ex_style, style): (u32, u32),
+    (x, y, w, h): (i32, i32, i32, i32),
+) -> Result<HWND> {
+    let (wclass, wtitle) = (wide(class), wide(title));
+    let hwnd = unsafe {
+        CreateWindowExW(
+            ex_style,
+            wclass.as_ptr(),
+            wtitle.as_ptr(),
+            style,
+            x,
+            y,
+            w,
+            h,
+            null_mut(),
+            null_mut(),
+            GetModuleHandleW(null()),
+            null(),
+        )
+    };
+    if hwnd.is_null() {
+        return Err(last_error("CreateWindowExW", class));
+    }
+    Ok(hwnd)
+}
+
 fn child(
     parent: HWND,
     class: &str,
@@ -222,7 +252,6 @@ pub fn open(content: &DialogContent) -> Result<HWND> {
     let (w, h) = (frame.right - frame.left, frame.bottom - frame.top);
     let (screen_w, screen_h) =
         unsafe { (GetSystemMetrics(SM_CXSCREEN), GetSystemMetrics(SM_CYSCREEN)) };
-    let (class, title) = (wide(CLASS), wide(&content.title));
     let state = Box::new(State {
         content: content.clone(),
         qr,
@@ -230,25 +259,12 @@ pub fn open(content: &DialogContent) -> Result<HWND> {
         font,
         bold,
     });
-    let hwnd = unsafe {
-        CreateWindowExW(
-            ex_style,
-            class.as_ptr(),
-            title.as_ptr(),
-            style,
-            (screen_w - w) / 2,
-            (screen_h - h) / 3,
-            w,
-            h,
-            null_mut(),
-            null_mut(),
-            GetModuleHandleW(null()),
-            null(),
-        )
-    };
-    if hwnd.is_null() {
-        return Err(last_error("CreateWindowExW", CLASS));
-    }
+    let hwnd = top_level(
+        CLASS,
+        &content.title,
+        (ex_style, style),
+        ((screen_w - w) / 2, (screen_h - h) / 3, w, h),
+    )?;
     unsafe { SetWindowLongPtrW(hwnd, GWLP_USERDATA, Box::into_raw(state) as isize) };
 
     child(
