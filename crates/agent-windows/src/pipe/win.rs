@@ -26,7 +26,7 @@ use windows_sys::Win32::Storage::FileSystem::{
 };
 use windows_sys::Win32::System::Pipes::{
     ConnectNamedPipe, CreateNamedPipeW, DisconnectNamedPipe, WaitNamedPipeW,
-    PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_WAIT,
+    PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT,
 };
 
 use super::{serve_connection, ANSWER_WAIT};
@@ -54,8 +54,17 @@ pub fn interactive_user() -> Result<Option<Sid>> {
     }
 }
 
-/// One instance of the pipe, created with the descriptor `sddl`.
-pub fn create(name: &str, sddl: &str) -> Result<File> {
+/// One instance of the pipe, created with the descriptor `sddl`; `first` fails when the pipe
+/// exists already (another process holds the name).
+pub fn create(name: &str, sddl: &str, first: bool) -> Result<File> {
+    // FILE_FLAG_FIRST_PIPE_INSTANCE settles it on Windows; Wine ignores the flag, so the name is
+    // also looked for first.
+    if first && exists(name) {
+        return Err(Error::Device(format!(
+            "another process holds the pipe's name {}: the tray cannot reach this service",
+            name
+        )));
+    }
     let mut descriptor = security::sddl_to_descriptor(sddl)?;
     let attributes = SECURITY_ATTRIBUTES {
         nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
@@ -66,9 +75,14 @@ pub fn create(name: &str, sddl: &str) -> Result<File> {
     let handle = unsafe {
         CreateNamedPipeW(
             wname.as_ptr(),
-            PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
+            PIPE_ACCESS_DUPLEX
+                | if first {
+                    FILE_FLAG_FIRST_PIPE_INSTANCE
+                } else {
+                    0
+                },
             PIPE_TYPE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS,
-            1,
+            PIPE_UNLIMITED_INSTANCES,
             64 * 1024,
             64 * 1024,
             0,
@@ -84,6 +98,13 @@ pub fn create(name: &str, sddl: &str) -> Result<File> {
     Ok(unsafe { File::from_raw_handle(handle as RawHandle) })
 }
 
+/// Whether a pipe named `name` exists (listening or busy).
+fn exists(name: &str) -> bool {
+    let wname = wide(name);
+    // NMPWAIT_NOWAIT: answers at once.
+    unsafe { WaitNamedPipeW(wname.as_ptr(), 1) != 0 || GetLastError() != ERROR_FILE_NOT_FOUND }
+}
+
 /// Waits for a client on `pipe`.
 pub fn accept(pipe: &File, name: &str) -> Result<()> {
     use std::os::windows::io::AsRawHandle;
@@ -97,24 +118,45 @@ pub fn accept(pipe: &File, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Serves the tray on `name` for `connections` clients (for ever with `None`): each instance is
-/// made afresh with the descriptor of whoever is signed in then.
-pub fn serve(name: &str, requester: &Requester, connections: Option<usize>) -> Result<()> {
+/// The descriptor for an instance made now: SYSTEM and whoever is signed in now. A console user
+/// whose SID cannot be found gets no access, rather than everyone.
+fn current_sddl() -> String {
+    descriptor_sddl(interactive_user().unwrap_or(None).as_ref())
+}
+
+fn serve_one(mut pipe: File, requester: &Requester) {
     use std::os::windows::io::AsRawHandle;
+    // A client that sends garbage or goes away ends only its own connection.
+    let _ = serve_connection(&mut pipe, requester, ANSWER_WAIT);
+    unsafe {
+        FlushFileBuffers(pipe.as_raw_handle() as _);
+        DisconnectNamedPipe(pipe.as_raw_handle() as _);
+    }
+}
+
+/// Serves the tray on `name` for `connections` clients (for ever with `None`), each on a thread
+/// of its own, so a status poll is answered while another client waits for a check-in. Each
+/// instance is made with the descriptor of whoever is signed in then, and the next one before the
+/// connected one can close, so the name is never free for another process to take.
+pub fn serve(name: &str, requester: &Requester, connections: Option<usize>) -> Result<()> {
+    let mut listener = Some(create(name, &current_sddl(), true)?);
     let mut served = 0;
-    while connections.map_or(true, |n| served < n) {
-        // A console user whose SID cannot be found gets no access, rather than everyone.
-        let user = interactive_user().unwrap_or(None);
-        let sddl = descriptor_sddl(user.as_ref());
-        let mut pipe = create(name, &sddl)?;
+    let mut workers = Vec::new();
+    while let Some(pipe) = listener.take() {
         accept(&pipe, name)?;
-        // A client that sends garbage or goes away ends only its own connection.
-        let _ = serve_connection(&mut pipe, requester, ANSWER_WAIT);
-        unsafe {
-            FlushFileBuffers(pipe.as_raw_handle() as _);
-            DisconnectNamedPipe(pipe.as_raw_handle() as _);
-        }
         served += 1;
+        if connections.map_or(true, |n| served < n) {
+            listener = Some(create(name, &current_sddl(), false)?);
+        }
+        let requester = requester.clone();
+        let worker = std::thread::spawn(move || serve_one(pipe, &requester));
+        // Forever: the threads end with their clients; counted: the caller waits for them.
+        if connections.is_some() {
+            workers.push(worker);
+        }
+    }
+    for worker in workers {
+        let _ = worker.join();
     }
     Ok(())
 }
@@ -217,7 +259,7 @@ mod tests {
             .expect("someone is signed in");
         let expected = descriptor_sddl(Some(&user));
         let server_name = name.clone();
-        let server = std::thread::spawn(move || serve(&server_name, &requester, Some(1)));
+        let server = std::thread::spawn(move || serve(&server_name, &requester, Some(2)));
         let agent = std::thread::spawn(move || loop {
             if let Some(pending) = agent_end.next() {
                 assert_eq!(pending.request, Request::MigrateNow);
@@ -238,10 +280,15 @@ mod tests {
             security::descriptor_to_sddl(&security::sddl_to_descriptor(&expected).expect("parse"))
                 .expect("write");
         assert_eq!(dacl_sddl(&client).expect("read back"), canonical);
-        match ask(&mut client, Message::Status).expect("status") {
-            Reply::Status(view) => assert!(view.registered),
-            other => panic!("{:?}", other),
+        // A second client (the tray's poll while it waits for an answer) is served meanwhile.
+        let mut poll = connect(&name).expect("second connection");
+        for c in [&mut client, &mut poll] {
+            match ask(c, Message::Status).expect("status") {
+                Reply::Status(view) => assert!(view.registered),
+                other => panic!("{:?}", other),
+            }
         }
+        drop(poll);
         assert_eq!(
             ask(&mut client, Message::MigrateNow).expect("migrate now"),
             Reply::Answer(Answer::refused("the migration is not available yet"))
@@ -254,12 +301,8 @@ mod tests {
     #[test]
     fn no_second_server_can_take_the_name() {
         let name = format!("{}-squat", test_pipe());
-        let _first = create(&name, "D:P(A;;FA;;;SY)").expect("first");
-        let second = create(&name, "D:P(A;;FA;;;WD)").unwrap_err();
-        assert!(
-            second.to_string().contains("CreateNamedPipeW"),
-            "{}",
-            second
-        );
+        let _first = create(&name, "D:P(A;;FA;;;SY)", true).expect("first");
+        let second = create(&name, "D:P(A;;FA;;;WD)", true).unwrap_err();
+        assert!(second.to_string().contains("holds the pipe"), "{}", second);
     }
 }
