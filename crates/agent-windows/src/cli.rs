@@ -23,6 +23,10 @@ pub enum Command {
     Run(RunOptions),
     /// Entry point of the SCM: the service's process.
     Service,
+    /// The notification-area icon and the dialogs, in the signed-in user's session.
+    Tray,
+    /// Print what the service tells the tray (asked over its pipe).
+    Status,
     /// Print the version.
     Version,
     /// Print the usage.
@@ -54,6 +58,9 @@ usage: rehome-agent <command>
   uninstall [--purge]              stop and remove the service (--purge: also its state)
   run [--server URL] [--psk KEY] [--ca FILE] [--state-dir DIR] [--exit-when-idle]
                                    run the agent in this console
+  tray                             the notification-area icon and the migration dialogs of
+                                   the signed-in user (started at sign-in)
+  status                           print what the service tells the tray, as JSON
   version                          print the version";
 
 fn value(args: &mut std::slice::Iter<'_, String>, flag: &str) -> Result<String, String> {
@@ -119,6 +126,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             Ok(Command::Run(options))
         }
         "service" => Ok(Command::Service),
+        "tray" => Ok(Command::Tray),
+        "status" => Ok(Command::Status),
         "version" | "--version" | "-V" => Ok(Command::Version),
         "help" | "--help" | "-h" => Ok(Command::Help),
         other => Err(format!("unknown command {:?}\n{}", other, USAGE)),
@@ -200,6 +209,8 @@ mod tests {
         );
         assert_eq!(parse(&[]), Ok(Command::Help));
         assert!(parse(&args("frobnicate")).is_err());
+        assert_eq!(parse(&args("tray")), Ok(Command::Tray));
+        assert_eq!(parse(&args("status")), Ok(Command::Status));
     }
 
     #[test]

@@ -6,9 +6,11 @@
 
 pub mod cli;
 pub mod keys;
+pub mod pipe;
 pub mod smbios;
 pub mod time_zones;
 pub mod transport;
+pub mod tray;
 #[cfg(windows)]
 pub mod win;
 

@@ -68,6 +68,10 @@ mod platform {
                     Exit::Uninstalled => println!("rehome-agent: removed itself from this device"),
                 }),
             Command::Service => service::dispatch(),
+            Command::Tray => {
+                agent_windows::tray::icon::run(std::sync::Arc::new(model::clock::SystemClock))
+            }
+            Command::Status => agent_windows::tray::icon::status().map(|text| println!("{}", text)),
             Command::Help | Command::Version => Ok(()),
         };
         match result {

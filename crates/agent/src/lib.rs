@@ -27,7 +27,7 @@ pub mod verify;
 pub mod workstation;
 
 pub use error::{Error, Result};
-pub use run::{run, Agent, AgentConfig, Exit, Sleeper, ThreadSleeper};
+pub use run::{run, Agent, AgentConfig, Exit, Signal, Sleeper, ThreadSleeper};
 pub use sim::{SimFaults, SimSpec, SimState, SimUser, SimWorkstation};
 pub use workstation::{
     BitLockerStatus, CommandOutcome, Effect, EnteredCredentials, Facts, RegValue, SecurityParts,

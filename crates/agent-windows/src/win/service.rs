@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
-use agent::{Agent, AgentConfig, Error, Exit, RegValue, Result, Sleeper, ThreadSleeper};
+use agent::run::requests::{self, Requests};
+use agent::{Agent, AgentConfig, Error, Exit, RegValue, Result, Signal, Sleeper, ThreadSleeper};
 use chrono::Duration;
 use model::clock::SystemClock;
 use model::status::EventLevel;
@@ -128,6 +129,7 @@ pub fn install(server: &str, psk: &str, ca_file: Option<&std::path::Path>) -> Re
     protect_config()?;
     let exe = system::own_exe()?;
     eventlog::register_source(&exe)?;
+    crate::tray::autostart::register(&exe)?;
     let scm = manager()?;
     let service = match open_service(&scm)? {
         Some(s) => s,
@@ -235,6 +237,7 @@ pub fn uninstall(purge: bool) -> Result<bool> {
         None => false,
     };
     eventlog::unregister_source()?;
+    crate::tray::autostart::unregister()?;
     if purge {
         registry::delete_tree(&config_key())?;
         let dir = state_dir()?;
@@ -274,6 +277,15 @@ pub fn remove_after_exit() -> Result<()> {
 
 /// Runs the agent on this device until it is stopped (or idle, with `exit_when_idle`).
 pub fn run(options: &RunOptions, sleeper: Box<dyn Sleeper>) -> Result<Exit> {
+    run_serving(options, sleeper, None)
+}
+
+/// [`run`], serving the tray's `requests` when given.
+pub fn run_serving(
+    options: &RunOptions,
+    sleeper: Box<dyn Sleeper>,
+    requests: Option<Requests>,
+) -> Result<Exit> {
     let installed = installed_config()?;
     let server = options.server.clone().or(installed.server).ok_or_else(|| {
         Error::Config(
@@ -292,18 +304,21 @@ pub fn run(options: &RunOptions, sleeper: Box<dyn Sleeper>) -> Result<Exit> {
     config.state_dir = state_dir;
     config.exit_when_idle = options.exit_when_idle;
     let transport = crate::transport::for_url(&server, ca_file.as_deref())?;
-    Agent::new(
+    let mut agent = Agent::new(
         config,
         WindowsWorkstation::open(),
         transport,
         Arc::new(SystemClock),
         sleeper,
-    )?
-    .run()
+    )?;
+    if let Some(requests) = requests {
+        agent.serve_requests(requests);
+    }
+    agent.run()
 }
 
 static STATUS_HANDLE: AtomicUsize = AtomicUsize::new(0);
-static STOP: Mutex<Option<Sender<()>>> = Mutex::new(None);
+static STOP: Mutex<Option<Sender<Signal>>> = Mutex::new(None);
 
 fn set_state(state: u32, exit_code: u32) {
     let handle = STATUS_HANDLE.load(Ordering::SeqCst) as SERVICE_STATUS_HANDLE;
@@ -339,7 +354,7 @@ unsafe extern "system" fn control_handler(
             set_state(SERVICE_STOP_PENDING, NO_ERROR);
             if let Ok(stop) = STOP.lock() {
                 if let Some(tx) = stop.as_ref() {
-                    let _ = tx.send(());
+                    let _ = tx.send(Signal::Stop);
                 }
             }
             NO_ERROR
@@ -368,13 +383,38 @@ fn service_body() -> u32 {
             );
         }
     }
+    // The tray's requests wake whichever wait the service is in.
+    let (requester, requests) = requests::channel(Arc::new(|| {
+        if let Ok(slot) = STOP.lock() {
+            if let Some(tx) = slot.as_ref() {
+                let _ = tx.send(Signal::Wake);
+            }
+        }
+    }));
+    std::thread::spawn(move || {
+        if let Err(e) = crate::pipe::win::serve(crate::pipe::PIPE_NAME, &requester, None) {
+            if let Ok(log) = EventLog::open() {
+                let _ = log.write(
+                    EventLevel::Error,
+                    &format!(
+                        "The tray's pipe stopped; the tray cannot reach the agent: {}",
+                        e
+                    ),
+                );
+            }
+        }
+    });
     loop {
-        let (run_sleeper, run_stop) = ThreadSleeper::with_stop();
+        let (run_sleeper, run_stop) = ThreadSleeper::with_signals();
         // The service's stop reaches the agent's waits through its own channel.
         if let Ok(mut slot) = STOP.lock() {
             *slot = Some(run_stop);
         }
-        match run(&RunOptions::default(), Box::new(run_sleeper)) {
+        match run_serving(
+            &RunOptions::default(),
+            Box::new(run_sleeper),
+            Some(requests.clone()),
+        ) {
             Ok(Exit::Stopped) | Ok(Exit::Idle { .. }) => return NO_ERROR,
             Ok(Exit::Uninstalled) => return NO_ERROR,
             Err(e) => {
@@ -389,7 +429,8 @@ fn service_body() -> u32 {
                 }
             }
         }
-        let (mut sleeper, stop) = ThreadSleeper::with_stop();
+        // Register or Check Runbooks from the tray wakes this wait: the agent tries at once.
+        let (mut sleeper, stop) = ThreadSleeper::with_signals();
         if let Ok(mut slot) = STOP.lock() {
             *slot = Some(stop);
         }

@@ -41,7 +41,10 @@ mod preflight;
 pub mod profiles;
 mod readiness;
 pub mod restart;
+pub mod requests;
 pub mod run_as;
+
+use requests::{FinishedView, Pending, Prompt, Requests};
 
 /// How an agent is set up.
 #[derive(Clone)]
@@ -96,17 +99,45 @@ pub trait Sleeper: Send {
     fn sleep(&mut self, duration: Duration) -> bool;
 }
 
-/// Waits on the real clock; optionally stoppable.
+/// Waits on the real clock; optionally stoppable, and optionally woken early.
 #[derive(Debug, Default)]
 pub struct ThreadSleeper {
     stop: Option<Receiver<()>>,
+    signals: Option<Receiver<Signal>>,
+}
+
+/// What ends a [`ThreadSleeper`]'s wait early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Stop the agent (a service stop request): the wait returns false.
+    Stop,
+    /// Something needs the agent now (a request from the tray): the wait returns true.
+    Wake,
 }
 
 impl ThreadSleeper {
     /// A sleeper and the sender that stops it (a service stop request).
     pub fn with_stop() -> (ThreadSleeper, Sender<()>) {
         let (tx, rx) = std::sync::mpsc::channel();
-        (ThreadSleeper { stop: Some(rx) }, tx)
+        (
+            ThreadSleeper {
+                stop: Some(rx),
+                signals: None,
+            },
+            tx,
+        )
+    }
+
+    /// A sleeper and the sender that stops or wakes it.
+    pub fn with_signals() -> (ThreadSleeper, Sender<Signal>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        (
+            ThreadSleeper {
+                stop: None,
+                signals: Some(rx),
+            },
+            tx,
+        )
     }
 }
 
@@ -115,6 +146,16 @@ impl Sleeper for ThreadSleeper {
     #[allow(clippy::disallowed_methods)]
     fn sleep(&mut self, duration: Duration) -> bool {
         let wait = duration.to_std().unwrap_or_default();
+        if let Some(signals) = &self.signals {
+            return match signals.recv_timeout(wait) {
+                Err(RecvTimeoutError::Timeout) | Ok(Signal::Wake) => true,
+                Ok(Signal::Stop) => false,
+                Err(RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(wait);
+                    true
+                }
+            };
+        }
         match &self.stop {
             Some(stop) => match stop.recv_timeout(wait) {
                 Err(RecvTimeoutError::Timeout) => true,
@@ -219,6 +260,10 @@ pub struct Agent<W, T> {
     offline_join: Option<(RunbookId, OfflineJoin)>,
     /// The new computer name the pre-flight found free in the target domain, for the rename.
     chosen_name: Option<(RunbookId, String)>,
+    /// What the signed-in user asks from outside the schedule, and the view shown to them.
+    requests: Option<Requests>,
+    /// Register and Check Runbooks requests, answered after the next check-in.
+    check_in_waiters: Vec<Pending>,
 }
 
 /// Runs an agent on the simulated workstation of `config` against the real server, on the real
@@ -291,7 +336,16 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             reported: None,
             offline_join: None,
             chosen_name: None,
+            requests: None,
+            check_in_waiters: Vec::new(),
         })
+    }
+
+    /// Serves the requests of `requests` (the tray's, through the named pipe) from now on, and
+    /// keeps its view of the agent up to date.
+    pub fn serve_requests(&mut self, requests: Requests) {
+        self.requests = Some(requests);
+        self.publish(Prompt::Nothing);
     }
 
     /// Speaks to the server on `clock` while the schedule runs on the agent's own clock: a fleet
@@ -333,9 +387,13 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         let mut next_check_in = self.clock.now();
         loop {
             let now = self.clock.now();
+            self.take_requests(now, &mut next_check_in);
             if now >= next_check_in {
                 match self.check_in(false) {
-                    Ok(response) => self.take(response)?,
+                    Ok(response) => {
+                        self.take(response)?;
+                        self.answer_check_ins(None);
+                    }
                     // The server lost or deleted this agent: register again with the PSK (the
                     // journal stays, so nothing that ran here runs again).
                     Err(Error::Refused { code, .. }) if code == UNKNOWN_AGENT => {
@@ -346,7 +404,10 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                         }
                         continue;
                     }
-                    Err(_) => self.schedule.failed(),
+                    Err(e) => {
+                        self.schedule.failed();
+                        self.answer_check_ins(Some(&e));
+                    }
                 }
                 self.save_schedule()?;
                 next_check_in = self.schedule.next(now);
@@ -391,8 +452,18 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 self.schedule.failed();
                 wake = wake.min(self.schedule.next(self.clock.now()));
             }
-            if let Some(assignment) = self.assignment.clone() {
-                match self.decide(&assignment, now)? {
+            let decision = match self.assignment.clone() {
+                Some(assignment) => Some((self.decide(&assignment, now)?, assignment)),
+                None => None,
+            };
+            self.publish(match decision {
+                Some((Decision::Offer { enforced_at }, _)) => Prompt::Available { enforced_at },
+                Some((Decision::Countdown { starts_at, .. }, _)) => Prompt::Countdown { starts_at },
+                Some((Decision::Start, _)) => Prompt::Running,
+                _ => Prompt::Nothing,
+            });
+            if let Some((decision, assignment)) = decision {
+                match decision {
                     Decision::Start => {
                         // The checks go first, so the server decides the start on them.
                         self.send_readiness(&assignment)?;
@@ -522,11 +593,24 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 }
                 Err(Error::Unreachable(_)) => {
                     self.schedule.failed();
+                    self.publish(Prompt::Nothing);
+                    self.answer_check_ins(Some(&Error::Unreachable(String::new())));
                     if !self.sleeper.sleep(self.schedule.delay()) {
                         return Ok(false);
                     }
+                    // Woken early by Register or Check Runbooks: try again at once.
+                    let now = self.clock.now();
+                    let mut at_once = now;
+                    self.take_requests(now, &mut at_once);
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    // Whatever was asked meanwhile is answered with the refusal.
+                    let now = self.clock.now();
+                    let mut at_once = now;
+                    self.take_requests(now, &mut at_once);
+                    self.answer_check_ins(Some(&e));
+                    return Err(e);
+                }
             }
         }
         Ok(true)
@@ -697,7 +781,19 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
 
     fn finish(&mut self, runbook: RunbookId, status: AgentStatus) {
         self.finished = Some((runbook, status));
+        if let (Some(requests), Some(assignment)) = (&self.requests, &self.assignment) {
+            if assignment.runbook.id == runbook {
+                let finished = FinishedView {
+                    runbook,
+                    status,
+                    silent: assignment.runbook.startup.interaction == UserInteraction::Silent,
+                    user_experience: assignment.runbook.user_experience.clone(),
+                };
+                requests.update(|view| view.finished = Some(finished));
+            }
+        }
         self.assignment = None;
+        self.publish(Prompt::Nothing);
         self.countdown_started = None;
         if self.choice.map(|c| c.runbook) == Some(runbook) {
             self.choice = None;
@@ -746,6 +842,16 @@ mod tests {
                 other => panic!("unexpected {:?}", other),
             }
         }
+    }
+
+    #[test]
+    fn a_wake_ends_the_wait_early_and_a_stop_ends_the_agent() {
+        let (mut sleeper, signals) = ThreadSleeper::with_signals();
+        // Sent before the wait: each wait of a week returns at once.
+        signals.send(Signal::Wake).expect("send");
+        assert!(sleeper.sleep(Duration::weeks(1)), "woken, not stopped");
+        signals.send(Signal::Stop).expect("send");
+        assert!(!sleeper.sleep(Duration::weeks(1)), "stopped");
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod migration;
 mod readiness;
 mod registration;
 mod restart;
+mod requests;
 mod resume;
 mod run_as;
 mod scenarios;
