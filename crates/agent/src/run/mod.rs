@@ -40,8 +40,8 @@ mod onedrive;
 mod preflight;
 pub mod profiles;
 mod readiness;
-pub mod restart;
 pub mod requests;
+pub mod restart;
 pub mod run_as;
 
 use requests::{FinishedView, Pending, Prompt, Requests};
