@@ -175,6 +175,7 @@ pub mod removals;
 pub mod reports;
 pub mod schedule;
 pub mod sealing;
+pub mod seek;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod translation_pages;
