@@ -53,10 +53,7 @@ impl Search {
         if text.is_empty() {
             return None;
         }
-        let lower = match backend {
-            Backend::Sqlite => text.to_ascii_lowercase(),
-            Backend::Postgres => text.to_lowercase(),
-        };
+        let lower = super::starts::lowered(text, backend);
         let prefix = lower.split('*').next().unwrap_or_default().to_string();
         let pattern = lower.contains('*').then(|| {
             let mut out = String::new();
@@ -93,19 +90,13 @@ impl TranslationFilter {
         let from = match search {
             None => "translations".to_string(),
             Some(s) => {
-                // Byte order, which the PostgreSQL indexes are kept in; SQLite's is that already.
-                let collate = match backend {
-                    Backend::Sqlite => "",
-                    Backend::Postgres => " COLLATE \"C\"",
-                };
-                let lo = bind(s.prefix.clone());
-                let hi = bind(format!("{}{}", s.prefix, char::MAX));
+                let (lo, hi) = super::starts::bounds(&s.prefix);
+                let (lo, hi) = (bind(lo), bind(hi));
                 let like = s.pattern.map(&mut bind);
                 let mut arms: Vec<String> = STARTS
                     .iter()
                     .map(|c| {
-                        let column = format!("LOWER({c}){collate}");
-                        let mut arm = format!("{column} >= {lo} AND {column} < {hi}");
+                        let mut arm = super::starts::starts_with(c, &lo, &hi, backend);
                         if let Some(like) = &like {
                             arm.push_str(&format!(" AND LOWER({c}) LIKE {like} ESCAPE '!'"));
                         }

@@ -7,3 +7,9 @@ CREATE INDEX IF NOT EXISTS translations_target_name_lower ON translations (LOWER
 CREATE INDEX IF NOT EXISTS translations_source_upn_lower ON translations (LOWER(source_upn));
 CREATE INDEX IF NOT EXISTS translations_target_upn_lower ON translations (LOWER(target_upn));
 CREATE INDEX IF NOT EXISTS translations_target_sid ON translations (target_sid);
+
+-- The Single Object Report's search: the start of an object's name, UPN, sAMAccountName or mail.
+CREATE INDEX IF NOT EXISTS directory_objects_name_lower ON directory_objects (LOWER(name));
+CREATE INDEX IF NOT EXISTS directory_objects_upn_lower ON directory_objects (LOWER(upn));
+CREATE INDEX IF NOT EXISTS directory_objects_sam_lower ON directory_objects (LOWER(sam));
+CREATE INDEX IF NOT EXISTS directory_objects_mail_lower ON directory_objects (LOWER(mail));
