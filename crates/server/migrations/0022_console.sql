@@ -8,3 +8,7 @@ CREATE INDEX translations_seek ON translations (source_name, source_guid, target
 -- object by the target side, each through an index rather than reading every row.
 CREATE INDEX harvested_profiles_sid ON harvested_profiles (sid);
 CREATE INDEX translations_target ON translations (target_directory, target_guid);
+
+-- Agent Logs across the fleet, newest first: walked backwards through this index, a page (or
+-- the page after a key) reads only its own events.
+CREATE INDEX agent_events_newest ON agent_events (at, agent, seq);

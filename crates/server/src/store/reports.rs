@@ -436,7 +436,7 @@ impl Store {
     /// agents the outer loop, walked in name order by `agents_by_name`, so a page stops after
     /// its rows; without statistics SQLite's planner would otherwise read every row and sort.
     /// PostgreSQL's planner has its statistics and gets a plain `JOIN`.
-    fn agents_first(&self, from: &str) -> String {
+    pub(super) fn agents_first(&self, from: &str) -> String {
         let join = match self.backend() {
             super::Backend::Sqlite => "CROSS JOIN",
             super::Backend::Postgres => "JOIN",
