@@ -165,6 +165,7 @@ async fn seed_agents(
 struct Fetched {
     status: String,
     body: usize,
+    text: String,
     first_byte: Duration,
     took: Duration,
 }
@@ -193,9 +194,21 @@ async fn fetch(addr: std::net::SocketAddr, path: &str, cookie: &str) -> Result<F
     Ok(Fetched {
         status: text.lines().next().unwrap_or_default().to_string(),
         body: text.split_once("\r\n\r\n").map_or(0, |(_, b)| b.len()),
+        text: text.to_string(),
         first_byte: first_byte.unwrap_or(took),
         took,
     })
+}
+
+/// The target of the link on `html` whose tag holds `marker` (`rel="next"`) or whose text is
+/// `marker` (`>Last page<`).
+fn link_on(html: &str, marker: &str) -> Option<String> {
+    let at = html.find(marker)?;
+    let tag = html[..at].rfind("<a ")?;
+    let end = html[tag..].find('>').map(|e| tag + e)?;
+    let tag = &html[tag..end.max(at)];
+    let href = tag.split("href=\"").nth(1)?.split('"').next()?;
+    Some(href.replace("&amp;", "&"))
 }
 
 /// Runs the benchmark.
@@ -314,6 +327,8 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
         &dashboard_of_batch,
         "/devices",
         "/devices?page=500",
+        "/devices?page=499 → next",
+        "/devices → last",
         "/devices?status=NotAvailable&computer=WS*9",
         "/devices?status=Error",
         "/devices.csv",
@@ -322,6 +337,7 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
         &translations_of_source,
         &translations_search_source,
         &translations_deep,
+        "/translations?page=899 → next",
         "/translations?search=S-1-5-21",
         "/translations.csv",
         "/translations.csv?search=ada",
@@ -335,6 +351,8 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
         &object_tabs[3],
         "/logs",
         "/logs?page=2500",
+        "/logs?page=2499 → next",
+        "/logs → last",
         &logs_of_runbook,
         "/logs?phase=Permissions",
         "/logs?level=Error",
@@ -374,10 +392,23 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
     );
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     for page in pages {
+        // "… → next" and "… → last" time the page a link of that page opens (by key).
+        let target = match page.split_once(" → ") {
+            Some((from, which)) => {
+                let html = fetch(addr, from, &session.token).await?.text;
+                let marker = if which == "next" {
+                    "rel=\"next\""
+                } else {
+                    ">Last page<"
+                };
+                link_on(&html, marker).with_context(|| format!("{page}: no such link"))?
+            }
+            None => page.to_string(),
+        };
         let mut times = Vec::with_capacity(args.fetches);
         let mut size = 0;
         for _ in 0..args.fetches.max(1) {
-            let answer = fetch(addr, page, &session.token).await?;
+            let answer = fetch(addr, &target, &session.token).await?;
             if !answer.status.contains(" 200 ") {
                 bail!("{page}: {}", answer.status);
             }

@@ -342,6 +342,7 @@ const DEVICE_ORDER: super::seek::Order = super::seek::Order {
         super::seek::KeyColumn("runbook", false),
     ],
     descending: false,
+    lead: 0,
 };
 
 fn device_row(row: &sqlx::any::AnyRow) -> Result<DeviceRow> {

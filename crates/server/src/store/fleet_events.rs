@@ -98,6 +98,7 @@ const ORDER: super::seek::Order = super::seek::Order {
         super::seek::KeyColumn("e.seq", true),
     ],
     descending: true,
+    lead: 0,
 };
 
 fn fleet_event(row: &sqlx::any::AnyRow) -> Result<FleetEvent> {

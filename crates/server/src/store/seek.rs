@@ -46,11 +46,14 @@ pub struct SeekPage<T> {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct KeyColumn(pub &'static str, pub bool);
 
-/// A table's order: the key columns (unique together), all ascending or all descending.
+/// A table's order: the key columns (unique together), all ascending or all descending. The
+/// first `lead` columns, when they are those of an index of the outer table of a join, also
+/// bound the rows on their own, which that index answers.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Order {
     pub columns: &'static [KeyColumn],
     pub descending: bool,
+    pub lead: usize,
 }
 
 /// A key's values, as they travel in a link: a JSON list of strings, base64url.
@@ -122,6 +125,14 @@ fn build(
         // Ascending and after, or descending and before: the greater keys.
         let op = if after != order.descending { ">" } else { "<" };
         condition = format!(" AND ({}) {op} ({})", exprs.join(", "), params.join(", "));
+        let lead = order.lead.min(exprs.len());
+        if lead > 0 {
+            condition = format!(
+                " AND ({}) {op}= ({}){condition}",
+                exprs[..lead].join(", "),
+                params[..lead].join(", ")
+            );
+        }
     }
     let descending = order.descending != reversed;
     let direction = if descending { " DESC" } else { "" };
@@ -209,6 +220,7 @@ mod tests {
         let order = Order {
             columns: &COLUMNS,
             descending: false,
+            lead: 0,
         };
         let key = encode(&["ws".to_string(), "7".to_string()]);
         let after = build(
@@ -238,6 +250,7 @@ mod tests {
         let newest_first = Order {
             columns: &COLUMNS,
             descending: true,
+            lead: 0,
         };
         let key = encode(&["ws".to_string(), "7".to_string()]);
         let next = build(
@@ -261,5 +274,18 @@ mod tests {
         );
         assert!(last.sql.contains("ORDER BY name, at LIMIT"));
         assert!(last.reversed);
+        let led = Order {
+            columns: &COLUMNS,
+            descending: false,
+            lead: 1,
+        };
+        let key = encode(&["ws".to_string(), "7".to_string()]);
+        let next = build("x", "FROM t WHERE 1 = 1", &[], led, &Seek::After(key), 100);
+        assert!(
+            next.sql
+                .contains("AND (name) >= ($1) AND (name, at) > ($1, $2)"),
+            "{}",
+            next.sql
+        );
     }
 }

@@ -32,6 +32,7 @@ const ORDER: Order = Order {
         KeyColumn("target_directory", false),
     ],
     descending: false,
+    lead: 0,
 };
 
 /// The lower-cased columns a search looks at the start of.
