@@ -846,7 +846,7 @@ mod tests {
                 part.split(&format!(" {name}=\""))
                     .nth(1)
                     .and_then(|rest| rest.split('"').next())
-                    .map(|v| unescape(&v))
+                    .map(unescape)
             };
             let Some(name) = attr("name") else { continue };
             if part.starts_with("input") && !part.contains("type=\"checkbox\"") {

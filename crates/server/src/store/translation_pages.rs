@@ -81,7 +81,7 @@ impl Search {
 
 impl TranslationFilter {
     /// `FROM …` (the rows the search finds, or the whole table) with `WHERE` and its binds.
-    fn from_where(&self, backend: Backend) -> (String, Vec<String>) {
+    fn rows_and_conditions(&self, backend: Backend) -> (String, Vec<String>) {
         let mut binds = Vec::new();
         let mut bind = |v: String| {
             binds.push(v);
@@ -127,7 +127,7 @@ impl TranslationFilter {
 impl Store {
     /// How many translation rows `filter` keeps.
     pub async fn translation_count(&self, filter: &TranslationFilter) -> Result<u64> {
-        let (from_where, binds) = filter.from_where(self.backend());
+        let (from_where, binds) = filter.rows_and_conditions(self.backend());
         self.count_of(&format!("SELECT COUNT(*) {from_where}"), &binds)
             .await
     }
@@ -153,7 +153,7 @@ impl Store {
         seek: Seek,
         limit: u64,
     ) -> Result<SeekPage<TranslationEntry>> {
-        let (from_where, binds) = filter.from_where(self.backend());
+        let (from_where, binds) = filter.rows_and_conditions(self.backend());
         self.seek_of(
             (COLUMNS, &from_where),
             &binds,
