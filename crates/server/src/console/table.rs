@@ -139,7 +139,14 @@ where
 {
     let total = total.await?;
     let (page, seek) = cursor.seek(total);
-    Ok((total, page, rows(seek, PER_PAGE as u64).await?))
+    // The last page holds what the pages before it leave.
+    let limit = match seek {
+        Seek::Last => total
+            .saturating_sub((page as u64 - 1) * PER_PAGE as u64)
+            .min(PER_PAGE as u64),
+        _ => PER_PAGE as u64,
+    };
+    Ok((total, page, rows(seek, limit).await?))
 }
 
 /// "Rows a–b of n" with links to the first, previous, next and last pages, keeping the filters in
