@@ -161,13 +161,17 @@ async fn seed_agents(
     Ok(())
 }
 
-/// GET `path` over a fresh connection; the status line, the body length and the time to the
-/// last byte.
-async fn fetch(
-    addr: std::net::SocketAddr,
-    path: &str,
-    cookie: &str,
-) -> Result<(String, usize, Duration)> {
+/// One answer: its status line, its body's length, the time to its first byte and to its last.
+struct Fetched {
+    status: String,
+    body: usize,
+    text: String,
+    first_byte: Duration,
+    took: Duration,
+}
+
+/// GET `path` over a fresh connection.
+async fn fetch(addr: std::net::SocketAddr, path: &str, cookie: &str) -> Result<Fetched> {
     let started = Instant::now();
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     let request = format!(
@@ -175,12 +179,36 @@ async fn fetch(
     );
     stream.write_all(request.as_bytes()).await?;
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut first_byte = None;
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        first_byte.get_or_insert_with(|| started.elapsed());
+        answer.extend_from_slice(&buf[..n]);
+    }
     let took = started.elapsed();
     let text = String::from_utf8_lossy(&answer);
-    let status = text.lines().next().unwrap_or_default().to_string();
-    let body = text.split_once("\r\n\r\n").map_or(0, |(_, b)| b.len());
-    Ok((status, body, took))
+    Ok(Fetched {
+        status: text.lines().next().unwrap_or_default().to_string(),
+        body: text.split_once("\r\n\r\n").map_or(0, |(_, b)| b.len()),
+        text: text.to_string(),
+        first_byte: first_byte.unwrap_or(took),
+        took,
+    })
+}
+
+/// The target of the link on `html` whose tag holds `marker` (`rel="next"`) or whose text is
+/// `marker` (`>Last page<`).
+fn link_on(html: &str, marker: &str) -> Option<String> {
+    let at = html.find(marker)?;
+    let tag = html[..at].rfind("<a ")?;
+    let end = html[tag..].find('>').map(|e| tag + e)?;
+    let tag = &html[tag..end.max(at)];
+    let href = tag.split("href=\"").nth(1)?.split('"').next()?;
+    Some(href.replace("&amp;", "&"))
 }
 
 /// Runs the benchmark.
@@ -274,29 +302,76 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
         .context("a user to report on")?;
     let object_report = format!("/objects/{}/{}", one_user.directory, one_user.guid);
     let dashboard_of_batch = format!("/?batch={batch_id}&runbook={runbook_id}");
+    let object_tabs: Vec<String> = ["attributes", "batches", "profiles", "errors"]
+        .iter()
+        .map(|t| format!("{object_report}?tab={t}"))
+        .collect();
+    let one_computer = app
+        .store
+        .agent_report(&Default::default(), 0, 1)
+        .await?
+        .into_iter()
+        .next()
+        .context("an agent to show")?
+        .id;
+    let agent_page = format!("/agents/{one_computer}");
+    let agent_logs = format!("/agents/{one_computer}/logs");
+    let batch_page = format!("/batches/{batch_id}");
+    let batch_csv = format!("/batches/{batch_id}/computers.csv");
+    let translations_of_source = format!("/translations?directory={source}");
+    let translations_search_source = format!("/translations?search=ada&directory={source}");
+    let translations_deep = "/translations?page=900".to_string();
+    let logs_of_runbook = format!("/logs?runbook={runbook_id}");
     let pages: Vec<&str> = vec![
         "/",
         &dashboard_of_batch,
         "/devices",
         "/devices?page=500",
+        "/devices?page=499 → next",
+        "/devices → last",
         "/devices?status=NotAvailable&computer=WS*9",
         "/devices?status=Error",
         "/devices.csv",
         "/translations",
         "/translations?search=ada",
+        &translations_of_source,
+        &translations_search_source,
+        &translations_deep,
+        "/translations?page=899 → next",
+        "/translations?search=S-1-5-21",
         "/translations.csv",
+        "/translations.csv?search=ada",
         "/objects?q=ada*",
         "/objects?q=*@source.test",
         "/objects.csv?q=ada*",
         &object_report,
+        &object_tabs[0],
+        &object_tabs[1],
+        &object_tabs[2],
+        &object_tabs[3],
         "/logs",
+        "/logs?page=2500",
+        "/logs?page=2499 → next",
+        "/logs → last",
+        &logs_of_runbook,
+        "/logs?phase=Permissions",
+        "/logs?level=Error",
+        "/logs?computer=WS*9",
+        "/logs?user=ada*",
         "/logs?level=Error&computer=WS*9",
         "/logs.csv",
+        "/logs.csv?level=Error",
         "/batches",
+        &batch_page,
+        &batch_csv,
+        &agent_page,
+        &agent_logs,
         "/agents",
         "/agents?status=Error&computer=WS*9",
         "/agents.csv",
         "/communications",
+        "/communications?page=900",
+        "/communications?computer=WS*9",
         "/communications.csv",
         "/reports/agent-details",
         "/reports/agent-details?page=900",
@@ -307,35 +382,58 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
         "/reports/profiles?user=user1%25",
         "/reports/profiles.csv",
         "/sync-messages",
+        "/sync-messages?page=900",
+        "/sync-messages?level=info&name=ada*",
         "/sync-messages.csv",
     ];
     println!(
-        "{:<44} {:>9} {:>9} {:>10}",
-        "page", "best ms", "median ms", "bytes"
+        "{:<60} {:>9} {:>9} {:>9} {:>10}",
+        "page", "best ms", "median ms", "1st byte", "bytes"
     );
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     for page in pages {
+        // "… → next" and "… → last" time the page a link of that page opens (by key).
+        let target = match page.split_once(" → ") {
+            Some((from, which)) => {
+                let html = fetch(addr, from, &session.token).await?.text;
+                let marker = if which == "next" {
+                    "rel=\"next\""
+                } else {
+                    ">Last page<"
+                };
+                link_on(&html, marker).with_context(|| format!("{page}: no such link"))?
+            }
+            None => page.to_string(),
+        };
         let mut times = Vec::with_capacity(args.fetches);
         let mut size = 0;
         for _ in 0..args.fetches.max(1) {
-            let (status, body, took) = fetch(addr, page, &session.token).await?;
-            if !status.contains(" 200 ") {
-                bail!("{page}: {status}");
+            let answer = fetch(addr, &target, &session.token).await?;
+            if !answer.status.contains(" 200 ") {
+                bail!("{page}: {}", answer.status);
             }
-            size = body;
-            times.push(took);
+            size = answer.body;
+            times.push((answer.took, answer.first_byte));
         }
         times.sort();
+        let shown = page
+            .replace(&source.to_string(), "{source}")
+            .replace(&batch_id.to_string(), "{batch}")
+            .replace(&runbook_id.to_string(), "{runbook}")
+            .replace(&one_computer.to_string(), "{agent}")
+            .replace(&one_user.guid.to_string(), "{object}");
         println!(
-            "{:<44} {:>9.1} {:>9.1} {:>10}",
-            page,
-            times[0].as_secs_f64() * 1000.0,
-            times[times.len() / 2].as_secs_f64() * 1000.0,
+            "{:<60} {:>9.1} {:>9.1} {:>9.1} {:>10}",
+            shown,
+            ms(times[0].0),
+            ms(times[times.len() / 2].0),
+            ms(times[times.len() / 2].1),
             size
         );
     }
     let mut assets = 0;
     for asset in ["/assets/console.css", "/assets/console.js"] {
-        assets += fetch(addr, asset, &session.token).await?.1;
+        assets += fetch(addr, asset, &session.token).await?.body;
     }
     println!("assets every page loads (stylesheet and script): {assets} bytes, no other request");
     server.abort();

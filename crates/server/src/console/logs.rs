@@ -2,7 +2,7 @@
 //! severity, computer and user (`*` as wildcard), a page at a time, and the same rows as CSV.
 
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::html;
 use model::ids::RunbookId;
 use model::status::{EventLevel, Phase};
@@ -14,8 +14,8 @@ use crate::auth::{Access, Area};
 use crate::store::fleet_events::FleetEventFilter;
 use crate::{App, Result};
 
-/// The most rows one CSV holds.
-const CSV_ROWS: u64 = 1_000_000;
+/// Rows each statement of a CSV export reads.
+const CSV_CHUNK: u64 = 5_000;
 
 /// Agent Logs' filters.
 const LOG_FILTERS: [&str; 5] = ["runbook", "phase", "level", "computer", "user"];
@@ -43,15 +43,16 @@ pub async fn page(
     State(app): State<App>,
     viewer: Viewer,
     Query(q): Query<Filters>,
+    Query(cursor): Query<table::Cursor>,
 ) -> Result<Response> {
     if !viewer.may(Area::Agent, Access::Read) {
         return Ok(viewer.agent_page("Agent logs", html! {}));
     }
     let filter = log_filter(&q);
-    let (total, page, rows) = table::paged(
+    let (total, page, rows) = table::seek_paged(
         app.store.fleet_event_count(&filter),
-        q.page(),
-        |offset, limit| app.store.fleet_events(&filter, offset, limit),
+        &cursor,
+        |seek, limit| app.store.fleet_event_seek(&filter, seek, limit),
     )
     .await?;
     let mut runbooks = app.store.runbooks().await?;
@@ -78,7 +79,7 @@ pub async fn page(
         table {
             thead { tr { th { "Time (device)" } th { "Computer" } th { "Severity" } th { "Runbook" } th { "Phase" } th { "Message" } } }
             tbody {
-                @for r in &rows {
+                @for r in &rows.rows {
                     tr {
                         td.when { (when(r.event.at)) }
                         td { a href=(format!("/agents/{}/logs", r.agent)) { (r.computer_name) } }
@@ -90,8 +91,8 @@ pub async fn page(
                 }
             }
         }
-        @if rows.is_empty() { p.muted { "No event matches." } }
-        (table::pager("/logs", &pairs, page, usize::try_from(total).unwrap_or(usize::MAX)))
+        @if rows.rows.is_empty() { p.muted { "No event matches." } }
+        (table::seek_pager("/logs", &pairs, page, total, &rows))
     };
     Ok(viewer.agent_page("Agent logs", body))
 }
@@ -103,13 +104,19 @@ pub async fn csv(
     Query(q): Query<Filters>,
 ) -> Result<Response> {
     viewer.caller.require(Area::Agent, Access::Read)?;
-    let rows = app.store.fleet_events(&log_filter(&q), 0, CSV_ROWS).await?;
     let runbooks = app.store.runbooks().await?;
-    let body = crate::csv_export::write(
+    let filter = log_filter(&q);
+    let rows = table::chunked(CSV_CHUNK, move |seek, limit| {
+        let (app, filter) = (app.clone(), filter.clone());
+        async move { app.store.fleet_event_seek(&filter, seek, limit).await }
+    });
+    Ok(crate::csv_export::stream(
+        "agent-logs.csv",
         [
             "time", "computer", "severity", "runbook", "phase", "step", "message",
         ],
-        rows.into_iter().map(|r| {
+        rows,
+        move |r| {
             [
                 r.event.at.to_rfc3339(),
                 r.computer_name,
@@ -126,7 +133,6 @@ pub async fn csv(
                 r.event.step.unwrap_or_default(),
                 r.event.message,
             ]
-        }),
-    )?;
-    Ok(crate::csv_export::download("agent-logs.csv", body).into_response())
+        },
+    ))
 }

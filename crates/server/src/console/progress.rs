@@ -14,8 +14,12 @@ use serde::Deserialize;
 
 use super::table::{self, link};
 use super::Viewer;
+
 use crate::migration::progress::{self as progress, DeviceCounts, StatusCounts};
 use crate::{App, Result};
+
+/// Rows each statement of a CSV export reads.
+const CSV_CHUNK: u64 = 5_000;
 
 /// Seconds between refreshes of the dashboard's charts.
 const REFRESH_SECONDS: u32 = 10;
@@ -38,9 +42,6 @@ pub struct DeviceFilter {
     /// A computer name, `*` as wildcard.
     #[serde(default)]
     pub computer: Option<String>,
-    /// The page of the table.
-    #[serde(default)]
-    pub page: Option<usize>,
 }
 
 fn text(v: &Option<String>) -> &str {
@@ -296,11 +297,15 @@ pub async fn list(
     State(app): State<App>,
     viewer: Viewer,
     Query(filter): Query<DeviceFilter>,
+    Query(cursor): Query<table::Cursor>,
 ) -> Result<Response> {
     let chosen = filter.parsed();
-    let total = progress::device_total(&app, &chosen).await?;
-    let (page, offset) = table::page_at(total, filter.page.map(|p| p as u64));
-    let shown = progress::devices(&app, &chosen, offset, table::PER_PAGE as u64).await?;
+    let (total, page, shown) = table::seek_paged(
+        progress::device_total(&app, &chosen),
+        &cursor,
+        |seek, limit| progress::devices_seek(&app, &chosen, seek, limit),
+    )
+    .await?;
     let (batches, runbooks) = names(&app).await?;
     let pairs = filter.pairs(None);
     let more = html! {
@@ -329,7 +334,7 @@ pub async fn list(
         table {
             thead { tr { th { "Computer" } th { "Batch" } th { "Runbook" } th { "Status" } th { "Phase" } } }
             tbody {
-                @for d in &shown {
+                @for d in &shown.rows {
                     tr {
                         td {
                             @if let Some(agent) = d.agent { a href=(format!("/agents/{agent}")) { (d.computer_name) } }
@@ -343,7 +348,7 @@ pub async fn list(
                 }
             }
         }
-        (table::pager("/devices", &pairs, page, usize::try_from(total).unwrap_or(usize::MAX)))
+        (table::seek_pager("/devices", &pairs, page, total, &shown))
     };
     Ok(viewer.agent_page("Runbook status", body))
 }
@@ -357,9 +362,14 @@ pub async fn csv(
     viewer
         .caller
         .require(crate::auth::Area::Agent, crate::auth::Access::Read)?;
-    let rows = progress::devices(&app, &filter.parsed(), 0, u64::MAX).await?;
     let (batches, runbooks) = names(&app).await?;
-    let body = crate::csv_export::write(
+    let chosen = filter.parsed();
+    let rows = table::chunked(CSV_CHUNK, move |seek, limit| {
+        let (app, chosen) = (app.clone(), chosen.clone());
+        async move { progress::devices_seek(&app, &chosen, seek, limit).await }
+    });
+    Ok(crate::csv_export::stream(
+        "runbook-status.csv",
         [
             "computer",
             "objectGuid",
@@ -368,16 +378,16 @@ pub async fn csv(
             "status",
             "phase",
         ],
-        rows.iter().map(|d| {
+        rows,
+        move |d| {
             [
-                d.computer_name.clone(),
+                d.computer_name,
                 d.computer.to_string(),
                 batches.get(&d.batch).cloned().unwrap_or_default(),
                 runbooks.get(&d.runbook).cloned().unwrap_or_default(),
                 d.status.label().to_string(),
                 d.phase.map(|p| p.label().to_string()).unwrap_or_default(),
             ]
-        }),
-    )?;
-    Ok(crate::csv_export::download("runbook-status.csv", body).into_response())
+        },
+    ))
 }

@@ -161,15 +161,16 @@ pub async fn agent_details(
     State(app): State<App>,
     viewer: Viewer,
     Query(q): Query<Filters>,
+    Query(cursor): Query<table::Cursor>,
 ) -> Result<Response> {
     if !viewer.may(Area::Agent, Access::Read) {
         return Ok(viewer.agent_page("Agent details", html! {}));
     }
     let filter = run_filter(&q);
-    let (total, page, rows) = table::paged(
+    let (total, page, rows) = table::seek_paged(
         app.store.run_report_count(&filter),
-        q.page(),
-        |offset, limit| app.store.run_report(&filter, offset, limit),
+        &cursor,
+        |seek, limit| app.store.run_seek(&filter, seek, limit),
     )
     .await?;
     let (batches, runbooks) = super::progress::names(&app).await?;
@@ -192,7 +193,7 @@ pub async fn agent_details(
         table {
             thead { tr { th { "Computer" } th { "Batch" } th { "Runbook" } th { "Phase" } th { "Status" } th { "Last update" } th { "Last error" } } }
             tbody {
-                @for r in &rows {
+                @for r in &rows.rows {
                     tr {
                         td { a href=(format!("/agents/{}", r.agent)) { (r.computer_name) } }
                         td { @if let Some(b) = r.batch { (batches.get(&b).cloned().unwrap_or_default()) } }
@@ -205,8 +206,8 @@ pub async fn agent_details(
                 }
             }
         }
-        @if rows.is_empty() { p.muted { "No run matches." } }
-        (table::pager("/reports/agent-details", &pairs, page, usize::try_from(total).unwrap_or(usize::MAX)))
+        @if rows.rows.is_empty() { p.muted { "No run matches." } }
+        (table::seek_pager("/reports/agent-details", &pairs, page, total, &rows))
     };
     Ok(viewer.agent_page("Agent details", body))
 }

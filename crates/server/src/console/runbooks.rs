@@ -518,6 +518,29 @@ pub async fn save_tab(
             )
             .await
         }
+        None if super::tab_form::Action::of(&pairs).is_some() => {
+            // Add, Remove and Copy To change the form, not the runbook: it is drawn again with
+            // the change, and only Save stores it.
+            let action = super::tab_form::Action::of(&pairs).ok_or(Error::NotFound("action"))?;
+            let (shown, errors, status) = match super::tab_form::apply(&original, &pairs, &action) {
+                Ok(next) => (next, Errors::default(), StatusCode::OK),
+                Err(errors) => (pairs.clone(), errors, StatusCode::UNPROCESSABLE_ENTITY),
+            };
+            let body = editor(
+                &app,
+                &viewer,
+                &original,
+                tab,
+                &errors,
+                Typed::PostedFields(&shown),
+            )
+            .await?;
+            Ok((
+                status,
+                viewer.layout(&format!("Runbook {}", original.name), body),
+            )
+                .into_response())
+        }
         None => {
             let changed = super::tab_form::read(&original, tab, &pairs);
             save(

@@ -2,13 +2,16 @@
 //! with the same rows as CSV.
 
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::html;
 use model::ids::DirectoryId;
 use serde::Deserialize;
 
-use super::table::{self, link, PER_PAGE};
+use super::table::{self, link};
 use super::Viewer;
+
+/// Rows each statement of a CSV export reads.
+const CSV_CHUNK: u64 = 5_000;
 use crate::auth::{Access, Area};
 use crate::store::translation_pages::TranslationFilter;
 use crate::{App, Result};
@@ -20,8 +23,6 @@ pub struct TranslationQuery {
     search: Option<String>,
     #[serde(default)]
     directory: Option<String>,
-    #[serde(default)]
-    page: Option<u64>,
 }
 
 fn text(v: &Option<String>) -> &str {
@@ -42,6 +43,7 @@ pub async fn page(
     State(app): State<App>,
     viewer: Viewer,
     Query(q): Query<TranslationQuery>,
+    Query(cursor): Query<table::Cursor>,
 ) -> Result<Response> {
     if !viewer.may(Area::Sync, Access::Read) {
         return Ok(viewer.sync_page("Translation table", html! {}));
@@ -49,12 +51,12 @@ pub async fn page(
     let mut directories = app.store.directories().await?;
     directories.sort_by(|a, b| a.name.cmp(&b.name));
     let filter = q.filter();
-    let total = app.store.translation_count(&filter).await?;
-    let (page, offset) = table::page_at(total, q.page);
-    let shown = app
-        .store
-        .translation_page(&filter, offset, PER_PAGE as u64)
-        .await?;
+    let (total, page, shown) = table::seek_paged(
+        app.store.translation_count(&filter),
+        &cursor,
+        |seek, limit| app.store.translation_seek(&filter, seek, limit),
+    )
+    .await?;
     let pairs = [
         ("search", text(&q.search)),
         ("directory", text(&q.directory)),
@@ -62,7 +64,7 @@ pub async fn page(
     let body = html! {
         h1 { "Translation table" }
         form.filters method="get" action="/translations" {
-            label { "Search names, UPNs, SIDs" input name="search" value=(text(&q.search)); }
+            label { "Name or UPN starts with, or SID" input name="search" value=(text(&q.search)) placeholder="ada* or S-1-5-21-…"; }
             label { "Directory" select name="directory" {
                 option value="" { "Every directory" }
                 @for d in &directories { option value=(d.id) selected[text(&q.directory) == d.id.to_string()] { (d.name) } }
@@ -73,7 +75,7 @@ pub async fn page(
         table {
             thead { tr { th { "Kind" } th { "Source" } th { "Source SID" } th { "Target" } th { "Target SID" } } }
             tbody {
-                @for e in &shown {
+                @for e in &shown.rows {
                     tr {
                         td { (e.kind.as_str()) }
                         td { a href=(format!("/objects/{}/{}", e.source.directory, e.source.guid)) { (e.source.name) } @if let Some(u) = &e.source.upn { br; span.muted { (u) } } }
@@ -84,7 +86,7 @@ pub async fn page(
                 }
             }
         }
-        (table::pager("/translations", &pairs, page, usize::try_from(total).unwrap_or(usize::MAX)))
+        (table::seek_pager("/translations", &pairs, page, total, &shown))
     };
     Ok(viewer.sync_page("Translation table", body))
 }
@@ -96,11 +98,13 @@ pub async fn csv(
     Query(q): Query<TranslationQuery>,
 ) -> Result<Response> {
     viewer.caller.require(Area::Sync, Access::Read)?;
-    let all = app
-        .store
-        .translation_page(&q.filter(), 0, u64::MAX >> 1)
-        .await?;
-    let body = crate::csv_export::write(
+    let filter = q.filter();
+    let rows = table::chunked(CSV_CHUNK, move |seek, limit| {
+        let (app, filter) = (app.clone(), filter.clone());
+        async move { app.store.translation_seek(&filter, seek, limit).await }
+    });
+    Ok(crate::csv_export::stream(
+        "translation-table.csv",
         [
             "kind",
             "source_name",
@@ -112,19 +116,19 @@ pub async fn csv(
             "target_sid",
             "target_guid",
         ],
-        all.iter().map(|e| {
+        rows,
+        |e| {
             [
                 e.kind.as_str().to_string(),
-                e.source.name.clone(),
-                e.source.upn.clone().unwrap_or_default(),
+                e.source.name,
+                e.source.upn.unwrap_or_default(),
                 e.source.sid.to_string(),
                 e.source.guid.to_string(),
-                e.target.name.clone(),
-                e.target.upn.clone().unwrap_or_default(),
+                e.target.name,
+                e.target.upn.unwrap_or_default(),
                 e.target.sid.to_string(),
                 e.target.guid.to_string(),
             ]
-        }),
-    )?;
-    Ok(crate::csv_export::download("translation-table.csv", body).into_response())
+        },
+    ))
 }

@@ -226,6 +226,21 @@ pub async fn device_total(app: &App, filter: &DeviceFilter) -> Result<u64> {
     app.store.device_total(&query(filter, &waiting)).await
 }
 
+fn device_status(
+    r: DeviceRow,
+    waiting: &HashMap<(BatchId, RunbookId), AgentStatus>,
+) -> DeviceStatus {
+    DeviceStatus {
+        status: shown(r.status, r.batch, r.runbook, waiting),
+        batch: r.batch,
+        runbook: r.runbook,
+        computer: r.computer,
+        computer_name: r.computer_name,
+        agent: r.agent,
+        phase: r.phase,
+    }
+}
+
 /// The devices `filter` keeps, by computer name, `limit` after `offset`: No Agent without an
 /// agent; Not Available or Not Started (by time) with an agent but no run; else the run's
 /// status and phase.
@@ -242,16 +257,32 @@ pub async fn devices(
         .await?;
     Ok(rows
         .into_iter()
-        .map(|r: DeviceRow| DeviceStatus {
-            status: shown(r.status, r.batch, r.runbook, &waiting),
-            batch: r.batch,
-            runbook: r.runbook,
-            computer: r.computer,
-            computer_name: r.computer_name,
-            agent: r.agent,
-            phase: r.phase,
-        })
+        .map(|r| device_status(r, &waiting))
         .collect())
+}
+
+/// The devices `filter` keeps, as [`devices`] gives them, `limit` from `seek`: a page read by
+/// key, with the keys of its first and last rows.
+pub async fn devices_seek(
+    app: &App,
+    filter: &DeviceFilter,
+    seek: crate::store::seek::Seek,
+    limit: u64,
+) -> Result<crate::store::seek::SeekPage<DeviceStatus>> {
+    let (waiting, _) = waiting(app).await?;
+    let page = app
+        .store
+        .device_seek(&query(filter, &waiting), seek, limit)
+        .await?;
+    Ok(crate::store::seek::SeekPage {
+        rows: page
+            .rows
+            .into_iter()
+            .map(|r| device_status(r, &waiting))
+            .collect(),
+        first: page.first,
+        last: page.last,
+    })
 }
 
 /// Counts, for every computer a batch selects and every assignment of that batch, the status it

@@ -13,6 +13,8 @@ use crate::Result;
 
 const SQLITE_TRIGGERS: &str = include_str!("batch_devices/sqlite.sql");
 const POSTGRES_TRIGGERS: &str = include_str!("batch_devices/postgres.sql");
+const SQLITE_INDEXES: &str = include_str!("console_indexes/sqlite.sql");
+const POSTGRES_INDEXES: &str = include_str!("console_indexes/postgres.sql");
 
 /// The stored status of a device that has an agent but no run of the runbook yet: Not Available
 /// or Not Started, which the assignment's dates decide when it is read.
@@ -207,15 +209,17 @@ pub(super) fn devices_change(old: &Batch, new: &Batch) -> bool {
 }
 
 impl Store {
-    /// Installs (or replaces) the triggers that keep the device rows and counts, and writes the
-    /// rows of any batch stored before they were kept.
+    /// Installs (or replaces) the triggers that keep the device rows and counts, creates the
+    /// console's search indexes when missing, and writes the rows of any batch stored before
+    /// they were kept.
     pub(super) async fn keep_device_counts(&self) -> Result<()> {
-        let sql = match self.backend() {
-            Backend::Sqlite => SQLITE_TRIGGERS,
-            Backend::Postgres => POSTGRES_TRIGGERS,
+        let (sql, indexes) = match self.backend() {
+            Backend::Sqlite => (SQLITE_TRIGGERS, SQLITE_INDEXES),
+            Backend::Postgres => (POSTGRES_TRIGGERS, POSTGRES_INDEXES),
         };
         let mut tx = self.pool().begin().await?;
         (&mut *tx).execute(sql).await?;
+        (&mut *tx).execute(indexes).await?;
         tx.commit().await?;
         let missing = sqlx::query(
             "SELECT spec FROM batches b WHERE NOT EXISTS \
@@ -299,22 +303,60 @@ impl Store {
             n + 2
         );
         let rows = self.page_of(&sql, &c.binds, offset, limit).await?;
-        rows.iter()
-            .map(|row| {
-                let agent: Option<String> = row.try_get("agent")?;
-                Ok(DeviceRow {
-                    batch: parse_text("batch id", &row.try_get::<String, _>("batch")?)?,
-                    runbook: parse_text("runbook id", &row.try_get::<String, _>("runbook")?)?,
-                    computer: parse_text("computer guid", &row.try_get::<String, _>("computer")?)?,
-                    computer_name: row.try_get("computer_name")?,
-                    agent: agent
-                        .as_deref()
-                        .map(|a| parse_text("agent id", a))
-                        .transpose()?,
-                    status: stored_status(&row.try_get::<String, _>("status")?)?,
-                    phase: stored_phase(row.try_get("phase")?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(device_row).collect()
     }
+
+    /// The devices `query` keeps, by computer name, `limit` from `seek`.
+    pub async fn device_seek(
+        &self,
+        query: &DeviceQuery,
+        seek: super::seek::Seek,
+        limit: u64,
+    ) -> Result<super::seek::SeekPage<DeviceRow>> {
+        let c = query.conditions();
+        let conditions = match c.sql() {
+            s if s.is_empty() => "WHERE 1 = 1".to_string(),
+            s => s,
+        };
+        self.seek_of(
+            (
+                "batch, runbook, computer, computer_name, agent, status, phase",
+                &format!("FROM batch_devices {conditions}"),
+            ),
+            &c.binds,
+            DEVICE_ORDER,
+            seek,
+            limit,
+            device_row,
+        )
+        .await
+    }
+}
+
+/// Runbook Status' order: by computer name, then computer, batch and runbook.
+const DEVICE_ORDER: super::seek::Order = super::seek::Order {
+    columns: &[
+        super::seek::KeyColumn("name_key", false),
+        super::seek::KeyColumn("computer", false),
+        super::seek::KeyColumn("batch", false),
+        super::seek::KeyColumn("runbook", false),
+    ],
+    descending: false,
+    lead: 0,
+};
+
+fn device_row(row: &sqlx::any::AnyRow) -> Result<DeviceRow> {
+    let agent: Option<String> = row.try_get("agent")?;
+    Ok(DeviceRow {
+        batch: parse_text("batch id", &row.try_get::<String, _>("batch")?)?,
+        runbook: parse_text("runbook id", &row.try_get::<String, _>("runbook")?)?,
+        computer: parse_text("computer guid", &row.try_get::<String, _>("computer")?)?,
+        computer_name: row.try_get("computer_name")?,
+        agent: agent
+            .as_deref()
+            .map(|a| parse_text("agent id", a))
+            .transpose()?,
+        status: stored_status(&row.try_get::<String, _>("status")?)?,
+        phase: stored_phase(row.try_get("phase")?)?,
+    })
 }

@@ -385,22 +385,49 @@ impl Store {
         // SQLite's LIKE ignores the case of ASCII letters as its LOWER does, and PostgreSQL's
         // ILIKE ignores case: neither lowers every value of every object first, which took
         // most of a search's time.
-        let like = match self.backend() {
+        let backend = self.backend();
+        let like = match backend {
             super::Backend::Sqlite => "LIKE",
             super::Backend::Postgres => "ILIKE",
         };
-        let sql = format!(
-            "SELECT directory, guid, kind, name, upn, sam FROM directory_objects \
-             WHERE ($1 = '' OR directory = $1) AND (name {like} $2 ESCAPE '\\' \
-             OR upn {like} $2 ESCAPE '\\' OR sam {like} $2 ESCAPE '\\' \
-             OR mail {like} $2 ESCAPE '\\') ORDER BY name, guid LIMIT $3"
-        );
-        let rows = sqlx::query(&sql)
+        let columns = "directory, guid, kind, name, upn, sam";
+        let prefix = super::starts::lowered(search.trim(), backend);
+        let prefix = prefix.split('*').next().unwrap_or_default();
+        let sql = if prefix.is_empty() {
+            // A search that starts with `*` reads every object.
+            format!(
+                "SELECT {columns} FROM directory_objects \
+                 WHERE ($1 = '' OR directory = $1) AND (name {like} $2 ESCAPE '\\' \
+                 OR upn {like} $2 ESCAPE '\\' OR sam {like} $2 ESCAPE '\\' \
+                 OR mail {like} $2 ESCAPE '\\') ORDER BY name, guid LIMIT $3"
+            )
+        } else {
+            // Else each column's index gives the objects it starts with, and only those are
+            // matched against the whole pattern.
+            let arms: Vec<String> = ["name", "upn", "sam", "mail"]
+                .iter()
+                .map(|c| {
+                    format!(
+                        "SELECT {columns} FROM directory_objects WHERE ($1 = '' OR directory = $1) \
+                         AND {} AND {c} {like} $2 ESCAPE '\\'",
+                        super::starts::starts_with(c, "$4", "$5", backend)
+                    )
+                })
+                .collect();
+            format!(
+                "SELECT {columns} FROM ({}) o ORDER BY name, guid LIMIT $3",
+                arms.join(" UNION ")
+            )
+        };
+        let (lo, hi) = super::starts::bounds(prefix);
+        let mut query = sqlx::query(&sql)
             .bind(directory.map(|d| d.to_string()).unwrap_or_default())
             .bind(pattern)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+            .bind(limit);
+        if !prefix.is_empty() {
+            query = query.bind(lo).bind(hi);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         rows.iter()
             .map(|row| {
                 let kind: String = row.try_get("kind")?;
@@ -418,12 +445,13 @@ impl Store {
             .collect()
     }
 
-    /// The devices where a profile of `sid` was harvested.
+    /// The devices where a profile of `sid` was harvested: the first 1,000 by computer name, so
+    /// a report on a SID found everywhere stays quick.
     pub async fn profiles_of(&self, sid: &secdesc::Sid) -> Result<Vec<ProfileSeen>> {
         let rows = sqlx::query(
             "SELECT a.id, a.computer_name, a.directory, a.computer_guid, p.path, p.last_used \
              FROM harvested_profiles p JOIN agents a ON a.id = p.agent WHERE p.sid = $1 \
-             ORDER BY a.computer_name, p.path",
+             ORDER BY a.computer_name, p.path LIMIT 1000",
         )
         .bind(sid.to_string())
         .fetch_all(self.pool())

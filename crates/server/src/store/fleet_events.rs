@@ -58,7 +58,9 @@ pub(super) fn like(pattern: &str, contains: bool) -> String {
     out
 }
 
-const WHERE: &str = "FROM agent_events e JOIN agents a ON a.id = e.agent \
+/// The events and their filters; `{join}` is [`Store::agents_first`]'s, here keeping the events
+/// the outer loop on SQLite, walked newest first through `agent_events_newest`.
+const WHERE: &str = "FROM agent_events e {join} agents a ON a.id = e.agent \
      WHERE ($1 = '' OR e.level = $1) AND ($2 = '' OR e.phase = $2) AND ($3 = '' OR e.runbook = $3) \
      AND ($4 = '' OR LOWER(a.computer_name) LIKE LOWER($4) ESCAPE '!') \
      AND ($5 = '' OR LOWER(e.message) LIKE LOWER($5) ESCAPE '!')";
@@ -88,10 +90,60 @@ impl FleetEventFilter {
     }
 }
 
+/// Agent Logs' order: newest first (ties by agent and sequence, newest first too).
+const ORDER: super::seek::Order = super::seek::Order {
+    columns: &[
+        super::seek::KeyColumn("e.at", true),
+        super::seek::KeyColumn("e.agent", false),
+        super::seek::KeyColumn("e.seq", true),
+    ],
+    descending: true,
+    lead: 0,
+};
+
+fn fleet_event(row: &sqlx::any::AnyRow) -> Result<FleetEvent> {
+    Ok(FleetEvent {
+        agent: parse_text("agent id", &row.try_get::<String, _>("agent_id")?)?,
+        computer_name: row.try_get("computer_name")?,
+        event: super::events::event_from_row(row)?,
+    })
+}
+
 impl Store {
+    /// The events `filter` keeps, newest first, `limit` of them from `seek`.
+    pub async fn fleet_event_seek(
+        &self,
+        filter: &FleetEventFilter,
+        seek: super::seek::Seek,
+        limit: u64,
+    ) -> Result<super::seek::SeekPage<FleetEvent>> {
+        self.seek_of(
+            (
+                "e.agent AS agent_id, a.computer_name, e.seq, e.at, e.level, e.runbook, e.phase, \
+                 e.step, e.status, e.message",
+                &self.agents_first(WHERE),
+            ),
+            &filter.binds(),
+            ORDER,
+            seek,
+            limit,
+            fleet_event,
+        )
+        .await
+    }
+
     /// How many events `filter` keeps.
     pub async fn fleet_event_count(&self, filter: &FleetEventFilter) -> Result<u64> {
-        let sql = format!("SELECT COUNT(*) {WHERE}");
+        let binds = filter.binds();
+        // Without a computer to match, the agents are not needed to count the events.
+        let sql = if binds[3].is_empty() {
+            "SELECT COUNT(*) FROM agent_events e WHERE ($1 = '' OR e.level = $1) \
+             AND ($2 = '' OR e.phase = $2) AND ($3 = '' OR e.runbook = $3) \
+             AND ($4 = '') AND ($5 = '' OR LOWER(e.message) LIKE LOWER($5) ESCAPE '!')"
+                .to_string()
+        } else {
+            format!("SELECT COUNT(*) {}", self.agents_first(WHERE))
+        };
         let mut query = sqlx::query_scalar::<_, i64>(&sql);
         for b in filter.binds() {
             query = query.bind(b);
@@ -106,28 +158,10 @@ impl Store {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<FleetEvent>> {
-        let sql = format!(
-            "SELECT e.agent AS agent_id, a.computer_name, e.seq, e.at, e.level, e.runbook, e.phase, \
-             e.step, e.status, e.message {WHERE} ORDER BY e.at DESC, e.agent, e.seq DESC LIMIT $6 OFFSET $7"
-        );
-        let mut query = sqlx::query(&sql);
-        for b in filter.binds() {
-            query = query.bind(b);
-        }
-        let rows = query
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(FleetEvent {
-                    agent: parse_text("agent id", &row.try_get::<String, _>("agent_id")?)?,
-                    computer_name: row.try_get("computer_name")?,
-                    event: super::events::event_from_row(row)?,
-                })
-            })
-            .collect()
+        Ok(self
+            .fleet_event_seek(filter, super::seek::Seek::Offset(offset), limit)
+            .await?
+            .rows)
     }
 }
 

@@ -175,6 +175,8 @@ pub mod removals;
 pub mod reports;
 pub mod schedule;
 pub mod sealing;
+pub mod seek;
+mod starts;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod translation_pages;

@@ -131,6 +131,17 @@ const RUN_WHERE: &str = "FROM agents a {join} agent_runs r ON r.agent = a.id \
      AND ($3 = '' OR r.phase = $3) AND ($4 = '' OR r.status = $4) \
      AND ($5 = '' OR LOWER(a.computer_name) LIKE LOWER($5) ESCAPE '!')";
 
+/// Agent Details' order: by computer, agent and runbook; the agents' part is `agents_by_name`.
+const RUN_ORDER: super::seek::Order = super::seek::Order {
+    columns: &[
+        super::seek::KeyColumn("a.computer_name", false),
+        super::seek::KeyColumn("a.id", false),
+        super::seek::KeyColumn("r.runbook", false),
+    ],
+    descending: false,
+    lead: 2,
+};
+
 impl RunFilter {
     fn binds(&self) -> [String; 5] {
         [
@@ -436,7 +447,7 @@ impl Store {
     /// agents the outer loop, walked in name order by `agents_by_name`, so a page stops after
     /// its rows; without statistics SQLite's planner would otherwise read every row and sort.
     /// PostgreSQL's planner has its statistics and gets a plain `JOIN`.
-    fn agents_first(&self, from: &str) -> String {
+    pub(super) fn agents_first(&self, from: &str) -> String {
         let join = match self.backend() {
             super::Backend::Sqlite => "CROSS JOIN",
             super::Backend::Postgres => "JOIN",
@@ -446,8 +457,40 @@ impl Store {
 
     /// How many runs `filter` keeps.
     pub async fn run_report_count(&self, filter: &RunFilter) -> Result<u64> {
-        let sql = format!("SELECT COUNT(*) {}", self.agents_first(RUN_WHERE));
-        self.count_of(&sql, &filter.binds()).await
+        let binds = filter.binds();
+        // Without a computer to match, the agents are not needed to count the runs (a run goes
+        // with its agent).
+        let sql = if binds[4].is_empty() {
+            "SELECT COUNT(*) FROM agent_runs r WHERE ($1 = '' OR r.batch = $1) \
+             AND ($2 = '' OR r.runbook = $2) AND ($3 = '' OR r.phase = $3) \
+             AND ($4 = '' OR r.status = $4) AND ($5 = '')"
+                .to_string()
+        } else {
+            format!("SELECT COUNT(*) {}", self.agents_first(RUN_WHERE))
+        };
+        self.count_of(&sql, &binds).await
+    }
+
+    /// The runs `filter` keeps, by computer, `limit` from `seek`.
+    pub async fn run_seek(
+        &self,
+        filter: &RunFilter,
+        seek: super::seek::Seek,
+        limit: u64,
+    ) -> Result<super::seek::SeekPage<RunRow>> {
+        self.seek_of(
+            (
+                "r.agent, a.computer_name, r.runbook, r.batch, r.status, r.phase, \
+                 r.last_update, r.last_error",
+                &self.agents_first(RUN_WHERE),
+            ),
+            &filter.binds(),
+            RUN_ORDER,
+            seek,
+            limit,
+            run_row,
+        )
+        .await
     }
 
     /// The runs `filter` keeps, by computer, `limit` after `offset`.

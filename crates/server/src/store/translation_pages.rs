@@ -1,66 +1,135 @@
 //! The translation table a page at a time: searched and filtered by directory in SQL, counted
 //! there, so a page answers quickly however many objects were matched.
+//!
+//! A search finds the rows whose source or target name or UPN starts with the text (ignoring
+//! case), or whose source or target SID is the text; `*` in the text stands for any run of
+//! characters. Each of those is a range of an index (`console_indexes/`), so a search reads only
+//! the rows it finds; a text that starts with `*` reads every row.
 
 use model::directory::TranslationEntry;
 use model::ids::DirectoryId;
 
+use super::seek::{KeyColumn, Order, Seek, SeekPage};
 use super::translations::{entry_from_row, COLUMNS};
-use super::Store;
+use super::{Backend, Store};
 use crate::Result;
 
 /// Which rows: every field optional.
 #[derive(Debug, Clone, Default)]
 pub struct TranslationFilter {
-    /// Text any name, UPN or SID of the row contains, ignoring case.
+    /// The start of a name or UPN of the row, or one of its SIDs whole, ignoring case; `*` for
+    /// any run of characters.
     pub search: Option<String>,
     /// A directory the row's source or target is in.
     pub directory: Option<DirectoryId>,
 }
 
-/// The conditions of a filter: `$1` the `LIKE` pattern or empty, `$2` the directory or empty.
-const WHERE: &str = "WHERE ($1 = '' OR LOWER(source_name) LIKE $1 ESCAPE '!' \
-     OR LOWER(target_name) LIKE $1 ESCAPE '!' OR LOWER(COALESCE(source_upn, '')) LIKE $1 ESCAPE '!' \
-     OR LOWER(COALESCE(target_upn, '')) LIKE $1 ESCAPE '!' OR LOWER(source_sid) LIKE $1 ESCAPE '!' \
-     OR LOWER(target_sid) LIKE $1 ESCAPE '!' \
-     OR LOWER(COALESCE(source_on_premises_sid, '')) LIKE $1 ESCAPE '!' \
-     OR LOWER(COALESCE(source_sid_history, '')) LIKE $1 ESCAPE '!' \
-     OR LOWER(COALESCE(target_on_premises_sid, '')) LIKE $1 ESCAPE '!') \
-     AND ($2 = '' OR source_directory = $2 OR target_directory = $2)";
+/// The table's order: by source name, then the rest of the primary key.
+const ORDER: Order = Order {
+    columns: &[
+        KeyColumn("source_name", false),
+        KeyColumn("source_guid", false),
+        KeyColumn("target_directory", false),
+    ],
+    descending: false,
+    lead: 0,
+};
 
-impl TranslationFilter {
-    /// The search as a lower-case `LIKE` pattern matching it anywhere (`!` escapes), and the
-    /// directory, each empty when not given.
-    fn binds(&self) -> [String; 2] {
-        let search = self.search.as_deref().map(str::trim).unwrap_or_default();
-        let pattern = if search.is_empty() {
-            String::new()
-        } else {
-            let mut out = String::from("%");
-            for c in search.to_lowercase().chars() {
-                if matches!(c, '%' | '_' | '!') {
-                    out.push('!');
+/// The lower-cased columns a search looks at the start of.
+const STARTS: [&str; 4] = ["source_name", "target_name", "source_upn", "target_upn"];
+
+/// A search's parts: the lower-cased text before the first `*` (what the indexes find), the
+/// whole text as a `LIKE` pattern when it has a `*` (`!` escapes), and the text as a SID.
+#[derive(Debug, PartialEq, Eq)]
+struct Search {
+    prefix: String,
+    pattern: Option<String>,
+    sid: String,
+}
+
+impl Search {
+    /// `text` lower-cased as the backend's `LOWER` does: SQLite's lowers ASCII letters only.
+    fn new(text: &str, backend: Backend) -> Option<Search> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        let lower = super::starts::lowered(text, backend);
+        let prefix = lower.split('*').next().unwrap_or_default().to_string();
+        let pattern = lower.contains('*').then(|| {
+            let mut out = String::new();
+            for c in lower.chars() {
+                match c {
+                    '*' => out.push('%'),
+                    '%' | '_' | '!' => {
+                        out.push('!');
+                        out.push(c);
+                    }
+                    c => out.push(c),
                 }
-                out.push(c);
             }
             out.push('%');
             out
-        };
-        [
+        });
+        Some(Search {
+            prefix,
             pattern,
-            self.directory.map(|d| d.to_string()).unwrap_or_default(),
-        ]
+            sid: text.to_uppercase(),
+        })
+    }
+}
+
+impl TranslationFilter {
+    /// `FROM …` (the rows the search finds, or the whole table) with `WHERE` and its binds.
+    fn rows_and_conditions(&self, backend: Backend) -> (String, Vec<String>) {
+        let mut binds = Vec::new();
+        let mut bind = |v: String| {
+            binds.push(v);
+            format!("${}", binds.len())
+        };
+        let search = self.search.as_deref().and_then(|s| Search::new(s, backend));
+        let from = match search {
+            None => "translations".to_string(),
+            Some(s) => {
+                let (lo, hi) = super::starts::bounds(&s.prefix);
+                let (lo, hi) = (bind(lo), bind(hi));
+                let like = s.pattern.map(&mut bind);
+                let mut arms: Vec<String> = STARTS
+                    .iter()
+                    .map(|c| {
+                        let mut arm = super::starts::starts_with(c, &lo, &hi, backend);
+                        if let Some(like) = &like {
+                            arm.push_str(&format!(" AND LOWER({c}) LIKE {like} ESCAPE '!'"));
+                        }
+                        format!("SELECT {COLUMNS} FROM translations WHERE {arm}")
+                    })
+                    .collect();
+                let sid = bind(s.sid);
+                for c in ["source_sid", "target_sid"] {
+                    arms.push(format!(
+                        "SELECT {COLUMNS} FROM translations WHERE {c} = {sid}"
+                    ));
+                }
+                format!("({}) t", arms.join(" UNION "))
+            }
+        };
+        let directory = self.directory.map(|d| d.to_string()).unwrap_or_default();
+        let d = bind(directory);
+        (
+            format!(
+                "FROM {from} WHERE ({d} = '' OR source_directory = {d} OR target_directory = {d})"
+            ),
+            binds,
+        )
     }
 }
 
 impl Store {
     /// How many translation rows `filter` keeps.
     pub async fn translation_count(&self, filter: &TranslationFilter) -> Result<u64> {
-        let sql = format!("SELECT COUNT(*) FROM translations {WHERE}");
-        let mut query = sqlx::query_scalar::<_, i64>(&sql);
-        for b in filter.binds() {
-            query = query.bind(b);
-        }
-        Ok(u64::try_from(query.fetch_one(self.pool()).await?).unwrap_or(0))
+        let (from_where, binds) = filter.rows_and_conditions(self.backend());
+        self.count_of(&format!("SELECT COUNT(*) {from_where}"), &binds)
+            .await
     }
 
     /// The translation rows `filter` keeps, by source name, `limit` of them after skipping
@@ -71,37 +140,58 @@ impl Store {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<TranslationEntry>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM translations {WHERE} ORDER BY source_name, source_guid \
-             LIMIT $3 OFFSET $4"
-        );
-        let mut query = sqlx::query(&sql);
-        for b in filter.binds() {
-            query = query.bind(b);
-        }
-        let rows = query
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(entry_from_row).collect()
+        Ok(self
+            .translation_seek(filter, Seek::Offset(offset), limit)
+            .await?
+            .rows)
+    }
+
+    /// The translation rows `filter` keeps, by source name, `limit` of them from `seek`.
+    pub async fn translation_seek(
+        &self,
+        filter: &TranslationFilter,
+        seek: Seek,
+        limit: u64,
+    ) -> Result<SeekPage<TranslationEntry>> {
+        let (from_where, binds) = filter.rows_and_conditions(self.backend());
+        self.seek_of(
+            (COLUMNS, &from_where),
+            &binds,
+            ORDER,
+            seek,
+            limit,
+            entry_from_row,
+        )
+        .await
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::TranslationFilter;
+    use super::{Backend, Search};
 
     #[test]
-    fn the_search_matches_anywhere_and_like_characters_are_escaped() {
-        let f = TranslationFilter {
-            search: Some(" Ada_1%! ".into()),
-            directory: None,
-        };
-        assert_eq!(f.binds(), ["%ada!_1!%!!%".to_string(), String::new()]);
+    fn a_search_is_a_start_unless_it_has_wildcards_and_like_characters_are_escaped() {
         assert_eq!(
-            TranslationFilter::default().binds(),
-            [String::new(), String::new()]
+            Search::new(" Ada ", Backend::Sqlite),
+            Some(Search {
+                prefix: "ada".into(),
+                pattern: None,
+                sid: "ADA".into()
+            })
+        );
+        let wild = Search::new("Ada_1*x%", Backend::Sqlite).expect("a search");
+        assert_eq!(wild.prefix, "ada_1");
+        assert_eq!(wild.pattern.as_deref(), Some("ada!_1%x!%%"));
+        assert_eq!(Search::new("  ", Backend::Sqlite), None);
+        // SQLite's LOWER leaves other letters as they are, PostgreSQL's does not.
+        assert_eq!(
+            Search::new("Émile", Backend::Sqlite).map(|s| s.prefix),
+            Some("Émile".into())
+        );
+        assert_eq!(
+            Search::new("Émile", Backend::Postgres).map(|s| s.prefix),
+            Some("émile".into())
         );
     }
 }

@@ -1,0 +1,14 @@
+-- The indexes behind the console's searches on PostgreSQL, created at every start when missing
+-- (see sqlite.sql). The lower-cased columns are ordered byte by byte (collation "C"), as the
+-- searches compare them, so a range of one holds exactly the values that start with a text.
+CREATE INDEX IF NOT EXISTS translations_source_name_lower ON translations ((LOWER(source_name)) COLLATE "C");
+CREATE INDEX IF NOT EXISTS translations_target_name_lower ON translations ((LOWER(target_name)) COLLATE "C");
+CREATE INDEX IF NOT EXISTS translations_source_upn_lower ON translations ((LOWER(source_upn)) COLLATE "C");
+CREATE INDEX IF NOT EXISTS translations_target_upn_lower ON translations ((LOWER(target_upn)) COLLATE "C");
+CREATE INDEX IF NOT EXISTS translations_target_sid ON translations (target_sid);
+
+-- The Single Object Report's search: the start of an object's name, UPN, sAMAccountName or mail.
+CREATE INDEX IF NOT EXISTS directory_objects_name_lower ON directory_objects ((LOWER(name)) COLLATE "C");
+CREATE INDEX IF NOT EXISTS directory_objects_upn_lower ON directory_objects ((LOWER(upn)) COLLATE "C");
+CREATE INDEX IF NOT EXISTS directory_objects_sam_lower ON directory_objects ((LOWER(sam)) COLLATE "C");
+CREATE INDEX IF NOT EXISTS directory_objects_mail_lower ON directory_objects ((LOWER(mail)) COLLATE "C");
