@@ -2,8 +2,8 @@
 //! there, so a page answers quickly however many objects were matched.
 //!
 //! A search finds the rows whose source or target name or UPN starts with the text (ignoring
-//! case), or whose source or target SID is the text; `*` in the text stands for any run of
-//! characters. Each of those is a range of an index (`console_indexes/`), so a search reads only
+//! case), or whose source or target SID starts with the text; `*` in the text stands for any
+//! run of characters. Each of those is a range of an index (`console_indexes/`), so a search reads only
 //! the rows it finds; a text that starts with `*` reads every row.
 
 use model::directory::TranslationEntry;
@@ -17,8 +17,7 @@ use crate::Result;
 /// Which rows: every field optional.
 #[derive(Debug, Clone, Default)]
 pub struct TranslationFilter {
-    /// The start of a name or UPN of the row, or one of its SIDs whole, ignoring case; `*` for
-    /// any run of characters.
+    /// The start of a name, UPN or SID of the row, ignoring case; `*` for any run of characters.
     pub search: Option<String>,
     /// A directory the row's source or target is in.
     pub directory: Option<DirectoryId>,
@@ -39,7 +38,8 @@ const ORDER: Order = Order {
 const STARTS: [&str; 4] = ["source_name", "target_name", "source_upn", "target_upn"];
 
 /// A search's parts: the lower-cased text before the first `*` (what the indexes find), the
-/// whole text as a `LIKE` pattern when it has a `*` (`!` escapes), and the text as a SID.
+/// whole text as a `LIKE` pattern when it has a `*` (`!` escapes), and the upper-cased text before
+/// the first `*` as the start of a SID.
 #[derive(Debug, PartialEq, Eq)]
 struct Search {
     prefix: String,
@@ -74,7 +74,7 @@ impl Search {
         Some(Search {
             prefix,
             pattern,
-            sid: text.to_uppercase(),
+            sid: text.split('*').next().unwrap_or_default().to_uppercase(),
         })
     }
 }
@@ -104,10 +104,15 @@ impl TranslationFilter {
                         format!("SELECT {COLUMNS} FROM translations WHERE {arm}")
                     })
                     .collect();
-                let sid = bind(s.sid);
+                let (sid_lo, sid_hi) = super::starts::bounds(&s.sid);
+                let (sid_lo, sid_hi) = (bind(sid_lo), bind(sid_hi));
+                let collate = match backend {
+                    Backend::Sqlite => "",
+                    Backend::Postgres => " COLLATE \"C\"",
+                };
                 for c in ["source_sid", "target_sid"] {
                     arms.push(format!(
-                        "SELECT {COLUMNS} FROM translations WHERE {c} = {sid}"
+                        "SELECT {COLUMNS} FROM translations WHERE {c}{collate} >= {sid_lo} AND {c}{collate} < {sid_hi}"
                     ));
                 }
                 format!("({}) t", arms.join(" UNION "))
@@ -182,6 +187,7 @@ mod tests {
         );
         let wild = Search::new("Ada_1*x%", Backend::Sqlite).expect("a search");
         assert_eq!(wild.prefix, "ada_1");
+        assert_eq!(wild.sid, "ADA_1");
         assert_eq!(wild.pattern.as_deref(), Some("ada!_1%x!%%"));
         assert_eq!(Search::new("  ", Backend::Sqlite), None);
         // SQLite's LOWER leaves other letters as they are, PostgreSQL's does not.

@@ -125,6 +125,14 @@ async fn directories_import_match_and_translation_table_over_http() {
         .get("/api/v1/translations?search=alice%20f", &operator)
         .await;
     assert_eq!(table.json().as_array().map(Vec::len), Some(1));
+    let by_sid = t
+        .get("/api/v1/translations?search=s-1-5-21-7-8-9", &operator)
+        .await;
+    assert_eq!(
+        by_sid.json().as_array().map(Vec::len),
+        Some(1),
+        "the start of the target's SID finds its row"
+    );
     let none = t.get("/api/v1/translations?search=nobody", &operator).await;
     assert_eq!(none.json().as_array().map(Vec::len), Some(0));
     let csv = t.get("/api/v1/translations.csv", &operator).await;

@@ -6,6 +6,9 @@ CREATE INDEX IF NOT EXISTS translations_target_name_lower ON translations ((LOWE
 CREATE INDEX IF NOT EXISTS translations_source_upn_lower ON translations ((LOWER(source_upn)) COLLATE "C");
 CREATE INDEX IF NOT EXISTS translations_target_upn_lower ON translations ((LOWER(target_upn)) COLLATE "C");
 CREATE INDEX IF NOT EXISTS translations_target_sid ON translations (target_sid);
+-- The start of a SID, byte by byte whatever the database's collation.
+CREATE INDEX IF NOT EXISTS translations_source_sid_c ON translations (source_sid COLLATE "C");
+CREATE INDEX IF NOT EXISTS translations_target_sid_c ON translations (target_sid COLLATE "C");
 
 -- The Single Object Report's search: the start of an object's name, UPN, sAMAccountName or mail.
 CREATE INDEX IF NOT EXISTS directory_objects_name_lower ON directory_objects ((LOWER(name)) COLLATE "C");
