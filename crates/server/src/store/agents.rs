@@ -11,6 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::certificates::{key_text, public_keys};
+use super::writer::{ContactRow, FactsRow, Write};
 use super::ROWS_PER_STATEMENT;
 use super::{
     enum_text, from_ms, parse_enum, parse_json, parse_text, row_placeholders, to_json, to_ms, Store,
@@ -250,25 +251,41 @@ impl Store {
         rows.iter().map(agent_from_row).collect()
     }
 
-    /// Records a check-in: last contact and the facts it reports; a name or Windows version the
-    /// agent does not report stays as it was.
-    pub async fn record_check_in(
+    /// Records the nonce of an authenticated request from `id` until `keep_for` from `now` and,
+    /// when it is new, the agent's contact with the facts a check-in reports (a name or Windows
+    /// version the agent does not report stays as it was), in one write; false for a replay,
+    /// which changes nothing.
+    pub async fn record_agent_request(
         &self,
         id: AgentId,
-        facts: &CheckInFacts<'_>,
+        nonce: &str,
+        facts: Option<&CheckInFacts<'_>>,
         now: DateTime<Utc>,
-    ) -> Result<()> {
-        self.write(super::writer::Write::CheckIn {
-            agent: id.to_string(),
-            at: to_ms(now),
-            agent_version: facts.agent_version.to_string(),
-            join_state: to_json(facts.join_state)?,
-            computer_name: facts.computer_name.map(str::to_string),
-            os_version: facts.os_version.map(str::to_string),
-            logged_on_user: facts.logged_on_user.map(str::to_string),
-        })
-        .await?;
-        Ok(())
+        keep_for: chrono::Duration,
+    ) -> Result<bool> {
+        let facts = match facts {
+            Some(f) => Some(FactsRow {
+                agent_version: f.agent_version.to_string(),
+                join_state: to_json(f.join_state)?,
+                computer_name: f.computer_name.map(str::to_string),
+                os_version: f.os_version.map(str::to_string),
+                logged_on_user: f.logged_on_user.map(str::to_string),
+            }),
+            None => None,
+        };
+        let new = self
+            .write(Write::Nonce {
+                scope: format!("agent:{}", id),
+                nonce: nonce.to_string(),
+                expires_at: to_ms(now + keep_for),
+                contact: Some(ContactRow {
+                    agent: id.to_string(),
+                    at: to_ms(now),
+                    facts,
+                }),
+            })
+            .await?;
+        Ok(new > 0)
     }
 
     /// The run of `agent` for `runbook`, if there is one.
@@ -310,16 +327,6 @@ impl Store {
             return Ok(None);
         }
         Ok(self.run_of_agent(agent, runbook).await?.map(|r| r.retries))
-    }
-
-    /// Records contact without other changes (uploads).
-    pub async fn touch_agent_contact(&self, id: AgentId, now: DateTime<Utc>) -> Result<()> {
-        self.write(super::writer::Write::Contact {
-            agent: id.to_string(),
-            at: to_ms(now),
-        })
-        .await?;
-        Ok(())
     }
 
     /// Every run of `agent`, by last update, newest first.
