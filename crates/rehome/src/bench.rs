@@ -33,6 +33,9 @@ pub enum BenchCommand {
     Readiness(crate::readiness_bench::ReadinessBenchArgs),
     /// Signed and encrypted check-ins and event uploads against a bare JSON baseline.
     Server(crate::server_bench::ServerBenchArgs),
+    /// One server at fleet scale, in its own process: 10,000 agents migrating at once, then
+    /// 100,000 registered agents checking in hourly (time compressed).
+    Scale(crate::scale_bench::ScaleBenchArgs),
 }
 
 /// Options of `rehome bench directory`.
@@ -77,6 +80,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::ExportGraph(args) => return crate::export_graph_bench::run(args),
         BenchCommand::Readiness(args) => return block_on(crate::readiness_bench::run(args)),
         BenchCommand::Server(args) => return block_on(crate::server_bench::run(args)),
+        BenchCommand::Scale(args) => return crate::scale_bench::run(args),
         BenchCommand::Console(args) => return block_on(crate::console_bench::run(args)),
     };
     block_on(directory(args))

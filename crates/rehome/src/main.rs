@@ -11,6 +11,7 @@ mod export_graph_bench;
 mod licence_cmd;
 mod readiness_bench;
 mod readiness_cmd;
+mod scale_bench;
 mod secdesc_cmd;
 mod server_bench;
 mod sync_cmd;

@@ -71,6 +71,9 @@ impl Config {
     }
 }
 
+/// An agent's row with when it was read.
+type CachedAgent = (DateTime<Utc>, Arc<Agent>);
+
 #[derive(Debug)]
 struct CachedConfig {
     version: ConfigVersion,
@@ -83,7 +86,7 @@ struct CachedConfig {
 pub struct AgentApiCache {
     certificates: Mutex<HashMap<CertificateId, Arc<CertificateSecret>>>,
     config: Mutex<Option<CachedConfig>>,
-    agents: Mutex<HashMap<AgentId, (DateTime<Utc>, Arc<Agent>)>>,
+    agents: Mutex<HashMap<AgentId, CachedAgent>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

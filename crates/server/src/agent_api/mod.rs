@@ -325,7 +325,7 @@ where
                 .into(),
         );
     }
-    let agent_keys = agent.keys.clone();
+    let agent_keys = agent.keys;
     let agent_id = agent.id;
     let response = handle(agent, request).await?;
     let response_header = EnvelopeHeader {

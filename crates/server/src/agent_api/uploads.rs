@@ -80,7 +80,10 @@ impl UploadGate {
         let length = length.map_or(MAX_UPLOAD_BYTES, |n| {
             usize::try_from(n).unwrap_or(MAX_UPLOAD_BYTES)
         });
-        let units = length.min(MAX_UPLOAD_BYTES).div_ceil(UNIT).clamp(1, self.units);
+        let units = length
+            .min(MAX_UPLOAD_BYTES)
+            .div_ceil(UNIT)
+            .clamp(1, self.units);
         let permit = self
             .budget
             .clone()
@@ -212,7 +215,10 @@ mod tests {
         let first = gate.admit(a, full).expect("room");
         assert!(gate.admit(a, Some(100_000)).is_none(), "one per agent");
         let second = gate.admit(b, None).expect("room for one of unknown length");
-        assert!(gate.admit(c, Some(100_000)).is_none(), "the budget is spent");
+        assert!(
+            gate.admit(c, Some(100_000)).is_none(),
+            "the budget is spent"
+        );
         drop(first);
         assert!(gate.admit(c, Some(100_000)).is_some());
         drop(second);
@@ -228,6 +234,9 @@ mod tests {
             .filter_map(|a| gate.admit(*a, Some(100 * 1024)))
             .collect();
         assert_eq!(admitted.len(), 1000);
-        assert!(gate.admit(AgentId::new(), None).is_none(), "memory stays bounded");
+        assert!(
+            gate.admit(AgentId::new(), None).is_none(),
+            "memory stays bounded"
+        );
     }
 }

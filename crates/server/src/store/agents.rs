@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::certificates::{key_text, public_keys};
-use super::writer::{ContactRow, FactsRow, Write};
+use super::writer::{ContactRow, FactsRow, Statement, Value, Write};
 use super::ROWS_PER_STATEMENT;
 use super::{
     enum_text, from_ms, parse_enum, parse_json, parse_text, row_placeholders, to_json, to_ms, Store,
@@ -358,18 +358,21 @@ impl Store {
         status: AgentStatus,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO agent_runs (agent, runbook, batch, status, last_update, last_seq) VALUES ($1, $2, $3, $4, $5, 0) \
-             ON CONFLICT (agent, runbook) DO NOTHING",
-        )
-        .bind(agent.to_string())
-        .bind(runbook.to_string())
-        .bind(batch.to_string())
-        .bind(status.as_str())
-        .bind(to_ms(now))
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() > 0)
+        let created = self
+            .write(Write::Statements(vec![Statement {
+                sql:
+                    "INSERT INTO agent_runs (agent, runbook, batch, status, last_update, last_seq) \
+                      VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT (agent, runbook) DO NOTHING",
+                values: vec![
+                    Value::Text(agent.to_string()),
+                    Value::Text(runbook.to_string()),
+                    Value::Text(batch.to_string()),
+                    Value::Text(status.as_str().to_string()),
+                    Value::Int(to_ms(now)),
+                ],
+            }]))
+            .await?;
+        Ok(created > 0)
     }
 
     /// Moves a run that has not started between Not Available and Not Started as time passes, and
@@ -382,16 +385,18 @@ impl Store {
         status: AgentStatus,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE agent_runs SET status = $1, batch = $2, last_update = $3 WHERE agent = $4 AND runbook = $5 \
-             AND status IN ('NotAvailable', 'NotStarted') AND (status <> $1 OR batch IS NULL OR batch <> $2)",
-        )
-        .bind(status.as_str())
-        .bind(batch.to_string())
-        .bind(to_ms(now))
-        .bind(agent.to_string())
-        .bind(runbook.to_string())
-        .execute(self.pool())
+        self.write(Write::Statements(vec![Statement {
+            sql: "UPDATE agent_runs SET status = $1, batch = $2, last_update = $3 \
+                  WHERE agent = $4 AND runbook = $5 AND status IN ('NotAvailable', 'NotStarted') \
+                  AND (status <> $1 OR batch IS NULL OR batch <> $2)",
+            values: vec![
+                Value::Text(status.as_str().to_string()),
+                Value::Text(batch.to_string()),
+                Value::Int(to_ms(now)),
+                Value::Text(agent.to_string()),
+                Value::Text(runbook.to_string()),
+            ],
+        }]))
         .await?;
         Ok(())
     }
@@ -403,12 +408,16 @@ impl Store {
         runbook: RunbookId,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query("UPDATE agent_runs SET final_check_at = $1, last_update = $1 WHERE agent = $2 AND runbook = $3")
-            .bind(to_ms(now))
-            .bind(agent.to_string())
-            .bind(runbook.to_string())
-            .execute(self.pool())
-            .await?;
+        self.write(Write::Statements(vec![Statement {
+            sql: "UPDATE agent_runs SET final_check_at = $1, last_update = $1 \
+                  WHERE agent = $2 AND runbook = $3",
+            values: vec![
+                Value::Int(to_ms(now)),
+                Value::Text(agent.to_string()),
+                Value::Text(runbook.to_string()),
+            ],
+        }]))
+        .await?;
         Ok(())
     }
 
@@ -422,30 +431,35 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let initial = update.status.unwrap_or(AgentStatus::NotStarted);
-        sqlx::query(
-            "INSERT INTO agent_runs (agent, runbook, batch, status, last_update, last_seq) VALUES ($1, $2, NULL, $3, $4, 0) \
-             ON CONFLICT (agent, runbook) DO NOTHING",
-        )
-        .bind(agent.to_string())
-        .bind(runbook.to_string())
-        .bind(initial.as_str())
-        .bind(to_ms(now))
-        .execute(self.pool())
-        .await?;
-        sqlx::query(
-            "UPDATE agent_runs SET status = COALESCE($1, status), phase = COALESCE($2, phase), step = COALESCE($3, step), \
-             last_error = COALESCE($4, last_error), last_update = $5, last_seq = $6 \
-             WHERE agent = $7 AND runbook = $8 AND last_seq < $6",
-        )
-        .bind(update.status.map(|s| s.as_str().to_string()))
-        .bind(update.phase.map(|p| enum_text(&p)))
-        .bind(update.step.clone())
-        .bind(update.last_error.clone())
-        .bind(to_ms(now))
-        .bind(update.seq)
-        .bind(agent.to_string())
-        .bind(runbook.to_string())
-        .execute(self.pool())
+        let (agent, runbook, now) = (agent.to_string(), runbook.to_string(), to_ms(now));
+        self.write(Write::Statements(vec![
+            Statement {
+                sql: "INSERT INTO agent_runs (agent, runbook, batch, status, last_update, last_seq) \
+                      VALUES ($1, $2, NULL, $3, $4, 0) ON CONFLICT (agent, runbook) DO NOTHING",
+                values: vec![
+                    Value::Text(agent.clone()),
+                    Value::Text(runbook.clone()),
+                    Value::Text(initial.as_str().to_string()),
+                    Value::Int(now),
+                ],
+            },
+            Statement {
+                sql: "UPDATE agent_runs SET status = COALESCE($1, status), phase = COALESCE($2, phase), \
+                      step = COALESCE($3, step), last_error = COALESCE($4, last_error), \
+                      last_update = $5, last_seq = $6 \
+                      WHERE agent = $7 AND runbook = $8 AND last_seq < $6",
+                values: vec![
+                    Value::MaybeText(update.status.map(|s| s.as_str().to_string())),
+                    Value::MaybeText(update.phase.map(|p| enum_text(&p))),
+                    Value::MaybeText(update.step.clone()),
+                    Value::MaybeText(update.last_error.clone()),
+                    Value::Int(now),
+                    Value::Int(update.seq),
+                    Value::Text(agent),
+                    Value::Text(runbook),
+                ],
+            },
+        ]))
         .await?;
         Ok(())
     }

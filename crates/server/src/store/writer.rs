@@ -1,8 +1,9 @@
 //! The agents' writes through one writer per store: every request's nonce, check-in facts, last
 //! contact and events are queued to a writer task that gathers what many requests queued
 //! meanwhile into one transaction, and each request is answered only once that transaction has
-//! committed. SQLite has one writer task; PostgreSQL several (see [`writer_tasks`]), each
-//! gathering its own batches from the one queue.
+//! committed; so do the writes to its runs (created, moved, folded from events). SQLite has one
+//! writer task; PostgreSQL several (see [`writer_tasks`]), each gathering its own batches from the
+//! one queue.
 //!
 //! On SQLite this is what keeps a fleet fast: the file takes one writer at a time, and writers
 //! racing on several pooled connections wait on SQLite's busy handler, which sleeps 1, 2, 5 …
@@ -69,9 +70,26 @@ pub(super) struct ContactRow {
     pub facts: Option<FactsRow>,
 }
 
+/// A value bound to a [`Statement`].
+#[derive(Debug, Clone)]
+pub(super) enum Value {
+    Text(String),
+    MaybeText(Option<String>),
+    Int(i64),
+}
+
+/// One statement with its values, in the order of its `$n` parameters.
+#[derive(Debug, Clone)]
+pub(super) struct Statement {
+    pub sql: &'static str,
+    pub values: Vec<Value>,
+}
+
 /// A write an agent request makes.
 #[derive(Debug)]
 pub(super) enum Write {
+    /// Statements applied in order (a run created or moved); the rows the first changed.
+    Statements(Vec<Statement>),
     /// Remember a nonce; 1 when new, 0 when seen before. When new, the contact (if any) is
     /// recorded in the same transaction, so an authenticated request costs one write.
     Nonce {
@@ -162,11 +180,7 @@ async fn gather(queue: &tokio::sync::Mutex<mpsc::Receiver<Job>>, jobs: &mut Vec<
     true
 }
 
-async fn run(
-    pool: AnyPool,
-    backend: Backend,
-    queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
-) {
+async fn run(pool: AnyPool, backend: Backend, queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
     let mut jobs: Vec<Job> = Vec::new();
     while gather(&queue, &mut jobs).await {
         match apply_batch(&pool, backend, &jobs).await {
@@ -203,12 +217,27 @@ async fn apply_alone(pool: &AnyPool, backend: Backend, write: &Write) -> Result<
     Ok(n)
 }
 
-
 const EVENT_COLUMNS: &str =
     "agent, seq, at, received_at, level, runbook, phase, step, status, message";
 
 async fn apply(conn: &mut AnyConnection, backend: Backend, write: &Write) -> Result<u64> {
     match write {
+        Write::Statements(statements) => {
+            let mut first = None;
+            for statement in statements {
+                let mut query = sqlx::query(statement.sql);
+                for value in &statement.values {
+                    query = match value {
+                        Value::Text(t) => query.bind(t.as_str()),
+                        Value::MaybeText(t) => query.bind(t.clone()),
+                        Value::Int(n) => query.bind(*n),
+                    };
+                }
+                let n = query.execute(&mut *conn).await?.rows_affected();
+                first.get_or_insert(n);
+            }
+            Ok(first.unwrap_or(0))
+        }
         Write::Nonce {
             scope,
             nonce,
@@ -289,25 +318,29 @@ async fn apply(conn: &mut AnyConnection, backend: Backend, write: &Write) -> Res
 
 async fn record_contact(conn: &mut AnyConnection, contact: &ContactRow) -> Result<()> {
     match &contact.facts {
-        Some(facts) => sqlx::query(
-            "UPDATE agents SET last_contact = $1, agent_version = $2, join_state = $3, \
+        Some(facts) => {
+            sqlx::query(
+                "UPDATE agents SET last_contact = $1, agent_version = $2, join_state = $3, \
              computer_name = COALESCE($4, computer_name), os_version = COALESCE($5, os_version), \
              logged_on_user = $6 WHERE id = $7",
-        )
-        .bind(contact.at)
-        .bind(facts.agent_version.as_str())
-        .bind(facts.join_state.as_str())
-        .bind(facts.computer_name.clone())
-        .bind(facts.os_version.clone())
-        .bind(facts.logged_on_user.clone())
-        .bind(contact.agent.as_str())
-        .execute(&mut *conn)
-        .await?,
-        None => sqlx::query("UPDATE agents SET last_contact = $1 WHERE id = $2")
+            )
             .bind(contact.at)
+            .bind(facts.agent_version.as_str())
+            .bind(facts.join_state.as_str())
+            .bind(facts.computer_name.clone())
+            .bind(facts.os_version.clone())
+            .bind(facts.logged_on_user.clone())
             .bind(contact.agent.as_str())
             .execute(&mut *conn)
-            .await?,
+            .await?
+        }
+        None => {
+            sqlx::query("UPDATE agents SET last_contact = $1 WHERE id = $2")
+                .bind(contact.at)
+                .bind(contact.agent.as_str())
+                .execute(&mut *conn)
+                .await?
+        }
     };
     Ok(())
 }

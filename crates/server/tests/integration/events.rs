@@ -53,7 +53,10 @@ async fn overlapping_uploads_racing_each_other_store_each_event_once() {
             total += n.expect("stored");
         }
     }
-    assert_eq!(total, 2000, "each new event counted once across all uploads");
+    assert_eq!(
+        total, 2000,
+        "each new event counted once across all uploads"
+    );
     for agent in [a, b] {
         assert_eq!(store.event_count(agent).await.expect("count"), 1000);
         assert_eq!(store.last_event_seq(agent).await.expect("last"), 1000);

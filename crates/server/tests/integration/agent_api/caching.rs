@@ -81,12 +81,7 @@ async fn a_batch_changed_here_is_seen_at_the_next_check_in() {
     let mut pc1 = TestAgent::new("PC1");
     pc1.register(&t, &w.psk).await.expect("registered");
     assert!(pc1.check_in(&t, false, vec![]).await.assignment.is_some());
-    assert!(t
-        .app
-        .store
-        .delete_batch(w.batch.id)
-        .await
-        .expect("deleted"));
+    assert!(t.app.store.delete_batch(w.batch.id).await.expect("deleted"));
     let answer = pc1.check_in(&t, false, vec![]).await;
     assert!(answer.assignment.is_none(), "{answer:?}");
 }
