@@ -120,6 +120,8 @@ fn start_server(
         .arg("--licence-issuer")
         .arg(model::licence::public_key_text(issuer))
         .env("RUST_LOG", "warn")
+        // Every agent of the bench comes from 127.0.0.1.
+        .env("REHOME_MAX_CONNECTIONS_PER_ADDRESS", "1024")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     if let Some(url) = database {
