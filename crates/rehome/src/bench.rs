@@ -35,6 +35,9 @@ pub enum BenchCommand {
     Server(crate::server_bench::ServerBenchArgs),
     /// A fleet run with its PostgreSQL cut off for a minute part way: what was lost.
     Outage(crate::outage_bench::OutageBenchArgs),
+    /// One server at fleet scale, in its own process: 10,000 agents migrating at once, then
+    /// 100,000 registered agents checking in hourly (time compressed).
+    Scale(crate::scale_bench::ScaleBenchArgs),
 }
 
 /// Options of `rehome bench directory`.
@@ -80,6 +83,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Readiness(args) => return block_on(crate::readiness_bench::run(args)),
         BenchCommand::Server(args) => return block_on(crate::server_bench::run(args)),
         BenchCommand::Outage(args) => return block_on(crate::outage_bench::run(args)),
+        BenchCommand::Scale(args) => return crate::scale_bench::run(args),
         BenchCommand::Console(args) => return block_on(crate::console_bench::run(args)),
     };
     block_on(directory(args))

@@ -12,6 +12,7 @@ mod licence_cmd;
 mod outage_bench;
 mod readiness_bench;
 mod readiness_cmd;
+mod scale_bench;
 mod secdesc_cmd;
 mod server_bench;
 mod sync_cmd;

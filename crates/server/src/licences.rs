@@ -154,36 +154,28 @@ struct Covering {
     used: u64,
 }
 
-/// Whether `agent` may be given `runbook` of `batch` now. `None` lets it; `Some` is the reason
-/// to hold the assignment back. On the final check-in before a start, a device not yet counted
-/// takes a slot of the covering licence that expires first.
+/// Whether `agent` may be given `runbook` of `batch` now, by the licences of `config`. `None`
+/// lets it; `Some` is the reason to hold the assignment back. On the final check-in before a
+/// start, a device not yet counted takes a slot of the covering licence that expires first (the
+/// store counts it, so a count read stale from `config` never lets more devices in).
 pub async fn admit(
     app: &App,
+    config: &crate::agent_api::cache::Config,
     agent: &Agent,
     batch: &Batch,
     runbook: RunbookId,
     final_check: bool,
 ) -> Result<Option<Blocked>> {
-    let trusted = &app.settings.licence_issuers;
-    if trusted.is_empty()
-        || app
-            .store
-            .device_counted(agent.directory, agent.computer_guid)
-            .await?
-    {
+    if app.settings.licence_issuers.is_empty() {
         return Ok(None);
     }
     let now = app.clock.now();
-    let domain = |d: Option<model::directory::Directory>| d.map(|d| d.domain).unwrap_or_default();
-    let source = domain(app.store.directory(batch.source_directory).await?);
-    let target = domain(app.store.directory(batch.target_directory).await?);
+    let source = config.domain(batch.source_directory);
+    let target = config.domain(batch.target_directory);
     let mut valid = Vec::new();
     let mut expired: Option<DateTime<Utc>> = None;
-    for stored in app.store.licences().await? {
-        let licence = match licence::open(&stored.text, trusted) {
-            Ok(l) => l,
-            Err(_) => continue,
-        };
+    for opened in &config.licences {
+        let licence = &opened.licence;
         if !licence.grants(Product::Migration, &source, &target) {
             continue;
         }
@@ -191,8 +183,8 @@ pub async fn admit(
             expired = expired.max(Some(licence.expires_at));
         } else if licence.is_valid_at(now) {
             valid.push(Covering {
-                licence,
-                used: stored.devices_used,
+                licence: licence.clone(),
+                used: opened.stored.devices_used,
             });
         }
     }
@@ -200,7 +192,13 @@ pub async fn admit(
     let (free, full): (Vec<&Covering>, Vec<&Covering>) = valid
         .iter()
         .partition(|c| c.used < u64::from(c.licence.devices));
-    if !free.is_empty() && !final_check {
+    // A device with a free slot before its final check needs no look at whether it is counted.
+    if (!free.is_empty() && !final_check)
+        || app
+            .store
+            .device_counted(agent.directory, agent.computer_guid)
+            .await?
+    {
         return Ok(None);
     }
     let describe = |c: &Covering| (c.licence.devices, c.licence.customer.clone());

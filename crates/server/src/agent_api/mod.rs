@@ -13,6 +13,7 @@ pub mod uploads;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts};
@@ -28,7 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use stages::Stage;
 
-use crate::store::agents::Agent;
+use crate::store::agents::{Agent, CheckInFacts};
 use crate::store::communications::FailedCommunication;
 use crate::App;
 
@@ -188,6 +189,31 @@ pub(crate) async fn answer_failure(app: &App, remote: &RemoteAddr, failure: Fail
     }
 }
 
+/// A request body of an enveloped route.
+pub(crate) trait AgentRequest: DeserializeOwned {
+    /// What the request reports about the device, recorded with its contact (check-ins).
+    fn check_in_facts(&self) -> Option<CheckInFacts<'_>> {
+        None
+    }
+}
+
+impl AgentRequest for model::protocol::CheckInRequest {
+    fn check_in_facts(&self) -> Option<CheckInFacts<'_>> {
+        Some(CheckInFacts {
+            agent_version: &self.agent_version,
+            join_state: &self.join_state,
+            computer_name: self.computer_name.as_deref(),
+            os_version: self.os_version.as_deref(),
+            logged_on_user: self.logged_on_user.as_deref(),
+        })
+    }
+}
+impl AgentRequest for model::protocol::TranslateRequest {}
+impl AgentRequest for model::protocol::EventsUpload {}
+impl AgentRequest for model::protocol::ProfilesUpload {}
+impl AgentRequest for model::protocol::CommandPackageRequest {}
+impl AgentRequest for model::readiness::ReadinessReport {}
+
 /// Opens the envelope in `body` for route `kind`, runs `handle` with the authenticated agent and
 /// the request body, and seals its answer back to that agent.
 pub(crate) async fn serve_envelope<Req, Resp, F, Fut>(
@@ -198,9 +224,9 @@ pub(crate) async fn serve_envelope<Req, Resp, F, Fut>(
     handle: F,
 ) -> Response
 where
-    Req: DeserializeOwned,
+    Req: AgentRequest,
     Resp: Serialize,
-    F: FnOnce(Agent, Req) -> Fut,
+    F: FnOnce(Arc<Agent>, Req) -> Fut,
     Fut: Future<Output = Result<Resp, Failure>>,
 {
     match open_and_handle(app, body, kind, handle).await {
@@ -216,9 +242,9 @@ async fn open_and_handle<Req, Resp, F, Fut>(
     handle: F,
 ) -> Result<Envelope, Failure>
 where
-    Req: DeserializeOwned,
+    Req: AgentRequest,
     Resp: Serialize,
-    F: FnOnce(Agent, Req) -> Fut,
+    F: FnOnce(Arc<Agent>, Req) -> Fut,
     Fut: Future<Output = Result<Resp, Failure>>,
 {
     let envelope: Envelope = serde_json::from_slice(body)
@@ -226,7 +252,7 @@ where
     let header = &envelope.header;
     let stages = &app.metrics.stages;
     let started = std::time::Instant::now();
-    let agent = app.store.agent(header.agent).await?;
+    let agent = app.agent_cache.agent(app, header.agent).await?;
     stages.since(Stage::AgentLookup, started);
     let agent = agent.ok_or_else(|| {
         Refusal::forbidden(
@@ -277,13 +303,16 @@ where
             ),
         })
         .map_err(|r| r.computer(name.clone()))?;
-    // Only after the signature checks out, so strangers cannot fill the nonce table.
+    // Only after the signature checks out, so strangers cannot fill the nonce table. Every
+    // authenticated request is contact, recorded with the nonce in one write (a check-in's with
+    // the facts it reports).
     let started = std::time::Instant::now();
     let fresh = app
         .store
-        .remember_nonce(
-            &format!("agent:{}", agent.id),
+        .record_agent_request(
+            agent.id,
             &header.nonce,
+            request.check_in_facts().as_ref(),
             now,
             nonce_memory(),
         )
@@ -295,11 +324,6 @@ where
                 .computer(name)
                 .into(),
         );
-    }
-    // Every authenticated request is contact, whatever the route does with it (a check-in
-    // records it with the facts it reports, in one write).
-    if kind != kinds::CHECK_IN {
-        app.store.touch_agent_contact(agent.id, now).await?;
     }
     let agent_keys = agent.keys;
     let agent_id = agent.id;

@@ -17,7 +17,7 @@ use model::status::{AgentStatus, EventLevel};
 use super::stages::Stage;
 use super::uploads::AgentBody;
 use super::{serve_envelope, Failure, Refusal, RemoteAddr};
-use crate::store::agents::{Agent, AgentRun, CheckInFacts, RunUpdate};
+use crate::store::agents::{Agent, AgentRun, RunUpdate};
 use crate::{App, Result};
 use model::assignment::{self, Applicable};
 
@@ -66,21 +66,6 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
     let now = app.clock.now();
     let stages = &app.metrics.stages;
     let started = Instant::now();
-    app.store
-        .record_check_in(
-            agent.id,
-            &CheckInFacts {
-                agent_version: &req.agent_version,
-                join_state: &req.join_state,
-                computer_name: req.computer_name.as_deref(),
-                os_version: req.os_version.as_deref(),
-                logged_on_user: req.logged_on_user.as_deref(),
-            },
-            now,
-        )
-        .await?;
-    stages.since(Stage::RecordCheckIn, started);
-    let started = Instant::now();
     let config = app.agent_cache.config(app).await?;
     let runs = app.store.runs_of_agent(agent.id).await?;
     stages.since(Stage::Assignment, started);
@@ -107,7 +92,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
     };
     let started = Instant::now();
     if let Some(blocked) =
-        crate::licences::admit(app, agent, batch, runbook.id, req.final_check).await?
+        crate::licences::admit(app, &config, agent, batch, runbook.id, req.final_check).await?
     {
         return Ok(CheckInResponse {
             assignment: None,
@@ -131,10 +116,9 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
     }
     let readiness_due =
         crate::migration::readiness::due(app, agent.id, batch.id, runbook.id).await?;
-    let target = app
-        .store
-        .directory(batch.target_directory)
-        .await?
+    let target = config
+        .directories
+        .get(&batch.target_directory)
         .ok_or(crate::Error::NotFound("target directory"))?;
     stages.since(Stage::Gates, started);
     let started = Instant::now();
@@ -177,11 +161,17 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
     // Passwords and the bulk token only for the run that is about to start (see `secrets_due`).
     let (secrets, bulk_token, offline_join) = if req.final_check {
         let stored = app.store.runbook_secrets(runbook.id).await?;
+        // The name as the check-in just recorded it, not as cached.
+        let computer_name = app
+            .store
+            .agent(agent.id)
+            .await?
+            .map_or_else(|| agent.computer_name.clone(), |a| a.computer_name);
         let offline_join = crate::migration::offline_join::for_device(
             app,
             runbook,
             &target.domain,
-            &agent.computer_name,
+            &computer_name,
             &stored,
         )
         .await;
@@ -203,7 +193,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             runbook: runbook.clone(),
             secrets,
             target: TargetFacts {
-                domain: target.domain,
+                domain: target.domain.clone(),
             },
             bulk_token,
             bulk_token_expires_at,

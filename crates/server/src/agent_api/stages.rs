@@ -13,10 +13,9 @@ pub enum Stage {
     AgentLookup,
     /// Signature checked and body decrypted.
     Open,
-    /// The nonce remembered, so a replay is refused.
+    /// The nonce remembered, so a replay is refused, with the last contact (and a check-in's
+    /// facts) in the same write.
     Nonce,
-    /// The check-in's facts and last contact written.
-    RecordCheckIn,
     /// The runbooks and batches (cached) and the agent's runs read.
     Assignment,
     /// Licence and readiness checks of an assignment.
@@ -31,11 +30,10 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in the order a request passes them.
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 8] = [
         Stage::AgentLookup,
         Stage::Open,
         Stage::Nonce,
-        Stage::RecordCheckIn,
         Stage::Assignment,
         Stage::Gates,
         Stage::RunWrite,
@@ -49,7 +47,6 @@ impl Stage {
             Stage::AgentLookup => "agent_lookup",
             Stage::Open => "open",
             Stage::Nonce => "nonce",
-            Stage::RecordCheckIn => "record_check_in",
             Stage::Assignment => "assignment",
             Stage::Gates => "gates",
             Stage::RunWrite => "run_write",
@@ -66,8 +63,8 @@ impl Stage {
 /// Time spent and passes counted per stage since the replica started.
 #[derive(Debug, Default)]
 pub struct StageTimes {
-    micros: [AtomicU64; 9],
-    counts: [AtomicU64; 9],
+    micros: [AtomicU64; 8],
+    counts: [AtomicU64; 8],
 }
 
 /// One stage's figures.

@@ -1,8 +1,11 @@
 //! Reading agent request bodies without letting strangers fill the memory. A body is read as it
 //! arrives; the first [`super::MAX_REGISTER_BYTES`] are free, as for a registration. Past that the
 //! request must name a registered agent (`?agent=<id>`, which the agent adds to every enveloped
-//! request), that agent may have one large body in flight, and the server reads at most
-//! [`DEFAULT_LARGE_BODIES`] large bodies at once; the rest are answered 503 without being read.
+//! request), that agent may have one large body in flight, and the large bodies read at once fit
+//! in [`DEFAULT_UPLOAD_BUDGET`] bytes, each counted at its declared length (a body of unknown
+//! length at [`super::MAX_UPLOAD_BYTES`]); the rest are answered 503 without being read. A
+//! device's usual upload (500 events, about 100 KiB sealed) so takes a small share, and a full
+//! fleet uploading at once is read rather than turned away.
 //! The envelope's signature is then checked as before: naming an agent only buys the right to be
 //! read, never to be believed.
 
@@ -22,20 +25,23 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::{MAX_REGISTER_BYTES, MAX_UPLOAD_BYTES};
 use crate::App;
 
-/// Large agent bodies read at once by default: at most this many times [`MAX_UPLOAD_BYTES`] of
-/// memory goes to agent uploads.
-pub const DEFAULT_LARGE_BODIES: usize = 4;
+/// Bytes of large agent bodies read at once by default: the memory agent uploads may take.
+pub const DEFAULT_UPLOAD_BUDGET: usize = 4 * MAX_UPLOAD_BYTES;
+
+/// The gate counts bytes in units of this many (a body past it is a large one).
+const UNIT: usize = MAX_REGISTER_BYTES;
 
 /// Admits large agent bodies; see the module documentation.
 #[derive(Debug)]
 pub struct UploadGate {
-    large: Arc<Semaphore>,
+    budget: Arc<Semaphore>,
+    units: usize,
     agents: Mutex<HashSet<AgentId>>,
 }
 
 impl Default for UploadGate {
     fn default() -> UploadGate {
-        UploadGate::new(DEFAULT_LARGE_BODIES)
+        UploadGate::new(DEFAULT_UPLOAD_BUDGET)
     }
 }
 
@@ -57,17 +63,32 @@ impl Drop for LargeBody<'_> {
 }
 
 impl UploadGate {
-    /// A gate reading at most `large` large bodies at once.
-    pub fn new(large: usize) -> UploadGate {
+    /// A gate reading large bodies of at most `budget` bytes in all at once (at least one of
+    /// the largest).
+    pub fn new(budget: usize) -> UploadGate {
+        let units = budget.div_ceil(UNIT).max(MAX_UPLOAD_BYTES.div_ceil(UNIT));
         UploadGate {
-            large: Arc::new(Semaphore::new(large)),
+            budget: Arc::new(Semaphore::new(units)),
+            units,
             agents: Mutex::new(HashSet::new()),
         }
     }
 
-    /// The right to read one large body for `agent`, if it has none in flight and a place is free.
-    pub fn admit(&self, agent: AgentId) -> Option<LargeBody<'_>> {
-        let permit = self.large.clone().try_acquire_owned().ok()?;
+    /// The right to read one large body of `length` bytes (unknown: the most there may be) for
+    /// `agent`, if it has none in flight and the budget has room.
+    pub fn admit(&self, agent: AgentId, length: Option<u64>) -> Option<LargeBody<'_>> {
+        let length = length.map_or(MAX_UPLOAD_BYTES, |n| {
+            usize::try_from(n).unwrap_or(MAX_UPLOAD_BYTES)
+        });
+        let units = length
+            .min(MAX_UPLOAD_BYTES)
+            .div_ceil(UNIT)
+            .clamp(1, self.units);
+        let permit = self
+            .budget
+            .clone()
+            .try_acquire_many_owned(u32::try_from(units).ok()?)
+            .ok()?;
         if !self
             .agents
             .lock()
@@ -114,7 +135,7 @@ async fn named_agent(app: &App, query: Option<&str>) -> Option<AgentId> {
         .find_map(|pair| pair.strip_prefix("agent="))?
         .parse::<AgentId>()
         .ok()?;
-    match app.store.agent(id).await {
+    match app.agent_cache.agent(app, id).await {
         Ok(Some(agent)) => Some(agent.id),
         _ => None,
     }
@@ -136,7 +157,7 @@ impl FromRequest<App> for AgentBody {
         let limits = app.limits.clone();
         let mut large: Option<LargeBody<'_>> = None;
         if declared.is_some_and(|n| n > MAX_REGISTER_BYTES as u64) {
-            large = Some(admit_large(app, &limits.uploads, parts.uri.query()).await?);
+            large = Some(admit_large(app, &limits.uploads, parts.uri.query(), declared).await?);
         }
         let mut stream = Body::into_data_stream(body);
         let mut bytes = Vec::new();
@@ -149,7 +170,7 @@ impl FromRequest<App> for AgentBody {
                 )
             })?;
             if bytes.len() + chunk.len() > MAX_REGISTER_BYTES && large.is_none() {
-                large = Some(admit_large(app, &limits.uploads, parts.uri.query()).await?);
+                large = Some(admit_large(app, &limits.uploads, parts.uri.query(), None).await?);
             }
             if bytes.len() + chunk.len() > MAX_UPLOAD_BYTES {
                 return Err(too_large());
@@ -164,6 +185,7 @@ async fn admit_large<'a>(
     app: &App,
     uploads: &'a UploadGate,
     query: Option<&str>,
+    length: Option<u64>,
 ) -> Result<LargeBody<'a>, Response> {
     let Some(agent) = named_agent(app, query).await else {
         return Err(refuse(
@@ -172,7 +194,7 @@ async fn admit_large<'a>(
             "a body this large is read only for a registered agent named in the query (?agent=<id>)",
         ));
     };
-    uploads.admit(agent).ok_or_else(|| {
+    uploads.admit(agent, length).ok_or_else(|| {
         refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
@@ -186,15 +208,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_large_body_per_agent_and_a_few_in_all() {
-        let gate = UploadGate::new(2);
+    fn one_large_body_per_agent_and_bodies_within_the_budget() {
+        let gate = UploadGate::new(2 * MAX_UPLOAD_BYTES);
         let (a, b, c) = (AgentId::new(), AgentId::new(), AgentId::new());
-        let first = gate.admit(a).expect("a place");
-        assert!(gate.admit(a).is_none(), "one per agent");
-        let second = gate.admit(b).expect("a place");
-        assert!(gate.admit(c).is_none(), "two in all");
+        let full = Some(MAX_UPLOAD_BYTES as u64);
+        let first = gate.admit(a, full).expect("room");
+        assert!(gate.admit(a, Some(100_000)).is_none(), "one per agent");
+        let second = gate.admit(b, None).expect("room for one of unknown length");
+        assert!(
+            gate.admit(c, Some(100_000)).is_none(),
+            "the budget is spent"
+        );
         drop(first);
-        assert!(gate.admit(c).is_some());
+        assert!(gate.admit(c, Some(100_000)).is_some());
         drop(second);
+    }
+
+    #[test]
+    fn a_fleet_of_usual_uploads_is_read_at_once() {
+        let gate = UploadGate::default();
+        let agents: Vec<AgentId> = (0..1000).map(|_| AgentId::new()).collect();
+        // 500 events sealed: about 100 KiB each.
+        let admitted: Vec<_> = agents
+            .iter()
+            .filter_map(|a| gate.admit(*a, Some(100 * 1024)))
+            .collect();
+        assert_eq!(admitted.len(), 1000);
+        assert!(
+            gate.admit(AgentId::new(), None).is_none(),
+            "memory stays bounded"
+        );
     }
 }

@@ -8,7 +8,10 @@ use crate::{App, Error, Result};
 /// again and can register anew (with a PSK or certificate that is still valid); a licence that
 /// counted it keeps counting it.
 pub async fn delete_agent(app: &App, id: AgentId) -> Result<()> {
-    if app.store.delete_agent(id).await? {
+    let deleted = app.store.delete_agent(id).await?;
+    // Refused on this replica from the next request on (other replicas: see the agent cache).
+    app.agent_cache.forget_agent(id);
+    if deleted {
         tracing::info!(agent = %id, "agent deleted");
         Ok(())
     } else {
@@ -26,7 +29,9 @@ pub async fn delete_certificate(app: &App, id: CertificateId) -> Result<()> {
              delete them first or let this certificate expire"
         )));
     }
-    if app.store.delete_certificate(id).await? {
+    let deleted = app.store.delete_certificate(id).await?;
+    app.agent_cache.forget_certificate(id);
+    if deleted {
         tracing::info!(certificate = %id, "agent certificate deleted");
         Ok(())
     } else {

@@ -11,6 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::certificates::{key_text, public_keys};
+use super::writer::{ContactRow, FactsRow, Statement, Value, Write};
 use super::ROWS_PER_STATEMENT;
 use super::{
     enum_text, from_ms, parse_enum, parse_json, parse_text, row_placeholders, to_json, to_ms, Store,
@@ -250,25 +251,41 @@ impl Store {
         rows.iter().map(agent_from_row).collect()
     }
 
-    /// Records a check-in: last contact and the facts it reports; a name or Windows version the
-    /// agent does not report stays as it was.
-    pub async fn record_check_in(
+    /// Records the nonce of an authenticated request from `id` until `keep_for` from `now` and,
+    /// when it is new, the agent's contact with the facts a check-in reports (a name or Windows
+    /// version the agent does not report stays as it was), in one write; false for a replay,
+    /// which changes nothing.
+    pub async fn record_agent_request(
         &self,
         id: AgentId,
-        facts: &CheckInFacts<'_>,
+        nonce: &str,
+        facts: Option<&CheckInFacts<'_>>,
         now: DateTime<Utc>,
-    ) -> Result<()> {
-        self.write(super::writer::Write::CheckIn {
-            agent: id.to_string(),
-            at: to_ms(now),
-            agent_version: facts.agent_version.to_string(),
-            join_state: to_json(facts.join_state)?,
-            computer_name: facts.computer_name.map(str::to_string),
-            os_version: facts.os_version.map(str::to_string),
-            logged_on_user: facts.logged_on_user.map(str::to_string),
-        })
-        .await?;
-        Ok(())
+        keep_for: chrono::Duration,
+    ) -> Result<bool> {
+        let facts = match facts {
+            Some(f) => Some(FactsRow {
+                agent_version: f.agent_version.to_string(),
+                join_state: to_json(f.join_state)?,
+                computer_name: f.computer_name.map(str::to_string),
+                os_version: f.os_version.map(str::to_string),
+                logged_on_user: f.logged_on_user.map(str::to_string),
+            }),
+            None => None,
+        };
+        let new = self
+            .write(Write::Nonce {
+                scope: format!("agent:{}", id),
+                nonce: nonce.to_string(),
+                expires_at: to_ms(now + keep_for),
+                contact: Some(ContactRow {
+                    agent: id.to_string(),
+                    at: to_ms(now),
+                    facts,
+                }),
+            })
+            .await?;
+        Ok(new > 0)
     }
 
     /// The run of `agent` for `runbook`, if there is one.
@@ -312,16 +329,6 @@ impl Store {
         Ok(self.run_of_agent(agent, runbook).await?.map(|r| r.retries))
     }
 
-    /// Records contact without other changes (uploads).
-    pub async fn touch_agent_contact(&self, id: AgentId, now: DateTime<Utc>) -> Result<()> {
-        self.write(super::writer::Write::Contact {
-            agent: id.to_string(),
-            at: to_ms(now),
-        })
-        .await?;
-        Ok(())
-    }
-
     /// Every run of `agent`, by last update, newest first.
     pub async fn runs_of_agent(&self, agent: AgentId) -> Result<Vec<AgentRun>> {
         let rows = sqlx::query(&format!(
@@ -351,18 +358,21 @@ impl Store {
         status: AgentStatus,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO agent_runs (agent, runbook, batch, status, last_update, last_seq) VALUES ($1, $2, $3, $4, $5, 0) \
-             ON CONFLICT (agent, runbook) DO NOTHING",
-        )
-        .bind(agent.to_string())
-        .bind(runbook.to_string())
-        .bind(batch.to_string())
-        .bind(status.as_str())
-        .bind(to_ms(now))
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() > 0)
+        let created = self
+            .write(Write::Statements(vec![Statement {
+                sql:
+                    "INSERT INTO agent_runs (agent, runbook, batch, status, last_update, last_seq) \
+                      VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT (agent, runbook) DO NOTHING",
+                values: vec![
+                    Value::Text(agent.to_string()),
+                    Value::Text(runbook.to_string()),
+                    Value::Text(batch.to_string()),
+                    Value::Text(status.as_str().to_string()),
+                    Value::Int(to_ms(now)),
+                ],
+            }]))
+            .await?;
+        Ok(created > 0)
     }
 
     /// Moves a run that has not started between Not Available and Not Started as time passes, and
@@ -375,16 +385,18 @@ impl Store {
         status: AgentStatus,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE agent_runs SET status = $1, batch = $2, last_update = $3 WHERE agent = $4 AND runbook = $5 \
-             AND status IN ('NotAvailable', 'NotStarted') AND (status <> $1 OR batch IS NULL OR batch <> $2)",
-        )
-        .bind(status.as_str())
-        .bind(batch.to_string())
-        .bind(to_ms(now))
-        .bind(agent.to_string())
-        .bind(runbook.to_string())
-        .execute(self.pool())
+        self.write(Write::Statements(vec![Statement {
+            sql: "UPDATE agent_runs SET status = $1, batch = $2, last_update = $3 \
+                  WHERE agent = $4 AND runbook = $5 AND status IN ('NotAvailable', 'NotStarted') \
+                  AND (status <> $1 OR batch IS NULL OR batch <> $2)",
+            values: vec![
+                Value::Text(status.as_str().to_string()),
+                Value::Text(batch.to_string()),
+                Value::Int(to_ms(now)),
+                Value::Text(agent.to_string()),
+                Value::Text(runbook.to_string()),
+            ],
+        }]))
         .await?;
         Ok(())
     }
@@ -396,12 +408,16 @@ impl Store {
         runbook: RunbookId,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query("UPDATE agent_runs SET final_check_at = $1, last_update = $1 WHERE agent = $2 AND runbook = $3")
-            .bind(to_ms(now))
-            .bind(agent.to_string())
-            .bind(runbook.to_string())
-            .execute(self.pool())
-            .await?;
+        self.write(Write::Statements(vec![Statement {
+            sql: "UPDATE agent_runs SET final_check_at = $1, last_update = $1 \
+                  WHERE agent = $2 AND runbook = $3",
+            values: vec![
+                Value::Int(to_ms(now)),
+                Value::Text(agent.to_string()),
+                Value::Text(runbook.to_string()),
+            ],
+        }]))
+        .await?;
         Ok(())
     }
 
@@ -415,30 +431,35 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let initial = update.status.unwrap_or(AgentStatus::NotStarted);
-        sqlx::query(
-            "INSERT INTO agent_runs (agent, runbook, batch, status, last_update, last_seq) VALUES ($1, $2, NULL, $3, $4, 0) \
-             ON CONFLICT (agent, runbook) DO NOTHING",
-        )
-        .bind(agent.to_string())
-        .bind(runbook.to_string())
-        .bind(initial.as_str())
-        .bind(to_ms(now))
-        .execute(self.pool())
-        .await?;
-        sqlx::query(
-            "UPDATE agent_runs SET status = COALESCE($1, status), phase = COALESCE($2, phase), step = COALESCE($3, step), \
-             last_error = COALESCE($4, last_error), last_update = $5, last_seq = $6 \
-             WHERE agent = $7 AND runbook = $8 AND last_seq < $6",
-        )
-        .bind(update.status.map(|s| s.as_str().to_string()))
-        .bind(update.phase.map(|p| enum_text(&p)))
-        .bind(update.step.clone())
-        .bind(update.last_error.clone())
-        .bind(to_ms(now))
-        .bind(update.seq)
-        .bind(agent.to_string())
-        .bind(runbook.to_string())
-        .execute(self.pool())
+        let (agent, runbook, now) = (agent.to_string(), runbook.to_string(), to_ms(now));
+        self.write(Write::Statements(vec![
+            Statement {
+                sql: "INSERT INTO agent_runs (agent, runbook, batch, status, last_update, last_seq) \
+                      VALUES ($1, $2, NULL, $3, $4, 0) ON CONFLICT (agent, runbook) DO NOTHING",
+                values: vec![
+                    Value::Text(agent.clone()),
+                    Value::Text(runbook.clone()),
+                    Value::Text(initial.as_str().to_string()),
+                    Value::Int(now),
+                ],
+            },
+            Statement {
+                sql: "UPDATE agent_runs SET status = COALESCE($1, status), phase = COALESCE($2, phase), \
+                      step = COALESCE($3, step), last_error = COALESCE($4, last_error), \
+                      last_update = $5, last_seq = $6 \
+                      WHERE agent = $7 AND runbook = $8 AND last_seq < $6",
+                values: vec![
+                    Value::MaybeText(update.status.map(|s| s.as_str().to_string())),
+                    Value::MaybeText(update.phase.map(|p| enum_text(&p))),
+                    Value::MaybeText(update.step.clone()),
+                    Value::MaybeText(update.last_error.clone()),
+                    Value::Int(now),
+                    Value::Int(update.seq),
+                    Value::Text(agent),
+                    Value::Text(runbook),
+                ],
+            },
+        ]))
         .await?;
         Ok(())
     }

@@ -140,6 +140,7 @@ impl Store {
                 scope: scope.to_string(),
                 nonce: nonce.to_string(),
                 expires_at: to_ms(now + keep_for),
+                contact: None,
             })
             .await?;
         Ok(new > 0)

@@ -14,12 +14,18 @@ use super::sealing::runbook_aad;
 use super::{parse_json, to_json, to_ms, Store};
 use crate::{Error, Result};
 
-/// Bumped by every runbook or batch written through this process, so a change whose fingerprint
-/// happens to equal the old one (the same millisecond, as with a stopped test clock) is seen too.
+/// Bumped by every runbook, batch or licence written through this process, so a change whose
+/// fingerprint happens to equal the old one (the same millisecond, as with a stopped test clock)
+/// is seen too, and seen at once by the agent API's cache.
 static WRITES: AtomicU64 = AtomicU64::new(0);
 
+/// How many runbook, batch or licence writes this process has made.
+pub fn local_config_writes() -> u64 {
+    WRITES.load(Ordering::Relaxed)
+}
+
 /// Bumps [`WRITES`] when dropped: once the write it guards has finished (or failed).
-struct Bump;
+pub(super) struct Bump;
 
 impl Drop for Bump {
     fn drop(&mut self) {
@@ -27,12 +33,19 @@ impl Drop for Bump {
     }
 }
 
-/// A fingerprint of every runbook and batch: it changes when one is added, changed or deleted,
-/// here or on another replica.
+/// A fingerprint of every runbook, batch, directory and licence: it changes when one is added,
+/// changed or deleted (or a licence counts a device), here or on another replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConfigVersion {
     writes: u64,
-    rows: [i64; 6],
+    rows: [i64; 9],
+}
+
+impl ConfigVersion {
+    /// The count of this process's writes it was taken at (see [`local_config_writes`]).
+    pub fn writes(&self) -> u64 {
+        self.writes
+    }
 }
 
 fn name_taken(name: &str) -> Error {
@@ -49,12 +62,18 @@ impl Store {
              (SELECT CAST(COALESCE(SUM(updated_at), 0) AS BIGINT) FROM runbooks) AS c, \
              (SELECT COUNT(*) FROM batches) AS d, \
              (SELECT CAST(COALESCE(MAX(updated_at), 0) AS BIGINT) FROM batches) AS e, \
-             (SELECT CAST(COALESCE(SUM(updated_at), 0) AS BIGINT) FROM batches) AS f",
+             (SELECT CAST(COALESCE(SUM(updated_at), 0) AS BIGINT) FROM batches) AS f, \
+             (SELECT COUNT(*) FROM directories) AS g, \
+             (SELECT COUNT(*) FROM licences) AS h, \
+             (SELECT CAST(COALESCE(SUM(devices_used), 0) AS BIGINT) FROM licences) AS i",
         )
         .fetch_one(self.pool())
         .await?;
-        let mut rows = [0i64; 6];
-        for (i, name) in ["a", "b", "c", "d", "e", "f"].iter().enumerate() {
+        let mut rows = [0i64; 9];
+        for (i, name) in ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
+            .iter()
+            .enumerate()
+        {
             rows[i] = row.try_get::<i64, _>(*name)?;
         }
         Ok(ConfigVersion { writes, rows })

@@ -41,6 +41,7 @@ impl Store {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<bool> {
+        let _bump = super::config::Bump;
         let done = sqlx::query(
             "INSERT INTO licences (id, text, applied_at, devices_used) \
              VALUES ($1, $2, $3, (SELECT COUNT(*) FROM licensed_devices WHERE licence = $1)) \
@@ -77,6 +78,7 @@ impl Store {
     /// Removes an applied licence; false when there was none. The devices it counted stay
     /// counted.
     pub async fn delete_licence(&self, id: LicenceId) -> Result<bool> {
+        let _bump = super::config::Bump;
         let done = sqlx::query("DELETE FROM licences WHERE id = $1")
             .bind(id.to_string())
             .execute(self.pool())
@@ -111,6 +113,7 @@ impl Store {
         agent: AgentId,
         now: DateTime<Utc>,
     ) -> Result<Counting> {
+        let _bump = super::config::Bump;
         let mut tx = self.pool().begin().await?;
         let taken = sqlx::query(
             "UPDATE licences SET devices_used = devices_used + 1 WHERE id = $1 AND devices_used < $2",

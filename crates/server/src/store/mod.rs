@@ -83,9 +83,11 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(url)?;
         let pool_options = match backend {
-            // One writer at a time in SQLite: a small pool, WAL so readers never wait on it; a
-            // 128 MiB page cache (allocated as used) so a big import does not spill mid-transaction.
-            Backend::Sqlite => AnyPoolOptions::new().max_connections(4).after_connect(|conn, _| {
+            // One writer at a time in SQLite (the agents' writes go through the writer task), WAL
+            // so readers never wait on it: 8 connections, so a check-in's reads do not queue
+            // behind 64 requests on a few; a 128 MiB page cache each (allocated as used) so a big
+            // import does not spill mid-transaction.
+            Backend::Sqlite => AnyPoolOptions::new().max_connections(8).after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA cache_size = -131072; PRAGMA temp_store = MEMORY;")
                         .await?;

@@ -1,6 +1,7 @@
 //! The agent API driven as a real agent drives it: PSK-signed registration, then sealed envelopes,
 //! through the whole router.
 
+pub mod caching;
 pub mod device;
 
 use axum::http::StatusCode;

@@ -13,6 +13,7 @@ mod console_areas;
 mod console_reports;
 mod directory;
 mod enrollment;
+mod events;
 mod export;
 mod export_graph;
 mod graph;

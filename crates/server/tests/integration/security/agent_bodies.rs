@@ -79,7 +79,7 @@ async fn large_bodies_wait_for_a_place_and_are_refused_busy_meanwhile() {
     let mut pc = TestAgent::new("PC1");
     pc.register(&t, &w.psk).await.expect("registered");
     // The agent already has a large body in flight.
-    let held = t.app.limits.uploads.admit(pc.id()).expect("a place");
+    let held = t.app.limits.uploads.admit(pc.id(), None).expect("a place");
     let r = post(
         &t,
         &format!("/agent/events?agent={}", pc.id()),

@@ -1,0 +1,100 @@
+//! What the agent API keeps in memory is given up when it changes: at once for a change made
+//! through this replica, within the cache's time limit for one made on another replica (here:
+//! straight in the database, which this process's write counter does not see).
+
+use axum::http::StatusCode;
+use chrono::Duration;
+use server::agent_api::cache::{AGENT_TTL, CONFIG_TTL};
+
+use super::{world, TestAgent};
+use crate::support::TestApp;
+
+#[tokio::test]
+async fn an_agent_deleted_here_is_refused_at_its_next_request() {
+    let t = TestApp::new().await;
+    let w = world(&t).await;
+    let mut pc1 = TestAgent::new("PC1");
+    pc1.register(&t, &w.psk).await.expect("registered");
+    assert!(pc1.check_in(&t, false, vec![]).await.assignment.is_some());
+    server::migration::removal::delete_agent(&t.app, pc1.id())
+        .await
+        .expect("deleted");
+    let refused = pc1
+        .call::<_, model::protocol::CheckInResponse>(
+            &t,
+            model::protocol::kinds::CHECK_IN,
+            &check_in(),
+        )
+        .await
+        .expect_err("refused");
+    assert_eq!(
+        (refused.0, refused.1.code.as_str()),
+        (StatusCode::FORBIDDEN, "unknown_agent")
+    );
+}
+
+#[tokio::test]
+async fn an_agent_deleted_on_another_replica_is_refused_once_its_row_is_read_again() {
+    let t = TestApp::new().await;
+    let w = world(&t).await;
+    let mut pc1 = TestAgent::new("PC1");
+    pc1.register(&t, &w.psk).await.expect("registered");
+    assert!(pc1.check_in(&t, false, vec![]).await.assignment.is_some());
+    sqlx::query("DELETE FROM agents WHERE id = $1")
+        .bind(pc1.id().to_string())
+        .execute(t.app.store.pool())
+        .await
+        .expect("deleted behind the replica's back");
+    t.clock.advance(Duration::seconds(AGENT_TTL));
+    let refused = pc1
+        .call::<_, model::protocol::CheckInResponse>(
+            &t,
+            model::protocol::kinds::CHECK_IN,
+            &check_in(),
+        )
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.1.code, "unknown_agent");
+}
+
+#[tokio::test]
+async fn a_batch_deleted_on_another_replica_assigns_nothing_within_the_config_time_limit() {
+    let t = TestApp::new().await;
+    let w = world(&t).await;
+    let mut pc1 = TestAgent::new("PC1");
+    pc1.register(&t, &w.psk).await.expect("registered");
+    assert!(pc1.check_in(&t, false, vec![]).await.assignment.is_some());
+    sqlx::query("DELETE FROM batches WHERE id = $1")
+        .bind(w.batch.id.to_string())
+        .execute(t.app.store.pool())
+        .await
+        .expect("deleted behind the replica's back");
+    t.clock.advance(Duration::seconds(CONFIG_TTL));
+    let answer = pc1.check_in(&t, false, vec![]).await;
+    assert!(answer.assignment.is_none(), "{answer:?}");
+}
+
+#[tokio::test]
+async fn a_batch_changed_here_is_seen_at_the_next_check_in() {
+    let t = TestApp::new().await;
+    let w = world(&t).await;
+    let mut pc1 = TestAgent::new("PC1");
+    pc1.register(&t, &w.psk).await.expect("registered");
+    assert!(pc1.check_in(&t, false, vec![]).await.assignment.is_some());
+    assert!(t.app.store.delete_batch(w.batch.id).await.expect("deleted"));
+    let answer = pc1.check_in(&t, false, vec![]).await;
+    assert!(answer.assignment.is_none(), "{answer:?}");
+}
+
+fn check_in() -> model::protocol::CheckInRequest {
+    model::protocol::CheckInRequest {
+        final_check: false,
+        agent_version: model::protocol::AGENT_VERSION.into(),
+        join_state: model::plan::JoinState::Workgroup,
+        logged_on_user: None,
+        running: None,
+        completed: vec![],
+        computer_name: None,
+        os_version: None,
+    }
+}
