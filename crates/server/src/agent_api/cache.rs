@@ -1,7 +1,9 @@
 //! What every agent request would otherwise read and decode again, so that a check-in touches
 //! the database only for what changes per device (its runs, its nonce and contact):
 //!
-//! - the agent certificates' key pairs (a certificate never changes once made);
+//! - the agent certificates' key pairs (a certificate never changes once made), read again at
+//!   most every [`CONFIG_TTL`] so that a certificate deleted on another replica is refused there
+//!   too, and forgotten at once when deleted on this replica;
 //! - each agent's row (its keys, directory and computer never change for an id; the facts it
 //!   reports are written at each check-in and read fresh where they matter), kept for
 //!   [`AGENT_TTL`] and forgotten at once when the agent is deleted on this replica;
@@ -84,7 +86,7 @@ struct CachedConfig {
 /// The agent API's caches; see the module documentation.
 #[derive(Debug, Default)]
 pub struct AgentApiCache {
-    certificates: Mutex<HashMap<CertificateId, Arc<CertificateSecret>>>,
+    certificates: Mutex<HashMap<CertificateId, (DateTime<Utc>, Arc<CertificateSecret>)>>,
     config: Mutex<Option<CachedConfig>>,
     agents: Mutex<HashMap<AgentId, CachedAgent>>,
 }
@@ -106,14 +108,18 @@ impl AgentApiCache {
         app: &App,
         id: CertificateId,
     ) -> Result<Option<Arc<CertificateSecret>>> {
-        if let Some(found) = lock(&self.certificates).get(&id) {
-            return Ok(Some(found.clone()));
+        let now = app.clock.now();
+        if let Some((at, found)) = lock(&self.certificates).get(&id) {
+            if fresh(*at, now, config_ttl()) {
+                return Ok(Some(found.clone()));
+            }
         }
         let Some(secret) = app.store.certificate_secret(id).await? else {
+            lock(&self.certificates).remove(&id);
             return Ok(None);
         };
         let secret = Arc::new(secret);
-        lock(&self.certificates).insert(id, secret.clone());
+        lock(&self.certificates).insert(id, (now, secret.clone()));
         Ok(Some(secret))
     }
 

@@ -58,6 +58,29 @@ async fn an_agent_deleted_on_another_replica_is_refused_once_its_row_is_read_aga
 }
 
 #[tokio::test]
+async fn a_certificate_deleted_on_another_replica_is_refused_within_the_config_time_limit() {
+    let t = TestApp::new().await;
+    let w = world(&t).await;
+    let mut pc1 = TestAgent::new("PC1");
+    pc1.register(&t, &w.psk).await.expect("registered");
+    assert!(pc1.check_in(&t, false, vec![]).await.assignment.is_some());
+    sqlx::query("DELETE FROM agent_certificates")
+        .execute(t.app.store.pool())
+        .await
+        .expect("deleted behind the replica's back");
+    t.clock.advance(Duration::seconds(CONFIG_TTL));
+    let refused = pc1
+        .call::<_, model::protocol::CheckInResponse>(
+            &t,
+            model::protocol::kinds::CHECK_IN,
+            &check_in(),
+        )
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.1.code, "unknown_certificate");
+}
+
+#[tokio::test]
 async fn a_batch_deleted_on_another_replica_assigns_nothing_within_the_config_time_limit() {
     let t = TestApp::new().await;
     let w = world(&t).await;
