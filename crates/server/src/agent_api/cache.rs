@@ -86,10 +86,13 @@ struct CachedConfig {
 /// The agent API's caches; see the module documentation.
 #[derive(Debug, Default)]
 pub struct AgentApiCache {
-    certificates: Mutex<HashMap<CertificateId, (DateTime<Utc>, Arc<CertificateSecret>)>>,
+    certificates: Mutex<HashMap<CertificateId, Stamped<CertificateSecret>>>,
     config: Mutex<Option<CachedConfig>>,
     agents: Mutex<HashMap<AgentId, CachedAgent>>,
 }
+
+/// A value with the time it was read.
+type Stamped<T> = (DateTime<Utc>, Arc<T>);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
