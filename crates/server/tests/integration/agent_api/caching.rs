@@ -6,27 +6,17 @@ use axum::http::StatusCode;
 use chrono::Duration;
 use server::agent_api::cache::{AGENT_TTL, CONFIG_TTL};
 
+use super::device::World;
 use super::{world, TestAgent};
 use crate::support::TestApp;
 
 #[tokio::test]
 async fn an_agent_deleted_here_is_refused_at_its_next_request() {
-    let t = TestApp::new().await;
-    let w = world(&t).await;
-    let mut pc1 = TestAgent::new("PC1");
-    pc1.register(&t, &w.psk).await.expect("registered");
-    assert!(pc1.check_in(&t, false, vec![]).await.assignment.is_some());
+    let (t, _w, mut pc1) = assigned_agent().await;
     server::migration::removal::delete_agent(&t.app, pc1.id())
         .await
         .expect("deleted");
-    let refused = pc1
-        .call::<_, model::protocol::CheckInResponse>(
-            &t,
-            model::protocol::kinds::CHECK_IN,
-            &check_in(),
-        )
-        .await
-        .expect_err("refused");
+    let refused = refused_check_in(&t, &mut pc1).await;
     assert_eq!(
         (refused.0, refused.1.code.as_str()),
         (StatusCode::FORBIDDEN, "unknown_agent")
@@ -35,58 +25,32 @@ async fn an_agent_deleted_here_is_refused_at_its_next_request() {
 
 #[tokio::test]
 async fn an_agent_deleted_on_another_replica_is_refused_once_its_row_is_read_again() {
-    let t = TestApp::new().await;
-    let w = world(&t).await;
-    let mut pc1 = TestAgent::new("PC1");
-    pc1.register(&t, &w.psk).await.expect("registered");
-    assert!(pc1.check_in(&t, false, vec![]).await.assignment.is_some());
+    let (t, _w, mut pc1) = assigned_agent().await;
     sqlx::query("DELETE FROM agents WHERE id = $1")
         .bind(pc1.id().to_string())
         .execute(t.app.store.pool())
         .await
         .expect("deleted behind the replica's back");
     t.clock.advance(Duration::seconds(AGENT_TTL));
-    let refused = pc1
-        .call::<_, model::protocol::CheckInResponse>(
-            &t,
-            model::protocol::kinds::CHECK_IN,
-            &check_in(),
-        )
-        .await
-        .expect_err("refused");
+    let refused = refused_check_in(&t, &mut pc1).await;
     assert_eq!(refused.1.code, "unknown_agent");
 }
 
 #[tokio::test]
 async fn a_certificate_deleted_on_another_replica_is_refused_within_the_config_time_limit() {
-    let t = TestApp::new().await;
-    let w = world(&t).await;
-    let mut pc1 = TestAgent::new("PC1");
-    pc1.register(&t, &w.psk).await.expect("registered");
-    assert!(pc1.check_in(&t, false, vec![]).await.assignment.is_some());
+    let (t, _w, mut pc1) = assigned_agent().await;
     sqlx::query("DELETE FROM agent_certificates")
         .execute(t.app.store.pool())
         .await
         .expect("deleted behind the replica's back");
     t.clock.advance(Duration::seconds(CONFIG_TTL));
-    let refused = pc1
-        .call::<_, model::protocol::CheckInResponse>(
-            &t,
-            model::protocol::kinds::CHECK_IN,
-            &check_in(),
-        )
-        .await
-        .expect_err("refused");
+    let refused = refused_check_in(&t, &mut pc1).await;
     assert_eq!(refused.1.code, "unknown_certificate");
 }
 
 #[tokio::test]
 async fn a_batch_deleted_on_another_replica_assigns_nothing_within_the_config_time_limit() {
-    let t = TestApp::new().await;
-    let w = world(&t).await;
-    let mut pc1 = TestAgent::new("PC1");
-    pc1.register(&t, &w.psk).await.expect("registered");
-    assert!(pc1.check_in(&t, false, vec![]).await.assignment.is_some());
+    let (t, w, pc1) = assigned_agent().await;
     sqlx::query("DELETE FROM batches WHERE id = $1")
         .bind(w.batch.id.to_string())
         .execute(t.app.store.pool())
@@ -99,14 +63,35 @@ async fn a_batch_deleted_on_another_replica_assigns_nothing_within_the_config_ti
 
 #[tokio::test]
 async fn a_batch_changed_here_is_seen_at_the_next_check_in() {
+    let (t, w, pc1) = assigned_agent().await;
+    assert!(t.app.store.delete_batch(w.batch.id).await.expect("deleted"));
+    let answer = pc1.check_in(&t, false, vec![]).await;
+    assert!(answer.assignment.is_none(), "{answer:?}");
+}
+
+/// A test app with one batch, and an agent registered in it whose check-in has its assignment.
+async fn assigned_agent() -> (TestApp, World, TestAgent) {
     let t = TestApp::new().await;
     let w = world(&t).await;
     let mut pc1 = TestAgent::new("PC1");
     pc1.register(&t, &w.psk).await.expect("registered");
     assert!(pc1.check_in(&t, false, vec![]).await.assignment.is_some());
-    assert!(t.app.store.delete_batch(w.batch.id).await.expect("deleted"));
-    let answer = pc1.check_in(&t, false, vec![]).await;
-    assert!(answer.assignment.is_none(), "{answer:?}");
+    (t, w, pc1)
+}
+
+/// The refusal of `agent`'s next check-in (a test failure if it is answered).
+async fn refused_check_in(
+    t: &TestApp,
+    agent: &mut TestAgent,
+) -> (StatusCode, model::protocol::Refused) {
+    agent
+        .call::<_, model::protocol::CheckInResponse>(
+            t,
+            model::protocol::kinds::CHECK_IN,
+            &check_in(),
+        )
+        .await
+        .expect_err("refused")
 }
 
 fn check_in() -> model::protocol::CheckInRequest {
