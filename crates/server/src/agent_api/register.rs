@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::{DateTime, Utc};
 use model::directory::{Directory, DirectoryObject};
 use model::envelope::{AgentCertificate, PskSigned, MAX_CLOCK_SKEW_SECONDS};
 use model::ids::{AgentId, DirectoryId};
@@ -139,16 +140,34 @@ async fn handle(app: &App, body: &Bytes, remote: &RemoteAddr) -> Result<PskSigne
     {
         return Err(refuse(code, message));
     }
-    if app
+    if let Some(existing) = app
         .store
         .agent_for_computer(directory, computer.guid)
         .await?
-        .is_some()
     {
-        return Err(refuse(
-            "already_registered",
-            format!("computer {:?} already has an agent", computer.name),
-        ));
+        // The same key pair asking again is the same agent whose answer was lost (the server
+        // stopped or the connection dropped after the registration was stored): it gets the
+        // registration it already has. Any other key pair is another agent on that computer.
+        if existing.keys != request.keys || existing.certificate.issuer != certificate.info.id {
+            return Err(refuse(
+                "already_registered",
+                format!("computer {:?} already has an agent", computer.name),
+            ));
+        }
+        app.store
+            .set_registered_from(existing.id, remote.0.as_deref())
+            .await?;
+        tracing::info!(agent = %existing.id, computer = ?request.computer_name, "agent registered again with its own keys");
+        let response = RegisterResponse {
+            agent: existing.id,
+            certificate: existing.certificate,
+            server: ServerIdentity {
+                certificate: certificate.info.id,
+                keys: certificate.info.keys,
+                not_after: certificate.info.not_after,
+            },
+        };
+        return sign_response(&psk, &response, now, signed.nonce.clone());
     }
     let id = AgentId::new();
     let issued = AgentCertificate::issue(
@@ -200,15 +219,18 @@ async fn handle(app: &App, body: &Bytes, remote: &RemoteAddr) -> Result<PskSigne
             not_after: certificate.info.not_after,
         },
     };
-    // The response repeats the request's nonce, binding the two.
-    PskSigned::sign(
-        &psk,
-        kinds::REGISTER_RESPONSE,
-        &response,
-        now,
-        signed.nonce.clone(),
-    )
-    .map_err(|e| {
+    sign_response(&psk, &response, now, signed.nonce.clone())
+}
+
+/// The registration `response` signed with `psk`; it repeats the request's `nonce`, binding the
+/// two.
+fn sign_response(
+    psk: &str,
+    response: &RegisterResponse,
+    now: DateTime<Utc>,
+    nonce: String,
+) -> Result<PskSigned, Failure> {
+    PskSigned::sign(psk, kinds::REGISTER_RESPONSE, response, now, nonce).map_err(|e| {
         Failure::Error(Error::Internal(format!(
             "cannot sign the registration response: {}",
             e

@@ -269,6 +269,29 @@ async fn replayed_stale_and_second_registrations_are_refused() {
 }
 
 #[tokio::test]
+async fn an_agent_whose_registration_answer_was_lost_registers_again_as_itself() {
+    let t = TestApp::new().await;
+    let w = world(&t).await;
+    let mut pc1 = TestAgent::new("PC1");
+    pc1.register(&t, &w.psk).await.expect("registered");
+    let first = pc1.id();
+    // The answer never reached the device (the server stopped, the connection dropped): it asks
+    // again with the same keys and a new nonce, and gets the registration it has.
+    pc1.registered = None;
+    pc1.register(&t, &w.psk).await.expect("registered again");
+    assert_eq!(pc1.id(), first, "the same agent, not a second one");
+    assert!(pc1.check_in(&t, false, vec![]).await.assignment.is_some());
+    let (status, refused) = TestAgent::new("PC1")
+        .register(&t, &w.psk)
+        .await
+        .expect_err("other keys are another agent");
+    assert_eq!(
+        (status, refused.code.as_str()),
+        (StatusCode::FORBIDDEN, "already_registered")
+    );
+}
+
+#[tokio::test]
 async fn no_certificate_or_no_psk_is_refused_with_a_clear_code() {
     let t = TestApp::new().await;
     let (status, refused) = TestAgent::new("PC1")
