@@ -349,6 +349,9 @@ async fn editor(
             @if edit {
                 form.editor.settings method="post" action=(format!("{base}/tabs/{tab}")) {
                     (viewer.csrf())
+                    // Enter in a field submits the form's first button: this one saves, so
+                    // it never adds or removes a section instead.
+                    button.default-save type="submit" tabindex="-1" aria-hidden="true" { "Save " (tab_title(tab)) }
                     (inner)
                     p { button type="submit" { "Save " (tab_title(tab)) } }
                 }

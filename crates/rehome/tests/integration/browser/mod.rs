@@ -217,12 +217,15 @@ async fn a_migration_engineer_works_through_the_console_in_chromium() {
             .text("nav.tabs a[aria-current=page]")
             .await
             .contains(title));
-        b.click("form.editor button[type=submit]").await;
-        assert_eq!(
-            b.path().await,
-            format!("{runbook_page}?tab={tab}"),
-            "{tab} saved"
-        );
+        // The visible Save, the form's last paragraph (its first button is the hidden one that
+        // Enter presses).
+        b.click("form.editor > p:last-child button[type=submit]")
+            .await;
+        let after = b.path().await;
+        if after != format!("{runbook_page}?tab={tab}") {
+            eprintln!("the page after saving {tab}: {}", b.text("main").await);
+        }
+        assert_eq!(after, format!("{runbook_page}?tab={tab}"), "{tab} saved");
         b.screenshot(&shots, &format!("06-runbook-{tab}")).await;
     }
     b.open(&format!("{runbook_page}?tab=permissions&json=1"))
@@ -233,7 +236,8 @@ async fn a_migration_engineer_works_through_the_console_in_chromium() {
     // A setting changed through its own field.
     b.open(&format!("{runbook_page}?tab=permissions")).await;
     b.set("select[name='permissions.mode']", "AddOnly").await;
-    b.click("form.editor button[type=submit]").await;
+    b.click("form.editor > p:last-child button[type=submit]")
+        .await;
     b.open(&format!("{runbook_page}?tab=permissions")).await;
     let mode = b
         .script(
