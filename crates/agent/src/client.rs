@@ -217,6 +217,9 @@ pub struct Client<T> {
     server_offset: AtomicI64,
     /// Set when a refusal taught a new offset, so the refused request is sent once more.
     corrected: AtomicBool,
+    /// The key pair of a registration not yet answered: a retry sends the same keys, so a server
+    /// that stored the registration but lost its answer gives back the same agent.
+    pending_keys: Option<KeyPair>,
 }
 
 /// The path of a route under `/agent/`.
@@ -256,6 +259,7 @@ impl<T: Transport> Client<T> {
             identity,
             server_offset: AtomicI64::new(0),
             corrected: AtomicBool::new(false),
+            pending_keys: None,
         }
     }
 
@@ -309,11 +313,14 @@ impl<T: Transport> Client<T> {
         self.identity = None;
     }
 
-    /// Registers with `psk`: makes a key pair, sends its public half in `request` (whose `keys`
+    /// Registers with `psk`: makes a key pair (kept for retries until one is answered), sends its public half in `request` (whose `keys`
     /// are replaced), checks the answer's PSK MAC, that the certificate is for those keys and is
     /// signed by the returned server identity, and keeps the identity.
     pub fn register(&mut self, psk: &str, mut request: RegisterRequest) -> Result<&Identity> {
-        let keys = KeyPair::generate();
+        let keys = self
+            .pending_keys
+            .get_or_insert_with(KeyPair::generate)
+            .clone();
         request.keys = keys.public();
         let mut sent = self.send_registration(psk, &request)?;
         if sent.0 != 200 && self.learn_server_time(&sent.1) && self.take_correction() {
@@ -347,6 +354,7 @@ impl<T: Transport> Client<T> {
         }
         cert.verify(&response.server.keys, self.server_now())
             .map_err(bad("certificate"))?;
+        self.pending_keys = None;
         self.identity = Some(Identity {
             agent: response.agent,
             keys,

@@ -58,7 +58,6 @@ async fn serve(data_dir: &Path, database: &str, log: &Path) -> ServeProcess {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known failure: an agent killed-off mid-registration can be refused already_registered on restart (run with --ignored)"]
 async fn rehome_serve_sigkilled_at_random_points_and_restarted_loses_nothing() {
     const AGENTS: usize = 12;
     const KILLS: usize = 3;
