@@ -600,6 +600,17 @@ pub trait Workstation {
         })
     }
 
+    /// Whether [`Workstation::schedule_restart`] can work on this device (`SeShutdownPrivilege`
+    /// enabled in the agent's token), asked by the pre-flight of a runbook that joins, leaves or
+    /// renames before its first change: a join the device cannot restart into would leave it
+    /// half-moved. An error says why not.
+    fn check_restart(&self) -> Result<()> {
+        Err(crate::Error::Unsupported {
+            action: "schedule_restart".to_string(),
+            reason: "this workstation cannot schedule a restart".to_string(),
+        })
+    }
+
     /// Cancels the pending restart (`AbortSystemShutdownW`); false when none is pending
     /// (`ERROR_NO_SHUTDOWN_IN_PROGRESS`).
     fn cancel_restart(&mut self) -> Result<bool> {

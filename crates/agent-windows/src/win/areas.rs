@@ -8,7 +8,8 @@ use std::path::Path;
 use agent::{Error, Result, SecurityParts};
 use model::runbook::Area;
 
-use super::{files, registry, security, services, shares, unsupported};
+use super::sys::Sys;
+use super::{files, registry, services, shares, unsupported};
 
 /// Every object of `area`, in a stable order.
 pub fn objects(area: Area) -> Result<Vec<String>> {
@@ -30,14 +31,12 @@ pub fn objects(area: Area) -> Result<Vec<String>> {
 }
 
 /// The descriptor of `object` of `area`, self-relative.
-pub fn read(area: Area, object: &str) -> Result<Vec<u8>> {
+pub fn read(sys: &dyn Sys, area: Area, object: &str) -> Result<Vec<u8>> {
     match area {
         Area::FileSystem => {
             // The SACL needs SeSecurityPrivilege; without it, the rest.
-            let found = match security::file_descriptor(object, true) {
-                Err(e) if registry::is_privilege_error(&e) => {
-                    security::file_descriptor(object, false)?
-                }
+            let found = match sys.file_security(object, true) {
+                Err(e) if registry::is_privilege_error(&e) => sys.file_security(object, false)?,
                 other => other?,
             };
             found.ok_or_else(|| Error::NotFound(object.to_string()))
@@ -51,6 +50,7 @@ pub fn read(area: Area, object: &str) -> Result<Vec<u8>> {
 /// Writes the `parts` of `descriptor` (`info` as the calls take them) to `object` of `area`,
 /// and reads them back.
 pub fn write(
+    sys: &dyn Sys,
     area: Area,
     object: &str,
     descriptor: &[u8],
@@ -58,7 +58,7 @@ pub fn write(
     parts: SecurityParts,
 ) -> Result<()> {
     match area {
-        Area::FileSystem => files::set_descriptor(object, descriptor, info, parts),
+        Area::FileSystem => files::set_descriptor(sys, object, descriptor, info, parts),
         Area::Services => services::set_descriptor(object, descriptor, info, parts),
         Area::FileShares => shares::set_descriptor(object, descriptor, parts),
         other => Err(unsupported(&format!("descriptors of {}", other.slug()))),

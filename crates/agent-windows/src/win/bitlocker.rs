@@ -1,14 +1,14 @@
 //! BitLocker's key protectors on the system volume through WMI (`Win32_EncryptableVolume` in
 //! `root\cimv2\Security\MicrosoftVolumeEncryption`): `ConversionStatus` and `ProtectionStatus`
 //! read, `DisableKeyProtectors` (with `DisableCount` 0: until turned on again) and
-//! `EnableKeyProtectors` called. Every error says BitLocker, then the WMI call that failed.
+//! `EnableKeyProtectors` called, through the [`Sys`] seam. Every error says BitLocker, then the WMI call that failed.
 
 use agent::{BitLockerStatus, Error, Result};
 
-use super::readiness::{bitlocker_volume, BITLOCKER_NAMESPACE};
-use super::wmi;
+use super::sys::Sys;
 
-const CLASS: &str = "Win32_EncryptableVolume";
+/// The WMI class of BitLocker's volumes.
+pub const CLASS: &str = "Win32_EncryptableVolume";
 
 fn named(e: Error) -> Error {
     match e {
@@ -18,8 +18,8 @@ fn named(e: Error) -> Error {
 }
 
 /// Whether the system volume is encrypted and its protectors are on.
-pub fn status() -> Result<BitLockerStatus> {
-    let (_, (encrypted, protectors_on)) = bitlocker_volume().map_err(named)?;
+pub fn status(sys: &dyn Sys) -> Result<BitLockerStatus> {
+    let (_, (encrypted, protectors_on)) = sys.bitlocker_volume().map_err(named)?;
     Ok(BitLockerStatus {
         encrypted,
         protectors_on,
@@ -28,12 +28,11 @@ pub fn status() -> Result<BitLockerStatus> {
 
 /// Turns the system volume's key protectors on or off; false when they are so already or the
 /// volume is not encrypted.
-pub fn set_protectors(enabled: bool) -> Result<bool> {
-    let (id, (encrypted, on)) = bitlocker_volume().map_err(named)?;
+pub fn set_protectors(sys: &dyn Sys, enabled: bool) -> Result<bool> {
+    let (id, (encrypted, on)) = sys.bitlocker_volume().map_err(named)?;
     if !encrypted || on == enabled {
         return Ok(false);
     }
-    let ns = wmi::connect(BITLOCKER_NAMESPACE).map_err(named)?;
     // An object path quotes the DeviceID (`\\?\Volume{…}\`) with its backslashes doubled.
     let path = format!("{}.DeviceID='{}'", CLASS, id.replace('\\', "\\\\"));
     let (method, args): (&str, &[(&str, u32)]) = if enabled {
@@ -41,7 +40,7 @@ pub fn set_protectors(enabled: bool) -> Result<bool> {
     } else {
         ("DisableKeyProtectors", &[("DisableCount", 0)])
     };
-    let rc = ns.call(CLASS, &path, method, args).map_err(named)?;
+    let rc = sys.bitlocker_method(&path, method, args).map_err(named)?;
     if rc != 0 {
         return Err(Error::Device(format!(
             "BitLocker: {}.{} returned 0x{:08X}",

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::ptr::null_mut;
 
 use agent::{Error, Result, SecurityParts};
 use windows_sys::Win32::Security::Authorization::{SetNamedSecurityInfoW, SE_FILE_OBJECT};
@@ -12,6 +13,7 @@ use windows_sys::Win32::Storage::FileSystem::{
     MOVEFILE_REPLACE_EXISTING, MOVEFILE_WRITE_THROUGH,
 };
 
+use super::sys::Sys;
 use super::{error, last_error, security, wide};
 
 /// `DRIVE_FIXED` of `GetDriveTypeW`.
@@ -65,49 +67,44 @@ pub fn walk(root: &Path, out: &mut Vec<String>) -> Result<()> {
 /// (`SetNamedSecurityInfoW`, which also passes inheritable ACEs on to what a folder holds), then
 /// reads it back: a write the file system did not keep fails.
 pub fn set_descriptor(
+    sys: &dyn Sys,
     path: &str,
     descriptor: &[u8],
     info: u32,
     parts: SecurityParts,
 ) -> Result<()> {
+    match sys.set_file_security(path, info, descriptor, parts)? {
+        0 => {}
+        2 | 3 => return Err(Error::NotFound(path.to_string())),
+        rc => return Err(error("SetNamedSecurityInfoW", path, rc)),
+    }
+    let back = sys
+        .file_security(path, parts.sacl)?
+        .ok_or_else(|| Error::NotFound(path.to_string()))?;
+    security::verify_written("SetNamedSecurityInfoW", path, descriptor, parts, &back)
+}
+
+/// `SetNamedSecurityInfoW` itself: its return code.
+pub fn win32_set_security(
+    path: &str,
+    info: u32,
+    descriptor: &[u8],
+    parts: SecurityParts,
+) -> Result<u32> {
     let mut copy = descriptor.to_vec();
     let wpath = wide(path);
-    let rc = unsafe {
+    Ok(unsafe {
         let (owner, group, dacl, sacl) = security::parts_of(&mut copy)?;
         SetNamedSecurityInfoW(
             wpath.as_ptr(),
             SE_FILE_OBJECT,
             info,
-            if parts.owner {
-                owner
-            } else {
-                std::ptr::null_mut()
-            },
-            if parts.group {
-                group
-            } else {
-                std::ptr::null_mut()
-            },
-            if parts.dacl {
-                dacl
-            } else {
-                std::ptr::null_mut()
-            },
-            if parts.sacl {
-                sacl
-            } else {
-                std::ptr::null_mut()
-            },
+            if parts.owner { owner } else { null_mut() },
+            if parts.group { group } else { null_mut() },
+            if parts.dacl { dacl } else { null_mut() },
+            if parts.sacl { sacl } else { null_mut() },
         )
-    };
-    match rc {
-        0 => {}
-        2 | 3 => return Err(Error::NotFound(path.to_string())),
-        rc => return Err(error("SetNamedSecurityInfoW", path, rc)),
-    }
-    let back = security::file_descriptor(path, parts.sacl)?
-        .ok_or_else(|| Error::NotFound(path.to_string()))?;
-    security::verify_written("SetNamedSecurityInfoW", path, descriptor, parts, &back)
+    })
 }
 
 /// The bytes of the file `path`, `None` when there is no such file.

@@ -1,6 +1,7 @@
 //! Local groups and their members: `NetLocalGroupEnum`, `NetLocalGroupGetMembers`,
-//! `NetLocalGroupAddMembers` and `NetLocalGroupDelMembers` (level 0, by SID). Every change is
-//! read back: a call that reports success and changes nothing fails.
+//! `NetLocalGroupAddMembers` and `NetLocalGroupDelMembers` (level 0, by SID), through the
+//! [`Sys`] seam. Every change is read back: a call that reports success and changes nothing
+//! fails.
 
 use std::collections::BTreeMap;
 use std::ptr::{null, null_mut};
@@ -13,6 +14,7 @@ use windows_sys::Win32::NetworkManagement::NetManagement::{
     NetLocalGroupGetMembers, LOCALGROUP_INFO_0, LOCALGROUP_MEMBERS_INFO_0, MAX_PREFERRED_LENGTH,
 };
 
+use super::sys::Sys;
 use super::{error, from_pwstr, security, wide};
 
 const ERROR_MORE_DATA: u32 = 234;
@@ -51,8 +53,8 @@ fn pages<T>(
     }
 }
 
-/// The names of the local groups.
-pub fn names() -> Result<Vec<String>> {
+/// The names of the local groups: `NetLocalGroupEnum` itself.
+pub fn win32_names() -> Result<Vec<String>> {
     let mut names = Vec::new();
     pages::<LOCALGROUP_INFO_0>(
         "NetLocalGroupEnum",
@@ -65,6 +67,12 @@ pub fn names() -> Result<Vec<String>> {
             Ok(())
         },
     )?;
+    Ok(names)
+}
+
+/// The names of the local groups.
+pub fn names(sys: &dyn Sys) -> Result<Vec<String>> {
+    let names = sys.local_group_names()?;
     // Every Windows has Administrators, Users, Guests…: none at all is a system that keeps no
     // local groups (Wine), and backing up nothing would lose the members on restore.
     if names.is_empty() {
@@ -76,8 +84,8 @@ pub fn names() -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// The members of the local group `group`, by SID.
-pub fn members_of(group: &str) -> Result<Vec<Sid>> {
+/// The members of the local group `group`, by SID: `NetLocalGroupGetMembers` itself.
+pub fn win32_members_of(group: &str) -> Result<Vec<Sid>> {
     let wgroup = wide(group);
     let mut members = Vec::new();
     pages::<LOCALGROUP_MEMBERS_INFO_0>(
@@ -104,21 +112,48 @@ pub fn members_of(group: &str) -> Result<Vec<Sid>> {
 }
 
 /// Every local group with its members.
-pub fn members() -> Result<BTreeMap<String, Vec<Sid>>> {
-    names()?
+pub fn members(sys: &dyn Sys) -> Result<BTreeMap<String, Vec<Sid>>> {
+    names(sys)?
         .into_iter()
-        .map(|g| Ok((g.clone(), members_of(&g)?)))
+        .map(|g| Ok((g.clone(), sys.local_group_members(&g)?)))
         .collect()
+}
+
+/// Every member of a local group, none where the system keeps no local groups.
+pub fn all_members(sys: &dyn Sys) -> Result<Vec<Sid>> {
+    let mut out = Vec::new();
+    for group in sys.local_group_names()? {
+        out.extend(sys.local_group_members(&group)?);
+    }
+    Ok(out)
 }
 
 /// Adds (`add`) or removes `member` to or from `group`; false when it was so already. Read back
 /// with `NetLocalGroupGetMembers`.
-pub fn change(group: &str, member: &Sid, add: bool) -> Result<bool> {
+pub fn change(sys: &dyn Sys, group: &str, member: &Sid, add: bool) -> Result<bool> {
     let (call, already) = if add {
         ("NetLocalGroupAddMembers", ERROR_MEMBER_IN_ALIAS)
     } else {
         ("NetLocalGroupDelMembers", ERROR_MEMBER_NOT_IN_ALIAS)
     };
+    let rc = sys.net_local_group_change(group, member, add)?;
+    let changed = match rc {
+        0 => true,
+        rc if rc == already => false,
+        GROUP_NOT_FOUND => return Err(Error::NotFound(format!("the local group {}", group))),
+        rc => return Err(error(call, &format!("{} ({})", group, member), rc)),
+    };
+    if sys.local_group_members(group)?.contains(member) != add {
+        return Err(Error::Device(format!(
+            "{} on {} ({}) reported success but {} read back says otherwise: this system does not keep local group members",
+            call, group, member, "NetLocalGroupGetMembers"
+        )));
+    }
+    Ok(changed)
+}
+
+/// `NetLocalGroupAddMembers` or `NetLocalGroupDelMembers` level 0 itself.
+pub fn win32_change(group: &str, member: &Sid, add: bool) -> Result<u32> {
     let wgroup = wide(group);
     let mut sid = member.to_bytes();
     let info = LOCALGROUP_MEMBERS_INFO_0 {
@@ -132,17 +167,5 @@ pub fn change(group: &str, member: &Sid, add: bool) -> Result<bool> {
             NetLocalGroupDelMembers(null(), wgroup.as_ptr(), 0, buf, 1)
         }
     };
-    let changed = match rc {
-        0 => true,
-        rc if rc == already => false,
-        GROUP_NOT_FOUND => return Err(Error::NotFound(format!("the local group {}", group))),
-        rc => return Err(error(call, &format!("{} ({})", group, member), rc)),
-    };
-    if members_of(group)?.contains(member) != add {
-        return Err(Error::Device(format!(
-            "{} on {} ({}) reported success but {} read back says otherwise: this system does not keep local group members",
-            call, group, member, "NetLocalGroupGetMembers"
-        )));
-    }
-    Ok(changed)
+    Ok(rc)
 }

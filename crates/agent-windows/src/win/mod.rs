@@ -26,6 +26,7 @@ pub mod security;
 pub mod service;
 pub mod services;
 pub mod shares;
+pub mod sys;
 pub mod system;
 pub mod wmi;
 pub mod workstation;
@@ -106,10 +107,14 @@ pub fn wine_lacks(call: &str) -> agent::Result<()> {
 }
 
 #[cfg(test)]
+mod sys_recording;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_objects;
 #[cfg(test)]
 mod tests_readiness;
+#[cfg(test)]
+mod tests_runbook;
 #[cfg(test)]
 mod tests_system;

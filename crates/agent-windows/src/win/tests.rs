@@ -306,8 +306,13 @@ fn facts_name_the_device_as_windows_does() {
     assert!(!facts.os_version.is_empty());
 }
 
+/// Held by the tests that use the agent's work keys (`HKLM\SOFTWARE\rehome\Agent`) and the
+/// legal notice, which are the device's own.
+pub(super) static WORK_KEYS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn the_legal_notice_is_kept_shown_and_put_back() {
+    let _keys = WORK_KEYS.lock().unwrap_or_else(|e| e.into_inner());
     let mut ws = WindowsWorkstation::open();
     // A copy an earlier run kept would be taken for the original.
     ws.delete_registry_key(super::workstation::BACKUP_KEY)
@@ -482,7 +487,7 @@ fn a_local_administrator_is_created_found_and_deleted_or_the_call_is_named() {
     let name = "rehome-test-admin";
     let password = "Rehome-Test-Secret-1!";
     assert!(!ws.local_user_exists("rehome-no-such-user").unwrap());
-    let _ = super::accounts::delete(name);
+    let _ = super::accounts::delete(&super::sys::Win32, name);
     match ws.create_local_administrator(name, password) {
         Ok(created) => {
             assert!(created);

@@ -28,6 +28,7 @@ use windows_sys::Win32::Security::{
 use super::eventlog::EventLog;
 use super::profiles::PROFILE_LIST;
 use super::registry::{self, Key};
+use super::sys::{Sys, Win32};
 use super::{
     accounts, areas, bitlocker, files, groups, join, lsa, mdm, profiles, readiness, restart,
     security, services, shares, system, unsupported,
@@ -50,12 +51,19 @@ pub struct WindowsWorkstation {
     /// Hives this agent loaded under `HKU`, unloaded when it is dropped.
     loaded_hives: RefCell<Vec<String>>,
     event_log: Option<EventLog>,
+    /// The calls Wine does not implement (see [`Sys`]): Win32 in the service.
+    sys: Box<dyn Sys>,
 }
 
 impl WindowsWorkstation {
     /// The workstation, with the privileges the primitives need enabled where the account holds
     /// them (the service's LocalSystem holds all of them).
     pub fn open() -> WindowsWorkstation {
+        WindowsWorkstation::with_sys(Box::new(Win32))
+    }
+
+    /// The workstation making the calls of [`Sys`] through `sys`: the tests' recording double.
+    pub(super) fn with_sys(sys: Box<dyn Sys>) -> WindowsWorkstation {
         for privilege in [
             "SeBackupPrivilege",
             "SeRestorePrivilege",
@@ -68,6 +76,7 @@ impl WindowsWorkstation {
         WindowsWorkstation {
             loaded_hives: RefCell::new(Vec::new()),
             event_log: None,
+            sys,
         }
     }
 
@@ -262,7 +271,7 @@ fn collect_files(path: &Path, out: &mut Vec<String>) -> Result<()> {
 impl Workstation for WindowsWorkstation {
     fn facts(&self) -> Result<Facts> {
         let (os_edition, os_version) = readiness::os()?;
-        let join_state = match system::joined_domain()? {
+        let join_state = match self.sys.joined_domain()? {
             Some(domain) => JoinState::ActiveDirectory { domain },
             None => match self.entra_tenant()? {
                 Some(tenant) => JoinState::Entra { tenant },
@@ -286,7 +295,7 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn leave_active_directory(&mut self) -> Result<Effect> {
-        join::leave()
+        join::leave(&*self.sys)
     }
 
     fn leave_entra(&mut self) -> Result<Effect> {
@@ -297,11 +306,11 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn join_active_directory(&mut self, domain: &str, ad: &AdJoin<'_>) -> Result<Effect> {
-        join::join(domain, ad)
+        join::join(&*self.sys, domain, ad)
     }
 
     fn join_active_directory_offline(&mut self, domain: &str, blob: &[u8]) -> Result<Effect> {
-        join::join_offline(domain, blob)
+        join::join_offline(&*self.sys, domain, blob)
     }
 
     fn join_entra(&mut self, _tenant: &str) -> Result<Effect> {
@@ -309,11 +318,21 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn list_sids(&self) -> Result<BTreeSet<Sid>> {
-        Ok(self
+        let mut sids: BTreeSet<Sid> = self
             .profile_list()?
             .into_iter()
             .map(|(sid, _)| sid)
-            .collect())
+            .collect();
+        // Members of the local groups, and those kept before the device left its domain (which
+        // took the domain's groups out of them): restored at Completion as their translations.
+        sids.extend(groups::all_members(&*self.sys)?);
+        let kept = agent::run::local_groups::GROUPS_BACKUP;
+        for group in self.registry_value_names(kept)? {
+            if let Some(RegValue::MultiSz(members)) = self.registry_value(kept, &group)? {
+                sids.extend(members.iter().filter_map(|m| m.parse::<Sid>().ok()));
+            }
+        }
+        Ok(sids)
     }
 
     fn update_permissions(
@@ -342,7 +361,7 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn local_group_members(&self) -> Result<BTreeMap<String, Vec<Sid>>> {
-        groups::members()
+        groups::members(&*self.sys)
     }
 
     fn harvest_profiles(&self) -> Result<Vec<UserProfile>> {
@@ -366,11 +385,11 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn bitlocker_status(&self) -> Result<agent::BitLockerStatus> {
-        bitlocker::status()
+        bitlocker::status(&*self.sys)
     }
 
     fn set_bitlocker_protectors(&mut self, enabled: bool) -> Result<bool> {
-        bitlocker::set_protectors(enabled)
+        bitlocker::set_protectors(&*self.sys, enabled)
     }
 
     fn backup_legal_notice(&mut self) -> Result<Effect> {
@@ -427,15 +446,19 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn backup_appx(&mut self) -> Result<Effect> {
-        Err(unsupported("AppX package backup"))
+        agent::run::defaults::backup_appx(self)
     }
 
-    fn restore_appx(&mut self, _map: &SidMap) -> Result<Effect> {
-        Err(unsupported("AppX re-registration"))
+    fn restore_appx(&mut self, map: &SidMap) -> Result<Effect> {
+        agent::run::defaults::restore_appx(self, map)
+    }
+
+    fn appx_packages(&self) -> Result<BTreeMap<Sid, Vec<String>>> {
+        self.sys.appx_packages()
     }
 
     fn reset_windows_hello(&mut self) -> Result<Effect> {
-        Err(unsupported("Windows Hello container reset"))
+        self.sys.reset_windows_hello()
     }
 
     fn securable_objects(&self, area: Area) -> Result<Vec<String>> {
@@ -459,7 +482,7 @@ impl Workstation for WindowsWorkstation {
 
     fn read_descriptor(&self, area: Area, object: &str) -> Result<Vec<u8>> {
         if area != Area::Registry {
-            return areas::read(area, object);
+            return areas::read(&*self.sys, area, object);
         }
         let with_sacl = registry::READ_CONTROL | registry::ACCESS_SYSTEM_SECURITY;
         // Without SeSecurityPrivilege the SACL cannot be read: the rest still can.
@@ -491,7 +514,14 @@ impl Workstation for WindowsWorkstation {
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
             .ok_or_else(|| Error::Device(format!("the descriptor for {} is truncated", object)))?;
         if area != Area::Registry {
-            return areas::write(area, object, descriptor, parts_info(parts, control), parts);
+            return areas::write(
+                &*self.sys,
+                area,
+                object,
+                descriptor,
+                parts_info(parts, control),
+                parts,
+            );
         }
         let mut access = 0;
         if parts.owner || parts.group {
@@ -610,7 +640,7 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn directory_reachable(&self, target: &str) -> Result<bool> {
-        readiness::directory_reachable(target)
+        self.sys.directory_reachable(target)
     }
 
     fn interfering_software(&self) -> Result<Vec<Interference>> {
@@ -630,11 +660,15 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn schedule_restart(&mut self, minutes: u32, message: &str) -> Result<bool> {
-        restart::schedule(minutes, message)
+        restart::schedule(&*self.sys, minutes, message)
+    }
+
+    fn check_restart(&self) -> Result<()> {
+        restart::check(&*self.sys)
     }
 
     fn cancel_restart(&mut self) -> Result<bool> {
-        restart::cancel()
+        restart::cancel(&*self.sys)
     }
 
     fn set_service_account(&mut self, service: &str, account: &Sid) -> Result<bool> {
@@ -650,15 +684,15 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn create_local_administrator(&mut self, name: &str, password: &str) -> Result<bool> {
-        accounts::create_administrator(name, password)
+        accounts::create_administrator(&*self.sys, name, password)
     }
 
     fn delete_local_user(&mut self, name: &str) -> Result<bool> {
-        accounts::delete(name)
+        accounts::delete(&*self.sys, name)
     }
 
     fn local_user_exists(&self, name: &str) -> Result<bool> {
-        accounts::exists(name)
+        accounts::exists(&*self.sys, name)
     }
 
     fn rename_computer(&mut self, name: &str) -> Result<bool> {
@@ -811,11 +845,11 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn add_local_group_member(&mut self, group: &str, member: &Sid) -> Result<bool> {
-        groups::change(group, member, true)
+        groups::change(&*self.sys, group, member, true)
     }
 
     fn remove_local_group_member(&mut self, group: &str, member: &Sid) -> Result<bool> {
-        groups::change(group, member, false)
+        groups::change(&*self.sys, group, member, false)
     }
 
     fn legal_notice(&self) -> Result<(String, String)> {

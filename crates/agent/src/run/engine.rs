@@ -25,7 +25,7 @@ use crate::workstation::{AdJoin, Effect, Workstation};
 use crate::{Error, Result};
 
 /// The journal's name for the restart a run ends with, when scheduling it fails.
-const RESTART_STEP: &str = "completion/restart";
+pub(super) const RESTART_STEP: &str = "completion/restart";
 
 /// What one event says, before the spool numbers it.
 struct Note<'a> {

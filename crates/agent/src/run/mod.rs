@@ -276,7 +276,9 @@ pub fn run(config: &AgentConfig) -> Result<Exit> {
             config.server_url
         )));
     }
-    let workstation = SimWorkstation::open(&config.sim_dir)?;
+    let mut workstation = SimWorkstation::open(&config.sim_dir)?;
+    // The service starts with the device: a restart scheduled before has happened.
+    workstation.start_up()?;
     if !workstation.state().agent_installed {
         return Err(Error::Config(format!(
             "the agent was removed from {} at the end of a runbook; install it again to run it there",

@@ -14,6 +14,7 @@ use secdesc::Sid;
 use super::actions;
 use super::credentials;
 use super::engine::{not_carried_out, random_digit};
+use super::restart;
 use super::Agent;
 use crate::client::Transport;
 use crate::workstation::{AdJoin, Workstation};
@@ -201,6 +202,17 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     problems.extend(problem);
                 }
                 _ => {}
+            }
+        }
+        // The restart that makes a join, leave or rename take effect is checked before any of
+        // them is made.
+        if restart::needed(steps) {
+            if let Err(e) = self.workstation.check_restart() {
+                problems.push(format!(
+                    "{}: the device must restart for its new directory or name to take effect, and it cannot schedule a restart: {}",
+                    super::engine::RESTART_STEP,
+                    e
+                ));
             }
         }
         let uninstalls = steps

@@ -908,6 +908,10 @@ impl Workstation for SimWorkstation {
         self.sim_schedule_restart(minutes, message)
     }
 
+    fn check_restart(&self) -> Result<()> {
+        self.require("schedule_restart")
+    }
+
     fn cancel_restart(&mut self) -> Result<bool> {
         self.sim_cancel_restart()
     }

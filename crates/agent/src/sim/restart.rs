@@ -1,5 +1,6 @@
-//! The simulated device's scheduled restart: recorded, not carried out, so a test sees what the
-//! agent asked for (after how many minutes, with which message) and that a cancel took it back.
+//! The simulated device's scheduled restart: recorded, so a test sees what the agent asked for
+//! (after how many minutes, with which message) and that a cancel took it back, and carried out
+//! when the device starts again ([`SimWorkstation::start_up`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,18 @@ impl SimWorkstation {
         if self.state.scheduled_restart.take().is_none() {
             return Ok(false);
         }
+        self.save()?;
+        Ok(true)
+    }
+
+    /// The device starts (the agent's service with it): a restart it had scheduled has happened,
+    /// so none is pending any more and the next run schedules its own. True when one had been
+    /// scheduled.
+    pub fn start_up(&mut self) -> Result<bool> {
+        if self.state.scheduled_restart.take().is_none() {
+            return Ok(false);
+        }
+        self.state.restarts += 1;
         self.save()?;
         Ok(true)
     }

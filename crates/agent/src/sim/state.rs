@@ -135,9 +135,12 @@ pub struct SimState {
     /// What the readiness checks find (ready unless set otherwise).
     #[serde(default)]
     pub readiness: super::readiness::SimReadiness,
-    /// The restart the agent scheduled, until it is cancelled.
+    /// The restart the agent scheduled, until it is cancelled or the device starts again.
     #[serde(default)]
     pub scheduled_restart: Option<super::restart::SimRestart>,
+    /// How many scheduled restarts the device has carried out.
+    #[serde(default)]
+    pub restarts: u32,
 }
 
 /// A local user account. The password itself is never stored.
@@ -652,6 +655,7 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         out_of_sync,
         readiness: Default::default(),
         scheduled_restart: None,
+        restarts: 0,
     };
     state.place_descriptors(all);
     state

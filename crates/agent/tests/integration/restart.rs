@@ -53,7 +53,7 @@ fn a_run_that_joins_a_domain_ends_by_scheduling_the_restart_that_makes_the_join_
 }
 
 #[test]
-fn a_device_that_cannot_schedule_the_restart_ends_the_run_in_error_not_completed() {
+fn a_device_that_cannot_schedule_the_restart_fails_the_pre_flight_before_it_leaves_its_domain() {
     let world = World::new();
     let id = world.assign(Duration::minutes(-5));
     let mut sim = SimWorkstation::open(&world.dir).expect("open");
@@ -82,6 +82,21 @@ fn a_device_that_cannot_schedule_the_restart_ends_the_run_in_error_not_completed
         .events
         .values()
         .any(|e| e.status == Some(AgentStatus::Completed)));
+    // Refused by the pre-flight: no step ran, and the device is where it was.
+    assert!(
+        last.message
+            .contains("pre-flight checks failed, nothing was changed"),
+        "{}",
+        last.message
+    );
+    assert!(!server.events.values().any(|e| e.step.is_some()));
+    let device = SimWorkstation::load(&world.dir).expect("load");
+    assert_eq!(
+        device.join_state,
+        model::plan::JoinState::ActiveDirectory {
+            domain: SOURCE_DOMAIN.into()
+        }
+    );
 }
 
 #[test]
@@ -97,4 +112,23 @@ fn a_run_that_changes_neither_directory_nor_name_schedules_no_restart() {
         .events
         .values()
         .any(|e| e.message.contains("restart")));
+}
+
+#[test]
+fn the_restart_a_run_scheduled_is_carried_out_when_the_device_starts_and_the_next_run_schedules_its_own(
+) {
+    let world = World::new();
+    world.assign(Duration::minutes(-5));
+    world.agent(100).run().expect("run");
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    assert!(sim.state().scheduled_restart.is_some());
+    assert!(sim.start_up().expect("start"));
+    let device = SimWorkstation::load(&world.dir).expect("load");
+    assert_eq!(device.scheduled_restart, None);
+    assert_eq!(device.restarts, 1);
+    // Nothing pending: a second start carries nothing out, and a new restart is scheduled.
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    assert!(!sim.start_up().expect("start again"));
+    assert!(agent::Workstation::schedule_restart(&mut sim, 10, "again").expect("schedule"));
+    assert_eq!(SimWorkstation::load(&world.dir).expect("load").restarts, 1);
 }
