@@ -13,8 +13,11 @@ use model::schedule::Snooze;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub mod credentials;
 #[cfg(windows)]
 pub mod win;
+
+use credentials::{CredentialDesk, CredentialPrompt, Typed};
 
 /// The pipe's name.
 pub const PIPE_NAME: &str = r"\\.\pipe\rehome-agent";
@@ -23,7 +26,7 @@ pub const PIPE_NAME: &str = r"\\.\pipe\rehome-agent";
 pub const MAX_MESSAGE: usize = 1 << 20;
 
 /// What the tray sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "ask", rename_all = "snake_case")]
 pub enum Message {
     /// The agent's view: registration, reachability, the assigned runbook and its prompt.
@@ -41,6 +44,20 @@ pub enum Message {
     },
     /// Yes on the countdown (Migration Starting).
     StartNow,
+    /// The Cache Credentials dialog a runbook's step waits for, if any.
+    CredentialPrompt,
+    /// OK on the Cache Credentials dialog `id`, with what was typed.
+    Credentials {
+        /// The prompt answered.
+        id: u64,
+        /// What was typed.
+        typed: Typed,
+    },
+    /// Cancel on the Cache Credentials dialog `id`.
+    CredentialsCancelled {
+        /// The prompt answered.
+        id: u64,
+    },
 }
 
 /// What the service answers.
@@ -51,6 +68,8 @@ pub enum Reply {
     Status(Box<AgentView>),
     /// The answer to any other message.
     Answer(Answer),
+    /// The answer to [`Message::CredentialPrompt`].
+    Prompt(Option<CredentialPrompt>),
 }
 
 /// A failure of the pipe or of what came through it.
@@ -91,9 +110,12 @@ pub fn write_frame<W: Write, T: Serialize>(w: &mut W, value: &T) -> Result<(), P
     }
     let mut frame = (body.len() as u32).to_le_bytes().to_vec();
     frame.extend_from_slice(&body);
-    w.write_all(&frame)?;
-    w.flush()?;
-    Ok(())
+    let written = w.write_all(&frame).and_then(|_| w.flush());
+    // A password may have passed through the buffers.
+    let mut body = body;
+    body.iter_mut().for_each(|b| *b = 0);
+    frame.iter_mut().for_each(|b| *b = 0);
+    Ok(written?)
 }
 
 /// Reads one frame; `None` when the other side closed before a new one began.
@@ -120,19 +142,33 @@ pub fn read_frame<R: Read, T: DeserializeOwned>(r: &mut R) -> Result<Option<T>, 
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body)?;
-    serde_json::from_slice(&body)
+    let parsed = serde_json::from_slice(&body)
         .map(Some)
-        .map_err(|e| PipeError::Malformed(e.to_string()))
+        .map_err(|e| PipeError::Malformed(e.to_string()));
+    // A password may have passed through the buffer.
+    body.iter_mut().for_each(|b| *b = 0);
+    parsed
 }
 
 /// How long the service waits for its agent to serve a request before answering that it is
 /// queued: the agent serves requests between steps, not in the middle of one.
 pub const ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// The service's answer to `message`, from its agent.
-pub fn answer(requester: &Requester, message: Message, wait: std::time::Duration) -> Reply {
+/// The service's answer to `message`, from its agent; the Cache Credentials dialog from `desk`,
+/// at once, also while a runbook's step runs.
+pub fn answer(
+    requester: &Requester,
+    desk: &CredentialDesk,
+    message: Message,
+    wait: std::time::Duration,
+) -> Reply {
     let request = match message {
         Message::Status => return Reply::Status(Box::new(requester.view())),
+        Message::CredentialPrompt => return Reply::Prompt(desk.pending()),
+        Message::Credentials { id, typed } => {
+            return credentials_answer(desk.answer(id, Some(typed)))
+        }
+        Message::CredentialsCancelled { id } => return credentials_answer(desk.answer(id, None)),
         Message::Register => Request::Register,
         Message::CheckRunbooks => Request::CheckRunbooks,
         Message::MigrateNow | Message::StartNow => Request::MigrateNow,
@@ -150,14 +186,23 @@ pub fn answer(requester: &Requester, message: Message, wait: std::time::Duration
     Reply::Answer(answer)
 }
 
+fn credentials_answer(taken: bool) -> Reply {
+    Reply::Answer(if taken {
+        Answer::done("Thank you.")
+    } else {
+        Answer::refused("This request for your credentials has ended; nothing was sent.")
+    })
+}
+
 /// Serves one connection: answers each message until the other side closes.
 pub fn serve_connection<S: Read + Write>(
     stream: &mut S,
     requester: &Requester,
+    desk: &CredentialDesk,
     wait: std::time::Duration,
 ) -> Result<(), PipeError> {
     while let Some(message) = read_frame::<_, Message>(stream)? {
-        write_frame(stream, &answer(requester, message, wait))?;
+        write_frame(stream, &answer(requester, desk, message, wait))?;
     }
     Ok(())
 }

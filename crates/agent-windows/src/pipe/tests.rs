@@ -108,7 +108,13 @@ fn the_service_answers_status_from_the_view_and_requests_from_its_agent() {
         ])),
         output: Vec::new(),
     };
-    serve_connection(&mut stream, &requester, Duration::from_secs(30)).expect("served");
+    serve_connection(
+        &mut stream,
+        &requester,
+        &CredentialDesk::default(),
+        Duration::from_secs(30),
+    )
+    .expect("served");
     let served = agent.join().expect("agent");
     assert_eq!(
         served,
@@ -146,7 +152,13 @@ fn the_service_answers_status_from_the_view_and_requests_from_its_agent() {
 fn a_busy_or_stopped_agent_is_said_so() {
     let (requester, agent_end) = requests::channel(Arc::new(|| {}));
     // Nobody serves: the wait runs out (at once here) and the request stays queued.
-    match answer(&requester, Message::CheckRunbooks, Duration::from_millis(0)) {
+    let desk = CredentialDesk::default();
+    match answer(
+        &requester,
+        &desk,
+        Message::CheckRunbooks,
+        Duration::from_millis(0),
+    ) {
         Reply::Answer(a) => assert!(a.ok && a.message.contains("busy"), "{:?}", a),
         other => panic!("{:?}", other),
     }
@@ -155,8 +167,111 @@ fn a_busy_or_stopped_agent_is_said_so() {
         Some(Request::CheckRunbooks)
     );
     drop(agent_end);
-    match answer(&requester, Message::Register, Duration::from_secs(30)) {
+    match answer(
+        &requester,
+        &desk,
+        Message::Register,
+        Duration::from_secs(30),
+    ) {
         Reply::Answer(a) => assert!(!a.ok && a.message.contains("not running"), "{:?}", a),
         other => panic!("{:?}", other),
     }
+}
+
+/// A step waiting at the desk, on a thread of its own, once its prompt is out.
+fn waiting_step(
+    desk: &CredentialDesk,
+    timeout: Duration,
+) -> std::thread::JoinHandle<Option<credentials::Typed>> {
+    let step_desk = desk.clone();
+    let step = std::thread::spawn(move || {
+        step_desk.ask(
+            "Cache Credentials",
+            "We are migrating to the new.contoso.test domain.",
+            timeout,
+        )
+    });
+    while desk.pending().is_none() {
+        std::thread::yield_now();
+    }
+    step
+}
+
+#[test]
+fn a_step_waiting_for_credentials_gets_what_the_tray_sent_over_the_pipe() {
+    let (requester, _agent_end) = requests::channel(Arc::new(|| {}));
+    let desk = CredentialDesk::default();
+    // The agent is busy in the step: nobody serves its requests, the desk answers by itself.
+    let step = waiting_step(&desk, Duration::from_secs(600));
+    let id = desk.pending().expect("pending").id;
+    let typed = credentials::Typed {
+        username: "NEW\\alice".into(),
+        password: credentials::Password::new("Alice-Target-Passw0rd!".into()),
+    };
+    let mut stream = Duplex {
+        input: Cursor::new(frames(&[
+            Message::CredentialPrompt,
+            Message::Credentials {
+                id,
+                typed: typed.clone(),
+            },
+            // A second answer to the same prompt is refused.
+            Message::CredentialsCancelled { id },
+        ])),
+        output: Vec::new(),
+    };
+    serve_connection(&mut stream, &requester, &desk, Duration::from_secs(600)).expect("served");
+    assert_eq!(step.join().expect("step"), Some(typed));
+    let mut replies = Cursor::new(stream.output);
+    let mut next = || read_frame::<_, Reply>(&mut replies).expect("reply");
+    match next() {
+        Some(Reply::Prompt(Some(prompt))) => {
+            assert_eq!(prompt.id, id);
+            assert_eq!(prompt.title, "Cache Credentials");
+            assert!(prompt.message.contains("new.contoso.test"));
+        }
+        other => panic!("prompt: {:?}", other),
+    }
+    assert!(matches!(next(), Some(Reply::Answer(a)) if a.ok));
+    assert!(matches!(next(), Some(Reply::Answer(a)) if !a.ok));
+    // Withdrawn once answered: the tray closes its dialog.
+    assert_eq!(desk.pending(), None);
+}
+
+#[test]
+fn cancel_and_no_answer_in_time_give_the_step_nothing_and_withdraw_the_prompt() {
+    let desk = CredentialDesk::default();
+    let step = waiting_step(&desk, Duration::from_secs(600));
+    let id = desk.pending().expect("pending").id;
+    // An answer to another prompt is not taken for this one.
+    assert!(!desk.answer(id + 1, None));
+    assert!(desk.answer(id, None));
+    assert_eq!(step.join().expect("step"), None);
+    assert_eq!(desk.pending(), None);
+
+    // Nobody answers: the wait runs out (at once here), and a late OK is refused.
+    assert_eq!(desk.ask("Cache Credentials", "…", Duration::ZERO), None);
+    assert_eq!(desk.pending(), None);
+    let late = credentials::Typed {
+        username: "alice".into(),
+        password: credentials::Password::new("late".into()),
+    };
+    assert!(!desk.answer(id + 1, Some(late)));
+}
+
+#[test]
+fn a_password_never_shows_in_debug_and_is_zeroed() {
+    let typed = credentials::Typed {
+        username: "alice".into(),
+        password: credentials::Password::new("Alice-Target-Passw0rd!".into()),
+    };
+    let shown = format!("{:?}", Message::Credentials { id: 1, typed });
+    assert!(!shown.contains("Passw0rd"), "{}", shown);
+    let mut text = String::from("Alice-Target-Passw0rd!");
+    let at = text.as_ptr();
+    credentials::zero_string(&mut text);
+    assert!(text.is_empty());
+    // The same buffer, all zeros now.
+    let bytes = unsafe { std::slice::from_raw_parts(at, 22) };
+    assert!(bytes.iter().all(|b| *b == 0));
 }

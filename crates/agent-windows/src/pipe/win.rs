@@ -29,6 +29,7 @@ use windows_sys::Win32::System::Pipes::{
     PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT,
 };
 
+use super::credentials::CredentialDesk;
 use super::{serve_connection, ANSWER_WAIT};
 use crate::win::{error, last_error, security, system, wide};
 
@@ -124,10 +125,10 @@ fn current_sddl() -> String {
     descriptor_sddl(interactive_user().unwrap_or(None).as_ref())
 }
 
-fn serve_one(mut pipe: File, requester: &Requester) {
+fn serve_one(mut pipe: File, requester: &Requester, desk: &CredentialDesk) {
     use std::os::windows::io::AsRawHandle;
     // A client that sends garbage or goes away ends only its own connection.
-    let _ = serve_connection(&mut pipe, requester, ANSWER_WAIT);
+    let _ = serve_connection(&mut pipe, requester, desk, ANSWER_WAIT);
     unsafe {
         FlushFileBuffers(pipe.as_raw_handle() as _);
         DisconnectNamedPipe(pipe.as_raw_handle() as _);
@@ -137,8 +138,14 @@ fn serve_one(mut pipe: File, requester: &Requester) {
 /// Serves the tray on `name` for `connections` clients (for ever with `None`), each on a thread
 /// of its own, so a status poll is answered while another client waits for a check-in. Each
 /// instance is made with the descriptor of whoever is signed in then, and the next one before the
-/// connected one can close, so the name is never free for another process to take.
-pub fn serve(name: &str, requester: &Requester, connections: Option<usize>) -> Result<()> {
+/// connected one can close, so the name is never free for another process to take. The Cache
+/// Credentials dialog is handed out and answered through `desk`.
+pub fn serve(
+    name: &str,
+    requester: &Requester,
+    desk: &CredentialDesk,
+    connections: Option<usize>,
+) -> Result<()> {
     let mut listener = Some(create(name, &current_sddl(), true)?);
     let mut served = 0;
     let mut workers = Vec::new();
@@ -148,8 +155,8 @@ pub fn serve(name: &str, requester: &Requester, connections: Option<usize>) -> R
         if connections.map_or(true, |n| served < n) {
             listener = Some(create(name, &current_sddl(), false)?);
         }
-        let requester = requester.clone();
-        let worker = std::thread::spawn(move || serve_one(pipe, &requester));
+        let (requester, desk) = (requester.clone(), desk.clone());
+        let worker = std::thread::spawn(move || serve_one(pipe, &requester, &desk));
         // Forever: the threads end with their clients; counted: the caller waits for them.
         if connections.is_some() {
             workers.push(worker);
@@ -259,7 +266,14 @@ mod tests {
             .expect("someone is signed in");
         let expected = descriptor_sddl(Some(&user));
         let server_name = name.clone();
-        let server = std::thread::spawn(move || serve(&server_name, &requester, Some(2)));
+        let server = std::thread::spawn(move || {
+            serve(
+                &server_name,
+                &requester,
+                &CredentialDesk::default(),
+                Some(2),
+            )
+        });
         let agent = std::thread::spawn(move || loop {
             if let Some(pending) = agent_end.next() {
                 assert_eq!(pending.request, Request::MigrateNow);

@@ -45,7 +45,6 @@ pub fn schedule(sys: &dyn Sys, minutes: u32, message: &str) -> Result<bool> {
 
 /// Cancels a pending restart; false when none is pending.
 pub fn cancel(sys: &dyn Sys) -> Result<bool> {
-    sys.shutdown_privilege()?;
     match sys.abort_shutdown()? {
         None => Ok(true),
         Some(NO_SHUTDOWN_IN_PROGRESS) => Ok(false),
@@ -71,9 +70,11 @@ pub fn win32_initiate(message: &str, seconds: u32, reason: u32) -> Result<Option
     })
 }
 
-/// `AbortSystemShutdownW` itself: the last error when it failed.
+/// `AbortSystemShutdownW` itself, with `SeShutdownPrivilege` enabled: the last error when it
+/// failed.
 pub fn win32_abort() -> Result<Option<u32>> {
     wine_lacks("AbortSystemShutdownW")?;
+    security::enable_privilege("SeShutdownPrivilege")?;
     Ok(if unsafe { AbortSystemShutdownW(null()) } != 0 {
         None
     } else {

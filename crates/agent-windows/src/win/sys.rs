@@ -77,7 +77,8 @@ pub trait Sys: Send {
     /// `InitiateSystemShutdownExW(NULL, message, seconds, FALSE, TRUE, reason)`: the last error
     /// when it returned FALSE.
     fn initiate_shutdown(&self, message: &str, seconds: u32, reason: u32) -> Result<Option<u32>>;
-    /// `AbortSystemShutdownW(NULL)`: the last error when it returned FALSE.
+    /// `AbortSystemShutdownW(NULL)`, with `SeShutdownPrivilege` enabled: the last error when it
+    /// returned FALSE.
     fn abort_shutdown(&self) -> Result<Option<u32>>;
     /// The AppX packages registered for each user.
     fn appx_packages(&self) -> Result<BTreeMap<Sid, Vec<String>>>;
