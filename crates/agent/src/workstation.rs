@@ -141,6 +141,14 @@ pub struct EnteredCredentials {
     pub password: String,
 }
 
+impl Drop for EnteredCredentials {
+    /// The password is zeroed once the logon used it.
+    fn drop(&mut self) {
+        // Safety: every byte becomes 0, which leaves valid UTF-8.
+        unsafe { self.password.as_bytes_mut().iter_mut().for_each(|b| *b = 0) };
+    }
+}
+
 impl fmt::Debug for EnteredCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EnteredCredentials")

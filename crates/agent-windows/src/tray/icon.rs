@@ -15,7 +15,7 @@ use windows_sys::Win32::Globalization::GetUserDefaultLocaleName;
 use windows_sys::Win32::UI::Shell::*;
 use windows_sys::Win32::UI::WindowsAndMessaging::*;
 
-use super::content::{content, Choice, Values};
+use super::content::{content, html_to_text, Choice, Values};
 use super::prompts::{self, Due, Memory};
 use super::window;
 use crate::pipe::{self, Message, Reply, PIPE_NAME};
@@ -57,6 +57,9 @@ pub fn status() -> Result<String> {
             serde_json::to_string_pretty(&view).map_err(|e| Error::Device(e.to_string()))
         }
         Reply::Answer(a) => Err(Error::Device(a.message)),
+        Reply::Prompt(_) => Err(Error::Device(
+            "the service answered a status request with a prompt".to_string(),
+        )),
     }
 }
 
@@ -66,7 +69,7 @@ fn ask_and_tell(message: Message) {
     std::thread::spawn(move || {
         let text = match ask(message) {
             Ok(Reply::Answer(a)) => a.message,
-            Ok(Reply::Status(_)) => return,
+            Ok(Reply::Status(_)) | Ok(Reply::Prompt(_)) => return,
             Err(e) => e.to_string(),
         };
         show_message(&text);
@@ -116,6 +119,8 @@ struct Tray {
     memory: Memory,
     view: Option<AgentView>,
     open: Option<(Dialog, HWND)>,
+    /// The Cache Credentials prompt whose dialog is open.
+    credential: Option<u64>,
 }
 
 impl Tray {
@@ -136,9 +141,17 @@ impl Tray {
             Ok(Reply::Status(view)) => *view,
             _ => return,
         };
-        let now = self.clock.now();
-        let due = prompts::due(&view, &mut self.memory, now);
         self.view = Some(view);
+        // A runbook's step waiting for the user's credentials comes first: the run waits on it.
+        if self.credential_prompt() {
+            return;
+        }
+        let view = match &self.view {
+            Some(view) => view,
+            None => return,
+        };
+        let now = self.clock.now();
+        let due = prompts::due(view, &mut self.memory, now);
         match (&due, self.open) {
             (Some(due), Some((dialog, hwnd))) if due.dialog == dialog => {
                 let c = content(
@@ -169,6 +182,54 @@ impl Tray {
         }
     }
 
+    /// Shows the Cache Credentials dialog while the service has a prompt out, and closes it when
+    /// the prompt is withdrawn. True while one is out.
+    fn credential_prompt(&mut self) -> bool {
+        let prompt = match ask(Message::CredentialPrompt) {
+            Ok(Reply::Prompt(prompt)) => prompt,
+            _ => None,
+        };
+        let prompt = match prompt {
+            Some(p) => p,
+            None => {
+                if self.credential.take().is_some() {
+                    if let Some((_, hwnd)) = self.open.take() {
+                        window::close(hwnd);
+                    }
+                }
+                return false;
+            }
+        };
+        if self.credential == Some(prompt.id) {
+            return true;
+        }
+        if let Some((_, hwnd)) = self.open.take() {
+            window::close(hwnd);
+        }
+        let ux = self
+            .view
+            .as_ref()
+            .and_then(|v| v.assigned.as_ref())
+            .map(|a| a.user_experience.clone())
+            .unwrap_or_default();
+        let values = Values {
+            target_domain: None,
+            start_date: None,
+            minutes_left: None,
+        };
+        // Labels and buttons in the device's culture; the title and message as the step asks.
+        let mut c = content(&ux, &self.locale, Dialog::CacheCredentials, &values);
+        c.title = prompt.title.clone();
+        let (message, links) = html_to_text(&prompt.message);
+        c.message = message;
+        c.links = links;
+        if let Ok(hwnd) = window::open(&c) {
+            self.open = Some((Dialog::CacheCredentials, hwnd));
+            self.credential = Some(prompt.id);
+        }
+        true
+    }
+
     /// Acts on what the user pressed in the open dialog.
     fn answer(&mut self) {
         for picked in window::take_choices() {
@@ -176,6 +237,22 @@ impl Tray {
                 Some((dialog, hwnd)) if hwnd == picked.window => dialog,
                 _ => continue,
             };
+            if let (Dialog::CacheCredentials, Some(id)) = (dialog, self.credential.take()) {
+                // Sent from a thread of its own: the step wakes and goes on; what was typed
+                // lives only as long as the message.
+                let message = match picked.typed {
+                    Some(typed) if picked.choice == Choice::SignIn => {
+                        Message::Credentials { id, typed }
+                    }
+                    _ => Message::CredentialsCancelled { id },
+                };
+                std::thread::spawn(move || {
+                    let _ = ask(message);
+                });
+                window::close(picked.window);
+                self.open = None;
+                continue;
+            }
             let now = self.clock.now();
             match picked.choice {
                 Choice::StartNow => ask_and_tell(Message::StartNow),
@@ -315,6 +392,7 @@ pub fn run(clock: Arc<dyn Clock>) -> Result<()> {
         },
         view: None,
         open: None,
+        credential: None,
     };
     tray.refresh();
     unsafe { SetTimer(hwnd, TIMER, 2000, None) };
@@ -336,6 +414,9 @@ pub fn run(clock: Arc<dyn Clock>) -> Result<()> {
     remove_icon(hwnd);
     Ok(())
 }
+
+#[cfg(test)]
+mod credential_tests;
 
 #[cfg(test)]
 mod tests {

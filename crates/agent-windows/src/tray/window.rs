@@ -16,6 +16,7 @@ use windows_sys::Win32::UI::WindowsAndMessaging::*;
 
 use super::content::{Choice, DialogContent};
 use super::qr;
+use crate::pipe::credentials::{Password, Typed};
 use crate::win::{from_wide, last_error, wide};
 
 /// The window class of every dialog.
@@ -50,6 +51,8 @@ pub struct Picked {
     pub choice: Choice,
     /// The snooze length selected, for [`Choice::Snooze`].
     pub snooze: Option<Snooze>,
+    /// What was typed into the user name and password boxes, for [`Choice::SignIn`].
+    pub typed: Option<Typed>,
 }
 
 struct State {
@@ -425,11 +428,17 @@ unsafe extern "system" fn window_proc(
                         let at = SendMessageW(combo, CB_GETCURSEL, 0, 0);
                         choices.get(at as usize).map(|(s, _)| *s)
                     });
+                    let typed = if *choice == Choice::SignIn && st.content.credentials.is_some() {
+                        Some(typed_credentials(hwnd))
+                    } else {
+                        None
+                    };
                     PICKED.with(|p| {
                         p.borrow_mut().push(Picked {
                             window: hwnd,
                             choice: *choice,
                             snooze,
+                            typed,
                         })
                     });
                 }
@@ -503,6 +512,7 @@ unsafe extern "system" fn window_proc(
                             window: hwnd,
                             choice: *choice,
                             snooze: None,
+                            typed: None,
                         })
                     });
                 }
@@ -519,6 +529,44 @@ unsafe extern "system" fn window_proc(
             0
         }
         _ => DefWindowProcW(hwnd, msg, wparam, lparam),
+    }
+}
+
+/// The user name and password typed into the Cache Credentials dialog `hwnd`. The password box
+/// is emptied and the UTF-16 copy read from it zeroed.
+unsafe fn typed_credentials(hwnd: HWND) -> Typed {
+    let read = |id: i32| {
+        let mut buf = vec![0u16; 512];
+        let n = GetWindowTextW(GetDlgItem(hwnd, id), buf.as_mut_ptr(), buf.len() as i32);
+        let text = String::from_utf16_lossy(&buf[..n.max(0) as usize]);
+        buf.iter_mut().for_each(|c| *c = 0);
+        text
+    };
+    let typed = Typed {
+        username: read(ID_USER).trim().to_string(),
+        password: Password::new(read(ID_PASSWORD)),
+    };
+    let empty = [0u16];
+    SetWindowTextW(GetDlgItem(hwnd, ID_PASSWORD), empty.as_ptr());
+    typed
+}
+
+/// Clicks the dialog `hwnd`'s button `index` (left to right), as the user would: the button
+/// tells the dialog (for tests and support).
+pub fn click(hwnd: HWND, index: usize) {
+    unsafe {
+        SendMessageW(GetDlgItem(hwnd, ID_BUTTON + index as i32), BM_CLICK, 0, 0);
+    }
+}
+
+/// Types `user` and `password` into the Cache Credentials dialog `hwnd`'s boxes, as the user
+/// would (for tests and support).
+pub fn type_credentials(hwnd: HWND, user: &str, password: &str) {
+    unsafe {
+        for (id, text) in [(ID_USER, user), (ID_PASSWORD, password)] {
+            let w = wide(text);
+            SetWindowTextW(GetDlgItem(hwnd, id), w.as_ptr());
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use agent::Error;
 pub mod accounts;
 pub mod areas;
 pub mod bitlocker;
+pub mod cache_logon;
 pub mod certs;
 pub mod eventlog;
 pub mod files;

@@ -22,6 +22,7 @@ use super::workstation::WindowsWorkstation;
 use super::{last_error, registry, system, wide};
 use crate::cli::RunOptions;
 use crate::keys::KeyName;
+use crate::pipe::credentials::CredentialDesk;
 
 /// The service's name.
 pub const SERVICE_NAME: &str = "RehomeAgent";
@@ -280,11 +281,11 @@ pub fn run(options: &RunOptions, sleeper: Box<dyn Sleeper>) -> Result<Exit> {
     run_serving(options, sleeper, None)
 }
 
-/// [`run`], serving the tray's `requests` when given.
+/// [`run`], serving the tray's `requests` and asking for credentials at its `desk` when given.
 pub fn run_serving(
     options: &RunOptions,
     sleeper: Box<dyn Sleeper>,
-    requests: Option<Requests>,
+    requests: Option<(Requests, CredentialDesk)>,
 ) -> Result<Exit> {
     let installed = installed_config()?;
     let server = options.server.clone().or(installed.server).ok_or_else(|| {
@@ -304,9 +305,17 @@ pub fn run_serving(
     config.state_dir = state_dir;
     config.exit_when_idle = options.exit_when_idle;
     let transport = crate::transport::for_url(&server, ca_file.as_deref())?;
+    let mut workstation = WindowsWorkstation::open();
+    let requests = match requests {
+        Some((requests, desk)) => {
+            workstation = workstation.with_credential_desk(desk);
+            Some(requests)
+        }
+        None => None,
+    };
     let mut agent = Agent::new(
         config,
-        WindowsWorkstation::open(),
+        workstation,
         transport,
         Arc::new(SystemClock),
         sleeper,
@@ -391,8 +400,14 @@ fn service_body() -> u32 {
             }
         }
     }));
+    // The Cache Credentials dialog goes to the tray through the pipe's threads, which answer
+    // while a runbook's step waits for it.
+    let desk = CredentialDesk::default();
+    let pipe_desk = desk.clone();
     std::thread::spawn(move || {
-        if let Err(e) = crate::pipe::win::serve(crate::pipe::PIPE_NAME, &requester, None) {
+        if let Err(e) =
+            crate::pipe::win::serve(crate::pipe::PIPE_NAME, &requester, &pipe_desk, None)
+        {
             if let Ok(log) = EventLog::open() {
                 let _ = log.write(
                     EventLevel::Error,
@@ -413,7 +428,7 @@ fn service_body() -> u32 {
         match run_serving(
             &RunOptions::default(),
             Box::new(run_sleeper),
-            Some(requests.clone()),
+            Some((requests.clone(), desk.clone())),
         ) {
             Ok(Exit::Stopped) | Ok(Exit::Idle { .. }) => return NO_ERROR,
             Ok(Exit::Uninstalled) => return NO_ERROR,

@@ -2,7 +2,7 @@
 //! (`NetJoinDomain`, `NetUnjoinDomain`, `NetRequestOfflineDomainJoin`, `DsGetDcNameW`), local
 //! accounts and group members (`NetUserAdd`, `NetUserDel`, `NetLocalGroup*`), file DACLs
 //! (`SetNamedSecurityInfoW`), BitLocker's WMI methods, restarts (`InitiateSystemShutdownExW`),
-//! AppX and Windows Hello. [`Win32`] makes the real calls and is what the service uses; the
+//! the Cache Credentials logon (`LogonUserW`), AppX and Windows Hello. [`Win32`] makes the real calls and is what the service uses; the
 //! tests drive the same workstation code through a recording double (`sys_recording.rs`), so what
 //! the workstation decides around each call (already joined, read back, errors by name) runs
 //! under Wine too. Every other primitive calls Win32 directly.
@@ -80,6 +80,9 @@ pub trait Sys: Send {
     /// `AbortSystemShutdownW(NULL)`, with `SeShutdownPrivilege` enabled: the last error when it
     /// returned FALSE.
     fn abort_shutdown(&self) -> Result<Option<u32>>;
+    /// `LogonUserW(user, domain or NULL, password, LOGON32_LOGON_INTERACTIVE,
+    /// LOGON32_PROVIDER_DEFAULT)`, the token closed at once: 0, or the last error.
+    fn logon_user(&self, user: &str, domain: Option<&str>, password: &str) -> Result<u32>;
     /// The AppX packages registered for each user.
     fn appx_packages(&self) -> Result<BTreeMap<Sid, Vec<String>>>;
     /// Resets the Windows Hello containers of the device.
@@ -187,6 +190,10 @@ impl Sys for Win32 {
 
     fn abort_shutdown(&self) -> Result<Option<u32>> {
         super::restart::win32_abort()
+    }
+
+    fn logon_user(&self, user: &str, domain: Option<&str>, password: &str) -> Result<u32> {
+        super::cache_logon::win32_logon(user, domain, password)
     }
 
     fn appx_packages(&self) -> Result<BTreeMap<Sid, Vec<String>>> {

@@ -26,6 +26,9 @@ const ALREADY_MEMBER: u32 = 1378;
 /// `ERROR_SHUTDOWN_IN_PROGRESS` and `ERROR_NO_SHUTDOWN_IN_PROGRESS`.
 const SHUTDOWN_IN_PROGRESS: u32 = 1115;
 const NO_SHUTDOWN_IN_PROGRESS: u32 = 1116;
+/// `ERROR_LOGON_FAILURE` and `ERROR_NO_LOGON_SERVERS`.
+const LOGON_FAILURE: u32 = 1326;
+const NO_LOGON_SERVERS: u32 = 1311;
 /// `NETSETUP_DOMAIN_JOIN_IF_JOINED`.
 const JOIN_IF_JOINED: u32 = 0x20;
 
@@ -63,6 +66,9 @@ pub struct Device {
     pub restart_pending: bool,
     /// AppX packages by user.
     pub appx: BTreeMap<Sid, Vec<String>>,
+    /// The accounts the target's domain controllers accept: (domain, user) in lower case, and
+    /// the password; a logon checks against them when its domain is reachable.
+    pub domain_accounts: BTreeMap<(String, String), String>,
 }
 
 /// The double: clones share one [`Device`].
@@ -296,6 +302,34 @@ impl Sys for Recording {
         }
         device.restart_pending = false;
         Ok(None)
+    }
+
+    fn logon_user(&self, user: &str, domain: Option<&str>, password: &str) -> Result<u32> {
+        let device = self.record(format!(
+            "LogonUserW({}, {}, LOGON32_LOGON_INTERACTIVE, LOGON32_PROVIDER_DEFAULT)",
+            user,
+            domain.unwrap_or("NULL")
+        ));
+        // A UPN names its domain after the @.
+        let (user, domain) = match (domain, user.split_once('@')) {
+            (Some(d), _) => (user.to_string(), d.to_string()),
+            (None, Some((u, d))) => (u.to_string(), d.to_string()),
+            (None, None) => return Ok(LOGON_FAILURE),
+        };
+        let (user, domain) = (user.to_lowercase(), domain.to_lowercase());
+        // The NetBIOS name of a reachable domain answers too.
+        let known = device.reachable.iter().find(|d| {
+            let d = d.to_lowercase();
+            d == domain || d.split('.').next() == Some(domain.as_str())
+        });
+        let known = match known {
+            Some(d) => d.to_lowercase(),
+            None => return Ok(NO_LOGON_SERVERS),
+        };
+        Ok(match device.domain_accounts.get(&(known, user)) {
+            Some(p) if p == password => 0,
+            _ => LOGON_FAILURE,
+        })
     }
 
     fn appx_packages(&self) -> Result<BTreeMap<Sid, Vec<String>>> {

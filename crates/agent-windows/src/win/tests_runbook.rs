@@ -30,6 +30,8 @@ use secdesc::Sid;
 use self::fake_server::FakeServer;
 use super::sys_recording::Recording;
 use super::workstation::WindowsWorkstation;
+use crate::pipe::credentials::{CredentialDesk, CredentialPrompt, Password, Typed};
+use crate::pipe::{ask, Message, Reply};
 
 const PSK: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const SOURCE: &str = "old.contoso.test";
@@ -137,11 +139,25 @@ fn runbook(offline: bool) -> (Runbook, RunbookSecrets) {
 /// Runs `runbook` on the Windows workstation with `device` as its double, against an
 /// in-process server translating Domain Admins and Alice; the agent's exit and the server.
 fn run(device: &Recording, runbook: Runbook, secrets: RunbookSecrets) -> (Exit, Arc<FakeServer>) {
+    run_with(device, runbook, secrets, None, &[])
+}
+
+/// [`run`], asking for credentials at `desk` and translating `more` (kind, source, target) too.
+fn run_with(
+    device: &Recording,
+    runbook: Runbook,
+    secrets: RunbookSecrets,
+    desk: Option<CredentialDesk>,
+    more: &[(ObjectKind, Sid, Sid)],
+) -> (Exit, Arc<FakeServer>) {
     // The agent's work keys and the legal notice are the device's, shared with other tests.
     let _registry = super::tests::WORK_KEYS
         .lock()
         .unwrap_or_else(|e| e.into_inner());
     let mut ws = WindowsWorkstation::with_sys(Box::new(device.clone()));
+    if let Some(desk) = desk {
+        ws = ws.with_credential_desk(desk);
+    }
     // What an earlier run kept there would be taken for this device's own.
     ws.delete_registry_key(agent::run::actions::WORK_KEY)
         .unwrap();
@@ -165,6 +181,16 @@ fn run(device: &Recording, runbook: Runbook, secrets: RunbookSecrets) -> (Exit, 
                 source: sid(source),
                 target: sid(target),
                 target_name: name.to_string(),
+                target_upn: None,
+                reason: None,
+            });
+        }
+        for (kind, source, target) in more {
+            state.translations.push(SidTranslation {
+                kind: *kind,
+                source: source.clone(),
+                target: target.clone(),
+                target_name: target.to_string(),
                 target_upn: None,
                 reason: None,
             });
@@ -363,4 +389,157 @@ fn a_device_that_cannot_restart_fails_the_pre_flight_before_it_leaves_its_domain
     let d = device.device();
     assert!(d.calls.is_empty(), "{:#?}", d.calls);
     assert_eq!(d.domain.as_deref(), Some(SOURCE));
+}
+
+const ALICE_PASSWORD: &str = "Alice-Target-Passw0rd!";
+
+/// A runbook that only caches the users' credentials for the target, as a prerequisite of an
+/// offline join does.
+fn cache_only() -> (Runbook, RunbookSecrets) {
+    let (mut runbook, secrets) = runbook(false);
+    runbook.startup.do_not_run = true;
+    runbook.completion.do_not_run = true;
+    runbook.device_state = DeviceStateSettings {
+        cache_user_credentials: true,
+        ..Default::default()
+    };
+    runbook.permissions.mode = PermissionMode::DontUpdate;
+    (runbook, secrets)
+}
+
+#[test]
+fn cache_credentials_asks_the_tray_over_the_pipe_while_the_step_runs_and_logs_on_until_accepted() {
+    let device = joined_device();
+    let user = crate::pipe::win::interactive_user()
+        .unwrap()
+        .expect("someone is signed in");
+    {
+        let mut d = device.device();
+        d.domain_accounts.insert(
+            (TARGET.to_string(), "alice".to_string()),
+            ALICE_PASSWORD.to_string(),
+        );
+        // The signed-in user is a migrating one: the server translates them.
+        d.groups.get_mut("Users").unwrap().push(user.clone());
+    }
+    // The service's side: the pipe served on its own threads with the step's desk.
+    let desk = CredentialDesk::default();
+    let name = format!(
+        r"\\.\pipe\rehome-agent-test-credentials-{}",
+        std::process::id()
+    );
+    let (requester, _agent_end) = agent::run::requests::channel(Arc::new(|| {}));
+    let (server_name, server_desk) = (name.clone(), desk.clone());
+    let pipe = std::thread::spawn(move || {
+        crate::pipe::win::serve(&server_name, &requester, &server_desk, Some(1))
+    });
+    // The tray: polls for the dialog, answers a wrong password first, then the right one.
+    let tray = std::thread::spawn(move || {
+        let mut client = loop {
+            match crate::pipe::win::connect(&name) {
+                Ok(client) => break client,
+                Err(_) => std::thread::yield_now(),
+            }
+        };
+        let mut shown: Vec<CredentialPrompt> = Vec::new();
+        for password in ["Wrong-Passw0rd!", ALICE_PASSWORD] {
+            let prompt = loop {
+                match ask(&mut client, Message::CredentialPrompt).unwrap() {
+                    Reply::Prompt(Some(p)) if shown.iter().all(|s| s.id != p.id) => break p,
+                    _ => std::thread::yield_now(),
+                }
+            };
+            let typed = Typed {
+                username: "alice".into(),
+                password: Password::new(password.into()),
+            };
+            let id = prompt.id;
+            let reply = ask(&mut client, Message::Credentials { id, typed }).unwrap();
+            assert!(matches!(reply, Reply::Answer(ref a) if a.ok), "{:?}", reply);
+            shown.push(prompt);
+        }
+        shown
+    });
+    let (runbook, secrets) = cache_only();
+    let id = runbook.id;
+    let more = [(ObjectKind::User, user.clone(), sid(ALICE_NEW))];
+    let (exit, server) = run_with(&device, runbook, secrets, Some(desk.clone()), &more);
+    let events = messages(&server);
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Completed
+        },
+        "{:#?}",
+        events
+    );
+    let shown = tray.join().expect("tray");
+    pipe.join().expect("pipe").expect("served");
+    assert_eq!(shown.len(), 2);
+    assert!(shown[0].message.contains(TARGET), "{:?}", shown[0]);
+    // Withdrawn once answered.
+    assert_eq!(desk.pending(), None);
+    let logon = format!(
+        "LogonUserW(alice, {}, LOGON32_LOGON_INTERACTIVE, LOGON32_PROVIDER_DEFAULT)",
+        TARGET
+    );
+    assert_eq!(device.device().calls, vec![logon.clone(), logon]);
+    assert!(
+        events
+            .iter()
+            .any(|m| m.contains("signed in to new.contoso.test as alice (attempt 2)")),
+        "{:#?}",
+        events
+    );
+    assert!(events
+        .iter()
+        .all(|m| !m.contains(ALICE_PASSWORD) && !m.contains("Wrong-Passw0rd!")));
+}
+
+#[test]
+fn a_logon_the_domain_controller_refuses_is_false_and_none_answering_names_the_call() {
+    let device = joined_device();
+    device.device().domain_accounts.insert(
+        (TARGET.to_string(), "alice".to_string()),
+        ALICE_PASSWORD.to_string(),
+    );
+    let mut ws = WindowsWorkstation::with_sys(Box::new(device.clone()));
+    assert!(ws
+        .cache_logon(TARGET, "NEW\\alice", ALICE_PASSWORD)
+        .unwrap());
+    assert!(ws
+        .cache_logon(TARGET, "alice@new.contoso.test", ALICE_PASSWORD)
+        .unwrap());
+    assert!(!ws.cache_logon(TARGET, "alice", "Wrong-Passw0rd!").unwrap());
+    let none = ws
+        .cache_logon("fabrikam.test", "alice", ALICE_PASSWORD)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        none.contains("LogonUserW") && none.contains("fabrikam.test"),
+        "{}",
+        none
+    );
+    assert!(!none.contains(ALICE_PASSWORD), "{}", none);
+    assert_eq!(
+        device.device().calls[..3],
+        [
+            "LogonUserW(alice, NEW, LOGON32_LOGON_INTERACTIVE, LOGON32_PROVIDER_DEFAULT)",
+            "LogonUserW(alice@new.contoso.test, NULL, LOGON32_LOGON_INTERACTIVE, LOGON32_PROVIDER_DEFAULT)",
+            "LogonUserW(alice, new.contoso.test, LOGON32_LOGON_INTERACTIVE, LOGON32_PROVIDER_DEFAULT)",
+        ]
+    );
+    // Without the double, Wine's LogonUserW is refused by name rather than trusted.
+    if super::under_wine() {
+        let real = WindowsWorkstation::open()
+            .cache_logon(TARGET, "alice", ALICE_PASSWORD)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            real.contains("LogonUserW") && real.contains("Wine"),
+            "{}",
+            real
+        );
+    }
 }

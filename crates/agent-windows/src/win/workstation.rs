@@ -25,6 +25,7 @@ use windows_sys::Win32::Security::{
     UNPROTECTED_SACL_SECURITY_INFORMATION,
 };
 
+use super::cache_logon;
 use super::eventlog::EventLog;
 use super::profiles::PROFILE_LIST;
 use super::registry::{self, Key};
@@ -34,6 +35,7 @@ use super::{
     security, services, shares, system, unsupported,
 };
 use crate::keys::{KeyName, Root};
+use crate::pipe::credentials::CredentialDesk;
 
 const POLICIES_SYSTEM: &str =
     "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System";
@@ -53,6 +55,8 @@ pub struct WindowsWorkstation {
     event_log: Option<EventLog>,
     /// The calls Wine does not implement (see [`Sys`]): Win32 in the service.
     sys: Box<dyn Sys>,
+    /// Where the Cache Credentials dialog goes to the tray, when the service serves its pipe.
+    desk: Option<CredentialDesk>,
 }
 
 impl WindowsWorkstation {
@@ -77,7 +81,14 @@ impl WindowsWorkstation {
             loaded_hives: RefCell::new(Vec::new()),
             event_log: None,
             sys,
+            desk: None,
         }
+    }
+
+    /// The workstation asking the signed-in user for credentials through `desk`.
+    pub fn with_credential_desk(mut self, desk: CredentialDesk) -> WindowsWorkstation {
+        self.desk = Some(desk);
+        self
     }
 
     /// The user profiles of ProfileList: SID, profile folder.
@@ -665,6 +676,18 @@ impl Workstation for WindowsWorkstation {
 
     fn check_restart(&self) -> Result<()> {
         restart::check(&*self.sys)
+    }
+
+    fn prompt_credentials(
+        &mut self,
+        title: &str,
+        message: &str,
+    ) -> Result<Option<agent::EnteredCredentials>> {
+        cache_logon::prompt(self.desk.as_ref(), title, message)
+    }
+
+    fn cache_logon(&mut self, domain: &str, username: &str, password: &str) -> Result<bool> {
+        cache_logon::cache_logon(&*self.sys, domain, username, password)
     }
 
     fn cancel_restart(&mut self) -> Result<bool> {
