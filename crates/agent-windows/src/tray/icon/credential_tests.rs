@@ -34,6 +34,18 @@ fn button(choice: Choice) -> usize {
     .expect("the dialog has the button")
 }
 
+/// Polls as the tray's timer does until a dialog is open (the pipe may not be served yet).
+fn poll_until_open(tray: &mut Tray) -> (Dialog, HWND) {
+    for _ in 0..10_000 {
+        tray.refresh();
+        if let Some(open) = tray.open {
+            return open;
+        }
+        std::thread::yield_now();
+    }
+    panic!("no dialog opened");
+}
+
 /// A step waiting at `desk` for the dialog's answer, once its prompt is out.
 fn step(desk: &CredentialDesk) -> std::thread::JoinHandle<Option<Typed>> {
     let step_desk = desk.clone();
@@ -69,8 +81,7 @@ fn the_cache_credentials_dialog_goes_from_a_waiting_step_to_the_tray_and_its_ans
 
     // Sign in: what was typed reaches the step, and the password box is emptied.
     let waiting = step(&desk);
-    tray.refresh();
-    let (dialog, hwnd) = tray.open.expect("the dialog is open");
+    let (dialog, hwnd) = poll_until_open(&mut tray);
     assert_eq!(dialog, Dialog::CacheCredentials);
     let texts = window::child_texts(hwnd);
     assert!(
@@ -92,8 +103,7 @@ fn the_cache_credentials_dialog_goes_from_a_waiting_step_to_the_tray_and_its_ans
 
     // Cancel: the step gets nothing.
     let waiting = step(&desk);
-    tray.refresh();
-    let (_, hwnd) = tray.open.expect("the dialog is open again");
+    let (_, hwnd) = poll_until_open(&mut tray);
     window::type_credentials(hwnd, "alice", PASSWORD);
     window::click(hwnd, button(Choice::Cancel));
     tray.answer();
