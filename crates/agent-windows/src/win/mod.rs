@@ -11,6 +11,10 @@ pub mod accounts;
 pub mod areas;
 pub mod bitlocker;
 pub mod certs;
+pub mod command;
+pub mod dcom;
+pub mod edr;
+pub mod escrow;
 pub mod eventlog;
 pub mod files;
 pub mod groups;
@@ -18,6 +22,7 @@ pub mod http;
 pub mod join;
 pub mod lsa;
 pub mod mdm;
+pub mod printers;
 pub mod profiles;
 pub mod readiness;
 pub mod registry;
@@ -27,6 +32,8 @@ pub mod service;
 pub mod services;
 pub mod shares;
 pub mod system;
+pub mod tasks;
+pub mod unzip;
 pub mod wmi;
 pub mod workstation;
 
@@ -107,6 +114,10 @@ pub fn wine_lacks(call: &str) -> agent::Result<()> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_command;
+#[cfg(test)]
+mod tests_escrow;
 #[cfg(test)]
 mod tests_objects;
 #[cfg(test)]

@@ -594,7 +594,9 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn bitlocker_state(&self) -> Result<BitLockerState> {
-        readiness::bitlocker_state()
+        let domain = system::joined_domain()?;
+        let tenant = self.entra_tenant()?;
+        readiness::bitlocker_state(domain.as_deref(), tenant.as_deref())
     }
 
     fn tpm_version(&self) -> Result<Option<String>> {
@@ -750,13 +752,12 @@ impl Workstation for WindowsWorkstation {
 
     fn run_command_package(
         &mut self,
-        _sha256: &str,
-        _zip: &[u8],
-        _timeout: std::time::Duration,
+        sha256: &str,
+        zip: &[u8],
+        timeout: std::time::Duration,
     ) -> Result<CommandOutcome> {
-        Err(unsupported(
-            "running a command package (cmd.exe /c cmdline.cmd)",
-        ))
+        let base = super::service::state_dir()?.join("packages");
+        super::command::run(&base, sha256, zip, timeout)
     }
 
     fn enroll_mdm(&mut self) -> Result<bool> {
