@@ -115,6 +115,8 @@ pub fn wine_lacks(call: &str) -> agent::Result<()> {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_areas;
+#[cfg(test)]
 mod tests_command;
 #[cfg(test)]
 mod tests_escrow;
