@@ -8,6 +8,7 @@ use std::os::windows::ffi::OsStrExt;
 use agent::Error;
 
 pub mod accounts;
+pub mod appx;
 pub mod areas;
 pub mod bitlocker;
 pub mod certs;
@@ -18,10 +19,12 @@ pub mod escrow;
 pub mod eventlog;
 pub mod files;
 pub mod groups;
+pub mod hello;
 pub mod http;
 pub mod join;
 pub mod lsa;
 pub mod mdm;
+pub mod onedrive;
 pub mod printers;
 pub mod profiles;
 pub mod readiness;
@@ -114,6 +117,8 @@ pub fn wine_lacks(call: &str) -> agent::Result<()> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_appx;
 #[cfg(test)]
 mod tests_areas;
 #[cfg(test)]

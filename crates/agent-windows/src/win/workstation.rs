@@ -427,15 +427,15 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn backup_appx(&mut self) -> Result<Effect> {
-        Err(unsupported("AppX package backup"))
+        super::appx::backup(BACKUP_KEY)
     }
 
-    fn restore_appx(&mut self, _map: &SidMap) -> Result<Effect> {
-        Err(unsupported("AppX re-registration"))
+    fn restore_appx(&mut self, map: &SidMap) -> Result<Effect> {
+        super::appx::restore(BACKUP_KEY, map)
     }
 
     fn reset_windows_hello(&mut self) -> Result<Effect> {
-        Err(unsupported("Windows Hello container reset"))
+        super::hello::reset(&super::hello::store()?)
     }
 
     fn securable_objects(&self, area: Area) -> Result<Vec<String>> {
@@ -742,8 +742,8 @@ impl Workstation for WindowsWorkstation {
         }
     }
 
-    fn dehydrate(&mut self, _path: &str) -> Result<bool> {
-        Err(unsupported("CfDehydratePlaceholder"))
+    fn dehydrate(&mut self, path: &str) -> Result<bool> {
+        super::onedrive::dehydrate(path)
     }
 
     fn move_file(&mut self, from: &str, to: &str) -> Result<()> {
@@ -826,6 +826,14 @@ impl Workstation for WindowsWorkstation {
             self.registry_string(POLICIES_SYSTEM, "legalnoticetext")?
                 .unwrap_or_default(),
         ))
+    }
+
+    fn appx_packages(&self) -> Result<BTreeMap<Sid, Vec<String>>> {
+        super::appx::packages()
+    }
+
+    fn register_appx(&mut self, user: &Sid, package: &str) -> Result<bool> {
+        super::appx::register(user, package)
     }
 
     fn uninstall_agent(&mut self) -> Result<()> {
