@@ -9,7 +9,7 @@
 use std::fs::File;
 use std::os::windows::io::AsRawHandle;
 use std::path::{Path, PathBuf};
-use std::ptr::null;
+use std::ptr::{null, null_mut};
 use std::time::Duration;
 
 use agent::{CommandOutcome, Error, Result};
@@ -19,9 +19,10 @@ use windows_sys::Win32::Foundation::{
 use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
 use windows_sys::Win32::Storage::FileSystem::CreateDirectoryW;
 use windows_sys::Win32::System::JobObjects::{
-    AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
-    SetInformationJobObject, TerminateJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
-    JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+    AssignProcessToJobObject, CreateJobObjectW, JobObjectBasicAccountingInformation,
+    JobObjectExtendedLimitInformation, QueryInformationJobObject, SetInformationJobObject,
+    TerminateJobObject, JOBOBJECT_BASIC_ACCOUNTING_INFORMATION,
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
 use windows_sys::Win32::System::Threading::{
     CreateProcessW, GetExitCodeProcess, ResumeThread, WaitForSingleObject, CREATE_NO_WINDOW,
@@ -91,6 +92,28 @@ pub fn run_folder(base: &Path, sha256: &str) -> PathBuf {
         .take(16)
         .collect();
     base.join(format!("run-{}", short))
+}
+
+/// Stops every process of `job` and waits, up to 10 s, until none is left, so the files they
+/// held can be removed.
+fn stop_all(job: &Owned) {
+    unsafe { TerminateJobObject(job.0, STOPPED) };
+    for _ in 0..100 {
+        let mut info: JOBOBJECT_BASIC_ACCOUNTING_INFORMATION = unsafe { std::mem::zeroed() };
+        let ok = unsafe {
+            QueryInformationJobObject(
+                job.0,
+                JobObjectBasicAccountingInformation,
+                &mut info as *mut _ as *mut _,
+                std::mem::size_of::<JOBOBJECT_BASIC_ACCOUNTING_INFORMATION>() as u32,
+                null_mut(),
+            )
+        };
+        if ok == 0 || info.ActiveProcesses == 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Starts `cmd.exe /c cmdline.cmd` in `folder` inside a kill-on-close job, output to `output`,
@@ -174,15 +197,15 @@ fn run_script(folder: &Path, output: &File, timeout: Duration) -> Result<Option<
                 return Err(last_error("GetExitCodeProcess", &cmd));
             }
             // What the script left running in the background goes with the job.
-            unsafe { TerminateJobObject(job.0, STOPPED) };
+            stop_all(&job);
             Ok(Some(code as i32))
         }
         WAIT_TIMEOUT => {
             if unsafe { TerminateJobObject(job.0, STOPPED) } == 0 {
                 return Err(last_error("TerminateJobObject", &cmd));
             }
-            // The tree is gone once the process is; its files can then be removed.
             unsafe { WaitForSingleObject(proc_handle.0, 10_000) };
+            stop_all(&job);
             Ok(None)
         }
         _ => Err(last_error("WaitForSingleObject", &cmd)),
@@ -224,14 +247,17 @@ pub fn run(base: &Path, sha256: &str, zip: &[u8], timeout: Duration) -> Result<C
             output: bounded(&bytes, OUTPUT_PART),
         })
     })();
-    // A process of the tree may hold a file a moment after it was stopped.
+    // A process of the tree may hold a file a moment after it was stopped, and a folder whose
+    // removal is pending stays until its last handle closes.
     let mut removed = std::fs::remove_dir_all(&folder);
-    for _ in 0..5 {
-        if removed.is_ok() {
+    for _ in 0..25 {
+        if removed.is_ok() && !folder.exists() {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
-        removed = std::fs::remove_dir_all(&folder);
+        if folder.exists() {
+            removed = std::fs::remove_dir_all(&folder);
+        }
     }
     let outcome = result?;
     removed.map_err(|e| Error::Io {
