@@ -35,6 +35,7 @@ pub mod service;
 pub mod services;
 pub mod shares;
 pub mod system;
+pub mod task_principal;
 pub mod tasks;
 pub mod unzip;
 pub mod wmi;
@@ -131,3 +132,5 @@ mod tests_objects;
 mod tests_readiness;
 #[cfg(test)]
 mod tests_system;
+#[cfg(test)]
+mod tests_tasks;

@@ -336,7 +336,7 @@ fn task_text(bytes: &[u8]) -> String {
 
 /// The principal of one task definition: `UserId` (a SID or an account name) or `GroupId`, and
 /// `LogonType`. `None` for a task without one, which runs as its author.
-fn task_principal(xml: &str) -> Result<Option<TaskPrincipal>> {
+pub fn task_principal(xml: &str) -> Result<Option<TaskPrincipal>> {
     let principal =
         match element(xml, "Principal").or_else(|| xml.find("<Principal ").map(|i| &xml[i..])) {
             Some(p) => p,

@@ -34,15 +34,15 @@ const RPC_E_TOO_LATE: HRESULT = 0x8001_0119_u32 as i32;
 const RPC_C_AUTHN_WINNT: u32 = 10;
 const RPC_C_AUTHZ_NONE: u32 = 0;
 
-type Unknown = *mut *const usize;
+pub(super) type Unknown = *mut *const usize;
 
 /// A COM interface pointer, released when dropped. Its vtable is read by slot: the slots are
 /// the interface's methods in the order the IDL declares them (IUnknown's three first).
-struct Com(Unknown);
+pub(super) struct Com(pub(super) Unknown);
 
 impl Com {
     /// The function in vtable slot `slot`.
-    unsafe fn slot(&self, slot: usize) -> usize {
+    pub(super) unsafe fn slot(&self, slot: usize) -> usize {
         *(*self.0).add(slot)
     }
 }
@@ -59,10 +59,10 @@ impl Drop for Com {
 }
 
 /// A BSTR, freed when dropped.
-struct Bstr(BSTR);
+pub(super) struct Bstr(pub(super) BSTR);
 
 impl Bstr {
-    fn new(text: &str) -> Bstr {
+    pub(super) fn new(text: &str) -> Bstr {
         let w = wide(text);
         Bstr(unsafe { SysAllocString(w.as_ptr()) })
     }

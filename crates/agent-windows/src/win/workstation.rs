@@ -828,6 +828,14 @@ impl Workstation for WindowsWorkstation {
         ))
     }
 
+    fn set_task_principal(
+        &mut self,
+        task: &str,
+        principal: &agent::workstation::TaskPrincipal,
+    ) -> Result<bool> {
+        super::task_principal::set(task, principal)
+    }
+
     fn appx_packages(&self) -> Result<BTreeMap<Sid, Vec<String>>> {
         super::appx::packages()
     }
