@@ -39,6 +39,7 @@ pub mod task_principal;
 pub mod tasks;
 pub mod unzip;
 pub mod wmi;
+pub mod wmi_security;
 pub mod workstation;
 
 /// `text` as a NUL-terminated UTF-16 string.
@@ -134,3 +135,5 @@ mod tests_readiness;
 mod tests_system;
 #[cfg(test)]
 mod tests_tasks;
+#[cfg(test)]
+mod tests_wmi_security;

@@ -108,7 +108,7 @@ impl Value {
 }
 
 /// The error of a WMI call that returned `hr`.
-fn failed(call: &str, object: &str, hr: HRESULT) -> Error {
+pub(super) fn failed(call: &str, object: &str, hr: HRESULT) -> Error {
     let known = match hr as u32 {
         0x8004_100E => " (WBEM_E_INVALID_NAMESPACE: this device has no such WMI namespace)",
         0x8004_1010 => " (WBEM_E_INVALID_CLASS: this device has no such WMI class)",
@@ -265,6 +265,11 @@ unsafe fn put_u32(object: &Com, name: &str, value: u32) -> Result<()> {
 }
 
 impl Namespace {
+    /// The `IWbemServices` of the namespace, for the calls declared elsewhere.
+    pub(super) fn services(&self) -> &Com {
+        &self.services
+    }
+
     /// The rows of the WQL `query`, each with the values of `properties` in their order
     /// (`IWbemServices::ExecQuery`, `IEnumWbemClassObject::Next`).
     pub fn query(&self, query: &str, properties: &[&str]) -> Result<Vec<Vec<Value>>> {
