@@ -101,8 +101,9 @@ fn the_fve_policy_and_the_event_log_are_the_evidence_of_an_escrowed_key() {
         );
         assert!(why.contains("joined to old.contoso.test"), "{}", why);
         assert!(state.escrowed_to.is_empty());
-    } else {
-        events.unwrap();
+    } else if let Err(e) = events {
+        // A Windows without BitLocker (a server runner) may have no such channel either.
+        assert!(e.to_string().contains("EvtQuery"), "{}", e);
     }
     // Required AD DS backup before protection: the key is in the domain.
     let key = registry::create(&policy.0, registry::WRITE).unwrap();
