@@ -43,6 +43,19 @@ pub struct BackupEvent {
     pub id: u32,
     /// The volume's mount point (`C:`), when the event names one.
     pub volume: Option<String>,
+    /// The key protector backed up (`{…}`, upper case), when the event names it.
+    pub protector: Option<String>,
+}
+
+/// A protector id as `{…}` in upper case, however it was written.
+pub fn protector_id(text: &str) -> String {
+    format!(
+        "{{{}}}",
+        text.trim()
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .to_ascii_uppercase()
+    )
 }
 
 struct Evt(EVT_HANDLE);
@@ -93,6 +106,7 @@ pub fn parse_event(xml: &str) -> Option<BackupEvent> {
     Some(BackupEvent {
         id,
         volume: data(xml, "VolumeMountPoint").map(str::to_string),
+        protector: data(xml, "ProtectorGUID").map(protector_id),
     })
 }
 
@@ -213,12 +227,17 @@ pub fn policy_requires_ad_backup() -> Result<bool> {
 /// Entra tenant `tenant` (both for a hybrid join) whose system volume is `drive` (`C:`): `ad:<domain>` for a backup to AD DS (or a policy that required one before
 /// protection), `entra:<tenant>` for one to Entra ID, the newest event of each directory
 /// deciding. `Err` with the reason when there is no evidence either way.
+///
+/// With `protectors` (the volume's recovery password protectors, `GetKeyProtectors` type 3),
+/// only events backing up one of them count: a backup of a password removed since proves
+/// nothing.
 pub fn places(
     domain: Option<&str>,
     tenant: Option<&str>,
     drive: &str,
     events: std::result::Result<Vec<BackupEvent>, Error>,
     policy_requires_ad: bool,
+    protectors: Option<&[String]>,
 ) -> std::result::Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut failed = Vec::new();
@@ -228,9 +247,14 @@ pub fn places(
     };
     // Entra events name the volume; AD DS events name it by GUID only, so they count for any.
     let ours = |e: &&BackupEvent| {
-        e.volume.as_deref().map_or(true, |v| {
+        let volume = e.volume.as_deref().map_or(true, |v| {
             v.trim_end_matches('\\').eq_ignore_ascii_case(drive)
-        })
+        });
+        let protector = match (protectors, &e.protector) {
+            (Some(ids), Some(id)) => ids.iter().any(|p| protector_id(p) == *id),
+            _ => true,
+        };
+        volume && protector
     };
     let newest = |ids: &[u32]| events.iter().filter(ours).find(|e| ids.contains(&e.id));
     match (newest(&[AD_BACKED_UP, AD_PRESENT, AD_FAILED]), domain) {
@@ -278,9 +302,17 @@ pub fn fill(
     domain: Option<&str>,
     tenant: Option<&str>,
     drive: &str,
+    protectors: Option<&[String]>,
 ) -> Result<()> {
     let policy = policy_requires_ad_backup()?;
-    match places(domain, tenant, drive, backup_events(CHANNEL), policy) {
+    match places(
+        domain,
+        tenant,
+        drive,
+        backup_events(CHANNEL),
+        policy,
+        protectors,
+    ) {
         Ok(places) => {
             state.escrowed_to = places;
             state.escrow_unread = None;
@@ -291,4 +323,16 @@ pub fn fill(
         }
     }
     Ok(())
+}
+
+/// The recovery password protectors of the volume `device_id` (`Win32_EncryptableVolume.
+/// GetKeyProtectors` with `KeyProtectorType` 3, `VolumeKeyProtectorID`).
+pub fn recovery_protectors(device_id: &str) -> Result<Vec<String>> {
+    const CLASS: &str = "Win32_EncryptableVolume";
+    let ns = super::wmi::connect(super::readiness::BITLOCKER_NAMESPACE)?;
+    // An object path quotes the DeviceID with its backslashes doubled.
+    let path = format!("{}.DeviceID='{}'", CLASS, device_id.replace('\\', "\\\\"));
+    let output = ns.call_output(CLASS, &path, "GetKeyProtectors", &[("KeyProtectorType", 3)])?;
+    let ids = unsafe { super::wmi::get_strings(&output, "VolumeKeyProtectorID")? };
+    Ok(ids.iter().map(|id| protector_id(id)).collect())
 }

@@ -636,15 +636,30 @@ pub fn interference_not_checked() -> Vec<(InterferenceKind, String)> {
 /// the device's evidence for the AD domain `domain` and the Entra tenant `tenant` it is joined
 /// to ([`super::escrow`]).
 pub fn bitlocker_state(domain: Option<&str>, tenant: Option<&str>) -> Result<BitLockerState> {
-    let (encrypted, protection_on) = bitlocker_volume()?.1;
+    let (volume, (encrypted, protection_on)) = bitlocker_volume()?;
     let mut state = BitLockerState {
         encrypted,
         protection_on,
         escrowed_to: Vec::new(),
         escrow_unread: None,
     };
+    if !encrypted {
+        // No recovery password is needed: the recovery key check passes without evidence.
+        return Ok(state);
+    }
     let drive = system::expand("%SystemDrive%")?;
-    super::escrow::fill(&mut state, domain, tenant, &drive)?;
+    match super::escrow::recovery_protectors(&volume) {
+        Ok(protectors) => {
+            super::escrow::fill(&mut state, domain, tenant, &drive, Some(&protectors))?
+        }
+        // The protection state stands; only where the key is kept is unknown.
+        Err(e) => {
+            state.escrow_unread = Some(format!(
+                "the volume's recovery password protectors cannot be listed: {}",
+                e
+            ))
+        }
+    }
     Ok(state)
 }
 

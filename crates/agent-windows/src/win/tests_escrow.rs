@@ -18,15 +18,22 @@ fn event(id: u32, volume: Option<&str>) -> BackupEvent {
     BackupEvent {
         id,
         volume: volume.map(str::to_string),
+        protector: None,
     }
 }
 
 #[test]
 fn backup_events_are_read_from_their_xml() {
     let xml = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-BitLocker-API'/><EventID>845</EventID></System><EventData><Data Name='VolumeMountPoint'>C:</Data><Data Name='ProtectorGUID'>{1}</Data></EventData></Event>";
-    assert_eq!(escrow::parse_event(xml), Some(event(845, Some("C:"))));
+    let entra = escrow::parse_event(xml).unwrap();
+    assert_eq!((entra.id, entra.volume.as_deref()), (845, Some("C:")));
+    assert_eq!(entra.protector.as_deref(), Some("{1}"));
     let ad = "<Event><System><EventID Qualifiers='0'>784</EventID></System><EventData><Data Name=\"ProtectorGUID\">{1}</Data></EventData></Event>";
-    assert_eq!(escrow::parse_event(ad), Some(event(784, None)));
+    let ad = escrow::parse_event(ad).unwrap();
+    assert_eq!(
+        (ad.id, ad.volume, ad.protector.as_deref()),
+        (784, None, Some("{1}"))
+    );
     let other = "<Event><System><EventID>775</EventID></System></Event>";
     assert_eq!(escrow::parse_event(other), None);
 }
@@ -46,20 +53,56 @@ fn the_newest_backup_event_of_each_directory_decides_where_the_key_is() {
             event(784, None),
         ]),
         false,
+        None,
     );
     assert_eq!(found, Ok(vec!["entra:contoso.onmicrosoft.com".to_string()]));
-    let found = escrow::places(domain, None, "C:", Ok(vec![event(783, None)]), false);
+    let found = escrow::places(domain, None, "C:", Ok(vec![event(783, None)]), false, None);
     assert_eq!(found, Ok(vec!["ad:old.contoso.test".to_string()]));
     // A failed backup is evidence too: nowhere, so the check blocks.
-    let found = escrow::places(None, tenant, "C:", Ok(vec![event(846, Some("C:"))]), false);
+    let found = escrow::places(
+        None,
+        tenant,
+        "C:",
+        Ok(vec![event(846, Some("C:"))]),
+        false,
+        None,
+    );
     assert_eq!(found, Ok(Vec::new()));
     // Another volume's backup does not count for the system volume.
-    let found = escrow::places(None, tenant, "C:", Ok(vec![event(845, Some("D:"))]), false);
+    let found = escrow::places(
+        None,
+        tenant,
+        "C:",
+        Ok(vec![event(845, Some("D:"))]),
+        false,
+        None,
+    );
     let why = found.unwrap_err();
     assert!(why.contains("holds no backup event for C:"), "{}", why);
     assert!(why.contains("Entra ID contoso.onmicrosoft.com"), "{}", why);
+    // A backup of a recovery password removed since proves nothing; one of the volume's does.
+    let removed = BackupEvent {
+        protector: Some("{AAAA}".to_string()),
+        ..event(845, Some("C:"))
+    };
+    let current = ["{bbbb}".to_string()];
+    let found = escrow::places(
+        None,
+        tenant,
+        "C:",
+        Ok(vec![removed.clone()]),
+        false,
+        Some(&current),
+    );
+    assert!(found.is_err(), "{:?}", found);
+    let kept = BackupEvent {
+        protector: Some("{BBBB}".to_string()),
+        ..removed
+    };
+    let found = escrow::places(None, tenant, "C:", Ok(vec![kept]), false, Some(&current));
+    assert_eq!(found, Ok(vec!["entra:contoso.onmicrosoft.com".to_string()]));
     // The policy that made protection wait for the AD DS backup.
-    let found = escrow::places(domain, None, "C:", Ok(Vec::new()), true);
+    let found = escrow::places(domain, None, "C:", Ok(Vec::new()), true, None);
     assert_eq!(found, Ok(vec!["ad:old.contoso.test".to_string()]));
 }
 
@@ -82,7 +125,7 @@ fn the_fve_policy_and_the_event_log_are_the_evidence_of_an_escrowed_key() {
         ..Default::default()
     };
     let events = escrow::backup_events(escrow::CHANNEL);
-    escrow::fill(&mut state, Some("old.contoso.test"), None, "C:").unwrap();
+    escrow::fill(&mut state, Some("old.contoso.test"), None, "C:", None).unwrap();
     if under_wine() {
         // Wine has no BitLocker Management channel: no evidence, and the reason says which
         // call could not read which log.
@@ -116,7 +159,7 @@ fn the_fve_policy_and_the_event_log_are_the_evidence_of_an_escrowed_key() {
     }
     drop(key);
     assert!(escrow::policy_requires_ad_backup().unwrap());
-    escrow::fill(&mut state, Some("old.contoso.test"), None, "C:").unwrap();
+    escrow::fill(&mut state, Some("old.contoso.test"), None, "C:", None).unwrap();
     assert_eq!(state.escrow_unread, None);
     assert_eq!(state.escrowed_to, vec!["ad:old.contoso.test".to_string()]);
     // Backup asked for but not required: no longer evidence.
