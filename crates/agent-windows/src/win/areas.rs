@@ -1,7 +1,9 @@
 //! The securable objects of the areas other than the registry, and their descriptors: files and
 //! folders (`GetNamedSecurityInfoW` / `SetNamedSecurityInfoW`), services
 //! (`QueryServiceObjectSecurity` / `SetServiceObjectSecurity`) and shares (`NetShareGetInfo` /
-//! `NetShareSetInfo` level 1501). An area the Windows agent has no objects for fails naming it.
+//! `NetShareSetInfo` level 1501), DCOM's machine-wide and per-AppID descriptors (registry values,
+//! [`dcom`]), printers (`GetPrinterW` / `SetPrinterW` level 3) and scheduled tasks (the Task
+//! Scheduler cache's `SD` values, [`tasks`]). An area the Windows agent has no objects for fails naming it.
 
 use std::path::Path;
 
@@ -9,7 +11,7 @@ use agent::{Error, Result, SecurityParts};
 use model::runbook::Area;
 
 use super::sys::Sys;
-use super::{files, registry, services, shares, unsupported};
+use super::{dcom, files, printers, registry, security, services, shares, tasks, unsupported};
 
 /// Every object of `area`, in a stable order.
 pub fn objects(area: Area) -> Result<Vec<String>> {
@@ -23,6 +25,9 @@ pub fn objects(area: Area) -> Result<Vec<String>> {
         }
         Area::Services => services::names(),
         Area::FileShares => shares::names(),
+        Area::Dcom => dcom::objects(),
+        Area::Printers => printers::names(),
+        Area::ScheduledTasks => tasks::objects(),
         other => Err(unsupported(&format!(
             "securable objects of {}",
             other.slug()
@@ -43,6 +48,9 @@ pub fn read(sys: &dyn Sys, area: Area, object: &str) -> Result<Vec<u8>> {
         }
         Area::Services => services::descriptor(object),
         Area::FileShares => shares::descriptor(object),
+        Area::Dcom => dcom::descriptor(object),
+        Area::Printers => printers::descriptor(object),
+        Area::ScheduledTasks => tasks::descriptor(object),
         other => Err(unsupported(&format!("descriptors of {}", other.slug()))),
     }
 }
@@ -61,6 +69,9 @@ pub fn write(
         Area::FileSystem => files::set_descriptor(sys, object, descriptor, info, parts),
         Area::Services => services::set_descriptor(object, descriptor, info, parts),
         Area::FileShares => shares::set_descriptor(object, descriptor, parts),
+        Area::Dcom => dcom::set_descriptor(object, descriptor, parts),
+        Area::Printers => printers::set_descriptor(object, descriptor, parts),
+        Area::ScheduledTasks => tasks::set_descriptor(object, descriptor, parts),
         other => Err(unsupported(&format!("descriptors of {}", other.slug()))),
     }
 }

@@ -8,17 +8,25 @@ use std::os::windows::ffi::OsStrExt;
 use agent::Error;
 
 pub mod accounts;
+pub mod appx;
 pub mod areas;
 pub mod bitlocker;
 pub mod cache_logon;
 pub mod certs;
+pub mod command;
+pub mod dcom;
+pub mod edr;
+pub mod escrow;
 pub mod eventlog;
 pub mod files;
 pub mod groups;
+pub mod hello;
 pub mod http;
 pub mod join;
 pub mod lsa;
 pub mod mdm;
+pub mod onedrive;
+pub mod printers;
 pub mod profiles;
 pub mod readiness;
 pub mod registry;
@@ -29,7 +37,11 @@ pub mod services;
 pub mod shares;
 pub mod sys;
 pub mod system;
+pub mod task_principal;
+pub mod tasks;
+pub mod unzip;
 pub mod wmi;
+pub mod wmi_security;
 pub mod workstation;
 
 /// `text` as a NUL-terminated UTF-16 string.
@@ -112,6 +124,14 @@ mod sys_recording;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_appx;
+#[cfg(test)]
+mod tests_areas;
+#[cfg(test)]
+mod tests_command;
+#[cfg(test)]
+mod tests_escrow;
+#[cfg(test)]
 mod tests_objects;
 #[cfg(test)]
 mod tests_readiness;
@@ -119,3 +139,7 @@ mod tests_readiness;
 mod tests_runbook;
 #[cfg(test)]
 mod tests_system;
+#[cfg(test)]
+mod tests_tasks;
+#[cfg(test)]
+mod tests_wmi_security;

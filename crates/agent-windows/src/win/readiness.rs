@@ -336,7 +336,7 @@ fn task_text(bytes: &[u8]) -> String {
 
 /// The principal of one task definition: `UserId` (a SID or an account name) or `GroupId`, and
 /// `LogonType`. `None` for a task without one, which runs as its author.
-fn task_principal(xml: &str) -> Result<Option<TaskPrincipal>> {
+pub fn task_principal(xml: &str) -> Result<Option<TaskPrincipal>> {
     let principal =
         match element(xml, "Principal").or_else(|| xml.find("<Principal ").map(|i| &xml[i..])) {
             Some(p) => p,
@@ -614,6 +614,7 @@ pub fn interfering_software() -> Result<Vec<Interference>> {
             name: "AppLocker (executable rules enforced)".to_string(),
         });
     }
+    found.extend(super::edr::interference()?);
     let wdac = system::expand("%SystemRoot%\\System32\\CodeIntegrity\\SiPolicy.p7b")?;
     if Path::new(&wdac).exists() {
         found.push(Interference {
@@ -624,28 +625,42 @@ pub fn interfering_software() -> Result<Vec<Interference>> {
     Ok(found)
 }
 
-/// What [`interfering_software`] cannot see: an EDR's network isolation is set from its cloud
-/// console and leaves no local marker the agent can read.
+/// What [`interfering_software`] cannot see: whether an EDR agent present isolated the device,
+/// when the agent has no server to try ([`super::edr`]).
 pub fn interference_not_checked() -> Vec<(InterferenceKind, String)> {
-    vec![(
-        InterferenceKind::EdrIsolation,
-        "an EDR's network isolation leaves no local marker this agent can read: check the EDR console".to_string(),
-    )]
+    super::edr::not_checked()
 }
 
 /// The system volume's BitLocker state (`Win32_EncryptableVolume` of `%SystemDrive%`:
-/// `ConversionStatus`, `ProtectionStatus`). Where the recovery password is backed up is not
-/// read on the device (`escrow_unread` says so), so that check is Unknown rather than a guess.
-pub fn bitlocker_state() -> Result<BitLockerState> {
-    let (encrypted, protection_on) = bitlocker_volume()?.1;
-    Ok(BitLockerState {
+/// `ConversionStatus`, `ProtectionStatus`) and where its recovery password is backed up, from
+/// the device's evidence for the AD domain `domain` and the Entra tenant `tenant` it is joined
+/// to ([`super::escrow`]).
+pub fn bitlocker_state(domain: Option<&str>, tenant: Option<&str>) -> Result<BitLockerState> {
+    let (volume, (encrypted, protection_on)) = bitlocker_volume()?;
+    let mut state = BitLockerState {
         encrypted,
         protection_on,
         escrowed_to: Vec::new(),
-        escrow_unread: Some(
-            "where the recovery password is backed up is not read on Windows yet: check the directory's BitLocker recovery entries".to_string(),
-        ),
-    })
+        escrow_unread: None,
+    };
+    if !encrypted {
+        // No recovery password is needed: the recovery key check passes without evidence.
+        return Ok(state);
+    }
+    let drive = system::expand("%SystemDrive%")?;
+    match super::escrow::recovery_protectors(&volume) {
+        Ok(protectors) => {
+            super::escrow::fill(&mut state, domain, tenant, &drive, Some(&protectors))?
+        }
+        // The protection state stands; only where the key is kept is unknown.
+        Err(e) => {
+            state.escrow_unread = Some(format!(
+                "the volume's recovery password protectors cannot be listed: {}",
+                e
+            ))
+        }
+    }
+    Ok(state)
 }
 
 /// The `DeviceID` of the system volume in `Win32_EncryptableVolume` and (encrypted, protection

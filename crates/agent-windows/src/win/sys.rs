@@ -2,7 +2,7 @@
 //! (`NetJoinDomain`, `NetUnjoinDomain`, `NetRequestOfflineDomainJoin`, `DsGetDcNameW`), local
 //! accounts and group members (`NetUserAdd`, `NetUserDel`, `NetLocalGroup*`), file DACLs
 //! (`SetNamedSecurityInfoW`), BitLocker's WMI methods, restarts (`InitiateSystemShutdownExW`),
-//! the Cache Credentials logon (`LogonUserW`), AppX and Windows Hello. [`Win32`] makes the real calls and is what the service uses; the
+//! the Cache Credentials logon (`LogonUserW`) and Windows Hello. [`Win32`] makes the real calls and is what the service uses; the
 //! tests drive the same workstation code through a recording double (`sys_recording.rs`), so what
 //! the workstation decides around each call (already joined, read back, errors by name) runs
 //! under Wine too. Every other primitive calls Win32 directly.
@@ -11,7 +11,6 @@
 //! (a Win32 error code where the call returns one), so the workstation maps it the same way
 //! whichever implementation answered.
 
-use std::collections::BTreeMap;
 
 use agent::{Effect, Result, SecurityParts};
 use secdesc::Sid;
@@ -83,9 +82,8 @@ pub trait Sys: Send {
     /// `LogonUserW(user, domain or NULL, password, LOGON32_LOGON_INTERACTIVE,
     /// LOGON32_PROVIDER_DEFAULT)`, the token closed at once: 0, or the last error.
     fn logon_user(&self, user: &str, domain: Option<&str>, password: &str) -> Result<u32>;
-    /// The AppX packages registered for each user.
-    fn appx_packages(&self) -> Result<BTreeMap<Sid, Vec<String>>>;
-    /// Resets the Windows Hello containers of the device.
+    /// Removes the Windows Hello containers of the device (the NGC store), each named by its
+    /// owner's SID.
     fn reset_windows_hello(&self) -> Result<Effect>;
 }
 
@@ -196,11 +194,7 @@ impl Sys for Win32 {
         super::cache_logon::win32_logon(user, domain, password)
     }
 
-    fn appx_packages(&self) -> Result<BTreeMap<Sid, Vec<String>>> {
-        Err(super::unsupported("listing AppX packages"))
-    }
-
     fn reset_windows_hello(&self) -> Result<Effect> {
-        Err(super::unsupported("Windows Hello container reset"))
+        super::hello::reset(&super::hello::store()?)
     }
 }

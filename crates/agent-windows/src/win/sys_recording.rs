@@ -64,8 +64,6 @@ pub struct Device {
     pub no_shutdown: Option<String>,
     /// A restart is pending.
     pub restart_pending: bool,
-    /// AppX packages by user.
-    pub appx: BTreeMap<Sid, Vec<String>>,
     /// The accounts the target's domain controllers accept: (domain, user) in lower case, and
     /// the password; a logon checks against them when its domain is reachable.
     pub domain_accounts: BTreeMap<(String, String), String>,
@@ -330,10 +328,6 @@ impl Sys for Recording {
             Some(p) if p == password => 0,
             _ => LOGON_FAILURE,
         })
-    }
-
-    fn appx_packages(&self) -> Result<BTreeMap<Sid, Vec<String>>> {
-        Ok(self.device().appx.clone())
     }
 
     fn reset_windows_hello(&self) -> Result<Effect> {

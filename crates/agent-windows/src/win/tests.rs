@@ -354,7 +354,7 @@ fn what_the_agent_cannot_do_fails_and_names_the_primitive() {
             ws.join_active_directory_offline("fabrikam.test", b"not a blob")
                 .map(|_| ()),
         ),
-        ("dcom", ws.securable_objects(Area::Dcom).map(|_| ())),
+        ("sql", ws.securable_objects(Area::Sql).map(|_| ())),
     ];
     for (primitive, result) in cases {
         let message = result.unwrap_err().to_string();

@@ -34,15 +34,15 @@ const RPC_E_TOO_LATE: HRESULT = 0x8001_0119_u32 as i32;
 const RPC_C_AUTHN_WINNT: u32 = 10;
 const RPC_C_AUTHZ_NONE: u32 = 0;
 
-type Unknown = *mut *const usize;
+pub(super) type Unknown = *mut *const usize;
 
 /// A COM interface pointer, released when dropped. Its vtable is read by slot: the slots are
 /// the interface's methods in the order the IDL declares them (IUnknown's three first).
-struct Com(Unknown);
+pub(super) struct Com(pub(super) Unknown);
 
 impl Com {
     /// The function in vtable slot `slot`.
-    unsafe fn slot(&self, slot: usize) -> usize {
+    pub(super) unsafe fn slot(&self, slot: usize) -> usize {
         *(*self.0).add(slot)
     }
 }
@@ -59,10 +59,10 @@ impl Drop for Com {
 }
 
 /// A BSTR, freed when dropped.
-struct Bstr(BSTR);
+pub(super) struct Bstr(pub(super) BSTR);
 
 impl Bstr {
-    fn new(text: &str) -> Bstr {
+    pub(super) fn new(text: &str) -> Bstr {
         let w = wide(text);
         Bstr(unsafe { SysAllocString(w.as_ptr()) })
     }
@@ -108,7 +108,7 @@ impl Value {
 }
 
 /// The error of a WMI call that returned `hr`.
-fn failed(call: &str, object: &str, hr: HRESULT) -> Error {
+pub(super) fn failed(call: &str, object: &str, hr: HRESULT) -> Error {
     let known = match hr as u32 {
         0x8004_100E => " (WBEM_E_INVALID_NAMESPACE: this device has no such WMI namespace)",
         0x8004_1010 => " (WBEM_E_INVALID_CLASS: this device has no such WMI class)",
@@ -248,6 +248,48 @@ unsafe fn get(object: &Com, name: &str) -> Result<Value> {
     Ok(value)
 }
 
+/// The strings of the `string[]` property `name` of `object` (empty when it is null).
+pub(super) unsafe fn get_strings(object: &Com, name: &str) -> Result<Vec<String>> {
+    use windows_sys::Win32::System::Ole::{
+        SafeArrayAccessData, SafeArrayGetLBound, SafeArrayGetUBound, SafeArrayUnaccessData,
+    };
+    use windows_sys::Win32::System::Variant::{VT_ARRAY, VT_NULL};
+    type Get =
+        extern "system" fn(Unknown, *const u16, i32, *mut VARIANT, *mut i32, *mut i32) -> HRESULT;
+    let get: Get = std::mem::transmute(object.slot(4));
+    let wname = wide(name);
+    let mut v: VARIANT = std::mem::zeroed();
+    let hr = get(object.0, wname.as_ptr(), 0, &mut v, null_mut(), null_mut());
+    if hr < 0 {
+        return Err(failed("IWbemClassObject::Get", name, hr));
+    }
+    let vt = v.Anonymous.Anonymous.vt;
+    if vt == VT_NULL || vt == 0 {
+        return Ok(Vec::new());
+    }
+    if vt != VT_ARRAY | VT_BSTR {
+        VariantClear(&mut v);
+        return Err(Error::Device(format!(
+            "WMI {} is not a string array (VARTYPE {})",
+            name, vt
+        )));
+    }
+    let array = v.Anonymous.Anonymous.Anonymous.parray;
+    let (mut low, mut high) = (0i32, -1i32);
+    SafeArrayGetLBound(array, 1, &mut low);
+    SafeArrayGetUBound(array, 1, &mut high);
+    let mut data: *mut c_void = null_mut();
+    let mut out = Vec::new();
+    if SafeArrayAccessData(array, &mut data) >= 0 {
+        let items =
+            std::slice::from_raw_parts(data as *const BSTR, (high - low + 1).max(0) as usize);
+        out = items.iter().map(|&b| super::from_pwstr(b)).collect();
+        SafeArrayUnaccessData(array);
+    }
+    VariantClear(&mut v);
+    Ok(out)
+}
+
 /// Sets the property `name` of `object` to the unsigned integer `value` (`IWbemClassObject::Put`
 /// of a `VT_I4`, as WMI takes a uint32).
 unsafe fn put_u32(object: &Com, name: &str, value: u32) -> Result<()> {
@@ -265,6 +307,11 @@ unsafe fn put_u32(object: &Com, name: &str, value: u32) -> Result<()> {
 }
 
 impl Namespace {
+    /// The `IWbemServices` of the namespace, for the calls declared elsewhere.
+    pub(super) fn services(&self) -> &Com {
+        &self.services
+    }
+
     /// The rows of the WQL `query`, each with the values of `properties` in their order
     /// (`IWbemServices::ExecQuery`, `IEnumWbemClassObject::Next`).
     pub fn query(&self, query: &str, properties: &[&str]) -> Result<Vec<Vec<Value>>> {
@@ -318,6 +365,20 @@ impl Namespace {
     /// (`IWbemServices::GetObject` of the class, `IWbemClassObject::GetMethod`, `SpawnInstance`,
     /// `Put`, `IWbemServices::ExecMethod`).
     pub fn call(&self, class: &str, path: &str, method: &str, args: &[(&str, u32)]) -> Result<i64> {
+        let output = self.call_output(class, path, method, args)?;
+        unsafe { get(&output, "ReturnValue")? }
+            .int()
+            .ok_or_else(|| Error::Device(format!("WMI {} returned no ReturnValue", method)))
+    }
+
+    /// [`Namespace::call`]'s output parameters, for the methods that answer more than a code.
+    pub(super) fn call_output(
+        &self,
+        class: &str,
+        path: &str,
+        method: &str,
+        args: &[(&str, u32)],
+    ) -> Result<Com> {
         unsafe {
             type GetObject = extern "system" fn(
                 Unknown,
@@ -407,10 +468,7 @@ impl Namespace {
             if hr < 0 || output.is_null() {
                 return Err(failed("IWbemServices::ExecMethod", method, hr));
             }
-            let output = Com(output);
-            get(&output, "ReturnValue")?
-                .int()
-                .ok_or_else(|| Error::Device(format!("WMI {} returned no ReturnValue", method)))
+            Ok(Com(output))
         }
     }
 }

@@ -457,15 +457,11 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn backup_appx(&mut self) -> Result<Effect> {
-        agent::run::defaults::backup_appx(self)
+        super::appx::backup(BACKUP_KEY)
     }
 
     fn restore_appx(&mut self, map: &SidMap) -> Result<Effect> {
-        agent::run::defaults::restore_appx(self, map)
-    }
-
-    fn appx_packages(&self) -> Result<BTreeMap<Sid, Vec<String>>> {
-        self.sys.appx_packages()
+        super::appx::restore(BACKUP_KEY, map)
     }
 
     fn reset_windows_hello(&mut self) -> Result<Effect> {
@@ -635,7 +631,9 @@ impl Workstation for WindowsWorkstation {
     }
 
     fn bitlocker_state(&self) -> Result<BitLockerState> {
-        readiness::bitlocker_state()
+        let domain = system::joined_domain()?;
+        let tenant = self.entra_tenant()?;
+        readiness::bitlocker_state(domain.as_deref(), tenant.as_deref())
     }
 
     fn tpm_version(&self) -> Result<Option<String>> {
@@ -797,8 +795,8 @@ impl Workstation for WindowsWorkstation {
         }
     }
 
-    fn dehydrate(&mut self, _path: &str) -> Result<bool> {
-        Err(unsupported("CfDehydratePlaceholder"))
+    fn dehydrate(&mut self, path: &str) -> Result<bool> {
+        super::onedrive::dehydrate(path)
     }
 
     fn move_file(&mut self, from: &str, to: &str) -> Result<()> {
@@ -807,13 +805,12 @@ impl Workstation for WindowsWorkstation {
 
     fn run_command_package(
         &mut self,
-        _sha256: &str,
-        _zip: &[u8],
-        _timeout: std::time::Duration,
+        sha256: &str,
+        zip: &[u8],
+        timeout: std::time::Duration,
     ) -> Result<CommandOutcome> {
-        Err(unsupported(
-            "running a command package (cmd.exe /c cmdline.cmd)",
-        ))
+        let base = super::service::state_dir()?.join("packages");
+        super::command::run(&base, sha256, zip, timeout)
     }
 
     fn enroll_mdm(&mut self) -> Result<bool> {
@@ -882,6 +879,22 @@ impl Workstation for WindowsWorkstation {
             self.registry_string(POLICIES_SYSTEM, "legalnoticetext")?
                 .unwrap_or_default(),
         ))
+    }
+
+    fn set_task_principal(
+        &mut self,
+        task: &str,
+        principal: &agent::workstation::TaskPrincipal,
+    ) -> Result<bool> {
+        super::task_principal::set(task, principal)
+    }
+
+    fn appx_packages(&self) -> Result<BTreeMap<Sid, Vec<String>>> {
+        super::appx::packages()
+    }
+
+    fn register_appx(&mut self, user: &Sid, package: &str) -> Result<bool> {
+        super::appx::register(user, package)
     }
 
     fn uninstall_agent(&mut self) -> Result<()> {

@@ -73,6 +73,9 @@ pub enum InterferenceKind {
     Mdm,
     /// An EDR agent that has isolated the device from the network.
     EdrIsolation,
+    /// An EDR agent that is present and has not isolated the device (the server answers it):
+    /// named in the isolation check, which passes.
+    Edr,
     /// Application control (WDAC, AppLocker) that would not let the agent run.
     AppControl,
 }

@@ -465,6 +465,21 @@ fn software<W: Workstation>(
                 .filter(|f| f.kind == *kind)
                 .map(|f| f.name.as_str())
                 .collect();
+            if names.is_empty() && *kind == InterferenceKind::EdrIsolation {
+                let present: Vec<&str> = found
+                    .iter()
+                    .filter(|f| f.kind == InterferenceKind::Edr)
+                    .map(|f| f.name.as_str())
+                    .collect();
+                if !present.is_empty() {
+                    return pass(
+                        check,
+                        "an EDR agent is present and the device reaches the server: it has not isolated the device",
+                        present.join(", "),
+                        now,
+                    );
+                }
+            }
             if names.is_empty() {
                 // Nothing found is a pass only where the workstation could look.
                 if let Some((_, why)) = not_checked.iter().find(|(k, _)| k == kind) {
@@ -495,6 +510,8 @@ fn software<W: Workstation>(
                     Verdict::Block,
                     "an EDR agent has isolated the device from the network: release it from isolation first",
                 ),
+                // Never reached: present EDR agents are judged above.
+                InterferenceKind::Edr => (Verdict::Pass, "an EDR agent is present"),
                 InterferenceKind::AppControl => (
                     Verdict::Block,
                     "application control would not let the agent run its steps: allow rehome-agent.exe in the WDAC or AppLocker policy",

@@ -441,6 +441,41 @@ fn interfering_software_is_named() {
 }
 
 #[test]
+fn an_edr_agent_that_has_not_isolated_the_device_passes_named_and_one_that_has_blocks() {
+    let (mut sim, dir) = device();
+    sim.set_readiness(|r| {
+        r.interfering.push(Interference {
+            kind: InterferenceKind::Edr,
+            name: "CrowdStrike Falcon (CSFalconService)".into(),
+        })
+    })
+    .expect("set");
+    let (verdict, reason) = verdict_of(&sim, DomainJoin::ActiveDirectory, checks::EDR_ISOLATION);
+    assert_eq!(verdict, Verdict::Pass, "{}", reason);
+    assert!(reason.contains("has not isolated"), "{}", reason);
+    assert!(
+        reason.contains("[CrowdStrike Falcon (CSFalconService)]"),
+        "{}",
+        reason
+    );
+    sim.set_readiness(|r| {
+        r.interfering.push(Interference {
+            kind: InterferenceKind::EdrIsolation,
+            name: "CrowdStrike Falcon (CSFalconService) while the server does not answer".into(),
+        })
+    })
+    .expect("set");
+    let (verdict, reason) = verdict_of(&sim, DomainJoin::ActiveDirectory, checks::EDR_ISOLATION);
+    assert_eq!(verdict, Verdict::Block, "{}", reason);
+    assert!(
+        reason.contains("while the server does not answer"),
+        "{}",
+        reason
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn a_pending_reboot_and_a_battery_warn() {
     blocks_once(
         DomainJoin::ActiveDirectory,
