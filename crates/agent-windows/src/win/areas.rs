@@ -11,7 +11,7 @@ use agent::{Error, Result, SecurityParts};
 use model::runbook::Area;
 
 use super::sys::Sys;
-use super::{dcom, files, printers, registry, security, services, shares, tasks, unsupported};
+use super::{dcom, files, printers, registry, services, shares, tasks, unsupported};
 
 /// Every object of `area`, in a stable order.
 pub fn objects(area: Area) -> Result<Vec<String>> {
