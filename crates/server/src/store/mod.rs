@@ -148,6 +148,11 @@ impl Store {
     async fn write(&self, write: writer::Write) -> Result<u64> {
         self.writer.write(&self.pool, self.backend, write).await
     }
+
+    /// Queues `write` to the writer without waiting for its commit.
+    async fn queue(&self, write: writer::Write) {
+        self.writer.queue(&self.pool, self.backend, write).await
+    }
 }
 
 pub mod agents;

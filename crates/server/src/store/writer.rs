@@ -117,7 +117,33 @@ impl Write {
 
 struct Job {
     write: Write,
-    done: oneshot::Sender<Result<u64>>,
+    /// Where the outcome goes; none for a write queued without waiting (see [`Writer::queue`]).
+    done: Option<oneshot::Sender<Result<u64>>>,
+}
+
+impl Job {
+    fn answer(self, result: Result<u64>) {
+        match self.done {
+            Some(done) => {
+                let _ = done.send(result);
+            }
+            None => unanswered(&self.write, result),
+        }
+    }
+}
+
+/// What becomes of a queued write nobody waits for: a failure is logged, and so is a nonce the
+/// store already held (a replay answered by another replica, or before a restart).
+fn unanswered(write: &Write, result: Result<u64>) {
+    match (write, result) {
+        (_, Err(e)) => {
+            tracing::warn!(error = %e, "a queued agent write failed; the agent's contact is recorded at its next request")
+        }
+        (Write::Nonce { scope, .. }, Ok(0)) => {
+            tracing::warn!(scope = %scope, "a replayed message was answered before its nonce was stored")
+        }
+        _ => {}
+    }
 }
 
 /// The queue to a store's writer task.
@@ -146,16 +172,25 @@ impl Writer {
         write: Write,
     ) -> Result<u64> {
         let (done, answer) = oneshot::channel();
-        match self.queue.send(Job { write, done }).await {
+        let job = Job {
+            write,
+            done: Some(done),
+        };
+        match self.queue.send(job).await {
             Ok(()) => answer
                 .await
                 .map_err(|_| Error::Internal("the store's writer stopped".into()))?,
-            Err(mpsc::error::SendError(job)) => {
-                let mut tx = pool.begin().await?;
-                let n = apply(&mut tx, backend, &job.write).await?;
-                tx.commit().await?;
-                Ok(n)
-            }
+            Err(mpsc::error::SendError(job)) => apply_alone(pool, backend, &job.write).await,
+        }
+    }
+
+    /// Queues `write` without waiting for its commit: it goes into the writer's next batch, which
+    /// starts as soon as the batch being written commits. Waits only while the queue is full.
+    pub(super) async fn queue(&self, pool: &AnyPool, backend: Backend, write: Write) {
+        let job = Job { write, done: None };
+        if let Err(mpsc::error::SendError(job)) = self.queue.send(job).await {
+            let result = apply_alone(pool, backend, &job.write).await;
+            unanswered(&job.write, result);
         }
     }
 }
@@ -186,14 +221,14 @@ async fn run(pool: AnyPool, backend: Backend, queue: Arc<tokio::sync::Mutex<mpsc
         match apply_batch(&pool, backend, &jobs).await {
             Ok(counts) => {
                 for (job, n) in jobs.drain(..).zip(counts) {
-                    let _ = job.done.send(Ok(n));
+                    job.answer(Ok(n));
                 }
             }
             Err(e) => {
                 tracing::warn!(error = %e, jobs = jobs.len(), "a batch of agent writes failed; writing each on its own");
                 for job in jobs.drain(..) {
                     let result = apply_alone(&pool, backend, &job.write).await;
-                    let _ = job.done.send(result);
+                    job.answer(result);
                 }
             }
         }
