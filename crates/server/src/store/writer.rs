@@ -315,9 +315,6 @@ async fn apply_alone(pool: &AnyPool, backend: Backend, write: &Write) -> Result<
     Ok(n)
 }
 
-const EVENT_COLUMNS: &str =
-    "agent, seq, at, received_at, level, runbook, phase, step, status, message";
-
 async fn apply(conn: &mut AnyConnection, backend: Backend, write: &Write) -> Result<u64> {
     match write {
         Write::Statements(statements) => {
@@ -361,58 +358,41 @@ async fn apply(conn: &mut AnyConnection, backend: Backend, write: &Write) -> Res
             agent,
             received_at,
             rows,
-        } if backend == Backend::Postgres => {
-            // The whole upload as one JSON parameter: one statement, nothing to bind per row.
+        } => {
+            // The whole upload as one JSON parameter: one statement, nothing to bind per row
+            // (SQLite's binding cost grows with the parameter count, see
+            // [`super::ROWS_PER_STATEMENT`]; its JSON functions read the rows in C).
             let rows = serde_json::to_string(rows)
                 .map_err(|e| Error::Internal(format!("cannot encode events: {}", e)))?;
-            Ok(sqlx::query(
-                "INSERT INTO agent_events (agent, seq, at, received_at, level, runbook, phase, step, status, message) \
-                 SELECT $1, e.seq, e.at, $2, e.level, e.runbook, e.phase, e.step, e.status, e.message \
-                 FROM json_to_recordset(CAST($3 AS json)) AS e(seq BIGINT, at BIGINT, level TEXT, \
-                 runbook TEXT, phase TEXT, step TEXT, status TEXT, message TEXT) \
-                 ON CONFLICT (agent, seq) DO NOTHING",
-            )
-            .bind(agent.as_str())
-            .bind(*received_at)
-            .bind(rows)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected())
-        }
-        Write::Events {
-            agent,
-            received_at,
-            rows,
-        } => {
-            let mut stored = 0;
-            // Few rows per statement: SQLite's binding cost grows with the parameter count (see
-            // [`super::ROWS_PER_STATEMENT`]); full chunks reuse one prepared statement.
-            for chunk in rows.chunks(super::ROWS_PER_STATEMENT) {
-                let sql = format!(
-                    "INSERT INTO agent_events ({}) VALUES {} ON CONFLICT (agent, seq) DO NOTHING",
-                    EVENT_COLUMNS,
-                    super::row_placeholders(chunk.len(), 10)
-                );
-                let mut query = sqlx::query(&sql);
-                for e in chunk {
-                    query = query
-                        .bind(agent.as_str())
-                        .bind(e.seq)
-                        .bind(e.at)
-                        .bind(*received_at)
-                        .bind(e.level)
-                        .bind(e.runbook.clone())
-                        .bind(e.phase.clone())
-                        .bind(e.step.clone())
-                        .bind(e.status.clone())
-                        .bind(e.message.as_str());
-                }
-                stored += query.execute(&mut *conn).await?.rows_affected();
-            }
-            Ok(stored)
+            let sql = match backend {
+                Backend::Postgres => POSTGRES_EVENTS,
+                Backend::Sqlite => SQLITE_EVENTS,
+            };
+            Ok(sqlx::query(sql)
+                .bind(agent.as_str())
+                .bind(*received_at)
+                .bind(rows)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected())
         }
     }
 }
+
+const POSTGRES_EVENTS: &str = "INSERT INTO agent_events (agent, seq, at, received_at, level, runbook, phase, step, status, message) \
+     SELECT $1, e.seq, e.at, $2, e.level, e.runbook, e.phase, e.step, e.status, e.message \
+     FROM json_to_recordset(CAST($3 AS json)) AS e(seq BIGINT, at BIGINT, level TEXT, \
+     runbook TEXT, phase TEXT, step TEXT, status TEXT, message TEXT) \
+     ON CONFLICT (agent, seq) DO NOTHING";
+
+// `WHERE true` keeps SQLite from reading `ON CONFLICT` as a join's `ON`.
+const SQLITE_EVENTS: &str = "INSERT INTO agent_events (agent, seq, at, received_at, level, runbook, phase, step, status, message) \
+     SELECT $1, json_extract(e.value, '$.seq'), json_extract(e.value, '$.at'), $2, \
+     json_extract(e.value, '$.level'), json_extract(e.value, '$.runbook'), \
+     json_extract(e.value, '$.phase'), json_extract(e.value, '$.step'), \
+     json_extract(e.value, '$.status'), json_extract(e.value, '$.message') \
+     FROM json_each($3) AS e WHERE true \
+     ON CONFLICT (agent, seq) DO NOTHING";
 
 async fn record_contact(conn: &mut AnyConnection, contact: &ContactRow) -> Result<()> {
     match &contact.facts {
