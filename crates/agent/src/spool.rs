@@ -10,6 +10,14 @@
 //! compacts the log makes room). Memory holds [`SpoolLimits::held`] events at most: beyond that
 //! [`Spool::append`] fails with [`Error::SpoolFull`] and the run stops rather than carrying on
 //! without a record. Held events live only as long as the process.
+//!
+//! Their numbers must not be handed out again by the next process, since an upload may have
+//! brought them to the server already, which would then take new events with those numbers for
+//! copies and drop them. So numbers are reserved on disk ahead of use (`spool.reserved`, at least
+//! [`SpoolLimits::held`] past the last number written), memory never numbers an event beyond the
+//! reservation, and a marker (`spool.written`: every number handed out is in the log or
+//! acknowledged) is removed before memory numbers its first event (removing a file needs no room
+//! on the disk). A spool opened without the marker goes on past the reservation.
 
 use std::fs::OpenOptions;
 use std::io;
@@ -23,6 +31,12 @@ use crate::{fsutil, Error, Result};
 
 const LOG: &str = "spool.log";
 const ACK: &str = "spool.ack";
+const RESERVED: &str = "spool.reserved";
+const WRITTEN: &str = "spool.written";
+
+/// Numbers reserved past the last number written plus [`SpoolLimits::held`], so that the
+/// reservation is written again only every half of this many events.
+const RESERVE_AHEAD: u64 = 1024;
 
 /// Events per upload.
 pub const BATCH: usize = 500;
@@ -65,6 +79,10 @@ pub struct Spool {
     held: usize,
     /// Why the disk refused the last write, while events are held.
     trouble: Option<String>,
+    /// The highest number reserved on disk: memory numbers no event past it.
+    reserved: u64,
+    /// Whether the marker says every number handed out is on disk.
+    marked: bool,
 }
 
 impl Spool {
@@ -105,17 +123,91 @@ impl Spool {
                 pending.push(event);
             }
         }
-        Ok(Spool {
+        let reserved_path = dir.join(RESERVED);
+        let reserved = match fsutil::read_optional(&reserved_path)? {
+            Some(bytes) => {
+                serde_json::from_slice::<Acked>(&bytes)
+                    .map_err(|e| Error::Corrupt {
+                        path: reserved_path.clone(),
+                        reason: e.to_string(),
+                    })?
+                    .through
+            }
+            None => 0,
+        };
+        let written = dir.join(WRITTEN);
+        let mut next_seq = highest + 1;
+        // The last process may have numbered events in memory up to its reservation, and
+        // uploaded them: those numbers are not free.
+        if !written.exists() && reserved >= next_seq {
+            next_seq = reserved + 1;
+        }
+        let mut spool = Spool {
             log,
             ack,
             pending,
             acked,
-            next_seq: highest + 1,
+            next_seq,
             limits,
             log_len,
             held: 0,
             trouble: None,
-        })
+            reserved,
+            marked: false,
+        };
+        spool.reserve();
+        spool.mark_written();
+        Ok(spool)
+    }
+
+    fn reserved_path(&self) -> PathBuf {
+        self.log.with_file_name(RESERVED)
+    }
+
+    fn written_path(&self) -> PathBuf {
+        self.log.with_file_name(WRITTEN)
+    }
+
+    /// Reserves numbers ahead when fewer than half of [`RESERVE_AHEAD`] are left past what memory
+    /// may need. A failed write leaves the old reservation, which still bounds memory.
+    fn reserve(&mut self) {
+        let needed = self.next_seq - 1 + self.limits.held as u64;
+        if self.reserved >= needed + RESERVE_AHEAD / 2 {
+            return;
+        }
+        let through = needed + RESERVE_AHEAD;
+        let written = serde_json::to_vec(&Acked { through })
+            .ok()
+            .map(|bytes| fsutil::write_atomic(&self.reserved_path(), &bytes, false));
+        if let Some(Ok(())) = written {
+            self.reserved = through;
+        }
+    }
+
+    /// Marks that every number handed out is on disk (a failed write leaves it unmarked, which
+    /// only makes the next process skip the reserved numbers).
+    fn mark_written(&mut self) {
+        if !self.marked && fsutil::write_atomic(&self.written_path(), b"", false).is_ok() {
+            self.marked = true;
+        }
+    }
+
+    /// Before memory numbers `count` more events: they must fit the reservation, and the marker
+    /// must be gone. [`Error::SpoolFull`] otherwise, with nothing numbered.
+    fn make_room_to_hold(&mut self, count: u64, reason: &str) -> Result<()> {
+        let full = |held: usize, why: String| Error::SpoolFull { held, reason: why };
+        if self.next_seq + count - 1 > self.reserved {
+            return Err(full(
+                self.held,
+                format!("{}; no more numbers are reserved on disk", reason),
+            ));
+        }
+        if self.marked {
+            fsutil::remove_optional(&self.written_path())
+                .map_err(|e| full(self.held, format!("{}; {}", reason, e)))?;
+            self.marked = false;
+        }
+        Ok(())
     }
 
     /// Gives `event` the next sequence number and stores it durably, or in memory while the disk
@@ -123,11 +215,15 @@ impl Spool {
     /// already holds as many events as the limits allow: the event is not numbered.
     pub fn append(&mut self, mut event: AgentEvent) -> Result<u64> {
         self.write_held();
-        if self.held > 0 && self.held + 1 > self.limits.held {
-            return Err(Error::SpoolFull {
-                held: self.held,
-                reason: self.trouble.clone().unwrap_or_default(),
-            });
+        if self.held > 0 {
+            let reason = self.trouble.clone().unwrap_or_default();
+            if self.held + 1 > self.limits.held {
+                return Err(Error::SpoolFull {
+                    held: self.held,
+                    reason,
+                });
+            }
+            self.make_room_to_hold(1, &reason)?;
         }
         event.seq = self.next_seq;
         if self.held == 0 {
@@ -135,10 +231,13 @@ impl Spool {
                 Ok(()) => {
                     self.next_seq += 1;
                     self.pending.push(event);
+                    self.reserve();
                     return Ok(self.next_seq - 1);
                 }
                 Err(e) => {
                     let reason = e.to_string();
+                    // The warning and the event.
+                    self.make_room_to_hold(2, &reason)?;
                     // The condition reaches the server ahead of the events it concerns.
                     self.hold(AgentEvent {
                         seq: self.next_seq,
@@ -216,6 +315,7 @@ impl Spool {
         self.log_len = rest.len() as u64;
         if self.held == 0 {
             self.trouble = None;
+            self.mark_written();
         }
         // Compacting made room: what memory holds goes to disk now if it fits.
         self.write_held();
@@ -239,6 +339,8 @@ impl Spool {
             Ok(()) => {
                 self.held = 0;
                 self.trouble = None;
+                self.reserve();
+                self.mark_written();
             }
             Err(e) => self.trouble = Some(e.to_string()),
         }
@@ -441,5 +543,67 @@ mod tests {
         assert_eq!(seqs(spool.pending()), vec![3, 4, 5]);
         assert_eq!(spool.held(), 3);
         assert!(spool.trouble().is_some());
+    }
+
+    #[test]
+    fn numbers_held_in_memory_are_not_handed_out_again_after_the_agent_dies() {
+        let dir = scratch();
+        let line = lines(&[event("first")], Path::new("x"))
+            .expect("line")
+            .len() as u64;
+        let mut spool = Spool::open_with(
+            &dir,
+            SpoolLimits {
+                bytes: Some(line),
+                held: 10,
+            },
+        )
+        .expect("open");
+        spool.append(event("first")).expect("on disk");
+        spool.append(event("second")).expect("held");
+        spool.append(event("third")).expect("held");
+        assert_eq!(spool.held(), 3, "a warning and two events");
+        // An upload takes every pending event to the server, and then the process dies.
+        let uploaded = seqs(spool.pending());
+        drop(spool);
+        let mut spool = Spool::open(&dir).expect("open again");
+        let next = spool.append(event("after the restart")).expect("append");
+        assert!(
+            uploaded.iter().all(|seq| *seq < next),
+            "{} reuses a number of {:?}",
+            next,
+            uploaded
+        );
+    }
+
+    #[test]
+    fn a_spool_whose_events_all_reached_the_disk_goes_on_without_a_gap() {
+        let dir = scratch();
+        let mut spool = Spool::open(&dir).expect("open");
+        for message in ["a", "b", "c"] {
+            spool.append(event(message)).expect("append");
+        }
+        drop(spool);
+        let mut spool = Spool::open(&dir).expect("open again");
+        assert_eq!(spool.append(event("d")).expect("append"), 4);
+        drop(spool);
+        // Events held and then written out once there was room leave no gap either.
+        let line = lines(&[event("e")], Path::new("x")).expect("line").len() as u64;
+        let mut spool = Spool::open_with(
+            &dir,
+            SpoolLimits {
+                bytes: Some(4 * line),
+                held: 10,
+            },
+        )
+        .expect("open");
+        spool.append(event("e")).expect("held");
+        assert!(spool.held() > 0);
+        spool.acknowledge(4).expect("ack");
+        assert_eq!(spool.held(), 0, "written once the log was compacted");
+        drop(spool);
+        let mut spool = Spool::open(&dir).expect("open again");
+        let last = seqs(spool.pending()).into_iter().max().expect("pending");
+        assert_eq!(spool.append(event("f")).expect("append"), last + 1);
     }
 }

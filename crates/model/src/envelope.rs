@@ -71,6 +71,9 @@ pub struct PublicKeys {
 pub struct KeyPair {
     sign: SigningKey,
     encrypt: StaticSecret,
+    /// The X25519 public key of `encrypt`, computed once: opening a message needs it, and
+    /// computing it is a scalar multiplication.
+    encrypt_public: [u8; 32],
 }
 
 impl fmt::Debug for KeyPair {
@@ -90,9 +93,15 @@ impl KeyPair {
         OsRng.fill_bytes(&mut seed);
         let sign = SigningKey::from_bytes(&seed);
         OsRng.fill_bytes(&mut seed);
+        KeyPair::from_parts(sign, StaticSecret::from(seed))
+    }
+
+    fn from_parts(sign: SigningKey, encrypt: StaticSecret) -> KeyPair {
+        let encrypt_public = PublicKey::from(&encrypt).to_bytes();
         KeyPair {
             sign,
-            encrypt: StaticSecret::from(seed),
+            encrypt,
+            encrypt_public,
         }
     }
 
@@ -100,7 +109,7 @@ impl KeyPair {
     pub fn public(&self) -> PublicKeys {
         PublicKeys {
             sign: Key32(self.sign.verifying_key().to_bytes()),
-            encrypt: Key32(PublicKey::from(&self.encrypt).to_bytes()),
+            encrypt: Key32(self.encrypt_public),
         }
     }
 
@@ -121,10 +130,10 @@ impl KeyPair {
         sign.copy_from_slice(&bytes[..32]);
         let mut encrypt = [0u8; 32];
         encrypt.copy_from_slice(&bytes[32..]);
-        Ok(KeyPair {
-            sign: SigningKey::from_bytes(&sign),
-            encrypt: StaticSecret::from(encrypt),
-        })
+        Ok(KeyPair::from_parts(
+            SigningKey::from_bytes(&sign),
+            StaticSecret::from(encrypt),
+        ))
     }
 
     /// Signs `message` with the Ed25519 key.
@@ -380,8 +389,11 @@ impl Envelope {
         let shared = recipient
             .encrypt
             .diffie_hellman(&PublicKey::from(self.ephemeral.0));
-        let own = PublicKey::from(&recipient.encrypt).to_bytes();
-        let key = message_key(shared.as_bytes(), &self.ephemeral.0, &own);
+        let key = message_key(
+            shared.as_bytes(),
+            &self.ephemeral.0,
+            &recipient.encrypt_public,
+        );
         let plaintext = ChaCha20Poly1305::new((&key).into())
             .decrypt(
                 (&AEAD_NONCE).into(),

@@ -166,7 +166,10 @@ impl IntoResponse for Error {
             || status == StatusCode::SERVICE_UNAVAILABLE;
         let (message, fields) = match self {
             Error::Store(e) if store_unreachable(&e) => {
-                tracing::warn!(error = %e, "the database is unreachable; answered 503");
+                // Every request fails alike while the database is away: one line per interval.
+                if let Some(answered) = UNREACHABLE_LOG.hit(std::time::Instant::now()) {
+                    tracing::warn!(error = %e, answered, "the database is unreachable; answered 503 to {} requests since the last such line", answered);
+                }
                 (
                     "the server cannot reach its database; try again in a moment".to_string(),
                     Vec::new(),
@@ -210,9 +213,56 @@ impl IntoResponse for Error {
     }
 }
 
+/// A condition that every request meets while it lasts, logged once per interval with how often
+/// it was met since the last line.
+struct Repeats {
+    interval: std::time::Duration,
+    /// When the last line was logged, and the hits since.
+    state: std::sync::Mutex<(Option<std::time::Instant>, u64)>,
+}
+
+impl Repeats {
+    const fn new(interval: std::time::Duration) -> Repeats {
+        Repeats {
+            interval,
+            state: std::sync::Mutex::new((None, 0)),
+        }
+    }
+
+    /// Counts a hit at `now`; the hits to log (this one included) when a line is due.
+    fn hit(&self, now: std::time::Instant) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.1 += 1;
+        let due = match state.0 {
+            None => true,
+            Some(last) => now.saturating_duration_since(last) >= self.interval,
+        };
+        if !due {
+            return None;
+        }
+        let hits = state.1;
+        *state = (Some(now), 0);
+        Some(hits)
+    }
+}
+
+static UNREACHABLE_LOG: Repeats = Repeats::new(std::time::Duration::from_secs(10));
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_condition_is_logged_once_per_interval_with_its_count() {
+        let repeats = Repeats::new(std::time::Duration::from_secs(10));
+        let start = std::time::Instant::now();
+        let at = |s: u64| start + std::time::Duration::from_secs(s);
+        assert_eq!(repeats.hit(at(0)), Some(1));
+        assert_eq!(repeats.hit(at(1)), None);
+        assert_eq!(repeats.hit(at(9)), None);
+        assert_eq!(repeats.hit(at(10)), Some(3));
+        assert_eq!(repeats.hit(at(25)), Some(1));
+    }
 
     #[test]
     fn an_unreachable_database_is_a_retryable_503_and_a_bad_query_stays_a_500() {

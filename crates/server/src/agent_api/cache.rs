@@ -89,6 +89,8 @@ pub struct AgentApiCache {
     certificates: Mutex<HashMap<CertificateId, Stamped<CertificateSecret>>>,
     config: Mutex<Option<CachedConfig>>,
     agents: Mutex<HashMap<AgentId, CachedAgent>>,
+    /// The nonces this process has seen.
+    pub nonces: super::nonces::NonceMemory,
 }
 
 /// A value with the time it was read.

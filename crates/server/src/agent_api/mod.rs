@@ -4,6 +4,7 @@
 //! because every handler is keyed by the authenticated envelope header, never by ids in the body.
 
 pub mod cache;
+pub mod nonces;
 mod readiness;
 mod register;
 mod routes;
@@ -191,6 +192,12 @@ pub(crate) async fn answer_failure(app: &App, remote: &RemoteAddr, failure: Fail
 
 /// A request body of an enveloped route.
 pub(crate) trait AgentRequest: DeserializeOwned {
+    /// Whether answering a replay of this request again changes nothing the first did not, so
+    /// its answer need not wait for its nonce to be stored: a check-in (its contact, facts and
+    /// assignment are those of the first, and the answer is sealed to the agent) and an event
+    /// upload (events are stored once by sequence number).
+    const REPLAY_IS_HARMLESS: bool = false;
+
     /// What the request reports about the device, recorded with its contact (check-ins).
     fn check_in_facts(&self) -> Option<CheckInFacts<'_>> {
         None
@@ -198,6 +205,8 @@ pub(crate) trait AgentRequest: DeserializeOwned {
 }
 
 impl AgentRequest for model::protocol::CheckInRequest {
+    const REPLAY_IS_HARMLESS: bool = true;
+
     fn check_in_facts(&self) -> Option<CheckInFacts<'_>> {
         Some(CheckInFacts {
             agent_version: &self.agent_version,
@@ -209,7 +218,9 @@ impl AgentRequest for model::protocol::CheckInRequest {
     }
 }
 impl AgentRequest for model::protocol::TranslateRequest {}
-impl AgentRequest for model::protocol::EventsUpload {}
+impl AgentRequest for model::protocol::EventsUpload {
+    const REPLAY_IS_HARMLESS: bool = true;
+}
 impl AgentRequest for model::protocol::ProfilesUpload {}
 impl AgentRequest for model::protocol::CommandPackageRequest {}
 impl AgentRequest for model::readiness::ReadinessReport {}
@@ -303,20 +314,43 @@ where
             ),
         })
         .map_err(|r| r.computer(name.clone()))?;
-    // Only after the signature checks out, so strangers cannot fill the nonce table. Every
-    // authenticated request is contact, recorded with the nonce in one write (a check-in's with
-    // the facts it reports).
+    // Only after the signature checks out, so strangers cannot fill the nonce memory or table.
+    // Every authenticated request is contact, recorded with the nonce in one write (a check-in's
+    // with the facts it reports). A nonce this process has seen is refused at once; a new one of
+    // a request whose replay is harmless is queued to the writer without waiting for its commit.
     let started = std::time::Instant::now();
-    let fresh = app
-        .store
-        .record_agent_request(
-            agent.id,
-            &header.nonce,
-            request.check_in_facts().as_ref(),
-            now,
-            nonce_memory(),
-        )
-        .await?;
+    let seen = app.agent_cache.nonces.remember(
+        agent.id,
+        &header.nonce,
+        now.timestamp_millis(),
+        (now + nonce_memory()).timestamp_millis(),
+    );
+    let fresh = match seen {
+        nonces::Seen::Again => false,
+        nonces::Seen::New if Req::REPLAY_IS_HARMLESS => {
+            app.store
+                .queue_agent_request(
+                    agent.id,
+                    &header.nonce,
+                    request.check_in_facts().as_ref(),
+                    now,
+                    nonce_memory(),
+                )
+                .await?;
+            true
+        }
+        nonces::Seen::New | nonces::Seen::NotKept => {
+            app.store
+                .record_agent_request(
+                    agent.id,
+                    &header.nonce,
+                    request.check_in_facts().as_ref(),
+                    now,
+                    nonce_memory(),
+                )
+                .await?
+        }
+    };
     stages.since(Stage::Nonce, started);
     if !fresh {
         return Err(

@@ -254,7 +254,7 @@ impl Store {
     /// Records the nonce of an authenticated request from `id` until `keep_for` from `now` and,
     /// when it is new, the agent's contact with the facts a check-in reports (a name or Windows
     /// version the agent does not report stays as it was), in one write; false for a replay,
-    /// which changes nothing.
+    /// which changes nothing. Waits until the write is committed.
     pub async fn record_agent_request(
         &self,
         id: AgentId,
@@ -263,29 +263,25 @@ impl Store {
         now: DateTime<Utc>,
         keep_for: chrono::Duration,
     ) -> Result<bool> {
-        let facts = match facts {
-            Some(f) => Some(FactsRow {
-                agent_version: f.agent_version.to_string(),
-                join_state: to_json(f.join_state)?,
-                computer_name: f.computer_name.map(str::to_string),
-                os_version: f.os_version.map(str::to_string),
-                logged_on_user: f.logged_on_user.map(str::to_string),
-            }),
-            None => None,
-        };
-        let new = self
-            .write(Write::Nonce {
-                scope: format!("agent:{}", id),
-                nonce: nonce.to_string(),
-                expires_at: to_ms(now + keep_for),
-                contact: Some(ContactRow {
-                    agent: id.to_string(),
-                    at: to_ms(now),
-                    facts,
-                }),
-            })
-            .await?;
-        Ok(new > 0)
+        let write = agent_request_write(id, nonce, facts, now, keep_for)?;
+        Ok(self.write(write).await? > 0)
+    }
+
+    /// The write of [`Store::record_agent_request`], queued to the writer without waiting for its
+    /// commit: it is committed with the writer's next batch, or lost if the process dies first.
+    /// A nonce found already stored then (a replay answered by another replica, or by this one
+    /// before a restart) is logged.
+    pub async fn queue_agent_request(
+        &self,
+        id: AgentId,
+        nonce: &str,
+        facts: Option<&CheckInFacts<'_>>,
+        now: DateTime<Utc>,
+        keep_for: chrono::Duration,
+    ) -> Result<()> {
+        let write = agent_request_write(id, nonce, facts, now, keep_for)?;
+        self.queue(write).await;
+        Ok(())
     }
 
     /// The run of `agent` for `runbook`, if there is one.
@@ -514,4 +510,33 @@ impl Store {
             })
             .collect()
     }
+}
+
+fn agent_request_write(
+    id: AgentId,
+    nonce: &str,
+    facts: Option<&CheckInFacts<'_>>,
+    now: DateTime<Utc>,
+    keep_for: chrono::Duration,
+) -> Result<Write> {
+    let facts = match facts {
+        Some(f) => Some(FactsRow {
+            agent_version: f.agent_version.to_string(),
+            join_state: to_json(f.join_state)?,
+            computer_name: f.computer_name.map(str::to_string),
+            os_version: f.os_version.map(str::to_string),
+            logged_on_user: f.logged_on_user.map(str::to_string),
+        }),
+        None => None,
+    };
+    Ok(Write::Nonce {
+        scope: format!("agent:{}", id),
+        nonce: nonce.to_string(),
+        expires_at: to_ms(now + keep_for),
+        contact: Some(ContactRow {
+            agent: id.to_string(),
+            at: to_ms(now),
+            facts,
+        }),
+    })
 }

@@ -148,6 +148,17 @@ impl Store {
     async fn write(&self, write: writer::Write) -> Result<u64> {
         self.writer.write(&self.pool, self.backend, write).await
     }
+
+    /// Batches of agent writes that failed as a whole since the store opened (each was then
+    /// written job by job): a deadlock between the writer's tasks would count here.
+    pub fn writer_failed_batches(&self) -> u64 {
+        self.writer.failed_batches()
+    }
+
+    /// Queues `write` to the writer without waiting for its commit.
+    async fn queue(&self, write: writer::Write) {
+        self.writer.queue(&self.pool, self.backend, write).await
+    }
 }
 
 pub mod agents;

@@ -8,6 +8,7 @@ use model::ids::{AgentId, BatchId, RunbookId};
 use model::readiness::{CheckResult, Verdict};
 use sqlx::Row;
 
+use super::writer::{Statement, Value, Write};
 use super::{from_ms, parse_text, row_placeholders, to_ms, Store, ROWS_PER_STATEMENT};
 use crate::Result;
 
@@ -166,18 +167,21 @@ impl Store {
         runbook: RunbookId,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO readiness_devices (agent, runbook, batch, asked_at) VALUES ($1, $2, $3, $4) \
+        // Through the writer, like every other write a check-in makes, so it joins their batch
+        // instead of racing them for SQLite's lock.
+        self.write(Write::Statements(vec![Statement {
+            sql: "INSERT INTO readiness_devices (agent, runbook, batch, asked_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (agent, runbook) DO UPDATE SET batch = excluded.batch, \
              asked_at = excluded.asked_at, reported_at = NULL, worst = NULL, \
              blocking_check = NULL, blocking_reason = NULL \
              WHERE readiness_devices.batch <> excluded.batch",
-        )
-        .bind(agent.to_string())
-        .bind(runbook.to_string())
-        .bind(batch.to_string())
-        .bind(to_ms(now))
-        .execute(self.pool())
+            values: vec![
+                Value::Text(agent.to_string()),
+                Value::Text(runbook.to_string()),
+                Value::Text(batch.to_string()),
+                Value::Int(to_ms(now)),
+            ],
+        }]))
         .await?;
         Ok(())
     }

@@ -1,8 +1,10 @@
 //! The agents' writes through one writer per store: every request's nonce, check-in facts, last
 //! contact and events are queued to a writer task that gathers what many requests queued
 //! meanwhile into one transaction, and each request is answered only once that transaction has
-//! committed; so do the writes to its runs (created, moved, folded from events). Each backend has
-//! one writer task (see [`writer_tasks`] for why not several on PostgreSQL).
+//! committed; so do the writes to its runs (created, moved, folded from events). A request whose
+//! write may be lost in a crash (a check-in's contact) queues it without waiting. One task makes
+//! every write but events; on PostgreSQL, events have tasks of their own (see
+//! [`event_writer_tasks`]).
 //!
 //! On SQLite this is what keeps a fleet fast: the file takes one writer at a time, and writers
 //! racing on several pooled connections wait on SQLite's busy handler, which sleeps 1, 2, 5 …
@@ -13,6 +15,7 @@
 //! event once however often an upload is retried; a batch that fails is applied again job by job,
 //! so one bad write fails only its own request.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use sqlx::{AnyConnection, AnyPool};
@@ -28,13 +31,16 @@ const EVENT_ROWS_PER_BATCH: usize = 20_000;
 /// Jobs queued before a request waits for room.
 const QUEUE: usize = 4096;
 
-/// Writer tasks per store: one on SQLite, which takes one writer at a time, and one on PostgreSQL
-/// too. Several PostgreSQL tasks stored 71,000 events/s instead of 25,000 in `rehome bench
-/// server`, but a migration deadlocked them: the dashboard's per-status counts, kept by triggers on
-/// `agent_runs`, are a few hot rows that batches of run changes took in different orders.
-fn writer_tasks(backend: Backend) -> usize {
+/// Tasks that store events on PostgreSQL, besides the one that makes every other write. Events
+/// touch no row another write touches (no trigger reads them) and each upload's rows go in in
+/// the order of (agent, seq), so these tasks cannot deadlock one another or the other task; the
+/// writes that move the dashboard's per-status counts (runs created, moved, folded from events)
+/// stay on one task, which takes those few hot rows in one order. SQLite takes one writer at a
+/// time, so there every write goes through one task.
+fn event_writer_tasks(backend: Backend) -> usize {
     match backend {
-        Backend::Sqlite | Backend::Postgres => 1,
+        Backend::Sqlite => 0,
+        Backend::Postgres => 4,
     }
 }
 
@@ -113,28 +119,100 @@ impl Write {
             _ => 0,
         }
     }
+
+    /// Where an upload sorts in a batch: by agent, then its first number; other writes keep
+    /// their order (the sort is stable, and they sort first).
+    fn event_order(&self) -> Option<(&str, i64)> {
+        match self {
+            Write::Events { agent, rows, .. } => {
+                Some((agent.as_str(), rows.first().map_or(0, |r| r.seq)))
+            }
+            _ => None,
+        }
+    }
 }
 
 struct Job {
     write: Write,
-    done: oneshot::Sender<Result<u64>>,
+    /// Where the outcome goes; none for a write queued without waiting (see [`Writer::queue`]).
+    done: Option<oneshot::Sender<Result<u64>>>,
 }
 
-/// The queue to a store's writer task.
+impl Job {
+    fn answer(self, result: Result<u64>) {
+        match self.done {
+            Some(done) => {
+                let _ = done.send(result);
+            }
+            None => unanswered(&self.write, result),
+        }
+    }
+}
+
+/// What becomes of a queued write nobody waits for: a failure is logged, and so is a nonce the
+/// store already held (a replay answered by another replica, or before a restart).
+fn unanswered(write: &Write, result: Result<u64>) {
+    match (write, result) {
+        (_, Err(e)) => {
+            tracing::warn!(error = %e, "a queued agent write failed; the agent's contact is recorded at its next request")
+        }
+        (Write::Nonce { scope, .. }, Ok(0)) => {
+            tracing::warn!(scope = %scope, "a replayed message was answered before its nonce was stored")
+        }
+        _ => {}
+    }
+}
+
+/// The queues to a store's writer tasks.
 #[derive(Clone)]
 pub(super) struct Writer {
     queue: mpsc::Sender<Job>,
+    /// Events, on PostgreSQL: to tasks of their own.
+    events: Option<mpsc::Sender<Job>>,
+    /// Batches that failed and were written again job by job (a deadlock would show here).
+    failed_batches: Arc<AtomicU64>,
 }
 
 impl Writer {
     /// Starts the writer tasks of `pool` on the current runtime.
     pub(super) fn start(pool: AnyPool, backend: Backend) -> Writer {
+        let failed_batches = Arc::new(AtomicU64::new(0));
         let (queue, jobs) = mpsc::channel(QUEUE);
         let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
-        for _ in 0..writer_tasks(backend) {
-            tokio::spawn(run(pool.clone(), backend, jobs.clone()));
+        tokio::spawn(run(pool.clone(), backend, jobs, failed_batches.clone()));
+        let events = match event_writer_tasks(backend) {
+            0 => None,
+            tasks => {
+                let (events, jobs) = mpsc::channel(QUEUE);
+                let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
+                for _ in 0..tasks {
+                    tokio::spawn(run(
+                        pool.clone(),
+                        backend,
+                        jobs.clone(),
+                        failed_batches.clone(),
+                    ));
+                }
+                Some(events)
+            }
+        };
+        Writer {
+            queue,
+            events,
+            failed_batches,
         }
-        Writer { queue }
+    }
+
+    /// Batches that failed as a whole since the store opened, each then written job by job.
+    pub(super) fn failed_batches(&self) -> u64 {
+        self.failed_batches.load(Ordering::Relaxed)
+    }
+
+    fn queue_for(&self, write: &Write) -> &mpsc::Sender<Job> {
+        match (write, &self.events) {
+            (Write::Events { .. }, Some(events)) => events,
+            _ => &self.queue,
+        }
     }
 
     /// Queues `write` and waits until it is committed; applied directly on `pool` when the writer
@@ -146,16 +224,27 @@ impl Writer {
         write: Write,
     ) -> Result<u64> {
         let (done, answer) = oneshot::channel();
-        match self.queue.send(Job { write, done }).await {
+        let queue = self.queue_for(&write).clone();
+        let job = Job {
+            write,
+            done: Some(done),
+        };
+        match queue.send(job).await {
             Ok(()) => answer
                 .await
                 .map_err(|_| Error::Internal("the store's writer stopped".into()))?,
-            Err(mpsc::error::SendError(job)) => {
-                let mut tx = pool.begin().await?;
-                let n = apply(&mut tx, backend, &job.write).await?;
-                tx.commit().await?;
-                Ok(n)
-            }
+            Err(mpsc::error::SendError(job)) => apply_alone(pool, backend, &job.write).await,
+        }
+    }
+
+    /// Queues `write` without waiting for its commit: it goes into the writer's next batch, which
+    /// starts as soon as the batch being written commits. Waits only while the queue is full.
+    pub(super) async fn queue(&self, pool: &AnyPool, backend: Backend, write: Write) {
+        let queue = self.queue_for(&write).clone();
+        let job = Job { write, done: None };
+        if let Err(mpsc::error::SendError(job)) = queue.send(job).await {
+            let result = apply_alone(pool, backend, &job.write).await;
+            unanswered(&job.write, result);
         }
     }
 }
@@ -180,20 +269,29 @@ async fn gather(queue: &tokio::sync::Mutex<mpsc::Receiver<Job>>, jobs: &mut Vec<
     true
 }
 
-async fn run(pool: AnyPool, backend: Backend, queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
+async fn run(
+    pool: AnyPool,
+    backend: Backend,
+    queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+    failed_batches: Arc<AtomicU64>,
+) {
     let mut jobs: Vec<Job> = Vec::new();
     while gather(&queue, &mut jobs).await {
+        // Uploads in the order of their agents and first numbers, so that two tasks storing
+        // copies of the same upload take its rows in one order.
+        jobs.sort_by(|a, b| a.write.event_order().cmp(&b.write.event_order()));
         match apply_batch(&pool, backend, &jobs).await {
             Ok(counts) => {
                 for (job, n) in jobs.drain(..).zip(counts) {
-                    let _ = job.done.send(Ok(n));
+                    job.answer(Ok(n));
                 }
             }
             Err(e) => {
+                failed_batches.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, jobs = jobs.len(), "a batch of agent writes failed; writing each on its own");
                 for job in jobs.drain(..) {
                     let result = apply_alone(&pool, backend, &job.write).await;
-                    let _ = job.done.send(result);
+                    job.answer(result);
                 }
             }
         }
@@ -216,9 +314,6 @@ async fn apply_alone(pool: &AnyPool, backend: Backend, write: &Write) -> Result<
     tx.commit().await?;
     Ok(n)
 }
-
-const EVENT_COLUMNS: &str =
-    "agent, seq, at, received_at, level, runbook, phase, step, status, message";
 
 async fn apply(conn: &mut AnyConnection, backend: Backend, write: &Write) -> Result<u64> {
     match write {
@@ -263,58 +358,41 @@ async fn apply(conn: &mut AnyConnection, backend: Backend, write: &Write) -> Res
             agent,
             received_at,
             rows,
-        } if backend == Backend::Postgres => {
-            // The whole upload as one JSON parameter: one statement, nothing to bind per row.
+        } => {
+            // The whole upload as one JSON parameter: one statement, nothing to bind per row
+            // (SQLite's binding cost grows with the parameter count, see
+            // [`super::ROWS_PER_STATEMENT`]; its JSON functions read the rows in C).
             let rows = serde_json::to_string(rows)
                 .map_err(|e| Error::Internal(format!("cannot encode events: {}", e)))?;
-            Ok(sqlx::query(
-                "INSERT INTO agent_events (agent, seq, at, received_at, level, runbook, phase, step, status, message) \
-                 SELECT $1, e.seq, e.at, $2, e.level, e.runbook, e.phase, e.step, e.status, e.message \
-                 FROM json_to_recordset(CAST($3 AS json)) AS e(seq BIGINT, at BIGINT, level TEXT, \
-                 runbook TEXT, phase TEXT, step TEXT, status TEXT, message TEXT) \
-                 ON CONFLICT (agent, seq) DO NOTHING",
-            )
-            .bind(agent.as_str())
-            .bind(*received_at)
-            .bind(rows)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected())
-        }
-        Write::Events {
-            agent,
-            received_at,
-            rows,
-        } => {
-            let mut stored = 0;
-            // Few rows per statement: SQLite's binding cost grows with the parameter count (see
-            // [`super::ROWS_PER_STATEMENT`]); full chunks reuse one prepared statement.
-            for chunk in rows.chunks(super::ROWS_PER_STATEMENT) {
-                let sql = format!(
-                    "INSERT INTO agent_events ({}) VALUES {} ON CONFLICT (agent, seq) DO NOTHING",
-                    EVENT_COLUMNS,
-                    super::row_placeholders(chunk.len(), 10)
-                );
-                let mut query = sqlx::query(&sql);
-                for e in chunk {
-                    query = query
-                        .bind(agent.as_str())
-                        .bind(e.seq)
-                        .bind(e.at)
-                        .bind(*received_at)
-                        .bind(e.level)
-                        .bind(e.runbook.clone())
-                        .bind(e.phase.clone())
-                        .bind(e.step.clone())
-                        .bind(e.status.clone())
-                        .bind(e.message.as_str());
-                }
-                stored += query.execute(&mut *conn).await?.rows_affected();
-            }
-            Ok(stored)
+            let sql = match backend {
+                Backend::Postgres => POSTGRES_EVENTS,
+                Backend::Sqlite => SQLITE_EVENTS,
+            };
+            Ok(sqlx::query(sql)
+                .bind(agent.as_str())
+                .bind(*received_at)
+                .bind(rows)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected())
         }
     }
 }
+
+const POSTGRES_EVENTS: &str = "INSERT INTO agent_events (agent, seq, at, received_at, level, runbook, phase, step, status, message) \
+     SELECT $1, e.seq, e.at, $2, e.level, e.runbook, e.phase, e.step, e.status, e.message \
+     FROM json_to_recordset(CAST($3 AS json)) AS e(seq BIGINT, at BIGINT, level TEXT, \
+     runbook TEXT, phase TEXT, step TEXT, status TEXT, message TEXT) \
+     ON CONFLICT (agent, seq) DO NOTHING";
+
+// `WHERE true` keeps SQLite from reading `ON CONFLICT` as a join's `ON`.
+const SQLITE_EVENTS: &str = "INSERT INTO agent_events (agent, seq, at, received_at, level, runbook, phase, step, status, message) \
+     SELECT $1, json_extract(e.value, '$.seq'), json_extract(e.value, '$.at'), $2, \
+     json_extract(e.value, '$.level'), json_extract(e.value, '$.runbook'), \
+     json_extract(e.value, '$.phase'), json_extract(e.value, '$.step'), \
+     json_extract(e.value, '$.status'), json_extract(e.value, '$.message') \
+     FROM json_each($3) AS e WHERE true \
+     ON CONFLICT (agent, seq) DO NOTHING";
 
 async fn record_contact(conn: &mut AnyConnection, contact: &ContactRow) -> Result<()> {
     match &contact.facts {

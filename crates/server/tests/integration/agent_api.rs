@@ -3,6 +3,7 @@
 
 pub mod caching;
 pub mod device;
+pub mod replays;
 
 use axum::http::StatusCode;
 use chrono::Duration;

@@ -362,3 +362,99 @@ async fn kept_device_counts_equal_a_full_scan_through_every_change() {
     let scan = counts_match_a_full_scan(&t, "batch deleted").await;
     assert!(scan.keys().all(|(batch, _, _)| *batch == a.id));
 }
+
+/// `count` events of one upload, numbered from `first`.
+fn uploaded(first: u64, count: u64) -> Vec<model::protocol::AgentEvent> {
+    let at = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2025, 1, 6, 9, 0, 0)
+        .single()
+        .expect("valid instant");
+    (first..first + count)
+        .map(|seq| model::protocol::AgentEvent {
+            seq,
+            at,
+            level: model::status::EventLevel::Info,
+            runbook: None,
+            phase: None,
+            step: None,
+            status: None,
+            message: format!("event {seq}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn runs_of_one_batch_moving_while_their_events_arrive_never_fail_a_batch_of_the_writer() {
+    let t = TestApp::new().await;
+    let source = directory(&t, "SOURCE", "source.test", DirectoryKind::ActiveDirectory).await;
+    let target = directory(&t, "TARGET", "target.test", DirectoryKind::ActiveDirectory).await;
+    let computers: Vec<DirectoryObject> = (1..=200)
+        .map(|i| {
+            object(
+                ObjectKind::Computer,
+                &format!("PC{i:03}"),
+                &format!("PC{i:03}$"),
+                None,
+            )
+        })
+        .collect();
+    import(&t, source, "source.test", computers.clone()).await;
+    let r1 = runbook(&t, "First", source, target).await;
+    let batch = Batch {
+        id: BatchId::new(),
+        name: "Everyone".into(),
+        source_directory: source,
+        target_directory: target,
+        assignments: vec![assigned(r1, -1)],
+        computers: ComputerSelection {
+            mode: SelectionMode::AllExcept,
+            computers: vec![],
+        },
+    };
+    server::migration::batches::create(&t.app, batch)
+        .await
+        .expect("batch");
+    let mut agents = Vec::new();
+    for c in &computers {
+        agents.push(register(&t, source, c).await);
+    }
+    // Every device moves through every phase to Completed while its events arrive, twice over
+    // (a retried upload), all devices at once: the moves take the same few count rows in
+    // different orders, and on PostgreSQL the events go through several writer tasks.
+    let moves = [
+        (AgentStatus::InProgress, Phase::Startup),
+        (AgentStatus::InProgress, Phase::DeviceState),
+        (AgentStatus::InProgress, Phase::Permissions),
+        (AgentStatus::InProgress, Phase::Apps),
+        (AgentStatus::Completed, Phase::Completion),
+    ];
+    let t = &t;
+    futures_util::future::join_all(agents.iter().map(|agent| async move {
+        let runs = async {
+            for (seq, (status, phase)) in moves.iter().enumerate() {
+                update(t, *agent, r1, seq as i64 + 1, *status, *phase).await;
+            }
+        };
+        let events = futures_util::future::join_all((0..10).map(|i| async move {
+            let upload = uploaded(1 + (i % 5) * 40, 40);
+            t.app
+                .store
+                .insert_events(*agent, &upload, t.clock.now())
+                .await
+        }));
+        let (_, stored) = futures_util::join!(runs, events);
+        for n in stored {
+            n.expect("events stored");
+        }
+    }))
+    .await;
+    assert_eq!(
+        t.app.store.writer_failed_batches(),
+        0,
+        "no batch of the writer failed (a deadlock fails one)"
+    );
+    for agent in &agents {
+        assert_eq!(t.app.store.event_count(*agent).await.expect("count"), 200);
+    }
+    let scan = counts_match_a_full_scan(t, "every device Completed").await;
+    assert!(scan.values().all(|(_, s, _)| *s == AgentStatus::Completed));
+}

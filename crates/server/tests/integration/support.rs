@@ -72,6 +72,13 @@ impl TestApp {
         t
     }
 
+    /// From now on, serves as another replica of the same app would: the same store and clock,
+    /// nothing kept in memory.
+    pub fn become_another_replica(&mut self) {
+        self.app.agent_cache = Default::default();
+        self.router = server::router(self.app.clone());
+    }
+
     /// As [`TestApp::new`] with `settings` (e.g. `tls: true`).
     pub async fn with_settings(settings: Settings) -> TestApp {
         let (store, dir) = fresh_store().await;
