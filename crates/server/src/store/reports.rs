@@ -490,6 +490,33 @@ impl Store {
         .await
     }
 
+    /// The names of the computers `guids` of `directory` that are imported, read by key (a page
+    /// names only the computers it shows).
+    pub async fn computer_names_of(
+        &self,
+        directory: DirectoryId,
+        guids: &[model::ids::ObjectGuid],
+    ) -> Result<std::collections::HashMap<model::ids::ObjectGuid, String>> {
+        let mut names = std::collections::HashMap::new();
+        for chunk in guids.chunks(super::ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT guid, name FROM directory_objects WHERE directory = $1 AND guid IN ({})",
+                super::placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(&sql).bind(directory.to_string());
+            for g in chunk {
+                query = query.bind(g.to_string());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                names.insert(
+                    parse_text("object guid", &row.try_get::<String, _>("guid")?)?,
+                    row.try_get("name")?,
+                );
+            }
+        }
+        Ok(names)
+    }
+
     /// How many rows `sql`, a `SELECT COUNT(*) …` with `binds` for its placeholders, counts.
     pub(super) async fn count_of(&self, sql: &str, binds: &[String]) -> Result<u64> {
         let mut query = sqlx::query_scalar::<_, i64>(sql);
