@@ -323,6 +323,11 @@ async fn a_migration_engineer_works_through_the_console_in_chromium() {
     b.click(save).await;
     b.open(&ux).await;
     assert!(b.text("form.editor").await.contains("de-DE"));
+    b.script(
+        "document.querySelector('fieldset.row:last-of-type').scrollIntoView(); return true;",
+        serde_json::json!([]),
+    )
+    .await;
     b.screenshot(&shots, "06c-runbook-cultures").await;
 
     // A batch: only compatible runbooks offered, a CSV with a bad line refused whole, then a good one.
