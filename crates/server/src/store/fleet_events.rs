@@ -65,6 +65,11 @@ const WHERE: &str = "FROM agent_events e {join} agents a ON a.id = e.agent \
      AND ($4 = '' OR LOWER(a.computer_name) LIKE LOWER($4) ESCAPE '!') \
      AND ($5 = '' OR LOWER(e.message) LIKE LOWER($5) ESCAPE '!')";
 
+/// The events and their filters when no computer name is asked for: the agents are not needed.
+const EVENTS_ONLY: &str = "FROM agent_events e WHERE ($1 = '' OR e.level = $1) \
+     AND ($2 = '' OR e.phase = $2) AND ($3 = '' OR e.runbook = $3) \
+     AND ($4 = '') AND ($5 = '' OR LOWER(e.message) LIKE LOWER($5) ESCAPE '!')";
+
 impl FleetEventFilter {
     fn binds(&self) -> [String; 5] {
         let text = |s: &Option<String>| s.as_deref().map(str::trim).unwrap_or_default().to_string();
@@ -134,13 +139,23 @@ impl Store {
         seek: super::seek::Seek,
         limit: u64,
     ) -> Result<super::seek::SeekPage<FleetEvent>> {
-        self.seek_of(
+        let binds = filter.binds();
+        let from = self.fleet_where();
+        // Without a computer to match, the key of a page typed by number is found in the events
+        // alone (`agent_events_newest`), without looking up each one's agent.
+        let probe = if binds[3].is_empty() {
+            self.message_like(EVENTS_ONLY)
+        } else {
+            from.clone()
+        };
+        self.seek_probed(
             (
                 "e.agent AS agent_id, a.computer_name, e.seq, e.at, e.level, e.runbook, e.phase, \
                  e.step, e.status, e.message",
-                &self.fleet_where(),
+                &from,
+                &probe,
             ),
-            &filter.binds(),
+            &binds,
             ORDER,
             seek,
             limit,
@@ -154,11 +169,7 @@ impl Store {
         let binds = filter.binds();
         let sql = if binds[3].is_empty() {
             // Without a computer to match, the agents are not needed to count the events.
-            self.message_like(
-                "SELECT COUNT(*) FROM agent_events e WHERE ($1 = '' OR e.level = $1) \
-                 AND ($2 = '' OR e.phase = $2) AND ($3 = '' OR e.runbook = $3) \
-                 AND ($4 = '') AND ($5 = '' OR LOWER(e.message) LIKE LOWER($5) ESCAPE '!')",
-            )
+            format!("SELECT COUNT(*) {}", self.message_like(EVENTS_ONLY))
         } else {
             // The agents whose name matches first, then their events through the key.
             let from = WHERE.replace(

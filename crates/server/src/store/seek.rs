@@ -181,20 +181,43 @@ impl Store {
         limit: u64,
         map: impl Fn(&AnyRow) -> Result<T>,
     ) -> Result<SeekPage<T>> {
+        self.seek_probed(
+            (select, from_where, from_where),
+            binds,
+            order,
+            seek,
+            limit,
+            map,
+        )
+        .await
+    }
+
+    /// [`Store::seek_of`] with its own `FROM … WHERE …` for finding the key of a page typed by
+    /// number (`probe`, keeping the same rows with the same placeholders), for a table whose
+    /// page joins what its key does not need.
+    pub(super) async fn seek_probed<T>(
+        &self,
+        (select, from_where, probe): (&str, &str, &str),
+        binds: &[String],
+        order: Order,
+        seek: Seek,
+        limit: u64,
+        map: impl Fn(&AnyRow) -> Result<T>,
+    ) -> Result<SeekPage<T>> {
         // A page typed by number, deep in the table: its key is found first by a statement that
         // reads only the key's columns (from the indexes), and the page is read after it, so only
         // its own rows are read in full.
         let seek = match seek {
             Seek::Offset(n) if n >= PROBE_FROM => {
-                let probe = build(
+                let key_only = build(
                     "1 AS one",
-                    from_where,
+                    probe,
                     binds,
                     order,
                     &Seek::Offset(n - 1),
                     1,
                 );
-                match self.rows_built(&probe).await?.first() {
+                match self.rows_built(&key_only).await?.first() {
                     Some(row) => Seek::After(key_of(row, order)?),
                     None => {
                         return Ok(SeekPage {
