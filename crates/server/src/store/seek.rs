@@ -209,14 +209,7 @@ impl Store {
         // its own rows are read in full.
         let seek = match seek {
             Seek::Offset(n) if n >= PROBE_FROM => {
-                let key_only = build(
-                    "1 AS one",
-                    probe,
-                    binds,
-                    order,
-                    &Seek::Offset(n - 1),
-                    1,
-                );
+                let key_only = build("1 AS one", probe, binds, order, &Seek::Offset(n - 1), 1);
                 match self.rows_built(&key_only).await?.first() {
                     Some(row) => Seek::After(key_of(row, order)?),
                     None => {
