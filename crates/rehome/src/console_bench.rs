@@ -322,16 +322,28 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
     let translations_search_source = format!("/translations?search=ada&directory={source}");
     let translations_deep = "/translations?page=900".to_string();
     let logs_of_runbook = format!("/logs?runbook={runbook_id}");
+    let devices_of_batch = format!("/devices?batch={batch_id}&runbook={runbook_id}");
+    let object_csv = format!("{object_report}/report.csv");
+    let agents_of_source = format!("/agents?directory={source}");
+    let details_of_batch = format!("/reports/agent-details?batch={batch_id}");
+    let details_of_runbook = format!("/reports/agent-details?runbook={runbook_id}");
+    let profiles_of_source = format!("/reports/profiles?directory={source}");
+    let messages_of_source = format!("/sync-messages?directory={source}");
+    let messages_into_target = format!("/sync-messages?target={target}");
     let pages: Vec<&str> = vec![
+        // Dashboard and Runbook Status.
         "/",
         &dashboard_of_batch,
         "/devices",
+        &devices_of_batch,
         "/devices?page=500",
         "/devices?page=499 → next",
         "/devices → last",
         "/devices?status=NotAvailable&computer=WS*9",
         "/devices?status=Error",
+        "/devices?phase=Permissions",
         "/devices.csv",
+        // Translation table.
         "/translations",
         "/translations?search=ada",
         &translations_of_source,
@@ -341,6 +353,7 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
         "/translations?search=S-1-5-21",
         "/translations.csv",
         "/translations.csv?search=ada",
+        // Single Object Report: the search, the report's tabs and its CSV.
         "/objects?q=ada*",
         "/objects?q=*@source.test",
         "/objects.csv?q=ada*",
@@ -349,6 +362,8 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
         &object_tabs[1],
         &object_tabs[2],
         &object_tabs[3],
+        &object_csv,
+        // Agent Logs across the fleet.
         "/logs",
         "/logs?page=2500",
         "/logs?page=2499 → next",
@@ -357,32 +372,63 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
         "/logs?phase=Permissions",
         "/logs?level=Error",
         "/logs?computer=WS*9",
+        "/logs?computer=WS-00001*",
         "/logs?user=ada*",
         "/logs?level=Error&computer=WS*9",
         "/logs.csv",
         "/logs.csv?level=Error",
+        // Batches.
         "/batches",
         &batch_page,
         &batch_csv,
+        // Agents.
         &agent_page,
         &agent_logs,
         "/agents",
+        "/agents?page=900",
+        "/agents?page=899 → next",
+        "/agents → last",
+        &agents_of_source,
         "/agents?status=Error&computer=WS*9",
+        "/agents?version=bench*",
         "/agents.csv",
+        "/agents.csv?status=Error&computer=WS*9",
+        // Failed Communications.
         "/communications",
         "/communications?page=900",
+        "/communications?page=899 → next",
         "/communications?computer=WS*9",
+        "/communications?address=127.0.*",
+        "/communications?code=not_imported",
         "/communications.csv",
+        "/communications.csv?computer=WS*9",
+        // Agent Details.
         "/reports/agent-details",
         "/reports/agent-details?page=900",
+        "/reports/agent-details?page=899 → next",
+        "/reports/agent-details → last",
+        &details_of_batch,
+        &details_of_runbook,
+        "/reports/agent-details?phase=Permissions",
         "/reports/agent-details?status=Error&computer=WS*9",
         "/reports/agent-details.csv",
+        // User Profile Report.
         "/reports/profiles",
         "/reports/profiles?page=2500",
+        "/reports/profiles?page=2499 → next",
+        "/reports/profiles → last",
+        &profiles_of_source,
+        "/reports/profiles?computer=WS*9",
         "/reports/profiles?user=user1%25",
+        "/reports/profiles?user=S-1-5-21-1-2-3-1%25",
+        "/reports/profiles?user=%25min%25",
         "/reports/profiles.csv",
+        "/reports/profiles.csv?user=user1%25",
+        // Message logs of imports and matching.
         "/sync-messages",
         "/sync-messages?page=900",
+        &messages_of_source,
+        &messages_into_target,
         "/sync-messages?level=info&name=ada*",
         "/sync-messages.csv",
     ];
@@ -393,7 +439,7 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     for page in pages {
         // "… → next" and "… → last" time the page a link of that page opens (by key).
-        let target = match page.split_once(" → ") {
+        let path = match page.split_once(" → ") {
             Some((from, which)) => {
                 let html = fetch(addr, from, &session.token).await?.text;
                 let marker = if which == "next" {
@@ -408,7 +454,7 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
         let mut times = Vec::with_capacity(args.fetches);
         let mut size = 0;
         for _ in 0..args.fetches.max(1) {
-            let answer = fetch(addr, &target, &session.token).await?;
+            let answer = fetch(addr, &path, &session.token).await?;
             if !answer.status.contains(" 200 ") {
                 bail!("{page}: {}", answer.status);
             }
@@ -418,6 +464,7 @@ pub async fn run(args: ConsoleBenchArgs) -> Result<()> {
         times.sort();
         let shown = page
             .replace(&source.to_string(), "{source}")
+            .replace(&target.to_string(), "{target}")
             .replace(&batch_id.to_string(), "{batch}")
             .replace(&runbook_id.to_string(), "{runbook}")
             .replace(&one_computer.to_string(), "{agent}")

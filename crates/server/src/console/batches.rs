@@ -194,6 +194,9 @@ struct Outcome {
     notice: Option<String>,
 }
 
+/// The computers a batch's page lists; its CSV holds every one.
+const COMPUTERS_SHOWN: usize = 500;
+
 async fn batch_page(
     app: &App,
     viewer: &Viewer,
@@ -211,7 +214,17 @@ async fn batch_page(
         .collect();
     let compatible =
         batches::compatible_runbooks(app, batch.source_directory, batch.target_directory).await?;
-    let names = app.store.computer_names(batch.source_directory).await?;
+    let shown: Vec<_> = batch
+        .computers
+        .computers
+        .iter()
+        .take(COMPUTERS_SHOWN)
+        .copied()
+        .collect();
+    let names = app
+        .store
+        .computer_names_of(batch.source_directory, &shown)
+        .await?;
     let operate = viewer.may(Area::Agent, Access::Operate);
     let errors = &outcome.errors;
     let base = format!("/batches/{}", batch.id);
@@ -284,12 +297,12 @@ async fn batch_page(
             table {
                 thead { tr { th { "Computer" } th { "objectGuid" } } }
                 tbody {
-                    @for g in batch.computers.computers.iter().take(500) {
+                    @for g in &shown {
                         tr { td { (name_of(&names, g)) } td { code { (g) } } }
                     }
                 }
             }
-            @if batch.computers.computers.len() > 500 { p.muted { "The first 500 are shown; the CSV holds every one." } }
+            @if batch.computers.computers.len() > COMPUTERS_SHOWN { p.muted { "The first 500 are shown; the CSV holds every one." } }
         }
         @if operate {
             h3 { "Add a computer" }

@@ -151,21 +151,15 @@ pub async fn logs(app: &App, id: AgentId, before: Option<u64>, limit: u32) -> Re
         .collect())
 }
 
-/// The newest `limit` failed communications.
-pub async fn failed_communications(app: &App, limit: u32) -> Result<Vec<FailedLine>> {
-    Ok(app
-        .store
-        .failed_sources(limit)
-        .await?
-        .into_iter()
-        .map(|s| FailedLine {
-            at: s.last.at,
-            computer_name: s.last.computer_name,
-            remote_address: s.last.remote_address,
-            code: s.last.code,
-            message: s.last.message,
-            first_at: s.first_at,
-            repeats: s.repeats,
-        })
-        .collect())
+/// A refused source as the console shows it.
+pub fn failed_line(s: crate::store::communications::FailedSource) -> FailedLine {
+    FailedLine {
+        at: s.last.at,
+        computer_name: s.last.computer_name,
+        remote_address: s.last.remote_address,
+        code: s.last.code,
+        message: s.last.message,
+        first_at: s.first_at,
+        repeats: s.repeats,
+    }
 }

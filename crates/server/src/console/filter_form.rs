@@ -104,11 +104,6 @@ impl Filters {
         self.text(name).parse().ok()
     }
 
-    /// The page asked for.
-    pub fn page(&self) -> Option<u64> {
-        self.parsed("page")
-    }
-
     /// The filters `names` as query pairs, for links that keep them.
     pub fn pairs<'a>(&'a self, names: &[&'a str]) -> Vec<(&'a str, &'a str)> {
         names.iter().map(|n| (*n, self.text(n))).collect()

@@ -6,17 +6,16 @@ use maud::html;
 use model::ids::AgentId;
 use serde::Deserialize;
 
-use super::table::{self, link, Pattern};
+use super::table::{self, link};
 use super::{data, when, Viewer};
 use crate::auth::{Access, Area};
+use crate::store::failed_pages::FailedFilter;
 use crate::store::reports::AgentFilter;
 use crate::{App, Error, Result};
 use model::status::AgentStatus;
 
 /// Log lines per page.
 const LOG_PAGE: u32 = 200;
-/// Failed communications shown.
-const FAILED_SHOWN: u32 = 500;
 
 /// The filters of the agents list.
 #[derive(Debug, Default, Deserialize)]
@@ -33,9 +32,6 @@ pub struct AgentQuery {
     /// The agent version, `*` as wildcard.
     #[serde(default)]
     version: Option<String>,
-    /// The page of the table.
-    #[serde(default)]
-    page: Option<u64>,
 }
 
 fn text(v: &Option<String>) -> &str {
@@ -69,17 +65,18 @@ pub async fn agents(
     State(app): State<App>,
     viewer: Viewer,
     Query(q): Query<AgentQuery>,
+    Query(cursor): Query<table::Cursor>,
 ) -> Result<Response> {
     if !viewer.may(Area::Agent, Access::Read) {
         return Ok(viewer.agent_page("Agents", html! {}));
     }
     let filter = q.filter();
-    let total = app.store.agent_report_count(&filter).await?;
-    let (page, offset) = table::page_at(total, q.page);
-    let agents = app
-        .store
-        .agent_report(&filter, offset, table::PER_PAGE as u64)
-        .await?;
+    let (total, page, agents) = table::seek_paged(
+        app.store.agent_report_count(&filter),
+        &cursor,
+        |seek, limit| app.store.agent_seek(&filter, seek, limit),
+    )
+    .await?;
     let mut directories = app.store.directories().await?;
     directories.sort_by(|a, b| a.name.cmp(&b.name));
     let directory_name = |id: &model::ids::DirectoryId| {
@@ -107,13 +104,13 @@ pub async fn agents(
             button type="submit" { "Filter" }
         }
         p { a href=(link("/agents.csv", &pairs)) download { "Download CSV of these " (total) " agents" } }
-        @if agents.is_empty() {
+        @if agents.rows.is_empty() {
             p.muted { "No agent matches." }
         } @else {
             table {
                 thead { tr { th { "Computer" } th { "Directory" } th { "Join state" } th { "Runbooks" } th { "Agent version" } th { "Last contact" } @if edit { th { "" } } } }
                 tbody {
-                    @for a in &agents {
+                    @for a in &agents.rows {
                         tr {
                             td { a href=(format!("/agents/{}", a.id)) { (a.computer_name) } }
                             td { (directory_name(&a.directory)) }
@@ -140,7 +137,7 @@ pub async fn agents(
                 }
             }
         }
-        (table::pager("/agents", &pairs, page, usize::try_from(total).unwrap_or(usize::MAX)))
+        (table::seek_pager("/agents", &pairs, page, total, &agents))
     };
     Ok(viewer.agent_page("Agents", body))
 }
@@ -152,8 +149,13 @@ pub async fn agents_csv(
     Query(q): Query<AgentQuery>,
 ) -> Result<Response> {
     viewer.caller.require(Area::Agent, Access::Read)?;
-    let agents = app.store.agent_report(&q.filter(), 0, 1_000_000).await?;
-    let body = crate::csv_export::write(
+    let filter = q.filter();
+    let rows = table::chunked(super::reports::CSV_CHUNK, move |seek, limit| {
+        let (app, filter) = (app.clone(), filter.clone());
+        async move { app.store.agent_seek(&filter, seek, limit).await }
+    });
+    Ok(crate::csv_export::stream(
+        "agents.csv",
         [
             "computer",
             "join_state",
@@ -162,7 +164,8 @@ pub async fn agents_csv(
             "os_version",
             "last_contact",
         ],
-        agents.into_iter().map(|a| {
+        rows,
+        |a| {
             [
                 a.computer_name,
                 data::join_state_text(&a.join_state),
@@ -175,9 +178,8 @@ pub async fn agents_csv(
                 a.os_version,
                 a.last_contact.to_rfc3339(),
             ]
-        }),
-    )?;
-    Ok(crate::csv_export::download("agents.csv", body).into_response())
+        },
+    ))
 }
 
 pub(super) fn agent_id(id: &str) -> Result<AgentId> {
@@ -341,16 +343,22 @@ pub struct FailedQuery {
     code: Option<String>,
 }
 
-fn kept(q: &FailedQuery, lines: Vec<data::FailedLine>) -> Vec<data::FailedLine> {
-    let computer = Pattern::new(q.computer.as_deref());
-    let address = Pattern::new(q.address.as_deref());
-    let code = q.code.as_deref().map(str::trim).unwrap_or_default();
-    lines
-        .into_iter()
-        .filter(|f| computer.matches(f.computer_name.as_deref().unwrap_or_default()))
-        .filter(|f| address.matches(f.remote_address.as_deref().unwrap_or_default()))
-        .filter(|f| code.is_empty() || f.code == code)
-        .collect()
+impl FailedQuery {
+    fn filter(&self) -> FailedFilter {
+        FailedFilter {
+            computer: self.computer.clone(),
+            address: self.address.clone(),
+            code: self.code.clone(),
+        }
+    }
+
+    fn pairs(&self) -> [(&str, &str); 3] {
+        [
+            ("computer", text(&self.computer)),
+            ("address", text(&self.address)),
+            ("code", text(&self.code)),
+        ]
+    }
 }
 
 /// `GET /communications?computer=&address=&code=`: agents that reached the server but were
@@ -359,19 +367,19 @@ pub async fn failed_communications(
     State(app): State<App>,
     viewer: Viewer,
     Query(q): Query<FailedQuery>,
+    Query(cursor): Query<table::Cursor>,
 ) -> Result<Response> {
-    let all = data::failed_communications(&app, FAILED_SHOWN).await?;
-    let mut codes: Vec<String> = all.iter().map(|f| f.code.clone()).collect();
-    codes.sort();
-    codes.dedup();
-    let lines = kept(&q, all);
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    let pairs = [
-        ("computer", text(&q.computer)),
-        ("address", text(&q.address)),
-        ("code", text(&q.code)),
-    ];
-    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    if !viewer.may(Area::Agent, Access::Read) {
+        return Ok(viewer.agent_page("Failed communications", html! {}));
+    }
+    let filter = q.filter();
+    let (total, page, lines) =
+        table::seek_paged(app.store.failed_count(&filter), &cursor, |seek, limit| {
+            app.store.failed_seek(&filter, seek, limit)
+        })
+        .await?;
+    let codes = app.store.failed_codes().await?;
+    let pairs = q.pairs();
     let body = html! {
         h1 { "Failed communications" }
         p.muted { "Agents that reached the server but could not register or were refused, newest first." }
@@ -384,14 +392,14 @@ pub async fn failed_communications(
             } }
             button type="submit" { "Filter" }
         }
-        p { a href=(link("/communications.csv", &pairs)) download { "Download CSV of these " (lines.len()) " rows" } }
-        @if lines.is_empty() {
+        p { a href=(link("/communications.csv", &pairs)) download { "Download CSV of these " (total) " rows" } }
+        @if lines.rows.is_empty() {
             p.muted { "None." }
         } @else {
             table {
                 thead { tr { th { "Last" } th { "Times" } th { "First" } th { "Computer" } th { "Address" } th { "Reason" } th { "Details" } } }
                 tbody {
-                    @for f in &lines {
+                    @for f in lines.rows.iter().cloned().map(data::failed_line) {
                         tr {
                             td { (when(f.at)) }
                             td { (f.repeats) }
@@ -405,6 +413,7 @@ pub async fn failed_communications(
                 }
             }
         }
+        (table::seek_pager("/communications", &pairs, page, total, &lines))
     };
     Ok(viewer.agent_page("Failed communications", body))
 }
@@ -418,12 +427,19 @@ pub async fn failed_communications_csv(
     viewer
         .caller
         .require(crate::auth::Area::Agent, crate::auth::Access::Read)?;
-    let lines = kept(&q, data::failed_communications(&app, FAILED_SHOWN).await?);
-    let body = crate::csv_export::write(
+    let filter = q.filter();
+    let rows = table::chunked(super::reports::CSV_CHUNK, move |seek, limit| {
+        let (app, filter) = (app.clone(), filter.clone());
+        async move { app.store.failed_seek(&filter, seek, limit).await }
+    });
+    Ok(crate::csv_export::stream(
+        "failed-communications.csv",
         [
             "last", "times", "first", "computer", "address", "reason", "details",
         ],
-        lines.into_iter().map(|f| {
+        rows,
+        |f| {
+            let f = data::failed_line(f);
             [
                 f.at.to_rfc3339(),
                 f.repeats.to_string(),
@@ -433,7 +449,6 @@ pub async fn failed_communications_csv(
                 f.code,
                 f.message,
             ]
-        }),
-    )?;
-    Ok(crate::csv_export::download("failed-communications.csv", body).into_response())
+        },
+    ))
 }

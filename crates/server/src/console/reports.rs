@@ -3,7 +3,7 @@
 //! matching (Sync).
 
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::html;
 use model::ids::{BatchId, DirectoryId, RunbookId};
 use model::status::AgentStatus;
@@ -15,8 +15,8 @@ use crate::auth::{Access, Area};
 use crate::store::reports::{MessageFilter, ProfileFilter, ProfileRow, RunFilter};
 use crate::{App, Result};
 
-/// The most rows one CSV holds.
-const CSV_ROWS: u64 = 1_000_000;
+/// Rows a CSV reads at a time.
+pub(super) const CSV_CHUNK: u64 = 5_000;
 
 async fn directory_names(app: &App) -> Result<Vec<(DirectoryId, String)>> {
     let mut out: Vec<_> = app
@@ -62,15 +62,16 @@ pub async fn profiles(
     State(app): State<App>,
     viewer: Viewer,
     Query(q): Query<Filters>,
+    Query(cursor): Query<table::Cursor>,
 ) -> Result<Response> {
     if !viewer.may(Area::Agent, Access::Read) {
         return Ok(viewer.agent_page("User profile report", html! {}));
     }
     let filter = profile_filter(&q);
-    let (total, page, rows) = table::paged(
+    let (total, page, rows) = table::seek_paged(
         app.store.profile_report_count(&filter),
-        q.page(),
-        |offset, limit| app.store.profile_report(&filter, offset, limit),
+        &cursor,
+        |seek, limit| app.store.profile_seek(&filter, seek, limit),
     )
     .await?;
     let directories = directory_names(&app).await?;
@@ -88,7 +89,7 @@ pub async fn profiles(
         table {
             thead { tr { th { "Machine name" } th { "Directory" } th { "User" } th { "UPN" } th { "Profile path" } th { "Last used" } th { "SID" } } }
             tbody {
-                @for r in &rows {
+                @for r in &rows.rows {
                     tr {
                         td { a href=(format!("/agents/{}", r.agent)) { (r.computer_name) } }
                         td { (name_of(&directories, &r.directory)) }
@@ -101,8 +102,8 @@ pub async fn profiles(
                 }
             }
         }
-        @if rows.is_empty() { p.muted { "No profile matches." } }
-        (table::pager("/reports/profiles", &pairs, page, usize::try_from(total).unwrap_or(usize::MAX)))
+        @if rows.rows.is_empty() { p.muted { "No profile matches." } }
+        (table::seek_pager("/reports/profiles", &pairs, page, total, &rows))
     };
     Ok(viewer.agent_page("User profile report", body))
 }
@@ -219,9 +220,14 @@ pub async fn agent_details_csv(
     Query(q): Query<Filters>,
 ) -> Result<Response> {
     viewer.caller.require(Area::Agent, Access::Read)?;
-    let rows = app.store.run_report(&run_filter(&q), 0, CSV_ROWS).await?;
     let (batches, runbooks) = super::progress::names(&app).await?;
-    let body = crate::csv_export::write(
+    let filter = run_filter(&q);
+    let rows = table::chunked(CSV_CHUNK, move |seek, limit| {
+        let (app, filter) = (app.clone(), filter.clone());
+        async move { app.store.run_seek(&filter, seek, limit).await }
+    });
+    Ok(crate::csv_export::stream(
+        "agent-details.csv",
         [
             "computer",
             "batch",
@@ -231,7 +237,8 @@ pub async fn agent_details_csv(
             "last_update",
             "last_error",
         ],
-        rows.into_iter().map(|r| {
+        rows,
+        move |r| {
             [
                 r.computer_name,
                 r.batch
@@ -243,9 +250,8 @@ pub async fn agent_details_csv(
                 r.last_update.to_rfc3339(),
                 r.last_error.unwrap_or_default(),
             ]
-        }),
-    )?;
-    Ok(crate::csv_export::download("agent-details.csv", body).into_response())
+        },
+    ))
 }
 
 /// The message log's filters.
@@ -280,15 +286,16 @@ pub async fn messages(
     State(app): State<App>,
     viewer: Viewer,
     Query(q): Query<Filters>,
+    Query(cursor): Query<table::Cursor>,
 ) -> Result<Response> {
     if !viewer.may(Area::Sync, Access::Read) {
         return Ok(viewer.sync_page("Message logs", html! {}));
     }
     let filter = message_filter(&q);
-    let (total, page, rows) = table::paged(
+    let (total, page, rows) = table::seek_paged(
         app.store.message_log_count(&filter),
-        q.page(),
-        |offset, limit| app.store.message_log(&filter, offset, limit),
+        &cursor,
+        |seek, limit| app.store.message_seek(&filter, seek, limit),
     )
     .await?;
     let directories = directory_names(&app).await?;
@@ -309,7 +316,7 @@ pub async fn messages(
         table {
             thead { tr { th { "Time" } th { "Object" } th { "Directory" } th { "Stage" } th { "Level" } th { "Message" } } }
             tbody {
-                @for m in &rows {
+                @for m in &rows.rows {
                     tr {
                         td.when { (when(m.at)) }
                         td { a href=(format!("/objects/{}/{}", m.directory, m.guid)) { (m.name.clone().unwrap_or_else(|| m.guid.clone())) } }
@@ -321,8 +328,8 @@ pub async fn messages(
                 }
             }
         }
-        @if rows.is_empty() { p.muted { "No message matches." } }
-        (table::pager("/sync-messages", &pairs, page, usize::try_from(total).unwrap_or(usize::MAX)))
+        @if rows.rows.is_empty() { p.muted { "No message matches." } }
+        (table::seek_pager("/sync-messages", &pairs, page, total, &rows))
     };
     Ok(viewer.sync_page("Message logs", body))
 }
@@ -334,12 +341,14 @@ pub async fn messages_csv(
     Query(q): Query<Filters>,
 ) -> Result<Response> {
     viewer.caller.require(Area::Sync, Access::Read)?;
-    let rows = app
-        .store
-        .message_log(&message_filter(&q), 0, CSV_ROWS)
-        .await?;
     let directories = directory_names(&app).await?;
-    let body = crate::csv_export::write(
+    let filter = message_filter(&q);
+    let rows = table::chunked(CSV_CHUNK, move |seek, limit| {
+        let (app, filter) = (app.clone(), filter.clone());
+        async move { app.store.message_seek(&filter, seek, limit).await }
+    });
+    Ok(crate::csv_export::stream(
+        "sync-messages.csv",
         [
             "time",
             "object",
@@ -349,7 +358,8 @@ pub async fn messages_csv(
             "level",
             "message",
         ],
-        rows.into_iter().map(|m| {
+        rows,
+        move |m| {
             [
                 m.at.to_rfc3339(),
                 m.name.unwrap_or_default(),
@@ -359,9 +369,8 @@ pub async fn messages_csv(
                 m.level,
                 m.message,
             ]
-        }),
-    )?;
-    Ok(crate::csv_export::download("sync-messages.csv", body).into_response())
+        },
+    ))
 }
 
 #[cfg(test)]

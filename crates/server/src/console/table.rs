@@ -1,5 +1,4 @@
-//! What the console's tables share: server-side pages, links that keep the filters, and the
-//! wildcard patterns filters accept.
+//! What the console's tables share: server-side pages and links that keep the filters.
 
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -45,21 +44,6 @@ pub fn page_at(total: u64, page: Option<u64>) -> (usize, u64) {
         usize::try_from(page).unwrap_or(usize::MAX),
         (page - 1) * PER_PAGE as u64,
     )
-}
-
-/// A table paged in SQL: `total` counts its rows, `rows` reads `PER_PAGE` of them after an offset.
-/// The total, the page shown (a page past the end is the last one) and its rows.
-pub async fn paged<T, R>(
-    total: impl std::future::Future<Output = crate::Result<u64>>,
-    page: Option<u64>,
-    rows: impl FnOnce(u64, u64) -> R,
-) -> crate::Result<(u64, usize, Vec<T>)>
-where
-    R: std::future::Future<Output = crate::Result<Vec<T>>>,
-{
-    let total = total.await?;
-    let (page, offset) = page_at(total, page);
-    Ok((total, page, rows(offset, PER_PAGE as u64).await?))
 }
 
 /// "Rows a–b of n" with links to the previous and next page, keeping the filters in `pairs`.
@@ -229,71 +213,9 @@ where
     rx
 }
 
-/// A filter pattern: `*` or `%` stands for any run of characters, the rest matches ignoring
-/// case; an empty pattern matches everything.
-pub struct Pattern(Option<Vec<String>>);
-
-impl Pattern {
-    /// Reads `text` (`None` or blank: everything).
-    pub fn new(text: Option<&str>) -> Pattern {
-        match text.map(str::trim).filter(|t| !t.is_empty()) {
-            None => Pattern(None),
-            Some(t) => Pattern(Some(
-                t.to_lowercase()
-                    .split(['*', '%'])
-                    .map(str::to_string)
-                    .collect(),
-            )),
-        }
-    }
-
-    /// Whether `value` matches. A pattern without a wildcard matches the whole value.
-    pub fn matches(&self, value: &str) -> bool {
-        let Some(parts) = &self.0 else {
-            return true;
-        };
-        let value = value.to_lowercase();
-        let (first, rest) = match parts.split_first() {
-            Some(split) => split,
-            None => return true,
-        };
-        if rest.is_empty() {
-            return value == *first;
-        }
-        let Some(mut remaining) = value.strip_prefix(first.as_str()) else {
-            return false;
-        };
-        let (last, middle) = match rest.split_last() {
-            Some(split) => split,
-            None => return true,
-        };
-        for part in middle {
-            match remaining.find(part.as_str()) {
-                Some(at) => remaining = &remaining[at + part.len()..],
-                None => return false,
-            }
-        }
-        remaining.ends_with(last.as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wildcards_match_any_run_and_plain_text_the_whole_value() {
-        let p = Pattern::new(Some("WS*01"));
-        assert!(p.matches("ws-berlin-01"));
-        assert!(!p.matches("ws-berlin-02"));
-        assert!(Pattern::new(Some("%ali%")).matches("Natalie"));
-        assert!(Pattern::new(Some("alice")).matches("ALICE"));
-        assert!(!Pattern::new(Some("alice")).matches("alice2"));
-        assert!(Pattern::new(Some("  ")).matches("anything"));
-        assert!(Pattern::new(Some("a*b*c")).matches("a-b-c"));
-        assert!(!Pattern::new(Some("a*b*c")).matches("a-c-b"));
-        assert!(!Pattern::new(Some("ab*ba")).matches("aba"));
-    }
 
     #[test]
     fn links_with_a_key_seek_and_typed_page_numbers_still_work() {

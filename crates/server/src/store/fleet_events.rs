@@ -65,6 +65,11 @@ const WHERE: &str = "FROM agent_events e {join} agents a ON a.id = e.agent \
      AND ($4 = '' OR LOWER(a.computer_name) LIKE LOWER($4) ESCAPE '!') \
      AND ($5 = '' OR LOWER(e.message) LIKE LOWER($5) ESCAPE '!')";
 
+/// The events and their filters when no computer name is asked for: the agents are not needed.
+const EVENTS_ONLY: &str = "FROM agent_events e WHERE ($1 = '' OR e.level = $1) \
+     AND ($2 = '' OR e.phase = $2) AND ($3 = '' OR e.runbook = $3) \
+     AND ($4 = '') AND ($5 = '' OR LOWER(e.message) LIKE LOWER($5) ESCAPE '!')";
+
 impl FleetEventFilter {
     fn binds(&self) -> [String; 5] {
         let text = |s: &Option<String>| s.as_deref().map(str::trim).unwrap_or_default().to_string();
@@ -110,6 +115,23 @@ fn fleet_event(row: &sqlx::any::AnyRow) -> Result<FleetEvent> {
 }
 
 impl Store {
+    /// `FROM … WHERE …` of the events, events first.
+    fn fleet_where(&self) -> String {
+        self.message_like(&self.agents_first(WHERE))
+    }
+
+    /// `sql` with its test of the message as the backend answers it fastest: SQLite's `LIKE`
+    /// ignores the case of ASCII letters, as its `LOWER` lowers only those, so the message is
+    /// not lowered row by row there.
+    fn message_like(&self, sql: &str) -> String {
+        match self.backend() {
+            super::Backend::Sqlite => {
+                sql.replace("LOWER(e.message) LIKE LOWER($5)", "e.message LIKE $5")
+            }
+            super::Backend::Postgres => sql.to_string(),
+        }
+    }
+
     /// The events `filter` keeps, newest first, `limit` of them from `seek`.
     pub async fn fleet_event_seek(
         &self,
@@ -117,13 +139,23 @@ impl Store {
         seek: super::seek::Seek,
         limit: u64,
     ) -> Result<super::seek::SeekPage<FleetEvent>> {
-        self.seek_of(
+        let binds = filter.binds();
+        let from = self.fleet_where();
+        // Without a computer to match, the key of a page typed by number is found in the events
+        // alone (`agent_events_newest`), without looking up each one's agent.
+        let probe = if binds[3].is_empty() {
+            self.message_like(EVENTS_ONLY)
+        } else {
+            from.clone()
+        };
+        self.seek_probed(
             (
                 "e.agent AS agent_id, a.computer_name, e.seq, e.at, e.level, e.runbook, e.phase, \
                  e.step, e.status, e.message",
-                &self.agents_first(WHERE),
+                &from,
+                &probe,
             ),
-            &filter.binds(),
+            &binds,
             ORDER,
             seek,
             limit,
@@ -135,14 +167,19 @@ impl Store {
     /// How many events `filter` keeps.
     pub async fn fleet_event_count(&self, filter: &FleetEventFilter) -> Result<u64> {
         let binds = filter.binds();
-        // Without a computer to match, the agents are not needed to count the events.
         let sql = if binds[3].is_empty() {
-            "SELECT COUNT(*) FROM agent_events e WHERE ($1 = '' OR e.level = $1) \
-             AND ($2 = '' OR e.phase = $2) AND ($3 = '' OR e.runbook = $3) \
-             AND ($4 = '') AND ($5 = '' OR LOWER(e.message) LIKE LOWER($5) ESCAPE '!')"
-                .to_string()
+            // Without a computer to match, the agents are not needed to count the events.
+            format!("SELECT COUNT(*) {}", self.message_like(EVENTS_ONLY))
         } else {
-            format!("SELECT COUNT(*) {}", self.agents_first(WHERE))
+            // The agents whose name matches first, then their events through the key.
+            let from = WHERE.replace(
+                "FROM agent_events e {join} agents a ON a.id = e.agent",
+                "FROM agents a {join} agent_events e ON e.agent = a.id",
+            );
+            format!(
+                "SELECT COUNT(*) {}",
+                self.message_like(&self.agents_first(&from))
+            )
         };
         let mut query = sqlx::query_scalar::<_, i64>(&sql);
         for b in filter.binds() {

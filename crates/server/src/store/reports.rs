@@ -15,7 +15,7 @@ use super::{enum_text, from_ms, parse_enum, parse_text, Store};
 use crate::Result;
 
 /// A wildcard filter as a `LIKE` pattern (`*` and `%` for any run), empty when not given.
-fn pattern(text: &Option<String>) -> String {
+pub(super) fn pattern(text: &Option<String>) -> String {
     let text = text.as_deref().map(str::trim).unwrap_or_default();
     if text.is_empty() {
         String::new()
@@ -61,32 +61,6 @@ pub struct ProfileRow {
     pub user_name: Option<String>,
     /// The owner's UPN there.
     pub user_upn: Option<String>,
-}
-
-/// The profiles' rows and filters; `{join}` is [`Store::agents_first`].
-const PROFILE_WHERE: &str = "FROM agents a {join} harvested_profiles p ON p.agent = a.id \
-     WHERE ($1 = '' OR a.directory = $1) \
-     AND ($2 = '' OR LOWER(a.computer_name) LIKE LOWER($2) ESCAPE '!') \
-     AND ($3 = '' OR LOWER(p.path) LIKE ('%\\' || LOWER($3)) ESCAPE '!' \
-          OR LOWER(p.sid) LIKE LOWER($3) ESCAPE '!')";
-
-/// A profile's user in the translation table, for a row `g` of profiles.
-const PROFILE_USER: &str = "\
-     (SELECT MIN(t.source_name) FROM translations t WHERE t.source_sid = g.sid) AS user_name, \
-     (SELECT MIN(t.source_upn) FROM translations t WHERE t.source_sid = g.sid) AS user_upn";
-
-impl ProfileFilter {
-    fn binds(&self) -> [String; 3] {
-        [
-            self.directory.map(|d| d.to_string()).unwrap_or_default(),
-            pattern(&self.computer),
-            pattern(&self.user),
-        ]
-    }
-
-    fn is_empty(&self) -> bool {
-        self.binds().iter().all(String::is_empty)
-    }
 }
 
 /// Which runs: every field optional.
@@ -194,6 +168,18 @@ const MESSAGE_WHERE: &str = "FROM object_messages m LEFT JOIN directory_objects 
      AND ($3 = '' OR m.level = $3) \
      AND ($4 = '' OR LOWER(COALESCE(o.name, '')) LIKE LOWER($4) ESCAPE '!')";
 
+/// The message log's order: newest first (`object_messages_seek`).
+const MESSAGE_ORDER: super::seek::Order = super::seek::Order {
+    columns: &[
+        super::seek::KeyColumn("m.at", true),
+        super::seek::KeyColumn("m.directory", false),
+        super::seek::KeyColumn("m.guid", false),
+        super::seek::KeyColumn("m.stage", false),
+    ],
+    descending: true,
+    lead: 0,
+};
+
 impl MessageFilter {
     fn binds(&self) -> [String; 4] {
         let text = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_string();
@@ -245,6 +231,29 @@ const AGENT_WHERE: &str = "FROM agents a WHERE ($1 = '' OR a.directory = $1) \
      AND ($3 = '' OR LOWER(a.agent_version) LIKE LOWER($3) ESCAPE '!') \
      AND ($4 = '' OR EXISTS (SELECT 1 FROM agent_runs r WHERE r.agent = a.id AND r.status = $4))";
 
+/// The Agents report's order: by computer name (`agents_by_name`).
+const AGENT_ORDER: super::seek::Order = super::seek::Order {
+    columns: &[
+        super::seek::KeyColumn("a.computer_name", false),
+        super::seek::KeyColumn("a.id", false),
+    ],
+    descending: false,
+    lead: 0,
+};
+
+fn agent_row(row: &AnyRow) -> Result<AgentRow> {
+    Ok(AgentRow {
+        id: parse_text("agent id", &row.try_get::<String, _>("id")?)?,
+        computer_name: row.try_get("computer_name")?,
+        directory: parse_text("directory id", &row.try_get::<String, _>("directory")?)?,
+        join_state: super::parse_json("join state", &row.try_get::<String, _>("join_state")?)?,
+        agent_version: row.try_get("agent_version")?,
+        os_version: row.try_get("os_version")?,
+        last_contact: from_ms(row.try_get("last_contact")?),
+        statuses: Vec::new(),
+    })
+}
+
 impl AgentFilter {
     fn binds(&self) -> [String; 4] {
         [
@@ -258,7 +267,7 @@ impl AgentFilter {
     }
 }
 
-fn profile_row(row: &AnyRow) -> Result<ProfileRow> {
+pub(super) fn profile_row(row: &AnyRow) -> Result<ProfileRow> {
     let last_used: Option<i64> = row.try_get("last_used")?;
     Ok(ProfileRow {
         agent: parse_text("agent id", &row.try_get::<String, _>("agent")?)?,
@@ -328,31 +337,35 @@ impl Store {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<AgentRow>> {
-        let sql = format!(
-            "SELECT a.id, a.computer_name, a.directory, a.join_state, a.agent_version, \
-             a.os_version, a.last_contact {AGENT_WHERE} ORDER BY a.computer_name, a.id \
-             LIMIT $5 OFFSET $6"
-        );
-        let rows = self.page_of(&sql, &filter.binds(), offset, limit).await?;
-        let mut agents = rows
-            .iter()
-            .map(|row| {
-                Ok(AgentRow {
-                    id: parse_text("agent id", &row.try_get::<String, _>("id")?)?,
-                    computer_name: row.try_get("computer_name")?,
-                    directory: parse_text("directory id", &row.try_get::<String, _>("directory")?)?,
-                    join_state: super::parse_json(
-                        "join state",
-                        &row.try_get::<String, _>("join_state")?,
-                    )?,
-                    agent_version: row.try_get("agent_version")?,
-                    os_version: row.try_get("os_version")?,
-                    last_contact: from_ms(row.try_get("last_contact")?),
-                    statuses: Vec::new(),
-                })
-            })
-            .collect::<Result<Vec<AgentRow>>>()?;
-        for chunk in agents.chunks_mut(super::ROWS_PER_STATEMENT) {
+        Ok(self
+            .agent_seek(filter, super::seek::Seek::Offset(offset), limit)
+            .await?
+            .rows)
+    }
+
+    /// The agents `filter` keeps, by computer name, `limit` from `seek`, each with the statuses
+    /// of its runs.
+    pub async fn agent_seek(
+        &self,
+        filter: &AgentFilter,
+        seek: super::seek::Seek,
+        limit: u64,
+    ) -> Result<super::seek::SeekPage<AgentRow>> {
+        let mut page = self
+            .seek_of(
+                (
+                    "a.id, a.computer_name, a.directory, a.join_state, a.agent_version, \
+                     a.os_version, a.last_contact",
+                    AGENT_WHERE,
+                ),
+                &filter.binds(),
+                AGENT_ORDER,
+                seek,
+                limit,
+                agent_row,
+            )
+            .await?;
+        for chunk in page.rows.chunks_mut(super::ROWS_PER_STATEMENT) {
             let sql = format!(
                 "SELECT agent, status FROM agent_runs WHERE agent IN ({}) ORDER BY agent, runbook",
                 super::placeholders(1, chunk.len())
@@ -370,50 +383,7 @@ impl Store {
                 }
             }
         }
-        Ok(agents)
-    }
-
-    /// How many harvested profiles `filter` keeps.
-    pub async fn profile_report_count(&self, filter: &ProfileFilter) -> Result<u64> {
-        // Without a filter every profile counts, and the join is not needed to say how many.
-        if filter.is_empty() {
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM harvested_profiles")
-                .fetch_one(self.pool())
-                .await?;
-            return Ok(u64::try_from(n).unwrap_or(0));
-        }
-        let sql = format!("SELECT COUNT(*) {}", self.agents_first(PROFILE_WHERE));
-        self.count_of(&sql, &filter.binds()).await
-    }
-
-    /// The harvested profiles `filter` keeps, by computer and folder, `limit` after `offset`.
-    pub async fn profile_report(
-        &self,
-        filter: &ProfileFilter,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Vec<ProfileRow>> {
-        // The page is cut first and only its rows look their users up.
-        let sql = format!(
-            "SELECT g.agent, g.computer_name, g.directory, g.sid, g.path, g.last_used, {PROFILE_USER} \
-             FROM (SELECT p.agent, a.computer_name, a.directory, p.sid, p.path, p.last_used {} \
-             ORDER BY a.computer_name, a.id, p.path, p.sid LIMIT $4 OFFSET $5) g \
-             ORDER BY g.computer_name, g.agent, g.path, g.sid",
-            self.agents_first(PROFILE_WHERE)
-        );
-        let rows = self.page_of(&sql, &filter.binds(), offset, limit).await?;
-        rows.iter().map(profile_row).collect()
-    }
-
-    /// Every harvested profile `filter` keeps, in the report's order, sent as they are read.
-    pub fn profile_rows(&self, filter: &ProfileFilter) -> Receiver<Result<ProfileRow>> {
-        let sql = format!(
-            "SELECT p.agent, a.computer_name, a.directory, p.sid, p.path, p.last_used, {} {} \
-             ORDER BY a.computer_name, a.id, p.path, p.sid",
-            PROFILE_USER.replace("g.sid", "p.sid"),
-            self.agents_first(PROFILE_WHERE)
-        );
-        self.rows_of(sql, filter.binds().to_vec(), profile_row)
+        Ok(page)
     }
 
     /// The rows of `sql` with `binds` for its placeholders, each mapped by `map` and sent as it
@@ -493,42 +463,58 @@ impl Store {
         .await
     }
 
-    /// The runs `filter` keeps, by computer, `limit` after `offset`.
-    pub async fn run_report(
-        &self,
-        filter: &RunFilter,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Vec<RunRow>> {
-        let sql = format!(
-            "SELECT r.agent, a.computer_name, r.runbook, r.batch, r.status, r.phase, \
-             r.last_update, r.last_error {} \
-             ORDER BY a.computer_name, a.id, r.runbook LIMIT $6 OFFSET $7",
-            self.agents_first(RUN_WHERE)
-        );
-        let rows = self.page_of(&sql, &filter.binds(), offset, limit).await?;
-        rows.iter().map(run_row).collect()
-    }
-
     /// How many sync messages `filter` keeps.
     pub async fn message_log_count(&self, filter: &MessageFilter) -> Result<u64> {
         let sql = format!("SELECT COUNT(*) {MESSAGE_WHERE}");
         self.count_of(&sql, &filter.binds()).await
     }
 
-    /// The sync messages `filter` keeps, newest first, `limit` after `offset`.
-    pub async fn message_log(
+    /// The sync messages `filter` keeps, newest first, `limit` from `seek`.
+    pub async fn message_seek(
         &self,
         filter: &MessageFilter,
-        offset: u64,
+        seek: super::seek::Seek,
         limit: u64,
-    ) -> Result<Vec<MessageRow>> {
-        let sql = format!(
-            "SELECT m.directory, m.guid, o.name, m.stage, m.at, m.level, m.message {MESSAGE_WHERE} \
-             ORDER BY m.at DESC, m.directory, m.guid, m.stage LIMIT $5 OFFSET $6"
-        );
-        let rows = self.page_of(&sql, &filter.binds(), offset, limit).await?;
-        rows.iter().map(message_row).collect()
+    ) -> Result<super::seek::SeekPage<MessageRow>> {
+        self.seek_of(
+            (
+                "m.directory, m.guid, o.name, m.stage, m.at, m.level, m.message",
+                MESSAGE_WHERE,
+            ),
+            &filter.binds(),
+            MESSAGE_ORDER,
+            seek,
+            limit,
+            message_row,
+        )
+        .await
+    }
+
+    /// The names of the computers `guids` of `directory` that are imported, read by key (a page
+    /// names only the computers it shows).
+    pub async fn computer_names_of(
+        &self,
+        directory: DirectoryId,
+        guids: &[model::ids::ObjectGuid],
+    ) -> Result<std::collections::HashMap<model::ids::ObjectGuid, String>> {
+        let mut names = std::collections::HashMap::new();
+        for chunk in guids.chunks(super::ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT guid, name FROM directory_objects WHERE directory = $1 AND guid IN ({})",
+                super::placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(&sql).bind(directory.to_string());
+            for g in chunk {
+                query = query.bind(g.to_string());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                names.insert(
+                    parse_text("object guid", &row.try_get::<String, _>("guid")?)?,
+                    row.try_get("name")?,
+                );
+            }
+        }
+        Ok(names)
     }
 
     /// How many rows `sql`, a `SELECT COUNT(*) …` with `binds` for its placeholders, counts.

@@ -74,6 +74,9 @@ fn decode(text: &str, columns: &[KeyColumn]) -> Option<Vec<String>> {
     fits.then_some(values)
 }
 
+/// From this many rows in, a page typed by number finds its key first (see [`Store::seek_of`]).
+const PROBE_FROM: u64 = 1_000;
+
 /// A value to bind: text or an integer.
 #[derive(Debug, Clone)]
 pub(super) enum Bind {
@@ -178,15 +181,50 @@ impl Store {
         limit: u64,
         map: impl Fn(&AnyRow) -> Result<T>,
     ) -> Result<SeekPage<T>> {
+        self.seek_probed(
+            (select, from_where, from_where),
+            binds,
+            order,
+            seek,
+            limit,
+            map,
+        )
+        .await
+    }
+
+    /// [`Store::seek_of`] with its own `FROM … WHERE …` for finding the key of a page typed by
+    /// number (`probe`, keeping the same rows with the same placeholders), for a table whose
+    /// page joins what its key does not need.
+    pub(super) async fn seek_probed<T>(
+        &self,
+        (select, from_where, probe): (&str, &str, &str),
+        binds: &[String],
+        order: Order,
+        seek: Seek,
+        limit: u64,
+        map: impl Fn(&AnyRow) -> Result<T>,
+    ) -> Result<SeekPage<T>> {
+        // A page typed by number, deep in the table: its key is found first by a statement that
+        // reads only the key's columns (from the indexes), and the page is read after it, so only
+        // its own rows are read in full.
+        let seek = match seek {
+            Seek::Offset(n) if n >= PROBE_FROM => {
+                let key_only = build("1 AS one", probe, binds, order, &Seek::Offset(n - 1), 1);
+                match self.rows_built(&key_only).await?.first() {
+                    Some(row) => Seek::After(key_of(row, order)?),
+                    None => {
+                        return Ok(SeekPage {
+                            rows: Vec::new(),
+                            first: None,
+                            last: None,
+                        })
+                    }
+                }
+            }
+            other => other,
+        };
         let built = build(select, from_where, binds, order, &seek, limit);
-        let mut query = sqlx::query(&built.sql);
-        for b in built.binds {
-            query = match b {
-                Bind::Text(t) => query.bind(t),
-                Bind::Int(i) => query.bind(i),
-            };
-        }
-        let mut rows = query.fetch_all(self.pool()).await?;
+        let mut rows = self.rows_built(&built).await?;
         if built.reversed {
             rows.reverse();
         }
@@ -197,6 +235,18 @@ impl Store {
             first,
             last,
         })
+    }
+
+    /// The rows of a built statement.
+    async fn rows_built(&self, built: &Built) -> Result<Vec<AnyRow>> {
+        let mut query = sqlx::query(&built.sql);
+        for b in &built.binds {
+            query = match b {
+                Bind::Text(t) => query.bind(t.clone()),
+                Bind::Int(i) => query.bind(*i),
+            };
+        }
+        Ok(query.fetch_all(self.pool()).await?)
     }
 }
 

@@ -247,13 +247,97 @@ async fn a_migration_engineer_works_through_the_console_in_chromium() {
         .await;
     assert_eq!(mode.as_str(), Some("AddOnly"));
 
+    // An optional section: added, refused while empty (the errors beside its fields, nothing
+    // saved), saved once filled in, and removed again.
+    let apps = format!("{runbook_page}?tab=apps");
+    let add_aip = "button[value='add:apps.information_protection']";
+    let save = "form.editor > p:last-child button[type=submit]";
+    b.open(&apps).await;
+    b.click(add_aip).await;
+    assert_eq!(
+        b.count("[id='apps.information_protection.target_host']")
+            .await,
+        1
+    );
+    b.click(save).await;
+    assert!(
+        b.count("fieldset span.field-error").await > 0,
+        "an empty section is refused beside its fields"
+    );
+    b.screenshot(&shots, "06b-runbook-section-refused").await;
+    b.open(&apps).await;
+    assert_eq!(b.count(add_aip).await, 1, "nothing was saved");
+    b.click(add_aip).await;
+    b.fill(
+        "[id='apps.information_protection.source_hosts']",
+        "rms.browser.test",
+    )
+    .await;
+    b.fill(
+        "[id='apps.information_protection.target_host']",
+        "rms.fabrikam.test",
+    )
+    .await;
+    b.click(save).await;
+    b.open(&apps).await;
+    let host = b
+        .script(
+            "return document.querySelector(\"[id='apps.information_protection.target_host']\").value;",
+            serde_json::json!([]),
+        )
+        .await;
+    assert_eq!(host.as_str(), Some("rms.fabrikam.test"));
+    b.click("button[value='remove:apps.information_protection']")
+        .await;
+    b.click(save).await;
+    b.open(&apps).await;
+    assert_eq!(b.count(add_aip).await, 1, "the section was removed");
+
+    // Cultures: an empty row and a copy without a code are refused beside their fields and
+    // nothing is saved; a copy to de-DE is.
+    let ux = format!("{runbook_page}?tab=user_experience");
+    b.open(&ux).await;
+    let rows = b.count("fieldset.row").await;
+    b.click("button[value='add:user_experience.cultures']")
+        .await;
+    assert_eq!(b.count("fieldset.row").await, rows + 1);
+    b.click(save).await;
+    assert!(
+        b.count("fieldset span.field-error").await > 0,
+        "an empty row is refused"
+    );
+    b.open(&ux).await;
+    assert_eq!(b.count("fieldset.row").await, rows, "nothing was saved");
+    b.click("button[value='copy:user_experience.cultures.0']")
+        .await;
+    assert_eq!(
+        b.count("[id='user_experience.cultures.0.copy_to'] ~ span.field-error")
+            .await,
+        1,
+        "Copy To without a culture is refused beside its field"
+    );
+    b.fill("[id='user_experience.cultures.0.copy_to']", "de-DE")
+        .await;
+    b.click("button[value='copy:user_experience.cultures.0']")
+        .await;
+    b.click(save).await;
+    b.open(&ux).await;
+    assert!(b.text("form.editor").await.contains("de-DE"));
+    b.script(
+        "document.querySelector('fieldset.row:last-of-type').scrollIntoView(); return true;",
+        serde_json::json!([]),
+    )
+    .await;
+    b.screenshot(&shots, "06c-runbook-cultures").await;
+
     // A batch: only compatible runbooks offered, a CSV with a bad line refused whole, then a good one.
     b.open("/batches").await;
     b.fill("#name", "Browser wave").await;
     b.set("#source_directory", &browser_dir).await;
     b.set("#target_directory", &fabrikam).await;
     b.click("form.editor button[type=submit]").await;
-    assert!(b.path().await.starts_with("/batches/"));
+    let batch_page = b.path().await;
+    assert!(batch_page.starts_with("/batches/"));
     b.toggle("details.dialog summary").await;
     let offered = b.text("#runbook").await;
     assert!(
@@ -368,6 +452,7 @@ async fn a_migration_engineer_works_through_the_console_in_chromium() {
     assert!(b.page_text().await.contains("CONTOSO"));
     // After the migration the device reports the profile under the target SID: the target's
     // report shows it.
+    let object_page = b.path().await;
     b.click("#open-target").await;
     assert!(b.page_text().await.contains("FABRIKAM"));
     b.click("nav.tabs a[href$='tab=profiles']").await;
@@ -380,26 +465,60 @@ async fn a_migration_engineer_works_through_the_console_in_chromium() {
     b.fill("#name", &viewer).await;
     b.fill("#password", &viewer_password).await;
     b.click("button[type=submit]").await;
-    for page in [
+    let agent = h
+        .app
+        .store
+        .agent_report(&Default::default(), 0, 1)
+        .await
+        .expect("agents")
+        .into_iter()
+        .next()
+        .expect("an agent")
+        .id;
+    let mut pages = vec![
         "/".to_string(),
         "/directories".to_string(),
         format!("/directories/{browser_dir}"),
+        "/schedule".to_string(),
         format!("/profiles?source={contoso}&target={fabrikam}"),
+        "/sync-messages".to_string(),
+        "/translations".to_string(),
+        "/objects".to_string(),
+        object_page.clone(),
+        "/download".to_string(),
         "/psks".to_string(),
         "/certificates".to_string(),
+        "/bulk-tokens".to_string(),
         "/runbooks".to_string(),
         runbook_page.clone(),
-        format!("{runbook_page}?tab=device_state"),
+        format!("{runbook_page}/preview"),
         "/batches".to_string(),
+        batch_page.clone(),
         "/devices".to_string(),
-        "/logs".to_string(),
-        "/agents".to_string(),
-        "/objects".to_string(),
-        "/download".to_string(),
         "/reports/profiles".to_string(),
+        "/agents".to_string(),
+        format!("/agents/{agent}"),
+        format!("/agents/{agent}/logs"),
+        format!("/agents/{agent}/plan"),
         "/reports/agent-details".to_string(),
-        "/sync-messages".to_string(),
+        "/logs".to_string(),
+        "/communications".to_string(),
+        "/licences".to_string(),
+    ];
+    for tab in [
+        "startup",
+        "user_experience",
+        "device_state",
+        "permissions",
+        "apps",
+        "completion",
     ] {
+        pages.push(format!("{runbook_page}?tab={tab}"));
+    }
+    for tab in ["attributes", "batches", "profiles", "errors"] {
+        pages.push(format!("{object_page}?tab={tab}"));
+    }
+    for page in pages {
         b.open(&page).await;
         assert_eq!(
             posting_forms(&b).await,
@@ -410,6 +529,52 @@ async fn a_migration_engineer_works_through_the_console_in_chromium() {
     b.open("/runbooks").await;
     assert!(b.text("table").await.contains("View"));
     b.screenshot(&shots, "13-viewer-runbooks").await;
+
+    // Each of the seven roles sees only what it may: an area outside its roles is refused, and
+    // only the roles that edit an area are offered its forms that create.
+    //   (role, directories, agents, users, may add a directory, may add a runbook)
+    for (role, sync, agents, users, add_directory, add_runbook) in [
+        (Role::TenantAdmin, 200, 200, 200, true, true),
+        (Role::SyncAdmin, 200, 403, 403, true, false),
+        (Role::SyncOperator, 200, 403, 403, false, false),
+        (Role::SyncViewer, 200, 403, 403, false, false),
+        (Role::AgentAdmin, 403, 200, 403, false, true),
+        (Role::AgentOperator, 403, 200, 403, false, false),
+        (Role::AgentViewer, 403, 200, 403, false, false),
+    ] {
+        let name = format!("role-{}", role.as_str().to_lowercase());
+        let password = "role-password-7".to_string();
+        server::auth::create_user(&h.app, &name, &password, &[role], false)
+            .await
+            .expect("create a user");
+        b.click("header form button").await;
+        b.fill("#name", &name).await;
+        b.fill("#password", &password).await;
+        b.click("button[type=submit]").await;
+        let (status, directories) = b.fetch("/directories").await;
+        assert_eq!(status, sync, "{role:?} on /directories");
+        let (status, runbooks) = b.fetch("/runbooks").await;
+        assert_eq!(status, agents, "{role:?} on /runbooks");
+        assert_eq!(b.fetch("/agents").await.0, agents, "{role:?} on /agents");
+        assert_eq!(b.fetch("/users").await.0, users, "{role:?} on /users");
+        assert_eq!(
+            directories.contains("method=\"post\" action=\"/directories\""),
+            add_directory,
+            "{role:?}: the form that adds a directory"
+        );
+        assert_eq!(
+            runbooks.contains("method=\"post\" action=\"/runbooks\""),
+            add_runbook,
+            "{role:?}: the form that adds a runbook"
+        );
+        if matches!(role, Role::SyncViewer | Role::AgentViewer) {
+            for page in [&directories, &runbooks] {
+                let posting = page.matches("method=\"post\"").count()
+                    - page.matches("action=\"/logout\"").count();
+                assert_eq!(posting, 0, "{role:?} is offered a form that posts");
+            }
+        }
+    }
     b.quit().await;
     eprintln!("browser test: {} ms", started.elapsed().as_millis());
 }

@@ -15,3 +15,8 @@ CREATE INDEX IF NOT EXISTS directory_objects_name_lower ON directory_objects ((L
 CREATE INDEX IF NOT EXISTS directory_objects_upn_lower ON directory_objects ((LOWER(upn)) COLLATE "C");
 CREATE INDEX IF NOT EXISTS directory_objects_sam_lower ON directory_objects ((LOWER(sam)) COLLATE "C");
 CREATE INDEX IF NOT EXISTS directory_objects_mail_lower ON directory_objects ((LOWER(mail)) COLLATE "C");
+
+-- The User Profile Report's user filter: the start of a profile's folder name (the path after
+-- its last backslash) and of its SID. The searches repeat these expressions exactly.
+CREATE INDEX IF NOT EXISTS harvested_profiles_folder_lower ON harvested_profiles ((LOWER(regexp_replace(path, '^.*\\', ''))) COLLATE "C");
+CREATE INDEX IF NOT EXISTS harvested_profiles_sid_lower ON harvested_profiles ((LOWER(sid)) COLLATE "C");

@@ -13,3 +13,10 @@ CREATE INDEX IF NOT EXISTS directory_objects_name_lower ON directory_objects (LO
 CREATE INDEX IF NOT EXISTS directory_objects_upn_lower ON directory_objects (LOWER(upn));
 CREATE INDEX IF NOT EXISTS directory_objects_sam_lower ON directory_objects (LOWER(sam));
 CREATE INDEX IF NOT EXISTS directory_objects_mail_lower ON directory_objects (LOWER(mail));
+
+-- The User Profile Report's user filter: the start of a profile's folder name (the path after
+-- its last backslash: the path without what `rtrim` leaves when it strips every character but
+-- the backslash) and of its SID. The searches repeat these expressions exactly
+-- (`profile_pages.rs`).
+CREATE INDEX IF NOT EXISTS harvested_profiles_folder_lower ON harvested_profiles (LOWER(replace(path, rtrim(path, replace(path, '\', '')), '')));
+CREATE INDEX IF NOT EXISTS harvested_profiles_sid_lower ON harvested_profiles (LOWER(sid));
