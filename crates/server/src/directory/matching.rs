@@ -202,11 +202,16 @@ impl Planner<'_> {
                     return Ok(class);
                 };
                 let print = row_print(object.kind, sk, tk, rule);
-                if self.rows.insert(guid, print) != Some(print) {
+                let before = self.rows.insert(guid, print);
+                if before != Some(print) {
                     if let (Some(source), Some(target)) =
                         (side(object, self.source), side(t, self.target))
                     {
-                        self.write.delete_rows.push(guid);
+                        // A source with no row yet has none to remove first: a first run into
+                        // a growing table deletes nothing.
+                        if before.is_some() {
+                            self.write.delete_rows.push(guid);
+                        }
                         self.write.insert_rows.push((
                             TranslationEntry {
                                 kind: object.kind,
