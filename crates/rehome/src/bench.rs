@@ -96,7 +96,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
 /// a directory.
 enum Held {
     Snapshot(Snapshot),
-    Generated(GeneratedPages),
+    Generated(Box<GeneratedPages>),
     Changes(Changes),
 }
 
@@ -188,7 +188,7 @@ impl DirectorySource for HeldSource {
                 Some(Held::Generated(pages)) => Ok(PagedSnapshot {
                     domain: pages.domain.clone(),
                     domain_id: Some(pages.domain_sid.clone()),
-                    pages: Box::new(pages),
+                    pages,
                 }),
                 Some(Held::Snapshot(s)) => Ok(PagedSnapshot::from(s)),
                 _ => Err(server::Error::Internal(
@@ -549,7 +549,7 @@ async fn directory(args: DirectoryBenchArgs) -> Result<()> {
         stage(
             &mut stages,
             name,
-            import(&app, directory, Held::Generated(pages)),
+            import(&app, directory, Held::Generated(Box::new(pages))),
         )
         .await?;
         let generated = Duration::from_nanos(generating.load(Ordering::Relaxed) - before);
