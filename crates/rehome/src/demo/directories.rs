@@ -93,15 +93,64 @@ fn guid(rng: &mut StdRng) -> ObjectGuid {
 /// Generates a domain with `users` users, the shared groups and `computers` workstations.
 /// The same `users` count gives the same sAMAccountNames in every domain, so they match.
 pub fn generate(domain: &str, seed: u64, users: usize, computers: usize) -> DomainFile {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let domain_sid = domain_sid(&mut rng);
     let mut objects = Vec::with_capacity(users + GROUPS.len() + computers);
-    let mut rid = 1100;
-    let mut next_rid = || {
-        rid += 1;
-        rid
-    };
-    for i in 0..users {
+    let mut generator = Generator::new(domain, seed, users, computers);
+    objects.extend(&mut generator);
+    DomainFile {
+        domain: domain.to_string(),
+        domain_sid: generator.domain_sid,
+        objects,
+    }
+}
+
+/// The objects of [`generate`] one at a time, in the same order: a directory too big to hold is
+/// read from it page by page.
+pub struct Generator {
+    domain: String,
+    container: String,
+    /// The domain SID.
+    pub domain_sid: Sid,
+    rng: StdRng,
+    rid: u32,
+    users: usize,
+    computers: usize,
+    /// Objects made so far.
+    made: usize,
+}
+
+impl Generator {
+    /// The generator of the domain [`generate`] makes from the same arguments.
+    pub fn new(domain: &str, seed: u64, users: usize, computers: usize) -> Generator {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let domain_sid = domain_sid(&mut rng);
+        Generator {
+            domain: domain.to_string(),
+            container: users_container(domain),
+            domain_sid,
+            rng,
+            rid: 1100,
+            users,
+            computers,
+            made: 0,
+        }
+    }
+
+    /// Objects in the whole domain.
+    pub fn len(&self) -> usize {
+        self.users + GROUPS.len() + self.computers
+    }
+
+    /// Whether the domain has no object at all (never: the groups are always there).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn next_sid(&mut self) -> Option<Sid> {
+        self.rid += 1;
+        Some(sid(&self.domain_sid, self.rid))
+    }
+
+    fn user(&mut self, i: usize) -> DirectoryObject {
         let first = FIRST[i % FIRST.len()];
         let last = LAST[(i / FIRST.len()) % LAST.len()];
         let sam = format!(
@@ -111,41 +160,57 @@ pub fn generate(domain: &str, seed: u64, users: usize, computers: usize) -> Doma
             i / 256
         );
         let mut user = DirectoryObject::new(
-            guid(&mut rng),
+            guid(&mut self.rng),
             ObjectKind::User,
             format!("{} {}", first, last),
         );
-        user.sid = Some(sid(&domain_sid, next_rid()));
-        user.upn = Some(format!("{}@{}", sam, domain));
-        user.mail = Some(format!("{}@{}", sam, domain));
+        user.sid = self.next_sid();
+        user.upn = Some(format!("{}@{}", sam, self.domain));
+        user.mail = Some(format!("{}@{}", sam, self.domain));
         user.employee_id = Some(format!("E{:06}", i + 1));
         user.given_name = Some(first.to_string());
         user.surname = Some(last.to_string());
-        user.dn = Some(format!("CN={} {},{}", first, last, users_container(domain)));
+        user.dn = Some(format!("CN={} {},{}", first, last, self.container));
         user.enabled = Some(true);
         user.sam_account_name = Some(sam);
-        objects.push(user);
+        user
     }
-    for name in GROUPS {
-        let mut group = DirectoryObject::new(guid(&mut rng), ObjectKind::Group, name);
-        group.sid = Some(sid(&domain_sid, next_rid()));
+
+    fn group(&mut self, name: &str) -> DirectoryObject {
+        let mut group = DirectoryObject::new(guid(&mut self.rng), ObjectKind::Group, name);
+        group.sid = self.next_sid();
         group.sam_account_name = Some(name.to_string());
-        group.dn = Some(format!("CN={},{}", name, users_container(domain)));
-        objects.push(group);
+        group.dn = Some(format!("CN={},{}", name, self.container));
+        group
     }
-    for i in 0..computers {
+
+    fn computer(&mut self, i: usize) -> DirectoryObject {
         let name = format!("WS-{:04}", i + 1);
-        let mut computer = DirectoryObject::new(guid(&mut rng), ObjectKind::Computer, &name);
-        computer.sid = Some(sid(&domain_sid, next_rid()));
+        let mut computer = DirectoryObject::new(guid(&mut self.rng), ObjectKind::Computer, &name);
+        computer.sid = self.next_sid();
         computer.sam_account_name = Some(format!("{}$", name));
         computer.operating_system = Some("Windows 11 Enterprise".to_string());
         computer.enabled = Some(true);
-        objects.push(computer);
+        computer
     }
-    DomainFile {
-        domain: domain.to_string(),
-        domain_sid,
-        objects,
+}
+
+impl Iterator for Generator {
+    type Item = DirectoryObject;
+
+    fn next(&mut self) -> Option<DirectoryObject> {
+        let i = self.made;
+        let object = if i < self.users {
+            self.user(i)
+        } else if let Some(name) = GROUPS.get(i - self.users) {
+            self.group(name)
+        } else if i < self.len() {
+            self.computer(i - self.users - GROUPS.len())
+        } else {
+            return None;
+        };
+        self.made += 1;
+        Some(object)
     }
 }
 

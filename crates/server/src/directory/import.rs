@@ -1,7 +1,7 @@
 //! Import: reading a [`DirectorySource`] in full or by delta and making the stored objects of a
 //! directory and its in-memory cache equal to what was read, recording the run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use model::directory::{Directory, DirectoryObject, ObjectKind};
 use model::ids::{DirectoryId, ObjectGuid};
@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use super::cache::{CachedObject, ObjectCache};
 use super::file;
-use super::source::{Changes, DirectorySource, Snapshot};
+use super::source::{Changes, DirectorySource, PagedSnapshot};
 use crate::store::directories::{CursorUpdate, ImportKind, ImportRun};
+use crate::store::imports::ImportWriter;
 use crate::{App, Error, Result};
 
 /// Whether an import reads everything or only what changed since the last one.
@@ -60,15 +61,9 @@ pub async fn import(
     import_with(app, directory, source, ImportMode::Full).await
 }
 
-/// What an import read from its source.
-enum Read {
-    /// The changes since the stored cursor.
-    Changes(Changes),
-    /// Everything.
-    Full(Snapshot),
-}
-
 /// Imports `directory` from `source`: everything, or only the changes since the stored cursor.
+/// A full read is taken page by page: each page is compared with the cache and what changed is
+/// written as it comes, so the import holds one page of the source at a time.
 pub async fn import_with(
     app: &App,
     directory: DirectoryId,
@@ -90,72 +85,74 @@ pub async fn import_with(
         Some(cursor) => source.read_changes(cursor).await?,
         None => None,
     };
-    // Read the source before taking the cache's write lock: an LDAP or Graph read can take
-    // minutes, and matching reads the cache meanwhile.
     let kinds = super::import_kinds::import_kinds(app, directory).await?;
+    // A source that reads everything before its first page (LDAP, Graph, a document) has read it
+    // here, before the cache's write lock is taken: such a read can take minutes, and matching
+    // reads the cache meanwhile.
     let read = match changes {
         Some(mut changes) => {
             super::import_kinds::keep_kinds(&mut changes.objects, &kinds);
+            check_objects(&changes.objects, 0, &mut HashMap::new())?;
             Read::Changes(changes)
         }
         None => {
-            let mut snapshot = source.read().await?;
-            check_domain(&dir, &snapshot.domain)?;
-            super::import_kinds::keep_kinds(&mut snapshot.objects, &kinds);
-            Read::Full(snapshot)
+            let paged = source.read_pages().await?;
+            check_domain(&dir, &paged.domain)?;
+            Read::Full(paged)
         }
     };
     let slot = app.caches.current(&app.store, directory).await?;
     let mut view = slot.write().await;
-    let (kind, domain_id, upserts, deleted, added, next_cursor) = match read {
+    let mut writer = app.store.begin_import(directory).await?;
+    let written = match read {
         Read::Changes(changes) => {
-            check_objects(&changes.objects, "objects")?;
-            let (upserts, added) = new_or_changed(&view, changes.objects, |_| {});
             let mut seen = HashSet::new();
-            let deleted: Vec<ObjectGuid> = changes
+            let mut deleted: Vec<ObjectGuid> = changes
                 .deleted
                 .into_iter()
                 .filter(|g| view.get(g).is_some() && seen.insert(*g))
                 .collect();
-            (
-                ImportKind::Incremental,
-                None,
-                upserts,
-                deleted,
-                added,
-                CursorUpdate::Set(changes.cursor),
-            )
+            deleted.sort_unstable();
+            writer.delete(deleted.clone()).await?;
+            let mut written = Written::new(ImportKind::Incremental, deleted);
+            written.page(&view, &mut writer, changes.objects).await?;
+            written.cursor = CursorUpdate::Set(changes.cursor);
+            written
         }
-        Read::Full(snapshot) => {
-            check_objects(&snapshot.objects, "objects")?;
-            let mut seen = HashSet::with_capacity(snapshot.objects.len());
-            let (upserts, added) = new_or_changed(&view, snapshot.objects, |o| {
-                seen.insert(o.guid);
-            });
-            let deleted: Vec<ObjectGuid> = view
+        Read::Full(mut paged) => {
+            let mut written = Written::new(ImportKind::Full, Vec::new());
+            let mut seen = HashMap::with_capacity(view.len());
+            while let Some(mut page) = paged.pages.next_page().await? {
+                super::import_kinds::keep_kinds(&mut page, &kinds);
+                check_objects(&page, seen.len(), &mut seen)?;
+                written.page(&view, &mut writer, page).await?;
+            }
+            let mut deleted: Vec<ObjectGuid> = view
                 .guids()
-                .filter(|g| !seen.contains(g))
+                .filter(|g| !seen.contains_key(*g))
                 .copied()
                 .collect();
-            let cursor = snapshot
-                .cursor
+            drop(seen);
+            deleted.sort_unstable();
+            writer.delete(deleted.clone()).await?;
+            written.deleted = deleted;
+            written.domain_id = paged.domain_id;
+            written.cursor = paged
+                .pages
+                .cursor()
                 .map(CursorUpdate::Set)
                 .unwrap_or(CursorUpdate::Clear);
-            (
-                ImportKind::Full,
-                snapshot.domain_id,
-                upserts,
-                deleted,
-                added,
-                cursor,
-            )
+            written
         }
     };
-    let mut upserts = upserts;
-    let mut deleted = deleted;
-    // In GUID order the primary key index is written front to back.
-    upserts.sort_unstable_by_key(|o| o.guid);
-    deleted.sort_unstable();
+    let Written {
+        kind,
+        domain_id,
+        upserts,
+        deleted,
+        added,
+        cursor: next_cursor,
+    } = written;
     let changed = upserts.len() as u64 - added;
     let total = view.len() as u64 + added - deleted.len() as u64;
     let duration_ms = i64::try_from(timer.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -169,21 +166,11 @@ pub async fn import_with(
         changed: changed as i64,
         deleted: deleted.len() as i64,
     };
-    let (upserts, deleted) = (std::sync::Arc::new(upserts), std::sync::Arc::new(deleted));
-    let generation = app
-        .store
-        .apply_import(
-            directory,
-            domain_id.as_deref(),
-            upserts.clone(),
-            deleted.clone(),
-            &run,
-            &next_cursor,
-        )
+    let generation = writer
+        .finish(domain_id.as_deref(), &run, &next_cursor)
         .await?;
     let follows = generation == view.generation + 1;
-    view.apply(generation, &deleted, upserts.iter().map(CachedObject::new));
-    drop(upserts);
+    view.apply(generation, &deleted, upserts.into_iter());
     // Another replica wrote in between: this copy is incomplete, so read it again next time.
     if !follows {
         view.generation = -1;
@@ -213,17 +200,61 @@ pub async fn import_with(
     Ok(summary)
 }
 
-/// The objects that are new or differ from `cache`, and how many of them are new; `each` sees
-/// every object read.
+/// What an import read from its source.
+enum Read<'a> {
+    /// The changes since the stored cursor.
+    Changes(Changes),
+    /// Everything, page by page.
+    Full(PagedSnapshot<'a>),
+}
+
+/// What an import has written so far, for the cache once it commits: the new and changed objects
+/// in the cache's packed form, in the order written, and the GUIDs deleted.
+struct Written {
+    kind: ImportKind,
+    domain_id: Option<String>,
+    upserts: Vec<CachedObject>,
+    deleted: Vec<ObjectGuid>,
+    added: u64,
+    cursor: CursorUpdate,
+}
+
+impl Written {
+    fn new(kind: ImportKind, deleted: Vec<ObjectGuid>) -> Written {
+        Written {
+            kind,
+            domain_id: None,
+            upserts: Vec::new(),
+            deleted,
+            added: 0,
+            cursor: CursorUpdate::Keep,
+        }
+    }
+
+    /// Writes the objects of `page` that are new or differ from `cache`.
+    async fn page(
+        &mut self,
+        cache: &ObjectCache,
+        writer: &mut ImportWriter,
+        page: Vec<DirectoryObject>,
+    ) -> Result<()> {
+        let (mut upserts, added) = new_or_changed(cache, page);
+        // In GUID order the primary key index is written front to back.
+        upserts.sort_unstable_by_key(|o| o.guid);
+        self.added += added;
+        self.upserts.extend(upserts.iter().map(CachedObject::new));
+        writer.upsert(upserts).await
+    }
+}
+
+/// The objects that are new or differ from `cache`, and how many of them are new.
 fn new_or_changed(
     cache: &ObjectCache,
     objects: Vec<DirectoryObject>,
-    mut each: impl FnMut(&DirectoryObject),
 ) -> (Vec<DirectoryObject>, u64) {
     let mut upserts = Vec::new();
     let mut added = 0u64;
     for object in objects {
-        each(&object);
         match cache.digest(&object.guid) {
             None => {
                 added += 1;
@@ -258,20 +289,27 @@ fn check_domain(directory: &Directory, domain: &str) -> Result<()> {
     ))
 }
 
-/// Refuses a read whose objects repeat a GUID or lack a name, naming each offender.
-fn check_objects(objects: &[DirectoryObject], field: &str) -> Result<()> {
+/// Refuses a page of a read whose objects repeat a GUID (of this page or of `seen`, the earlier
+/// pages' objects by position) or lack a name, naming each offender by its position in the read;
+/// `first` is the position of the page's first object. Adds the page's objects to `seen`.
+fn check_objects(
+    objects: &[DirectoryObject],
+    first: usize,
+    seen: &mut HashMap<ObjectGuid, usize>,
+) -> Result<()> {
     let mut errors = Vec::new();
-    let mut seen = std::collections::HashMap::with_capacity(objects.len());
     for (i, object) in objects.iter().enumerate() {
-        if let Some(first) = seen.insert(object.guid, i) {
+        let i = first + i;
+        if let Some(earlier) = seen.insert(object.guid, i) {
+            seen.insert(object.guid, earlier);
             errors.push(FieldError::new(
-                format!("{}[{}].guid", field, i),
-                format!("the same GUID as {}[{}]", field, first),
+                format!("objects[{}].guid", i),
+                format!("the same GUID as objects[{}]", earlier),
             ));
         }
         if object.name.trim().is_empty() {
             errors.push(FieldError::new(
-                format!("{}[{}].name", field, i),
+                format!("objects[{}].name", i),
                 "an object needs a name",
             ));
         }

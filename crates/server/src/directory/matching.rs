@@ -202,11 +202,16 @@ impl Planner<'_> {
                     return Ok(class);
                 };
                 let print = row_print(object.kind, sk, tk, rule);
-                if self.rows.insert(guid, print) != Some(print) {
+                let before = self.rows.insert(guid, print);
+                if before != Some(print) {
                     if let (Some(source), Some(target)) =
                         (side(object, self.source), side(t, self.target))
                     {
-                        self.write.delete_rows.push(guid);
+                        // A source with no row yet has none to remove first: a first run into
+                        // a growing table deletes nothing.
+                        if before.is_some() {
+                            self.write.delete_rows.push(guid);
+                        }
                         self.write.insert_rows.push((
                             TranslationEntry {
                                 kind: object.kind,
@@ -541,31 +546,40 @@ pub async fn run_pair(
         target,
         now,
     };
-    for (slot, guid) in touched.gone {
-        planner.gone(guid);
-        class[slot as usize] = Class::Absent;
-    }
-    let mut planned = Ok(());
-    for (slot, proposal) in touched.proposals {
-        let Some(object) = sources.at(slot) else {
-            continue;
-        };
-        let finding = profile::finalize(proposal, |t| index.claims(t));
-        let pairing = describe(profile, object, targets, finding);
-        match planner.one(object, &pairing, targets) {
-            Ok(c) => class[slot as usize] = c,
-            Err(e) => {
-                planned = Err(e);
-                break;
+    let mut rows_changed = 0u64;
+    let planned = async {
+        let mut writer = store
+            .begin_match(source, target, &stage(target), now)
+            .await?;
+        for (slot, guid) in touched.gone {
+            planner.gone(guid);
+            class[slot as usize] = Class::Absent;
+        }
+        for (slot, proposal) in touched.proposals {
+            let Some(object) = sources.at(slot) else {
+                continue;
+            };
+            let finding = profile::finalize(proposal, |t| index.claims(t));
+            let pairing = describe(profile, object, targets, finding);
+            class[slot as usize] = planner.one(object, &pairing, targets)?;
+            // Written in parts, so a run that rewrites a million rows never holds them all.
+            if planner.write.len() >= WRITE_PART {
+                let part = std::mem::take(&mut planner.write);
+                rows_changed += part.rows_changed();
+                writer.write(part).await?;
             }
         }
+        if full {
+            planner.only(|g| sources.get(g).is_some_and(|o| translatable(o.kind)));
+        }
+        let part = std::mem::take(&mut planner.write);
+        rows_changed += part.rows_changed();
+        writer.write(part).await?;
+        writer.finish(profile_text).await
     }
-    if full {
-        planner.only(|g| sources.get(g).is_some_and(|o| translatable(o.kind)));
-    }
-    let write = planner.write;
+    .await;
     let mut summary = MatchSummary {
-        rows_changed: (write.delete_rows.len() + write.insert_rows.len()) as u64,
+        rows_changed,
         ..MatchSummary::default()
     };
     for (slot, c) in class.iter().enumerate() {
@@ -576,15 +590,7 @@ pub async fn run_pair(
                 .unwrap_or_default()
         });
     }
-    let written = match planned {
-        Ok(()) => {
-            store
-                .write_match(source, target, &stage(target), profile_text, write, now)
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    match written {
+    match planned {
         Ok(generation) => {
             state.generation = generation;
             Ok(summary)
@@ -597,6 +603,9 @@ pub async fn run_pair(
         }
     }
 }
+
+/// Rows and messages a run writes at a time.
+const WRITE_PART: usize = 20_000;
 
 /// Matches `sources` to `targets` (users and groups only) under `profile`: one outcome per source,
 /// with a message for every source left unpaired.

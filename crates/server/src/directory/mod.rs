@@ -27,7 +27,7 @@ pub use matching::MatchSummary;
 pub use pairs::{
     explain_match, match_pair, match_users, pair_profile, set_pair_profile, translatable, what_if,
 };
-pub use source::{BoxFuture, Changes, DirectorySource, Snapshot};
+pub use source::{BoxFuture, Changes, DirectorySource, PagedSnapshot, Pages, Snapshot};
 
 use crate::{App, Result};
 

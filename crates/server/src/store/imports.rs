@@ -3,7 +3,6 @@
 //! on a SQLite file (see [`super::bulk`]).
 
 use std::path::Path;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use model::directory::DirectoryObject;
@@ -132,114 +131,36 @@ impl Store {
         &self,
         directory: DirectoryId,
         domain_id: Option<&str>,
-        upserts: Arc<Vec<DirectoryObject>>,
-        deleted: Arc<Vec<ObjectGuid>>,
+        upserts: Vec<DirectoryObject>,
+        deleted: Vec<ObjectGuid>,
         run: &ImportRun,
         cursor: &CursorUpdate,
     ) -> Result<i64> {
-        if let Some(path) = self.sqlite_file() {
-            let (domain_id, run, cursor) =
-                (domain_id.map(str::to_string), run.clone(), cursor.clone());
-            return tokio::task::spawn_blocking(move || {
-                apply_import_sqlite(
-                    &path,
-                    directory,
-                    domain_id.as_deref(),
-                    &upserts,
-                    &deleted,
-                    &run,
-                    &cursor,
-                )
-            })
-            .await
-            .map_err(|e| Error::Internal(format!("the import writer stopped: {}", e)))?;
-        }
-        let mut tx = self.pool().begin().await?;
-        let dir = directory.to_string();
-        for chunk in deleted.chunks(PARAMS_PER_BULK_STATEMENT - 1) {
-            let sql = delete_by_guid_sql("directory_objects", chunk.len());
-            let mut query = sqlx::query(&sql).bind(dir.clone());
-            for guid in chunk {
-                query = query.bind(guid.to_string());
+        let mut writer = self.begin_import(directory).await?;
+        writer.delete(deleted).await?;
+        writer.upsert(upserts).await?;
+        writer.finish(domain_id, run, cursor).await
+    }
+
+    /// Opens the transaction of one import of `directory`: pages of objects go in as they are
+    /// read, and [`ImportWriter::finish`] commits them with the run's record.
+    pub async fn begin_import(&self, directory: DirectoryId) -> Result<ImportWriter> {
+        let inner = match self.sqlite_file() {
+            Some(path) => {
+                let (steps, received) = tokio::sync::mpsc::channel(2);
+                let done = tokio::task::spawn_blocking(move || {
+                    write_import_sqlite(&path, directory, received)
+                });
+                Inner::Sqlite { steps, done }
             }
-            query.execute(&mut *tx).await?;
-            let sql = delete_by_guid_sql("object_messages", chunk.len());
-            let mut query = sqlx::query(&sql).bind(dir.clone());
-            for guid in chunk {
-                query = query.bind(guid.to_string());
-            }
-            query.execute(&mut *tx).await?;
-        }
-        let rows_per_statement = PARAMS_PER_BULK_STATEMENT / (OBJECT_COLUMN_COUNT + 1);
-        for chunk in upserts.chunks(rows_per_statement) {
-            let sql = upsert_objects_sql(chunk.len());
-            let mut query = sqlx::query(&sql);
-            for o in chunk {
-                query = query
-                    .bind(dir.clone())
-                    .bind(o.guid.to_string())
-                    .bind(o.kind.as_str())
-                    .bind(o.name.clone())
-                    .bind(o.sid.as_ref().map(|s| s.to_string()))
-                    .bind(o.upn.clone())
-                    .bind(o.sam_account_name.clone())
-                    .bind(o.mail.clone())
-                    .bind(o.employee_id.clone())
-                    .bind(o.operating_system.clone())
-                    .bind(o.dn.clone())
-                    .bind(o.given_name.clone())
-                    .bind(o.surname.clone())
-                    .bind(join_spaced(&o.sid_history))
-                    .bind(join_spaced(&o.members))
-                    .bind(o.device_id.clone())
-                    .bind(o.enabled.map(i64::from))
-                    .bind(o.digest() as i64)
-                    .bind(o.on_premises_sid.as_ref().map(|s| s.to_string()))
-                    .bind(o.immutable_id.clone());
-            }
-            query.execute(&mut *tx).await?;
-        }
-        let generation: i64 = sqlx::query_scalar(BUMP_GENERATION)
-            .bind(dir.clone())
-            .fetch_one(&mut *tx)
-            .await?;
-        if let Some(domain_id) = domain_id {
-            sqlx::query(SET_DOMAIN_ID)
-                .bind(domain_id)
-                .bind(dir.clone())
-                .execute(&mut *tx)
-                .await?;
-        }
-        match cursor {
-            CursorUpdate::Keep => {}
-            CursorUpdate::Set(text) => {
-                sqlx::query(SET_CURSOR)
-                    .bind(text.clone())
-                    .bind(dir.clone())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            CursorUpdate::Clear => {
-                sqlx::query(CLEAR_CURSOR)
-                    .bind(dir.clone())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        sqlx::query(INSERT_IMPORT_RUN)
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(run.directory.to_string())
-            .bind(run.kind.as_str())
-            .bind(to_ms(run.started_at))
-            .bind(run.duration_ms)
-            .bind(run.total)
-            .bind(run.added)
-            .bind(run.changed)
-            .bind(run.deleted)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(generation)
+            None => Inner::Postgres {
+                tx: self.pool().begin().await?,
+            },
+        };
+        Ok(ImportWriter {
+            dir: directory.to_string(),
+            inner,
+        })
     }
 
     /// The imports of `directory`, newest first.
@@ -276,74 +197,281 @@ impl Store {
     }
 }
 
-/// [`Store::apply_import`] on the SQLite file at `path`, through rusqlite: one prepared
-/// statement per table binds each value once (see [`super::bulk`]).
-fn apply_import_sqlite(
+/// One write of an import, in the order it is made.
+enum Step {
+    Delete(Vec<ObjectGuid>),
+    Upsert(Vec<DirectoryObject>),
+    Finish(Box<Finish>),
+}
+
+/// What an import writes last: the directory's domain id and cursor, and the run's record.
+struct Finish {
+    domain_id: Option<String>,
+    run: ImportRun,
+    cursor: CursorUpdate,
+}
+
+enum Inner {
+    /// A thread of its own holds the rusqlite transaction and takes the steps in order.
+    Sqlite {
+        steps: tokio::sync::mpsc::Sender<Step>,
+        done: tokio::task::JoinHandle<Result<i64>>,
+    },
+    Postgres {
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+    },
+}
+
+/// One import being written, in one transaction: deleted GUIDs and pages of new and changed
+/// objects as they come, then [`ImportWriter::finish`]. Dropped unfinished (an error part way
+/// through a read), it writes nothing.
+pub struct ImportWriter {
+    dir: String,
+    inner: Inner,
+}
+
+impl ImportWriter {
+    /// Removes the objects with these GUIDs (and their messages).
+    pub async fn delete(&mut self, guids: Vec<ObjectGuid>) -> Result<()> {
+        if guids.is_empty() {
+            return Ok(());
+        }
+        match &mut self.inner {
+            Inner::Sqlite { .. } => self.send(Step::Delete(guids)).await,
+            Inner::Postgres { tx } => {
+                for chunk in guids.chunks(PARAMS_PER_BULK_STATEMENT - 1) {
+                    for table in ["directory_objects", "object_messages"] {
+                        let sql = delete_by_guid_sql(table, chunk.len());
+                        let mut query = sqlx::query(&sql).bind(self.dir.clone());
+                        for guid in chunk {
+                            query = query.bind(guid.to_string());
+                        }
+                        query.execute(&mut **tx).await?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds these objects, or replaces the stored ones with their GUIDs.
+    pub async fn upsert(&mut self, objects: Vec<DirectoryObject>) -> Result<()> {
+        if objects.is_empty() {
+            return Ok(());
+        }
+        match &mut self.inner {
+            Inner::Sqlite { .. } => self.send(Step::Upsert(objects)).await,
+            Inner::Postgres { tx } => {
+                let rows_per_statement = PARAMS_PER_BULK_STATEMENT / (OBJECT_COLUMN_COUNT + 1);
+                for chunk in objects.chunks(rows_per_statement) {
+                    let sql = upsert_objects_sql(chunk.len());
+                    let mut query = sqlx::query(&sql);
+                    for o in chunk {
+                        query = query
+                            .bind(self.dir.clone())
+                            .bind(o.guid.to_string())
+                            .bind(o.kind.as_str())
+                            .bind(o.name.clone())
+                            .bind(o.sid.as_ref().map(|s| s.to_string()))
+                            .bind(o.upn.clone())
+                            .bind(o.sam_account_name.clone())
+                            .bind(o.mail.clone())
+                            .bind(o.employee_id.clone())
+                            .bind(o.operating_system.clone())
+                            .bind(o.dn.clone())
+                            .bind(o.given_name.clone())
+                            .bind(o.surname.clone())
+                            .bind(join_spaced(&o.sid_history))
+                            .bind(join_spaced(&o.members))
+                            .bind(o.device_id.clone())
+                            .bind(o.enabled.map(i64::from))
+                            .bind(o.digest() as i64)
+                            .bind(o.on_premises_sid.as_ref().map(|s| s.to_string()))
+                            .bind(o.immutable_id.clone());
+                    }
+                    query.execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Bumps the directory's generation, stores its domain id (when given) and `cursor`, records
+    /// `run` and commits; returns the new generation.
+    pub async fn finish(
+        self,
+        domain_id: Option<&str>,
+        run: &ImportRun,
+        cursor: &CursorUpdate,
+    ) -> Result<i64> {
+        let finish = Finish {
+            domain_id: domain_id.map(str::to_string),
+            run: run.clone(),
+            cursor: cursor.clone(),
+        };
+        match self.inner {
+            Inner::Sqlite { steps, mut done } => {
+                // When the writer has stopped, the send fails and its outcome says why.
+                let _ = steps.send(Step::Finish(Box::new(finish))).await;
+                drop(steps);
+                joined(&mut done).await
+            }
+            Inner::Postgres { mut tx } => {
+                let generation = finish_postgres(&mut tx, &self.dir, &finish).await?;
+                tx.commit().await?;
+                Ok(generation)
+            }
+        }
+    }
+
+    /// Hands `step` to the SQLite writer; when it has stopped, its error.
+    async fn send(&mut self, step: Step) -> Result<()> {
+        let Inner::Sqlite { steps, done } = &mut self.inner else {
+            return Err(Error::Internal("not a SQLite import".into()));
+        };
+        if steps.send(step).await.is_ok() {
+            return Ok(());
+        }
+        match joined(done).await {
+            Err(e) => Err(e),
+            Ok(_) => Err(Error::Internal("the import writer stopped early".into())),
+        }
+    }
+}
+
+/// The outcome of the SQLite writer's thread.
+async fn joined(done: &mut tokio::task::JoinHandle<Result<i64>>) -> Result<i64> {
+    done.await
+        .map_err(|e| Error::Internal(format!("the import writer stopped: {}", e)))?
+}
+
+async fn finish_postgres(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    dir: &str,
+    finish: &Finish,
+) -> Result<i64> {
+    let generation: i64 = sqlx::query_scalar(BUMP_GENERATION)
+        .bind(dir.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+    if let Some(domain_id) = &finish.domain_id {
+        sqlx::query(SET_DOMAIN_ID)
+            .bind(domain_id.clone())
+            .bind(dir.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    match &finish.cursor {
+        CursorUpdate::Keep => {}
+        CursorUpdate::Set(text) => {
+            sqlx::query(SET_CURSOR)
+                .bind(text.clone())
+                .bind(dir.to_string())
+                .execute(&mut **tx)
+                .await?;
+        }
+        CursorUpdate::Clear => {
+            sqlx::query(CLEAR_CURSOR)
+                .bind(dir.to_string())
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    let run = &finish.run;
+    sqlx::query(INSERT_IMPORT_RUN)
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(run.directory.to_string())
+        .bind(run.kind.as_str())
+        .bind(to_ms(run.started_at))
+        .bind(run.duration_ms)
+        .bind(run.total)
+        .bind(run.added)
+        .bind(run.changed)
+        .bind(run.deleted)
+        .execute(&mut **tx)
+        .await?;
+    Ok(generation)
+}
+
+/// The SQLite writer of one import, on the file at `path`, through rusqlite: takes the steps in
+/// order, each statement prepared once (see [`super::bulk`]); rolls back when the steps end
+/// without a finish.
+fn write_import_sqlite(
     path: &Path,
     directory: DirectoryId,
-    domain_id: Option<&str>,
-    upserts: &[DirectoryObject],
-    deleted: &[ObjectGuid],
-    run: &ImportRun,
-    cursor: &CursorUpdate,
+    mut steps: tokio::sync::mpsc::Receiver<Step>,
 ) -> Result<i64> {
     let mut conn = bulk::open(path)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(bulk::failed)?;
     let dir = directory.to_string();
-    {
-        let mut delete_object = tx
-            .prepare(&delete_by_guid_sql("directory_objects", 1))
-            .map_err(bulk::failed)?;
-        let mut delete_messages = tx
-            .prepare(&delete_by_guid_sql("object_messages", 1))
-            .map_err(bulk::failed)?;
-        for guid in deleted {
-            let guid = guid.to_string();
-            delete_object
-                .execute(params![dir, guid])
-                .map_err(bulk::failed)?;
-            delete_messages
-                .execute(params![dir, guid])
-                .map_err(bulk::failed)?;
+    let finish = loop {
+        match steps.blocking_recv() {
+            None => {
+                return Err(Error::Internal(
+                    "the import ended before it was finished; nothing was written".into(),
+                ))
+            }
+            Some(Step::Delete(guids)) => {
+                let mut delete_object = tx
+                    .prepare_cached(&delete_by_guid_sql("directory_objects", 1))
+                    .map_err(bulk::failed)?;
+                let mut delete_messages = tx
+                    .prepare_cached(&delete_by_guid_sql("object_messages", 1))
+                    .map_err(bulk::failed)?;
+                for guid in guids {
+                    let guid = guid.to_string();
+                    delete_object
+                        .execute(params![dir, guid])
+                        .map_err(bulk::failed)?;
+                    delete_messages
+                        .execute(params![dir, guid])
+                        .map_err(bulk::failed)?;
+                }
+            }
+            Some(Step::Upsert(objects)) => {
+                let mut upsert = tx
+                    .prepare_cached(&upsert_objects_sql(1))
+                    .map_err(bulk::failed)?;
+                for o in objects {
+                    upsert
+                        .execute(params![
+                            dir,
+                            o.guid.to_string(),
+                            o.kind.as_str(),
+                            o.name,
+                            o.sid.as_ref().map(|s| s.to_string()),
+                            o.upn,
+                            o.sam_account_name,
+                            o.mail,
+                            o.employee_id,
+                            o.operating_system,
+                            o.dn,
+                            o.given_name,
+                            o.surname,
+                            join_spaced(&o.sid_history),
+                            join_spaced(&o.members),
+                            o.device_id,
+                            o.enabled.map(i64::from),
+                            o.digest() as i64,
+                            o.on_premises_sid.as_ref().map(|s| s.to_string()),
+                            o.immutable_id,
+                        ])
+                        .map_err(bulk::failed)?;
+                }
+            }
+            Some(Step::Finish(finish)) => break finish,
         }
-        let mut upsert = tx.prepare(&upsert_objects_sql(1)).map_err(bulk::failed)?;
-        for o in upserts {
-            upsert
-                .execute(params![
-                    dir,
-                    o.guid.to_string(),
-                    o.kind.as_str(),
-                    o.name,
-                    o.sid.as_ref().map(|s| s.to_string()),
-                    o.upn,
-                    o.sam_account_name,
-                    o.mail,
-                    o.employee_id,
-                    o.operating_system,
-                    o.dn,
-                    o.given_name,
-                    o.surname,
-                    join_spaced(&o.sid_history),
-                    join_spaced(&o.members),
-                    o.device_id,
-                    o.enabled.map(i64::from),
-                    o.digest() as i64,
-                    o.on_premises_sid.as_ref().map(|s| s.to_string()),
-                    o.immutable_id,
-                ])
-                .map_err(bulk::failed)?;
-        }
-    }
+    };
     let generation: i64 = tx
         .query_row(BUMP_GENERATION, params![dir], |row| row.get(0))
         .map_err(bulk::failed)?;
-    if let Some(domain_id) = domain_id {
+    if let Some(domain_id) = &finish.domain_id {
         tx.execute(SET_DOMAIN_ID, params![domain_id, dir])
             .map_err(bulk::failed)?;
     }
-    match cursor {
+    match &finish.cursor {
         CursorUpdate::Keep => {}
         CursorUpdate::Set(text) => {
             tx.execute(SET_CURSOR, params![text, dir])
@@ -354,6 +482,7 @@ fn apply_import_sqlite(
                 .map_err(bulk::failed)?;
         }
     }
+    let run = &finish.run;
     tx.execute(
         INSERT_IMPORT_RUN,
         params![

@@ -8,16 +8,14 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use std::path::Path;
-
-use rusqlite::{params, TransactionBehavior};
-
-use super::directories::{join_spaced, split_spaced};
+use super::directories::split_spaced;
 use super::{
-    bulk, from_ms, parse_text, placeholders, row_placeholders, to_ms, Store,
-    PARAMS_PER_BULK_STATEMENT, ROWS_PER_STATEMENT,
+    from_ms, parse_text, placeholders, row_placeholders, to_ms, Store, ROWS_PER_STATEMENT,
 };
 use crate::{Error, Result};
+
+mod writer;
+pub use writer::MatchWriter;
 
 pub(super) const COLUMNS: &str =
     "kind, source_directory, source_guid, source_sid, source_upn, source_name, \
@@ -201,6 +199,26 @@ pub struct MatchWrite {
     pub delete_messages: Vec<ObjectGuid>,
 }
 
+impl MatchWrite {
+    /// Rows and messages to write or remove.
+    pub fn len(&self) -> usize {
+        self.delete_rows.len()
+            + self.insert_rows.len()
+            + self.upsert_messages.len()
+            + self.delete_messages.len()
+    }
+
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Translation rows written or removed.
+    pub fn rows_changed(&self) -> u64 {
+        (self.delete_rows.len() + self.insert_rows.len()) as u64
+    }
+}
+
 /// A row read with its `rule` column: the entry and the rule that matched it.
 fn entry_with_rule(row: &AnyRow) -> Result<(TranslationEntry, String)> {
     let rule: Option<String> = row.try_get("rule")?;
@@ -335,111 +353,9 @@ impl Store {
         write: MatchWrite,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        if let Some(path) = self.sqlite_file() {
-            let (stage, profile) = (stage.to_string(), profile.to_string());
-            return tokio::task::spawn_blocking(move || {
-                write_match_sqlite(&path, source, target, &stage, &profile, &write, now)
-            })
-            .await
-            .map_err(|e| Error::Internal(format!("the match writer stopped: {}", e)))?;
-        }
-        let mut tx = self.pool().begin().await?;
-        let (src, dst) = (source.to_string(), target.to_string());
-        let per = PARAMS_PER_BULK_STATEMENT - 2;
-        for chunk in write.delete_rows.chunks(per) {
-            for sql in [
-                delete_translations_sql(chunk.len()),
-                delete_translation_sids_sql(chunk.len()),
-            ] {
-                let mut query = sqlx::query(&sql).bind(src.clone()).bind(dst.clone());
-                for guid in chunk {
-                    query = query.bind(guid.to_string());
-                }
-                query.execute(&mut *tx).await?;
-            }
-        }
-        let sids: Vec<(String, String)> = write
-            .insert_rows
-            .iter()
-            .flat_map(|(e, _)| {
-                let guid = e.source.guid.to_string();
-                e.source
-                    .sids()
-                    .into_iter()
-                    .map(move |sid| (sid.to_string(), guid.clone()))
-            })
-            .collect();
-        for chunk in sids.chunks(PARAMS_PER_BULK_STATEMENT / 4) {
-            let sql = insert_translation_sids_sql(chunk.len());
-            let mut query = sqlx::query(&sql);
-            for (sid, guid) in chunk {
-                query = query
-                    .bind(dst.clone())
-                    .bind(sid.clone())
-                    .bind(src.clone())
-                    .bind(guid.clone());
-            }
-            query.execute(&mut *tx).await?;
-        }
-        for chunk in write
-            .insert_rows
-            .chunks(PARAMS_PER_BULK_STATEMENT / (COLUMN_COUNT + 2))
-        {
-            let sql = insert_translations_sql(chunk.len());
-            let mut query = sqlx::query(&sql);
-            for (e, rule) in chunk {
-                query = query
-                    .bind(e.kind.as_str())
-                    .bind(e.source.directory.to_string())
-                    .bind(e.source.guid.to_string())
-                    .bind(e.source.sid.to_string())
-                    .bind(e.source.upn.clone())
-                    .bind(e.source.name.clone())
-                    .bind(e.target.directory.to_string())
-                    .bind(e.target.guid.to_string())
-                    .bind(e.target.sid.to_string())
-                    .bind(e.target.upn.clone())
-                    .bind(e.target.name.clone())
-                    .bind(sid_text(&e.source.on_premises_sid))
-                    .bind(join_spaced(&e.source.sid_history))
-                    .bind(sid_text(&e.target.on_premises_sid))
-                    .bind(join_spaced(&e.target.sid_history))
-                    .bind(to_ms(now))
-                    .bind(rule.clone());
-            }
-            query.execute(&mut *tx).await?;
-        }
-        for chunk in write.delete_messages.chunks(per) {
-            let sql = delete_messages_sql(chunk.len());
-            let mut query = sqlx::query(&sql).bind(src.clone()).bind(stage);
-            for guid in chunk {
-                query = query.bind(guid.to_string());
-            }
-            query.execute(&mut *tx).await?;
-        }
-        for chunk in write.upsert_messages.chunks(PARAMS_PER_BULK_STATEMENT / 6) {
-            let sql = upsert_messages_sql(chunk.len());
-            let mut query = sqlx::query(&sql);
-            for m in chunk {
-                query = query
-                    .bind(src.clone())
-                    .bind(m.guid.to_string())
-                    .bind(stage)
-                    .bind(to_ms(m.at))
-                    .bind(m.level.as_str())
-                    .bind(m.message.clone());
-            }
-            query.execute(&mut *tx).await?;
-        }
-        let generation: i64 = sqlx::query_scalar(UPSERT_MATCH_PAIR)
-            .bind(src)
-            .bind(dst)
-            .bind(profile)
-            .bind(to_ms(now))
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(generation)
+        let mut writer = self.begin_match(source, target, stage, now).await?;
+        writer.write(write).await?;
+        writer.finish(profile).await
     }
 
     /// Translation entries, optionally only those whose names, UPNs or SIDs contain `search`
@@ -573,101 +489,4 @@ impl Store {
         .await?;
         rows.iter().map(entry_with_rule).collect()
     }
-}
-
-/// [`Store::write_match`] on the SQLite file at `path`, through rusqlite (see [`super::bulk`]).
-fn write_match_sqlite(
-    path: &Path,
-    source: DirectoryId,
-    target: DirectoryId,
-    stage: &str,
-    profile: &str,
-    write: &MatchWrite,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<i64> {
-    let mut conn = bulk::open(path)?;
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(bulk::failed)?;
-    let (src, dst) = (source.to_string(), target.to_string());
-    {
-        let mut delete_row = tx
-            .prepare(&delete_translations_sql(1))
-            .map_err(bulk::failed)?;
-        let mut delete_sids = tx
-            .prepare(&delete_translation_sids_sql(1))
-            .map_err(bulk::failed)?;
-        for guid in &write.delete_rows {
-            let guid = guid.to_string();
-            delete_row
-                .execute(params![src, dst, guid])
-                .map_err(bulk::failed)?;
-            delete_sids
-                .execute(params![src, dst, guid])
-                .map_err(bulk::failed)?;
-        }
-        let mut insert_sid = tx
-            .prepare(&insert_translation_sids_sql(1))
-            .map_err(bulk::failed)?;
-        let mut insert_row = tx
-            .prepare(&insert_translations_sql(1))
-            .map_err(bulk::failed)?;
-        for (e, rule) in &write.insert_rows {
-            let guid = e.source.guid.to_string();
-            for sid in e.source.sids() {
-                insert_sid
-                    .execute(params![dst, sid.to_string(), src, guid])
-                    .map_err(bulk::failed)?;
-            }
-            insert_row
-                .execute(params![
-                    e.kind.as_str(),
-                    src,
-                    e.source.guid.to_string(),
-                    e.source.sid.to_string(),
-                    e.source.upn,
-                    e.source.name,
-                    dst,
-                    e.target.guid.to_string(),
-                    e.target.sid.to_string(),
-                    e.target.upn,
-                    e.target.name,
-                    sid_text(&e.source.on_premises_sid),
-                    join_spaced(&e.source.sid_history),
-                    sid_text(&e.target.on_premises_sid),
-                    join_spaced(&e.target.sid_history),
-                    to_ms(now),
-                    rule,
-                ])
-                .map_err(bulk::failed)?;
-        }
-        let mut delete_message = tx.prepare(&delete_messages_sql(1)).map_err(bulk::failed)?;
-        for guid in &write.delete_messages {
-            delete_message
-                .execute(params![src, stage, guid.to_string()])
-                .map_err(bulk::failed)?;
-        }
-        let mut upsert_message = tx.prepare(&upsert_messages_sql(1)).map_err(bulk::failed)?;
-        for m in &write.upsert_messages {
-            upsert_message
-                .execute(params![
-                    src,
-                    m.guid.to_string(),
-                    stage,
-                    to_ms(m.at),
-                    m.level.as_str(),
-                    m.message
-                ])
-                .map_err(bulk::failed)?;
-        }
-    }
-    let generation: i64 = tx
-        .query_row(
-            UPSERT_MATCH_PAIR,
-            params![src, dst, profile, to_ms(now)],
-            |row| row.get(0),
-        )
-        .map_err(bulk::failed)?;
-    tx.commit().map_err(bulk::failed)?;
-    Ok(generation)
 }

@@ -542,3 +542,176 @@ async fn the_single_object_report_shows_translations_profiles_and_the_target_obj
         .await;
     assert_eq!(missing.status, 404);
 }
+
+/// A source whose full read comes in pages, the last page possibly failing part way.
+struct Paged {
+    pages: Vec<Vec<DirectoryObject>>,
+    fail_after: Option<usize>,
+}
+
+/// The pages of one read of [`Paged`].
+struct PagesOf {
+    pages: std::vec::IntoIter<Vec<DirectoryObject>>,
+    left_before_failure: Option<usize>,
+}
+
+impl server::directory::Pages for PagesOf {
+    fn next_page(&mut self) -> BoxFuture<'_, server::Result<Option<Vec<DirectoryObject>>>> {
+        let next = match self.left_before_failure.as_mut() {
+            Some(0) => Err(server::Error::Internal("the DC went away".into())),
+            Some(n) => {
+                *n -= 1;
+                Ok(self.pages.next())
+            }
+            None => Ok(self.pages.next()),
+        };
+        Box::pin(async move { next })
+    }
+
+    fn cursor(&mut self) -> Option<String> {
+        Some("after-paged-read".into())
+    }
+}
+
+impl DirectorySource for Paged {
+    fn read(&self) -> BoxFuture<'_, server::Result<Snapshot>> {
+        Box::pin(async move { Err(server::Error::Internal("read in pages only".into())) })
+    }
+
+    fn read_pages(&self) -> BoxFuture<'_, server::Result<server::directory::PagedSnapshot<'_>>> {
+        Box::pin(async move {
+            Ok(server::directory::PagedSnapshot {
+                domain: "contoso.test".into(),
+                domain_id: Some("S-1-5-21-7-7-7".into()),
+                pages: Box::new(PagesOf {
+                    pages: self.pages.clone().into_iter(),
+                    left_before_failure: self.fail_after,
+                }),
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_read_in_pages_imports_like_a_whole_one_and_a_failed_or_bad_page_writes_nothing() {
+    let t = TestApp::new().await;
+    let (s, _) = pair(&t).await;
+    let ada = user("Ada", "ada", "ada@contoso.test", "S-1-5-21-7-7-7-1001");
+    let bob = user("Bob", "bob", "bob@contoso.test", "S-1-5-21-7-7-7-1002");
+    let cy = user("Cy", "cy", "cy@contoso.test", "S-1-5-21-7-7-7-1003");
+    let ws = object(
+        ObjectKind::Computer,
+        "WS-1",
+        "ws-1$",
+        Some("S-1-5-21-7-7-7-1004"),
+    );
+    let source = Paged {
+        pages: vec![
+            vec![ada.clone(), bob.clone()],
+            vec![cy.clone()],
+            vec![ws.clone()],
+        ],
+        fail_after: None,
+    };
+    let first = server::directory::import(&t.app, s, &source)
+        .await
+        .expect("paged import");
+    assert_eq!(
+        (first.total, first.added, first.users, first.computers),
+        (4, 4, 3, 1)
+    );
+    assert_eq!(
+        t.app
+            .store
+            .directory_cursor(s)
+            .await
+            .expect("cursor")
+            .as_deref(),
+        Some("after-paged-read")
+    );
+
+    // Bob renamed, Cy gone, Dee new: only those are written.
+    let mut bob2 = bob.clone();
+    bob2.name = "Bob Renamed".into();
+    let dee = user("Dee", "dee", "dee@contoso.test", "S-1-5-21-7-7-7-1005");
+    let second_pages = vec![
+        vec![ada.clone()],
+        vec![bob2.clone(), dee.clone()],
+        vec![ws.clone()],
+    ];
+    let second = server::directory::import(
+        &t.app,
+        s,
+        &Paged {
+            pages: second_pages.clone(),
+            fail_after: None,
+        },
+    )
+    .await
+    .expect("second paged import");
+    assert_eq!(
+        (second.total, second.added, second.changed, second.deleted),
+        (4, 1, 1, 1)
+    );
+    let stored = |objects: Vec<DirectoryObject>| {
+        let mut names: Vec<String> = objects.into_iter().map(|o| o.name).collect();
+        names.sort();
+        names
+    };
+    let after_second = stored(t.app.store.objects(s, None).await.expect("objects"));
+    assert_eq!(after_second, ["Ada", "Bob Renamed", "Dee", "WS-1"]);
+
+    // The read fails after its first page: nothing of it is kept, not even that page's change.
+    let mut ada2 = ada.clone();
+    ada2.name = "Ada Changed".into();
+    let failed = server::directory::import(
+        &t.app,
+        s,
+        &Paged {
+            pages: vec![vec![ada2.clone()], vec![bob2.clone()]],
+            fail_after: Some(1),
+        },
+    )
+    .await;
+    assert!(
+        failed.is_err(),
+        "a read that fails part way fails the import"
+    );
+    // A GUID on two pages is refused, named by its place in the whole read.
+    let repeated = server::directory::import(
+        &t.app,
+        s,
+        &Paged {
+            pages: vec![
+                vec![ada2.clone(), bob2.clone()],
+                vec![dee.clone(), ada2.clone()],
+            ],
+            fail_after: None,
+        },
+    )
+    .await;
+    match repeated {
+        Err(server::Error::Invalid(errors)) => {
+            assert_eq!(errors[0].field, "objects[3].guid", "{:?}", errors);
+            assert!(errors[0].message.contains("objects[0]"), "{:?}", errors);
+        }
+        other => panic!("a repeated GUID across pages: {:?}", other.map(|s| s.total)),
+    }
+    assert_eq!(
+        stored(t.app.store.objects(s, None).await.expect("objects")),
+        after_second
+    );
+    assert_eq!(t.app.store.import_runs(s).await.expect("runs").len(), 2);
+    // The cache was left as the store is: the same read again changes nothing.
+    let again = server::directory::import(
+        &t.app,
+        s,
+        &Paged {
+            pages: second_pages,
+            fail_after: None,
+        },
+    )
+    .await
+    .expect("the same read again");
+    assert_eq!((again.added, again.changed, again.deleted), (0, 0, 0));
+}

@@ -9,6 +9,7 @@ mod client;
 pub(crate) use client::error_text;
 mod delta;
 mod object;
+mod pages;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -171,12 +172,12 @@ pub struct GraphSnapshot {
 
 impl GraphSnapshot {
     /// The shared form an import stores.
-    pub fn to_snapshot(&self) -> Snapshot {
+    pub fn into_snapshot(self) -> Snapshot {
         Snapshot {
-            domain: self.domain.clone(),
-            domain_id: Some(self.tenant_id.clone()),
-            objects: self.objects.clone(),
             cursor: serde_json::to_string(&self.cursor).ok(),
+            domain: self.domain,
+            domain_id: Some(self.tenant_id),
+            objects: self.objects,
         }
     }
 }
@@ -297,41 +298,50 @@ impl GraphSource {
         // A server that links a page to itself would otherwise keep an import busy forever.
         let mut seen = std::collections::HashSet::new();
         loop {
-            if !seen.insert(next.clone()) {
-                return Err(Error::upstream(
-                    Upstream::GRAPH,
-                    "graph_url",
-                    format!(
-                        "GET {} linked back to a page already read",
-                        client::without_query(&next)
-                    ),
-                ));
-            }
-            let page = self.get_json(&next, prefer_page_size).await?;
-            for object in page
-                .get("value")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            let page = self.fetch_page(&next, prefer_page_size, &mut seen).await?;
+            for object in page.values() {
                 each(object);
             }
-            let link = |name: &str| page.get(name).and_then(Value::as_str).map(str::to_string);
-            match link("@odata.nextLink") {
+            match page.link("@odata.nextLink") {
                 Some(link) => next = link,
-                None => return Ok(link("@odata.deltaLink")),
+                None => return Ok(page.link("@odata.deltaLink")),
             }
         }
     }
 
-    /// Reads every object of `kind` with `$select` and `$top`.
-    async fn read_collection(&self, kind: GraphKind) -> Result<Vec<DirectoryObject>> {
-        let url = self.url(&format!(
+    /// GETs `url`, one page of a collection, refusing a link back to a page in `seen`.
+    async fn fetch_page(
+        &self,
+        url: &str,
+        prefer_page_size: Option<u32>,
+        seen: &mut std::collections::HashSet<String>,
+    ) -> Result<GraphPage> {
+        if !seen.insert(url.to_string()) {
+            return Err(Error::upstream(
+                Upstream::GRAPH,
+                "graph_url",
+                format!(
+                    "GET {} linked back to a page already read",
+                    client::without_query(url)
+                ),
+            ));
+        }
+        Ok(GraphPage(self.get_json(url, prefer_page_size).await?))
+    }
+
+    /// `{graph}/{kind}?$select=…&$top=…`: the first page of a full read of `kind`.
+    fn collection_url(&self, kind: GraphKind) -> String {
+        self.url(&format!(
             "{}?$select={}&$top={}",
             kind.path(),
             kind.select(),
             self.config.page_size
-        ));
+        ))
+    }
+
+    /// Reads every object of `kind` with `$select` and `$top`.
+    async fn read_collection(&self, kind: GraphKind) -> Result<Vec<DirectoryObject>> {
+        let url = self.collection_url(kind);
         let mut objects = Vec::new();
         self.read_pages(url, None, |value| {
             if let Some(object) = object::decode(kind, value) {
@@ -359,9 +369,41 @@ impl GraphSource {
     }
 }
 
+/// One page of a Graph collection as read.
+struct GraphPage(Value);
+
+impl GraphPage {
+    /// The objects of the page.
+    fn values(&self) -> impl Iterator<Item = &Value> {
+        self.0
+            .get("value")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+    }
+
+    /// The link called `name` (`@odata.nextLink`, `@odata.deltaLink`), if the page has one.
+    fn link(&self, name: &str) -> Option<String> {
+        self.0.get(name).and_then(Value::as_str).map(str::to_string)
+    }
+}
+
 impl DirectorySource for GraphSource {
     fn read(&self) -> BoxFuture<'_, Result<Snapshot>> {
-        Box::pin(async move { Ok(self.read_full().await?.to_snapshot()) })
+        Box::pin(async move { Ok(self.read_full().await?.into_snapshot()) })
+    }
+
+    fn read_pages(&self) -> BoxFuture<'_, Result<super::PagedSnapshot<'_>>> {
+        Box::pin(async move {
+            let (tenant_id, domain) = self.organization().await?;
+            // Links taken before the read, as `read_full` takes them.
+            let cursor = self.latest_cursor().await;
+            Ok(super::PagedSnapshot {
+                domain,
+                domain_id: Some(tenant_id),
+                pages: Box::new(pages::GraphPages::new(self, cursor)),
+            })
+        })
     }
 
     fn read_changes<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<Option<Changes>>> {

@@ -87,8 +87,12 @@ BEGIN
         UPDATE batch_devices SET computer_name = NEW.name, name_key = LOWER(NEW.name)
         WHERE directory = NEW.directory AND computer = NEW.guid;
     END IF;
+    -- Only a directory some batch is assigned to has rows to add. Asked first, so the import
+    -- of a directory no batch uses yet never runs the view: its plan, cached for the session
+    -- while the table still looked empty, scanned every computer for each one inserted.
     IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.kind = 'Computer'
-        AND (TG_OP = 'INSERT' OR OLD.kind <> 'Computer') THEN
+        AND (TG_OP = 'INSERT' OR OLD.kind <> 'Computer')
+        AND EXISTS (SELECT 1 FROM batch_assignments WHERE directory = NEW.directory) THEN
         INSERT INTO batch_devices SELECT * FROM batch_device_rows
         WHERE directory = NEW.directory AND computer = NEW.guid;
     END IF;

@@ -1,0 +1,356 @@
+//! Writing a match run: its rows and messages in parts as they are planned, into one transaction
+//! that commits with the pair's new generation, so a run of a million sources never holds all
+//! of its rows at once. Through sqlx on PostgreSQL, through rusqlite on a SQLite file (see
+//! [`super::super::bulk`]).
+
+use chrono::{DateTime, Utc};
+use model::ids::DirectoryId;
+use rusqlite::{params, TransactionBehavior};
+
+use super::super::directories::join_spaced;
+use super::super::{bulk, to_ms, Store, PARAMS_PER_BULK_STATEMENT};
+use super::{
+    delete_messages_sql, delete_translation_sids_sql, delete_translations_sql,
+    insert_translation_sids_sql, insert_translations_sql, sid_text, upsert_messages_sql,
+    MatchWrite, COLUMN_COUNT, UPSERT_MATCH_PAIR,
+};
+use crate::{Error, Result};
+
+/// One part of a run, in the order it is written.
+enum Step {
+    Write(Box<MatchWrite>),
+    Finish(String),
+}
+
+enum Inner {
+    /// A thread of its own holds the rusqlite transaction and takes the steps in order.
+    Sqlite {
+        steps: tokio::sync::mpsc::Sender<Step>,
+        done: tokio::task::JoinHandle<Result<i64>>,
+    },
+    Postgres {
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+    },
+}
+
+/// One match run of a pair being written, in one transaction: parts of its [`MatchWrite`] as they
+/// are planned, then [`MatchWriter::finish`]. Dropped unfinished, it writes nothing.
+pub struct MatchWriter {
+    src: String,
+    dst: String,
+    stage: String,
+    now: DateTime<Utc>,
+    inner: Inner,
+}
+
+/// What every part of one run writes with.
+struct Pair<'a> {
+    src: &'a str,
+    dst: &'a str,
+    stage: &'a str,
+    now: DateTime<Utc>,
+}
+
+impl Store {
+    /// Opens the transaction of one match run from `source` into `target`; its messages go to
+    /// `stage`, stamped `now`.
+    pub async fn begin_match(
+        &self,
+        source: DirectoryId,
+        target: DirectoryId,
+        stage: &str,
+        now: DateTime<Utc>,
+    ) -> Result<MatchWriter> {
+        let (src, dst, stage) = (source.to_string(), target.to_string(), stage.to_string());
+        let inner = match self.sqlite_file() {
+            Some(path) => {
+                let (steps, received) = tokio::sync::mpsc::channel(2);
+                let pair = (src.clone(), dst.clone(), stage.clone());
+                let done = tokio::task::spawn_blocking(move || {
+                    let mut conn = bulk::open(&path)?;
+                    let pair = Pair {
+                        src: &pair.0,
+                        dst: &pair.1,
+                        stage: &pair.2,
+                        now,
+                    };
+                    write_sqlite(&mut conn, &pair, received)
+                });
+                Inner::Sqlite { steps, done }
+            }
+            None => Inner::Postgres {
+                tx: self.pool().begin().await?,
+            },
+        };
+        Ok(MatchWriter {
+            src,
+            dst,
+            stage,
+            now,
+            inner,
+        })
+    }
+}
+
+impl MatchWriter {
+    /// Writes one part of the run: its deletions first, then its rows and messages.
+    pub async fn write(&mut self, write: MatchWrite) -> Result<()> {
+        let pair = Pair {
+            src: &self.src,
+            dst: &self.dst,
+            stage: &self.stage,
+            now: self.now,
+        };
+        match &mut self.inner {
+            Inner::Sqlite { steps, done } => {
+                if steps.send(Step::Write(Box::new(write))).await.is_ok() {
+                    return Ok(());
+                }
+                joined(done).await?;
+                Err(Error::Internal("the match writer stopped early".into()))
+            }
+            Inner::Postgres { tx } => write_postgres(tx, &pair, &write).await,
+        }
+    }
+
+    /// Bumps the pair's generation, stores `profile` as the one it matched with, and commits;
+    /// returns the new generation.
+    pub async fn finish(self, profile: &str) -> Result<i64> {
+        match self.inner {
+            Inner::Sqlite { steps, mut done } => {
+                // When the writer has stopped, the send fails and its outcome says why.
+                let _ = steps.send(Step::Finish(profile.to_string())).await;
+                drop(steps);
+                joined(&mut done).await
+            }
+            Inner::Postgres { mut tx } => {
+                let generation: i64 = sqlx::query_scalar(UPSERT_MATCH_PAIR)
+                    .bind(self.src)
+                    .bind(self.dst)
+                    .bind(profile.to_string())
+                    .bind(to_ms(self.now))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(generation)
+            }
+        }
+    }
+}
+
+/// The outcome of the SQLite writer's thread.
+async fn joined(done: &mut tokio::task::JoinHandle<Result<i64>>) -> Result<i64> {
+    done.await
+        .map_err(|e| Error::Internal(format!("the match writer stopped: {}", e)))?
+}
+
+async fn write_postgres(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    pair: &Pair<'_>,
+    write: &MatchWrite,
+) -> Result<()> {
+    let (src, dst) = (pair.src.to_string(), pair.dst.to_string());
+    let per = PARAMS_PER_BULK_STATEMENT - 2;
+    for chunk in write.delete_rows.chunks(per) {
+        for sql in [
+            delete_translations_sql(chunk.len()),
+            delete_translation_sids_sql(chunk.len()),
+        ] {
+            let mut query = sqlx::query(&sql).bind(src.clone()).bind(dst.clone());
+            for guid in chunk {
+                query = query.bind(guid.to_string());
+            }
+            query.execute(&mut **tx).await?;
+        }
+    }
+    let sids: Vec<(String, String)> = write
+        .insert_rows
+        .iter()
+        .flat_map(|(e, _)| {
+            let guid = e.source.guid.to_string();
+            e.source
+                .sids()
+                .into_iter()
+                .map(move |sid| (sid.to_string(), guid.clone()))
+        })
+        .collect();
+    for chunk in sids.chunks(PARAMS_PER_BULK_STATEMENT / 4) {
+        let sql = insert_translation_sids_sql(chunk.len());
+        let mut query = sqlx::query(&sql);
+        for (sid, guid) in chunk {
+            query = query
+                .bind(dst.clone())
+                .bind(sid.clone())
+                .bind(src.clone())
+                .bind(guid.clone());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    for chunk in write
+        .insert_rows
+        .chunks(PARAMS_PER_BULK_STATEMENT / (COLUMN_COUNT + 2))
+    {
+        let sql = insert_translations_sql(chunk.len());
+        let mut query = sqlx::query(&sql);
+        for (e, rule) in chunk {
+            query = query
+                .bind(e.kind.as_str())
+                .bind(e.source.directory.to_string())
+                .bind(e.source.guid.to_string())
+                .bind(e.source.sid.to_string())
+                .bind(e.source.upn.clone())
+                .bind(e.source.name.clone())
+                .bind(e.target.directory.to_string())
+                .bind(e.target.guid.to_string())
+                .bind(e.target.sid.to_string())
+                .bind(e.target.upn.clone())
+                .bind(e.target.name.clone())
+                .bind(sid_text(&e.source.on_premises_sid))
+                .bind(join_spaced(&e.source.sid_history))
+                .bind(sid_text(&e.target.on_premises_sid))
+                .bind(join_spaced(&e.target.sid_history))
+                .bind(to_ms(pair.now))
+                .bind(rule.clone());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    for chunk in write.delete_messages.chunks(per) {
+        let sql = delete_messages_sql(chunk.len());
+        let mut query = sqlx::query(&sql)
+            .bind(src.clone())
+            .bind(pair.stage.to_string());
+        for guid in chunk {
+            query = query.bind(guid.to_string());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    for chunk in write.upsert_messages.chunks(PARAMS_PER_BULK_STATEMENT / 6) {
+        let sql = upsert_messages_sql(chunk.len());
+        let mut query = sqlx::query(&sql);
+        for m in chunk {
+            query = query
+                .bind(src.clone())
+                .bind(m.guid.to_string())
+                .bind(pair.stage.to_string())
+                .bind(to_ms(m.at))
+                .bind(m.level.as_str())
+                .bind(m.message.clone());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// The SQLite writer of one run: takes the parts in order, each statement prepared once; rolls
+/// back when the steps end without a finish.
+fn write_sqlite(
+    conn: &mut rusqlite::Connection,
+    pair: &Pair<'_>,
+    mut steps: tokio::sync::mpsc::Receiver<Step>,
+) -> Result<i64> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(bulk::failed)?;
+    let profile = loop {
+        match steps.blocking_recv() {
+            None => {
+                return Err(Error::Internal(
+                    "the match run ended before it was finished; nothing was written".into(),
+                ))
+            }
+            Some(Step::Write(write)) => write_part_sqlite(&tx, pair, &write)?,
+            Some(Step::Finish(profile)) => break profile,
+        }
+    };
+    let generation: i64 = tx
+        .query_row(
+            UPSERT_MATCH_PAIR,
+            params![pair.src, pair.dst, profile, to_ms(pair.now)],
+            |row| row.get(0),
+        )
+        .map_err(bulk::failed)?;
+    tx.commit().map_err(bulk::failed)?;
+    Ok(generation)
+}
+
+fn write_part_sqlite(
+    tx: &rusqlite::Transaction<'_>,
+    pair: &Pair<'_>,
+    write: &MatchWrite,
+) -> Result<()> {
+    let (src, dst, stage) = (pair.src, pair.dst, pair.stage);
+    let mut delete_row = tx
+        .prepare_cached(&delete_translations_sql(1))
+        .map_err(bulk::failed)?;
+    let mut delete_sids = tx
+        .prepare_cached(&delete_translation_sids_sql(1))
+        .map_err(bulk::failed)?;
+    for guid in &write.delete_rows {
+        let guid = guid.to_string();
+        delete_row
+            .execute(params![src, dst, guid])
+            .map_err(bulk::failed)?;
+        delete_sids
+            .execute(params![src, dst, guid])
+            .map_err(bulk::failed)?;
+    }
+    let mut insert_sid = tx
+        .prepare_cached(&insert_translation_sids_sql(1))
+        .map_err(bulk::failed)?;
+    let mut insert_row = tx
+        .prepare_cached(&insert_translations_sql(1))
+        .map_err(bulk::failed)?;
+    for (e, rule) in &write.insert_rows {
+        let guid = e.source.guid.to_string();
+        for sid in e.source.sids() {
+            insert_sid
+                .execute(params![dst, sid.to_string(), src, guid])
+                .map_err(bulk::failed)?;
+        }
+        insert_row
+            .execute(params![
+                e.kind.as_str(),
+                src,
+                guid,
+                e.source.sid.to_string(),
+                e.source.upn,
+                e.source.name,
+                dst,
+                e.target.guid.to_string(),
+                e.target.sid.to_string(),
+                e.target.upn,
+                e.target.name,
+                sid_text(&e.source.on_premises_sid),
+                join_spaced(&e.source.sid_history),
+                sid_text(&e.target.on_premises_sid),
+                join_spaced(&e.target.sid_history),
+                to_ms(pair.now),
+                rule,
+            ])
+            .map_err(bulk::failed)?;
+    }
+    let mut delete_message = tx
+        .prepare_cached(&delete_messages_sql(1))
+        .map_err(bulk::failed)?;
+    for guid in &write.delete_messages {
+        delete_message
+            .execute(params![src, stage, guid.to_string()])
+            .map_err(bulk::failed)?;
+    }
+    let mut upsert_message = tx
+        .prepare_cached(&upsert_messages_sql(1))
+        .map_err(bulk::failed)?;
+    for m in &write.upsert_messages {
+        upsert_message
+            .execute(params![
+                src,
+                m.guid.to_string(),
+                stage,
+                to_ms(m.at),
+                m.level.as_str(),
+                m.message
+            ])
+            .map_err(bulk::failed)?;
+    }
+    Ok(())
+}
