@@ -11,7 +11,6 @@
 //! (a Win32 error code where the call returns one), so the workstation maps it the same way
 //! whichever implementation answered.
 
-
 use agent::{Effect, Result, SecurityParts};
 use secdesc::Sid;
 

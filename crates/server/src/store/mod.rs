@@ -170,6 +170,7 @@ pub mod leases;
 pub mod licences;
 pub mod packages;
 mod private;
+pub mod provisioning;
 pub mod psk_limits;
 pub mod readiness;
 pub mod readiness_pages;
