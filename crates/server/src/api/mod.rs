@@ -51,9 +51,9 @@ pub fn routes() -> OpenApiRouter<App> {
         .layer(DefaultBodyLimit::max(crate::lock_screen::MAX_IMAGE_BYTES));
     let provisioning_packages = OpenApiRouter::new()
         .routes(routes!(
-            provisioning::upload,
-            provisioning::show,
-            provisioning::delete
+            provisioning::upload_provisioning_package,
+            provisioning::show_provisioning_package,
+            provisioning::delete_provisioning_package
         ))
         .layer(DefaultBodyLimit::max(
             crate::enrollment::provisioning::MAX_PACKAGE_BYTES,

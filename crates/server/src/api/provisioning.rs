@@ -29,7 +29,7 @@ use crate::{App, Result};
         (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
     )
 )]
-pub async fn upload(
+pub async fn upload_provisioning_package(
     caller: Caller,
     State(app): State<App>,
     Path(id): Path<String>,
@@ -58,7 +58,7 @@ pub async fn upload(
         (status = 422, description = "Invalid input; `fields` names what is wrong.", body = crate::error::ErrorBody)
     )
 )]
-pub async fn show(
+pub async fn show_provisioning_package(
     caller: Caller,
     State(app): State<App>,
     Path(id): Path<String>,
@@ -81,7 +81,7 @@ pub async fn show(
         (status = 422, description = "Invalid input; `fields` names what is wrong. Nothing was changed.", body = crate::error::ErrorBody)
     )
 )]
-pub async fn delete(
+pub async fn delete_provisioning_package(
     caller: Caller,
     State(app): State<App>,
     Path(id): Path<String>,
