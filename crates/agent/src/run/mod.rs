@@ -337,7 +337,6 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             secrets: None,
             reported: None,
             offline_join: None,
-            provisioning_package: None,
             chosen_name: None,
             requests: None,
             check_in_waiters: Vec::new(),
