@@ -230,6 +230,9 @@ pub struct ProvisioningPackage {
     pub sha256: String,
     /// Its bytes, base64 (standard alphabet, padded).
     pub content: String,
+    /// The target tenant's id, when the server knows it: what the device's join must name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
 }
 
 impl ProvisioningPackage {
@@ -239,6 +242,7 @@ impl ProvisioningPackage {
             name: name.to_string(),
             sha256: sha256_hex(bytes),
             content: B64.encode(bytes),
+            tenant_id: None,
         }
     }
 
@@ -264,6 +268,7 @@ impl fmt::Debug for ProvisioningPackage {
             .field("name", &self.name)
             .field("sha256", &self.sha256)
             .field("content", &"<hidden>")
+            .field("tenant_id", &self.tenant_id)
             .finish()
     }
 }

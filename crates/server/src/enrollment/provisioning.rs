@@ -149,11 +149,14 @@ pub async fn package_for_assignment(
     if runbook.device_state.domain_join != DomainJoin::Entra {
         return Ok(None);
     }
-    Ok(app
-        .store
-        .provisioning_package(target)
-        .await?
-        .map(|(row, bytes)| ProvisioningPackage::new(&row.name, &bytes)))
+    let Some((row, bytes)) = app.store.provisioning_package(target).await? else {
+        return Ok(None);
+    };
+    let tenant_id = app.store.directory(target).await?.and_then(|d| d.domain_id);
+    Ok(Some(ProvisioningPackage {
+        tenant_id,
+        ..ProvisioningPackage::new(&row.name, &bytes)
+    }))
 }
 
 #[cfg(test)]
