@@ -135,12 +135,14 @@ pub fn join(
                 outcome.output.trim()
             )))
         }
-        None => return Err(Error::Device(format!(
+        None => {
+            return Err(Error::Device(format!(
             "Install-ProvisioningPackage did not finish {} within {} minutes and was stopped: {}",
             package.name,
             INSTALL_TIMEOUT.as_secs() / 60,
             outcome.output.trim()
-        ))),
+        )))
+        }
     }
     match ws.sys().entra_join()? {
         Some(joined) if joined.is_to(tenant, Some(package)) => Ok(Effect::changed(

@@ -851,6 +851,14 @@ pub(super) fn random_digit() -> u8 {
     }
 }
 
+/// Why a device that joins Entra only with a provisioning package cannot join `tenant`.
+pub(super) fn missing_package(tenant: &str) -> String {
+    format!(
+        "joining the Entra tenant {} on this device needs the provisioning package (.ppkg) of the target directory, and the server has none: build it with Windows Configuration Designer and upload it (rehome directory provisioning-package upload, or PUT /api/v1/directories/{{id}}/provisioning-package), then retry the runbook",
+        tenant
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -865,12 +873,4 @@ mod tests {
         assert!(!is_directory_sid(&sid("S-1-5-18")));
         assert!(!is_directory_sid(&sid("S-1-5-32-544")));
     }
-}
-
-/// Why a device that joins Entra only with a provisioning package cannot join `tenant`.
-pub(super) fn missing_package(tenant: &str) -> String {
-    format!(
-        "joining the Entra tenant {} on this device needs the provisioning package (.ppkg) of the target directory, and the server has none: build it with Windows Configuration Designer and upload it (rehome directory provisioning-package upload, or PUT /api/v1/directories/{{id}}/provisioning-package), then retry the runbook",
-        tenant
-    )
 }
