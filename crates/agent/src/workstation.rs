@@ -8,7 +8,7 @@ use std::fmt;
 
 use chrono::FixedOffset;
 use model::plan::{DeviceFacts, JoinState, OsEdition, PermissionArea};
-use model::protocol::{BulkToken, UserProfile};
+use model::protocol::{BulkToken, ProvisioningPackage, UserProfile};
 use model::runbook::Area;
 use model::status::EventLevel;
 use secdesc::translate::{SidMap, TranslateOptions};
@@ -257,6 +257,30 @@ pub trait Workstation {
             reason:
                 "this workstation cannot apply a provisioning package with a bulk enrollment token"
                     .to_string(),
+        })
+    }
+    /// Whether this workstation joins Entra only with the provisioning package an administrator
+    /// uploaded for the target directory (Windows: a `.ppkg` cannot be built on the device), so
+    /// that a run without one fails its pre-flight.
+    fn joins_entra_with_package(&self) -> bool {
+        false
+    }
+    /// Joins the Entra tenant `tenant` by applying `package`, the `.ppkg` Windows Configuration
+    /// Designer built for it (it embeds a bulk enrollment token): checked against its SHA-256,
+    /// written to a folder only SYSTEM and administrators can read under
+    /// `%ProgramData%\rehome`, applied with `Install-ProvisioningPackage -ForceInstall
+    /// -QuietInstall` after setting `HKLM\SOFTWARE\Microsoft\PolicyManager\current\device\Security`
+    /// `AllowAddProvisioningPackage` to 1, removed, and the join read back: a device the package
+    /// did not join to `tenant` fails naming what it is joined to. A no-op when already joined.
+    fn join_entra_with_package(
+        &mut self,
+        tenant: &str,
+        package: &ProvisioningPackage,
+    ) -> Result<Effect> {
+        let _ = (tenant, package);
+        Err(crate::Error::Unsupported {
+            action: "JoinEntra".to_string(),
+            reason: "this workstation cannot apply a provisioning package".to_string(),
         })
     }
     /// Joins `domain` offline from the provisioning `blob` the server prepared

@@ -152,6 +152,11 @@ pub struct DeviceAssignment {
     /// domain offline: sent only with the final check-in, inside the encrypted envelope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline_join: Option<OfflineJoin>,
+    /// The provisioning package an administrator uploaded for the target Entra directory, when
+    /// the runbook joins it: what a Windows device applies to join (the package embeds the bulk
+    /// enrollment token). Sent only with the final check-in, inside the encrypted envelope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning_package: Option<ProvisioningPackage>,
     /// When users may start it.
     pub available_from: Option<ScheduledTime>,
     /// When it starts without asking.
@@ -212,6 +217,59 @@ impl fmt::Debug for OfflineJoin {
             OfflineJoin::Blob(_) => f.write_str("OfflineJoin::Blob(<hidden>)"),
             OfflineJoin::Unavailable(why) => write!(f, "OfflineJoin::Unavailable({:?})", why),
         }
+    }
+}
+
+/// A provisioning package (`.ppkg`, built by Windows Configuration Designer) that joins devices
+/// to an Entra tenant. It embeds a bulk enrollment token: Debug never shows its content.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisioningPackage {
+    /// The file name it was uploaded as, e.g. `join-contoso.ppkg`.
+    pub name: String,
+    /// Lower-case hex SHA-256 of its bytes, checked by the device before it applies it.
+    pub sha256: String,
+    /// Its bytes, base64 (standard alphabet, padded).
+    pub content: String,
+    /// The target tenant's id, when the server knows it: what the device's join must name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+}
+
+impl ProvisioningPackage {
+    /// The package `name` with these `bytes`.
+    pub fn new(name: &str, bytes: &[u8]) -> ProvisioningPackage {
+        ProvisioningPackage {
+            name: name.to_string(),
+            sha256: sha256_hex(bytes),
+            content: B64.encode(bytes),
+            tenant_id: None,
+        }
+    }
+
+    /// Its bytes, checked against its SHA-256; the error says which check failed.
+    pub fn bytes(&self) -> Result<Vec<u8>, String> {
+        let bytes = B64
+            .decode(self.content.as_bytes())
+            .map_err(|_| format!("the provisioning package {} is not base64", self.name))?;
+        let actual = sha256_hex(&bytes);
+        if !actual.eq_ignore_ascii_case(&self.sha256) {
+            return Err(format!(
+                "the provisioning package {} arrived damaged: its SHA-256 is {}, the server sent {}",
+                self.name, actual, self.sha256
+            ));
+        }
+        Ok(bytes)
+    }
+}
+
+impl fmt::Debug for ProvisioningPackage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProvisioningPackage")
+            .field("name", &self.name)
+            .field("sha256", &self.sha256)
+            .field("content", &"<hidden>")
+            .field("tenant_id", &self.tenant_id)
+            .finish()
     }
 }
 
@@ -435,6 +493,21 @@ mod tests {
             ..response
         };
         assert!(tampered.verified_bytes(&sha).is_err());
+    }
+
+    #[test]
+    fn a_provisioning_package_is_checked_against_its_hash_and_hidden_in_debug() {
+        let package = ProvisioningPackage::new("join.ppkg", b"PK-secret-bprt");
+        assert_eq!(package.bytes().as_deref(), Ok(&b"PK-secret-bprt"[..]));
+        assert!(!format!("{:?}", package).contains(&package.content));
+        let mut damaged = package.clone();
+        damaged.content = B64.encode(b"PK-other");
+        let err = damaged.bytes().expect_err("refused");
+        assert!(
+            err.contains("join.ppkg") && err.contains("damaged"),
+            "{}",
+            err
+        );
     }
 
     #[test]

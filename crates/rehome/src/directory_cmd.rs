@@ -40,6 +40,9 @@ pub enum DirectoryCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// The provisioning package (.ppkg) that joins Windows devices to an Entra directory.
+    #[command(subcommand)]
+    ProvisioningPackage(crate::ppkg_cmd::PackageCommand),
 }
 
 /// `rehome directory add`.
@@ -126,6 +129,7 @@ pub fn run_directory(command: DirectoryCommand) -> Result<()> {
                 import(&app, &name, full).await
             }
             DirectoryCommand::List { store } => list(&open(&store).await?).await,
+            DirectoryCommand::ProvisioningPackage(command) => crate::ppkg_cmd::run(command).await,
         }
     })
 }

@@ -10,6 +10,7 @@ mod export_bench;
 mod export_graph_bench;
 mod licence_cmd;
 mod outage_bench;
+mod ppkg_cmd;
 mod readiness_bench;
 mod readiness_cmd;
 mod scale_bench;

@@ -119,6 +119,20 @@ fn stop_all(job: &Owned) {
 /// Starts `cmd.exe /c cmdline.cmd` in `folder` inside a kill-on-close job, output to `output`,
 /// and waits up to `timeout`: the exit code, `None` when it was stopped.
 fn run_script(folder: &Path, output: &File, timeout: Duration) -> Result<Option<i32>> {
+    let cmd = system::expand("%SystemRoot%\\System32\\cmd.exe")?;
+    let arguments = format!("/c {}", agent::package::SCRIPT);
+    run_program(&cmd, &arguments, folder, output, timeout)
+}
+
+/// Starts `program` with `arguments` in `folder` inside a kill-on-close job, standard output and
+/// error to `output`, and waits up to `timeout`: the exit code, `None` when it was stopped.
+pub fn run_program(
+    program: &str,
+    arguments: &str,
+    folder: &Path,
+    output: &File,
+    timeout: Duration,
+) -> Result<Option<i32>> {
     let job = Owned(unsafe { CreateJobObjectW(null(), null()) });
     if job.0.is_null() {
         return Err(last_error("CreateJobObjectW", ""));
@@ -149,9 +163,9 @@ fn run_script(folder: &Path, output: &File, timeout: Duration) -> Result<Option<
     if unsafe { SetHandleInformation(inp, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT) } == 0 {
         return Err(last_error("SetHandleInformation", "NUL"));
     }
-    let cmd = system::expand("%SystemRoot%\\System32\\cmd.exe")?;
-    let mut line = wide(&format!("\"{}\" /c {}", cmd, agent::package::SCRIPT));
-    let wcmd = wide(&cmd);
+    let cmd = program;
+    let mut line = wide(&format!("\"{}\" {}", cmd, arguments));
+    let wcmd = wide(cmd);
     let wfolder = wide(&folder.to_string_lossy());
     let mut startup: STARTUPINFOW = unsafe { std::mem::zeroed() };
     startup.cb = std::mem::size_of::<STARTUPINFOW>() as u32;
@@ -175,17 +189,17 @@ fn run_script(folder: &Path, output: &File, timeout: Duration) -> Result<Option<
         )
     };
     if ok == 0 {
-        return Err(last_error("CreateProcessW", &cmd));
+        return Err(last_error("CreateProcessW", cmd));
     }
     let (proc_handle, thread) = (Owned(process.hProcess), Owned(process.hThread));
     if unsafe { AssignProcessToJobObject(job.0, proc_handle.0) } == 0 {
-        let e = last_error("AssignProcessToJobObject", &cmd);
+        let e = last_error("AssignProcessToJobObject", cmd);
         unsafe { TerminateJobObject(job.0, STOPPED) };
         unsafe { windows_sys::Win32::System::Threading::TerminateProcess(proc_handle.0, STOPPED) };
         return Err(e);
     }
     if unsafe { ResumeThread(thread.0) } == u32::MAX {
-        let e = last_error("ResumeThread", &cmd);
+        let e = last_error("ResumeThread", cmd);
         unsafe { TerminateJobObject(job.0, STOPPED) };
         return Err(e);
     }
@@ -194,7 +208,7 @@ fn run_script(folder: &Path, output: &File, timeout: Duration) -> Result<Option<
         WAIT_OBJECT_0 => {
             let mut code = 0u32;
             if unsafe { GetExitCodeProcess(proc_handle.0, &mut code) } == 0 {
-                return Err(last_error("GetExitCodeProcess", &cmd));
+                return Err(last_error("GetExitCodeProcess", cmd));
             }
             // What the script left running in the background goes with the job.
             stop_all(&job);
@@ -202,13 +216,13 @@ fn run_script(folder: &Path, output: &File, timeout: Duration) -> Result<Option<
         }
         WAIT_TIMEOUT => {
             if unsafe { TerminateJobObject(job.0, STOPPED) } == 0 {
-                return Err(last_error("TerminateJobObject", &cmd));
+                return Err(last_error("TerminateJobObject", cmd));
             }
             unsafe { WaitForSingleObject(proc_handle.0, 10_000) };
             stop_all(&job);
             Ok(None)
         }
-        _ => Err(last_error("WaitForSingleObject", &cmd)),
+        _ => Err(last_error("WaitForSingleObject", cmd)),
     }
 }
 

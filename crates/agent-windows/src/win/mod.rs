@@ -16,6 +16,7 @@ pub mod certs;
 pub mod command;
 pub mod dcom;
 pub mod edr;
+pub mod entra;
 pub mod escrow;
 pub mod eventlog;
 pub mod files;

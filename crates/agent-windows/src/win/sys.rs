@@ -2,7 +2,8 @@
 //! (`NetJoinDomain`, `NetUnjoinDomain`, `NetRequestOfflineDomainJoin`, `DsGetDcNameW`), local
 //! accounts and group members (`NetUserAdd`, `NetUserDel`, `NetLocalGroup*`), file DACLs
 //! (`SetNamedSecurityInfoW`), BitLocker's WMI methods, restarts (`InitiateSystemShutdownExW`),
-//! the Cache Credentials logon (`LogonUserW`) and Windows Hello. [`Win32`] makes the real calls and is what the service uses; the
+//! the Cache Credentials logon (`LogonUserW`), Windows Hello, and the provisioning package's
+//! install (`powershell.exe Install-ProvisioningPackage`) with the Entra join it leaves. [`Win32`] makes the real calls and is what the service uses; the
 //! tests drive the same workstation code through a recording double (`sys_recording.rs`), so what
 //! the workstation decides around each call (already joined, read back, errors by name) runs
 //! under Wine too. Every other primitive calls Win32 directly.
@@ -11,8 +12,12 @@
 //! (a Win32 error code where the call returns one), so the workstation maps it the same way
 //! whichever implementation answered.
 
-use agent::{Effect, Result, SecurityParts};
+use std::path::Path;
+
+use agent::{CommandOutcome, Effect, Result, SecurityParts};
 use secdesc::Sid;
+
+use super::entra::EntraJoin;
 
 /// One Win32 call the workstation makes through the seam.
 pub trait Sys: Send {
@@ -84,6 +89,12 @@ pub trait Sys: Send {
     /// Removes the Windows Hello containers of the device (the NGC store), each named by its
     /// owner's SID.
     fn reset_windows_hello(&self) -> Result<Effect>;
+    /// `powershell.exe -NoProfile -NonInteractive -Command Install-ProvisioningPackage
+    /// -PackagePath <path> -ForceInstall -QuietInstall`, stopped after
+    /// [`super::entra::INSTALL_TIMEOUT`]: its exit code and bounded output.
+    fn install_provisioning_package(&self, path: &Path) -> Result<CommandOutcome>;
+    /// The Entra join the device holds (`CloudDomainJoin\JoinInfo`), if any.
+    fn entra_join(&self) -> Result<Option<EntraJoin>>;
 }
 
 /// The real Win32 calls: what the service uses.
@@ -195,5 +206,13 @@ impl Sys for Win32 {
 
     fn reset_windows_hello(&self) -> Result<Effect> {
         super::hello::reset(&super::hello::store()?)
+    }
+
+    fn install_provisioning_package(&self, path: &Path) -> Result<CommandOutcome> {
+        super::entra::win32_install(path)
+    }
+
+    fn entra_join(&self) -> Result<Option<EntraJoin>> {
+        super::entra::win32_join_info()
     }
 }

@@ -6,11 +6,14 @@
 //! recorded calls, as the test needs to see that the runbook's secret reached the call.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use agent::{Effect, Error, Result, SecurityParts};
+use agent::{CommandOutcome, Effect, Error, Result, SecurityParts};
+use model::protocol::sha256_hex;
 use secdesc::Sid;
 
+use super::entra::EntraJoin;
 use super::sys::Sys;
 
 /// `NERR_SetupAlreadyJoined`.
@@ -67,6 +70,12 @@ pub struct Device {
     /// The accounts the target's domain controllers accept: (domain, user) in lower case, and
     /// the password; a logon checks against them when its domain is reachable.
     pub domain_accounts: BTreeMap<(String, String), String>,
+    /// The Entra join the device holds.
+    pub entra: Option<EntraJoin>,
+    /// The join a provisioning package leaves once installed (none: it joins nothing).
+    pub package_joins: Option<EntraJoin>,
+    /// The exit code and output `Install-ProvisioningPackage` answers.
+    pub install_answer: (i32, String),
 }
 
 /// The double: clones share one [`Device`].
@@ -333,5 +342,33 @@ impl Sys for Recording {
     fn reset_windows_hello(&self) -> Result<Effect> {
         drop(self.record("ResetWindowsHello()".to_string()));
         Ok(Effect::changed(1, "reset the Windows Hello containers"))
+    }
+
+    /// Records the path and the SHA-256 of the file there as the call found it.
+    fn install_provisioning_package(&self, path: &Path) -> Result<CommandOutcome> {
+        let bytes = std::fs::read(path).map_err(|e| Error::Io {
+            what: "reading the provisioning package at",
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let mut device = self.record(format!(
+            "Install-ProvisioningPackage({}, sha256={})",
+            path.display(),
+            sha256_hex(&bytes)
+        ));
+        let (code, output) = device.install_answer.clone();
+        if code == 0 {
+            if let Some(join) = device.package_joins.clone() {
+                device.entra = Some(join);
+            }
+        }
+        Ok(CommandOutcome {
+            exit_code: Some(code),
+            output,
+        })
+    }
+
+    fn entra_join(&self) -> Result<Option<EntraJoin>> {
+        Ok(self.device().entra.clone())
     }
 }

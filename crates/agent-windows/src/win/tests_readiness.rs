@@ -52,6 +52,7 @@ fn assignment() -> DeviceAssignment {
         bulk_token: None,
         bulk_token_expires_at: None,
         offline_join: None,
+        provisioning_package: None,
         available_from: None,
         enforced_after: ScheduledTime {
             at: Utc

@@ -19,7 +19,7 @@ use model::clock::{Clock, ManualClock};
 use model::directory::ObjectKind;
 use model::ids::{BatchId, DirectoryId, RunbookId};
 use model::plan::TargetFacts;
-use model::protocol::{DeviceAssignment, OfflineJoin, SidTranslation};
+use model::protocol::{DeviceAssignment, OfflineJoin, ProvisioningPackage, SidTranslation};
 use model::runbook::{
     ActiveDirectoryJoin, AdminFallback, Area, DeviceStateSettings, DomainJoin, PermissionMode,
     PermissionSettings, RemoveFrom, Runbook, RunbookSecrets, Secret, StartupSettings,
@@ -28,6 +28,8 @@ use model::status::AgentStatus;
 use secdesc::Sid;
 
 use self::fake_server::FakeServer;
+use super::entra::EntraJoin;
+use super::sys::Sys;
 use super::sys_recording::Recording;
 use super::workstation::WindowsWorkstation;
 use crate::pipe::credentials::{CredentialDesk, CredentialPrompt, Password, Typed};
@@ -150,6 +152,18 @@ fn run_with(
     desk: Option<CredentialDesk>,
     more: &[(ObjectKind, Sid, Sid)],
 ) -> (Exit, Arc<FakeServer>) {
+    run_full(device, runbook, secrets, desk, more, None)
+}
+
+/// [`run_with`], the server sending `package` with the assignment.
+fn run_full(
+    device: &Recording,
+    runbook: Runbook,
+    secrets: RunbookSecrets,
+    desk: Option<CredentialDesk>,
+    more: &[(ObjectKind, Sid, Sid)],
+    package: Option<ProvisioningPackage>,
+) -> (Exit, Arc<FakeServer>) {
     // The agent's work keys and the legal notice are the device's, shared with other tests.
     let _registry = super::tests::WORK_KEYS
         .lock()
@@ -207,6 +221,7 @@ fn run_with(
             offline_join: Some(OfflineJoin::blob(
                 format!("ODJ blob for {} in {}", computer, TARGET).as_bytes(),
             )),
+            provisioning_package: package,
             available_from: None,
             enforced_after: ScheduledTime {
                 at: (clock.now() - Duration::minutes(5)).naive_utc(),
@@ -542,4 +557,154 @@ fn a_logon_the_domain_controller_refuses_is_false_and_none_answering_names_the_c
             real
         );
     }
+}
+
+/// The Entra join runbook: leave the source domain, join the target tenant with the package.
+fn entra_runbook() -> (Runbook, RunbookSecrets) {
+    let (mut runbook, secrets) = runbook(false);
+    runbook.name = "Move to Entra".into();
+    runbook.device_state.domain_join = DomainJoin::Entra;
+    runbook.device_state.active_directory = Default::default();
+    (runbook, secrets)
+}
+
+const TENANT_ID: &str = "4f0d2c1e-9a7b-4c3d-8e6f-0123456789ab";
+
+#[test]
+fn an_entra_join_runbook_installs_the_servers_package_and_reads_the_join_back() {
+    let device = joined_device();
+    device.device().package_joins = Some(EntraJoin {
+        tenant_id: TENANT_ID.into(),
+        user_email: format!("package_0a1b@{}", TARGET),
+    });
+    let package = ProvisioningPackage::new("join-new.ppkg", b"ppkg bytes with a bulk token");
+    let (runbook, secrets) = entra_runbook();
+    let id = runbook.id;
+    let (exit, server) = run_full(&device, runbook, secrets, None, &[], Some(package.clone()));
+    let events = messages(&server);
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Completed
+        },
+        "{:#?}",
+        events
+    );
+    let d = device.device();
+    let folder = super::system::expand("%ProgramData%\\rehome\\provisioning").unwrap();
+    let path = super::entra::package_path(std::path::Path::new(&folder), &package.sha256);
+    let install = format!(
+        "Install-ProvisioningPackage({}, sha256={})",
+        path.display(),
+        package.sha256
+    );
+    let at = d
+        .calls
+        .iter()
+        .position(|c| *c == install)
+        .unwrap_or_else(|| panic!("{:#?}", d.calls));
+    // After the leave, once; no domain join; the package is gone and the policy allows it.
+    assert_eq!(d.calls[at - 1], "NetUnjoinDomain()");
+    assert_eq!(
+        d.calls.iter().filter(|c| c.starts_with("Install-")).count(),
+        1
+    );
+    assert!(d.calls.iter().all(|c| !c.starts_with("NetJoinDomain")));
+    assert!(
+        !std::path::Path::new(&folder).exists(),
+        "the package is removed"
+    );
+    let ws = WindowsWorkstation::with_sys(Box::new(device.clone()));
+    drop(d);
+    assert_eq!(
+        ws.registry_value(super::entra::POLICY_KEY, super::entra::POLICY_VALUE)
+            .unwrap(),
+        Some(agent::RegValue::Dword(1))
+    );
+    assert_eq!(
+        ws.facts().unwrap().join_state,
+        model::plan::JoinState::Entra {
+            tenant: TENANT_ID.into()
+        }
+    );
+    assert!(
+        events.iter().any(|m| m.contains(
+            "joined the Entra tenant new.contoso.test with the provisioning package join-new.ppkg"
+        )),
+        "{:#?}",
+        events
+    );
+    assert!(events.iter().all(|m| !m.contains(&package.content)));
+}
+
+#[test]
+fn a_package_that_leaves_the_device_unjoined_fails_the_run_naming_the_join_it_reads() {
+    let device = joined_device();
+    let package = ProvisioningPackage::new("expired.ppkg", b"ppkg whose token expired");
+    let (runbook, secrets) = entra_runbook();
+    let id = runbook.id;
+    let (exit, server) = run_full(&device, runbook, secrets, None, &[], Some(package));
+    let events = messages(&server);
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Error
+        },
+        "{:#?}",
+        events
+    );
+    assert!(
+        events.iter().any(|m| m.contains("expired.ppkg")
+            && m.contains("not joined to the Entra tenant new.contoso.test")
+            && m.contains("CloudDomainJoin\\JoinInfo")),
+        "{:#?}",
+        events
+    );
+    assert!(device.device().entra.is_none());
+}
+
+#[test]
+fn without_a_package_an_entra_join_fails_its_pre_flight_before_the_device_leaves_its_domain() {
+    let device = joined_device();
+    let (runbook, secrets) = entra_runbook();
+    let id = runbook.id;
+    let (exit, server) = run_full(&device, runbook, secrets, None, &[], None);
+    let events = messages(&server);
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Error
+        },
+        "{:#?}",
+        events
+    );
+    assert!(
+        events
+            .iter()
+            .any(|m| m.contains("provisioning package (.ppkg)") && m.contains(TARGET)),
+        "{:#?}",
+        events
+    );
+    let d = device.device();
+    assert_eq!(d.domain.as_deref(), Some(SOURCE), "still in its domain");
+    assert!(d.calls.iter().all(|c| !c.starts_with("NetUnjoinDomain")));
+}
+
+#[test]
+fn the_real_install_refuses_by_name_under_wine() {
+    if !super::under_wine() {
+        return;
+    }
+    let path = std::env::temp_dir().join("rehome-never-installed.ppkg");
+    let err = super::sys::Win32
+        .install_provisioning_package(&path)
+        .expect_err("no powershell under Wine");
+    assert!(
+        err.to_string().contains("Install-ProvisioningPackage"),
+        "{}",
+        err
+    );
 }

@@ -13,7 +13,7 @@ use agent::workstation::AdJoin;
 use agent::{CommandOutcome, Effect, Error, Facts, RegValue, Result, SecurityParts, Workstation};
 use chrono::FixedOffset;
 use model::plan::{JoinState, PermissionArea};
-use model::protocol::UserProfile;
+use model::protocol::{ProvisioningPackage, UserProfile};
 use model::runbook::Area;
 use model::status::EventLevel;
 use secdesc::translate::{SidMap, TranslateOptions};
@@ -195,15 +195,12 @@ impl WindowsWorkstation {
     }
 
     fn entra_tenant(&self) -> Result<Option<String>> {
-        let join_info = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\CloudDomainJoin\\JoinInfo";
-        for thumbprint in self.registry_subkeys(join_info)? {
-            if let Some(tenant) =
-                self.registry_string(&format!("{}\\{}", join_info, thumbprint), "TenantId")?
-            {
-                return Ok(Some(tenant));
-            }
-        }
-        Ok(None)
+        Ok(self.sys.entra_join()?.map(|join| join.tenant_id))
+    }
+
+    /// The calls Wine does not implement, for the primitives kept in modules of their own.
+    pub(super) fn sys(&self) -> &dyn Sys {
+        &*self.sys
     }
 }
 
@@ -324,8 +321,16 @@ impl Workstation for WindowsWorkstation {
         join::join_offline(&*self.sys, domain, blob)
     }
 
-    fn join_entra(&mut self, _tenant: &str) -> Result<Effect> {
-        Err(unsupported("Entra join with a provisioning package"))
+    fn joins_entra_with_package(&self) -> bool {
+        true
+    }
+
+    fn join_entra_with_package(
+        &mut self,
+        tenant: &str,
+        package: &ProvisioningPackage,
+    ) -> Result<Effect> {
+        super::entra::join(self, tenant, package)
     }
 
     fn list_sids(&self) -> Result<BTreeSet<Sid>> {

@@ -578,6 +578,14 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             }
             Action::JoinEntra { tenant } => {
                 let assignment = self.assigned(runbook)?;
+                // The uploaded package when there is one (it carries a token of its own); a
+                // workstation that joins only that way never falls back to the token.
+                if let Some(package) = &assignment.provisioning_package {
+                    return self.workstation.join_entra_with_package(tenant, package);
+                }
+                if self.workstation.joins_entra_with_package() {
+                    return Err(Error::Device(missing_package(tenant)));
+                }
                 let token = assignment.bulk_token.ok_or_else(|| {
                     Error::Device(format!(
                         "the server sent no bulk enrollment token for {}: add one to the target directory, then retry the runbook",
@@ -841,6 +849,14 @@ pub(super) fn random_digit() -> u8 {
             }
         }
     }
+}
+
+/// Why a device that joins Entra only with a provisioning package cannot join `tenant`.
+pub(super) fn missing_package(tenant: &str) -> String {
+    format!(
+        "joining the Entra tenant {} on this device needs the provisioning package (.ppkg) of the target directory, and the server has none: build it with Windows Configuration Designer and upload it (rehome directory provisioning-package upload, or PUT /api/v1/directories/{{id}}/provisioning-package), then retry the runbook",
+        tenant
+    )
 }
 
 #[cfg(test)]

@@ -92,6 +92,19 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                         domain
                     ));
                 }
+                Action::JoinEntra { tenant } if assignment.provisioning_package.is_some() => {
+                    if let Some(Err(why)) =
+                        assignment.provisioning_package.as_ref().map(|p| p.bytes())
+                    {
+                        problems.push(why);
+                    }
+                    if let Some(problem) = self.unreachable(tenant) {
+                        problems.push(problem);
+                    }
+                }
+                Action::JoinEntra { tenant } if self.workstation.joins_entra_with_package() => {
+                    problems.push(super::engine::missing_package(tenant));
+                }
                 Action::JoinEntra { tenant } if assignment.bulk_token.is_none() => {
                     problems.push(format!(
                         "joining the Entra tenant {} needs a valid bulk enrollment token: add one to the target directory",

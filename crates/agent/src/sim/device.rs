@@ -263,3 +263,48 @@ impl SimWorkstation {
         Ok(effect)
     }
 }
+
+impl SimWorkstation {
+    /// Makes the device join Entra only with a provisioning package (as Windows does), and
+    /// saves.
+    pub fn join_entra_by_package(&mut self, by_package: bool) -> Result<()> {
+        self.state.entra_join_by_package = by_package;
+        self.save()
+    }
+
+    /// Makes the Entra tenant `tenant` accept only the provisioning package whose bytes hash to
+    /// `sha256`, and saves.
+    pub fn accept_provisioning_package(&mut self, tenant: &str, sha256: &str) -> Result<()> {
+        self.state
+            .entra_packages
+            .insert(tenant.to_lowercase(), sha256.to_lowercase());
+        self.save()
+    }
+
+    pub(super) fn sim_join_entra_with_package(
+        &mut self,
+        tenant: &str,
+        package: &ProvisioningPackage,
+    ) -> Result<Effect> {
+        self.require("join_entra_with_package")?;
+        package.bytes().map_err(Error::Device)?;
+        let used = package.sha256.to_lowercase();
+        let refused = matches!(
+            self.state.entra_packages.get(&tenant.to_lowercase()),
+            Some(accepted) if *accepted != used
+        );
+        if refused
+            && !matches!(&self.state.join_state, JoinState::Entra { tenant: t } if t.eq_ignore_ascii_case(tenant))
+        {
+            return Err(Error::Device(format!(
+                "the provisioning package {} did not join the device to the Entra tenant {}; nothing was changed",
+                package.name, tenant
+            )));
+        }
+        let effect = self.sim_join_entra(tenant)?;
+        if effect.changes > 0 {
+            self.state.entra_join_package = Some(used);
+        }
+        self.commit("device-state/join-entra", effect)
+    }
+}

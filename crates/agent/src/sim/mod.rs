@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::FixedOffset;
 use model::plan::{JoinState, PermissionArea};
-use model::protocol::{sha256_hex, BulkToken, UserProfile};
+use model::protocol::{sha256_hex, BulkToken, ProvisioningPackage, UserProfile};
 use model::runbook::Area;
 use model::status::EventLevel;
 use secdesc::descriptor::control;
@@ -381,6 +381,14 @@ impl Workstation for SimWorkstation {
             self.state.entra_join_token = Some(used);
         }
         self.commit("device-state/join-entra", effect)
+    }
+
+    fn joins_entra_with_package(&self) -> bool {
+        self.state.entra_join_by_package
+    }
+
+    fn join_entra_with_package(&mut self, tenant: &str, p: &ProvisioningPackage) -> Result<Effect> {
+        self.sim_join_entra_with_package(tenant, p)
     }
 
     fn list_sids(&self) -> Result<BTreeSet<Sid>> {

@@ -96,6 +96,17 @@ pub struct SimState {
     /// The SHA-256 of the bulk enrollment token the device joined Entra with, if it did.
     #[serde(default)]
     pub entra_join_token: Option<String>,
+    /// The device joins Entra only with a provisioning package, as Windows does. A test's
+    /// setting.
+    #[serde(default)]
+    pub entra_join_by_package: bool,
+    /// The provisioning package each Entra tenant accepts, by lower-case tenant: its SHA-256. A
+    /// tenant not listed accepts any package that arrived whole. A test's setting.
+    #[serde(default)]
+    pub entra_packages: BTreeMap<String, String>,
+    /// The SHA-256 of the provisioning package the device joined Entra with, if it did.
+    #[serde(default)]
+    pub entra_join_package: Option<String>,
     /// The account each service runs as (`HKLM\SYSTEM\CurrentControlSet\Services\<name>`,
     /// `ObjectName`), resolved to its SID, by service name.
     #[serde(default)]
@@ -645,6 +656,9 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         domain_accounts: BTreeMap::new(),
         entra_bulk_tokens: BTreeMap::new(),
         entra_join_token: None,
+        entra_join_by_package: false,
+        entra_packages: BTreeMap::new(),
+        entra_join_package: None,
         service_accounts,
         task_principals,
         agent_installed: true,

@@ -360,3 +360,37 @@ fn areas_to_ignore_expand_the_devices_variables_and_refuse_unknown_ones() {
         other => panic!("{:?}", other),
     }
 }
+
+#[test]
+fn a_provisioning_package_joins_the_tenant_that_accepts_it_and_a_damaged_one_changes_nothing() {
+    let mut sim = SimWorkstation::create(&scratch(), &spec()).expect("create");
+    sim.leave_active_directory().expect("leave");
+    let package = ProvisioningPackage::new("join.ppkg", b"package bytes");
+    let other = ProvisioningPackage::new("old.ppkg", b"an older package");
+    sim.accept_provisioning_package("new.contoso.test", &package.sha256)
+        .expect("accept");
+    let mut damaged = package.clone();
+    damaged.sha256 = other.sha256.clone();
+    let before = sim.state().clone();
+    for refused in [&other, &damaged] {
+        let err = sim
+            .join_entra_with_package("new.contoso.test", refused)
+            .expect_err("refused");
+        assert!(matches!(err, Error::Device(_)), "{:?}", err);
+    }
+    assert_eq!(sim.state(), &before);
+    let joined = sim
+        .join_entra_with_package("new.contoso.test", &package)
+        .expect("join");
+    assert_eq!(joined.changes, 1);
+    assert_eq!(
+        sim.state().entra_join_package.as_deref(),
+        Some(package.sha256.as_str())
+    );
+    assert_eq!(
+        sim.join_entra_with_package("new.contoso.test", &package)
+            .expect("again")
+            .changes,
+        0
+    );
+}

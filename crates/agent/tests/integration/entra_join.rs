@@ -5,7 +5,7 @@ use agent::run::actions::AUTOPILOT_FILE;
 use agent::{Exit, SimWorkstation, Workstation};
 use chrono::Duration;
 use model::plan::JoinState;
-use model::protocol::sha256_hex;
+use model::protocol::{sha256_hex, ProvisioningPackage};
 use model::runbook::DomainJoin;
 use model::status::{AgentStatus, EventLevel};
 
@@ -125,5 +125,89 @@ fn the_source_tenants_autopilot_profile_is_removed_when_the_runbook_asks() {
         event.message.contains(SOURCE_TENANT_ID),
         "{}",
         event.message
+    );
+}
+
+#[test]
+fn a_device_that_joins_by_package_applies_the_provisioning_package_the_server_sends() {
+    let world = World::new();
+    let (runbook, secrets) = full_runbook(DomainJoin::Entra, true);
+    let id = world.assign_runbook(runbook, secrets, TENANT, Duration::minutes(-5));
+    let package = ProvisioningPackage::new("join-fabrikam.ppkg", b"ppkg with a BPRT inside");
+    if let Some(a) = world.server.state().assignment.as_mut() {
+        a.provisioning_package = Some(package.clone());
+        a.bulk_token = None;
+        a.bulk_token_expires_at = None;
+    }
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.join_entra_by_package(true).expect("by package");
+    sim.accept_provisioning_package(TENANT, &package.sha256)
+        .expect("accept");
+    let exit = world.agent_with(sim, 100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Completed
+        }
+    );
+    let state = SimWorkstation::load(&world.dir).expect("load");
+    assert_eq!(
+        state.join_state,
+        JoinState::Entra {
+            tenant: TENANT.into()
+        }
+    );
+    assert_eq!(
+        state.entra_join_package.as_deref(),
+        Some(package.sha256.as_str())
+    );
+    assert_eq!(state.entra_join_token, None);
+    let server = world.server.state();
+    assert!(server
+        .events
+        .values()
+        .all(|e| !e.message.contains(&package.content)));
+}
+
+#[test]
+fn without_a_package_a_device_that_joins_by_package_fails_its_pre_flight_naming_it() {
+    let world = World::new();
+    let (runbook, secrets) = full_runbook(DomainJoin::Entra, true);
+    let id = world.assign_runbook(runbook, secrets, TENANT, Duration::minutes(-5));
+    let mut sim = SimWorkstation::open(&world.dir).expect("open");
+    sim.join_entra_by_package(true).expect("by package");
+    let before = sim.state().join_state.clone();
+    // A bulk token alone is not enough for such a device.
+    let exit = world.agent_with(sim, 100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Error
+        }
+    );
+    let state = SimWorkstation::load(&world.dir).expect("load");
+    assert_eq!(state.join_state, before, "nothing changed");
+    assert_eq!(state.entra_join_token, None);
+    let server = world.server.state();
+    let errors: Vec<&str> = server
+        .events
+        .values()
+        .filter(|e| e.level == EventLevel::Error)
+        .map(|e| e.message.as_str())
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|m| m.contains("provisioning package (.ppkg)") && m.contains(TENANT)),
+        "{errors:?}"
+    );
+    assert!(
+        server
+            .events
+            .values()
+            .all(|e| e.status != Some(AgentStatus::Completed)),
+        "never recorded done"
     );
 }

@@ -261,6 +261,7 @@ impl World {
             offline_join: Some(OfflineJoin::blob(
                 format!("ODJ blob for {} in {}", COMPUTER, target).as_bytes(),
             )),
+            provisioning_package: None,
             available_from: None,
             enforced_after: ScheduledTime {
                 at: (self.clock.now() + enforced_in).naive_utc(),

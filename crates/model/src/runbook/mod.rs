@@ -270,7 +270,8 @@ fn keep(v: &mut Validator, result: Result<()>) {
 pub struct RunbookContext {
     /// Kind of the target directory.
     pub target_kind: DirectoryKind,
-    /// Whether the target directory has a bulk enrollment token (needed for an Entra join).
+    /// Whether the target directory has a bulk enrollment token or a provisioning package (one
+    /// is needed for an Entra join).
     pub target_has_bprt: bool,
     /// Whether a prerequisite runbook caches user credentials (enough for an offline join).
     pub prerequisite_caches_credentials: bool,
@@ -308,7 +309,7 @@ impl Runbook {
                     v.check(
                         context.target_has_bprt,
                         "device_state.domain_join",
-                        "the target directory has no bulk enrollment token: create one before joining devices to Entra",
+                        "the target directory has no bulk enrollment token and no provisioning package: create a token or upload a package before joining devices to Entra",
                     );
                 }
             }

@@ -262,3 +262,87 @@ fn logs_written_to_a_pipe_carry_no_colour_codes() {
         "colour codes in a piped log: {log:?}"
     );
 }
+
+#[test]
+fn a_provisioning_package_is_uploaded_shown_replaced_and_deleted_from_the_command_line() {
+    let dir = TestDir::new();
+    let data = dir.path().join("data");
+    let target = generate("fabrikam.test", 2, 1, 0);
+    let dst = write(&dir, "fabrikam.json", &target);
+    let source = generate("contoso.test", 1, 1, 0);
+    let src = write(&dir, "contoso.json", &source);
+    for (name, kind, domain, file) in [
+        ("FABRIKAM", "entra", "fabrikam.test", &dst),
+        ("CONTOSO", "ad", "contoso.test", &src),
+    ] {
+        ok(&rehome(
+            &data,
+            &[
+                "directory",
+                "add",
+                "--name",
+                name,
+                "--kind",
+                kind,
+                "--domain",
+                domain,
+                "--file",
+                file,
+            ],
+        ));
+    }
+    let package = dir.path().join("join-fabrikam.ppkg");
+    std::fs::write(&package, b"MSCF package with secret-bprt").expect("write");
+    let package = package.display().to_string();
+    let sha = model::protocol::sha256_hex(b"MSCF package with secret-bprt");
+
+    let upload = |name: &str| {
+        rehome(
+            &data,
+            &[
+                "directory",
+                "provisioning-package",
+                "upload",
+                name,
+                "--file",
+                &package,
+            ],
+        )
+    };
+    let stored = ok(&upload("fabrikam"));
+    assert!(
+        stored.starts_with("Stored") && stored.contains(&sha),
+        "{stored}"
+    );
+    let shown = ok(&rehome(
+        &data,
+        &["directory", "provisioning-package", "show", "FABRIKAM"],
+    ));
+    assert!(
+        shown.contains("join-fabrikam.ppkg") && shown.contains(&sha) && shown.contains("29 bytes"),
+        "{shown}"
+    );
+    assert!(!shown.contains("secret-bprt"), "{shown}");
+    assert!(ok(&upload("FABRIKAM")).starts_with("Replaced"));
+
+    // An Active Directory target has no use for one, and says so.
+    let refused = upload("CONTOSO");
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("Entra"), "{err}");
+
+    ok(&rehome(
+        &data,
+        &["directory", "provisioning-package", "delete", "FABRIKAM"],
+    ));
+    let gone = rehome(
+        &data,
+        &["directory", "provisioning-package", "show", "FABRIKAM"],
+    );
+    assert!(!gone.status.success());
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("provisioning package"),
+        "{}",
+        String::from_utf8_lossy(&gone.stderr)
+    );
+}

@@ -6,7 +6,7 @@
 
 use agent::journal::Journal;
 use agent::{AgentConfig, Exit, SimSpec, SimState, SimWorkstation};
-use model::directory::{DirectoryKind, ObjectKind};
+use model::directory::{DirectoryKind, DirectoryObject, ObjectKind};
 use model::plan::JoinState;
 use model::runbook::{DomainJoin, RemoveFrom, Runbook, Secret};
 use model::status::AgentStatus;
@@ -40,9 +40,20 @@ struct Scenario {
 /// Runs `scenario` with [`full_runbook`] on `stage`: checks that the agent ends Completed, that
 /// `verify` holds, and what the reports show; returns the workstation afterwards.
 async fn migrate(stage: &Stage, scenario: Scenario) -> SimState {
+    migrate_with(stage, scenario, None).await
+}
+
+/// [`migrate`], with `package` uploaded as the target's provisioning package and a workstation
+/// that joins Entra only with one, as Windows does.
+async fn migrate_with(stage: &Stage, scenario: Scenario, package: Option<&[u8]>) -> SimState {
     let (source_id, target_id) = stage
         .pair(&scenario.source, &scenario.target, scenario.profile)
         .await;
+    if let Some(bytes) = package {
+        server::enrollment::provisioning::upload(&stage.app, target_id, "join.ppkg", bytes)
+            .await
+            .expect("upload the provisioning package");
+    }
     // The command package the runbook names, at the hash it names it by.
     server::packages::upload(&stage.app, "fix.zip", zip(FIX_PACKAGE))
         .await
@@ -67,7 +78,13 @@ async fn migrate(stage: &Stage, scenario: Scenario) -> SimState {
         ..scenario.spec
     };
     let dir = stage.dir.path().join(&spec.computer_name);
-    SimWorkstation::create(&dir, &spec).expect("create the workstation");
+    let mut workstation = SimWorkstation::create(&dir, &spec).expect("create the workstation");
+    if package.is_some() {
+        workstation
+            .join_entra_by_package(true)
+            .expect("join by package");
+    }
+    drop(workstation);
     let mut config = AgentConfig::new(&stage.url, &stage.psk, &dir);
     config.exit_when_idle = true;
     let state_dir = config.state_dir.clone();
@@ -220,14 +237,19 @@ async fn active_directory_to_active_directory_with_every_setting() {
     assert_admins(&state, &g1, t_admins.sid.as_ref().unwrap());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn active_directory_to_entra_with_every_setting() {
+/// Contoso's AD to the Fabrikam tenant with [`migrate_with`] and `package`; the workstation
+/// after, and each target object.
+async fn active_directory_to_entra(
+    package: Option<&[u8]>,
+) -> (SimState, (Sid, Sid, Sid), [DirectoryObject; 3]) {
     let stage = Stage::start().await;
-    let (source, spec, (a1, b1, g1)) = contoso();
-    let t_alice = cloud(ObjectKind::User, "Alice", None, "alice");
-    let t_bob = cloud(ObjectKind::User, "Bob", None, "bob");
-    let t_admins = cloud(ObjectKind::Group, "Workstation Admins", None, "admins");
-    let state = migrate(
+    let (source, spec, sources) = contoso();
+    let targets = [
+        cloud(ObjectKind::User, "Alice", None, "alice"),
+        cloud(ObjectKind::User, "Bob", None, "bob"),
+        cloud(ObjectKind::Group, "Workstation Admins", None, "admins"),
+    ];
+    let state = migrate_with(
         &stage,
         Scenario {
             source,
@@ -235,19 +257,38 @@ async fn active_directory_to_entra_with_every_setting() {
                 name: "FABRIKAM-ENTRA",
                 kind: DirectoryKind::EntraId,
                 domain: "fabrikam.onmicrosoft.com",
-                objects: vec![t_alice.clone(), t_bob.clone(), t_admins.clone()],
+                objects: targets.to_vec(),
             },
             profile: by_name(),
             remove_from: RemoveFrom::ActiveDirectory,
             join: DomainJoin::Entra,
             spec,
         },
+        package,
     )
     .await;
     assert_eq!(state.join_state, entra("fabrikam.onmicrosoft.com"));
+    (state, sources, targets)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_directory_to_entra_with_every_setting() {
+    let (state, (a1, b1, g1), [t_alice, t_bob, t_admins]) = active_directory_to_entra(None).await;
     assert_profile_moved(&state, "alice", &[&a1], t_alice.sid.as_ref().unwrap());
     assert_profile_moved(&state, "bob", &[&b1], t_bob.sid.as_ref().unwrap());
     assert_admins(&state, &g1, t_admins.sid.as_ref().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_directory_to_entra_with_the_uploaded_provisioning_package() {
+    let package: &[u8] = b"a .ppkg built for fabrikam, its bulk token inside";
+    let (state, _, _) = active_directory_to_entra(Some(package)).await;
+    // Joined with the package the server sent, not the bulk token the target also has.
+    assert_eq!(
+        state.entra_join_package.as_deref(),
+        Some(model::protocol::sha256_hex(package).as_str())
+    );
+    assert_eq!(state.entra_join_token, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

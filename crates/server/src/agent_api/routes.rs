@@ -159,7 +159,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
     // A run an operator retried goes again on a device whose journal honoured fewer retries.
     let retry = run.map_or(0, |r| r.retries);
     // Passwords and the bulk token only for the run that is about to start (see `secrets_due`).
-    let (secrets, bulk_token, offline_join) = if req.final_check {
+    let (secrets, bulk_token, offline_join, provisioning_package) = if req.final_check {
         let stored = app.store.runbook_secrets(runbook.id).await?;
         // The name as the check-in just recorded it, not as cached.
         let computer_name = app
@@ -179,9 +179,11 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             super::secrets_due::needed(runbook, stored),
             crate::enrollment::token_for_assignment(app, runbook, target.id).await?,
             offline_join,
+            crate::enrollment::provisioning::package_for_assignment(app, runbook, target.id)
+                .await?,
         )
     } else {
-        (Default::default(), None, None)
+        (Default::default(), None, None, None)
     };
     let (bulk_token, bulk_token_expires_at) = match bulk_token {
         Some((token, expires)) => (Some(token), Some(expires)),
@@ -198,6 +200,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             bulk_token,
             bulk_token_expires_at,
             offline_join,
+            provisioning_package,
             available_from: a.available(),
             enforced_after: a.enforced(),
             retry,

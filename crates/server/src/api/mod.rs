@@ -15,6 +15,7 @@ pub mod matching;
 pub mod objects;
 pub mod openapi;
 pub mod packages;
+pub mod provisioning;
 pub mod readiness;
 pub mod reports;
 pub mod runbooks;
@@ -48,6 +49,15 @@ pub fn routes() -> OpenApiRouter<App> {
     let images = OpenApiRouter::new()
         .routes(routes!(lock_screen::list, lock_screen::upload))
         .layer(DefaultBodyLimit::max(crate::lock_screen::MAX_IMAGE_BYTES));
+    let provisioning_packages = OpenApiRouter::new()
+        .routes(routes!(
+            provisioning::upload_provisioning_package,
+            provisioning::show_provisioning_package,
+            provisioning::delete_provisioning_package
+        ))
+        .layer(DefaultBodyLimit::max(
+            crate::enrollment::provisioning::MAX_PACKAGE_BYTES,
+        ));
     OpenApiRouter::new()
         .routes(routes!(directories::list, directories::create_route))
         .routes(routes!(directories::get_one))
@@ -131,6 +141,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(enrollment::poll))
         .routes(routes!(enrollment::complete))
         .routes(routes!(enrollment::delete))
+        .merge(provisioning_packages)
         .merge(packages)
         .routes(routes!(packages::delete))
         .merge(images)

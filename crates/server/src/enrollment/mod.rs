@@ -7,6 +7,7 @@
 //! [`testing::FakeEntra`] is a local server speaking the same protocol, for tests and demos.
 
 mod oauth;
+pub mod provisioning;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

@@ -30,10 +30,16 @@ async fn runbook_context(
 ) -> Result<RunbookContext> {
     Ok(RunbookContext {
         target_kind: target.kind,
+        // A provisioning package embeds a token of its own: either lets devices join.
         target_has_bprt: app
             .store
             .has_valid_bulk_token(target.id, app.clock.now())
-            .await?,
+            .await?
+            || app
+                .store
+                .provisioning_package_info(target.id)
+                .await?
+                .is_some(),
         prerequisite_caches_credentials: stored
             .iter()
             .filter(|r| runbook.prerequisites.contains(&r.id))

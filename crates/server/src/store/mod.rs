@@ -183,6 +183,7 @@ pub mod licences;
 pub mod packages;
 mod private;
 pub mod profile_pages;
+pub mod provisioning;
 pub mod psk_limits;
 pub mod readiness;
 pub mod readiness_pages;

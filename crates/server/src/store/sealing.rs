@@ -16,6 +16,12 @@ const SEALED: &[(&str, &[&str], &str, &str)] = &[
     ("bulk_tokens", &["id"], "bulk-token", "secret"),
     ("enrollment_flows", &["id"], "enrollment-flow", "secret"),
     (
+        "provisioning_packages",
+        &["directory"],
+        "provisioning-package",
+        "secret",
+    ),
+    (
         "directories",
         &["id"],
         "directory-connection",
@@ -41,6 +47,11 @@ pub fn runbook_aad(runbook: &str, name: &str) -> String {
 /// The associated data of a bulk enrollment token.
 pub fn bulk_token_aad(id: &str) -> String {
     format!("bulk-token:{}", id)
+}
+
+/// The associated data of a directory's provisioning package.
+pub fn provisioning_package_aad(directory: &str) -> String {
+    format!("provisioning-package:{}", directory)
 }
 
 /// The associated data of a directory's bind password or client secret.

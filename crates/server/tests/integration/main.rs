@@ -27,6 +27,7 @@ mod matching_delta;
 mod metrics;
 mod openapi;
 mod packages;
+mod provisioning;
 mod readiness;
 mod readiness_pages;
 mod secrets;
