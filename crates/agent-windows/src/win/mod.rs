@@ -22,6 +22,7 @@ pub mod eventlog;
 pub mod files;
 pub mod groups;
 pub mod hello;
+pub mod holders;
 pub mod http;
 pub mod join;
 pub mod lsa;

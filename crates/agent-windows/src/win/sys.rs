@@ -2,7 +2,7 @@
 //! (`NetJoinDomain`, `NetUnjoinDomain`, `NetRequestOfflineDomainJoin`, `DsGetDcNameW`), local
 //! accounts and group members (`NetUserAdd`, `NetUserDel`, `NetLocalGroup*`), file DACLs
 //! (`SetNamedSecurityInfoW`), BitLocker's WMI methods, restarts (`InitiateSystemShutdownExW`),
-//! the Cache Credentials logon (`LogonUserW`), Windows Hello, and the provisioning package's
+//! the Cache Credentials logon (`LogonUserW`), Restart Manager (`RmGetList`), Windows Hello, and the provisioning package's
 //! install (`powershell.exe Install-ProvisioningPackage`) with the Entra join it leaves. [`Win32`] makes the real calls and is what the service uses; the
 //! tests drive the same workstation code through a recording double (`sys_recording.rs`), so what
 //! the workstation decides around each call (already joined, read back, errors by name) runs
@@ -95,6 +95,9 @@ pub trait Sys: Send {
     fn install_provisioning_package(&self, path: &Path) -> Result<CommandOutcome>;
     /// The Entra join the device holds (`CloudDomainJoin\JoinInfo`), if any.
     fn entra_join(&self) -> Result<Option<EntraJoin>>;
+    /// Restart Manager's `RmGetList` for the file `path`: the processes holding it open, by
+    /// name and process id.
+    fn file_holders(&self, path: &str) -> Result<Vec<(String, u32)>>;
 }
 
 /// The real Win32 calls: what the service uses.
@@ -214,5 +217,9 @@ impl Sys for Win32 {
 
     fn entra_join(&self) -> Result<Option<EntraJoin>> {
         super::entra::win32_join_info()
+    }
+
+    fn file_holders(&self, path: &str) -> Result<Vec<(String, u32)>> {
+        super::holders::win32_file_holders(path)
     }
 }

@@ -76,6 +76,9 @@ pub struct Device {
     pub package_joins: Option<EntraJoin>,
     /// The exit code and output `Install-ProvisioningPackage` answers.
     pub install_answer: (i32, String),
+    /// The processes Restart Manager finds holding a file open, by the file's path in lower
+    /// case.
+    pub file_holders: BTreeMap<String, Vec<(String, u32)>>,
 }
 
 /// The double: clones share one [`Device`].
@@ -370,5 +373,14 @@ impl Sys for Recording {
 
     fn entra_join(&self) -> Result<Option<EntraJoin>> {
         Ok(self.device().entra.clone())
+    }
+
+    fn file_holders(&self, path: &str) -> Result<Vec<(String, u32)>> {
+        Ok(self
+            .device()
+            .file_holders
+            .get(&path.to_lowercase())
+            .cloned()
+            .unwrap_or_default())
     }
 }

@@ -708,3 +708,107 @@ fn the_real_install_refuses_by_name_under_wine() {
         err
     );
 }
+
+/// Keeps the tests that list a profile in ProfileList apart: each translates every profile it
+/// finds there.
+static PROFILE_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// [`runbook`] translating the Windows profiles too, with Alice's profile in ProfileList at
+/// `folder` for as long as `body` runs.
+fn with_alices_profile<T>(folder: &str, body: impl FnOnce(Runbook, RunbookSecrets) -> T) -> T {
+    let _apart = PROFILE_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    let list = super::profiles::PROFILE_LIST;
+    let mut ws = WindowsWorkstation::with_sys(Box::new(Recording::default()));
+    let entries = [
+        format!("{}\\{}", list, ALICE),
+        format!("{}\\{}", list, ALICE_NEW),
+    ];
+    for entry in &entries {
+        ws.delete_registry_key(entry).unwrap();
+    }
+    ws.set_registry_value(
+        &entries[0],
+        "ProfileImagePath",
+        &agent::RegValue::ExpandSz(folder.to_string()),
+    )
+    .unwrap();
+    let (mut runbook, secrets) = runbook(false);
+    runbook.permissions.areas.push(Area::WindowsProfiles);
+    let out = body(runbook, secrets);
+    for entry in &entries {
+        ws.delete_registry_key(entry).unwrap();
+    }
+    out
+}
+
+#[test]
+fn a_hive_restart_manager_finds_held_fails_the_pre_flight_naming_the_process() {
+    let folder = "C:\\Users\\alice-held";
+    let device = joined_device();
+    device.device().file_holders.insert(
+        format!("{}\\ntuser.dat", folder).to_lowercase(),
+        vec![("OneDrive.exe".to_string(), 4242)],
+    );
+    let (runbook_id, exit, server) = with_alices_profile(folder, |runbook, secrets| {
+        let id = runbook.id;
+        let (exit, server) = run(&device, runbook, secrets);
+        (id, exit, server)
+    });
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: runbook_id,
+            status: AgentStatus::Error
+        }
+    );
+    let events = messages(&server);
+    assert!(
+        events.iter().any(|m| m.contains(&format!(
+            "{}\\NTUSER.DAT is held open by OneDrive.exe (4242)",
+            folder
+        ))),
+        "{:#?}",
+        events
+    );
+    let d = device.device();
+    assert!(d.calls.is_empty(), "nothing changed: {:#?}", d.calls);
+    assert_eq!(d.domain.as_deref(), Some(SOURCE));
+}
+
+#[test]
+fn a_hive_nothing_holds_lets_the_run_past_its_pre_flight() {
+    let folder = "C:\\Users\\alice-free";
+    let device = joined_device();
+    // Another user's hive is held: not Alice's.
+    device.device().file_holders.insert(
+        "c:\\users\\someone-else\\ntuser.dat".to_string(),
+        vec![("OneDrive.exe".to_string(), 4242)],
+    );
+    let exit_and_server =
+        with_alices_profile(folder, |runbook, secrets| run(&device, runbook, secrets));
+    let events = messages(&exit_and_server.1);
+    assert!(
+        events.iter().all(|m| !m.contains("held open")),
+        "{:#?}",
+        events
+    );
+    let d = device.device();
+    assert!(
+        d.calls
+            .iter()
+            .any(|c| c.starts_with("NetUserAdd(rehome-fallback")),
+        "the run went on past its pre-flight: {:#?}",
+        d.calls
+    );
+}
+
+#[test]
+fn restart_manager_refuses_by_name_under_wine() {
+    if !super::under_wine() {
+        return;
+    }
+    let err = super::sys::Win32
+        .file_holders("C:\\Users\\nobody\\NTUSER.DAT")
+        .expect_err("Restart Manager is a stub under Wine");
+    assert!(err.to_string().contains("RmStartSession"), "{}", err);
+}

@@ -31,8 +31,8 @@ use super::profiles::PROFILE_LIST;
 use super::registry::{self, Key};
 use super::sys::{Sys, Win32};
 use super::{
-    accounts, areas, bitlocker, files, groups, join, lsa, mdm, profiles, readiness, restart,
-    security, services, shares, system, unsupported,
+    accounts, areas, bitlocker, files, groups, holders, join, lsa, mdm, profiles, readiness,
+    restart, security, services, shares, system, unsupported,
 };
 use crate::keys::{KeyName, Root};
 use crate::pipe::credentials::CredentialDesk;
@@ -655,6 +655,10 @@ impl Workstation for WindowsWorkstation {
 
     fn directory_reachable(&self, target: &str) -> Result<bool> {
         self.sys.directory_reachable(target)
+    }
+
+    fn hive_holder(&self, path: &str) -> Result<Option<String>> {
+        holders::hive_holder(&*self.sys, &self.profile_list()?, path)
     }
 
     fn interfering_software(&self) -> Result<Vec<Interference>> {
