@@ -25,6 +25,7 @@ pub mod hello;
 pub mod holders;
 pub mod http;
 pub mod join;
+pub mod ldap;
 pub mod lsa;
 pub mod mdm;
 pub mod onedrive;

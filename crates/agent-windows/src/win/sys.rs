@@ -1,5 +1,6 @@
 //! The seam between the Windows workstation and the Win32 calls Wine does not implement: joins
-//! (`NetJoinDomain`, `NetUnjoinDomain`, `NetRequestOfflineDomainJoin`, `DsGetDcNameW`), local
+//! (`NetJoinDomain`, `NetUnjoinDomain`, `NetRequestOfflineDomainJoin`, `DsGetDcNameW`, the LDAP
+//! look-up of a computer account), local
 //! accounts and group members (`NetUserAdd`, `NetUserDel`, `NetLocalGroup*`), file DACLs
 //! (`SetNamedSecurityInfoW`), BitLocker's WMI methods, restarts (`InitiateSystemShutdownExW`),
 //! the Cache Credentials logon (`LogonUserW`), Restart Manager (`RmGetList`), Windows Hello, and the provisioning package's
@@ -98,6 +99,16 @@ pub trait Sys: Send {
     /// Restart Manager's `RmGetList` for the file `path`: the processes holding it open, by
     /// name and process id.
     fn file_holders(&self, path: &str) -> Result<Vec<(String, u32)>>;
+    /// `DsGetDcNameW` for a domain controller of `domain`, bound to with wldap32 as `account`
+    /// (`ldap_bind_sW`, Negotiate): whether `ldap_search_sW` finds `(sAMAccountName=<NAME>$)`
+    /// under the domain's `defaultNamingContext`.
+    fn computer_account_exists(
+        &self,
+        domain: &str,
+        name: &str,
+        account: &str,
+        password: &str,
+    ) -> Result<bool>;
 }
 
 /// The real Win32 calls: what the service uses.
@@ -221,5 +232,15 @@ impl Sys for Win32 {
 
     fn file_holders(&self, path: &str) -> Result<Vec<(String, u32)>> {
         super::holders::win32_file_holders(path)
+    }
+
+    fn computer_account_exists(
+        &self,
+        domain: &str,
+        name: &str,
+        account: &str,
+        password: &str,
+    ) -> Result<bool> {
+        super::ldap::win32_computer_account_exists(domain, name, account, password)
     }
 }

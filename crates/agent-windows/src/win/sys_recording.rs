@@ -32,6 +32,8 @@ const NO_SHUTDOWN_IN_PROGRESS: u32 = 1116;
 /// `ERROR_LOGON_FAILURE` and `ERROR_NO_LOGON_SERVERS`.
 const LOGON_FAILURE: u32 = 1326;
 const NO_LOGON_SERVERS: u32 = 1311;
+/// `ERROR_NO_SUCH_DOMAIN`.
+const NO_SUCH_DOMAIN: u32 = 1355;
 /// `NETSETUP_DOMAIN_JOIN_IF_JOINED`.
 const JOIN_IF_JOINED: u32 = 0x20;
 
@@ -79,6 +81,11 @@ pub struct Device {
     /// The processes Restart Manager finds holding a file open, by the file's path in lower
     /// case.
     pub file_holders: BTreeMap<String, Vec<(String, u32)>>,
+    /// The computer accounts the domains hold: (domain in lower case, name in upper case).
+    pub computer_accounts: BTreeSet<(String, String)>,
+    /// The LDAP look-ups made, as `domain filter as account`: they change nothing, so they are
+    /// kept apart from [`Device::calls`].
+    pub lookups: Vec<String>,
 }
 
 /// The double: clones share one [`Device`].
@@ -382,5 +389,37 @@ impl Sys for Recording {
             .get(&path.to_lowercase())
             .cloned()
             .unwrap_or_default())
+    }
+
+    fn computer_account_exists(
+        &self,
+        domain: &str,
+        name: &str,
+        account: &str,
+        password: &str,
+    ) -> Result<bool> {
+        let mut device = self.device();
+        let filter = super::ldap::account_filter(name);
+        device
+            .lookups
+            .push(format!("{} {} as {}", domain, filter, account));
+        let known = device
+            .reachable
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain));
+        let (user, _) = super::ldap::split_account(account);
+        let accepted = device
+            .domain_accounts
+            .get(&(domain.to_lowercase(), user.to_lowercase()))
+            .map_or(false, |p| p == password);
+        if !known {
+            return Err(super::error("DsGetDcNameW", domain, NO_SUCH_DOMAIN));
+        }
+        if !accepted {
+            return Err(super::error("ldap_bind_sW", domain, LOGON_FAILURE));
+        }
+        Ok(device
+            .computer_accounts
+            .contains(&(domain.to_lowercase(), name.to_uppercase())))
     }
 }

@@ -812,3 +812,115 @@ fn restart_manager_refuses_by_name_under_wine() {
         .expect_err("Restart Manager is a stub under Wine");
     assert!(err.to_string().contains("RmStartSession"), "{}", err);
 }
+
+/// [`runbook`] joining online without reusing an existing computer account, on `device` whose
+/// target domain accepts the join account; the device's computer name.
+fn join_without_reuse(device: &Recording) -> (Runbook, RunbookSecrets, String) {
+    device.device().domain_accounts.insert(
+        (TARGET.to_string(), "rehome-join".to_string()),
+        JOIN_PASSWORD.into(),
+    );
+    let (mut runbook, secrets) = runbook(false);
+    runbook
+        .device_state
+        .active_directory
+        .reuse_existing_computer_account = false;
+    let computer = WindowsWorkstation::with_sys(Box::new(Recording::default()))
+        .facts()
+        .unwrap()
+        .computer_name;
+    (runbook, secrets, computer)
+}
+
+#[test]
+fn a_computer_name_the_target_domain_holds_fails_the_pre_flight_naming_the_account() {
+    let device = joined_device();
+    let (runbook, secrets, computer) = join_without_reuse(&device);
+    device
+        .device()
+        .computer_accounts
+        .insert((TARGET.to_string(), computer.to_uppercase()));
+    let id = runbook.id;
+    let (exit, server) = run(&device, runbook, secrets);
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Error
+        }
+    );
+    let events = messages(&server);
+    let taken = format!(
+        "{} already has a computer account {}",
+        TARGET,
+        computer.to_uppercase()
+    );
+    assert!(events.iter().any(|m| m.contains(&taken)), "{:#?}", events);
+    let d = device.device();
+    assert!(d.calls.is_empty(), "nothing changed: {:#?}", d.calls);
+    assert_eq!(d.domain.as_deref(), Some(SOURCE));
+    // Asked as the join account, for the name's sAMAccountName.
+    assert!(
+        d.lookups.iter().any(|l| l
+            == &format!(
+                "{} (sAMAccountName={}$) as NEW\\rehome-join",
+                TARGET,
+                computer.to_uppercase()
+            )),
+        "{:#?}",
+        d.lookups
+    );
+}
+
+#[test]
+fn a_computer_name_the_target_domain_lacks_joins_without_the_reuse_flag() {
+    let device = joined_device();
+    let (runbook, secrets, computer) = join_without_reuse(&device);
+    // Another device's account: not this one.
+    device.device().computer_accounts.insert((
+        TARGET.to_string(),
+        format!("{}-OLD", computer.to_uppercase()),
+    ));
+    let id = runbook.id;
+    let (exit, server) = run(&device, runbook, secrets);
+    let events = messages(&server);
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook: id,
+            status: AgentStatus::Completed
+        },
+        "{:#?}",
+        events
+    );
+    let d = device.device();
+    // NETSETUP_JOIN_DOMAIN | NETSETUP_ACCT_CREATE, without NETSETUP_DOMAIN_JOIN_IF_JOINED.
+    let join = format!("NetJoinDomain({}, {}, NEW\\rehome-join, 0x3)", TARGET, OU);
+    assert!(d.calls.contains(&join), "{:#?}", d.calls);
+    assert_eq!(d.domain.as_deref(), Some(TARGET));
+    assert!(!d.lookups.is_empty(), "the pre-flight asked the domain");
+}
+
+#[test]
+fn the_real_computer_account_look_up_refuses_by_name_under_wine() {
+    if !super::under_wine() {
+        return;
+    }
+    let err = super::sys::Win32
+        .computer_account_exists(TARGET, "PC-0001", "NEW\\rehome-join", JOIN_PASSWORD)
+        .expect_err("no domain controller under Wine");
+    assert!(err.to_string().contains("DsGetDcNameW"), "{}", err);
+    assert!(!err.to_string().contains(JOIN_PASSWORD));
+}
+
+#[test]
+fn the_account_filter_escapes_what_rfc_4515_reserves() {
+    assert_eq!(
+        super::ldap::account_filter("pc-0001"),
+        "(sAMAccountName=PC-0001$)"
+    );
+    assert_eq!(
+        super::ldap::account_filter("a*(b)\\c"),
+        "(sAMAccountName=A\\2a\\28B\\29\\5cC$)"
+    );
+}

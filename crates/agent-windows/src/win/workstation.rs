@@ -657,6 +657,17 @@ impl Workstation for WindowsWorkstation {
         self.sys.directory_reachable(target)
     }
 
+    fn computer_account_exists(&self, domain: &str, name: &str, join: &AdJoin<'_>) -> Result<bool> {
+        if join.account.is_empty() || join.password.is_empty() {
+            return Err(Error::Device(format!(
+                "looking up computer accounts in {} needs the join account and its password",
+                domain
+            )));
+        }
+        self.sys
+            .computer_account_exists(domain, name, join.account, join.password)
+    }
+
     fn hive_holder(&self, path: &str) -> Result<Option<String>> {
         holders::hive_holder(&*self.sys, &self.profile_list()?, path)
     }
