@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{from_ms, to_ms, Store};
@@ -100,21 +101,7 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(FailedSource {
-                    last: FailedCommunication {
-                        at: from_ms(row.try_get("at")?),
-                        computer_name: row.try_get("computer_name")?,
-                        remote_address: row.try_get("remote_address")?,
-                        code: row.try_get("code")?,
-                        message: row.try_get("message")?,
-                    },
-                    first_at: from_ms(row.try_get("first_at")?),
-                    repeats: row.try_get("repeats")?,
-                })
-            })
-            .collect()
+        rows.iter().map(failed_source).collect()
     }
 
     /// Deletes refusals older than `before`; returns how many.
@@ -154,4 +141,20 @@ impl Store {
             .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// One `failed_communications` row (`at`, `computer_name`, `remote_address`, `code`, `message`,
+/// `first_at`, `repeats`) as the source it counts.
+pub(super) fn failed_source(row: &AnyRow) -> Result<FailedSource> {
+    Ok(FailedSource {
+        last: FailedCommunication {
+            at: from_ms(row.try_get("at")?),
+            computer_name: row.try_get("computer_name")?,
+            remote_address: row.try_get("remote_address")?,
+            code: row.try_get("code")?,
+            message: row.try_get("message")?,
+        },
+        first_at: from_ms(row.try_get("first_at")?),
+        repeats: row.try_get("repeats")?,
+    })
 }

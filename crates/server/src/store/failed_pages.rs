@@ -2,12 +2,9 @@
 //! read newest first by key, so a filter looks at all the rows kept and a deep page reads only
 //! its own.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
-
-use super::communications::{FailedCommunication, FailedSource};
+use super::communications::{failed_source, FailedSource};
 use super::seek::{KeyColumn, Order, Seek, SeekPage};
-use super::{from_ms, Store};
+use super::Store;
 use crate::Result;
 
 /// Which refusals: every field optional.
@@ -47,20 +44,6 @@ const ORDER: Order = Order {
     lead: 0,
 };
 
-fn source(row: &AnyRow) -> Result<FailedSource> {
-    Ok(FailedSource {
-        last: FailedCommunication {
-            at: from_ms(row.try_get("at")?),
-            computer_name: row.try_get("computer_name")?,
-            remote_address: row.try_get("remote_address")?,
-            code: row.try_get("code")?,
-            message: row.try_get("message")?,
-        },
-        first_at: from_ms(row.try_get("first_at")?),
-        repeats: row.try_get("repeats")?,
-    })
-}
-
 impl Store {
     /// How many refused sources `filter` keeps.
     pub async fn failed_count(&self, filter: &FailedFilter) -> Result<u64> {
@@ -84,7 +67,7 @@ impl Store {
             ORDER,
             seek,
             limit,
-            source,
+            failed_source,
         )
         .await
     }
