@@ -5,7 +5,7 @@
 //! only the parts of a descriptor that changed. A descriptor already translated has nothing left
 //! to change, so a run interrupted half way through a tree simply runs again.
 
-use model::runbook::Area;
+use model::runbook::{Area, PermissionMode};
 use secdesc::translate::{translate, Change, Place, SidMap, TranslateMode, TranslateOptions};
 use secdesc::{SecurityDescriptor, Sid};
 
@@ -392,6 +392,21 @@ fn translate_share<W: Workstation>(
         }
     }
     Ok(())
+}
+
+/// How descriptors are translated in `mode`; `None` when permissions are left as they are.
+/// Owners move to the target too: a single SID cannot be "added beside", and the migrated user
+/// should own their files. Add mode keeps the source's ACEs.
+pub fn translate_options(mode: PermissionMode) -> Option<TranslateOptions> {
+    let mode = match mode {
+        PermissionMode::DontUpdate => return None,
+        PermissionMode::AddOnly => TranslateMode::Add,
+        PermissionMode::AddAndRemove => TranslateMode::Replace,
+    };
+    Some(TranslateOptions {
+        mode,
+        owner_and_group: true,
+    })
 }
 
 /// [`translate_area`] as a step's effect.

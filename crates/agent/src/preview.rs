@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use model::plan::{plan, Action, PermissionArea, Step, TargetFacts};
 use model::protocol::SidTranslation;
 use model::runbook::{Area, PermissionMode, Runbook};
-use secdesc::translate::{SidMap, TranslateMode, TranslateOptions};
+use secdesc::translate::{SidMap, TranslateMode};
 use secdesc::Sid;
 
-use crate::permissions::{preview_area, AreaTally, IgnoreList};
+use crate::permissions::{preview_area, translate_options, AreaTally, IgnoreList};
 use crate::workstation::Workstation;
 use crate::{Error, Result};
 
@@ -94,17 +94,17 @@ fn preview_with_reasons<W: Workstation>(
     for step in &steps {
         let (area, mode, ignore) = match &step.action {
             Action::UpdatePermissions { area, mode, ignore } => (*area, *mode, ignore),
+            Action::UpdateAreaPermissions { area, mode, .. } => {
+                preview_descriptors(ws, *area, *mode, map, line)?;
+                continue;
+            }
             _ => continue,
         };
-        let mode = match mode {
-            PermissionMode::DontUpdate => continue,
-            PermissionMode::AddOnly => TranslateMode::Add,
-            PermissionMode::AddAndRemove => TranslateMode::Replace,
+        let options = match translate_options(mode) {
+            Some(options) => options,
+            None => continue,
         };
-        let options = TranslateOptions {
-            mode,
-            owner_and_group: true,
-        };
+        let mode = options.mode;
         match area {
             PermissionArea::WindowsProfiles => {
                 for profile in ws.harvest_profiles()? {
@@ -163,4 +163,49 @@ fn preview_with_reasons<W: Workstation>(
         }
     }
     Ok(out)
+}
+
+/// The descriptor changes of an area other than the file system (the registry, shares,
+/// printers, services, DCOM, WMI namespaces, scheduled tasks), each object with its changes,
+/// then a tally. An area this device cannot list is said, as the run would fail on it.
+fn preview_descriptors<W: Workstation>(
+    ws: &W,
+    area: Area,
+    mode: PermissionMode,
+    map: &SidMap,
+    line: &mut dyn FnMut(String),
+) -> Result<()> {
+    let options = match translate_options(mode) {
+        Some(options) => options,
+        None => return Ok(()),
+    };
+    if area == Area::UserRights {
+        return Ok(());
+    }
+    let found = preview_area(
+        ws,
+        area,
+        map,
+        &options,
+        &IgnoreList::default(),
+        &mut |object, changes| {
+            for change in changes {
+                line(format!("{} {}: {}", area.slug(), object, change));
+            }
+        },
+    );
+    match found {
+        Ok(tally) => line(format!(
+            "{}: {} change(s) in {} of {} object(s)",
+            area.slug(),
+            tally.changes,
+            tally.written,
+            tally.objects
+        )),
+        Err(e @ Error::Unsupported { .. }) => {
+            line(format!("{}: the run would fail here: {}", area.slug(), e))
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
 }

@@ -151,11 +151,12 @@ pub fn read_frame<R: Read, T: DeserializeOwned>(r: &mut R) -> Result<Option<T>, 
 }
 
 /// How long the service waits for its agent to serve a request before answering that it is
-/// queued: the agent serves requests between steps, not in the middle of one.
+/// queued. While a runbook's steps run nothing waits: the answer says which step runs.
 pub const ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The service's answer to `message`, from its agent; the Cache Credentials dialog from `desk`,
-/// at once, also while a runbook's step runs.
+/// at once, also while a runbook's step runs; while a run goes on, every other request is
+/// answered at once with the step it is at.
 pub fn answer(
     requester: &Requester,
     desk: &CredentialDesk,
@@ -174,6 +175,10 @@ pub fn answer(
         Message::MigrateNow | Message::StartNow => Request::MigrateNow,
         Message::Snooze { length } => Request::Snooze { length },
     };
+    // While a runbook's steps run the agent serves no request: the answer is where it is.
+    if let Some(running) = requester.view().running {
+        return Reply::Answer(running.answer(request));
+    }
     let answer = match requester.send(request).recv_timeout(wait) {
         Ok(answer) => answer,
         Err(RecvTimeoutError::Timeout) => {

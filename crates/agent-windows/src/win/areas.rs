@@ -2,8 +2,10 @@
 //! folders (`GetNamedSecurityInfoW` / `SetNamedSecurityInfoW`), services
 //! (`QueryServiceObjectSecurity` / `SetServiceObjectSecurity`) and shares (`NetShareGetInfo` /
 //! `NetShareSetInfo` level 1501), DCOM's machine-wide and per-AppID descriptors (registry values,
-//! [`dcom`]), printers (`GetPrinterW` / `SetPrinterW` level 3) and scheduled tasks (the Task
-//! Scheduler cache's `SD` values, [`tasks`]). An area the Windows agent has no objects for fails naming it.
+//! [`dcom`]), WMI namespaces from `root` down (`__SystemSecurity.GetSD` / `SetSD`,
+//! [`wmi_security`]), printers (`GetPrinterW` / `SetPrinterW` level 3) and scheduled tasks (the
+//! Task Scheduler cache's `SD` values, [`tasks`]). An area the Windows agent has no objects for
+//! fails naming it.
 
 use std::path::Path;
 
@@ -11,7 +13,7 @@ use agent::{Error, Result, SecurityParts};
 use model::runbook::Area;
 
 use super::sys::Sys;
-use super::{dcom, files, printers, registry, services, shares, tasks, unsupported};
+use super::{dcom, files, printers, registry, services, shares, tasks, unsupported, wmi_security};
 
 /// Every object of `area`, in a stable order.
 pub fn objects(area: Area) -> Result<Vec<String>> {
@@ -26,6 +28,7 @@ pub fn objects(area: Area) -> Result<Vec<String>> {
         Area::Services => services::names(),
         Area::FileShares => shares::names(),
         Area::Dcom => dcom::objects(),
+        Area::WmiNamespaces => wmi_security::namespaces(wmi_security::ROOT),
         Area::Printers => printers::names(),
         Area::ScheduledTasks => tasks::objects(),
         other => Err(unsupported(&format!(
@@ -49,6 +52,7 @@ pub fn read(sys: &dyn Sys, area: Area, object: &str) -> Result<Vec<u8>> {
         Area::Services => services::descriptor(object),
         Area::FileShares => shares::descriptor(object),
         Area::Dcom => dcom::descriptor(object),
+        Area::WmiNamespaces => wmi_security::descriptor(object),
         Area::Printers => printers::descriptor(object),
         Area::ScheduledTasks => tasks::descriptor(object),
         other => Err(unsupported(&format!("descriptors of {}", other.slug()))),
@@ -70,6 +74,7 @@ pub fn write(
         Area::Services => services::set_descriptor(object, descriptor, info, parts),
         Area::FileShares => shares::set_descriptor(object, descriptor, parts),
         Area::Dcom => dcom::set_descriptor(object, descriptor, parts),
+        Area::WmiNamespaces => wmi_security::set_descriptor(object, descriptor, parts),
         Area::Printers => printers::set_descriptor(object, descriptor, parts),
         Area::ScheduledTasks => tasks::set_descriptor(object, descriptor, parts),
         other => Err(unsupported(&format!("descriptors of {}", other.slug()))),

@@ -924,3 +924,6 @@ fn the_account_filter_escapes_what_rfc_4515_reserves() {
         "(sAMAccountName=A\\2a\\28B\\29\\5cC$)"
     );
 }
+
+#[path = "tests_runbook_wmi.rs"]
+mod wmi;

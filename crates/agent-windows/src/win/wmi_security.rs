@@ -17,6 +17,9 @@ use windows_sys::Win32::System::Variant::{VariantClear, VARIANT, VT_ARRAY, VT_UI
 use super::wide;
 use super::wmi::{self, failed, Bstr, Com, Unknown};
 
+/// The namespace the WMI Namespaces area walks down from.
+pub const ROOT: &str = "root";
+
 /// The object whose methods read and write a namespace's descriptor.
 const SYSTEM_SECURITY: &str = "__SystemSecurity=@";
 

@@ -14,12 +14,13 @@ use model::status::{AgentStatus, EventLevel, Phase};
 use secdesc::translate::{SidMap, TranslateMode, TranslateOptions};
 use secdesc::Sid;
 
+use super::requests::RunningView;
 use super::{
     actions, credentials, defaults, edge, local_groups, onedrive, profiles, restart, run_as, Agent,
 };
 use crate::client::{Client, Transport};
 use crate::journal::RecordedTranslations;
-use crate::permissions::{self, IgnoreList};
+use crate::permissions::{self, translate_options, IgnoreList};
 use crate::verify;
 use crate::workstation::{AdJoin, Effect, Workstation};
 use crate::{Error, Result};
@@ -46,21 +47,6 @@ fn is_directory_sid(sid: &Sid) -> bool {
         12 => subs.first() == Some(&1),
         _ => false,
     }
-}
-
-/// How descriptors are translated in `mode`; `None` when permissions are left as they are.
-/// Owners move to the target too: a single SID cannot be "added beside", and the migrated user
-/// should own their files. Add mode keeps the source's ACEs.
-fn translate_options(mode: PermissionMode) -> Option<TranslateOptions> {
-    let mode = match mode {
-        PermissionMode::DontUpdate => return None,
-        PermissionMode::AddOnly => TranslateMode::Add,
-        PermissionMode::AddAndRemove => TranslateMode::Replace,
-    };
-    Some(TranslateOptions {
-        mode,
-        owner_and_group: true,
-    })
 }
 
 /// Asks the server for the translations of the SIDs found on the device.
@@ -242,8 +228,21 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
     }
 
     /// Runs the steps of `runbook` not yet recorded done. `None` when asked to stop while
-    /// waiting for the server; the step then resumes at the next start.
+    /// waiting for the server; the step then resumes at the next start. The tray is told which
+    /// step runs, and that none does once the run is over.
     pub(super) fn execute(
+        &mut self,
+        runbook: RunbookId,
+        name: &str,
+        steps: Vec<Step>,
+        resumed: bool,
+    ) -> Result<Option<AgentStatus>> {
+        let ended = self.execute_steps(runbook, name, steps, resumed);
+        self.publish_running(None);
+        ended
+    }
+
+    fn execute_steps(
         &mut self,
         runbook: RunbookId,
         name: &str,
@@ -261,7 +260,14 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         }
         let mut map: Option<SidMap> = None;
         let mut phase: Option<Phase> = None;
-        for step in &steps {
+        for (at, step) in steps.iter().enumerate() {
+            self.publish_running(Some(RunningView {
+                runbook,
+                name: name.to_string(),
+                step: at + 1,
+                steps: steps.len(),
+                step_id: step.id.clone(),
+            }));
             if phase.map_or(false, |p| p != step.phase) {
                 // Progress reaches the console phase by phase; a failure keeps events spooled.
                 let _ = self.flush();
@@ -694,6 +700,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                     | Area::Sql
                     | Area::Iis
                     | Area::Dcom
+                    | Area::WmiNamespaces
                     | Area::FileSystem => permissions::update_area(
                         &mut self.workstation,
                         *area,

@@ -114,6 +114,54 @@ pub struct AgentView {
     /// The runbook that ended last on this device, and how, with its User Experience tab (for
     /// Migration Complete).
     pub finished: Option<FinishedView>,
+    /// The runbook whose steps are being carried out now, and where it is.
+    #[serde(default)]
+    pub running: Option<RunningView>,
+}
+
+/// A runbook whose steps are being carried out: which step of how many.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningView {
+    /// The runbook.
+    pub runbook: RunbookId,
+    /// Its name.
+    pub name: String,
+    /// The step being carried out, counted from 1.
+    pub step: usize,
+    /// How many steps the run has.
+    pub steps: usize,
+    /// The step's id, e.g. `permissions/registry`.
+    pub step_id: String,
+}
+
+impl RunningView {
+    /// Where the run is, for the user.
+    pub fn describe(&self) -> String {
+        format!(
+            "A migration is running ({}): step {} of {}, {}",
+            self.name, self.step, self.steps, self.step_id
+        )
+    }
+
+    /// The answer to `request` while the run goes on, at once: the agent is in a step and
+    /// serves no request before the run ends, so none is queued behind it.
+    pub fn answer(&self, request: Request) -> Answer {
+        let now = self.describe();
+        match request {
+            Request::Register => Answer::done(format!(
+                "This computer is registered with the migration server. {}.",
+                now
+            )),
+            Request::CheckRunbooks => Answer::done(format!(
+                "{}. Runbooks are checked again when it has finished.",
+                now
+            )),
+            Request::MigrateNow => Answer::done(format!("{}.", now)),
+            Request::Snooze { .. } => {
+                Answer::refused(format!("{}. It has started and cannot be snoozed.", now))
+            }
+        }
+    }
 }
 
 /// A runbook that ended on this device.
@@ -137,6 +185,7 @@ impl Default for AgentView {
             reachable: true,
             assigned: None,
             finished: None,
+            running: None,
         }
     }
 }
@@ -290,6 +339,13 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 Some(e) => Answer::refused(refusal(e)),
             };
             pending.answer(answer);
+        }
+    }
+
+    /// Tells the tray which step of the run is being carried out, or with `None` that no run is.
+    pub(super) fn publish_running(&self, running: Option<RunningView>) {
+        if let Some(requests) = &self.requests {
+            requests.update(|view| view.running = running);
         }
     }
 

@@ -47,6 +47,7 @@ impl SimWorkstation {
             | Area::Sql
             | Area::Iis
             | Area::Dcom
+            | Area::WmiNamespaces
             | Area::ScheduledTasks => Ok(format!("{}|{}", area.slug(), object)),
             Area::WindowsProfiles | Area::LocalGroups | Area::UserRights => {
                 Err(Error::Unsupported {

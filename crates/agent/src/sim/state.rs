@@ -525,8 +525,8 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
             format!("O:SYG:SYD:P(A;;FA;;;SY)(A;;FR;;;{})", user.sid),
         );
     }
-    // One object in each area that holds descriptors, granting every user something; SQL Server
-    // and IIS are not installed.
+    // One object in each area that holds descriptors, granting every user something, and WMI's
+    // root, which names no user and so stays as it is; SQL Server and IIS are not installed.
     let grants = |sddl: &str, ace: &str| {
         let mut out = sddl.to_string();
         for user in &spec.users {
@@ -554,6 +554,17 @@ pub(crate) fn build(spec: &SimSpec) -> SimState {
         (
             "dcom|MachineLaunchRestriction",
             grants("O:BAG:BAD:(A;;CCDCLCSWRP;;;BA)", "(A;;CCDCLCSWRP;;;{})"),
+        ),
+        (
+            "wmi-namespaces|root",
+            "O:BAG:BAD:(A;CI;CCDCLCSWRPWPRCWD;;;BA)(A;CI;CCDCRP;;;AU)".to_string(),
+        ),
+        (
+            "wmi-namespaces|root\\cimv2",
+            grants(
+                "O:BAG:BAD:(A;CI;CCDCLCSWRPWPRCWD;;;BA)",
+                "(A;CI;CCDCWP;;;{})",
+            ),
         ),
         (
             "scheduled-tasks|\\Contoso\\Backup",

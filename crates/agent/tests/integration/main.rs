@@ -25,3 +25,4 @@ mod support;
 mod timing;
 mod user_choice;
 mod verify;
+mod wmi_namespaces;

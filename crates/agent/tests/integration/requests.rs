@@ -330,3 +330,88 @@ fn register_while_the_server_was_unreachable_tries_again_at_once() {
     let view = requester.view();
     assert!(view.registered && view.reachable);
 }
+
+#[test]
+fn while_a_step_runs_the_tray_reads_which_step_and_every_request_is_answered_with_it() {
+    let world = World::new();
+    let runbook = world.assign(Duration::minutes(-5));
+    // Startup's command package is fetched in its step: with the server away the agent waits
+    // inside that step, the fifth of fifteen.
+    let fix = package(&world, "fix.zip", &[("cmdline.cmd", "exit 0")]);
+    SimWorkstation::open(&world.dir)
+        .expect("open")
+        .set_command_outcome(&fix.sha256, Some(0), "fixed")
+        .expect("outcome");
+    world
+        .server
+        .state()
+        .assignment
+        .as_mut()
+        .expect("assigned")
+        .runbook
+        .startup
+        .command_package = Some(fix);
+    world
+        .server
+        .fail(kinds::COMMAND_PACKAGE, Fault::Unreachable, 1);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let during = seen.clone();
+    let (mut agent, requester) = agent_with_script(
+        &world,
+        (0..20)
+            .map(|_| -> Step {
+                let during = during.clone();
+                Box::new(move |requester, _| {
+                    during.lock().unwrap().push(requester.view().running);
+                    true
+                })
+            })
+            .collect(),
+    );
+    assert_eq!(
+        agent.run().expect("run"),
+        Exit::Idle {
+            runbook,
+            status: AgentStatus::Completed
+        },
+        "{:#?}",
+        world
+            .server
+            .state()
+            .events
+            .values()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+    );
+    let running = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .flatten()
+        .next()
+        .cloned()
+        .expect("a wait inside a step");
+    assert_eq!(
+        (running.runbook, running.step, running.steps),
+        (runbook, 5, AD_TO_AD_STEPS.len() + 1)
+    );
+    assert_eq!(running.step_id, "startup/command-package");
+    let told = "A migration is running (Move to the target): step 5 of 15, startup/command-package";
+    for (request, ok) in [
+        (Request::Register, true),
+        (Request::CheckRunbooks, true),
+        (Request::MigrateNow, true),
+        (
+            Request::Snooze {
+                length: Snooze::OneHour,
+            },
+            false,
+        ),
+    ] {
+        let answer = running.answer(request);
+        assert!(answer.message.contains(told), "{}", answer.message);
+        assert_eq!(answer.ok, ok, "{:?}", request);
+    }
+    // Once the run is over, no step is said to run.
+    assert_eq!(requester.view().running, None);
+}

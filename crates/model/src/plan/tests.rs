@@ -400,6 +400,7 @@ fn every_setting_becomes_a_step_in_order() {
             "permissions/sql",
             "permissions/iis",
             "permissions/dcom",
+            "permissions/wmi-namespaces",
             "permissions/scheduled-tasks",
             "permissions/remote-file-shares",
             "apps/outlook",

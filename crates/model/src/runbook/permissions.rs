@@ -18,7 +18,7 @@ pub enum PermissionMode {
     AddAndRemove,
 }
 
-/// The twelve areas whose permissions can be translated on a device.
+/// The thirteen areas whose permissions can be translated on a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Area {
     /// Profile list entries and profile folders.
@@ -43,13 +43,15 @@ pub enum Area {
     Iis,
     /// DCOM launch and access permissions.
     Dcom,
+    /// WMI namespaces' security (every namespace from `root` down).
+    WmiNamespaces,
     /// Scheduled tasks' principals and security.
     ScheduledTasks,
 }
 
 impl Area {
     /// Every area, in the order the plan runs them.
-    pub const ALL: [Area; 12] = [
+    pub const ALL: [Area; 13] = [
         Area::WindowsProfiles,
         Area::FileSystem,
         Area::Registry,
@@ -61,6 +63,7 @@ impl Area {
         Area::Sql,
         Area::Iis,
         Area::Dcom,
+        Area::WmiNamespaces,
         Area::ScheduledTasks,
     ];
 
@@ -78,6 +81,7 @@ impl Area {
             Area::Sql => "sql",
             Area::Iis => "iis",
             Area::Dcom => "dcom",
+            Area::WmiNamespaces => "wmi-namespaces",
             Area::ScheduledTasks => "scheduled-tasks",
         }
     }

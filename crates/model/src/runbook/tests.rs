@@ -573,6 +573,47 @@ fn a_runbook_stored_before_the_tabs_grew_still_reads_and_plans_the_same_areas() 
 }
 
 #[test]
+fn wmi_namespaces_are_an_area_beside_the_twelve_stored_before() {
+    let stored = |areas: serde_json::Value| -> std::result::Result<Runbook, String> {
+        serde_json::from_value(serde_json::json!({
+            "id": RunbookId::new(), "name": "wmi", "source_directories": [DirectoryId::new()],
+            "target_directory": DirectoryId::new(),
+            "permissions": {"mode": "AddOnly", "areas": areas}
+        }))
+        .map_err(|e| e.to_string())
+    };
+    // A runbook saved with the twelve areas there were before reads as it was saved.
+    let twelve: Vec<Area> = Area::ALL
+        .iter()
+        .copied()
+        .filter(|a| *a != Area::WmiNamespaces)
+        .collect();
+    assert_eq!(twelve.len(), 12);
+    let old = stored(serde_json::to_value(&twelve).unwrap()).unwrap();
+    assert_eq!(old.permissions.areas, twelve);
+    // The new area is stored by its name and read back; its step is named by its slug.
+    let rb = stored(serde_json::json!(["Registry", "WmiNamespaces"])).unwrap();
+    assert_eq!(
+        rb.permissions.areas,
+        vec![Area::Registry, Area::WmiNamespaces]
+    );
+    assert_eq!(
+        serde_json::to_value(&rb).unwrap()["permissions"]["areas"],
+        serde_json::json!(["Registry", "WmiNamespaces"])
+    );
+    assert_eq!(Area::WmiNamespaces.slug(), "wmi-namespaces");
+    assert!(rb.validate().is_ok());
+    // Listed twice it is refused by its place; a misspelt area names the ones there are.
+    let twice = stored(serde_json::json!(["WmiNamespaces", "WmiNamespaces"])).unwrap();
+    assert_eq!(
+        fields(twice.validate()),
+        vec!["permissions.areas[1]".to_string()]
+    );
+    let e = stored(serde_json::json!(["Wmi"])).unwrap_err();
+    assert!(e.contains("WmiNamespaces"), "{}", e);
+}
+
+#[test]
 fn html_is_stored_sanitized() {
     let culture: Culture = serde_json::from_value(serde_json::json!({
         "code": "fr-FR",
