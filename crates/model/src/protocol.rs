@@ -233,6 +233,11 @@ pub struct ProvisioningPackage {
     /// The target tenant's id, when the server knows it: what the device's join must name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
+    /// The tenant's domains as the server knows them (the directory's domain, the tenant named
+    /// in its Graph connection): without a tenant id, the account that joined the device must be
+    /// in one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenant_domains: Vec<String>,
 }
 
 impl ProvisioningPackage {
@@ -243,6 +248,7 @@ impl ProvisioningPackage {
             sha256: sha256_hex(bytes),
             content: B64.encode(bytes),
             tenant_id: None,
+            tenant_domains: Vec::new(),
         }
     }
 
@@ -269,6 +275,7 @@ impl fmt::Debug for ProvisioningPackage {
             .field("sha256", &self.sha256)
             .field("content", &"<hidden>")
             .field("tenant_id", &self.tenant_id)
+            .field("tenant_domains", &self.tenant_domains)
             .finish()
     }
 }

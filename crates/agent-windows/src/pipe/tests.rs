@@ -178,6 +178,51 @@ fn a_busy_or_stopped_agent_is_said_so() {
     }
 }
 
+#[test]
+fn while_a_run_goes_on_every_request_is_answered_at_once_with_its_step() {
+    let (requester, agent_end) = requests::channel(Arc::new(|| {}));
+    agent_end.update(|v| {
+        v.registered = true;
+        v.running = Some(requests::RunningView {
+            runbook: model::ids::RunbookId::new(),
+            name: "Move to new.contoso.test".into(),
+            step: 3,
+            steps: 9,
+            step_id: "permissions/registry".into(),
+        });
+    });
+    let desk = CredentialDesk::default();
+    let step =
+        "A migration is running (Move to new.contoso.test): step 3 of 9, permissions/registry";
+    // No wait at all: were a request queued for the agent, the answer would say it is busy.
+    for (message, ok) in [
+        (Message::Register, true),
+        (Message::CheckRunbooks, true),
+        (Message::MigrateNow, true),
+        (Message::StartNow, true),
+        (
+            Message::Snooze {
+                length: Snooze::OneHour,
+            },
+            false,
+        ),
+    ] {
+        match answer(&requester, &desk, message.clone(), Duration::ZERO) {
+            Reply::Answer(a) => {
+                assert!(a.message.contains(step), "{:?}: {:?}", message, a);
+                assert_eq!(a.ok, ok, "{:?}: {:?}", message, a);
+            }
+            other => panic!("{:?}", other),
+        }
+    }
+    match answer(&requester, &desk, Message::Status, Duration::ZERO) {
+        Reply::Status(view) => assert_eq!(view.running.map(|r| r.step), Some(3)),
+        other => panic!("{:?}", other),
+    }
+    // Nothing was left queued for after the run.
+    assert!(agent_end.next().is_none());
+}
+
 /// A step waiting at the desk, on a thread of its own, once its prompt is out.
 fn waiting_step(
     desk: &CredentialDesk,

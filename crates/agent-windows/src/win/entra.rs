@@ -37,15 +37,29 @@ pub struct EntraJoin {
 }
 
 impl EntraJoin {
-    /// Whether this is a join to `tenant` (its id or the domain of its join account), or to the
-    /// tenant id the server gave with `package`.
+    /// Whether this is a join to the runbook's `tenant`. By tenant id when one is known (the
+    /// server's with `package`, or `tenant` itself when it is an id): nothing else counts. Else
+    /// by the domain of the account that joined: `tenant`, or one of the tenant's domains the
+    /// server sent with `package`.
     pub fn is_to(&self, tenant: &str, package: Option<&ProvisioningPackage>) -> bool {
-        let domain = self.user_email.rsplit('@').next().unwrap_or_default();
-        self.tenant_id.eq_ignore_ascii_case(tenant)
-            || (!domain.is_empty() && domain.eq_ignore_ascii_case(tenant))
-            || package
-                .and_then(|p| p.tenant_id.as_deref())
-                .map_or(false, |id| id.eq_ignore_ascii_case(&self.tenant_id))
+        match known_tenant_id(tenant, package) {
+            Some(id) => id.eq_ignore_ascii_case(self.tenant_id.trim()),
+            None => {
+                let domain = self.account_domain();
+                !domain.is_empty()
+                    && tenant_domains(tenant, package)
+                        .iter()
+                        .any(|d| d.eq_ignore_ascii_case(domain))
+            }
+        }
+    }
+
+    /// The domain of the account that joined, empty when `JoinInfo` names none.
+    fn account_domain(&self) -> &str {
+        match self.user_email.rsplit_once('@') {
+            Some((_, domain)) => domain.trim(),
+            None => "",
+        }
     }
 
     fn describe(&self) -> String {
@@ -54,6 +68,50 @@ impl EntraJoin {
         } else {
             format!("{} (joined as {})", self.tenant_id, self.user_email)
         }
+    }
+}
+
+/// The tenant id the join must name, when one is known.
+fn known_tenant_id<'a>(
+    tenant: &'a str,
+    package: Option<&'a ProvisioningPackage>,
+) -> Option<&'a str> {
+    package
+        .and_then(|p| p.tenant_id.as_deref())
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .or_else(|| Some(tenant.trim()).filter(|t| is_tenant_id(t)))
+}
+
+/// Whether `text` is a tenant id (a GUID, 8-4-4-4-12 hex digits) rather than a domain.
+fn is_tenant_id(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// The domains the account that joined may be in: `tenant` and those the server sent.
+fn tenant_domains(tenant: &str, package: Option<&ProvisioningPackage>) -> Vec<String> {
+    let mut out = vec![tenant.trim().to_string()];
+    for d in package.map(|p| p.tenant_domains.as_slice()).unwrap_or(&[]) {
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(d.trim())) {
+            out.push(d.trim().to_string());
+        }
+    }
+    out
+}
+
+/// What a join to `tenant` must name, for an error.
+pub fn expected(tenant: &str, package: Option<&ProvisioningPackage>) -> String {
+    match known_tenant_id(tenant, package) {
+        Some(id) => format!("the tenant id {}", id),
+        None => format!(
+            "an account in {} (the server knows no tenant id for it: import the directory from Graph to check by id)",
+            tenant_domains(tenant, package).join(" or ")
+        ),
     }
 }
 
@@ -153,10 +211,11 @@ pub fn join(
             ),
         )),
         Some(joined) => Err(Error::Device(format!(
-            "after the provisioning package {} the device is joined to the Entra tenant {}, not to {}: check the package was built for this directory",
+            "after the provisioning package {} the device is joined to the Entra tenant {}, and a join to {} must name {}: check the package was built for this directory",
             package.name,
             joined.describe(),
-            tenant
+            tenant,
+            expected(tenant, Some(package))
         ))),
         None => Err(Error::Device(format!(
             "Install-ProvisioningPackage applied {} but the device is not joined to the Entra tenant {} ({} holds no join): check the package's bulk enrollment token has not expired",
@@ -222,4 +281,67 @@ pub fn win32_join_info() -> Result<Option<EntraJoin>> {
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "4f0d2c1e-9a7b-4c3d-8e6f-0123456789ab";
+    const OTHER_ID: &str = "0b7e1d2c-1111-4222-8333-444455556666";
+
+    fn joined(tenant_id: &str, account: &str) -> EntraJoin {
+        EntraJoin {
+            tenant_id: tenant_id.into(),
+            user_email: account.into(),
+        }
+    }
+
+    fn package(tenant_id: Option<&str>, domains: &[&str]) -> ProvisioningPackage {
+        ProvisioningPackage {
+            tenant_id: tenant_id.map(str::to_string),
+            tenant_domains: domains.iter().map(|d| d.to_string()).collect(),
+            ..ProvisioningPackage::new("join.ppkg", b"ppkg")
+        }
+    }
+
+    #[test]
+    fn a_known_tenant_id_decides_alone() {
+        let p = package(Some(ID), &["contoso.com"]);
+        // A bulk token's account is in the tenant's initial domain, never the custom one.
+        assert!(
+            joined(&ID.to_uppercase(), "package_0a1b@contoso.onmicrosoft.com")
+                .is_to("contoso.com", Some(&p))
+        );
+        // Another tenant is refused even when its account's domain is the runbook's.
+        assert!(!joined(OTHER_ID, "package_0a1b@contoso.com").is_to("contoso.com", Some(&p)));
+        // A runbook naming the tenant by id needs no package to say it.
+        assert!(joined(ID, "").is_to(ID, None));
+        assert!(!joined(OTHER_ID, "").is_to(ID, None));
+        assert_eq!(
+            expected("contoso.com", Some(&p)),
+            format!("the tenant id {}", ID)
+        );
+    }
+
+    #[test]
+    fn without_an_id_the_joining_accounts_domain_must_be_one_the_server_knows() {
+        let initial = joined(ID, "package_0a1b@contoso.onmicrosoft.com");
+        // A custom domain the server knows nothing more of: the device did join, and cannot be
+        // told from a join elsewhere.
+        assert!(!initial.is_to("contoso.com", Some(&package(None, &[]))));
+        let known = package(None, &["Contoso.com", "contoso.onmicrosoft.com"]);
+        assert!(initial.is_to("contoso.com", Some(&known)));
+        assert!(!joined(OTHER_ID, "package_9f@fabrikam.onmicrosoft.com")
+            .is_to("contoso.com", Some(&known)));
+        // No account recorded: nothing to compare.
+        assert!(!joined(ID, "").is_to("contoso.com", Some(&known)));
+        let said = expected("contoso.com", Some(&known));
+        assert!(
+            said.contains("contoso.com or contoso.onmicrosoft.com")
+                && said.contains("no tenant id"),
+            "{}",
+            said
+        );
+    }
 }

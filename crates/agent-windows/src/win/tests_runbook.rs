@@ -12,6 +12,7 @@ mod fake_server;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use agent::run::requests::Requests;
 use agent::{Agent, AgentConfig, Exit, Sleeper, Workstation};
 use chrono::{Duration, Utc};
 use model::batch::{ScheduleTimezone, ScheduledTime};
@@ -144,15 +145,22 @@ fn run(device: &Recording, runbook: Runbook, secrets: RunbookSecrets) -> (Exit, 
     run_with(device, runbook, secrets, None, &[])
 }
 
-/// [`run`], asking for credentials at `desk` and translating `more` (kind, source, target) too.
+/// The service's side of the tray for a run: the Cache Credentials desk, and the agent's end of
+/// the requests the pipe passes on.
+struct TrayEnd {
+    desk: CredentialDesk,
+    requests: Requests,
+}
+
+/// [`run`], serving the tray through `tray` and translating `more` (kind, source, target) too.
 fn run_with(
     device: &Recording,
     runbook: Runbook,
     secrets: RunbookSecrets,
-    desk: Option<CredentialDesk>,
+    tray: Option<TrayEnd>,
     more: &[(ObjectKind, Sid, Sid)],
 ) -> (Exit, Arc<FakeServer>) {
-    run_full(device, runbook, secrets, desk, more, None)
+    run_full(device, runbook, secrets, tray, more, None)
 }
 
 /// [`run_with`], the server sending `package` with the assignment.
@@ -160,7 +168,7 @@ fn run_full(
     device: &Recording,
     runbook: Runbook,
     secrets: RunbookSecrets,
-    desk: Option<CredentialDesk>,
+    tray: Option<TrayEnd>,
     more: &[(ObjectKind, Sid, Sid)],
     package: Option<ProvisioningPackage>,
 ) -> (Exit, Arc<FakeServer>) {
@@ -169,8 +177,8 @@ fn run_full(
         .lock()
         .unwrap_or_else(|e| e.into_inner());
     let mut ws = WindowsWorkstation::with_sys(Box::new(device.clone()));
-    if let Some(desk) = desk {
-        ws = ws.with_credential_desk(desk);
+    if let Some(tray) = &tray {
+        ws = ws.with_credential_desk(tray.desk.clone());
     }
     // What an earlier run kept there would be taken for this device's own.
     ws.delete_registry_key(agent::run::actions::WORK_KEY)
@@ -237,16 +245,18 @@ fn run_full(
     ));
     let mut config = AgentConfig::new("http://unused", PSK, &dir);
     config.exit_when_idle = true;
-    let exit = Agent::new(
+    let mut agent = Agent::new(
         config,
         ws,
         server.clone(),
         Arc::new(clock.clone()),
         Box::new(ClockSleeper { clock, left: 50 }),
     )
-    .unwrap()
-    .run()
     .unwrap();
+    if let Some(tray) = tray {
+        agent.serve_requests(tray.requests);
+    }
+    let exit = agent.run().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     (exit, server)
 }
@@ -443,12 +453,14 @@ fn cache_credentials_asks_the_tray_over_the_pipe_while_the_step_runs_and_logs_on
         r"\\.\pipe\rehome-agent-test-credentials-{}",
         std::process::id()
     );
-    let (requester, _agent_end) = agent::run::requests::channel(Arc::new(|| {}));
+    let (requester, agent_end) = agent::run::requests::channel(Arc::new(|| {}));
+    let service_view = requester.clone();
     let (server_name, server_desk) = (name.clone(), desk.clone());
     let pipe = std::thread::spawn(move || {
         crate::pipe::win::serve(&server_name, &requester, &server_desk, Some(1))
     });
-    // The tray: polls for the dialog, answers a wrong password first, then the right one.
+    // The tray: polls for the dialog, answers a wrong password first, then the right one. While
+    // the step waits for it, the menu's requests are answered at once with the step.
     let tray = std::thread::spawn(move || {
         let mut client = loop {
             match crate::pipe::win::connect(&name) {
@@ -457,6 +469,7 @@ fn cache_credentials_asks_the_tray_over_the_pipe_while_the_step_runs_and_logs_on
             }
         };
         let mut shown: Vec<CredentialPrompt> = Vec::new();
+        let mut menu: Vec<Reply> = Vec::new();
         for password in ["Wrong-Passw0rd!", ALICE_PASSWORD] {
             let prompt = loop {
                 match ask(&mut client, Message::CredentialPrompt).unwrap() {
@@ -468,17 +481,31 @@ fn cache_credentials_asks_the_tray_over_the_pipe_while_the_step_runs_and_logs_on
                 username: "alice".into(),
                 password: Password::new(password.into()),
             };
+            if shown.is_empty() {
+                for message in [
+                    Message::CheckRunbooks,
+                    Message::MigrateNow,
+                    Message::Register,
+                    Message::Status,
+                ] {
+                    menu.push(ask(&mut client, message).unwrap());
+                }
+            }
             let id = prompt.id;
             let reply = ask(&mut client, Message::Credentials { id, typed }).unwrap();
             assert!(matches!(reply, Reply::Answer(ref a) if a.ok), "{:?}", reply);
             shown.push(prompt);
         }
-        shown
+        (shown, menu)
     });
     let (runbook, secrets) = cache_only();
     let id = runbook.id;
     let more = [(ObjectKind::User, user.clone(), sid(ALICE_NEW))];
-    let (exit, server) = run_with(&device, runbook, secrets, Some(desk.clone()), &more);
+    let tray_end = TrayEnd {
+        desk: desk.clone(),
+        requests: agent_end,
+    };
+    let (exit, server) = run_with(&device, runbook, secrets, Some(tray_end), &more);
     let events = messages(&server);
     assert_eq!(
         exit,
@@ -489,9 +516,27 @@ fn cache_credentials_asks_the_tray_over_the_pipe_while_the_step_runs_and_logs_on
         "{:#?}",
         events
     );
-    let shown = tray.join().expect("tray");
+    let (shown, menu) = tray.join().expect("tray");
     pipe.join().expect("pipe").expect("served");
     assert_eq!(shown.len(), 2);
+    // Check Runbooks, Migrate Now and Register answered with the step, not queued behind it;
+    // the status names it; once the run is over no step runs.
+    let step = "A migration is running (Move to new.contoso.test): step 1 of 1, device-state/cache-credentials";
+    for reply in &menu[..3] {
+        assert!(
+            matches!(reply, Reply::Answer(a) if a.ok && a.message.contains(step)),
+            "{:?}",
+            reply
+        );
+    }
+    match &menu[3] {
+        Reply::Status(view) => assert_eq!(
+            view.running.as_ref().map(|r| r.step_id.as_str()),
+            Some("device-state/cache-credentials")
+        ),
+        other => panic!("{:?}", other),
+    }
+    assert_eq!(service_view.view().running, None);
     assert!(shown[0].message.contains(TARGET), "{:?}", shown[0]);
     // Withdrawn once answered.
     assert_eq!(desk.pending(), None);
@@ -927,3 +972,6 @@ fn the_account_filter_escapes_what_rfc_4515_reserves() {
 
 #[path = "tests_runbook_wmi.rs"]
 mod wmi;
+
+#[path = "tests_runbook_entra.rs"]
+mod entra_tenant;

@@ -152,16 +152,87 @@ pub async fn package_for_assignment(
     let Some((row, bytes)) = app.store.provisioning_package(target).await? else {
         return Ok(None);
     };
-    let tenant_id = app.store.directory(target).await?.and_then(|d| d.domain_id);
+    let directory = app.store.directory(target).await?;
+    // The tenant named in the Graph connection: its id, or one of its domains.
+    let configured = match crate::directory::connection::connection(app, target).await? {
+        Some(info) => match info.settings {
+            crate::directory::connection::ConnectionSettings::Graph { tenant_id, .. } => {
+                Some(tenant_id.trim().to_lowercase())
+            }
+            _ => None,
+        },
+        None => None,
+    };
+    let (tenant_id, tenant_domains) = tenant_names(
+        directory.as_ref().and_then(|d| d.domain_id.as_deref()),
+        directory.as_ref().map(|d| d.domain.as_str()),
+        configured.as_deref(),
+    );
     Ok(Some(ProvisioningPackage {
         tenant_id,
+        tenant_domains,
         ..ProvisioningPackage::new(&row.name, &bytes)
     }))
+}
+
+/// What a device's Entra join is checked against: the tenant id (the one a Graph import
+/// recorded, else the connection's when it names the tenant by id), and the tenant's domains
+/// known here (the directory's, the connection's when it names the tenant by a domain).
+fn tenant_names(
+    imported_id: Option<&str>,
+    domain: Option<&str>,
+    configured: Option<&str>,
+) -> (Option<String>, Vec<String>) {
+    let is_id = |t: &str| uuid::Uuid::parse_str(t).is_ok();
+    let id = imported_id
+        .map(|i| i.trim().to_lowercase())
+        .filter(|i| !i.is_empty())
+        .or_else(|| configured.filter(|c| is_id(c)).map(str::to_string));
+    let mut domains: Vec<String> = Vec::new();
+    for d in [domain, configured.filter(|c| !is_id(c))]
+        .into_iter()
+        .flatten()
+    {
+        let d = d.trim().to_lowercase();
+        if !d.is_empty() && !domains.contains(&d) {
+            domains.push(d);
+        }
+    }
+    (id, domains)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_join_is_checked_by_the_imported_id_else_the_connections_else_by_domains() {
+        let id = "4f0d2c1e-9a7b-4c3d-8e6f-0123456789ab";
+        assert_eq!(
+            tenant_names(
+                Some(id),
+                Some("Contoso.com"),
+                Some("contoso.onmicrosoft.com")
+            ),
+            (
+                Some(id.to_string()),
+                vec![
+                    "contoso.com".to_string(),
+                    "contoso.onmicrosoft.com".to_string()
+                ]
+            )
+        );
+        // Not imported yet: the connection names the tenant by id.
+        assert_eq!(
+            tenant_names(None, Some("contoso.com"), Some(id)),
+            (Some(id.to_string()), vec!["contoso.com".to_string()])
+        );
+        // Neither: the domains only, once each.
+        assert_eq!(
+            tenant_names(None, Some("contoso.com"), Some("contoso.com")),
+            (None, vec!["contoso.com".to_string()])
+        );
+    }
 
     #[test]
     fn a_package_is_a_named_ppkg_file_within_the_limit() {
