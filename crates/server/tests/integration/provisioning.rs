@@ -148,6 +148,18 @@ async fn an_uploaded_package_is_sealed_shown_without_its_bytes_and_reaches_the_d
     let waiting = agent.check_in(&t, false, vec![]).await.assignment;
     let waiting = waiting.expect("assigned");
     assert!(waiting.provisioning_package.is_none(), "not before the run");
+    // The target was never imported: no tenant id, and its domain is what the join's account
+    // is checked against.
+    let first = agent
+        .check_in(&t, true, vec![])
+        .await
+        .assignment
+        .and_then(|a| a.provisioning_package)
+        .expect("the package");
+    assert_eq!(
+        (first.tenant_id, first.tenant_domains),
+        (None, vec!["fabrikam.test".to_string()])
+    );
     let delivered = |answer: model::protocol::CheckInResponse| {
         answer
             .assignment
