@@ -4,6 +4,7 @@
 pub mod caching;
 pub mod device;
 pub mod replays;
+pub mod session;
 
 use axum::http::StatusCode;
 use chrono::Duration;
