@@ -3,6 +3,7 @@
 
 pub mod caching;
 pub mod device;
+pub mod device_states;
 pub mod replays;
 pub mod session;
 
