@@ -126,7 +126,9 @@ impl SessionKeys {
         certificate: CertificateId,
         server: &PublicKeys,
     ) -> Result<SessionKeys> {
-        let shared = own.encrypt.diffie_hellman(&PublicKey::from(server.encrypt.0));
+        let shared = own
+            .encrypt
+            .diffie_hellman(&PublicKey::from(server.encrypt.0));
         SessionKeys::derive(
             shared,
             agent,
@@ -291,7 +293,9 @@ struct WireEnvelope {
 }
 
 impl<'de> Deserialize<'de> for AnyEnvelope {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<AnyEnvelope, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<AnyEnvelope, D::Error> {
         use serde::de::Error as _;
         let wire = WireEnvelope::deserialize(d)?;
         match (wire.sealed, wire.ephemeral, wire.ciphertext, wire.signature) {

@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, Utc};
 use model::directory::Directory;
-use model::ids::{AgentId, CertificateId, DirectoryId, RunbookId};
 use model::envelope::{Key32, SessionKeys};
+use model::ids::{AgentId, CertificateId, DirectoryId, RunbookId};
 use model::licence::Licence;
 
 use crate::store::agents::Agent;

@@ -308,13 +308,10 @@ where
     let (opened, session) = match &envelope {
         AnyEnvelope::Signed(e) => (e.open(kind, &agent.keys, &certificate.keys, now), None),
         AnyEnvelope::Session(e) => {
-            let keys = app
-                .agent_cache
-                .session(&agent, &certificate)
-                .map_err(|e| {
-                    Refusal::forbidden("bad_envelope", format!("the message was refused: {}", e))
-                        .computer(name.clone())
-                })?;
+            let keys = app.agent_cache.session(&agent, &certificate).map_err(|e| {
+                Refusal::forbidden("bad_envelope", format!("the message was refused: {}", e))
+                    .computer(name.clone())
+            })?;
             (e.open(kind, &keys, Direction::ToServer, now), Some(keys))
         }
     };
@@ -387,10 +384,8 @@ where
     };
     let started = std::time::Instant::now();
     let sealed = match session {
-        Some(keys) => {
-            SessionEnvelope::seal(response_header, &response, &keys, Direction::ToAgent)
-                .map(AnyEnvelope::Session)
-        }
+        Some(keys) => SessionEnvelope::seal(response_header, &response, &keys, Direction::ToAgent)
+            .map(AnyEnvelope::Session),
         None => Envelope::seal(response_header, &response, &certificate.keys, &agent_keys)
             .map(AnyEnvelope::Signed),
     };

@@ -383,19 +383,20 @@ impl Store {
         status: AgentStatus,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let done = self.write(Write::Statements(vec![Statement {
-            sql: "UPDATE agent_runs SET status = $1, batch = $2, last_update = $3 \
+        let done = self
+            .write(Write::Statements(vec![Statement {
+                sql: "UPDATE agent_runs SET status = $1, batch = $2, last_update = $3 \
                   WHERE agent = $4 AND runbook = $5 AND status IN ('NotAvailable', 'NotStarted') \
                   AND (status <> $1 OR batch IS NULL OR batch <> $2)",
-            values: vec![
-                Value::Text(status.as_str().to_string()),
-                Value::Text(batch.to_string()),
-                Value::Int(to_ms(now)),
-                Value::Text(agent.to_string()),
-                Value::Text(runbook.to_string()),
-            ],
-        }]))
-        .await;
+                values: vec![
+                    Value::Text(status.as_str().to_string()),
+                    Value::Text(batch.to_string()),
+                    Value::Int(to_ms(now)),
+                    Value::Text(agent.to_string()),
+                    Value::Text(runbook.to_string()),
+                ],
+            }]))
+            .await;
         self.device_changed(agent);
         done?;
         Ok(())

@@ -88,9 +88,7 @@ impl DeviceStates {
     }
 
     fn cached(&self, agent: AgentId) -> Option<Arc<DeviceView>> {
-        lock(&self.entries)
-            .get(&agent)
-            .and_then(|e| e.view.clone())
+        lock(&self.entries).get(&agent).and_then(|e| e.view.clone())
     }
 
     /// Starts a fill: the entry's change count now.
@@ -126,7 +124,8 @@ impl DeviceStates {
     }
 }
 
-const CHANGED_SINCE: &str = "SELECT agent, last_update AS at FROM agent_runs WHERE last_update > $1 \
+const CHANGED_SINCE: &str =
+    "SELECT agent, last_update AS at FROM agent_runs WHERE last_update > $1 \
      UNION ALL SELECT agent, asked_at AS at FROM readiness_devices WHERE asked_at > $1 \
      UNION ALL SELECT agent, reported_at AS at FROM readiness_devices WHERE reported_at > $1 \
      UNION ALL SELECT agent, requested_at AS at FROM readiness_requests WHERE requested_at > $1";

@@ -3,8 +3,8 @@
 //! on both; instants are milliseconds since the Unix epoch; `$1`-style parameters throughout.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

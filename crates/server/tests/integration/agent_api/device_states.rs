@@ -23,8 +23,22 @@ async fn failed_run(t: &TestApp) -> (TestAgent, model::ids::RunbookId) {
     assert_eq!(assignment.retry, 0);
     let runbook = w.runbook.id;
     let events = vec![
-        event(1, t, runbook, Some(AgentStatus::InProgress), Phase::Startup, EventLevel::Info),
-        event(2, t, runbook, Some(AgentStatus::Error), Phase::Startup, EventLevel::Error),
+        event(
+            1,
+            t,
+            runbook,
+            Some(AgentStatus::InProgress),
+            Phase::Startup,
+            EventLevel::Info,
+        ),
+        event(
+            2,
+            t,
+            runbook,
+            Some(AgentStatus::Error),
+            Phase::Startup,
+            EventLevel::Error,
+        ),
     ];
     let _: EventsAck = pc1
         .call(t, kinds::EVENTS, &EventsUpload { events })
@@ -44,7 +58,11 @@ async fn a_run_moved_or_retried_on_this_replica_is_seen_at_the_next_check_in() {
         .device_view(pc1.id(), t.clock.now())
         .await
         .expect("view");
-    assert_eq!(view.runs[0].status, AgentStatus::Error, "the events' change");
+    assert_eq!(
+        view.runs[0].status,
+        AgentStatus::Error,
+        "the events' change"
+    );
 
     server::migration::agents::retry(&t.app, pc1.id(), runbook)
         .await

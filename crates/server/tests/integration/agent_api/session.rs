@@ -37,8 +37,13 @@ fn seal_session<T: Serialize>(
         timestamp: now(t).timestamp(),
         nonce: new_nonce(),
     };
-    SessionEnvelope::seal(header, body, &session_keys(agent, named), Direction::ToServer)
-        .expect("seal")
+    SessionEnvelope::seal(
+        header,
+        body,
+        &session_keys(agent, named),
+        Direction::ToServer,
+    )
+    .expect("seal")
 }
 
 /// Posts `envelope` to its route: the answer in whichever form it came, or the refusal.
