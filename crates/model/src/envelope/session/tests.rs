@@ -115,7 +115,8 @@ fn a_tampered_header_or_ciphertext_is_refused() {
     let pair = Pair::new();
     let keys = pair.server_side();
     let request = pair.request("hello");
-    let tamper: Vec<Box<dyn Fn(&mut SessionEnvelope)>> = vec![
+    type Tamper = Box<dyn Fn(&mut SessionEnvelope)>;
+    let tamper: Vec<Tamper> = vec![
         Box::new(|e| e.header.timestamp += 1),
         Box::new(|e| e.header.nonce = super::super::new_nonce()),
         Box::new(|e| e.header.kind = "events".into()),
