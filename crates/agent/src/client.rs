@@ -1,6 +1,7 @@
 //! The agent's side of the protocol under `/agent/`: registration authenticated with the PSK, then
-//! every request sealed to the server's identity and signed with the agent's own key, every
-//! response opened with the server's keys and bound to its request by the nonce.
+//! every request sealed in the session form (a key shared with the server's certificate, derived
+//! once from the agent's certified key) and every response opened with it and bound to its
+//! request by the nonce. An answer in the signed form (a server that answers so) is opened too.
 
 use std::fmt;
 use std::io::Read;
@@ -11,7 +12,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use model::clock::Clock;
-use model::envelope::{new_nonce, AgentCertificate, Envelope, EnvelopeHeader, KeyPair, PskSigned};
+use model::envelope::{
+    new_nonce, AgentCertificate, AnyEnvelope, Direction, EnvelopeHeader, KeyPair, PskSigned,
+    SessionEnvelope, SessionKeys,
+};
 use model::ids::AgentId;
 use model::protocol::{
     kinds, Ack, AgentEvent, CheckInRequest, CheckInResponse, CommandPackageRequest,
@@ -126,6 +130,8 @@ pub struct Identity {
     pub certificate: AgentCertificate,
     /// The server identity it encrypts to and checks answers against.
     pub server: ServerIdentity,
+    /// The keys every message to and from that server is sealed with, derived once.
+    session: SessionKeys,
 }
 
 impl fmt::Debug for Identity {
@@ -182,11 +188,19 @@ impl Identity {
         if keys.public() != stored.certificate.keys {
             return Err(corrupt("the key does not match the certificate".into()));
         }
+        let session = SessionKeys::agent_side(
+            stored.agent,
+            &keys,
+            stored.server.certificate,
+            &stored.server.keys,
+        )
+        .map_err(|e| corrupt(e.to_string()))?;
         Ok(Some(Identity {
             agent: stored.agent,
             keys,
             certificate: stored.certificate,
             server: stored.server,
+            session,
         }))
     }
 
@@ -354,12 +368,20 @@ impl<T: Transport> Client<T> {
         }
         cert.verify(&response.server.keys, self.server_now())
             .map_err(bad("certificate"))?;
+        let session = SessionKeys::agent_side(
+            response.agent,
+            &keys,
+            response.server.certificate,
+            &response.server.keys,
+        )
+        .map_err(bad("server identity"))?;
         self.pending_keys = None;
         self.identity = Some(Identity {
             agent: response.agent,
             keys,
             certificate: response.certificate,
             server: response.server,
+            session,
         });
         self.identity.as_ref().ok_or(Error::NotRegistered)
     }
@@ -407,7 +429,7 @@ impl<T: Transport> Client<T> {
             timestamp: self.server_now().timestamp(),
             nonce: nonce.clone(),
         };
-        let envelope = Envelope::seal(header, body, &id.keys, &id.server.keys)?;
+        let envelope = SessionEnvelope::seal(header, body, &id.session, Direction::ToServer)?;
         let bytes = serde_json::to_vec(&envelope).map_err(|e| Error::Protocol(e.to_string()))?;
         // The agent's id in the query lets the server read a large body before it has checked
         // the envelope (see the server's `agent_api::uploads`).
@@ -417,23 +439,22 @@ impl<T: Transport> Client<T> {
             self.learn_server_time(&answer);
             return Err(refusal(status, &answer));
         }
-        let envelope: Envelope = serde_json::from_slice(&answer)
+        let envelope: AnyEnvelope = serde_json::from_slice(&answer)
             .map_err(|e| Error::Protocol(format!("{} answer: {}", kind, e)))?;
-        let h = &envelope.header;
+        let h = envelope.header();
         if h.nonce != nonce || h.agent != id.agent || h.certificate != id.server.certificate {
             return Err(Error::Protocol(format!(
                 "the {} answer is not for this request",
                 kind
             )));
         }
-        envelope
-            .open(
-                &kinds::response(kind),
-                &id.server.keys,
-                &id.keys,
-                self.server_now(),
-            )
-            .map_err(bad("answer"))
+        let kind = kinds::response(kind);
+        let now = self.server_now();
+        match &envelope {
+            AnyEnvelope::Session(e) => e.open(&kind, &id.session, Direction::ToAgent, now),
+            AnyEnvelope::Signed(e) => e.open(&kind, &id.server.keys, &id.keys, now),
+        }
+        .map_err(bad("answer"))
     }
 
     /// A regular or final check-in.

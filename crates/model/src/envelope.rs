@@ -7,6 +7,8 @@
 //!   ephemeral key (ChaCha20-Poly1305), and signed with the sender's Ed25519 key over the header and
 //!   ciphertext. The header names the agent, the server certificate, the message kind, a timestamp
 //!   and a nonce, so a message cannot be replayed, moved to another route or to another agent.
+//! * The [session form](SessionEnvelope) keeps the header and drops the per-message key agreement
+//!   and signature: a key per agent and server certificate, derived once, seals every message.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -24,6 +26,9 @@ use x25519_dalek::{PublicKey, StaticSecret};
 
 use crate::ids::{AgentId, CertificateId};
 use crate::{Error, Result};
+
+mod session;
+pub use session::{AnyEnvelope, Direction, SessionEnvelope, SessionKeys};
 
 /// How far a message's timestamp may be from the receiver's clock.
 pub const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
@@ -271,9 +276,14 @@ pub struct EnvelopeHeader {
 
 impl EnvelopeHeader {
     fn bytes(&self) -> Vec<u8> {
+        self.bytes_labelled("rehome-envelope-v1")
+    }
+
+    /// The header as authenticated bytes, after the label of the envelope's form.
+    fn bytes_labelled(&self, label: &str) -> Vec<u8> {
         let mut out = Vec::with_capacity(128);
         for part in [
-            "rehome-envelope-v1",
+            label,
             &self.agent.to_string(),
             &self.certificate.to_string(),
             &self.kind,

@@ -9,7 +9,10 @@ use agent::client::Transport;
 use agent::{Error, Result};
 use chrono::{DateTime, Duration, Utc};
 use model::clock::{Clock, ManualClock};
-use model::envelope::{AgentCertificate, Envelope, EnvelopeHeader, KeyPair, PskSigned};
+use model::envelope::{
+    AgentCertificate, AnyEnvelope, Direction, Envelope, EnvelopeHeader, KeyPair, PskSigned,
+    SessionEnvelope, SessionKeys,
+};
 use model::ids::{AgentId, CertificateId};
 use model::protocol::{
     kinds, Ack, AgentEvent, Blocked, CheckInRequest, CheckInResponse, CommandPackageRequest,
@@ -59,6 +62,8 @@ pub struct State {
     pub packages: BTreeMap<String, Vec<u8>>,
     /// Lock-screen images by SHA-256.
     pub images: BTreeMap<String, Vec<u8>>,
+    /// The envelope form of each request answered, `session` or `signed`, in order.
+    pub forms: Vec<&'static str>,
 }
 
 pub struct FakeServer {
@@ -185,23 +190,24 @@ impl FakeServer {
 
     fn sealed(&self, kind: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
         let now = self.clock.now();
-        let envelope: Envelope = match serde_json::from_slice(body) {
+        let envelope: AnyEnvelope = match serde_json::from_slice(body) {
             Ok(e) => e,
             Err(_) => return refused(400, "malformed", "not an envelope"),
         };
-        let cert = match self.state().agents.get(&envelope.header.agent) {
+        let header = envelope.header().clone();
+        let cert = match self.state().agents.get(&header.agent) {
             Some(cert) => cert.clone(),
             None => return refused(403, "unknown_agent", "register first"),
         };
-        if envelope.header.certificate != self.certificate {
+        if header.certificate != self.certificate {
             return refused(403, "unknown_certificate", "not this server's certificate");
         }
-        if !self.state().nonces.insert(envelope.header.nonce.clone()) {
+        if !self.state().nonces.insert(header.nonce.clone()) {
             return refused(403, "replay", "this request was seen before");
         }
         let answer = match kind {
             kinds::CHECK_IN => {
-                let request: CheckInRequest = open(&envelope, kind, &cert, &self.keys, now)?;
+                let request: CheckInRequest = self.open(&envelope, kind, &cert, now)?;
                 let mut state = self.state();
                 if request.final_check {
                     if state.lose_final_check_ins > 0 {
@@ -222,7 +228,7 @@ impl FakeServer {
                 })
             }
             kinds::TRANSLATE => {
-                let request: TranslateRequest = open(&envelope, kind, &cert, &self.keys, now)?;
+                let request: TranslateRequest = self.open(&envelope, kind, &cert, now)?;
                 let mut state = self.state();
                 let translations = state
                     .translations
@@ -234,10 +240,10 @@ impl FakeServer {
                 seal_body(&TranslateResponse { translations })
             }
             kinds::EVENTS => {
-                let upload: EventsUpload = open(&envelope, kind, &cert, &self.keys, now)?;
+                let upload: EventsUpload = self.open(&envelope, kind, &cert, now)?;
                 let mut state = self.state();
                 let mut stored = 0;
-                let agent = envelope.header.agent;
+                let agent = header.agent;
                 for event in upload.events {
                     match state.events.entry((agent, event.seq)) {
                         std::collections::btree_map::Entry::Occupied(_) => {
@@ -257,14 +263,14 @@ impl FakeServer {
                 seal_body(&EventsAck { through, stored })
             }
             kinds::PROFILES => {
-                let upload: ProfilesUpload = open(&envelope, kind, &cert, &self.keys, now)?;
+                let upload: ProfilesUpload = self.open(&envelope, kind, &cert, now)?;
                 let accepted = upload.profiles.len() as u64;
                 self.state().profiles = upload.profiles;
                 seal_body(&Ack { accepted })
             }
             kinds::READINESS => {
                 let report: model::readiness::ReadinessReport =
-                    open(&envelope, kind, &cert, &self.keys, now)?;
+                    self.open(&envelope, kind, &cert, now)?;
                 let accepted = report.checks.len() as u64;
                 let mut state = self.state();
                 state.readiness.push(report);
@@ -272,7 +278,7 @@ impl FakeServer {
                 seal_body(&Ack { accepted })
             }
             kinds::COMMAND_PACKAGE => {
-                let request: CommandPackageRequest = open(&envelope, kind, &cert, &self.keys, now)?;
+                let request: CommandPackageRequest = self.open(&envelope, kind, &cert, now)?;
                 let bytes = match self.state().packages.get(&request.sha256) {
                     Some(bytes) => bytes.clone(),
                     None => return refused(404, "unknown_package", &request.sha256),
@@ -280,7 +286,7 @@ impl FakeServer {
                 seal_body(&CommandPackageResponse::new(&request.sha256, &bytes))
             }
             kinds::LOCK_SCREEN_IMAGE => {
-                let request: CommandPackageRequest = open(&envelope, kind, &cert, &self.keys, now)?;
+                let request: CommandPackageRequest = self.open(&envelope, kind, &cert, now)?;
                 let bytes = match self.state().images.get(&request.sha256) {
                     Some(bytes) => bytes.clone(),
                     None => return refused(404, "unknown_image", &request.sha256),
@@ -289,28 +295,58 @@ impl FakeServer {
             }
             _ => return refused(404, "unknown_route", kind),
         };
-        let header = EnvelopeHeader {
-            agent: envelope.header.agent,
+        let answer_header = EnvelopeHeader {
+            agent: header.agent,
             certificate: self.certificate,
             kind: kinds::response(kind),
             timestamp: now.timestamp(),
-            nonce: envelope.header.nonce.clone(),
+            nonce: header.nonce.clone(),
         };
-        let sealed = Envelope::seal(header, &answer, &self.keys, &cert.keys).expect("seal");
+        // Answered in the form the request came in, as the real server does.
+        let sealed = match &envelope {
+            AnyEnvelope::Session(_) => AnyEnvelope::Session(
+                SessionEnvelope::seal(
+                    answer_header,
+                    &answer,
+                    &self.session(&header, &cert),
+                    Direction::ToAgent,
+                )
+                .expect("seal"),
+            ),
+            AnyEnvelope::Signed(_) => AnyEnvelope::Signed(
+                Envelope::seal(answer_header, &answer, &self.keys, &cert.keys).expect("seal"),
+            ),
+        };
+        self.state().forms.push(match sealed {
+            AnyEnvelope::Session(_) => "session",
+            AnyEnvelope::Signed(_) => "signed",
+        });
         Ok((200, serde_json::to_vec(&sealed).expect("json")))
     }
-}
 
-fn open<T: serde::de::DeserializeOwned>(
-    envelope: &Envelope,
-    kind: &str,
-    cert: &AgentCertificate,
-    keys: &KeyPair,
-    now: DateTime<Utc>,
-) -> Result<T> {
-    envelope
-        .open(kind, &cert.keys, keys, now)
+    fn session(&self, header: &EnvelopeHeader, cert: &AgentCertificate) -> SessionKeys {
+        SessionKeys::server_side(header.agent, &cert.keys, self.certificate, &self.keys)
+            .expect("session keys")
+    }
+
+    fn open<T: serde::de::DeserializeOwned>(
+        &self,
+        envelope: &AnyEnvelope,
+        kind: &str,
+        cert: &AgentCertificate,
+        now: DateTime<Utc>,
+    ) -> Result<T> {
+        match envelope {
+            AnyEnvelope::Signed(e) => e.open(kind, &cert.keys, &self.keys, now),
+            AnyEnvelope::Session(e) => e.open(
+                kind,
+                &self.session(&e.header, cert),
+                Direction::ToServer,
+                now,
+            ),
+        }
         .map_err(|e| Error::Protocol(format!("the fake server refused the envelope: {}", e)))
+    }
 }
 
 fn seal_body<T: Serialize>(body: &T) -> serde_json::Value {

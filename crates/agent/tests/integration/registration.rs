@@ -43,6 +43,11 @@ fn the_identity_is_kept_so_a_restart_does_not_register_again() {
     world.agent(2).run().expect("first");
     world.agent(2).run().expect("second");
     assert_eq!(world.server.state().registrations, 1);
+    // Before and after the restart (the session keys derived again from the saved identity),
+    // every request went in the session form and its answer opened.
+    let forms = world.server.state().forms.clone();
+    assert!(forms.len() >= 4, "{:?}", forms);
+    assert!(forms.iter().all(|f| *f == "session"), "{:?}", forms);
     let path = world.config().state_dir.join("identity.json");
     let identity = Identity::load(&path).expect("load").expect("saved");
     assert!(world.server.state().agents.contains_key(&identity.agent));

@@ -12,6 +12,9 @@
 //!   on another replica is seen once the fingerprint of those tables, read again at most every
 //!   [`CONFIG_TTL`], changes.
 //!
+//! The session-form keys of each agent and certificate are derived once and kept (see
+//! [`AgentApiCache::session`]).
+//!
 //! Both time limits run on the app's clock.
 
 use std::collections::HashMap;
@@ -19,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, Utc};
 use model::directory::Directory;
+use model::envelope::{Key32, SessionKeys};
 use model::ids::{AgentId, CertificateId, DirectoryId, RunbookId};
 use model::licence::Licence;
 
@@ -40,6 +44,11 @@ pub const CONFIG_TTL: i64 = 2;
 pub const AGENT_TTL: i64 = 30;
 /// Agents kept at most; past it, expired entries go, and all go when none has expired.
 const AGENTS_KEPT: usize = 20_000;
+/// Session keys kept at most (about 150 bytes each); past it, all go and are derived again.
+const SESSIONS_KEPT: usize = 200_000;
+
+/// The session keys of one agent and certificate, with the agent key they were derived from.
+type CachedSession = (Key32, Arc<SessionKeys>);
 
 /// A licence whose signature checked out against the trusted issuers, with its stored count.
 #[derive(Debug, Clone)]
@@ -89,6 +98,7 @@ pub struct AgentApiCache {
     certificates: Mutex<HashMap<CertificateId, Stamped<CertificateSecret>>>,
     config: Mutex<Option<CachedConfig>>,
     agents: Mutex<HashMap<AgentId, CachedAgent>>,
+    sessions: Mutex<HashMap<(AgentId, CertificateId), CachedSession>>,
     /// The nonces this process has seen.
     pub nonces: super::nonces::NonceMemory,
 }
@@ -155,6 +165,33 @@ impl AgentApiCache {
         }
         agents.insert(id, (now, agent.clone()));
         Ok(Some(agent))
+    }
+
+    /// The session-form keys of `agent` with `certificate`, derived once (one key agreement) and
+    /// kept while the agent's key is the one they were derived from.
+    pub fn session(
+        &self,
+        agent: &Agent,
+        certificate: &CertificateSecret,
+    ) -> model::Result<Arc<SessionKeys>> {
+        let key = (agent.id, certificate.info.id);
+        if let Some((from, keys)) = lock(&self.sessions).get(&key) {
+            if *from == agent.keys.encrypt {
+                return Ok(keys.clone());
+            }
+        }
+        let keys = Arc::new(SessionKeys::server_side(
+            agent.id,
+            &agent.keys,
+            certificate.info.id,
+            &certificate.keys,
+        )?);
+        let mut sessions = lock(&self.sessions);
+        if sessions.len() >= SESSIONS_KEPT {
+            sessions.clear();
+        }
+        sessions.insert(key, (agent.keys.encrypt, keys.clone()));
+        Ok(keys)
     }
 
     /// Forgets agent `id` (deleted, or registered again).

@@ -24,7 +24,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Duration;
-use model::envelope::{Envelope, EnvelopeHeader, MAX_CLOCK_SKEW_SECONDS};
+use model::envelope::{
+    AnyEnvelope, Direction, Envelope, EnvelopeHeader, SessionEnvelope, MAX_CLOCK_SKEW_SECONDS,
+};
 use model::protocol::{kinds, Refused, STALE};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -251,16 +253,16 @@ async fn open_and_handle<Req, Resp, F, Fut>(
     body: &Bytes,
     kind: &str,
     handle: F,
-) -> Result<Envelope, Failure>
+) -> Result<AnyEnvelope, Failure>
 where
     Req: AgentRequest,
     Resp: Serialize,
     F: FnOnce(Arc<Agent>, Req) -> Fut,
     Fut: Future<Output = Result<Resp, Failure>>,
 {
-    let envelope: Envelope = serde_json::from_slice(body)
+    let envelope: AnyEnvelope = serde_json::from_slice(body)
         .map_err(|e| Refusal::malformed(format!("the body is not an envelope: {}", e)))?;
-    let header = &envelope.header;
+    let header = envelope.header();
     let stages = &app.metrics.stages;
     let started = std::time::Instant::now();
     let agent = app.agent_cache.agent(app, header.agent).await?;
@@ -301,7 +303,18 @@ where
         .into());
     }
     let started = std::time::Instant::now();
-    let opened = envelope.open(kind, &agent.keys, &certificate.keys, now);
+    // Answered in the form the request came in: agents deployed before the session form keep
+    // working.
+    let (opened, session) = match &envelope {
+        AnyEnvelope::Signed(e) => (e.open(kind, &agent.keys, &certificate.keys, now), None),
+        AnyEnvelope::Session(e) => {
+            let keys = app.agent_cache.session(&agent, &certificate).map_err(|e| {
+                Refusal::forbidden("bad_envelope", format!("the message was refused: {}", e))
+                    .computer(name.clone())
+            })?;
+            (e.open(kind, &keys, Direction::ToServer, now), Some(keys))
+        }
+    };
     stages.since(Stage::Open, started);
     let request: Req = opened
         .map_err(|e| match e {
@@ -370,7 +383,12 @@ where
         nonce: header.nonce.clone(),
     };
     let started = std::time::Instant::now();
-    let sealed = Envelope::seal(response_header, &response, &certificate.keys, &agent_keys);
+    let sealed = match session {
+        Some(keys) => SessionEnvelope::seal(response_header, &response, &keys, Direction::ToAgent)
+            .map(AnyEnvelope::Session),
+        None => Envelope::seal(response_header, &response, &certificate.keys, &agent_keys)
+            .map(AnyEnvelope::Signed),
+    };
     stages.since(Stage::Seal, started);
     sealed.map_err(|e| {
         Failure::Error(crate::Error::Internal(format!(

@@ -67,9 +67,11 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
     let stages = &app.metrics.stages;
     let started = Instant::now();
     let config = app.agent_cache.config(app).await?;
-    let runs = app.store.runs_of_agent(agent.id).await?;
+    // From memory in the steady state (`store::device_states`).
+    let view = app.store.device_view(agent.id, now).await?;
+    let runs = &view.runs;
     stages.since(Stage::Assignment, started);
-    let done = completed(&runs, &req.completed);
+    let done = completed(runs, &req.completed);
     let next = assignment::next(
         agent.directory,
         &agent.computer_guid,

@@ -92,7 +92,9 @@ pub async fn receive(app: &App, agent: AgentId, report: ReadinessReport) -> Resu
 /// runbook, or someone asked again since it last sent them. The first ask for a batch is recorded,
 /// so the batch's page lists the device as not reported, with when it was asked.
 pub async fn due(app: &App, agent: AgentId, batch: BatchId, runbook: RunbookId) -> Result<bool> {
-    match app.store.readiness_state(agent, runbook).await? {
+    // Read through the store's memory of the agent: a steady check-in reads nothing.
+    let view = app.store.device_view(agent, app.clock.now()).await?;
+    match view.readiness_of(runbook) {
         Some(state) if state.batch == batch => Ok(state.reported_at.is_none() || state.requested),
         _ => {
             app.store

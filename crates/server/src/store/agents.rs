@@ -318,8 +318,9 @@ impl Store {
         .bind(agent.to_string())
         .bind(runbook.to_string())
         .execute(self.pool())
-        .await?;
-        if done.rows_affected() == 0 {
+        .await;
+        self.device_changed(agent);
+        if done?.rows_affected() == 0 {
             return Ok(None);
         }
         Ok(self.run_of_agent(agent, runbook).await?.map(|r| r.retries))
@@ -367,8 +368,9 @@ impl Store {
                     Value::Int(to_ms(now)),
                 ],
             }]))
-            .await?;
-        Ok(created > 0)
+            .await;
+        self.device_changed(agent);
+        Ok(created? > 0)
     }
 
     /// Moves a run that has not started between Not Available and Not Started as time passes, and
@@ -381,19 +383,22 @@ impl Store {
         status: AgentStatus,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.write(Write::Statements(vec![Statement {
-            sql: "UPDATE agent_runs SET status = $1, batch = $2, last_update = $3 \
+        let done = self
+            .write(Write::Statements(vec![Statement {
+                sql: "UPDATE agent_runs SET status = $1, batch = $2, last_update = $3 \
                   WHERE agent = $4 AND runbook = $5 AND status IN ('NotAvailable', 'NotStarted') \
                   AND (status <> $1 OR batch IS NULL OR batch <> $2)",
-            values: vec![
-                Value::Text(status.as_str().to_string()),
-                Value::Text(batch.to_string()),
-                Value::Int(to_ms(now)),
-                Value::Text(agent.to_string()),
-                Value::Text(runbook.to_string()),
-            ],
-        }]))
-        .await?;
+                values: vec![
+                    Value::Text(status.as_str().to_string()),
+                    Value::Text(batch.to_string()),
+                    Value::Int(to_ms(now)),
+                    Value::Text(agent.to_string()),
+                    Value::Text(runbook.to_string()),
+                ],
+            }]))
+            .await;
+        self.device_changed(agent);
+        done?;
         Ok(())
     }
 
@@ -404,16 +409,19 @@ impl Store {
         runbook: RunbookId,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.write(Write::Statements(vec![Statement {
-            sql: "UPDATE agent_runs SET final_check_at = $1, last_update = $1 \
+        let done = self
+            .write(Write::Statements(vec![Statement {
+                sql: "UPDATE agent_runs SET final_check_at = $1, last_update = $1 \
                   WHERE agent = $2 AND runbook = $3",
-            values: vec![
-                Value::Int(to_ms(now)),
-                Value::Text(agent.to_string()),
-                Value::Text(runbook.to_string()),
-            ],
-        }]))
-        .await?;
+                values: vec![
+                    Value::Int(to_ms(now)),
+                    Value::Text(agent.to_string()),
+                    Value::Text(runbook.to_string()),
+                ],
+            }]))
+            .await;
+        self.device_changed(agent);
+        done?;
         Ok(())
     }
 
@@ -427,8 +435,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let initial = update.status.unwrap_or(AgentStatus::NotStarted);
+        let id = agent;
         let (agent, runbook, now) = (agent.to_string(), runbook.to_string(), to_ms(now));
-        self.write(Write::Statements(vec![
+        let done = self.write(Write::Statements(vec![
             Statement {
                 sql: "INSERT INTO agent_runs (agent, runbook, batch, status, last_update, last_seq) \
                       VALUES ($1, $2, NULL, $3, $4, 0) ON CONFLICT (agent, runbook) DO NOTHING",
@@ -456,7 +465,9 @@ impl Store {
                 ],
             },
         ]))
-        .await?;
+        .await;
+        self.device_changed(id);
+        done?;
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -31,6 +32,8 @@ pub struct Store {
     secrets: SecretBox,
     /// The agents' writes, batched (see [`writer`]).
     writer: writer::Writer,
+    /// Each agent's runs and readiness state (see [`device_states`]).
+    device_states: Arc<device_states::DeviceStates>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -117,6 +120,7 @@ impl Store {
             backend,
             sqlite_file,
             secrets,
+            device_states: Arc::default(),
         };
         store.check_secret_key().await?;
         store.seal_clear_secrets().await?;
@@ -170,6 +174,7 @@ pub mod communications;
 pub mod computers;
 pub mod config;
 pub mod connections;
+pub mod device_states;
 pub mod directories;
 pub mod enrollment;
 pub mod events;

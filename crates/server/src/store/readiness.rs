@@ -154,7 +154,9 @@ impl Store {
             .bind(agent_text)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        let done = tx.commit().await;
+        self.device_changed(agent);
+        done?;
         Ok(())
     }
 
@@ -169,7 +171,7 @@ impl Store {
     ) -> Result<()> {
         // Through the writer, like every other write a check-in makes, so it joins their batch
         // instead of racing them for SQLite's lock.
-        self.write(Write::Statements(vec![Statement {
+        let done = self.write(Write::Statements(vec![Statement {
             sql: "INSERT INTO readiness_devices (agent, runbook, batch, asked_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (agent, runbook) DO UPDATE SET batch = excluded.batch, \
              asked_at = excluded.asked_at, reported_at = NULL, worst = NULL, \
@@ -182,7 +184,9 @@ impl Store {
                 Value::Int(to_ms(now)),
             ],
         }]))
-        .await?;
+        .await;
+        self.device_changed(agent);
+        done?;
         Ok(())
     }
 
@@ -279,14 +283,16 @@ impl Store {
 
     /// Asks `agent` to take its checks again at its next check-in.
     pub async fn request_readiness(&self, agent: AgentId, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO readiness_requests (agent, requested_at) VALUES ($1, $2) \
              ON CONFLICT (agent) DO UPDATE SET requested_at = excluded.requested_at",
         )
         .bind(agent.to_string())
         .bind(to_ms(now))
         .execute(self.pool())
-        .await?;
+        .await;
+        self.device_changed(agent);
+        done?;
         Ok(())
     }
 }

@@ -8,7 +8,13 @@ use crate::Result;
 impl Store {
     /// Deletes agent `id` with its runs, events and harvested profiles; false when there was
     /// no such agent. The devices a licence counted stay counted.
-    pub async fn delete_agent(&self, id: AgentId) -> Result<bool> {
+    pub async fn delete_agent(&self, agent: AgentId) -> Result<bool> {
+        let done = self.delete_agent_rows(agent).await;
+        self.device_changed(agent);
+        done
+    }
+
+    async fn delete_agent_rows(&self, id: AgentId) -> Result<bool> {
         let id = id.to_string();
         let mut tx = self.pool().begin().await?;
         for table in ["agent_runs", "agent_events", "harvested_profiles"] {

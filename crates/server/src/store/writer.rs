@@ -179,7 +179,7 @@ impl Writer {
         let failed_batches = Arc::new(AtomicU64::new(0));
         let (queue, jobs) = mpsc::channel(QUEUE);
         let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
-        tokio::spawn(run(pool.clone(), backend, jobs, failed_batches.clone()));
+        tokio::spawn(run(pool.clone(), backend, jobs, 1, failed_batches.clone()));
         let events = match event_writer_tasks(backend) {
             0 => None,
             tasks => {
@@ -190,6 +190,7 @@ impl Writer {
                         pool.clone(),
                         backend,
                         jobs.clone(),
+                        tasks,
                         failed_batches.clone(),
                     ));
                 }
@@ -249,15 +250,24 @@ impl Writer {
     }
 }
 
-/// Gathers the next batch: waits for one job, then takes what else is queued, up to the limits.
-async fn gather(queue: &tokio::sync::Mutex<mpsc::Receiver<Job>>, jobs: &mut Vec<Job>) -> bool {
+/// Gathers the next batch: waits for one job, then takes what else is queued, up to the limits
+/// and to an even share of the queue among the `tasks` that read it: the uploads waiting for
+/// their commit are not queued again until it comes, so one task taking the whole queue would
+/// leave the others idle and the batches one after the other.
+async fn gather(
+    queue: &tokio::sync::Mutex<mpsc::Receiver<Job>>,
+    tasks: usize,
+    jobs: &mut Vec<Job>,
+) -> bool {
     let mut queue = queue.lock().await;
     let Some(first) = queue.recv().await else {
         return false;
     };
+    let share = (queue.len() + 1).div_ceil(tasks.max(1));
+    let most = JOBS_PER_BATCH.min(share);
     let mut rows = first.write.event_rows();
     jobs.push(first);
-    while jobs.len() < JOBS_PER_BATCH && rows < EVENT_ROWS_PER_BATCH {
+    while jobs.len() < most && rows < EVENT_ROWS_PER_BATCH {
         match queue.try_recv() {
             Ok(job) => {
                 rows += job.write.event_rows();
@@ -273,10 +283,11 @@ async fn run(
     pool: AnyPool,
     backend: Backend,
     queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+    tasks: usize,
     failed_batches: Arc<AtomicU64>,
 ) {
     let mut jobs: Vec<Job> = Vec::new();
-    while gather(&queue, &mut jobs).await {
+    while gather(&queue, tasks, &mut jobs).await {
         // Uploads in the order of their agents and first numbers, so that two tasks storing
         // copies of the same upload take its rows in one order.
         jobs.sort_by(|a, b| a.write.event_order().cmp(&b.write.event_order()));

@@ -3,7 +3,9 @@
 
 pub mod caching;
 pub mod device;
+pub mod device_states;
 pub mod replays;
+pub mod session;
 
 use axum::http::StatusCode;
 use chrono::Duration;
