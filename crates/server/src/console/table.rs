@@ -245,9 +245,9 @@ pub fn seek_pager<T>(
             @if page == 0 {
                 (rows.rows.len()) " rows of " (total)
             } @else if total.capped {
-                "Rows " (first) "–" (last) " of " (total)
+                "Rows " (thousands(first as u64)) "–" (thousands(last as u64)) " of " (total)
             } @else {
-                "Rows " (first) "–" (last.min(counted)) " of " (total)
+                "Rows " (thousands(first as u64)) "–" (thousands(last.min(counted) as u64)) " of " (total)
             }
             @if rows.previous {
                 " · " a href=(at(1, None)) { "First page" }

@@ -10,6 +10,7 @@ mod connections;
 mod console;
 mod console_actions;
 mod console_areas;
+mod console_capped;
 mod console_deep_pages;
 mod console_reports;
 mod directory;
