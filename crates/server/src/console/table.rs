@@ -106,7 +106,7 @@ impl std::fmt::Display for Total {
 }
 
 /// `n` with a comma between each group of three digits.
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -322,7 +322,10 @@ mod tests {
         };
         let exact = Total::of(1000);
         assert_eq!(cursor("3", "", "", "").seek(exact), (3, Seek::Offset(200)));
-        assert_eq!(cursor("99", "", "", "").seek(exact), (10, Seek::Offset(900)));
+        assert_eq!(
+            cursor("99", "", "", "").seek(exact),
+            (10, Seek::Offset(900))
+        );
         assert_eq!(
             cursor("4", "k", "", "").seek(exact),
             (4, Seek::After("k".into()))

@@ -143,8 +143,7 @@ impl Store {
         let binds = filter.binds();
         // A computer name that few events' agents have: those agents first, then their events,
         // ordered; else the events newest first, each agent looked up, stop once a page is full.
-        let narrow =
-            !binds[3].is_empty() && self.fleet_event_count(filter).await? <= COUNT_CAP;
+        let narrow = !binds[3].is_empty() && self.fleet_event_count(filter).await? <= COUNT_CAP;
         let from = if narrow {
             self.agents_then_events()
         } else {

@@ -150,7 +150,10 @@ impl Store {
     }
 
     /// Every harvested profile `filter` keeps, in the report's order, sent as they are read.
-    pub async fn profile_rows(&self, filter: &ProfileFilter) -> Result<Receiver<Result<ProfileRow>>> {
+    pub async fn profile_rows(
+        &self,
+        filter: &ProfileFilter,
+    ) -> Result<Receiver<Result<ProfileRow>>> {
         let broad = self.profiles_broad(filter).await?;
         let (from, binds) = self.profile_where(filter, broad);
         let order: Vec<&str> = ORDER.columns.iter().map(|c| c.0).collect();

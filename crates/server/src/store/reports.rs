@@ -521,9 +521,9 @@ impl Store {
     /// counts, no further than one past [`super::seek::COUNT_CAP`] (see
     /// [`Store::capped_count`]).
     pub(super) async fn count_of(&self, sql: &str, binds: &[String]) -> Result<u64> {
-        let from_where = sql.strip_prefix("SELECT COUNT(*) ").ok_or_else(|| {
-            crate::Error::Internal(format!("{sql:?} is not a count of rows"))
-        })?;
+        let from_where = sql
+            .strip_prefix("SELECT COUNT(*) ")
+            .ok_or_else(|| crate::Error::Internal(format!("{sql:?} is not a count of rows")))?;
         self.capped_count(from_where, binds).await
     }
 

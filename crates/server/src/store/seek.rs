@@ -251,7 +251,14 @@ impl Store {
             other => other,
         };
         // One row more than the page says whether another page follows in the direction read.
-        let built = build(select, from_where, binds, order, &seek, limit.saturating_add(1));
+        let built = build(
+            select,
+            from_where,
+            binds,
+            order,
+            &seek,
+            limit.saturating_add(1),
+        );
         let mut rows = self.rows_built(&built).await?;
         let more = rows.len() as u64 > limit;
         rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));

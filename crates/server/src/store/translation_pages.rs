@@ -155,7 +155,11 @@ impl TranslationFilter {
     }
 
     /// `FROM … WHERE …` of the rows the filter keeps, read as `plan` says, with its binds.
-    fn rows_and_conditions(&self, backend: Backend, plan: TranslationPlan) -> (String, Vec<String>) {
+    fn rows_and_conditions(
+        &self,
+        backend: Backend,
+        plan: TranslationPlan,
+    ) -> (String, Vec<String>) {
         let mut binds = Binds::default();
         let from = match (self.search(backend), plan) {
             (None, _) => "FROM translations WHERE 1 = 1".to_string(),
@@ -186,7 +190,10 @@ impl TranslationFilter {
                 let mut binds = Binds::default();
                 let arm = Self::arms(&search, backend, true, &mut binds).swap_remove(i);
                 let directory = self.in_directory(&mut binds);
-                (format!("FROM translations WHERE {arm} AND {directory}"), binds.0)
+                (
+                    format!("FROM translations WHERE {arm} AND {directory}"),
+                    binds.0,
+                )
             })
             .collect()
     }

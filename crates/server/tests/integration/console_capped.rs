@@ -111,7 +111,10 @@ async fn a_search_every_translation_matches_is_capped_walked_by_key_and_exported
     let typed = page(&t, "/translations?search=S-1-5-21&page=5000", &viewer)
         .await
         .text();
-    assert!(typed.contains("Rows 9,901–10,000 of more than 10,000"), "{typed}");
+    assert!(
+        typed.contains("Rows 9,901–10,000 of more than 10,000"),
+        "{typed}"
+    );
 
     // The CSV holds every row the search keeps, past the cap.
     let csv = page(&t, "/translations.csv?search=S-1-5-21", &viewer)
@@ -141,7 +144,10 @@ async fn a_search_every_translation_matches_is_capped_walked_by_key_and_exported
     let wild = page(&t, "/translations?search=ada*4007", &viewer)
         .await
         .text();
-    assert!(wild.contains("Rows 1–1 of 1") && wild.contains(">Ada 04007<"), "{wild}");
+    assert!(
+        wild.contains("Rows 1–1 of 1") && wild.contains(">Ada 04007<"),
+        "{wild}"
+    );
     assert!(!wild.contains("more than"));
 }
 
