@@ -62,7 +62,7 @@ async fn body(app: &App, viewer: &Viewer, id: DirectoryId, errors: &Errors) -> R
         @match &package {
             None => { p.notice { "No provisioning package: Windows devices cannot join " (directory.name) " until one is uploaded." } }
             Some(p) => {
-                dl.package {
+                dl.facts {
                     dt { "File name" } dd { (p.name) }
                     dt { "Size" } dd { (thousands(p.size)) " bytes" }
                     dt { "SHA-256" } dd { code.hash { (p.sha256) } }

@@ -263,7 +263,7 @@ pub fn seek_pager<T>(
             }
         }
         @if total.capped {
-            p.capped role="note" {
+            p.notice.capped role="note" {
                 "More than " (thousands(COUNT_CAP)) " rows match, and counting stops there: refine \
                  the filter to count them. Next and Previous page still go through every row, and \
                  the CSV holds them all."
