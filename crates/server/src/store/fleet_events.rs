@@ -6,7 +6,6 @@ use model::protocol::AgentEvent;
 use model::status::{EventLevel, Phase};
 use sqlx::Row;
 
-use super::seek::COUNT_CAP;
 use super::{enum_text, parse_text, Store};
 use crate::Result;
 
@@ -96,6 +95,10 @@ impl FleetEventFilter {
     }
 }
 
+/// At most this many events of the agents whose name matches are read first and ordered; more
+/// are found walking the events newest first, where a page fills soon.
+const NARROW: u64 = 1_000;
+
 /// Agent Logs' order: newest first (ties by agent and sequence, newest first too).
 const ORDER: super::seek::Order = super::seek::Order {
     columns: &[
@@ -143,7 +146,7 @@ impl Store {
         let binds = filter.binds();
         // A computer name that few events' agents have: those agents first, then their events,
         // ordered; else the events newest first, each agent looked up, stop once a page is full.
-        let narrow = !binds[3].is_empty() && self.fleet_event_count(filter).await? <= COUNT_CAP;
+        let narrow = !binds[3].is_empty() && self.fleet_event_count(filter).await? <= NARROW;
         let from = if narrow {
             self.agents_then_events()
         } else {

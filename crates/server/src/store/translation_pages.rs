@@ -164,11 +164,25 @@ impl TranslationFilter {
         let from = match (self.search(backend), plan) {
             (None, _) => "FROM translations WHERE 1 = 1".to_string(),
             (Some(s), TranslationPlan::Narrow) => {
-                let arms: Vec<String> = Self::arms(&s, backend, true, &mut binds)
-                    .into_iter()
-                    .map(|arm| format!("SELECT {COLUMNS} FROM translations WHERE {arm}"))
-                    .collect();
-                format!("FROM ({}) t WHERE 1 = 1", arms.join(" UNION "))
+                let arms = Self::arms(&s, backend, true, &mut binds);
+                match backend {
+                    // The rows each range finds, by row id, then only those rows read: no
+                    // copy of every found row to merge and order.
+                    Backend::Sqlite => {
+                        let ids: Vec<String> = arms
+                            .into_iter()
+                            .map(|arm| format!("SELECT rowid FROM translations WHERE {arm}"))
+                            .collect();
+                        format!(
+                            "FROM translations WHERE rowid IN ({})",
+                            ids.join(" UNION ALL ")
+                        )
+                    }
+                    // A bitmap of each range's rows, or-ed.
+                    Backend::Postgres => {
+                        format!("FROM translations WHERE (({}))", arms.join(") OR ("))
+                    }
+                }
             }
             (Some(s), TranslationPlan::Broad) => {
                 let arms = Self::arms(&s, backend, false, &mut binds);
