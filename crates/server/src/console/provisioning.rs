@@ -75,7 +75,7 @@ async fn body(app: &App, viewer: &Viewer, id: DirectoryId, errors: &Errors) -> R
             form method="post" action=(page_of(id)) enctype="multipart/form-data" {
                 (viewer.csrf())
                 label {
-                    "Package (.ppkg, at most " (MAX_PACKAGE_BYTES / (1024 * 1024)) " MiB)"
+                    "Package (.ppkg, at most " (MAX_PACKAGE_BYTES / (1024 * 1024)) " MiB): "
                     input type="file" name="package" accept=".ppkg" required;
                     @for field in FILE_FIELDS { (errors.at(field)) }
                 }
