@@ -49,6 +49,7 @@ async fn list_body(app: &App, viewer: &Viewer, typed: &Typed) -> Result<Markup> 
         @if directories.is_empty() { p.muted { "No Entra ID directory: tokens belong to Entra targets." } }
         @for (d, list) in &tokens {
             h2 { (d.name) }
+            p { a href=(format!("/directories/{}/provisioning-package", d.id)) { "Provisioning package" } " that joins Windows devices to " (d.name) }
             @if list.is_empty() { p.notice { "No token: runbooks that join devices to " (d.name) " cannot be saved until one is made." } }
             @if list.iter().any(|t| t.latest && t.expiring_soon) {
                 p.notice role="status" { "The token devices get expires in fewer than 14 days: make a new one." }

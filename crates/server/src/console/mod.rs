@@ -18,12 +18,14 @@ pub mod headers;
 mod keys;
 mod login;
 mod logs;
+mod multipart;
 mod nav;
 mod objects;
 mod origin;
 mod pages;
 mod preview;
 mod progress;
+mod provisioning;
 mod qr;
 mod readiness;
 mod reports;
@@ -115,6 +117,16 @@ pub fn router() -> Router<App> {
             get(settings::licences).post(settings::apply_licence),
         )
         .route("/bulk-tokens", get(bulk_tokens::list))
+        .route(
+            "/directories/{id}/provisioning-package",
+            get(provisioning::page).post(provisioning::upload).layer(
+                axum::extract::DefaultBodyLimit::max(provisioning::BODY_LIMIT),
+            ),
+        )
+        .route(
+            "/directories/{id}/provisioning-package/delete",
+            post(provisioning::delete),
+        )
         .route("/bulk-tokens/{directory}/flows", post(bulk_tokens::start))
         .route(
             "/bulk-tokens/{directory}/flows/{flow}/poll",

@@ -116,7 +116,7 @@ pub async fn profiles_csv(
 ) -> Result<Response> {
     viewer.caller.require(Area::Agent, Access::Read)?;
     let directories = directory_names(&app).await?;
-    let rows = app.store.profile_rows(&profile_filter(&q));
+    let rows = app.store.profile_rows(&profile_filter(&q)).await?;
     let directories = std::sync::Arc::new(directories);
     Ok(crate::csv_export::stream(
         "user-profiles.csv",

@@ -99,9 +99,14 @@ pub async fn csv(
 ) -> Result<Response> {
     viewer.caller.require(Area::Sync, Access::Read)?;
     let filter = q.filter();
+    let plan = app.store.translation_plan(&filter).await?;
     let rows = table::chunked(CSV_CHUNK, move |seek, limit| {
         let (app, filter) = (app.clone(), filter.clone());
-        async move { app.store.translation_seek(&filter, seek, limit).await }
+        async move {
+            app.store
+                .translation_seek_planned(&filter, plan, seek, limit)
+                .await
+        }
     });
     Ok(crate::csv_export::stream(
         "translation-table.csv",

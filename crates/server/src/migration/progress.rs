@@ -274,15 +274,7 @@ pub async fn devices_seek(
         .store
         .device_seek(&query(filter, &waiting), seek, limit)
         .await?;
-    Ok(crate::store::seek::SeekPage {
-        rows: page
-            .rows
-            .into_iter()
-            .map(|r| device_status(r, &waiting))
-            .collect(),
-        first: page.first,
-        last: page.last,
-    })
+    Ok(page.map(|r| device_status(r, &waiting)))
 }
 
 /// Counts, for every computer a batch selects and every assignment of that batch, the status it

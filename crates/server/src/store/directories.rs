@@ -403,13 +403,16 @@ impl Store {
             )
         } else {
             // Else each column's index gives the objects it starts with, and only those are
-            // matched against the whole pattern.
+            // matched against the whole pattern; each column's first hits by name are all the
+            // answer can hold of it, so no more of them are gathered.
             let arms: Vec<String> = ["name", "upn", "sam", "mail"]
                 .iter()
-                .map(|c| {
+                .enumerate()
+                .map(|(i, c)| {
                     format!(
-                        "SELECT {columns} FROM directory_objects WHERE ($1 = '' OR directory = $1) \
-                         AND {} AND {c} {like} $2 ESCAPE '\\'",
+                        "SELECT * FROM (SELECT {columns} FROM directory_objects \
+                         WHERE ($1 = '' OR directory = $1) AND {} AND {c} {like} $2 ESCAPE '\\' \
+                         ORDER BY name, guid LIMIT $3) a{i}",
                         super::starts::starts_with(c, "$4", "$5", backend)
                     )
                 })

@@ -95,6 +95,10 @@ impl FleetEventFilter {
     }
 }
 
+/// At most this many events of the agents whose name matches are read first and ordered; more
+/// are found walking the events newest first, where a page fills soon.
+const NARROW: u64 = 1_000;
+
 /// Agent Logs' order: newest first (ties by agent and sequence, newest first too).
 const ORDER: super::seek::Order = super::seek::Order {
     columns: &[
@@ -140,7 +144,14 @@ impl Store {
         limit: u64,
     ) -> Result<super::seek::SeekPage<FleetEvent>> {
         let binds = filter.binds();
-        let from = self.fleet_where();
+        // A computer name that few events' agents have: those agents first, then their events,
+        // ordered; else the events newest first, each agent looked up, stop once a page is full.
+        let narrow = !binds[3].is_empty() && self.fleet_event_count(filter).await? <= NARROW;
+        let from = if narrow {
+            self.agents_then_events()
+        } else {
+            self.fleet_where()
+        };
         // Without a computer to match, the key of a page typed by number is found in the events
         // alone (`agent_events_newest`), without looking up each one's agent.
         let probe = if binds[3].is_empty() {
@@ -164,28 +175,26 @@ impl Store {
         .await
     }
 
-    /// How many events `filter` keeps.
+    /// `FROM … WHERE …` of the events, the agents whose name matches first, then their events
+    /// through the key.
+    fn agents_then_events(&self) -> String {
+        let from = WHERE.replace(
+            "FROM agent_events e {join} agents a ON a.id = e.agent",
+            "FROM agents a {join} agent_events e ON e.agent = a.id",
+        );
+        self.message_like(&self.agents_first(&from))
+    }
+
+    /// How many events `filter` keeps, no further than one past [`COUNT_CAP`].
     pub async fn fleet_event_count(&self, filter: &FleetEventFilter) -> Result<u64> {
         let binds = filter.binds();
-        let sql = if binds[3].is_empty() {
+        let from = if binds[3].is_empty() {
             // Without a computer to match, the agents are not needed to count the events.
-            format!("SELECT COUNT(*) {}", self.message_like(EVENTS_ONLY))
+            self.message_like(EVENTS_ONLY)
         } else {
-            // The agents whose name matches first, then their events through the key.
-            let from = WHERE.replace(
-                "FROM agent_events e {join} agents a ON a.id = e.agent",
-                "FROM agents a {join} agent_events e ON e.agent = a.id",
-            );
-            format!(
-                "SELECT COUNT(*) {}",
-                self.message_like(&self.agents_first(&from))
-            )
+            self.agents_then_events()
         };
-        let mut query = sqlx::query_scalar::<_, i64>(&sql);
-        for b in filter.binds() {
-            query = query.bind(b);
-        }
-        Ok(u64::try_from(query.fetch_one(self.pool()).await?).unwrap_or(0))
+        self.capped_count(&from, &binds).await
     }
 
     /// The events `filter` keeps, newest first, `limit` of them after skipping `offset`.

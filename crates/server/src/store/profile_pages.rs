@@ -6,7 +6,7 @@
 use tokio::sync::mpsc::Receiver;
 
 use super::reports::{ProfileFilter, ProfileRow};
-use super::seek::{KeyColumn, Order, Seek, SeekPage};
+use super::seek::{KeyColumn, Order, Seek, SeekPage, COUNT_CAP};
 use super::starts::{bounds, lowered, starts_with};
 use super::{Backend, Store};
 use crate::Result;
@@ -53,8 +53,10 @@ fn user_start(filter: &ProfileFilter, backend: Backend) -> (String, String) {
 }
 
 impl Store {
-    /// `FROM … WHERE …` of the profiles `filter` keeps, with the values of its placeholders.
-    fn profile_where(&self, filter: &ProfileFilter) -> (String, Vec<String>) {
+    /// `FROM … WHERE …` of the profiles `filter` keeps, with the values of its placeholders:
+    /// the profiles the user filter's start finds first, unless `broad` (they are too many to
+    /// order), when the agents are walked in the report's order.
+    fn profile_where(&self, filter: &ProfileFilter, broad: bool) -> (String, Vec<String>) {
         let backend = self.backend();
         let (text, start) = user_start(filter, backend);
         let like = if text.is_empty() {
@@ -73,8 +75,8 @@ impl Store {
         let common = "($1 = '' OR a.directory = $1) \
              AND ($2 = '' OR LOWER(a.computer_name) LIKE LOWER($2) ESCAPE '!')";
         let folder = folder(backend);
-        if start.is_empty() {
-            // No start to look up: every profile is read (after the agents, in their order).
+        if start.is_empty() || broad {
+            // No start to look up (or one too common to gather first): every profile is read (after the agents, in their order).
             let user = format!(
                 "($3 = '' OR LOWER({folder}) LIKE $3 ESCAPE '!' OR LOWER(p.sid) LIKE $3 ESCAPE '!')"
             );
@@ -113,9 +115,18 @@ impl Store {
                 .await?;
             return Ok(u64::try_from(n).unwrap_or(0));
         }
-        let (from, binds) = self.profile_where(filter);
-        self.count_of(&format!("SELECT COUNT(*) {from}"), &binds)
-            .await
+        let (from, binds) = self.profile_where(filter, false);
+        self.capped_count(&from, &binds).await
+    }
+
+    /// Whether the profiles whose folder or SID starts as `filter`'s user does are more than a
+    /// count goes to: then a page walks the agents in order rather than gather them all.
+    async fn profiles_broad(&self, filter: &ProfileFilter) -> Result<bool> {
+        let (_, start) = user_start(filter, self.backend());
+        if start.is_empty() {
+            return Ok(false);
+        }
+        Ok(self.profile_report_count(filter).await? > COUNT_CAP)
     }
 
     /// The harvested profiles `filter` keeps, by computer and folder, `limit` from `seek`.
@@ -125,7 +136,8 @@ impl Store {
         seek: Seek,
         limit: u64,
     ) -> Result<SeekPage<ProfileRow>> {
-        let (from, binds) = self.profile_where(filter);
+        let broad = self.profiles_broad(filter).await?;
+        let (from, binds) = self.profile_where(filter, broad);
         self.seek_of(
             (&format!("{COLUMNS}, {USER}"), &from),
             &binds,
@@ -138,14 +150,18 @@ impl Store {
     }
 
     /// Every harvested profile `filter` keeps, in the report's order, sent as they are read.
-    pub fn profile_rows(&self, filter: &ProfileFilter) -> Receiver<Result<ProfileRow>> {
-        let (from, binds) = self.profile_where(filter);
+    pub async fn profile_rows(
+        &self,
+        filter: &ProfileFilter,
+    ) -> Result<Receiver<Result<ProfileRow>>> {
+        let broad = self.profiles_broad(filter).await?;
+        let (from, binds) = self.profile_where(filter, broad);
         let order: Vec<&str> = ORDER.columns.iter().map(|c| c.0).collect();
         let sql = format!(
             "SELECT {COLUMNS}, {USER} {from} ORDER BY {}",
             order.join(", ")
         );
-        self.rows_of(sql, binds, super::reports::profile_row)
+        Ok(self.rows_of(sql, binds, super::reports::profile_row))
     }
 }
 

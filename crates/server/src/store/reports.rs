@@ -517,13 +517,14 @@ impl Store {
         Ok(names)
     }
 
-    /// How many rows `sql`, a `SELECT COUNT(*) …` with `binds` for its placeholders, counts.
+    /// How many rows `sql`, a `SELECT COUNT(*) FROM …` with `binds` for its placeholders,
+    /// counts, no further than one past [`super::seek::COUNT_CAP`] (see
+    /// [`Store::capped_count`]).
     pub(super) async fn count_of(&self, sql: &str, binds: &[String]) -> Result<u64> {
-        let mut query = sqlx::query_scalar::<_, i64>(sql);
-        for b in binds {
-            query = query.bind(b.clone());
-        }
-        Ok(u64::try_from(query.fetch_one(self.pool()).await?).unwrap_or(0))
+        let from_where = sql
+            .strip_prefix("SELECT COUNT(*) ")
+            .ok_or_else(|| crate::Error::Internal(format!("{sql:?} is not a count of rows")))?;
+        self.capped_count(from_where, binds).await
     }
 
     /// The rows of `sql`, `limit` after `offset`: `binds` fill its placeholders but the last two,

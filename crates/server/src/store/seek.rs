@@ -31,7 +31,8 @@ impl Default for Seek {
 }
 
 /// A page of rows read by key, with the keys of its first and last rows for the links to the
-/// pages around it.
+/// pages around it, and whether rows lie before and after it (read one row further, never
+/// counted).
 #[derive(Debug, Clone)]
 pub struct SeekPage<T> {
     /// The rows, in the table's order.
@@ -40,7 +41,39 @@ pub struct SeekPage<T> {
     pub first: Option<String>,
     /// The last row's key.
     pub last: Option<String>,
+    /// Rows come before the first one.
+    pub previous: bool,
+    /// Rows come after the last one.
+    pub next: bool,
 }
+
+impl<T> SeekPage<T> {
+    /// A page with no rows and nothing around it.
+    pub fn empty() -> SeekPage<T> {
+        SeekPage {
+            rows: Vec::new(),
+            first: None,
+            last: None,
+            previous: false,
+            next: false,
+        }
+    }
+
+    /// The same page with each row mapped.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> SeekPage<U> {
+        SeekPage {
+            rows: self.rows.into_iter().map(f).collect(),
+            first: self.first,
+            last: self.last,
+            previous: self.previous,
+            next: self.next,
+        }
+    }
+}
+
+/// A table's count stops at this many rows and more: beyond it the console says "more than"
+/// rather than read every row a broad filter keeps, and page numbers typed by hand go no deeper.
+pub const COUNT_CAP: u64 = 10_000;
 
 /// One column of a table's sort key: an SQL expression and whether it holds integers.
 #[derive(Debug, Clone, Copy)]
@@ -212,29 +245,55 @@ impl Store {
                 let key_only = build("1 AS one", probe, binds, order, &Seek::Offset(n - 1), 1);
                 match self.rows_built(&key_only).await?.first() {
                     Some(row) => Seek::After(key_of(row, order)?),
-                    None => {
-                        return Ok(SeekPage {
-                            rows: Vec::new(),
-                            first: None,
-                            last: None,
-                        })
-                    }
+                    None => return Ok(SeekPage::empty()),
                 }
             }
             other => other,
         };
-        let built = build(select, from_where, binds, order, &seek, limit);
+        // One row more than the page says whether another page follows in the direction read.
+        let built = build(
+            select,
+            from_where,
+            binds,
+            order,
+            &seek,
+            limit.saturating_add(1),
+        );
         let mut rows = self.rows_built(&built).await?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         if built.reversed {
             rows.reverse();
         }
+        let (previous, next) = match seek {
+            Seek::Offset(n) => (n > 0, more),
+            Seek::After(_) => (true, more),
+            Seek::Before(_) => (more, true),
+            Seek::Last => (more, false),
+        };
         let first = rows.first().map(|r| key_of(r, order)).transpose()?;
         let last = rows.last().map(|r| key_of(r, order)).transpose()?;
         Ok(SeekPage {
             rows: rows.iter().map(map).collect::<Result<Vec<T>>>()?,
             first,
             last,
+            previous,
+            next,
         })
+    }
+
+    /// How many rows `from_where` (`FROM … WHERE …`, `binds` filling its placeholders) keeps,
+    /// counting no further than one past [`COUNT_CAP`]: a broad filter stops after that many.
+    pub(super) async fn capped_count(&self, from_where: &str, binds: &[String]) -> Result<u64> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 AS one {from_where} LIMIT {}) capped",
+            COUNT_CAP + 1
+        );
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        for b in binds {
+            query = query.bind(b.clone());
+        }
+        Ok(u64::try_from(query.fetch_one(self.pool()).await?).unwrap_or(0))
     }
 
     /// The rows of a built statement.

@@ -207,7 +207,7 @@ async fn a_page_number_typed_deep_into_a_table_opens_that_page() {
     let (viewer, _) = session(&t, &[Role::AgentViewer]).await;
     // Page 12 of 1,500 events, newest first: rows 1,101 to 1,200, events 400 down to 301.
     let typed = page(&t, "/logs?page=12", &viewer).await.text();
-    assert!(typed.contains("Rows 1101–1200 of 1500"), "{typed}");
+    assert!(typed.contains("Rows 1,101–1,200 of 1,500"), "{typed}");
     let expected: Vec<String> = (301..=400).rev().map(|n| n.to_string()).collect();
     assert_eq!(after(&typed, "numbered event "), expected);
     // Its next page by key follows on.
@@ -217,7 +217,7 @@ async fn a_page_number_typed_deep_into_a_table_opens_that_page() {
     assert_eq!(after(&next, "numbered event ")[0], "300");
     // A typed page past the end is the last one.
     let past = page(&t, "/logs?page=99", &viewer).await.text();
-    assert!(past.contains("Rows 1401–1500 of 1500"), "{past}");
+    assert!(past.contains("Rows 1,401–1,500 of 1,500"), "{past}");
     assert_eq!(
         after(&past, "numbered event ").last().map(String::as_str),
         Some("1")

@@ -459,6 +459,53 @@ async fn a_migration_engineer_works_through_the_console_in_chromium() {
     assert!(b.text("table").await.contains(&first));
     b.screenshot(&shots, "12-object-report").await;
 
+    // An Entra directory's provisioning package: uploaded from a file, its hash shown, deleted,
+    // and uploaded again for the viewer to see.
+    let entra = server::directory::create(
+        &h.app,
+        model::directory::Directory {
+            id: model::ids::DirectoryId::new(),
+            name: "ENTRA".into(),
+            kind: model::directory::DirectoryKind::EntraId,
+            domain: "browser.onmicrosoft.com".into(),
+            domain_id: None,
+        },
+    )
+    .await
+    .expect("an Entra directory")
+    .id;
+    let package = b"PK\x03\x04 the browser test's provisioning package";
+    let package_file =
+        std::env::temp_dir().join(format!("rehome-browser-{}.ppkg", std::process::id()));
+    std::fs::write(&package_file, package).expect("write the package");
+    let package_page = format!("/directories/{entra}/provisioning-package");
+    b.open("/bulk-tokens").await;
+    b.click(&format!("a[href='{package_page}']")).await;
+    assert!(b.page_text().await.contains("No provisioning package"));
+    for round in 0..2 {
+        b.choose_file("input[name=package]", &package_file).await;
+        b.click("form[enctype='multipart/form-data'] button[type=submit]")
+            .await;
+        assert_eq!(b.path().await, package_page);
+        assert_eq!(
+            b.text("code.hash").await,
+            model::protocol::sha256_hex(package)
+        );
+        if round == 1 {
+            break;
+        }
+        b.screenshot(&shots, "12b-provisioning-package").await;
+        b.script(
+            "window.confirm = () => true; return true;",
+            serde_json::json!([]),
+        )
+        .await;
+        b.click(&format!("form[action='{package_page}/delete'] button"))
+            .await;
+        assert!(b.page_text().await.contains("No provisioning package"));
+    }
+    let _ = std::fs::remove_file(&package_file);
+
     // A viewer of both areas sees every page and no form that would post.
     let (viewer, viewer_password) = h_user(&h, &[Role::SyncViewer, Role::AgentViewer]).await;
     b.click("header form button").await;
@@ -489,6 +536,7 @@ async fn a_migration_engineer_works_through_the_console_in_chromium() {
         "/psks".to_string(),
         "/certificates".to_string(),
         "/bulk-tokens".to_string(),
+        package_page.clone(),
         "/runbooks".to_string(),
         runbook_page.clone(),
         format!("{runbook_page}/preview"),

@@ -189,6 +189,16 @@ impl Browser {
             .await;
     }
 
+    /// Chooses the file at `path` in the file input `css`, as a user picking it would.
+    pub async fn choose_file(&self, css: &str, path: &Path) {
+        let id = self.find(css).await;
+        self.post(
+            &format!("/element/{id}/value"),
+            json!({"text": path.to_string_lossy()}),
+        )
+        .await;
+    }
+
     /// Sets the value of `css` (a select, a date field, a long text) as a script would.
     pub async fn set(&self, css: &str, value: &str) {
         let id = self.find(css).await;
