@@ -393,38 +393,6 @@ async fn finish_postgres(
     Ok(generation)
 }
 
-/// Binds the values of `o` in `directory` for [`upsert_objects_sql`] from parameter `first` on.
-fn bind_object(
-    statement: &mut rusqlite::Statement<'_>,
-    first: usize,
-    directory: &str,
-    o: &DirectoryObject,
-) -> rusqlite::Result<()> {
-    let values: [&dyn rusqlite::ToSql; OBJECT_COLUMN_COUNT + 1] = [
-        &directory,
-        &o.guid.to_string(),
-        &o.kind.as_str(),
-        &o.name,
-        &o.sid.as_ref().map(|s| s.to_string()),
-        &o.upn,
-        &o.sam_account_name,
-        &o.mail,
-        &o.employee_id,
-        &o.operating_system,
-        &o.dn,
-        &o.given_name,
-        &o.surname,
-        &join_spaced(&o.sid_history),
-        &join_spaced(&o.members),
-        &o.device_id,
-        &o.enabled.map(i64::from),
-        &(o.digest() as i64),
-        &o.on_premises_sid.as_ref().map(|s| s.to_string()),
-        &o.immutable_id,
-    ];
-    bulk::bind_all(statement, first, values)
-}
-
 /// The SQLite writer of one import, on the file at `path`, through rusqlite: takes the steps in
 /// order, each statement prepared once (see [`super::bulk`]); rolls back when the steps end
 /// without a finish.
@@ -463,13 +431,35 @@ fn write_import_sqlite(
                 }
             }
             Some(Step::Upsert(objects)) => {
-                bulk::insert_rows(
-                    &tx,
-                    upsert_objects_sql,
-                    OBJECT_COLUMN_COUNT + 1,
-                    &objects,
-                    |statement, first, o| bind_object(statement, first, &dir, o),
-                )?;
+                let mut upsert = tx
+                    .prepare_cached(&upsert_objects_sql(1))
+                    .map_err(bulk::failed)?;
+                for o in objects {
+                    upsert
+                        .execute(params![
+                            dir,
+                            o.guid.to_string(),
+                            o.kind.as_str(),
+                            o.name,
+                            o.sid.as_ref().map(|s| s.to_string()),
+                            o.upn,
+                            o.sam_account_name,
+                            o.mail,
+                            o.employee_id,
+                            o.operating_system,
+                            o.dn,
+                            o.given_name,
+                            o.surname,
+                            join_spaced(&o.sid_history),
+                            join_spaced(&o.members),
+                            o.device_id,
+                            o.enabled.map(i64::from),
+                            o.digest() as i64,
+                            o.on_premises_sid.as_ref().map(|s| s.to_string()),
+                            o.immutable_id,
+                        ])
+                        .map_err(bulk::failed)?;
+                }
             }
             Some(Step::Finish(finish)) => break finish,
         }

@@ -294,55 +294,41 @@ fn write_part_sqlite(
             .execute(params![src, dst, guid])
             .map_err(bulk::failed)?;
     }
-    let sids: Vec<(String, String)> = write
-        .insert_rows
-        .iter()
-        .flat_map(|(e, _)| {
-            let guid = e.source.guid.to_string();
-            e.source
-                .sids()
-                .into_iter()
-                .map(move |sid| (sid.to_string(), guid.clone()))
-        })
-        .collect();
-    bulk::insert_rows(
-        tx,
-        insert_translation_sids_sql,
-        4,
-        &sids,
-        |statement, first, (sid, guid)| {
-            let values: [&dyn rusqlite::ToSql; 4] = [&dst, sid, &src, guid];
-            bulk::bind_all(statement, first, values)
-        },
-    )?;
-    bulk::insert_rows(
-        tx,
-        insert_translations_sql,
-        COLUMN_COUNT + 2,
-        &write.insert_rows,
-        |statement, first, (e, rule)| {
-            let values: [&dyn rusqlite::ToSql; COLUMN_COUNT + 2] = [
-                &e.kind.as_str(),
-                &src,
-                &e.source.guid.to_string(),
-                &e.source.sid.to_string(),
-                &e.source.upn,
-                &e.source.name,
-                &dst,
-                &e.target.guid.to_string(),
-                &e.target.sid.to_string(),
-                &e.target.upn,
-                &e.target.name,
-                &sid_text(&e.source.on_premises_sid),
-                &join_spaced(&e.source.sid_history),
-                &sid_text(&e.target.on_premises_sid),
-                &join_spaced(&e.target.sid_history),
-                &to_ms(pair.now),
+    let mut insert_sid = tx
+        .prepare_cached(&insert_translation_sids_sql(1))
+        .map_err(bulk::failed)?;
+    let mut insert_row = tx
+        .prepare_cached(&insert_translations_sql(1))
+        .map_err(bulk::failed)?;
+    for (e, rule) in &write.insert_rows {
+        let guid = e.source.guid.to_string();
+        for sid in e.source.sids() {
+            insert_sid
+                .execute(params![dst, sid.to_string(), src, guid])
+                .map_err(bulk::failed)?;
+        }
+        insert_row
+            .execute(params![
+                e.kind.as_str(),
+                src,
+                guid,
+                e.source.sid.to_string(),
+                e.source.upn,
+                e.source.name,
+                dst,
+                e.target.guid.to_string(),
+                e.target.sid.to_string(),
+                e.target.upn,
+                e.target.name,
+                sid_text(&e.source.on_premises_sid),
+                join_spaced(&e.source.sid_history),
+                sid_text(&e.target.on_premises_sid),
+                join_spaced(&e.target.sid_history),
+                to_ms(pair.now),
                 rule,
-            ];
-            bulk::bind_all(statement, first, values)
-        },
-    )?;
+            ])
+            .map_err(bulk::failed)?;
+    }
     let mut delete_message = tx
         .prepare_cached(&delete_messages_sql(1))
         .map_err(bulk::failed)?;
@@ -351,22 +337,20 @@ fn write_part_sqlite(
             .execute(params![src, stage, guid.to_string()])
             .map_err(bulk::failed)?;
     }
-    bulk::insert_rows(
-        tx,
-        upsert_messages_sql,
-        6,
-        &write.upsert_messages,
-        |statement, first, m| {
-            let values: [&dyn rusqlite::ToSql; 6] = [
-                &src,
-                &m.guid.to_string(),
-                &stage,
-                &to_ms(m.at),
-                &m.level.as_str(),
-                &m.message,
-            ];
-            bulk::bind_all(statement, first, values)
-        },
-    )?;
+    let mut upsert_message = tx
+        .prepare_cached(&upsert_messages_sql(1))
+        .map_err(bulk::failed)?;
+    for m in &write.upsert_messages {
+        upsert_message
+            .execute(params![
+                src,
+                m.guid.to_string(),
+                stage,
+                to_ms(m.at),
+                m.level.as_str(),
+                m.message
+            ])
+            .map_err(bulk::failed)?;
+    }
     Ok(())
 }
