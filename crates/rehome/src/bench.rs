@@ -64,7 +64,24 @@ pub struct DirectoryBenchArgs {
     /// a synchronised Entra object has) or 3 (and a sIDHistory entry).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
     pub sids: u8,
+    /// Drop the translation table's indexes that only the console reads (all but its primary
+    /// key and the source SID one) in the temporary SQLite store before importing, to measure
+    /// what they cost a match run's writes.
+    #[arg(long, conflicts_with = "database")]
+    pub without_console_indexes: bool,
 }
+
+/// The translation table's indexes that only the console's pages and searches read.
+const CONSOLE_INDEXES: [&str; 8] = [
+    "translations_by_source_name",
+    "translations_seek",
+    "translations_target",
+    "translations_source_name_lower",
+    "translations_target_name_lower",
+    "translations_source_upn_lower",
+    "translations_target_upn_lower",
+    "translations_target_sid",
+];
 
 /// Runs a future to completion on a multi-threaded runtime of its own.
 fn block_on(work: impl std::future::Future<Output = Result<()>>) -> Result<()> {
@@ -215,6 +232,14 @@ impl DirectorySource for HeldSource {
 
 pub(crate) use rehome::fleet::peak_rss_mib;
 
+/// The memory the process holds now, in MiB (`VmRSS`).
+fn rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
 struct Stages {
     total: Duration,
 }
@@ -225,12 +250,13 @@ impl Stages {
         if !stage.starts_with("generate") {
             self.total += took;
         }
-        let rss = peak_rss_mib().map_or("?".to_string(), |m| format!("{:.0} MiB", m));
+        let mib = |m: Option<f64>| m.map_or("?".to_string(), |m| format!("{:.0} MiB", m));
         println!(
-            "{:<26} {:>8.2} s   peak RSS {:>9}   {}",
+            "{:<26} {:>8.2} s   peak RSS {:>9}   now {:>9}   {}",
             stage,
             took.as_secs_f64(),
-            rss,
+            mib(peak_rss_mib()),
+            mib(rss_mib()),
             detail
         );
     }
@@ -519,10 +545,18 @@ async fn directory(args: DirectoryBenchArgs) -> Result<()> {
         format!("source-{}.test", tag),
         format!("target-{}.test", tag),
     );
+    if args.without_console_indexes {
+        for index in CONSOLE_INDEXES {
+            sqlx::query(&format!("DROP INDEX {}", index))
+                .execute(app.store.pool())
+                .await
+                .with_context(|| format!("drop index {}", index))?;
+        }
+    }
     let source = add_directory(&app, &format!("SOURCE-{}", tag), &source_domain).await?;
     let target = add_directory(&app, &format!("TARGET-{}", tag), &target_domain).await?;
     println!(
-        "{} users per directory, {} SID(s) per user and group, {} % delta, store: {}",
+        "{} users per directory, {} SID(s) per user and group, {} % delta, store: {}{}",
         args.users,
         args.sids,
         args.delta_percent,
@@ -530,6 +564,11 @@ async fn directory(args: DirectoryBenchArgs) -> Result<()> {
             "PostgreSQL"
         } else {
             "SQLite"
+        },
+        if args.without_console_indexes {
+            ", without the console's translation indexes"
+        } else {
+            ""
         }
     );
     let mut stages = Stages {

@@ -190,6 +190,16 @@ impl CachedObject {
     }
 }
 
+/// Where [`ObjectCache`] counts objects of `kind`.
+fn kind_place(kind: ObjectKind) -> usize {
+    match kind {
+        ObjectKind::User => 0,
+        ObjectKind::Group => 1,
+        ObjectKind::Computer => 2,
+        ObjectKind::Contact => 3,
+    }
+}
+
 /// Each cache gets an epoch of its own, so state kept beside it (a pair's match index) can tell
 /// whether its slot numbers still refer to this cache.
 static EPOCHS: AtomicU64 = AtomicU64::new(1);
@@ -215,6 +225,8 @@ pub struct ObjectCache {
     epoch: u64,
     slots: Vec<Option<CachedObject>>,
     live: usize,
+    /// Live objects per kind, in the order of [`kind_place`].
+    kinds: [usize; 4],
     index: HashMap<ObjectGuid, u32>,
     /// The changes of the imports after generation `since`, in order.
     journal: Vec<Change>,
@@ -228,6 +240,7 @@ impl Default for ObjectCache {
             epoch: EPOCHS.fetch_add(1, Ordering::Relaxed),
             slots: Vec::new(),
             live: 0,
+            kinds: [0; 4],
             index: HashMap::new(),
             journal: Vec::new(),
             since: 0,
@@ -294,10 +307,31 @@ impl ObjectCache {
         self.live == 0
     }
 
+    /// Objects of `kind` in the cache, counted as they come and go, so an import's summary never
+    /// walks the directory.
+    pub fn count(&self, kind: ObjectKind) -> usize {
+        self.kinds[kind_place(kind)]
+    }
+
+    /// Makes room for `additional` new objects at once, so a first import of a large directory
+    /// grows the slots and the GUID index once instead of doubling them, each doubling briefly
+    /// holding the old copy beside the new.
+    pub fn reserve(&mut self, additional: usize) {
+        self.slots.reserve_exact(additional);
+        self.index.reserve(additional);
+    }
+
     /// Adds `object`, or replaces the object with its GUID; returns the slot and what it held.
     fn put(&mut self, object: CachedObject) -> (u32, Option<CachedObject>) {
+        self.kinds[kind_place(object.kind)] += 1;
         match self.index.get(&object.guid) {
-            Some(&i) => (i, self.slots[i as usize].replace(object)),
+            Some(&i) => {
+                let old = self.slots[i as usize].replace(object);
+                if let Some(old) = &old {
+                    self.kinds[kind_place(old.kind)] -= 1;
+                }
+                (i, old)
+            }
             None => {
                 let i = self.slots.len() as u32;
                 self.index.insert(object.guid, i);
@@ -318,6 +352,7 @@ impl ObjectCache {
         let i = self.index.remove(guid)?;
         let old = self.slots.get_mut(i as usize)?.take()?;
         self.live -= 1;
+        self.kinds[kind_place(old.kind)] -= 1;
         Some((i, old))
     }
 
@@ -374,6 +409,7 @@ impl ObjectCache {
             let objects: Vec<CachedObject> = self.slots.drain(..).flatten().collect();
             self.index.clear();
             self.live = 0;
+            self.kinds = [0; 4];
             for object in objects {
                 self.put(object);
             }
@@ -591,5 +627,26 @@ mod tests {
             );
         }
         assert!(view.get(&objects[1].guid).is_none());
+    }
+
+    #[test]
+    fn counts_per_kind_follow_adds_kind_changes_removals_and_renumbering() {
+        let mut cache = ObjectCache::default();
+        let users: Vec<DirectoryObject> = (0..2000)
+            .map(|i| DirectoryObject::new(ObjectGuid::new(), ObjectKind::User, format!("u{}", i)))
+            .collect();
+        cache.reserve(users.len());
+        cache.apply(1, &[], users.iter().map(CachedObject::new));
+        assert_eq!(cache.count(ObjectKind::User), 2000);
+        // The same GUID now a group, and 1,500 users gone: the slots are numbered afresh.
+        let mut group = users[0].clone();
+        group.kind = ObjectKind::Group;
+        let gone: Vec<ObjectGuid> = users[500..].iter().map(|o| o.guid).collect();
+        cache.apply(2, &gone, std::iter::once(CachedObject::new(&group)));
+        assert_eq!(cache.len(), 500);
+        assert_eq!(cache.count(ObjectKind::User), 499);
+        assert_eq!(cache.count(ObjectKind::Group), 1);
+        assert_eq!(cache.count(ObjectKind::Computer), 0);
+        assert_eq!(cache.slot_count(), 500);
     }
 }

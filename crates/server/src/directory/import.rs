@@ -153,7 +153,7 @@ pub async fn import_with(
         added,
         cursor: next_cursor,
     } = written;
-    let changed = upserts.len() as u64 - added;
+    let changed = upserts.iter().map(Vec::len).sum::<usize>() as u64 - added;
     let total = view.len() as u64 + added - deleted.len() as u64;
     let duration_ms = i64::try_from(timer.elapsed().as_millis()).unwrap_or(i64::MAX);
     let run = ImportRun {
@@ -170,31 +170,24 @@ pub async fn import_with(
         .finish(domain_id.as_deref(), &run, &next_cursor)
         .await?;
     let follows = generation == view.generation + 1;
-    view.apply(generation, &deleted, upserts.into_iter());
+    view.reserve(usize::try_from(added).unwrap_or(0));
+    view.apply(generation, &deleted, upserts.into_iter().flatten());
     // Another replica wrote in between: this copy is incomplete, so read it again next time.
     if !follows {
         view.generation = -1;
     }
-    let mut summary = ImportSummary {
+    let summary = ImportSummary {
         kind,
         total,
         added,
         changed,
         deleted: deleted.len() as u64,
-        users: 0,
-        groups: 0,
-        computers: 0,
-        contacts: 0,
+        users: view.count(ObjectKind::User) as u64,
+        groups: view.count(ObjectKind::Group) as u64,
+        computers: view.count(ObjectKind::Computer) as u64,
+        contacts: view.count(ObjectKind::Contact) as u64,
         duration_ms: i64::try_from(timer.elapsed().as_millis()).unwrap_or(i64::MAX),
     };
-    for object in view.objects() {
-        match object.kind {
-            ObjectKind::User => summary.users += 1,
-            ObjectKind::Group => summary.groups += 1,
-            ObjectKind::Computer => summary.computers += 1,
-            ObjectKind::Contact => summary.contacts += 1,
-        }
-    }
     tracing::info!(directory = ?dir.name, kind = kind.as_str(), total = summary.total, added = summary.added,
         changed = summary.changed, deleted = summary.deleted, "directory imported");
     Ok(summary)
@@ -209,11 +202,12 @@ enum Read<'a> {
 }
 
 /// What an import has written so far, for the cache once it commits: the new and changed objects
-/// in the cache's packed form, in the order written, and the GUIDs deleted.
+/// in the cache's packed form, a page at a time in the order written (one list would double, and
+/// briefly hold two copies of, a million objects), and the GUIDs deleted.
 struct Written {
     kind: ImportKind,
     domain_id: Option<String>,
-    upserts: Vec<CachedObject>,
+    upserts: Vec<Vec<CachedObject>>,
     deleted: Vec<ObjectGuid>,
     added: u64,
     cursor: CursorUpdate,
@@ -242,7 +236,10 @@ impl Written {
         // In GUID order the primary key index is written front to back.
         upserts.sort_unstable_by_key(|o| o.guid);
         self.added += added;
-        self.upserts.extend(upserts.iter().map(CachedObject::new));
+        if !upserts.is_empty() {
+            self.upserts
+                .push(upserts.iter().map(CachedObject::new).collect());
+        }
         writer.upsert(upserts).await
     }
 }

@@ -17,7 +17,7 @@ use secdesc::Sid;
 
 use super::cache::{CachedObject, Change, ObjectCache};
 use super::matching::translatable;
-use super::profile::{self, Attributes, Candidates, Hits, MatchProfile, Proposal};
+use super::profile::{self, Attributes, Candidates, MatchProfile, Proposal};
 
 /// Passes through keys that already are hashes.
 #[derive(Default)]
@@ -39,8 +39,62 @@ impl Hasher for Prehashed {
     }
 }
 
-/// Print of a key or SID → slots of the objects that have it.
-type PrintMap = HashMap<u64, Hits, BuildHasherDefault<Prehashed>>;
+type Prehash = BuildHasherDefault<Prehashed>;
+
+/// Print of a key or SID → slots of the objects that have it. Most prints name one object, so
+/// those take a slot number alone (16 bytes an entry where a list would take 32, at a million
+/// objects per map); prints of several objects keep their list, in GUID order, apart.
+#[derive(Debug, Default)]
+struct PrintMap {
+    one: HashMap<u64, u32, Prehash>,
+    many: HashMap<u64, Vec<u32>, Prehash>,
+}
+
+impl PrintMap {
+    fn get(&self, print: u64) -> &[u32] {
+        match self.one.get(&print) {
+            Some(slot) => std::slice::from_ref(slot),
+            None => self.many.get(&print).map_or(&[], Vec::as_slice),
+        }
+    }
+
+    fn add(&mut self, print: u64, slot: u32) {
+        if let Some(all) = self.many.get_mut(&print) {
+            all.push(slot);
+        } else if let Some(first) = self.one.remove(&print) {
+            self.many.insert(print, vec![first, slot]);
+        } else {
+            self.one.insert(print, slot);
+        }
+    }
+
+    fn remove(&mut self, print: u64, slot: u32) {
+        if self.one.get(&print) == Some(&slot) {
+            self.one.remove(&print);
+            return;
+        }
+        let Some(all) = self.many.get_mut(&print) else {
+            return;
+        };
+        all.retain(|&s| s != slot);
+        match all.as_slice() {
+            [] => {
+                self.many.remove(&print);
+            }
+            [one] => {
+                let one = *one;
+                self.many.remove(&print);
+                self.one.insert(print, one);
+            }
+            _ => {}
+        }
+    }
+
+    /// The lists of several slots, to keep in GUID order.
+    fn lists_mut(&mut self) -> impl Iterator<Item = &mut Vec<u32>> {
+        self.many.values_mut()
+    }
+}
 
 fn print(value: &(impl Hash + ?Sized)) -> u64 {
     let mut h = DefaultHasher::new();
@@ -88,42 +142,18 @@ impl Prints {
     }
 
     fn slots(&self, place: Place, print: u64) -> &[u32] {
-        self.map(place)
-            .and_then(|m| m.get(&print))
-            .map_or(&[], Hits::as_slice)
+        self.map(place).map_or(&[], |m| m.get(print))
     }
 
     fn add(&mut self, place: Place, print: u64, slot: u32) {
         if let Some(map) = self.map_mut(place) {
-            match map.entry(print) {
-                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().push(slot),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(Hits::One(slot));
-                }
-            }
+            map.add(print, slot);
         }
     }
 
     fn remove(&mut self, place: Place, print: u64, slot: u32) {
-        let Some(map) = self.map_mut(place) else {
-            return;
-        };
-        let std::collections::hash_map::Entry::Occupied(mut e) = map.entry(print) else {
-            return;
-        };
-        let left: Vec<u32> = e
-            .get()
-            .as_slice()
-            .iter()
-            .copied()
-            .filter(|&s| s != slot)
-            .collect();
-        match left.as_slice() {
-            [] => {
-                e.remove();
-            }
-            [one] => *e.get_mut() = Hits::One(*one),
-            _ => *e.get_mut() = Hits::Many(left),
+        if let Some(map) = self.map_mut(place) {
+            map.remove(print, slot);
         }
     }
 
@@ -135,10 +165,8 @@ impl Prints {
             .iter_mut()
             .chain(self.keys.iter_mut().flat_map(|k| k.iter_mut()))
         {
-            for hits in map.values_mut() {
-                if let Hits::Many(all) = hits {
-                    all.sort_by_key(guid);
-                }
+            for all in map.lists_mut() {
+                all.sort_by_key(guid);
             }
         }
     }
@@ -373,7 +401,7 @@ impl PairIndex {
             .chain(self.targets.keys.iter_mut().flat_map(|k| k.iter_mut()))
         {
             for &(_, p) in places.iter() {
-                if let Some(Hits::Many(all)) = map.get_mut(&p) {
+                if let Some(all) = map.many.get_mut(&p) {
                     all.sort_by_key(|s| targets.at(*s).map(|o| o.guid));
                 }
             }

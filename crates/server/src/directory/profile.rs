@@ -17,7 +17,7 @@ mod tests;
 use model::{FieldError, Validator};
 use serde::{Deserialize, Serialize};
 
-pub(crate) use engine::{finalize, key, propose, Candidates, Hits, Proposal};
+pub(crate) use engine::{finalize, key, propose, Candidates, Proposal};
 pub use engine::{match_all, Finding, Matcher, Via};
 pub use explain::{explain, Explanation, Step, Verdict};
 pub use expr::{Expr, ParseError};
