@@ -84,18 +84,52 @@ fn check_in_request(facts: &agent::Facts) -> CheckInRequest {
     }
 }
 
+/// CPU time the calling thread has run, from `/proc/thread-self/schedstat` (zero elsewhere).
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+/// CPU time of this whole process (the server, the bare handler and the client), from
+/// `/proc/self/stat` in ticks of 10 ms (zero elsewhere).
+fn process_cpu() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime: the 14th and 15th fields, the 12th and 13th after the name.
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        });
+    Duration::from_millis(ticks.unwrap_or(0) * 10)
+}
+
+/// What a load did: requests that succeeded and failed, the CPU time its client threads used.
+struct Load {
+    ok: u64,
+    failed: u64,
+    client_cpu: Duration,
+}
+
 /// Runs `work` on `connections` threads until `seconds` have passed; `work` gets the thread's
 /// index and returns whether its request succeeded.
-fn load<W>(connections: usize, seconds: u64, work: &W) -> (u64, u64)
+fn load<W>(connections: usize, seconds: u64, work: &W) -> Load
 where
     W: Fn(usize) -> bool + Sync,
 {
     let deadline = Instant::now() + Duration::from_secs(seconds);
-    let (mut ok, mut failed) = (0, 0);
+    let mut total = Load {
+        ok: 0,
+        failed: 0,
+        client_cpu: Duration::ZERO,
+    };
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..connections)
             .map(|i| {
                 scope.spawn(move || {
+                    let started = thread_cpu();
                     let (mut ok, mut failed) = (0u64, 0u64);
                     while Instant::now() < deadline {
                         if work(i) {
@@ -104,21 +138,34 @@ where
                             failed += 1;
                         }
                     }
-                    (ok, failed)
+                    (ok, failed, thread_cpu().saturating_sub(started))
                 })
             })
             .collect();
         for h in handles {
-            let (o, f) = h.join().unwrap_or((0, 1));
-            ok += o;
-            failed += f;
+            let (o, f, cpu) = h.join().unwrap_or((0, 1, Duration::ZERO));
+            total.ok += o;
+            total.failed += f;
+            total.client_cpu += cpu;
         }
     });
-    (ok, failed)
+    total
 }
 
-/// A warm-up second, then `seconds` of load measured on their own: the figures of `kind`.
+/// The CPU the client threads and the whole process used during a load of `took`, in cores.
+fn print_cpu(load: &Load, process: Duration, took: Duration) {
+    let cores = |d: Duration| d.as_secs_f64() / took.as_secs_f64().max(1e-9);
+    println!(
+        "  cpu: client threads {:.2} cores, whole process (client and servers) {:.2} cores",
+        cores(load.client_cpu),
+        cores(process)
+    );
+}
+
+/// A warm-up second, then `seconds` of load measured on their own: the figures of `kind`,
+/// printed under `label` with the CPU used.
 fn measure<W>(
+    label: &str,
     stats: &RequestStats,
     connections: usize,
     seconds: u64,
@@ -133,12 +180,18 @@ where
     stats.clear();
     stages.clear();
     let started = Instant::now();
-    load(connections, seconds, &work);
-    stats
-        .summary(started.elapsed())
+    let cpu = process_cpu();
+    let done = load(connections, seconds, &work);
+    let took = started.elapsed();
+    let process = process_cpu().saturating_sub(cpu);
+    let summary = stats
+        .summary(took)
         .into_iter()
         .find(|k| k.kind == kind)
-        .with_context(|| format!("no {} request was measured", kind))
+        .with_context(|| format!("no {} request was measured", kind))?;
+    print_line(label, &summary);
+    print_cpu(&done, process, took);
+    Ok(summary)
 }
 
 /// The same agents' identities on another transport.
@@ -288,6 +341,7 @@ pub async fn run(args: ServerBenchArgs) -> Result<()> {
         let path = format!("/agent/{}", kinds::CHECK_IN);
         let stages = &app.metrics.stages;
         let bare_k = measure(
+            "bare JSON check-in",
             &bare_stats,
             connections,
             seconds,
@@ -299,6 +353,7 @@ pub async fn run(args: ServerBenchArgs) -> Result<()> {
         let real = FleetTransport::new(&url, connections, real_stats.clone());
         let real_clients = rebind(&clients, &real);
         let real_k = measure(
+            "check-in (envelope + store)",
             &real_stats,
             connections,
             seconds,
@@ -306,8 +361,6 @@ pub async fn run(args: ServerBenchArgs) -> Result<()> {
             stages,
             |i| real_clients[i].check_in(&requests[i]).is_ok(),
         )?;
-        print_line("bare JSON check-in", &bare_k);
-        print_line("check-in (envelope + store)", &real_k);
         print_stages(stages, real_k.p50);
         println!(
             "ratio: {:.1} % of the bare rate (goal at least 40 % with p99 under 10 ms)",
@@ -325,7 +378,8 @@ pub async fn run(args: ServerBenchArgs) -> Result<()> {
         events_stats.clear();
         stages.clear();
         let started = Instant::now();
-        let (uploads, failed) = load(connections, seconds, &|i| {
+        let cpu = process_cpu();
+        let uploaded = load(connections, seconds, &|i| {
             let first = seqs[i].fetch_add(per_upload as u64, std::sync::atomic::Ordering::Relaxed);
             let now = SystemClock.now();
             let batch: Vec<AgentEvent> = (1..=per_upload as u64)
@@ -343,9 +397,12 @@ pub async fn run(args: ServerBenchArgs) -> Result<()> {
             matches!(event_clients[i].upload_events(&batch), Ok(ack) if ack.through == first + per_upload as u64)
         });
         let took = started.elapsed();
+        let process = process_cpu().saturating_sub(cpu);
+        let (uploads, failed) = (uploaded.ok, uploaded.failed);
         let events = events_stats.summary(took);
         if let Some(k) = events.iter().find(|k| k.kind == kinds::EVENTS) {
             print_line(&format!("events ({} per upload)", per_upload), k);
+            print_cpu(&uploaded, process, took);
             print_stages(stages, k.p50);
         }
         println!(

@@ -194,10 +194,14 @@ pub(crate) async fn answer_failure(app: &App, remote: &RemoteAddr, failure: Fail
 
 /// A request body of an enveloped route.
 pub(crate) trait AgentRequest: DeserializeOwned {
-    /// Whether answering a replay of this request again changes nothing the first did not, so
-    /// its answer need not wait for its nonce to be stored: a check-in (its contact, facts and
-    /// assignment are those of the first, and the answer is sealed to the agent) and an event
-    /// upload (events are stored once by sequence number).
+    /// Whether answering a replay of this request again changes nothing the first did not: a
+    /// check-in (its contact, facts and assignment are those of the first, and the answer is
+    /// sealed to the agent) and an event upload (events are stored once by sequence number).
+    /// Such a request's nonce is kept only in the replica's memory, never stored: the stored
+    /// nonces serve to refuse a replay on another replica or after a restart before it acts,
+    /// and this replay would be answered anyway, so storing them per request bought nothing
+    /// but a log line. Its contact (and a check-in's facts) is noted for the writer, which
+    /// stores each agent's latest, without the answer waiting for anything.
     const REPLAY_IS_HARMLESS: bool = false;
 
     /// What the request reports about the device, recorded with its contact (check-ins).
@@ -328,9 +332,10 @@ where
         })
         .map_err(|r| r.computer(name.clone()))?;
     // Only after the signature checks out, so strangers cannot fill the nonce memory or table.
-    // Every authenticated request is contact, recorded with the nonce in one write (a check-in's
-    // with the facts it reports). A nonce this process has seen is refused at once; a new one of
-    // a request whose replay is harmless is queued to the writer without waiting for its commit.
+    // Every authenticated request is contact (a check-in's with the facts it reports). A nonce
+    // this process has seen is refused at once; a request whose replay is harmless notes its
+    // contact for the writer and goes on; any other waits until its nonce and contact are
+    // stored (the store refuses a nonce it holds), so its replay is refused everywhere.
     let started = std::time::Instant::now();
     let seen = app.agent_cache.nonces.remember(
         agent.id,
@@ -342,13 +347,7 @@ where
         nonces::Seen::Again => false,
         nonces::Seen::New if Req::REPLAY_IS_HARMLESS => {
             app.store
-                .queue_agent_request(
-                    agent.id,
-                    &header.nonce,
-                    request.check_in_facts().as_ref(),
-                    now,
-                    nonce_memory(),
-                )
+                .note_agent_contact(agent.id, request.check_in_facts().as_ref(), now)
                 .await?;
             true
         }

@@ -267,21 +267,28 @@ impl Store {
         Ok(self.write(write).await? > 0)
     }
 
-    /// The write of [`Store::record_agent_request`], queued to the writer without waiting for its
-    /// commit: it is committed with the writer's next batch, or lost if the process dies first.
-    /// A nonce found already stored then (a replay answered by another replica, or by this one
-    /// before a restart) is logged.
-    pub async fn queue_agent_request(
+    /// Notes the contact of an authenticated request from `id` whose replay is harmless, with the
+    /// facts a check-in reports, without waiting: the writer stores each agent's latest contact
+    /// with its next batch or within 100 ms (the writer's `CONTACT_FLUSH`), and a
+    /// crash loses what it had not stored yet. No nonce is stored (see
+    /// `agent_api::AgentRequest::REPLAY_IS_HARMLESS`).
+    pub async fn note_agent_contact(
         &self,
         id: AgentId,
-        nonce: &str,
         facts: Option<&CheckInFacts<'_>>,
         now: DateTime<Utc>,
-        keep_for: chrono::Duration,
     ) -> Result<()> {
-        let write = agent_request_write(id, nonce, facts, now, keep_for)?;
-        self.queue(write).await;
+        let row = contact_row(id, facts, now)?;
+        self.writer
+            .note_contact(&self.pool, self.backend, row)
+            .await;
         Ok(())
+    }
+
+    /// Stores the contacts noted so far ([`Store::note_agent_contact`]) now, and waits for
+    /// their commit.
+    pub async fn flush_agent_contacts(&self) -> Result<()> {
+        self.writer.flush_contacts(&self.pool, self.backend).await
     }
 
     /// The run of `agent` for `runbook`, if there is one.
@@ -530,6 +537,19 @@ fn agent_request_write(
     now: DateTime<Utc>,
     keep_for: chrono::Duration,
 ) -> Result<Write> {
+    Ok(Write::Nonce {
+        scope: format!("agent:{}", id),
+        nonce: nonce.to_string(),
+        expires_at: to_ms(now + keep_for),
+        contact: Some(contact_row(id, facts, now)?),
+    })
+}
+
+fn contact_row(
+    id: AgentId,
+    facts: Option<&CheckInFacts<'_>>,
+    now: DateTime<Utc>,
+) -> Result<ContactRow> {
     let facts = match facts {
         Some(f) => Some(FactsRow {
             agent_version: f.agent_version.to_string(),
@@ -540,14 +560,9 @@ fn agent_request_write(
         }),
         None => None,
     };
-    Ok(Write::Nonce {
-        scope: format!("agent:{}", id),
-        nonce: nonce.to_string(),
-        expires_at: to_ms(now + keep_for),
-        contact: Some(ContactRow {
-            agent: id.to_string(),
-            at: to_ms(now),
-            facts,
-        }),
+    Ok(ContactRow {
+        agent: id.to_string(),
+        at: to_ms(now),
+        facts,
     })
 }

@@ -216,11 +216,12 @@ impl Store {
 
 #[cfg(feature = "testing")]
 impl Store {
-    /// This store as another replica on the same database sees it: the same database and
-    /// writer, nothing of this one's memory of agents.
+    /// This store as another replica on the same database sees it: the same database, a writer
+    /// of its own, nothing of this one's memory of agents or of the contacts it noted.
     pub fn as_another_replica(&self) -> Store {
         Store {
             device_states: Arc::default(),
+            writer: super::writer::Writer::start(self.pool.clone(), self.backend),
             ..self.clone()
         }
     }

@@ -158,11 +158,6 @@ impl Store {
     pub fn writer_failed_batches(&self) -> u64 {
         self.writer.failed_batches()
     }
-
-    /// Queues `write` to the writer without waiting for its commit.
-    async fn queue(&self, write: writer::Write) {
-        self.writer.queue(&self.pool, self.backend, write).await
-    }
 }
 
 pub mod agents;

@@ -1,10 +1,12 @@
 //! The agents' writes through one writer per store: every request's nonce, check-in facts, last
 //! contact and events are queued to a writer task that gathers what many requests queued
 //! meanwhile into one transaction, and each request is answered only once that transaction has
-//! committed; so do the writes to its runs (created, moved, folded from events). A request whose
-//! write may be lost in a crash (a check-in's contact) queues it without waiting. One task makes
-//! every write but events; on PostgreSQL, events have tasks of their own (see
-//! [`event_writer_tasks`]).
+//! committed; so do the writes to its runs (created, moved, folded from events). The contact
+//! times and facts of requests whose replay is harmless (check-ins, uploads) are not queued: they
+//! are folded into a map per agent ([`Contacts`], the latest wins) that every batch of the writer
+//! takes along, and that the writer flushes on its own at most [`CONTACT_FLUSH`] after the first
+//! contact noted when nothing else is queued. One task makes every write but events; on
+//! PostgreSQL, events have tasks of their own (see [`event_writer_tasks`]).
 //!
 //! On SQLite this is what keeps a fleet fast: the file takes one writer at a time, and writers
 //! racing on several pooled connections wait on SQLite's busy handler, which sleeps 1, 2, 5 …
@@ -15,8 +17,10 @@
 //! event once however often an upload is retried; a batch that fails is applied again job by job,
 //! so one bad write fails only its own request.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
@@ -30,6 +34,9 @@ const JOBS_PER_BATCH: usize = 512;
 const EVENT_ROWS_PER_BATCH: usize = 20_000;
 /// Jobs queued before a request waits for room.
 const QUEUE: usize = 4096;
+/// How long a noted contact waits at most for the writer to take it when nothing else is
+/// written: what another replica may lag behind this one's contact times and facts.
+pub const CONTACT_FLUSH: Duration = Duration::from_millis(100);
 
 /// Tasks that store events on PostgreSQL, besides the one that makes every other write. Events
 /// touch no row another write touches (no trigger reads them) and each upload's rows go in in
@@ -68,6 +75,21 @@ pub(super) struct FactsRow {
     pub logged_on_user: Option<String>,
 }
 
+impl FactsRow {
+    /// What storing `older` then `newer` leaves: the newer facts, with the computer name and
+    /// Windows version it does not report kept from the older (as the stored row keeps them).
+    fn newest(older: Option<FactsRow>, newer: Option<FactsRow>) -> Option<FactsRow> {
+        match (older, newer) {
+            (Some(older), Some(newer)) => Some(FactsRow {
+                computer_name: newer.computer_name.or(older.computer_name),
+                os_version: newer.os_version.or(older.os_version),
+                ..newer
+            }),
+            (older, newer) => newer.or(older),
+        }
+    }
+}
+
 /// An agent's last contact, with what it reported when the request was a check-in.
 #[derive(Debug, Clone)]
 pub(super) struct ContactRow {
@@ -104,6 +126,8 @@ pub(super) enum Write {
         expires_at: i64,
         contact: Option<ContactRow>,
     },
+    /// The contacts noted since the last batch (see [`Contacts`]); how many.
+    Contacts(Vec<ContactRow>),
     /// One upload's events; how many were new.
     Events {
         agent: String,
@@ -149,17 +173,78 @@ impl Job {
     }
 }
 
-/// What becomes of a queued write nobody waits for: a failure is logged, and so is a nonce the
-/// store already held (a replay answered by another replica, or before a restart).
-fn unanswered(write: &Write, result: Result<u64>) {
-    match (write, result) {
-        (_, Err(e)) => {
-            tracing::warn!(error = %e, "a queued agent write failed; the agent's contact is recorded at its next request")
+/// What becomes of a write nobody waits for (the noted contacts): a failure is logged.
+fn unanswered(_write: &Write, result: Result<u64>) {
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "agents' contacts could not be stored; each is recorded again at the agent's next request");
+    }
+}
+
+/// The contact times and facts noted since the writer last took them, one row per agent (the
+/// latest wins), so the map is bounded by the number of agents however often they call.
+#[derive(Default)]
+pub(super) struct Contacts {
+    pending: Mutex<PendingContacts>,
+    /// Wakes the writer when the first contact is noted into an empty map.
+    noted: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct PendingContacts {
+    rows: HashMap<String, ContactRow>,
+    /// When the first row of `rows` was noted.
+    since: Option<tokio::time::Instant>,
+}
+
+impl Contacts {
+    fn note(&self, row: ContactRow) {
+        let first = {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let first = pending.rows.is_empty();
+            if first {
+                pending.since = Some(tokio::time::Instant::now());
+            }
+            match pending.rows.get_mut(&row.agent) {
+                Some(kept) if row.at >= kept.at => {
+                    let facts = FactsRow::newest(kept.facts.take(), row.facts);
+                    *kept = ContactRow { facts, ..row };
+                }
+                // An older request answered late: its facts only fill what no newer one said.
+                Some(kept) => kept.facts = FactsRow::newest(row.facts, kept.facts.take()),
+                None => {
+                    pending.rows.insert(row.agent.clone(), row);
+                }
+            }
+            first
+        };
+        if first {
+            self.noted.notify_one();
         }
-        (Write::Nonce { scope, .. }, Ok(0)) => {
-            tracing::warn!(scope = %scope, "a replayed message was answered before its nonce was stored")
+    }
+
+    /// Returns once the oldest noted contact has waited [`CONTACT_FLUSH`].
+    async fn due(&self) {
+        loop {
+            let since = self.pending.lock().unwrap_or_else(|e| e.into_inner()).since;
+            if let Some(since) = since {
+                tokio::time::sleep_until(since + CONTACT_FLUSH).await;
+                return;
+            }
+            self.noted.notified().await;
         }
-        _ => {}
+    }
+
+    /// Everything noted, as one job nobody waits for.
+    fn take(&self) -> Option<Job> {
+        let rows = {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            pending.since = None;
+            std::mem::take(&mut pending.rows)
+        };
+        (!rows.is_empty()).then(|| Job {
+            write: Write::Contacts(rows.into_values().collect()),
+            done: None,
+        })
     }
 }
 
@@ -171,6 +256,8 @@ pub(super) struct Writer {
     events: Option<mpsc::Sender<Job>>,
     /// Batches that failed and were written again job by job (a deadlock would show here).
     failed_batches: Arc<AtomicU64>,
+    /// Contacts noted, taken by the task of `queue` with each batch.
+    contacts: Arc<Contacts>,
 }
 
 impl Writer {
@@ -179,7 +266,15 @@ impl Writer {
         let failed_batches = Arc::new(AtomicU64::new(0));
         let (queue, jobs) = mpsc::channel(QUEUE);
         let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
-        tokio::spawn(run(pool.clone(), backend, jobs, 1, failed_batches.clone()));
+        let contacts = Arc::new(Contacts::default());
+        tokio::spawn(run(
+            pool.clone(),
+            backend,
+            jobs,
+            1,
+            failed_batches.clone(),
+            Some(contacts.clone()),
+        ));
         let events = match event_writer_tasks(backend) {
             0 => None,
             tasks => {
@@ -192,6 +287,7 @@ impl Writer {
                         jobs.clone(),
                         tasks,
                         failed_batches.clone(),
+                        None,
                     ));
                 }
                 Some(events)
@@ -201,6 +297,7 @@ impl Writer {
             queue,
             events,
             failed_batches,
+            contacts,
         }
     }
 
@@ -238,43 +335,70 @@ impl Writer {
         }
     }
 
-    /// Queues `write` without waiting for its commit: it goes into the writer's next batch, which
-    /// starts as soon as the batch being written commits. Waits only while the queue is full.
-    pub(super) async fn queue(&self, pool: &AnyPool, backend: Backend, write: Write) {
-        let queue = self.queue_for(&write).clone();
-        let job = Job { write, done: None };
-        if let Err(mpsc::error::SendError(job)) = queue.send(job).await {
-            let result = apply_alone(pool, backend, &job.write).await;
-            unanswered(&job.write, result);
+    /// Notes an agent's contact without waiting for anything: it is stored with the writer's next
+    /// batch, which a waited write queued after it joins, or at most [`CONTACT_FLUSH`] later; it
+    /// is lost if the process dies first. Written directly when the writer task is gone.
+    pub(super) async fn note_contact(&self, pool: &AnyPool, backend: Backend, row: ContactRow) {
+        if self.queue.is_closed() {
+            let write = Write::Contacts(vec![row]);
+            let result = apply_alone(pool, backend, &write).await;
+            unanswered(&write, result);
+        } else {
+            self.contacts.note(row);
         }
+    }
+
+    /// Stores the contacts noted so far now, and waits for their commit.
+    pub(super) async fn flush_contacts(&self, pool: &AnyPool, backend: Backend) -> Result<()> {
+        // An empty job: its batch takes every contact noted before it was queued.
+        self.write(pool, backend, Write::Statements(Vec::new()))
+            .await
+            .map(|_| ())
     }
 }
 
 /// Gathers the next batch: waits for one job, then takes what else is queued, up to the limits
 /// and to an even share of the queue among the `tasks` that read it: the uploads waiting for
 /// their commit are not queued again until it comes, so one task taking the whole queue would
-/// leave the others idle and the batches one after the other.
+/// leave the others idle and the batches one after the other. The task with `contacts` also
+/// wakes when the noted contacts are due, and puts them first in every batch, taken after the
+/// batch's jobs: a waited write queued after a contact was noted commits with it or later.
 async fn gather(
     queue: &tokio::sync::Mutex<mpsc::Receiver<Job>>,
     tasks: usize,
+    contacts: Option<&Contacts>,
     jobs: &mut Vec<Job>,
 ) -> bool {
     let mut queue = queue.lock().await;
-    let Some(first) = queue.recv().await else {
-        return false;
+    let first = match contacts {
+        Some(contacts) => tokio::select! {
+            job = queue.recv() => job,
+            () = contacts.due() => None,
+        },
+        None => queue.recv().await,
     };
-    let share = (queue.len() + 1).div_ceil(tasks.max(1));
-    let most = JOBS_PER_BATCH.min(share);
-    let mut rows = first.write.event_rows();
-    jobs.push(first);
-    while jobs.len() < most && rows < EVENT_ROWS_PER_BATCH {
-        match queue.try_recv() {
-            Ok(job) => {
-                rows += job.write.event_rows();
-                jobs.push(job);
+    let first = match first {
+        Some(job) => Some(job),
+        None if contacts.is_some() && !queue.is_closed() => None,
+        None => return false,
+    };
+    if let Some(first) = first {
+        let share = (queue.len() + 1).div_ceil(tasks.max(1));
+        let most = JOBS_PER_BATCH.min(share);
+        let mut rows = first.write.event_rows();
+        jobs.push(first);
+        while jobs.len() < most && rows < EVENT_ROWS_PER_BATCH {
+            match queue.try_recv() {
+                Ok(job) => {
+                    rows += job.write.event_rows();
+                    jobs.push(job);
+                }
+                Err(_) => break,
             }
-            Err(_) => break,
         }
+    }
+    if let Some(noted) = contacts.and_then(Contacts::take) {
+        jobs.insert(0, noted);
     }
     true
 }
@@ -285,9 +409,13 @@ async fn run(
     queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
     tasks: usize,
     failed_batches: Arc<AtomicU64>,
+    contacts: Option<Arc<Contacts>>,
 ) {
     let mut jobs: Vec<Job> = Vec::new();
-    while gather(&queue, tasks, &mut jobs).await {
+    while gather(&queue, tasks, contacts.as_deref(), &mut jobs).await {
+        if jobs.is_empty() {
+            continue;
+        }
         // Uploads in the order of their agents and first numbers, so that two tasks storing
         // copies of the same upload take its rows in one order.
         jobs.sort_by(|a, b| a.write.event_order().cmp(&b.write.event_order()));
@@ -364,6 +492,12 @@ async fn apply(conn: &mut AnyConnection, backend: Backend, write: &Write) -> Res
                 record_contact(conn, contact).await?;
             }
             Ok(new)
+        }
+        Write::Contacts(rows) => {
+            for row in rows {
+                record_contact(conn, row).await?;
+            }
+            Ok(rows.len() as u64)
         }
         Write::Events {
             agent,

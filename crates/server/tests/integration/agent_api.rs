@@ -2,6 +2,7 @@
 //! through the whole router.
 
 pub mod caching;
+pub mod contacts;
 pub mod device;
 pub mod device_states;
 pub mod replays;

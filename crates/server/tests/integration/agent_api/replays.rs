@@ -1,4 +1,4 @@
-//! Replays: the replica that saw a message refuses it again at once; a check-in's nonce, contact
+//! Replays: the replica that saw a message refuses it again at once; a check-in's contact
 //! and facts reach the store without holding its answer; a route whose replay would change
 //! something waits for its nonce to be stored, so another replica refuses the replay too.
 
@@ -9,7 +9,7 @@ use model::protocol::{ProfilesUpload, AGENT_VERSION};
 use super::{world, TestAgent};
 use crate::support::TestApp;
 
-fn check_in_by(user: &str) -> CheckInRequest {
+pub fn check_in_by(user: &str) -> CheckInRequest {
     CheckInRequest {
         final_check: false,
         agent_version: AGENT_VERSION.into(),
@@ -80,6 +80,15 @@ async fn a_replay_that_would_change_something_is_refused_by_another_replica() {
         &ProfilesUpload { profiles: vec![] },
     );
     let _: Ack = pc1.send(&t, &envelope).await.expect("answered");
+    // Nothing flushed: the answer came after the nonce's row was committed.
+    let stored: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM seen_nonces WHERE scope = $1 AND nonce = $2")
+            .bind(format!("agent:{}", pc1.id()))
+            .bind(envelope.header.nonce.as_str())
+            .fetch_one(t.app.store.pool())
+            .await
+            .expect("count");
+    assert_eq!(stored, 1);
     t.become_another_replica();
     let (status, refused) = pc1.send::<Ack>(&t, &envelope).await.expect_err("a replay");
     assert_eq!(
