@@ -14,6 +14,7 @@ use super::{
 };
 use crate::{Error, Result};
 
+pub(super) mod deferred;
 mod writer;
 pub use writer::MatchWriter;
 
