@@ -12,7 +12,6 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::directories::{join_spaced, OBJECT_COLUMNS, OBJECT_COLUMN_COUNT};
-use super::translations::deferred::DeferredIndexes;
 use super::{
     bulk, from_ms, parse_text, placeholders, row_placeholders, to_ms, Store,
     PARAMS_PER_BULK_STATEMENT,
@@ -407,7 +406,6 @@ fn write_import_sqlite(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(bulk::failed)?;
     let dir = directory.to_string();
-    let mut indexes = DeferredIndexes::begin(&tx, "directory_objects")?;
     let finish = loop {
         match steps.blocking_recv() {
             None => {
@@ -416,7 +414,6 @@ fn write_import_sqlite(
                 ))
             }
             Some(Step::Delete(guids)) => {
-                indexes.writing(&tx, guids.len())?;
                 let mut delete_object = tx
                     .prepare_cached(&delete_by_guid_sql("directory_objects", 1))
                     .map_err(bulk::failed)?;
@@ -434,7 +431,6 @@ fn write_import_sqlite(
                 }
             }
             Some(Step::Upsert(objects)) => {
-                indexes.writing(&tx, objects.len())?;
                 let mut upsert = tx
                     .prepare_cached(&upsert_objects_sql(1))
                     .map_err(bulk::failed)?;
@@ -468,7 +464,6 @@ fn write_import_sqlite(
             Some(Step::Finish(finish)) => break finish,
         }
     };
-    indexes.finish(&tx)?;
     let generation: i64 = tx
         .query_row(BUMP_GENERATION, params![dir], |row| row.get(0))
         .map_err(bulk::failed)?;

@@ -14,7 +14,6 @@ use super::{
 };
 use crate::{Error, Result};
 
-pub(super) mod deferred;
 mod writer;
 pub use writer::MatchWriter;
 

@@ -278,9 +278,9 @@ async fn console_indexes(t: &TestApp) -> i64 {
         .expect("indexes")
 }
 
-/// A large write (the first import and match, a rename of every source) rebuilds the console's
-/// search indexes, a small one updates them row by row: either way they are all there
-/// afterwards and the searches find exactly the rows and objects they should.
+/// After large writes (the first import and match, a rename of every source) and small ones, the
+/// console's search indexes are all there and its searches find exactly the rows and objects
+/// they should.
 #[tokio::test]
 async fn console_searches_find_the_same_rows_after_large_and_small_writes() {
     let t = TestApp::new().await;
@@ -332,7 +332,7 @@ async fn console_searches_find_the_same_rows_after_large_and_small_writes() {
     )
     .await;
 
-    // A few renamed, removed and added: the indexes follow row by row.
+    // A few renamed, removed and added.
     for o in sources.iter_mut().take(5) {
         o.name = format!("Renamed {}", o.name);
     }
@@ -357,7 +357,7 @@ async fn console_searches_find_the_same_rows_after_large_and_small_writes() {
             == 1
     );
 
-    // Every source renamed: the indexes are built again from the table.
+    // Every source renamed.
     for o in &mut sources {
         o.name = format!("Renamed {}", o.name);
     }

@@ -9,7 +9,6 @@ use rusqlite::{params, TransactionBehavior};
 
 use super::super::directories::join_spaced;
 use super::super::{bulk, to_ms, Store, PARAMS_PER_BULK_STATEMENT};
-use super::deferred::DeferredIndexes;
 use super::{
     delete_messages_sql, delete_translation_sids_sql, delete_translations_sql,
     insert_translation_sids_sql, insert_translations_sql, sid_text, upsert_messages_sql,
@@ -252,7 +251,6 @@ fn write_sqlite(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(bulk::failed)?;
-    let mut indexes = DeferredIndexes::begin(&tx, "translations")?;
     let profile = loop {
         match steps.blocking_recv() {
             None => {
@@ -260,14 +258,10 @@ fn write_sqlite(
                     "the match run ended before it was finished; nothing was written".into(),
                 ))
             }
-            Some(Step::Write(write)) => {
-                indexes.writing(&tx, write.delete_rows.len() + write.insert_rows.len())?;
-                write_part_sqlite(&tx, pair, &write)?
-            }
+            Some(Step::Write(write)) => write_part_sqlite(&tx, pair, &write)?,
             Some(Step::Finish(profile)) => break profile,
         }
     };
-    indexes.finish(&tx)?;
     let generation: i64 = tx
         .query_row(
             UPSERT_MATCH_PAIR,
