@@ -547,7 +547,7 @@ async fn directory(args: DirectoryBenchArgs) -> Result<()> {
     );
     if args.without_console_indexes {
         for index in CONSOLE_INDEXES {
-            sqlx::query(&format!("DROP INDEX {}", index))
+            sqlx::query(&format!("DROP INDEX IF EXISTS {}", index))
                 .execute(app.store.pool())
                 .await
                 .with_context(|| format!("drop index {}", index))?;

@@ -160,3 +160,215 @@ async fn matching_after_random_deltas_equals_a_full_match() {
     assert_eq!(full.rows_changed, 0);
     assert_eq!(table(&t, src, dst).await, before);
 }
+
+/// A user of `domain` (`n` a number apart between source and target) called `name`.
+fn user(domain_number: u32, domain: &str, n: u32, name: &str) -> DirectoryObject {
+    let mut o = DirectoryObject::new(ObjectGuid::new(), ObjectKind::User, name.to_string());
+    o.sid = Some(
+        secdesc::Sid::new(
+            5,
+            &[21, domain_number, domain_number, domain_number, 1000 + n],
+        )
+        .expect("valid SID"),
+    );
+    o.sam_account_name = Some(format!("user{n}"));
+    o.upn = Some(format!("user{n}@{domain}"));
+    o
+}
+
+/// The GUIDs of the sources of the pair's rows a console search for `text` (no `*`) finds: a
+/// name or UPN starting with it, ignoring case, or a SID starting with it.
+async fn expected_translations(
+    t: &TestApp,
+    source: DirectoryId,
+    target: DirectoryId,
+    text: &str,
+) -> Vec<ObjectGuid> {
+    let lower = text.to_ascii_lowercase();
+    let starts = |v: &Option<String>| {
+        v.as_deref()
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with(&lower))
+    };
+    let mut found: Vec<ObjectGuid> = t
+        .app
+        .store
+        .pair_translations(source, target)
+        .await
+        .expect("rows")
+        .into_iter()
+        .map(|(e, _)| e)
+        .filter(|e| {
+            [&e.source, &e.target].iter().any(|side| {
+                starts(&Some(side.name.clone()))
+                    || starts(&side.upn)
+                    || side.sid.to_string().starts_with(&text.to_uppercase())
+            })
+        })
+        .map(|e| e.source.guid)
+        .collect();
+    found.sort();
+    found
+}
+
+/// What the console's translation search for `text` finds, as source GUIDs.
+async fn searched_translations(t: &TestApp, text: &str) -> Vec<ObjectGuid> {
+    let filter = server::store::translation_pages::TranslationFilter {
+        search: Some(text.to_string()),
+        directory: None,
+    };
+    let mut found: Vec<ObjectGuid> = t
+        .app
+        .store
+        .translation_page(&filter, 0, 10_000)
+        .await
+        .expect("search")
+        .into_iter()
+        .map(|e| e.source.guid)
+        .collect();
+    found.sort();
+    found
+}
+
+/// What the Single Object Report's search for `text*` finds, and which objects of `objects`
+/// have a name, UPN or sAMAccountName starting with `text`, as GUIDs.
+async fn object_search(
+    t: &TestApp,
+    objects: &[&DirectoryObject],
+    text: &str,
+) -> (Vec<ObjectGuid>, Vec<ObjectGuid>) {
+    let mut found: Vec<ObjectGuid> =
+        server::directory::report::search(&t.app, &format!("{text}*"), None)
+            .await
+            .expect("object search")
+            .into_iter()
+            .map(|h| h.guid)
+            .collect();
+    found.sort();
+    let starts = |v: Option<&str>| v.is_some_and(|v| v.to_ascii_lowercase().starts_with(text));
+    let mut expected: Vec<ObjectGuid> = objects
+        .iter()
+        .filter(|o| {
+            starts(Some(&o.name))
+                || starts(o.upn.as_deref())
+                || starts(o.sam_account_name.as_deref())
+        })
+        .map(|o| o.guid)
+        .collect();
+    expected.sort();
+    (found, expected)
+}
+
+/// The console's search indexes present on the translation and object tables.
+async fn console_indexes(t: &TestApp) -> i64 {
+    let sql = match t.app.store.backend() {
+        server::store::Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND (name LIKE '%\\_lower' \
+             ESCAPE '\\' OR name = 'translations_target_sid') AND tbl_name IN \
+             ('translations', 'directory_objects')"
+        }
+        server::store::Backend::Postgres => {
+            "SELECT COUNT(*) FROM pg_indexes WHERE (indexname LIKE '%\\_lower' \
+             OR indexname = 'translations_target_sid') AND tablename IN \
+             ('translations', 'directory_objects')"
+        }
+    };
+    sqlx::query_scalar(sql)
+        .fetch_one(t.app.store.pool())
+        .await
+        .expect("indexes")
+}
+
+/// After large writes (the first import and match, a rename of every source) and small ones, the
+/// console's search indexes are all there and its searches find exactly the rows and objects
+/// they should.
+#[tokio::test]
+async fn console_searches_find_the_same_rows_after_large_and_small_writes() {
+    let t = TestApp::new().await;
+    let indexes = console_indexes(&t).await;
+    assert!(indexes >= 9, "{indexes} console indexes at start");
+    let (sd, td) = ("source.test", "target.test");
+    let src = directory(&t, "SOURCE", sd, DirectoryKind::ActiveDirectory).await;
+    let dst = directory(&t, "TARGET", td, DirectoryKind::ActiveDirectory).await;
+    let mut sources: Vec<DirectoryObject> = (0..300)
+        .map(|n| user(1, sd, n, &format!("Source User {n}")))
+        .collect();
+    let targets: Vec<DirectoryObject> = (0..300)
+        .map(|n| user(2, td, n, &format!("Target User {n}")))
+        .collect();
+    import(&t, src, sd, sources.clone()).await;
+    import(&t, dst, td, targets.clone()).await;
+    server::directory::match_users(
+        &t.app,
+        src,
+        dst,
+        model::directory::MatchAttribute::SamAccountName,
+    )
+    .await
+    .expect("first match");
+    let check = |sources: Vec<DirectoryObject>, searches: &'static [&'static str]| {
+        let (t, targets) = (&t, &targets);
+        async move {
+            assert_eq!(console_indexes(t).await, indexes);
+            for text in searches {
+                let expected = expected_translations(t, src, dst, text).await;
+                assert!(!expected.is_empty(), "{text} finds nothing");
+                assert_eq!(searched_translations(t, text).await, expected, "{text}");
+            }
+            let objects: Vec<&DirectoryObject> = sources.iter().chain(targets).collect();
+            for text in ["user12", "source user 2", "target user 29", "renamed 1"] {
+                let (found, expected) = object_search(t, &objects, text).await;
+                assert_eq!(found, expected, "{text}");
+            }
+        }
+    };
+    check(
+        sources.clone(),
+        &[
+            "source user 1",
+            "TARGET USER 25",
+            "user7",
+            "S-1-5-21-2-2-2-105",
+        ],
+    )
+    .await;
+
+    // A few renamed, removed and added.
+    for o in sources.iter_mut().take(5) {
+        o.name = format!("Renamed {}", o.name);
+    }
+    sources.retain(|o| o.sam_account_name.as_deref() != Some("user250"));
+    sources.retain(|o| o.sam_account_name.as_deref() != Some("user251"));
+    sources.push(user(1, sd, 299, "Renamed newcomer"));
+    sources.pop();
+    sources.push(user(1, sd, 250, "Renamed returner"));
+    import(&t, src, sd, sources.clone()).await;
+    server::directory::match_pair(&t.app, src, dst, None)
+        .await
+        .expect("small match");
+    check(
+        sources.clone(),
+        &["renamed", "source user 25", "user25", "S-1-5-21-1-1-1-125"],
+    )
+    .await;
+    assert!(
+        searched_translations(&t, "renamed source user 0")
+            .await
+            .len()
+            == 1
+    );
+
+    // Every source renamed.
+    for o in &mut sources {
+        o.name = format!("Renamed {}", o.name);
+    }
+    import(&t, src, sd, sources.clone()).await;
+    server::directory::match_pair(&t.app, src, dst, None)
+        .await
+        .expect("large match");
+    check(
+        sources.clone(),
+        &["renamed source user 1", "renamed renamed returner", "user2"],
+    )
+    .await;
+    assert!(searched_translations(&t, "source user").await.is_empty());
+}
