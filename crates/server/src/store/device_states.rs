@@ -221,7 +221,11 @@ impl Store {
     pub fn as_another_replica(&self) -> Store {
         Store {
             device_states: Arc::default(),
-            writer: super::writer::Writer::start(self.pool.clone(), self.backend),
+            writer: super::writer::Writer::start(
+                self.pool.clone(),
+                self.backend,
+                self.sqlite_file.as_deref(),
+            ),
             ..self.clone()
         }
     }

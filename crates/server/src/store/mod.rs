@@ -115,7 +115,7 @@ impl Store {
             Backend::Postgres => None,
         };
         let store = Store {
-            writer: writer::Writer::start(pool.clone(), backend),
+            writer: writer::Writer::start(pool.clone(), backend, sqlite_file.as_deref()),
             pool,
             backend,
             sqlite_file,

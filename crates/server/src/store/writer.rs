@@ -5,27 +5,28 @@
 //! times and facts of requests whose replay is harmless (check-ins, uploads) are not queued: they
 //! are folded into a map per agent ([`Contacts`], the latest wins) that every batch of the writer
 //! takes along, and that the writer flushes on its own at most [`CONTACT_FLUSH`] after the first
-//! contact noted when nothing else is queued. One task makes every write but events; on
-//! PostgreSQL, events have tasks of their own (see [`event_writer_tasks`]).
+//! contact noted when nothing else is queued. One task makes every write but events; events have
+//! tasks of their own (see [`event_writer_tasks`] and [`run_sqlite_events`]).
 //!
 //! On SQLite this is what keeps a fleet fast: the file takes one writer at a time, and writers
 //! racing on several pooled connections wait on SQLite's busy handler, which sleeps 1, 2, 5 …
 //! 100 ms between attempts while the lock is held for well under a millisecond. On PostgreSQL a
 //! batch costs one commit instead of one per request, and an upload's events go in one statement
-//! with the rows as one JSON parameter. Each write is the same statement as when
-//! made alone (events keyed by (agent, seq) with `ON CONFLICT DO NOTHING`), so a batch stores each
-//! event once however often an upload is retried; a batch that fails is applied again job by job,
-//! so one bad write fails only its own request.
+//! with the rows as one JSON parameter. Events are keyed by (agent, seq) with `ON CONFLICT DO
+//! NOTHING`, so a batch stores each event once however often an upload is retried; a batch that
+//! fails is applied again job by job, so one bad write fails only its own request.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::path::Path;
+
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::Backend;
+use super::{bulk, Backend};
 use crate::{Error, Result};
 
 /// Jobs gathered into one transaction at most.
@@ -43,7 +44,8 @@ pub const CONTACT_FLUSH: Duration = Duration::from_millis(100);
 /// the order of (agent, seq), so these tasks cannot deadlock one another or the other task; the
 /// writes that move the dashboard's per-status counts (runs created, moved, folded from events)
 /// stay on one task, which takes those few hot rows in one order. SQLite takes one writer at a
-/// time, so there every write goes through one task.
+/// time: there events have one task on a connection of its own ([`run_sqlite_events`]), taking
+/// turns with the other.
 fn event_writer_tasks(backend: Backend) -> usize {
     match backend {
         Backend::Sqlite => 0,
@@ -261,9 +263,23 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer tasks of `pool` on the current runtime.
-    pub(super) fn start(pool: AnyPool, backend: Backend) -> Writer {
+    /// Starts the writer tasks of `pool` on the current runtime; on SQLite, events are stored
+    /// through a connection of their own to `sqlite_file` (see [`run_sqlite_events`]).
+    pub(super) fn start(pool: AnyPool, backend: Backend, sqlite_file: Option<&Path>) -> Writer {
         let failed_batches = Arc::new(AtomicU64::new(0));
+        // SQLite takes one writer at a time: its two writer tasks take turns through this lock
+        // rather than in SQLite's busy handler, which sleeps milliseconds between attempts.
+        let sqlite_events = match sqlite_file.map(bulk::open) {
+            Some(Ok(conn)) => Some(conn),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "events go through the pool: cannot open their own connection");
+                None
+            }
+            None => None,
+        };
+        let file_lock = sqlite_events
+            .as_ref()
+            .map(|_| Arc::new(tokio::sync::Mutex::new(())));
         let (queue, jobs) = mpsc::channel(QUEUE);
         let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
         let contacts = Arc::new(Contacts::default());
@@ -274,10 +290,21 @@ impl Writer {
             1,
             failed_batches.clone(),
             Some(contacts.clone()),
+            file_lock.clone(),
         ));
-        let events = match event_writer_tasks(backend) {
-            0 => None,
-            tasks => {
+        let events = match (event_writer_tasks(backend), sqlite_events, file_lock) {
+            (_, Some(conn), Some(file_lock)) => {
+                let (events, jobs) = mpsc::channel(QUEUE);
+                tokio::spawn(run_sqlite_events(
+                    conn,
+                    jobs,
+                    file_lock,
+                    failed_batches.clone(),
+                ));
+                Some(events)
+            }
+            (0, _, _) => None,
+            (tasks, _, _) => {
                 let (events, jobs) = mpsc::channel(QUEUE);
                 let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
                 for _ in 0..tasks {
@@ -287,6 +314,7 @@ impl Writer {
                         jobs.clone(),
                         tasks,
                         failed_batches.clone(),
+                        None,
                         None,
                     ));
                 }
@@ -410,6 +438,7 @@ async fn run(
     tasks: usize,
     failed_batches: Arc<AtomicU64>,
     contacts: Option<Arc<Contacts>>,
+    file_lock: Option<Arc<tokio::sync::Mutex<()>>>,
 ) {
     let mut jobs: Vec<Job> = Vec::new();
     while gather(&queue, tasks, contacts.as_deref(), &mut jobs).await {
@@ -419,23 +448,155 @@ async fn run(
         // Uploads in the order of their agents and first numbers, so that two tasks storing
         // copies of the same upload take its rows in one order.
         jobs.sort_by(|a, b| a.write.event_order().cmp(&b.write.event_order()));
-        match apply_batch(&pool, backend, &jobs).await {
-            Ok(counts) => {
-                for (job, n) in jobs.drain(..).zip(counts) {
-                    job.answer(Ok(n));
-                }
+        let _turn = match &file_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        let outcome = apply_batch(&pool, backend, &jobs).await;
+        answer_batch(&pool, backend, &mut jobs, outcome, &failed_batches).await;
+    }
+}
+
+/// Answers each of a batch's jobs with what it wrote; when the batch failed as a whole, applies
+/// each job on its own, so that one bad write fails only its own request.
+async fn answer_batch(
+    pool: &AnyPool,
+    backend: Backend,
+    jobs: &mut Vec<Job>,
+    outcome: Result<Vec<u64>>,
+    failed_batches: &AtomicU64,
+) {
+    match outcome {
+        Ok(counts) => {
+            for (job, n) in jobs.drain(..).zip(counts) {
+                job.answer(Ok(n));
             }
-            Err(e) => {
-                failed_batches.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, jobs = jobs.len(), "a batch of agent writes failed; writing each on its own");
-                for job in jobs.drain(..) {
-                    let result = apply_alone(&pool, backend, &job.write).await;
-                    job.answer(result);
-                }
+        }
+        Err(e) => {
+            failed_batches.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, jobs = jobs.len(), "a batch of agent writes failed; writing each on its own");
+            for job in jobs.drain(..) {
+                let result = apply_alone(pool, backend, &job.write).await;
+                job.answer(result);
             }
         }
     }
 }
+
+/// The events' task on SQLite: each batch in one transaction on a connection of its own through
+/// rusqlite, in one trip to a blocking thread, one prepared statement executed per row (binding
+/// each value once); through the pool, every statement was a trip to the connection's worker
+/// thread and back, and an upload's rows were read back out of JSON. The rows are the same
+/// (`ON CONFLICT (agent, seq) DO NOTHING`), so each is stored once however the uploads overlap;
+/// a batch that fails is applied again upload by upload, each in a transaction of its own.
+async fn run_sqlite_events(
+    conn: rusqlite::Connection,
+    queue: mpsc::Receiver<Job>,
+    file_lock: Arc<tokio::sync::Mutex<()>>,
+    failed_batches: Arc<AtomicU64>,
+) {
+    let queue = tokio::sync::Mutex::new(queue);
+    let mut conn = Some(conn);
+    let mut jobs: Vec<Job> = Vec::new();
+    while gather(&queue, 1, None, &mut jobs).await {
+        jobs.sort_by(|a, b| a.write.event_order().cmp(&b.write.event_order()));
+        let Some(mut c) = conn.take() else { return };
+        let batch = std::mem::take(&mut jobs);
+        let failed = failed_batches.clone();
+        let turn = file_lock.lock().await;
+        let done = tokio::task::spawn_blocking(move || {
+            store_sqlite_batch(&mut c, batch, &failed);
+            c
+        })
+        .await;
+        drop(turn);
+        match done {
+            Ok(c) => conn = Some(c),
+            // The batch's requests hear that the writer stopped; later uploads go through the
+            // pool once this queue is closed.
+            Err(e) => {
+                tracing::error!(error = %e, "the events' writer stopped");
+                return;
+            }
+        }
+    }
+}
+
+/// Stores `jobs` (uploads of events) in one transaction and answers each; when that fails, each
+/// in a transaction of its own.
+fn store_sqlite_batch(conn: &mut rusqlite::Connection, jobs: Vec<Job>, failed: &AtomicU64) {
+    let batch = (|| {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(bulk::failed)?;
+        let mut counts = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            counts.push(store_sqlite_upload(&tx, &job.write)?);
+        }
+        tx.commit().map_err(bulk::failed)?;
+        Ok::<_, Error>(counts)
+    })();
+    match batch {
+        Ok(counts) => {
+            for (job, n) in jobs.into_iter().zip(counts) {
+                job.answer(Ok(n));
+            }
+        }
+        Err(e) => {
+            failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, jobs = jobs.len(), "a batch of events failed; storing each upload on its own");
+            for job in jobs {
+                let alone = (|| {
+                    let tx = conn
+                        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                        .map_err(bulk::failed)?;
+                    let n = store_sqlite_upload(&tx, &job.write)?;
+                    tx.commit().map_err(bulk::failed)?;
+                    Ok(n)
+                })();
+                job.answer(alone);
+            }
+        }
+    }
+}
+
+/// One upload's rows through the connection's prepared statement; how many were new.
+fn store_sqlite_upload(conn: &rusqlite::Connection, write: &Write) -> Result<u64> {
+    let Write::Events {
+        agent,
+        received_at,
+        rows,
+    } = write
+    else {
+        return Err(Error::Internal(
+            "only events are written on the events' connection".into(),
+        ));
+    };
+    let mut insert = conn
+        .prepare_cached(SQLITE_EVENT_ROW)
+        .map_err(bulk::failed)?;
+    let mut new = 0;
+    for r in rows {
+        new += insert
+            .execute(rusqlite::params![
+                agent,
+                r.seq,
+                r.at,
+                received_at,
+                r.level,
+                r.runbook,
+                r.phase,
+                r.step,
+                r.status,
+                r.message
+            ])
+            .map_err(bulk::failed)? as u64;
+    }
+    Ok(new)
+}
+
+const SQLITE_EVENT_ROW: &str = "INSERT INTO agent_events (agent, seq, at, received_at, level, runbook, phase, step, status, message) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (agent, seq) DO NOTHING";
 
 async fn apply_batch(pool: &AnyPool, backend: Backend, jobs: &[Job]) -> Result<Vec<u64>> {
     let mut tx = pool.begin().await?;

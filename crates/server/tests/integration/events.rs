@@ -64,3 +64,77 @@ async fn overlapping_uploads_racing_each_other_store_each_event_once() {
         assert_eq!(newest, events(1000..=1000), "stored as sent");
     }
 }
+
+fn upload_time() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 6, 9, 5, 0)
+        .single()
+        .expect("valid instant")
+}
+
+#[tokio::test]
+async fn the_same_upload_twice_and_one_overlapping_it_store_only_what_is_new() {
+    let (store, _dir) = fresh_store().await;
+    let agent = AgentId::new();
+    let now = upload_time();
+    let first = store
+        .insert_events(agent, &events(1..=100), now)
+        .await
+        .expect("first");
+    let again = store
+        .insert_events(agent, &events(1..=100), now)
+        .await
+        .expect("again");
+    let overlapping = store
+        .insert_events(agent, &events(51..=150), now)
+        .await
+        .expect("overlapping");
+    assert_eq!((first, again, overlapping), (100, 0, 50));
+    assert_eq!(store.event_count(agent).await.expect("count"), 150);
+    let page = store.events(agent, None, 150).await.expect("page");
+    let mut sent = events(1..=150);
+    sent.reverse();
+    assert_eq!(page, sent, "each event stored as first sent, once");
+}
+
+#[tokio::test]
+async fn a_bad_upload_fails_alone_and_the_uploads_batched_with_it_are_stored() {
+    let (store, _dir) = fresh_store().await;
+    let now = upload_time();
+    let agents: Vec<AgentId> = (0..8).map(|_| AgentId::new()).collect();
+    // A NUL character, which PostgreSQL cannot hold in text: that upload's write fails there.
+    let mut bad = events(1..=10);
+    bad[4].message = "a NUL \u{0} in the message".into();
+    let bad_agent = AgentId::new();
+    let mut uploads: Vec<(AgentId, Vec<AgentEvent>)> =
+        agents.iter().map(|a| (*a, events(1..=100))).collect();
+    uploads.insert(4, (bad_agent, bad.clone()));
+    uploads.extend(agents.iter().map(|a| (*a, events(1..=100))));
+    let results = futures_util::future::join_all(
+        uploads
+            .iter()
+            .map(|(agent, batch)| store.insert_events(*agent, batch, now)),
+    )
+    .await;
+    let mut good_total = 0;
+    for (n, result) in results.iter().enumerate() {
+        if n == 4 {
+            continue;
+        }
+        good_total += result.as_ref().expect("a good upload is stored");
+    }
+    assert_eq!(good_total, 800, "each good agent's 100 events counted once");
+    for agent in &agents {
+        assert_eq!(store.event_count(*agent).await.expect("count"), 100);
+    }
+    match store.backend() {
+        server::store::Backend::Postgres => {
+            assert!(results[4].is_err(), "the bad upload fails");
+            assert_eq!(store.event_count(bad_agent).await.expect("count"), 0);
+        }
+        server::store::Backend::Sqlite => {
+            assert_eq!(results[4].as_ref().expect("SQLite holds a NUL"), &10);
+            let page = store.events(bad_agent, None, 10).await.expect("page");
+            assert_eq!(page.iter().rev().cloned().collect::<Vec<_>>(), bad);
+        }
+    }
+}
