@@ -228,6 +228,17 @@ pub struct CsrfPending {
 }
 
 impl CsrfPending {
+    /// Who is calling, before the token is checked: a handler that reads a large body refuses a
+    /// caller whose roles do not allow the form before it reads any of it.
+    pub fn caller(&self) -> &Caller {
+        &self.identified.caller
+    }
+
+    /// Whether the user must change their password before anything else.
+    pub fn must_change_password(&self) -> bool {
+        self.identified.must_change_password
+    }
+
     /// Checks the form's CSRF token (when one is owed) and yields the session.
     pub fn verify(self, form_token: Option<&str>) -> Result<Authenticated> {
         if self.needs_token

@@ -4,15 +4,13 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use maud::html;
 use model::ids::{AgentId, CertificateId, RunbookId};
 
-use super::forms::poster;
-use super::keys::CsrfForm;
+use super::forms::Posted;
 use super::pages::{agent_body, agent_id};
 use super::Viewer;
-use crate::auth::{Access, Area, CsrfPending};
+use crate::auth::{Access, Area};
 use crate::{App, Error, Result};
 
 /// The words of a refusal the user can act on; the error itself otherwise.
@@ -45,11 +43,10 @@ async fn agent_answer(
 /// `POST /agents/{id}/runs/{runbook}/retry`.
 pub async fn retry(
     State(app): State<App>,
-    pending: std::result::Result<CsrfPending, Error>,
     Path((id, runbook)): Path<(String, String)>,
-    Form(form): Form<CsrfForm>,
+    posted: Posted,
 ) -> Result<Response> {
-    let viewer = poster(pending, form.csrf.as_deref(), Area::Agent, Access::Operate)?;
+    let viewer = posted.check(Area::Agent, Access::Operate)?;
     let id = agent_id(&id)?;
     let runbook: RunbookId = runbook.parse().map_err(|_| Error::NotFound("runbook"))?;
     match crate::migration::agents::retry(&app, id, runbook).await {
@@ -68,11 +65,10 @@ pub async fn retry(
 /// `POST /agents/{id}/delete`.
 pub async fn delete(
     State(app): State<App>,
-    pending: std::result::Result<CsrfPending, Error>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    posted: Posted,
 ) -> Result<Response> {
-    poster(pending, form.csrf.as_deref(), Area::Agent, Access::Edit)?;
+    posted.check(Area::Agent, Access::Edit)?;
     let id = agent_id(&id)?;
     crate::migration::removal::delete_agent(&app, id).await?;
     Ok(Redirect::to("/agents").into_response())
@@ -82,11 +78,10 @@ pub async fn delete(
 /// certificate it signed.
 pub async fn delete_certificate(
     State(app): State<App>,
-    pending: std::result::Result<CsrfPending, Error>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    posted: Posted,
 ) -> Result<Response> {
-    let viewer = poster(pending, form.csrf.as_deref(), Area::Agent, Access::Edit)?;
+    let viewer = posted.check(Area::Agent, Access::Edit)?;
     let id: CertificateId = id
         .parse()
         .map_err(|_| Error::NotFound("agent certificate"))?;

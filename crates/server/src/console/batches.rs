@@ -14,8 +14,8 @@ use model::batch::{Assignment, Batch, ComputerSelection, ScheduleTimezone, Selec
 use model::ids::{BatchId, DirectoryId, ObjectGuid, RunbookId};
 use serde::Deserialize;
 
-use super::forms::{poster, Errors};
-use super::keys::{parse_local, CsrfForm};
+use super::forms::{poster, Errors, Posted};
+use super::keys::parse_local;
 use super::Viewer;
 use crate::auth::{Access, Area, CsrfPending};
 use crate::migration::batches::{self, BatchView};
@@ -479,11 +479,10 @@ pub async fn assign(
 /// `POST /batches/{id}/assignments/{index}/delete`.
 pub async fn unassign(
     State(app): State<App>,
-    pending: std::result::Result<CsrfPending, Error>,
     Path((id, index)): Path<(String, usize)>,
-    Form(form): Form<CsrfForm>,
+    posted: Posted,
 ) -> Result<Response> {
-    let viewer = poster(pending, form.csrf.as_deref(), Area::Agent, Access::Operate)?;
+    let viewer = posted.check(Area::Agent, Access::Operate)?;
     let mut batch = batches::get(&app, batch_id(&id)?).await?.batch;
     if index >= batch.assignments.len() {
         return Err(Error::NotFound("assignment"));
@@ -601,11 +600,10 @@ pub async fn export(
 /// `POST /batches/{id}/delete`.
 pub async fn delete(
     State(app): State<App>,
-    pending: std::result::Result<CsrfPending, Error>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    posted: Posted,
 ) -> Result<Response> {
-    poster(pending, form.csrf.as_deref(), Area::Agent, Access::Operate)?;
+    posted.check(Area::Agent, Access::Operate)?;
     batches::delete(&app, batch_id(&id)?).await?;
     Ok(Redirect::to("/batches").into_response())
 }

@@ -11,8 +11,7 @@ use model::directory::DirectoryKind;
 use model::ids::{BulkTokenId, DirectoryId, EnrollmentFlowId};
 use serde::Deserialize;
 
-use super::forms::{poster, Errors};
-use super::keys::CsrfForm;
+use super::forms::{poster, Errors, Posted};
 use super::{when, Viewer};
 use crate::auth::{Access, Area, CsrfPending};
 use crate::enrollment::{PollOutcome, StartRequest};
@@ -236,11 +235,10 @@ pub async fn poll(
 /// `POST /bulk-tokens/{directory}/{token}/delete`.
 pub async fn delete(
     State(app): State<App>,
-    pending: std::result::Result<CsrfPending, Error>,
     Path((directory, token)): Path<(String, String)>,
-    Form(form): Form<CsrfForm>,
+    posted: Posted,
 ) -> Result<Response> {
-    poster(pending, form.csrf.as_deref(), Area::Agent, Access::Edit)?;
+    posted.check(Area::Agent, Access::Edit)?;
     let directory: DirectoryId = directory
         .parse()
         .map_err(|_| Error::NotFound("directory"))?;

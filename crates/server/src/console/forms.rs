@@ -4,9 +4,14 @@
 use maud::{html, Markup};
 use model::FieldError;
 
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+
+use super::keys::CsrfForm;
 use super::Viewer;
 use crate::auth::{Access, Area, CsrfPending};
-use crate::{Error, Result};
+use crate::{App, Error, Result};
 
 /// The signed-in user behind a posted form, after its CSRF token, a pending password change and
 /// their roles (`access` in `area`) are checked.
@@ -25,6 +30,37 @@ pub fn poster(
         caller: session.caller().clone(),
         csrf_token: session.csrf_token().to_string(),
     })
+}
+
+/// A form that carries nothing but its CSRF token (a delete or retry button), with the session
+/// that posted it: [`Posted::check`] is [`poster`] for it.
+pub struct Posted {
+    pending: std::result::Result<CsrfPending, Error>,
+    csrf: Option<String>,
+}
+
+impl Posted {
+    /// The user behind the form, once its token, a pending password change and their roles
+    /// (`access` in `area`) are checked.
+    pub fn check(self, area: Area, access: Access) -> Result<Viewer> {
+        poster(self.pending, self.csrf.as_deref(), area, access)
+    }
+}
+
+impl FromRequest<App> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, app: &App) -> std::result::Result<Posted, Response> {
+        let (mut parts, body) = request.into_parts();
+        let pending = CsrfPending::from_request_parts(&mut parts, app).await;
+        let Form(form) = Form::<CsrfForm>::from_request(Request::from_parts(parts, body), app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Posted {
+            pending,
+            csrf: form.csrf,
+        })
+    }
 }
 
 /// The field errors of a refused form.

@@ -10,7 +10,7 @@ use maud::{html, Markup};
 use model::ids::{BatchId, PskId};
 use serde::Deserialize;
 
-use super::forms::{poster, Errors};
+use super::forms::{poster, Errors, Posted};
 use super::{when, Viewer};
 use crate::auth::{Access, Area, CsrfPending};
 use crate::migration::keys::{self, NewCertificate, NewPsk, DEFAULT_CERTIFICATE_MONTHS};
@@ -167,11 +167,10 @@ pub struct CsrfForm {
 /// `POST /psks/{id}/delete`.
 pub async fn delete_psk(
     State(app): State<App>,
-    pending: std::result::Result<CsrfPending, Error>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    posted: Posted,
 ) -> Result<Response> {
-    poster(pending, form.csrf.as_deref(), Area::Agent, Access::Edit)?;
+    posted.check(Area::Agent, Access::Edit)?;
     let id: PskId = id.parse().map_err(|_| Error::NotFound("PSK"))?;
     keys::delete_psk(&app, id).await?;
     Ok(Redirect::to("/psks").into_response())

@@ -82,23 +82,79 @@ pub fn parts(body: &[u8], boundary: &str) -> Vec<Part> {
     }
 }
 
-/// The body of `request` up to `limit` bytes, and whether it went on past them.
-pub async fn read_bounded(request: axum::extract::Request, limit: usize) -> (Vec<u8>, bool) {
-    use futures_util::StreamExt;
-    let mut stream = request.into_body().into_data_stream();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let Ok(chunk) = chunk else {
-            return (bytes, true);
-        };
-        if bytes.len() + chunk.len() > limit {
-            let room = limit - bytes.len();
-            bytes.extend_from_slice(&chunk[..room]);
-            return (bytes, true);
+/// The body of a request read as it is needed, never past `limit` bytes: its first part alone
+/// (so a form's first field is checked before the rest is read), then the rest.
+pub struct BoundedBody {
+    stream: axum::body::BodyDataStream,
+    bytes: Vec<u8>,
+    limit: usize,
+    cut: bool,
+    ended: bool,
+}
+
+impl BoundedBody {
+    /// The body of `request`, nothing read yet.
+    pub fn new(request: axum::extract::Request, limit: usize) -> BoundedBody {
+        BoundedBody {
+            stream: request.into_body().into_data_stream(),
+            bytes: Vec::new(),
+            limit,
+            cut: false,
+            ended: false,
         }
-        bytes.extend_from_slice(&chunk);
     }
-    (bytes, false)
+
+    /// Reads one more chunk; false once the body ended or reached the limit.
+    async fn more(&mut self) -> bool {
+        use futures_util::StreamExt;
+        if self.ended || self.cut {
+            return false;
+        }
+        match self.stream.next().await {
+            None => {
+                self.ended = true;
+                false
+            }
+            Some(Err(_)) => {
+                self.cut = true;
+                false
+            }
+            Some(Ok(chunk)) if self.bytes.len() + chunk.len() > self.limit => {
+                let room = self.limit - self.bytes.len();
+                self.bytes.extend_from_slice(&chunk[..room]);
+                self.cut = true;
+                false
+            }
+            Some(Ok(chunk)) => {
+                self.bytes.extend_from_slice(&chunk);
+                true
+            }
+        }
+    }
+
+    /// The body's first part, read no further than `within` bytes: none when the body is not
+    /// `boundary`'s or its first part does not end within them.
+    pub async fn first_part(&mut self, boundary: &str, within: usize) -> Option<Part> {
+        loop {
+            if let Some(first) = parts(&self.bytes, boundary).into_iter().next() {
+                return Some(first);
+            }
+            if self.bytes.len() >= within {
+                return None;
+            }
+            if !self.more().await {
+                // The last chunk read may have ended the part.
+                return parts(&self.bytes, boundary).into_iter().next();
+            }
+        }
+    }
+
+    /// The whole body up to the limit (what was read already included), and whether it went
+    /// on past the limit.
+    pub async fn rest(mut self) -> (Vec<u8>, bool) {
+        while self.more().await {}
+        (self.bytes, self.cut)
+    }
 }
 
 #[cfg(test)]

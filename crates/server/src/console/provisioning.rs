@@ -6,12 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use maud::{html, Markup};
 use model::ids::DirectoryId;
 
-use super::forms::{poster, Errors};
-use super::keys::CsrfForm;
+use super::forms::{poster, Errors, Posted};
 use super::table::thousands;
 use super::{multipart, when, Viewer};
 use crate::auth::{Access, Area, CsrfPending};
@@ -25,6 +23,10 @@ const FORM_ROOM: usize = 64 * 1024;
 
 /// The most of an upload's body read: the largest package and its form.
 pub const BODY_LIMIT: usize = MAX_PACKAGE_BYTES + FORM_ROOM;
+
+/// The most read of an upload's body to find its first field, the CSRF token, and its part
+/// header: a form without it within these is refused before its file is read.
+const FIRST_FIELD_LIMIT: usize = 4 * 1024;
 
 /// The fields an upload's errors concern, all shown beside the file input.
 const FILE_FIELDS: [&str; 3] = ["package", "name", "body"];
@@ -108,28 +110,42 @@ pub async fn page(
 
 /// `POST /directories/{id}/provisioning-package`, a `multipart/form-data` form with `csrf` and
 /// the file as `package`: stored in place of any package the directory had, or the page again
-/// with the errors beside the file and nothing stored. The body is read no further than the
-/// largest package and its form: a file past that is refused without being read whole.
+/// with the errors beside the file and nothing stored. A caller whose roles do not allow it is
+/// refused before the body is read, and a form whose first field is not its CSRF token (when
+/// one is owed) before its file is read; the body is read no further than the largest package
+/// and its form: a file past that is refused without being read whole.
 pub async fn upload(
     State(app): State<App>,
     pending: std::result::Result<CsrfPending, Error>,
     Path(id): Path<String>,
     request: axum::extract::Request,
 ) -> Result<Response> {
+    // The roles first, before any of the body is read; then the token, the form's first field,
+    // before the file is read.
+    let pending = pending?;
+    if pending.must_change_password() {
+        return Err(Error::PasswordChangeRequired);
+    }
+    pending.caller().require(Area::Agent, Access::Edit)?;
     let boundary = request
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(multipart::boundary);
-    let (body_bytes, cut) = multipart::read_bounded(request, BODY_LIMIT).await;
-    let parts = boundary
-        .map(|b| multipart::parts(&body_bytes, &b))
+        .and_then(multipart::boundary)
         .unwrap_or_default();
-    let csrf = parts
-        .iter()
-        .find(|p| p.name == "csrf")
-        .map(|p| String::from_utf8_lossy(&p.data).to_string());
-    let viewer = poster(pending, csrf.as_deref(), Area::Agent, Access::Edit)?;
+    let mut posted = multipart::BoundedBody::new(request, BODY_LIMIT);
+    let csrf = match boundary.is_empty() {
+        true => None,
+        false => posted.first_part(&boundary, FIRST_FIELD_LIMIT).await,
+    }
+    .filter(|p| p.name == "csrf")
+    .map(|p| String::from_utf8_lossy(&p.data).to_string());
+    let viewer = poster(Ok(pending), csrf.as_deref(), Area::Agent, Access::Edit)?;
+    let (body_bytes, cut) = posted.rest().await;
+    let parts = match boundary.is_empty() {
+        true => Vec::new(),
+        false => multipart::parts(&body_bytes, &boundary),
+    };
     let id = directory_id(&id)?;
     let file = parts.into_iter().find(|p| p.name == "package");
     let stored = match (cut, file) {
@@ -161,11 +177,10 @@ pub async fn upload(
 /// `POST /directories/{id}/provisioning-package/delete`.
 pub async fn delete(
     State(app): State<App>,
-    pending: std::result::Result<CsrfPending, Error>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    posted: Posted,
 ) -> Result<Response> {
-    poster(pending, form.csrf.as_deref(), Area::Agent, Access::Edit)?;
+    posted.check(Area::Agent, Access::Edit)?;
     let id = directory_id(&id)?;
     provisioning::delete(&app, id).await?;
     Ok(Redirect::to(&page_of(id)).into_response())

@@ -17,8 +17,7 @@ use model::ids::{DirectoryId, RunbookId};
 use model::runbook::Runbook;
 use serde::Deserialize;
 
-use super::forms::{poster, Errors};
-use super::keys::CsrfForm;
+use super::forms::{poster, Errors, Posted};
 use super::table::link;
 use super::Viewer;
 use crate::auth::{Access, Area, CsrfPending};
@@ -562,11 +561,10 @@ pub async fn save_tab(
 /// `POST /runbooks/{id}/delete`.
 pub async fn delete(
     State(app): State<App>,
-    pending: std::result::Result<CsrfPending, Error>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    posted: Posted,
 ) -> Result<Response> {
-    poster(pending, form.csrf.as_deref(), Area::Agent, Access::Edit)?;
+    posted.check(Area::Agent, Access::Edit)?;
     runbooks::delete(&app, runbook_id(&id)?).await?;
     Ok(Redirect::to("/runbooks").into_response())
 }

@@ -396,7 +396,11 @@ pub async fn import_computer_list(app: &App, id: BatchId, csv: &[u8]) -> Result<
 /// The listed computers of batch `id` as a CSV that [`import_computer_list`] reads back.
 pub async fn export_computer_list(app: &App, id: BatchId) -> Result<String> {
     let batch = stored(app, id).await?;
-    let imported = app.store.computer_names(batch.source_directory).await?;
+    // The names of the listed computers only, not of every computer the directory holds.
+    let imported = app
+        .store
+        .computer_names_of(batch.source_directory, &batch.computers.computers)
+        .await?;
     let listed: Vec<ListedComputer> = batch
         .computers
         .computers

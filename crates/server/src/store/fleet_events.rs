@@ -95,14 +95,42 @@ impl FleetEventFilter {
     }
 }
 
-/// At most this many events of the agents whose name matches are read first and ordered; more
-/// are found walking the events newest first, where a page fills soon.
+/// At most this many events a filter keeps, and they are read first and ordered (the agents
+/// whose name matches, then their events; or every event scanned for a message); more are found
+/// walking the events newest first, where a page fills soon. Which is found by a count that
+/// stops one past it.
 const NARROW: u64 = 1_000;
+
+/// How a page of events is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// The events newest first through `agent_events_newest`, each agent looked up, until a
+    /// page is full: for filters that many events pass.
+    Newest,
+    /// The agents whose name matches, then their events through the key, ordered.
+    AgentsFirst,
+    /// Every event read in the table's order, those whose message matches ordered.
+    Scanned,
+}
 
 /// Agent Logs' order: newest first (ties by agent and sequence, newest first too).
 const ORDER: super::seek::Order = super::seek::Order {
     columns: &[
         super::seek::KeyColumn("e.at", true),
+        super::seek::KeyColumn("e.agent", false),
+        super::seek::KeyColumn("e.seq", true),
+    ],
+    descending: true,
+    lead: 0,
+};
+
+/// The same order for a plan that reads its few rows first and sorts them: the time is an
+/// expression no index holds, so neither store walks `agent_events_newest` for the order
+/// (PostgreSQL would, from its estimate of a name pattern or a message, and read every event
+/// when few match). Its keys are those of [`ORDER`].
+const SORTED: super::seek::Order = super::seek::Order {
+    columns: &[
+        super::seek::KeyColumn("e.at + 0", true),
         super::seek::KeyColumn("e.agent", false),
         super::seek::KeyColumn("e.seq", true),
     ],
@@ -125,15 +153,32 @@ impl Store {
     }
 
     /// `sql` with its test of the message as the backend answers it fastest: SQLite's `LIKE`
-    /// ignores the case of ASCII letters, as its `LOWER` lowers only those, so the message is
-    /// not lowered row by row there.
+    /// ignores the case of ASCII letters, as its `LOWER` lowers only those, and PostgreSQL's
+    /// `ILIKE` ignores case, so the message is not lowered row by row on either.
     fn message_like(&self, sql: &str) -> String {
-        match self.backend() {
-            super::Backend::Sqlite => {
-                sql.replace("LOWER(e.message) LIKE LOWER($5)", "e.message LIKE $5")
-            }
-            super::Backend::Postgres => sql.to_string(),
-        }
+        let like = match self.backend() {
+            super::Backend::Sqlite => "e.message LIKE $5",
+            super::Backend::Postgres => "e.message ILIKE $5",
+        };
+        sql.replace("LOWER(e.message) LIKE LOWER($5)", like)
+    }
+
+    /// The plan of `binds`' page: a computer name or a message that few events have is read
+    /// first and ordered, found by counting no further than one past [`NARROW`].
+    async fn fleet_plan(&self, binds: &[String; 5]) -> Result<Plan> {
+        let (from, plan) = if !binds[3].is_empty() {
+            (self.agents_then_events(), Plan::AgentsFirst)
+        } else if !binds[4].is_empty() {
+            (self.message_like(EVENTS_ONLY), Plan::Scanned)
+        } else {
+            return Ok(Plan::Newest);
+        };
+        Ok(
+            match self.count_up_to(&from, binds, NARROW + 1).await? <= NARROW {
+                true => plan,
+                false => Plan::Newest,
+            },
+        )
     }
 
     /// The events `filter` keeps, newest first, `limit` of them from `seek`.
@@ -144,13 +189,10 @@ impl Store {
         limit: u64,
     ) -> Result<super::seek::SeekPage<FleetEvent>> {
         let binds = filter.binds();
-        // A computer name that few events' agents have: those agents first, then their events,
-        // ordered; else the events newest first, each agent looked up, stop once a page is full.
-        let narrow = !binds[3].is_empty() && self.fleet_event_count(filter).await? <= NARROW;
-        let from = if narrow {
-            self.agents_then_events()
-        } else {
-            self.fleet_where()
+        let (from, order) = match self.fleet_plan(&binds).await? {
+            Plan::Newest => (self.fleet_where(), ORDER),
+            Plan::AgentsFirst => (self.agents_then_events(), SORTED),
+            Plan::Scanned => (self.fleet_where(), SORTED),
         };
         // Without a computer to match, the key of a page typed by number is found in the events
         // alone (`agent_events_newest`), without looking up each one's agent.
@@ -167,7 +209,7 @@ impl Store {
                 &probe,
             ),
             &binds,
-            ORDER,
+            order,
             seek,
             limit,
             fleet_event,

@@ -6,8 +6,8 @@ use super::Store;
 use crate::Result;
 
 impl Store {
-    /// Deletes agent `id` with its runs, events and harvested profiles; false when there was
-    /// no such agent. The devices a licence counted stay counted.
+    /// Deletes agent `id` with its runs, events, harvested profiles and readiness (checks,
+    /// waivers, summaries and requests); false when there was no such agent. The devices a licence counted stay counted.
     pub async fn delete_agent(&self, agent: AgentId) -> Result<bool> {
         let done = self.delete_agent_rows(agent).await;
         self.device_changed(agent);
@@ -17,7 +17,15 @@ impl Store {
     async fn delete_agent_rows(&self, id: AgentId) -> Result<bool> {
         let id = id.to_string();
         let mut tx = self.pool().begin().await?;
-        for table in ["agent_runs", "agent_events", "harvested_profiles"] {
+        for table in [
+            "agent_runs",
+            "agent_events",
+            "harvested_profiles",
+            "readiness_checks",
+            "readiness_waivers",
+            "readiness_devices",
+            "readiness_requests",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE agent = $1"))
                 .bind(&id)
                 .execute(&mut *tx)

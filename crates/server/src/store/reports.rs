@@ -323,9 +323,23 @@ impl Store {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// `FROM … WHERE …` of the Agents report. PostgreSQL tests a status through the set of
+    /// agents with a run in it, gathered once (a hashed subplan), rather than looking up the
+    /// runs of each agent the other filters keep: a count of a common name pattern made
+    /// 10,000 such look-ups.
+    fn agent_where(&self) -> String {
+        match self.backend() {
+            super::Backend::Sqlite => AGENT_WHERE.to_string(),
+            super::Backend::Postgres => AGENT_WHERE.replace(
+                "EXISTS (SELECT 1 FROM agent_runs r WHERE r.agent = a.id AND r.status = $4)",
+                "a.id IN (SELECT r.agent FROM agent_runs r WHERE r.status = $4)",
+            ),
+        }
+    }
+
     /// How many agents `filter` keeps.
     pub async fn agent_report_count(&self, filter: &AgentFilter) -> Result<u64> {
-        let sql = format!("SELECT COUNT(*) {AGENT_WHERE}");
+        let sql = format!("SELECT COUNT(*) {}", self.agent_where());
         self.count_of(&sql, &filter.binds()).await
     }
 
@@ -356,7 +370,7 @@ impl Store {
                 (
                     "a.id, a.computer_name, a.directory, a.join_state, a.agent_version, \
                      a.os_version, a.last_contact",
-                    AGENT_WHERE,
+                    &self.agent_where(),
                 ),
                 &filter.binds(),
                 AGENT_ORDER,

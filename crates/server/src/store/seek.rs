@@ -285,10 +285,19 @@ impl Store {
     /// How many rows `from_where` (`FROM … WHERE …`, `binds` filling its placeholders) keeps,
     /// counting no further than one past [`COUNT_CAP`]: a broad filter stops after that many.
     pub(super) async fn capped_count(&self, from_where: &str, binds: &[String]) -> Result<u64> {
-        let sql = format!(
-            "SELECT COUNT(*) FROM (SELECT 1 AS one {from_where} LIMIT {}) capped",
-            COUNT_CAP + 1
-        );
+        self.count_up_to(from_where, binds, COUNT_CAP + 1).await
+    }
+
+    /// How many rows `from_where` keeps, counting no further than `most`: a cheap test of
+    /// whether a filter keeps few rows.
+    pub(super) async fn count_up_to(
+        &self,
+        from_where: &str,
+        binds: &[String],
+        most: u64,
+    ) -> Result<u64> {
+        let sql =
+            format!("SELECT COUNT(*) FROM (SELECT 1 AS one {from_where} LIMIT {most}) capped");
         let mut query = sqlx::query_scalar::<_, i64>(&sql);
         for b in binds {
             query = query.bind(b.clone());

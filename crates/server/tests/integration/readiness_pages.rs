@@ -297,3 +297,66 @@ async fn a_batch_larger_than_a_page_is_counted_grouped_and_paged_and_its_csv_hol
     assert_eq!(view["counts"]["warn"], 1);
     assert_eq!(view["blocking"][1]["devices"], 11);
 }
+
+#[tokio::test]
+async fn a_deleted_agent_takes_its_readiness_with_it() {
+    let t = TestApp::new().await;
+    let w = world(&t).await;
+    let mut pc1 = TestAgent::new("pc1");
+    pc1.register(&t, &w.psk).await.expect("registered");
+    assert!(pc1.check_in_raw(&t, false, vec![]).await.readiness_due);
+    let report = passing(&t, &w);
+    t.app
+        .store
+        .replace_readiness(pc1.id(), w.batch.id, w.runbook.id, &report.checks, now(&t))
+        .await
+        .expect("stored");
+    t.app
+        .store
+        .insert_waiver(
+            pc1.id(),
+            w.runbook.id,
+            &server::store::readiness::Waiver {
+                check: checks::OS_EDITION.to_string(),
+                waived_by: "admin".into(),
+                reason: "checked on site".into(),
+                waived_at: now(&t),
+            },
+        )
+        .await
+        .expect("waived");
+    t.app
+        .store
+        .request_readiness(pc1.id(), now(&t))
+        .await
+        .expect("requested");
+    let viewer = t.token_with_roles(&[Role::AgentViewer]).await;
+    let path = format!("/api/v1/batches/{}/readiness", w.batch.id);
+    assert_eq!(t.get(&path, &viewer).await.json()["reported"], 1);
+
+    server::migration::removal::delete_agent(&t.app, pc1.id())
+        .await
+        .expect("deleted");
+
+    // The batch no longer lists or counts the device, and nothing of its readiness is left.
+    let view = t.get(&path, &viewer).await.json();
+    assert_eq!(view["reported"], 0, "{view}");
+    assert_eq!(view["not_reported"], 0, "{view}");
+    assert_eq!(view["devices"].as_array().map(Vec::len), Some(0), "{view}");
+    let store = &t.app.store;
+    assert!(store
+        .readiness_state(pc1.id(), w.runbook.id)
+        .await
+        .expect("state")
+        .is_none());
+    assert!(store
+        .readiness_of_agent(pc1.id())
+        .await
+        .expect("checks")
+        .is_empty());
+    assert!(store
+        .waivers_of_agent(pc1.id())
+        .await
+        .expect("waivers")
+        .is_empty());
+}
