@@ -7,7 +7,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -19,8 +19,9 @@ use model::envelope::{
 use model::ids::AgentId;
 use model::protocol::{
     kinds, Ack, AgentEvent, CheckInRequest, CheckInResponse, CommandPackageRequest,
-    CommandPackageResponse, EventsAck, EventsUpload, ProfilesUpload, Refused, RegisterRequest,
-    RegisterResponse, ServerIdentity, TranslateRequest, TranslateResponse, UserProfile,
+    CommandPackageResponse, DeviceAssignment, EventsAck, EventsUpload, ProfilesUpload, Refused,
+    RegisterRequest, RegisterResponse, ServerIdentity, TranslateRequest, TranslateResponse,
+    UserProfile,
 };
 use secdesc::Sid;
 use serde::de::DeserializeOwned;
@@ -63,33 +64,51 @@ pub struct HttpTransport {
 impl HttpTransport {
     /// A transport to `base_url`; `https://` trusts the public web's roots.
     pub fn new(base_url: &str) -> HttpTransport {
-        HttpTransport::build(base_url, 1, &TlsRoots::web())
+        HttpTransport::build(base_url, &TlsRoots::web())
     }
 
     /// A transport to `base_url` keeping up to `connections` idle connections open; its clones
-    /// share them, so many agents in one process reuse a bounded set of connections.
+    /// share them, so many agents in one process reuse a bounded set of connections. Made for a
+    /// fleet of agents in one process: its time limits are per read and per write, where a
+    /// device's transport has one deadline for the whole request (which costs two system calls
+    /// at every buffered read, each header line of an answer included).
     pub fn with_pool(base_url: &str, connections: usize) -> HttpTransport {
-        HttpTransport::build(base_url, connections, &TlsRoots::web())
+        HttpTransport {
+            base: base_url.trim_end_matches('/').to_string(),
+            agent: ureq::AgentBuilder::new()
+                .timeout_connect(CONNECT_TIMEOUT)
+                .timeout_read(REQUEST_TIMEOUT)
+                .timeout_write(REQUEST_TIMEOUT)
+                .max_idle_connections(connections.max(1))
+                .max_idle_connections_per_host(connections.max(1))
+                .tls_connector(TlsRoots::web().connector())
+                .build(),
+        }
     }
 
     /// A transport to `base_url` whose `https://` trusts `roots`.
     pub fn with_roots(base_url: &str, roots: &TlsRoots) -> HttpTransport {
-        HttpTransport::build(base_url, 1, roots)
+        HttpTransport::build(base_url, roots)
     }
 
-    fn build(base_url: &str, connections: usize, roots: &TlsRoots) -> HttpTransport {
+    fn build(base_url: &str, roots: &TlsRoots) -> HttpTransport {
         HttpTransport {
             base: base_url.trim_end_matches('/').to_string(),
             agent: ureq::AgentBuilder::new()
-                .timeout_connect(Duration::from_secs(15))
-                .timeout(Duration::from_secs(120))
-                .max_idle_connections(connections.max(1))
-                .max_idle_connections_per_host(connections.max(1))
+                .timeout_connect(CONNECT_TIMEOUT)
+                .timeout(REQUEST_TIMEOUT)
+                .max_idle_connections(1)
+                .max_idle_connections_per_host(1)
                 .tls_connector(roots.connector())
                 .build(),
         }
     }
 }
+
+/// The longest a connection to the server may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest a request and its answer may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn read_body(response: ureq::Response) -> Result<Vec<u8>> {
     let mut body = Vec::new();
@@ -234,6 +253,9 @@ pub struct Client<T> {
     /// The key pair of a registration not yet answered: a retry sends the same keys, so a server
     /// that stored the registration but lost its answer gives back the same agent.
     pending_keys: Option<KeyPair>,
+    /// The assignment last received in full and its digest: a check-in names the digest, and a
+    /// server that would send the same assignment answers with the digest alone.
+    held: Mutex<Option<(String, DeviceAssignment)>>,
 }
 
 /// The path of a route under `/agent/`.
@@ -274,6 +296,7 @@ impl<T: Transport> Client<T> {
             server_offset: AtomicI64::new(0),
             corrected: AtomicBool::new(false),
             pending_keys: None,
+            held: Mutex::new(None),
         }
     }
 
@@ -457,9 +480,54 @@ impl<T: Transport> Client<T> {
         .map_err(bad("answer"))
     }
 
-    /// A regular or final check-in.
+    /// A regular or final check-in. The answer always carries the assignment in full: one the
+    /// server left out because this client holds it is filled in from the copy held.
     pub fn check_in(&self, request: &CheckInRequest) -> Result<CheckInResponse> {
-        self.call(kinds::CHECK_IN, request)
+        let held = self.held_digest();
+        match self.check_in_holding(request, held.clone())? {
+            Some(answer) => Ok(answer),
+            // The server named an assignment this client no longer holds: ask for it in full.
+            None if held.is_some() => self
+                .check_in_holding(request, None)?
+                .ok_or_else(|| Error::Protocol("the check-in answer names no assignment".into())),
+            None => Err(Error::Protocol(
+                "the check-in answer names an assignment it did not send".into(),
+            )),
+        }
+    }
+
+    fn held_digest(&self) -> Option<String> {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.as_ref().map(|(digest, _)| digest.clone())
+    }
+
+    /// One check-in naming `held`; `None` when the answer refers to an assignment not held.
+    fn check_in_holding(
+        &self,
+        request: &CheckInRequest,
+        held: Option<String>,
+    ) -> Result<Option<CheckInResponse>> {
+        let mut request = request.clone();
+        request.held_assignment = held;
+        let mut answer: CheckInResponse = self.call(kinds::CHECK_IN, &request)?;
+        let mut kept = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        match (&answer.assignment, &answer.assignment_digest) {
+            (Some(assignment), Some(digest)) => {
+                *kept = Some((digest.clone(), assignment.clone()));
+            }
+            (None, Some(digest)) => match kept.as_ref() {
+                Some((d, assignment)) if d == digest => {
+                    answer.assignment = Some(assignment.clone())
+                }
+                _ => {
+                    *kept = None;
+                    return Ok(None);
+                }
+            },
+            // No assignment, or a server that sends no digest: nothing to hold.
+            (_, None) => *kept = None,
+        }
+        Ok(Some(answer))
     }
 
     /// The translations of the SIDs found on the device that have one.

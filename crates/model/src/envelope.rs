@@ -159,9 +159,15 @@ pub fn verify_signature(key: &Key32, message: &[u8], signature: &[u8]) -> Result
 
 /// A random nonce as URL-safe text (16 random bytes).
 pub fn new_nonce() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = [0u8; 16];
     OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{:02x}", b)).collect()
+    let mut out = String::with_capacity(32);
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 fn check_fresh(timestamp: i64, now: DateTime<Utc>) -> Result<()> {
@@ -281,13 +287,29 @@ impl EnvelopeHeader {
 
     /// The header as authenticated bytes, after the label of the envelope's form.
     fn bytes_labelled(&self, label: &str) -> Vec<u8> {
-        let mut out = Vec::with_capacity(128);
+        // The ids as their hyphenated text and the timestamp in decimal, written on the stack:
+        // every message is sealed or opened with these bytes.
+        let (mut agent, mut certificate) =
+            (uuid::Uuid::encode_buffer(), uuid::Uuid::encode_buffer());
+        let mut timestamp = [0u8; 24];
+        let timestamp = {
+            let mut cursor = std::io::Cursor::new(&mut timestamp[..]);
+            // 24 bytes hold any i64 in decimal.
+            let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{}", self.timestamp));
+            let written = cursor.position() as usize;
+            std::str::from_utf8(&timestamp[..written]).unwrap_or_default()
+        };
+        let mut out = Vec::with_capacity(160);
         for part in [
             label,
-            &self.agent.to_string(),
-            &self.certificate.to_string(),
+            &*self.agent.0.hyphenated().encode_lower(&mut agent),
+            &*self
+                .certificate
+                .0
+                .hyphenated()
+                .encode_lower(&mut certificate),
             &self.kind,
-            &self.timestamp.to_string(),
+            timestamp,
             &self.nonce,
         ] {
             out.extend_from_slice(&(part.len() as u64).to_be_bytes());

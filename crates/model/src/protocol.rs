@@ -126,6 +126,11 @@ pub struct CheckInRequest {
     /// The Windows version now (it changes with an upgrade). Absent from older agents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os_version: Option<String>,
+    /// The digest of the assignment the agent last received in full (see
+    /// [`CheckInResponse::assignment_digest`]): when the server's assignment has the same digest,
+    /// it is not sent again. The agent's client sets it. Absent from older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_assignment: Option<String>,
 }
 
 /// What the device should run and when.
@@ -295,6 +300,12 @@ pub struct CheckInResponse {
     /// for this runbook, or someone asked for them again. Absent from older servers.
     #[serde(default, skip_serializing_if = "is_false")]
     pub readiness_due: bool,
+    /// An opaque text that changes whenever the assignment does. With `assignment`, the digest of
+    /// the one sent; without it, the assignment is the one the check-in said it holds
+    /// ([`CheckInRequest::held_assignment`]) and was not sent again: a steady check-in carries no
+    /// runbook. Absent from older servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment_digest: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -391,10 +402,13 @@ impl CommandPackageResponse {
 
 /// Lower-case hex SHA-256 of `bytes`, as command packages are named.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{:02x}", b))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in Sha256::digest(bytes).iter() {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 /// One event the agent recorded.

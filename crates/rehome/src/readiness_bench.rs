@@ -67,6 +67,7 @@ fn one_device(
         )
         .with_context(|| format!("register {name}"))?;
     let answer = client.check_in(&CheckInRequest {
+        held_assignment: None,
         final_check: false,
         agent_version: AGENT_VERSION.to_string(),
         join_state: JoinState::ActiveDirectory {

@@ -397,6 +397,7 @@ fn hourly(
         .iter()
         .take(clients.len())
         .map(|name| CheckInRequest {
+            held_assignment: None,
             final_check: false,
             agent_version: AGENT_VERSION.to_string(),
             join_state: JoinState::ActiveDirectory {

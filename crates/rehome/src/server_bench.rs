@@ -48,6 +48,7 @@ pub struct ServerBenchArgs {
 async fn bare_check_in(body: Bytes) -> Response {
     match serde_json::from_slice::<CheckInRequest>(&body) {
         Ok(_) => Json(CheckInResponse {
+            assignment_digest: None,
             assignment: None,
             server_time: SystemClock.now(),
             blocked: None,
@@ -73,6 +74,7 @@ async fn serve_bare() -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
 
 fn check_in_request(facts: &agent::Facts) -> CheckInRequest {
     CheckInRequest {
+        held_assignment: None,
         final_check: false,
         agent_version: AGENT_VERSION.to_string(),
         join_state: facts.join_state.clone(),
@@ -126,22 +128,27 @@ where
         client_cpu: Duration::ZERO,
     };
     std::thread::scope(|scope| {
+        // Named, so a profile tells the client's threads from the server's.
         let handles: Vec<_> = (0..connections)
-            .map(|i| {
-                scope.spawn(move || {
-                    let started = thread_cpu();
-                    let (mut ok, mut failed) = (0u64, 0u64);
-                    while Instant::now() < deadline {
-                        if work(i) {
-                            ok += 1;
-                        } else {
-                            failed += 1;
+            .filter_map(|i| {
+                let thread = std::thread::Builder::new().name(format!("bench-client-{}", i));
+                thread
+                    .spawn_scoped(scope, move || {
+                        let started = thread_cpu();
+                        let (mut ok, mut failed) = (0u64, 0u64);
+                        while Instant::now() < deadline {
+                            if work(i) {
+                                ok += 1;
+                            } else {
+                                failed += 1;
+                            }
                         }
-                    }
-                    (ok, failed, thread_cpu().saturating_sub(started))
-                })
+                        (ok, failed, thread_cpu().saturating_sub(started))
+                    })
+                    .ok()
             })
             .collect();
+        total.failed += (connections - handles.len()) as u64;
         for h in handles {
             let (o, f, cpu) = h.join().unwrap_or((0, 1, Duration::ZERO));
             total.ok += o;

@@ -48,9 +48,15 @@ impl Default for Settings {
     }
 }
 
-/// Everything a handler needs: the store, the clock and the settings. Cheap to clone.
+/// Everything a handler needs: the store, the clock and the settings. Cheap to clone: one
+/// shared reference, which every request clones several times on its way to its handler.
+/// Changing a part of one clone (as tests do) leaves the others as they were.
 #[derive(Clone)]
-pub struct App {
+pub struct App(Arc<AppParts>);
+
+/// What an [`App`] shares among its clones.
+#[derive(Clone)]
+pub struct AppParts {
     /// The database.
     pub store: Store,
     /// The clock; tests inject a manual one.
@@ -71,10 +77,25 @@ pub struct App {
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
+impl std::ops::Deref for App {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for App {
+    /// This clone's own parts, copied first when other clones share them.
+    fn deref_mut(&mut self) -> &mut AppParts {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
 impl App {
     /// An app over `store` with `clock`.
     pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> App {
-        App {
+        App(Arc::new(AppParts {
             store,
             clock,
             sleeper: Arc::new(crate::sleeper::TokioSleeper),
@@ -84,7 +105,7 @@ impl App {
             limits: Arc::default(),
             agent_cache: Arc::default(),
             metrics: Arc::default(),
-        }
+        }))
     }
 }
 

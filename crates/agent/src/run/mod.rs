@@ -644,6 +644,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         let facts = self.workstation.facts()?;
         let reported = ReportedFacts::of(&facts);
         let response = self.client.check_in(&CheckInRequest {
+            held_assignment: None,
             final_check,
             agent_version: AGENT_VERSION.to_string(),
             join_state: facts.join_state,

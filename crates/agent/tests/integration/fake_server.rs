@@ -62,6 +62,10 @@ pub struct State {
     pub packages: BTreeMap<String, Vec<u8>>,
     /// Lock-screen images by SHA-256.
     pub images: BTreeMap<String, Vec<u8>>,
+    /// Check-in answers that named the held assignment instead of sending it, in all.
+    pub assignments_left_out: u32,
+    /// Answers to check-ins that hold an assignment, while above zero, that name another one.
+    pub name_unknown_assignment: u32,
     /// The envelope form of each request answered, `session` or `signed`, in order.
     pub forms: Vec<&'static str>,
 }
@@ -218,10 +222,27 @@ impl FakeServer {
                         state.assignment = Some(newer);
                     }
                 }
-                state.check_ins.push((now, request));
                 let blocked = state.blocked.clone();
+                let mut assignment = state.assignment.clone().filter(|_| blocked.is_none());
+                // As the server does: the digest with every regular check-in's assignment, and the
+                // assignment itself left out when the check-in holds one with that digest; the
+                // final check-in's always in full, without a digest.
+                let mut assignment_digest = assignment
+                    .as_ref()
+                    .filter(|_| !request.final_check)
+                    .map(|a| model::protocol::sha256_hex(&serde_json::to_vec(a).expect("json")));
+                if state.name_unknown_assignment > 0 && request.held_assignment.is_some() {
+                    state.name_unknown_assignment -= 1;
+                    assignment = None;
+                    assignment_digest = Some("0".repeat(64));
+                } else if assignment.is_some() && request.held_assignment == assignment_digest {
+                    state.assignments_left_out += 1;
+                    assignment = None;
+                }
+                state.check_ins.push((now, request));
                 seal_body(&CheckInResponse {
-                    assignment: state.assignment.clone().filter(|_| blocked.is_none()),
+                    assignment_digest,
+                    assignment,
                     server_time: now,
                     blocked,
                     readiness_due: state.readiness_due,

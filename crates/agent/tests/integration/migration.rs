@@ -333,6 +333,73 @@ fn the_final_check_in_must_succeed_before_the_start() {
     );
 }
 
+/// Runs the assigned runbook to completion; for each check-in, whether it was final and whether
+/// it named an assignment it held.
+fn held_at_each_check_in(world: &World, runbook: model::ids::RunbookId) -> Vec<(bool, bool)> {
+    let exit = world.agent(100).run().expect("run");
+    assert_eq!(
+        exit,
+        Exit::Idle {
+            runbook,
+            status: AgentStatus::Completed
+        }
+    );
+    let state = world.server.state();
+    state
+        .check_ins
+        .iter()
+        .map(|(_, c)| (c.final_check, c.held_assignment.is_some()))
+        .collect()
+}
+
+#[test]
+fn an_assignment_the_agent_holds_is_not_sent_again() {
+    // Enforced in three hours: the agent checks in on its schedule until then.
+    let world = World::new();
+    let runbook = world.assign(Duration::hours(3));
+    let check_ins = held_at_each_check_in(&world, runbook);
+    let before_start: Vec<bool> = check_ins
+        .iter()
+        .take_while(|(final_check, _)| !final_check)
+        .map(|(_, held)| *held)
+        .collect();
+    assert_eq!(
+        before_start.first(),
+        Some(&false),
+        "the first holds nothing"
+    );
+    assert!(
+        before_start.len() > 1 && before_start.iter().skip(1).all(|h| *h),
+        "every later check-in names the assignment it holds: {:?}",
+        check_ins
+    );
+    // Every regular check-in that named it got the digest alone (the final one is always sent in
+    // full, and the client holds nothing after it until the next regular answer).
+    let regular_holding = check_ins
+        .iter()
+        .filter(|(final_check, held)| !final_check && *held)
+        .count();
+    assert_eq!(
+        world.server.state().assignments_left_out as usize,
+        regular_holding,
+        "each got only the digest: {:?}",
+        check_ins
+    );
+}
+
+#[test]
+fn an_answer_naming_an_assignment_not_held_is_asked_again_in_full() {
+    let world = World::new();
+    let runbook = world.assign(Duration::hours(3));
+    world.server.state().name_unknown_assignment = 1;
+    let check_ins = held_at_each_check_in(&world, runbook);
+    let held: Vec<bool> = check_ins.iter().map(|(_, held)| *held).collect();
+    // The second check-in's answer named another assignment: the client forgot its copy and
+    // asked again at once, holding nothing.
+    assert_eq!(&held[..3], &[false, true, false], "{:?}", check_ins);
+    assert_eq!(world.server.state().name_unknown_assignment, 0);
+}
+
 #[test]
 fn the_newest_assignment_wins_at_the_final_check_in() {
     let world = World::new();

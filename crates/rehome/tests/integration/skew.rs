@@ -74,6 +74,7 @@ async fn agents_an_hour_ahead_or_behind_register_and_check_in_and_replays_stay_r
                 .expect("a skewed agent registers");
             let answer = client
                 .check_in(&CheckInRequest {
+                    held_assignment: None,
                     final_check: false,
                     agent_version: AGENT_VERSION.to_string(),
                     join_state: facts.join_state.clone(),

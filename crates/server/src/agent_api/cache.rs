@@ -66,6 +66,8 @@ pub struct Config {
     pub batches: Vec<model::batch::Batch>,
     /// Every runbook by id.
     pub runbooks: HashMap<RunbookId, model::runbook::Runbook>,
+    /// The SHA-256 of each runbook's JSON (hex), part of every assignment's digest.
+    pub runbook_digests: HashMap<RunbookId, String>,
     /// Every directory by id.
     pub directories: HashMap<DirectoryId, Directory>,
     /// Every applied licence a trusted issuer signed, oldest first.
@@ -231,15 +233,25 @@ impl AgentApiCache {
                 })
                 .collect()
         };
+        let runbooks: HashMap<RunbookId, model::runbook::Runbook> = app
+            .store
+            .runbooks()
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let runbook_digests = runbooks
+            .iter()
+            .map(|(id, r)| {
+                let json = serde_json::to_vec(r)
+                    .map_err(|e| crate::Error::Internal(format!("runbook {}: {}", id, e)))?;
+                Ok((*id, model::protocol::sha256_hex(&json)))
+            })
+            .collect::<Result<_>>()?;
         let config = Arc::new(Config {
             batches: app.store.batches().await?,
-            runbooks: app
-                .store
-                .runbooks()
-                .await?
-                .into_iter()
-                .map(|r| (r.id, r))
-                .collect(),
+            runbooks,
+            runbook_digests,
             directories: app
                 .store
                 .directories()

@@ -86,6 +86,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
     }) = next
     else {
         return Ok(CheckInResponse {
+            assignment_digest: None,
             assignment: None,
             server_time: now,
             blocked: None,
@@ -97,6 +98,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
         crate::licences::admit(app, &config, agent, batch, runbook.id, req.final_check).await?
     {
         return Ok(CheckInResponse {
+            assignment_digest: None,
             assignment: None,
             server_time: now,
             blocked: Some(blocked),
@@ -109,6 +111,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
             crate::migration::readiness::gate(app, agent.id, batch.id, runbook).await?
         {
             return Ok(CheckInResponse {
+                assignment_digest: None,
                 assignment: None,
                 server_time: now,
                 blocked: Some(blocked),
@@ -191,22 +194,45 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
         Some((token, expires)) => (Some(token), Some(expires)),
         None => (None, None),
     };
+    let target = TargetFacts {
+        domain: target.domain.clone(),
+    };
+    let (available_from, enforced_after) = (a.available(), a.enforced());
+    // A regular check-in's assignment is the runbook (by its own digest), the batch, the target
+    // and the schedule (it carries no passwords or tokens): a device that names this digest
+    // holds the same assignment, and the runbook is neither copied nor sent again. The final
+    // check-in's answer, which carries the passwords and tokens, is always sent in full.
+    let digest = if req.final_check {
+        None
+    } else {
+        let mut print = config
+            .runbook_digests
+            .get(&runbook.id)
+            .cloned()
+            .unwrap_or_default()
+            .into_bytes();
+        let rest = (batch.id, &target, &available_from, &enforced_after, retry);
+        serde_json::to_writer(&mut print, &rest)
+            .map_err(|e| crate::Error::Internal(format!("an assignment's digest: {}", e)))?;
+        Some(model::protocol::sha256_hex(&print))
+    };
+    let held = req.held_assignment.is_some() && req.held_assignment == digest;
+    let assignment = (!held).then(|| DeviceAssignment {
+        batch: batch.id,
+        runbook: runbook.clone(),
+        secrets,
+        target,
+        bulk_token,
+        bulk_token_expires_at,
+        offline_join,
+        provisioning_package,
+        available_from,
+        enforced_after,
+        retry,
+    });
     Ok(CheckInResponse {
-        assignment: Some(DeviceAssignment {
-            batch: batch.id,
-            runbook: runbook.clone(),
-            secrets,
-            target: TargetFacts {
-                domain: target.domain.clone(),
-            },
-            bulk_token,
-            bulk_token_expires_at,
-            offline_join,
-            provisioning_package,
-            available_from: a.available(),
-            enforced_after: a.enforced(),
-            retry,
-        }),
+        assignment_digest: digest,
+        assignment,
         server_time: now,
         blocked: None,
         readiness_due,

@@ -219,14 +219,17 @@ impl Store {
     /// This store as another replica on the same database sees it: the same database, a writer
     /// of its own, nothing of this one's memory of agents or of the contacts it noted.
     pub fn as_another_replica(&self) -> Store {
-        Store {
+        Store(Arc::new(super::StoreParts {
             device_states: Arc::default(),
             writer: super::writer::Writer::start(
                 self.pool.clone(),
                 self.backend,
                 self.sqlite_file.as_deref(),
             ),
-            ..self.clone()
-        }
+            pool: self.pool.clone(),
+            backend: self.backend,
+            sqlite_file: self.sqlite_file.clone(),
+            secrets: self.secrets.clone(),
+        }))
     }
 }

@@ -22,9 +22,13 @@ pub enum Backend {
     Postgres,
 }
 
-/// The database handle with the secret box that seals its secrets, cheap to clone.
+/// The database handle with the secret box that seals its secrets, cheap to clone: one shared
+/// reference, which every request's handlers clone.
 #[derive(Clone)]
-pub struct Store {
+pub struct Store(Arc<StoreParts>);
+
+/// What a [`Store`] shares among its clones; its parts are the store's own.
+pub struct StoreParts {
     pool: AnyPool,
     backend: Backend,
     /// The SQLite file, which bulk writes open directly (see [`bulk`]).
@@ -34,6 +38,14 @@ pub struct Store {
     writer: writer::Writer,
     /// Each agent's runs and readiness state (see [`device_states`]).
     device_states: Arc<device_states::DeviceStates>,
+}
+
+impl std::ops::Deref for Store {
+    type Target = StoreParts;
+
+    fn deref(&self) -> &StoreParts {
+        &self.0
+    }
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -114,14 +126,14 @@ impl Store {
                 .map(std::path::PathBuf::from),
             Backend::Postgres => None,
         };
-        let store = Store {
+        let store = Store(Arc::new(StoreParts {
             writer: writer::Writer::start(pool.clone(), backend, sqlite_file.as_deref()),
             pool,
             backend,
             sqlite_file,
             secrets,
             device_states: Arc::default(),
-        };
+        }));
         store.check_secret_key().await?;
         store.seal_clear_secrets().await?;
         store.keep_device_counts().await?;

@@ -96,6 +96,7 @@ async fn refused_check_in(
 
 fn check_in() -> model::protocol::CheckInRequest {
     model::protocol::CheckInRequest {
+        held_assignment: None,
         final_check: false,
         agent_version: model::protocol::AGENT_VERSION.into(),
         join_state: model::plan::JoinState::Workgroup,
@@ -105,4 +106,74 @@ fn check_in() -> model::protocol::CheckInRequest {
         computer_name: None,
         os_version: None,
     }
+}
+
+#[tokio::test]
+async fn a_device_holding_its_assignment_gets_only_the_digest_until_the_runbook_changes() {
+    let (t, w, pc1) = assigned_agent().await;
+    let full: model::protocol::CheckInResponse = pc1
+        .call(&t, model::protocol::kinds::CHECK_IN, &check_in())
+        .await
+        .expect("answered");
+    let assignment = full.assignment.expect("assigned");
+    let digest = full
+        .assignment_digest
+        .expect("a digest with the assignment");
+
+    let holding = |held: &str| model::protocol::CheckInRequest {
+        held_assignment: Some(held.to_string()),
+        ..check_in()
+    };
+    let steady: model::protocol::CheckInResponse = pc1
+        .call(&t, model::protocol::kinds::CHECK_IN, &holding(&digest))
+        .await
+        .expect("answered");
+    assert!(steady.assignment.is_none(), "{steady:?}");
+    assert_eq!(steady.assignment_digest.as_deref(), Some(digest.as_str()));
+
+    // Another digest (an older assignment, or none the server knows) gets the assignment in full.
+    let other: model::protocol::CheckInResponse = pc1
+        .call(
+            &t,
+            model::protocol::kinds::CHECK_IN,
+            &holding(&"0".repeat(64)),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(other.assignment.as_ref(), Some(&assignment));
+
+    // The final check-in's answer, with the passwords and tokens, is always sent in full and has
+    // no digest, even to a device naming the regular one.
+    let final_answer = pc1.check_in(&t, true, vec![]).await;
+    assert!(final_answer.assignment.is_some(), "{final_answer:?}");
+    let final_held: model::protocol::CheckInResponse = pc1
+        .call(
+            &t,
+            model::protocol::kinds::CHECK_IN,
+            &model::protocol::CheckInRequest {
+                final_check: true,
+                ..holding(&digest)
+            },
+        )
+        .await
+        .expect("answered");
+    assert!(final_held.assignment.is_some(), "{final_held:?}");
+    assert_eq!(final_held.assignment_digest, None);
+
+    // A changed runbook is sent in full, with a new digest, to the device holding the old one.
+    let mut runbook = w.runbook.clone();
+    runbook.name = "CONTOSO to FABRIKAM, second wave".into();
+    assert!(t
+        .app
+        .store
+        .update_runbook(&runbook, super::device::now(&t))
+        .await
+        .expect("updated"));
+    let changed: model::protocol::CheckInResponse = pc1
+        .call(&t, model::protocol::kinds::CHECK_IN, &holding(&digest))
+        .await
+        .expect("answered");
+    let sent = changed.assignment.expect("sent again in full");
+    assert_eq!(sent.runbook.name, runbook.name);
+    assert_ne!(changed.assignment_digest.as_deref(), Some(digest.as_str()));
 }

@@ -23,6 +23,7 @@ async fn many_check_ins_of_one_agent_leave_its_latest_contact_and_facts_for_anot
         kinds::CHECK_IN,
         pc1.id(),
         &CheckInRequest {
+            held_assignment: None,
             os_version: Some("10.0.22631".into()),
             ..check_in_by("CONTOSO\\user0")
         },

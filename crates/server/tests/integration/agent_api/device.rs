@@ -193,6 +193,7 @@ impl TestAgent {
         completed: Vec<RunbookId>,
     ) -> CheckInResponse {
         let req = CheckInRequest {
+            held_assignment: None,
             final_check,
             agent_version: AGENT_VERSION.into(),
             join_state: JoinState::ActiveDirectory {

@@ -11,6 +11,7 @@ use crate::support::TestApp;
 
 pub fn check_in_by(user: &str) -> CheckInRequest {
     CheckInRequest {
+        held_assignment: None,
         final_check: false,
         agent_version: AGENT_VERSION.into(),
         join_state: model::plan::JoinState::Workgroup,

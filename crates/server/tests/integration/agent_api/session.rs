@@ -66,6 +66,7 @@ async fn post(t: &TestApp, envelope: &AnyEnvelope) -> Result<AnyEnvelope, (Statu
 
 fn check_in() -> CheckInRequest {
     CheckInRequest {
+        held_assignment: None,
         final_check: false,
         agent_version: AGENT_VERSION.into(),
         join_state: model::plan::JoinState::Workgroup,
