@@ -401,7 +401,7 @@ fn write_import_sqlite(
     directory: DirectoryId,
     mut steps: tokio::sync::mpsc::Receiver<Step>,
 ) -> Result<i64> {
-    let mut conn = bulk::open(path)?;
+    let mut conn = bulk::open_deferred(path)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(bulk::failed)?;
@@ -499,5 +499,6 @@ fn write_import_sqlite(
     )
     .map_err(bulk::failed)?;
     tx.commit().map_err(bulk::failed)?;
+    bulk::checkpoint_later(path.to_path_buf());
     Ok(generation)
 }

@@ -67,14 +67,16 @@ impl Store {
                 let (steps, received) = tokio::sync::mpsc::channel(2);
                 let pair = (src.clone(), dst.clone(), stage.clone());
                 let done = tokio::task::spawn_blocking(move || {
-                    let mut conn = bulk::open(&path)?;
+                    let mut conn = bulk::open_deferred(&path)?;
                     let pair = Pair {
                         src: &pair.0,
                         dst: &pair.1,
                         stage: &pair.2,
                         now,
                     };
-                    write_sqlite(&mut conn, &pair, received)
+                    let generation = write_sqlite(&mut conn, &pair, received)?;
+                    bulk::checkpoint_later(path);
+                    Ok(generation)
                 });
                 Inner::Sqlite { steps, done }
             }
