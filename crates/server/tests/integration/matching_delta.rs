@@ -460,3 +460,43 @@ async fn users_imported(
     import(t, dst, td, targets.clone()).await;
     (src, dst, sources, targets)
 }
+
+/// On PostgreSQL, a first import and match of more than 10,000 objects leave their tables
+/// analyzed, so a delta's deletes by GUID right after them are planned through the primary key
+/// instead of reading every row of a table the planner still took for empty.
+#[tokio::test]
+async fn a_large_first_match_leaves_its_tables_sized_for_the_next_delta() {
+    let t = TestApp::new().await;
+    if t.app.store.backend() != server::store::Backend::Postgres {
+        return;
+    }
+    let (src, dst, _, _) = users_imported(&t, 0..10_500, 0..10_500).await;
+    let attribute = model::directory::MatchAttribute::SamAccountName;
+    server::directory::match_users(&t.app, src, dst, attribute)
+        .await
+        .expect("first match");
+    for table in ["directory_objects", "translations", "translation_sids"] {
+        let rows: f64 = sqlx::query_scalar(&format!(
+            "SELECT reltuples::float8 FROM pg_class WHERE relname = '{table}'"
+        ))
+        .fetch_one(t.app.store.pool())
+        .await
+        .expect("table size");
+        assert!(rows >= 10_000.0, "{table}: the planner counts {rows} rows");
+    }
+    let guids: Vec<String> = (0..50)
+        .map(|_| format!("'{}'", ObjectGuid::new()))
+        .collect();
+    let plan: Vec<String> = sqlx::query_scalar(&format!(
+        "EXPLAIN DELETE FROM translations WHERE source_directory = '{src}' \
+         AND target_directory = '{dst}' AND source_guid IN ({})",
+        guids.join(", ")
+    ))
+    .fetch_all(t.app.store.pool())
+    .await
+    .expect("plan");
+    assert!(
+        !plan.iter().any(|line| line.contains("Seq Scan")),
+        "{plan:#?}"
+    );
+}
