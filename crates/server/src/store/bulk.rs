@@ -4,10 +4,17 @@
 //! converts and copies every argument several times (five times slower, measured with
 //! `rehome bench directory`). The statements are the generic path's own
 //! ([`super::directories`], [`super::translations`]); PostgreSQL takes the generic path.
+//!
+//! An import or a match run commits into the write-ahead log and leaves copying its pages into
+//! the database file (the checkpoint, and its sync) to a thread of its own: a delta that changes
+//! one row in a hundred still changes a page of nearly every index, and copying those pages took
+//! half of its time. Readers see the commit at once; the checkpoint follows.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
 use crate::{Error, Result};
 
@@ -25,4 +32,84 @@ pub(super) fn open(path: &Path) -> Result<Connection> {
     )
     .map_err(failed)?;
     Ok(conn)
+}
+
+/// A connection for an import or a match run: like [`open`], but its commit does not checkpoint;
+/// call [`checkpoint_later`] after it commits.
+pub(super) fn open_deferred(path: &Path) -> Result<Connection> {
+    let conn = open(path)?;
+    conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
+        .map_err(failed)?;
+    Ok(conn)
+}
+
+/// The latest checkpoint thread; each waits for the one before it, so one runs at a time.
+static CHECKPOINT: Mutex<Option<JoinHandle<()>>> = Mutex::new(None);
+
+/// Copies what the write-ahead log of the SQLite file at `path` holds into the file, on a thread
+/// of its own, without keeping readers or writers waiting (a passive checkpoint).
+pub(super) fn checkpoint_later(path: PathBuf) {
+    let mut latest = CHECKPOINT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let earlier = latest.take();
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            if let Some(earlier) = earlier {
+                let _ = earlier.join();
+            }
+            // Never creates the file: a store removed meanwhile has nothing to copy.
+            let done = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .and_then(|conn| conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);"))
+            .map_err(failed);
+            if let Err(e) = done {
+                // The pool's next commit checkpoints instead.
+                tracing::warn!(error = %e, "the write-ahead log could not be checkpointed");
+            }
+        });
+    match spawned {
+        Ok(handle) => *latest = Some(handle),
+        Err(e) => tracing::warn!(error = %e, "no thread to checkpoint the write-ahead log"),
+    }
+}
+
+/// Waits until the checkpoints started so far have ended (a benchmark's figures, a test).
+pub fn settle() {
+    loop {
+        let latest = CHECKPOINT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        match latest {
+            Some(handle) => {
+                let _ = handle.join();
+            }
+            None => return,
+        }
+    }
+}
+
+/// Rows an import or a match run writes on PostgreSQL from which it analyzes the tables it wrote
+/// once it has committed.
+pub(super) const ANALYZED_FROM: u64 = 10_000;
+
+/// On PostgreSQL, after a commit that wrote `rows` rows to `tables`: when that is many, has them
+/// analyzed, so that the next small write plans its statements for their new size. A table
+/// filled by a first import or match and not yet analyzed by autovacuum looked empty, and a
+/// delta's `DELETE … WHERE guid IN (…)` read all of its million rows for each part (1.4 s).
+pub(super) async fn analyze_after(pool: &sqlx::AnyPool, tables: &str, rows: u64) {
+    if rows < ANALYZED_FROM {
+        return;
+    }
+    if let Err(e) = sqlx::query(&format!("ANALYZE {}", tables))
+        .execute(pool)
+        .await
+    {
+        // Autovacuum analyzes them later in any case.
+        tracing::warn!(error = %e, tables, "tables not analyzed after a large write");
+    }
 }

@@ -155,6 +155,8 @@ impl Store {
             }
             None => Inner::Postgres {
                 tx: self.pool().begin().await?,
+                pool: self.pool().clone(),
+                rows: 0,
             },
         };
         Ok(ImportWriter {
@@ -219,6 +221,9 @@ enum Inner {
     },
     Postgres {
         tx: sqlx::Transaction<'static, sqlx::Any>,
+        pool: sqlx::AnyPool,
+        /// Rows written so far.
+        rows: u64,
     },
 }
 
@@ -238,7 +243,8 @@ impl ImportWriter {
         }
         match &mut self.inner {
             Inner::Sqlite { .. } => self.send(Step::Delete(guids)).await,
-            Inner::Postgres { tx } => {
+            Inner::Postgres { tx, rows, .. } => {
+                *rows += guids.len() as u64;
                 for chunk in guids.chunks(PARAMS_PER_BULK_STATEMENT - 1) {
                     for table in ["directory_objects", "object_messages"] {
                         let sql = delete_by_guid_sql(table, chunk.len());
@@ -261,7 +267,8 @@ impl ImportWriter {
         }
         match &mut self.inner {
             Inner::Sqlite { .. } => self.send(Step::Upsert(objects)).await,
-            Inner::Postgres { tx } => {
+            Inner::Postgres { tx, rows, .. } => {
+                *rows += objects.len() as u64;
                 let rows_per_statement = PARAMS_PER_BULK_STATEMENT / (OBJECT_COLUMN_COUNT + 1);
                 for chunk in objects.chunks(rows_per_statement) {
                     let sql = upsert_objects_sql(chunk.len());
@@ -316,9 +323,10 @@ impl ImportWriter {
                 drop(steps);
                 joined(&mut done).await
             }
-            Inner::Postgres { mut tx } => {
+            Inner::Postgres { mut tx, pool, rows } => {
                 let generation = finish_postgres(&mut tx, &self.dir, &finish).await?;
                 tx.commit().await?;
+                bulk::analyze_after(&pool, "directory_objects", rows).await;
                 Ok(generation)
             }
         }
@@ -401,7 +409,7 @@ fn write_import_sqlite(
     directory: DirectoryId,
     mut steps: tokio::sync::mpsc::Receiver<Step>,
 ) -> Result<i64> {
-    let mut conn = bulk::open(path)?;
+    let mut conn = bulk::open_deferred(path)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(bulk::failed)?;
@@ -499,5 +507,6 @@ fn write_import_sqlite(
     )
     .map_err(bulk::failed)?;
     tx.commit().map_err(bulk::failed)?;
+    bulk::checkpoint_later(path.to_path_buf());
     Ok(generation)
 }

@@ -286,17 +286,8 @@ async fn console_searches_find_the_same_rows_after_large_and_small_writes() {
     let t = TestApp::new().await;
     let indexes = console_indexes(&t).await;
     assert!(indexes >= 9, "{indexes} console indexes at start");
-    let (sd, td) = ("source.test", "target.test");
-    let src = directory(&t, "SOURCE", sd, DirectoryKind::ActiveDirectory).await;
-    let dst = directory(&t, "TARGET", td, DirectoryKind::ActiveDirectory).await;
-    let mut sources: Vec<DirectoryObject> = (0..300)
-        .map(|n| user(1, sd, n, &format!("Source User {n}")))
-        .collect();
-    let targets: Vec<DirectoryObject> = (0..300)
-        .map(|n| user(2, td, n, &format!("Target User {n}")))
-        .collect();
-    import(&t, src, sd, sources.clone()).await;
-    import(&t, dst, td, targets.clone()).await;
+    let (src, dst, mut sources, targets) = users_imported(&t, 0..300, 0..300).await;
+    let sd = "source.test";
     server::directory::match_users(
         &t.app,
         src,
@@ -371,4 +362,141 @@ async fn console_searches_find_the_same_rows_after_large_and_small_writes() {
     )
     .await;
     assert!(searched_translations(&t, "source user").await.is_empty());
+}
+
+/// An import and a match run commit before what they wrote is copied from SQLite's write-ahead
+/// log into the database file, which a thread of its own does afterwards: a server started again
+/// on the same store at once finds every row, message and search result they wrote, and so does
+/// one started after the copy.
+#[tokio::test]
+async fn a_store_opened_again_at_once_finds_what_imports_and_matches_wrote() {
+    let t = TestApp::new().await;
+    // Ten sources without a target: ten messages.
+    let (src, dst, mut sources, _) = users_imported(&t, 0..200, 10..200).await;
+    let sd = "source.test";
+    let attribute = model::directory::MatchAttribute::SamAccountName;
+    server::directory::match_users(&t.app, src, dst, attribute)
+        .await
+        .expect("first match");
+    // A delta: renamed, removed, added.
+    for o in sources.iter_mut().skip(20).take(5) {
+        o.name = format!("Renamed {}", o.name);
+    }
+    sources.retain(|o| o.sam_account_name.as_deref() != Some("user30"));
+    sources.push(user(1, sd, 500, "Newcomer"));
+    import(&t, src, sd, sources.clone()).await;
+    server::directory::match_users(&t.app, src, dst, attribute)
+        .await
+        .expect("delta match");
+    let (rows, messages) = table(&t, src, dst).await;
+    assert_eq!((rows.len(), messages.len()), (189, 11));
+    let renamed = searched_translations(&t, "renamed source user 2").await;
+    assert_eq!(renamed.len(), 5);
+
+    for settled in [false, true] {
+        if settled {
+            server::store::bulk::settle();
+        }
+        let app = reopened(&t).await;
+        let mut rows_again = app.store.pair_translations(src, dst).await.expect("rows");
+        rows_again.sort_by_key(|(e, _)| e.source.guid);
+        assert_eq!(rows_again, rows, "settled: {settled}");
+        let mut messages_again = app
+            .store
+            .stage_messages(src, &server::directory::matching::stage(dst))
+            .await
+            .expect("messages");
+        messages_again.sort_by_key(|m| m.guid);
+        assert_eq!(messages_again, messages, "settled: {settled}");
+        let summary = server::directory::match_users(&app, src, dst, attribute)
+            .await
+            .expect("full match on the reopened store");
+        assert_eq!(summary.rows_changed, 0, "settled: {settled}");
+        assert_eq!(summary.matched, 189, "settled: {settled}");
+    }
+}
+
+/// The app of a server started again on `t`'s store: on SQLite a store of its own on the same
+/// file, with nothing in memory.
+async fn reopened(t: &TestApp) -> server::App {
+    let store = match t.app.store.sqlite_file() {
+        Some(path) => server::store::Store::connect(
+            &format!("sqlite://{}?mode=rwc", path.display()),
+            t.app.store.secrets().clone(),
+        )
+        .await
+        .expect("open the store again"),
+        None => t.app.store.clone(),
+    };
+    server::App::new(
+        store,
+        std::sync::Arc::new(t.clock.clone()),
+        server::Settings::default(),
+    )
+}
+
+/// A source directory of users numbered `sources` and a target one of users numbered `targets`
+/// (`source.test` and `target.test`), each imported in full; their ids and users.
+async fn users_imported(
+    t: &TestApp,
+    sources: std::ops::Range<u32>,
+    targets: std::ops::Range<u32>,
+) -> (
+    DirectoryId,
+    DirectoryId,
+    Vec<DirectoryObject>,
+    Vec<DirectoryObject>,
+) {
+    let (sd, td) = ("source.test", "target.test");
+    let src = directory(t, "SOURCE", sd, DirectoryKind::ActiveDirectory).await;
+    let dst = directory(t, "TARGET", td, DirectoryKind::ActiveDirectory).await;
+    let sources: Vec<DirectoryObject> = sources
+        .map(|n| user(1, sd, n, &format!("Source User {n}")))
+        .collect();
+    let targets: Vec<DirectoryObject> = targets
+        .map(|n| user(2, td, n, &format!("Target User {n}")))
+        .collect();
+    import(t, src, sd, sources.clone()).await;
+    import(t, dst, td, targets.clone()).await;
+    (src, dst, sources, targets)
+}
+
+/// On PostgreSQL, a first import and match of more than 10,000 objects leave their tables
+/// analyzed, so a delta's deletes by GUID right after them are planned through the primary key
+/// instead of reading every row of a table the planner still took for empty.
+#[tokio::test]
+async fn a_large_first_match_leaves_its_tables_sized_for_the_next_delta() {
+    let t = TestApp::new().await;
+    if t.app.store.backend() != server::store::Backend::Postgres {
+        return;
+    }
+    let (src, dst, _, _) = users_imported(&t, 0..10_500, 0..10_500).await;
+    let attribute = model::directory::MatchAttribute::SamAccountName;
+    server::directory::match_users(&t.app, src, dst, attribute)
+        .await
+        .expect("first match");
+    for table in ["directory_objects", "translations", "translation_sids"] {
+        let rows: f64 = sqlx::query_scalar(&format!(
+            "SELECT reltuples::float8 FROM pg_class WHERE relname = '{table}'"
+        ))
+        .fetch_one(t.app.store.pool())
+        .await
+        .expect("table size");
+        assert!(rows >= 10_000.0, "{table}: the planner counts {rows} rows");
+    }
+    let guids: Vec<String> = (0..50)
+        .map(|_| format!("'{}'", ObjectGuid::new()))
+        .collect();
+    let plan: Vec<String> = sqlx::query_scalar(&format!(
+        "EXPLAIN DELETE FROM translations WHERE source_directory = '{src}' \
+         AND target_directory = '{dst}' AND source_guid IN ({})",
+        guids.join(", ")
+    ))
+    .fetch_all(t.app.store.pool())
+    .await
+    .expect("plan");
+    assert!(
+        !plan.iter().any(|line| line.contains("Seq Scan")),
+        "{plan:#?}"
+    );
 }

@@ -30,6 +30,9 @@ enum Inner {
     },
     Postgres {
         tx: sqlx::Transaction<'static, sqlx::Any>,
+        pool: sqlx::AnyPool,
+        /// Rows written and removed so far.
+        rows: u64,
     },
 }
 
@@ -67,19 +70,23 @@ impl Store {
                 let (steps, received) = tokio::sync::mpsc::channel(2);
                 let pair = (src.clone(), dst.clone(), stage.clone());
                 let done = tokio::task::spawn_blocking(move || {
-                    let mut conn = bulk::open(&path)?;
+                    let mut conn = bulk::open_deferred(&path)?;
                     let pair = Pair {
                         src: &pair.0,
                         dst: &pair.1,
                         stage: &pair.2,
                         now,
                     };
-                    write_sqlite(&mut conn, &pair, received)
+                    let generation = write_sqlite(&mut conn, &pair, received)?;
+                    bulk::checkpoint_later(path);
+                    Ok(generation)
                 });
                 Inner::Sqlite { steps, done }
             }
             None => Inner::Postgres {
                 tx: self.pool().begin().await?,
+                pool: self.pool().clone(),
+                rows: 0,
             },
         };
         Ok(MatchWriter {
@@ -109,7 +116,10 @@ impl MatchWriter {
                 joined(done).await?;
                 Err(Error::Internal("the match writer stopped early".into()))
             }
-            Inner::Postgres { tx } => write_postgres(tx, &pair, &write).await,
+            Inner::Postgres { tx, rows, .. } => {
+                *rows += write.rows_changed();
+                write_postgres(tx, &pair, &write).await
+            }
         }
     }
 
@@ -123,7 +133,7 @@ impl MatchWriter {
                 drop(steps);
                 joined(&mut done).await
             }
-            Inner::Postgres { mut tx } => {
+            Inner::Postgres { mut tx, pool, rows } => {
                 let generation: i64 = sqlx::query_scalar(UPSERT_MATCH_PAIR)
                     .bind(self.src)
                     .bind(self.dst)
@@ -132,6 +142,7 @@ impl MatchWriter {
                     .fetch_one(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                bulk::analyze_after(&pool, "translations, translation_sids", rows).await;
                 Ok(generation)
             }
         }
