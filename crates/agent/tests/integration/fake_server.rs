@@ -235,7 +235,9 @@ impl FakeServer {
                     state.name_unknown_assignment -= 1;
                     assignment = None;
                     assignment_digest = Some("0".repeat(64));
-                } else if assignment.is_some() && request.held_assignment == assignment_digest {
+                } else if request.held_assignment.is_some()
+                    && request.held_assignment == assignment_digest
+                {
                     state.assignments_left_out += 1;
                     assignment = None;
                 }
