@@ -202,19 +202,16 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
     // and the schedule (it carries no passwords or tokens): a device that names this digest
     // holds the same assignment, and the runbook is neither copied nor sent again. The final
     // check-in's answer, which carries the passwords and tokens, is always sent in full.
-    let digest = if req.final_check {
-        None
-    } else {
-        let mut print = config
-            .runbook_digests
-            .get(&runbook.id)
-            .cloned()
-            .unwrap_or_default()
-            .into_bytes();
-        let rest = (batch.id, &target, &available_from, &enforced_after, retry);
-        serde_json::to_writer(&mut print, &rest)
-            .map_err(|e| crate::Error::Internal(format!("an assignment's digest: {}", e)))?;
-        Some(model::protocol::sha256_hex(&print))
+    // (A runbook without its digest, which the one `Config` never gives, is sent in full.)
+    let digest = match config.runbook_digests.get(&runbook.id) {
+        Some(runbook_digest) if !req.final_check => {
+            let mut print = runbook_digest.clone().into_bytes();
+            let rest = (batch.id, &target, &available_from, &enforced_after, retry);
+            serde_json::to_writer(&mut print, &rest)
+                .map_err(|e| crate::Error::Internal(format!("an assignment's digest: {}", e)))?;
+            Some(model::protocol::sha256_hex(&print))
+        }
+        _ => None,
     };
     let held = req.held_assignment.is_some() && req.held_assignment == digest;
     let assignment = (!held).then(|| DeviceAssignment {
