@@ -223,6 +223,16 @@ mod tests {
     }
 
     #[test]
+    fn a_name_opening_with_a_quote_reads_back_whole_and_is_not_guarded() {
+        let text = "name,objectGuid\n\"\"\"=\"\"(0)\",{a4b4bc53-d734-48e0-be27-589342c91c3e}\n";
+        let computers = parse(text).unwrap();
+        assert_eq!(computers[0].name, "\"=\"(0)");
+        let written = write(&computers);
+        assert!(written.contains("\n\"\"\"=\"\"(0)\","), "{}", written);
+        assert_eq!(parse(&written).unwrap(), computers);
+    }
+
+    #[test]
     fn reads_what_export_csv_writes() {
         let text = "\u{feff}#TYPE Selected.Microsoft.ActiveDirectory.Management.ADComputer\r\n\
                     \"Name\",\"ObjectGUID\"\r\n\

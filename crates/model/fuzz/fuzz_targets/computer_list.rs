@@ -5,6 +5,31 @@
 use libfuzzer_sys::fuzz_target;
 use model::computer_list::{parse, write};
 
+/// The cells of one line `write` produced, as a spreadsheet shows them: every cell is quoted,
+/// `""` inside is one quote.
+fn cells(line: &str) -> Vec<String> {
+    let mut cells = Vec::new();
+    let mut chars = line.chars().peekable();
+    while chars.next() == Some('"') {
+        let mut cell = String::new();
+        loop {
+            match chars.next() {
+                Some('"') if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    cell.push('"');
+                }
+                Some('"') | None => break,
+                Some(c) => cell.push(c),
+            }
+        }
+        cells.push(cell);
+        if chars.next() != Some(',') {
+            break;
+        }
+    }
+    cells
+}
+
 fuzz_target!(|data: &[u8]| {
     let text = match std::str::from_utf8(data) {
         Ok(text) => text,
@@ -19,10 +44,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let written = write(&computers);
     for line in written.lines() {
-        for cell in line.split("\",\"") {
-            let cell = cell.trim_start_matches('"');
+        let cells = cells(line);
+        assert_eq!(cells.len(), 2, "every written line has two quoted cells: {line:?}");
+        for cell in cells {
             assert!(
-                !cell.starts_with(['=', '+', '-', '@']),
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
                 "a cell a spreadsheet would run: {line:?}"
             );
         }
