@@ -255,7 +255,7 @@ pub struct Client<T> {
     pending_keys: Option<KeyPair>,
     /// The assignment last received in full and its digest: a check-in names the digest, and a
     /// server that would send the same assignment answers with the digest alone.
-    held: Mutex<Option<(String, DeviceAssignment)>>,
+    held: Mutex<Option<(String, Arc<DeviceAssignment>)>>,
 }
 
 /// The path of a route under `/agent/`.

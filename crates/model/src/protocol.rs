@@ -3,6 +3,7 @@
 //! [`Envelope`](crate::envelope::Envelope) whose kind is the route's name.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -288,8 +289,9 @@ impl fmt::Debug for ProvisioningPackage {
 /// The server's answer to a check-in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckInResponse {
-    /// The next runbook to run, if any.
-    pub assignment: Option<DeviceAssignment>,
+    /// The next runbook to run, if any. Shared, so a client that fills in an assignment it holds,
+    /// and an agent that keeps the one it runs, do not copy the whole runbook each check-in.
+    pub assignment: Option<Arc<DeviceAssignment>>,
     /// The server's clock.
     pub server_time: DateTime<Utc>,
     /// Why the server holds back an assignment the device would otherwise get (e.g. no licence

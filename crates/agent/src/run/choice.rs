@@ -2,6 +2,8 @@
 //! Migrate Now. The choice is kept in the agent's state file, so a restart keeps it, and
 //! [`model::schedule::decide_with_choice`] decides with it.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use model::protocol::DeviceAssignment;
 use model::schedule::{self, Decision, Snooze};
@@ -12,7 +14,7 @@ use crate::workstation::Workstation;
 use crate::{Error, Result};
 
 impl<W: Workstation, T: Transport> Agent<W, T> {
-    fn current(&self) -> Result<DeviceAssignment> {
+    fn current(&self) -> Result<Arc<DeviceAssignment>> {
         self.assignment.clone().ok_or_else(|| {
             Error::NotAllowed(
                 "no migration is assigned to this computer yet; use Check Runbooks to ask the server"

@@ -2,6 +2,7 @@
 //! every step, SIDs translated through the server, and a failed step stopping the run.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use model::ids::RunbookId;
 use model::plan::{plan, Action, PermissionArea, Refusal, Step};
@@ -431,7 +432,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
         match response.assignment {
             Some(a) if a.runbook.id == runbook => {
                 self.secrets = Some((runbook, a.secrets.clone()));
-                Ok(a.secrets)
+                Ok(a.secrets.clone())
             }
             _ => Err(Error::Device(
                 "the server no longer assigns this runbook, so its passwords cannot be fetched again; retry the runbook from the console"
@@ -442,7 +443,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
 
     /// The assignment `runbook` runs under: the one it started with, or after a restart the one
     /// the server sends again for a final check-in.
-    fn assigned(&mut self, runbook: RunbookId) -> Result<DeviceAssignment> {
+    fn assigned(&mut self, runbook: RunbookId) -> Result<Arc<DeviceAssignment>> {
         if let Some(a) = &self.assignment {
             if a.runbook.id == runbook {
                 return Ok(a.clone());
@@ -468,7 +469,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
             Some(join) => join,
             None => match self.check_in(true)?.assignment {
                 Some(a) if a.runbook.id == runbook => {
-                    let join = a.offline_join.ok_or_else(|| {
+                    let join = a.offline_join.clone().ok_or_else(|| {
                         Error::Device("the server sent no offline join blob".to_string())
                     })?;
                     self.offline_join = Some((runbook, join.clone()));
@@ -592,7 +593,7 @@ impl<W: Workstation, T: Transport> Agent<W, T> {
                 if self.workstation.joins_entra_with_package() {
                     return Err(Error::Device(missing_package(tenant)));
                 }
-                let token = assignment.bulk_token.ok_or_else(|| {
+                let token = assignment.bulk_token.clone().ok_or_else(|| {
                     Error::Device(format!(
                         "the server sent no bulk enrollment token for {}: add one to the target directory, then retry the runbook",
                         tenant

@@ -246,7 +246,7 @@ pub struct Agent<W, T> {
     journal: Journal,
     spool: Spool,
     schedule: CheckInState,
-    assignment: Option<DeviceAssignment>,
+    assignment: Option<Arc<DeviceAssignment>>,
     countdown_started: Option<DateTime<Utc>>,
     choice: Option<SavedChoice>,
     profiles_due: bool,

@@ -244,7 +244,7 @@ impl FakeServer {
                 state.check_ins.push((now, request));
                 seal_body(&CheckInResponse {
                     assignment_digest,
-                    assignment,
+                    assignment: assignment.map(std::sync::Arc::new),
                     server_time: now,
                     blocked,
                     readiness_due: state.readiness_due,

@@ -2,6 +2,7 @@
 //! authenticated agent's own rows only.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
@@ -214,7 +215,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
         _ => None,
     };
     let held = req.held_assignment.is_some() && req.held_assignment == digest;
-    let assignment = (!held).then(|| DeviceAssignment {
+    let assignment = (!held).then(|| Arc::new(DeviceAssignment {
         batch: batch.id,
         runbook: runbook.clone(),
         secrets,
@@ -226,7 +227,7 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
         available_from,
         enforced_after,
         retry,
-    });
+    }));
     Ok(CheckInResponse {
         assignment_digest: digest,
         assignment,

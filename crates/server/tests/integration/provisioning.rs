@@ -154,7 +154,7 @@ async fn an_uploaded_package_is_sealed_shown_without_its_bytes_and_reaches_the_d
         .check_in(&t, true, vec![])
         .await
         .assignment
-        .and_then(|a| a.provisioning_package)
+        .and_then(|a| a.provisioning_package.clone())
         .expect("the package");
     assert_eq!(
         (first.tenant_id, first.tenant_domains),
@@ -165,6 +165,7 @@ async fn an_uploaded_package_is_sealed_shown_without_its_bytes_and_reaches_the_d
             .assignment
             .expect("assigned")
             .provisioning_package
+            .as_ref()
             .map(|p| (p.name.clone(), p.sha256.clone(), p.bytes()))
     };
     assert_eq!(
