@@ -115,13 +115,13 @@ struct Load {
     client_cpu: Duration,
 }
 
-/// Runs `work` on `connections` threads until `seconds` have passed; `work` gets the thread's
+/// Runs `work` on `connections` threads until `length` has passed; `work` gets the thread's
 /// index and returns whether its request succeeded.
-fn load<W>(connections: usize, seconds: u64, work: &W) -> Load
+fn load<W>(connections: usize, length: Duration, work: &W) -> Load
 where
     W: Fn(usize) -> bool + Sync,
 {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let deadline = Instant::now() + length;
     let mut total = Load {
         ok: 0,
         failed: 0,
@@ -169,36 +169,94 @@ fn print_cpu(load: &Load, process: Duration, took: Duration) {
     );
 }
 
-/// A warm-up second, then `seconds` of load measured on their own: the figures of `kind`,
-/// printed under `label` with the CPU used.
-fn measure<W>(
-    label: &str,
-    stats: &RequestStats,
+/// One side of [`measure_both`]: what it loads, where its figures go, how it is printed.
+struct Side<'a, W> {
+    label: &'a str,
+    stats: &'a RequestStats,
+    work: W,
+}
+
+/// The figures of one side measured by [`measure_both`].
+struct Measured {
+    summary: KindSummary,
+    load: Load,
+    took: Duration,
+    process: Duration,
+}
+
+/// A warm-up second of each side, then `seconds` one-second slices of each, taken in turns, so a
+/// machine that slows down for a while slows both sides alike and their ratio holds: the figures
+/// of `kind` on each side, printed under its label with the CPU used. `stages` start empty with
+/// the measured slices.
+fn measure_both<A, B>(
     connections: usize,
     seconds: u64,
     kind: &str,
     stages: &StageTimes,
-    work: W,
-) -> Result<KindSummary>
+    first: Side<'_, A>,
+    second: Side<'_, B>,
+) -> Result<(KindSummary, KindSummary)>
 where
-    W: Fn(usize) -> bool + Sync,
+    A: Fn(usize) -> bool + Sync,
+    B: Fn(usize) -> bool + Sync,
 {
-    load(connections, 1, &work);
-    stats.clear();
+    let slice = Duration::from_secs(1);
+    load(connections, slice, &first.work);
+    load(connections, slice, &second.work);
+    first.stats.clear();
+    second.stats.clear();
     stages.clear();
-    let started = Instant::now();
-    let cpu = process_cpu();
-    let done = load(connections, seconds, &work);
-    let took = started.elapsed();
-    let process = process_cpu().saturating_sub(cpu);
-    let summary = stats
-        .summary(took)
-        .into_iter()
-        .find(|k| k.kind == kind)
-        .with_context(|| format!("no {} request was measured", kind))?;
-    print_line(label, &summary);
-    print_cpu(&done, process, took);
-    Ok(summary)
+    let empty = || Load {
+        ok: 0,
+        failed: 0,
+        client_cpu: Duration::ZERO,
+    };
+    let (mut a, mut b) = (empty(), empty());
+    let (mut a_took, mut b_took) = (Duration::ZERO, Duration::ZERO);
+    let (mut a_cpu, mut b_cpu) = (Duration::ZERO, Duration::ZERO);
+    // Each slice of a side adds its load, its wall time and the process's CPU to that side's.
+    fn add(
+        total: &mut Load,
+        took: &mut Duration,
+        cpu: &mut Duration,
+        slice: (Load, Duration, Duration),
+    ) {
+        total.ok += slice.0.ok;
+        total.failed += slice.0.failed;
+        total.client_cpu += slice.0.client_cpu;
+        *took += slice.1;
+        *cpu += slice.2;
+    }
+    let timed = |work: &(dyn Fn(usize) -> bool + Sync)| {
+        let started = Instant::now();
+        let cpu = process_cpu();
+        let done = load(connections, slice, &work);
+        (done, started.elapsed(), process_cpu().saturating_sub(cpu))
+    };
+    for _ in 0..seconds {
+        add(&mut a, &mut a_took, &mut a_cpu, timed(&first.work));
+        add(&mut b, &mut b_took, &mut b_cpu, timed(&second.work));
+    }
+    let measured = |side_stats: &RequestStats, load: Load, took: Duration, process: Duration| {
+        side_stats
+            .summary(took)
+            .into_iter()
+            .find(|k| k.kind == kind)
+            .map(|summary| Measured {
+                summary,
+                load,
+                took,
+                process,
+            })
+            .with_context(|| format!("no {} request was measured", kind))
+    };
+    let a = measured(first.stats, a, a_took, a_cpu)?;
+    let b = measured(second.stats, b, b_took, b_cpu)?;
+    for (label, m) in [(first.label, &a), (second.label, &b)] {
+        print_line(label, &m.summary);
+        print_cpu(&m.load, m.process, m.took);
+    }
+    Ok((a.summary, b.summary))
 }
 
 /// The same agents' identities on another transport.
@@ -342,31 +400,29 @@ pub async fn run(args: ServerBenchArgs) -> Result<()> {
             .map(serde_json::to_vec)
             .collect::<Result<_, _>>()?;
 
-        // The bare baseline, then the real check-in, with the same client and concurrency.
+        // The bare baseline and the real check-in in turns, with the same client and concurrency.
         let bare_stats = Arc::new(RequestStats::default());
         let bare = FleetTransport::new(&bare_url, connections, bare_stats.clone());
         let path = format!("/agent/{}", kinds::CHECK_IN);
         let stages = &app.metrics.stages;
-        let bare_k = measure(
-            "bare JSON check-in",
-            &bare_stats,
-            connections,
-            seconds,
-            kinds::CHECK_IN,
-            stages,
-            |i| matches!(bare.post(&path, &bodies[i]), Ok((200, _))),
-        )?;
         let real_stats = Arc::new(RequestStats::default());
         let real = FleetTransport::new(&url, connections, real_stats.clone());
         let real_clients = rebind(&clients, &real);
-        let real_k = measure(
-            "check-in (envelope + store)",
-            &real_stats,
+        let (bare_k, real_k) = measure_both(
             connections,
             seconds,
             kinds::CHECK_IN,
             stages,
-            |i| real_clients[i].check_in(&requests[i]).is_ok(),
+            Side {
+                label: "bare JSON check-in",
+                stats: &bare_stats,
+                work: |i: usize| matches!(bare.post(&path, &bodies[i]), Ok((200, _))),
+            },
+            Side {
+                label: "check-in (envelope + store)",
+                stats: &real_stats,
+                work: |i: usize| real_clients[i].check_in(&requests[i]).is_ok(),
+            },
         )?;
         print_stages(stages, real_k.p50);
         println!(
@@ -386,7 +442,7 @@ pub async fn run(args: ServerBenchArgs) -> Result<()> {
         stages.clear();
         let started = Instant::now();
         let cpu = process_cpu();
-        let uploaded = load(connections, seconds, &|i| {
+        let uploaded = load(connections, Duration::from_secs(seconds), &|i| {
             let first = seqs[i].fetch_add(per_upload as u64, std::sync::atomic::Ordering::Relaxed);
             let now = SystemClock.now();
             let batch: Vec<AgentEvent> = (1..=per_upload as u64)

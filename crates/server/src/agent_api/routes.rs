@@ -215,19 +215,21 @@ async fn check_in_for(app: &App, agent: &Agent, req: &CheckInRequest) -> Result<
         _ => None,
     };
     let held = req.held_assignment.is_some() && req.held_assignment == digest;
-    let assignment = (!held).then(|| Arc::new(DeviceAssignment {
-        batch: batch.id,
-        runbook: runbook.clone(),
-        secrets,
-        target,
-        bulk_token,
-        bulk_token_expires_at,
-        offline_join,
-        provisioning_package,
-        available_from,
-        enforced_after,
-        retry,
-    }));
+    let assignment = (!held).then(|| {
+        Arc::new(DeviceAssignment {
+            batch: batch.id,
+            runbook: runbook.clone(),
+            secrets,
+            target,
+            bulk_token,
+            bulk_token_expires_at,
+            offline_join,
+            provisioning_package,
+            available_from,
+            enforced_after,
+            retry,
+        })
+    });
     Ok(CheckInResponse {
         assignment_digest: digest,
         assignment,

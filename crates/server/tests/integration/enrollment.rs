@@ -243,7 +243,10 @@ async fn device_code_sign_in_makes_a_sealed_token_that_devices_receive() {
         .await
         .assignment
         .expect("assigned");
-    assert_eq!(assignment.bulk_token.clone().map(|b| b.0), Some(second.clone()));
+    assert_eq!(
+        assignment.bulk_token.clone().map(|b| b.0),
+        Some(second.clone())
+    );
     let listed = t.get(&tokens_path(s.dst), &s.token).await;
     assert_eq!(listed.status, StatusCode::OK);
     let list = listed.json();
