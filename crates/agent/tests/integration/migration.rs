@@ -265,14 +265,7 @@ fn an_ad_to_entra_migration_in_add_only_mode_keeps_the_source_beside_the_target(
     if let Some(a) = world.server.state().assignment.as_mut() {
         a.runbook.permissions.skip_untranslated_profiles = true;
     }
-    let exit = world.agent(100).run().expect("run");
-    assert_eq!(
-        exit,
-        Exit::Idle {
-            runbook,
-            status: AgentStatus::Completed
-        }
-    );
+    world.run_to_completion(runbook);
     let s = SimWorkstation::load(&world.dir).expect("load");
     assert_eq!(
         s.join_state,
@@ -309,14 +302,7 @@ fn the_final_check_in_must_succeed_before_the_start() {
     let world = World::new();
     let runbook = world.assign(Duration::minutes(-5));
     world.server.state().lose_final_check_ins = 2;
-    let exit = world.agent(100).run().expect("run");
-    assert_eq!(
-        exit,
-        Exit::Idle {
-            runbook,
-            status: AgentStatus::Completed
-        }
-    );
+    world.run_to_completion(runbook);
     // Retried a minute later each time: the regular check-in before each retry succeeds, so the
     // unreachable backoff starts again from its first step.
     assert_eq!(world.slept_minutes(), vec![1, 1]);
@@ -336,14 +322,7 @@ fn the_final_check_in_must_succeed_before_the_start() {
 /// Runs the assigned runbook to completion; for each check-in, whether it was final and whether
 /// it named an assignment it held.
 fn held_at_each_check_in(world: &World, runbook: model::ids::RunbookId) -> Vec<(bool, bool)> {
-    let exit = world.agent(100).run().expect("run");
-    assert_eq!(
-        exit,
-        Exit::Idle {
-            runbook,
-            status: AgentStatus::Completed
-        }
-    );
+    world.run_to_completion(runbook);
     let state = world.server.state();
     state
         .check_ins
@@ -433,14 +412,7 @@ fn the_newest_assignment_wins_at_the_final_check_in() {
 fn a_large_tree_reports_its_progress_while_it_is_re_permissioned() {
     let world = World::with_files(30_000);
     let runbook = world.assign(Duration::minutes(-5));
-    let exit = world.agent(100).run().expect("run");
-    assert_eq!(
-        exit,
-        Exit::Idle {
-            runbook,
-            status: AgentStatus::Completed
-        }
-    );
+    world.run_to_completion(runbook);
     let server = world.server.state();
     let file_system: Vec<&str> = server
         .events

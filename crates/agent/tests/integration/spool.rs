@@ -13,14 +13,7 @@ fn an_upload_whose_answer_was_lost_is_retried_and_stored_once() {
     let runbook = world.assign(Duration::minutes(-5));
     // The server stores the first two uploads but the agent never hears back.
     world.server.fail(kinds::EVENTS, Fault::LoseAnswer, 2);
-    let exit = world.agent(100).run().expect("run");
-    assert_eq!(
-        exit,
-        Exit::Idle {
-            runbook,
-            status: AgentStatus::Completed
-        }
-    );
+    world.run_to_completion(runbook);
     let server = world.server.state();
     assert!(
         server.duplicate_events > 0,

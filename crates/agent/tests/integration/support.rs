@@ -179,6 +179,19 @@ impl World {
         self.agent_with(SimWorkstation::open(&self.dir).expect("open"), limit)
     }
 
+    /// Runs the agent ([`World::agent`] with a limit of 100) and checks it ended idle with
+    /// `runbook` Completed.
+    pub fn run_to_completion(&self, runbook: RunbookId) {
+        let exit = self.agent(100).run().expect("run");
+        assert_eq!(
+            exit,
+            Exit::Idle {
+                runbook,
+                status: AgentStatus::Completed
+            }
+        );
+    }
+
     pub fn clock_now(&self) -> chrono::DateTime<Utc> {
         self.clock.now()
     }

@@ -5,7 +5,6 @@ use agent::{Error, Exit, SimWorkstation};
 use chrono::Duration;
 use model::ids::RunbookId;
 use model::schedule::{Decision, Snooze};
-use model::status::AgentStatus;
 
 use crate::support::*;
 
@@ -99,14 +98,7 @@ fn migrate_now_before_available_from_is_refused_and_after_it_the_runbook_starts(
     // Accepted, then the service restarts before acting: it still starts, days before Enforced
     // After.
     let started = world.clock_now();
-    let exit = world.agent(100).run().expect("run");
-    assert_eq!(
-        exit,
-        Exit::Idle {
-            runbook,
-            status: AgentStatus::Completed
-        }
-    );
+    world.run_to_completion(runbook);
     let server = world.server.state();
     let (final_at, _) = server
         .check_ins

@@ -233,13 +233,7 @@ impl AgentApiCache {
                 })
                 .collect()
         };
-        let runbooks: HashMap<RunbookId, model::runbook::Runbook> = app
-            .store
-            .runbooks()
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect();
+        let runbooks = crate::migration::batches::runbooks_by_id(app).await?;
         let runbook_digests = runbooks
             .iter()
             .map(|(id, r)| {

@@ -257,7 +257,8 @@ fn overlap_warnings(overlaps: &[Overlap]) -> Vec<FieldError> {
         .collect()
 }
 
-async fn runbooks_by_id(app: &App) -> Result<HashMap<RunbookId, Runbook>> {
+/// Every runbook, by id.
+pub(crate) async fn runbooks_by_id(app: &App) -> Result<HashMap<RunbookId, Runbook>> {
     Ok(app
         .store
         .runbooks()

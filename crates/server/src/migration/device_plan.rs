@@ -4,7 +4,7 @@
 //! (`directory::device_translation`), with why, or why there is none. Nothing is sent to the
 //! device and nothing changes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use model::assignment;
 use model::directory::ObjectKind;
@@ -154,13 +154,7 @@ fn domain_of(sid: &Sid) -> Option<Sid> {
 pub async fn device_plan(app: &App, id: AgentId) -> Result<DevicePlan> {
     let agent = app.store.agent(id).await?.ok_or(Error::NotFound("agent"))?;
     let batches = app.store.batches().await?;
-    let runbooks: HashMap<RunbookId, model::runbook::Runbook> = app
-        .store
-        .runbooks()
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r))
-        .collect();
+    let runbooks = super::batches::runbooks_by_id(app).await?;
     let completed: HashSet<RunbookId> = app
         .store
         .runs_of_agent(id)
