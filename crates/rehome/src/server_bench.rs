@@ -109,6 +109,7 @@ fn process_cpu() -> Duration {
 }
 
 /// What a load did: requests that succeeded and failed, the CPU time its client threads used.
+#[derive(Default)]
 struct Load {
     ok: u64,
     failed: u64,
@@ -122,11 +123,7 @@ where
     W: Fn(usize) -> bool + Sync,
 {
     let deadline = Instant::now() + length;
-    let mut total = Load {
-        ok: 0,
-        failed: 0,
-        client_cpu: Duration::ZERO,
-    };
+    let mut total = Load::default();
     std::thread::scope(|scope| {
         // Named, so a profile tells the client's threads from the server's.
         let handles: Vec<_> = (0..connections)
@@ -176,12 +173,26 @@ struct Side<'a, W> {
     work: W,
 }
 
-/// The figures of one side measured by [`measure_both`].
-struct Measured {
-    summary: KindSummary,
+/// What the slices of one side of [`measure_both`] added up to.
+#[derive(Default)]
+struct Slices {
     load: Load,
     took: Duration,
     process: Duration,
+}
+
+impl Slices {
+    /// Loads `work` on `connections` threads for one more `slice`.
+    fn run<W: Fn(usize) -> bool + Sync>(&mut self, connections: usize, slice: Duration, work: &W) {
+        let started = Instant::now();
+        let cpu = process_cpu();
+        let done = load(connections, slice, work);
+        self.took += started.elapsed();
+        self.process += process_cpu().saturating_sub(cpu);
+        self.load.ok += done.ok;
+        self.load.failed += done.failed;
+        self.load.client_cpu += done.client_cpu;
+    }
 }
 
 /// A warm-up second of each side, then `seconds` one-second slices of each, taken in turns, so a
@@ -206,57 +217,24 @@ where
     first.stats.clear();
     second.stats.clear();
     stages.clear();
-    let empty = || Load {
-        ok: 0,
-        failed: 0,
-        client_cpu: Duration::ZERO,
-    };
-    let (mut a, mut b) = (empty(), empty());
-    let (mut a_took, mut b_took) = (Duration::ZERO, Duration::ZERO);
-    let (mut a_cpu, mut b_cpu) = (Duration::ZERO, Duration::ZERO);
-    // Each slice of a side adds its load, its wall time and the process's CPU to that side's.
-    fn add(
-        total: &mut Load,
-        took: &mut Duration,
-        cpu: &mut Duration,
-        slice: (Load, Duration, Duration),
-    ) {
-        total.ok += slice.0.ok;
-        total.failed += slice.0.failed;
-        total.client_cpu += slice.0.client_cpu;
-        *took += slice.1;
-        *cpu += slice.2;
-    }
-    let timed = |work: &(dyn Fn(usize) -> bool + Sync)| {
-        let started = Instant::now();
-        let cpu = process_cpu();
-        let done = load(connections, slice, &work);
-        (done, started.elapsed(), process_cpu().saturating_sub(cpu))
-    };
+    let (mut a, mut b) = (Slices::default(), Slices::default());
     for _ in 0..seconds {
-        add(&mut a, &mut a_took, &mut a_cpu, timed(&first.work));
-        add(&mut b, &mut b_took, &mut b_cpu, timed(&second.work));
+        a.run(connections, slice, &first.work);
+        b.run(connections, slice, &second.work);
     }
-    let measured = |side_stats: &RequestStats, load: Load, took: Duration, process: Duration| {
-        side_stats
-            .summary(took)
+    let summary = |stats: &RequestStats, slices: &Slices| {
+        stats
+            .summary(slices.took)
             .into_iter()
             .find(|k| k.kind == kind)
-            .map(|summary| Measured {
-                summary,
-                load,
-                took,
-                process,
-            })
             .with_context(|| format!("no {} request was measured", kind))
     };
-    let a = measured(first.stats, a, a_took, a_cpu)?;
-    let b = measured(second.stats, b, b_took, b_cpu)?;
-    for (label, m) in [(first.label, &a), (second.label, &b)] {
-        print_line(label, &m.summary);
-        print_cpu(&m.load, m.process, m.took);
+    let (a_k, b_k) = (summary(first.stats, &a)?, summary(second.stats, &b)?);
+    for (label, k, slices) in [(first.label, &a_k, &a), (second.label, &b_k, &b)] {
+        print_line(label, k);
+        print_cpu(&slices.load, slices.process, slices.took);
     }
-    Ok((a.summary, b.summary))
+    Ok((a_k, b_k))
 }
 
 /// The same agents' identities on another transport.
