@@ -9,6 +9,12 @@
 //! the database file (the checkpoint, and its sync) to a thread of its own: a delta that changes
 //! one row in a hundred still changes a page of nearly every index, and copying those pages took
 //! half of its time. Readers see the commit at once; the checkpoint follows.
+//!
+//! A bulk write into an empty table (a store's first import, its first match run) drops the
+//! table's secondary indexes at its start and builds them again, each from one sorted pass, just
+//! before its commit ([`Deferred`]): a million rows inserted one at a time into nine indexes
+//! change pages at random all over them, which a sort and an in-order build do not. The
+//! transaction covers both, so a write that fails leaves the indexes as they were.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -35,12 +41,71 @@ pub(super) fn open(path: &Path) -> Result<Connection> {
 }
 
 /// A connection for an import or a match run: like [`open`], but its commit does not checkpoint;
-/// call [`checkpoint_later`] after it commits.
+/// call [`checkpoint_later`] after it commits. The sorts of the indexes it builds ([`Deferred`])
+/// spill to temporary files rather than to memory.
 pub(super) fn open_deferred(path: &Path) -> Result<Connection> {
     let conn = open(path)?;
-    conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
+    conn.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = FILE;")
         .map_err(failed)?;
     Ok(conn)
+}
+
+/// The secondary indexes of a table that a bulk write dropped because the table was empty, as
+/// (name, the SQL that created it), to build again before the write commits.
+#[must_use = "the dropped indexes are built again only by Deferred::rebuild"]
+pub(super) struct Deferred(Vec<(String, String)>);
+
+impl Deferred {
+    /// Within the write's transaction `tx`: when `table` holds no row, drops every index of it
+    /// that has SQL of its own (not those SQLite made for a primary key or a UNIQUE constraint,
+    /// which the write's own statements look up) and returns them; otherwise drops nothing.
+    pub(super) fn when_empty(tx: &Connection, table: &str) -> Result<Deferred> {
+        let empty: bool = tx
+            .query_row(
+                &format!("SELECT NOT EXISTS (SELECT 1 FROM {})", table),
+                [],
+                |row| row.get(0),
+            )
+            .map_err(failed)?;
+        if !empty {
+            return Ok(Deferred(Vec::new()));
+        }
+        let indexes = tx
+            .prepare(
+                "SELECT name, sql FROM sqlite_schema \
+                 WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL ORDER BY name",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_map([table], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect::<rusqlite::Result<Vec<(String, String)>>>()
+            })
+            .map_err(failed)?;
+        for (name, _) in &indexes {
+            tx.execute_batch(&format!("DROP INDEX {}", quoted(name)))
+                .map_err(failed)?;
+        }
+        Ok(Deferred(indexes))
+    }
+
+    /// Builds the dropped indexes again, in the same transaction, before it commits.
+    pub(super) fn rebuild(self, tx: &Connection) -> Result<()> {
+        if !self.0.is_empty() {
+            tracing::info!(
+                indexes = self.0.len(),
+                "building the indexes of a first bulk load"
+            );
+        }
+        for (_, sql) in self.0 {
+            tx.execute_batch(&sql).map_err(failed)?;
+        }
+        Ok(())
+    }
+}
+
+/// `name` as an SQL identifier.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// The latest checkpoint thread; each waits for the one before it, so one runs at a time.

@@ -500,3 +500,85 @@ async fn a_large_first_match_leaves_its_tables_sized_for_the_next_delta() {
         "{plan:#?}"
     );
 }
+
+/// The indexes of the translation tables, as (name, definition), in name order.
+async fn translation_indexes(t: &TestApp) -> Vec<(String, String)> {
+    let sql = match t.app.store.backend() {
+        server::store::Backend::Sqlite => {
+            "SELECT name, COALESCE(sql, '') FROM sqlite_master WHERE type = 'index' \
+             AND tbl_name IN ('translations', 'translation_sids') ORDER BY name"
+        }
+        server::store::Backend::Postgres => {
+            "SELECT indexname, indexdef FROM pg_indexes \
+             WHERE tablename IN ('translations', 'translation_sids') ORDER BY indexname"
+        }
+    };
+    sqlx::query_as(sql)
+        .fetch_all(t.app.store.pool())
+        .await
+        .expect("indexes")
+}
+
+/// A first match run fills empty tables, which on SQLite drops their secondary indexes at its
+/// start and builds them before its commit: one that fails leaves the tables empty and every
+/// index as it was, and one that succeeds leaves every index as it was, each finding its rows.
+#[tokio::test]
+async fn a_first_match_that_fails_or_succeeds_leaves_the_translation_indexes_as_they_were() {
+    let t = TestApp::new().await;
+    let (src, dst, sources, targets) = users_imported(&t, 0..300, 0..300).await;
+    let before = translation_indexes(&t).await;
+    assert!(
+        before.iter().any(|(name, _)| name == "translations_seek"),
+        "{before:?}"
+    );
+
+    // The same source object twice: the run fails on its primary key.
+    let side = |o: &DirectoryObject, directory| model::directory::TranslationSide {
+        guid: o.guid,
+        sid: o.sid.clone().expect("a SID"),
+        on_premises_sid: None,
+        sid_history: Vec::new(),
+        upn: o.upn.clone(),
+        name: o.name.clone(),
+        directory,
+    };
+    let entry = model::directory::TranslationEntry {
+        kind: ObjectKind::User,
+        source: side(&sources[0], src),
+        target: side(&targets[0], dst),
+    };
+    let now = chrono::Utc::now();
+    let mut writer = t
+        .app
+        .store
+        .begin_match(src, dst, &server::directory::matching::stage(dst), now)
+        .await
+        .expect("begin");
+    let write = server::store::translations::MatchWrite {
+        insert_rows: vec![
+            (entry.clone(), "rules[0]".into()),
+            (entry, "rules[0]".into()),
+        ],
+        ..Default::default()
+    };
+    let failed = match writer.write(write).await {
+        Ok(()) => writer.finish("{}").await.err(),
+        Err(e) => Some(e),
+    };
+    assert!(failed.is_some(), "a duplicate row was written");
+    assert!(table(&t, src, dst).await.0.is_empty());
+    assert_eq!(translation_indexes(&t).await, before);
+
+    server::directory::match_users(
+        &t.app,
+        src,
+        dst,
+        model::directory::MatchAttribute::SamAccountName,
+    )
+    .await
+    .expect("first match");
+    assert_eq!(translation_indexes(&t).await, before);
+    assert_eq!(table(&t, src, dst).await.0.len(), 300);
+    let found = searched_translations(&t, "source user 12").await;
+    assert_eq!(found.len(), 11, "{found:?}");
+}

@@ -262,6 +262,11 @@ fn write_sqlite(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(bulk::failed)?;
+    // A first match run fills the tables; their indexes are built once it has.
+    let deferred = [
+        bulk::Deferred::when_empty(&tx, "translations")?,
+        bulk::Deferred::when_empty(&tx, "translation_sids")?,
+    ];
     let profile = loop {
         match steps.blocking_recv() {
             None => {
@@ -273,6 +278,9 @@ fn write_sqlite(
             Some(Step::Finish(profile)) => break profile,
         }
     };
+    for indexes in deferred {
+        indexes.rebuild(&tx)?;
+    }
     let generation: i64 = tx
         .query_row(
             UPSERT_MATCH_PAIR,
