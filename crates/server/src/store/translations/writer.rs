@@ -70,7 +70,7 @@ impl Store {
                 let (steps, received) = tokio::sync::mpsc::channel(2);
                 let pair = (src.clone(), dst.clone(), stage.clone());
                 let done = tokio::task::spawn_blocking(move || {
-                    let mut conn = bulk::open_deferred(&path)?;
+                    let mut conn = bulk::open_for_match(&path)?;
                     let pair = Pair {
                         src: &pair.0,
                         dst: &pair.1,
