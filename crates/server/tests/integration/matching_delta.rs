@@ -1,6 +1,7 @@
 //! Matching after small imports re-matches only what they touched, and leaves the translation
 //! table and the matching messages exactly as a full match would, on the backend under test.
 
+use model::clock::Clock;
 use model::directory::{DirectoryKind, DirectoryObject, ObjectKind};
 use model::ids::{DirectoryId, ObjectGuid};
 use rand::rngs::StdRng;
@@ -547,7 +548,7 @@ async fn a_first_match_that_fails_or_succeeds_leaves_the_translation_indexes_as_
         source: side(&sources[0], src),
         target: side(&targets[0], dst),
     };
-    let now = chrono::Utc::now();
+    let now = t.clock.now();
     let mut writer = t
         .app
         .store
