@@ -510,7 +510,7 @@ async fn translation_indexes(t: &TestApp) -> Vec<(String, String)> {
              AND tbl_name IN ('translations', 'translation_sids') ORDER BY name"
         }
         server::store::Backend::Postgres => {
-            "SELECT indexname, indexdef FROM pg_indexes \
+            "SELECT indexname::text, indexdef::text FROM pg_indexes \
              WHERE tablename IN ('translations', 'translation_sids') ORDER BY indexname"
         }
     };
