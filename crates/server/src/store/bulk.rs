@@ -10,11 +10,11 @@
 //! one row in a hundred still changes a page of nearly every index, and copying those pages took
 //! half of its time. Readers see the commit at once; the checkpoint follows.
 //!
-//! A bulk write into an empty table (a store's first import, its first match run) drops the
-//! table's secondary indexes at its start and builds them again, each from one sorted pass, just
-//! before its commit ([`Deferred`]): a million rows inserted one at a time into nine indexes
-//! change pages at random all over them, which a sort and an in-order build do not. The
-//! transaction covers both, so a write that fails leaves the indexes as they were.
+//! A store's first match run, which fills the empty translation tables, drops their secondary
+//! indexes at its start and builds them again, each from one sorted pass, just before its commit
+//! ([`Deferred`]): a million rows inserted one at a time into ten indexes change pages at random
+//! all over them, which a sort and an in-order build do not. The transaction covers both, so a
+//! run that fails leaves the indexes as they were. Imports do not: see `docs/ARCHITECTURE.md`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
