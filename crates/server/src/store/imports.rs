@@ -7,7 +7,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use model::directory::DirectoryObject;
 use model::ids::{DirectoryId, ObjectGuid};
-use rusqlite::{params, TransactionBehavior};
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::{params, params_from_iter, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -401,6 +402,160 @@ async fn finish_postgres(
     Ok(generation)
 }
 
+/// Whether a directory ($1) has any object stored.
+const ANY_OBJECT: &str = "SELECT EXISTS (SELECT 1 FROM directory_objects WHERE directory = $1)";
+
+/// The columns of `directory_objects` that its indexes and triggers read besides its key, in the
+/// order of [`OBJECT_COLUMNS`]. An update names only those of them that changed, so SQLite leaves
+/// the indexes of the others alone: a rename rewrites the name's index entries, not every
+/// search index of the row.
+const INDEXED_COLUMNS: [&str; 5] = ["kind", "name", "upn", "sam", "mail"];
+
+/// The stored values of [`INDEXED_COLUMNS`] of an object of a directory ($1) by GUID ($2).
+const STORED_INDEXED: &str =
+    "SELECT kind, name, upn, sam, mail FROM directory_objects WHERE directory = $1 AND guid = $2";
+
+/// Updates one stored object: every column of [`OBJECT_COLUMNS`] but its GUID, leaving out the
+/// indexed columns whose bit in `unchanged` is set; then the directory and GUID of the row.
+fn update_object_sql(unchanged: u8) -> String {
+    let set: Vec<String> = object_columns()
+        .skip(1)
+        .filter(|c| indexed_bit(c).is_none_or(|bit| unchanged & bit == 0))
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    format!(
+        "UPDATE directory_objects SET {} WHERE directory = ${} AND guid = ${}",
+        set.join(", "),
+        set.len() + 1,
+        set.len() + 2
+    )
+}
+
+/// The names of [`OBJECT_COLUMNS`], in order.
+fn object_columns() -> impl Iterator<Item = &'static str> {
+    OBJECT_COLUMNS.split(',').map(str::trim)
+}
+
+/// The bit of `column` in a set of [`INDEXED_COLUMNS`], if it is one of them.
+fn indexed_bit(column: &str) -> Option<u8> {
+    INDEXED_COLUMNS
+        .iter()
+        .position(|c| *c == column)
+        .map(|i| 1 << i)
+}
+
+/// The values of [`OBJECT_COLUMNS`] of `o`, in order, borrowed where they are stored as given.
+fn object_values(o: &DirectoryObject) -> Vec<ToSqlOutput<'_>> {
+    let owned = |v: Option<String>| ToSqlOutput::Owned(v.map_or(Value::Null, Value::Text));
+    fn text(v: &Option<String>) -> ToSqlOutput<'_> {
+        ToSqlOutput::Borrowed(
+            v.as_deref()
+                .map_or(ValueRef::Null, |t| ValueRef::Text(t.as_bytes())),
+        )
+    }
+    vec![
+        owned(Some(o.guid.to_string())),
+        ToSqlOutput::Borrowed(ValueRef::Text(o.kind.as_str().as_bytes())),
+        ToSqlOutput::Borrowed(ValueRef::Text(o.name.as_bytes())),
+        owned(o.sid.as_ref().map(|s| s.to_string())),
+        text(&o.upn),
+        text(&o.sam_account_name),
+        text(&o.mail),
+        text(&o.employee_id),
+        text(&o.operating_system),
+        text(&o.dn),
+        text(&o.given_name),
+        text(&o.surname),
+        owned(join_spaced(&o.sid_history)),
+        owned(join_spaced(&o.members)),
+        text(&o.device_id),
+        ToSqlOutput::Owned(
+            o.enabled
+                .map_or(Value::Null, |e| Value::Integer(i64::from(e))),
+        ),
+        ToSqlOutput::Owned(Value::Integer(o.digest() as i64)),
+        owned(o.on_premises_sid.as_ref().map(|s| s.to_string())),
+        text(&o.immutable_id),
+    ]
+}
+
+/// Whether `value` holds the text `stored` (or both are NULL).
+fn holds(value: &ToSqlOutput<'_>, stored: Option<&str>) -> bool {
+    let value = match value {
+        ToSqlOutput::Borrowed(v) => *v,
+        ToSqlOutput::Owned(v) => ValueRef::from(v),
+        _ => return false,
+    };
+    match (value, stored) {
+        (ValueRef::Text(new), Some(old)) => new == old.as_bytes(),
+        (ValueRef::Null, None) => true,
+        _ => false,
+    }
+}
+
+/// Writes one object of an import into `dir`: inserted when new, and when stored, updated with
+/// only the indexed columns that changed (see [`INDEXED_COLUMNS`]). `stored_before` is false on
+/// a directory's first import, where every object is new.
+fn upsert_sqlite(
+    tx: &rusqlite::Transaction<'_>,
+    dir: &str,
+    stored_before: bool,
+    o: &DirectoryObject,
+) -> Result<()> {
+    let values = object_values(o);
+    let stored: Option<[Option<String>; 5]> = if stored_before {
+        tx.prepare_cached(STORED_INDEXED)
+            .and_then(|mut read| {
+                read.query_row(params![dir, o.guid.to_string()], |row| {
+                    Ok([
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ])
+                })
+                .optional()
+            })
+            .map_err(bulk::failed)?
+    } else {
+        None
+    };
+    let dir = ToSqlOutput::Borrowed(ValueRef::Text(dir.as_bytes()));
+    let Some(stored) = stored else {
+        let mut insert = tx
+            .prepare_cached(&upsert_objects_sql(1))
+            .map_err(bulk::failed)?;
+        insert
+            .execute(params_from_iter(std::iter::once(dir).chain(values)))
+            .map_err(bulk::failed)?;
+        return Ok(());
+    };
+    let unchanged = object_columns()
+        .zip(&values)
+        .filter_map(|(column, value)| {
+            let bit = indexed_bit(column)?;
+            let old = stored.get(bit.trailing_zeros() as usize)?.as_deref();
+            holds(value, old).then_some(bit)
+        })
+        .fold(0u8, |set, bit| set | bit);
+    let mut update = tx
+        .prepare_cached(&update_object_sql(unchanged))
+        .map_err(bulk::failed)?;
+    let mut values = values.into_iter();
+    let guid = values.next();
+    let set = object_columns()
+        .skip(1)
+        .zip(values)
+        .filter(|(column, _)| indexed_bit(column).is_none_or(|bit| unchanged & bit == 0))
+        .map(|(_, value)| value);
+    update
+        .execute(params_from_iter(set.chain([dir]).chain(guid)))
+        .map_err(bulk::failed)?;
+    Ok(())
+}
+
 /// The SQLite writer of one import, on the file at `path`, through rusqlite: takes the steps in
 /// order, each statement prepared once (see [`super::bulk`]); rolls back when the steps end
 /// without a finish.
@@ -414,6 +569,10 @@ fn write_import_sqlite(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(bulk::failed)?;
     let dir = directory.to_string();
+    // A directory's first import only adds: no row to compare with.
+    let stored_before: bool = tx
+        .query_row(ANY_OBJECT, params![dir], |row| row.get(0))
+        .map_err(bulk::failed)?;
     let finish = loop {
         match steps.blocking_recv() {
             None => {
@@ -439,34 +598,8 @@ fn write_import_sqlite(
                 }
             }
             Some(Step::Upsert(objects)) => {
-                let mut upsert = tx
-                    .prepare_cached(&upsert_objects_sql(1))
-                    .map_err(bulk::failed)?;
                 for o in objects {
-                    upsert
-                        .execute(params![
-                            dir,
-                            o.guid.to_string(),
-                            o.kind.as_str(),
-                            o.name,
-                            o.sid.as_ref().map(|s| s.to_string()),
-                            o.upn,
-                            o.sam_account_name,
-                            o.mail,
-                            o.employee_id,
-                            o.operating_system,
-                            o.dn,
-                            o.given_name,
-                            o.surname,
-                            join_spaced(&o.sid_history),
-                            join_spaced(&o.members),
-                            o.device_id,
-                            o.enabled.map(i64::from),
-                            o.digest() as i64,
-                            o.on_premises_sid.as_ref().map(|s| s.to_string()),
-                            o.immutable_id,
-                        ])
-                        .map_err(bulk::failed)?;
+                    upsert_sqlite(&tx, &dir, stored_before, &o)?;
                 }
             }
             Some(Step::Finish(finish)) => break finish,
@@ -509,4 +642,31 @@ fn write_import_sqlite(
     tx.commit().map_err(bulk::failed)?;
     bulk::checkpoint_later(path.to_path_buf());
     Ok(generation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{indexed_bit, update_object_sql};
+
+    #[test]
+    fn an_update_leaves_out_the_indexed_columns_that_did_not_change() {
+        let every = update_object_sql(0);
+        assert!(every.starts_with("UPDATE directory_objects SET kind = $1, name = $2, sid = $3,"));
+        assert!(every.ends_with("immutable_id = $18 WHERE directory = $19 AND guid = $20"));
+        let unchanged = ["kind", "upn", "sam", "mail"]
+            .iter()
+            .filter_map(|c| indexed_bit(c))
+            .fold(0, |set, bit| set | bit);
+        let renamed = update_object_sql(unchanged);
+        assert!(renamed
+            .starts_with("UPDATE directory_objects SET name = $1, sid = $2, employee_id = $3,"));
+        let (set, key) = renamed.split_once(" WHERE ").expect("a WHERE clause");
+        for column in ["kind", "upn", "sam", "mail", "guid", "directory"] {
+            assert!(
+                !set.contains(&format!(" {column} = $")),
+                "{column} in {set}"
+            );
+        }
+        assert_eq!(key, "directory = $15 AND guid = $16");
+    }
 }

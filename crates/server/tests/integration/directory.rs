@@ -433,3 +433,96 @@ async fn matching_runs_while_a_slow_directory_is_being_read() {
     let summary = reimport.await.expect("import task").expect("import");
     assert_eq!((summary.added, summary.total), (1, 2));
 }
+
+/// The GUIDs the object search for `text*` finds in `directory`.
+async fn found(t: &TestApp, directory: DirectoryId, text: &str) -> Vec<ObjectGuid> {
+    let mut guids: Vec<ObjectGuid> = t
+        .app
+        .store
+        .search_objects(&format!("{text}*"), Some(directory), 100)
+        .await
+        .expect("object search")
+        .into_iter()
+        .map(|h| h.guid)
+        .collect();
+    guids.sort();
+    guids
+}
+
+/// A second import that changes one attribute of each object (the name, the UPN, the
+/// sAMAccountName and mail, a column no index reads, the kind) stores every object exactly as
+/// read, and the searches find each by its new values and none by the old.
+#[tokio::test]
+async fn an_import_stores_each_changed_attribute_and_searches_follow_it() {
+    let t = TestApp::new().await;
+    let dir = directory(
+        &t,
+        "CHANGES",
+        "changes.test",
+        DirectoryKind::ActiveDirectory,
+    )
+    .await;
+    let mut objects: Vec<DirectoryObject> = (0..5)
+        .map(|i| {
+            let mut o = object(
+                ObjectKind::User,
+                &format!("Person {i}"),
+                &format!("p{i}"),
+                None,
+            );
+            o.mail = Some(format!("p{i}@mail.test"));
+            o.employee_id = Some(format!("E{i}"));
+            o
+        })
+        .collect();
+    objects.push(object(ObjectKind::Computer, "PC-OLD", "PC-OLD$", None));
+    import(&t, dir, "changes.test", objects.clone()).await;
+
+    objects[0].name = "Renamed Person".into();
+    objects[1].upn = Some("moved@example.test".into());
+    objects[2].sam_account_name = Some("newsam".into());
+    objects[2].mail = None;
+    objects[3].employee_id = Some("E-CHANGED".into());
+    objects[3].dn = Some("CN=Person 3,OU=Moved,DC=changes,DC=test".into());
+    objects[4].kind = ObjectKind::Contact;
+    objects[5].name = "PC-NEW".into();
+    objects[5].sam_account_name = Some("PC-NEW$".into());
+    objects[5].upn = None;
+    let summary = import(&t, dir, "changes.test", objects.clone()).await;
+    assert_eq!((summary.added, summary.changed, summary.deleted), (0, 6, 0));
+
+    let mut expected = objects.clone();
+    expected.sort_by_key(|o| o.guid);
+    let stored = t.app.store.objects(dir, None).await.expect("objects");
+    assert_eq!(stored, expected);
+    let guid = |i: usize| vec![objects[i].guid];
+    assert_eq!(found(&t, dir, "renamed").await, guid(0));
+    assert_eq!(found(&t, dir, "person 0").await, Vec::new());
+    assert_eq!(found(&t, dir, "moved@").await, guid(1));
+    assert_eq!(found(&t, dir, "newsam").await, guid(2));
+    assert_eq!(found(&t, dir, "p2@mail").await, Vec::new());
+    assert_eq!(found(&t, dir, "person 3").await, guid(3));
+    assert_eq!(found(&t, dir, "pc-new").await, guid(5));
+    assert_eq!(found(&t, dir, "pc-old").await, Vec::new());
+    let computers = t
+        .app
+        .store
+        .computers_named("pc-new")
+        .await
+        .expect("computers");
+    assert_eq!(computers.len(), 1);
+    assert!(t
+        .app
+        .store
+        .computers_named("PC-OLD")
+        .await
+        .expect("computers")
+        .is_empty());
+    let contacts = t
+        .app
+        .store
+        .objects(dir, Some(ObjectKind::Contact))
+        .await
+        .expect("contacts");
+    assert_eq!(contacts.iter().map(|o| o.guid).collect::<Vec<_>>(), guid(4));
+}
