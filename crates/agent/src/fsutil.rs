@@ -155,11 +155,36 @@ fn sync_dir(_path: &Path) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
+    /// A directory of its own for one test, removed with what it holds when the test ends,
+    /// whether it passed or not.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn join(&self, name: &str) -> PathBuf {
+            self.0.join(name)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn scratch(name: &str) -> Scratch {
         let dir =
             std::env::temp_dir().join(format!("rehome-fsutil-{}-{}", name, uuid::Uuid::new_v4()));
         fs::create_dir_all(&dir).expect("scratch dir");
-        dir
+        Scratch(dir)
+    }
+
+    #[test]
+    fn a_scratch_directory_is_gone_after_its_test() {
+        let dir = scratch("gone");
+        let path = dir.0.clone();
+        append_line(&dir.join("log"), b"one").expect("append");
+        drop(dir);
+        assert!(!path.exists());
     }
 
     #[test]
