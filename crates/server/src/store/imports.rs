@@ -494,39 +494,36 @@ fn holds(value: &ToSqlOutput<'_>, stored: Option<&str>) -> bool {
     }
 }
 
-/// Writes one object of an import into `dir`: inserted when new, and when stored, updated with
-/// only the indexed columns that changed (see [`INDEXED_COLUMNS`]). `stored_before` is false on
-/// a directory's first import, where every object is new.
+/// Writes one object of an import into `dir`: inserted with `insert` when new, and when stored,
+/// updated with only the indexed columns that changed (see [`INDEXED_COLUMNS`]). `read` reads
+/// what is stored of it; there is none on a directory's first import, where every object is new.
 fn upsert_sqlite(
     tx: &rusqlite::Transaction<'_>,
+    (insert, read): (
+        &mut rusqlite::Statement<'_>,
+        Option<&mut rusqlite::Statement<'_>>,
+    ),
     dir: &str,
-    stored_before: bool,
     o: &DirectoryObject,
 ) -> Result<()> {
     let values = object_values(o);
-    let stored: Option<[Option<String>; 5]> = if stored_before {
-        tx.prepare_cached(STORED_INDEXED)
-            .and_then(|mut read| {
-                read.query_row(params![dir, o.guid.to_string()], |row| {
-                    Ok([
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                    ])
-                })
-                .optional()
+    let stored: Option<[Option<String>; 5]> = match read {
+        Some(read) => read
+            .query_row(params![dir, o.guid.to_string()], |row| {
+                Ok([
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ])
             })
-            .map_err(bulk::failed)?
-    } else {
-        None
+            .optional()
+            .map_err(bulk::failed)?,
+        None => None,
     };
     let dir = ToSqlOutput::Borrowed(ValueRef::Text(dir.as_bytes()));
     let Some(stored) = stored else {
-        let mut insert = tx
-            .prepare_cached(&upsert_objects_sql(1))
-            .map_err(bulk::failed)?;
         insert
             .execute(params_from_iter(std::iter::once(dir).chain(values)))
             .map_err(bulk::failed)?;
@@ -598,8 +595,16 @@ fn write_import_sqlite(
                 }
             }
             Some(Step::Upsert(objects)) => {
+                let mut insert = tx
+                    .prepare_cached(&upsert_objects_sql(1))
+                    .map_err(bulk::failed)?;
+                let mut read = if stored_before {
+                    Some(tx.prepare_cached(STORED_INDEXED).map_err(bulk::failed)?)
+                } else {
+                    None
+                };
                 for o in objects {
-                    upsert_sqlite(&tx, &dir, stored_before, &o)?;
+                    upsert_sqlite(&tx, (&mut insert, read.as_deref_mut()), &dir, &o)?;
                 }
             }
             Some(Step::Finish(finish)) => break finish,
