@@ -411,9 +411,14 @@ const ANY_OBJECT: &str = "SELECT EXISTS (SELECT 1 FROM directory_objects WHERE d
 /// search index of the row.
 const INDEXED_COLUMNS: [&str; 5] = ["kind", "name", "upn", "sam", "mail"];
 
-/// The stored values of [`INDEXED_COLUMNS`] of an object of a directory ($1) by GUID ($2).
-const STORED_INDEXED: &str =
-    "SELECT kind, name, upn, sam, mail FROM directory_objects WHERE directory = $1 AND guid = $2";
+/// Reads the stored values of [`INDEXED_COLUMNS`], in their order, of an object of a directory
+/// ($1) by GUID ($2).
+fn stored_indexed_sql() -> String {
+    format!(
+        "SELECT {} FROM directory_objects WHERE directory = $1 AND guid = $2",
+        INDEXED_COLUMNS.join(", ")
+    )
+}
 
 /// Updates one stored object: every column of [`OBJECT_COLUMNS`] but its GUID, leaving out the
 /// indexed columns whose bit in `unchanged` is set; then the directory and GUID of the row.
@@ -599,7 +604,10 @@ fn write_import_sqlite(
                     .prepare_cached(&upsert_objects_sql(1))
                     .map_err(bulk::failed)?;
                 let mut read = if stored_before {
-                    Some(tx.prepare_cached(STORED_INDEXED).map_err(bulk::failed)?)
+                    Some(
+                        tx.prepare_cached(&stored_indexed_sql())
+                            .map_err(bulk::failed)?,
+                    )
                 } else {
                     None
                 };
