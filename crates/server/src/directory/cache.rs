@@ -3,6 +3,7 @@
 //! write the store; a copy whose generation differs from the store's (another replica imported)
 //! is read again before use.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -68,24 +69,57 @@ impl Attr {
     }
 }
 
-/// One object of a cache: its key, kind, SIDs and text attributes in one allocation.
+/// One object of a cache: its key, kind and digest, with its text attributes and SIDs packed into
+/// one allocation, so a slot takes 48 bytes and the packed bytes little more than the text.
+///
+/// The packed bytes are, in order: the byte length of each stored attribute as a LEB128 number,
+/// in storage order; the attributes' text; then the binary form of the object's SID, its
+/// on-premises SID and each sIDHistory entry, those it has, to the end. A mail equal to the UPN is
+/// stored once, as most directories set them alike.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedObject {
     /// objectGUID or object id.
     pub guid: ObjectGuid,
-    /// User, group, computer or contact.
-    pub kind: ObjectKind,
-    /// The object's SID.
-    pub sid: Option<Sid>,
-    /// Its on-premises SID; boxed, as most objects have none.
-    pub on_premises_sid: Option<Box<Sid>>,
-    /// Its sIDHistory.
-    pub sid_history: Box<[Sid]>,
     /// [`DirectoryObject::digest`] of the object as stored.
     pub digest: u64,
-    text: Box<str>,
-    ends: [u32; 9],
+    packed: Box<[u8]>,
+    /// User, group, computer or contact.
+    pub kind: ObjectKind,
+    /// Which attributes have a value, by their place in [`Attr::ALL`], and [`MAIL_IS_UPN`].
     present: u16,
+    /// [`HAS_SID`] and [`HAS_ON_PREMISES_SID`].
+    sids: u8,
+}
+
+/// In `present`: the mail equals the UPN, and its text is not stored again.
+const MAIL_IS_UPN: u16 = 1 << 15;
+/// In `sids`: the packed SIDs start with the object's own.
+const HAS_SID: u8 = 1;
+/// In `sids`: an on-premises SID follows the own one.
+const HAS_ON_PREMISES_SID: u8 = 2;
+
+/// Appends `value` as a LEB128 number.
+fn push_length(out: &mut Vec<u8>, mut value: usize) {
+    while value >= 0x80 {
+        out.push((value & 0x7f) as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Reads the LEB128 number at `*at` and moves `*at` past it.
+fn read_length(bytes: &[u8], at: &mut usize) -> usize {
+    let mut value = 0usize;
+    let mut shift = 0;
+    while let Some(&b) = bytes.get(*at) {
+        *at += 1;
+        value |= usize::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    value
 }
 
 impl CachedObject {
@@ -94,8 +128,8 @@ impl CachedObject {
         CachedObject::from_parts(
             object.guid,
             object.kind,
-            [object.sid.clone(), object.on_premises_sid.clone()],
-            object.sid_history.clone(),
+            [object.sid.as_ref(), object.on_premises_sid.as_ref()],
+            &object.sid_history,
             object.digest(),
             Attr::ALL.map(|a| a.of(object)),
         )
@@ -105,32 +139,54 @@ impl CachedObject {
     fn from_parts(
         guid: ObjectGuid,
         kind: ObjectKind,
-        sids: [Option<Sid>; 2],
-        sid_history: Vec<Sid>,
+        sids: [Option<&Sid>; 2],
+        sid_history: &[Sid],
         digest: u64,
-        values: [Option<&str>; 9],
+        mut values: [Option<&str>; 9],
     ) -> CachedObject {
-        let [sid, on_premises_sid] = sids;
-        let mut text = String::with_capacity(values.iter().flatten().map(|v| v.len()).sum());
-        let mut ends = [0u32; 9];
         let mut present = 0u16;
         for (i, value) in values.iter().enumerate() {
-            if let Some(v) = value {
-                text.push_str(v);
+            if value.is_some() {
                 present |= 1 << i;
             }
-            ends[i] = text.len() as u32;
+        }
+        let (upn, mail) = (Attr::Upn as usize, Attr::Mail as usize);
+        if values[mail].is_some() && values[mail] == values[upn] {
+            present |= MAIL_IS_UPN;
+            values[mail] = None;
+        }
+        let text: usize = values.iter().flatten().map(|v| v.len()).sum();
+        let sid_bytes: usize = sids
+            .iter()
+            .flatten()
+            .copied()
+            .chain(sid_history)
+            .map(Sid::binary_len)
+            .sum();
+        let mut packed = Vec::with_capacity(values.len() + text + sid_bytes);
+        for value in values.iter().flatten() {
+            push_length(&mut packed, value.len());
+        }
+        for value in values.iter().flatten() {
+            packed.extend_from_slice(value.as_bytes());
+        }
+        let mut flags = 0u8;
+        for (sid, flag) in sids.iter().zip([HAS_SID, HAS_ON_PREMISES_SID]) {
+            if let Some(sid) = sid {
+                sid.write_bytes(&mut packed);
+                flags |= flag;
+            }
+        }
+        for sid in sid_history {
+            sid.write_bytes(&mut packed);
         }
         CachedObject {
             guid,
-            kind,
-            sid,
-            on_premises_sid: on_premises_sid.map(Box::new),
-            sid_history: sid_history.into_boxed_slice(),
             digest,
-            text: text.into_boxed_str(),
-            ends,
+            packed: packed.into_boxed_slice(),
+            kind,
             present,
+            sids: flags,
         }
     }
 
@@ -138,32 +194,103 @@ impl CachedObject {
     fn same_but_digest(&self, other: &CachedObject) -> bool {
         self.guid == other.guid
             && self.kind == other.kind
-            && self.sid == other.sid
-            && self.on_premises_sid == other.on_premises_sid
-            && self.sid_history == other.sid_history
             && self.present == other.present
-            && self.ends == other.ends
-            && self.text == other.text
+            && self.sids == other.sids
+            && self.packed == other.packed
+    }
+
+    /// The attributes whose text is stored, as bits of `present`.
+    fn stored(&self) -> u16 {
+        let mut stored = self.present & ((1 << Attr::ALL.len()) - 1);
+        if self.present & MAIL_IS_UPN != 0 {
+            stored &= !(1 << Attr::Mail as usize);
+        }
+        stored
+    }
+
+    /// Where the packed SIDs start: after the lengths and the text.
+    fn sids_start(&self) -> usize {
+        let stored = self.stored();
+        let mut at = 0;
+        let mut text = 0;
+        for place in 0..Attr::ALL.len() {
+            if stored & (1 << place) != 0 {
+                text += read_length(&self.packed, &mut at);
+            }
+        }
+        at + text
     }
 
     /// The value of `attr`, if the object has one.
     pub fn get(&self, attr: Attr) -> Option<&str> {
-        let i = attr as usize;
+        let mut i = attr as usize;
         if self.present & (1 << i) == 0 {
             return None;
         }
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        self.text.get(start..self.ends[i] as usize)
+        if attr == Attr::Mail && self.present & MAIL_IS_UPN != 0 {
+            i = Attr::Upn as usize;
+        }
+        // Only the lengths up to the one wanted are read.
+        let stored = self.stored();
+        let mut at = 0;
+        let mut start = 0;
+        let mut length = 0;
+        for place in 0..Attr::ALL.len() {
+            if stored & (1 << place) == 0 {
+                continue;
+            }
+            let l = read_length(&self.packed, &mut at);
+            if place < i {
+                start += l;
+            } else if place == i {
+                length = l;
+            }
+        }
+        let bytes = self.packed.get(at + start..at + start + length)?;
+        std::str::from_utf8(bytes).ok()
+    }
+
+    /// The packed SIDs: own, on-premises, then the sIDHistory.
+    fn packed_sids(&self) -> impl Iterator<Item = Sid> + '_ {
+        let mut at = self.sids_start();
+        std::iter::from_fn(move || {
+            let (sid, used) = Sid::from_bytes_prefix(self.packed.get(at..)?).ok()?;
+            at += used;
+            Some(sid)
+        })
+    }
+
+    /// The object's SID.
+    pub fn sid(&self) -> Option<Sid> {
+        if self.sids & HAS_SID == 0 {
+            return None;
+        }
+        self.packed_sids().next()
+    }
+
+    /// Its on-premises SID.
+    pub fn on_premises_sid(&self) -> Option<Sid> {
+        if self.sids & HAS_ON_PREMISES_SID == 0 {
+            return None;
+        }
+        let skip = usize::from(self.sids & HAS_SID != 0);
+        self.packed_sids().nth(skip)
+    }
+
+    /// Its sIDHistory.
+    pub fn sid_history(&self) -> Vec<Sid> {
+        let skip = (self.sids & (HAS_SID | HAS_ON_PREMISES_SID)).count_ones() as usize;
+        self.packed_sids().skip(skip).collect()
     }
 
     /// The object with what the cache keeps of it: key, kind, SIDs and the text attributes.
     pub fn to_object(&self) -> DirectoryObject {
         let text = |a: Attr| self.get(a).map(str::to_string);
         let mut o = DirectoryObject::new(self.guid, self.kind, self.name());
-        o.sid = self.sid.clone();
-        o.on_premises_sid = self.on_premises_sid.as_deref().cloned();
+        o.sid = self.sid();
+        o.on_premises_sid = self.on_premises_sid();
         o.immutable_id = text(Attr::ImmutableId);
-        o.sid_history = self.sid_history.to_vec();
+        o.sid_history = self.sid_history();
         o.upn = text(Attr::Upn);
         o.sam_account_name = text(Attr::Sam);
         o.mail = text(Attr::Mail);
@@ -181,12 +308,14 @@ impl CachedObject {
 
     /// Every SID the object may appear under on a device: its own, its on-premises one and its
     /// sIDHistory, each once.
-    pub fn sids(&self) -> Vec<&Sid> {
-        model::directory::all_sids(
-            self.sid.as_ref(),
-            self.on_premises_sid.as_deref(),
-            &self.sid_history,
-        )
+    pub fn sids(&self) -> Vec<Sid> {
+        let mut all: Vec<Sid> = Vec::new();
+        for sid in self.packed_sids() {
+            if !all.contains(&sid) {
+                all.push(sid);
+            }
+        }
+        all
     }
 }
 
@@ -444,8 +573,8 @@ impl ObjectCache {
                 cache.upsert(CachedObject::from_parts(
                     row.guid,
                     row.kind,
-                    [row.sid, row.on_premises_sid],
-                    row.sid_history,
+                    [row.sid.as_ref(), row.on_premises_sid.as_ref()],
+                    &row.sid_history,
                     row.digest,
                     [
                         values[0].as_deref(),
@@ -483,20 +612,20 @@ impl Attributes for CachedObject {
         })
     }
 
-    fn sid(&self) -> Option<&Sid> {
-        self.sid.as_ref()
+    fn sid(&self) -> Option<Sid> {
+        CachedObject::sid(self)
     }
 
-    fn on_premises_sid(&self) -> Option<&Sid> {
-        self.on_premises_sid.as_deref()
+    fn on_premises_sid(&self) -> Option<Sid> {
+        CachedObject::on_premises_sid(self)
     }
 
     fn object_guid(&self) -> Option<ObjectGuid> {
         Some(self.guid)
     }
 
-    fn sid_history(&self) -> &[Sid] {
-        &self.sid_history
+    fn sid_history(&self) -> Cow<'_, [Sid]> {
+        Cow::Owned(CachedObject::sid_history(self))
     }
 
     fn is_group(&self) -> bool {
@@ -513,20 +642,20 @@ impl Attributes for &CachedObject {
         (**self).attribute(attribute)
     }
 
-    fn sid(&self) -> Option<&Sid> {
-        self.sid.as_ref()
+    fn sid(&self) -> Option<Sid> {
+        CachedObject::sid(self)
     }
 
-    fn on_premises_sid(&self) -> Option<&Sid> {
-        self.on_premises_sid.as_deref()
+    fn on_premises_sid(&self) -> Option<Sid> {
+        CachedObject::on_premises_sid(self)
     }
 
     fn object_guid(&self) -> Option<ObjectGuid> {
         Some(self.guid)
     }
 
-    fn sid_history(&self) -> &[Sid] {
-        &self.sid_history
+    fn sid_history(&self) -> Cow<'_, [Sid]> {
+        Cow::Owned(CachedObject::sid_history(self))
     }
 
     fn is_group(&self) -> bool {
@@ -606,6 +735,58 @@ mod tests {
         assert_eq!(v.get(Attr::Surname), Some("Lovelace"));
         assert_eq!(v.get(Attr::GivenName), None);
         assert_eq!(v.digest, o.digest());
+    }
+
+    #[test]
+    fn packed_sids_and_long_or_shared_values_read_back_as_given() {
+        let sid = |s: &str| s.parse::<Sid>().unwrap_or_else(|e| panic!("{}", e));
+        let mut o = DirectoryObject::new(ObjectGuid::new(), ObjectKind::User, "Zoë Ångström");
+        o.sid = Some(sid("S-1-5-21-1-2-3-1104"));
+        o.on_premises_sid = Some(sid("S-1-5-21-7-8-9-500"));
+        o.sid_history = vec![sid("S-1-5-21-4-5-6-1201"), sid("S-1-5-21-1-2-3-1104")];
+        o.upn = Some("zoe@contoso.com".into());
+        o.mail = Some("zoe@contoso.com".into());
+        // Longer than one and than two bytes of length.
+        o.dn = Some(format!("CN=Zoë,{}", "OU=Ünits,".repeat(2000)));
+        o.immutable_id = Some("x".repeat(200));
+        let v = CachedObject::new(&o);
+        assert_eq!(v.to_object(), o_cached(&o));
+        assert_eq!(v.get(Attr::Mail), Some("zoe@contoso.com"));
+        assert_eq!(v.get(Attr::Dn), o.dn.as_deref());
+        assert_eq!(v.get(Attr::ImmutableId).map(str::len), Some(200));
+        assert_eq!(v.sid(), o.sid);
+        assert_eq!(v.on_premises_sid(), o.on_premises_sid);
+        assert_eq!(v.sid_history(), o.sid_history);
+        // The own SID appears once, though sIDHistory holds it again.
+        assert_eq!(v.sids().len(), 3);
+
+        // A mail that differs from the UPN, no own SID, only a history.
+        o.mail = Some("zoe.angstrom@contoso.com".into());
+        o.sid = None;
+        o.on_premises_sid = None;
+        let w = CachedObject::new(&o);
+        assert_eq!(w.get(Attr::Mail), Some("zoe.angstrom@contoso.com"));
+        assert_eq!(w.get(Attr::Upn), Some("zoe@contoso.com"));
+        assert_eq!((w.sid(), w.on_premises_sid()), (None, None));
+        assert_eq!(w.sid_history(), o.sid_history);
+        assert!(!w.same_but_digest(&v));
+    }
+
+    /// `o` as a cache gives it back: what the cache keeps, with nothing else set.
+    fn o_cached(o: &DirectoryObject) -> DirectoryObject {
+        let mut c = DirectoryObject::new(o.guid, o.kind, o.name.clone());
+        c.sid = o.sid.clone();
+        c.on_premises_sid = o.on_premises_sid.clone();
+        c.sid_history = o.sid_history.clone();
+        c.upn = o.upn.clone();
+        c.sam_account_name = o.sam_account_name.clone();
+        c.mail = o.mail.clone();
+        c.employee_id = o.employee_id.clone();
+        c.dn = o.dn.clone();
+        c.given_name = o.given_name.clone();
+        c.surname = o.surname.clone();
+        c.immutable_id = o.immutable_id.clone();
+        c
     }
 
     #[test]

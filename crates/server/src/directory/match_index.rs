@@ -191,13 +191,13 @@ fn prints_of(profile: &MatchProfile, side: Side, object: &CachedObject) -> Vec<(
         let place = Place { rule: None, group };
         match side {
             Side::Source => {
-                if let Some(sid) = &object.sid {
-                    out.push((place, print(sid)));
+                if let Some(sid) = object.sid() {
+                    out.push((place, print(&sid)));
                 }
             }
             Side::Target => {
-                for sid in object.sid_history.iter() {
-                    out.push((place, print(sid)));
+                for sid in object.sid_history() {
+                    out.push((place, print(&sid)));
                 }
             }
         }
@@ -244,7 +244,7 @@ impl Lookup<'_> {
 impl Candidates for Lookup<'_> {
     fn by_sid_history(&self, group: bool, sid: &Sid) -> Cow<'_, [u32]> {
         let place = Place { rule: None, group };
-        Cow::Owned(self.checked(place, print(sid), |t| t.sid_history.contains(sid)))
+        Cow::Owned(self.checked(place, print(sid), |t| t.sid_history().contains(sid)))
     }
 
     fn by_key(&self, rule: usize, group: bool, key: &str) -> Cow<'_, [u32]> {

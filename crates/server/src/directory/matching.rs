@@ -3,6 +3,7 @@
 //! message saying why not. Nothing is ever guessed. Only rows that differ from the last run are
 //! written, so matching again after a small import is quick even for a million objects.
 
+use std::borrow::Cow;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -65,9 +66,9 @@ pub fn translatable(kind: ObjectKind) -> bool {
 fn side(object: &CachedObject, directory: DirectoryId) -> Option<TranslationSide> {
     Some(TranslationSide {
         guid: object.guid,
-        sid: object.sid.clone()?,
-        on_premises_sid: object.on_premises_sid.as_deref().cloned(),
-        sid_history: object.sid_history.to_vec(),
+        sid: object.sid()?,
+        on_premises_sid: object.on_premises_sid(),
+        sid_history: object.sid_history(),
         upn: object.get(super::cache::Attr::Upn).map(str::to_string),
         name: object.name().to_string(),
         directory,
@@ -162,7 +163,7 @@ impl Planner<'_> {
                 let t = targets.target(*t).ok_or_else(|| {
                     Error::Internal(format!("a match of {:?} names no target", object.name()))
                 })?;
-                match (object.sid.as_ref(), t.sid.as_ref()) {
+                match (object.sid(), t.sid()) {
                     (Some(_), Some(_)) => (Class::Matched, Wanted::Row { target: t, rule }),
                     // Without both SIDs there is nothing to translate on a device.
                     (None, _) => (
@@ -269,13 +270,14 @@ impl Planner<'_> {
     }
 }
 
-/// One side of a row as fingerprinted: GUID, SIDs (own, on-premises, history), UPN, name.
+/// One side of a row as fingerprinted: GUID, SIDs (own, on-premises, history), UPN, name. The
+/// SIDs are borrowed from a stored row and decoded from a cached object, and print alike.
 type SideKey<'a> = (
     &'a ObjectGuid,
     (
-        &'a secdesc::Sid,
-        Option<&'a secdesc::Sid>,
-        &'a [secdesc::Sid],
+        Cow<'a, secdesc::Sid>,
+        Option<Cow<'a, secdesc::Sid>>,
+        Cow<'a, [secdesc::Sid]>,
     ),
     Option<&'a str>,
     &'a str,
@@ -299,9 +301,9 @@ fn side_key(object: &CachedObject) -> Option<SideKey<'_>> {
     Some((
         &object.guid,
         (
-            object.sid.as_ref()?,
-            object.on_premises_sid.as_deref(),
-            &object.sid_history,
+            Cow::Owned(object.sid()?),
+            object.on_premises_sid().map(Cow::Owned),
+            Cow::Owned(object.sid_history()),
         ),
         object.get(super::cache::Attr::Upn),
         object.name(),
@@ -311,7 +313,11 @@ fn side_key(object: &CachedObject) -> Option<SideKey<'_>> {
 fn entry_key(side: &TranslationSide) -> SideKey<'_> {
     (
         &side.guid,
-        (&side.sid, side.on_premises_sid.as_ref(), &side.sid_history),
+        (
+            Cow::Borrowed(&side.sid),
+            side.on_premises_sid.as_ref().map(Cow::Borrowed),
+            Cow::Borrowed(side.sid_history.as_slice()),
+        ),
         side.upn.as_deref(),
         side.name.as_str(),
     )
@@ -605,7 +611,7 @@ pub async fn run_pair(
 }
 
 /// Rows and messages a run writes at a time.
-const WRITE_PART: usize = 20_000;
+const WRITE_PART: usize = 5_000;
 
 /// Matches `sources` to `targets` (users and groups only) under `profile`: one outcome per source,
 /// with a message for every source left unpaired.

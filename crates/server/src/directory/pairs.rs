@@ -232,8 +232,7 @@ fn is_called(object: &CachedObject, who: &str) -> bool {
     let who = who.trim();
     object.guid.to_string().eq_ignore_ascii_case(who)
         || object
-            .sid
-            .as_ref()
+            .sid()
             .is_some_and(|s| s.to_string().eq_ignore_ascii_case(who))
         || [
             cache::Attr::Upn,

@@ -128,9 +128,9 @@ pub trait Attributes {
     /// [`Attributes::object_guid`] and [`Attributes::on_premises_sid`] instead.
     fn attribute(&self, attribute: Attribute) -> Option<&str>;
     /// The object's SID, if it has one.
-    fn sid(&self) -> Option<&secdesc::Sid>;
+    fn sid(&self) -> Option<secdesc::Sid>;
     /// Its on-premises SID, when it is an Entra object synchronised from AD.
-    fn on_premises_sid(&self) -> Option<&secdesc::Sid> {
+    fn on_premises_sid(&self) -> Option<secdesc::Sid> {
         None
     }
     /// Its GUID, when known.
@@ -138,7 +138,7 @@ pub trait Attributes {
         None
     }
     /// The SIDs the object held in domains it was migrated from.
-    fn sid_history(&self) -> &[secdesc::Sid];
+    fn sid_history(&self) -> std::borrow::Cow<'_, [secdesc::Sid]>;
     /// Whether it is a group (otherwise a user). Users and groups never match each other.
     fn is_group(&self) -> bool;
     /// How reports and explanations name it.

@@ -153,6 +153,18 @@ pub(super) fn checkpoint_later(path: PathBuf) {
     }
 }
 
+/// Hands the heap's free pages back to the system once a bulk write has closed its connection.
+/// Its page cache (up to 128 MiB) was freed on the writer's thread, into that thread's allocator
+/// arena, where it stayed out of reach of the next import or match run on another thread: each
+/// bulk write added its cache to the process's memory again.
+pub(super) fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointer and only returns free memory to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Waits until the checkpoints started so far have ended (a benchmark's figures, a test).
 pub fn settle() {
     loop {

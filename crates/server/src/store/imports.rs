@@ -150,7 +150,9 @@ impl Store {
             Some(path) => {
                 let (steps, received) = tokio::sync::mpsc::channel(2);
                 let done = tokio::task::spawn_blocking(move || {
-                    write_import_sqlite(&path, directory, received)
+                    let written = write_import_sqlite(&path, directory, received);
+                    bulk::release_freed_memory();
+                    written
                 });
                 Inner::Sqlite { steps, done }
             }

@@ -100,11 +100,14 @@ impl Store {
         let pool_options = match backend {
             // One writer at a time in SQLite (the agents' writes go through the writer task), WAL
             // so readers never wait on it: 8 connections, so a check-in's reads do not queue
-            // behind 64 requests on a few; a 128 MiB page cache each (allocated as used) so a big
-            // import does not spill mid-transaction.
+            // behind 64 requests on a few. A 16 MiB page cache each (allocated as used): imports
+            // and match runs write through connections of their own with a larger one
+            // (`bulk::open`), and a pool connection's pages are dropped whenever another
+            // connection writes, so a larger cache here only held memory, eight times over, after
+            // a console page or a count had read a big table.
             Backend::Sqlite => AnyPoolOptions::new().max_connections(8).after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA cache_size = -131072; PRAGMA temp_store = MEMORY;")
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;")
                         .await?;
                     Ok(())
                 })

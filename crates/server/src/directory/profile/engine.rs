@@ -87,8 +87,12 @@ impl Hits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Proposal {
     Target(usize, Via),
-    Several(Via, Vec<usize>, usize),
-    Nothing { had_key: bool },
+    /// Several candidates: the way found, the first few and how many there were; boxed, as this
+    /// is rare and a first run keeps a proposal per source.
+    Several(Box<(Via, Vec<usize>, usize)>),
+    Nothing {
+        had_key: bool,
+    },
 }
 
 /// A profile with its target indexes built, ready to match or explain any number of sources.
@@ -96,7 +100,7 @@ pub struct Matcher<'a, T> {
     pub(super) profile: &'a MatchProfile,
     pub(super) targets: &'a [T],
     /// Per kind (user 0, group 1): SID in sIDHistory → targets.
-    sid_history: [HashMap<&'a Sid, Hits>; 2],
+    sid_history: [HashMap<Sid, Hits>; 2],
     /// Per rule, per kind (user 0, group 1): key → targets.
     keys: Vec<[HashMap<String, Hits>; 2]>,
 }
@@ -137,8 +141,8 @@ impl<'a, T: Attributes> Matcher<'a, T> {
             let index = index as u32;
             let group = target.is_group();
             if profile.sid_history {
-                for sid in target.sid_history() {
-                    insert(&mut sid_history[usize::from(group)], sid, index);
+                for sid in target.sid_history().iter() {
+                    insert(&mut sid_history[usize::from(group)], sid.clone(), index);
                 }
             }
             for (rule, maps) in profile.rules.iter().zip(keys.iter_mut()) {
@@ -232,18 +236,18 @@ pub(crate) fn propose<S: Attributes, C: Candidates + ?Sized>(
     let decide = |via: Via, found: &[u32]| match found {
         [] => None,
         [one] => Some(Proposal::Target(*one as usize, via)),
-        many => Some(Proposal::Several(
+        many => Some(Proposal::Several(Box::new((
             via,
             many.iter()
                 .take(KEPT_CANDIDATES)
                 .map(|&i| i as usize)
                 .collect(),
             many.len(),
-        )),
+        )))),
     };
     if profile.sid_history {
         if let Some(sid) = source.sid() {
-            if let Some(p) = decide(Via::SidHistory, &candidates.by_sid_history(group, sid)) {
+            if let Some(p) = decide(Via::SidHistory, &candidates.by_sid_history(group, &sid)) {
                 return p;
             }
         }
@@ -279,12 +283,15 @@ pub(crate) fn finalize(proposal: Proposal, claims: impl Fn(usize) -> u32) -> Fin
             candidate_count: 1,
             shared: true,
         },
-        Proposal::Several(via, candidates, candidate_count) => Finding::Ambiguous {
-            via,
-            candidates,
-            candidate_count,
-            shared: false,
-        },
+        Proposal::Several(several) => {
+            let (via, candidates, candidate_count) = *several;
+            Finding::Ambiguous {
+                via,
+                candidates,
+                candidate_count,
+                shared: false,
+            }
+        }
         Proposal::Nothing { had_key: true } => Finding::Unmatched,
         Proposal::Nothing { had_key: false } => Finding::NoValue,
     }

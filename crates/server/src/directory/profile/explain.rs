@@ -142,14 +142,14 @@ impl<T: Attributes> Matcher<'_, T> {
         };
         let mut steps = Vec::with_capacity(self.profile.rules.len() + 1);
         let sid = source.sid().filter(|_| self.profile.sid_history);
-        let found = match sid {
+        let found = match &sid {
             Some(sid) => self.by_sid_history(group, sid),
             None => &[],
         };
         steps.push(Step {
             step: Via::SidHistory,
             source_expr: "objectSid".to_string(),
-            value: sid.map(ToString::to_string),
+            value: sid.as_ref().map(ToString::to_string),
             no_value: (self.profile.sid_history && sid.is_none())
                 .then(|| "the source has no SID".to_string()),
             target_expr: "sIDHistory".to_string(),

@@ -68,11 +68,11 @@ impl Attributes for Record {
     fn attribute(&self, attribute: Attribute) -> Option<&str> {
         self.values[slot(attribute)].as_deref()
     }
-    fn sid(&self) -> Option<&Sid> {
-        self.sid.as_ref()
+    fn sid(&self) -> Option<Sid> {
+        self.sid.clone()
     }
-    fn sid_history(&self) -> &[Sid] {
-        &self.sid_history
+    fn sid_history(&self) -> std::borrow::Cow<'_, [Sid]> {
+        std::borrow::Cow::Borrowed(&self.sid_history)
     }
     fn is_group(&self) -> bool {
         self.group

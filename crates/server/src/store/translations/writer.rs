@@ -77,7 +77,10 @@ impl Store {
                         stage: &pair.2,
                         now,
                     };
-                    let generation = write_sqlite(&mut conn, &pair, received)?;
+                    let generation = write_sqlite(&mut conn, &pair, received);
+                    drop(conn);
+                    bulk::release_freed_memory();
+                    let generation = generation?;
                     bulk::checkpoint_later(path);
                     Ok(generation)
                 });
