@@ -541,6 +541,10 @@ pub async fn run_pair(
         class,
         ..
     } = state;
+    if full {
+        // Grown once, not doubled while the old table is still held.
+        rows.reserve(sources.len().saturating_sub(rows.len()));
+    }
     let index = index
         .as_ref()
         .ok_or_else(|| Error::Internal("the match index was not built".into()))?;

@@ -29,13 +29,31 @@ pub(super) fn failed(e: rusqlite::Error) -> Error {
     Error::Internal(format!("database: {}", e))
 }
 
+/// The page cache of a bulk connection, in KiB: a big import or match run does not spill its
+/// dirty pages mid-transaction.
+const CACHE_KIB: u32 = 128 * 1024;
+
+/// The page cache while [`Deferred::rebuild`] builds indexes, in KiB.
+const BUILD_CACHE_KIB: u32 = 32 * 1024;
+
+/// The page cache of a first bulk load into empty tables, in KiB: only the primary keys take
+/// its inserts at random places, the other indexes being built at the end.
+const FIRST_LOAD_CACHE_KIB: u32 = 64 * 1024;
+
+/// Makes the page cache of `conn` the one of a first bulk load.
+pub(super) fn first_load_cache(conn: &Connection) -> Result<()> {
+    conn.execute_batch(&format!("PRAGMA cache_size = -{};", FIRST_LOAD_CACHE_KIB))
+        .map_err(failed)
+}
+
 /// A connection to the SQLite file at `path`, set up like the pool's.
 pub(super) fn open(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).map_err(failed)?;
-    conn.execute_batch(
-        "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -131072; \
-         PRAGMA temp_store = MEMORY;",
-    )
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+             PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY;",
+        CACHE_KIB
+    ))
     .map_err(failed)?;
     Ok(conn)
 }
@@ -98,7 +116,15 @@ impl Deferred {
         Ok(Deferred(indexes))
     }
 
-    /// Builds the dropped indexes again, in the same transaction, before it commits.
+    /// Whether any index was dropped: the table was empty.
+    pub(super) fn dropped_any(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    /// Builds the dropped indexes again, in the same transaction, before it commits. Each build
+    /// sorts in at most the page cache's size of memory (`open_for_match`), so the cache is made
+    /// smaller for the builds: at a million rows a sort then merges a few runs from temporary
+    /// files, where with the whole cache it held 128 MiB beside the cache's own pages.
     pub(super) fn rebuild(self, tx: &Connection) -> Result<()> {
         if self.0.is_empty() {
             return Ok(());
@@ -107,9 +133,13 @@ impl Deferred {
             indexes = self.0.len(),
             "building the indexes of a first bulk load"
         );
+        tx.execute_batch(&format!("PRAGMA cache_size = -{};", BUILD_CACHE_KIB))
+            .map_err(failed)?;
         for (_, sql) in self.0 {
             tx.execute_batch(&sql).map_err(failed)?;
         }
+        tx.execute_batch(&format!("PRAGMA cache_size = -{};", CACHE_KIB))
+            .map_err(failed)?;
         Ok(())
     }
 }

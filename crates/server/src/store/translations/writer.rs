@@ -270,6 +270,9 @@ fn write_sqlite(
         bulk::Deferred::when_empty(&tx, "translations")?,
         bulk::Deferred::when_empty(&tx, "translation_sids")?,
     ];
+    if deferred.iter().any(bulk::Deferred::dropped_any) {
+        bulk::first_load_cache(&tx)?;
+    }
     let profile = loop {
         match steps.blocking_recv() {
             None => {
