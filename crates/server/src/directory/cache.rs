@@ -211,17 +211,24 @@ impl CachedObject {
         stored
     }
 
-    /// Where the packed SIDs start: after the lengths and the text.
-    fn sids_start(&self) -> usize {
+    /// The byte length of each attribute's stored text, by place (0 for those not stored), and
+    /// where the text starts: after the lengths.
+    fn lengths(&self) -> ([usize; 9], usize) {
         let stored = self.stored();
+        let mut lengths = [0; 9];
         let mut at = 0;
-        let mut text = 0;
-        for place in 0..Attr::ALL.len() {
+        for (place, length) in lengths.iter_mut().enumerate() {
             if stored & (1 << place) != 0 {
-                text += read_length(&self.packed, &mut at);
+                *length = read_length(&self.packed, &mut at);
             }
         }
-        at + text
+        (lengths, at)
+    }
+
+    /// Where the packed SIDs start: after the lengths and the text.
+    fn sids_start(&self) -> usize {
+        let (lengths, text) = self.lengths();
+        text + lengths.iter().sum::<usize>()
     }
 
     /// The value of `attr`, if the object has one.
@@ -233,23 +240,9 @@ impl CachedObject {
         if attr == Attr::Mail && self.present & MAIL_IS_UPN != 0 {
             i = Attr::Upn as usize;
         }
-        // Only the lengths up to the one wanted are read.
-        let stored = self.stored();
-        let mut at = 0;
-        let mut start = 0;
-        let mut length = 0;
-        for place in 0..Attr::ALL.len() {
-            if stored & (1 << place) == 0 {
-                continue;
-            }
-            let l = read_length(&self.packed, &mut at);
-            if place < i {
-                start += l;
-            } else if place == i {
-                length = l;
-            }
-        }
-        let bytes = self.packed.get(at + start..at + start + length)?;
+        let (lengths, text) = self.lengths();
+        let start = text + lengths[..i].iter().sum::<usize>();
+        let bytes = self.packed.get(start..start + lengths[i])?;
         std::str::from_utf8(bytes).ok()
     }
 
@@ -312,13 +305,11 @@ impl CachedObject {
     /// Every SID the object may appear under on a device: its own, its on-premises one and its
     /// sIDHistory, each once.
     pub fn sids(&self) -> Vec<Sid> {
-        let mut all: Vec<Sid> = Vec::new();
-        for sid in self.packed_sids() {
-            if !all.contains(&sid) {
-                all.push(sid);
-            }
-        }
-        all
+        let (own, on_premises, history) = (self.sid(), self.on_premises_sid(), self.sid_history());
+        model::directory::all_sids(own.as_ref(), on_premises.as_ref(), &history)
+            .into_iter()
+            .cloned()
+            .collect()
     }
 }
 
