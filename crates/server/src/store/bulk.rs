@@ -40,21 +40,26 @@ const BUILD_CACHE_KIB: u32 = 32 * 1024;
 /// its inserts at random places, the other indexes being built at the end.
 const FIRST_LOAD_CACHE_KIB: u32 = 64 * 1024;
 
-/// Makes the page cache of `conn` the one of a first bulk load.
-pub(super) fn first_load_cache(conn: &Connection) -> Result<()> {
-    conn.execute_batch(&format!("PRAGMA cache_size = -{};", FIRST_LOAD_CACHE_KIB))
+/// Makes the page cache of `conn` hold up to `kib` KiB.
+fn set_cache(conn: &Connection, kib: u32) -> Result<()> {
+    conn.execute_batch(&format!("PRAGMA cache_size = -{};", kib))
         .map_err(failed)
 }
 
-/// A connection to the SQLite file at `path`, set up like the pool's.
+/// Makes the page cache of `conn` the one of a first bulk load.
+pub(super) fn first_load_cache(conn: &Connection) -> Result<()> {
+    set_cache(conn, FIRST_LOAD_CACHE_KIB)
+}
+
+/// A connection to the SQLite file at `path`, set up like the pool's but with a larger page
+/// cache.
 pub(super) fn open(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).map_err(failed)?;
-    conn.execute_batch(&format!(
-        "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
-             PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY;",
-        CACHE_KIB
-    ))
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;",
+    )
     .map_err(failed)?;
+    set_cache(&conn, CACHE_KIB)?;
     Ok(conn)
 }
 
@@ -133,13 +138,11 @@ impl Deferred {
             indexes = self.0.len(),
             "building the indexes of a first bulk load"
         );
-        tx.execute_batch(&format!("PRAGMA cache_size = -{};", BUILD_CACHE_KIB))
-            .map_err(failed)?;
+        set_cache(tx, BUILD_CACHE_KIB)?;
         for (_, sql) in self.0 {
             tx.execute_batch(&sql).map_err(failed)?;
         }
-        tx.execute_batch(&format!("PRAGMA cache_size = -{};", CACHE_KIB))
-            .map_err(failed)?;
+        set_cache(tx, CACHE_KIB)?;
         Ok(())
     }
 }
