@@ -501,41 +501,73 @@ fn holds(value: &ToSqlOutput<'_>, stored: Option<&str>) -> bool {
     }
 }
 
+/// Inserts one object: `directory` then every column of [`OBJECT_COLUMNS`]. SQLite's writer
+/// reads what is stored before it writes, so it inserts only what is new, and a plain insert of
+/// one row needs no statement journal, where an upsert copied every page it changed into one.
+fn insert_object_sql() -> String {
+    format!(
+        "INSERT INTO directory_objects (directory, {}) VALUES {}",
+        OBJECT_COLUMNS,
+        row_placeholders(1, OBJECT_COLUMN_COUNT + 1),
+    )
+}
+
+/// The stored values of [`INDEXED_COLUMNS`] of the object `guid` of `dir`, if it is stored.
+fn stored_indexed(
+    read: &mut rusqlite::Statement<'_>,
+    dir: &str,
+    guid: &ObjectGuid,
+) -> Result<Option<[Option<String>; 5]>> {
+    read.query_row(params![dir, guid.to_string()], |row| {
+        Ok([
+            row.get(0)?,
+            row.get(1)?,
+            row.get(2)?,
+            row.get(3)?,
+            row.get(4)?,
+        ])
+    })
+    .optional()
+    .map_err(bulk::failed)
+}
+
+/// Whether `e` is a constraint's refusal: the row's key is stored already.
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
 /// Writes one object of an import into `dir`: inserted with `insert` when new, and when stored,
 /// updated with only the indexed columns that changed (see [`INDEXED_COLUMNS`]). `read` reads
-/// what is stored of it; there is none on a directory's first import, where every object is new.
+/// what is stored of it. A directory's first import (`first`) inserts without reading, as every
+/// object is new, unless a source hands the same object over twice: its second insert is refused
+/// before it writes anything, and the object is then updated.
 fn upsert_sqlite(
     tx: &rusqlite::Transaction<'_>,
-    (insert, read): (
-        &mut rusqlite::Statement<'_>,
-        Option<&mut rusqlite::Statement<'_>>,
-    ),
+    (insert, read): (&mut rusqlite::Statement<'_>, &mut rusqlite::Statement<'_>),
+    first: bool,
     dir: &str,
     o: &DirectoryObject,
 ) -> Result<()> {
+    let stored = if first {
+        None
+    } else {
+        stored_indexed(read, dir, &o.guid)?
+    };
+    let dir_value = || ToSqlOutput::Borrowed(ValueRef::Text(dir.as_bytes()));
+    let stored = match stored {
+        Some(stored) => stored,
+        None => {
+            let values = std::iter::once(dir_value()).chain(object_values(o));
+            match insert.execute(params_from_iter(values)) {
+                Ok(_) => return Ok(()),
+                Err(e) if first && is_constraint(&e) => {
+                    stored_indexed(read, dir, &o.guid)?.ok_or_else(|| bulk::failed(e))?
+                }
+                Err(e) => return Err(bulk::failed(e)),
+            }
+        }
+    };
     let values = object_values(o);
-    let stored: Option<[Option<String>; 5]> = match read {
-        Some(read) => read
-            .query_row(params![dir, o.guid.to_string()], |row| {
-                Ok([
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                ])
-            })
-            .optional()
-            .map_err(bulk::failed)?,
-        None => None,
-    };
-    let dir = ToSqlOutput::Borrowed(ValueRef::Text(dir.as_bytes()));
-    let Some(stored) = stored else {
-        insert
-            .execute(params_from_iter(std::iter::once(dir).chain(values)))
-            .map_err(bulk::failed)?;
-        return Ok(());
-    };
     let unchanged = object_columns()
         .zip(&values)
         .filter_map(|(column, value)| {
@@ -555,7 +587,7 @@ fn upsert_sqlite(
         .filter(|(column, _)| indexed_bit(column).is_none_or(|bit| unchanged & bit == 0))
         .map(|(_, value)| value);
     update
-        .execute(params_from_iter(set.chain([dir]).chain(guid)))
+        .execute(params_from_iter(set.chain([dir_value()]).chain(guid)))
         .map_err(bulk::failed)?;
     Ok(())
 }
@@ -603,18 +635,13 @@ fn write_import_sqlite(
             }
             Some(Step::Upsert(objects)) => {
                 let mut insert = tx
-                    .prepare_cached(&upsert_objects_sql(1))
+                    .prepare_cached(&insert_object_sql())
                     .map_err(bulk::failed)?;
-                let mut read = if stored_before {
-                    Some(
-                        tx.prepare_cached(&stored_indexed_sql())
-                            .map_err(bulk::failed)?,
-                    )
-                } else {
-                    None
-                };
+                let mut read = tx
+                    .prepare_cached(&stored_indexed_sql())
+                    .map_err(bulk::failed)?;
                 for o in objects {
-                    upsert_sqlite(&tx, (&mut insert, read.as_deref_mut()), &dir, &o)?;
+                    upsert_sqlite(&tx, (&mut insert, &mut read), !stored_before, &dir, &o)?;
                 }
             }
             Some(Step::Finish(finish)) => break finish,
@@ -661,7 +688,75 @@ fn write_import_sqlite(
 
 #[cfg(test)]
 mod tests {
-    use super::{indexed_bit, update_object_sql};
+    use chrono::Utc;
+    use model::directory::{Directory, DirectoryKind, DirectoryObject, ObjectKind};
+    use model::ids::{DirectoryId, ObjectGuid};
+
+    use super::{indexed_bit, update_object_sql, CursorUpdate, ImportKind, ImportRun};
+    use crate::store::testing::fresh_store;
+
+    #[tokio::test]
+    async fn an_object_handed_over_twice_in_a_first_import_is_stored_once_as_last_handed() {
+        let (store, _dir) = fresh_store().await;
+        let directory = Directory {
+            id: DirectoryId::new(),
+            name: "CONTOSO".into(),
+            kind: DirectoryKind::ActiveDirectory,
+            domain: "contoso.com".into(),
+            domain_id: None,
+        };
+        store
+            .insert_directory(&directory, Utc::now())
+            .await
+            .expect("directory");
+        let guid = ObjectGuid::new();
+        let mut first = DirectoryObject::new(guid, ObjectKind::User, "Anna Old");
+        first.upn = Some("anna.old@contoso.com".into());
+        let mut again = DirectoryObject::new(guid, ObjectKind::User, "Anna New");
+        again.upn = Some("anna.new@contoso.com".into());
+        let other = DirectoryObject::new(ObjectGuid::new(), ObjectKind::Group, "Staff");
+
+        let mut writer = store.begin_import(directory.id).await.expect("begin");
+        writer
+            .upsert(vec![first, other.clone()])
+            .await
+            .expect("first page");
+        writer.upsert(vec![again]).await.expect("second page");
+        let run = ImportRun {
+            directory: directory.id,
+            kind: ImportKind::Full,
+            started_at: Utc::now(),
+            duration_ms: 1,
+            total: 2,
+            added: 2,
+            changed: 0,
+            deleted: 0,
+        };
+        writer
+            .finish(None, &run, &CursorUpdate::Keep)
+            .await
+            .expect("the import commits");
+
+        let stored = store.objects(directory.id, None).await.expect("objects");
+        assert_eq!(stored.len(), 2, "{stored:?}");
+        let anna = store
+            .object(directory.id, guid)
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(anna.name, "Anna New");
+        assert_eq!(anna.upn.as_deref(), Some("anna.new@contoso.com"));
+        let found = store
+            .search_objects("anna.new*", Some(directory.id), 10)
+            .await
+            .expect("search");
+        assert_eq!(found.len(), 1, "the new UPN is found: {found:?}");
+        let gone = store
+            .search_objects("anna.old*", Some(directory.id), 10)
+            .await
+            .expect("search");
+        assert!(gone.is_empty(), "the old UPN is not: {gone:?}");
+    }
 
     #[test]
     fn an_update_leaves_out_the_indexed_columns_that_did_not_change() {
