@@ -10,10 +10,10 @@
 //! one row in a hundred still changes a page of nearly every index, and copying those pages took
 //! half of its time. Readers see the commit at once; the checkpoint follows.
 //!
-//! A store's first match run, which fills the empty translation tables, drops their secondary
-//! indexes at its start and builds them again, each from one sorted pass, just before its commit
-//! ([`Deferred`]): a million rows inserted one at a time into ten indexes change pages at random
-//! all over them, which a sort and an in-order build do not. The transaction covers both, so a
+//! A store's first match run, which fills the empty translation tables, drops their indexes at
+//! its start, their keys' unique indexes included, and builds them again, each from one sorted
+//! pass, just before its commit ([`Deferred`]): a million rows inserted one at a time into ten
+//! indexes change pages at random all over them, which a sort and an in-order build do not. The transaction covers both, so a
 //! run that fails leaves the indexes as they were. Imports do not: see `docs/ARCHITECTURE.md`.
 
 use std::path::{Path, PathBuf};

@@ -292,6 +292,78 @@ pub const PARAMS_PER_BULK_STATEMENT: usize = 4000;
 mod tests {
     use super::*;
 
+    /// Runs the SQL of every migration from `from` up to (not including) `to` on `pool`.
+    async fn migrate_between(pool: &sqlx::AnyPool, from: i64, to: i64) {
+        for migration in MIGRATOR.iter() {
+            if (from..to).contains(&migration.version) {
+                pool.execute(&*migration.sql)
+                    .await
+                    .unwrap_or_else(|e| panic!("migration {}: {}", migration.version, e));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn translations_stay_and_stay_unique_once_their_keys_are_unique_indexes() {
+        sqlx::any::install_default_drivers();
+        let (url, _dir) = testing::fresh_database().await;
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .expect("connect");
+        migrate_between(&pool, 0, 30).await;
+        let row = "INSERT INTO translations (kind, source_directory, source_guid, source_sid, \
+             source_upn, source_name, target_directory, target_guid, target_sid, target_upn, \
+             target_name, matched_at, rule, source_sid_history) \
+             VALUES ('User', 'src', 'g1', 'S-1-5-21-1-2-3-1001', 'anna@contoso.com', 'Anna', \
+             'dst', 'g2', 'S-1-5-21-4-5-6-2001', NULL, 'Anna T', 42, 'rules[0]', \
+             'S-1-5-21-7-8-9-500')";
+        let sid = "INSERT INTO translation_sids (target_directory, sid, source_directory, \
+             source_guid) VALUES ('dst', 'S-1-5-21-1-2-3-1001', 'src', 'g1')";
+        pool.execute(row).await.expect("a row before");
+        pool.execute(sid).await.expect("a SID before");
+
+        migrate_between(&pool, 30, 31).await;
+
+        let (name, upn, target_upn, matched_at, rule, history): (
+            String,
+            Option<String>,
+            Option<String>,
+            i64,
+            Option<String>,
+            Option<String>,
+        ) = sqlx::query_as(
+            "SELECT source_name, source_upn, target_upn, matched_at, rule, source_sid_history \
+             FROM translations WHERE source_directory = 'src' AND source_guid = 'g1'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("the row kept");
+        assert_eq!(
+            (name.as_str(), upn.as_deref(), target_upn, matched_at),
+            ("Anna", Some("anna@contoso.com"), None, 42)
+        );
+        assert_eq!(rule.as_deref(), Some("rules[0]"));
+        assert_eq!(history.as_deref(), Some("S-1-5-21-7-8-9-500"));
+        let (found,): (String,) = sqlx::query_as(
+            "SELECT source_guid FROM translation_sids \
+             WHERE target_directory = 'dst' AND sid = 'S-1-5-21-1-2-3-1001'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("the SID kept");
+        assert_eq!(found, "g1");
+        assert!(
+            pool.execute(row).await.is_err(),
+            "a second row with one key"
+        );
+        assert!(
+            pool.execute(sid).await.is_err(),
+            "a second SID row with one key"
+        );
+    }
+
     #[test]
     fn placeholders_number_rows_consecutively() {
         assert_eq!(placeholders(3, 2), "$3, $4");
