@@ -698,6 +698,7 @@ mod tests {
     #[tokio::test]
     async fn an_object_handed_over_twice_in_a_first_import_is_stored_once_as_last_handed() {
         let (store, _dir) = fresh_store().await;
+        let now = chrono::DateTime::<Utc>::from_timestamp(1_796_000_000, 0).expect("a time");
         let directory = Directory {
             id: DirectoryId::new(),
             name: "CONTOSO".into(),
@@ -706,7 +707,7 @@ mod tests {
             domain_id: None,
         };
         store
-            .insert_directory(&directory, Utc::now())
+            .insert_directory(&directory, now)
             .await
             .expect("directory");
         let guid = ObjectGuid::new();
@@ -725,7 +726,7 @@ mod tests {
         let run = ImportRun {
             directory: directory.id,
             kind: ImportKind::Full,
-            started_at: Utc::now(),
+            started_at: now,
             duration_ms: 1,
             total: 2,
             added: 2,
