@@ -13,8 +13,9 @@
 //! A store's first match run, which fills the empty translation tables, drops their indexes at
 //! its start, their keys' unique indexes included, and builds them again, each from one sorted
 //! pass, just before its commit ([`Deferred`]): a million rows inserted one at a time into ten
-//! indexes change pages at random all over them, which a sort and an in-order build do not. The transaction covers both, so a
-//! run that fails leaves the indexes as they were. Imports do not: see `docs/ARCHITECTURE.md`.
+//! indexes change pages at random all over them, which a sort and an in-order build do not. The
+//! transaction covers both, so a run that fails leaves the indexes as they were. Imports do not:
+//! see `docs/ARCHITECTURE.md`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

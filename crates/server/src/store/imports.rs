@@ -502,8 +502,8 @@ fn holds(value: &ToSqlOutput<'_>, stored: Option<&str>) -> bool {
 }
 
 /// Inserts one object: `directory` then every column of [`OBJECT_COLUMNS`]. SQLite's writer
-/// reads what is stored before it writes, so it inserts only what is new, and a plain insert of
-/// one row needs no statement journal, where an upsert copied every page it changed into one.
+/// inserts only objects it knows to be new (see [`upsert_sqlite`]); a plain insert of one row
+/// needs no statement journal, where an upsert copied every page it changed into one.
 fn insert_object_sql() -> String {
     format!(
         "INSERT INTO directory_objects (directory, {}) VALUES {}",
@@ -718,10 +718,7 @@ mod tests {
         let other = DirectoryObject::new(ObjectGuid::new(), ObjectKind::Group, "Staff");
 
         let mut writer = store.begin_import(directory.id).await.expect("begin");
-        writer
-            .upsert(vec![first, other.clone()])
-            .await
-            .expect("first page");
+        writer.upsert(vec![first, other]).await.expect("first page");
         writer.upsert(vec![again]).await.expect("second page");
         let run = ImportRun {
             directory: directory.id,
