@@ -37,8 +37,8 @@ const CACHE_KIB: u32 = 128 * 1024;
 /// The page cache while [`Deferred::rebuild`] builds indexes, in KiB.
 const BUILD_CACHE_KIB: u32 = 32 * 1024;
 
-/// The page cache of a first bulk load into empty tables, in KiB: only the primary keys take
-/// its inserts at random places, the other indexes being built at the end.
+/// The page cache of a first bulk load into empty tables, in KiB: no index takes its inserts,
+/// every one being built at the end (the keys too, as unique indexes of their own).
 const FIRST_LOAD_CACHE_KIB: u32 = 64 * 1024;
 
 /// Makes the page cache of `conn` hold up to `kib` KiB.
