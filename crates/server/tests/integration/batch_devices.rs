@@ -363,6 +363,54 @@ async fn kept_device_counts_equal_a_full_scan_through_every_change() {
     assert!(scan.keys().all(|(batch, _, _)| *batch == a.id));
 }
 
+#[tokio::test]
+async fn a_directory_first_imported_after_its_batches_lists_its_computers_in_them() {
+    let t = TestApp::new().await;
+    let source = directory(&t, "SOURCE", "source.test", DirectoryKind::ActiveDirectory).await;
+    let target = directory(&t, "TARGET", "target.test", DirectoryKind::ActiveDirectory).await;
+    let computers: Vec<DirectoryObject> = (1..=5)
+        .map(|i| {
+            object(
+                ObjectKind::Computer,
+                &format!("PC{i:02}"),
+                &format!("PC{i:02}$"),
+                None,
+            )
+        })
+        .collect();
+    let r1 = runbook(&t, "First", source, target).await;
+    let r2 = runbook(&t, "Second", source, target).await;
+    let batch = Batch {
+        id: BatchId::new(),
+        name: "All but PC05".into(),
+        source_directory: source,
+        target_directory: target,
+        assignments: vec![assigned(r1, -1), assigned(r2, 1)],
+        computers: ComputerSelection {
+            mode: SelectionMode::AllExcept,
+            computers: vec![computers[4].guid],
+        },
+    };
+    server::migration::batches::create(&t.app, batch.clone())
+        .await
+        .expect("batch");
+    assert!(counts_match_a_full_scan(&t, "before the import")
+        .await
+        .is_empty());
+
+    // The directory's first import: four of its five computers are in the batch, under both runbooks.
+    let mut objects = computers.clone();
+    objects.push(object(ObjectKind::User, "alice", "alice", None));
+    import(&t, source, "source.test", objects).await;
+    let scan = counts_match_a_full_scan(&t, "first import").await;
+    assert_eq!(scan.len(), 4 * 2, "4 computers × 2 runbooks: {scan:?}");
+    let names: Vec<&str> = scan.values().map(|(name, _, _)| name.as_str()).collect();
+    assert!(
+        names.contains(&"PC01") && !names.contains(&"PC05"),
+        "{names:?}"
+    );
+}
+
 /// `count` events of one upload, numbered from `first`.
 fn uploaded(first: u64, count: u64) -> Vec<model::protocol::AgentEvent> {
     let at = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2025, 1, 6, 9, 0, 0)
