@@ -215,12 +215,9 @@ async fn update(
         .expect("run update");
 }
 
-#[tokio::test]
-async fn kept_device_counts_equal_a_full_scan_through_every_change() {
-    let t = TestApp::new().await;
-    let source = directory(&t, "SOURCE", "source.test", DirectoryKind::ActiveDirectory).await;
-    let target = directory(&t, "TARGET", "target.test", DirectoryKind::ActiveDirectory).await;
-    let mut computers: Vec<DirectoryObject> = (1..=12)
+/// Computers PC01, PC02, … up to PC`count`.
+fn computers(count: u32) -> Vec<DirectoryObject> {
+    (1..=count)
         .map(|i| {
             object(
                 ObjectKind::Computer,
@@ -229,7 +226,15 @@ async fn kept_device_counts_equal_a_full_scan_through_every_change() {
                 None,
             )
         })
-        .collect();
+        .collect()
+}
+
+#[tokio::test]
+async fn kept_device_counts_equal_a_full_scan_through_every_change() {
+    let t = TestApp::new().await;
+    let source = directory(&t, "SOURCE", "source.test", DirectoryKind::ActiveDirectory).await;
+    let target = directory(&t, "TARGET", "target.test", DirectoryKind::ActiveDirectory).await;
+    let mut computers = computers(12);
     let mut objects = computers.clone();
     objects.push(object(ObjectKind::User, "alice", "alice", None));
     import(&t, source, "source.test", objects.clone()).await;
@@ -368,16 +373,7 @@ async fn a_directory_first_imported_after_its_batches_lists_its_computers_in_the
     let t = TestApp::new().await;
     let source = directory(&t, "SOURCE", "source.test", DirectoryKind::ActiveDirectory).await;
     let target = directory(&t, "TARGET", "target.test", DirectoryKind::ActiveDirectory).await;
-    let computers: Vec<DirectoryObject> = (1..=5)
-        .map(|i| {
-            object(
-                ObjectKind::Computer,
-                &format!("PC{i:02}"),
-                &format!("PC{i:02}$"),
-                None,
-            )
-        })
-        .collect();
+    let computers = computers(5);
     let r1 = runbook(&t, "First", source, target).await;
     let r2 = runbook(&t, "Second", source, target).await;
     let batch = Batch {
@@ -398,7 +394,8 @@ async fn a_directory_first_imported_after_its_batches_lists_its_computers_in_the
         .await
         .is_empty());
 
-    // The directory's first import: four of its five computers are in the batch, under both runbooks.
+    // The directory's first import: four of its five computers are in the batch, under both
+    // runbooks.
     let mut objects = computers.clone();
     objects.push(object(ObjectKind::User, "alice", "alice", None));
     import(&t, source, "source.test", objects).await;
