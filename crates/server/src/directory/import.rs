@@ -236,11 +236,15 @@ impl Written {
         // In GUID order the primary key index is written front to back.
         upserts.sort_unstable_by_key(|o| o.guid);
         self.added += added;
-        if !upserts.is_empty() {
-            self.upserts
-                .push(upserts.iter().map(CachedObject::new).collect());
+        let cached: Vec<CachedObject> = upserts.iter().map(CachedObject::new).collect();
+        let digested = upserts
+            .into_iter()
+            .zip(cached.iter().map(|c| c.digest))
+            .collect();
+        if !cached.is_empty() {
+            self.upserts.push(cached);
         }
-        writer.upsert(upserts).await
+        writer.upsert_digested(digested).await
     }
 }
 
