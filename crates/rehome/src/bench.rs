@@ -56,6 +56,11 @@ pub struct DirectoryBenchArgs {
     /// changes (an incremental read, as LDAP DirSync/uSNChanged and Graph delta give).
     #[arg(long)]
     pub full_delta: bool,
+    /// Rename users by display name only, so each renamed user keeps the sAMAccountName it is
+    /// matched by and its translation row is rewritten; by default a rename changes the
+    /// sAMAccountName too and the user loses its match.
+    #[arg(long)]
+    pub renames_keep_match: bool,
     /// A postgres://… URL (its directories are added beside any there); default: a fresh SQLite
     /// store in a temporary directory.
     #[arg(long)]
@@ -338,12 +343,22 @@ fn domain(name: &str, seed: u64, users: usize) -> Snapshot {
     }
 }
 
+/// Renames `o`: its display name, and unless `keep_match` its sAMAccountName too, which the
+/// benchmark matches users by.
+fn rename(o: &mut DirectoryObject, keep_match: bool) {
+    o.name = format!("{} (renamed)", o.name);
+    if !keep_match {
+        o.sam_account_name = o.sam_account_name.as_ref().map(|s| format!("{}.r", s));
+    }
+}
+
 /// Renames, adds and deletes `percent` % of the users of `snapshot` (a third each); returns the
 /// counts and the same edits as a change set.
 fn apply_delta(
     snapshot: &mut Snapshot,
     percent: f64,
     seed: u64,
+    keep_match: bool,
 ) -> ((usize, usize, usize), Changes) {
     let mut set = Changes {
         objects: Vec::new(),
@@ -378,8 +393,7 @@ fn apply_delta(
         }
         if renamed < renames {
             renamed += 1;
-            o.name = format!("{} (renamed)", o.name);
-            o.sam_account_name = o.sam_account_name.as_ref().map(|s| format!("{}.r", s));
+            rename(o, keep_match);
             set.objects.push(o.clone());
             true
         } else if deleted < deletes {
@@ -418,6 +432,7 @@ async fn delta_from_view(
     directory: DirectoryId,
     percent: f64,
     seed: u64,
+    keep_match: bool,
 ) -> Result<((usize, usize, usize), Changes)> {
     let slot = app.caches.current(&app.store, directory).await?;
     let view = slot.read().await;
@@ -437,8 +452,7 @@ async fn delta_from_view(
     let picked: Vec<_> = users.iter().skip(step - 1).step_by(step).collect();
     for o in picked.iter().take(renames) {
         let mut object = o.to_object();
-        object.name = format!("{} (renamed)", object.name);
-        object.sam_account_name = object.sam_account_name.map(|s| format!("{}.r", s));
+        rename(&mut object, keep_match);
         set.objects.push(object);
     }
     for o in picked.iter().skip(renames).take(deletes) {
@@ -638,14 +652,16 @@ async fn directory(args: DirectoryBenchArgs) -> Result<()> {
     );
     let delta_percent = args.delta_percent;
     let full_delta = args.full_delta;
+    let keep_match = args.renames_keep_match;
     let delta_copy = stage(&mut stages, "generate delta", async {
         let ((renamed, added, deleted), held) = if full_delta {
             let mut s = domain(&source_domain, 1, users);
             add_sids(&mut s, sids, 1)?;
-            let (counts, _) = apply_delta(&mut s, delta_percent, 3);
+            let (counts, _) = apply_delta(&mut s, delta_percent, 3, keep_match);
             (counts, Held::Snapshot(s))
         } else {
-            let (counts, changes) = delta_from_view(&app, source, delta_percent, 3).await?;
+            let (counts, changes) =
+                delta_from_view(&app, source, delta_percent, 3, keep_match).await?;
             (counts, Held::Changes(changes))
         };
         let detail = format!("{} renamed, {} added, {} deleted", renamed, added, deleted);

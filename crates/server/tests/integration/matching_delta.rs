@@ -583,3 +583,78 @@ async fn a_first_match_that_fails_or_succeeds_leaves_the_translation_indexes_as_
     let found = searched_translations(&t, "source user 12").await;
     assert_eq!(found.len(), 11, "{found:?}");
 }
+
+/// A source matched again keeps its row with the new values, and devices find it by the SIDs it
+/// has now: a SID added to its history finds it, one taken out of it no longer does.
+#[tokio::test]
+async fn a_source_matched_again_is_found_by_the_sids_it_has_now() {
+    let t = TestApp::new().await;
+    let (sd, td) = ("source.test", "target.test");
+    let history = |rid: u32| secdesc::Sid::new(5, &[21, 9, 9, 9, rid]).expect("valid SID");
+    let (src, dst, mut sources, mut targets) = users_imported(&t, 0..6, 0..6).await;
+    sources[2].sid_history = vec![history(2)];
+    import(&t, src, sd, sources.clone()).await;
+    let attribute = model::directory::MatchAttribute::SamAccountName;
+    server::directory::match_users(&t.app, src, dst, attribute)
+        .await
+        .expect("first match");
+
+    sources[0].name = "Renamed Zero".into();
+    sources[1].name = "Renamed One".into();
+    sources[1].sid_history = vec![history(1)];
+    sources[2].sid_history = vec![history(3)];
+    sources[4].upn = None;
+    targets[3].name = "Renamed Target Three".into();
+    import(&t, src, sd, sources.clone()).await;
+    import(&t, dst, td, targets.clone()).await;
+    let summary = server::directory::match_users(&t.app, src, dst, attribute)
+        .await
+        .expect("delta match");
+    assert_eq!(summary.matched, 6);
+
+    let own = |n: usize| sources[n].sid.clone().expect("a SID");
+    let wanted = [own(0), history(1), history(2), history(3), own(5)];
+    let found: Vec<(secdesc::Sid, String, String)> = t
+        .app
+        .store
+        .translations_for_device(dst, &wanted)
+        .await
+        .expect("lookup")
+        .into_iter()
+        .map(|(sid, e)| (sid, e.source.name, e.target.name))
+        .collect();
+    let found_by = |sid: secdesc::Sid, source: &str, target: &str| {
+        (sid, source.to_string(), target.to_string())
+    };
+    let mut expected = vec![
+        found_by(own(0), "Renamed Zero", "Target User 0"),
+        found_by(history(1), "Renamed One", "Target User 1"),
+        found_by(history(3), "Source User 2", "Target User 2"),
+        found_by(own(5), "Source User 5", "Target User 5"),
+    ];
+    expected.sort_by_key(|(sid, _, _)| sid.to_string());
+    assert_eq!(found, expected);
+    assert_eq!(
+        t.app.store.translation_counts().await.expect("counts"),
+        (6, 8),
+        "six rows; six own SIDs and two in histories"
+    );
+
+    let (rows, _) = table(&t, src, dst).await;
+    let row = |n: usize| {
+        rows.iter()
+            .find(|(e, _)| e.source.guid == sources[n].guid)
+            .map(|(e, _)| e.clone())
+            .expect("a row")
+    };
+    assert_eq!(row(4).source.upn, None);
+    assert_eq!(row(3).target.name, "Renamed Target Three");
+    assert_eq!(row(1).source.sid_history, vec![history(1)]);
+    // Another server over the same store matches in full and finds nothing to change.
+    let app = reopened(&t).await;
+    let full = server::directory::match_users(&app, src, dst, attribute)
+        .await
+        .expect("full match");
+    assert_eq!(full.rows_changed, 0);
+    assert_eq!(table(&t, src, dst).await.0, rows);
+}
