@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashSet};
 use chrono::{DateTime, Utc};
 use model::directory::TranslationEntry;
 use model::ids::{DirectoryId, ObjectGuid};
-use rusqlite::{params, params_from_iter, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, params_from_iter, OptionalExtension, ToSql, TransactionBehavior};
 
 use super::super::directories::join_spaced;
 use super::super::{bulk, to_ms, Store, PARAMS_PER_BULK_STATEMENT};
@@ -354,24 +354,16 @@ fn write_part_sqlite(
         if rewritten.contains(&e.source.guid) && rewrite_row(tx, &values, now, rule)? {
             continue;
         }
-        let guid = &values[2];
+        let guid = &values[SOURCE_GUID];
         for sid in e.source.sids() {
             insert_sid
                 .execute(params![dst, sid.to_string(), src, guid])
                 .map_err(bulk::failed)?;
         }
-        for (i, value) in values.iter().enumerate() {
-            insert_row
-                .raw_bind_parameter(i + 1, value)
-                .map_err(bulk::failed)?;
-        }
+        let stamp: [&dyn ToSql; 2] = [&now, rule];
         insert_row
-            .raw_bind_parameter(COLUMN_COUNT + 1, now)
+            .execute(params_from_iter(values.iter().map(sql).chain(stamp)))
             .map_err(bulk::failed)?;
-        insert_row
-            .raw_bind_parameter(COLUMN_COUNT + 2, rule)
-            .map_err(bulk::failed)?;
-        insert_row.raw_execute().map_err(bulk::failed)?;
     }
     let mut delete_message = tx
         .prepare_cached(&delete_messages_sql(1))
@@ -397,6 +389,11 @@ fn write_part_sqlite(
             .map_err(bulk::failed)?;
     }
     Ok(())
+}
+
+/// A value of [`column_values`] as a statement's parameter.
+fn sql<'a>(value: &'a Option<Cow<'_, str>>) -> &'a dyn ToSql {
+    value
 }
 
 /// Positions in [`COLUMNS`] of the columns a rewrite reads by name.
@@ -499,24 +496,13 @@ fn rewrite_row(
             "UPDATE translations SET {set} WHERE {KEY_MATCHES}"
         ))
         .map_err(bulk::failed)?;
-    let changed_values = changed.iter().map(|&i| &values[i]);
-    let mut at = 0;
-    for value in changed_values {
-        at += 1;
-        update.raw_bind_parameter(at, value).map_err(bulk::failed)?;
-    }
+    let stamp: [&dyn ToSql; 2] = [&now, &rule];
+    let set_values = changed.iter().map(|&i| sql(&values[i]));
     update
-        .raw_bind_parameter(at + 1, now)
+        .execute(params_from_iter(
+            set_values.chain(stamp).chain(key.into_iter().map(sql)),
+        ))
         .map_err(bulk::failed)?;
-    update
-        .raw_bind_parameter(at + 2, rule)
-        .map_err(bulk::failed)?;
-    for (i, value) in key.iter().enumerate() {
-        update
-            .raw_bind_parameter(at + 3 + i, value)
-            .map_err(bulk::failed)?;
-    }
-    update.raw_execute().map_err(bulk::failed)?;
 
     let (before, after) = (source_sids(&old), source_sids(values));
     if before != after {
