@@ -151,31 +151,39 @@ fn sync_dir(_path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A directory of its own for one test, removed with what it holds when the test ends, whether
+/// it passed or not.
+#[cfg(test)]
+pub(crate) struct Scratch(PathBuf);
+
+#[cfg(test)]
+impl Scratch {
+    /// A new directory in the system's temporary directory, its name starting with `name`.
+    pub(crate) fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("rehome-{}-{}", name, uuid::Uuid::new_v4()));
+        fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+
+    /// The path of `name` in the directory.
+    pub(crate) fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+#[cfg(test)]
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A directory of its own for one test, removed with what it holds when the test ends,
-    /// whether it passed or not.
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn join(&self, name: &str) -> PathBuf {
-            self.0.join(name)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
     fn scratch(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("rehome-fsutil-{}-{}", name, uuid::Uuid::new_v4()));
-        fs::create_dir_all(&dir).expect("scratch dir");
-        Scratch(dir)
+        Scratch::new(&format!("fsutil-{}", name))
     }
 
     #[test]

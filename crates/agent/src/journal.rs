@@ -387,6 +387,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fsutil::Scratch;
     use model::plan::Action;
     use model::status::Phase;
 
@@ -398,10 +399,11 @@ mod tests {
             .expect("valid instant")
     }
 
-    fn scratch() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("rehome-journal-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        dir.join("journal.log")
+    /// A journal's path in a directory of its own, removed when the test ends.
+    fn scratch() -> (Scratch, PathBuf) {
+        let dir = Scratch::new("journal");
+        let path = dir.join("journal.log");
+        (dir, path)
     }
 
     fn steps() -> Vec<Step> {
@@ -421,7 +423,7 @@ mod tests {
 
     #[test]
     fn a_reopened_journal_resumes_at_the_step_in_progress() {
-        let path = scratch();
+        let (_dir, path) = scratch();
         let rb = RunbookId::new();
         let now = instant();
         {
@@ -447,7 +449,7 @@ mod tests {
 
     #[test]
     fn a_completed_runbook_is_remembered_and_not_unfinished() {
-        let path = scratch();
+        let (_dir, path) = scratch();
         let rb = RunbookId::new();
         let now = instant();
         {
@@ -464,7 +466,7 @@ mod tests {
 
     #[test]
     fn a_failed_step_leaves_the_runbook_in_error() {
-        let path = scratch();
+        let (_dir, path) = scratch();
         let rb = RunbookId::new();
         let now = instant();
         let mut j = Journal::open(&path).expect("open");
@@ -481,7 +483,7 @@ mod tests {
 
     #[test]
     fn a_retry_is_taken_once_per_count_and_keeps_the_steps_done() {
-        let path = scratch();
+        let (_dir, path) = scratch();
         let rb = RunbookId::new();
         let now = instant();
         {
@@ -513,7 +515,7 @@ mod tests {
 
     #[test]
     fn a_garbled_record_is_an_error_not_a_guess() {
-        let path = scratch();
+        let (_dir, path) = scratch();
         std::fs::write(&path, b"{\"record\":\"nonsense\"}\n").expect("write");
         assert!(matches!(Journal::open(&path), Err(Error::Corrupt { .. })));
     }
