@@ -164,10 +164,14 @@ impl Scratch {
         fs::create_dir_all(&dir).expect("scratch dir");
         Scratch(dir)
     }
+}
 
-    /// The path of `name` in the directory.
-    pub(crate) fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
+#[cfg(test)]
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
     }
 }
 

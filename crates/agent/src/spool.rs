@@ -398,6 +398,7 @@ fn lines(events: &[AgentEvent], log: &Path) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fsutil::Scratch;
     use chrono::{DateTime, Utc};
     use model::status::EventLevel;
 
@@ -409,10 +410,9 @@ mod tests {
             .expect("valid instant")
     }
 
-    fn scratch() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("rehome-spool-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        dir
+    /// A directory of its own, removed when the test ends.
+    fn scratch() -> Scratch {
+        Scratch::new("spool")
     }
 
     fn event(message: &str) -> AgentEvent {

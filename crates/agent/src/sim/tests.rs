@@ -1,4 +1,5 @@
 use super::*;
+use crate::fsutil::Scratch;
 use secdesc::translate::TranslateMode;
 
 fn sid(s: &str) -> Sid {
@@ -11,8 +12,9 @@ const ALICE_NEW: &str = "S-1-5-21-7000-8000-9000-2101";
 const DOMAIN_ADMINS_OLD: &str = "S-1-5-21-1000-2000-3000-512";
 const DOMAIN_ADMINS_NEW: &str = "S-1-5-21-7000-8000-9000-512";
 
-fn scratch() -> PathBuf {
-    std::env::temp_dir().join(format!("rehome-sim-{}", uuid::Uuid::new_v4()))
+/// A directory of its own, removed when the test ends.
+fn scratch() -> Scratch {
+    Scratch::new("sim")
 }
 
 fn spec() -> SimSpec {
@@ -78,7 +80,8 @@ fn create_builds_a_domain_workstation_and_open_reads_it_back() {
 
 #[test]
 fn joins_and_leaves_are_idempotent_and_refuse_what_windows_refuses() {
-    let mut sim = SimWorkstation::create(&scratch(), &spec()).expect("create");
+    let dir = scratch();
+    let mut sim = SimWorkstation::create(&dir, &spec()).expect("create");
     let token = BulkToken("bprt".to_string());
     assert_eq!(sim.leave_active_directory().expect("leave").changes, 1);
     assert_eq!(sim.leave_active_directory().expect("leave").changes, 0);
@@ -122,7 +125,8 @@ fn joins_and_leaves_are_idempotent_and_refuse_what_windows_refuses() {
 
 #[test]
 fn a_bulk_token_the_tenant_does_not_accept_changes_nothing() {
-    let mut sim = SimWorkstation::create(&scratch(), &spec()).expect("create");
+    let dir = scratch();
+    let mut sim = SimWorkstation::create(&dir, &spec()).expect("create");
     sim.leave_active_directory().expect("leave");
     sim.accept_bulk_token("new.contoso.test", "the-right-one")
         .expect("token");
@@ -193,7 +197,8 @@ fn translation_moves_profiles_rewrites_explicit_aces_and_leaves_inherited_ones()
 
 #[test]
 fn add_mode_keeps_the_source_beside_the_target() {
-    let mut sim = SimWorkstation::create(&scratch(), &spec()).expect("create");
+    let dir = scratch();
+    let mut sim = SimWorkstation::create(&dir, &spec()).expect("create");
     let add = TranslateOptions {
         mode: TranslateMode::Add,
         owner_and_group: true,
@@ -225,7 +230,8 @@ fn add_mode_keeps_the_source_beside_the_target() {
 
 #[test]
 fn backups_keep_the_original_and_restores_put_it_back_translated() {
-    let mut sim = SimWorkstation::create(&scratch(), &spec()).expect("create");
+    let dir = scratch();
+    let mut sim = SimWorkstation::create(&dir, &spec()).expect("create");
     let original = sim.state().legal_notice.clone();
     assert_eq!(sim.backup_legal_notice().expect("backup").changes, 1);
     // A re-run must not keep the migration notice as "the original".
@@ -349,7 +355,8 @@ fn a_large_device_appends_one_record_per_changed_descriptor_instead_of_rewriting
 
 #[test]
 fn areas_to_ignore_expand_the_devices_variables_and_refuse_unknown_ones() {
-    let sim = SimWorkstation::create(&scratch(), &spec()).expect("create");
+    let dir = scratch();
+    let sim = SimWorkstation::create(&dir, &spec()).expect("create");
     let patterns: Vec<String> = model::runbook::default_ignore_patterns();
     let ignore = crate::permissions::IgnoreList::new(&sim, &patterns).expect("ignore");
     assert!(ignore.ignores("c:\\windows\\System32\\Tasks\\Backup"));
@@ -363,7 +370,8 @@ fn areas_to_ignore_expand_the_devices_variables_and_refuse_unknown_ones() {
 
 #[test]
 fn a_provisioning_package_joins_the_tenant_that_accepts_it_and_a_damaged_one_changes_nothing() {
-    let mut sim = SimWorkstation::create(&scratch(), &spec()).expect("create");
+    let dir = scratch();
+    let mut sim = SimWorkstation::create(&dir, &spec()).expect("create");
     sim.leave_active_directory().expect("leave");
     let package = ProvisioningPackage::new("join.ppkg", b"package bytes");
     let other = ProvisioningPackage::new("old.ppkg", b"an older package");
