@@ -72,7 +72,7 @@ async fn list_page(
         @if views.is_empty() { p.muted { "No batch yet." } }
         @if operate {
             h2 { "New batch" }
-            (errors.rest(&["name", "source_directory", "target_directory"]))
+            (errors.rest(&["name", "source_directory", "target_directory", "mode"]))
             form.editor method="post" action="/batches" {
                 (viewer.csrf())
                 label for="name" { "Name" }
@@ -93,6 +93,7 @@ async fn list_page(
                     option value="NoneExcept" { "None except those listed" }
                     option value="AllExcept" selected[form.mode == "AllExcept"] { "All except those listed" }
                 }
+                (errors.at("mode"))
                 p { button type="submit" { "Create batch" } }
             }
         }
@@ -133,6 +134,17 @@ fn directory_field(field: &str, text: &str) -> std::result::Result<DirectoryId, 
         .map_err(|_| Errors::one(field, "choose a directory"))
 }
 
+fn mode_field(text: &str) -> std::result::Result<SelectionMode, Errors> {
+    match text.trim() {
+        "NoneExcept" => Ok(SelectionMode::NoneExcept),
+        "AllExcept" => Ok(SelectionMode::AllExcept),
+        _ => Err(Errors::one(
+            "mode",
+            "choose None except those listed or All except those listed",
+        )),
+    }
+}
+
 /// `POST /batches`: a new batch without runbooks, then its page.
 pub async fn create(
     State(app): State<App>,
@@ -140,11 +152,12 @@ pub async fn create(
     Form(form): Form<NewBatchForm>,
 ) -> Result<Response> {
     let viewer = poster(pending, form.csrf.as_deref(), Area::Agent, Access::Operate)?;
-    let dirs = directory_field("source_directory", &form.source_directory)
-        .and_then(|s| directory_field("target_directory", &form.target_directory).map(|t| (s, t)));
-    let result = match dirs {
+    let fields = directory_field("source_directory", &form.source_directory)
+        .and_then(|s| directory_field("target_directory", &form.target_directory).map(|t| (s, t)))
+        .and_then(|(s, t)| mode_field(&form.mode).map(|mode| (s, t, mode)));
+    let result = match fields {
         Err(errors) => Err(errors),
-        Ok((source, target)) => {
+        Ok((source, target, mode)) => {
             let batch = Batch {
                 id: BatchId::new(),
                 name: form.name.clone(),
@@ -152,11 +165,7 @@ pub async fn create(
                 target_directory: target,
                 assignments: Vec::new(),
                 computers: ComputerSelection {
-                    mode: if form.mode == "AllExcept" {
-                        SelectionMode::AllExcept
-                    } else {
-                        SelectionMode::NoneExcept
-                    },
+                    mode,
                     computers: Vec::new(),
                 },
             };
@@ -228,6 +237,20 @@ async fn batch_page(
     let operate = viewer.may(Area::Agent, Access::Operate);
     let errors = &outcome.errors;
     let base = format!("/batches/{}", batch.id);
+    // The fields of the assignment the form adds, which its errors name.
+    let next = |name: &str| format!("assignments[{}].{name}", batch.assignments.len());
+    let [runbook_field, available_field, enforced_field, timezone_field] =
+        ["runbook", "available_from", "enforced_after", "timezone"].map(next);
+    let beside = [
+        "computers",
+        "csv",
+        "name",
+        "computer",
+        &runbook_field,
+        &available_field,
+        &enforced_field,
+        &timezone_field,
+    ];
     Ok(html! {
         h1 { "Batch " (batch.name) }
         p.muted { "From " (name_of(&dirs, &batch.source_directory)) " to " (name_of(&dirs, &batch.target_directory)) "." }
@@ -267,7 +290,7 @@ async fn batch_page(
         @if operate {
             details.dialog open[errors.0.iter().any(|e| e.field.starts_with("assignments"))] {
                 summary { "Assign a runbook" }
-                (errors.rest(&["computers", "csv", "name", "computer"]))
+                (errors.rest(&beside))
                 @if compatible.is_empty() {
                     p.muted { "No runbook goes from this batch's source directory to its target directory." }
                 } @else {
@@ -277,15 +300,19 @@ async fn batch_page(
                         select #runbook name="runbook" {
                             @for r in &compatible { option value=(r.id) { (r.name) } }
                         }
+                        (errors.at(&runbook_field))
                         label for="available_from" { "Available From (optional)" }
                         input #available_from name="available_from" type="datetime-local";
+                        (errors.at(&available_field))
                         label for="enforced_after" { "Enforced After" }
                         input #enforced_after name="enforced_after" type="datetime-local" required;
+                        (errors.at(&enforced_field))
                         label for="timezone" { "Time zone" }
                         select #timezone name="timezone" {
                             option value="Local" { "Local (each device's clock)" }
                             option value="Utc" { "UTC (one instant everywhere)" }
                         }
+                        (errors.at(&timezone_field))
                         p { button type="submit" { "Assign" } }
                     }
                 }
@@ -463,15 +490,25 @@ pub async fn assign(
         }
         Err(errors) => return refuse(&app, &viewer, id, errors, String::new()).await,
     };
+    let timezone = match form.timezone.trim() {
+        "Local" => ScheduleTimezone::Local,
+        "Utc" => ScheduleTimezone::Utc,
+        _ => {
+            return refuse(
+                &app,
+                &viewer,
+                id,
+                Errors::one(&field("timezone"), "choose Local or UTC"),
+                String::new(),
+            )
+            .await
+        }
+    };
     batch.assignments.push(Assignment {
         runbook,
         available_from,
         enforced_after,
-        timezone: if form.timezone == "Utc" {
-            ScheduleTimezone::Utc
-        } else {
-            ScheduleTimezone::Local
-        },
+        timezone,
     });
     save(&app, &viewer, batch, String::new()).await
 }

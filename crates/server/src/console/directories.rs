@@ -11,6 +11,7 @@ use axum::Form;
 use maud::{html, Markup};
 use model::directory::{Directory, DirectoryKind};
 use model::ids::DirectoryId;
+use model::FieldError;
 use serde::Deserialize;
 
 use super::forms::{poster, Errors};
@@ -315,6 +316,7 @@ async fn profile_page(
     let edit = viewer.may(Area::Sync, Access::Edit);
     let operate = viewer.may(Area::Sync, Access::Operate);
     let errors = &outcome.errors;
+    let posted = outcome.typed.is_some();
     let pair = match (source, target) {
         (Some(s), Some(t)) if s != t => Some((s, t)),
         _ => None,
@@ -346,6 +348,49 @@ async fn profile_page(
             input type="hidden" name="target" value=(t);
         }
     };
+    // A pair refused (the same directory twice, one deleted meanwhile) is chosen again in the
+    // form itself, its errors beside the choice.
+    let pair_refused = errors
+        .0
+        .iter()
+        .any(|e| e.field == "source" || e.field == "target");
+    let chosen = pair.filter(|_| !pair_refused);
+    let beside: &[&str] = if chosen.is_some() {
+        &["profile", "action"]
+    } else {
+        &["profile", "action", "source", "target"]
+    };
+    let editor = |pair: Option<(DirectoryId, DirectoryId)>| {
+        html! {
+            form.editor method="post" action="/profiles" {
+                (viewer.csrf())
+                @if let Some((s, t)) = pair {
+                    (pair_fields(s, t))
+                } @else {
+                    label for="profile-source" { "Source" }
+                    select #profile-source name="source" {
+                        @for d in &directories { option value=(d.id) selected[source == Some(d.id)] { (d.name) } }
+                    }
+                    (errors.at("source"))
+                    label for="profile-target" { "Target" }
+                    select #profile-target name="target" {
+                        @for d in &directories { option value=(d.id) selected[target == Some(d.id)] { (d.name) } }
+                    }
+                    (errors.at("target"))
+                }
+                label for="profile" { "Profile (JSON)" }
+                p.muted { "Presets: " @for p in profile::presets() { code { (p.name) } " " } "— type a preset's name alone to use it." }
+                textarea #profile name="profile" rows="14" spellcheck="false" readonly[!edit] { (text) }
+                (errors.at("profile"))
+                p {
+                    button type="submit" name="action" value="what-if" { "What If" } " "
+                    @if edit { button type="submit" name="action" value="save" { "Save profile" } " " }
+                    @if operate { button type="submit" name="action" value="match" { "Save and match now" } }
+                }
+                (errors.at("action"))
+            }
+        }
+    };
     Ok(html! {
         h1 { "Match profiles" }
         p.muted { "How the users and groups of a source directory are paired with those of a target directory: sIDHistory first, then the rules in order." }
@@ -356,7 +401,7 @@ async fn profile_page(
         }
         @if let Some(n) = notice { div.notice role="status" { (n) } }
         @if let Some((s, t)) = pair {
-            (errors.rest(&["profile"]))
+            (errors.rest(beside))
             @if !operate && !edit {
                 h2 { "Profile" }
                 pre.preview { (text) }
@@ -366,21 +411,7 @@ async fn profile_page(
                     button type="submit" { "What If" }
                 }
             }
-            @if operate || edit {
-            form.editor method="post" action="/profiles" {
-                (viewer.csrf())
-                (pair_fields(s, t))
-                label for="profile" { "Profile (JSON)" }
-                p.muted { "Presets: " @for p in profile::presets() { code { (p.name) } " " } "— type a preset's name alone to use it." }
-                textarea #profile name="profile" rows="14" spellcheck="false" readonly[!edit] { (text) }
-                (errors.at("profile"))
-                p {
-                    button type="submit" name="action" value="what-if" { "What If" } " "
-                    @if edit { button type="submit" name="action" value="save" { "Save profile" } " " }
-                    @if operate { button type="submit" name="action" value="match" { "Save and match now" } }
-                }
-            }
-            }
+            @if operate || edit { (editor(chosen)) }
             h2 { "Why not matched?" }
             form.filters method="get" action="/profiles" {
                 (pair_fields(s, t))
@@ -411,7 +442,11 @@ async fn profile_page(
                 Some(Err(e)) => { p.error role="alert" { (explain_error(e)) } }
                 None => {}
             }
+        } @else if posted && (operate || edit) {
+            (errors.rest(beside))
+            (editor(None))
         } @else {
+            (errors.rest(&[]))
             p.muted { "Choose two different directories." }
         }
     })
@@ -474,69 +509,146 @@ fn read_profile(text: &str) -> std::result::Result<MatchProfile, Errors> {
     serde_json::from_str(text).map_err(|e| Errors::one("profile", e.to_string()))
 }
 
+/// What the profile form's buttons ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProfileAction {
+    WhatIf,
+    Save,
+    Match,
+}
+
+impl ProfileAction {
+    fn parse(text: &str) -> Option<ProfileAction> {
+        match text.trim() {
+            "what-if" => Some(ProfileAction::WhatIf),
+            "save" => Some(ProfileAction::Save),
+            "match" => Some(ProfileAction::Match),
+            _ => None,
+        }
+    }
+
+    /// What Sync access the action needs.
+    fn access(self) -> Access {
+        match self {
+            ProfileAction::WhatIf => Access::Read,
+            ProfileAction::Save => Access::Edit,
+            ProfileAction::Match => Access::Operate,
+        }
+    }
+}
+
+/// A posted profile form once every field reads.
+struct ProfileRequest {
+    source: DirectoryId,
+    target: DirectoryId,
+    action: ProfileAction,
+    profile: MatchProfile,
+}
+
+/// The form read, or an error beside each field that does not read.
+fn read_form(form: &ProfileForm) -> std::result::Result<ProfileRequest, Errors> {
+    let mut errors = Vec::new();
+    let mut directory = |field: &str, text: &str, message: &str| {
+        let id = text.trim().parse::<DirectoryId>().ok();
+        if id.is_none() {
+            errors.push(FieldError::new(field, message));
+        }
+        id
+    };
+    let source = directory("source", &form.source, "choose a source directory");
+    let target = directory("target", &form.target, "choose a target directory");
+    let action = ProfileAction::parse(&form.action);
+    if action.is_none() {
+        errors.push(FieldError::new(
+            "action",
+            "press What If, Save profile or Save and match now",
+        ));
+    }
+    let profile = match read_profile(&form.profile) {
+        Ok(profile) => Some(profile),
+        Err(Errors(mut refused)) => {
+            errors.append(&mut refused);
+            None
+        }
+    };
+    match (source, target, action, profile) {
+        (Some(source), Some(target), Some(action), Some(profile)) if errors.is_empty() => {
+            Ok(ProfileRequest {
+                source,
+                target,
+                action,
+                profile,
+            })
+        }
+        _ => Err(Errors(errors)),
+    }
+}
+
+/// Carries out `request`: the notice to show, or the errors beside the fields.
+async fn carry_out(
+    app: &App,
+    viewer: &Viewer,
+    request: ProfileRequest,
+) -> Result<std::result::Result<Markup, Errors>> {
+    let ProfileRequest {
+        source,
+        target,
+        action,
+        profile,
+    } = request;
+    if action == ProfileAction::WhatIf {
+        return Ok(
+            match crate::directory::what_if(app, source, target, Some(profile)).await {
+                Ok(w) => Ok(what_if_text(&w)),
+                Err(e) => Err(Errors::from_error(e)?),
+            },
+        );
+    }
+    let stored = crate::directory::pair_profile(app, source, target).await?;
+    if action == ProfileAction::Match && profile != stored && !viewer.may(Area::Sync, Access::Edit)
+    {
+        return Ok(Err(Errors::one(
+            "profile",
+            "matching with a changed profile saves it, which needs the Sync Admin role",
+        )));
+    }
+    if let Err(e) = crate::directory::set_pair_profile(app, source, target, &profile).await {
+        return Ok(Err(Errors::from_error(e)?));
+    }
+    if action == ProfileAction::Save {
+        return Ok(Ok(html! { "Profile " code { (profile.name) } " saved." }));
+    }
+    Ok(
+        match crate::directory::match_pair(app, source, target, None).await {
+            Ok(s) => Ok(html! {
+                "Matched: " strong { (s.matched) } " paired, " (s.unmatched) " unmatched, " (s.ambiguous) " ambiguous; "
+                (s.rows_changed) " rows of the translation table changed."
+                @if !s.unmatched_names.is_empty() { br; "Unmatched: " (s.unmatched_names.join(", ")) }
+            }),
+            Err(e) => Err(Errors::from_error(e)?),
+        },
+    )
+}
+
 /// `POST /profiles`: What If (Sync Viewer and up), save (Sync Admin), or save and match now
 /// (Sync Operator may run matching with the stored profile; saving another needs Sync Admin).
+/// A field that does not read, or a pair the domain refuses, shows the form again with the error
+/// beside it.
 pub async fn act(
     State(app): State<App>,
     pending: std::result::Result<CsrfPending, Error>,
     Form(form): Form<ProfileForm>,
 ) -> Result<Response> {
-    let access = match form.action.as_str() {
-        "save" => Access::Edit,
-        "match" => Access::Operate,
-        _ => Access::Read,
-    };
+    let access = ProfileAction::parse(&form.action).map_or(Access::Read, ProfileAction::access);
     let viewer = poster(pending, form.csrf.as_deref(), Area::Sync, access)?;
     let q = PairQuery {
         source: Some(form.source.clone()),
         target: Some(form.target.clone()),
         ..PairQuery::default()
     };
-    let pair = form
-        .source
-        .parse::<DirectoryId>()
-        .ok()
-        .zip(form.target.parse::<DirectoryId>().ok());
-    let Some((source, target)) = pair else {
-        return Err(Error::field("source", "choose two directories"));
-    };
-    let result: std::result::Result<Markup, Errors> = match read_profile(&form.profile) {
+    let result = match read_form(&form) {
         Err(errors) => Err(errors),
-        Ok(profile) => match form.action.as_str() {
-            "save" | "match" => {
-                let stored = crate::directory::pair_profile(&app, source, target).await?;
-                if form.action == "match"
-                    && profile != stored
-                    && !viewer.may(Area::Sync, Access::Edit)
-                {
-                    Err(Errors::one(
-                        "profile",
-                        "matching with a changed profile saves it, which needs the Sync Admin role",
-                    ))
-                } else {
-                    match crate::directory::set_pair_profile(&app, source, target, &profile).await {
-                        Err(e) => Err(Errors::from_error(e)?),
-                        Ok(()) if form.action == "save" => {
-                            Ok(html! { "Profile " code { (profile.name) } " saved." })
-                        }
-                        Ok(()) => {
-                            match crate::directory::match_pair(&app, source, target, None).await {
-                                Ok(s) => Ok(html! {
-                                    "Matched: " strong { (s.matched) } " paired, " (s.unmatched) " unmatched, " (s.ambiguous) " ambiguous; "
-                                    (s.rows_changed) " rows of the translation table changed."
-                                    @if !s.unmatched_names.is_empty() { br; "Unmatched: " (s.unmatched_names.join(", ")) }
-                                }),
-                                Err(e) => Err(Errors::from_error(e)?),
-                            }
-                        }
-                    }
-                }
-            }
-            _ => match crate::directory::what_if(&app, source, target, Some(profile)).await {
-                Ok(w) => Ok(what_if_text(&w)),
-                Err(e) => Err(Errors::from_error(e)?),
-            },
-        },
+        Ok(request) => carry_out(&app, &viewer, request).await?,
     };
     let (status, outcome) = match result {
         Ok(notice) => (

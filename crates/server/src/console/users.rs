@@ -9,13 +9,21 @@ use axum::Form;
 use maud::{html, Markup};
 use model::ids::UserId;
 
+use super::forms::Errors;
 use super::{when, Viewer};
 use crate::auth::password::MIN_LENGTH;
 use crate::auth::{accounts, Access, Area, CsrfPending, Role};
 use crate::{App, Error, Result};
 
-/// The page, with `errors` from a refused change above the form.
-async fn render(app: &App, viewer: &Viewer, errors: &[String]) -> Result<Markup> {
+/// What a refused form typed, shown again beside its errors.
+#[derive(Default)]
+struct Typed<'a> {
+    name: &'a str,
+    roles: Vec<&'a str>,
+}
+
+/// The page, with the errors of a refused change beside the fields they concern.
+async fn render(app: &App, viewer: &Viewer, errors: &Errors, typed: &Typed<'_>) -> Result<Markup> {
     let users = app.store.users().await?;
     Ok(html! {
         h1 { "Users" }
@@ -44,19 +52,22 @@ async fn render(app: &App, viewer: &Viewer, errors: &[String]) -> Result<Markup>
             }
         }
         h2 { "Add a user" }
-        @for error in errors { p.error role="alert" { (error) } }
+        (errors.rest(&["name", "password", "role"]))
         form method="post" action="/users" {
             input type="hidden" name="csrf" value=(viewer.csrf_token);
             p {
-                label { "Name " input name="name" required; }
+                label { "Name " input name="name" required value=(typed.name); }
+                (errors.at("name"))
                 " "
                 label { "First password " input name="password" type="password" required minlength=(MIN_LENGTH) autocomplete="new-password"; }
+                (errors.at("password"))
             }
             p {
                 @for role in Role::ALL {
-                    label { input type="checkbox" name="role" value=(role.as_str()); " " (role.as_str()) }
+                    label { input type="checkbox" name="role" value=(role.as_str()) checked[typed.roles.contains(&role.as_str())]; " " (role.as_str()) }
                     " "
                 }
+                (errors.at("role"))
             }
             p.muted { "The user must change this password at first login." }
             p { button type="submit" { "Add user" } }
@@ -69,7 +80,7 @@ pub async fn list(State(app): State<App>, viewer: Viewer) -> Result<Response> {
     if viewer.caller.require(Area::Tenant, Access::Read).is_err() {
         return Ok(viewer.refusal("Users", "Only a tenant administrator manages users."));
     }
-    let body = render(&app, &viewer, &[]).await?;
+    let body = render(&app, &viewer, &Errors::default(), &Typed::default()).await?;
     Ok(viewer.layout("Users", body).into_response())
 }
 
@@ -99,39 +110,64 @@ pub async fn create(
             .map(|(_, v)| v.as_str())
     };
     let viewer = admin(pending, field("csrf"))?;
-    let roles: Vec<Role> = fields
-        .iter()
-        .filter(|(k, _)| k == "role")
-        .filter_map(|(_, v)| Role::parse(v))
-        .collect();
-    let name = field("name").unwrap_or_default();
-    let password = field("password").unwrap_or_default();
-    match accounts::create_user(&app, name, password, &roles, true).await {
+    let typed = Typed {
+        name: field("name").unwrap_or_default(),
+        roles: fields
+            .iter()
+            .filter(|(k, _)| k == "role")
+            .map(|(_, v)| v.as_str())
+            .collect(),
+    };
+    let created = match roles(&typed.roles) {
+        Err(errors) => Err((StatusCode::UNPROCESSABLE_ENTITY, errors)),
+        Ok(roles) => {
+            let password = field("password").unwrap_or_default();
+            match accounts::create_user(&app, typed.name, password, &roles, true).await {
+                Ok(id) => Ok(id),
+                Err(Error::Conflict(message)) => {
+                    Err((StatusCode::CONFLICT, Errors::one("", message)))
+                }
+                Err(e) => Err((StatusCode::UNPROCESSABLE_ENTITY, Errors::from_error(e)?)),
+            }
+        }
+    };
+    match created {
         Ok(id) => {
-            tracing::info!(by = %viewer.caller.name, user = %name, "user created");
+            tracing::info!(by = %viewer.caller.name, user = %typed.name, "user created");
             Ok(crate::audit::created(
                 Redirect::to("/users").into_response(),
                 format!("/api/v1/users/{id}"),
             ))
         }
-        Err(Error::Invalid(errors)) => {
-            let errors: Vec<String> = errors
-                .iter()
-                .map(|e| format!("{}: {}.", e.field, e.message))
-                .collect();
-            let body = render(&app, &viewer, &errors).await?;
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                viewer.layout("Users", body),
-            )
-                .into_response())
+        Err((status, errors)) => {
+            let body = render(&app, &viewer, &errors, &typed).await?;
+            Ok((status, viewer.layout("Users", body)).into_response())
         }
-        Err(Error::Conflict(message)) => {
-            let body = render(&app, &viewer, &[message]).await?;
-            Ok((StatusCode::CONFLICT, viewer.layout("Users", body)).into_response())
-        }
-        Err(e) => Err(e),
     }
+}
+
+/// The roles ticked, or an error on `role` naming each value that is not a role.
+fn roles(ticked: &[&str]) -> std::result::Result<Vec<Role>, Errors> {
+    let mut roles = Vec::new();
+    let mut unknown = Vec::new();
+    for value in ticked {
+        match Role::parse(value) {
+            Some(role) => roles.push(role),
+            None => unknown.push(*value),
+        }
+    }
+    if unknown.is_empty() {
+        return Ok(roles);
+    }
+    let known: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+    Err(Errors::one(
+        "role",
+        format!(
+            "{} is not a role; tick among {}",
+            unknown.join(", "),
+            known.join(", ")
+        ),
+    ))
 }
 
 /// The delete form's field.
@@ -153,7 +189,8 @@ pub async fn delete(
     match accounts::delete_user(&app, &viewer.caller, id).await {
         Ok(()) => Ok(Redirect::to("/users").into_response()),
         Err(Error::Conflict(message)) => {
-            let body = render(&app, &viewer, &[message]).await?;
+            let errors = Errors::one("", message);
+            let body = render(&app, &viewer, &errors, &Typed::default()).await?;
             Ok((StatusCode::CONFLICT, viewer.layout("Users", body)).into_response())
         }
         Err(e) => Err(e),

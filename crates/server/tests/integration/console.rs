@@ -554,7 +554,11 @@ async fn tenant_admins_add_and_delete_users_in_the_console_and_others_are_refuse
     ];
     let r = form(&app, "/users", Some(&admin), &weak).await;
     assert_eq!(r.status, 422);
-    assert!(r.text().contains("password: use at least 12 characters"));
+    assert!(
+        r.text().contains("use at least 12 characters"),
+        "{}",
+        r.text()
+    );
 
     let user = app
         .app

@@ -12,6 +12,7 @@ mod console_actions;
 mod console_areas;
 mod console_capped;
 mod console_deep_pages;
+mod console_forms;
 mod console_log_plans;
 mod console_provisioning;
 mod console_reports;
