@@ -8,7 +8,7 @@ use serde::Serialize;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad input; names the fields. Nothing was changed.
-    #[error("invalid input: {0:?}")]
+    #[error("invalid input: {}", fields_text(.0))]
     Invalid(Vec<FieldError>),
     /// Not logged in, or the token or session is not valid.
     #[error("authentication required")]
@@ -63,6 +63,16 @@ pub enum Error {
 
 /// Result with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Each field's error as `field: message`, one after another: what a log line, a CLI error and
+/// a recorded run's error say.
+fn fields_text(fields: &[FieldError]) -> String {
+    fields
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 impl From<model::Error> for Error {
     fn from(e: model::Error) -> Error {
@@ -262,6 +272,18 @@ mod tests {
         assert_eq!(repeats.hit(at(9)), None);
         assert_eq!(repeats.hit(at(10)), Some(3));
         assert_eq!(repeats.hit(at(25)), Some(1));
+    }
+
+    #[test]
+    fn invalid_input_reads_as_each_field_and_its_message() {
+        let error = Error::Invalid(vec![
+            FieldError::new("path", "cannot read relative/x.json"),
+            FieldError::new("scope.ous[0]", "not a DN"),
+        ]);
+        assert_eq!(
+            error.to_string(),
+            "invalid input: path: cannot read relative/x.json; scope.ous[0]: not a DN"
+        );
     }
 
     #[test]

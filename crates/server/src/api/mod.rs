@@ -221,11 +221,23 @@ pub async fn body_after_check(
     Ok(Bytes::from(bytes))
 }
 
-/// Reads a JSON request body; errors name `body`, like every other input error. Handlers call it
-/// after `caller.require`, so a caller without the role learns nothing about what a body needs.
+/// Reads a JSON request body. A value of the wrong type or shape is named by where it is
+/// (`assignments[0].mode`); broken JSON, and anything wrong with the body as a whole, by `body`.
+/// Handlers call it after `caller.require`, so a caller without the role learns nothing about
+/// what a body needs.
 pub fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, Error> {
-    serde_json::from_slice(body)
-        .map_err(|e| Error::field("body", format!("not the expected JSON: {}", e)))
+    let wrong = |field: String, e: serde_json::Error| {
+        Error::field(field, format!("not the expected JSON: {}", e))
+    };
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        let path = e.path().to_string();
+        let e = e.into_inner();
+        let in_a_field = e.classify() == serde_json::error::Category::Data && path != ".";
+        wrong(if in_a_field { path } else { "body".to_string() }, e)
+    })?;
+    reader.end().map_err(|e| wrong("body".to_string(), e))?;
+    Ok(value)
 }
 
 /// Parses an id from a path segment, naming it on failure.
@@ -244,4 +256,47 @@ pub fn with_id<T: DeserializeOwned>(
         .ok_or_else(|| Error::field("body", "a JSON object is expected"))?;
     object.insert("id".to_string(), serde_json::Value::String(id.to_string()));
     serde_json::from_value(body).map_err(|e| Error::field("body", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        mode: Mode,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    enum Mode {
+        Quiet,
+    }
+
+    fn field_of(json: &str) -> String {
+        match json_body::<Body>(&Bytes::from(json.to_string())) {
+            Err(Error::Invalid(fields)) => fields[0].field.clone(),
+            other => panic!("{json} was read: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_wrong_value_is_named_by_where_it_is_and_broken_json_by_body() {
+        assert_eq!(field_of(r#"{"name": 5, "items": []}"#), "name");
+        let second = r#"{"name": "x", "items": [{"mode": "Quiet"}, {"mode": "Loud"}]}"#;
+        assert_eq!(field_of(second), "items[1].mode");
+        assert_eq!(field_of(r#"{"name": "x"}"#), "body");
+        assert_eq!(field_of(r#"{"name": "x", "items": []} and more"#), "body");
+        assert_eq!(field_of(r#"{"name": "x", "items": ["#), "body");
+        assert_eq!(field_of(""), "body");
+        let read: Body = json_body(&Bytes::from(r#"{"name": "x", "items": []}"#)).expect("read");
+        assert_eq!(read.name, "x");
+    }
 }

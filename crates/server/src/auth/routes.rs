@@ -1,5 +1,6 @@
 //! `/api/v1/auth/…` (login, logout, whoami, password) and `/api/v1/users` (TenantAdmin only).
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -85,8 +86,9 @@ struct LoginAnswer {
 async fn login(
     State(app): State<App>,
     ClientAddr(from): ClientAddr,
-    Json(body): Json<LoginBody>,
+    body: Bytes,
 ) -> Result<Json<LoginAnswer>> {
+    let body: LoginBody = crate::api::json_body(&body)?;
     let (user, session) =
         accounts::login(&app, &body.name, &body.password, SessionKind::Api, from).await?;
     Ok(Json(LoginAnswer {
@@ -165,8 +167,9 @@ struct PasswordBody {
 async fn change_password(
     State(app): State<App>,
     session: Authenticated,
-    Json(body): Json<PasswordBody>,
+    body: Bytes,
 ) -> Result<StatusCode> {
+    let body: PasswordBody = crate::api::json_body(&body)?;
     accounts::change_password(
         &app,
         session.caller().user,
@@ -252,9 +255,10 @@ struct CreateBody {
 async fn create_user(
     State(app): State<App>,
     caller: Caller,
-    Json(body): Json<CreateBody>,
+    body: Bytes,
 ) -> Result<axum::response::Response> {
     caller.require(Area::Tenant, Access::Edit)?;
+    let body: CreateBody = crate::api::json_body(&body)?;
     let id = accounts::create_user(&app, &body.name, &body.password, &body.roles, true).await?;
     tracing::info!(by = %caller.name, user = %body.name, "user created");
     let user = app.store.user(id).await?.ok_or(Error::NotFound("user"))?;
@@ -289,9 +293,10 @@ async fn update_user(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(body): Json<UpdateBody>,
+    body: Bytes,
 ) -> Result<Json<UserView>> {
     caller.require(Area::Tenant, Access::Edit)?;
+    let body: UpdateBody = crate::api::json_body(&body)?;
     let user = accounts::update_user(
         &app,
         &caller,

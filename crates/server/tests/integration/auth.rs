@@ -632,3 +632,54 @@ async fn debug_output_of_sessions_and_users_holds_no_secret() {
         "{debug}"
     );
 }
+
+#[tokio::test]
+async fn a_user_or_login_body_of_the_wrong_shape_is_refused_in_json_naming_the_field() {
+    let app = TestApp::new().await;
+    let admin = app.token_with_roles(&[Role::TenantAdmin]).await;
+    let before = app.get("/api/v1/users", &admin).await.json();
+    let raw = |path: &'static str, token: String, body: &'static str| {
+        let app = &app;
+        async move {
+            let mut request = Request::builder()
+                .method(Method::POST)
+                .uri(path)
+                .header(header::CONTENT_TYPE, "application/json");
+            if !token.is_empty() {
+                request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+            app.request(request.body(Body::from(body)).expect("request"))
+                .await
+        }
+    };
+    let cases = [
+        (
+            "/api/v1/users",
+            admin.clone(),
+            r#"{"name": "bob", "password": "first-password-1", "roles": ["Root"]}"#,
+            "roles[0]",
+        ),
+        (
+            "/api/v1/users",
+            admin.clone(),
+            r#"{"name": "bob", "password": 5, "roles": []}"#,
+            "password",
+        ),
+        ("/api/v1/users", admin.clone(), r#"{"x":"#, "body"),
+        (
+            "/api/v1/auth/login",
+            String::new(),
+            r#"{"name": "admin"}"#,
+            "body",
+        ),
+        ("/api/v1/auth/login", String::new(), "", "body"),
+    ];
+    for (path, token, body, field) in cases {
+        let r = raw(path, token, body).await;
+        assert_eq!(r.status, 422, "{path} {body}: {}", r.text());
+        let content_type = r.headers.get(header::CONTENT_TYPE).expect("a content type");
+        assert_eq!(content_type, "application/json", "{path} {body}");
+        assert_eq!(r.json()["fields"][0]["field"], field, "{path} {body}");
+    }
+    assert_eq!(app.get("/api/v1/users", &admin).await.json(), before);
+}
