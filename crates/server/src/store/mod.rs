@@ -118,6 +118,15 @@ impl Store {
                 .max_connections(16)
                 .test_before_acquire(false),
         };
+        if backend == Backend::Postgres {
+            // One connection first: the pool retries a refused or unreachable server until its
+            // acquire timeout (30 s) and then says only that it timed out; this says why, at once.
+            use sqlx::Connection as _;
+            sqlx::AnyConnection::connect_with(&options)
+                .await?
+                .close()
+                .await?;
+        }
         let pool = pool_options.connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
         let sqlite_file = match backend {
@@ -291,6 +300,22 @@ pub const PARAMS_PER_BULK_STATEMENT: usize = 4000;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_database_server_that_refuses_the_connection_is_named_as_the_cause() {
+        // Port 1 of the loopback address: nothing listens there, so the connection is refused.
+        let refused = Store::connect(
+            "postgres://rehome@127.0.0.1:1/rehome",
+            crate::secrets::SecretBox::random(),
+        )
+        .await;
+        let Err(e) = refused else {
+            panic!("a store on a port nobody listens on");
+        };
+        let said = e.to_string();
+        assert!(said.to_lowercase().contains("refused"), "{said}");
+        assert!(!said.contains("timed out"), "{said}");
+    }
 
     /// Runs the SQL of every migration from `from` up to (not including) `to` on `pool`.
     async fn migrate_between(pool: &sqlx::AnyPool, from: i64, to: i64) {
