@@ -78,6 +78,9 @@ pub struct Explanation {
     pub outcome: Finding,
     /// The display name of the target it matched.
     pub target: Option<String>,
+    /// Why a match makes no translation row, when it does not: the source or the target has no
+    /// SID, so a device has nothing to translate, and a match run counts the source unmatched.
+    pub not_translated: Option<String>,
     /// sIDHistory, then every rule in order.
     pub steps: Vec<Step>,
 }
@@ -212,6 +215,22 @@ impl<T: Attributes> Matcher<'_, T> {
                 }
                 _ => None,
             },
+            // As a match run decides (`matching.rs`): a row needs both SIDs.
+            not_translated: match outcome {
+                Finding::Matched { target, .. } => {
+                    match (source.sid(), self.targets[*target].sid()) {
+                        (Some(_), Some(_)) => None,
+                        (None, _) => Some(
+                            "the source has no SID, so there is nothing to translate on a device"
+                                .to_string(),
+                        ),
+                        (Some(_), None) => {
+                            Some("the target has no SID to translate to".to_string())
+                        }
+                    }
+                }
+                _ => None,
+            },
             steps,
         }
     }
@@ -287,11 +306,19 @@ impl fmt::Display for Explanation {
             self.source, self.kind, self.profile
         )?;
         match &self.outcome {
-            Finding::Matched { via, .. } => write!(
-                f,
-                "matched to {} by {via}",
-                self.target.as_deref().unwrap_or("?")
-            )?,
+            Finding::Matched { via, .. } => {
+                write!(
+                    f,
+                    "matched to {} by {via}",
+                    self.target.as_deref().unwrap_or("?")
+                )?;
+                if let Some(why) = &self.not_translated {
+                    write!(
+                        f,
+                        ", but not translated: {why}; a match run leaves it unmatched"
+                    )?;
+                }
+            }
             Finding::Unmatched => f.write_str("not matched: no target fits")?,
             Finding::NoValue => f.write_str("not matched: no rule has a value for it")?,
             Finding::Ambiguous {

@@ -182,3 +182,37 @@ fn unmatched_and_no_value_say_why() {
         "{text}"
     );
 }
+
+#[test]
+fn a_match_without_both_sids_is_explained_as_not_translated_as_a_run_leaves_it() {
+    let sources = vec![
+        user("Ann", 1, 1, "ann"),
+        Record::user("Bob").with(SamAccountName, "bob"),
+    ];
+    let mut no_sid = user("Ann T", 2, 1, "ANN");
+    no_sid.sid = None;
+    let targets = vec![no_sid, user("Bob T", 2, 2, "bob")];
+    let ann = explain(&two_rules(), &sources, 0, &targets);
+    assert_eq!(ann.target.as_deref(), Some("Ann T"));
+    assert_eq!(
+        ann.not_translated.as_deref(),
+        Some("the target has no SID to translate to")
+    );
+    assert!(
+        ann.to_string().starts_with(
+            "Ann (user) under profile test: matched to Ann T by rules[1], but not translated: \
+             the target has no SID to translate to; a match run leaves it unmatched\n"
+        ),
+        "{ann}"
+    );
+    let bob = explain(&two_rules(), &sources, 1, &targets);
+    assert_eq!(bob.target.as_deref(), Some("Bob T"));
+    assert!(bob
+        .not_translated
+        .as_deref()
+        .is_some_and(|why| why.starts_with("the source has no SID")));
+    let with_sid = vec![user("Ann T", 2, 1, "ANN")];
+    let translated = explain(&two_rules(), &sources[..1], 0, &with_sid);
+    assert_eq!(translated.target.as_deref(), Some("Ann T"));
+    assert_eq!(translated.not_translated, None);
+}
