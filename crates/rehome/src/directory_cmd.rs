@@ -167,6 +167,28 @@ pub fn run_match(command: MatchCommand) -> Result<()> {
 }
 
 pub(crate) async fn open(args: &StoreArgs) -> Result<App> {
+    existing(args)?;
+    open_or_create(args).await
+}
+
+/// Fails unless `args` names a store that is there: a PostgreSQL URL, or a data directory that
+/// holds a SQLite store. Every command but `rehome directory add` works on what a store holds
+/// already, and a mistyped `--data-dir` would otherwise leave an empty store behind and answer
+/// as if it were the real one.
+pub(crate) fn existing(args: &StoreArgs) -> Result<()> {
+    if args.database.is_none() && !args.data_dir.join("rehome.db").is_file() {
+        bail!(
+            "--data-dir {}: no store there (no rehome.db); give the server's data directory, \
+             or add a directory to a new store with `rehome directory add`",
+            args.data_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// The store `args` names, made when it is not there yet: `rehome directory add` is the first
+/// thing a new store is given.
+pub(crate) async fn open_or_create(args: &StoreArgs) -> Result<App> {
     let store = server::store::Store::open(args.database.as_deref(), &args.data_dir)
         .await
         .context("open the store")?;
@@ -286,7 +308,7 @@ async fn add(args: AddArgs) -> Result<()> {
     connection
         .validate(kind)
         .map_err(|e| field_to_flag(readable(e)))?;
-    let app = open(&args.store).await?;
+    let app = open_or_create(&args.store).await?;
     let directory = Directory {
         id: DirectoryId::new(),
         name: args.name.clone(),

@@ -89,8 +89,13 @@ pub fn run(command: LicenceCommand) -> Result<ExitCode> {
         } => {
             let text = std::fs::read_to_string(&issuer_key)
                 .with_context(|| format!("--issuer-key: cannot read {}", issuer_key.display()))?;
-            let key = IssuerKey::from_secret_text(&text)
-                .map_err(|e| anyhow::anyhow!("--issuer-key {}: {}", issuer_key.display(), e))?;
+            let key = IssuerKey::from_secret_text(&text).map_err(|_| {
+                anyhow::anyhow!(
+                    "--issuer-key {}: not an issuer key; give the file `rehome licence keygen \
+                         --out` wrote (one line of base64)",
+                    issuer_key.display()
+                )
+            })?;
             // The command line is the edge where the wall clock is read.
             let issued_at = model::clock::Clock::now(&model::clock::SystemClock).trunc_subsecs(3);
             let draft = Licence {

@@ -259,12 +259,36 @@ enum AdminCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Openapi
+            | Command::Secdesc { .. }
+            | Command::Licence { .. }
+            | Command::Directory { .. }
+            | Command::Match { .. }
+            | Command::Sync { .. }
+    ) {
+        end_quietly_when_output_closes();
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {:#}", e);
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Lets a command that prints and exits end quietly when what reads its output goes away
+/// (`rehome openapi | head`), as other command-line tools do, instead of panicking on the broken
+/// pipe. The server, the agent and the long runs keep ignoring the signal: for them a write to a
+/// closed pipe is an error to report. Network writes never raise it (they are sent with
+/// `MSG_NOSIGNAL`).
+fn end_quietly_when_output_closes() {
+    #[cfg(unix)]
+    // SAFETY: sets the default action of one signal, before any other thread has started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -424,6 +448,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
 
 /// The app over the store, for the `admin` commands.
 async fn admin_app(args: StoreArgs) -> Result<server::App> {
+    directory_cmd::existing(&args)?;
     let store = server::store::Store::open(args.database.as_deref(), &args.data_dir)
         .await
         .context("open the store")?;

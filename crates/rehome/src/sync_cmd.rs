@@ -1,14 +1,12 @@
 //! `rehome sync …`: sync profiles of a source and target pair, What If for export, and exporting
 //! now, on the store of `--data-dir`/`--database`, without a running server.
 
-use std::path::PathBuf;
-
 use anyhow::{anyhow, Context, Result};
 use clap::{Subcommand, ValueEnum};
 use server::directory::export;
 use server::directory::export::plan::Change;
 use server::directory::export::profile::{
-    DeletionPolicy, ExportKind, ProfileBody, Scope, SyncMode,
+    DeletionPolicy, ExportKind, FlowRule, ProfileBody, Scope, SyncMode,
 };
 
 use crate::directory_cmd::{find, open, readable};
@@ -63,9 +61,10 @@ pub enum SyncCommand {
         /// What becomes of a target object whose source left: leave, disable, or move:<OU DN>.
         #[arg(long, default_value = "leave")]
         deletion: String,
-        /// The attribute flow as JSON (`[{"target": "…", "source": "…"}]`); the defaults when absent.
+        /// The attribute flow: its JSON (`[{"target": "…", "source": "…"}]`) or the path of a file
+        /// holding it; the defaults when absent.
         #[arg(long)]
-        flow: Option<PathBuf>,
+        flow: Option<String>,
         /// The profile's name (default: "SOURCE to TARGET kind").
         #[arg(long)]
         name: Option<String>,
@@ -134,12 +133,7 @@ pub fn run(command: SyncCommand) -> Result<()> {
                 let (s, t) = (find(&app, &source).await?, find(&app, &target).await?);
                 let kind = ExportKind::from(kind);
                 let flow = match flow {
-                    Some(path) => {
-                        let text = std::fs::read_to_string(&path)
-                            .with_context(|| format!("read {}", path.display()))?;
-                        serde_json::from_str(&text)
-                            .map_err(|e| anyhow!("--flow {}: {}", path.display(), e))?
-                    }
+                    Some(flow) => attribute_flow(&flow)?,
                     None => Vec::new(),
                 };
                 let body = ProfileBody {
@@ -163,13 +157,17 @@ pub fn run(command: SyncCommand) -> Result<()> {
                 };
                 let p = export::put_profile(&app, None, body)
                     .await
-                    .map_err(readable)?;
+                    .map_err(as_flags)?;
                 println!("Added sync profile {:?} ({})", p.name, p.id);
                 Ok(())
             }
             SyncCommand::List { store } => {
                 let app = open(&store).await?;
-                for p in export::profiles(&app).await.map_err(readable)? {
+                let profiles = export::profiles(&app).await.map_err(readable)?;
+                if profiles.is_empty() {
+                    println!("No sync profiles yet: add one with `rehome sync add`.");
+                }
+                for p in profiles {
                     let mode = match p.mode {
                         SyncMode::MatchOnly => "Match only",
                         SyncMode::CreateOrUpdate => "Create or Update",
@@ -188,6 +186,12 @@ pub fn run(command: SyncCommand) -> Result<()> {
                 let preview = export::what_if(&app, s.id, t.id)
                     .await
                     .map_err(readable)?;
+                if preview.profiles.is_empty() {
+                    println!(
+                        "No sync profile exports {} to {}: add one with `rehome sync add`.",
+                        s.name, t.name
+                    );
+                }
                 for p in &preview.profiles {
                     println!(
                         "{} ({}): {} changes, {} refused, {} unchanged",
@@ -257,5 +261,90 @@ fn print_change(change: &Change) {
             }
         }
         other => println!("  {}", other.describe()),
+    }
+}
+
+/// A profile's error, naming the flags of `rehome sync add` rather than the profile's fields.
+fn as_flags(e: server::Error) -> anyhow::Error {
+    let server::Error::Invalid(fields) = e else {
+        return readable(e);
+    };
+    let named: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            let flag = [
+                ("default_container", "--container"),
+                ("scope.ous", "--scope-ou"),
+                ("scope.ldap_filter", "--filter"),
+                ("scope.graph_filter", "--graph-filter"),
+                ("deletion", "--deletion"),
+                ("flow", "--flow"),
+                ("name", "--name"),
+            ]
+            .iter()
+            .find(|(field, _)| {
+                f.field == *field
+                    || f.field.starts_with(&format!("{field}["))
+                    || f.field.starts_with(&format!("{field}."))
+            })
+            .map_or(f.field.as_str(), |(_, flag)| flag);
+            format!("{}: {}", flag, f.message)
+        })
+        .collect();
+    anyhow!("{}", named.join("; "))
+}
+
+/// The attribute flow `--flow` gives: its JSON when it starts as a JSON list does, otherwise the
+/// path of a file holding it.
+fn attribute_flow(flow: &str) -> Result<Vec<FlowRule>> {
+    let (text, from) = if flow.trim_start().starts_with('[') {
+        (flow.to_string(), String::new())
+    } else {
+        let text = std::fs::read_to_string(flow)
+            .with_context(|| format!("--flow: read the file {}", flow))?;
+        (text, format!(" (the file {})", flow))
+    };
+    serde_json::from_str(&text).map_err(|e| anyhow!("--flow{}: not an attribute flow: {}", from, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flow_is_taken_as_json_or_read_from_the_file_it_names() {
+        let json = r#"[{"target": "description", "source": "lower(sAMAccountName)"}]"#;
+        let inline = attribute_flow(json).expect("inline JSON");
+        assert_eq!(inline.len(), 1);
+        assert_eq!(inline[0].target, "description");
+
+        let dir = std::env::temp_dir().join(format!("rehome-flow-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("flow.json");
+        std::fs::write(&file, json).expect("write");
+        let read = attribute_flow(&file.to_string_lossy());
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(read.expect("flow from a file"), inline);
+
+        let broken = attribute_flow(r#"[{"target":"description","source":"lower("}]"#)
+            .expect_err("an expression cut short");
+        assert!(
+            broken
+                .to_string()
+                .starts_with("--flow: not an attribute flow"),
+            "{broken}"
+        );
+        let missing = attribute_flow("no/such/flow.json").expect_err("no such file");
+        let named = as_flags(server::Error::Invalid(vec![
+            model::FieldError::new("scope.ous[1]", "not a distinguished name"),
+            model::FieldError::new("deletion.container", "not a distinguished name"),
+            model::FieldError::new("source", "the same as the target"),
+        ]));
+        assert_eq!(
+            named.to_string(),
+            "--scope-ou: not a distinguished name; --deletion: not a distinguished name; \
+             source: the same as the target"
+        );
+        assert!(format!("{missing:#}").contains("--flow: read the file no/such/flow.json"));
     }
 }

@@ -230,20 +230,55 @@ fn bad_options_name_the_flag_and_secrets_come_only_from_the_environment() {
         "HOME",
     ]);
     assert!(e.contains("--ldap-url"), "{e}");
-    let e = fails(&["match", "run", "A", "B"]);
+    // Nothing was added: there is no store, and a command that needs one says so and makes
+    // none.
+    for args in [
+        &["match", "run", "A", "B"][..],
+        &["directory", "list"],
+        &["sync", "list"],
+        &["admin", "unlock", "--user", "admin"],
+    ] {
+        let e = fails(args);
+        assert!(
+            e.contains("--data-dir") && e.contains("no store there"),
+            "{e}"
+        );
+    }
+    assert!(!data.join("rehome.db").exists());
+    let source = generate("x.test", 1, 1, 0);
+    let file = write(&dir, "x.json", &source);
+    let add = [
+        "directory",
+        "add",
+        "--name",
+        "X",
+        "--kind",
+        "ad",
+        "--domain",
+        "x.test",
+    ];
+    ok(&rehome(&data, &[&add[..], &["--file", &file]].concat()));
+    let e = fails(&["match", "run", "X", "B"]);
     assert!(e.contains("no directory is called"), "{e}");
-    let listed = ok(&rehome(&data, &["directory", "list"]));
-    assert!(
-        listed.contains("No directories"),
-        "nothing was added: {listed}"
-    );
 }
 
 #[test]
 fn logs_written_to_a_pipe_carry_no_colour_codes() {
     let dir = TestDir::new();
+    let file = write(&dir, "x.json", &generate("x.test", 1, 1, 0));
+    let add = [
+        "directory",
+        "add",
+        "--name",
+        "X",
+        "--kind",
+        "ad",
+        "--domain",
+        "x.test",
+    ];
     let out = Command::new(env!("CARGO_BIN_EXE_rehome"))
-        .args(["directory", "list", "--data-dir"])
+        .args(add)
+        .args(["--file", &file, "--data-dir"])
         .arg(dir.path().join("data"))
         .env_remove("REHOME_DATABASE")
         .env_remove("REHOME_DATA_DIR")

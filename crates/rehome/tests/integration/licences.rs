@@ -176,6 +176,33 @@ fn keygen_and_issue_make_a_licence_a_server_with_that_issuer_accepts() {
         "1",
     ]);
     assert!(text(&refused.stderr).contains("--issuer-key"));
+    // A file that is there but holds no key: said so, with no talk of licence text.
+    let empty = dir.path().join("empty.key");
+    std::fs::write(&empty, "").expect("write");
+    let refused = rehome(&[
+        "licence",
+        "issue",
+        "--issuer-key",
+        empty.to_str().expect("utf-8"),
+        "--customer",
+        "C",
+        "--products",
+        "migration",
+        "--source-domain",
+        "a.test",
+        "--target-domain",
+        "b.test",
+        "--devices",
+        "1",
+        "--valid-days",
+        "1",
+    ]);
+    let said = text(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        said.contains("not an issuer key") && !said.contains("licence text"),
+        "{said}"
+    );
 }
 
 /// Stops the agent the first time it would wait.

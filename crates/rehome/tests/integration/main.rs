@@ -2,6 +2,7 @@
 //! loopback port, and real agents on simulated workstations talking to it over HTTP.
 
 mod browser;
+mod cli;
 mod directories;
 mod failover;
 mod faults;
