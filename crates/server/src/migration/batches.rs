@@ -243,7 +243,7 @@ fn overlap_warnings(overlaps: &[Overlap]) -> Vec<FieldError> {
             let shown: Vec<&str> = names.iter().take(5).copied().collect();
             let more = names.len() - shown.len();
             let mut message = format!(
-                "{} computer(s) are also in batch {:?}: {}",
+                "{} computer(s) are also in batch \"{}\": {}",
                 names.len(),
                 other,
                 shown.join(", ")
@@ -422,6 +422,23 @@ mod tests {
     use super::*;
     use chrono::NaiveDate;
     use model::batch::{Assignment, ComputerSelection};
+
+    #[test]
+    fn an_overlap_names_the_other_batch_as_it_is_written() {
+        let overlap = |n: u128, name: &str| Overlap {
+            computer: ObjectGuid(uuid::Uuid::from_u128(n)),
+            name: name.to_string(),
+            other_batch: BatchId(uuid::Uuid::from_u128(1)),
+            other_batch_name: r#"Wave "2" \ Sales"#.to_string(),
+        };
+        let warnings = overlap_warnings(&[overlap(1, "WS-01"), overlap(2, "WS-02")]);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].field, "computers");
+        assert_eq!(
+            warnings[0].message,
+            r#"2 computer(s) are also in batch "Wave "2" \ Sales": WS-01, WS-02; a computer should be in one batch only"#
+        );
+    }
 
     fn at(day: u32, hour: u32) -> NaiveDateTime {
         NaiveDate::from_ymd_opt(2026, 5, day)
