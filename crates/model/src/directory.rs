@@ -59,6 +59,7 @@ impl Directory {
             "a directory needs a name",
         );
         v.check(self.name.len() <= 64, "name", "at most 64 characters");
+        crate::visible::check_name(&mut v, "name", &self.name);
         v.check(
             is_dns_name(&self.domain),
             "domain",

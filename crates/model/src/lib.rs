@@ -23,5 +23,6 @@ pub mod runbook;
 pub mod schedule;
 pub mod status;
 pub mod translation;
+pub mod visible;
 
 pub use error::{Error, FieldError, Result, Validator};

@@ -329,6 +329,7 @@ impl Runbook {
         let name = self.name.trim();
         v.check(!name.is_empty(), "name", "a runbook needs a name");
         v.check(name.len() <= 100, "name", "at most 100 characters");
+        crate::visible::check_name(v, "name", &self.name);
         v.check(
             !self.source_directories.is_empty(),
             "source_directories",
@@ -339,11 +340,12 @@ impl Runbook {
                 v.fail(format!("source_directories[{}]", i), "listed twice");
             }
         }
+        // Batches and match profiles refuse the same: a move from a directory into itself has
+        // nothing to translate, whether or not the device joins anything.
         v.check(
-            !self.source_directories.contains(&self.target_directory)
-                || self.device_state.domain_join == DomainJoin::None,
-            "target_directory",
-            "a device cannot leave and join the same directory",
+            !self.source_directories.contains(&self.target_directory),
+            "source_directories",
+            "the target directory must differ from the source directory: leave it out of the sources",
         );
         for (i, prerequisite) in self.prerequisites.iter().enumerate() {
             let field = format!("prerequisites[{}]", i);

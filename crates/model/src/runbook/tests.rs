@@ -68,7 +68,26 @@ const RULES: &[Rule] = &[
     (
         "join what it leaves",
         |r| r.target_directory = r.source_directories[0],
-        "target_directory",
+        "source_directories",
+    ),
+    (
+        "target among the sources, joining nothing",
+        |r| {
+            r.device_state.domain_join = DomainJoin::None;
+            r.source_directories.push(r.target_directory);
+        },
+        "source_directories",
+    ),
+    ("NUL in the name", |r| r.name = "RB\0x".into(), "name"),
+    (
+        "right-to-left override in the name",
+        |r| r.name = "RTL\u{202E}XYZ".into(),
+        "name",
+    ),
+    (
+        "NUL in a legal notice",
+        |r| r.user_experience.cultures[0].legal_notice = SafeHtml::new("Moving.\0Hidden"),
+        "user_experience.cultures[0].legal_notice",
     ),
     (
         "self prerequisite",

@@ -367,6 +367,12 @@ impl UserExperienceSettings {
                 v,
                 check_placeholders(&notice, culture.legal_notice.as_str(), &[]),
             );
+            // Windows keeps the notice in a registry string, which ends at the first NUL.
+            v.check(
+                !culture.legal_notice.as_str().contains('\0'),
+                notice.clone(),
+                "remove the NUL character: Windows would cut the notice there",
+            );
             v.check(
                 !legal_notice_needed || !culture.legal_notice.as_str().trim().is_empty(),
                 notice,

@@ -36,7 +36,7 @@ pub enum Connection {
 pub enum ConnectionSettings {
     /// See [`LdapConfig`].
     Ldap {
-        /// `ldap://` or `ldaps://` URL.
+        /// `ldap://` or `ldaps://` URL, without spaces around it.
         url: String,
         /// StartTLS on an `ldap://` URL.
         #[serde(default)]
@@ -52,10 +52,10 @@ pub enum ConnectionSettings {
         /// An extra LDAP filter.
         #[serde(default)]
         filter: Option<String>,
-        /// Objects per page.
+        /// Objects per page, at least 1 (AD caps it at its MaxPageSize, 1,000 by default).
         #[serde(default = "ldap_page_size")]
         page_size: u32,
-        /// Seconds to wait for the domain controller.
+        /// Seconds to wait for the domain controller, from 1 to 3600; 60 if left out.
         #[serde(default = "timeout_seconds")]
         timeout_seconds: u64,
     },
@@ -65,22 +65,23 @@ pub enum ConnectionSettings {
         tenant_id: String,
         /// Application (client) id.
         client_id: String,
-        /// Where tokens come from.
+        /// Where tokens come from: an `https://` URL (`http://` only to this machine), without
+        /// spaces around it.
         #[serde(default = "authority_url")]
         authority_url: String,
-        /// Graph's base URL with the version.
+        /// Graph's base URL with the version, under the same rules as `authority_url`.
         #[serde(default = "graph_url")]
         graph_url: String,
         /// The token scope.
         #[serde(default = "scope")]
         scope: String,
-        /// Objects per page.
+        /// Objects per page, from 1 to 999; 999 if left out.
         #[serde(default = "graph_page_size")]
         page_size: u32,
-        /// Seconds one request may take.
+        /// Seconds one request may take, from 1 to 3600; 60 if left out.
         #[serde(default = "timeout_seconds")]
         timeout_seconds: u64,
-        /// Retries of a throttled request.
+        /// Retries of a throttled request, from 0 to 20; 5 if left out.
         #[serde(default = "max_retries")]
         max_retries: u32,
     },
@@ -89,6 +90,22 @@ pub enum ConnectionSettings {
         /// Its path.
         path: String,
     },
+}
+
+/// The longest a directory may be waited for, in seconds: an hour. Zero would fail every read.
+pub const MAX_TIMEOUT_SECONDS: u64 = 3600;
+
+/// The error for a timeout outside 1 s ..= [`MAX_TIMEOUT_SECONDS`], named as the API names it.
+pub(crate) fn check_timeout(timeout: Duration) -> Option<model::FieldError> {
+    let allowed = Duration::from_secs(1)..=Duration::from_secs(MAX_TIMEOUT_SECONDS);
+    if allowed.contains(&timeout) {
+        None
+    } else {
+        Some(model::FieldError::new(
+            "timeout_seconds",
+            format!("from 1 to {} seconds", MAX_TIMEOUT_SECONDS),
+        ))
+    }
 }
 
 fn ldap_page_size() -> u32 {

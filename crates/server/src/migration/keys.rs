@@ -123,6 +123,9 @@ pub async fn create_certificate(app: &App, request: NewCertificate) -> Result<Ce
     if name.chars().count() > 100 {
         return Err(Error::field("name", "at most 100 characters"));
     }
+    if let Some(message) = model::visible::hidden_in(&name) {
+        return Err(Error::field("name", message));
+    }
     let not_after = now
         .checked_add_months(Months::new(months))
         .ok_or_else(|| Error::field("months_valid", "too far in the future"))?;

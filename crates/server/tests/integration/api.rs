@@ -371,3 +371,133 @@ async fn reports_show_agents_runs_logs_failures_and_progress() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn a_runbook_whose_sources_include_its_target_is_refused_and_left_as_it_was() {
+    let t = TestApp::new().await;
+    let w = world(&t).await;
+    let admin = t.token_with_roles(&[Role::AgentAdmin]).await;
+    // A runbook no batch uses, so only the runbook's own rules can refuse the edit.
+    let made = t
+        .post_json("/api/v1/runbooks", &admin, serde_json::json!({"name": "Back", "source_directories": [w.dst], "target_directory": w.src}))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    let path = format!(
+        "/api/v1/runbooks/{}",
+        made.json()["id"].as_str().expect("id")
+    );
+    let before = t.get(&path, &admin).await.json();
+    let mut body = before.clone();
+    body["target_directory"] = serde_json::json!(w.dst);
+    // Joining nothing: the rule about leaving and joining one directory did not apply.
+    body["device_state"]["domain_join"] = serde_json::json!("None");
+    let refused = t.put_json(&path, &admin, body).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text()
+    );
+    assert_eq!(refused.json()["fields"][0]["field"], "source_directories");
+    assert!(refused.text().contains("must differ"), "{}", refused.text());
+    assert_eq!(t.get(&path, &admin).await.json(), before, "nothing changed");
+}
+
+/// The field each refusal in `response` names.
+fn field_names(response: &crate::support::TestResponse) -> Vec<String> {
+    response.json()["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["field"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn names_with_control_or_invisible_characters_are_refused_and_nothing_is_stored() {
+    let t = TestApp::new().await;
+    let w = world(&t).await;
+    let sync = t.token_with_roles(&[Role::SyncAdmin]).await;
+    let agents = t.token_with_roles(&[Role::AgentAdmin]).await;
+
+    let directories = t.get("/api/v1/directories", &sync).await.json();
+    for name in [
+        "NUL\u{0}X",
+        "TAB\tX",
+        "RTL\u{202E}XYZ",
+        "CONTOSO\u{200B}",
+        "\u{FEFF}BOM",
+    ] {
+        let r = t
+            .post_json(
+                "/api/v1/directories",
+                &sync,
+                serde_json::json!({"name": name, "kind": "ActiveDirectory", "domain": "x.test"}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{name:?}: {}",
+            r.text()
+        );
+        assert_eq!(field_names(&r), ["name"], "{name:?}");
+    }
+    assert_eq!(
+        t.get("/api/v1/directories", &sync).await.json(),
+        directories
+    );
+    let accented = t
+        .post_json(
+            "/api/v1/directories",
+            &sync,
+            serde_json::json!({"name": "Zürich Büro", "kind": "ActiveDirectory", "domain": "zh.test"}),
+        )
+        .await;
+    assert_eq!(accented.status, StatusCode::CREATED, "{}", accented.text());
+
+    let runbooks = t.get("/api/v1/runbooks", &agents).await.json();
+    let r = t
+        .post_json(
+            "/api/v1/runbooks",
+            &agents,
+            serde_json::json!({"name": "RB\u{0}x", "source_directories": [w.dst], "target_directory": w.src}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert_eq!(field_names(&r), ["name"]);
+    assert_eq!(t.get("/api/v1/runbooks", &agents).await.json(), runbooks);
+
+    // A legal notice keeps its lines, but not a NUL: Windows would end the notice there.
+    let path = format!("/api/v1/runbooks/{}", w.runbook.id);
+    let before = t.get(&path, &agents).await.json();
+    let mut body = before.clone();
+    body["user_experience"]["cultures"][0]["legal_notice"] =
+        serde_json::json!("Moving today.\u{0}Hidden");
+    let r = t.put_json(&path, &agents, body.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert_eq!(
+        field_names(&r),
+        ["user_experience.cultures[0].legal_notice"]
+    );
+    assert_eq!(t.get(&path, &agents).await.json(), before);
+    body["user_experience"]["cultures"][0]["legal_notice"] =
+        serde_json::json!("Moving today.\nPlease wait.");
+    let r = t.put_json(&path, &agents, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    let certificates = t.get("/api/v1/agent-certificates", &agents).await.json();
+    let r = t
+        .post_json(
+            "/api/v1/agent-certificates",
+            &agents,
+            serde_json::json!({"name": "nul\u{0}cert"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert_eq!(field_names(&r), ["name"]);
+    assert_eq!(
+        t.get("/api/v1/agent-certificates", &agents).await.json(),
+        certificates
+    );
+}

@@ -277,3 +277,62 @@ async fn import_object_types_are_read_and_set_through_the_api_and_a_refusal_chan
     );
     assert_eq!(t.get(&missing, &viewer).await.status, 404);
 }
+
+#[tokio::test]
+async fn connection_timeouts_retries_and_urls_out_of_bounds_are_refused_and_nothing_is_stored() {
+    let t = TestApp::new().await;
+    let ad = directory(&t, "CORP", "corp.test", DirectoryKind::ActiveDirectory).await;
+    let entra = directory(&t, "CLOUD", "cloud.test", DirectoryKind::EntraId).await;
+    let admin = t.token_with_roles(&[Role::SyncAdmin]).await;
+    let ldap_path = format!("/api/v1/directories/{}/connection", ad);
+    let graph_path = format!("/api/v1/directories/{}/connection", entra);
+    let fields = |r: &crate::support::TestResponse| -> Vec<String> {
+        r.json()["fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["field"].as_str().map(str::to_string))
+            .collect()
+    };
+    let ldap = |url: &str, timeout: u64| {
+        json!({"kind": "ldap", "url": url, "bind_dn": "CN=svc,DC=corp,DC=test",
+            "password": PASSWORD, "timeout_seconds": timeout})
+    };
+    for (body, field) in [
+        (ldap("ldaps://dc1.corp.test", 0), "timeout_seconds"),
+        (ldap("ldaps://dc1.corp.test", 3601), "timeout_seconds"),
+        (ldap("ldaps://dc1.corp.test ", 60), "url"),
+    ] {
+        let r = t.put_json(&ldap_path, &admin, body).await;
+        assert_eq!(r.status, 422, "{}", r.text());
+        assert_eq!(fields(&r), [field]);
+    }
+    assert_eq!(
+        t.get(&ldap_path, &admin).await.status,
+        404,
+        "nothing stored"
+    );
+    let graph = json!({"kind": "graph", "tenant_id": "cloud.test",
+        "client_id": "72f988bf-86f1-41af-91ab-2d7cd011db47", "client_secret": "s",
+        "graph_url": " https://graph.microsoft.com/v1.0",
+        "timeout_seconds": u64::MAX, "max_retries": u32::MAX});
+    let r = t.put_json(&graph_path, &admin, graph).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(fields(&r), ["graph_url", "timeout_seconds", "max_retries"]);
+    assert_eq!(
+        t.get(&graph_path, &admin).await.status,
+        404,
+        "nothing stored"
+    );
+
+    // The bounds themselves are accepted.
+    let r = t
+        .put_json(&ldap_path, &admin, ldap("ldaps://dc1.corp.test", 3600))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let graph = json!({"kind": "graph", "tenant_id": "cloud.test",
+        "client_id": "72f988bf-86f1-41af-91ab-2d7cd011db47", "client_secret": "s",
+        "timeout_seconds": 1, "max_retries": 20});
+    let r = t.put_json(&graph_path, &admin, graph).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}

@@ -837,3 +837,80 @@ async fn sync_profiles_through_the_api() {
     assert_eq!(runs.status, StatusCode::OK);
     assert_eq!(runs.json(), serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn a_scope_filter_the_source_cannot_apply_is_refused_when_the_profile_is_saved() {
+    use axum::http::StatusCode;
+    use server::auth::Role;
+    let t = TestApp::new().await;
+    let ad = crate::directory::directory(
+        &t,
+        "CONTOSO",
+        "contoso.test",
+        DirectoryKind::ActiveDirectory,
+    )
+    .await;
+    let entra =
+        crate::directory::directory(&t, "CLOUD", "cloud.test", DirectoryKind::EntraId).await;
+    let target = crate::directory::directory(
+        &t,
+        "FABRIKAM",
+        "fabrikam.test",
+        DirectoryKind::ActiveDirectory,
+    )
+    .await;
+    let admin = t.token_with_roles(&[Role::SyncAdmin]).await;
+    let profile = |source: DirectoryId, scope: serde_json::Value| {
+        serde_json::json!({"name": format!("Users {source}"), "source": source, "target": target,
+            "kind": "users", "mode": "create_or_update", "scope": scope,
+            "default_container": "OU=Staff,DC=fabrikam,DC=test"})
+    };
+    let before = t.get("/api/v1/sync/profiles", &admin).await.json();
+    for (source, scope, field) in [
+        (
+            entra,
+            serde_json::json!({"ldap_filter": "(department=Sales)"}),
+            "scope.ldap_filter",
+        ),
+        (
+            ad,
+            serde_json::json!({"graph_filter": "department eq 'Sales'"}),
+            "scope.graph_filter",
+        ),
+    ] {
+        let r = t
+            .post_json("/api/v1/sync/profiles", &admin, profile(source, scope))
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert_eq!(r.json()["fields"][0]["field"], field, "{}", r.text());
+    }
+    assert_eq!(t.get("/api/v1/sync/profiles", &admin).await.json(), before);
+
+    // An update is checked as a new profile is.
+    let made = t
+        .post_json(
+            "/api/v1/sync/profiles",
+            &admin,
+            profile(entra, serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    let path = format!(
+        "/api/v1/sync/profiles/{}",
+        made.json()["id"].as_str().expect("id")
+    );
+    let stored = t.get(&path, &admin).await.json();
+    let r = t
+        .put_json(
+            &path,
+            &admin,
+            profile(
+                entra,
+                serde_json::json!({"ldap_filter": "(department=Sales)"}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert_eq!(r.json()["fields"][0]["field"], "scope.ldap_filter");
+    assert_eq!(t.get(&path, &admin).await.json(), stored);
+}

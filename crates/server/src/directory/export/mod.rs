@@ -26,7 +26,9 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use self::plan::{Change, Inputs, Plan, Refusal, TargetEntry};
-use self::profile::{default_flow, ExportKind, ProfileBody, SyncMode, SyncProfile, SyncProfileId};
+use self::profile::{
+    default_flow, ExportKind, ProfileBody, SourceReader, SyncMode, SyncProfile, SyncProfileId,
+};
 use super::connection::Connection;
 use super::BoxFuture;
 use crate::store::exports::message;
@@ -152,7 +154,8 @@ pub async fn put_profile(
             .ok_or(Error::NotFound("sync profile"))?;
     }
     let profile = body.with_id(id.unwrap_or_default());
-    app.store
+    let source = app
+        .store
         .directory(profile.source)
         .await?
         .ok_or_else(|| Error::field("source", "no such directory"))?;
@@ -162,6 +165,16 @@ pub async fn put_profile(
         .await?
         .ok_or_else(|| Error::field("target", "no such directory"))?;
     profile.validate(target.kind)?;
+    // The check every run makes, made before the profile is stored. A source without a
+    // connection yet will be read as its kind is: Active Directory over LDAP, Entra over Graph.
+    let reader = match super::connection::stored(app, source.id).await? {
+        Some(connection) => reader_of(Some(&connection)),
+        None => match source.kind {
+            DirectoryKind::ActiveDirectory => SourceReader::Ldap,
+            DirectoryKind::EntraId => SourceReader::Graph,
+        },
+    };
+    profile.scope.check_reader(reader)?;
     if target.kind == DirectoryKind::EntraId
         && profile.kind == ExportKind::Contacts
         && profile.mode == SyncMode::CreateOrUpdate
@@ -337,6 +350,15 @@ pub async fn writer_for(
     }
 }
 
+/// How a source with `connection` is read, for the check of a scope's filters.
+fn reader_of(connection: Option<&Connection>) -> SourceReader {
+    match connection {
+        Some(Connection::Ldap(_)) => SourceReader::Ldap,
+        Some(Connection::Graph(_)) => SourceReader::Graph,
+        Some(Connection::File { .. }) | None => SourceReader::Other,
+    }
+}
+
 /// The source objects of `profile`'s kind in its scope.
 async fn in_scope<'a>(
     app: &App,
@@ -365,48 +387,26 @@ async fn in_scope<'a>(
         }
         Some(found)
     };
-    let filtered = match scope
-        .ldap_filter
-        .as_deref()
-        .filter(|f| !f.trim().is_empty())
-    {
-        None => None,
-        Some(filter) => match &prepared.source_connection {
-            Some(Connection::Ldap(config)) => {
-                Some(ldap::guids_matching(config.clone(), profile.kind, filter).await?)
-            }
-            _ => {
-                return Err(Error::field(
-                    "scope.ldap_filter",
-                    "an LDAP filter needs a source read over LDAP",
-                ))
-            }
-        },
+    scope.check_reader(reader_of(prepared.source_connection.as_ref()))?;
+    // Past the check, a filter is there only when the source is read by the system it is for.
+    let filtered = match (scope.ldap_filter(), &prepared.source_connection) {
+        (Some(filter), Some(Connection::Ldap(config))) => {
+            Some(ldap::guids_matching(config.clone(), profile.kind, filter).await?)
+        }
+        _ => None,
     };
-    let graph_filtered = match scope
-        .graph_filter
-        .as_deref()
-        .filter(|f| !f.trim().is_empty())
-    {
-        None => None,
-        Some(filter) => match &prepared.source_connection {
-            Some(Connection::Graph(config)) => Some(
-                graph::ids_matching(
-                    config.clone(),
-                    app.clock.clone(),
-                    app.sleeper.clone(),
-                    profile.kind,
-                    filter,
-                )
-                .await?,
-            ),
-            _ => {
-                return Err(Error::field(
-                    "scope.graph_filter",
-                    "a Graph filter needs a source read over Microsoft Graph",
-                ))
-            }
-        },
+    let graph_filtered = match (scope.graph_filter(), &prepared.source_connection) {
+        (Some(filter), Some(Connection::Graph(config))) => Some(
+            graph::ids_matching(
+                config.clone(),
+                app.clock.clone(),
+                app.sleeper.clone(),
+                profile.kind,
+                filter,
+            )
+            .await?,
+        ),
+        _ => None,
     };
     let mut out: Vec<&DirectoryObject> = prepared
         .objects

@@ -158,6 +158,48 @@ pub struct Scope {
     pub graph_filter: Option<String>,
 }
 
+/// How a profile's source is read, as far as its scope's filters care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SourceReader {
+    /// Over LDAP (Active Directory).
+    Ldap,
+    /// Over Microsoft Graph (Entra ID).
+    Graph,
+    /// Neither: a directory document, or no connection at all.
+    Other,
+}
+
+impl Scope {
+    /// The LDAP filter, when one is written.
+    pub(crate) fn ldap_filter(&self) -> Option<&str> {
+        self.ldap_filter.as_deref().filter(|f| !f.trim().is_empty())
+    }
+
+    /// The Graph filter, when one is written.
+    pub(crate) fn graph_filter(&self) -> Option<&str> {
+        self.graph_filter
+            .as_deref()
+            .filter(|f| !f.trim().is_empty())
+    }
+
+    /// Refuses a filter the source cannot be asked: each is applied by the system that reads it.
+    pub(crate) fn check_reader(&self, reader: SourceReader) -> Result<()> {
+        if self.ldap_filter().is_some() && reader != SourceReader::Ldap {
+            return Err(Error::field(
+                "scope.ldap_filter",
+                "an LDAP filter needs a source read over LDAP",
+            ));
+        }
+        if self.graph_filter().is_some() && reader != SourceReader::Graph {
+            return Err(Error::field(
+                "scope.graph_filter",
+                "a Graph filter needs a source read over Microsoft Graph",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// One target attribute and the expression over the source object that computes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FlowRule {

@@ -35,6 +35,10 @@ pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
 /// The application permissions granted on Graph in the public cloud.
 pub const DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
 
+/// The most retries of one throttled request: Graph's waits grow with each, so more would hold an
+/// import for hours.
+pub const MAX_RETRIES: u32 = 20;
+
 /// How to reach and read one Entra ID tenant.
 #[derive(Clone)]
 pub struct GraphConfig {
@@ -127,6 +131,15 @@ impl GraphConfig {
         if !(1..=999).contains(&self.page_size) {
             errors.push(FieldError::new("page_size", "from 1 to 999"));
         }
+        if let Some(error) = super::connection::check_timeout(self.timeout) {
+            errors.push(error);
+        }
+        if self.max_retries > MAX_RETRIES {
+            errors.push(FieldError::new(
+                "max_retries",
+                format!("from 0 to {}", MAX_RETRIES),
+            ));
+        }
         if errors.is_empty() {
             Ok(())
         } else {
@@ -138,6 +151,9 @@ impl GraphConfig {
 /// HTTPS, or plain HTTP to this machine only: the secret and tokens must not cross a network in
 /// the clear.
 fn check_url(url: &str) -> std::result::Result<(), String> {
+    if url.trim() != url {
+        return Err("remove the spaces before or after the URL".to_string());
+    }
     let parsed = reqwest::Url::parse(url)
         .map_err(|_| format!("{:?} is not a URL, e.g. {}", url, DEFAULT_GRAPH_URL))?;
     let host = parsed.host_str().unwrap_or("");

@@ -87,7 +87,12 @@ impl LdapConfig {
     pub fn validate(&self) -> Result<()> {
         let mut errors = Vec::new();
         let url = self.url.to_ascii_lowercase();
-        if !url.starts_with("ldap://") && !url.starts_with("ldaps://") {
+        if url.trim() != url {
+            errors.push(FieldError::new(
+                "url",
+                "remove the spaces before or after the URL",
+            ));
+        } else if !url.starts_with("ldap://") && !url.starts_with("ldaps://") {
             errors.push(FieldError::new(
                 "url",
                 "an ldap:// or ldaps:// URL is expected, e.g. ldaps://dc1.contoso.com",
@@ -125,6 +130,9 @@ impl LdapConfig {
         }
         if self.page_size == 0 {
             errors.push(FieldError::new("page_size", "at least 1"));
+        }
+        if let Some(error) = super::connection::check_timeout(self.timeout) {
+            errors.push(error);
         }
         if errors.is_empty() {
             Ok(())

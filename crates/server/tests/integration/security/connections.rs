@@ -144,7 +144,20 @@ async fn a_directory_name_cannot_forge_a_log_line() {
     let logs = crate::auth::capture_logs();
     let t = TestApp::new().await;
     let forged = "CORP\nINFO server: user created by=admin user=eve-forged";
-    let ad = directory(&t, forged, "corp.test", DirectoryKind::ActiveDirectory).await;
+    // Such a name is refused now; one stored before that still reaches the log.
+    let ad = model::ids::DirectoryId::new();
+    let stored = model::directory::Directory {
+        id: ad,
+        name: forged.to_string(),
+        kind: DirectoryKind::ActiveDirectory,
+        domain: "corp.test".to_string(),
+        domain_id: None,
+    };
+    t.app
+        .store
+        .insert_directory(&stored, t.app.clock.now())
+        .await
+        .expect("stored as an older version would have");
     let sync_admin = t.token_with_roles(&[Role::SyncAdmin]).await;
     let body = json!({"kind": "ldap", "url": "ldaps://dc.corp.test", "bind_dn": "CN=svc,DC=corp,DC=test",
         "password": PASSWORD});
