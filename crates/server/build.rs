@@ -470,7 +470,8 @@ impl Generator<'_> {
                 if KNOWN.contains(&name.as_str()) {
                     return match name.as_str() {
                         "DateTime" => syn::parse_quote!(chrono::DateTime<chrono::Utc>),
-                        "NaiveDateTime" => syn::parse_quote!(chrono::NaiveDateTime),
+                        // A local time, read without an offset: its own schema says so.
+                        "NaiveDateTime" => syn::parse_quote!(LocalDateTime),
                         "NaiveDate" => syn::parse_quote!(chrono::NaiveDate),
                         "NaiveTime" => syn::parse_quote!(chrono::NaiveTime),
                         "Value" => syn::parse_quote!(serde_json::Value),

@@ -292,3 +292,27 @@ async fn every_request_and_answer_body_has_a_full_schema() {
     let batch = &doc["components"]["schemas"]["Batch"]["properties"];
     assert!(batch["assignments"]["items"]["$ref"].is_string(), "{batch}");
 }
+
+#[test]
+fn a_schedule_time_is_documented_as_the_local_time_the_server_reads() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&server::api::openapi::json()).expect("printed document is JSON");
+    let schemas = &doc["components"]["schemas"];
+    let enforced = &schemas["Assignment"]["properties"]["enforced_after"];
+    assert_eq!(enforced["$ref"], "#/components/schemas/LocalDateTime");
+    let local = &schemas["LocalDateTime"];
+    assert_eq!(local["type"], "string");
+    assert!(local.get("format").is_none(), "{local}");
+    let pattern = local["pattern"].as_str().expect("a pattern");
+    assert!(
+        pattern.ends_with(r"(\.\d{1,9})?$"),
+        "no offset after the time: {pattern}"
+    );
+    let example = local["examples"][0].as_str().expect("an example");
+    let read: chrono::NaiveDateTime =
+        serde_json::from_value(serde_json::json!(example)).expect("the example is read");
+    assert_eq!(
+        serde_json::to_value(read).expect("written"),
+        serde_json::json!(example)
+    );
+}
