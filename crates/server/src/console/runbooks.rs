@@ -543,6 +543,28 @@ pub async fn save_tab(
             )
                 .into_response())
         }
+        // Save buttons send no `action`: one that is not Add, Remove or Copy was not sent by
+        // this form, and saves nothing.
+        None if pairs.iter().any(|(k, _)| k == "action") => {
+            let errors = Errors(vec![model::FieldError::new(
+                "",
+                "press Save, or the Add, Remove or Copy button beside a row",
+            )]);
+            let body = editor(
+                &app,
+                &viewer,
+                &original,
+                tab,
+                &errors,
+                Typed::PostedFields(&pairs),
+            )
+            .await?;
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                viewer.layout(&format!("Runbook {}", original.name), body),
+            )
+                .into_response())
+        }
         None => {
             let changed = super::tab_form::read(&original, tab, &pairs);
             save(

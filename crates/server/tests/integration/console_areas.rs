@@ -255,6 +255,31 @@ async fn a_runbook_tab_with_a_wrong_setting_shows_the_error_beside_it_and_saves_
 }
 
 #[tokio::test]
+async fn a_runbook_tab_post_with_a_button_the_form_does_not_have_saves_nothing() {
+    let t = TestApp::new().await;
+    let w = world(&t).await;
+    let (cookie, csrf) = session(&t, &[Role::AgentAdmin]).await;
+    let path = format!("/runbooks/{}/tabs/permissions", w.runbook.id);
+    for action in ["zzz", "save", "add"] {
+        let r = post(&t, &path, &cookie, &[("csrf", &csrf), ("action", action)]).await;
+        assert_eq!(r.status, 422, "{action}: {}", r.text());
+        assert!(
+            r.text()
+                .contains("press Save, or the Add, Remove or Copy button"),
+            "{action}"
+        );
+    }
+    let stored = t
+        .app
+        .store
+        .runbook(w.runbook.id)
+        .await
+        .expect("read")
+        .expect("runbook");
+    assert_eq!(stored, w.runbook);
+}
+
+#[tokio::test]
 async fn a_psk_is_shown_once_and_refused_limits_save_nothing() {
     let t = TestApp::new().await;
     let (cookie, csrf) = session(&t, &[Role::AgentAdmin]).await;
