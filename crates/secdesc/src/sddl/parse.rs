@@ -119,10 +119,12 @@ impl<'a> Parser<'a> {
                 .get(..2)
                 .ok_or_else(|| self.error("expected a SID (S-1-…) or a two-letter alias"))?;
             let alias = alias::find(code).ok_or_else(|| {
-                self.error(format!(
-                    "unknown SID alias {:?}",
-                    String::from_utf8_lossy(code)
-                ))
+                // The first two characters as typed, however many bytes each takes.
+                let typed: String = String::from_utf8_lossy(&rest[..rest.len().min(8)])
+                    .chars()
+                    .take(2)
+                    .collect();
+                self.error(format!("unknown SID alias {:?}", typed))
             })?;
             let sid = alias.sid(self.domains).ok_or_else(|| {
                 self.error(format!(

@@ -77,7 +77,9 @@ fn domain_relative_aliases_need_a_domain() {
 fn errors_say_where_and_why() {
     let cases: &[(&str, usize, &str)] = &[
         ("X:BA", 0, "expected O:"),
-        ("O:ZZ", 2, "unknown SID alias"),
+        ("O:ZZ", 2, "unknown SID alias \"ZZ\""),
+        ("D:(A;;FA;;;ÄÖ)", 11, "unknown SID alias \"ÄÖ\""),
+        ("D:(A;;FA;;;Ä", 11, "unknown SID alias \"Ä\""),
         ("O:BAO:BA", 4, "twice"),
         ("D:(A;;FA;;;WD", 13, "expected ';' or ')'"),
         ("D:(Q;;FA;;;WD)", 3, "unknown ACE type"),
