@@ -349,11 +349,7 @@ impl MatchProfile {
             "name",
             format!("use at most {MAX_NAME_LEN} characters"),
         );
-        v.check(
-            !name.chars().any(char::is_control),
-            "name",
-            "use a name without control characters",
-        );
+        model::visible::check_name(&mut v, "name", name);
         v.check(
             self.rules.len() <= MAX_RULES,
             "rules",

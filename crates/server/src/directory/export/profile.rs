@@ -282,10 +282,11 @@ impl SyncProfile {
         let name = self.name.trim();
         v.check(!name.is_empty(), "name", "give the profile a name");
         v.check(
-            name.chars().count() <= MAX_NAME_LEN && !name.chars().any(char::is_control),
+            name.chars().count() <= MAX_NAME_LEN,
             "name",
-            format!("use at most {MAX_NAME_LEN} characters, without control characters"),
+            format!("use at most {MAX_NAME_LEN} characters"),
         );
+        model::visible::check_name(&mut v, "name", name);
         v.check(
             self.source != self.target,
             "target",
@@ -595,6 +596,10 @@ mod tests {
                 "deletion.container"
             ]
         );
+        // A name that does not read as it is stored.
+        p = profile();
+        p.name = "Staff\u{200B}".into();
+        assert_eq!(fields(&p), ["name"]);
         // Match only writes nothing, so it needs no container.
         p = profile();
         p.mode = SyncMode::MatchOnly;

@@ -94,6 +94,17 @@ fn a_profile_must_be_named_able_to_match_and_read_attributes() {
 
     let many = profile(vec![MatchRule::same(Mail); MAX_RULES + 1], true);
     assert_eq!(fields(many.validate().unwrap_err())[0].0, "rules");
+
+    for hidden in ["Sales\u{200B}", "Sa\u{202E}les", "Sales\tHR"] {
+        let mut p = profile(vec![], true);
+        p.name = hidden.to_string();
+        let found = fields(p.validate().unwrap_err());
+        assert_eq!(found[0].0, "name", "{hidden:?}");
+        assert!(found[0].1.contains("invisible character"), "{found:?}");
+    }
+    let mut p = profile(vec![], true);
+    p.name = "Zürich Büro".to_string();
+    assert!(p.validate().is_ok());
 }
 
 #[test]
