@@ -40,47 +40,51 @@ pub async fn translations(
 
 /// The translation table as CSV, one row per entry.
 pub fn translations_to_csv(entries: &[TranslationEntry]) -> Result<String> {
-    crate::csv_export::write(
-        [
-            "kind",
-            "source_name",
-            "source_upn",
-            "source_sid",
-            "source_guid",
-            "target_name",
-            "target_upn",
-            "target_sid",
-            "target_guid",
-            "source_other_sids",
-            "target_on_premises_sid",
-        ],
-        entries.iter().map(|e| {
-            [
-                e.kind.as_str().to_string(),
-                e.source.name.clone(),
-                e.source.upn.clone().unwrap_or_default(),
-                e.source.sid.to_string(),
-                e.source.guid.to_string(),
-                e.target.name.clone(),
-                e.target.upn.clone().unwrap_or_default(),
-                e.target.sid.to_string(),
-                e.target.guid.to_string(),
-                // The source's on-premises SID and sIDHistory: a device may hold any of them.
-                e.source
-                    .sids()
-                    .iter()
-                    .skip(1)
-                    .map(|s| s.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                e.target
-                    .on_premises_sid
-                    .as_ref()
-                    .map(|s| s.to_string())
-                    .unwrap_or_default(),
-            ]
-        }),
-    )
+    crate::csv_export::write(CSV_COLUMNS, entries.iter().cloned().map(csv_row))
+}
+
+/// The columns of the translation table's CSV downloads (this route's and the console's).
+pub(crate) const CSV_COLUMNS: [&str; 11] = [
+    "kind",
+    "source_name",
+    "source_upn",
+    "source_sid",
+    "source_guid",
+    "target_name",
+    "target_upn",
+    "target_sid",
+    "target_guid",
+    "source_other_sids",
+    "target_on_premises_sid",
+];
+
+/// One row of the translation table's CSV download, in the order of [`CSV_COLUMNS`].
+pub(crate) fn csv_row(e: TranslationEntry) -> [String; 11] {
+    // The source's on-premises SID and sIDHistory: a device may hold any of them.
+    let other_sids = e
+        .source
+        .sids()
+        .iter()
+        .skip(1)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ");
+    [
+        e.kind.as_str().to_string(),
+        e.source.name,
+        e.source.upn.unwrap_or_default(),
+        e.source.sid.to_string(),
+        e.source.guid.to_string(),
+        e.target.name,
+        e.target.upn.unwrap_or_default(),
+        e.target.sid.to_string(),
+        e.target.guid.to_string(),
+        other_sids,
+        e.target
+            .on_premises_sid
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    ]
 }
 
 /// `GET /translations.csv?search=`: the same rows as a download.

@@ -4,7 +4,6 @@
 use axum::extract::{Query, State};
 use axum::response::Response;
 use maud::html;
-use model::directory::TranslationEntry;
 use model::ids::DirectoryId;
 use serde::Deserialize;
 
@@ -111,52 +110,8 @@ pub async fn csv(
     });
     Ok(crate::csv_export::stream(
         "translation-table.csv",
-        CSV_COLUMNS,
+        crate::api::translations::CSV_COLUMNS,
         rows,
-        csv_row,
+        crate::api::translations::csv_row,
     ))
-}
-
-/// The columns of the translation table's CSV download.
-pub(crate) const CSV_COLUMNS: [&str; 11] = [
-    "kind",
-    "source_name",
-    "source_upn",
-    "source_sid",
-    "source_guid",
-    "target_name",
-    "target_upn",
-    "target_sid",
-    "target_guid",
-    "source_other_sids",
-    "target_on_premises_sid",
-];
-
-/// One row of the translation table's CSV download, in the order of [`CSV_COLUMNS`].
-pub(crate) fn csv_row(e: TranslationEntry) -> [String; 11] {
-    // The source's on-premises SID and sIDHistory: a device may hold any of them.
-    let other_sids = e
-        .source
-        .sids()
-        .iter()
-        .skip(1)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(" ");
-    [
-        e.kind.as_str().to_string(),
-        e.source.name,
-        e.source.upn.unwrap_or_default(),
-        e.source.sid.to_string(),
-        e.source.guid.to_string(),
-        e.target.name,
-        e.target.upn.unwrap_or_default(),
-        e.target.sid.to_string(),
-        e.target.guid.to_string(),
-        other_sids,
-        e.target
-            .on_premises_sid
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
-    ]
 }
