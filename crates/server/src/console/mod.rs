@@ -185,6 +185,55 @@ pub fn router() -> Router<App> {
             "/assets/console.js",
             get(|| async { asset("text/javascript; charset=utf-8", JS) }),
         )
+        .layer(axum::middleware::from_fn(errors_as_pages))
+}
+
+/// A console address a browser opens that fails with the API's JSON error (an id that is not
+/// there, a refusal) is answered as a page that says the same, with a way back. Scripts, which do
+/// not ask for HTML, still get the JSON.
+async fn errors_as_pages(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let wants_page = request
+        .headers()
+        .get(axum::http::header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    let response = next.run(request).await;
+    let json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|t| t.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    if !wants_page
+        || !json
+        || !(response.status().is_client_error() || response.status().is_server_error())
+    {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let title = parts.status.canonical_reason().unwrap_or("Error");
+    let message = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|error| error["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| title.to_string());
+    let body = html! {
+        main.frame {
+            h1 { (title) }
+            p.notice { (message) }
+            p { a href="/" { "Back to the console" } }
+        }
+    };
+    let mut page = (parts.status, page(title, body)).into_response();
+    for (name, value) in &parts.headers {
+        if name != CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            page.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    page
 }
 
 /// The API path of what a console form changes, read before and after it for the audit trail:

@@ -423,3 +423,42 @@ async fn failed_communications_are_filtered_and_downloaded_alike() {
         .text();
     assert_eq!(by_address.lines().count(), 3, "{by_address}");
 }
+
+#[tokio::test]
+async fn an_address_that_names_nothing_is_a_page_for_a_browser_and_json_for_a_script() {
+    let t = TestApp::new().await;
+    let (cookie, _) = session(&t, &[Role::AgentViewer, Role::SyncViewer]).await;
+    let missing = uuid::Uuid::new_v4();
+    for path in [
+        format!("/batches/{missing}"),
+        format!("/agents/{missing}"),
+        format!("/runbooks/{missing}"),
+        format!("/directories/{missing}"),
+    ] {
+        let request = Request::builder()
+            .uri(&path)
+            .header(header::COOKIE, format!("rehome_session={cookie}"))
+            .header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8")
+            .body(Body::empty())
+            .expect("request");
+        let r = t.request(request).await;
+        assert_eq!(r.status, 404, "{path}");
+        let content_type = r.headers.get(header::CONTENT_TYPE).expect("a type");
+        assert!(
+            content_type
+                .to_str()
+                .expect("text")
+                .starts_with("text/html"),
+            "{path}"
+        );
+        let html = r.text();
+        assert!(
+            html.contains("not found") && html.contains("Back to the console"),
+            "{path}: {html}"
+        );
+        // A script's request, which does not ask for HTML, keeps the JSON answer.
+        let r = page(&t, &path, &cookie).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert_eq!(r.json()["code"], "not_found", "{path}");
+    }
+}
