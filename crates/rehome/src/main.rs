@@ -273,10 +273,28 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {:#}", e);
+            eprintln!("error: {}", said_once(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `e` and its causes, one after another, leaving out a cause the message before it already
+/// says: a store error carries the database's own error, which carries the system's, and each
+/// repeats the next.
+fn said_once(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 /// Lets a command that prints and exits end quietly when what reads its output goes away
@@ -632,4 +650,29 @@ fn run_agent(args: AgentArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_says_each_cause_once() {
+        let refused = "Connection refused (os error 111)";
+        let e = anyhow::Error::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            refused,
+        ))
+        .context(format!("error communicating with database: {refused}"))
+        .context(format!(
+            "store: error communicating with database: {refused}"
+        ))
+        .context("open the store");
+        assert_eq!(
+            said_once(&e),
+            format!("open the store: store: error communicating with database: {refused}")
+        );
+        let e = anyhow::anyhow!("no such file").context("--flow: read the file x.json");
+        assert_eq!(said_once(&e), "--flow: read the file x.json: no such file");
+    }
 }
