@@ -520,64 +520,67 @@ pub async fn save_tab(
             )
             .await
         }
-        None if super::tab_form::Action::of(&pairs).is_some() => {
+        None => match super::tab_form::Action::of(&pairs) {
             // Add, Remove and Copy To change the form, not the runbook: it is drawn again with
             // the change, and only Save stores it.
-            let action = super::tab_form::Action::of(&pairs).ok_or(Error::NotFound("action"))?;
-            let (shown, errors, status) = match super::tab_form::apply(&original, &pairs, &action) {
-                Ok(next) => (next, Errors::default(), StatusCode::OK),
-                Err(errors) => (pairs.clone(), errors, StatusCode::UNPROCESSABLE_ENTITY),
-            };
-            let body = editor(
-                &app,
-                &viewer,
-                &original,
-                tab,
-                &errors,
-                Typed::PostedFields(&shown),
-            )
-            .await?;
-            Ok((
-                status,
-                viewer.layout(&format!("Runbook {}", original.name), body),
-            )
-                .into_response())
-        }
-        // Save buttons send no `action`: one that is not Add, Remove or Copy was not sent by
-        // this form, and saves nothing.
-        None if pairs.iter().any(|(k, _)| k == "action") => {
-            let errors = Errors(vec![model::FieldError::new(
-                "",
-                "press Save, or the Add, Remove or Copy button beside a row",
-            )]);
-            let body = editor(
-                &app,
-                &viewer,
-                &original,
-                tab,
-                &errors,
-                Typed::PostedFields(&pairs),
-            )
-            .await?;
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                viewer.layout(&format!("Runbook {}", original.name), body),
-            )
-                .into_response())
-        }
-        None => {
-            let changed = super::tab_form::read(&original, tab, &pairs);
-            save(
-                &app,
-                &viewer,
-                &original,
-                changed,
-                tab,
-                Typed::PostedFields(&pairs),
-            )
-            .await
-        }
+            Some(action) => match super::tab_form::apply(&original, &pairs, &action) {
+                Ok(next) => redraw(&app, &viewer, &original, tab, &next, Errors::default()).await,
+                Err(errors) => redraw(&app, &viewer, &original, tab, &pairs, errors).await,
+            },
+            // Save buttons send no `action`: one that is not Add, Remove or Copy was not sent
+            // by this form, and saves nothing.
+            None if pairs.iter().any(|(k, _)| k == "action") => {
+                let errors = Errors(vec![model::FieldError::new(
+                    "",
+                    "press Save, or the Add, Remove or Copy button beside a row",
+                )]);
+                redraw(&app, &viewer, &original, tab, &pairs, errors).await
+            }
+            None => {
+                let changed = super::tab_form::read(&original, tab, &pairs);
+                save(
+                    &app,
+                    &viewer,
+                    &original,
+                    changed,
+                    tab,
+                    Typed::PostedFields(&pairs),
+                )
+                .await
+            }
+        },
     }
+}
+
+/// A tab's editor drawn again from posted fields without saving: 200 with no errors, 422 with
+/// them beside their fields.
+async fn redraw(
+    app: &App,
+    viewer: &Viewer,
+    original: &Runbook,
+    tab: &str,
+    fields: &[(String, String)],
+    errors: Errors,
+) -> Result<Response> {
+    let status = if errors.0.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let body = editor(
+        app,
+        viewer,
+        original,
+        tab,
+        &errors,
+        Typed::PostedFields(fields),
+    )
+    .await?;
+    Ok((
+        status,
+        viewer.layout(&format!("Runbook {}", original.name), body),
+    )
+        .into_response())
 }
 
 /// `POST /runbooks/{id}/delete`.
