@@ -504,17 +504,28 @@ async fn a_large_first_match_leaves_its_tables_sized_for_the_next_delta() {
 
 /// The indexes of the translation tables, as (name, definition), in name order.
 async fn translation_indexes(t: &TestApp) -> Vec<(String, String)> {
+    indexes_of(t, "'translations', 'translation_sids'").await
+}
+
+/// The indexes of `directory_objects`, as (name, definition), in name order.
+async fn object_indexes(t: &TestApp) -> Vec<(String, String)> {
+    indexes_of(t, "'directory_objects'").await
+}
+
+/// The indexes of the tables in `tables` (quoted names, comma-separated), as (name,
+/// definition), in name order.
+async fn indexes_of(t: &TestApp, tables: &str) -> Vec<(String, String)> {
     let sql = match t.app.store.backend() {
-        server::store::Backend::Sqlite => {
+        server::store::Backend::Sqlite => format!(
             "SELECT name, COALESCE(sql, '') FROM sqlite_master WHERE type = 'index' \
-             AND tbl_name IN ('translations', 'translation_sids') ORDER BY name"
-        }
-        server::store::Backend::Postgres => {
+             AND tbl_name IN ({tables}) ORDER BY name"
+        ),
+        server::store::Backend::Postgres => format!(
             "SELECT indexname::text, indexdef::text FROM pg_indexes \
-             WHERE tablename IN ('translations', 'translation_sids') ORDER BY indexname"
-        }
+             WHERE tablename IN ({tables}) ORDER BY indexname"
+        ),
     };
-    sqlx::query_as(sql)
+    sqlx::query_as(&sql)
         .fetch_all(t.app.store.pool())
         .await
         .expect("indexes")
@@ -582,6 +593,62 @@ async fn a_first_match_that_fails_or_succeeds_leaves_the_translation_indexes_as_
     assert_eq!(table(&t, src, dst).await.0.len(), 300);
     let found = searched_translations(&t, "source user 12").await;
     assert_eq!(found.len(), 11, "{found:?}");
+}
+
+/// A directory's first import on SQLite drops the indexes of `directory_objects` once it has
+/// added a large share of the table (at once into an empty table, after 10,000 objects beside
+/// a small directory) and builds them before its commit: one that stops before it finishes
+/// leaves the table and every index as they were, and one that finishes leaves every index as
+/// it was, the Single Object Report finding the objects of both directories through them.
+#[tokio::test]
+async fn a_first_import_that_fails_or_succeeds_leaves_the_object_indexes_as_they_were() {
+    let t = TestApp::new().await;
+    let before = object_indexes(&t).await;
+    assert!(
+        before
+            .iter()
+            .any(|(name, _)| name == "directory_objects_name_lower"),
+        "{before:?}"
+    );
+    let (src, dst, _, _) = users_imported(&t, 0..50, 0..0).await;
+    assert_eq!(object_indexes(&t).await, before);
+
+    let targets: Vec<DirectoryObject> = (0..10_050)
+        .map(|n| user(2, "target.test", n, &format!("Target User {n}")))
+        .collect();
+    let mut writer = t.app.store.begin_import(dst).await.expect("begin");
+    for page in targets.chunks(1_000) {
+        writer.upsert(page.to_vec()).await.expect("a page");
+    }
+    drop(writer);
+    assert!(t
+        .app
+        .store
+        .search_objects("target user*", Some(dst), 10)
+        .await
+        .expect("search")
+        .is_empty());
+    assert_eq!(object_indexes(&t).await, before);
+
+    let summary = import(&t, dst, "target.test", targets).await;
+    assert_eq!(summary.added, 10_050);
+    assert_eq!(object_indexes(&t).await, before);
+    let hits = |text: &'static str, directory| {
+        let t = &t;
+        async move {
+            t.app
+                .store
+                .search_objects(text, Some(directory), 100)
+                .await
+                .expect("search")
+                .into_iter()
+                .map(|hit| hit.name)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(hits("target user 1004*", dst).await.len(), 11);
+    assert_eq!(hits("user1004@*", dst).await, vec!["Target User 1004"]);
+    assert_eq!(hits("source user 4*", src).await.len(), 11);
 }
 
 /// A source matched again keeps its row with the new values, and devices find it by the SIDs it
