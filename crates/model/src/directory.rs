@@ -396,6 +396,15 @@ impl TranslationSide {
             &self.sid_history,
         )
     }
+
+    /// The SIDs of the object other than its own (its on-premises one, its sIDHistory), each
+    /// once.
+    pub fn other_sids(&self) -> Vec<&Sid> {
+        self.sids()
+            .into_iter()
+            .filter(|s| **s != self.sid)
+            .collect()
+    }
 }
 
 /// A row of the translation table: a source object and the target object it becomes.

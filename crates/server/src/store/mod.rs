@@ -328,16 +328,23 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn translations_stay_and_stay_unique_once_their_keys_are_unique_indexes() {
+    /// A connection to a fresh database with every migration before `version` run, and what
+    /// keeps the database while the test runs.
+    async fn migrated_before(version: i64) -> (sqlx::AnyPool, testing::TestDir) {
         sqlx::any::install_default_drivers();
-        let (url, _dir) = testing::fresh_database().await;
+        let (url, dir) = testing::fresh_database().await;
         let pool = AnyPoolOptions::new()
             .max_connections(1)
             .connect(&url)
             .await
             .expect("connect");
-        migrate_between(&pool, 0, 30).await;
+        migrate_between(&pool, 0, version).await;
+        (pool, dir)
+    }
+
+    #[tokio::test]
+    async fn translations_stay_and_stay_unique_once_their_keys_are_unique_indexes() {
+        let (pool, _dir) = migrated_before(30).await;
         let row = "INSERT INTO translations (kind, source_directory, source_guid, source_sid, \
              source_upn, source_name, target_directory, target_guid, target_sid, target_upn, \
              target_name, matched_at, rule, source_sid_history) \
@@ -387,6 +394,37 @@ mod tests {
             pool.execute(sid).await.is_err(),
             "a second SID row with one key"
         );
+    }
+
+    #[tokio::test]
+    async fn the_sid_index_keeps_only_the_sids_a_row_does_not_hold_itself() {
+        let (pool, _dir) = migrated_before(31).await;
+        pool.execute(
+            "INSERT INTO translations (kind, source_directory, source_guid, source_sid, \
+             source_upn, source_name, target_directory, target_guid, target_sid, target_upn, \
+             target_name, matched_at, rule, source_sid_history) \
+             VALUES ('User', 'src', 'g1', 'S-1-5-21-1-2-3-1001', NULL, 'Anna', \
+             'dst', 'g2', 'S-1-5-21-4-5-6-2001', NULL, 'Anna T', 42, 'rules[0]', \
+             'S-1-5-21-7-8-9-500')",
+        )
+        .await
+        .expect("a row before");
+        for sid in ["S-1-5-21-1-2-3-1001", "S-1-5-21-7-8-9-500"] {
+            pool.execute(&*format!(
+                "INSERT INTO translation_sids (target_directory, sid, source_directory, \
+                 source_guid) VALUES ('dst', '{sid}', 'src', 'g1')"
+            ))
+            .await
+            .expect("a SID before");
+        }
+
+        migrate_between(&pool, 31, 32).await;
+
+        let kept: Vec<(String,)> = sqlx::query_as("SELECT sid FROM translation_sids")
+            .fetch_all(&pool)
+            .await
+            .expect("the SIDs");
+        assert_eq!(kept, vec![("S-1-5-21-7-8-9-500".to_string(),)]);
     }
 
     #[test]

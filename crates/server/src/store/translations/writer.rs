@@ -187,7 +187,7 @@ async fn write_postgres(
         .flat_map(|(e, _)| {
             let guid = e.source.guid.to_string();
             e.source
-                .sids()
+                .other_sids()
                 .into_iter()
                 .map(move |sid| (sid.to_string(), guid.clone()))
         })
@@ -269,11 +269,16 @@ fn write_sqlite(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(bulk::failed)?;
-    // A first match run fills the tables; their indexes are built once it has.
-    let deferred = [
-        bulk::Deferred::when_empty(&tx, "translations")?,
-        bulk::Deferred::when_empty(&tx, "translation_sids")?,
-    ];
+    // A first match run fills the tables; their indexes are built once it has. Only an empty
+    // `translations` makes a run a first one: `translation_sids` stays empty while every source
+    // has one SID.
+    let rows = bulk::Deferred::when_empty(&tx, "translations")?;
+    let sids = if rows.dropped_any() {
+        bulk::Deferred::when_empty(&tx, "translation_sids")?
+    } else {
+        bulk::Deferred::none()
+    };
+    let deferred = [rows, sids];
     if deferred.iter().any(bulk::Deferred::dropped_any) {
         bulk::first_load_cache(&tx)?;
     }
@@ -355,7 +360,7 @@ fn write_part_sqlite(
             continue;
         }
         let guid = &values[SOURCE_GUID];
-        for sid in e.source.sids() {
+        for sid in e.source.other_sids() {
             insert_sid
                 .execute(params![dst, sid.to_string(), src, guid])
                 .map_err(bulk::failed)?;
@@ -440,19 +445,21 @@ fn column_values<'a>(
     ]
 }
 
-/// The source SIDs a row's values name: its own, its on-premises SID and its history, each once.
-fn source_sids<T: AsRef<str>>(values: &[Option<T>; COLUMN_COUNT]) -> BTreeSet<&str> {
+/// The source SIDs a row's values name besides its own (its on-premises SID and its history),
+/// each once: those `translation_sids` holds for the row.
+fn other_sids<T: AsRef<str>>(values: &[Option<T>; COLUMN_COUNT]) -> BTreeSet<&str> {
     let text = |i: usize| values[i].as_ref().map(AsRef::as_ref);
     let history = text(SOURCE_SID_HISTORY).unwrap_or_default();
-    [text(SOURCE_SID), text(SOURCE_ON_PREMISES_SID)]
+    let own = text(SOURCE_SID);
+    text(SOURCE_ON_PREMISES_SID)
         .into_iter()
-        .flatten()
         .chain(history.split_whitespace())
+        .filter(|sid| Some(*sid) != own)
         .collect()
 }
 
 /// Writes the row of `values` over the row the store holds for its key, setting only the columns
-/// that differ, and adds and removes only the source SIDs that differ. False, with nothing
+/// that differ, and adds and removes only the other source SIDs that differ. False, with nothing
 /// written, when the store holds no row for the key.
 fn rewrite_row(
     tx: &rusqlite::Transaction<'_>,
@@ -504,7 +511,7 @@ fn rewrite_row(
         ))
         .map_err(bulk::failed)?;
 
-    let (before, after) = (source_sids(&old), source_sids(values));
+    let (before, after) = (other_sids(&old), other_sids(values));
     if before != after {
         let (dst, src, guid) = (
             &values[TARGET_DIRECTORY],
