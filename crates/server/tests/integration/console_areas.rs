@@ -205,6 +205,16 @@ async fn a_computer_list_with_a_bad_line_names_it_and_changes_nothing() {
     assert!(csv.contains(&format!("\"PC3\",\"{}\"", w.pcs[2])), "{csv}");
 }
 
+/// The runbook `id` as the store holds it now.
+async fn stored_runbook(t: &TestApp, id: model::ids::RunbookId) -> model::runbook::Runbook {
+    t.app
+        .store
+        .runbook(id)
+        .await
+        .expect("read")
+        .expect("runbook")
+}
+
 #[tokio::test]
 async fn a_runbook_tab_with_a_wrong_setting_shows_the_error_beside_it_and_saves_nothing() {
     let t = TestApp::new().await;
@@ -224,13 +234,7 @@ async fn a_runbook_tab_with_a_wrong_setting_shows_the_error_beside_it_and_saves_
         html.contains("class=\"field-error\"") && html.contains("Sideways"),
         "{html}"
     );
-    let stored = t
-        .app
-        .store
-        .runbook(w.runbook.id)
-        .await
-        .expect("read")
-        .expect("runbook");
+    let stored = stored_runbook(&t, w.runbook.id).await;
     assert_eq!(stored, w.runbook);
     // A good document is saved and the tab shown again.
     let r = post(
@@ -244,13 +248,7 @@ async fn a_runbook_tab_with_a_wrong_setting_shows_the_error_beside_it_and_saves_
     )
     .await;
     assert_eq!(r.status, 303, "{}", r.text());
-    let stored = t
-        .app
-        .store
-        .runbook(w.runbook.id)
-        .await
-        .expect("read")
-        .expect("runbook");
+    let stored = stored_runbook(&t, w.runbook.id).await;
     assert_ne!(stored.permissions, w.runbook.permissions);
 }
 
@@ -269,13 +267,7 @@ async fn a_runbook_tab_post_with_a_button_the_form_does_not_have_saves_nothing()
             "{action}"
         );
     }
-    let stored = t
-        .app
-        .store
-        .runbook(w.runbook.id)
-        .await
-        .expect("read")
-        .expect("runbook");
+    let stored = stored_runbook(&t, w.runbook.id).await;
     assert_eq!(stored, w.runbook);
 }
 
