@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use model::directory::{Directory, DirectoryObject, ObjectKind};
+use model::directory::{Directory, DirectoryKind, DirectoryObject, ObjectKind};
 use model::ids::{DirectoryId, ObjectGuid};
 use model::FieldError;
 use serde::Serialize;
@@ -92,6 +92,7 @@ pub async fn import_with(
     let read = match changes {
         Some(mut changes) => {
             super::import_kinds::keep_kinds(&mut changes.objects, &kinds);
+            give_entra_sids(&dir, &mut changes.objects);
             check_objects(&changes.objects, 0, &mut HashMap::new())?;
             Read::Changes(changes)
         }
@@ -124,6 +125,7 @@ pub async fn import_with(
             let mut seen = HashMap::with_capacity(view.len());
             while let Some(mut page) = paged.pages.next_page().await? {
                 super::import_kinds::keep_kinds(&mut page, &kinds);
+                give_entra_sids(&dir, &mut page);
                 check_objects(&page, seen.len(), &mut seen)?;
                 written.page(&view, &mut writer, page).await?;
             }
@@ -288,6 +290,21 @@ fn check_domain(directory: &Directory, domain: &str) -> Result<()> {
             domain, directory.name, directory.domain
         ),
     ))
+}
+
+/// Gives each user and group of an Entra tenant that came without a SID the one Entra derives
+/// from its object id (`S-1-12-1-…`), as a read from Graph does: the SID an Entra-joined device
+/// knows it by. A directory document need not carry it; without it the object could not be
+/// matched or translated.
+fn give_entra_sids(dir: &Directory, objects: &mut [DirectoryObject]) {
+    if dir.kind != DirectoryKind::EntraId {
+        return;
+    }
+    for o in objects {
+        if o.sid.is_none() && matches!(o.kind, ObjectKind::User | ObjectKind::Group) {
+            o.sid = Some(super::graph::entra_sid(o.guid));
+        }
+    }
 }
 
 /// Refuses a page of a read whose objects repeat a GUID (of this page or of `seen`, the earlier

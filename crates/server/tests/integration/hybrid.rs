@@ -205,3 +205,51 @@ async fn a_sid_two_source_directories_translate_differently_follows_the_batch_so
         neither.untranslated[0].reason
     );
 }
+
+#[tokio::test]
+async fn a_tenant_read_from_a_document_without_sids_gets_the_sids_entra_derives() {
+    let t = TestApp::new().await;
+    let entra = directory(
+        &t,
+        "FABRIKAM-ENTRA",
+        "fabrikam.onmicrosoft.com",
+        DirectoryKind::EntraId,
+    )
+    .await;
+    let ad = directory(
+        &t,
+        "FABRIKAM",
+        "fabrikam.test",
+        DirectoryKind::ActiveDirectory,
+    )
+    .await;
+    let user = DirectoryObject::new(ObjectGuid::new(), ObjectKind::User, "Grace");
+    let group = DirectoryObject::new(ObjectGuid::new(), ObjectKind::Group, "Sales");
+    let mut given = DirectoryObject::new(ObjectGuid::new(), ObjectKind::Group, "Finance");
+    given.sid = Some(sid("S-1-12-1-1-2-3-4"));
+    let device = DirectoryObject::new(ObjectGuid::new(), ObjectKind::Computer, "PC-7");
+    let objects = vec![user.clone(), group.clone(), given.clone(), device.clone()];
+    import(&t, entra, "fabrikam.onmicrosoft.com", objects.clone()).await;
+    // The same objects in an AD domain keep no SID: only Entra derives one from the id.
+    import(&t, ad, "fabrikam.test", objects).await;
+
+    let stored = |directory, guid| {
+        let app = &t.app;
+        async move {
+            server::directory::report::object_report(app, directory, guid)
+                .await
+                .expect("report")
+                .object
+                .sid
+        }
+    };
+    assert_eq!(stored(entra, user.guid).await, Some(entra_sid(user.guid)));
+    assert_eq!(stored(entra, group.guid).await, Some(entra_sid(group.guid)));
+    let derived = entra_sid(user.guid).to_string();
+    assert!(derived.starts_with("S-1-12-1-"), "{}", derived);
+    // A SID the document gives is kept, and a device gets none.
+    assert_eq!(stored(entra, given.guid).await, given.sid);
+    assert_eq!(stored(entra, device.guid).await, None);
+    assert_eq!(stored(ad, user.guid).await, None);
+    assert_eq!(stored(ad, group.guid).await, None);
+}
