@@ -13,6 +13,7 @@ use model::runbook::Runbook;
 use model::translation::{choose, JoinChange};
 use secdesc::Sid;
 
+use crate::store::translations::DeviceRow;
 use crate::{App, Result};
 
 /// One SID the device sent that gets no translation although a row holds it, and why.
@@ -64,9 +65,9 @@ pub async fn for_device(
     sids: &[Sid],
 ) -> Result<DeviceTranslations> {
     let rows = app.store.translations_for_device(target, sids).await?;
-    let mut by_sid: BTreeMap<Sid, Vec<TranslationEntry>> = BTreeMap::new();
-    for (sid, entry) in rows {
-        by_sid.entry(sid).or_default().push(entry);
+    let mut by_sid: BTreeMap<Sid, Vec<DeviceRow>> = BTreeMap::new();
+    for row in rows {
+        by_sid.entry(row.found.clone()).or_default().push(row);
     }
     let mut out = DeviceTranslations::default();
     for (found, entries) in by_sid {
@@ -82,20 +83,33 @@ fn decide(
     source: DirectoryId,
     join: JoinChange,
     found: &Sid,
-    entries: &[TranslationEntry],
+    rows: &[DeviceRow],
 ) -> std::result::Result<SidTranslation, String> {
-    let from_source: Vec<&TranslationEntry> = entries
+    let from_source: Vec<&DeviceRow> = rows
         .iter()
-        .filter(|e| e.source.directory == source)
+        .filter(|r| r.entry.source.directory == source)
         .collect();
-    let candidates: Vec<&TranslationEntry> = if from_source.is_empty() {
-        entries.iter().collect()
+    let candidates: Vec<&DeviceRow> = if from_source.is_empty() {
+        rows.iter().collect()
     } else {
         from_source
     };
     let mut chosen: Vec<(&TranslationEntry, model::translation::Choice)> = Vec::new();
     let mut refusals = Vec::new();
-    for entry in candidates {
+    for DeviceRow {
+        entry,
+        target_stored,
+        ..
+    } in candidates
+    {
+        // An import deleted the target since the pair was last matched: its SID names nobody.
+        if !target_stored {
+            refusals.push(format!(
+                "its target {} ({}) is no longer in the target directory; match the pair again",
+                entry.target.name, entry.target.sid
+            ));
+            continue;
+        }
         match choose(join, found, &entry.target) {
             Ok(choice) => {
                 if !chosen.iter().any(|(_, c)| c.target == choice.target) {

@@ -423,17 +423,34 @@ impl Store {
     }
 }
 
+/// One row [`Store::translations_for_device`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    /// The SID of the device's that found the row.
+    pub found: Sid,
+    /// The row.
+    pub entry: TranslationEntry,
+    /// Whether the target directory still holds the row's target object.
+    pub target_stored: bool,
+}
+
+/// Joins a row `t` to its target object `o`, which is NULL when an import deleted it.
+const TARGET_STORED: &str = "LEFT JOIN directory_objects o \
+     ON o.directory = t.target_directory AND o.guid = t.target_guid";
+
 impl Store {
     /// The translation rows into `target` of every source object that has one of `sids` among
-    /// its SIDs (own, on-premises, sIDHistory), each with the SID of `sids` that found it. A
-    /// row's own source SID is found in the row (`translations_source_sid`), its other SIDs in
-    /// `translation_sids`: with one SID an object, as most have, that table stays empty, and a
-    /// match run writes three b-trees fewer a row (its table and two indexes).
+    /// its SIDs (own, on-premises, sIDHistory), each with the SID of `sids` that found it and
+    /// whether the row's target object is still stored: an import that deleted it leaves the
+    /// row until the pair is matched again. A row's own source SID is found in the row
+    /// (`translations_source_sid`), its other SIDs in `translation_sids`: with one SID an
+    /// object, as most have, that table stays empty, and a match run writes three b-trees fewer
+    /// a row (its table and two indexes).
     pub async fn translations_for_device(
         &self,
         target: DirectoryId,
         sids: &[Sid],
-    ) -> Result<Vec<(Sid, TranslationEntry)>> {
+    ) -> Result<Vec<DeviceRow>> {
         let columns: Vec<String> = COLUMNS
             .split(',')
             .map(|c| format!("t.{}", c.trim()))
@@ -442,12 +459,14 @@ impl Store {
         for chunk in sids.chunks(ROWS_PER_STATEMENT) {
             let (columns, listed) = (columns.join(", "), placeholders(2, chunk.len()));
             let sql = format!(
-                "SELECT t.source_sid AS found_sid, {columns} FROM translations t \
+                "SELECT t.source_sid AS found_sid, {columns}, o.guid AS stored_target \
+                 FROM translations t {TARGET_STORED} \
                  WHERE t.target_directory = $1 AND t.source_sid IN ({listed}) \
                  UNION \
-                 SELECT s.sid AS found_sid, {columns} FROM translation_sids s JOIN translations t \
+                 SELECT s.sid AS found_sid, {columns}, o.guid AS stored_target \
+                 FROM translation_sids s JOIN translations t \
                  ON t.source_directory = s.source_directory AND t.source_guid = s.source_guid \
-                 AND t.target_directory = s.target_directory \
+                 AND t.target_directory = s.target_directory {TARGET_STORED} \
                  WHERE s.target_directory = $1 AND s.sid IN ({listed}) \
                  ORDER BY found_sid, source_directory, source_guid"
             );
@@ -457,10 +476,12 @@ impl Store {
             }
             for row in query.fetch_all(self.pool()).await? {
                 let found: String = row.try_get("found_sid")?;
-                out.push((
-                    parse_text("translation sid", &found)?,
-                    entry_from_row(&row)?,
-                ));
+                let stored: Option<String> = row.try_get("stored_target")?;
+                out.push(DeviceRow {
+                    found: parse_text("translation sid", &found)?,
+                    entry: entry_from_row(&row)?,
+                    target_stored: stored.is_some(),
+                });
             }
         }
         Ok(out)

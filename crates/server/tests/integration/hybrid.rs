@@ -253,3 +253,79 @@ async fn a_tenant_read_from_a_document_without_sids_gets_the_sids_entra_derives(
     assert_eq!(stored(ad, user.guid).await, None);
     assert_eq!(stored(ad, group.guid).await, None);
 }
+
+#[tokio::test]
+async fn a_target_deleted_by_an_import_translates_nothing_until_the_pair_is_matched_again() {
+    let t = TestApp::new().await;
+    let source = directory(&t, "OLD", "old.test", DirectoryKind::ActiveDirectory).await;
+    let target = directory(&t, "NEW", "new.test", DirectoryKind::ActiveDirectory).await;
+    let ada = ad_user("Ada", ADA, &[ADA_OLD]);
+    let new_ada = ad_user("Ada", "S-1-5-21-7-7-7-1201", &[]);
+    let bob = ad_user("Bob", "S-1-5-21-1-2-3-1105", &[]);
+    let new_bob = ad_user("Bob", "S-1-5-21-7-7-7-1202", &[]);
+    import(&t, source, "old.test", vec![ada.clone(), bob.clone()]).await;
+    import(
+        &t,
+        target,
+        "new.test",
+        vec![new_ada.clone(), new_bob.clone()],
+    )
+    .await;
+    let matched = server::directory::match_users(
+        &t.app,
+        source,
+        target,
+        model::directory::MatchAttribute::SamAccountName,
+    )
+    .await
+    .expect("match");
+    assert_eq!(matched.matched, 2, "{:?}", matched);
+    let found = [sid(ADA), sid(ADA_OLD), sid("S-1-5-21-1-2-3-1105")];
+    let answer = |t: &TestApp| {
+        let app = t.app.clone();
+        let found = found.clone();
+        async move {
+            for_device(&app, source, target, JoinChange::ActiveDirectory, &found)
+                .await
+                .expect("answer")
+        }
+    };
+    assert_eq!(answer(&t).await.translations.len(), 3);
+
+    // New Ada leaves the target; only the target is imported, and no match runs yet.
+    import(&t, target, "new.test", vec![new_bob.clone()]).await;
+    let now = answer(&t).await;
+    assert_eq!(now.translations.len(), 1, "{:?}", now);
+    assert_eq!(
+        now.translations[0].target,
+        new_bob.sid.clone().expect("sid")
+    );
+    let refused: std::collections::BTreeSet<Sid> =
+        now.untranslated.iter().map(|u| u.sid.clone()).collect();
+    assert_eq!(refused, [sid(ADA), sid(ADA_OLD)].into_iter().collect());
+    for u in &now.untranslated {
+        assert!(
+            u.reason.contains("no longer in the target directory") && u.reason.contains("1201"),
+            "{}",
+            u.reason
+        );
+    }
+
+    // Restored with the same GUID, she translates again; after a match without her, the row
+    // is gone and her SIDs are simply not in the table.
+    import(
+        &t,
+        target,
+        "new.test",
+        vec![new_ada.clone(), new_bob.clone()],
+    )
+    .await;
+    assert_eq!(answer(&t).await.translations.len(), 3);
+    import(&t, target, "new.test", vec![new_bob]).await;
+    server::directory::match_pair(&t.app, source, target, None)
+        .await
+        .expect("match again");
+    let after = answer(&t).await;
+    assert_eq!(after.translations.len(), 1, "{:?}", after);
+    assert!(after.untranslated.is_empty(), "{:?}", after);
+}

@@ -689,7 +689,10 @@ async fn a_source_matched_again_is_found_by_the_sids_it_has_now() {
         .await
         .expect("lookup")
         .into_iter()
-        .map(|(sid, e)| (sid, e.source.name, e.target.name))
+        .map(|r| {
+            assert!(r.target_stored, "{:?}", r);
+            (r.found, r.entry.source.name, r.entry.target.name)
+        })
         .collect();
     let found_by = |sid: secdesc::Sid, source: &str, target: &str| {
         (sid, source.to_string(), target.to_string())
