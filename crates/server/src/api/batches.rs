@@ -202,15 +202,15 @@ pub async fn computers(
 }
 
 /// `PUT /batches/{id}/computers.csv` with a CSV body (`name`, `objectGuid`): replaces the batch's
-/// listed computers. A bad line, or a computer not imported into the batch's source directory, is
-/// an error naming its line, and nothing changes.
+/// listed computers. A bad line, a computer not imported into the batch's source directory, or a
+/// name its GUID does not have there, is an error naming its line, and nothing changes.
 #[utoipa::path(
     put,
     path = "/batches/{id}/computers.csv",
     tag = "batches",
     description = crate::api::openapi::access::AGENT_OPERATE,
     params(("id" = String, Path, description = "The batch's id.")),
-    request_body(content = String, content_type = "text/csv", description = "One computer a line, by name or object GUID."),
+    request_body(content = String, content_type = "text/csv", description = "The headings `name,objectGuid`, then one computer a line: its name and its object GUID, which must name the same computer."),
     responses(
         (status = 200, description = "The batch with the listed computers.", body = crate::api::openapi::schemas::BatchView),
         (status = 404, description = "No such batch.", body = crate::error::ErrorBody),

@@ -353,8 +353,8 @@ pub async fn computers(
 }
 
 /// Replaces the listed computers of batch `id` with those of a CSV (`name`, `objectGuid`). A bad
-/// line, or a computer not imported into the batch's source directory, is an error naming its
-/// line, and nothing changes.
+/// line, a computer not imported into the batch's source directory, or a name that is not the
+/// one its GUID has there, is an error naming its line, and nothing changes.
 pub async fn import_computer_list(app: &App, id: BatchId, csv: &[u8]) -> Result<BatchView> {
     let mut batch = stored(app, id).await?;
     let text = std::str::from_utf8(csv)
@@ -373,25 +373,42 @@ pub async fn import_computer_list(app: &App, id: BatchId, csv: &[u8]) -> Result<
         .await?
         .map(|d| d.name)
         .unwrap_or_else(|| batch.source_directory.to_string());
-    let missing: Vec<FieldError> = rows
+    let wrong: Vec<FieldError> = rows
         .iter()
-        .filter(|(_, c)| !imported.contains_key(&c.guid))
-        .map(|(line, c)| {
-            FieldError::new(
-                format!("line {}", line),
-                format!(
+        .filter_map(|(line, c)| {
+            let message = match imported.get(&c.guid) {
+                None => format!(
                     "{} ({}) is not an imported computer of {}; import its computers first, or remove the line",
                     c.name, c.guid, directory
                 ),
-            )
+                // A GUID copied from the wrong line would put another computer in the batch.
+                Some(name) if !names_computer(&c.name, name) => format!(
+                    "names {} but {} is {} in {}; correct the name or the GUID",
+                    c.name, c.guid, name, directory
+                ),
+                Some(_) => return None,
+            };
+            Some(FieldError::new(format!("line {}", line), message))
         })
         .collect();
-    if !missing.is_empty() {
-        return Err(Error::Invalid(missing));
+    if !wrong.is_empty() {
+        return Err(Error::Invalid(wrong));
     }
     batch.computers.computers = rows.into_iter().map(|(_, c)| c.guid).collect();
     let batch = update(app, batch).await?;
     view(app, batch).await
+}
+
+/// Whether `given`, a computer list's name, names the computer called `stored` in its directory,
+/// ignoring case: the name itself, its account name (`PC-7$`) or a DNS name under it
+/// (`pc-7.contoso.test`).
+fn names_computer(given: &str, stored: &str) -> bool {
+    let (given, stored) = (given.to_lowercase(), stored.to_lowercase());
+    given == stored
+        || given.strip_suffix('$') == Some(stored.as_str())
+        || given
+            .strip_prefix(stored.as_str())
+            .is_some_and(|rest| rest.starts_with('.'))
 }
 
 /// The listed computers of batch `id` as a CSV that [`import_computer_list`] reads back.

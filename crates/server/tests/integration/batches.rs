@@ -337,6 +337,39 @@ async fn the_computer_list_goes_in_and_out_as_csv_and_a_bad_row_changes_nothing(
         .unwrap_or("")
         .contains("GHOST"));
     assert_eq!(t.get(&path, &operator).await.text(), text);
+    // PC3's GUID under PC1's name, on line 3: the GUID was copied from the wrong line.
+    let swapped = put_csv(
+        &t,
+        &path,
+        &operator,
+        &format!("name,objectGuid\nPC2,{}\nPC1,{}\n", w.pcs[1], w.pcs[2]),
+    )
+    .await;
+    assert_eq!(swapped.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let field = &swapped.json()["fields"][0];
+    assert_eq!(field["field"], "line 3");
+    let message = field["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("PC1") && message.contains("is PC3"),
+        "{message}"
+    );
+    assert_eq!(t.get(&path, &operator).await.text(), text);
+    // Its account name or a DNS name under it names it too, in any case.
+    let other_names = put_csv(
+        &t,
+        &path,
+        &operator,
+        &format!(
+            "name,objectGuid\npc2$,{}\nPc3.Contoso.Test,{}\n",
+            w.pcs[1], w.pcs[2]
+        ),
+    )
+    .await;
+    assert_eq!(other_names.status, StatusCode::OK, "{}", other_names.text());
+    assert_eq!(
+        other_names.json()["computers"]["computers"],
+        json!([w.pcs[1], w.pcs[2]])
+    );
 
     let replaced = put_csv(
         &t,
