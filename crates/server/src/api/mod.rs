@@ -246,7 +246,8 @@ pub fn parse_id<T: std::str::FromStr>(field: &str, text: &str) -> Result<T, Erro
         .map_err(|_| Error::field(field, "not a valid id"))
 }
 
-/// Reads a body that is a model type minus its id, with `id` put in.
+/// Reads a body that is a model type minus its id, with `id` put in. A value of the wrong type
+/// or shape is named by where it is, as [`json_body`] names it; a missing field, by `body`.
 pub fn with_id<T: DeserializeOwned>(
     mut body: serde_json::Value,
     id: uuid::Uuid,
@@ -255,7 +256,15 @@ pub fn with_id<T: DeserializeOwned>(
         .as_object_mut()
         .ok_or_else(|| Error::field("body", "a JSON object is expected"))?;
     object.insert("id".to_string(), serde_json::Value::String(id.to_string()));
-    serde_json::from_value(body).map_err(|e| Error::field("body", e.to_string()))
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
+        Error::field(field, format!("not the expected JSON: {}", e.into_inner()))
+    })
 }
 
 #[cfg(test)]
@@ -298,5 +307,39 @@ mod tests {
         assert_eq!(field_of(""), "body");
         let read: Body = json_body(&Bytes::from(r#"{"name": "x", "items": []}"#)).expect("read");
         assert_eq!(read.name, "x");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct WithId {
+        id: uuid::Uuid,
+        name: String,
+        items: Vec<Item>,
+    }
+
+    fn field_with_id(json: serde_json::Value) -> String {
+        match with_id::<WithId>(json.clone(), uuid::Uuid::nil()) {
+            Err(Error::Invalid(fields)) => fields[0].field.clone(),
+            other => panic!("{json} was read: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_body_given_its_id_names_a_wrong_value_by_where_it_is() {
+        let second =
+            serde_json::json!({"name": "x", "items": [{"mode": "Quiet"}, {"mode": "Loud"}]});
+        assert_eq!(field_with_id(second), "items[1].mode");
+        assert_eq!(
+            field_with_id(serde_json::json!({"name": 5, "items": []})),
+            "name"
+        );
+        assert_eq!(field_with_id(serde_json::json!({"name": "x"})), "body");
+        assert_eq!(field_with_id(serde_json::json!(["x"])), "body");
+        let read: WithId = with_id(
+            serde_json::json!({"name": "x", "items": []}),
+            uuid::Uuid::nil(),
+        )
+        .expect("read");
+        assert_eq!((read.id, read.name.as_str()), (uuid::Uuid::nil(), "x"));
     }
 }

@@ -421,6 +421,17 @@ async fn an_agent_operator_schedules_batches_but_edits_no_configuration() {
             .await,
     );
     let path = format!("/api/v1/batches/{id}");
+    // A wrong value is named by where it is, on a new batch and on an update alike.
+    let mut wrong = batch("Wave 4");
+    wrong["computers"]["mode"] = json!("Sometimes");
+    for refused in [
+        t.post_json("/api/v1/batches", &operator, wrong.clone())
+            .await,
+        t.put_json(&path, &operator, wrong).await,
+    ] {
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(refused.json()["fields"][0]["field"], "computers.mode");
+    }
     let mut changed = batch("Wave 3b");
     changed["assignments"][0]["enforced_after"] = json!("2025-04-09T09:00:00");
     let updated = t.put_json(&path, &operator, changed).await;
