@@ -47,6 +47,19 @@ fn json(text: Option<String>) -> Option<serde_json::Value> {
     text.and_then(|t| serde_json::from_str(&t).ok())
 }
 
+/// `text` for a `LIKE … ESCAPE '!'` pattern, matching itself only: an action filter is text to
+/// find, so `%` and `_` in it are not wildcards.
+fn literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '!' | '%' | '_') {
+            out.push('!');
+        }
+        out.push(c);
+    }
+    out
+}
+
 impl Store {
     /// Appends `entry` to the trail.
     pub async fn insert_audit(&self, entry: &AuditEntry) -> Result<()> {
@@ -72,12 +85,12 @@ impl Store {
         let rows = sqlx::query(
             "SELECT at, actor, address, action, status, before_value, after_value FROM audit_log \
              WHERE ($1 = '' OR lower(actor) = lower($1)) \
-               AND ($2 = '' OR lower(action) LIKE '%' || lower($2) || '%') \
+               AND ($2 = '' OR lower(action) LIKE '%' || lower($2) || '%' ESCAPE '!') \
                AND at >= $3 AND at < $4 \
              ORDER BY at DESC, id LIMIT $5",
         )
         .bind(filter.actor.clone().unwrap_or_default())
-        .bind(filter.action.clone().unwrap_or_default())
+        .bind(literal(filter.action.as_deref().unwrap_or_default()))
         .bind(filter.since.map_or(i64::MIN, to_ms))
         .bind(filter.until.map_or(i64::MAX, to_ms))
         .bind(i64::from(filter.limit))

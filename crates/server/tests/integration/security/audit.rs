@@ -123,6 +123,17 @@ async fn sign_ins_refusals_and_lockouts_are_recorded_and_filtered() {
         .get(&format!("/api/v1/audit?action=locked&actor={name}"), &token)
         .await;
     assert_eq!(entries(&locked.json()).len(), 1);
+    // The filter is text to find: `%` and `_` match only themselves.
+    for wildcard in ["%25", "sign_in", "sign-in%25refused"] {
+        let none = t
+            .get(&format!("/api/v1/audit?action={wildcard}"), &token)
+            .await;
+        assert!(
+            entries(&none.json()).is_empty(),
+            "{wildcard}: {}",
+            none.text()
+        );
+    }
     let everything = t.get("/api/v1/audit?limit=1000", &token).await.text();
     assert!(!everything.contains(typed), "{everything}");
     assert!(everything.contains(&server::auth::accounts::name_fingerprint(typed)));
