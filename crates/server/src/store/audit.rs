@@ -47,19 +47,6 @@ fn json(text: Option<String>) -> Option<serde_json::Value> {
     text.and_then(|t| serde_json::from_str(&t).ok())
 }
 
-/// `text` for a `LIKE … ESCAPE '!'` pattern, matching itself only: an action filter is text to
-/// find, so `%` and `_` in it are not wildcards.
-fn literal(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '!' | '%' | '_') {
-            out.push('!');
-        }
-        out.push(c);
-    }
-    out
-}
-
 impl Store {
     /// Appends `entry` to the trail.
     pub async fn insert_audit(&self, entry: &AuditEntry) -> Result<()> {
@@ -90,7 +77,10 @@ impl Store {
              ORDER BY at DESC, id LIMIT $5",
         )
         .bind(filter.actor.clone().unwrap_or_default())
-        .bind(literal(filter.action.as_deref().unwrap_or_default()))
+        // Text to find: `%` and `_` in it are not wildcards.
+        .bind(super::computers::like_literal(
+            filter.action.as_deref().unwrap_or_default(),
+        ))
         .bind(filter.since.map_or(i64::MIN, to_ms))
         .bind(filter.until.map_or(i64::MAX, to_ms))
         .bind(i64::from(filter.limit))

@@ -19,15 +19,22 @@ pub struct ComputerEntry {
     pub name: String,
 }
 
-/// Escapes `%`, `_` and the escape character itself for a `LIKE … ESCAPE '!'` pattern.
-fn like_prefix(prefix: &str) -> String {
-    let mut out = String::with_capacity(prefix.len() + 1);
-    for c in prefix.chars() {
+/// `text` for a `LIKE … ESCAPE '!'` pattern, matching itself only: `%`, `_` and the escape
+/// character are escaped.
+pub(super) fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
         if matches!(c, '!' | '%' | '_') {
             out.push('!');
         }
         out.push(c);
     }
+    out
+}
+
+/// A `LIKE … ESCAPE '!'` pattern for the text that starts with `prefix`.
+fn like_prefix(prefix: &str) -> String {
+    let mut out = like_literal(prefix);
     out.push('%');
     out
 }
