@@ -426,7 +426,7 @@ impl Store {
 /// One row [`Store::translations_for_device`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRow {
-    /// The SID of the device's that found the row.
+    /// The SID, of those the device sent, that found the row.
     pub found: Sid,
     /// The row.
     pub entry: TranslationEntry,
