@@ -98,21 +98,70 @@ fn delete_by_guid_sql(table: &str, count: usize) -> String {
     )
 }
 
-/// Inserts or replaces `rows` objects: `directory` then every column of [`OBJECT_COLUMNS`].
-fn upsert_objects_sql(rows: usize) -> String {
-    let updates: Vec<String> = OBJECT_COLUMNS
-        .split(',')
-        .map(str::trim)
+/// Inserts or replaces objects on PostgreSQL: into a directory ($1), every column of
+/// [`OBJECT_COLUMNS`] of the rows of $2 ([`ObjectRow`]s, see [`bulk::pg_recordset`]).
+fn upsert_objects_sql() -> String {
+    let updates: Vec<String> = object_columns()
         .filter(|c| *c != "guid")
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     format!(
-        "INSERT INTO directory_objects (directory, {}) VALUES {} \
+        "INSERT INTO directory_objects (directory, {cols}) SELECT $1, {cols} FROM {} \
          ON CONFLICT (directory, guid) DO UPDATE SET {}",
-        OBJECT_COLUMNS,
-        row_placeholders(rows, OBJECT_COLUMN_COUNT + 1),
-        updates.join(", ")
+        bulk::pg_recordset(2, OBJECT_COLUMNS, &["enabled", "digest"]),
+        updates.join(", "),
+        cols = OBJECT_COLUMNS,
     )
+}
+
+/// One object as PostgreSQL's writes send it: the columns of [`OBJECT_COLUMNS`] by name.
+#[derive(Serialize)]
+struct ObjectRow<'a> {
+    guid: String,
+    kind: &'static str,
+    name: &'a str,
+    sid: Option<String>,
+    upn: Option<&'a str>,
+    sam: Option<&'a str>,
+    mail: Option<&'a str>,
+    employee_id: Option<&'a str>,
+    os: Option<&'a str>,
+    dn: Option<&'a str>,
+    given_name: Option<&'a str>,
+    surname: Option<&'a str>,
+    sid_history: Option<String>,
+    members: Option<String>,
+    device_id: Option<&'a str>,
+    enabled: Option<i64>,
+    digest: i64,
+    on_premises_sid: Option<String>,
+    immutable_id: Option<&'a str>,
+}
+
+impl<'a> ObjectRow<'a> {
+    fn new(o: &'a DirectoryObject, digest: u64) -> ObjectRow<'a> {
+        ObjectRow {
+            guid: o.guid.to_string(),
+            kind: o.kind.as_str(),
+            name: &o.name,
+            sid: o.sid.as_ref().map(|s| s.to_string()),
+            upn: o.upn.as_deref(),
+            sam: o.sam_account_name.as_deref(),
+            mail: o.mail.as_deref(),
+            employee_id: o.employee_id.as_deref(),
+            os: o.operating_system.as_deref(),
+            dn: o.dn.as_deref(),
+            given_name: o.given_name.as_deref(),
+            surname: o.surname.as_deref(),
+            sid_history: join_spaced(&o.sid_history),
+            members: join_spaced(&o.members),
+            device_id: o.device_id.as_deref(),
+            enabled: o.enabled.map(i64::from),
+            digest: digest as i64,
+            on_premises_sid: o.on_premises_sid.as_ref().map(|s| s.to_string()),
+            immutable_id: o.immutable_id.as_deref(),
+        }
+    }
 }
 
 const BUMP_GENERATION: &str =
@@ -157,11 +206,16 @@ impl Store {
                 });
                 Inner::Sqlite { steps, done }
             }
-            None => Inner::Postgres {
-                tx: self.pool().begin().await?,
-                pool: self.pool().clone(),
-                rows: 0,
-            },
+            None => {
+                let mut tx = self.pool().begin().await?;
+                let deferred = bulk::PgDeferred::when_empty(&mut tx, "directory_objects").await?;
+                Inner::Postgres {
+                    tx,
+                    pool: self.pool().clone(),
+                    rows: 0,
+                    deferred,
+                }
+            }
         };
         Ok(ImportWriter {
             dir: directory.to_string(),
@@ -229,6 +283,8 @@ enum Inner {
         pool: sqlx::AnyPool,
         /// Rows written so far.
         rows: u64,
+        /// The indexes a first import into an empty table builds at its end.
+        deferred: bulk::PgDeferred,
     },
 }
 
@@ -288,33 +344,14 @@ impl ImportWriter {
             Inner::Sqlite { .. } => self.send(Step::Upsert(objects)).await,
             Inner::Postgres { tx, rows, .. } => {
                 *rows += objects.len() as u64;
-                let rows_per_statement = PARAMS_PER_BULK_STATEMENT / (OBJECT_COLUMN_COUNT + 1);
-                for chunk in objects.chunks(rows_per_statement) {
-                    let sql = upsert_objects_sql(chunk.len());
-                    let mut query = sqlx::query(&sql);
-                    for (o, digest) in chunk {
-                        query = query
-                            .bind(self.dir.clone())
-                            .bind(o.guid.to_string())
-                            .bind(o.kind.as_str())
-                            .bind(o.name.clone())
-                            .bind(o.sid.as_ref().map(|s| s.to_string()))
-                            .bind(o.upn.clone())
-                            .bind(o.sam_account_name.clone())
-                            .bind(o.mail.clone())
-                            .bind(o.employee_id.clone())
-                            .bind(o.operating_system.clone())
-                            .bind(o.dn.clone())
-                            .bind(o.given_name.clone())
-                            .bind(o.surname.clone())
-                            .bind(join_spaced(&o.sid_history))
-                            .bind(join_spaced(&o.members))
-                            .bind(o.device_id.clone())
-                            .bind(o.enabled.map(i64::from))
-                            .bind(*digest as i64)
-                            .bind(o.on_premises_sid.as_ref().map(|s| s.to_string()))
-                            .bind(o.immutable_id.clone());
-                    }
+                let sql = upsert_objects_sql();
+                for chunk in objects.chunks(bulk::PG_ROWS_PER_STATEMENT) {
+                    let rows: Vec<ObjectRow<'_>> =
+                        chunk.iter().map(|(o, d)| ObjectRow::new(o, *d)).collect();
+                    let rows = serde_json::to_string(&rows).map_err(|e| {
+                        Error::Internal(format!("objects not written as JSON: {}", e))
+                    })?;
+                    let query = sqlx::query(&sql).bind(self.dir.clone()).bind(rows);
                     query.execute(&mut **tx).await?;
                 }
                 Ok(())
@@ -342,7 +379,13 @@ impl ImportWriter {
                 drop(steps);
                 joined(&mut done).await
             }
-            Inner::Postgres { mut tx, pool, rows } => {
+            Inner::Postgres {
+                mut tx,
+                pool,
+                rows,
+                deferred,
+            } => {
+                deferred.rebuild(&mut tx).await?;
                 let generation = finish_postgres(&mut tx, &self.dir, &finish).await?;
                 tx.commit().await?;
                 bulk::analyze_after(&pool, "directory_objects", rows).await;

@@ -532,8 +532,8 @@ async fn indexes_of(t: &TestApp, tables: &str) -> Vec<(String, String)> {
         .expect("indexes")
 }
 
-/// A first match run fills empty tables, which on SQLite drops their secondary indexes at its
-/// start and builds them before its commit: one that fails leaves the tables empty and every
+/// A first match run fills empty tables, which on SQLite and PostgreSQL drops their secondary
+/// indexes at its start and builds them before its commit: one that fails leaves the tables empty and every
 /// index as it was, and one that succeeds leaves every index as it was, each finding its rows.
 #[tokio::test]
 async fn a_first_match_that_fails_or_succeeds_leaves_the_translation_indexes_as_they_were() {
@@ -598,7 +598,7 @@ async fn a_first_match_that_fails_or_succeeds_leaves_the_translation_indexes_as_
 
 /// A directory's first import on SQLite drops the indexes of `directory_objects` once it has
 /// added a large share of the table (at once into an empty table, after 10,000 objects beside
-/// a small directory) and builds them before its commit: one that stops before it finishes
+/// a small directory; on PostgreSQL only into an empty table) and builds them before its commit: one that stops before it finishes
 /// leaves the table and every index as they were, and one that finishes leaves every index as
 /// it was, the Single Object Report finding the objects of both directories through them.
 #[tokio::test]
@@ -650,6 +650,39 @@ async fn a_first_import_that_fails_or_succeeds_leaves_the_object_indexes_as_they
     assert_eq!(hits("target user 1004*", dst).await.len(), 11);
     assert_eq!(hits("user1004@*", dst).await, vec!["Target User 1004"]);
     assert_eq!(hits("source user 4*", src).await.len(), 11);
+}
+
+/// Two directories' first imports started together into an empty table both land, with every
+/// index as it was: on PostgreSQL one of them drops and builds the indexes while the other
+/// writes into them once it may; neither waits for the other's lock for ever (which the
+/// database would end by failing one of them).
+#[tokio::test]
+async fn two_first_imports_started_together_both_land_with_every_index() {
+    let t = TestApp::new().await;
+    let before = object_indexes(&t).await;
+    let (ad, bd) = ("a.test", "b.test");
+    let a = directory(&t, "A", ad, DirectoryKind::ActiveDirectory).await;
+    let b = directory(&t, "B", bd, DirectoryKind::ActiveDirectory).await;
+    let users = |n: u8, domain: &str| -> Vec<DirectoryObject> {
+        (0..3_000)
+            .map(|i| user(n.into(), domain, i, &format!("User {n}-{i}")))
+            .collect()
+    };
+    let (first, second) = tokio::join!(
+        import(&t, a, ad, users(1, ad)),
+        import(&t, b, bd, users(2, bd))
+    );
+    assert_eq!((first.added, second.added), (3_000, 3_000));
+    assert_eq!(object_indexes(&t).await, before);
+    for (directory, text) in [(a, "user 1-123*"), (b, "user 2-123*")] {
+        let hits = t
+            .app
+            .store
+            .search_objects(text, Some(directory), 100)
+            .await
+            .expect("search");
+        assert_eq!(hits.len(), 11, "{text}: {hits:?}");
+    }
 }
 
 /// A source matched again keeps its row with the new values, and devices find it by the SIDs it

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use model::directory::TranslationEntry;
 use model::ids::{DirectoryId, ObjectGuid};
 use rusqlite::{params, params_from_iter, OptionalExtension, ToSql, TransactionBehavior};
+use serde::Serialize;
 
 use super::super::directories::join_spaced;
 use super::super::{bulk, to_ms, Store, PARAMS_PER_BULK_STATEMENT};
@@ -37,6 +38,8 @@ enum Inner {
         pool: sqlx::AnyPool,
         /// Rows written and removed so far.
         rows: u64,
+        /// The indexes of `translations` and `translation_sids` a first run builds at its end.
+        deferred: [bulk::PgDeferred; 2],
     },
 }
 
@@ -90,11 +93,22 @@ impl Store {
                 });
                 Inner::Sqlite { steps, done }
             }
-            None => Inner::Postgres {
-                tx: self.pool().begin().await?,
-                pool: self.pool().clone(),
-                rows: 0,
-            },
+            None => {
+                // As on SQLite, only an empty `translations` makes a run a first one.
+                let mut tx = self.pool().begin().await?;
+                let rows = bulk::PgDeferred::when_empty(&mut tx, "translations").await?;
+                let sids = if rows.dropped_any() {
+                    bulk::PgDeferred::when_empty(&mut tx, "translation_sids").await?
+                } else {
+                    bulk::PgDeferred::none()
+                };
+                Inner::Postgres {
+                    tx,
+                    pool: self.pool().clone(),
+                    rows: 0,
+                    deferred: [rows, sids],
+                }
+            }
         };
         Ok(MatchWriter {
             src,
@@ -140,7 +154,15 @@ impl MatchWriter {
                 drop(steps);
                 joined(&mut done).await
             }
-            Inner::Postgres { mut tx, pool, rows } => {
+            Inner::Postgres {
+                mut tx,
+                pool,
+                rows,
+                deferred,
+            } => {
+                for deferred in deferred {
+                    deferred.rebuild(&mut tx).await?;
+                }
                 let generation: i64 = sqlx::query_scalar(UPSERT_MATCH_PAIR)
                     .bind(self.src)
                     .bind(self.dst)
@@ -204,33 +226,16 @@ async fn write_postgres(
         }
         query.execute(&mut **tx).await?;
     }
-    for chunk in write
-        .insert_rows
-        .chunks(PARAMS_PER_BULK_STATEMENT / (COLUMN_COUNT + 2))
-    {
-        let sql = insert_translations_sql(chunk.len());
-        let mut query = sqlx::query(&sql);
-        for (e, rule) in chunk {
-            query = query
-                .bind(e.kind.as_str())
-                .bind(e.source.directory.to_string())
-                .bind(e.source.guid.to_string())
-                .bind(e.source.sid.to_string())
-                .bind(e.source.upn.clone())
-                .bind(e.source.name.clone())
-                .bind(e.target.directory.to_string())
-                .bind(e.target.guid.to_string())
-                .bind(e.target.sid.to_string())
-                .bind(e.target.upn.clone())
-                .bind(e.target.name.clone())
-                .bind(sid_text(&e.source.on_premises_sid))
-                .bind(join_spaced(&e.source.sid_history))
-                .bind(sid_text(&e.target.on_premises_sid))
-                .bind(join_spaced(&e.target.sid_history))
-                .bind(to_ms(pair.now))
-                .bind(rule.clone());
-        }
-        query.execute(&mut **tx).await?;
+    let insert = insert_translations_json_sql();
+    let now = to_ms(pair.now);
+    for chunk in write.insert_rows.chunks(bulk::PG_ROWS_PER_STATEMENT) {
+        let rows: Vec<TranslationRow<'_>> = chunk
+            .iter()
+            .map(|(e, rule)| TranslationRow::new(e, now, rule))
+            .collect();
+        let rows = serde_json::to_string(&rows)
+            .map_err(|e| Error::Internal(format!("translations not written as JSON: {}", e)))?;
+        sqlx::query(&insert).bind(rows).execute(&mut **tx).await?;
     }
     for chunk in write.delete_messages.chunks(per) {
         let sql = delete_messages_sql(chunk.len());
@@ -257,6 +262,62 @@ async fn write_postgres(
         query.execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// Inserts translation rows on PostgreSQL: [`COLUMNS`], `matched_at` and `rule` of the rows of
+/// $1 ([`TranslationRow`]s, see [`bulk::pg_recordset`]).
+fn insert_translations_json_sql() -> String {
+    let columns = format!("{}, matched_at, rule", COLUMNS);
+    format!(
+        "INSERT INTO translations ({columns}) SELECT {columns} FROM {}",
+        bulk::pg_recordset(1, &columns, &["matched_at"]),
+    )
+}
+
+/// One translation row as PostgreSQL's writes send it: its columns by name.
+#[derive(Serialize)]
+struct TranslationRow<'a> {
+    kind: &'static str,
+    source_directory: String,
+    source_guid: String,
+    source_sid: String,
+    source_upn: Option<&'a str>,
+    source_name: &'a str,
+    target_directory: String,
+    target_guid: String,
+    target_sid: String,
+    target_upn: Option<&'a str>,
+    target_name: &'a str,
+    source_on_premises_sid: Option<String>,
+    source_sid_history: Option<String>,
+    target_on_premises_sid: Option<String>,
+    target_sid_history: Option<String>,
+    matched_at: i64,
+    rule: &'a str,
+}
+
+impl<'a> TranslationRow<'a> {
+    fn new(e: &'a TranslationEntry, matched_at: i64, rule: &'a str) -> TranslationRow<'a> {
+        TranslationRow {
+            kind: e.kind.as_str(),
+            source_directory: e.source.directory.to_string(),
+            source_guid: e.source.guid.to_string(),
+            source_sid: e.source.sid.to_string(),
+            source_upn: e.source.upn.as_deref(),
+            source_name: &e.source.name,
+            target_directory: e.target.directory.to_string(),
+            target_guid: e.target.guid.to_string(),
+            target_sid: e.target.sid.to_string(),
+            target_upn: e.target.upn.as_deref(),
+            target_name: &e.target.name,
+            source_on_premises_sid: sid_text(&e.source.on_premises_sid),
+            source_sid_history: join_spaced(&e.source.sid_history),
+            target_on_premises_sid: sid_text(&e.target.on_premises_sid),
+            target_sid_history: join_spaced(&e.target.sid_history),
+            matched_at,
+            rule,
+        }
+    }
 }
 
 /// The SQLite writer of one run: takes the parts in order, each statement prepared once; rolls
