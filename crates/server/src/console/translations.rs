@@ -4,7 +4,7 @@
 use axum::extract::{Query, State};
 use axum::response::Response;
 use maud::html;
-use model::ids::DirectoryId;
+use model::ids::{DirectoryId, ObjectGuid};
 use serde::Deserialize;
 
 use super::table::{self, link};
@@ -57,6 +57,25 @@ pub async fn page(
         |seek, limit| app.store.translation_seek(&filter, seek, limit),
     )
     .await?;
+    // The targets an import deleted since their rows were matched.
+    let mut gone = std::collections::HashSet::new();
+    let mut by_target: std::collections::BTreeMap<DirectoryId, Vec<ObjectGuid>> =
+        std::collections::BTreeMap::new();
+    for e in &shown.rows {
+        by_target
+            .entry(e.target.directory)
+            .or_default()
+            .push(e.target.guid);
+    }
+    for (directory, guids) in by_target {
+        let stored = app.store.stored_guids(directory, &guids).await?;
+        gone.extend(
+            guids
+                .into_iter()
+                .filter(|g| !stored.contains(g))
+                .map(|g| (directory, g)),
+        );
+    }
     let pairs = [
         ("search", text(&q.search)),
         ("directory", text(&q.directory)),
@@ -80,7 +99,11 @@ pub async fn page(
                         td { (e.kind.as_str()) }
                         td { a href=(format!("/objects/{}/{}", e.source.directory, e.source.guid)) { (e.source.name) } @if let Some(u) = &e.source.upn { br; span.muted { (u) } } }
                         td { code { (e.source.sid) } }
-                        td { a href=(format!("/objects/{}/{}", e.target.directory, e.target.guid)) { (e.target.name) } @if let Some(u) = &e.target.upn { br; span.muted { (u) } } }
+                        @if gone.contains(&(e.target.directory, e.target.guid)) {
+                            td { (e.target.name) br; span.stale { "No longer in the target directory: no device is given this row until the pair is matched again." } }
+                        } @else {
+                            td { a href=(format!("/objects/{}/{}", e.target.directory, e.target.guid)) { (e.target.name) } @if let Some(u) = &e.target.upn { br; span.muted { (u) } } }
+                        }
                         td { code { (e.target.sid) } }
                     }
                 }

@@ -9,6 +9,9 @@ use secdesc::Sid;
 use server::directory::device_translation::for_device;
 use server::directory::graph::entra_sid;
 
+use server::auth::Role;
+
+use crate::console_areas::{page, session};
 use crate::directory::{directory, import};
 use crate::support::TestApp;
 
@@ -310,6 +313,27 @@ async fn a_target_deleted_by_an_import_translates_nothing_until_the_pair_is_matc
             u.reason
         );
     }
+    // The console's translation table says so on her row, with no link to the deleted object;
+    // Bob's row is as it was.
+    let (cookie, _) = session(&t, &[Role::SyncViewer]).await;
+    let rows =
+        |html: &str| -> Vec<String> { html.split("<tr>").skip(2).map(str::to_string).collect() };
+    let html = page(&t, "/translations?search=ada", &cookie).await.text();
+    let ada_row = rows(&html);
+    assert_eq!(ada_row.len(), 1, "{html}");
+    assert!(
+        ada_row[0].contains("No longer in the target directory")
+            && !ada_row[0].contains(&format!("/objects/{}/{}", target, new_ada.guid)),
+        "{html}"
+    );
+    let html = page(&t, "/translations?search=bob", &cookie).await.text();
+    let bob_row = rows(&html);
+    assert_eq!(bob_row.len(), 1, "{html}");
+    assert!(
+        !bob_row[0].contains("No longer")
+            && bob_row[0].contains(&format!("/objects/{}/{}", target, new_bob.guid)),
+        "{html}"
+    );
 
     // Restored with the same GUID, she translates again; after a match without her, the row
     // is gone and her SIDs are simply not in the table.
