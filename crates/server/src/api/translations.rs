@@ -2,8 +2,7 @@
 //! download.
 
 use axum::extract::{Query, State};
-use axum::response::IntoResponse;
-use axum::Json;
+use axum::response::Response;
 use model::directory::TranslationEntry;
 use serde::Deserialize;
 
@@ -33,9 +32,28 @@ pub async fn translations(
     caller: Caller,
     State(app): State<App>,
     Query(q): Query<Search>,
-) -> Result<Json<Vec<TranslationEntry>>> {
+) -> Result<Response> {
     caller.require(Area::Sync, Access::Read)?;
-    Ok(Json(app.store.translations(q.search.as_deref()).await?))
+    Ok(crate::csv_export::stream_json(rows(app, q.search)))
+}
+
+/// Rows read at once by the JSON and CSV answers: a statement's worth at a time, so a table of
+/// a million rows is streamed, never held whole.
+const CHUNK: u64 = 5_000;
+
+/// The rows holding `search` (see [`Store::translations_containing`]), a chunk at a time, as
+/// they are read.
+///
+/// [`Store::translations_containing`]: crate::store::Store::translations_containing
+fn rows(app: App, search: Option<String>) -> tokio::sync::mpsc::Receiver<Result<TranslationEntry>> {
+    crate::csv_export::chunked(CHUNK, move |seek, limit| {
+        let (app, search) = (app.clone(), search.clone());
+        async move {
+            app.store
+                .translations_containing(search.as_deref(), seek, limit)
+                .await
+        }
+    })
 }
 
 /// The translation table as CSV, one row per entry.
@@ -102,8 +120,12 @@ pub async fn translations_csv(
     caller: Caller,
     State(app): State<App>,
     Query(q): Query<Search>,
-) -> Result<impl IntoResponse> {
+) -> Result<Response> {
     caller.require(Area::Sync, Access::Read)?;
-    let body = translations_to_csv(&app.store.translations(q.search.as_deref()).await?)?;
-    Ok(crate::csv_export::download("translation-table.csv", body))
+    Ok(crate::csv_export::stream(
+        "translation-table.csv",
+        CSV_COLUMNS,
+        rows(app, q.search),
+        csv_row,
+    ))
 }

@@ -106,7 +106,7 @@ pub async fn csv(
     viewer.caller.require(Area::Agent, Access::Read)?;
     let runbooks = app.store.runbooks().await?;
     let filter = log_filter(&q);
-    let rows = table::chunked(CSV_CHUNK, move |seek, limit| {
+    let rows = crate::csv_export::chunked(CSV_CHUNK, move |seek, limit| {
         let (app, filter) = (app.clone(), filter.clone());
         async move { app.store.fleet_event_seek(&filter, seek, limit).await }
     });

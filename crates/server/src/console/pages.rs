@@ -150,7 +150,7 @@ pub async fn agents_csv(
 ) -> Result<Response> {
     viewer.caller.require(Area::Agent, Access::Read)?;
     let filter = q.filter();
-    let rows = table::chunked(super::reports::CSV_CHUNK, move |seek, limit| {
+    let rows = crate::csv_export::chunked(super::reports::CSV_CHUNK, move |seek, limit| {
         let (app, filter) = (app.clone(), filter.clone());
         async move { app.store.agent_seek(&filter, seek, limit).await }
     });
@@ -428,7 +428,7 @@ pub async fn failed_communications_csv(
         .caller
         .require(crate::auth::Area::Agent, crate::auth::Access::Read)?;
     let filter = q.filter();
-    let rows = table::chunked(super::reports::CSV_CHUNK, move |seek, limit| {
+    let rows = crate::csv_export::chunked(super::reports::CSV_CHUNK, move |seek, limit| {
         let (app, filter) = (app.clone(), filter.clone());
         async move { app.store.failed_seek(&filter, seek, limit).await }
     });

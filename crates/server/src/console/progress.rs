@@ -364,7 +364,7 @@ pub async fn csv(
         .require(crate::auth::Area::Agent, crate::auth::Access::Read)?;
     let (batches, runbooks) = names(&app).await?;
     let chosen = filter.parsed();
-    let rows = table::chunked(CSV_CHUNK, move |seek, limit| {
+    let rows = crate::csv_export::chunked(CSV_CHUNK, move |seek, limit| {
         let (app, chosen) = (app.clone(), chosen.clone());
         async move { progress::devices_seek(&app, &chosen, seek, limit).await }
     });

@@ -222,7 +222,7 @@ pub async fn agent_details_csv(
     viewer.caller.require(Area::Agent, Access::Read)?;
     let (batches, runbooks) = super::progress::names(&app).await?;
     let filter = run_filter(&q);
-    let rows = table::chunked(CSV_CHUNK, move |seek, limit| {
+    let rows = crate::csv_export::chunked(CSV_CHUNK, move |seek, limit| {
         let (app, filter) = (app.clone(), filter.clone());
         async move { app.store.run_seek(&filter, seek, limit).await }
     });
@@ -343,7 +343,7 @@ pub async fn messages_csv(
     viewer.caller.require(Area::Sync, Access::Read)?;
     let directories = directory_names(&app).await?;
     let filter = message_filter(&q);
-    let rows = table::chunked(CSV_CHUNK, move |seek, limit| {
+    let rows = crate::csv_export::chunked(CSV_CHUNK, move |seek, limit| {
         let (app, filter) = (app.clone(), filter.clone());
         async move { app.store.message_seek(&filter, seek, limit).await }
     });

@@ -272,42 +272,6 @@ pub fn seek_pager<T>(
     }
 }
 
-/// Rows read `chunk` at a time by key, each chunk after the last row of the one before, sent as
-/// they come: an export that never holds the whole table, nor a connection while the client
-/// reads. The first error is sent last; reading stops when the receiver is dropped.
-pub fn chunked<T, F, R>(chunk: u64, mut read: F) -> tokio::sync::mpsc::Receiver<crate::Result<T>>
-where
-    T: Send + 'static,
-    F: FnMut(Seek, u64) -> R + Send + 'static,
-    R: std::future::Future<Output = crate::Result<SeekPage<T>>> + Send,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(chunk.clamp(1, 4096) as usize);
-    tokio::spawn(async move {
-        let mut seek = Seek::Offset(0);
-        loop {
-            match read(seek, chunk).await {
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
-                Ok(page) => {
-                    let full = page.rows.len() as u64 >= chunk;
-                    for row in page.rows {
-                        if tx.send(Ok(row)).await.is_err() {
-                            return;
-                        }
-                    }
-                    match page.last {
-                        Some(key) if full => seek = Seek::After(key),
-                        _ => return,
-                    }
-                }
-            }
-        }
-    });
-    rx
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -123,7 +123,7 @@ pub async fn csv(
     viewer.caller.require(Area::Sync, Access::Read)?;
     let filter = q.filter();
     let plan = app.store.translation_plan(&filter).await?;
-    let rows = table::chunked(CSV_CHUNK, move |seek, limit| {
+    let rows = crate::csv_export::chunked(CSV_CHUNK, move |seek, limit| {
         let (app, filter) = (app.clone(), filter.clone());
         async move {
             app.store

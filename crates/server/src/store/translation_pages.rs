@@ -271,9 +271,35 @@ impl Store {
         limit: u64,
     ) -> Result<SeekPage<TranslationEntry>> {
         let (from_where, binds) = filter.rows_and_conditions(self.backend(), plan);
+        self.translation_rows(&from_where, &binds, seek, limit)
+            .await
+    }
+
+    /// The API's translation rows: those with `search` inside a name, UPN or SID, ignoring case
+    /// (every row for none), by source name, `limit` of them from `seek`.
+    pub async fn translations_containing(
+        &self,
+        search: Option<&str>,
+        seek: Seek,
+        limit: u64,
+    ) -> Result<SeekPage<TranslationEntry>> {
+        let (condition, binds) = super::translations::containing(search);
+        let from_where = format!("FROM translations WHERE {condition}");
+        self.translation_rows(&from_where, &binds, seek, limit)
+            .await
+    }
+
+    /// The rows of `from_where` (with `binds`) in the table's order, `limit` of them from `seek`.
+    async fn translation_rows(
+        &self,
+        from_where: &str,
+        binds: &[String],
+        seek: Seek,
+        limit: u64,
+    ) -> Result<SeekPage<TranslationEntry>> {
         self.seek_of(
-            (COLUMNS, &from_where),
-            &binds,
+            (COLUMNS, from_where),
+            binds,
             ORDER,
             seek,
             limit,

@@ -361,40 +361,16 @@ impl Store {
     /// Translation entries, optionally only those whose names, UPNs or SIDs contain `search`
     /// (ignoring case), ordered by source name.
     pub async fn translations(&self, search: Option<&str>) -> Result<Vec<TranslationEntry>> {
-        let rows = match search.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(search) => {
-                let pattern = format!(
-                    "%{}%",
-                    search
-                        .to_lowercase()
-                        .replace('\\', "\\\\")
-                        .replace('%', "\\%")
-                        .replace('_', "\\_")
-                );
-                sqlx::query(&format!(
-                    "SELECT {} FROM translations WHERE LOWER(source_name) LIKE $1 ESCAPE '\\' \
-                     OR LOWER(target_name) LIKE $1 ESCAPE '\\' OR LOWER(COALESCE(source_upn, '')) LIKE $1 ESCAPE '\\' \
-                     OR LOWER(COALESCE(target_upn, '')) LIKE $1 ESCAPE '\\' OR LOWER(source_sid) LIKE $1 ESCAPE '\\' \
-                     OR LOWER(target_sid) LIKE $1 ESCAPE '\\' \
-                     OR LOWER(COALESCE(source_on_premises_sid, '')) LIKE $1 ESCAPE '\\' \
-                     OR LOWER(COALESCE(source_sid_history, '')) LIKE $1 ESCAPE '\\' \
-                     OR LOWER(COALESCE(target_on_premises_sid, '')) LIKE $1 ESCAPE '\\' \
-                     ORDER BY source_name, source_guid",
-                    COLUMNS
-                ))
-                .bind(pattern)
-                .fetch_all(self.pool())
-                .await?
-            }
-            None => {
-                sqlx::query(&format!(
-                    "SELECT {} FROM translations ORDER BY source_name, source_guid",
-                    COLUMNS
-                ))
-                .fetch_all(self.pool())
-                .await?
-            }
-        };
+        let (condition, binds) = containing(search);
+        let sql = format!(
+            "SELECT {} FROM translations WHERE {} ORDER BY source_name, source_guid",
+            COLUMNS, condition
+        );
+        let mut query = sqlx::query(&sql);
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         rows.iter().map(entry_from_row).collect()
     }
 
@@ -432,6 +408,34 @@ pub struct DeviceRow {
     pub entry: TranslationEntry,
     /// Whether the target directory still holds the row's target object.
     pub target_stored: bool,
+}
+
+/// The condition (with its binds, `$1` on) of the translation rows that hold `search` inside a
+/// name, UPN or SID, ignoring case; every row for no search.
+pub(super) fn containing(search: Option<&str>) -> (&'static str, Vec<String>) {
+    match search.map(str::trim).filter(|s| !s.is_empty()) {
+        None => ("1 = 1", Vec::new()),
+        Some(search) => {
+            let pattern = format!(
+                "%{}%",
+                search
+                    .to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            (
+                "(LOWER(source_name) LIKE $1 ESCAPE '\\' \
+                 OR LOWER(target_name) LIKE $1 ESCAPE '\\' OR LOWER(COALESCE(source_upn, '')) LIKE $1 ESCAPE '\\' \
+                 OR LOWER(COALESCE(target_upn, '')) LIKE $1 ESCAPE '\\' OR LOWER(source_sid) LIKE $1 ESCAPE '\\' \
+                 OR LOWER(target_sid) LIKE $1 ESCAPE '\\' \
+                 OR LOWER(COALESCE(source_on_premises_sid, '')) LIKE $1 ESCAPE '\\' \
+                 OR LOWER(COALESCE(source_sid_history, '')) LIKE $1 ESCAPE '\\' \
+                 OR LOWER(COALESCE(target_on_premises_sid, '')) LIKE $1 ESCAPE '\\')",
+                vec![pattern],
+            )
+        }
+    }
 }
 
 /// Joins a row `t` to its target object `o`, which is NULL when an import deleted it.

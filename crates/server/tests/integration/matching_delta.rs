@@ -289,14 +289,7 @@ async fn console_searches_find_the_same_rows_after_large_and_small_writes() {
     assert!(indexes >= 9, "{indexes} console indexes at start");
     let (src, dst, mut sources, targets) = users_imported(&t, 0..300, 0..300).await;
     let sd = "source.test";
-    server::directory::match_users(
-        &t.app,
-        src,
-        dst,
-        model::directory::MatchAttribute::SamAccountName,
-    )
-    .await
-    .expect("first match");
+    matched_by_sam(&t, src, dst).await;
     let check = |sources: Vec<DirectoryObject>, searches: &'static [&'static str]| {
         let (t, targets) = (&t, &targets);
         async move {
@@ -462,6 +455,18 @@ async fn users_imported(
     (src, dst, sources, targets)
 }
 
+/// Matches `src` into `dst` by sAMAccountName.
+async fn matched_by_sam(t: &TestApp, src: DirectoryId, dst: DirectoryId) {
+    server::directory::match_users(
+        &t.app,
+        src,
+        dst,
+        model::directory::MatchAttribute::SamAccountName,
+    )
+    .await
+    .expect("match");
+}
+
 /// On PostgreSQL, a first import and match of more than 10,000 objects leave their tables
 /// analyzed, so a delta's deletes by GUID right after them are planned through the primary key
 /// instead of reading every row of a table the planner still took for empty.
@@ -582,14 +587,7 @@ async fn a_first_match_that_fails_or_succeeds_leaves_the_translation_indexes_as_
     assert!(table(&t, src, dst).await.0.is_empty());
     assert_eq!(translation_indexes(&t).await, before);
 
-    server::directory::match_users(
-        &t.app,
-        src,
-        dst,
-        model::directory::MatchAttribute::SamAccountName,
-    )
-    .await
-    .expect("first match");
+    matched_by_sam(&t, src, dst).await;
     assert_eq!(translation_indexes(&t).await, before);
     assert_eq!(table(&t, src, dst).await.0.len(), 300);
     let found = searched_translations(&t, "source user 12").await;
@@ -650,6 +648,36 @@ async fn a_first_import_that_fails_or_succeeds_leaves_the_object_indexes_as_they
     assert_eq!(hits("target user 1004*", dst).await.len(), 11);
     assert_eq!(hits("user1004@*", dst).await, vec!["Target User 1004"]);
     assert_eq!(hits("source user 4*", src).await.len(), 11);
+}
+
+/// The API's translation table, streamed a chunk at a time, answers the rows the store holds, in
+/// the same order, as JSON and as CSV, with or without a search.
+#[tokio::test]
+async fn the_api_streams_the_whole_translation_table_in_order() {
+    let t = TestApp::new().await;
+    let (src, dst, _, _) = users_imported(&t, 0..300, 0..300).await;
+    matched_by_sam(&t, src, dst).await;
+    let token = t.token_with_roles(&[server::auth::Role::SyncViewer]).await;
+    for (query, search) in [
+        ("", None),
+        ("?search=source%20user%2012", Some("source user 12")),
+    ] {
+        let stored = t.app.store.translations(search).await.expect("table");
+        assert_eq!(stored.len(), if search.is_some() { 11 } else { 300 });
+        let answer = t.get(&format!("/api/v1/translations{query}"), &token).await;
+        assert_eq!(
+            answer.header("content-type").as_deref(),
+            Some("application/json")
+        );
+        let rows: Vec<model::directory::TranslationEntry> =
+            serde_json::from_str(&answer.text()).expect("a JSON array of rows");
+        assert_eq!(rows, stored, "{query}");
+        let csv = t
+            .get(&format!("/api/v1/translations.csv{query}"), &token)
+            .await
+            .text();
+        assert_eq!(csv.lines().count(), stored.len() + 1, "{query}");
+    }
 }
 
 /// Two directories' first imports started together into an empty table both land, with every
