@@ -2,6 +2,7 @@
 //! of [`crate::migration::agents`] and [`crate::migration::progress`].
 
 use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 
@@ -23,9 +24,9 @@ use crate::{App, Result};
         (status = 200, description = "Every registered agent.", body = [AgentSummary])
     )
 )]
-pub async fn agents(caller: Caller, State(app): State<App>) -> Result<Json<Vec<AgentSummary>>> {
+pub async fn agents(caller: Caller, State(app): State<App>) -> Result<Response> {
     caller.require(Area::Agent, Access::Read)?;
-    Ok(Json(agents::list(&app).await?))
+    Ok(crate::csv_export::stream_json(agents::listed(&app).await?))
 }
 
 /// `GET /agents/{id}`.

@@ -51,29 +51,36 @@ pub struct AgentSummary {
 }
 
 async fn summaries(app: &App, agents: Vec<Agent>) -> Result<Vec<AgentSummary>> {
-    let names: HashMap<DirectoryId, String> = app
+    let names = directory_names(app).await?;
+    Ok(agents.into_iter().map(|a| summary(&names, a)).collect())
+}
+
+/// Every directory's name by id.
+async fn directory_names(app: &App) -> Result<HashMap<DirectoryId, String>> {
+    Ok(app
         .store
         .directories()
         .await?
         .into_iter()
         .map(|d| (d.id, d.name))
-        .collect();
-    Ok(agents
-        .into_iter()
-        .map(|a| AgentSummary {
-            id: a.id,
-            name: a.computer_name,
-            directory_name: names.get(&a.directory).cloned().unwrap_or_default(),
-            directory: a.directory,
-            version: a.agent_version,
-            os: a.os_version,
-            os_edition: a.os_edition,
-            join_state: a.join_state,
-            registered_at: a.registered_at,
-            last_contact: a.last_contact,
-            logged_on_user: a.logged_on_user,
-        })
         .collect())
+}
+
+/// `a` as the agents report lists it, its directory named from `names`.
+fn summary(names: &HashMap<DirectoryId, String>, a: Agent) -> AgentSummary {
+    AgentSummary {
+        id: a.id,
+        name: a.computer_name,
+        directory_name: names.get(&a.directory).cloned().unwrap_or_default(),
+        directory: a.directory,
+        version: a.agent_version,
+        os: a.os_version,
+        os_edition: a.os_edition,
+        join_state: a.join_state,
+        registered_at: a.registered_at,
+        last_contact: a.last_contact,
+        logged_on_user: a.logged_on_user,
+    }
 }
 
 /// Every registered agent.
@@ -81,6 +88,32 @@ pub async fn list(app: &App) -> Result<Vec<AgentSummary>> {
     let agents = app.store.agents().await?;
     summaries(app, agents).await
 }
+
+/// Every registered agent by computer name, as [`list`] gives them, read [`LIST_CHUNK`] at a
+/// time and sent as they are read: a fleet of 100,000 agents is never held whole.
+pub async fn listed(app: &App) -> Result<tokio::sync::mpsc::Receiver<Result<AgentSummary>>> {
+    let names = directory_names(app).await?;
+    let app = app.clone();
+    Ok(crate::csv_export::chunked(
+        LIST_CHUNK,
+        move |seek, limit| {
+            let (app, names) = (app.clone(), names.clone());
+            async move {
+                let page = app.store.agents_seek(seek, limit).await?;
+                Ok(crate::store::seek::SeekPage {
+                    rows: page.rows.into_iter().map(|a| summary(&names, a)).collect(),
+                    first: page.first,
+                    last: page.last,
+                    previous: page.previous,
+                    next: page.next,
+                })
+            }
+        },
+    ))
+}
+
+/// Agents [`listed`] reads at once.
+const LIST_CHUNK: u64 = 5_000;
 
 /// One run as agent details show it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

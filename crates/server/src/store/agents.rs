@@ -240,6 +240,32 @@ impl Store {
         row.as_ref().map(agent_from_row).transpose()
     }
 
+    /// Registered agents by computer name (then id), `limit` of them from `seek`
+    /// (`agents_by_name`): every agent, read a part at a time.
+    pub async fn agents_seek(
+        &self,
+        seek: super::seek::Seek,
+        limit: u64,
+    ) -> Result<super::seek::SeekPage<Agent>> {
+        const BY_NAME: super::seek::Order = super::seek::Order {
+            columns: &[
+                super::seek::KeyColumn("computer_name", false),
+                super::seek::KeyColumn("id", false),
+            ],
+            descending: false,
+            lead: 0,
+        };
+        self.seek_of(
+            (AGENT_COLUMNS, "FROM agents WHERE 1 = 1"),
+            &[],
+            BY_NAME,
+            seek,
+            limit,
+            agent_from_row,
+        )
+        .await
+    }
+
     /// Every agent, by computer name.
     pub async fn agents(&self) -> Result<Vec<Agent>> {
         let rows = sqlx::query(&format!(

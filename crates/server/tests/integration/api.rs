@@ -370,6 +370,29 @@ async fn reports_show_agents_runs_logs_failures_and_progress() {
         .status,
         StatusCode::FORBIDDEN
     );
+
+    // The agents answer is read in parts and streamed: every agent, by name, as the report
+    // lists them.
+    for name in ["PC3", "PC2"] {
+        TestAgent::new(name)
+            .register(&t, &w.psk)
+            .await
+            .expect("registered");
+    }
+    let listed = server::migration::agents::list(&t.app)
+        .await
+        .expect("the agents");
+    let streamed = t.get("/api/v1/agents", &viewer).await;
+    assert_eq!(
+        streamed.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(
+        streamed.json(),
+        serde_json::to_value(&listed).expect("JSON")
+    );
+    let names: Vec<&str> = listed.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["PC1", "PC2", "PC3"]);
 }
 
 #[tokio::test]
