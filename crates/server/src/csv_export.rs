@@ -127,7 +127,8 @@ pub fn stream_json<T: serde::Serialize + Send + 'static>(
 
 /// The parts of a document sent as its rows arrive: `first`, then the rows as `write` appends
 /// them, those already waiting together in parts of about 64 KiB, then `last`. A row that fails
-/// ends the document there with the error.
+/// ends the document there with the error, which is logged: the client sees only a broken
+/// transfer.
 fn encoded<T: Send + 'static>(
     first: Result<Vec<u8>>,
     rows: tokio::sync::mpsc::Receiver<Result<T>>,
@@ -147,6 +148,7 @@ fn encoded<T: Send + 'static>(
             let mut next = rows.recv().await;
             while let Some(row) = next {
                 if let Err(e) = row.and_then(|r| write(r, &mut chunk)) {
+                    tracing::error!(error = %e, "a streamed answer stopped part way");
                     return Some((Err(e), (None, None, write, None)));
                 }
                 next = if chunk.len() < 64 * 1024 {

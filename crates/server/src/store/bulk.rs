@@ -3,7 +3,9 @@
 //! import binds each value once and copies nothing on the way, where the pool's generic layer
 //! converts and copies every argument several times (five times slower, measured with
 //! `rehome bench directory`). The statements are the generic path's own
-//! ([`super::directories`], [`super::translations`]); PostgreSQL takes the generic path.
+//! ([`super::directories`], [`super::translations`]); PostgreSQL takes the generic path, its
+//! rows sent as JSON parameters ([`pg_recordset`]), and a first load into one of its empty
+//! tables builds the indexes at its end too ([`PgDeferred`]).
 //!
 //! An import or a match run commits into the write-ahead log and leaves copying its pages into
 //! the database file (the checkpoint, and its sync) to a thread of its own: a delta that changes
