@@ -287,6 +287,51 @@ impl PgDeferred {
     }
 }
 
+/// A bulk write on PostgreSQL (an import or a match run): its transaction, the rows it has
+/// written and removed so far, and the indexes a first load dropped.
+pub(super) struct PgLoad {
+    pub(super) tx: sqlx::Transaction<'static, sqlx::Any>,
+    pool: sqlx::AnyPool,
+    /// Rows written and removed so far.
+    pub(super) rows: u64,
+    deferred: Vec<PgDeferred>,
+}
+
+impl PgLoad {
+    /// Opens the transaction of a bulk write into `tables`: the first has its indexes dropped
+    /// when it is empty ([`PgDeferred::when_empty`]), and each next one too when it is empty and
+    /// the one before it was.
+    pub(super) async fn begin(pool: &sqlx::AnyPool, tables: &[&str]) -> Result<PgLoad> {
+        let mut tx = pool.begin().await?;
+        let mut deferred = Vec::new();
+        for table in tables {
+            let dropped = PgDeferred::when_empty(&mut tx, table).await?;
+            let first = dropped.dropped_any();
+            deferred.push(dropped);
+            if !first {
+                break;
+            }
+        }
+        Ok(PgLoad {
+            tx,
+            pool: pool.clone(),
+            rows: 0,
+            deferred,
+        })
+    }
+
+    /// Builds the dropped indexes again and commits; then, when the write was large, has
+    /// `tables` analyzed ([`analyze_after`]).
+    pub(super) async fn commit(mut self, tables: &str) -> Result<()> {
+        for deferred in std::mem::take(&mut self.deferred) {
+            deferred.rebuild(&mut self.tx).await?;
+        }
+        self.tx.commit().await?;
+        analyze_after(&self.pool, tables, self.rows).await;
+        Ok(())
+    }
+}
+
 /// Rows a bulk write sends PostgreSQL in one statement, as one JSON parameter
 /// ([`pg_recordset`]).
 pub(super) const PG_ROWS_PER_STATEMENT: usize = 2000;

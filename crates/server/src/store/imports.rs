@@ -207,14 +207,7 @@ impl Store {
                 Inner::Sqlite { steps, done }
             }
             None => {
-                let mut tx = self.pool().begin().await?;
-                let deferred = bulk::PgDeferred::when_empty(&mut tx, "directory_objects").await?;
-                Inner::Postgres {
-                    tx,
-                    pool: self.pool().clone(),
-                    rows: 0,
-                    deferred,
-                }
+                Inner::Postgres(bulk::PgLoad::begin(self.pool(), &["directory_objects"]).await?)
             }
         };
         Ok(ImportWriter {
@@ -278,14 +271,7 @@ enum Inner {
         steps: tokio::sync::mpsc::Sender<Step>,
         done: tokio::task::JoinHandle<Result<i64>>,
     },
-    Postgres {
-        tx: sqlx::Transaction<'static, sqlx::Any>,
-        pool: sqlx::AnyPool,
-        /// Rows written so far.
-        rows: u64,
-        /// The indexes a first import into an empty table builds at its end.
-        deferred: bulk::PgDeferred,
-    },
+    Postgres(bulk::PgLoad),
 }
 
 /// One import being written, in one transaction: deleted GUIDs and pages of new and changed
@@ -304,7 +290,7 @@ impl ImportWriter {
         }
         match &mut self.inner {
             Inner::Sqlite { .. } => self.send(Step::Delete(guids)).await,
-            Inner::Postgres { tx, rows, .. } => {
+            Inner::Postgres(bulk::PgLoad { tx, rows, .. }) => {
                 *rows += guids.len() as u64;
                 for chunk in guids.chunks(PARAMS_PER_BULK_STATEMENT - 1) {
                     for table in ["directory_objects", "object_messages"] {
@@ -342,7 +328,7 @@ impl ImportWriter {
         }
         match &mut self.inner {
             Inner::Sqlite { .. } => self.send(Step::Upsert(objects)).await,
-            Inner::Postgres { tx, rows, .. } => {
+            Inner::Postgres(bulk::PgLoad { tx, rows, .. }) => {
                 *rows += objects.len() as u64;
                 let sql = upsert_objects_sql();
                 for chunk in objects.chunks(bulk::PG_ROWS_PER_STATEMENT) {
@@ -379,16 +365,9 @@ impl ImportWriter {
                 drop(steps);
                 joined(&mut done).await
             }
-            Inner::Postgres {
-                mut tx,
-                pool,
-                rows,
-                deferred,
-            } => {
-                deferred.rebuild(&mut tx).await?;
-                let generation = finish_postgres(&mut tx, &self.dir, &finish).await?;
-                tx.commit().await?;
-                bulk::analyze_after(&pool, "directory_objects", rows).await;
+            Inner::Postgres(mut load) => {
+                let generation = finish_postgres(&mut load.tx, &self.dir, &finish).await?;
+                load.commit("directory_objects").await?;
                 Ok(generation)
             }
         }

@@ -33,14 +33,7 @@ enum Inner {
         steps: tokio::sync::mpsc::Sender<Step>,
         done: tokio::task::JoinHandle<Result<i64>>,
     },
-    Postgres {
-        tx: sqlx::Transaction<'static, sqlx::Any>,
-        pool: sqlx::AnyPool,
-        /// Rows written and removed so far.
-        rows: u64,
-        /// The indexes of `translations` and `translation_sids` a first run builds at its end.
-        deferred: [bulk::PgDeferred; 2],
-    },
+    Postgres(bulk::PgLoad),
 }
 
 /// One match run of a pair being written, in one transaction: parts of its [`MatchWrite`] as they
@@ -93,22 +86,10 @@ impl Store {
                 });
                 Inner::Sqlite { steps, done }
             }
-            None => {
-                // As on SQLite, only an empty `translations` makes a run a first one.
-                let mut tx = self.pool().begin().await?;
-                let rows = bulk::PgDeferred::when_empty(&mut tx, "translations").await?;
-                let sids = if rows.dropped_any() {
-                    bulk::PgDeferred::when_empty(&mut tx, "translation_sids").await?
-                } else {
-                    bulk::PgDeferred::none()
-                };
-                Inner::Postgres {
-                    tx,
-                    pool: self.pool().clone(),
-                    rows: 0,
-                    deferred: [rows, sids],
-                }
-            }
+            // As on SQLite, only an empty `translations` makes a run a first one.
+            None => Inner::Postgres(
+                bulk::PgLoad::begin(self.pool(), &["translations", "translation_sids"]).await?,
+            ),
         };
         Ok(MatchWriter {
             src,
@@ -137,7 +118,7 @@ impl MatchWriter {
                 joined(done).await?;
                 Err(Error::Internal("the match writer stopped early".into()))
             }
-            Inner::Postgres { tx, rows, .. } => {
+            Inner::Postgres(bulk::PgLoad { tx, rows, .. }) => {
                 *rows += write.rows_changed();
                 write_postgres(tx, &pair, &write).await
             }
@@ -154,24 +135,15 @@ impl MatchWriter {
                 drop(steps);
                 joined(&mut done).await
             }
-            Inner::Postgres {
-                mut tx,
-                pool,
-                rows,
-                deferred,
-            } => {
-                for deferred in deferred {
-                    deferred.rebuild(&mut tx).await?;
-                }
+            Inner::Postgres(mut load) => {
                 let generation: i64 = sqlx::query_scalar(UPSERT_MATCH_PAIR)
                     .bind(self.src)
                     .bind(self.dst)
                     .bind(profile.to_string())
                     .bind(to_ms(self.now))
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut *load.tx)
                     .await?;
-                tx.commit().await?;
-                bulk::analyze_after(&pool, "translations, translation_sids", rows).await;
+                load.commit("translations, translation_sids").await?;
                 Ok(generation)
             }
         }
