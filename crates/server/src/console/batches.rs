@@ -232,7 +232,7 @@ async fn batch_page(
         .collect();
     let names = app
         .store
-        .computer_names_of(batch.source_directory, &shown)
+        .object_names_of(batch.source_directory, &shown)
         .await?;
     let operate = viewer.may(Area::Agent, Access::Operate);
     let errors = &outcome.errors;

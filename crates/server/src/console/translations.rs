@@ -68,11 +68,11 @@ pub async fn page(
             .push(e.target.guid);
     }
     for (directory, guids) in by_target {
-        let stored = app.store.stored_guids(directory, &guids).await?;
+        let stored = app.store.object_names_of(directory, &guids).await?;
         gone.extend(
             guids
                 .into_iter()
-                .filter(|g| !stored.contains(g))
+                .filter(|g| !stored.contains_key(g))
                 .map(|g| (directory, g)),
         );
     }

@@ -417,7 +417,7 @@ pub async fn export_computer_list(app: &App, id: BatchId) -> Result<String> {
     // The names of the listed computers only, not of every computer the directory holds.
     let imported = app
         .store
-        .computer_names_of(batch.source_directory, &batch.computers.computers)
+        .object_names_of(batch.source_directory, &batch.computers.computers)
         .await?;
     let listed: Vec<ListedComputer> = batch
         .computers

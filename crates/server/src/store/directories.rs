@@ -209,33 +209,6 @@ impl Store {
         row.as_ref().map(object_from_row).transpose()
     }
 
-    /// Which of `guids` are stored in `directory`: a page of translation rows shows those
-    /// whose target an import deleted since their match.
-    pub async fn stored_guids(
-        &self,
-        directory: DirectoryId,
-        guids: &[ObjectGuid],
-    ) -> Result<std::collections::HashSet<ObjectGuid>> {
-        let mut stored = std::collections::HashSet::new();
-        for chunk in guids.chunks(super::PARAMS_PER_BULK_STATEMENT - 1) {
-            let sql = format!(
-                "SELECT guid FROM directory_objects WHERE directory = $1 AND guid IN ({})",
-                super::placeholders(2, chunk.len())
-            );
-            let mut query = sqlx::query(&sql).bind(directory.to_string());
-            for guid in chunk {
-                query = query.bind(guid.to_string());
-            }
-            for row in query.fetch_all(self.pool()).await? {
-                stored.insert(parse_text(
-                    "object guid",
-                    &row.try_get::<String, _>("guid")?,
-                )?);
-            }
-        }
-        Ok(stored)
-    }
-
     /// Imported computers named `name` (ignoring case), in every directory.
     pub async fn computers_named(&self, name: &str) -> Result<Vec<(DirectoryId, DirectoryObject)>> {
         let rows = sqlx::query(&format!(

@@ -504,9 +504,10 @@ impl Store {
         .await
     }
 
-    /// The names of the computers `guids` of `directory` that are imported, read by key (a page
-    /// names only the computers it shows).
-    pub async fn computer_names_of(
+    /// The names of the objects `guids` of `directory` that are imported, read by key (a page
+    /// names only the computers it shows; the translation table's page finds the targets an
+    /// import deleted).
+    pub async fn object_names_of(
         &self,
         directory: DirectoryId,
         guids: &[model::ids::ObjectGuid],
