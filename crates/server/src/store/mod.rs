@@ -127,8 +127,6 @@ impl Store {
                 .close()
                 .await?;
         }
-        let pool = pool_options.connect_with(options).await?;
-        MIGRATOR.run(&pool).await?;
         let sqlite_file = match backend {
             Backend::Sqlite => url
                 .strip_prefix("sqlite://")
@@ -138,6 +136,11 @@ impl Store {
                 .map(std::path::PathBuf::from),
             Backend::Postgres => None,
         };
+        if let Some(file) = &sqlite_file {
+            bulk::lay_out_if_new(file, url.contains("mode=rwc"))?;
+        }
+        let pool = pool_options.connect_with(options).await?;
+        MIGRATOR.run(&pool).await?;
         let store = Store(Arc::new(StoreParts {
             writer: writer::Writer::start(pool.clone(), backend, sqlite_file.as_deref()),
             pool,
@@ -315,6 +318,66 @@ mod tests {
         let said = e.to_string();
         assert!(said.to_lowercase().contains("refused"), "{said}");
         assert!(!said.contains("timed out"), "{said}");
+    }
+
+    /// The page size of the SQLite database `file`.
+    fn page_size(file: &Path) -> u32 {
+        rusqlite::Connection::open(file)
+            .and_then(|c| c.query_row("PRAGMA page_size", [], |row| row.get(0)))
+            .expect("page size")
+    }
+
+    #[tokio::test]
+    async fn a_new_sqlite_store_has_larger_pages_and_an_older_one_keeps_its_own() {
+        let dir = testing::TestDir::new();
+        let store = Store::open_sqlite(dir.path(), crate::secrets::SecretBox::random())
+            .await
+            .expect("a new store");
+        let file = store.sqlite_file().expect("a file");
+        assert_eq!(page_size(&file), bulk::PAGE_SIZE);
+        drop(store);
+
+        // A store created before, with SQLite's default pages and a row of its own.
+        let older = testing::TestDir::new();
+        let file = older.path().join("rehome.db");
+        rusqlite::Connection::open(&file)
+            .and_then(|c| {
+                c.execute_batch(
+                    "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; \
+                     CREATE TABLE kept (a TEXT); INSERT INTO kept VALUES ('still here');",
+                )
+            })
+            .expect("an older database");
+        let store = Store::open_sqlite(older.path(), crate::secrets::SecretBox::random())
+            .await
+            .expect("the older store opens");
+        assert_eq!(page_size(&file), 4096);
+        let kept: String = sqlx::query_scalar("SELECT a FROM kept")
+            .fetch_one(store.pool())
+            .await
+            .expect("its row");
+        assert_eq!(kept, "still here");
+    }
+
+    #[tokio::test]
+    async fn a_missing_sqlite_file_is_created_with_larger_pages_only_when_the_url_asks() {
+        let dir = testing::TestDir::new();
+        let file = dir.path().join("asked.db");
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        Store::connect(&url, crate::secrets::SecretBox::random())
+            .await
+            .expect("created");
+        assert_eq!(page_size(&file), bulk::PAGE_SIZE);
+
+        let missing = dir.path().join("not-asked.db");
+        let url = format!("sqlite://{}", missing.display());
+        assert!(Store::connect(&url, crate::secrets::SecretBox::random())
+            .await
+            .is_err());
+        assert!(
+            !missing.exists(),
+            "a store URL without mode=rwc creates no file"
+        );
     }
 
     /// Runs the SQL of every migration from `from` up to (not including) `to` on `pool`.
