@@ -809,7 +809,11 @@ fn write_import_sqlite(
     )
     .map_err(bulk::failed)?;
     tx.commit().map_err(bulk::failed)?;
-    bulk::checkpoint_later(path.to_path_buf());
+    if stored_before {
+        bulk::checkpoint_held(path.to_path_buf());
+    } else {
+        bulk::checkpoint_later(path.to_path_buf());
+    }
     Ok(generation)
 }
 
