@@ -407,7 +407,7 @@ const HELD_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 /// Copies what the write-ahead log of the SQLite file at `path` holds into the file, on a thread
 /// of its own, without keeping readers or writers waiting (a passive checkpoint).
 pub(super) fn checkpoint_later(path: PathBuf) {
-    checkpoint(path, None);
+    checkpoint(path, false);
 }
 
 /// Like [`checkpoint_later`], for an import that is not a directory's first: its checkpoint
@@ -418,13 +418,10 @@ pub(super) fn checkpoint_later(path: PathBuf) {
 /// 0.70–0.86 s held against 0.96–1.57 s (three runs each, alternating). A first import is not
 /// held, as it would keep gigabytes of log until its match ended.
 pub(super) fn checkpoint_held(path: PathBuf) {
-    let (wake, woken) = std::sync::mpsc::channel();
-    checkpoint(path, Some((wake, woken)));
+    checkpoint(path, true);
 }
 
-type Wake = (std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>);
-
-fn checkpoint(path: PathBuf, held: Option<Wake>) {
+fn checkpoint(path: PathBuf, held: bool) {
     let mut latest = CHECKPOINT
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -440,7 +437,8 @@ fn checkpoint(path: PathBuf, held: Option<Wake>) {
         }
         None => {}
     }
-    let woken = held.map(|(wake, woken)| {
+    let woken = held.then(|| {
+        let (wake, woken) = std::sync::mpsc::channel();
         *holding = Some((path.clone(), wake));
         woken
     });
