@@ -299,49 +299,68 @@ fn read_decimal(text: &[u8], at: &mut usize) -> Option<u64> {
     }
 }
 
-/// Appends `value` in decimal; the formatting machinery costs more than the whole SDDL writer.
-pub(crate) fn push_decimal(out: &mut String, mut value: u64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
+/// The longest text of a SID: `S-1-0x` and twelve hexadecimal digits, then fifteen
+/// sub-authorities of up to ten digits, each after a dash.
+const MAX_TEXT: usize = 6 + 12 + MAX_SUB_AUTHORITIES * 11;
+
+/// Appends `value` in decimal to `text` at `*at`.
+fn push_decimal(text: &mut [u8; MAX_TEXT], at: &mut usize, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
     loop {
-        at -= 1;
-        buf[at] = b'0' + (value % 10) as u8;
+        i -= 1;
+        digits[i] = b'0' + (value % 10) as u8;
         value /= 10;
         if value == 0 {
             break;
         }
     }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or(""));
+    let run = &digits[i..];
+    text[*at..*at + run.len()].copy_from_slice(run);
+    *at += run.len();
 }
 
 impl Sid {
-    /// Appends the `S-1-…` form to `out` without the formatting machinery.
-    pub(crate) fn push_str_to(&self, out: &mut String) {
+    /// Writes the `S-1-…` form into `text` and returns its length, without the formatting
+    /// machinery: an import or a match run writes a million SIDs, and a call of it per part
+    /// took most of their time (as it did the SDDL writer's). The authority is in decimal
+    /// below 2^32, else `0x` and twelve hexadecimal digits, as Windows writes it.
+    fn write_text(&self, text: &mut [u8; MAX_TEXT]) -> usize {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        text[..4].copy_from_slice(b"S-1-");
+        let mut at = 4;
         if self.authority >= 1 << 32 {
-            out.push_str(&self.to_string());
-            return;
+            text[at..at + 2].copy_from_slice(b"0x");
+            at += 2;
+            for shift in (0..12).rev() {
+                text[at] = HEX[((self.authority >> (shift * 4)) & 0xF) as usize];
+                at += 1;
+            }
+        } else {
+            push_decimal(text, &mut at, self.authority);
         }
-        out.push_str("S-1-");
-        push_decimal(out, self.authority);
         for sub in self.sub_authorities() {
-            out.push('-');
-            push_decimal(out, u64::from(*sub));
+            text[at] = b'-';
+            at += 1;
+            push_decimal(text, &mut at, u64::from(*sub));
         }
+        at
+    }
+
+    /// Appends the `S-1-…` form to `out`.
+    pub(crate) fn push_str_to(&self, out: &mut String) {
+        let mut text = [0u8; MAX_TEXT];
+        let len = self.write_text(&mut text);
+        // Only ASCII digits, letters and dashes were written.
+        out.push_str(std::str::from_utf8(&text[..len]).unwrap_or(""));
     }
 }
 
 impl fmt::Display for Sid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.authority >= 1 << 32 {
-            write!(f, "S-1-0x{:012X}", self.authority)?;
-        } else {
-            write!(f, "S-1-{}", self.authority)?;
-        }
-        for sub in self.sub_authorities() {
-            write!(f, "-{}", sub)?;
-        }
-        Ok(())
+        let mut text = [0u8; MAX_TEXT];
+        let len = self.write_text(&mut text);
+        f.write_str(std::str::from_utf8(&text[..len]).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -386,6 +405,26 @@ mod tests {
         let sid = Sid::new(0x1234_5678_9abc, &[7]).unwrap();
         assert_eq!(sid.to_string(), "S-1-0x123456789ABC-7");
         assert_eq!(sid.to_string().parse::<Sid>().unwrap(), sid);
+    }
+
+    #[test]
+    fn the_longest_and_the_smallest_sids_are_written_whole() {
+        let longest = Sid::new((1 << 48) - 1, &[u32::MAX; MAX_SUB_AUTHORITIES]).unwrap();
+        let text = longest.to_string();
+        assert_eq!(text.len(), MAX_TEXT);
+        assert!(
+            text.starts_with("S-1-0xFFFFFFFFFFFF-4294967295-"),
+            "{}",
+            text
+        );
+        assert_eq!(text.parse::<Sid>().unwrap(), longest);
+        let widest_decimal = Sid::new(u64::from(u32::MAX), &[0, 9, 10, 99, 100]).unwrap();
+        assert_eq!(widest_decimal.to_string(), "S-1-4294967295-0-9-10-99-100");
+        assert_eq!(Sid::new(0, &[]).unwrap().to_string(), "S-1-0");
+        assert_eq!(
+            Sid::new(1 << 32, &[]).unwrap().to_string(),
+            "S-1-0x000100000000"
+        );
     }
 
     #[test]

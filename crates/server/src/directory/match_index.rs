@@ -289,39 +289,74 @@ pub struct PairIndex {
     claims: Vec<u32>,
 }
 
+/// What a scoped thread returned; its panic, if it panicked, goes on in the caller.
+fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    thread
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 impl PairIndex {
-    /// Indexes both sides and proposes every source.
+    /// Indexes both sides and proposes every source. The work is shared between two threads: a
+    /// first match run waits for it before it writes anything, and its writer's thread is idle
+    /// meanwhile (at a million users per side it took 1.4 s on one thread).
     pub fn build(
         profile: &MatchProfile,
         sources: &ObjectCache,
         targets: &ObjectCache,
     ) -> (PairIndex, Touched) {
+        let rules = profile.rules.len();
+        let (target_prints, source_prints) = std::thread::scope(|scope| {
+            let source_side = scope.spawn(|| {
+                let mut prints = Prints::new(rules);
+                for (slot, object) in sources.slotted() {
+                    for (place, p) in prints_of(profile, Side::Source, object) {
+                        prints.add(place, p, slot);
+                    }
+                }
+                prints
+            });
+            let mut prints = Prints::new(rules);
+            for (slot, object) in targets.slotted() {
+                for (place, p) in prints_of(profile, Side::Target, object) {
+                    prints.add(place, p, slot);
+                }
+            }
+            prints.order_by_guid(targets);
+            (prints, joined(source_side))
+        });
         let mut index = PairIndex {
             profile: profile.clone(),
             source_at: (sources.epoch(), sources.generation),
             target_at: (targets.epoch(), targets.generation),
-            targets: Prints::new(profile.rules.len()),
-            sources: Prints::new(profile.rules.len()),
+            targets: target_prints,
+            sources: source_prints,
             claim: vec![NONE; sources.slot_count()],
             claims: vec![0; targets.slot_count()],
         };
-        for (slot, object) in targets.slotted() {
-            for (place, p) in prints_of(profile, Side::Target, object) {
-                index.targets.add(place, p, slot);
+        // The sources in two halves by slot, each proposed on a thread of its own, in order.
+        let half = u32::try_from(sources.slot_count() / 2).unwrap_or(u32::MAX);
+        let propose_from = |proposals: &mut Vec<(u32, Proposal)>, first: bool| {
+            let in_half = |slot: u32| (slot < half) == first;
+            for (slot, object) in sources.slotted() {
+                if in_half(slot) && translatable(object.kind) {
+                    proposals.push((slot, index.propose(targets, object)));
+                }
             }
-        }
-        index.targets.order_by_guid(targets);
+        };
         let mut proposals = Vec::with_capacity(sources.len());
-        for (slot, object) in sources.slotted() {
-            if !translatable(object.kind) {
-                continue;
-            }
-            for (place, p) in prints_of(profile, Side::Source, object) {
-                index.sources.add(place, p, slot);
-            }
-            let proposal = index.propose(targets, object);
-            index.claim_for(slot, &proposal);
-            proposals.push((slot, proposal));
+        let rest = std::thread::scope(|scope| {
+            let rest = scope.spawn(|| {
+                let mut rest = Vec::with_capacity(sources.len() / 2 + 1);
+                propose_from(&mut rest, false);
+                rest
+            });
+            propose_from(&mut proposals, true);
+            joined(rest)
+        });
+        proposals.extend(rest);
+        for (slot, proposal) in &proposals {
+            index.claim_for(*slot, proposal);
         }
         let touched = Touched {
             proposals,

@@ -475,6 +475,41 @@ fn checkpoint(path: PathBuf, held: bool) {
     }
 }
 
+/// The thread [`drop_elsewhere`] hands values to, once started.
+static DROPPER: Mutex<Option<std::sync::mpsc::SyncSender<Box<dyn Send>>>> = Mutex::new(None);
+
+/// Pages of values waiting for the [`DROPPER`] thread at most; a bulk writer that gets ahead of
+/// it waits.
+const DROPS_WAITING: usize = 16;
+
+/// Drops `value` on a thread of its own rather than the caller's. A bulk writer's thread sets
+/// the pace of an import or a match run, while the thread that reads and plans it has time to
+/// spare: freeing each page of objects once written took 0.4 s of a million-user import's
+/// writer.
+pub(super) fn drop_elsewhere<T: Send + 'static>(value: T) {
+    let mut dropper = DROPPER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if dropper.is_none() {
+        let (send, received) = std::sync::mpsc::sync_channel::<Box<dyn Send>>(DROPS_WAITING);
+        let spawned = std::thread::Builder::new()
+            .name("bulk-drop".into())
+            .spawn(move || received.into_iter().for_each(drop));
+        if spawned.is_ok() {
+            *dropper = Some(send);
+        }
+    }
+    let Some(send) = dropper.as_ref() else {
+        // No thread to drop it on: dropped here.
+        return;
+    };
+    let send = send.clone();
+    // Not held while waiting for room, so other writers are not kept waiting too.
+    drop(dropper);
+    // A value the thread cannot take (it ended) is dropped here, as the send hands it back.
+    let _ = send.send(Box::new(value));
+}
+
 /// Hands the heap's free pages back to the system once a bulk write has closed its connection.
 /// Its page cache (up to 128 MiB) was freed on the writer's thread, into that thread's allocator
 /// arena, where it stayed out of reach of the next import or match run on another thread: each

@@ -322,7 +322,10 @@ fn write_sqlite(
                     "the match run ended before it was finished; nothing was written".into(),
                 ))
             }
-            Some(Step::Write(write)) => write_part_sqlite(&tx, pair, &write)?,
+            Some(Step::Write(write)) => {
+                write_part_sqlite(&tx, pair, &write)?;
+                bulk::drop_elsewhere(write);
+            }
             Some(Step::Finish(profile)) => break profile,
         }
     };
