@@ -321,11 +321,11 @@ fn push_decimal(text: &mut [u8; MAX_TEXT], at: &mut usize, mut value: u64) {
 }
 
 impl Sid {
-    /// Writes the `S-1-…` form into `text` and returns its length, without the formatting
+    /// Writes the `S-1-…` form into `text` and returns it, without the formatting
     /// machinery: an import or a match run writes a million SIDs, and a call of it per part
     /// took most of their time (as it did the SDDL writer's). The authority is in decimal
     /// below 2^32, else `0x` and twelve hexadecimal digits, as Windows writes it.
-    fn write_text(&self, text: &mut [u8; MAX_TEXT]) -> usize {
+    fn text<'a>(&self, text: &'a mut [u8; MAX_TEXT]) -> &'a str {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
         text[..4].copy_from_slice(b"S-1-");
         let mut at = 4;
@@ -344,23 +344,19 @@ impl Sid {
             at += 1;
             push_decimal(text, &mut at, u64::from(*sub));
         }
-        at
+        // Only ASCII digits, letters and dashes were written.
+        std::str::from_utf8(&text[..at]).unwrap_or("")
     }
 
     /// Appends the `S-1-…` form to `out`.
     pub(crate) fn push_str_to(&self, out: &mut String) {
-        let mut text = [0u8; MAX_TEXT];
-        let len = self.write_text(&mut text);
-        // Only ASCII digits, letters and dashes were written.
-        out.push_str(std::str::from_utf8(&text[..len]).unwrap_or(""));
+        out.push_str(self.text(&mut [0u8; MAX_TEXT]));
     }
 }
 
 impl fmt::Display for Sid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut text = [0u8; MAX_TEXT];
-        let len = self.write_text(&mut text);
-        f.write_str(std::str::from_utf8(&text[..len]).map_err(|_| fmt::Error)?)
+        f.write_str(self.text(&mut [0u8; MAX_TEXT]))
     }
 }
 

@@ -125,6 +125,17 @@ impl Prints {
         }
     }
 
+    /// The prints of every object of `cache`, on `side`.
+    fn of(profile: &MatchProfile, side: Side, cache: &ObjectCache) -> Prints {
+        let mut prints = Prints::new(profile.rules.len());
+        for (slot, object) in cache.slotted() {
+            for (place, p) in prints_of(profile, side, object) {
+                prints.add(place, p, slot);
+            }
+        }
+        prints
+    }
+
     fn map(&self, place: Place) -> Option<&PrintMap> {
         let g = usize::from(place.group);
         match place.rule {
@@ -305,23 +316,9 @@ impl PairIndex {
         sources: &ObjectCache,
         targets: &ObjectCache,
     ) -> (PairIndex, Touched) {
-        let rules = profile.rules.len();
         let (target_prints, source_prints) = std::thread::scope(|scope| {
-            let source_side = scope.spawn(|| {
-                let mut prints = Prints::new(rules);
-                for (slot, object) in sources.slotted() {
-                    for (place, p) in prints_of(profile, Side::Source, object) {
-                        prints.add(place, p, slot);
-                    }
-                }
-                prints
-            });
-            let mut prints = Prints::new(rules);
-            for (slot, object) in targets.slotted() {
-                for (place, p) in prints_of(profile, Side::Target, object) {
-                    prints.add(place, p, slot);
-                }
-            }
+            let source_side = scope.spawn(|| Prints::of(profile, Side::Source, sources));
+            let mut prints = Prints::of(profile, Side::Target, targets);
             prints.order_by_guid(targets);
             (prints, joined(source_side))
         });
